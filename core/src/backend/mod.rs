@@ -1,0 +1,100 @@
+//! The one joint between the KMS logic and where master keys live.
+//!
+//! A [`KeyBackend`] generates key material and performs operations with it, returning
+//! and taking opaque [`KeyHandle`]s that the KMS keeps in its sealed store. The
+//! [`software`] backend's handle *is* the material (sealed at rest by the store's root
+//! key); an HSM's or a remote gateway's handle is a reference or a blob wrapped by the
+//! device, so the material never leaves it.
+//!
+//! Every method is async (`BoxFuture`, no runtime): backends may sit across a network.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+
+use crate::error::Result;
+use crate::kms::{KeySpec, ProtectionLevel};
+use crate::secret::SecretBytes;
+
+pub mod remote;
+pub mod software;
+
+/// `Send + Sync` on native targets, nothing on wasm32 (where JS values are `!Send`).
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSendSync: Send + Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + Sync + ?Sized> MaybeSendSync for T {}
+/// `Send + Sync` on native targets, nothing on wasm32 (where JS values are `!Send`).
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSendSync {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSendSync for T {}
+
+/// `Send` on native targets, nothing on wasm32.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSend: Send {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + ?Sized> MaybeSend for T {}
+/// `Send` on native targets, nothing on wasm32.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSend for T {}
+
+/// A boxed future: `Send` on native targets so callers may drive it on any thread
+/// (Python releases the GIL around it), not `Send` on wasm32.
+#[cfg(not(target_arch = "wasm32"))]
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed future: `Send` on native targets, not on wasm32.
+#[cfg(target_arch = "wasm32")]
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// An opaque reference to one key version's material inside a backend. Treated as
+/// secret: zeroized on drop, redacted in Debug.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct KeyHandle(pub SecretBytes);
+
+/// The result of a symmetric encryption by a backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sealed {
+    /// The 96-bit GCM nonce the backend chose.
+    pub nonce: [u8; 12],
+    /// Ciphertext followed by the 16-byte tag.
+    pub ciphertext: Vec<u8>,
+}
+
+/// Where master keys live and are used.
+pub trait KeyBackend: MaybeSendSync {
+    /// The protection level keys made here have (`SOFTWARE` or `HSM`).
+    fn protection_level(&self) -> ProtectionLevel;
+
+    /// Generates material for one new key version.
+    ///
+    /// # Errors
+    /// `Rejected.Unsupported` for a spec the backend cannot hold; backend failures.
+    fn generate<'a>(&'a self, spec: KeySpec) -> BoxFuture<'a, Result<KeyHandle>>;
+
+    /// AES-GCM encryption under the key version, with a fresh nonce chosen here.
+    ///
+    /// # Errors
+    /// Backend or transport failures.
+    fn encrypt<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        plaintext: &'a [u8],
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, Result<Sealed>>;
+
+    /// AES-GCM decryption under the key version.
+    ///
+    /// # Errors
+    /// `InvalidCiphertext` when authentication fails; backend or transport failures.
+    fn decrypt<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        nonce: &'a [u8; 12],
+        ciphertext: &'a [u8],
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, Result<SecretBytes>>;
+}

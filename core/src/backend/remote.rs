@@ -1,0 +1,304 @@
+//! The remote backend: master-key operations encoded in the strongroom wire protocol
+//! (docs/FORMAT.md §Wire) and handed as bytes to a caller-supplied [`Transport`] — a
+//! JS async function, a Python callable, a Rust HTTP client. [`BackendServer`] is the
+//! other end: it decodes requests and runs them on any [`KeyBackend`].
+//!
+//! Version 1 carries no per-request authentication yet: run it only over a channel
+//! that authenticates both ends (see docs/SECURITY.md).
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use zeroize::Zeroizing;
+
+use super::{BoxFuture, KeyBackend, KeyHandle, MaybeSendSync, Sealed};
+use crate::aead;
+use crate::codec::{Reader, Writer};
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::kms::{KeySpec, ProtectionLevel};
+use crate::secret::SecretBytes;
+
+const MAGIC: &[u8; 3] = b"SRW";
+const VERSION: u8 = 1;
+const OP_DESCRIBE: u8 = 1;
+const OP_GENERATE: u8 = 2;
+const OP_ENCRYPT: u8 = 3;
+const OP_DECRYPT: u8 = 4;
+const STATUS_OK: u8 = 0;
+const STATUS_ERR: u8 = 1;
+const HANDLE_AAD: &[u8] = b"strongroom remote handle v1";
+
+/// Carries one request to a backend server and brings its response back.
+pub trait Transport: MaybeSendSync {
+    /// Sends `request` and resolves to the response bytes.
+    ///
+    /// # Errors
+    /// `Rejected.BackendUnavailable` when the other end cannot be reached.
+    fn round_trip<'a>(&'a self, request: Vec<u8>) -> BoxFuture<'a, Result<Vec<u8>>>;
+}
+
+/// A [`KeyBackend`] whose operations run on the far side of a [`Transport`].
+pub struct RemoteBackend {
+    transport: Arc<dyn Transport>,
+    level: ProtectionLevel,
+}
+
+impl core::fmt::Debug for RemoteBackend {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RemoteBackend")
+            .field("level", &self.level)
+            .finish_non_exhaustive()
+    }
+}
+
+fn request(op: u8) -> Writer {
+    let mut w = Writer::new();
+    w.raw(MAGIC);
+    w.u8(VERSION);
+    w.u8(op);
+    w
+}
+
+impl RemoteBackend {
+    /// Connects: asks the server which protection level its keys have.
+    ///
+    /// # Errors
+    /// Transport failures; `Rejected.BackendProtocol` for a malformed answer.
+    pub async fn connect(transport: Arc<dyn Transport>) -> Result<Self> {
+        let resp = call(&*transport, request(OP_DESCRIBE).buf).await?;
+        let mut r = Reader::new(&resp);
+        let level = r
+            .u8()
+            .and_then(ProtectionLevel::from_code)
+            .ok_or(Error::BackendProtocol("bad Describe response"))?;
+        Ok(RemoteBackend { transport, level })
+    }
+}
+
+async fn call(transport: &dyn Transport, req: Vec<u8>) -> Result<Zeroizing<Vec<u8>>> {
+    let req = Zeroizing::new(req);
+    let resp = Zeroizing::new(transport.round_trip(req.to_vec()).await?);
+    let mut r = Reader::new(&resp);
+    if r.take(3) != Some(MAGIC.as_slice()) || r.u8() != Some(VERSION) {
+        return Err(Error::BackendProtocol("not a strongroom wire v1 response"));
+    }
+    match r.u8() {
+        Some(STATUS_OK) => Ok(Zeroizing::new(r.rest().to_vec())),
+        Some(STATUS_ERR) => {
+            let code = r.str16().unwrap_or_default();
+            let message = r.str16().unwrap_or_default();
+            Err(remote_error(&code, message))
+        }
+        _ => Err(Error::BackendProtocol("bad response status")),
+    }
+}
+
+fn remote_error(code: &str, message: String) -> Error {
+    match code {
+        "InvalidCiphertext" => Error::InvalidCiphertext,
+        "Rejected.Unsupported" => Error::Unsupported("the remote backend does not support this"),
+        "Rejected.EntropyUnavailable" => Error::EntropyUnavailable,
+        _ => Error::BackendUnavailable(format!("remote {code}: {message}")),
+    }
+}
+
+impl KeyBackend for RemoteBackend {
+    fn protection_level(&self) -> ProtectionLevel {
+        self.level
+    }
+
+    fn generate<'a>(&'a self, spec: KeySpec) -> BoxFuture<'a, Result<KeyHandle>> {
+        Box::pin(async move {
+            let mut w = request(OP_GENERATE);
+            w.u8(spec.code());
+            let resp = call(&*self.transport, w.buf).await?;
+            let mut r = Reader::new(&resp);
+            let h = r
+                .bytes16()
+                .ok_or(Error::BackendProtocol("bad Generate response"))?;
+            Ok(KeyHandle(SecretBytes::from_slice(h)))
+        })
+    }
+
+    fn encrypt<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        plaintext: &'a [u8],
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, Result<Sealed>> {
+        Box::pin(async move {
+            let mut w = request(OP_ENCRYPT);
+            w.bytes16(handle.0.expose());
+            w.bytes32(plaintext);
+            w.bytes32(aad);
+            let resp = call(&*self.transport, w.buf).await?;
+            let mut r = Reader::new(&resp);
+            let nonce = r.array::<12>();
+            let ct = r.bytes32();
+            match (nonce, ct) {
+                (Some(nonce), Some(ct)) => Ok(Sealed {
+                    nonce,
+                    ciphertext: ct.to_vec(),
+                }),
+                _ => Err(Error::BackendProtocol("bad Encrypt response")),
+            }
+        })
+    }
+
+    fn decrypt<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        nonce: &'a [u8; 12],
+        ciphertext: &'a [u8],
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, Result<SecretBytes>> {
+        Box::pin(async move {
+            let mut w = request(OP_DECRYPT);
+            w.bytes16(handle.0.expose());
+            w.raw(nonce);
+            w.bytes32(ciphertext);
+            w.bytes32(aad);
+            let resp = call(&*self.transport, w.buf).await?;
+            let mut r = Reader::new(&resp);
+            let pt = r
+                .bytes32()
+                .ok_or(Error::BackendProtocol("bad Decrypt response"))?;
+            Ok(SecretBytes::from_slice(pt))
+        })
+    }
+}
+
+/// The serving end of the wire protocol: decodes a request, runs it on `inner`, and
+/// encodes the response. Handles it gives out are the inner backend's handles sealed
+/// (AES-256-GCM) under the server's own handle key, so a client never sees material
+/// even when the inner backend is the software one.
+pub struct BackendServer {
+    inner: Arc<dyn KeyBackend>,
+    env: Env,
+    handle_key: SecretBytes,
+}
+
+impl core::fmt::Debug for BackendServer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BackendServer").finish_non_exhaustive()
+    }
+}
+
+impl BackendServer {
+    /// A server with a fresh random handle key (handles are valid for its lifetime).
+    ///
+    /// # Errors
+    /// `Rejected.EntropyUnavailable`.
+    pub fn new(inner: Arc<dyn KeyBackend>, env: Env) -> Result<Self> {
+        let mut key = SecretBytes::zeroed(32);
+        env.fill(key.expose_mut())?;
+        Ok(Self::with_handle_key(inner, env, key))
+    }
+
+    /// A server whose handle key persists elsewhere (32 bytes).
+    #[must_use]
+    pub fn with_handle_key(inner: Arc<dyn KeyBackend>, env: Env, handle_key: SecretBytes) -> Self {
+        BackendServer {
+            inner,
+            env,
+            handle_key,
+        }
+    }
+
+    fn seal_handle(&self, h: &KeyHandle) -> Result<Vec<u8>> {
+        let nonce: [u8; 12] = self.env.random()?;
+        let mut out = nonce.to_vec();
+        out.extend(aead::seal(
+            self.handle_key.expose(),
+            &nonce,
+            h.0.expose(),
+            HANDLE_AAD,
+        )?);
+        Ok(out)
+    }
+
+    fn open_handle(&self, sealed: &[u8]) -> Result<KeyHandle> {
+        let mut r = Reader::new(sealed);
+        let nonce = r
+            .array::<12>()
+            .ok_or(Error::param("KeyHandle", "too short"))?;
+        aead::open(self.handle_key.expose(), &nonce, r.rest(), HANDLE_AAD)
+            .map(KeyHandle)
+            .map_err(|_| Error::param("KeyHandle", "not issued by this server"))
+    }
+
+    /// Serves one request. Never fails: errors are encoded in the response.
+    pub async fn handle(&self, request: &[u8]) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.raw(MAGIC);
+        w.u8(VERSION);
+        match self.dispatch(request).await {
+            Ok(body) => {
+                w.u8(STATUS_OK);
+                w.raw(&body);
+            }
+            Err(e) => {
+                w.u8(STATUS_ERR);
+                w.str16(e.code());
+                w.str16(&format!("{e}"));
+            }
+        }
+        w.buf
+    }
+
+    async fn dispatch(&self, request: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let bad = || Error::BackendProtocol("malformed request");
+        let mut r = Reader::new(request);
+        if r.take(3) != Some(MAGIC.as_slice()) {
+            return Err(Error::BackendProtocol("not a strongroom wire request"));
+        }
+        if r.u8() != Some(VERSION) {
+            return Err(Error::BackendProtocol("unsupported wire version"));
+        }
+        let mut w = Writer::new();
+        match r.u8().ok_or_else(bad)? {
+            OP_DESCRIBE => w.u8(self.inner.protection_level().code()),
+            OP_GENERATE => {
+                let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
+                let h = self.inner.generate(spec).await?;
+                w.bytes16(&self.seal_handle(&h)?);
+            }
+            OP_ENCRYPT => {
+                let h = self.open_handle(r.bytes16().ok_or_else(bad)?)?;
+                let pt = r.bytes32().ok_or_else(bad)?;
+                let aad = r.bytes32().ok_or_else(bad)?;
+                let s = self.inner.encrypt(&h, pt, aad).await?;
+                w.raw(&s.nonce);
+                w.bytes32(&s.ciphertext);
+            }
+            OP_DECRYPT => {
+                let h = self.open_handle(r.bytes16().ok_or_else(bad)?)?;
+                let nonce = r.array::<12>().ok_or_else(bad)?;
+                let ct = r.bytes32().ok_or_else(bad)?;
+                let aad = r.bytes32().ok_or_else(bad)?;
+                let pt = self.inner.decrypt(&h, &nonce, ct, aad).await?;
+                w.bytes32(pt.expose());
+            }
+            _ => return Err(Error::BackendProtocol("unknown operation")),
+        }
+        Ok(Zeroizing::new(w.buf))
+    }
+}
+
+/// An in-process transport straight into a [`BackendServer`]: every call is really
+/// encoded, awaited and decoded, which proves the async seam without a network.
+#[derive(Debug, Clone)]
+pub struct LoopbackTransport(pub Arc<BackendServer>);
+
+impl Transport for LoopbackTransport {
+    fn round_trip<'a>(&'a self, request: Vec<u8>) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move {
+            let req = Zeroizing::new(request);
+            Ok(self.0.handle(&req).await)
+        })
+    }
+}

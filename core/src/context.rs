@@ -1,0 +1,154 @@
+//! EncryptionContext: string pairs bound to a ciphertext as AAD, order-insensitive.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+
+use crate::codec::Writer;
+use crate::error::{Error, Result};
+
+/// The most characters the canonical JSON form may have (Alibaba's limit).
+pub const MAX_CONTEXT_CHARS: usize = 8192;
+
+/// A JSON object of string values bound to a ciphertext as additional authenticated
+/// data. Never stored in the ciphertext: Decrypt must be given the same pairs (in any
+/// order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EncryptionContext(BTreeMap<String, String>);
+
+impl EncryptionContext {
+    /// An empty context.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a context from pairs, checking its size.
+    ///
+    /// # Errors
+    /// `InvalidParameter.EncryptionContext` when a key repeats or the canonical JSON
+    /// form exceeds [`MAX_CONTEXT_CHARS`].
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut map = BTreeMap::new();
+        for (k, v) in pairs {
+            let k = k.into();
+            if map.insert(k, v.into()).is_some() {
+                return Err(Error::param("EncryptionContext", "a key appears twice"));
+            }
+        }
+        let ctx = EncryptionContext(map);
+        ctx.check()?;
+        Ok(ctx)
+    }
+
+    /// Adds a pair.
+    ///
+    /// # Errors
+    /// `InvalidParameter.EncryptionContext` when the context grows past the limit.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Result<()> {
+        self.0.insert(key.into(), value.into());
+        self.check()
+    }
+
+    /// Whether there are no pairs.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The pairs in canonical (byte-wise key) order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    fn check(&self) -> Result<()> {
+        let n = self.canonical_json().chars().count();
+        if n > MAX_CONTEXT_CHARS {
+            return Err(Error::param(
+                "EncryptionContext",
+                alloc::format!("{n} characters; at most {MAX_CONTEXT_CHARS}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The canonical JSON form: keys sorted byte-wise, no whitespace, minimal escapes.
+    #[must_use]
+    pub fn canonical_json(&self) -> String {
+        let mut s = String::from("{");
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            json_string(&mut s, k);
+            s.push(':');
+            json_string(&mut s, v);
+        }
+        s.push('}');
+        s
+    }
+
+    /// The AAD bytes: `u16 count`, then for each pair in canonical order
+    /// `u16 len, key UTF-8, u16 len, value UTF-8` (docs/FORMAT.md §EncryptionContext).
+    #[must_use]
+    pub fn aad(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u16(u16::try_from(self.0.len()).unwrap_or(u16::MAX));
+        for (k, v) in &self.0 {
+            w.str16(k);
+            w.str16(v);
+        }
+        w.buf
+    }
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_insensitive_and_canonical() {
+        let a = EncryptionContext::from_pairs([("b", "2"), ("a", "1")]).unwrap_or_default();
+        let b = EncryptionContext::from_pairs([("a", "1"), ("b", "2")]).unwrap_or_default();
+        assert_eq!(a.aad(), b.aad());
+        assert_eq!(a.canonical_json(), r#"{"a":"1","b":"2"}"#);
+        assert_eq!(
+            a.aad(),
+            [0, 2, 0, 1, b'a', 0, 1, b'1', 0, 1, b'b', 0, 1, b'2']
+        );
+    }
+
+    #[test]
+    fn too_large_is_refused() {
+        let big = "x".repeat(MAX_CONTEXT_CHARS);
+        let e = EncryptionContext::from_pairs([("k", big)]);
+        assert_eq!(
+            e.map(|_| ()).map_err(|e| e.code()),
+            Err("InvalidParameter.EncryptionContext")
+        );
+    }
+}

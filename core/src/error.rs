@@ -1,0 +1,184 @@
+//! The one error type, with stable Alibaba-style codes.
+
+use alloc::string::String;
+use core::fmt;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Every failure strongroom reports.
+///
+/// Each variant has a stable [`code`](Error::code) in Alibaba Cloud KMS style
+/// (`Forbidden.KeyNotFound`, `InvalidParameter.KeySpec`, …). Messages never contain
+/// key material, plaintext or passphrases. Decryption failures are deliberately
+/// opaque: a tampered blob, a wrong EncryptionContext and a blob made under another
+/// key material all give [`Error::InvalidCiphertext`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A request parameter is missing or malformed (`InvalidParameter.<Name>`).
+    InvalidParameter {
+        /// The parameter, in Alibaba's PascalCase (`KeySpec`, `NumberOfBytes`, …).
+        name: &'static str,
+        /// What is wrong with it (never its value when it is secret).
+        reason: String,
+    },
+    /// Plaintext over the 6 KiB Encrypt limit (`InvalidParameter.PlaintextTooLarge`).
+    PlaintextTooLarge {
+        /// The size given.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No key with this id or alias (`Forbidden.KeyNotFound`).
+    KeyNotFound(String),
+    /// The key is not in a state that allows the action (`Forbidden.KeyDisabled`,
+    /// `Forbidden.KeyPendingDeletion`, `Forbidden.KeyPendingImport`).
+    KeyState {
+        /// The key.
+        key_id: String,
+        /// Its state (Alibaba name).
+        state: &'static str,
+    },
+    /// The key's usage does not allow the action (`Rejected.KeyUsage`).
+    KeyUsage {
+        /// The key.
+        key_id: String,
+        /// What the key is for.
+        usage: &'static str,
+    },
+    /// The ciphertext blob cannot be decrypted: tampered, truncated, a wrong
+    /// EncryptionContext, or not a strongroom blob (`InvalidCiphertext`). Opaque on
+    /// purpose.
+    InvalidCiphertext,
+    /// The ciphertext names a key version this store does not hold
+    /// (`Forbidden.KeyVersionNotFound`).
+    KeyVersionNotFound {
+        /// The key.
+        key_id: String,
+        /// The version.
+        key_version_id: String,
+    },
+    /// The store image was sealed with another passphrase or root key
+    /// (`Forbidden.WrongPassphrase`).
+    WrongPassphrase,
+    /// The store image is damaged or was tampered with (`Rejected.StoreCorrupted`).
+    StoreCorrupted(&'static str),
+    /// The store image is in a format version this build cannot read
+    /// (`Rejected.StoreVersion`).
+    UnsupportedStoreVersion(u8),
+    /// Reading or writing the store failed; nothing was changed (`Rejected.StoreIo`).
+    StoreIo(String),
+    /// The store already exists where a new one was to be created
+    /// (`Rejected.StoreExists`).
+    StoreExists,
+    /// The store is locked by another writer (`Rejected.StoreLocked`).
+    StoreLocked,
+    /// The store holds its maximum number of keys (`Rejected.QuotaExceeded`).
+    QuotaExceeded(&'static str),
+    /// The key backend or its transport failed (`Rejected.BackendUnavailable`).
+    BackendUnavailable(String),
+    /// The key backend answered something that breaks the protocol
+    /// (`Rejected.BackendProtocol`).
+    BackendProtocol(&'static str),
+    /// The injected random source failed (`Rejected.EntropyUnavailable`).
+    EntropyUnavailable,
+    /// The action is not supported by this backend or build (`Rejected.Unsupported`).
+    Unsupported(&'static str),
+}
+
+impl Error {
+    /// The stable code, as Alibaba KMS spells its error codes.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidParameter { name, .. } => match *name {
+                "KeySpec" => "InvalidParameter.KeySpec",
+                "KeyUsage" => "InvalidParameter.KeyUsage",
+                "KeyId" => "InvalidParameter.KeyId",
+                "EncryptionContext" => "InvalidParameter.EncryptionContext",
+                "NumberOfBytes" => "InvalidParameter.NumberOfBytes",
+                "Plaintext" => "InvalidParameter.Plaintext",
+                "CiphertextBlob" => "InvalidParameter.CiphertextBlob",
+                "Description" => "InvalidParameter.Description",
+                "Origin" => "InvalidParameter.Origin",
+                "ProtectionLevel" => "InvalidParameter.ProtectionLevel",
+                "Passphrase" => "InvalidParameter.Passphrase",
+                "Limit" => "InvalidParameter.Limit",
+                _ => "InvalidParameter",
+            },
+            Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",
+            Error::KeyNotFound(_) => "Forbidden.KeyNotFound",
+            Error::KeyState { state, .. } => match *state {
+                "Disabled" => "Forbidden.KeyDisabled",
+                "PendingDeletion" => "Forbidden.KeyPendingDeletion",
+                "PendingImport" => "Forbidden.KeyPendingImport",
+                _ => "Forbidden.KeyState",
+            },
+            Error::KeyUsage { .. } => "Rejected.KeyUsage",
+            Error::InvalidCiphertext => "InvalidCiphertext",
+            Error::KeyVersionNotFound { .. } => "Forbidden.KeyVersionNotFound",
+            Error::WrongPassphrase => "Forbidden.WrongPassphrase",
+            Error::StoreCorrupted(_) => "Rejected.StoreCorrupted",
+            Error::UnsupportedStoreVersion(_) => "Rejected.StoreVersion",
+            Error::StoreIo(_) => "Rejected.StoreIo",
+            Error::StoreExists => "Rejected.StoreExists",
+            Error::StoreLocked => "Rejected.StoreLocked",
+            Error::QuotaExceeded(_) => "Rejected.QuotaExceeded",
+            Error::BackendUnavailable(_) => "Rejected.BackendUnavailable",
+            Error::BackendProtocol(_) => "Rejected.BackendProtocol",
+            Error::EntropyUnavailable => "Rejected.EntropyUnavailable",
+            Error::Unsupported(_) => "Rejected.Unsupported",
+        }
+    }
+
+    pub(crate) fn param(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidParameter { name, reason } => write!(f, "invalid {name}: {reason}"),
+            Error::PlaintextTooLarge { size, limit } => write!(
+                f,
+                "plaintext is {size} bytes; Encrypt takes at most {limit} (use an envelope for larger data)"
+            ),
+            Error::KeyNotFound(id) => write!(f, "no key {id} in this store"),
+            Error::KeyState { key_id, state } => {
+                write!(f, "key {key_id} is {state}; the action needs an Enabled key")
+            }
+            Error::KeyUsage { key_id, usage } => {
+                write!(f, "key {key_id} has usage {usage}, which does not allow this action")
+            }
+            Error::InvalidCiphertext => f.write_str(
+                "the ciphertext cannot be decrypted (tampered, wrong EncryptionContext, or not a strongroom ciphertext)",
+            ),
+            Error::KeyVersionNotFound {
+                key_id,
+                key_version_id,
+            } => write!(f, "key {key_id} has no version {key_version_id} in this store"),
+            Error::WrongPassphrase => {
+                f.write_str("the store was sealed with another passphrase or root key")
+            }
+            Error::StoreCorrupted(what) => write!(f, "the store is damaged or was tampered with: {what}"),
+            Error::UnsupportedStoreVersion(v) => {
+                write!(f, "store format version {v} is not supported by this build")
+            }
+            Error::StoreIo(msg) => write!(f, "store I/O failed, nothing was changed: {msg}"),
+            Error::StoreExists => f.write_str("a store already exists there"),
+            Error::StoreLocked => f.write_str("the store is locked by another writer"),
+            Error::QuotaExceeded(what) => write!(f, "quota exceeded: {what}"),
+            Error::BackendUnavailable(msg) => write!(f, "key backend unavailable: {msg}"),
+            Error::BackendProtocol(msg) => write!(f, "key backend protocol error: {msg}"),
+            Error::EntropyUnavailable => f.write_str("the random number source failed"),
+            Error::Unsupported(what) => write!(f, "not supported: {what}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}

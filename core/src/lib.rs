@@ -1,0 +1,41 @@
+//! strongroom — an embeddable key management service.
+//!
+//! One core does what a cloud KMS instance does: customer master keys (CMKs) with
+//! versions, envelope encryption with data keys, and a sealed store that holds it
+//! all. The core is `#![no_std]` + `alloc`; it never opens a file, a socket or the
+//! system clock itself. Randomness and time come in through [`Env`], where master keys
+//! live is a [`KeyBackend`], and where the sealed state is kept is a [`Storage`].
+//!
+//! The vocabulary follows Alibaba Cloud KMS: [`Kms::create_key`], [`Kms::encrypt`],
+//! [`Kms::decrypt`] (no KeyId needed), [`Kms::generate_data_key`], … Every failure is
+//! an [`Error`] with a stable [`Error::code`].
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod aead;
+pub mod backend;
+pub mod blob;
+mod codec;
+pub mod context;
+pub mod env;
+mod error;
+mod ids;
+mod kms;
+pub mod secret;
+mod state;
+pub mod storage;
+mod sync;
+pub mod time;
+
+pub use backend::{BoxFuture, KeyBackend, KeyHandle, MaybeSend, MaybeSendSync};
+pub use context::EncryptionContext;
+pub use env::{Clock, Entropy, Env};
+pub use error::{Error, Result};
+pub use kms::*;
+pub use secret::SecretBytes;
+pub use storage::Storage;

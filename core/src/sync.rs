@@ -1,0 +1,58 @@
+//! A small runtime-free async mutex: serializes store mutations (change, seal, save)
+//! so two concurrent writers never persist images out of order.
+
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+#[derive(Default)]
+struct Inner {
+    locked: bool,
+    waiters: Vec<Waker>,
+}
+
+/// Fair enough for our use: on unlock every waiter is woken and re-contends, so a
+/// cancelled waiter can never strand the others.
+#[derive(Default)]
+pub(crate) struct AsyncMutex(spin::Mutex<Inner>);
+
+pub(crate) struct Guard<'a>(&'a AsyncMutex);
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        let waiters = {
+            let mut inner = self.0.0.lock();
+            inner.locked = false;
+            core::mem::take(&mut inner.waiters)
+        };
+        for w in waiters {
+            w.wake();
+        }
+    }
+}
+
+pub(crate) struct Lock<'a>(&'a AsyncMutex);
+
+impl<'a> Future for Lock<'a> {
+    type Output = Guard<'a>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Guard<'a>> {
+        let m = self.0;
+        let mut inner = m.0.lock();
+        if inner.locked {
+            if !inner.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                inner.waiters.push(cx.waker().clone());
+            }
+            Poll::Pending
+        } else {
+            inner.locked = true;
+            Poll::Ready(Guard(m))
+        }
+    }
+}
+
+impl AsyncMutex {
+    pub(crate) fn lock(&self) -> Lock<'_> {
+        Lock(self)
+    }
+}

@@ -1,0 +1,65 @@
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Shared helpers for the core integration tests.
+
+use std::sync::Arc;
+
+use strongroom::backend::remote::{BackendServer, LoopbackTransport, RemoteBackend};
+use strongroom::backend::software::SoftwareBackend;
+use strongroom::env::OsEntropy;
+use strongroom::storage::{KdfParams, MemoryStorage};
+use strongroom::time::ManualClock;
+use strongroom::{Env, KeyBackend, Kms, KmsOptions, RootSecret, Storage};
+
+pub fn env() -> Env {
+    Env::new(
+        Arc::new(OsEntropy),
+        Arc::new(ManualClock::new(1_795_392_000_000)),
+    )
+}
+
+/// Which backend a test runs against.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Software,
+    /// Every call encoded on the wire protocol, awaited, decoded.
+    Loopback,
+}
+
+pub fn backend(kind: Backend, env: &Env) -> Arc<dyn KeyBackend> {
+    match kind {
+        Backend::Software => Arc::new(SoftwareBackend::new(env.clone())),
+        Backend::Loopback => {
+            let server =
+                BackendServer::new(Arc::new(SoftwareBackend::new(env.clone())), env.clone())
+                    .unwrap();
+            let t = Arc::new(LoopbackTransport(Arc::new(server)));
+            Arc::new(pollster::block_on(RemoteBackend::connect(t)).unwrap())
+        }
+    }
+}
+
+pub fn open_with(kind: Backend, storage: Arc<dyn Storage>, pass: &str) -> strongroom::Result<Kms> {
+    let env = env();
+    let backend = backend(kind, &env);
+    pollster::block_on(Kms::open(KmsOptions {
+        env,
+        storage,
+        root: RootSecret::passphrase(pass),
+        kdf: KdfParams::insecure_fast(),
+        backend: Some(backend),
+    }))
+}
+
+pub fn memory(kind: Backend) -> (Kms, Arc<MemoryStorage>) {
+    let storage = Arc::new(MemoryStorage::new());
+    (
+        open_with(kind, storage.clone(), "correct horse").unwrap(),
+        storage,
+    )
+}

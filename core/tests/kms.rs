@@ -1,0 +1,495 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! The KMS actions, run against the software backend and against the same backend
+//! behind the wire protocol (loopback transport): both must behave identically.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::{Backend, memory, open_with};
+use pollster::block_on;
+use strongroom::storage::MemoryStorage;
+use strongroom::{
+    BoxFuture, CreateKeyRequest, DataKeySpec, DecryptRequest, EncryptRequest, EncryptionContext,
+    Error, GenerateDataKeyRequest, KeySpec, KeyState, KeyUsage, ListKeysRequest, ProtectionLevel,
+    Storage,
+};
+
+fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
+    EncryptionContext::from_pairs(pairs.iter().copied()).unwrap()
+}
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod software { $( #[test] fn $name() { super::$name(super::Backend::Software) } )* }
+        mod loopback { $( #[test] fn $name() { super::$name(super::Backend::Loopback) } )* }
+    };
+}
+
+both_backends!(
+    create_describe_list,
+    encrypt_decrypt_round_trip,
+    decrypt_rejects_wrong_context_and_tampering,
+    data_keys,
+    bad_input_codes,
+    reopen_keeps_keys,
+    all_aes_specs,
+);
+
+fn create_describe_list(b: Backend) {
+    let (kms, _) = memory(b);
+    let m = block_on(kms.create_key(CreateKeyRequest {
+        description: Some("lab key".into()),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(m.key_spec, KeySpec::Aes256);
+    assert_eq!(m.key_usage, KeyUsage::EncryptDecrypt);
+    assert_eq!(m.key_state, KeyState::Enabled);
+    assert_eq!(m.protection_level, ProtectionLevel::Software);
+    assert_eq!(m.creation_date, "2026-11-23T00:00:00Z");
+    assert_eq!(m.arn, format!("acs:kms:strongroom:local:key/{}", m.key_id));
+    assert_eq!(m.key_id.len(), 36);
+    let d = block_on(kms.describe_key(&m.key_id)).unwrap();
+    assert_eq!(d, m);
+    let by_arn = block_on(kms.describe_key(&m.arn)).unwrap();
+    assert_eq!(by_arn.key_id, m.key_id);
+    for _ in 0..11 {
+        block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    }
+    let p1 = block_on(kms.list_keys(ListKeysRequest::default())).unwrap();
+    assert_eq!(
+        (p1.total_count, p1.keys.len(), p1.page_number, p1.page_size),
+        (12, 10, 1, 10)
+    );
+    assert_eq!(p1.keys[0].key_id, m.key_id);
+    let p2 = block_on(kms.list_keys(ListKeysRequest {
+        page_number: Some(2),
+        page_size: None,
+    }))
+    .unwrap();
+    assert_eq!(p2.keys.len(), 2);
+    let e = block_on(kms.list_keys(ListKeysRequest {
+        page_number: None,
+        page_size: Some(101),
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.Limit");
+}
+
+fn encrypt_decrypt_round_trip(b: Backend) {
+    let (kms, _) = memory(b);
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let c = ctx(&[("app", "billing"), ("env", "prod")]);
+    let e = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.key_id.clone(),
+        plaintext: b"hello strongroom".to_vec(),
+        encryption_context: c.clone(),
+    }))
+    .unwrap();
+    assert_eq!(e.key_id, k.key_id);
+    assert_eq!(e.key_version_id, k.primary_key_version);
+    // Same pairs, other insertion order: still decrypts (canonical form).
+    let d = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: e.ciphertext_blob.clone(),
+        encryption_context: ctx(&[("env", "prod"), ("app", "billing")]),
+    }))
+    .unwrap();
+    assert_eq!(d.plaintext.expose(), b"hello strongroom");
+    assert_eq!(d.key_id, k.key_id);
+    // Fresh nonce each time.
+    let e2 = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.key_id.clone(),
+        plaintext: b"hello strongroom".to_vec(),
+        encryption_context: c,
+    }))
+    .unwrap();
+    assert_ne!(e.ciphertext_blob, e2.ciphertext_blob);
+    // 6 KiB exactly is fine.
+    block_on(kms.encrypt(EncryptRequest {
+        key_id: k.key_id.clone(),
+        plaintext: vec![7u8; 6144],
+        ..Default::default()
+    }))
+    .unwrap();
+}
+
+fn decrypt_rejects_wrong_context_and_tampering(b: Backend) {
+    let (kms, _) = memory(b);
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let e = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.key_id.clone(),
+        plaintext: b"secret".to_vec(),
+        encryption_context: ctx(&[("a", "1")]),
+    }))
+    .unwrap();
+    for wrong in [ctx(&[]), ctx(&[("a", "2")]), ctx(&[("a", "1"), ("b", "1")])] {
+        let err = block_on(kms.decrypt(DecryptRequest {
+            ciphertext_blob: e.ciphertext_blob.clone(),
+            encryption_context: wrong,
+        }))
+        .unwrap_err();
+        assert_eq!(err, Error::InvalidCiphertext);
+    }
+    // Every single-bit flip is rejected, with a clear code and no panic.
+    let blob = &e.ciphertext_blob;
+    for i in 0..blob.len() * 8 {
+        let mut t = blob.clone();
+        t[i / 8] ^= 1 << (i % 8);
+        let err = block_on(kms.decrypt(DecryptRequest {
+            ciphertext_blob: t,
+            encryption_context: ctx(&[("a", "1")]),
+        }))
+        .unwrap_err();
+        assert!(
+            matches!(
+                err.code(),
+                "InvalidCiphertext" | "Forbidden.KeyNotFound" | "Forbidden.KeyVersionNotFound"
+            ),
+            "bit {i}: {err:?}"
+        );
+    }
+    // Truncations.
+    for n in 0..blob.len() {
+        let err = block_on(kms.decrypt(DecryptRequest {
+            ciphertext_blob: blob[..n].to_vec(),
+            encryption_context: ctx(&[("a", "1")]),
+        }))
+        .unwrap_err();
+        assert!(matches!(
+            err.code(),
+            "InvalidCiphertext" | "Forbidden.KeyNotFound" | "Forbidden.KeyVersionNotFound"
+        ));
+    }
+}
+
+fn data_keys(b: Backend) {
+    let (kms, _) = memory(b);
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let g = block_on(kms.generate_data_key(GenerateDataKeyRequest {
+        key_id: k.key_id.clone(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(g.plaintext.len(), 32);
+    let d = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: g.ciphertext_blob.clone(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(d.plaintext, g.plaintext);
+    let g16 = block_on(kms.generate_data_key(GenerateDataKeyRequest {
+        key_id: k.key_id.clone(),
+        key_spec: Some(DataKeySpec::Aes128),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(g16.plaintext.len(), 16);
+    let g7 = block_on(kms.generate_data_key(GenerateDataKeyRequest {
+        key_id: k.key_id.clone(),
+        key_spec: Some(DataKeySpec::Aes128),
+        number_of_bytes: Some(7),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(g7.plaintext.len(), 7);
+    let w = block_on(
+        kms.generate_data_key_without_plaintext(GenerateDataKeyRequest {
+            key_id: k.key_id.clone(),
+            encryption_context: ctx(&[("file", "x")]),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    let d = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: w.ciphertext_blob,
+        encryption_context: ctx(&[("file", "x")]),
+    }))
+    .unwrap();
+    assert_eq!(d.plaintext.len(), 32);
+    for n in [0, 1025] {
+        let e = block_on(kms.generate_data_key(GenerateDataKeyRequest {
+            key_id: k.key_id.clone(),
+            number_of_bytes: Some(n),
+            ..Default::default()
+        }))
+        .unwrap_err();
+        assert_eq!(e.code(), "InvalidParameter.NumberOfBytes");
+    }
+}
+
+fn bad_input_codes(b: Backend) {
+    let (kms, _) = memory(b);
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let code = |r: strongroom::Result<strongroom::EncryptResponse>| r.unwrap_err().code();
+    assert_eq!(
+        code(block_on(kms.encrypt(EncryptRequest {
+            key_id: k.key_id.clone(),
+            plaintext: vec![0; 6145],
+            ..Default::default()
+        }))),
+        "InvalidParameter.PlaintextTooLarge"
+    );
+    assert_eq!(
+        code(block_on(kms.encrypt(EncryptRequest {
+            key_id: k.key_id.clone(),
+            ..Default::default()
+        }))),
+        "InvalidParameter.Plaintext"
+    );
+    assert_eq!(
+        code(block_on(kms.encrypt(EncryptRequest {
+            key_id: "00000000-0000-4000-8000-000000000000".into(),
+            plaintext: b"x".to_vec(),
+            ..Default::default()
+        }))),
+        "Forbidden.KeyNotFound"
+    );
+    assert_eq!(
+        code(block_on(kms.encrypt(EncryptRequest {
+            key_id: " ".into(),
+            plaintext: b"x".to_vec(),
+            ..Default::default()
+        }))),
+        "InvalidParameter.KeyId"
+    );
+    let e = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::Aes256),
+        key_usage: Some(KeyUsage::SignVerify),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.KeyUsage");
+    let e = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::Rsa2048),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.Unsupported");
+    let e = block_on(kms.create_key(CreateKeyRequest {
+        protection_level: Some(ProtectionLevel::Hsm),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.ProtectionLevel");
+    let e = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: b"not a blob".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidCiphertext");
+    assert_eq!(
+        "Aliyun_RSA".parse::<KeySpec>().unwrap_err().code(),
+        "InvalidParameter.KeySpec"
+    );
+    // Messages never carry the plaintext.
+    let secret = b"TOP-SECRET-PAYLOAD".repeat(400);
+    let e = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.key_id.clone(),
+        plaintext: secret,
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert!(!format!("{e} {e:?}").contains("TOP-SECRET"));
+}
+
+fn reopen_keeps_keys(b: Backend) {
+    // The loopback server's handle key lives as long as the server: reopen with the
+    // same backend instance, as a real gateway would keep its keys.
+    let storage = Arc::new(MemoryStorage::new());
+    let env = common::env();
+    let backend = common::backend(b, &env);
+    let open = |pass: &str| {
+        block_on(strongroom::Kms::open(strongroom::KmsOptions {
+            env: env.clone(),
+            storage: storage.clone(),
+            root: strongroom::RootSecret::passphrase(pass),
+            kdf: strongroom::storage::KdfParams::insecure_fast(),
+            backend: Some(backend.clone()),
+        }))
+    };
+    let kms = open("pw-1").unwrap();
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let e = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.key_id.clone(),
+        plaintext: b"p".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap();
+    drop(kms);
+    assert_eq!(open("pw-2").unwrap_err(), Error::WrongPassphrase);
+    let kms = open("pw-1").unwrap();
+    assert_eq!(block_on(kms.describe_key(&k.key_id)).unwrap(), k);
+    let d = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: e.ciphertext_blob,
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(d.plaintext.expose(), b"p");
+}
+
+fn all_aes_specs(b: Backend) {
+    let (kms, _) = memory(b);
+    for spec in [KeySpec::Aes128, KeySpec::Aes192, KeySpec::Aes256] {
+        let k = block_on(kms.create_key(CreateKeyRequest {
+            key_spec: Some(spec),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(k.key_spec, spec);
+        let e = block_on(kms.encrypt(EncryptRequest {
+            key_id: k.key_id,
+            plaintext: b"x".to_vec(),
+            ..Default::default()
+        }))
+        .unwrap();
+        let d = block_on(kms.decrypt(DecryptRequest {
+            ciphertext_blob: e.ciphertext_blob,
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(d.plaintext.expose(), b"x");
+    }
+}
+
+/// A storage whose saves fail on demand: a failed write must change nothing.
+struct Flaky {
+    inner: MemoryStorage,
+    fail: AtomicBool,
+}
+
+impl Storage for Flaky {
+    fn load(&self) -> BoxFuture<'_, strongroom::Result<Option<Vec<u8>>>> {
+        self.inner.load()
+    }
+    fn save<'a>(&'a self, image: &'a [u8]) -> BoxFuture<'a, strongroom::Result<()>> {
+        if self.fail.load(Ordering::SeqCst) {
+            Box::pin(async { Err(Error::StoreIo("disk full (injected)".into())) })
+        } else {
+            self.inner.save(image)
+        }
+    }
+}
+
+#[test]
+fn failed_save_changes_nothing() {
+    let flaky = Arc::new(Flaky {
+        inner: MemoryStorage::new(),
+        fail: AtomicBool::new(false),
+    });
+    let kms = open_with(Backend::Software, flaky.clone(), "pw").unwrap();
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    flaky.fail.store(true, Ordering::SeqCst);
+    let e = block_on(kms.create_key(CreateKeyRequest::default())).unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreIo");
+    let l = block_on(kms.list_keys(ListKeysRequest::default())).unwrap();
+    assert_eq!(l.total_count, 1);
+    flaky.fail.store(false, Ordering::SeqCst);
+    drop(kms);
+    let kms = open_with(Backend::Software, flaky, "pw").unwrap();
+    let l = block_on(kms.list_keys(ListKeysRequest::default())).unwrap();
+    assert_eq!(
+        l.keys.iter().map(|k| k.key_id.clone()).collect::<Vec<_>>(),
+        vec![k.key_id]
+    );
+}
+
+#[test]
+fn store_image_tampering_is_detected() {
+    let (kms, storage) = memory(Backend::Software);
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    drop(kms);
+    let image = storage.image().unwrap();
+    for i in 0..image.len() * 8 {
+        let mut t = image.clone();
+        t[i / 8] ^= 1 << (i % 8);
+        let r = open_with(
+            Backend::Software,
+            Arc::new(MemoryStorage::with_image(t)),
+            "correct horse",
+        );
+        let code = r.map(|_| ()).unwrap_err().code();
+        assert!(
+            matches!(
+                code,
+                "Rejected.StoreCorrupted" | "Forbidden.WrongPassphrase" | "Rejected.StoreVersion"
+            ),
+            "bit {i}: {code}"
+        );
+    }
+    for n in [0, 3, 20, 69, 70, 85, image.len() - 1] {
+        let r = open_with(
+            Backend::Software,
+            Arc::new(MemoryStorage::with_image(image[..n].to_vec())),
+            "correct horse",
+        );
+        assert_eq!(
+            r.map(|_| ()).unwrap_err().code(),
+            "Rejected.StoreCorrupted",
+            "len {n}"
+        );
+    }
+}
+
+#[test]
+fn memory_kms_exports_only_with_a_passphrase() {
+    let kms = block_on(strongroom::Kms::memory(common::env())).unwrap();
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    assert_eq!(
+        block_on(kms.export_image(None)).unwrap_err().code(),
+        "InvalidParameter.Passphrase"
+    );
+    let img = block_on(kms.export_image(Some((
+        strongroom::RootSecret::passphrase("exported"),
+        strongroom::storage::KdfParams::insecure_fast(),
+    ))))
+    .unwrap();
+    let back = open_with(
+        Backend::Software,
+        Arc::new(MemoryStorage::with_image(img)),
+        "exported",
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(back.describe_key(&k.key_id)).unwrap().key_id,
+        k.key_id
+    );
+}
+
+#[test]
+fn concurrent_creates_all_persist() {
+    let (kms, storage) = memory(Backend::Software);
+    let kms = Arc::new(kms);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let kms = kms.clone();
+            std::thread::spawn(move || {
+                for _ in 0..25 {
+                    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    drop(kms);
+    let reopened = open_with(
+        Backend::Software,
+        Arc::new(MemoryStorage::with_image(storage.image().unwrap())),
+        "correct horse",
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(reopened.list_keys(ListKeysRequest::default()))
+            .unwrap()
+            .total_count,
+        100
+    );
+}
