@@ -493,3 +493,25 @@ fn concurrent_creates_all_persist() {
         100
     );
 }
+
+#[test]
+fn file_store_is_locked_and_atomic() {
+    use strongroom::storage::FileStorage;
+    let dir = std::env::temp_dir().join(format!("sr-file-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("nested/store");
+    let fs1 = Arc::new(FileStorage::open(&path).unwrap());
+    assert_eq!(FileStorage::open(&path).unwrap_err().code(), "Rejected.StoreLocked");
+    let kms = open_with(Backend::Software, fs1, "pw").unwrap();
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    drop(kms);
+    assert!(!path.with_extension("tmp").exists());
+    let kms = open_with(Backend::Software, Arc::new(FileStorage::open(&path).unwrap()), "pw").unwrap();
+    assert_eq!(block_on(kms.describe_key(&k.key_id)).unwrap().key_id, k.key_id);
+    drop(kms);
+    assert_eq!(
+        open_with(Backend::Software, Arc::new(FileStorage::open(&path).unwrap()), "nope").unwrap_err(),
+        Error::WrongPassphrase
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

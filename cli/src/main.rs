@@ -1,0 +1,337 @@
+//! `strongroom`: the command line over the strongroom core.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod lab;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+use strongroom::storage::{FileStorage, KdfParams};
+use strongroom::{
+    CreateKeyRequest, DataKeySpec, DecryptRequest, EncryptRequest, EncryptionContext, Env, Error,
+    GenerateDataKeyRequest, KeyMetadata, KeySpec, Kms, KmsOptions, ListKeysRequest, RootSecret,
+};
+
+/// strongroom — an embeddable key management service.
+#[derive(Parser, Debug)]
+#[command(name = "strongroom", version, about)]
+struct Cli {
+    /// The store file (passphrase from STRONGROOM_PASSPHRASE, or a prompt).
+    #[arg(long, global = true, default_value = "./.strongroom/store", env = "STRONGROOM_STORE")]
+    store: PathBuf,
+    /// Print results as JSON (Alibaba's PascalCase field names).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Customer master keys.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Data keys for envelope encryption.
+    #[command(subcommand, name = "data-key")]
+    DataKey(DataKeyCmd),
+    /// Encrypt a small payload (≤ 6 KiB) under a CMK; writes the CiphertextBlob in base64.
+    Encrypt(EncryptArgs),
+    /// Decrypt a base64 CiphertextBlob (no key needed: the blob names it).
+    Decrypt(DecryptArgs),
+    /// The envelope-encryption lab of the Alibaba KMS tutorial, end to end, in a fresh store.
+    Lab(lab::LabArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCmd {
+    /// CreateKey.
+    Create {
+        /// KeySpec: Aliyun_AES_256 (default), Aliyun_AES_192, Aliyun_AES_128.
+        #[arg(long = "key-spec", alias = "spec")]
+        key_spec: Option<String>,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// DescribeKey.
+    Describe {
+        /// KeyId or ARN.
+        key_id: String,
+    },
+    /// ListKeys.
+    List {
+        /// PageNumber (from 1).
+        #[arg(long = "page-number")]
+        page_number: Option<u32>,
+        /// PageSize (1-100).
+        #[arg(long = "page-size")]
+        page_size: Option<u32>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DataKeyCmd {
+    /// GenerateDataKey. Prints the CiphertextBlob; the plaintext data key is written
+    /// only to --plaintext-out (mode 0600), never to the terminal.
+    Generate {
+        /// KeyId or ARN of the CMK.
+        #[arg(long = "key")]
+        key_id: String,
+        /// AES_256 (default) or AES_128.
+        #[arg(long = "key-spec")]
+        key_spec: Option<String>,
+        /// NumberOfBytes (1-1024), instead of --key-spec.
+        #[arg(long = "number-of-bytes")]
+        number_of_bytes: Option<u32>,
+        #[command(flatten)]
+        context: ContextArgs,
+        /// Where to write the plaintext data key (raw bytes). Without it, this is
+        /// GenerateDataKeyWithoutPlaintext.
+        #[arg(long = "plaintext-out")]
+        plaintext_out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+struct ContextArgs {
+    /// An EncryptionContext pair, key=value (repeatable).
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    context: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct EncryptArgs {
+    /// KeyId or ARN.
+    #[arg(long = "key")]
+    key_id: String,
+    #[command(flatten)]
+    context: ContextArgs,
+    /// Input file, or - for stdin.
+    input: String,
+    /// Output file for the base64 CiphertextBlob, or - for stdout.
+    #[arg(default_value = "-")]
+    output: String,
+}
+
+#[derive(Args, Debug)]
+struct DecryptArgs {
+    #[command(flatten)]
+    context: ContextArgs,
+    /// File holding the base64 CiphertextBlob, or - for stdin.
+    input: String,
+    /// Output file for the plaintext, or - for stdout.
+    #[arg(default_value = "-")]
+    output: String,
+}
+
+pub(crate) fn parse_context(args: &[String]) -> Result<EncryptionContext, Error> {
+    let mut pairs = Vec::new();
+    for a in args {
+        let (k, v) = a.split_once('=').ok_or_else(|| Error::InvalidParameter {
+            name: "EncryptionContext",
+            reason: format!("{a:?} is not key=value"),
+        })?;
+        pairs.push((k.to_string(), v.to_string()));
+    }
+    EncryptionContext::from_pairs(pairs)
+}
+
+fn read_input(path: &str) -> Result<Vec<u8>, Error> {
+    let mut buf = Vec::new();
+    let r = if path == "-" {
+        std::io::stdin().read_to_end(&mut buf).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut buf).map(|_| ()))
+    };
+    r.map_err(|e| Error::InvalidParameter { name: "Input", reason: format!("cannot read {path}: {e}") })?;
+    Ok(buf)
+}
+
+fn write_output(path: &str, data: &[u8]) -> Result<(), Error> {
+    let r = if path == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(data).and_then(|()| out.flush())
+    } else {
+        std::fs::write(path, data)
+    };
+    r.map_err(|e| Error::StoreIo(format!("cannot write {path}: {e}")))
+}
+
+fn passphrase() -> Result<String, Error> {
+    if let Ok(p) = std::env::var("STRONGROOM_PASSPHRASE") {
+        if !p.is_empty() {
+            return Ok(p);
+        }
+    }
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("store passphrase: ")
+            .map_err(|e| Error::InvalidParameter { name: "Passphrase", reason: e.to_string() });
+    }
+    Err(Error::InvalidParameter {
+        name: "Passphrase",
+        reason: "set STRONGROOM_PASSPHRASE or run on a terminal to be prompted".into(),
+    })
+}
+
+pub(crate) fn open_store(path: &Path, pass: &str, kdf: KdfParams) -> Result<Kms, Error> {
+    let storage = Arc::new(FileStorage::open(path)?);
+    pollster::block_on(Kms::open(KmsOptions {
+        env: Env::system(),
+        storage,
+        root: RootSecret::passphrase(pass),
+        kdf,
+        backend: None,
+    }))
+}
+
+pub(crate) fn metadata_json(m: &KeyMetadata) -> Value {
+    json!({
+        "KeyId": m.key_id,
+        "Arn": m.arn,
+        "CreationDate": m.creation_date,
+        "Creator": m.creator,
+        "Description": m.description,
+        "KeyUsage": m.key_usage.as_str(),
+        "KeyState": m.key_state.as_str(),
+        "KeySpec": m.key_spec.as_str(),
+        "Origin": m.origin.as_str(),
+        "ProtectionLevel": m.protection_level.as_str(),
+        "PrimaryKeyVersion": m.primary_key_version,
+        "DeleteDate": m.delete_date,
+    })
+}
+
+fn print(json_mode: bool, v: &Value) {
+    if json_mode {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    } else if let Some(obj) = v.as_object() {
+        for (k, val) in obj {
+            match val {
+                Value::String(s) => println!("{k}: {s}"),
+                Value::Null => {}
+                other => println!("{k}: {other}"),
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let json_mode = cli.json;
+    if let Cmd::Lab(args) = &cli.cmd {
+        return lab::run(args, json_mode);
+    }
+    let kms = open_store(&cli.store, &passphrase()?, KdfParams::default())?;
+    match cli.cmd {
+        Cmd::Key(KeyCmd::Create { key_spec, description }) => {
+            let key_spec = key_spec.map(|s| s.parse::<KeySpec>()).transpose()?;
+            let m = pollster::block_on(kms.create_key(CreateKeyRequest { key_spec, description, ..Default::default() }))?;
+            print(json_mode, &metadata_json(&m));
+        }
+        Cmd::Key(KeyCmd::Describe { key_id }) => {
+            let m = pollster::block_on(kms.describe_key(&key_id))?;
+            print(json_mode, &metadata_json(&m));
+        }
+        Cmd::Key(KeyCmd::List { page_number, page_size }) => {
+            let l = pollster::block_on(kms.list_keys(ListKeysRequest { page_number, page_size }))?;
+            if json_mode {
+                let keys: Vec<Value> = l.keys.iter().map(|k| json!({"KeyId": k.key_id, "KeyArn": k.key_arn})).collect();
+                print(true, &json!({"Keys": keys, "TotalCount": l.total_count, "PageNumber": l.page_number, "PageSize": l.page_size}));
+            } else {
+                for k in &l.keys {
+                    println!("{}", k.key_id);
+                }
+                eprintln!("({} of {} keys, page {})", l.keys.len(), l.total_count, l.page_number);
+            }
+        }
+        Cmd::DataKey(DataKeyCmd::Generate { key_id, key_spec, number_of_bytes, context, plaintext_out }) => {
+            let req = GenerateDataKeyRequest {
+                key_id,
+                key_spec: key_spec.map(|s| s.parse::<DataKeySpec>()).transpose()?,
+                number_of_bytes,
+                encryption_context: parse_context(&context.context)?,
+            };
+            let (kid, ver, blob) = match &plaintext_out {
+                Some(path) => {
+                    let r = pollster::block_on(kms.generate_data_key(req))?;
+                    write_secret_file(path, r.plaintext.expose())?;
+                    (r.key_id, r.key_version_id, r.ciphertext_blob)
+                }
+                None => {
+                    let r = pollster::block_on(kms.generate_data_key_without_plaintext(req))?;
+                    (r.key_id, r.key_version_id, r.ciphertext_blob)
+                }
+            };
+            print(json_mode, &json!({"KeyId": kid, "KeyVersionId": ver, "CiphertextBlob": B64.encode(blob)}));
+        }
+        Cmd::Encrypt(a) => {
+            let plaintext = read_input(&a.input)?;
+            let r = pollster::block_on(kms.encrypt(EncryptRequest {
+                key_id: a.key_id,
+                plaintext,
+                encryption_context: parse_context(&a.context.context)?,
+            }))?;
+            let b64 = B64.encode(&r.ciphertext_blob);
+            if json_mode {
+                print(true, &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "CiphertextBlob": b64}));
+            } else {
+                write_output(&a.output, format!("{b64}\n").as_bytes())?;
+            }
+        }
+        Cmd::Decrypt(a) => {
+            let text = read_input(&a.input)?;
+            let text = String::from_utf8(text).map_err(|_| Error::InvalidParameter {
+                name: "CiphertextBlob",
+                reason: "not base64 text".into(),
+            })?;
+            let blob = B64.decode(text.trim()).map_err(|e| Error::InvalidParameter {
+                name: "CiphertextBlob",
+                reason: format!("malformed base64: {e}"),
+            })?;
+            let r = pollster::block_on(kms.decrypt(DecryptRequest {
+                ciphertext_blob: blob,
+                encryption_context: parse_context(&a.context.context)?,
+            }))?;
+            write_output(&a.output, r.plaintext.expose())?;
+            if json_mode {
+                eprintln!("{}", json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id}));
+            }
+        }
+        Cmd::Lab(_) => {}
+    }
+    Ok(())
+}
+
+pub(crate) fn write_secret_file(path: &Path, data: &[u8]) -> Result<(), Error> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+        .and_then(|mut f| f.write_all(data))
+        .map_err(|e| Error::StoreIo(format!("cannot write {}: {e}", path.display())))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json_mode = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json_mode {
+                eprintln!("{}", json!({"Code": e.code(), "Message": e.to_string()}));
+            } else {
+                eprintln!("error: {}: {e}", e.code());
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine of this kind lacks; skips what is already present.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WBG_VERSION=0.2.130
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WBG_VERSION" ]; then
+  # The published lock file pins a webpki-roots the registry no longer serves:
+  # fetch the crate source through cargo, relax that one pin, install from the copy.
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/fetch/src"
+  printf '[package]\nname="fetch"\nversion="0.0.0"\nedition="2021"\n[dependencies]\nwasm-bindgen-cli="=%s"\n' "$WBG_VERSION" > "$tmp/fetch/Cargo.toml"
+  echo 'fn main(){}' > "$tmp/fetch/src/main.rs"
+  (cd "$tmp/fetch" && cargo fetch -q)
+  src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wasm-bindgen-cli-"$WBG_VERSION" | head -1)
+  cp -r "$src" "$tmp/cli"
+  (cd "$tmp/cli" && cargo update -q -p webpki-roots --precise 1.0.10 && cargo install -q --path . --locked)
+  rm -rf "$tmp"
+fi
+
+need_apt=()
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c 'import maturin, pytest, cryptography' 2>/dev/null; then
+  .venv/bin/pip install -q 'maturin>=1.16,<2' pytest cryptography
+fi
