@@ -23,7 +23,12 @@ use strongroom::{
 #[command(name = "strongroom", version, about)]
 struct Cli {
     /// The store file (passphrase from STRONGROOM_PASSPHRASE, or a prompt).
-    #[arg(long, global = true, default_value = "./.strongroom/store", env = "STRONGROOM_STORE")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "./.strongroom/store",
+        env = "STRONGROOM_STORE"
+    )]
     store: PathBuf,
     /// Print results as JSON (Alibaba's PascalCase field names).
     #[arg(long, global = true)]
@@ -149,7 +154,10 @@ fn read_input(path: &str) -> Result<Vec<u8>, Error> {
     } else {
         std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut buf).map(|_| ()))
     };
-    r.map_err(|e| Error::InvalidParameter { name: "Input", reason: format!("cannot read {path}: {e}") })?;
+    r.map_err(|e| Error::InvalidParameter {
+        name: "Input",
+        reason: format!("cannot read {path}: {e}"),
+    })?;
     Ok(buf)
 }
 
@@ -170,8 +178,12 @@ fn passphrase() -> Result<String, Error> {
         }
     }
     if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password("store passphrase: ")
-            .map_err(|e| Error::InvalidParameter { name: "Passphrase", reason: e.to_string() });
+        return rpassword::prompt_password("store passphrase: ").map_err(|e| {
+            Error::InvalidParameter {
+                name: "Passphrase",
+                reason: e.to_string(),
+            }
+        });
     }
     Err(Error::InvalidParameter {
         name: "Passphrase",
@@ -228,28 +240,59 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
     let kms = open_store(&cli.store, &passphrase()?, KdfParams::default())?;
     match cli.cmd {
-        Cmd::Key(KeyCmd::Create { key_spec, description }) => {
+        Cmd::Key(KeyCmd::Create {
+            key_spec,
+            description,
+        }) => {
             let key_spec = key_spec.map(|s| s.parse::<KeySpec>()).transpose()?;
-            let m = pollster::block_on(kms.create_key(CreateKeyRequest { key_spec, description, ..Default::default() }))?;
+            let m = pollster::block_on(kms.create_key(CreateKeyRequest {
+                key_spec,
+                description,
+                ..Default::default()
+            }))?;
             print(json_mode, &metadata_json(&m));
         }
         Cmd::Key(KeyCmd::Describe { key_id }) => {
             let m = pollster::block_on(kms.describe_key(&key_id))?;
             print(json_mode, &metadata_json(&m));
         }
-        Cmd::Key(KeyCmd::List { page_number, page_size }) => {
-            let l = pollster::block_on(kms.list_keys(ListKeysRequest { page_number, page_size }))?;
+        Cmd::Key(KeyCmd::List {
+            page_number,
+            page_size,
+        }) => {
+            let l = pollster::block_on(kms.list_keys(ListKeysRequest {
+                page_number,
+                page_size,
+            }))?;
             if json_mode {
-                let keys: Vec<Value> = l.keys.iter().map(|k| json!({"KeyId": k.key_id, "KeyArn": k.key_arn})).collect();
-                print(true, &json!({"Keys": keys, "TotalCount": l.total_count, "PageNumber": l.page_number, "PageSize": l.page_size}));
+                let keys: Vec<Value> = l
+                    .keys
+                    .iter()
+                    .map(|k| json!({"KeyId": k.key_id, "KeyArn": k.key_arn}))
+                    .collect();
+                print(
+                    true,
+                    &json!({"Keys": keys, "TotalCount": l.total_count, "PageNumber": l.page_number, "PageSize": l.page_size}),
+                );
             } else {
                 for k in &l.keys {
                     println!("{}", k.key_id);
                 }
-                eprintln!("({} of {} keys, page {})", l.keys.len(), l.total_count, l.page_number);
+                eprintln!(
+                    "({} of {} keys, page {})",
+                    l.keys.len(),
+                    l.total_count,
+                    l.page_number
+                );
             }
         }
-        Cmd::DataKey(DataKeyCmd::Generate { key_id, key_spec, number_of_bytes, context, plaintext_out }) => {
+        Cmd::DataKey(DataKeyCmd::Generate {
+            key_id,
+            key_spec,
+            number_of_bytes,
+            context,
+            plaintext_out,
+        }) => {
             let req = GenerateDataKeyRequest {
                 key_id,
                 key_spec: key_spec.map(|s| s.parse::<DataKeySpec>()).transpose()?,
@@ -267,7 +310,10 @@ fn run(cli: Cli) -> Result<(), Error> {
                     (r.key_id, r.key_version_id, r.ciphertext_blob)
                 }
             };
-            print(json_mode, &json!({"KeyId": kid, "KeyVersionId": ver, "CiphertextBlob": B64.encode(blob)}));
+            print(
+                json_mode,
+                &json!({"KeyId": kid, "KeyVersionId": ver, "CiphertextBlob": B64.encode(blob)}),
+            );
         }
         Cmd::Encrypt(a) => {
             let plaintext = read_input(&a.input)?;
@@ -278,7 +324,10 @@ fn run(cli: Cli) -> Result<(), Error> {
             }))?;
             let b64 = B64.encode(&r.ciphertext_blob);
             if json_mode {
-                print(true, &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "CiphertextBlob": b64}));
+                print(
+                    true,
+                    &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "CiphertextBlob": b64}),
+                );
             } else {
                 write_output(&a.output, format!("{b64}\n").as_bytes())?;
             }
@@ -289,17 +338,22 @@ fn run(cli: Cli) -> Result<(), Error> {
                 name: "CiphertextBlob",
                 reason: "not base64 text".into(),
             })?;
-            let blob = B64.decode(text.trim()).map_err(|e| Error::InvalidParameter {
-                name: "CiphertextBlob",
-                reason: format!("malformed base64: {e}"),
-            })?;
+            let blob = B64
+                .decode(text.trim())
+                .map_err(|e| Error::InvalidParameter {
+                    name: "CiphertextBlob",
+                    reason: format!("malformed base64: {e}"),
+                })?;
             let r = pollster::block_on(kms.decrypt(DecryptRequest {
                 ciphertext_blob: blob,
                 encryption_context: parse_context(&a.context.context)?,
             }))?;
             write_output(&a.output, r.plaintext.expose())?;
             if json_mode {
-                eprintln!("{}", json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id}));
+                eprintln!(
+                    "{}",
+                    json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id})
+                );
             }
         }
         Cmd::Lab(_) => {}

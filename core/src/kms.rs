@@ -370,12 +370,12 @@ impl Kms {
         Self::open_inner(opts, false).await
     }
 
-    /// A throwaway in-memory instance with the software backend, sealed under a random
+    /// A throwaway in-memory instance (software backend unless one is given), sealed under a random
     /// root key (export its image with [`Kms::export_image`] and a passphrase).
     ///
     /// # Errors
     /// `Rejected.EntropyUnavailable`.
-    pub async fn memory(env: Env) -> Result<Kms> {
+    pub async fn memory(env: Env, backend: Option<Arc<dyn KeyBackend>>) -> Result<Kms> {
         let mut root = SecretBytes::zeroed(32);
         env.fill(root.expose_mut())?;
         let opts = KmsOptions {
@@ -383,7 +383,7 @@ impl Kms {
             storage: Arc::new(MemoryStorage::new()),
             root: RootSecret::RawKey(root),
             kdf: KdfParams::default(),
-            backend: None,
+            backend,
         };
         Self::open_inner(opts, true).await
     }

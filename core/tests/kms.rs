@@ -439,7 +439,7 @@ fn store_image_tampering_is_detected() {
 
 #[test]
 fn memory_kms_exports_only_with_a_passphrase() {
-    let kms = block_on(strongroom::Kms::memory(common::env())).unwrap();
+    let kms = block_on(strongroom::Kms::memory(common::env(), None)).unwrap();
     let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
     assert_eq!(
         block_on(kms.export_image(None)).unwrap_err().code(),
@@ -501,16 +501,32 @@ fn file_store_is_locked_and_atomic() {
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("nested/store");
     let fs1 = Arc::new(FileStorage::open(&path).unwrap());
-    assert_eq!(FileStorage::open(&path).unwrap_err().code(), "Rejected.StoreLocked");
+    assert_eq!(
+        FileStorage::open(&path).unwrap_err().code(),
+        "Rejected.StoreLocked"
+    );
     let kms = open_with(Backend::Software, fs1, "pw").unwrap();
     let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
     drop(kms);
     assert!(!path.with_extension("tmp").exists());
-    let kms = open_with(Backend::Software, Arc::new(FileStorage::open(&path).unwrap()), "pw").unwrap();
-    assert_eq!(block_on(kms.describe_key(&k.key_id)).unwrap().key_id, k.key_id);
+    let kms = open_with(
+        Backend::Software,
+        Arc::new(FileStorage::open(&path).unwrap()),
+        "pw",
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(kms.describe_key(&k.key_id)).unwrap().key_id,
+        k.key_id
+    );
     drop(kms);
     assert_eq!(
-        open_with(Backend::Software, Arc::new(FileStorage::open(&path).unwrap()), "nope").unwrap_err(),
+        open_with(
+            Backend::Software,
+            Arc::new(FileStorage::open(&path).unwrap()),
+            "nope"
+        )
+        .unwrap_err(),
         Error::WrongPassphrase
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -1,0 +1,226 @@
+"""strongroom — an embeddable key management service (Alibaba Cloud KMS vocabulary).
+
+    import strongroom
+    kms = strongroom.Kms.open("./.strongroom/store", passphrase="...")
+    key = kms.create_key(description="orders")
+    blob = kms.encrypt(key_id=key.key_id, plaintext=b"hi", encryption_context={"app": "orders"})
+    kms.decrypt(ciphertext_blob=blob.ciphertext_blob, encryption_context={"app": "orders"}).plaintext
+
+Every action runs in the Rust core with the GIL released. Errors derive from
+:class:`StrongroomError` and carry ``.code``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Sequence, Union
+
+from . import _native
+from .errors import (
+    BackendError,
+    InvalidCiphertextError,
+    InvalidParameterError,
+    KeyNotFoundError,
+    KeyStateError,
+    RejectedError,
+    StoreError,
+    StrongroomError,
+    WrongPassphraseError,
+)
+
+__all__ = [
+    "Kms",
+    "BackendServer",
+    "KeyMetadata",
+    "KeyListEntry",
+    "ListKeysResult",
+    "EncryptResult",
+    "DecryptResult",
+    "DataKeyResult",
+    "DataKeyWithoutPlaintextResult",
+    "StrongroomError",
+    "InvalidParameterError",
+    "KeyNotFoundError",
+    "KeyStateError",
+    "InvalidCiphertextError",
+    "WrongPassphraseError",
+    "StoreError",
+    "BackendError",
+    "RejectedError",
+]
+
+Transport = Callable[[bytes], bytes]
+Context = Optional[Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class KeyMetadata:
+    key_id: str
+    arn: str
+    creation_date: str
+    creator: str
+    description: str
+    key_usage: str
+    key_state: str
+    key_spec: str
+    origin: str
+    protection_level: str
+    primary_key_version: str
+    delete_date: Optional[str]
+
+
+@dataclass(frozen=True)
+class KeyListEntry:
+    key_id: str
+    key_arn: str
+
+
+@dataclass(frozen=True)
+class ListKeysResult:
+    keys: Sequence[KeyListEntry]
+    total_count: int
+    page_number: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class EncryptResult:
+    key_id: str
+    key_version_id: str
+    ciphertext_blob: bytes
+
+
+@dataclass(frozen=True)
+class DecryptResult:
+    key_id: str
+    key_version_id: str
+    plaintext: bytes
+
+    def __repr__(self) -> str:  # never print the plaintext
+        return f"DecryptResult(key_id={self.key_id!r}, key_version_id={self.key_version_id!r}, plaintext=<{len(self.plaintext)} bytes>)"
+
+
+@dataclass(frozen=True)
+class DataKeyResult:
+    key_id: str
+    key_version_id: str
+    plaintext: bytes
+    ciphertext_blob: bytes
+
+    def __repr__(self) -> str:  # never print the data key
+        return f"DataKeyResult(key_id={self.key_id!r}, key_version_id={self.key_version_id!r}, plaintext=<redacted>, ciphertext_blob=<{len(self.ciphertext_blob)} bytes>)"
+
+
+@dataclass(frozen=True)
+class DataKeyWithoutPlaintextResult:
+    key_id: str
+    key_version_id: str
+    ciphertext_blob: bytes
+
+
+def _ctx(c: Context) -> Optional[dict]:
+    if c is None:
+        return None
+    if not isinstance(c, Mapping):
+        raise InvalidParameterError("InvalidParameter.EncryptionContext", "must be a mapping of str to str")
+    return dict(c)
+
+
+def _bytes(name: str, v: object) -> bytes:
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v)
+    raise InvalidParameterError(f"InvalidParameter.{name}", f"{name} must be bytes, not {type(v).__name__}")
+
+
+class BackendServer:
+    """The serving end of the remote-backend wire protocol over an in-process software
+    backend. ``Kms.memory(transport=server.handle)`` sends every master-key operation
+    through it as bytes."""
+
+    def __init__(self, native: "_native.BackendServer") -> None:
+        self._native = native
+
+    @classmethod
+    def software(cls) -> "BackendServer":
+        return cls(_native.BackendServer.software())
+
+    def handle(self, request: bytes) -> bytes:
+        return self._native.handle(request)
+
+
+class Kms:
+    """A key management service over one sealed store."""
+
+    def __init__(self, native: "_native.Kms") -> None:
+        self._native = native
+
+    @classmethod
+    def open(cls, path: Union[str, "os.PathLike[str]"], *, passphrase: str, transport: Optional[Transport] = None) -> "Kms":
+        """Opens (or creates) the single-file store at ``path``, sealed under ``passphrase``."""
+        return cls(_native.Kms.open(os.fspath(path), passphrase, transport))
+
+    @classmethod
+    def memory(cls, *, transport: Optional[Transport] = None) -> "Kms":
+        """A throwaway in-memory instance."""
+        return cls(_native.Kms.memory(transport))
+
+    @classmethod
+    def open_image(cls, data: bytes, *, passphrase: str, transport: Optional[Transport] = None) -> "Kms":
+        """Opens a sealed store image held as bytes (changes stay in memory)."""
+        return cls(_native.Kms.open_image(_bytes("Image", data), passphrase, transport))
+
+    def export_image(self, *, passphrase: Optional[str] = None) -> bytes:
+        """The sealed store image; with ``passphrase``, resealed under it."""
+        return self._native.export_image(passphrase)
+
+    def create_key(
+        self,
+        *,
+        key_spec: Optional[str] = None,
+        key_usage: Optional[str] = None,
+        description: Optional[str] = None,
+        origin: Optional[str] = None,
+        protection_level: Optional[str] = None,
+    ) -> KeyMetadata:
+        return KeyMetadata(**self._native.create_key(key_spec, key_usage, description, origin, protection_level))
+
+    def describe_key(self, *, key_id: str) -> KeyMetadata:
+        return KeyMetadata(**self._native.describe_key(key_id))
+
+    def list_keys(self, *, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListKeysResult:
+        r = self._native.list_keys(page_number, page_size)
+        return ListKeysResult(
+            keys=[KeyListEntry(**k) for k in r["keys"]],
+            total_count=r["total_count"],
+            page_number=r["page_number"],
+            page_size=r["page_size"],
+        )
+
+    def encrypt(self, *, key_id: str, plaintext: bytes, encryption_context: Context = None) -> EncryptResult:
+        return EncryptResult(**self._native.encrypt(key_id, _bytes("Plaintext", plaintext), _ctx(encryption_context)))
+
+    def decrypt(self, *, ciphertext_blob: bytes, encryption_context: Context = None) -> DecryptResult:
+        return DecryptResult(**self._native.decrypt(_bytes("CiphertextBlob", ciphertext_blob), _ctx(encryption_context)))
+
+    def generate_data_key(
+        self,
+        *,
+        key_id: str,
+        key_spec: Optional[str] = None,
+        number_of_bytes: Optional[int] = None,
+        encryption_context: Context = None,
+    ) -> DataKeyResult:
+        return DataKeyResult(**self._native.generate_data_key(key_id, key_spec, number_of_bytes, _ctx(encryption_context), True))
+
+    def generate_data_key_without_plaintext(
+        self,
+        *,
+        key_id: str,
+        key_spec: Optional[str] = None,
+        number_of_bytes: Optional[int] = None,
+        encryption_context: Context = None,
+    ) -> DataKeyWithoutPlaintextResult:
+        return DataKeyWithoutPlaintextResult(
+            **self._native.generate_data_key(key_id, key_spec, number_of_bytes, _ctx(encryption_context), False)
+        )

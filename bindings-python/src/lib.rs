@@ -1,0 +1,365 @@
+//! Python bindings for strongroom: conversions only. Every action runs in the core;
+//! the GIL is released while it runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use strongroom::backend::remote::{BackendServer as CoreServer, RemoteBackend, Transport};
+use strongroom::backend::software::SoftwareBackend;
+use strongroom::storage::{FileStorage, KdfParams};
+use strongroom::{
+    BoxFuture, CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext, Env, Error,
+    GenerateDataKeyRequest, KeyBackend, KeyMetadata, Kms as CoreKms, KmsOptions, ListKeysRequest,
+    RootSecret,
+};
+
+/// Raises the matching `strongroom.errors` exception (defined in Python) for a core error.
+fn to_pyerr(e: Error) -> PyErr {
+    Python::attach(|py| {
+        let made = (|| -> PyResult<PyErr> {
+            let m = py.import("strongroom.errors")?;
+            let cls = m.getattr("_class_for_code")?.call1((e.code(),))?;
+            let exc = cls.call1((e.code(), e.to_string()))?;
+            Ok(PyErr::from_value(exc))
+        })();
+        made.unwrap_or_else(|err| err)
+    })
+}
+
+fn context(ctx: Option<HashMap<String, String>>) -> PyResult<EncryptionContext> {
+    EncryptionContext::from_pairs(ctx.unwrap_or_default()).map_err(to_pyerr)
+}
+
+fn parse<T: std::str::FromStr<Err = Error>>(v: Option<String>) -> PyResult<Option<T>> {
+    v.map(|s| s.parse::<T>()).transpose().map_err(to_pyerr)
+}
+
+/// Calls a Python callable `transport(request: bytes) -> bytes`.
+struct PyTransport(Py<PyAny>);
+
+impl Transport for PyTransport {
+    fn round_trip<'a>(&'a self, request: Vec<u8>) -> BoxFuture<'a, strongroom::Result<Vec<u8>>> {
+        let r = Python::attach(|py| -> PyResult<Vec<u8>> {
+            let out = self.0.call1(py, (PyBytes::new(py, &request),))?;
+            out.extract::<Vec<u8>>(py)
+        })
+        .map_err(|e| Error::BackendUnavailable(format!("transport raised: {e}")));
+        Box::pin(async move { r })
+    }
+}
+
+fn backend_for(
+    py: Python<'_>,
+    transport: Option<Py<PyAny>>,
+) -> PyResult<Option<Arc<dyn KeyBackend>>> {
+    match transport {
+        None => Ok(None),
+        Some(t) => {
+            let b = py
+                .detach(|| pollster::block_on(RemoteBackend::connect(Arc::new(PyTransport(t)))))
+                .map_err(to_pyerr)?;
+            Ok(Some(Arc::new(b)))
+        }
+    }
+}
+
+fn metadata<'py>(py: Python<'py>, m: &KeyMetadata) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("key_id", &m.key_id)?;
+    d.set_item("arn", &m.arn)?;
+    d.set_item("creation_date", &m.creation_date)?;
+    d.set_item("creator", &m.creator)?;
+    d.set_item("description", &m.description)?;
+    d.set_item("key_usage", m.key_usage.as_str())?;
+    d.set_item("key_state", m.key_state.as_str())?;
+    d.set_item("key_spec", m.key_spec.as_str())?;
+    d.set_item("origin", m.origin.as_str())?;
+    d.set_item("protection_level", m.protection_level.as_str())?;
+    d.set_item("primary_key_version", &m.primary_key_version)?;
+    d.set_item("delete_date", &m.delete_date)?;
+    Ok(d)
+}
+
+/// The native KMS handle; `strongroom.Kms` wraps it.
+#[pyclass(frozen, module = "strongroom._native")]
+struct Kms {
+    inner: Arc<CoreKms>,
+}
+
+fn root(passphrase: &str) -> RootSecret {
+    RootSecret::passphrase(passphrase)
+}
+
+#[pymethods]
+impl Kms {
+    #[staticmethod]
+    #[pyo3(signature = (path, passphrase, transport=None))]
+    fn open(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        passphrase: &str,
+        transport: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let backend = backend_for(py, transport)?;
+        let root = root(passphrase);
+        let kms = py
+            .detach(|| -> strongroom::Result<CoreKms> {
+                let storage = Arc::new(FileStorage::open(&path)?);
+                pollster::block_on(CoreKms::open(KmsOptions {
+                    env: Env::system(),
+                    storage,
+                    root,
+                    kdf: KdfParams::default(),
+                    backend,
+                }))
+            })
+            .map_err(to_pyerr)?;
+        Ok(Kms {
+            inner: Arc::new(kms),
+        })
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (transport=None))]
+    fn memory(py: Python<'_>, transport: Option<Py<PyAny>>) -> PyResult<Self> {
+        let backend = backend_for(py, transport)?;
+        let kms = py
+            .detach(|| pollster::block_on(CoreKms::memory(Env::system(), backend)))
+            .map_err(to_pyerr)?;
+        Ok(Kms {
+            inner: Arc::new(kms),
+        })
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (data, passphrase, transport=None))]
+    fn open_image(
+        py: Python<'_>,
+        data: Vec<u8>,
+        passphrase: &str,
+        transport: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let backend = backend_for(py, transport)?;
+        let root = root(passphrase);
+        let kms = py
+            .detach(|| pollster::block_on(CoreKms::open_image(Env::system(), data, root, backend)))
+            .map_err(to_pyerr)?;
+        Ok(Kms {
+            inner: Arc::new(kms),
+        })
+    }
+
+    #[pyo3(signature = (passphrase=None))]
+    fn export_image<'py>(
+        &self,
+        py: Python<'py>,
+        passphrase: Option<&str>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let reseal = passphrase.map(|p| (root(p), KdfParams::default()));
+        let img = py
+            .detach(|| pollster::block_on(self.inner.export_image(reseal)))
+            .map_err(to_pyerr)?;
+        Ok(PyBytes::new(py, &img))
+    }
+
+    #[pyo3(signature = (key_spec=None, key_usage=None, description=None, origin=None, protection_level=None))]
+    fn create_key<'py>(
+        &self,
+        py: Python<'py>,
+        key_spec: Option<String>,
+        key_usage: Option<String>,
+        description: Option<String>,
+        origin: Option<String>,
+        protection_level: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = CreateKeyRequest {
+            key_spec: parse(key_spec)?,
+            key_usage: parse(key_usage)?,
+            description,
+            origin: parse(origin)?,
+            protection_level: parse(protection_level)?,
+        };
+        let m = py
+            .detach(|| pollster::block_on(self.inner.create_key(req)))
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
+    }
+
+    fn describe_key<'py>(&self, py: Python<'py>, key_id: &str) -> PyResult<Bound<'py, PyDict>> {
+        let m = py
+            .detach(|| pollster::block_on(self.inner.describe_key(key_id)))
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
+    }
+
+    #[pyo3(signature = (page_number=None, page_size=None))]
+    fn list_keys<'py>(
+        &self,
+        py: Python<'py>,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let r = py
+            .detach(|| {
+                pollster::block_on(self.inner.list_keys(ListKeysRequest {
+                    page_number,
+                    page_size,
+                }))
+            })
+            .map_err(to_pyerr)?;
+        let keys = PyList::empty(py);
+        for k in &r.keys {
+            let d = PyDict::new(py);
+            d.set_item("key_id", &k.key_id)?;
+            d.set_item("key_arn", &k.key_arn)?;
+            keys.append(d)?;
+        }
+        let d = PyDict::new(py);
+        d.set_item("keys", keys)?;
+        d.set_item("total_count", r.total_count)?;
+        d.set_item("page_number", r.page_number)?;
+        d.set_item("page_size", r.page_size)?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (key_id, plaintext, encryption_context=None))]
+    fn encrypt<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        plaintext: &[u8],
+        encryption_context: Option<HashMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = EncryptRequest {
+            key_id,
+            plaintext: plaintext.to_vec(),
+            encryption_context: context(encryption_context)?,
+        };
+        let r = py
+            .detach(|| pollster::block_on(self.inner.encrypt(req)))
+            .map_err(to_pyerr)?;
+        let d = PyDict::new(py);
+        d.set_item("key_id", &r.key_id)?;
+        d.set_item("key_version_id", &r.key_version_id)?;
+        d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (ciphertext_blob, encryption_context=None))]
+    fn decrypt<'py>(
+        &self,
+        py: Python<'py>,
+        ciphertext_blob: &[u8],
+        encryption_context: Option<HashMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = DecryptRequest {
+            ciphertext_blob: ciphertext_blob.to_vec(),
+            encryption_context: context(encryption_context)?,
+        };
+        let r = py
+            .detach(|| pollster::block_on(self.inner.decrypt(req)))
+            .map_err(to_pyerr)?;
+        let d = PyDict::new(py);
+        d.set_item("key_id", &r.key_id)?;
+        d.set_item("key_version_id", &r.key_version_id)?;
+        d.set_item("plaintext", PyBytes::new(py, r.plaintext.expose()))?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (key_id, key_spec=None, number_of_bytes=None, encryption_context=None, with_plaintext=true))]
+    fn generate_data_key<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        key_spec: Option<String>,
+        number_of_bytes: Option<u32>,
+        encryption_context: Option<HashMap<String, String>>,
+        with_plaintext: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = GenerateDataKeyRequest {
+            key_id,
+            key_spec: parse(key_spec)?,
+            number_of_bytes,
+            encryption_context: context(encryption_context)?,
+        };
+        let d = PyDict::new(py);
+        if with_plaintext {
+            let r = py
+                .detach(|| pollster::block_on(self.inner.generate_data_key(req)))
+                .map_err(to_pyerr)?;
+            d.set_item("key_id", &r.key_id)?;
+            d.set_item("key_version_id", &r.key_version_id)?;
+            d.set_item("plaintext", PyBytes::new(py, r.plaintext.expose()))?;
+            d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
+        } else {
+            let r = py
+                .detach(|| pollster::block_on(self.inner.generate_data_key_without_plaintext(req)))
+                .map_err(to_pyerr)?;
+            d.set_item("key_id", &r.key_id)?;
+            d.set_item("key_version_id", &r.key_version_id)?;
+            d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
+        }
+        Ok(d)
+    }
+}
+
+/// The serving end of the remote-backend wire protocol, over the in-process software
+/// backend: `handle(request: bytes) -> bytes`. Plug `server.handle` as a transport.
+#[pyclass(frozen, module = "strongroom._native")]
+struct BackendServer {
+    inner: Arc<CoreServer>,
+}
+
+#[pymethods]
+impl BackendServer {
+    #[staticmethod]
+    fn software() -> PyResult<Self> {
+        let env = Env::system();
+        let s =
+            CoreServer::new(Arc::new(SoftwareBackend::new(env.clone())), env).map_err(to_pyerr)?;
+        Ok(BackendServer { inner: Arc::new(s) })
+    }
+
+    fn handle<'py>(&self, py: Python<'py>, request: &[u8]) -> Bound<'py, PyBytes> {
+        let out = py.detach(|| pollster::block_on(self.inner.handle(request)));
+        PyBytes::new(py, &out)
+    }
+}
+
+/// Hazmat for the shared test vectors: seal a blob with explicit material and nonce.
+#[pyfunction]
+#[pyo3(signature = (material, nonce, key_id, key_version_id, plaintext, encryption_context=None))]
+fn vector_seal<'py>(
+    py: Python<'py>,
+    material: &[u8],
+    nonce: &[u8],
+    key_id: &str,
+    key_version_id: &str,
+    plaintext: &[u8],
+    encryption_context: Option<HashMap<String, String>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let nonce: [u8; 12] = nonce
+        .try_into()
+        .map_err(|_| PyTypeError::new_err("nonce must be 12 bytes"))?;
+    let ctx = context(encryption_context)?;
+    let b = strongroom::blob::seal_with_material(
+        material,
+        &nonce,
+        key_id,
+        key_version_id,
+        plaintext,
+        &ctx,
+    )
+    .map_err(to_pyerr)?;
+    Ok(PyBytes::new(py, &b))
+}
+
+/// The native module.
+#[pymodule]
+mod _native {
+    #[pymodule_export]
+    use super::{BackendServer, Kms, vector_seal};
+}

@@ -1,0 +1,145 @@
+"""The Python face of strongroom: every action, its errors, and the async backend seam
+(the same tests run with the wire-protocol loopback transport)."""
+
+import pytest
+
+import strongroom
+from strongroom import (
+    BackendServer,
+    InvalidCiphertextError,
+    InvalidParameterError,
+    KeyNotFoundError,
+    Kms,
+    StrongroomError,
+    WrongPassphraseError,
+)
+
+
+@pytest.fixture(params=["software", "loopback"])
+def kms(request):
+    if request.param == "software":
+        return Kms.memory()
+    server = BackendServer.software()
+    calls = []
+
+    def transport(req: bytes) -> bytes:
+        calls.append(len(req))
+        return server.handle(req)
+
+    k = Kms.memory(transport=transport)
+    k._calls = calls  # for the seam assertion
+    return k
+
+
+def test_create_describe_list(kms):
+    m = kms.create_key(description="py key")
+    assert m.key_spec == "Aliyun_AES_256"
+    assert m.key_usage == "ENCRYPT/DECRYPT"
+    assert m.key_state == "Enabled"
+    assert m.protection_level == "SOFTWARE"
+    assert kms.describe_key(key_id=m.key_id) == m
+    kms.create_key(key_spec="Aliyun_AES_128")
+    page = kms.list_keys(page_size=1)
+    assert page.total_count == 2 and len(page.keys) == 1
+    assert page.keys[0].key_id == m.key_id
+
+
+def test_encrypt_decrypt_and_context(kms):
+    k = kms.create_key()
+    e = kms.encrypt(key_id=k.key_id, plaintext=b"hello", encryption_context={"b": "2", "a": "1"})
+    d = kms.decrypt(ciphertext_blob=e.ciphertext_blob, encryption_context={"a": "1", "b": "2"})
+    assert d.plaintext == b"hello" and d.key_id == k.key_id and d.key_version_id == e.key_version_id
+    assert "hello" not in repr(d)
+    with pytest.raises(InvalidCiphertextError) as ei:
+        kms.decrypt(ciphertext_blob=e.ciphertext_blob, encryption_context={"a": "1"})
+    assert ei.value.code == "InvalidCiphertext"
+    for i in range(len(e.ciphertext_blob) * 8):
+        t = bytearray(e.ciphertext_blob)
+        t[i // 8] ^= 1 << (i % 8)
+        with pytest.raises(StrongroomError) as ei:
+            kms.decrypt(ciphertext_blob=bytes(t), encryption_context={"a": "1", "b": "2"})
+        assert ei.value.code in ("InvalidCiphertext", "Forbidden.KeyNotFound", "Forbidden.KeyVersionNotFound")
+    if hasattr(kms, "_calls"):
+        assert len(kms._calls) > 0  # really went through the transport
+
+
+def test_data_keys(kms):
+    k = kms.create_key()
+    g = kms.generate_data_key(key_id=k.key_id, encryption_context={"f": "x"})
+    assert len(g.plaintext) == 32 and "redacted" in repr(g)
+    assert kms.decrypt(ciphertext_blob=g.ciphertext_blob, encryption_context={"f": "x"}).plaintext == g.plaintext
+    assert len(kms.generate_data_key(key_id=k.key_id, key_spec="AES_128").plaintext) == 16
+    assert len(kms.generate_data_key(key_id=k.key_id, number_of_bytes=5).plaintext) == 5
+    w = kms.generate_data_key_without_plaintext(key_id=k.key_id)
+    assert not hasattr(w, "plaintext")
+    assert len(kms.decrypt(ciphertext_blob=w.ciphertext_blob).plaintext) == 32
+
+
+def test_bad_input(kms):
+    k = kms.create_key()
+    cases = [
+        (lambda: kms.encrypt(key_id=k.key_id, plaintext=b"x" * 6145), "InvalidParameter.PlaintextTooLarge"),
+        (lambda: kms.encrypt(key_id=k.key_id, plaintext=b""), "InvalidParameter.Plaintext"),
+        (lambda: kms.encrypt(key_id="00000000-0000-4000-8000-000000000000", plaintext=b"x"), "Forbidden.KeyNotFound"),
+        (lambda: kms.create_key(key_spec="AES_512"), "InvalidParameter.KeySpec"),
+        (lambda: kms.create_key(key_spec="RSA_2048"), "Rejected.Unsupported"),
+        (lambda: kms.generate_data_key(key_id=k.key_id, number_of_bytes=0), "InvalidParameter.NumberOfBytes"),
+        (lambda: kms.decrypt(ciphertext_blob=b"junk"), "InvalidCiphertext"),
+        (lambda: kms.encrypt(key_id=k.key_id, plaintext="text"), "InvalidParameter.Plaintext"),
+        (lambda: kms.encrypt(key_id=k.key_id, plaintext=b"x", encryption_context={"k": "v" * 9000}), "InvalidParameter.EncryptionContext"),
+    ]
+    for fn, code in cases:
+        with pytest.raises(StrongroomError) as ei:
+            fn()
+        assert ei.value.code == code, (ei.value, code)
+    with pytest.raises(KeyNotFoundError):
+        kms.describe_key(key_id="00000000-0000-4000-8000-000000000000")
+    with pytest.raises(InvalidParameterError):
+        kms.export_image()
+
+
+def test_file_store_and_images(tmp_path):
+    path = tmp_path / "store"
+    kms = Kms.open(path, passphrase="pw")
+    k = kms.create_key()
+    blob = kms.encrypt(key_id=k.key_id, plaintext=b"persisted").ciphertext_blob
+    with pytest.raises(StrongroomError) as ei:
+        Kms.open(path, passphrase="pw")
+    assert ei.value.code == "Rejected.StoreLocked"
+    image = kms.export_image()
+    del kms
+    import gc
+
+    gc.collect()
+    with pytest.raises(WrongPassphraseError):
+        Kms.open(path, passphrase="nope")
+    kms = Kms.open(path, passphrase="pw")
+    assert kms.decrypt(ciphertext_blob=blob).plaintext == b"persisted"
+    img = Kms.open_image(image, passphrase="pw")
+    assert img.decrypt(ciphertext_blob=blob).plaintext == b"persisted"
+    resealed = img.export_image(passphrase="other")
+    assert Kms.open_image(resealed, passphrase="other").describe_key(key_id=k.key_id).key_id == k.key_id
+    bad = bytearray(image)
+    bad[-1] ^= 1
+    with pytest.raises(strongroom.StoreError) as ei:
+        Kms.open_image(bytes(bad), passphrase="pw")
+    assert ei.value.code == "Rejected.StoreCorrupted"
+
+
+def test_transport_failure_is_a_clear_error():
+    server = BackendServer.software()
+    alive = {"ok": True}
+
+    def transport(req):
+        if not alive["ok"]:
+            raise ConnectionError("HSM unreachable")
+        return server.handle(req)
+
+    kms = Kms.memory(transport=transport)
+    k = kms.create_key()
+    alive["ok"] = False
+    with pytest.raises(strongroom.BackendError) as ei:
+        kms.encrypt(key_id=k.key_id, plaintext=b"x")
+    assert ei.value.code == "Rejected.BackendUnavailable"
+    alive["ok"] = True
+    assert kms.list_keys().total_count == 1
