@@ -1,0 +1,452 @@
+//! WebAssembly bindings for strongroom: conversions between JS values and the core
+//! only. The npm package's TypeScript facade (npm/src) turns these into the public
+//! `Kms` class with camelCase option objects and `StrongroomError` subclasses.
+
+extern crate alloc;
+
+use alloc::rc::Rc;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use strongroom::backend::remote::{BackendServer as CoreServer, RemoteBackend, Transport};
+use strongroom::backend::software::SoftwareBackend;
+use strongroom::storage::{KdfParams, MemoryStorage};
+use strongroom::{
+    BoxFuture, Clock, CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext, Env,
+    Error, GenerateDataKeyRequest, KeyBackend, KeyMetadata, Kms, KmsOptions, ListKeysRequest,
+    RootSecret, Storage,
+};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+
+/// The JS clock (`Date.now()`).
+struct JsClock;
+impl Clock for JsClock {
+    fn now_millis(&self) -> u64 {
+        let n = js_sys::Date::now();
+        if n.is_finite() && n > 0.0 {
+            n as u64
+        } else {
+            0
+        }
+    }
+}
+
+fn env() -> Env {
+    Env::new(Arc::new(strongroom::env::OsEntropy), Arc::new(JsClock))
+}
+
+/// A core error as a plain `{ code, message }` object; the facade raises the
+/// matching `StrongroomError` subclass.
+fn js_err(e: &Error) -> JsValue {
+    let o = Object::new();
+    let _ = Reflect::set(&o, &"code".into(), &e.code().into());
+    let _ = Reflect::set(&o, &"message".into(), &e.to_string().into());
+    o.into()
+}
+
+fn set(o: &Object, k: &str, v: impl Into<JsValue>) {
+    let _ = Reflect::set(o, &JsValue::from_str(k), &v.into());
+}
+
+fn bytes(b: &[u8]) -> Uint8Array {
+    Uint8Array::from(b)
+}
+
+fn parse<T: std::str::FromStr<Err = Error>>(v: Option<String>) -> Result<Option<T>, JsValue> {
+    v.map(|s| s.parse::<T>())
+        .transpose()
+        .map_err(|e| js_err(&e))
+}
+
+/// Reads an EncryptionContext from a JS object of string values.
+fn context(v: &JsValue) -> Result<EncryptionContext, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(EncryptionContext::new());
+    }
+    let bad = |why: &str| {
+        js_err(&Error::InvalidParameter {
+            name: "EncryptionContext",
+            reason: why.into(),
+        })
+    };
+    if !v.is_object() || Array::is_array(v) {
+        return Err(bad("must be an object of string values"));
+    }
+    let mut pairs = BTreeMap::new();
+    for entry in Object::entries(&Object::from(v.clone())).iter() {
+        let pair = Array::from(&entry);
+        let (Some(k), Some(val)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
+            return Err(bad("every value must be a string"));
+        };
+        pairs.insert(k, val);
+    }
+    EncryptionContext::from_pairs(pairs).map_err(|e| js_err(&e))
+}
+
+fn metadata(m: &KeyMetadata) -> JsValue {
+    let o = Object::new();
+    set(&o, "keyId", m.key_id.as_str());
+    set(&o, "arn", m.arn.as_str());
+    set(&o, "creationDate", m.creation_date.as_str());
+    set(&o, "creator", m.creator.as_str());
+    set(&o, "description", m.description.as_str());
+    set(&o, "keyUsage", m.key_usage.as_str());
+    set(&o, "keyState", m.key_state.as_str());
+    set(&o, "keySpec", m.key_spec.as_str());
+    set(&o, "origin", m.origin.as_str());
+    set(&o, "protectionLevel", m.protection_level.as_str());
+    set(&o, "primaryKeyVersion", m.primary_key_version.as_str());
+    set(
+        &o,
+        "deleteDate",
+        m.delete_date
+            .as_deref()
+            .map_or(JsValue::UNDEFINED, JsValue::from_str),
+    );
+    o.into()
+}
+
+/// A transport that calls a JS `async (request: Uint8Array) => Uint8Array`.
+struct JsTransport(Function);
+
+impl Transport for JsTransport {
+    fn round_trip<'a>(&'a self, request: Vec<u8>) -> BoxFuture<'a, strongroom::Result<Vec<u8>>> {
+        Box::pin(async move {
+            let unavailable = |e: JsValue| {
+                Error::BackendUnavailable(
+                    e.as_string()
+                        .or_else(|| {
+                            Reflect::get(&e, &"message".into())
+                                .ok()
+                                .and_then(|m| m.as_string())
+                        })
+                        .unwrap_or_else(|| "transport failed".into()),
+                )
+            };
+            let r = self
+                .0
+                .call1(&JsValue::NULL, &bytes(&request))
+                .map_err(unavailable)?;
+            let r = JsFuture::from(Promise::resolve(&r))
+                .await
+                .map_err(unavailable)?;
+            if !r.is_instance_of::<Uint8Array>() {
+                return Err(Error::BackendProtocol(
+                    "transport must resolve to a Uint8Array",
+                ));
+            }
+            Ok(Uint8Array::from(r).to_vec())
+        })
+    }
+}
+
+/// A storage whose `save` is a JS `async (image: Uint8Array) => void` (the Node facade
+/// writes files with temp file + fsync + rename); the image it starts from is given.
+struct JsStorage {
+    initial: Option<Vec<u8>>,
+    save: Function,
+}
+
+impl Storage for JsStorage {
+    fn load(&self) -> BoxFuture<'_, strongroom::Result<Option<Vec<u8>>>> {
+        let v = self.initial.clone();
+        Box::pin(async move { Ok(v) })
+    }
+    fn save<'a>(&'a self, image: &'a [u8]) -> BoxFuture<'a, strongroom::Result<()>> {
+        Box::pin(async move {
+            let io = |e: JsValue| {
+                Error::StoreIo(
+                    Reflect::get(&e, &"message".into())
+                        .ok()
+                        .and_then(|m| m.as_string())
+                        .unwrap_or_else(|| "save failed".into()),
+                )
+            };
+            let r = self.save.call1(&JsValue::NULL, &bytes(image)).map_err(io)?;
+            JsFuture::from(Promise::resolve(&r)).await.map_err(io)?;
+            Ok(())
+        })
+    }
+}
+
+async fn backend_for(transport: Option<Function>) -> Result<Option<Arc<dyn KeyBackend>>, JsValue> {
+    match transport {
+        None => Ok(None),
+        Some(f) => {
+            let b = RemoteBackend::connect(Arc::new(JsTransport(f)))
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(Some(Arc::new(b)))
+        }
+    }
+}
+
+/// The native KMS handle behind the npm `Kms` class.
+#[wasm_bindgen]
+pub struct NativeKms {
+    inner: Rc<Kms>,
+}
+
+fn promise<F>(f: F) -> Promise
+where
+    F: core::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    future_to_promise(f)
+}
+
+#[wasm_bindgen]
+impl NativeKms {
+    /// An in-memory instance; `transport` sends master-key operations over the wire protocol.
+    pub fn memory(transport: Option<Function>) -> Promise {
+        promise(async move {
+            let backend = backend_for(transport).await?;
+            let kms = Kms::memory(env(), backend).await.map_err(|e| js_err(&e))?;
+            Ok(NativeKms {
+                inner: Rc::new(kms),
+            }
+            .into())
+        })
+    }
+
+    /// Opens a store from its image (or creates one when `image` is undefined);
+    /// `save`, when given, persists every change.
+    pub fn open(
+        image: Option<Vec<u8>>,
+        passphrase: String,
+        save: Option<Function>,
+        transport: Option<Function>,
+    ) -> Promise {
+        promise(async move {
+            let backend = backend_for(transport).await?;
+            let storage: Arc<dyn Storage> = match save {
+                Some(save) => Arc::new(JsStorage {
+                    initial: image,
+                    save,
+                }),
+                None => Arc::new(match image {
+                    Some(i) => MemoryStorage::with_image(i),
+                    None => MemoryStorage::new(),
+                }),
+            };
+            let kms = Kms::open(KmsOptions {
+                env: env(),
+                storage,
+                root: RootSecret::passphrase(&passphrase),
+                kdf: KdfParams::default(),
+                backend,
+            })
+            .await
+            .map_err(|e| js_err(&e))?;
+            Ok(NativeKms {
+                inner: Rc::new(kms),
+            }
+            .into())
+        })
+    }
+
+    /// The sealed store image; resealed under `passphrase` when given.
+    #[wasm_bindgen(js_name = exportImage)]
+    pub fn export_image(&self, passphrase: Option<String>) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let reseal = passphrase.map(|p| (RootSecret::passphrase(&p), KdfParams::default()));
+            let img = kms.export_image(reseal).await.map_err(|e| js_err(&e))?;
+            Ok(bytes(&img).into())
+        })
+    }
+
+    /// CreateKey.
+    #[wasm_bindgen(js_name = createKey)]
+    pub fn create_key(
+        &self,
+        key_spec: Option<String>,
+        key_usage: Option<String>,
+        description: Option<String>,
+        origin: Option<String>,
+        protection_level: Option<String>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let req = CreateKeyRequest {
+                key_spec: parse(key_spec)?,
+                key_usage: parse(key_usage)?,
+                description,
+                origin: parse(origin)?,
+                protection_level: parse(protection_level)?,
+            };
+            let m = kms.create_key(req).await.map_err(|e| js_err(&e))?;
+            Ok(metadata(&m))
+        })
+    }
+
+    /// DescribeKey.
+    #[wasm_bindgen(js_name = describeKey)]
+    pub fn describe_key(&self, key_id: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(metadata(
+                &kms.describe_key(&key_id).await.map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
+    /// ListKeys.
+    #[wasm_bindgen(js_name = listKeys)]
+    pub fn list_keys(&self, page_number: Option<u32>, page_size: Option<u32>) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let r = kms
+                .list_keys(ListKeysRequest {
+                    page_number,
+                    page_size,
+                })
+                .await
+                .map_err(|e| js_err(&e))?;
+            let keys = Array::new();
+            for k in &r.keys {
+                let o = Object::new();
+                set(&o, "keyId", k.key_id.as_str());
+                set(&o, "keyArn", k.key_arn.as_str());
+                keys.push(&o);
+            }
+            let o = Object::new();
+            set(&o, "keys", keys);
+            set(&o, "totalCount", r.total_count as f64);
+            set(&o, "pageNumber", r.page_number);
+            set(&o, "pageSize", r.page_size);
+            Ok(o.into())
+        })
+    }
+
+    /// Encrypt.
+    pub fn encrypt(
+        &self,
+        key_id: String,
+        plaintext: Vec<u8>,
+        encryption_context: JsValue,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let req = EncryptRequest {
+                key_id,
+                plaintext,
+                encryption_context: context(&encryption_context)?,
+            };
+            let r = kms.encrypt(req).await.map_err(|e| js_err(&e))?;
+            let o = Object::new();
+            set(&o, "keyId", r.key_id.as_str());
+            set(&o, "keyVersionId", r.key_version_id.as_str());
+            set(&o, "ciphertextBlob", bytes(&r.ciphertext_blob));
+            Ok(o.into())
+        })
+    }
+
+    /// Decrypt.
+    pub fn decrypt(&self, ciphertext_blob: Vec<u8>, encryption_context: JsValue) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let req = DecryptRequest {
+                ciphertext_blob,
+                encryption_context: context(&encryption_context)?,
+            };
+            let r = kms.decrypt(req).await.map_err(|e| js_err(&e))?;
+            let o = Object::new();
+            set(&o, "keyId", r.key_id.as_str());
+            set(&o, "keyVersionId", r.key_version_id.as_str());
+            set(&o, "plaintext", bytes(r.plaintext.expose()));
+            Ok(o.into())
+        })
+    }
+
+    /// GenerateDataKey (`withPlaintext`) or GenerateDataKeyWithoutPlaintext.
+    #[wasm_bindgen(js_name = generateDataKey)]
+    pub fn generate_data_key(
+        &self,
+        key_id: String,
+        key_spec: Option<String>,
+        number_of_bytes: Option<u32>,
+        encryption_context: JsValue,
+        with_plaintext: bool,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let req = GenerateDataKeyRequest {
+                key_id,
+                key_spec: parse(key_spec)?,
+                number_of_bytes,
+                encryption_context: context(&encryption_context)?,
+            };
+            let o = Object::new();
+            if with_plaintext {
+                let r = kms.generate_data_key(req).await.map_err(|e| js_err(&e))?;
+                set(&o, "keyId", r.key_id.as_str());
+                set(&o, "keyVersionId", r.key_version_id.as_str());
+                set(&o, "plaintext", bytes(r.plaintext.expose()));
+                set(&o, "ciphertextBlob", bytes(&r.ciphertext_blob));
+            } else {
+                let r = kms
+                    .generate_data_key_without_plaintext(req)
+                    .await
+                    .map_err(|e| js_err(&e))?;
+                set(&o, "keyId", r.key_id.as_str());
+                set(&o, "keyVersionId", r.key_version_id.as_str());
+                set(&o, "ciphertextBlob", bytes(&r.ciphertext_blob));
+            }
+            Ok(o.into())
+        })
+    }
+}
+
+/// The serving end of the wire protocol over an in-process software backend.
+#[wasm_bindgen]
+pub struct NativeBackendServer {
+    inner: Rc<CoreServer>,
+}
+
+#[wasm_bindgen]
+impl NativeBackendServer {
+    /// A server over a fresh software backend.
+    pub fn software() -> Result<NativeBackendServer, JsValue> {
+        let e = env();
+        let s = CoreServer::new(Arc::new(SoftwareBackend::new(e.clone())), e)
+            .map_err(|e| js_err(&e))?;
+        Ok(NativeBackendServer { inner: Rc::new(s) })
+    }
+
+    /// Serves one request: `Promise<Uint8Array>`.
+    pub fn handle(&self, request: Vec<u8>) -> Promise {
+        let s = self.inner.clone();
+        promise(async move { Ok(bytes(&s.handle(&request).await).into()) })
+    }
+}
+
+/// Hazmat for the shared test vectors: seal a blob with explicit material and nonce.
+#[wasm_bindgen(js_name = vectorSeal)]
+pub fn vector_seal(
+    material: Vec<u8>,
+    nonce: Vec<u8>,
+    key_id: String,
+    key_version_id: String,
+    plaintext: Vec<u8>,
+    encryption_context: JsValue,
+) -> Result<Uint8Array, JsValue> {
+    let nonce: [u8; 12] = nonce.try_into().map_err(|_| {
+        js_err(&Error::InvalidParameter {
+            name: "Nonce",
+            reason: "must be 12 bytes".into(),
+        })
+    })?;
+    let ctx = context(&encryption_context)?;
+    strongroom::blob::seal_with_material(
+        &material,
+        &nonce,
+        &key_id,
+        &key_version_id,
+        &plaintext,
+        &ctx,
+    )
+    .map(|b| bytes(&b))
+    .map_err(|e| js_err(&e))
+}

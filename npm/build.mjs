@@ -1,0 +1,32 @@
+// Builds the npm package: wasm (release) → wasm-bindgen (nodejs + web) → esbuild
+// (node ESM, node CJS, browser ESM) → .d.ts with tsc. cargo rebuilds only what changed.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync, rmSync, statSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const dist = join(here, 'dist');
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+
+run('cargo', ['build', '-q', '-p', 'strongroom-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release']);
+const wasmFile = join(root, 'target/wasm32-unknown-unknown/wasm-release/strongroom_wasm.wasm');
+
+rmSync(dist, { recursive: true, force: true });
+for (const [target, dir] of [['nodejs', 'wasm-node'], ['web', 'wasm-web']]) {
+  const out = join(dist, dir);
+  run('wasm-bindgen', ['--target', target, '--out-dir', out, '--remove-name-section', '--remove-producers-section', wasmFile]);
+  writeFileSync(join(out, 'package.json'), JSON.stringify({ type: target === 'nodejs' ? 'commonjs' : 'module' }) + '\n');
+}
+
+const common = { bundle: true, external: ['./wasm-node/*', './wasm-web/*', 'node:*'], logLevel: 'warning', target: 'es2022' };
+await esbuild.build({ ...common, entryPoints: [join(here, 'src/node.ts')], platform: 'node', format: 'esm', outfile: join(dist, 'node.mjs') });
+await esbuild.build({ ...common, entryPoints: [join(here, 'src/node.ts')], platform: 'node', format: 'cjs', outfile: join(dist, 'node.cjs') });
+await esbuild.build({ ...common, entryPoints: [join(here, 'src/browser.ts')], platform: 'browser', format: 'esm', outfile: join(dist, 'browser.mjs') });
+
+run(join(here, 'node_modules/.bin/tsc'), ['--declaration', '--emitDeclarationOnly', '--strict', '--target', 'es2022', '--module', 'es2022',
+  '--moduleResolution', 'bundler', '--skipLibCheck', '--outDir', join(dist, 'types'), join(here, 'src/api.ts')]);
+const sz = statSync(join(dist, 'wasm-web/strongroom_wasm_bg.wasm')).size;
+console.log(`built npm/dist (wasm ${Math.round(sz / 1024)} KiB)`);

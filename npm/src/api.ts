@@ -1,0 +1,265 @@
+// The public JS API of strongroom: a thin facade over the wasm core. It converts
+// camelCase option objects to the native calls and native `{ code, message }`
+// rejections to StrongroomError subclasses. No KMS logic lives here.
+
+/** Bytes in, bytes out: a remote-backend transport (e.g. a `fetch` to a gateway). */
+export type Transport = (request: Uint8Array) => Promise<Uint8Array> | Uint8Array;
+/** EncryptionContext: string pairs bound as AAD (order does not matter). */
+export type EncryptionContext = Record<string, string>;
+
+/** Base of every strongroom error; `code` is stable (Alibaba KMS style). */
+export class StrongroomError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+/** `InvalidParameter.*`: a request parameter is missing or malformed. */
+export class InvalidParameterError extends StrongroomError {}
+/** `Forbidden.KeyNotFound` / `Forbidden.KeyVersionNotFound`. */
+export class KeyNotFoundError extends StrongroomError {}
+/** `Forbidden.KeyDisabled` and other states that refuse crypto. */
+export class KeyStateError extends StrongroomError {}
+/** `InvalidCiphertext`: tampered, wrong context, or not a strongroom ciphertext. */
+export class InvalidCiphertextError extends StrongroomError {}
+/** `Forbidden.WrongPassphrase`. */
+export class WrongPassphraseError extends StrongroomError {}
+/** `Rejected.Store*`: damaged, locked, unreadable or unwritable store. */
+export class StoreError extends StrongroomError {}
+/** `Rejected.Backend*`: the key backend or its transport failed. */
+export class BackendError extends StrongroomError {}
+/** Any other `Rejected.*`. */
+export class RejectedError extends StrongroomError {}
+
+function classFor(code: string): typeof StrongroomError {
+  if (code.startsWith('InvalidParameter')) return InvalidParameterError;
+  if (code === 'Forbidden.KeyNotFound' || code === 'Forbidden.KeyVersionNotFound') return KeyNotFoundError;
+  if (code === 'Forbidden.WrongPassphrase') return WrongPassphraseError;
+  if (code.startsWith('Forbidden.Key')) return KeyStateError;
+  if (code === 'InvalidCiphertext') return InvalidCiphertextError;
+  if (code.startsWith('Rejected.Store')) return StoreError;
+  if (code.startsWith('Rejected.Backend')) return BackendError;
+  if (code.startsWith('Rejected')) return RejectedError;
+  return StrongroomError;
+}
+
+function convert(e: unknown): unknown {
+  if (e && typeof e === 'object' && !(e instanceof Error) && typeof (e as { code?: unknown }).code === 'string') {
+    const { code, message } = e as { code: string; message?: string };
+    const Cls = classFor(code);
+    return new Cls(code, message ?? code);
+  }
+  return e;
+}
+
+async function call<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (e) {
+    throw convert(e);
+  }
+}
+
+function invalid(name: string, why: string): InvalidParameterError {
+  return new InvalidParameterError(`InvalidParameter.${name}`, `invalid ${name}: ${why}`);
+}
+function bytes(name: string, v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  throw invalid(name, 'must be a Uint8Array');
+}
+function u32(name: string, v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff) return v;
+  throw invalid(name, 'must be a non-negative integer');
+}
+function str(name: string, v: unknown, required = false): string | undefined {
+  if (v === undefined || v === null) {
+    if (required) throw invalid(name, 'required');
+    return undefined;
+  }
+  if (typeof v === 'string') return v;
+  throw invalid(name, 'must be a string');
+}
+
+export interface KeyMetadata {
+  keyId: string;
+  arn: string;
+  creationDate: string;
+  creator: string;
+  description: string;
+  keyUsage: 'ENCRYPT/DECRYPT' | 'SIGN/VERIFY';
+  keyState: 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport';
+  keySpec: string;
+  origin: 'Aliyun_KMS' | 'EXTERNAL';
+  protectionLevel: 'SOFTWARE' | 'HSM';
+  primaryKeyVersion: string;
+  deleteDate?: string;
+}
+export interface CreateKeyOptions {
+  keySpec?: 'Aliyun_AES_256' | 'Aliyun_AES_192' | 'Aliyun_AES_128' | string;
+  keyUsage?: 'ENCRYPT/DECRYPT' | 'SIGN/VERIFY';
+  description?: string;
+  origin?: 'Aliyun_KMS' | 'EXTERNAL';
+  protectionLevel?: 'SOFTWARE' | 'HSM';
+}
+export interface ListKeysResult {
+  keys: { keyId: string; keyArn: string }[];
+  totalCount: number;
+  pageNumber: number;
+  pageSize: number;
+}
+export interface EncryptResult { keyId: string; keyVersionId: string; ciphertextBlob: Uint8Array }
+export interface DecryptResult { keyId: string; keyVersionId: string; plaintext: Uint8Array }
+export interface DataKeyResult { keyId: string; keyVersionId: string; plaintext: Uint8Array; ciphertextBlob: Uint8Array }
+export interface DataKeyWithoutPlaintextResult { keyId: string; keyVersionId: string; ciphertextBlob: Uint8Array }
+export interface GenerateDataKeyOptions {
+  keyId: string;
+  keySpec?: 'AES_256' | 'AES_128';
+  numberOfBytes?: number;
+  encryptionContext?: EncryptionContext;
+}
+export interface OpenOptions {
+  /** A store file (Node only). */
+  path?: string;
+  /** A sealed store image, e.g. fetched in a browser. Changes stay in memory. */
+  image?: Uint8Array;
+  passphrase: string;
+  transport?: Transport;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+/** What an entry point (node / browser) provides. */
+export interface Platform {
+  native(): Promise<any>;
+  /** Reads a store file and returns its image (undefined if none) and a durable saver. */
+  openPath?(path: string): Promise<{ image: Uint8Array | undefined; save: (image: Uint8Array) => Promise<void>; close?: () => void }>;
+}
+
+let platform: Platform | undefined;
+/** @internal */
+export function setPlatform(p: Platform): void {
+  platform = p;
+}
+function native(): Promise<any> {
+  if (!platform) throw new Error('strongroom: no platform entry point loaded');
+  return platform.native();
+}
+
+function wrapTransport(t: Transport | undefined): ((r: Uint8Array) => Promise<Uint8Array>) | undefined {
+  if (t === undefined) return undefined;
+  if (typeof t !== 'function') throw invalid('Transport', 'must be a function');
+  return async (r: Uint8Array) => t(r);
+}
+
+/** A key management service over one sealed store. */
+export class Kms {
+  #n: any;
+  private constructor(n: any) {
+    this.#n = n;
+  }
+
+  /** A throwaway in-memory instance. */
+  static async memory(opts: { transport?: Transport } = {}): Promise<Kms> {
+    const n = await native();
+    return call(async () => new Kms(await n.NativeKms.memory(wrapTransport(opts.transport))));
+  }
+
+  /** Opens a store: `{ path, passphrase }` (Node file store) or `{ image, passphrase }`. */
+  static async open(opts: OpenOptions): Promise<Kms> {
+    const n = await native();
+    const passphrase = str('Passphrase', opts?.passphrase, true)!;
+    const transport = wrapTransport(opts.transport);
+    if (opts.path !== undefined) {
+      if (!platform?.openPath) throw invalid('Path', 'file stores need Node; in a browser open an image');
+      const f = await call(() => platform!.openPath!(str('Path', opts.path, true)!));
+      return call(async () => new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport)));
+    }
+    const image = opts.image === undefined ? undefined : bytes('Image', opts.image);
+    return call(async () => new Kms(await n.NativeKms.open(image, passphrase, undefined, transport)));
+  }
+
+  /** The sealed store image; resealed under `passphrase` when given. */
+  exportImage(opts: { passphrase?: string } = {}): Promise<Uint8Array> {
+    return call(() => this.#n.exportImage(str('Passphrase', opts.passphrase)));
+  }
+
+  createKey(opts: CreateKeyOptions = {}): Promise<KeyMetadata> {
+    return call(() =>
+      this.#n.createKey(
+        str('KeySpec', opts.keySpec),
+        str('KeyUsage', opts.keyUsage),
+        str('Description', opts.description),
+        str('Origin', opts.origin),
+        str('ProtectionLevel', opts.protectionLevel),
+      ),
+    );
+  }
+
+  describeKey(opts: { keyId: string }): Promise<KeyMetadata> {
+    return call(async () => this.#n.describeKey(str('KeyId', opts?.keyId, true)));
+  }
+
+  listKeys(opts: { pageNumber?: number; pageSize?: number } = {}): Promise<ListKeysResult> {
+    return call(async () => this.#n.listKeys(u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
+  }
+
+  encrypt(opts: { keyId: string; plaintext: Uint8Array; encryptionContext?: EncryptionContext }): Promise<EncryptResult> {
+    return call(async () =>
+      this.#n.encrypt(str('KeyId', opts?.keyId, true), bytes('Plaintext', opts.plaintext), opts.encryptionContext),
+    );
+  }
+
+  decrypt(opts: { ciphertextBlob: Uint8Array; encryptionContext?: EncryptionContext }): Promise<DecryptResult> {
+    return call(async () => this.#n.decrypt(bytes('CiphertextBlob', opts?.ciphertextBlob), opts.encryptionContext));
+  }
+
+  generateDataKey(opts: GenerateDataKeyOptions): Promise<DataKeyResult> {
+    return call(async () =>
+      this.#n.generateDataKey(
+        str('KeyId', opts?.keyId, true),
+        str('KeySpec', opts.keySpec),
+        u32('NumberOfBytes', opts.numberOfBytes),
+        opts.encryptionContext,
+        true,
+      ),
+    );
+  }
+
+  generateDataKeyWithoutPlaintext(opts: GenerateDataKeyOptions): Promise<DataKeyWithoutPlaintextResult> {
+    return call(async () =>
+      this.#n.generateDataKey(
+        str('KeyId', opts?.keyId, true),
+        str('KeySpec', opts.keySpec),
+        u32('NumberOfBytes', opts.numberOfBytes),
+        opts.encryptionContext,
+        false,
+      ),
+    );
+  }
+}
+
+/** The serving end of the remote-backend wire protocol over an in-process software
+ * backend: `Kms.memory({ transport: (r) => server.handle(r) })`. */
+export class BackendServer {
+  #n: any;
+  private constructor(n: any) {
+    this.#n = n;
+  }
+  static async software(): Promise<BackendServer> {
+    const n = await native();
+    return call(async () => new BackendServer(n.NativeBackendServer.software()));
+  }
+  handle(request: Uint8Array): Promise<Uint8Array> {
+    return this.#n.handle(bytes('Request', request));
+  }
+}
+
+/** Hazmat for the shared test vectors only. @internal */
+export async function _vectorSeal(v: {
+  material: Uint8Array; nonce: Uint8Array; keyId: string; keyVersionId: string; plaintext: Uint8Array; encryptionContext?: EncryptionContext;
+}): Promise<Uint8Array> {
+  const n = await native();
+  return call(async () => n.vectorSeal(v.material, v.nonce, v.keyId, v.keyVersionId, v.plaintext, v.encryptionContext));
+}

@@ -1,0 +1,133 @@
+// The npm package as Node users import it (ESM), against the software backend and
+// against the same backend behind the wire protocol (an async JS transport).
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  Kms, BackendServer, StrongroomError, InvalidCiphertextError, InvalidParameterError,
+  KeyNotFoundError, WrongPassphraseError, StoreError, BackendError,
+} from 'strongroom';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+async function makeKms(kind) {
+  if (kind === 'software') return { kms: await Kms.memory(), calls: null };
+  const server = await BackendServer.software();
+  const calls = [];
+  const transport = async (req) => {
+    calls.push(req.length);
+    await new Promise((r) => setTimeout(r, 0)); // really asynchronous
+    return server.handle(req);
+  };
+  return { kms: await Kms.memory({ transport }), calls };
+}
+
+async function code(p) {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof StrongroomError, `not a StrongroomError: ${e}`);
+    return e.code;
+  }
+  assert.fail('expected a rejection');
+}
+
+for (const kind of ['software', 'loopback']) {
+  describe(`Kms (${kind})`, () => {
+    test('create, describe, list', async () => {
+      const { kms } = await makeKms(kind);
+      const m = await kms.createKey({ description: 'node key' });
+      assert.equal(m.keySpec, 'Aliyun_AES_256');
+      assert.equal(m.keyUsage, 'ENCRYPT/DECRYPT');
+      assert.equal(m.keyState, 'Enabled');
+      assert.equal(m.protectionLevel, 'SOFTWARE');
+      assert.deepEqual(await kms.describeKey({ keyId: m.keyId }), m);
+      await kms.createKey({ keySpec: 'Aliyun_AES_128' });
+      const page = await kms.listKeys({ pageSize: 1 });
+      assert.equal(page.totalCount, 2);
+      assert.equal(page.keys[0].keyId, m.keyId);
+    });
+
+    test('encrypt / decrypt with EncryptionContext, tamper detection', async () => {
+      const { kms, calls } = await makeKms(kind);
+      const k = await kms.createKey();
+      const e = await kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('hello node'), encryptionContext: { b: '2', a: '1' } });
+      assert.ok(e.ciphertextBlob instanceof Uint8Array);
+      const d = await kms.decrypt({ ciphertextBlob: e.ciphertextBlob, encryptionContext: { a: '1', b: '2' } });
+      assert.equal(dec.decode(d.plaintext), 'hello node');
+      assert.equal(d.keyVersionId, k.primaryKeyVersion);
+      await assert.rejects(kms.decrypt({ ciphertextBlob: e.ciphertextBlob, encryptionContext: { a: '1' } }), InvalidCiphertextError);
+      for (let i = 0; i < e.ciphertextBlob.length * 8; i++) {
+        const t = e.ciphertextBlob.slice();
+        t[i >> 3] ^= 1 << (i & 7);
+        const c = await code(kms.decrypt({ ciphertextBlob: t, encryptionContext: { a: '1', b: '2' } }));
+        assert.ok(['InvalidCiphertext', 'Forbidden.KeyNotFound', 'Forbidden.KeyVersionNotFound'].includes(c), c);
+      }
+      if (calls) assert.ok(calls.length > 0, 'the transport was used');
+    });
+
+    test('data keys', async () => {
+      const { kms } = await makeKms(kind);
+      const k = await kms.createKey();
+      const g = await kms.generateDataKey({ keyId: k.keyId, encryptionContext: { f: 'x' } });
+      assert.equal(g.plaintext.length, 32);
+      const d = await kms.decrypt({ ciphertextBlob: g.ciphertextBlob, encryptionContext: { f: 'x' } });
+      assert.deepEqual(d.plaintext, g.plaintext);
+      assert.equal((await kms.generateDataKey({ keyId: k.keyId, keySpec: 'AES_128' })).plaintext.length, 16);
+      assert.equal((await kms.generateDataKey({ keyId: k.keyId, numberOfBytes: 3 })).plaintext.length, 3);
+      const w = await kms.generateDataKeyWithoutPlaintext({ keyId: k.keyId });
+      assert.equal(w.plaintext, undefined);
+      assert.equal((await kms.decrypt({ ciphertextBlob: w.ciphertextBlob })).plaintext.length, 32);
+    });
+
+    test('bad input gets stable codes', async () => {
+      const { kms } = await makeKms(kind);
+      const k = await kms.createKey();
+      assert.equal(await code(kms.encrypt({ keyId: k.keyId, plaintext: new Uint8Array(6145) })), 'InvalidParameter.PlaintextTooLarge');
+      assert.equal(await code(kms.encrypt({ keyId: k.keyId, plaintext: 'text' })), 'InvalidParameter.Plaintext');
+      assert.equal(await code(kms.encrypt({ keyId: '00000000-0000-4000-8000-000000000000', plaintext: enc.encode('x') })), 'Forbidden.KeyNotFound');
+      assert.equal(await code(kms.createKey({ keySpec: 'AES_512' })), 'InvalidParameter.KeySpec');
+      assert.equal(await code(kms.createKey({ keySpec: 'RSA_2048' })), 'Rejected.Unsupported');
+      assert.equal(await code(kms.generateDataKey({ keyId: k.keyId, numberOfBytes: 2000 })), 'InvalidParameter.NumberOfBytes');
+      assert.equal(await code(kms.generateDataKey({ keyId: k.keyId, numberOfBytes: -1 })), 'InvalidParameter.NumberOfBytes');
+      assert.equal(await code(kms.decrypt({ ciphertextBlob: enc.encode('junk') })), 'InvalidCiphertext');
+      assert.equal(await code(kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('x'), encryptionContext: { a: 1 } })), 'InvalidParameter.EncryptionContext');
+      await assert.rejects(kms.describeKey({ keyId: '00000000-0000-4000-8000-000000000000' }), KeyNotFoundError);
+      await assert.rejects(kms.exportImage(), InvalidParameterError);
+    });
+  });
+}
+
+test('file store: persist, reopen, wrong passphrase, images', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-node-'));
+  try {
+    const path = join(dir, 'nested', 'store');
+    const kms = await Kms.open({ path, passphrase: 'pw' });
+    const k = await kms.createKey();
+    const blob = (await kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('persisted') })).ciphertextBlob;
+    await assert.rejects(Kms.open({ path, passphrase: 'nope' }), WrongPassphraseError);
+    const again = await Kms.open({ path, passphrase: 'pw' });
+    assert.equal(dec.decode((await again.decrypt({ ciphertextBlob: blob })).plaintext), 'persisted');
+    const fromImage = await Kms.open({ image: new Uint8Array(readFileSync(path)), passphrase: 'pw' });
+    assert.equal((await fromImage.describeKey({ keyId: k.keyId })).keyId, k.keyId);
+    const resealed = await fromImage.exportImage({ passphrase: 'other' });
+    assert.equal((await (await Kms.open({ image: resealed, passphrase: 'other' })).listKeys()).totalCount, 1);
+    const bad = resealed.slice();
+    bad[bad.length - 1] ^= 1;
+    await assert.rejects(Kms.open({ image: bad, passphrase: 'other' }), StoreError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a dead transport is a clear BackendError', async () => {
+  const server = await BackendServer.software();
+  let alive = true;
+  const kms = await Kms.memory({ transport: async (r) => { if (!alive) throw new Error('HSM unreachable'); return server.handle(r); } });
+  const k = await kms.createKey();
+  alive = false;
+  await assert.rejects(kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('x') }), (e) => e instanceof BackendError && e.code === 'Rejected.BackendUnavailable');
+});
