@@ -1,0 +1,51 @@
+// Serves the repository on 127.0.0.1, opens page.html in headless Chromium
+// (Debian's /usr/bin/chromium via playwright-core), prints each result and the plain
+// closing line "browser: N passed, N failed". Usage: node run.mjs [--xrt path/from/repo/root.json]
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join, normalize, extname, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = normalize(join(dirname(fileURLToPath(import.meta.url)), '../../..'));
+const types = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
+const server = http.createServer(async (req, res) => {
+  const p = normalize(join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname)));
+  if (!p.startsWith(root)) { res.writeHead(403).end(); return; }
+  try {
+    const body = await readFile(p);
+    res.writeHead(200, { 'content-type': types[extname(p)] || 'application/octet-stream' }).end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const port = server.address().port;
+
+const xi = process.argv.indexOf('--xrt');
+const xrt = xi > 0 ? process.argv[xi + 1] : undefined;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+let failed = 0;
+let passed = 0;
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const url = `http://127.0.0.1:${port}/npm/test/browser/page.html${xrt ? `?xrt=/${xrt}` : ''}`;
+  await page.goto(url);
+  await page.waitForFunction(() => window.__results !== undefined || window.__failed, null, { timeout: 60000 }).catch(() => {});
+  const results = (await page.evaluate(() => window.__results)) || [];
+  for (const r of results) {
+    if (r.ok) { passed++; console.log(`ok - chromium: ${r.name}`); }
+    else { failed++; console.log(`not ok - chromium: ${r.name}\n  ${r.error}`); }
+  }
+  if (errors.length || results.length === 0) { failed++; console.log(`not ok - page errors: ${errors.join('; ') || 'no results'}`); }
+  console.log(`browser: ${passed} passed, ${failed} failed`);
+} finally {
+  await browser.close();
+  server.close();
+}
+process.exit(failed ? 1 : 0);

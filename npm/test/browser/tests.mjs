@@ -1,0 +1,89 @@
+// Runs in headless Chromium against the npm package's browser build (wasm-bindgen
+// `web` target): the shared vectors, the Kms actions, WebCrypto opening our blobs,
+// and (when the runner provides one) a store image + blob made by Python.
+import { Kms, BackendServer, StrongroomError, InvalidCiphertextError, _vectorSeal } from '/npm/dist/browser.mjs';
+
+const results = [];
+async function test(name, fn) {
+  try {
+    await fn();
+    results.push({ name, ok: true });
+  } catch (e) {
+    results.push({ name, ok: false, error: `${e && e.stack ? e.stack : e}` });
+  }
+}
+function assert(c, msg) { if (!c) throw new Error(msg || 'assertion failed'); }
+const hex = (s) => Uint8Array.from(s.match(/../g) || [], (h) => parseInt(h, 16));
+const tohex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+const enc = new TextEncoder();
+
+function contextAad(ctx) {
+  const keys = Object.keys(ctx).sort((a, b) => {
+    const x = enc.encode(a), y = enc.encode(b);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+    return x.length - y.length;
+  });
+  const out = [keys.length >> 8, keys.length & 255];
+  for (const k of keys) for (const s of [k, ctx[k]]) { const b = enc.encode(s); out.push(b.length >> 8, b.length & 255, ...b); }
+  return new Uint8Array(out);
+}
+
+const V = await (await fetch('/tests/vectors/blob_v1.json')).json();
+for (const v of V.blobs) {
+  await test(`vector ${v.name} (wasm seal${v.material.length === 48 ? '' : ' + WebCrypto open'})`, async () => {
+    const blob = await _vectorSeal({ material: hex(v.material), nonce: hex(v.nonce), keyId: v.key_id, keyVersionId: v.key_version_id, plaintext: hex(v.plaintext), encryptionContext: v.encryption_context });
+    assert(tohex(blob) === v.blob, 'blob bytes differ');
+    if (v.material.length === 48) return; // Chromium's WebCrypto has no AES-192; the wasm check above stands
+    const b = hex(v.blob);
+    const hdrLen = 3 + b[1] + b[2 + b[1]];
+    const aad = new Uint8Array([...b.subarray(0, hdrLen), ...contextAad(v.encryption_context)]);
+    const key = await crypto.subtle.importKey('raw', hex(v.material), 'AES-GCM', false, ['decrypt']);
+    const pt = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: b.subarray(hdrLen, hdrLen + 12), additionalData: aad }, key, b.subarray(hdrLen + 12)));
+    assert(tohex(pt) === v.plaintext, 'WebCrypto plaintext differs');
+  });
+}
+
+await test('store image vector decrypts', async () => {
+  const s = V.store;
+  const kms = await Kms.open({ image: hex(s.image), passphrase: s.passphrase });
+  const d = await kms.decrypt({ ciphertextBlob: hex(s.blob), encryptionContext: s.encryption_context });
+  assert(tohex(d.plaintext) === s.plaintext);
+});
+
+for (const kind of ['software', 'loopback']) {
+  await test(`Kms actions in the browser (${kind})`, async () => {
+    let kms;
+    if (kind === 'software') kms = await Kms.memory();
+    else {
+      const server = await BackendServer.software();
+      kms = await Kms.memory({ transport: (r) => server.handle(r) });
+    }
+    const k = await kms.createKey({ description: 'browser' });
+    assert(k.keyState === 'Enabled' && k.keySpec === 'Aliyun_AES_256');
+    const e = await kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('hi from chromium'), encryptionContext: { a: 'b' } });
+    const d = await kms.decrypt({ ciphertextBlob: e.ciphertextBlob, encryptionContext: { a: 'b' } });
+    assert(new TextDecoder().decode(d.plaintext) === 'hi from chromium');
+    const g = await kms.generateDataKey({ keyId: k.keyId });
+    assert(g.plaintext.length === 32);
+    let err;
+    try { await kms.decrypt({ ciphertextBlob: e.ciphertextBlob, encryptionContext: { a: 'c' } }); } catch (x) { err = x; }
+    assert(err instanceof InvalidCiphertextError && err.code === 'InvalidCiphertext', `got ${err}`);
+    try { await kms.encrypt({ keyId: k.keyId, plaintext: new Uint8Array(7000) }); } catch (x) { err = x; }
+    assert(err instanceof StrongroomError && err.code === 'InvalidParameter.PlaintextTooLarge');
+    const img = await kms.exportImage({ passphrase: 'browser-pw' });
+    const again = await Kms.open({ image: img, passphrase: 'browser-pw' });
+    assert((await again.describeKey({ keyId: k.keyId })).keyId === k.keyId);
+  });
+}
+
+const xrt = new URL(location.href).searchParams.get('xrt');
+if (xrt) {
+  await test('cross-runtime: store image + blob from Python decrypt in Chromium', async () => {
+    const x = await (await fetch(xrt)).json();
+    const kms = await Kms.open({ image: hex(x.image), passphrase: x.passphrase });
+    const d = await kms.decrypt({ ciphertextBlob: hex(x.blob), encryptionContext: x.encryption_context });
+    assert(tohex(d.plaintext) === x.plaintext, 'plaintext differs');
+  });
+}
+
+window.__results = results;

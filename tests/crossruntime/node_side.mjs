@@ -1,0 +1,22 @@
+// Cross-runtime round trip, Node side: decrypt what Python made, then make a store
+// image + blob for Python. Usage: node node_side.mjs IN OUT
+import { readFileSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { Kms } from '../../npm/dist/node.mjs';
+
+const [inPath, outPath] = process.argv.slice(2);
+const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
+const x = JSON.parse(readFileSync(inPath, 'utf8'));
+const kms = await Kms.open({ image: hex(x.image), passphrase: x.passphrase });
+const d = await kms.decrypt({ ciphertextBlob: hex(x.blob), encryptionContext: x.encryption_context });
+assert.equal(Buffer.from(d.plaintext).toString('hex'), x.plaintext);
+console.log('ok - node decrypted the blob Python made');
+
+const mine = await Kms.memory();
+const k = await mine.createKey({ description: 'made in node' });
+const ctx = { from: 'node', to: 'python' };
+const pt = Buffer.from('encrypted by Node, decrypted in Python');
+const e = await mine.encrypt({ keyId: k.keyId, plaintext: new Uint8Array(pt), encryptionContext: ctx });
+const image = await mine.exportImage({ passphrase: 'xrt-pass-2' });
+writeFileSync(outPath, JSON.stringify({ passphrase: 'xrt-pass-2', image: Buffer.from(image).toString('hex'), blob: Buffer.from(e.ciphertextBlob).toString('hex'), encryption_context: ctx, plaintext: pt.toString('hex') }));
+console.log('ok - node produced a store image and blob');
