@@ -1,0 +1,107 @@
+//! Rust side of the first benchmark: Encrypt (64 B) and GenerateDataKey through the
+//! strongroom core, against the raw aes-gcm crate doing the equivalent AES-256-GCM
+//! work in the same run. Prints one JSON object per comparison.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use pollster::block_on;
+use strongroom::{
+    CreateKeyRequest, EncryptRequest, EncryptionContext, Env, GenerateDataKeyRequest, Kms,
+};
+
+/// Median nanoseconds per operation over `rounds` batches of `batch` operations.
+fn median_ns(rounds: usize, batch: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..batch {
+        f();
+    }
+    let mut v: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..batch {
+                f();
+            }
+            t.elapsed().as_nanos() as f64 / batch as f64
+        })
+        .collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn report(op: &str, ours: f64, peer_name: &str, peer: f64) {
+    println!(
+        "{}",
+        serde_json::json!({
+            "runtime": "rust", "op": op,
+            "strongroom_median_ns": ours.round(), "peer": peer_name, "peer_median_ns": peer.round(),
+            "ratio_vs_peer": (peer / ours * 1000.0).round() / 1000.0,
+        })
+    );
+}
+
+fn main() {
+    let kms = block_on(Kms::memory(Env::system(), None)).unwrap();
+    let key = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let ctx = EncryptionContext::from_pairs([("app", "bench")]).unwrap();
+    let pt = [7u8; 64];
+    let raw = Aes256Gcm::new_from_slice(&[9u8; 32]).unwrap();
+    let aad = ctx.aad();
+    let raw_op = |n: usize| {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).unwrap();
+        black_box(
+            raw.encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: &pt[..n],
+                    aad: &aad,
+                },
+            )
+            .unwrap(),
+        );
+    };
+    let (rounds, batch) = (31, 2000);
+
+    let ours = median_ns(rounds, batch, || {
+        black_box(
+            block_on(kms.encrypt(EncryptRequest {
+                key_id: key.key_id.clone(),
+                plaintext: pt.to_vec(),
+                encryption_context: ctx.clone(),
+            }))
+            .unwrap(),
+        );
+    });
+    let peer = median_ns(rounds, batch, || raw_op(64));
+    report(
+        "Encrypt-64B",
+        ours,
+        "aes-gcm crate AES-256-GCM (64 B)",
+        peer,
+    );
+
+    let ours = median_ns(rounds, batch, || {
+        black_box(
+            block_on(kms.generate_data_key(GenerateDataKeyRequest {
+                key_id: key.key_id.clone(),
+                encryption_context: ctx.clone(),
+                ..Default::default()
+            }))
+            .unwrap(),
+        );
+    });
+    let peer = median_ns(rounds, batch, || {
+        let mut dk = [0u8; 32];
+        getrandom::fill(&mut dk).unwrap();
+        raw_op(32);
+    });
+    report(
+        "GenerateDataKey",
+        ours,
+        "getrandom 32 B + aes-gcm crate wrap",
+        peer,
+    );
+}
