@@ -1,7 +1,13 @@
 //! Rust side of the first benchmark: Encrypt (64 B) and GenerateDataKey through the
 //! strongroom core, against the raw aes-gcm crate doing the equivalent AES-256-GCM
 //! work in the same run. Prints one JSON object per comparison.
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 use std::hint::black_box;
 use std::time::Instant;

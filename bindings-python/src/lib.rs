@@ -1,6 +1,8 @@
 //! Python bindings for strongroom: conversions only. Every action runs in the core;
 //! the GIL is released while it runs.
 
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ fn to_pyerr(e: Error) -> PyErr {
     Python::attach(|py| {
         let made = (|| -> PyResult<PyErr> {
             let m = py.import("strongroom.errors")?;
-            let cls = m.getattr("_class_for_code")?.call1((e.code(),))?;
+            let cls = m.getattr(format!("{}Error", e.kind()).as_str())?;
             let exc = cls.call1((e.code(), e.to_string()))?;
             Ok(PyErr::from_value(exc))
         })();

@@ -1,6 +1,14 @@
 //! WebAssembly bindings for strongroom: conversions between JS values and the core
 //! only. The npm package's TypeScript facade (npm/src) turns these into the public
 //! `Kms` class with camelCase option objects and `StrongroomError` subclasses.
+//! Only meaningful on wasm32: on other targets this crate is empty.
+#![cfg(target_arch = "wasm32")]
+// The core's traits take `Arc<dyn …>`; on wasm32 they need not be Send/Sync.
+#![allow(
+    clippy::arc_with_non_send_sync,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
 
 extern crate alloc;
 
@@ -37,11 +45,12 @@ fn env() -> Env {
     Env::new(Arc::new(strongroom::env::OsEntropy), Arc::new(JsClock))
 }
 
-/// A core error as a plain `{ code, message }` object; the facade raises the
-/// matching `StrongroomError` subclass.
+/// A core error as a plain `{ code, kind, message }` object; the facade raises the
+/// `StrongroomError` subclass named by `kind`.
 fn js_err(e: &Error) -> JsValue {
     let o = Object::new();
     let _ = Reflect::set(&o, &"code".into(), &e.code().into());
+    let _ = Reflect::set(&o, &"kind".into(), &e.kind().into());
     let _ = Reflect::set(&o, &"message".into(), &e.to_string().into());
     o.into()
 }
@@ -408,6 +417,9 @@ pub struct NativeBackendServer {
 #[wasm_bindgen]
 impl NativeBackendServer {
     /// A server over a fresh software backend.
+    ///
+    /// # Errors
+    /// `{ code: "Rejected.EntropyUnavailable" }` when no randomness is available.
     pub fn software() -> Result<NativeBackendServer, JsValue> {
         let e = env();
         let s = CoreServer::new(Arc::new(SoftwareBackend::new(e.clone())), e)
@@ -423,6 +435,9 @@ impl NativeBackendServer {
 }
 
 /// Hazmat for the shared test vectors: seal a blob with explicit material and nonce.
+///
+/// # Errors
+/// `{ code: "InvalidParameter.*" }` for a bad nonce, ids or context.
 #[wasm_bindgen(js_name = vectorSeal)]
 pub fn vector_seal(
     material: Vec<u8>,

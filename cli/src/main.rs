@@ -1,5 +1,6 @@
 //! `strongroom`: the command line over the strongroom core.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 mod lab;
 
@@ -172,10 +173,10 @@ fn write_output(path: &str, data: &[u8]) -> Result<(), Error> {
 }
 
 fn passphrase() -> Result<String, Error> {
-    if let Ok(p) = std::env::var("STRONGROOM_PASSPHRASE") {
-        if !p.is_empty() {
-            return Ok(p);
-        }
+    if let Ok(p) = std::env::var("STRONGROOM_PASSPHRASE")
+        && !p.is_empty()
+    {
+        return Ok(p);
     }
     if std::io::stdin().is_terminal() {
         return rpassword::prompt_password("store passphrase: ").map_err(|e| {

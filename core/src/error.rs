@@ -132,6 +132,30 @@ impl Error {
         }
     }
 
+    /// The error's family, which each binding maps to its exception class
+    /// (`<kind>Error`): `InvalidParameter`, `KeyNotFound`, `KeyState`,
+    /// `InvalidCiphertext`, `WrongPassphrase`, `Store`, `Backend` or `Rejected`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidParameter { .. } | Error::PlaintextTooLarge { .. } => "InvalidParameter",
+            Error::KeyNotFound(_) | Error::KeyVersionNotFound { .. } => "KeyNotFound",
+            Error::KeyState { .. } => "KeyState",
+            Error::InvalidCiphertext => "InvalidCiphertext",
+            Error::WrongPassphrase => "WrongPassphrase",
+            Error::StoreCorrupted(_)
+            | Error::UnsupportedStoreVersion(_)
+            | Error::StoreIo(_)
+            | Error::StoreExists
+            | Error::StoreLocked => "Store",
+            Error::BackendUnavailable(_) | Error::BackendProtocol(_) => "Backend",
+            Error::KeyUsage { .. }
+            | Error::QuotaExceeded(_)
+            | Error::EntropyUnavailable
+            | Error::Unsupported(_) => "Rejected",
+        }
+    }
+
     pub(crate) fn param(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidParameter {
             name,

@@ -33,22 +33,21 @@ export class BackendError extends StrongroomError {}
 /** Any other `Rejected.*`. */
 export class RejectedError extends StrongroomError {}
 
-function classFor(code: string): typeof StrongroomError {
-  if (code.startsWith('InvalidParameter')) return InvalidParameterError;
-  if (code === 'Forbidden.KeyNotFound' || code === 'Forbidden.KeyVersionNotFound') return KeyNotFoundError;
-  if (code === 'Forbidden.WrongPassphrase') return WrongPassphraseError;
-  if (code.startsWith('Forbidden.Key')) return KeyStateError;
-  if (code === 'InvalidCiphertext') return InvalidCiphertextError;
-  if (code.startsWith('Rejected.Store')) return StoreError;
-  if (code.startsWith('Rejected.Backend')) return BackendError;
-  if (code.startsWith('Rejected')) return RejectedError;
-  return StrongroomError;
-}
+const classes: Record<string, typeof StrongroomError> = {
+  InvalidParameter: InvalidParameterError,
+  KeyNotFound: KeyNotFoundError,
+  KeyState: KeyStateError,
+  InvalidCiphertext: InvalidCiphertextError,
+  WrongPassphrase: WrongPassphraseError,
+  Store: StoreError,
+  Backend: BackendError,
+  Rejected: RejectedError,
+};
 
 function convert(e: unknown): unknown {
   if (e && typeof e === 'object' && !(e instanceof Error) && typeof (e as { code?: unknown }).code === 'string') {
-    const { code, message } = e as { code: string; message?: string };
-    const Cls = classFor(code);
+    const { code, kind, message } = e as { code: string; kind?: string; message?: string };
+    const Cls = (kind && classes[kind]) || StrongroomError;
     return new Cls(code, message ?? code);
   }
   return e;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Rust: the workspace tests (core + CLI), clippy on core, and the no_std wasm build.
+# Rust: the workspace tests (core + CLI), clippy -D warnings on every crate (wasm on
+# wasm32), and the no_std build of the core for wasm32.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo test --workspace --exclude strongroom-python --exclude strongroom-wasm
-cargo clippy -q -p strongroom --no-deps -- -D warnings
+cargo clippy -q --workspace --no-deps -- -D warnings
+cargo clippy -q -p strongroom-wasm --target wasm32-unknown-unknown --no-deps -- -D warnings
 cargo build -q -p strongroom --no-default-features --target wasm32-unknown-unknown

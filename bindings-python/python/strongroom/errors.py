@@ -1,4 +1,6 @@
-"""strongroom's exceptions. Every one carries the stable Alibaba-style ``.code``."""
+"""strongroom's exceptions. Every one carries the stable Alibaba-style ``.code``.
+
+The native module raises ``<kind>Error`` for the core's ``Error::kind()``."""
 
 from __future__ import annotations
 
@@ -44,23 +46,3 @@ class BackendError(StrongroomError):
 
 class RejectedError(StrongroomError):
     """Any other refusal (``Rejected.*``)."""
-
-
-def _class_for_code(code: str) -> type[StrongroomError]:
-    if code.startswith("InvalidParameter"):
-        return InvalidParameterError
-    if code in ("Forbidden.KeyNotFound", "Forbidden.KeyVersionNotFound"):
-        return KeyNotFoundError
-    if code == "Forbidden.WrongPassphrase":
-        return WrongPassphraseError
-    if code.startswith("Forbidden.Key"):
-        return KeyStateError
-    if code == "InvalidCiphertext":
-        return InvalidCiphertextError
-    if code.startswith("Rejected.Store"):
-        return StoreError
-    if code.startswith("Rejected.Backend"):
-        return BackendError
-    if code.startswith("Rejected"):
-        return RejectedError
-    return StrongroomError
