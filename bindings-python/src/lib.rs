@@ -197,6 +197,60 @@ impl Kms {
         metadata(py, &m)
     }
 
+    fn enable_key<'py>(&self, py: Python<'py>, key_id: &str) -> PyResult<Bound<'py, PyDict>> {
+        let m = py
+            .detach(|| pollster::block_on(self.inner.enable_key(key_id)))
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
+    }
+
+    fn disable_key<'py>(&self, py: Python<'py>, key_id: &str) -> PyResult<Bound<'py, PyDict>> {
+        let m = py
+            .detach(|| pollster::block_on(self.inner.disable_key(key_id)))
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
+    }
+
+    fn schedule_key_deletion<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: &str,
+        pending_window_in_days: u32,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let m = py
+            .detach(|| {
+                pollster::block_on(
+                    self.inner
+                        .schedule_key_deletion(key_id, pending_window_in_days),
+                )
+            })
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
+    }
+
+    fn cancel_key_deletion<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let m = py
+            .detach(|| pollster::block_on(self.inner.cancel_key_deletion(key_id)))
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
+    }
+
+    fn update_key_description<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: &str,
+        description: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let m = py
+            .detach(|| pollster::block_on(self.inner.update_key_description(key_id, description)))
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
+    }
+
     #[pyo3(signature = (page_number=None, page_size=None))]
     fn list_keys<'py>(
         &self,

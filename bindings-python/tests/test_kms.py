@@ -143,3 +143,25 @@ def test_transport_failure_is_a_clear_error():
     assert ei.value.code == "Rejected.BackendUnavailable"
     alive["ok"] = True
     assert kms.list_keys().total_count == 1
+
+
+def test_lifecycle(kms):
+    k = kms.create_key()
+    assert kms.disable_key(key_id=k.key_id).key_state == "Disabled"
+    with pytest.raises(strongroom.KeyStateError) as ei:
+        kms.encrypt(key_id=k.key_id, plaintext=b"x")
+    assert ei.value.code == "Forbidden.KeyDisabled"
+    assert kms.enable_key(key_id=k.key_id).key_state == "Enabled"
+    assert kms.update_key_description(key_id=k.key_id, description="d2").description == "d2"
+    with pytest.raises(InvalidParameterError) as ei:
+        kms.schedule_key_deletion(key_id=k.key_id, pending_window_in_days=31)
+    assert ei.value.code == "InvalidParameter.PendingWindowInDays"
+    m = kms.schedule_key_deletion(key_id=k.key_id, pending_window_in_days=7)
+    assert m.key_state == "PendingDeletion" and m.delete_date.endswith("Z")
+    with pytest.raises(strongroom.KeyStateError) as ei:
+        kms.generate_data_key(key_id=k.key_id)
+    assert ei.value.code == "Forbidden.KeyPendingDeletion"
+    assert kms.cancel_key_deletion(key_id=k.key_id).key_state == "Enabled"
+    with pytest.raises(strongroom.KeyStateError) as ei:
+        kms.cancel_key_deletion(key_id=k.key_id)
+    assert ei.value.code == "Forbidden.KeyNotPendingDeletion"

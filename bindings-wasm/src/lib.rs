@@ -301,6 +301,67 @@ impl NativeKms {
         })
     }
 
+    /// EnableKey.
+    #[wasm_bindgen(js_name = enableKey)]
+    pub fn enable_key(&self, key_id: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(metadata(
+                &kms.enable_key(&key_id).await.map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
+    /// DisableKey.
+    #[wasm_bindgen(js_name = disableKey)]
+    pub fn disable_key(&self, key_id: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(metadata(
+                &kms.disable_key(&key_id).await.map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
+    /// ScheduleKeyDeletion.
+    #[wasm_bindgen(js_name = scheduleKeyDeletion)]
+    pub fn schedule_key_deletion(&self, key_id: String, pending_window_in_days: u32) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(metadata(
+                &kms.schedule_key_deletion(&key_id, pending_window_in_days)
+                    .await
+                    .map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
+    /// CancelKeyDeletion.
+    #[wasm_bindgen(js_name = cancelKeyDeletion)]
+    pub fn cancel_key_deletion(&self, key_id: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(metadata(
+                &kms.cancel_key_deletion(&key_id)
+                    .await
+                    .map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
+    /// UpdateKeyDescription.
+    #[wasm_bindgen(js_name = updateKeyDescription)]
+    pub fn update_key_description(&self, key_id: String, description: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(metadata(
+                &kms.update_key_description(&key_id, &description)
+                    .await
+                    .map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
     /// ListKeys.
     #[wasm_bindgen(js_name = listKeys)]
     pub fn list_keys(&self, page_number: Option<u32>, page_size: Option<u32>) -> Promise {

@@ -181,10 +181,23 @@ pub(crate) fn run(args: &LabArgs, json_mode: bool) -> Result<(), Error> {
     let h1 = hex::encode(Sha256::digest(&plaintext));
     let h2 = hex::encode(Sha256::digest(&decrypted));
     let ok = h1 == h2;
+    step(
+        json_mode,
+        7,
+        "clean up: ScheduleKeyDeletion with a 7-day PendingWindowInDays",
+    );
+    let deleted = pollster::block_on(kms.schedule_key_deletion(&key.key_id, 7))?;
+    if !json_mode {
+        println!(
+            "        KeyState: {}  DeleteDate: {}",
+            deleted.key_state,
+            deleted.delete_date.as_deref().unwrap_or("-")
+        );
+    }
     if json_mode {
         println!(
             "{}",
-            json!({"KeyId": key.key_id, "Directory": dir.display().to_string(), "Sha256Original": h1, "Sha256Decrypted": h2, "Verified": ok})
+            json!({"KeyId": key.key_id, "KeyState": deleted.key_state.as_str(), "Directory": dir.display().to_string(), "Sha256Original": h1, "Sha256Decrypted": h2, "Verified": ok})
         );
     } else {
         println!("        original  sha256 {h1}\n        decrypted sha256 {h2}");

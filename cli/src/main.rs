@@ -70,6 +70,37 @@ enum KeyCmd {
         /// KeyId or ARN.
         key_id: String,
     },
+    /// EnableKey.
+    Enable {
+        /// KeyId or ARN.
+        key_id: String,
+    },
+    /// DisableKey.
+    Disable {
+        /// KeyId or ARN.
+        key_id: String,
+    },
+    /// ScheduleKeyDeletion (the material is destroyed when the window passes).
+    ScheduleDeletion {
+        /// KeyId or ARN.
+        key_id: String,
+        /// PendingWindowInDays (7-30).
+        #[arg(long = "pending-window-in-days")]
+        pending_window_in_days: u32,
+    },
+    /// CancelKeyDeletion.
+    CancelDeletion {
+        /// KeyId or ARN.
+        key_id: String,
+    },
+    /// UpdateKeyDescription.
+    UpdateDescription {
+        /// KeyId or ARN.
+        key_id: String,
+        /// The new description.
+        #[arg(long)]
+        description: String,
+    },
     /// ListKeys.
     List {
         /// PageNumber (from 1).
@@ -257,6 +288,36 @@ fn run(cli: Cli) -> Result<(), Error> {
             let m = pollster::block_on(kms.describe_key(&key_id))?;
             print(json_mode, &metadata_json(&m));
         }
+        Cmd::Key(KeyCmd::Enable { key_id }) => print(
+            json_mode,
+            &metadata_json(&pollster::block_on(kms.enable_key(&key_id))?),
+        ),
+        Cmd::Key(KeyCmd::Disable { key_id }) => print(
+            json_mode,
+            &metadata_json(&pollster::block_on(kms.disable_key(&key_id))?),
+        ),
+        Cmd::Key(KeyCmd::ScheduleDeletion {
+            key_id,
+            pending_window_in_days,
+        }) => print(
+            json_mode,
+            &metadata_json(&pollster::block_on(
+                kms.schedule_key_deletion(&key_id, pending_window_in_days),
+            )?),
+        ),
+        Cmd::Key(KeyCmd::CancelDeletion { key_id }) => print(
+            json_mode,
+            &metadata_json(&pollster::block_on(kms.cancel_key_deletion(&key_id))?),
+        ),
+        Cmd::Key(KeyCmd::UpdateDescription {
+            key_id,
+            description,
+        }) => print(
+            json_mode,
+            &metadata_json(&pollster::block_on(
+                kms.update_key_description(&key_id, &description),
+            )?),
+        ),
         Cmd::Key(KeyCmd::List {
             page_number,
             page_size,

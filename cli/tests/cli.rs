@@ -213,11 +213,92 @@ fn lab_verifies_round_trip() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(out.contains("VERIFIED: round trip matches"), "{out}");
+    assert!(out.contains("KeyState: PendingDeletion"), "{out}");
     // Only the wrapped data key was kept beside the ciphertext.
     assert!(dir.path().join("ciphertext.key.b64").exists());
     assert!(dir.path().join("ciphertext.bin").exists());
     assert_eq!(
         std::fs::read(dir.path().join("decrypted.txt")).unwrap(),
         std::fs::read(dir.path().join("plaintext.txt")).unwrap()
+    );
+}
+
+#[test]
+fn key_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let id = json(&sr(&store, "pw", &["--json", "key", "create"]))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        json(&sr(&store, "pw", &["--json", "key", "disable", &id]))["KeyState"],
+        "Disabled"
+    );
+    let pt = dir.path().join("pt");
+    std::fs::write(&pt, b"x").unwrap();
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            "pw",
+            &["--json", "encrypt", "--key", &id, pt.to_str().unwrap()]
+        )),
+        "Forbidden.KeyDisabled"
+    );
+    assert_eq!(
+        json(&sr(&store, "pw", &["--json", "key", "enable", &id]))["KeyState"],
+        "Enabled"
+    );
+    assert_eq!(
+        json(&sr(
+            &store,
+            "pw",
+            &[
+                "--json",
+                "key",
+                "update-description",
+                &id,
+                "--description",
+                "new"
+            ]
+        ))["Description"],
+        "new"
+    );
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            "pw",
+            &[
+                "--json",
+                "key",
+                "schedule-deletion",
+                &id,
+                "--pending-window-in-days",
+                "3"
+            ]
+        )),
+        "InvalidParameter.PendingWindowInDays"
+    );
+    let m = json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "schedule-deletion",
+            &id,
+            "--pending-window-in-days",
+            "7",
+        ],
+    ));
+    assert_eq!(m["KeyState"], "PendingDeletion");
+    assert!(m["DeleteDate"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        json(&sr(
+            &store,
+            "pw",
+            &["--json", "key", "cancel-deletion", &id]
+        ))["KeyState"],
+        "Enabled"
     );
 }

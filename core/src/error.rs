@@ -105,6 +105,7 @@ impl Error {
                 "ProtectionLevel" => "InvalidParameter.ProtectionLevel",
                 "Passphrase" => "InvalidParameter.Passphrase",
                 "Limit" => "InvalidParameter.Limit",
+                "PendingWindowInDays" => "InvalidParameter.PendingWindowInDays",
                 _ => "InvalidParameter",
             },
             Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",
@@ -113,6 +114,7 @@ impl Error {
                 "Disabled" => "Forbidden.KeyDisabled",
                 "PendingDeletion" => "Forbidden.KeyPendingDeletion",
                 "PendingImport" => "Forbidden.KeyPendingImport",
+                "NotPendingDeletion" => "Forbidden.KeyNotPendingDeletion",
                 _ => "Forbidden.KeyState",
             },
             Error::KeyUsage { .. } => "Rejected.KeyUsage",
@@ -173,8 +175,11 @@ impl fmt::Display for Error {
                 "plaintext is {size} bytes; Encrypt takes at most {limit} (use an envelope for larger data)"
             ),
             Error::KeyNotFound(id) => write!(f, "no key {id} in this store"),
+            Error::KeyState { key_id, state } if *state == "NotPendingDeletion" => {
+                write!(f, "key {key_id} is not pending deletion")
+            }
             Error::KeyState { key_id, state } => {
-                write!(f, "key {key_id} is {state}; the action needs an Enabled key")
+                write!(f, "key {key_id} is {state}, which does not allow this action")
             }
             Error::KeyUsage { key_id, usage } => {
                 write!(f, "key {key_id} has usage {usage}, which does not allow this action")

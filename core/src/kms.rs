@@ -327,6 +327,8 @@ pub struct Kms {
     /// The root was random and unknown to the caller (an ephemeral memory store).
     ephemeral_root: bool,
     state: spin::Mutex<State>,
+    /// Earliest PendingDeletion deadline (ms), so the per-call check is O(1).
+    next_deletion: spin::Mutex<Option<u64>>,
     generation: spin::Mutex<u64>,
     writer: AsyncMutex,
 }
@@ -410,16 +412,20 @@ impl Kms {
                 (sealer, state, 1)
             }
         };
-        Ok(Kms {
+        let next = state.next_deletion();
+        let kms = Kms {
             env: opts.env,
             backend,
             storage: opts.storage,
             sealer,
             ephemeral_root,
+            next_deletion: spin::Mutex::new(next),
             state: spin::Mutex::new(state),
             generation: spin::Mutex::new(generation),
             writer: AsyncMutex::default(),
-        })
+        };
+        kms.sweep().await?;
+        Ok(kms)
     }
 
     /// Opens a store image held as bytes (in memory; changes stay in memory until
@@ -556,6 +562,7 @@ impl Kms {
     /// `Rejected.Unsupported` for asymmetric specs and EXTERNAL origin in this build;
     /// `Rejected.QuotaExceeded`; store and backend failures.
     pub async fn create_key(&self, req: CreateKeyRequest) -> Result<KeyMetadata> {
+        self.sweep().await?;
         let spec = req.key_spec.unwrap_or(KeySpec::Aes256);
         let usage = req.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
         if spec.symmetric_key_len().is_some() && usage != KeyUsage::EncryptDecrypt {
@@ -635,11 +642,199 @@ impl Kms {
         Ok(meta)
     }
 
+    /// Destroys every key whose deletion window has passed (its versions' handles are
+    /// dropped and zeroized, and the store is rewritten without them). Runs at open and
+    /// before every action, so the injected clock alone drives deletion.
+    async fn sweep(&self) -> Result<()> {
+        let now = self.env.now();
+        if self.next_deletion.lock().is_none_or(|t| t > now) {
+            return Ok(());
+        }
+        let removed = spin::Mutex::new(Vec::new());
+        self.mutate(
+            |st| {
+                let expired: Vec<String> = st
+                    .keys
+                    .values()
+                    .filter(|k| {
+                        k.state == KeyState::PendingDeletion
+                            && k.delete_ms.is_some_and(|t| t <= now)
+                    })
+                    .map(|k| k.key_id.clone())
+                    .collect();
+                for id in &expired {
+                    if let Some(rec) = st.keys.remove(id) {
+                        removed.lock().push(rec);
+                    }
+                }
+                let keys = &st.keys;
+                st.order.retain(|id| keys.contains_key(id));
+                Ok(())
+            },
+            |st| {
+                for rec in removed.lock().drain(..) {
+                    st.order.push(rec.key_id.clone());
+                    st.keys.insert(rec.key_id.clone(), rec);
+                }
+                let keys = &st.keys;
+                st.order.sort_by(|a, b| {
+                    let ka = keys.get(a).map(|k| (k.creation_ms, &k.key_id));
+                    let kb = keys.get(b).map(|k| (k.creation_ms, &k.key_id));
+                    ka.cmp(&kb)
+                });
+            },
+        )
+        .await?;
+        let next = self.state.lock().next_deletion();
+        *self.next_deletion.lock() = next;
+        Ok(())
+    }
+
+    /// Changes one key record durably; on a failed save the record is restored.
+    async fn mutate_key(
+        &self,
+        key_id: &str,
+        f: impl FnOnce(&mut KeyRecord) -> Result<()>,
+    ) -> Result<KeyMetadata> {
+        self.sweep().await?;
+        let id = key_id_of(key_id)?.to_string();
+        let before = spin::Mutex::new(None);
+        let meta = self
+            .mutate(
+                |st| {
+                    let k = st
+                        .keys
+                        .get_mut(&id)
+                        .ok_or_else(|| Error::KeyNotFound(id.clone()))?;
+                    let saved = k.clone();
+                    f(k)?;
+                    *before.lock() = Some(saved);
+                    Ok(Self::metadata(k))
+                },
+                |st| {
+                    if let Some(saved) = before.lock().take() {
+                        st.keys.insert(saved.key_id.clone(), saved);
+                    }
+                },
+            )
+            .await?;
+        let next = self.state.lock().next_deletion();
+        *self.next_deletion.lock() = next;
+        Ok(meta)
+    }
+
+    fn state_error(k: &KeyRecord) -> Error {
+        Error::KeyState {
+            key_id: k.key_id.clone(),
+            state: k.state.as_str(),
+        }
+    }
+
+    /// EnableKey: Disabled → Enabled (Enabled stays Enabled).
+    ///
+    /// # Errors
+    /// `Forbidden.KeyNotFound`; `Forbidden.KeyPendingDeletion` (cancel the deletion
+    /// first); `Forbidden.KeyPendingImport`; store failures.
+    pub async fn enable_key(&self, key_id: &str) -> Result<KeyMetadata> {
+        self.mutate_key(key_id, |k| match k.state {
+            KeyState::Enabled | KeyState::Disabled => {
+                k.state = KeyState::Enabled;
+                Ok(())
+            }
+            _ => Err(Self::state_error(k)),
+        })
+        .await
+    }
+
+    /// DisableKey: Enabled → Disabled; every crypto action then refuses the key with
+    /// `Forbidden.KeyDisabled` until EnableKey.
+    ///
+    /// # Errors
+    /// As [`Kms::enable_key`].
+    pub async fn disable_key(&self, key_id: &str) -> Result<KeyMetadata> {
+        self.mutate_key(key_id, |k| match k.state {
+            KeyState::Enabled | KeyState::Disabled => {
+                k.state = KeyState::Disabled;
+                Ok(())
+            }
+            _ => Err(Self::state_error(k)),
+        })
+        .await
+    }
+
+    /// ScheduleKeyDeletion: the key becomes PendingDeletion and its material is
+    /// destroyed once `pending_window_in_days` (7–30) have passed on the clock.
+    ///
+    /// # Errors
+    /// `InvalidParameter.PendingWindowInDays`; `Forbidden.KeyNotFound`;
+    /// `Forbidden.KeyPendingDeletion` when already scheduled; store failures.
+    pub async fn schedule_key_deletion(
+        &self,
+        key_id: &str,
+        pending_window_in_days: u32,
+    ) -> Result<KeyMetadata> {
+        if !(7..=30).contains(&pending_window_in_days) {
+            return Err(Error::param("PendingWindowInDays", "must be 7-30"));
+        }
+        let at = self
+            .env
+            .now()
+            .saturating_add(u64::from(pending_window_in_days) * 86_400_000);
+        self.mutate_key(key_id, |k| match k.state {
+            KeyState::Enabled | KeyState::Disabled | KeyState::PendingImport => {
+                k.state = KeyState::PendingDeletion;
+                k.delete_ms = Some(at);
+                Ok(())
+            }
+            KeyState::PendingDeletion => Err(Self::state_error(k)),
+        })
+        .await
+    }
+
+    /// CancelKeyDeletion: PendingDeletion → Enabled.
+    ///
+    /// # Errors
+    /// `Forbidden.KeyNotFound`; `Forbidden.KeyNotPendingDeletion`; store failures.
+    pub async fn cancel_key_deletion(&self, key_id: &str) -> Result<KeyMetadata> {
+        self.mutate_key(key_id, |k| {
+            if k.state != KeyState::PendingDeletion {
+                return Err(Error::KeyState {
+                    key_id: k.key_id.clone(),
+                    state: "NotPendingDeletion",
+                });
+            }
+            k.state = KeyState::Enabled;
+            k.delete_ms = None;
+            Ok(())
+        })
+        .await
+    }
+
+    /// UpdateKeyDescription.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Description` (over 8192 characters); `Forbidden.KeyNotFound`.
+    pub async fn update_key_description(
+        &self,
+        key_id: &str,
+        description: &str,
+    ) -> Result<KeyMetadata> {
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(Error::param("Description", "at most 8192 characters"));
+        }
+        self.mutate_key(key_id, |k| {
+            k.description = description.into();
+            Ok(())
+        })
+        .await
+    }
+
     /// DescribeKey.
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`, `InvalidParameter.KeyId`.
     pub async fn describe_key(&self, key_id: &str) -> Result<KeyMetadata> {
+        self.sweep().await?;
         self.with_key(key_id, |k| Ok(Self::metadata(k)))
     }
 
@@ -648,6 +843,7 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Limit` for a page size outside 1–100 or page number 0.
     pub async fn list_keys(&self, req: ListKeysRequest) -> Result<ListKeysResponse> {
+        self.sweep().await?;
         let page_number = req.page_number.unwrap_or(1);
         let page_size = req.page_size.unwrap_or(10);
         if page_number == 0 || !(1..=100).contains(&page_size) {
@@ -714,6 +910,7 @@ impl Kms {
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyDisabled` (and other states),
     /// `Rejected.KeyUsage`; backend failures.
     pub async fn encrypt(&self, req: EncryptRequest) -> Result<EncryptResponse> {
+        self.sweep().await?;
         if req.plaintext.is_empty() {
             return Err(Error::param("Plaintext", "required (1 byte to 6 KiB)"));
         }
@@ -734,6 +931,7 @@ impl Kms {
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyVersionNotFound`, `Forbidden.KeyDisabled`;
     /// backend failures.
     pub async fn decrypt(&self, req: DecryptRequest) -> Result<DecryptResponse> {
+        self.sweep().await?;
         let parsed = blob::parse(&req.ciphertext_blob)?;
         let (key_id, version_id, handle) = self.with_key(&parsed.key_id, |k| {
             Self::usable_for_encrypt(k)?;
@@ -774,6 +972,7 @@ impl Kms {
         &self,
         req: GenerateDataKeyRequest,
     ) -> Result<GenerateDataKeyResponse> {
+        self.sweep().await?;
         let len = Self::data_key_len(&req)?;
         let mut dk = SecretBytes::zeroed(len);
         self.env.fill(dk.expose_mut())?;

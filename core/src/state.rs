@@ -49,6 +49,12 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The earliest scheduled deletion, if any (O(keys); called on open and after
+    /// deletions are scheduled, cancelled or carried out).
+    pub(crate) fn next_deletion(&self) -> Option<u64> {
+        self.keys.values().filter_map(|k| k.delete_ms).min()
+    }
+
     pub(crate) fn encode(&self) -> SecretBytes {
         let mut w = Writer::new();
         w.u8(STATE_VERSION);

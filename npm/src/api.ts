@@ -200,6 +200,31 @@ export class Kms {
     return call(async () => this.#n.describeKey(str('KeyId', opts?.keyId, true)));
   }
 
+  enableKey(opts: { keyId: string }): Promise<KeyMetadata> {
+    return call(async () => this.#n.enableKey(str('KeyId', opts?.keyId, true)));
+  }
+
+  disableKey(opts: { keyId: string }): Promise<KeyMetadata> {
+    return call(async () => this.#n.disableKey(str('KeyId', opts?.keyId, true)));
+  }
+
+  /** The key becomes PendingDeletion; its material is destroyed after 7–30 days. */
+  scheduleKeyDeletion(opts: { keyId: string; pendingWindowInDays: number }): Promise<KeyMetadata> {
+    return call(async () => {
+      const days = u32('PendingWindowInDays', opts?.pendingWindowInDays);
+      if (days === undefined) throw invalid('PendingWindowInDays', 'required');
+      return this.#n.scheduleKeyDeletion(str('KeyId', opts.keyId, true), days);
+    });
+  }
+
+  cancelKeyDeletion(opts: { keyId: string }): Promise<KeyMetadata> {
+    return call(async () => this.#n.cancelKeyDeletion(str('KeyId', opts?.keyId, true)));
+  }
+
+  updateKeyDescription(opts: { keyId: string; description: string }): Promise<KeyMetadata> {
+    return call(async () => this.#n.updateKeyDescription(str('KeyId', opts?.keyId, true), str('Description', opts.description, true)));
+  }
+
   listKeys(opts: { pageNumber?: number; pageSize?: number } = {}): Promise<ListKeysResult> {
     return call(async () => this.#n.listKeys(u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
   }

@@ -83,6 +83,23 @@ for (const kind of ['software', 'loopback']) {
       assert.equal((await kms.decrypt({ ciphertextBlob: w.ciphertextBlob })).plaintext.length, 32);
     });
 
+    test('lifecycle: disable, enable, schedule and cancel deletion', async () => {
+      const { kms } = await makeKms(kind);
+      const k = await kms.createKey();
+      assert.equal((await kms.disableKey({ keyId: k.keyId })).keyState, 'Disabled');
+      assert.equal(await code(kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('x') })), 'Forbidden.KeyDisabled');
+      assert.equal((await kms.enableKey({ keyId: k.keyId })).keyState, 'Enabled');
+      assert.equal((await kms.updateKeyDescription({ keyId: k.keyId, description: 'd2' })).description, 'd2');
+      assert.equal(await code(kms.scheduleKeyDeletion({ keyId: k.keyId, pendingWindowInDays: 6 })), 'InvalidParameter.PendingWindowInDays');
+      assert.equal(await code(kms.scheduleKeyDeletion({ keyId: k.keyId })), 'InvalidParameter.PendingWindowInDays');
+      const m = await kms.scheduleKeyDeletion({ keyId: k.keyId, pendingWindowInDays: 30 });
+      assert.equal(m.keyState, 'PendingDeletion');
+      assert.match(m.deleteDate, /Z$/);
+      assert.equal(await code(kms.generateDataKey({ keyId: k.keyId })), 'Forbidden.KeyPendingDeletion');
+      assert.equal((await kms.cancelKeyDeletion({ keyId: k.keyId })).keyState, 'Enabled');
+      assert.equal(await code(kms.cancelKeyDeletion({ keyId: k.keyId })), 'Forbidden.KeyNotPendingDeletion');
+    });
+
     test('bad input gets stable codes', async () => {
       const { kms } = await makeKms(kind);
       const k = await kms.createKey();

@@ -188,6 +188,21 @@ class Kms:
     def describe_key(self, *, key_id: str) -> KeyMetadata:
         return KeyMetadata(**self._native.describe_key(key_id))
 
+    def enable_key(self, *, key_id: str) -> KeyMetadata:
+        return KeyMetadata(**self._native.enable_key(key_id))
+
+    def disable_key(self, *, key_id: str) -> KeyMetadata:
+        return KeyMetadata(**self._native.disable_key(key_id))
+
+    def schedule_key_deletion(self, *, key_id: str, pending_window_in_days: int) -> KeyMetadata:
+        return KeyMetadata(**self._native.schedule_key_deletion(key_id, pending_window_in_days))
+
+    def cancel_key_deletion(self, *, key_id: str) -> KeyMetadata:
+        return KeyMetadata(**self._native.cancel_key_deletion(key_id))
+
+    def update_key_description(self, *, key_id: str, description: str) -> KeyMetadata:
+        return KeyMetadata(**self._native.update_key_description(key_id, description))
+
     def list_keys(self, *, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListKeysResult:
         r = self._native.list_keys(page_number, page_size)
         return ListKeysResult(
