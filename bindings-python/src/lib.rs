@@ -82,6 +82,18 @@ fn metadata<'py>(py: Python<'py>, m: &KeyMetadata) -> PyResult<Bound<'py, PyDict
     d.set_item("protection_level", m.protection_level.as_str())?;
     d.set_item("primary_key_version", &m.primary_key_version)?;
     d.set_item("delete_date", &m.delete_date)?;
+    d.set_item("automatic_rotation", m.automatic_rotation)?;
+    d.set_item("rotation_interval", &m.rotation_interval)?;
+    d.set_item("last_rotation_date", &m.last_rotation_date)?;
+    d.set_item("next_rotation_date", &m.next_rotation_date)?;
+    Ok(d)
+}
+
+fn version<'py>(py: Python<'py>, v: &strongroom::KeyVersion) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("key_id", &v.key_id)?;
+    d.set_item("key_version_id", &v.key_version_id)?;
+    d.set_item("creation_date", &v.creation_date)?;
     Ok(d)
 }
 
@@ -195,6 +207,100 @@ impl Kms {
             .detach(|| pollster::block_on(self.inner.describe_key(key_id)))
             .map_err(to_pyerr)?;
         metadata(py, &m)
+    }
+
+    fn create_key_version<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let v = py
+            .detach(|| pollster::block_on(self.inner.create_key_version(key_id)))
+            .map_err(to_pyerr)?;
+        version(py, &v)
+    }
+
+    fn describe_key_version<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: &str,
+        key_version_id: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let v = py
+            .detach(|| pollster::block_on(self.inner.describe_key_version(key_id, key_version_id)))
+            .map_err(to_pyerr)?;
+        version(py, &v)
+    }
+
+    #[pyo3(signature = (key_id, page_number=None, page_size=None))]
+    fn list_key_versions<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: &str,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let r = py
+            .detach(|| {
+                pollster::block_on(self.inner.list_key_versions(key_id, page_number, page_size))
+            })
+            .map_err(to_pyerr)?;
+        let list = PyList::empty(py);
+        for v in &r.key_versions {
+            list.append(version(py, v)?)?;
+        }
+        let d = PyDict::new(py);
+        d.set_item("key_versions", list)?;
+        d.set_item("total_count", r.total_count)?;
+        d.set_item("page_number", r.page_number)?;
+        d.set_item("page_size", r.page_size)?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (key_id, enable_automatic_rotation, rotation_interval=None))]
+    fn update_rotation_policy<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        enable_automatic_rotation: bool,
+        rotation_interval: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = strongroom::UpdateRotationPolicyRequest {
+            key_id,
+            enable_automatic_rotation,
+            rotation_interval,
+        };
+        let m = py
+            .detach(|| pollster::block_on(self.inner.update_rotation_policy(req)))
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
+    }
+
+    #[pyo3(signature = (ciphertext_blob, destination_key_id, source_encryption_context=None, destination_encryption_context=None))]
+    fn re_encrypt<'py>(
+        &self,
+        py: Python<'py>,
+        ciphertext_blob: &[u8],
+        destination_key_id: String,
+        source_encryption_context: Option<HashMap<String, String>>,
+        destination_encryption_context: Option<HashMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = strongroom::ReEncryptRequest {
+            ciphertext_blob: ciphertext_blob.to_vec(),
+            source_encryption_context: context(source_encryption_context)?,
+            destination_key_id,
+            destination_encryption_context: context(destination_encryption_context)?,
+        };
+        let r = py
+            .detach(|| pollster::block_on(self.inner.re_encrypt(req)))
+            .map_err(to_pyerr)?;
+        let d = PyDict::new(py);
+        d.set_item("key_id", &r.key_id)?;
+        d.set_item("key_version_id", &r.key_version_id)?;
+        d.set_item("source_key_id", &r.source_key_id)?;
+        d.set_item("source_key_version_id", &r.source_key_version_id)?;
+        d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
+        Ok(d)
     }
 
     fn enable_key<'py>(&self, py: Python<'py>, key_id: &str) -> PyResult<Bound<'py, PyDict>> {

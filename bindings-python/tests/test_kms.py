@@ -165,3 +165,28 @@ def test_lifecycle(kms):
     with pytest.raises(strongroom.KeyStateError) as ei:
         kms.cancel_key_deletion(key_id=k.key_id)
     assert ei.value.code == "Forbidden.KeyNotPendingDeletion"
+
+
+def test_versions_and_reencrypt(kms):
+    k = kms.create_key()
+    assert k.automatic_rotation == "Disabled" and k.rotation_interval is None
+    old = kms.encrypt(key_id=k.key_id, plaintext=b"v1", encryption_context={"a": "1"})
+    v2 = kms.create_key_version(key_id=k.key_id)
+    assert kms.describe_key(key_id=k.key_id).primary_key_version == v2.key_version_id
+    assert kms.describe_key_version(key_id=k.key_id, key_version_id=v2.key_version_id) == v2
+    versions = kms.list_key_versions(key_id=k.key_id)
+    assert versions.total_count == 2 and versions.key_versions[0].key_version_id == k.primary_key_version
+    assert kms.decrypt(ciphertext_blob=old.ciphertext_blob, encryption_context={"a": "1"}).plaintext == b"v1"
+    other = kms.create_key()
+    r = kms.re_encrypt(ciphertext_blob=old.ciphertext_blob, source_encryption_context={"a": "1"},
+                       destination_key_id=other.key_id, destination_encryption_context={"b": "2"})
+    assert (r.source_key_version_id, r.key_id) == (k.primary_key_version, other.key_id)
+    assert kms.decrypt(ciphertext_blob=r.ciphertext_blob, encryption_context={"b": "2"}).plaintext == b"v1"
+    m = kms.update_rotation_policy(key_id=k.key_id, enable_automatic_rotation=True, rotation_interval="2592000s")
+    assert (m.automatic_rotation, m.rotation_interval) == ("Enabled", "2592000s") and m.next_rotation_date
+    with pytest.raises(InvalidParameterError) as ei:
+        kms.update_rotation_policy(key_id=k.key_id, enable_automatic_rotation=True, rotation_interval="1s")
+    assert ei.value.code == "InvalidParameter.RotationInterval"
+    with pytest.raises(strongroom.KeyNotFoundError) as ei:
+        kms.describe_key_version(key_id=k.key_id, key_version_id="nope")
+    assert ei.value.code == "Forbidden.KeyVersionNotFound"

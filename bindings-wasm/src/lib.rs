@@ -107,13 +107,20 @@ fn metadata(m: &KeyMetadata) -> JsValue {
     set(&o, "origin", m.origin.as_str());
     set(&o, "protectionLevel", m.protection_level.as_str());
     set(&o, "primaryKeyVersion", m.primary_key_version.as_str());
-    set(
-        &o,
-        "deleteDate",
-        m.delete_date
-            .as_deref()
-            .map_or(JsValue::UNDEFINED, JsValue::from_str),
-    );
+    let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
+    set(&o, "deleteDate", opt(&m.delete_date));
+    set(&o, "automaticRotation", m.automatic_rotation);
+    set(&o, "rotationInterval", opt(&m.rotation_interval));
+    set(&o, "lastRotationDate", opt(&m.last_rotation_date));
+    set(&o, "nextRotationDate", opt(&m.next_rotation_date));
+    o.into()
+}
+
+fn version(v: &strongroom::KeyVersion) -> JsValue {
+    let o = Object::new();
+    set(&o, "keyId", v.key_id.as_str());
+    set(&o, "keyVersionId", v.key_version_id.as_str());
+    set(&o, "creationDate", v.creation_date.as_str());
     o.into()
 }
 
@@ -298,6 +305,110 @@ impl NativeKms {
             Ok(metadata(
                 &kms.describe_key(&key_id).await.map_err(|e| js_err(&e))?,
             ))
+        })
+    }
+
+    /// CreateKeyVersion.
+    #[wasm_bindgen(js_name = createKeyVersion)]
+    pub fn create_key_version(&self, key_id: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(version(
+                &kms.create_key_version(&key_id)
+                    .await
+                    .map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
+    /// DescribeKeyVersion.
+    #[wasm_bindgen(js_name = describeKeyVersion)]
+    pub fn describe_key_version(&self, key_id: String, key_version_id: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(version(
+                &kms.describe_key_version(&key_id, &key_version_id)
+                    .await
+                    .map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
+    /// ListKeyVersions.
+    #[wasm_bindgen(js_name = listKeyVersions)]
+    pub fn list_key_versions(
+        &self,
+        key_id: String,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let r = kms
+                .list_key_versions(&key_id, page_number, page_size)
+                .await
+                .map_err(|e| js_err(&e))?;
+            let list = Array::new();
+            for v in &r.key_versions {
+                list.push(&version(v));
+            }
+            let o = Object::new();
+            set(&o, "keyVersions", list);
+            set(&o, "totalCount", r.total_count as f64);
+            set(&o, "pageNumber", r.page_number);
+            set(&o, "pageSize", r.page_size);
+            Ok(o.into())
+        })
+    }
+
+    /// UpdateRotationPolicy.
+    #[wasm_bindgen(js_name = updateRotationPolicy)]
+    pub fn update_rotation_policy(
+        &self,
+        key_id: String,
+        enable_automatic_rotation: bool,
+        rotation_interval: Option<String>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let req = strongroom::UpdateRotationPolicyRequest {
+                key_id,
+                enable_automatic_rotation,
+                rotation_interval,
+            };
+            Ok(metadata(
+                &kms.update_rotation_policy(req)
+                    .await
+                    .map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
+    /// ReEncrypt.
+    #[wasm_bindgen(js_name = reEncrypt)]
+    pub fn re_encrypt(
+        &self,
+        ciphertext_blob: Vec<u8>,
+        destination_key_id: String,
+        source_context: JsValue,
+        destination_context: JsValue,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let req = strongroom::ReEncryptRequest {
+                ciphertext_blob,
+                source_encryption_context: context(&source_context)?,
+                destination_key_id,
+                destination_encryption_context: context(&destination_context)?,
+            };
+            let r = kms.re_encrypt(req).await.map_err(|e| js_err(&e))?;
+            let o = Object::new();
+            set(&o, "keyId", r.key_id.as_str());
+            set(&o, "keyVersionId", r.key_version_id.as_str());
+            set(&o, "sourceKeyId", r.source_key_id.as_str());
+            set(&o, "sourceKeyVersionId", r.source_key_version_id.as_str());
+            set(&o, "ciphertextBlob", bytes(&r.ciphertext_blob));
+            Ok(o.into())
         })
     }
 

@@ -70,6 +70,27 @@ enum KeyCmd {
         /// KeyId or ARN.
         key_id: String,
     },
+    /// CreateKeyVersion (the new version becomes primary).
+    CreateVersion {
+        /// KeyId or ARN.
+        key_id: String,
+    },
+    /// ListKeyVersions.
+    ListVersions {
+        /// KeyId or ARN.
+        key_id: String,
+    },
+    /// UpdateRotationPolicy.
+    Rotation {
+        /// KeyId or ARN.
+        key_id: String,
+        /// Turn automatic rotation on (with --interval) or off (without).
+        #[arg(long)]
+        enable: bool,
+        /// RotationInterval, e.g. 604800s (7-365 days).
+        #[arg(long)]
+        interval: Option<String>,
+    },
     /// EnableKey.
     Enable {
         /// KeyId or ARN.
@@ -248,6 +269,10 @@ pub(crate) fn metadata_json(m: &KeyMetadata) -> Value {
         "ProtectionLevel": m.protection_level.as_str(),
         "PrimaryKeyVersion": m.primary_key_version,
         "DeleteDate": m.delete_date,
+        "AutomaticRotation": m.automatic_rotation,
+        "RotationInterval": m.rotation_interval,
+        "LastRotationDate": m.last_rotation_date,
+        "NextRotationDate": m.next_rotation_date,
     })
 }
 
@@ -287,6 +312,46 @@ fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Key(KeyCmd::Describe { key_id }) => {
             let m = pollster::block_on(kms.describe_key(&key_id))?;
             print(json_mode, &metadata_json(&m));
+        }
+        Cmd::Key(KeyCmd::CreateVersion { key_id }) => {
+            let v = pollster::block_on(kms.create_key_version(&key_id))?;
+            print(
+                json_mode,
+                &json!({"KeyId": v.key_id, "KeyVersionId": v.key_version_id, "CreationDate": v.creation_date}),
+            );
+        }
+        Cmd::Key(KeyCmd::ListVersions { key_id }) => {
+            let l = pollster::block_on(kms.list_key_versions(&key_id, Some(1), Some(100)))?;
+            let vs: Vec<Value> = l
+                .key_versions
+                .iter()
+                .map(|v| json!({"KeyId": v.key_id, "KeyVersionId": v.key_version_id, "CreationDate": v.creation_date}))
+                .collect();
+            if json_mode {
+                print(
+                    true,
+                    &json!({"KeyVersions": vs, "TotalCount": l.total_count}),
+                );
+            } else {
+                for v in &l.key_versions {
+                    println!("{}  {}", v.key_version_id, v.creation_date);
+                }
+            }
+        }
+        Cmd::Key(KeyCmd::Rotation {
+            key_id,
+            enable,
+            interval,
+        }) => {
+            let req = strongroom::UpdateRotationPolicyRequest {
+                key_id,
+                enable_automatic_rotation: enable,
+                rotation_interval: interval,
+            };
+            print(
+                json_mode,
+                &metadata_json(&pollster::block_on(kms.update_rotation_policy(req))?),
+            );
         }
         Cmd::Key(KeyCmd::Enable { key_id }) => print(
             json_mode,

@@ -106,6 +106,7 @@ impl Error {
                 "Passphrase" => "InvalidParameter.Passphrase",
                 "Limit" => "InvalidParameter.Limit",
                 "PendingWindowInDays" => "InvalidParameter.PendingWindowInDays",
+                "RotationInterval" => "InvalidParameter.RotationInterval",
                 _ => "InvalidParameter",
             },
             Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",

@@ -26,6 +26,8 @@ pub const MAX_ENCRYPT_PLAINTEXT: usize = 6144;
 pub const MAX_KEYS: usize = 100_000;
 /// Longest key description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 8192;
+/// Most versions one key holds.
+pub const MAX_VERSIONS: usize = 1000;
 
 macro_rules! named_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = ($code:expr, $s:expr)),+ $(,)? }) => {
@@ -177,6 +179,98 @@ pub struct KeyMetadata {
     pub primary_key_version: String,
     /// DeleteDate, when PendingDeletion.
     pub delete_date: Option<String>,
+    /// AutomaticRotation: `Enabled` or `Disabled`.
+    pub automatic_rotation: &'static str,
+    /// RotationInterval, e.g. `"604800s"`, when automatic rotation is on.
+    pub rotation_interval: Option<String>,
+    /// LastRotationDate, when the key was ever rotated.
+    pub last_rotation_date: Option<String>,
+    /// NextRotationDate, when automatic rotation is on.
+    pub next_rotation_date: Option<String>,
+}
+
+/// One key version (DescribeKeyVersion, ListKeyVersions, CreateKeyVersion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVersion {
+    /// KeyId.
+    pub key_id: String,
+    /// KeyVersionId.
+    pub key_version_id: String,
+    /// CreationDate, ISO 8601 UTC.
+    pub creation_date: String,
+}
+
+/// ListKeyVersions' answer (Alibaba's `KeyVersions.KeyVersion[]` → `key_versions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListKeyVersionsResponse {
+    /// The page of versions, oldest first.
+    pub key_versions: Vec<KeyVersion>,
+    /// TotalCount.
+    pub total_count: u64,
+    /// PageNumber.
+    pub page_number: u32,
+    /// PageSize.
+    pub page_size: u32,
+}
+
+/// UpdateRotationPolicy.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRotationPolicyRequest {
+    /// KeyId (or ARN).
+    pub key_id: String,
+    /// EnableAutomaticRotation.
+    pub enable_automatic_rotation: bool,
+    /// RotationInterval, `"<seconds>s"`, 7–365 days; required when enabling.
+    pub rotation_interval: Option<String>,
+}
+
+/// ReEncrypt: decrypt under the blob's key, encrypt under a destination key's
+/// primary version, without the plaintext leaving the KMS.
+#[derive(Debug, Clone, Default)]
+pub struct ReEncryptRequest {
+    /// CiphertextBlob.
+    pub ciphertext_blob: Vec<u8>,
+    /// SourceEncryptionContext.
+    pub source_encryption_context: EncryptionContext,
+    /// DestinationKeyId (or ARN); the blob's own key to move it to its current primary.
+    pub destination_key_id: String,
+    /// DestinationEncryptionContext.
+    pub destination_encryption_context: EncryptionContext,
+}
+
+/// ReEncrypt's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReEncryptResponse {
+    /// KeyId (destination).
+    pub key_id: String,
+    /// KeyVersionId (destination primary).
+    pub key_version_id: String,
+    /// SourceKeyId.
+    pub source_key_id: String,
+    /// SourceKeyVersionId.
+    pub source_key_version_id: String,
+    /// CiphertextBlob under the destination.
+    pub ciphertext_blob: Vec<u8>,
+}
+
+/// Parses Alibaba's RotationInterval (`"604800s"`; 7–365 days) into seconds.
+fn parse_rotation_interval(s: &str) -> Result<u64> {
+    let bad = || {
+        Error::param(
+            "RotationInterval",
+            "must be like \"604800s\": 7-365 days in seconds",
+        )
+    };
+    let secs: u64 = s
+        .trim()
+        .strip_suffix('s')
+        .ok_or_else(bad)?
+        .parse()
+        .map_err(|_| bad())?;
+    if !(7 * 86_400..=365 * 86_400).contains(&secs) {
+        return Err(bad());
+    }
+    Ok(secs)
 }
 
 /// CreateKey.
@@ -329,6 +423,8 @@ pub struct Kms {
     state: spin::Mutex<State>,
     /// Earliest PendingDeletion deadline (ms), so the per-call check is O(1).
     next_deletion: spin::Mutex<Option<u64>>,
+    /// Earliest automatic rotation due (ms).
+    next_rotation: spin::Mutex<Option<u64>>,
     generation: spin::Mutex<u64>,
     writer: AsyncMutex,
 }
@@ -413,6 +509,7 @@ impl Kms {
             }
         };
         let next = state.next_deletion();
+        let next_rot = state.next_rotation();
         let kms = Kms {
             env: opts.env,
             backend,
@@ -420,6 +517,7 @@ impl Kms {
             sealer,
             ephemeral_root,
             next_deletion: spin::Mutex::new(next),
+            next_rotation: spin::Mutex::new(next_rot),
             state: spin::Mutex::new(state),
             generation: spin::Mutex::new(generation),
             writer: AsyncMutex::default(),
@@ -526,6 +624,14 @@ impl Kms {
             protection_level: k.protection,
             primary_key_version: k.primary_version.clone(),
             delete_date: k.delete_ms.map(iso8601),
+            automatic_rotation: if k.rotation_interval_secs.is_some() {
+                "Enabled"
+            } else {
+                "Disabled"
+            },
+            rotation_interval: k.rotation_interval_secs.map(|s| alloc::format!("{s}s")),
+            last_rotation_date: k.last_rotation_ms.map(iso8601),
+            next_rotation_date: k.next_rotation_ms().map(iso8601),
         }
     }
 
@@ -611,6 +717,8 @@ impl Kms {
             creation_ms: now,
             creator: "strongroom".into(),
             delete_ms: None,
+            rotation_interval_secs: None,
+            last_rotation_ms: None,
             primary_version: version_id.clone(),
             versions: alloc::vec![VersionRecord {
                 version_id,
@@ -646,6 +754,86 @@ impl Kms {
     /// dropped and zeroized, and the store is rewritten without them). Runs at open and
     /// before every action, so the injected clock alone drives deletion.
     async fn sweep(&self) -> Result<()> {
+        self.delete_due().await?;
+        self.rotate_due().await
+    }
+
+    fn refresh_schedules(&self) {
+        let (d, r) = {
+            let st = self.state.lock();
+            (st.next_deletion(), st.next_rotation())
+        };
+        *self.next_deletion.lock() = d;
+        *self.next_rotation.lock() = r;
+    }
+
+    /// Automatic rotation: every Enabled key whose RotationInterval has elapsed since
+    /// its last rotation (or creation) gets a new primary version.
+    async fn rotate_due(&self) -> Result<()> {
+        let now = self.env.now();
+        if self.next_rotation.lock().is_none_or(|t| t > now) {
+            return Ok(());
+        }
+        let due: Vec<(String, KeySpec)> = self
+            .state
+            .lock()
+            .keys
+            .values()
+            .filter(|k| {
+                k.state == KeyState::Enabled && k.next_rotation_ms().is_some_and(|t| t <= now)
+            })
+            .map(|k| (k.key_id.clone(), k.spec))
+            .collect();
+        for (id, spec) in due {
+            self.add_version(&id, spec).await?;
+        }
+        self.refresh_schedules();
+        Ok(())
+    }
+
+    /// Generates a version in the backend and makes it primary, durably.
+    async fn add_version(&self, key_id: &str, spec: KeySpec) -> Result<KeyVersion> {
+        let version_id = ids::uuid_v4(&self.env)?;
+        let handle = self.backend.generate(spec).await?;
+        let now = self.env.now();
+        let kid = key_id.to_string();
+        let vid = version_id.clone();
+        let before = spin::Mutex::new(None);
+        self.mutate(
+            |st| {
+                let k = st
+                    .keys
+                    .get_mut(&kid)
+                    .ok_or_else(|| Error::KeyNotFound(kid.clone()))?;
+                Self::usable_for_encrypt(k)?;
+                if k.versions.len() >= MAX_VERSIONS {
+                    return Err(Error::QuotaExceeded("a key holds at most 1000 versions"));
+                }
+                *before.lock() = Some(k.clone());
+                k.versions.push(VersionRecord {
+                    version_id: vid.clone(),
+                    creation_ms: now,
+                    handle,
+                });
+                k.primary_version = vid;
+                k.last_rotation_ms = Some(now);
+                Ok(())
+            },
+            |st| {
+                if let Some(saved) = before.lock().take() {
+                    st.keys.insert(saved.key_id.clone(), saved);
+                }
+            },
+        )
+        .await?;
+        Ok(KeyVersion {
+            key_id: key_id.to_string(),
+            key_version_id: version_id,
+            creation_date: iso8601(now),
+        })
+    }
+
+    async fn delete_due(&self) -> Result<()> {
         let now = self.env.now();
         if self.next_deletion.lock().is_none_or(|t| t > now) {
             return Ok(());
@@ -685,8 +873,7 @@ impl Kms {
             },
         )
         .await?;
-        let next = self.state.lock().next_deletion();
-        *self.next_deletion.lock() = next;
+        self.refresh_schedules();
         Ok(())
     }
 
@@ -718,8 +905,7 @@ impl Kms {
                 },
             )
             .await?;
-        let next = self.state.lock().next_deletion();
-        *self.next_deletion.lock() = next;
+        self.refresh_schedules();
         Ok(meta)
     }
 
@@ -827,6 +1013,158 @@ impl Kms {
             Ok(())
         })
         .await
+    }
+
+    /// CreateKeyVersion: a new version of a symmetric key, made primary. Blobs under
+    /// older versions still decrypt.
+    ///
+    /// # Errors
+    /// `Forbidden.KeyNotFound`, `Forbidden.KeyDisabled` (…), `Rejected.KeyUsage`,
+    /// `Rejected.QuotaExceeded`; backend and store failures.
+    pub async fn create_key_version(&self, key_id: &str) -> Result<KeyVersion> {
+        self.sweep().await?;
+        let (id, spec) = self.with_key(key_id, |k| {
+            Self::usable_for_encrypt(k)?;
+            Ok((k.key_id.clone(), k.spec))
+        })?;
+        let v = self.add_version(&id, spec).await?;
+        self.refresh_schedules();
+        Ok(v)
+    }
+
+    /// DescribeKeyVersion.
+    ///
+    /// # Errors
+    /// `Forbidden.KeyNotFound`, `Forbidden.KeyVersionNotFound`.
+    pub async fn describe_key_version(
+        &self,
+        key_id: &str,
+        key_version_id: &str,
+    ) -> Result<KeyVersion> {
+        self.sweep().await?;
+        self.with_key(key_id, |k| {
+            let v = k
+                .version(key_version_id)
+                .ok_or_else(|| Error::KeyVersionNotFound {
+                    key_id: k.key_id.clone(),
+                    key_version_id: key_version_id.to_string(),
+                })?;
+            Ok(KeyVersion {
+                key_id: k.key_id.clone(),
+                key_version_id: v.version_id.clone(),
+                creation_date: iso8601(v.creation_ms),
+            })
+        })
+    }
+
+    /// ListKeyVersions, oldest first (PageNumber from 1; PageSize 1–100, default 10).
+    ///
+    /// # Errors
+    /// `Forbidden.KeyNotFound`, `InvalidParameter.Limit`.
+    pub async fn list_key_versions(
+        &self,
+        key_id: &str,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> Result<ListKeyVersionsResponse> {
+        self.sweep().await?;
+        let page_number = page_number.unwrap_or(1);
+        let page_size = page_size.unwrap_or(10);
+        if page_number == 0 || !(1..=100).contains(&page_size) {
+            return Err(Error::param(
+                "Limit",
+                "PageNumber starts at 1; PageSize is 1-100",
+            ));
+        }
+        self.with_key(key_id, |k| {
+            let skip = usize::try_from(u64::from(page_number - 1) * u64::from(page_size))
+                .unwrap_or(usize::MAX);
+            Ok(ListKeyVersionsResponse {
+                key_versions: k
+                    .versions
+                    .iter()
+                    .skip(skip)
+                    .take(page_size as usize)
+                    .map(|v| KeyVersion {
+                        key_id: k.key_id.clone(),
+                        key_version_id: v.version_id.clone(),
+                        creation_date: iso8601(v.creation_ms),
+                    })
+                    .collect(),
+                total_count: k.versions.len() as u64,
+                page_number,
+                page_size,
+            })
+        })
+    }
+
+    /// UpdateRotationPolicy: automatic rotation every RotationInterval (7–365 days),
+    /// driven by the injected clock (checked at open and before every action).
+    ///
+    /// # Errors
+    /// `InvalidParameter.RotationInterval`; `Forbidden.KeyNotFound`; store failures.
+    pub async fn update_rotation_policy(
+        &self,
+        req: UpdateRotationPolicyRequest,
+    ) -> Result<KeyMetadata> {
+        let interval = match (
+            req.enable_automatic_rotation,
+            req.rotation_interval.as_deref(),
+        ) {
+            (true, Some(s)) => Some(parse_rotation_interval(s)?),
+            (true, None) => {
+                return Err(Error::param(
+                    "RotationInterval",
+                    "required when enabling automatic rotation",
+                ));
+            }
+            (false, _) => None,
+        };
+        let now = self.env.now();
+        let m = self
+            .mutate_key(&req.key_id, |k| {
+                if k.spec.symmetric_key_len().is_none() {
+                    return Err(Error::Unsupported(
+                        "automatic rotation is for symmetric keys",
+                    ));
+                }
+                if interval.is_some() && k.rotation_interval_secs.is_none() {
+                    // The interval counts from when the policy is turned on.
+                    k.last_rotation_ms = Some(k.last_rotation_ms.unwrap_or(now).max(now));
+                }
+                k.rotation_interval_secs = interval;
+                Ok(())
+            })
+            .await?;
+        Ok(m)
+    }
+
+    /// ReEncrypt: moves a blob to the destination key's current primary version
+    /// (the same key for "after rotation", another key to re-key), with new context.
+    ///
+    /// # Errors
+    /// As [`Kms::decrypt`] for the source and [`Kms::encrypt`] for the destination.
+    pub async fn re_encrypt(&self, req: ReEncryptRequest) -> Result<ReEncryptResponse> {
+        let d = self
+            .decrypt(DecryptRequest {
+                ciphertext_blob: req.ciphertext_blob,
+                encryption_context: req.source_encryption_context,
+            })
+            .await?;
+        let e = self
+            .seal_blob(
+                &req.destination_key_id,
+                d.plaintext.expose(),
+                &req.destination_encryption_context,
+            )
+            .await?;
+        Ok(ReEncryptResponse {
+            key_id: e.key_id,
+            key_version_id: e.key_version_id,
+            source_key_id: d.key_id,
+            source_key_version_id: d.key_version_id,
+            ciphertext_blob: e.ciphertext_blob,
+        })
     }
 
     /// DescribeKey.

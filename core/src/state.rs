@@ -31,11 +31,22 @@ pub(crate) struct KeyRecord {
     pub(crate) creation_ms: u64,
     pub(crate) creator: String,
     pub(crate) delete_ms: Option<u64>,
+    /// Automatic rotation interval in seconds (None = off).
+    pub(crate) rotation_interval_secs: Option<u64>,
+    /// When the last rotation (new primary version) happened, ms.
+    pub(crate) last_rotation_ms: Option<u64>,
     pub(crate) primary_version: String,
     pub(crate) versions: Vec<VersionRecord>,
 }
 
 impl KeyRecord {
+    /// When automatic rotation is next due, ms.
+    pub(crate) fn next_rotation_ms(&self) -> Option<u64> {
+        let base = self.last_rotation_ms.unwrap_or(self.creation_ms);
+        self.rotation_interval_secs
+            .map(|s| base.saturating_add(s.saturating_mul(1000)))
+    }
+
     pub(crate) fn version(&self, id: &str) -> Option<&VersionRecord> {
         self.versions.iter().find(|v| v.version_id == id)
     }
@@ -55,6 +66,15 @@ impl State {
         self.keys.values().filter_map(|k| k.delete_ms).min()
     }
 
+    /// The earliest automatic rotation due among Enabled keys.
+    pub(crate) fn next_rotation(&self) -> Option<u64> {
+        self.keys
+            .values()
+            .filter(|k| k.state == KeyState::Enabled)
+            .filter_map(KeyRecord::next_rotation_ms)
+            .min()
+    }
+
     pub(crate) fn encode(&self) -> SecretBytes {
         let mut w = Writer::new();
         w.u8(STATE_VERSION);
@@ -71,6 +91,8 @@ impl State {
             w.u64(k.creation_ms);
             w.str16(&k.creator);
             w.u64(k.delete_ms.unwrap_or(0));
+            w.u64(k.rotation_interval_secs.unwrap_or(0));
+            w.u64(k.last_rotation_ms.unwrap_or(0));
             w.str16(&k.primary_version);
             w.u32(u32::try_from(k.versions.len()).unwrap_or(u32::MAX));
             for v in &k.versions {
@@ -118,6 +140,8 @@ impl State {
             let creation_ms = r.u64().ok_or(bad("truncated key record"))?;
             let creator = r.str16().ok_or(bad("truncated key record"))?;
             let delete_ms = r.u64().ok_or(bad("truncated key record"))?;
+            let rotation = r.u64().ok_or(bad("truncated key record"))?;
+            let last_rotation = r.u64().ok_or(bad("truncated key record"))?;
             let primary_version = r.str16().ok_or(bad("truncated key record"))?;
             let nv = r.u32().ok_or(bad("truncated key record"))?;
             let mut versions = Vec::new();
@@ -142,6 +166,8 @@ impl State {
                 creation_ms,
                 creator,
                 delete_ms: (delete_ms != 0).then_some(delete_ms),
+                rotation_interval_secs: (rotation != 0).then_some(rotation),
+                last_rotation_ms: (last_rotation != 0).then_some(last_rotation),
                 primary_version,
                 versions,
             };

@@ -208,3 +208,187 @@ fn deletion_due_while_closed_happens_at_open() {
         0
     );
 }
+
+#[test]
+fn versions_rotation_and_reencrypt() {
+    use strongroom::{ReEncryptRequest, UpdateRotationPolicyRequest};
+    let clock = Arc::new(ManualClock::new(1_795_392_000_000));
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open(&clock, &storage);
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    assert_eq!(k.automatic_rotation, "Disabled");
+    let old = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.key_id.clone(),
+        plaintext: b"v1".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap();
+    let v2 = block_on(kms.create_key_version(&k.key_id)).unwrap();
+    assert_ne!(v2.key_version_id, k.primary_key_version);
+    assert_eq!(
+        block_on(kms.describe_key(&k.key_id))
+            .unwrap()
+            .primary_key_version,
+        v2.key_version_id
+    );
+    let new = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.key_id.clone(),
+        plaintext: b"v2".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(new.key_version_id, v2.key_version_id);
+    // Old blobs still decrypt after rotation.
+    assert_eq!(
+        block_on(kms.decrypt(DecryptRequest {
+            ciphertext_blob: old.ciphertext_blob.clone(),
+            ..Default::default()
+        }))
+        .unwrap()
+        .plaintext
+        .expose(),
+        b"v1"
+    );
+    let l = block_on(kms.list_key_versions(&k.key_id, None, None)).unwrap();
+    assert_eq!(l.total_count, 2);
+    assert_eq!(l.key_versions[0].key_version_id, k.primary_key_version);
+    assert_eq!(
+        block_on(kms.describe_key_version(&k.key_id, &v2.key_version_id)).unwrap(),
+        v2
+    );
+    assert_eq!(
+        block_on(kms.describe_key_version(&k.key_id, "nope"))
+            .unwrap_err()
+            .code(),
+        "Forbidden.KeyVersionNotFound"
+    );
+
+    // ReEncrypt to the current primary of the same key, and to another key with a new context.
+    let r = block_on(kms.re_encrypt(ReEncryptRequest {
+        ciphertext_blob: old.ciphertext_blob.clone(),
+        destination_key_id: k.key_id.clone(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(
+        (r.source_key_version_id.as_str(), r.key_version_id.as_str()),
+        (k.primary_key_version.as_str(), v2.key_version_id.as_str())
+    );
+    let other = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let dctx = strongroom::EncryptionContext::from_pairs([("moved", "yes")]).unwrap();
+    let r2 = block_on(kms.re_encrypt(ReEncryptRequest {
+        ciphertext_blob: old.ciphertext_blob.clone(),
+        destination_key_id: other.key_id.clone(),
+        destination_encryption_context: dctx.clone(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(r2.key_id, other.key_id);
+    assert_eq!(
+        block_on(kms.decrypt(DecryptRequest {
+            ciphertext_blob: r2.ciphertext_blob,
+            encryption_context: dctx
+        }))
+        .unwrap()
+        .plaintext
+        .expose(),
+        b"v1"
+    );
+    let e = block_on(kms.re_encrypt(ReEncryptRequest {
+        ciphertext_blob: old.ciphertext_blob,
+        source_encryption_context: strongroom::EncryptionContext::from_pairs([("x", "y")]).unwrap(),
+        destination_key_id: other.key_id.clone(),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidCiphertext");
+
+    // Automatic rotation driven by the clock.
+    for bad in [Some("518400s"), Some("31622400s"), Some("7d"), None] {
+        let e = block_on(kms.update_rotation_policy(UpdateRotationPolicyRequest {
+            key_id: other.key_id.clone(),
+            enable_automatic_rotation: true,
+            rotation_interval: bad.map(str::to_string),
+        }))
+        .unwrap_err();
+        assert_eq!(e.code(), "InvalidParameter.RotationInterval", "{bad:?}");
+    }
+    let m = block_on(kms.update_rotation_policy(UpdateRotationPolicyRequest {
+        key_id: other.key_id.clone(),
+        enable_automatic_rotation: true,
+        rotation_interval: Some("604800s".into()),
+    }))
+    .unwrap();
+    assert_eq!(
+        (m.automatic_rotation, m.rotation_interval.as_deref()),
+        ("Enabled", Some("604800s"))
+    );
+    assert_eq!(
+        m.next_rotation_date.as_deref(),
+        Some("2026-11-30T00:00:00Z")
+    );
+    clock.advance(7 * DAY - 1);
+    assert_eq!(
+        block_on(kms.list_key_versions(&other.key_id, None, None))
+            .unwrap()
+            .total_count,
+        1
+    );
+    clock.advance(1);
+    let after = block_on(kms.describe_key(&other.key_id)).unwrap();
+    assert_ne!(after.primary_key_version, other.primary_key_version);
+    assert_eq!(
+        after.last_rotation_date.as_deref(),
+        Some("2026-11-30T00:00:00Z")
+    );
+    assert_eq!(
+        after.next_rotation_date.as_deref(),
+        Some("2026-12-07T00:00:00Z")
+    );
+    assert_eq!(
+        block_on(kms.list_key_versions(&other.key_id, None, None))
+            .unwrap()
+            .total_count,
+        2
+    );
+    // A disabled key is not rotated; turning the policy off stops rotation.
+    block_on(kms.disable_key(&other.key_id)).unwrap();
+    clock.advance(30 * DAY);
+    assert_eq!(
+        block_on(kms.list_key_versions(&other.key_id, None, None))
+            .unwrap()
+            .total_count,
+        2
+    );
+    block_on(kms.enable_key(&other.key_id)).unwrap();
+    block_on(kms.list_keys(ListKeysRequest::default())).unwrap(); // any action runs the due rotation
+    assert_eq!(
+        block_on(kms.list_key_versions(&other.key_id, None, None))
+            .unwrap()
+            .total_count,
+        3
+    );
+    let off = block_on(kms.update_rotation_policy(UpdateRotationPolicyRequest {
+        key_id: other.key_id.clone(),
+        enable_automatic_rotation: false,
+        rotation_interval: None,
+    }))
+    .unwrap();
+    assert_eq!(off.automatic_rotation, "Disabled");
+    clock.advance(400 * DAY);
+    assert_eq!(
+        block_on(kms.list_key_versions(&other.key_id, None, None))
+            .unwrap()
+            .total_count,
+        3
+    );
+    drop(kms);
+    // Everything persisted.
+    let kms = open(&clock, &storage);
+    assert_eq!(
+        block_on(kms.list_key_versions(&other.key_id, None, None))
+            .unwrap()
+            .total_count,
+        3
+    );
+}

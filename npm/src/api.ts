@@ -95,7 +95,14 @@ export interface KeyMetadata {
   protectionLevel: 'SOFTWARE' | 'HSM';
   primaryKeyVersion: string;
   deleteDate?: string;
+  automaticRotation: 'Enabled' | 'Disabled';
+  rotationInterval?: string;
+  lastRotationDate?: string;
+  nextRotationDate?: string;
 }
+export interface KeyVersion { keyId: string; keyVersionId: string; creationDate: string }
+export interface ListKeyVersionsResult { keyVersions: KeyVersion[]; totalCount: number; pageNumber: number; pageSize: number }
+export interface ReEncryptResult { keyId: string; keyVersionId: string; sourceKeyId: string; sourceKeyVersionId: string; ciphertextBlob: Uint8Array }
 export interface CreateKeyOptions {
   keySpec?: 'Aliyun_AES_256' | 'Aliyun_AES_192' | 'Aliyun_AES_128' | string;
   keyUsage?: 'ENCRYPT/DECRYPT' | 'SIGN/VERIFY';
@@ -198,6 +205,34 @@ export class Kms {
 
   describeKey(opts: { keyId: string }): Promise<KeyMetadata> {
     return call(async () => this.#n.describeKey(str('KeyId', opts?.keyId, true)));
+  }
+
+  /** A new version, made primary; blobs under older versions still decrypt. */
+  createKeyVersion(opts: { keyId: string }): Promise<KeyVersion> {
+    return call(async () => this.#n.createKeyVersion(str('KeyId', opts?.keyId, true)));
+  }
+
+  describeKeyVersion(opts: { keyId: string; keyVersionId: string }): Promise<KeyVersion> {
+    return call(async () => this.#n.describeKeyVersion(str('KeyId', opts?.keyId, true), str('KeyVersionId', opts.keyVersionId, true)));
+  }
+
+  listKeyVersions(opts: { keyId: string; pageNumber?: number; pageSize?: number }): Promise<ListKeyVersionsResult> {
+    return call(async () => this.#n.listKeyVersions(str('KeyId', opts?.keyId, true), u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
+  }
+
+  /** Automatic rotation every `rotationInterval` ("604800s"; 7–365 days). */
+  updateRotationPolicy(opts: { keyId: string; enableAutomaticRotation: boolean; rotationInterval?: string }): Promise<KeyMetadata> {
+    return call(async () => {
+      if (typeof opts?.enableAutomaticRotation !== 'boolean') throw invalid('EnableAutomaticRotation', 'must be a boolean');
+      return this.#n.updateRotationPolicy(str('KeyId', opts.keyId, true), opts.enableAutomaticRotation, str('RotationInterval', opts.rotationInterval));
+    });
+  }
+
+  /** Moves a blob to the destination key's primary version without exposing the plaintext. */
+  reEncrypt(opts: { ciphertextBlob: Uint8Array; destinationKeyId: string; sourceEncryptionContext?: EncryptionContext; destinationEncryptionContext?: EncryptionContext }): Promise<ReEncryptResult> {
+    return call(async () =>
+      this.#n.reEncrypt(bytes('CiphertextBlob', opts?.ciphertextBlob), str('DestinationKeyId', opts.destinationKeyId, true), opts.sourceEncryptionContext, opts.destinationEncryptionContext),
+    );
   }
 
   enableKey(opts: { keyId: string }): Promise<KeyMetadata> {

@@ -100,6 +100,28 @@ for (const kind of ['software', 'loopback']) {
       assert.equal(await code(kms.cancelKeyDeletion({ keyId: k.keyId })), 'Forbidden.KeyNotPendingDeletion');
     });
 
+    test('versions, rotation policy, reEncrypt', async () => {
+      const { kms } = await makeKms(kind);
+      const k = await kms.createKey();
+      assert.equal(k.automaticRotation, 'Disabled');
+      const old = await kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('v1') });
+      const v2 = await kms.createKeyVersion({ keyId: k.keyId });
+      assert.equal((await kms.describeKey({ keyId: k.keyId })).primaryKeyVersion, v2.keyVersionId);
+      assert.deepEqual(await kms.describeKeyVersion({ keyId: k.keyId, keyVersionId: v2.keyVersionId }), v2);
+      const l = await kms.listKeyVersions({ keyId: k.keyId });
+      assert.equal(l.totalCount, 2);
+      assert.equal(l.keyVersions[0].keyVersionId, k.primaryKeyVersion);
+      const r = await kms.reEncrypt({ ciphertextBlob: old.ciphertextBlob, destinationKeyId: k.keyId, destinationEncryptionContext: { to: 'v2' } });
+      assert.equal(r.sourceKeyVersionId, k.primaryKeyVersion);
+      assert.equal(r.keyVersionId, v2.keyVersionId);
+      assert.equal(dec.decode((await kms.decrypt({ ciphertextBlob: r.ciphertextBlob, encryptionContext: { to: 'v2' } })).plaintext), 'v1');
+      const m = await kms.updateRotationPolicy({ keyId: k.keyId, enableAutomaticRotation: true, rotationInterval: '604800s' });
+      assert.equal(m.automaticRotation, 'Enabled');
+      assert.equal(m.rotationInterval, '604800s');
+      assert.equal(await code(kms.updateRotationPolicy({ keyId: k.keyId, enableAutomaticRotation: true, rotationInterval: '60s' })), 'InvalidParameter.RotationInterval');
+      assert.equal(await code(kms.describeKeyVersion({ keyId: k.keyId, keyVersionId: 'nope' })), 'Forbidden.KeyVersionNotFound');
+    });
+
     test('bad input gets stable codes', async () => {
       const { kms } = await makeKms(kind);
       const k = await kms.createKey();

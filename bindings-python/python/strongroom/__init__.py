@@ -34,6 +34,9 @@ __all__ = [
     "BackendServer",
     "KeyMetadata",
     "KeyListEntry",
+    "KeyVersion",
+    "ListKeyVersionsResult",
+    "ReEncryptResult",
     "ListKeysResult",
     "EncryptResult",
     "DecryptResult",
@@ -68,6 +71,34 @@ class KeyMetadata:
     protection_level: str
     primary_key_version: str
     delete_date: Optional[str]
+    automatic_rotation: str
+    rotation_interval: Optional[str]
+    last_rotation_date: Optional[str]
+    next_rotation_date: Optional[str]
+
+
+@dataclass(frozen=True)
+class KeyVersion:
+    key_id: str
+    key_version_id: str
+    creation_date: str
+
+
+@dataclass(frozen=True)
+class ListKeyVersionsResult:
+    key_versions: Sequence[KeyVersion]
+    total_count: int
+    page_number: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class ReEncryptResult:
+    key_id: str
+    key_version_id: str
+    source_key_id: str
+    source_key_version_id: str
+    ciphertext_blob: bytes
 
 
 @dataclass(frozen=True)
@@ -187,6 +218,38 @@ class Kms:
 
     def describe_key(self, *, key_id: str) -> KeyMetadata:
         return KeyMetadata(**self._native.describe_key(key_id))
+
+    def create_key_version(self, *, key_id: str) -> KeyVersion:
+        return KeyVersion(**self._native.create_key_version(key_id))
+
+    def describe_key_version(self, *, key_id: str, key_version_id: str) -> KeyVersion:
+        return KeyVersion(**self._native.describe_key_version(key_id, key_version_id))
+
+    def list_key_versions(self, *, key_id: str, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListKeyVersionsResult:
+        r = self._native.list_key_versions(key_id, page_number, page_size)
+        return ListKeyVersionsResult(
+            key_versions=[KeyVersion(**v) for v in r["key_versions"]],
+            total_count=r["total_count"],
+            page_number=r["page_number"],
+            page_size=r["page_size"],
+        )
+
+    def update_rotation_policy(self, *, key_id: str, enable_automatic_rotation: bool, rotation_interval: Optional[str] = None) -> KeyMetadata:
+        return KeyMetadata(**self._native.update_rotation_policy(key_id, enable_automatic_rotation, rotation_interval))
+
+    def re_encrypt(
+        self,
+        *,
+        ciphertext_blob: bytes,
+        destination_key_id: str,
+        source_encryption_context: Context = None,
+        destination_encryption_context: Context = None,
+    ) -> ReEncryptResult:
+        return ReEncryptResult(
+            **self._native.re_encrypt(
+                _bytes("CiphertextBlob", ciphertext_blob), destination_key_id, _ctx(source_encryption_context), _ctx(destination_encryption_context)
+            )
+        )
 
     def enable_key(self, *, key_id: str) -> KeyMetadata:
         return KeyMetadata(**self._native.enable_key(key_id))
