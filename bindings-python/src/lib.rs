@@ -89,6 +89,26 @@ fn metadata<'py>(py: Python<'py>, m: &KeyMetadata) -> PyResult<Bound<'py, PyDict
     Ok(d)
 }
 
+fn aliases<'py>(
+    py: Python<'py>,
+    r: &strongroom::ListAliasesResponse,
+) -> PyResult<Bound<'py, PyDict>> {
+    let list = PyList::empty(py);
+    for a in &r.aliases {
+        let d = PyDict::new(py);
+        d.set_item("alias_name", &a.alias_name)?;
+        d.set_item("alias_arn", &a.alias_arn)?;
+        d.set_item("key_id", &a.key_id)?;
+        list.append(d)?;
+    }
+    let d = PyDict::new(py);
+    d.set_item("aliases", list)?;
+    d.set_item("total_count", r.total_count)?;
+    d.set_item("page_number", r.page_number)?;
+    d.set_item("page_size", r.page_size)?;
+    Ok(d)
+}
+
 fn version<'py>(py: Python<'py>, v: &strongroom::KeyVersion) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("key_id", &v.key_id)?;
@@ -207,6 +227,80 @@ impl Kms {
             .detach(|| pollster::block_on(self.inner.describe_key(key_id)))
             .map_err(to_pyerr)?;
         metadata(py, &m)
+    }
+
+    fn create_alias(&self, py: Python<'_>, alias_name: &str, key_id: &str) -> PyResult<()> {
+        py.detach(|| pollster::block_on(self.inner.create_alias(alias_name, key_id)))
+            .map_err(to_pyerr)
+    }
+
+    fn update_alias(&self, py: Python<'_>, alias_name: &str, key_id: &str) -> PyResult<()> {
+        py.detach(|| pollster::block_on(self.inner.update_alias(alias_name, key_id)))
+            .map_err(to_pyerr)
+    }
+
+    fn delete_alias(&self, py: Python<'_>, alias_name: &str) -> PyResult<()> {
+        py.detach(|| pollster::block_on(self.inner.delete_alias(alias_name)))
+            .map_err(to_pyerr)
+    }
+
+    #[pyo3(signature = (page_number=None, page_size=None))]
+    fn list_aliases<'py>(
+        &self,
+        py: Python<'py>,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let r = py
+            .detach(|| pollster::block_on(self.inner.list_aliases(page_number, page_size)))
+            .map_err(to_pyerr)?;
+        aliases(py, &r)
+    }
+
+    #[pyo3(signature = (key_id, page_number=None, page_size=None))]
+    fn list_aliases_by_key_id<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: &str,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let r = py
+            .detach(|| {
+                pollster::block_on(self.inner.list_aliases_by_key_id(
+                    key_id,
+                    page_number,
+                    page_size,
+                ))
+            })
+            .map_err(to_pyerr)?;
+        aliases(py, &r)
+    }
+
+    fn tag_resource(
+        &self,
+        py: Python<'_>,
+        key_id: &str,
+        tags: Vec<(String, String)>,
+    ) -> PyResult<()> {
+        let tags: Vec<strongroom::Tag> = tags
+            .into_iter()
+            .map(|(tag_key, tag_value)| strongroom::Tag { tag_key, tag_value })
+            .collect();
+        py.detach(|| pollster::block_on(self.inner.tag_resource(key_id, &tags)))
+            .map_err(to_pyerr)
+    }
+
+    fn untag_resource(&self, py: Python<'_>, key_id: &str, tag_keys: Vec<String>) -> PyResult<()> {
+        py.detach(|| pollster::block_on(self.inner.untag_resource(key_id, &tag_keys)))
+            .map_err(to_pyerr)
+    }
+
+    fn list_resource_tags(&self, py: Python<'_>, key_id: &str) -> PyResult<Vec<(String, String)>> {
+        let tags = py
+            .detach(|| pollster::block_on(self.inner.list_resource_tags(key_id)))
+            .map_err(to_pyerr)?;
+        Ok(tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect())
     }
 
     fn create_key_version<'py>(

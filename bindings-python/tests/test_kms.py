@@ -190,3 +190,31 @@ def test_versions_and_reencrypt(kms):
     with pytest.raises(strongroom.KeyNotFoundError) as ei:
         kms.describe_key_version(key_id=k.key_id, key_version_id="nope")
     assert ei.value.code == "Forbidden.KeyVersionNotFound"
+
+
+def test_aliases_and_tags(kms):
+    a = kms.create_key()
+    b = kms.create_key()
+    kms.create_alias(alias_name="alias/orders", key_id=a.key_id)
+    with pytest.raises(StrongroomError) as ei:
+        kms.create_alias(alias_name="alias/orders", key_id=b.key_id)
+    assert ei.value.code == "Rejected.AliasExists"
+    with pytest.raises(InvalidParameterError) as ei:
+        kms.create_alias(alias_name="orders", key_id=b.key_id)
+    assert ei.value.code == "InvalidParameter.AliasName"
+    e = kms.encrypt(key_id="alias/orders", plaintext=b"x")
+    assert e.key_id == a.key_id
+    kms.update_alias(alias_name="alias/orders", key_id=b.key_id)
+    assert kms.describe_key(key_id="alias/orders").key_id == b.key_id
+    assert [x.alias_name for x in kms.list_aliases().aliases] == ["alias/orders"]
+    assert kms.list_aliases_by_key_id(key_id=a.key_id).total_count == 0
+    kms.delete_alias(alias_name="alias/orders")
+    with pytest.raises(KeyNotFoundError) as ei:
+        kms.describe_key(key_id="alias/orders")
+    assert ei.value.code == "Forbidden.AliasNotFound"
+    kms.tag_resource(key_id=b.key_id, tags={"env": "prod", "team": "sec"})
+    kms.untag_resource(key_id=b.key_id, tag_keys=["team"])
+    assert kms.list_resource_tags(key_id=b.key_id) == [strongroom.Tag(tag_key="env", tag_value="prod")]
+    with pytest.raises(InvalidParameterError) as ei:
+        kms.tag_resource(key_id=b.key_id, tags={"acs:reserved": "x"})
+    assert ei.value.code == "InvalidParameter.Tags"

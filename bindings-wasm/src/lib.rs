@@ -116,6 +116,23 @@ fn metadata(m: &KeyMetadata) -> JsValue {
     o.into()
 }
 
+fn aliases(r: &strongroom::ListAliasesResponse) -> JsValue {
+    let list = Array::new();
+    for a in &r.aliases {
+        let o = Object::new();
+        set(&o, "aliasName", a.alias_name.as_str());
+        set(&o, "aliasArn", a.alias_arn.as_str());
+        set(&o, "keyId", a.key_id.as_str());
+        list.push(&o);
+    }
+    let o = Object::new();
+    set(&o, "aliases", list);
+    set(&o, "totalCount", r.total_count as f64);
+    set(&o, "pageNumber", r.page_number);
+    set(&o, "pageSize", r.page_size);
+    o.into()
+}
+
 fn version(v: &strongroom::KeyVersion) -> JsValue {
     let o = Object::new();
     set(&o, "keyId", v.key_id.as_str());
@@ -305,6 +322,136 @@ impl NativeKms {
             Ok(metadata(
                 &kms.describe_key(&key_id).await.map_err(|e| js_err(&e))?,
             ))
+        })
+    }
+
+    /// CreateAlias.
+    #[wasm_bindgen(js_name = createAlias)]
+    pub fn create_alias(&self, alias_name: String, key_id: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            kms.create_alias(&alias_name, &key_id)
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// UpdateAlias.
+    #[wasm_bindgen(js_name = updateAlias)]
+    pub fn update_alias(&self, alias_name: String, key_id: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            kms.update_alias(&alias_name, &key_id)
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// DeleteAlias.
+    #[wasm_bindgen(js_name = deleteAlias)]
+    pub fn delete_alias(&self, alias_name: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            kms.delete_alias(&alias_name)
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// ListAliases.
+    #[wasm_bindgen(js_name = listAliases)]
+    pub fn list_aliases(&self, page_number: Option<u32>, page_size: Option<u32>) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(aliases(
+                &kms.list_aliases(page_number, page_size)
+                    .await
+                    .map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
+    /// ListAliasesByKeyId.
+    #[wasm_bindgen(js_name = listAliasesByKeyId)]
+    pub fn list_aliases_by_key_id(
+        &self,
+        key_id: String,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(aliases(
+                &kms.list_aliases_by_key_id(&key_id, page_number, page_size)
+                    .await
+                    .map_err(|e| js_err(&e))?,
+            ))
+        })
+    }
+
+    /// TagResource; `tags` is an object of string values.
+    #[wasm_bindgen(js_name = tagResource)]
+    pub fn tag_resource(&self, key_id: String, tags: JsValue) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let bad = || {
+                js_err(&Error::InvalidParameter {
+                    name: "Tags",
+                    reason: "must be an object of string values".into(),
+                })
+            };
+            if !tags.is_object() || Array::is_array(&tags) {
+                return Err(bad());
+            }
+            let mut list = Vec::new();
+            for entry in Object::entries(&Object::from(tags)).iter() {
+                let pair = Array::from(&entry);
+                let (Some(tag_key), Some(tag_value)) =
+                    (pair.get(0).as_string(), pair.get(1).as_string())
+                else {
+                    return Err(bad());
+                };
+                list.push(strongroom::Tag { tag_key, tag_value });
+            }
+            kms.tag_resource(&key_id, &list)
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// UntagResource.
+    #[wasm_bindgen(js_name = untagResource)]
+    pub fn untag_resource(&self, key_id: String, tag_keys: Vec<String>) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            kms.untag_resource(&key_id, &tag_keys)
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// ListResourceTags: `[{ tagKey, tagValue }]`.
+    #[wasm_bindgen(js_name = listResourceTags)]
+    pub fn list_resource_tags(&self, key_id: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let tags = kms
+                .list_resource_tags(&key_id)
+                .await
+                .map_err(|e| js_err(&e))?;
+            let list = Array::new();
+            for t in &tags {
+                let o = Object::new();
+                set(&o, "tagKey", t.tag_key.as_str());
+                set(&o, "tagValue", t.tag_value.as_str());
+                list.push(&o);
+            }
+            Ok(list.into())
         })
     }
 

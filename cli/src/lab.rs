@@ -184,9 +184,10 @@ pub(crate) fn run(args: &LabArgs, json_mode: bool) -> Result<(), Error> {
     step(
         json_mode,
         7,
-        "clean up: ScheduleKeyDeletion with a 7-day PendingWindowInDays",
+        "CreateAlias alias/lab-envelope, then clean up: ScheduleKeyDeletion (7-day PendingWindowInDays) by alias",
     );
-    let deleted = pollster::block_on(kms.schedule_key_deletion(&key.key_id, 7))?;
+    pollster::block_on(kms.create_alias("alias/lab-envelope", &key.key_id))?;
+    let deleted = pollster::block_on(kms.schedule_key_deletion("alias/lab-envelope", 7))?;
     if !json_mode {
         println!(
             "        KeyState: {}  DeleteDate: {}",

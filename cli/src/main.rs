@@ -43,6 +43,9 @@ enum Cmd {
     /// Customer master keys.
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Aliases (`alias/<name>`), usable wherever a KeyId is.
+    #[command(subcommand)]
+    Alias(AliasCmd),
     /// Data keys for envelope encryption.
     #[command(subcommand, name = "data-key")]
     DataKey(DataKeyCmd),
@@ -131,6 +134,31 @@ enum KeyCmd {
         #[arg(long = "page-size")]
         page_size: Option<u32>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum AliasCmd {
+    /// CreateAlias.
+    Create {
+        /// alias/<name>.
+        alias_name: String,
+        /// KeyId or ARN.
+        key_id: String,
+    },
+    /// UpdateAlias.
+    Update {
+        /// alias/<name>.
+        alias_name: String,
+        /// KeyId or ARN.
+        key_id: String,
+    },
+    /// DeleteAlias.
+    Delete {
+        /// alias/<name>.
+        alias_name: String,
+    },
+    /// ListAliases.
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -411,6 +439,39 @@ fn run(cli: Cli) -> Result<(), Error> {
                     l.total_count,
                     l.page_number
                 );
+            }
+        }
+        Cmd::Alias(AliasCmd::Create { alias_name, key_id }) => {
+            pollster::block_on(kms.create_alias(&alias_name, &key_id))?;
+            print(
+                json_mode,
+                &json!({"AliasName": alias_name, "KeyId": pollster::block_on(kms.describe_key(&key_id))?.key_id}),
+            );
+        }
+        Cmd::Alias(AliasCmd::Update { alias_name, key_id }) => {
+            pollster::block_on(kms.update_alias(&alias_name, &key_id))?;
+            print(
+                json_mode,
+                &json!({"AliasName": alias_name, "KeyId": pollster::block_on(kms.describe_key(&key_id))?.key_id}),
+            );
+        }
+        Cmd::Alias(AliasCmd::Delete { alias_name }) => {
+            pollster::block_on(kms.delete_alias(&alias_name))?;
+            print(json_mode, &json!({"AliasName": alias_name}));
+        }
+        Cmd::Alias(AliasCmd::List) => {
+            let l = pollster::block_on(kms.list_aliases(Some(1), Some(100)))?;
+            if json_mode {
+                let a: Vec<Value> = l
+                    .aliases
+                    .iter()
+                    .map(|a| json!({"AliasName": a.alias_name, "AliasArn": a.alias_arn, "KeyId": a.key_id}))
+                    .collect();
+                print(true, &json!({"Aliases": a, "TotalCount": l.total_count}));
+            } else {
+                for a in &l.aliases {
+                    println!("{}  {}", a.alias_name, a.key_id);
+                }
             }
         }
         Cmd::DataKey(DataKeyCmd::Generate {

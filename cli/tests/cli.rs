@@ -214,6 +214,7 @@ fn lab_verifies_round_trip() {
     );
     assert!(out.contains("VERIFIED: round trip matches"), "{out}");
     assert!(out.contains("KeyState: PendingDeletion"), "{out}");
+    assert!(out.contains("CreateAlias alias/lab-envelope"), "{out}");
     // Only the wrapped data key was kept beside the ciphertext.
     assert!(dir.path().join("ciphertext.key.b64").exists());
     assert!(dir.path().join("ciphertext.bin").exists());

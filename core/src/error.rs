@@ -47,6 +47,10 @@ pub enum Error {
         /// What the key is for.
         usage: &'static str,
     },
+    /// No alias with this name (`Forbidden.AliasNotFound`).
+    AliasNotFound(String),
+    /// The alias name is taken (`Rejected.AliasExists`).
+    AliasExists(String),
     /// The ciphertext blob cannot be decrypted: tampered, truncated, a wrong
     /// EncryptionContext, or not a strongroom blob (`InvalidCiphertext`). Opaque on
     /// purpose.
@@ -107,6 +111,8 @@ impl Error {
                 "Limit" => "InvalidParameter.Limit",
                 "PendingWindowInDays" => "InvalidParameter.PendingWindowInDays",
                 "RotationInterval" => "InvalidParameter.RotationInterval",
+                "AliasName" => "InvalidParameter.AliasName",
+                "Tags" => "InvalidParameter.Tags",
                 _ => "InvalidParameter",
             },
             Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",
@@ -119,6 +125,8 @@ impl Error {
                 _ => "Forbidden.KeyState",
             },
             Error::KeyUsage { .. } => "Rejected.KeyUsage",
+            Error::AliasNotFound(_) => "Forbidden.AliasNotFound",
+            Error::AliasExists(_) => "Rejected.AliasExists",
             Error::InvalidCiphertext => "InvalidCiphertext",
             Error::KeyVersionNotFound { .. } => "Forbidden.KeyVersionNotFound",
             Error::WrongPassphrase => "Forbidden.WrongPassphrase",
@@ -142,7 +150,9 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::InvalidParameter { .. } | Error::PlaintextTooLarge { .. } => "InvalidParameter",
-            Error::KeyNotFound(_) | Error::KeyVersionNotFound { .. } => "KeyNotFound",
+            Error::KeyNotFound(_) | Error::KeyVersionNotFound { .. } | Error::AliasNotFound(_) => {
+                "KeyNotFound"
+            }
             Error::KeyState { .. } => "KeyState",
             Error::InvalidCiphertext => "InvalidCiphertext",
             Error::WrongPassphrase => "WrongPassphrase",
@@ -153,6 +163,7 @@ impl Error {
             | Error::StoreLocked => "Store",
             Error::BackendUnavailable(_) | Error::BackendProtocol(_) => "Backend",
             Error::KeyUsage { .. }
+            | Error::AliasExists(_)
             | Error::QuotaExceeded(_)
             | Error::EntropyUnavailable
             | Error::Unsupported(_) => "Rejected",
@@ -185,6 +196,8 @@ impl fmt::Display for Error {
             Error::KeyUsage { key_id, usage } => {
                 write!(f, "key {key_id} has usage {usage}, which does not allow this action")
             }
+            Error::AliasNotFound(a) => write!(f, "no alias {a} in this store"),
+            Error::AliasExists(a) => write!(f, "alias {a} already exists"),
             Error::InvalidCiphertext => f.write_str(
                 "the ciphertext cannot be decrypted (tampered, wrong EncryptionContext, or not a strongroom ciphertext)",
             ),

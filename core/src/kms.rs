@@ -441,20 +441,135 @@ fn arn(key_id: &str) -> String {
     alloc::format!("acs:kms:strongroom:local:key/{key_id}")
 }
 
-/// Accepts a KeyId or a key ARN; returns the KeyId.
-fn key_id_of(input: &str) -> Result<&str> {
+fn alias_arn(alias: &str) -> String {
+    alloc::format!("acs:kms:strongroom:local:{alias}")
+}
+
+/// What a KeyId parameter names: a key (by id or key ARN) or an alias (by
+/// `alias/…` or alias ARN).
+enum KeyRef<'a> {
+    Key(&'a str),
+    Alias(&'a str),
+}
+
+fn key_ref(input: &str) -> Result<KeyRef<'_>> {
     let s = input.trim();
     if s.is_empty() {
         return Err(Error::param("KeyId", "required"));
     }
     if let Some(rest) = s.strip_prefix("acs:kms:") {
-        return rest
-            .rsplit_once(":key/")
-            .map(|(_, id)| id)
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| Error::param("KeyId", "an ARN must end in :key/<KeyId>"));
+        if let Some((_, id)) = rest.rsplit_once(":key/").filter(|(_, id)| !id.is_empty()) {
+            return Ok(KeyRef::Key(id));
+        }
+        if let Some(pos) = rest.find(":alias/") {
+            return Ok(KeyRef::Alias(rest.get(pos + 1..).unwrap_or_default()));
+        }
+        return Err(Error::param(
+            "KeyId",
+            "an ARN must end in :key/<KeyId> or :alias/<name>",
+        ));
     }
-    Ok(s)
+    if s.starts_with("alias/") {
+        return Ok(KeyRef::Alias(s));
+    }
+    Ok(KeyRef::Key(s))
+}
+
+impl State {
+    /// The KeyId a KeyId/alias/ARN parameter names.
+    fn resolve(&self, input: &str) -> Result<String> {
+        match key_ref(input)? {
+            KeyRef::Key(id) if self.keys.contains_key(id) => Ok(id.to_string()),
+            KeyRef::Key(id) => Err(Error::KeyNotFound(id.to_string())),
+            KeyRef::Alias(a) => self
+                .aliases
+                .get(a)
+                .cloned()
+                .ok_or_else(|| Error::AliasNotFound(a.to_string())),
+        }
+    }
+}
+
+/// Most aliases one key may have.
+pub const MAX_ALIASES_PER_KEY: usize = 50;
+/// Most tags one key may carry.
+pub const MAX_TAGS_PER_KEY: usize = 20;
+
+fn check_alias_name(a: &str) -> Result<()> {
+    let ok = a.len() <= 255
+        && a.strip_prefix("alias/").is_some_and(|n| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/' | b':'))
+        })
+        && !a.starts_with("alias/acs");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "AliasName",
+            "must be alias/<name>: 1-249 of [A-Za-z0-9_/:-], not starting with alias/acs",
+        ))
+    }
+}
+
+/// One alias (ListAliases, ListAliasesByKeyId).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasEntry {
+    /// AliasName (`alias/…`).
+    pub alias_name: String,
+    /// AliasArn.
+    pub alias_arn: String,
+    /// KeyId.
+    pub key_id: String,
+}
+
+/// ListAliases' answer (Alibaba's `Aliases.Alias[]` → `aliases`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListAliasesResponse {
+    /// The page of aliases, by name.
+    pub aliases: Vec<AliasEntry>,
+    /// TotalCount.
+    pub total_count: u64,
+    /// PageNumber.
+    pub page_number: u32,
+    /// PageSize.
+    pub page_size: u32,
+}
+
+/// A tag on a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    /// TagKey.
+    pub tag_key: String,
+    /// TagValue.
+    pub tag_value: String,
+}
+
+fn page<T: Clone>(
+    items: &[T],
+    page_number: Option<u32>,
+    page_size: Option<u32>,
+) -> Result<(Vec<T>, u32, u32)> {
+    let n = page_number.unwrap_or(1);
+    let size = page_size.unwrap_or(10);
+    if n == 0 || !(1..=100).contains(&size) {
+        return Err(Error::param(
+            "Limit",
+            "PageNumber starts at 1; PageSize is 1-100",
+        ));
+    }
+    let skip = usize::try_from(u64::from(n - 1) * u64::from(size)).unwrap_or(usize::MAX);
+    Ok((
+        items
+            .iter()
+            .skip(skip)
+            .take(size as usize)
+            .cloned()
+            .collect(),
+        n,
+        size,
+    ))
 }
 
 impl Kms {
@@ -576,7 +691,8 @@ impl Kms {
     }
 
     /// Applies `change` to the state and persists it; if saving fails, `undo` restores
-    /// the state, so a failed write changes nothing.
+    /// the state, so a failed write changes nothing. `change` itself must leave the
+    /// state untouched when it returns `Err`.
     async fn mutate<T>(
         &self,
         change: impl FnOnce(&mut State) -> Result<T>,
@@ -636,12 +752,9 @@ impl Kms {
     }
 
     fn with_key<T>(&self, key_id: &str, f: impl FnOnce(&KeyRecord) -> Result<T>) -> Result<T> {
-        let id = key_id_of(key_id)?;
         let st = self.state.lock();
-        let k = st
-            .keys
-            .get(id)
-            .ok_or_else(|| Error::KeyNotFound(id.to_string()))?;
+        let id = st.resolve(key_id)?;
+        let k = st.keys.get(&id).ok_or(Error::KeyNotFound(id))?;
         f(k)
     }
 
@@ -719,6 +832,7 @@ impl Kms {
             delete_ms: None,
             rotation_interval_secs: None,
             last_rotation_ms: None,
+            tags: alloc::collections::BTreeMap::new(),
             primary_version: version_id.clone(),
             versions: alloc::vec![VersionRecord {
                 version_id,
@@ -839,6 +953,7 @@ impl Kms {
             return Ok(());
         }
         let removed = spin::Mutex::new(Vec::new());
+        let removed_aliases = spin::Mutex::new(Vec::new());
         self.mutate(
             |st| {
                 let expired: Vec<String> = st
@@ -857,9 +972,22 @@ impl Kms {
                 }
                 let keys = &st.keys;
                 st.order.retain(|id| keys.contains_key(id));
+                let gone: Vec<(String, String)> = st
+                    .aliases
+                    .iter()
+                    .filter(|(_, id)| !keys.contains_key(*id))
+                    .map(|(a, id)| (a.clone(), id.clone()))
+                    .collect();
+                for (a, _) in &gone {
+                    st.aliases.remove(a);
+                }
+                removed_aliases.lock().extend(gone);
                 Ok(())
             },
             |st| {
+                for (a, id) in removed_aliases.lock().drain(..) {
+                    st.aliases.insert(a, id);
+                }
                 for rec in removed.lock().drain(..) {
                     st.order.push(rec.key_id.clone());
                     st.keys.insert(rec.key_id.clone(), rec);
@@ -884,7 +1012,7 @@ impl Kms {
         f: impl FnOnce(&mut KeyRecord) -> Result<()>,
     ) -> Result<KeyMetadata> {
         self.sweep().await?;
-        let id = key_id_of(key_id)?.to_string();
+        let id = self.state.lock().resolve(key_id)?;
         let before = spin::Mutex::new(None);
         let meta = self
             .mutate(
@@ -894,7 +1022,12 @@ impl Kms {
                         .get_mut(&id)
                         .ok_or_else(|| Error::KeyNotFound(id.clone()))?;
                     let saved = k.clone();
-                    f(k)?;
+                    if let Err(e) = f(k) {
+                        // `mutate` only undoes after a failed save: a refused change
+                        // must leave the record as it was.
+                        *k = saved;
+                        return Err(e);
+                    }
                     *before.lock() = Some(saved);
                     Ok(Self::metadata(k))
                 },
@@ -1164,6 +1297,203 @@ impl Kms {
             source_key_id: d.key_id,
             source_key_version_id: d.key_version_id,
             ciphertext_blob: e.ciphertext_blob,
+        })
+    }
+
+    /// CreateAlias: `alias/<name>` for a key, usable wherever a KeyId is.
+    ///
+    /// # Errors
+    /// `InvalidParameter.AliasName`, `Rejected.AliasExists`, `Forbidden.KeyNotFound`,
+    /// `Rejected.QuotaExceeded` (50 per key); store failures.
+    pub async fn create_alias(&self, alias_name: &str, key_id: &str) -> Result<()> {
+        self.set_alias(alias_name, key_id, false).await
+    }
+
+    /// UpdateAlias: points an existing alias at another key.
+    ///
+    /// # Errors
+    /// `Forbidden.AliasNotFound`, `Forbidden.KeyNotFound`, `Rejected.QuotaExceeded`.
+    pub async fn update_alias(&self, alias_name: &str, key_id: &str) -> Result<()> {
+        self.set_alias(alias_name, key_id, true).await
+    }
+
+    async fn set_alias(&self, alias_name: &str, key_id: &str, update: bool) -> Result<()> {
+        self.sweep().await?;
+        check_alias_name(alias_name)?;
+        let previous = spin::Mutex::new(None);
+        self.mutate(
+            |st| {
+                let id = st.resolve(key_id)?;
+                match (update, st.aliases.get(alias_name)) {
+                    (false, Some(_)) => return Err(Error::AliasExists(alias_name.to_string())),
+                    (true, None) => return Err(Error::AliasNotFound(alias_name.to_string())),
+                    _ => {}
+                }
+                if st.aliases.values().filter(|v| **v == id).count() >= MAX_ALIASES_PER_KEY {
+                    return Err(Error::QuotaExceeded("a key has at most 50 aliases"));
+                }
+                *previous.lock() = st.aliases.insert(alias_name.to_string(), id);
+                Ok(())
+            },
+            |st| match previous.lock().take() {
+                Some(old) => {
+                    st.aliases.insert(alias_name.to_string(), old);
+                }
+                None => {
+                    st.aliases.remove(alias_name);
+                }
+            },
+        )
+        .await
+    }
+
+    /// DeleteAlias (the key is untouched).
+    ///
+    /// # Errors
+    /// `Forbidden.AliasNotFound`; store failures.
+    pub async fn delete_alias(&self, alias_name: &str) -> Result<()> {
+        self.sweep().await?;
+        let previous = spin::Mutex::new(None);
+        self.mutate(
+            |st| {
+                let id = st
+                    .aliases
+                    .remove(alias_name)
+                    .ok_or_else(|| Error::AliasNotFound(alias_name.to_string()))?;
+                *previous.lock() = Some(id);
+                Ok(())
+            },
+            |st| {
+                if let Some(id) = previous.lock().take() {
+                    st.aliases.insert(alias_name.to_string(), id);
+                }
+            },
+        )
+        .await
+    }
+
+    fn alias_entries(st: &State, key: Option<&str>) -> Vec<AliasEntry> {
+        st.aliases
+            .iter()
+            .filter(|(_, id)| key.is_none_or(|k| k == id.as_str()))
+            .map(|(a, id)| AliasEntry {
+                alias_name: a.clone(),
+                alias_arn: alias_arn(a),
+                key_id: id.clone(),
+            })
+            .collect()
+    }
+
+    /// ListAliases, by name.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Limit`.
+    pub async fn list_aliases(
+        &self,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> Result<ListAliasesResponse> {
+        self.sweep().await?;
+        let all = Self::alias_entries(&self.state.lock(), None);
+        let (aliases, page_number, page_size) = page(&all, page_number, page_size)?;
+        Ok(ListAliasesResponse {
+            aliases,
+            total_count: all.len() as u64,
+            page_number,
+            page_size,
+        })
+    }
+
+    /// ListAliasesByKeyId.
+    ///
+    /// # Errors
+    /// `Forbidden.KeyNotFound`, `InvalidParameter.Limit`.
+    pub async fn list_aliases_by_key_id(
+        &self,
+        key_id: &str,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> Result<ListAliasesResponse> {
+        self.sweep().await?;
+        let all = {
+            let st = self.state.lock();
+            let id = st.resolve(key_id)?;
+            Self::alias_entries(&st, Some(&id))
+        };
+        let (aliases, page_number, page_size) = page(&all, page_number, page_size)?;
+        Ok(ListAliasesResponse {
+            aliases,
+            total_count: all.len() as u64,
+            page_number,
+            page_size,
+        })
+    }
+
+    /// TagResource: adds or overwrites tags (keys 1–128 characters, not starting with
+    /// `acs:` or `aliyun`; values up to 256; at most 20 per key).
+    ///
+    /// # Errors
+    /// `InvalidParameter.Tags`, `Forbidden.KeyNotFound`; store failures.
+    pub async fn tag_resource(&self, key_id: &str, tags: &[Tag]) -> Result<()> {
+        if tags.is_empty() {
+            return Err(Error::param("Tags", "at least one tag"));
+        }
+        for t in tags {
+            let n = t.tag_key.chars().count();
+            if n == 0
+                || n > 128
+                || t.tag_key.starts_with("acs:")
+                || t.tag_key.starts_with("aliyun")
+                || t.tag_value.chars().count() > 256
+            {
+                return Err(Error::param(
+                    "Tags",
+                    "TagKey is 1-128 characters, not acs:/aliyun-prefixed; TagValue at most 256",
+                ));
+            }
+        }
+        self.mutate_key(key_id, |k| {
+            for t in tags {
+                k.tags.insert(t.tag_key.clone(), t.tag_value.clone());
+            }
+            if k.tags.len() > MAX_TAGS_PER_KEY {
+                return Err(Error::param("Tags", "a key carries at most 20 tags"));
+            }
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// UntagResource: removes the named tags (absent ones are ignored).
+    ///
+    /// # Errors
+    /// `Forbidden.KeyNotFound`; store failures.
+    pub async fn untag_resource(&self, key_id: &str, tag_keys: &[String]) -> Result<()> {
+        self.mutate_key(key_id, |k| {
+            for t in tag_keys {
+                k.tags.remove(t);
+            }
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// ListResourceTags, by TagKey.
+    ///
+    /// # Errors
+    /// `Forbidden.KeyNotFound`.
+    pub async fn list_resource_tags(&self, key_id: &str) -> Result<Vec<Tag>> {
+        self.sweep().await?;
+        self.with_key(key_id, |k| {
+            Ok(k.tags
+                .iter()
+                .map(|(a, b)| Tag {
+                    tag_key: a.clone(),
+                    tag_value: b.clone(),
+                })
+                .collect())
         })
     }
 

@@ -37,6 +37,8 @@ pub(crate) struct KeyRecord {
     pub(crate) last_rotation_ms: Option<u64>,
     pub(crate) primary_version: String,
     pub(crate) versions: Vec<VersionRecord>,
+    /// TagResource pairs.
+    pub(crate) tags: BTreeMap<String, String>,
 }
 
 impl KeyRecord {
@@ -57,6 +59,8 @@ pub(crate) struct State {
     pub(crate) keys: BTreeMap<String, KeyRecord>,
     /// Key ids in creation order (ListKeys order).
     pub(crate) order: Vec<String>,
+    /// Alias name (`alias/…`) → KeyId.
+    pub(crate) aliases: BTreeMap<String, String>,
 }
 
 impl State {
@@ -100,6 +104,16 @@ impl State {
                 w.u64(v.creation_ms);
                 w.bytes16(v.handle.0.expose());
             }
+            w.u32(u32::try_from(k.tags.len()).unwrap_or(u32::MAX));
+            for (tk, tv) in &k.tags {
+                w.str16(tk);
+                w.str16(tv);
+            }
+        }
+        w.u32(u32::try_from(self.aliases.len()).unwrap_or(u32::MAX));
+        for (a, id) in &self.aliases {
+            w.str16(a);
+            w.str16(id);
         }
         SecretBytes::new(core::mem::take(&mut w.buf))
     }
@@ -155,7 +169,15 @@ impl State {
                     handle: KeyHandle(SecretBytes::from_slice(handle)),
                 });
             }
+            let nt = r.u32().ok_or(bad("truncated key record"))?;
+            let mut tags = BTreeMap::new();
+            for _ in 0..nt {
+                let tk = r.str16().ok_or(bad("truncated tag"))?;
+                let tv = r.str16().ok_or(bad("truncated tag"))?;
+                tags.insert(tk, tv);
+            }
             let rec = KeyRecord {
+                tags,
                 key_id: key_id.clone(),
                 description,
                 spec,
@@ -175,6 +197,15 @@ impl State {
                 return Err(bad("duplicate key id"));
             }
             st.order.push(key_id);
+        }
+        let na = r.u32().ok_or(bad("truncated alias table"))?;
+        for _ in 0..na {
+            let a = r.str16().ok_or(bad("truncated alias"))?;
+            let id = r.str16().ok_or(bad("truncated alias"))?;
+            if !st.keys.contains_key(&id) {
+                return Err(bad("alias names a missing key"));
+            }
+            st.aliases.insert(a, id);
         }
         if r.remaining() != 0 {
             return Err(bad("trailing bytes after state"));

@@ -392,3 +392,143 @@ fn versions_rotation_and_reencrypt() {
         3
     );
 }
+
+#[test]
+fn aliases_and_tags() {
+    use strongroom::Tag;
+    let clock = Arc::new(ManualClock::new(1_795_392_000_000));
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open(&clock, &storage);
+    let a = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let b = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    block_on(kms.create_alias("alias/lab-envelope", &a.key_id)).unwrap();
+    assert_eq!(
+        block_on(kms.create_alias("alias/lab-envelope", &b.key_id))
+            .unwrap_err()
+            .code(),
+        "Rejected.AliasExists"
+    );
+    for bad in ["lab", "alias/", "alias/acs/x", "alias/sp ace"] {
+        assert_eq!(
+            block_on(kms.create_alias(bad, &a.key_id))
+                .unwrap_err()
+                .code(),
+            "InvalidParameter.AliasName",
+            "{bad}"
+        );
+    }
+    // Usable wherever a KeyId is, also as an ARN.
+    let e = block_on(kms.encrypt(EncryptRequest {
+        key_id: "alias/lab-envelope".into(),
+        plaintext: b"x".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(e.key_id, a.key_id);
+    assert_eq!(
+        block_on(kms.describe_key("acs:kms:strongroom:local:alias/lab-envelope"))
+            .unwrap()
+            .key_id,
+        a.key_id
+    );
+    block_on(kms.update_alias("alias/lab-envelope", &b.key_id)).unwrap();
+    assert_eq!(
+        block_on(kms.describe_key("alias/lab-envelope"))
+            .unwrap()
+            .key_id,
+        b.key_id
+    );
+    assert_eq!(
+        block_on(kms.update_alias("alias/none", &b.key_id))
+            .unwrap_err()
+            .code(),
+        "Forbidden.AliasNotFound"
+    );
+    assert_eq!(
+        block_on(kms.describe_key("alias/none")).unwrap_err().code(),
+        "Forbidden.AliasNotFound"
+    );
+    block_on(kms.create_alias("alias/second", &b.key_id)).unwrap();
+    let all = block_on(kms.list_aliases(None, None)).unwrap();
+    assert_eq!(all.total_count, 2);
+    assert_eq!(all.aliases[0].alias_name, "alias/lab-envelope");
+    assert_eq!(
+        all.aliases[0].alias_arn,
+        "acs:kms:strongroom:local:alias/lab-envelope"
+    );
+    assert_eq!(
+        block_on(kms.list_aliases_by_key_id(&b.key_id, None, None))
+            .unwrap()
+            .total_count,
+        2
+    );
+    assert_eq!(
+        block_on(kms.list_aliases_by_key_id(&a.key_id, None, None))
+            .unwrap()
+            .total_count,
+        0
+    );
+    block_on(kms.delete_alias("alias/second")).unwrap();
+    assert_eq!(
+        block_on(kms.delete_alias("alias/second"))
+            .unwrap_err()
+            .code(),
+        "Forbidden.AliasNotFound"
+    );
+
+    let t = |k: &str, v: &str| Tag {
+        tag_key: k.into(),
+        tag_value: v.into(),
+    };
+    block_on(kms.tag_resource(&b.key_id, &[t("env", "prod"), t("owner", "sec")])).unwrap();
+    block_on(kms.tag_resource("alias/lab-envelope", &[t("env", "staging")])).unwrap();
+    assert_eq!(
+        block_on(kms.list_resource_tags(&b.key_id)).unwrap(),
+        vec![t("env", "staging"), t("owner", "sec")]
+    );
+    assert_eq!(
+        block_on(kms.tag_resource(&b.key_id, &[t("acs:x", "y")]))
+            .unwrap_err()
+            .code(),
+        "InvalidParameter.Tags"
+    );
+    let many: Vec<Tag> = (0..20).map(|i| t(&format!("k{i}"), "v")).collect();
+    assert_eq!(
+        block_on(kms.tag_resource(&b.key_id, &many))
+            .unwrap_err()
+            .code(),
+        "InvalidParameter.Tags"
+    );
+    assert_eq!(
+        block_on(kms.list_resource_tags(&b.key_id)).unwrap().len(),
+        2,
+        "a refused TagResource changes nothing"
+    );
+    block_on(kms.untag_resource(&b.key_id, &["owner".to_string(), "absent".to_string()])).unwrap();
+    assert_eq!(
+        block_on(kms.list_resource_tags(&b.key_id)).unwrap(),
+        vec![t("env", "staging")]
+    );
+
+    // Persisted; deleting the key removes its aliases.
+    drop(kms);
+    let kms = open(&clock, &storage);
+    assert_eq!(
+        block_on(kms.describe_key("alias/lab-envelope"))
+            .unwrap()
+            .key_id,
+        b.key_id
+    );
+    block_on(kms.schedule_key_deletion(&b.key_id, 7)).unwrap();
+    clock.advance(7 * DAY);
+    assert_eq!(
+        block_on(kms.list_aliases(None, None)).unwrap().total_count,
+        0
+    );
+    assert_eq!(
+        block_on(kms.describe_key("alias/lab-envelope"))
+            .unwrap_err()
+            .code(),
+        "Forbidden.AliasNotFound"
+    );
+}

@@ -100,6 +100,9 @@ export interface KeyMetadata {
   lastRotationDate?: string;
   nextRotationDate?: string;
 }
+export interface AliasEntry { aliasName: string; aliasArn: string; keyId: string }
+export interface ListAliasesResult { aliases: AliasEntry[]; totalCount: number; pageNumber: number; pageSize: number }
+export interface Tag { tagKey: string; tagValue: string }
 export interface KeyVersion { keyId: string; keyVersionId: string; creationDate: string }
 export interface ListKeyVersionsResult { keyVersions: KeyVersion[]; totalCount: number; pageNumber: number; pageSize: number }
 export interface ReEncryptResult { keyId: string; keyVersionId: string; sourceKeyId: string; sourceKeyVersionId: string; ciphertextBlob: Uint8Array }
@@ -205,6 +208,42 @@ export class Kms {
 
   describeKey(opts: { keyId: string }): Promise<KeyMetadata> {
     return call(async () => this.#n.describeKey(str('KeyId', opts?.keyId, true)));
+  }
+
+  /** `alias/<name>` for a key; usable wherever a keyId is. */
+  createAlias(opts: { aliasName: string; keyId: string }): Promise<void> {
+    return call(async () => this.#n.createAlias(str('AliasName', opts?.aliasName, true), str('KeyId', opts.keyId, true)));
+  }
+
+  updateAlias(opts: { aliasName: string; keyId: string }): Promise<void> {
+    return call(async () => this.#n.updateAlias(str('AliasName', opts?.aliasName, true), str('KeyId', opts.keyId, true)));
+  }
+
+  deleteAlias(opts: { aliasName: string }): Promise<void> {
+    return call(async () => this.#n.deleteAlias(str('AliasName', opts?.aliasName, true)));
+  }
+
+  listAliases(opts: { pageNumber?: number; pageSize?: number } = {}): Promise<ListAliasesResult> {
+    return call(async () => this.#n.listAliases(u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
+  }
+
+  listAliasesByKeyId(opts: { keyId: string; pageNumber?: number; pageSize?: number }): Promise<ListAliasesResult> {
+    return call(async () => this.#n.listAliasesByKeyId(str('KeyId', opts?.keyId, true), u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
+  }
+
+  tagResource(opts: { keyId: string; tags: Record<string, string> }): Promise<void> {
+    return call(async () => this.#n.tagResource(str('KeyId', opts?.keyId, true), opts.tags));
+  }
+
+  untagResource(opts: { keyId: string; tagKeys: string[] }): Promise<void> {
+    return call(async () => {
+      if (!Array.isArray(opts?.tagKeys) || !opts.tagKeys.every((k) => typeof k === 'string')) throw invalid('TagKeys', 'must be an array of strings');
+      return this.#n.untagResource(str('KeyId', opts.keyId, true), opts.tagKeys);
+    });
+  }
+
+  listResourceTags(opts: { keyId: string }): Promise<Tag[]> {
+    return call(async () => this.#n.listResourceTags(str('KeyId', opts?.keyId, true)));
   }
 
   /** A new version, made primary; blobs under older versions still decrypt. */

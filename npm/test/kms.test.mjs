@@ -122,6 +122,28 @@ for (const kind of ['software', 'loopback']) {
       assert.equal(await code(kms.describeKeyVersion({ keyId: k.keyId, keyVersionId: 'nope' })), 'Forbidden.KeyVersionNotFound');
     });
 
+    test('aliases and tags', async () => {
+      const { kms } = await makeKms(kind);
+      const a = await kms.createKey();
+      const b = await kms.createKey();
+      await kms.createAlias({ aliasName: 'alias/orders', keyId: a.keyId });
+      assert.equal(await code(kms.createAlias({ aliasName: 'alias/orders', keyId: b.keyId })), 'Rejected.AliasExists');
+      assert.equal(await code(kms.createAlias({ aliasName: 'orders', keyId: b.keyId })), 'InvalidParameter.AliasName');
+      assert.equal((await kms.encrypt({ keyId: 'alias/orders', plaintext: enc.encode('x') })).keyId, a.keyId);
+      await kms.updateAlias({ aliasName: 'alias/orders', keyId: b.keyId });
+      assert.equal((await kms.describeKey({ keyId: 'alias/orders' })).keyId, b.keyId);
+      const l = await kms.listAliases();
+      assert.deepEqual(l.aliases.map((x) => x.aliasName), ['alias/orders']);
+      assert.equal((await kms.listAliasesByKeyId({ keyId: b.keyId })).totalCount, 1);
+      await kms.deleteAlias({ aliasName: 'alias/orders' });
+      assert.equal(await code(kms.describeKey({ keyId: 'alias/orders' })), 'Forbidden.AliasNotFound');
+      await kms.tagResource({ keyId: b.keyId, tags: { env: 'prod', team: 'sec' } });
+      await kms.untagResource({ keyId: b.keyId, tagKeys: ['team'] });
+      assert.deepEqual(await kms.listResourceTags({ keyId: b.keyId }), [{ tagKey: 'env', tagValue: 'prod' }]);
+      assert.equal(await code(kms.tagResource({ keyId: b.keyId, tags: { 'acs:x': 'y' } })), 'InvalidParameter.Tags');
+      assert.equal(await code(kms.tagResource({ keyId: b.keyId, tags: { n: 1 } })), 'InvalidParameter.Tags');
+    });
+
     test('bad input gets stable codes', async () => {
       const { kms } = await makeKms(kind);
       const k = await kms.createKey();

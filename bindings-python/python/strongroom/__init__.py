@@ -35,6 +35,9 @@ __all__ = [
     "KeyMetadata",
     "KeyListEntry",
     "KeyVersion",
+    "AliasEntry",
+    "ListAliasesResult",
+    "Tag",
     "ListKeyVersionsResult",
     "ReEncryptResult",
     "ListKeysResult",
@@ -75,6 +78,27 @@ class KeyMetadata:
     rotation_interval: Optional[str]
     last_rotation_date: Optional[str]
     next_rotation_date: Optional[str]
+
+
+@dataclass(frozen=True)
+class AliasEntry:
+    alias_name: str
+    alias_arn: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class ListAliasesResult:
+    aliases: Sequence[AliasEntry]
+    total_count: int
+    page_number: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class Tag:
+    tag_key: str
+    tag_value: str
 
 
 @dataclass(frozen=True)
@@ -218,6 +242,39 @@ class Kms:
 
     def describe_key(self, *, key_id: str) -> KeyMetadata:
         return KeyMetadata(**self._native.describe_key(key_id))
+
+    def create_alias(self, *, alias_name: str, key_id: str) -> None:
+        self._native.create_alias(alias_name, key_id)
+
+    def update_alias(self, *, alias_name: str, key_id: str) -> None:
+        self._native.update_alias(alias_name, key_id)
+
+    def delete_alias(self, *, alias_name: str) -> None:
+        self._native.delete_alias(alias_name)
+
+    @staticmethod
+    def _aliases(r: dict) -> ListAliasesResult:
+        return ListAliasesResult(
+            aliases=[AliasEntry(**a) for a in r["aliases"]],
+            total_count=r["total_count"],
+            page_number=r["page_number"],
+            page_size=r["page_size"],
+        )
+
+    def list_aliases(self, *, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListAliasesResult:
+        return self._aliases(self._native.list_aliases(page_number, page_size))
+
+    def list_aliases_by_key_id(self, *, key_id: str, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListAliasesResult:
+        return self._aliases(self._native.list_aliases_by_key_id(key_id, page_number, page_size))
+
+    def tag_resource(self, *, key_id: str, tags: Mapping[str, str]) -> None:
+        self._native.tag_resource(key_id, list(dict(tags).items()))
+
+    def untag_resource(self, *, key_id: str, tag_keys: Sequence[str]) -> None:
+        self._native.untag_resource(key_id, list(tag_keys))
+
+    def list_resource_tags(self, *, key_id: str) -> list:
+        return [Tag(tag_key=k, tag_value=v) for k, v in self._native.list_resource_tags(key_id)]
 
     def create_key_version(self, *, key_id: str) -> KeyVersion:
         return KeyVersion(**self._native.create_key_version(key_id))
