@@ -86,6 +86,11 @@ fn metadata<'py>(py: Python<'py>, m: &KeyMetadata) -> PyResult<Bound<'py, PyDict
     d.set_item("rotation_interval", &m.rotation_interval)?;
     d.set_item("last_rotation_date", &m.last_rotation_date)?;
     d.set_item("next_rotation_date", &m.next_rotation_date)?;
+    d.set_item("deletion_protection", m.deletion_protection)?;
+    d.set_item(
+        "deletion_protection_description",
+        &m.deletion_protection_description,
+    )?;
     Ok(d)
 }
 
@@ -395,6 +400,26 @@ impl Kms {
         d.set_item("source_key_version_id", &r.source_key_version_id)?;
         d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
         Ok(d)
+    }
+
+    #[pyo3(signature = (key_id, enable_deletion_protection, deletion_protection_description=None))]
+    fn set_deletion_protection<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: &str,
+        enable_deletion_protection: bool,
+        deletion_protection_description: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let m = py
+            .detach(|| {
+                pollster::block_on(self.inner.set_deletion_protection(
+                    key_id,
+                    enable_deletion_protection,
+                    deletion_protection_description,
+                ))
+            })
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
     }
 
     fn enable_key<'py>(&self, py: Python<'py>, key_id: &str) -> PyResult<Bound<'py, PyDict>> {

@@ -218,3 +218,14 @@ def test_aliases_and_tags(kms):
     with pytest.raises(InvalidParameterError) as ei:
         kms.tag_resource(key_id=b.key_id, tags={"acs:reserved": "x"})
     assert ei.value.code == "InvalidParameter.Tags"
+
+
+def test_deletion_protection(kms):
+    k = kms.create_key()
+    m = kms.set_deletion_protection(key_id=k.key_id, enable_deletion_protection=True, deletion_protection_description="prod")
+    assert (m.deletion_protection, m.deletion_protection_description) == ("Enabled", "prod")
+    with pytest.raises(strongroom.KeyStateError) as ei:
+        kms.schedule_key_deletion(key_id=k.key_id, pending_window_in_days=7)
+    assert ei.value.code == "Forbidden.DeletionProtection"
+    kms.set_deletion_protection(key_id=k.key_id, enable_deletion_protection=False)
+    assert kms.schedule_key_deletion(key_id=k.key_id, pending_window_in_days=7).key_state == "PendingDeletion"

@@ -113,6 +113,12 @@ fn metadata(m: &KeyMetadata) -> JsValue {
     set(&o, "rotationInterval", opt(&m.rotation_interval));
     set(&o, "lastRotationDate", opt(&m.last_rotation_date));
     set(&o, "nextRotationDate", opt(&m.next_rotation_date));
+    set(&o, "deletionProtection", m.deletion_protection);
+    set(
+        &o,
+        "deletionProtectionDescription",
+        opt(&m.deletion_protection_description),
+    );
     o.into()
 }
 
@@ -556,6 +562,24 @@ impl NativeKms {
             set(&o, "sourceKeyVersionId", r.source_key_version_id.as_str());
             set(&o, "ciphertextBlob", bytes(&r.ciphertext_blob));
             Ok(o.into())
+        })
+    }
+
+    /// SetDeletionProtection.
+    #[wasm_bindgen(js_name = setDeletionProtection)]
+    pub fn set_deletion_protection(
+        &self,
+        key_id: String,
+        enable: bool,
+        description: Option<String>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            Ok(metadata(
+                &kms.set_deletion_protection(&key_id, enable, description.as_deref())
+                    .await
+                    .map_err(|e| js_err(&e))?,
+            ))
         })
     }
 

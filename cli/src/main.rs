@@ -94,6 +94,17 @@ enum KeyCmd {
         #[arg(long)]
         interval: Option<String>,
     },
+    /// SetDeletionProtection (on with --enable, off without).
+    DeletionProtection {
+        /// KeyId, alias or ARN.
+        key_id: String,
+        /// Turn protection on.
+        #[arg(long)]
+        enable: bool,
+        /// DeletionProtectionDescription.
+        #[arg(long)]
+        description: Option<String>,
+    },
     /// EnableKey.
     Enable {
         /// KeyId or ARN.
@@ -301,6 +312,8 @@ pub(crate) fn metadata_json(m: &KeyMetadata) -> Value {
         "RotationInterval": m.rotation_interval,
         "LastRotationDate": m.last_rotation_date,
         "NextRotationDate": m.next_rotation_date,
+        "DeletionProtection": m.deletion_protection,
+        "DeletionProtectionDescription": m.deletion_protection_description,
     })
 }
 
@@ -381,6 +394,18 @@ fn run(cli: Cli) -> Result<(), Error> {
                 &metadata_json(&pollster::block_on(kms.update_rotation_policy(req))?),
             );
         }
+        Cmd::Key(KeyCmd::DeletionProtection {
+            key_id,
+            enable,
+            description,
+        }) => print(
+            json_mode,
+            &metadata_json(&pollster::block_on(kms.set_deletion_protection(
+                &key_id,
+                enable,
+                description.as_deref(),
+            ))?),
+        ),
         Cmd::Key(KeyCmd::Enable { key_id }) => print(
             json_mode,
             &metadata_json(&pollster::block_on(kms.enable_key(&key_id))?),

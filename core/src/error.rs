@@ -47,6 +47,8 @@ pub enum Error {
         /// What the key is for.
         usage: &'static str,
     },
+    /// The key has deletion protection on (`Forbidden.DeletionProtection`).
+    DeletionProtected(String),
     /// No alias with this name (`Forbidden.AliasNotFound`).
     AliasNotFound(String),
     /// The alias name is taken (`Rejected.AliasExists`).
@@ -126,6 +128,7 @@ impl Error {
             },
             Error::KeyUsage { .. } => "Rejected.KeyUsage",
             Error::AliasNotFound(_) => "Forbidden.AliasNotFound",
+            Error::DeletionProtected(_) => "Forbidden.DeletionProtection",
             Error::AliasExists(_) => "Rejected.AliasExists",
             Error::InvalidCiphertext => "InvalidCiphertext",
             Error::KeyVersionNotFound { .. } => "Forbidden.KeyVersionNotFound",
@@ -153,7 +156,7 @@ impl Error {
             Error::KeyNotFound(_) | Error::KeyVersionNotFound { .. } | Error::AliasNotFound(_) => {
                 "KeyNotFound"
             }
-            Error::KeyState { .. } => "KeyState",
+            Error::KeyState { .. } | Error::DeletionProtected(_) => "KeyState",
             Error::InvalidCiphertext => "InvalidCiphertext",
             Error::WrongPassphrase => "WrongPassphrase",
             Error::StoreCorrupted(_)
@@ -197,6 +200,10 @@ impl fmt::Display for Error {
                 write!(f, "key {key_id} has usage {usage}, which does not allow this action")
             }
             Error::AliasNotFound(a) => write!(f, "no alias {a} in this store"),
+            Error::DeletionProtected(k) => write!(
+                f,
+                "key {k} has deletion protection on; turn it off with SetDeletionProtection first"
+            ),
             Error::AliasExists(a) => write!(f, "alias {a} already exists"),
             Error::InvalidCiphertext => f.write_str(
                 "the ciphertext cannot be decrypted (tampered, wrong EncryptionContext, or not a strongroom ciphertext)",

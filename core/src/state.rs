@@ -39,6 +39,8 @@ pub(crate) struct KeyRecord {
     pub(crate) versions: Vec<VersionRecord>,
     /// TagResource pairs.
     pub(crate) tags: BTreeMap<String, String>,
+    /// SetDeletionProtection: Some(description) when on.
+    pub(crate) deletion_protection: Option<String>,
 }
 
 impl KeyRecord {
@@ -104,6 +106,8 @@ impl State {
                 w.u64(v.creation_ms);
                 w.bytes16(v.handle.0.expose());
             }
+            w.u8(u8::from(k.deletion_protection.is_some()));
+            w.str16(k.deletion_protection.as_deref().unwrap_or_default());
             w.u32(u32::try_from(k.tags.len()).unwrap_or(u32::MAX));
             for (tk, tv) in &k.tags {
                 w.str16(tk);
@@ -169,6 +173,13 @@ impl State {
                     handle: KeyHandle(SecretBytes::from_slice(handle)),
                 });
             }
+            let protected = r.u8().ok_or(bad("truncated key record"))?;
+            let protection_description = r.str16().ok_or(bad("truncated key record"))?;
+            let deletion_protection = match protected {
+                0 => None,
+                1 => Some(protection_description),
+                _ => return Err(bad("bad deletion protection flag")),
+            };
             let nt = r.u32().ok_or(bad("truncated key record"))?;
             let mut tags = BTreeMap::new();
             for _ in 0..nt {
@@ -178,6 +189,7 @@ impl State {
             }
             let rec = KeyRecord {
                 tags,
+                deletion_protection,
                 key_id: key_id.clone(),
                 description,
                 spec,

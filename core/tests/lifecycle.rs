@@ -532,3 +532,42 @@ fn aliases_and_tags() {
         "Forbidden.AliasNotFound"
     );
 }
+
+#[test]
+fn deletion_protection_blocks_scheduling() {
+    let clock = Arc::new(ManualClock::new(1_795_392_000_000));
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open(&clock, &storage);
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    assert_eq!(k.deletion_protection, "Disabled");
+    let arn = format!("acs:kms:strongroom:local:key/{}", k.key_id);
+    let m = block_on(kms.set_deletion_protection(&arn, true, Some("prod data"))).unwrap();
+    assert_eq!(
+        (
+            m.deletion_protection,
+            m.deletion_protection_description.as_deref()
+        ),
+        ("Enabled", Some("prod data"))
+    );
+    assert_eq!(
+        block_on(kms.schedule_key_deletion(&k.key_id, 7))
+            .unwrap_err()
+            .code(),
+        "Forbidden.DeletionProtection"
+    );
+    drop(kms);
+    let kms = open(&clock, &storage);
+    assert_eq!(
+        block_on(kms.describe_key(&k.key_id))
+            .unwrap()
+            .deletion_protection,
+        "Enabled"
+    );
+    block_on(kms.set_deletion_protection(&k.key_id, false, None)).unwrap();
+    assert_eq!(
+        block_on(kms.schedule_key_deletion(&k.key_id, 7))
+            .unwrap()
+            .key_state,
+        KeyState::PendingDeletion
+    );
+}

@@ -99,6 +99,8 @@ export interface KeyMetadata {
   rotationInterval?: string;
   lastRotationDate?: string;
   nextRotationDate?: string;
+  deletionProtection: 'Enabled' | 'Disabled';
+  deletionProtectionDescription?: string;
 }
 export interface AliasEntry { aliasName: string; aliasArn: string; keyId: string }
 export interface ListAliasesResult { aliases: AliasEntry[]; totalCount: number; pageNumber: number; pageSize: number }
@@ -272,6 +274,14 @@ export class Kms {
     return call(async () =>
       this.#n.reEncrypt(bytes('CiphertextBlob', opts?.ciphertextBlob), str('DestinationKeyId', opts.destinationKeyId, true), opts.sourceEncryptionContext, opts.destinationEncryptionContext),
     );
+  }
+
+  /** While on, scheduleKeyDeletion is refused (`Forbidden.DeletionProtection`). keyId may be an ARN or alias. */
+  setDeletionProtection(opts: { keyId: string; enableDeletionProtection: boolean; deletionProtectionDescription?: string }): Promise<KeyMetadata> {
+    return call(async () => {
+      if (typeof opts?.enableDeletionProtection !== 'boolean') throw invalid('EnableDeletionProtection', 'must be a boolean');
+      return this.#n.setDeletionProtection(str('KeyId', opts.keyId, true), opts.enableDeletionProtection, str('Description', opts.deletionProtectionDescription));
+    });
   }
 
   enableKey(opts: { keyId: string }): Promise<KeyMetadata> {

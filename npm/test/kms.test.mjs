@@ -144,6 +144,18 @@ for (const kind of ['software', 'loopback']) {
       assert.equal(await code(kms.tagResource({ keyId: b.keyId, tags: { n: 1 } })), 'InvalidParameter.Tags');
     });
 
+    test('deletion protection', async () => {
+      const { kms } = await makeKms(kind);
+      const k = await kms.createKey();
+      assert.equal(k.deletionProtection, 'Disabled');
+      const m = await kms.setDeletionProtection({ keyId: k.keyId, enableDeletionProtection: true, deletionProtectionDescription: 'prod' });
+      assert.equal(m.deletionProtection, 'Enabled');
+      assert.equal(m.deletionProtectionDescription, 'prod');
+      assert.equal(await code(kms.scheduleKeyDeletion({ keyId: k.keyId, pendingWindowInDays: 7 })), 'Forbidden.DeletionProtection');
+      await kms.setDeletionProtection({ keyId: k.keyId, enableDeletionProtection: false });
+      assert.equal((await kms.scheduleKeyDeletion({ keyId: k.keyId, pendingWindowInDays: 7 })).keyState, 'PendingDeletion');
+    });
+
     test('bad input gets stable codes', async () => {
       const { kms } = await makeKms(kind);
       const k = await kms.createKey();

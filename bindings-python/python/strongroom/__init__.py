@@ -78,6 +78,8 @@ class KeyMetadata:
     rotation_interval: Optional[str]
     last_rotation_date: Optional[str]
     next_rotation_date: Optional[str]
+    deletion_protection: str
+    deletion_protection_description: Optional[str]
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,12 @@ class Kms:
                 _bytes("CiphertextBlob", ciphertext_blob), destination_key_id, _ctx(source_encryption_context), _ctx(destination_encryption_context)
             )
         )
+
+    def set_deletion_protection(
+        self, *, key_id: str, enable_deletion_protection: bool, deletion_protection_description: Optional[str] = None
+    ) -> KeyMetadata:
+        """While on, schedule_key_deletion is refused (Forbidden.DeletionProtection). key_id may be an ARN or alias."""
+        return KeyMetadata(**self._native.set_deletion_protection(key_id, enable_deletion_protection, deletion_protection_description))
 
     def enable_key(self, *, key_id: str) -> KeyMetadata:
         return KeyMetadata(**self._native.enable_key(key_id))
