@@ -3,7 +3,9 @@
 use alloc::sync::Arc;
 
 use crate::backend::MaybeSendSync;
-use crate::error::{Error, Result};
+#[cfg(feature = "getrandom")]
+use crate::error::Error;
+use crate::error::Result;
 
 /// A cryptographically secure random source.
 ///
@@ -13,7 +15,7 @@ pub trait Entropy: MaybeSendSync {
     /// Fills `buf` with random bytes.
     ///
     /// # Errors
-    /// [`Error::EntropyUnavailable`] when the source cannot deliver.
+    /// [`crate::Error::EntropyUnavailable`] when the source cannot deliver.
     fn fill(&self, buf: &mut [u8]) -> Result<()>;
 }
 
@@ -79,6 +81,3 @@ impl Entropy for OsEntropy {
         getrandom::fill(buf).map_err(|_| Error::EntropyUnavailable)
     }
 }
-
-// Keep `Error` used when the feature is off.
-const _: fn() -> Error = || Error::EntropyUnavailable;

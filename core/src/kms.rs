@@ -550,11 +550,13 @@ pub struct Tag {
     pub tag_value: String,
 }
 
-fn page<T: Clone>(
+/// One page of `items` (PageNumber from 1, default 1; PageSize 1–100, default 10),
+/// with the page number and size actually used. Borrowed: nothing is cloned.
+fn page<T>(
     items: &[T],
     page_number: Option<u32>,
     page_size: Option<u32>,
-) -> Result<(Vec<T>, u32, u32)> {
+) -> Result<(&[T], u32, u32)> {
     let n = page_number.unwrap_or(1);
     let size = page_size.unwrap_or(10);
     if n == 0 || !(1..=100).contains(&size) {
@@ -563,14 +565,11 @@ fn page<T: Clone>(
             "PageNumber starts at 1; PageSize is 1-100",
         ));
     }
-    let skip = usize::try_from(u64::from(n - 1) * u64::from(size)).unwrap_or(usize::MAX);
+    let start = usize::try_from(u64::from(n - 1) * u64::from(size)).unwrap_or(usize::MAX);
+    let rest = items.get(start..).unwrap_or_default();
     Ok((
-        items
-            .iter()
-            .skip(skip)
-            .take(size as usize)
-            .cloned()
-            .collect(),
+        rest.get(..(size as usize).min(rest.len()))
+            .unwrap_or_default(),
         n,
         size,
     ))
@@ -1236,23 +1235,11 @@ impl Kms {
         page_size: Option<u32>,
     ) -> Result<ListKeyVersionsResponse> {
         self.sweep().await?;
-        let page_number = page_number.unwrap_or(1);
-        let page_size = page_size.unwrap_or(10);
-        if page_number == 0 || !(1..=100).contains(&page_size) {
-            return Err(Error::param(
-                "Limit",
-                "PageNumber starts at 1; PageSize is 1-100",
-            ));
-        }
         self.with_key(key_id, |k| {
-            let skip = usize::try_from(u64::from(page_number - 1) * u64::from(page_size))
-                .unwrap_or(usize::MAX);
+            let (versions, page_number, page_size) = page(&k.versions, page_number, page_size)?;
             Ok(ListKeyVersionsResponse {
-                key_versions: k
-                    .versions
+                key_versions: versions
                     .iter()
-                    .skip(skip)
-                    .take(page_size as usize)
                     .map(|v| KeyVersion {
                         key_id: k.key_id.clone(),
                         key_version_id: v.version_id.clone(),
@@ -1431,6 +1418,7 @@ impl Kms {
         self.sweep().await?;
         let all = Self::alias_entries(&self.state.lock(), None);
         let (aliases, page_number, page_size) = page(&all, page_number, page_size)?;
+        let aliases = aliases.to_vec();
         Ok(ListAliasesResponse {
             aliases,
             total_count: all.len() as u64,
@@ -1456,6 +1444,7 @@ impl Kms {
             Self::alias_entries(&st, Some(&id))
         };
         let (aliases, page_number, page_size) = page(&all, page_number, page_size)?;
+        let aliases = aliases.to_vec();
         Ok(ListAliasesResponse {
             aliases,
             total_count: all.len() as u64,
@@ -1547,22 +1536,10 @@ impl Kms {
     /// `InvalidParameter.Limit` for a page size outside 1–100 or page number 0.
     pub async fn list_keys(&self, req: ListKeysRequest) -> Result<ListKeysResponse> {
         self.sweep().await?;
-        let page_number = req.page_number.unwrap_or(1);
-        let page_size = req.page_size.unwrap_or(10);
-        if page_number == 0 || !(1..=100).contains(&page_size) {
-            return Err(Error::param(
-                "Limit",
-                "PageNumber starts at 1; PageSize is 1-100",
-            ));
-        }
         let st = self.state.lock();
-        let skip = usize::try_from(u64::from(page_number - 1) * u64::from(page_size))
-            .unwrap_or(usize::MAX);
-        let keys = st
-            .order
+        let (ids, page_number, page_size) = page(&st.order, req.page_number, req.page_size)?;
+        let keys = ids
             .iter()
-            .skip(skip)
-            .take(page_size as usize)
             .map(|id| KeyListEntry {
                 key_id: id.clone(),
                 key_arn: arn(id),
