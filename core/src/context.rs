@@ -94,6 +94,32 @@ impl EncryptionContext {
         s
     }
 
+    /// Parses the canonical encoding written by [`EncryptionContext::aad`]. Only the
+    /// canonical form is accepted (keys strictly increasing, exact length), so one
+    /// context has exactly one encoding.
+    #[must_use]
+    pub fn from_aad(bytes: &[u8]) -> Option<Self> {
+        let mut r = crate::codec::Reader::new(bytes);
+        let n = r.u16()?;
+        let mut map = BTreeMap::new();
+        let mut last: Option<String> = None;
+        for _ in 0..n {
+            let k = r.str16()?;
+            let v = r.str16()?;
+            if last.as_ref().is_some_and(|l| l.as_bytes() >= k.as_bytes()) {
+                return None;
+            }
+            last = Some(k.clone());
+            map.insert(k, v);
+        }
+        if r.remaining() != 0 {
+            return None;
+        }
+        let ctx = EncryptionContext(map);
+        ctx.check().ok()?;
+        Some(ctx)
+    }
+
     /// The AAD bytes: `u16 count`, then for each pair in canonical order
     /// `u16 len, key UTF-8, u16 len, value UTF-8` (docs/FORMAT.md §EncryptionContext).
     #[must_use]

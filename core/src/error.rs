@@ -91,6 +91,109 @@ pub enum Error {
     EntropyUnavailable,
     /// The action is not supported by this backend or build (`Rejected.Unsupported`).
     Unsupported(&'static str),
+    /// Reading or writing a caller's stream failed (`Rejected.Io`).
+    Io(String),
+    /// An envelope message cannot be opened; see [`EnvelopeFailure`] for the codes.
+    Envelope(EnvelopeFailure),
+}
+
+/// Why an envelope message could not be opened. Each has its own code; none tells
+/// anything about the plaintext or the key (no oracle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvelopeFailure {
+    /// It does not start with the envelope magic (`InvalidCiphertext.NotAnEnvelope`).
+    NotAnEnvelope,
+    /// A format version this build cannot read (`InvalidCiphertext.EnvelopeVersion`).
+    UnsupportedVersion(u8),
+    /// An algorithm suite this build does not know (`InvalidCiphertext.EnvelopeSuite`).
+    UnsupportedSuite(u16),
+    /// A structural error (`InvalidCiphertext.MalformedEnvelope`).
+    Malformed(&'static str),
+    /// More recipient stanzas than allowed (`InvalidCiphertext.TooManyRecipients`).
+    TooManyRecipients(usize),
+    /// No stanza names a key in this store (`Forbidden.NoRecipientKey`).
+    NoRecipient,
+    /// The message's EncryptionContext is not the one expected
+    /// (`InvalidCiphertext.ContextMismatch`).
+    ContextMismatch,
+    /// The unwrapped data key does not match the header's key commitment
+    /// (`InvalidCiphertext.KeyCommitment`).
+    KeyCommitment,
+    /// The header was altered (`InvalidCiphertext.HeaderAuthentication`).
+    HeaderAuthentication,
+    /// Frame n (from 1) failed authentication: altered, reordered, dropped or
+    /// duplicated (`InvalidCiphertext.FrameAuthentication`).
+    FrameAuthentication(u64),
+    /// The message ends before its final frame (`InvalidCiphertext.Truncated`).
+    Truncated,
+    /// Bytes follow the final frame (`InvalidCiphertext.TrailingData`).
+    TrailingData,
+}
+
+impl EnvelopeFailure {
+    /// The stable code.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            EnvelopeFailure::NotAnEnvelope => "InvalidCiphertext.NotAnEnvelope",
+            EnvelopeFailure::UnsupportedVersion(_) => "InvalidCiphertext.EnvelopeVersion",
+            EnvelopeFailure::UnsupportedSuite(_) => "InvalidCiphertext.EnvelopeSuite",
+            EnvelopeFailure::Malformed(_) => "InvalidCiphertext.MalformedEnvelope",
+            EnvelopeFailure::TooManyRecipients(_) => "InvalidCiphertext.TooManyRecipients",
+            EnvelopeFailure::NoRecipient => "Forbidden.NoRecipientKey",
+            EnvelopeFailure::ContextMismatch => "InvalidCiphertext.ContextMismatch",
+            EnvelopeFailure::KeyCommitment => "InvalidCiphertext.KeyCommitment",
+            EnvelopeFailure::HeaderAuthentication => "InvalidCiphertext.HeaderAuthentication",
+            EnvelopeFailure::FrameAuthentication(_) => "InvalidCiphertext.FrameAuthentication",
+            EnvelopeFailure::Truncated => "InvalidCiphertext.Truncated",
+            EnvelopeFailure::TrailingData => "InvalidCiphertext.TrailingData",
+        }
+    }
+}
+
+impl fmt::Display for EnvelopeFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvelopeFailure::NotAnEnvelope => {
+                f.write_str("this is not a strongroom envelope message")
+            }
+            EnvelopeFailure::UnsupportedVersion(v) => {
+                write!(
+                    f,
+                    "envelope format version {v} is not supported by this build"
+                )
+            }
+            EnvelopeFailure::UnsupportedSuite(s) => {
+                write!(
+                    f,
+                    "envelope algorithm suite 0x{s:04x} is not supported by this build"
+                )
+            }
+            EnvelopeFailure::Malformed(what) => write!(f, "the envelope is malformed: {what}"),
+            EnvelopeFailure::TooManyRecipients(n) => write!(
+                f,
+                "the envelope has {n} recipient stanzas; at most {} are accepted",
+                crate::envelope::MAX_RECIPIENTS
+            ),
+            EnvelopeFailure::NoRecipient => {
+                f.write_str("none of the envelope's recipients is a key in this store")
+            }
+            EnvelopeFailure::ContextMismatch => {
+                f.write_str("the envelope was encrypted with another EncryptionContext")
+            }
+            EnvelopeFailure::KeyCommitment => {
+                f.write_str("the envelope's data key does not match its key commitment")
+            }
+            EnvelopeFailure::HeaderAuthentication => f.write_str("the envelope header was altered"),
+            EnvelopeFailure::FrameAuthentication(n) => write!(
+                f,
+                "frame {n} of the envelope failed authentication (altered, reordered or dropped)"
+            ),
+            EnvelopeFailure::Truncated => f.write_str("the envelope ends before its final frame"),
+            EnvelopeFailure::TrailingData => f.write_str("bytes follow the envelope's final frame"),
+        }
+    }
 }
 
 impl Error {
@@ -115,6 +218,8 @@ impl Error {
                 "RotationInterval" => "InvalidParameter.RotationInterval",
                 "AliasName" => "InvalidParameter.AliasName",
                 "Tags" => "InvalidParameter.Tags",
+                "KeyIds" => "InvalidParameter.KeyIds",
+                "FrameLength" => "InvalidParameter.FrameLength",
                 _ => "InvalidParameter",
             },
             Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",
@@ -143,6 +248,8 @@ impl Error {
             Error::BackendProtocol(_) => "Rejected.BackendProtocol",
             Error::EntropyUnavailable => "Rejected.EntropyUnavailable",
             Error::Unsupported(_) => "Rejected.Unsupported",
+            Error::Envelope(f) => f.code(),
+            Error::Io(_) => "Rejected.Io",
         }
     }
 
@@ -158,6 +265,8 @@ impl Error {
             }
             Error::KeyState { .. } | Error::DeletionProtected(_) => "KeyState",
             Error::InvalidCiphertext => "InvalidCiphertext",
+            Error::Envelope(EnvelopeFailure::NoRecipient) => "KeyNotFound",
+            Error::Envelope(_) => "InvalidCiphertext",
             Error::WrongPassphrase => "WrongPassphrase",
             Error::StoreCorrupted(_)
             | Error::UnsupportedStoreVersion(_)
@@ -169,7 +278,8 @@ impl Error {
             | Error::AliasExists(_)
             | Error::QuotaExceeded(_)
             | Error::EntropyUnavailable
-            | Error::Unsupported(_) => "Rejected",
+            | Error::Unsupported(_)
+            | Error::Io(_) => "Rejected",
         }
     }
 
@@ -227,6 +337,8 @@ impl fmt::Display for Error {
             Error::BackendProtocol(msg) => write!(f, "key backend protocol error: {msg}"),
             Error::EntropyUnavailable => f.write_str("the random number source failed"),
             Error::Unsupported(what) => write!(f, "not supported: {what}"),
+            Error::Envelope(e) => e.fmt(f),
+            Error::Io(msg) => write!(f, "I/O failed: {msg}"),
         }
     }
 }

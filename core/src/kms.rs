@@ -418,7 +418,7 @@ pub struct KmsOptions {
 
 /// A key management service instance over one store.
 pub struct Kms {
-    env: Env,
+    pub(crate) env: Env,
     backend: Arc<dyn KeyBackend>,
     storage: Arc<dyn Storage>,
     sealer: Sealer,
@@ -431,6 +431,8 @@ pub struct Kms {
     next_rotation: spin::Mutex<Option<u64>>,
     generation: spin::Mutex<u64>,
     writer: AsyncMutex,
+    /// The envelope data-key cache (off unless configured).
+    pub(crate) data_key_cache: spin::Mutex<crate::envelope::cache::Cache>,
 }
 
 impl core::fmt::Debug for Kms {
@@ -481,7 +483,7 @@ fn key_ref(input: &str) -> Result<KeyRef<'_>> {
 
 impl State {
     /// The KeyId a KeyId/alias/ARN parameter names.
-    fn resolve(&self, input: &str) -> Result<String> {
+    pub(crate) fn resolve(&self, input: &str) -> Result<String> {
         match key_ref(input)? {
             KeyRef::Key(id) if self.keys.contains_key(id) => Ok(id.to_string()),
             KeyRef::Key(id) => Err(Error::KeyNotFound(id.to_string())),
@@ -639,6 +641,7 @@ impl Kms {
             state: spin::Mutex::new(state),
             generation: spin::Mutex::new(generation),
             writer: AsyncMutex::default(),
+            data_key_cache: spin::Mutex::new(crate::envelope::cache::Cache::default()),
         };
         kms.sweep().await?;
         Ok(kms)
@@ -767,6 +770,21 @@ impl Kms {
         f(k)
     }
 
+    /// The KeyId a KeyId/alias/ARN parameter names.
+    pub(crate) fn resolve(&self, key_id: &str) -> Result<String> {
+        self.state.lock().resolve(key_id)
+    }
+
+    /// Whether this store holds the key `key_id` names (by id, ARN or alias).
+    pub(crate) fn holds_key(&self, key_id: &str) -> bool {
+        self.with_key(key_id, |_| Ok(())).is_ok()
+    }
+
+    /// Whether the key may encrypt and decrypt now.
+    pub(crate) fn check_encrypt_usable(&self, key_id: &str) -> Result<()> {
+        self.with_key(key_id, Self::usable_for_encrypt)
+    }
+
     fn usable_for_encrypt(k: &KeyRecord) -> Result<()> {
         if k.usage != KeyUsage::EncryptDecrypt {
             return Err(Error::KeyUsage {
@@ -877,7 +895,7 @@ impl Kms {
     /// Destroys every key whose deletion window has passed (its versions' handles are
     /// dropped and zeroized, and the store is rewritten without them). Runs at open and
     /// before every action, so the injected clock alone drives deletion.
-    async fn sweep(&self) -> Result<()> {
+    pub(crate) async fn sweep(&self) -> Result<()> {
         self.delete_due().await?;
         self.rotate_due().await
     }
@@ -1564,7 +1582,7 @@ impl Kms {
         })
     }
 
-    async fn seal_blob(
+    pub(crate) async fn seal_blob(
         &self,
         key_id: &str,
         plaintext: &[u8],

@@ -23,6 +23,7 @@ pub mod blob;
 mod codec;
 pub mod context;
 pub mod env;
+pub mod envelope;
 mod error;
 mod ids;
 mod kms;
@@ -35,7 +36,11 @@ pub mod time;
 pub use backend::{BoxFuture, KeyBackend, KeyHandle, MaybeSend, MaybeSendSync};
 pub use context::EncryptionContext;
 pub use env::{Clock, Entropy, Env};
-pub use error::{Error, Result};
+pub use envelope::{
+    DataKeyCacheConfig, DecryptEnvelopeRequest, DecryptEnvelopeResponse, EncryptEnvelopeRequest,
+    EnvelopeInfo,
+};
+pub use error::{EnvelopeFailure, Error, Result};
 pub use kms::*;
 pub use secret::SecretBytes;
 pub use storage::Storage;

@@ -9,36 +9,23 @@
 //! deterministic randomness whose blob every runtime must decrypt.
 //! `STRONGROOM_REGEN_VECTORS=1 cargo test --test vectors` rewrites the file.
 
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
+
+use common::Deterministic;
 
 use pollster::block_on;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use strongroom::storage::{KdfParams, MemoryStorage};
 use strongroom::time::ManualClock;
 use strongroom::{
-    CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext, Entropy, Env, Kms,
-    KmsOptions, RootSecret,
+    CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext, Env, Kms, KmsOptions,
+    RootSecret,
 };
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/blob_v1.json");
-
-/// Test-only deterministic byte stream: SHA-256(seed || counter) blocks.
-struct Deterministic(AtomicU64);
-impl Entropy for Deterministic {
-    fn fill(&self, buf: &mut [u8]) -> strongroom::Result<()> {
-        for chunk in buf.chunks_mut(32) {
-            let n = self.0.fetch_add(1, Ordering::SeqCst);
-            let d = Sha256::new()
-                .chain_update(b"strongroom vectors")
-                .chain_update(n.to_be_bytes())
-                .finalize();
-            chunk.copy_from_slice(&d[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
 
 fn ctx(v: &Value) -> EncryptionContext {
     EncryptionContext::from_pairs(

@@ -63,3 +63,25 @@ pub fn memory(kind: Backend) -> (Kms, Arc<MemoryStorage>) {
         storage,
     )
 }
+
+/// A fake clock to drive time-based behaviour.
+pub fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(1_795_392_000_000))
+}
+
+/// Test-only deterministic byte stream: SHA-256(seed || counter) blocks.
+pub struct Deterministic(pub std::sync::atomic::AtomicU64);
+impl strongroom::Entropy for Deterministic {
+    fn fill(&self, buf: &mut [u8]) -> strongroom::Result<()> {
+        use sha2::Digest;
+        for chunk in buf.chunks_mut(32) {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let d = sha2::Sha256::new()
+                .chain_update(b"strongroom vectors")
+                .chain_update(n.to_be_bytes())
+                .finalize();
+            chunk.copy_from_slice(&d[..chunk.len()]);
+        }
+        Ok(())
+    }
+}

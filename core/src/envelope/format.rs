@@ -1,0 +1,337 @@
+//! The envelope message header, byte by byte (docs/FORMAT.md §Envelope message).
+//!
+//! ```text
+//! [4]  magic "SREN"
+//! u8   version = 0x01
+//! u16  suite = 0x0001 (AES-256-GCM frames, HKDF-SHA-256, key commitment)
+//! [32] message id (random)
+//! u16  n, EncryptionContext in its canonical encoding (n bytes)
+//! u32  frame length F (plaintext bytes per regular frame), 1 ..= 16 MiB
+//! u16  stanza count (1 ..= MAX_RECIPIENTS)
+//!      per stanza: u8 type, u16 len, body (len bytes)
+//! [32] key commitment
+//! [16] header tag
+//! ```
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+use crate::blob;
+use crate::codec::{Reader, Writer};
+use crate::context::EncryptionContext;
+use crate::error::{EnvelopeFailure, Error, Result};
+use crate::secret::SecretBytes;
+
+/// The four bytes every envelope message starts with.
+pub const MAGIC: [u8; 4] = *b"SREN";
+/// The envelope format version this build writes and reads.
+pub const ENVELOPE_VERSION: u8 = 1;
+/// Suite 0x0001: 256-bit data key, HKDF-SHA-256 (salt = message id) to a per-message
+/// AES-256-GCM key and a 256-bit key commitment.
+pub const SUITE_AES256_GCM_HKDF_SHA256_COMMIT: u16 = 0x0001;
+/// Message id length.
+pub const MESSAGE_ID_LEN: usize = 32;
+/// Key commitment length.
+pub const COMMITMENT_LEN: usize = 32;
+/// Data key length for suite 0x0001.
+pub const DATA_KEY_LEN: usize = 32;
+/// GCM tag length.
+pub const TAG_LEN: usize = 16;
+/// Plaintext bytes per regular frame when the caller does not choose.
+pub const DEFAULT_FRAME_LENGTH: u32 = 64 * 1024;
+/// The largest frame length a message may declare (bounds decryptor memory).
+pub const MAX_FRAME_LENGTH: u32 = 1 << 24;
+/// The most recipient stanzas a message may carry, of any type (a DoS bound).
+pub const MAX_RECIPIENTS: usize = 16;
+/// The most frames one message may have.
+pub const MAX_FRAMES: u64 = u32::MAX as u64;
+/// Stanza type 0x01: the data key as a strongroom CiphertextBlob (blob v1) under a CMK.
+pub const STANZA_KMS_BLOB: u8 = 0x01;
+/// Frame type of a regular (non-final) frame.
+pub const FRAME_REGULAR: u8 = 0x00;
+/// Frame type of the final frame.
+pub const FRAME_FINAL: u8 = 0x01;
+/// The nonce type byte of the header tag.
+pub(crate) const NONCE_HEADER: u8 = 0x02;
+
+const INFO_KEY: &[u8] = b"strongroom-envelope-v1 key";
+const INFO_COMMIT: &[u8] = b"strongroom-envelope-v1 commit";
+
+/// One recipient: a data key wrapped for one key, naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stanza {
+    /// The stanza type ([`STANZA_KMS_BLOB`]; other types are skipped by this build).
+    pub kind: u8,
+    /// The type-specific body.
+    pub body: Vec<u8>,
+}
+
+impl Stanza {
+    /// For a [`STANZA_KMS_BLOB`] stanza, the KeyId and KeyVersionId it names.
+    #[must_use]
+    pub fn key(&self) -> Option<(String, String)> {
+        if self.kind != STANZA_KMS_BLOB {
+            return None;
+        }
+        blob::parse(&self.body)
+            .ok()
+            .map(|p| (p.key_id, p.key_version_id))
+    }
+}
+
+/// A parsed envelope header. Parsing does not authenticate it: that happens when a
+/// data key is unwrapped and the commitment and header tag are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeHeader {
+    /// Format version.
+    pub version: u8,
+    /// Algorithm suite.
+    pub suite: u16,
+    /// Random message id (the HKDF salt).
+    pub message_id: [u8; MESSAGE_ID_LEN],
+    /// The EncryptionContext bound to the message.
+    pub encryption_context: EncryptionContext,
+    /// Plaintext bytes per regular frame.
+    pub frame_length: u32,
+    /// The recipient stanzas, in order.
+    pub stanzas: Vec<Stanza>,
+    /// The key commitment.
+    pub commitment: [u8; COMMITMENT_LEN],
+    /// The header tag.
+    pub header_tag: [u8; TAG_LEN],
+    /// Everything before the header tag (the tag's AAD).
+    pub(crate) authenticated: Vec<u8>,
+}
+
+impl EnvelopeHeader {
+    /// The header as bytes, tag included.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = self.authenticated.clone();
+        v.extend_from_slice(&self.header_tag);
+        v
+    }
+}
+
+fn fail(f: EnvelopeFailure) -> Error {
+    Error::Envelope(f)
+}
+
+/// The per-message key and the key commitment derived from a data key.
+pub(crate) struct MessageKeys {
+    pub(crate) key: SecretBytes,
+    pub(crate) commitment: [u8; COMMITMENT_LEN],
+}
+
+/// HKDF-SHA-256(salt = message id, ikm = data key): `info = "strongroom-envelope-v1
+/// key" || suite` gives the message key, `"… commit" || suite` the commitment.
+pub(crate) fn derive(
+    data_key: &[u8],
+    message_id: &[u8; MESSAGE_ID_LEN],
+    suite: u16,
+) -> Result<MessageKeys> {
+    if data_key.len() != DATA_KEY_LEN {
+        return Err(fail(EnvelopeFailure::Malformed(
+            "data key of the wrong length",
+        )));
+    }
+    let hk = Hkdf::<Sha256>::new(Some(message_id), data_key);
+    let suite = suite.to_be_bytes();
+    let mut key = SecretBytes::zeroed(32);
+    let mut commitment = [0u8; COMMITMENT_LEN];
+    let ok = hk
+        .expand_multi_info(&[INFO_KEY, &suite], key.expose_mut())
+        .and_then(|()| hk.expand_multi_info(&[INFO_COMMIT, &suite], &mut commitment));
+    ok.map_err(|_| Error::BackendProtocol("HKDF output length"))?;
+    Ok(MessageKeys { key, commitment })
+}
+
+/// The 96-bit nonce of frame `seq` of type `kind`: `[0,0,0] || u64 seq || kind`.
+/// The header tag uses seq 0 and type 0x02; frames count from 1.
+#[must_use]
+pub(crate) fn nonce(seq: u64, kind: u8) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    for (d, b) in n.iter_mut().skip(3).zip(seq.to_be_bytes()) {
+        *d = b;
+    }
+    if let Some(b) = n.last_mut() {
+        *b = kind;
+    }
+    n
+}
+
+/// Serializes everything before the header tag.
+pub(crate) fn encode_unauthenticated(
+    message_id: &[u8; MESSAGE_ID_LEN],
+    ctx: &EncryptionContext,
+    frame_length: u32,
+    stanzas: &[Stanza],
+    commitment: &[u8; COMMITMENT_LEN],
+) -> Result<Vec<u8>> {
+    let mut w = Writer::new();
+    w.raw(&MAGIC);
+    w.u8(ENVELOPE_VERSION);
+    w.u16(SUITE_AES256_GCM_HKDF_SHA256_COMMIT);
+    w.raw(message_id);
+    let aad = ctx.aad();
+    if aad.len() > usize::from(u16::MAX) {
+        return Err(Error::param(
+            "EncryptionContext",
+            "too large for an envelope",
+        ));
+    }
+    w.bytes16(&aad);
+    w.u32(frame_length);
+    w.u16(u16::try_from(stanzas.len()).unwrap_or(u16::MAX));
+    for s in stanzas {
+        if s.body.len() > usize::from(u16::MAX) {
+            return Err(Error::BackendProtocol("wrapped data key too large"));
+        }
+        w.u8(s.kind);
+        w.bytes16(&s.body);
+    }
+    w.raw(commitment);
+    Ok(w.buf)
+}
+
+/// Parses a header from the start of `buf`.
+///
+/// Returns `Ok(None)` when `buf` ends before the header does (feed more bytes), and
+/// `Ok(Some((header, n)))` with the header's length `n` otherwise.
+///
+/// # Errors
+/// `InvalidCiphertext.NotAnEnvelope` (wrong magic), `InvalidCiphertext.EnvelopeVersion`,
+/// `InvalidCiphertext.EnvelopeSuite`, `InvalidCiphertext.TooManyRecipients`,
+/// `InvalidCiphertext.MalformedEnvelope`.
+pub fn parse_header(buf: &[u8]) -> Result<Option<(EnvelopeHeader, usize)>> {
+    let prefix = buf.len().min(MAGIC.len());
+    if buf.get(..prefix) != MAGIC.get(..prefix) {
+        return Err(fail(EnvelopeFailure::NotAnEnvelope));
+    }
+    let mut r = Reader::new(buf);
+    macro_rules! need {
+        ($e:expr) => {
+            match $e {
+                Some(v) => v,
+                None => return Ok(None),
+            }
+        };
+    }
+    need!(r.take(MAGIC.len()));
+    let version = need!(r.u8());
+    if version != ENVELOPE_VERSION {
+        return Err(fail(EnvelopeFailure::UnsupportedVersion(version)));
+    }
+    let suite = need!(r.u16());
+    if suite != SUITE_AES256_GCM_HKDF_SHA256_COMMIT {
+        return Err(fail(EnvelopeFailure::UnsupportedSuite(suite)));
+    }
+    let message_id = need!(r.array::<MESSAGE_ID_LEN>());
+    let ctx_bytes = need!(r.bytes16());
+    let encryption_context = EncryptionContext::from_aad(ctx_bytes).ok_or(fail(
+        EnvelopeFailure::Malformed("EncryptionContext encoding"),
+    ))?;
+    let frame_length = need!(r.u32());
+    if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
+        return Err(fail(EnvelopeFailure::Malformed(
+            "frame length out of range",
+        )));
+    }
+    let count = usize::from(need!(r.u16()));
+    if count == 0 {
+        return Err(fail(EnvelopeFailure::Malformed("no recipient stanza")));
+    }
+    if count > MAX_RECIPIENTS {
+        return Err(fail(EnvelopeFailure::TooManyRecipients(count)));
+    }
+    let mut stanzas = Vec::with_capacity(count);
+    for _ in 0..count {
+        let kind = need!(r.u8());
+        let body = need!(r.bytes16());
+        stanzas.push(Stanza {
+            kind,
+            body: body.to_vec(),
+        });
+    }
+    let commitment = need!(r.array::<COMMITMENT_LEN>());
+    let authenticated_len = buf.len() - r.remaining();
+    let header_tag = need!(r.array::<TAG_LEN>());
+    let authenticated = buf
+        .get(..authenticated_len)
+        .ok_or(fail(EnvelopeFailure::Malformed("header")))?
+        .to_vec();
+    Ok(Some((
+        EnvelopeHeader {
+            version,
+            suite,
+            message_id,
+            encryption_context,
+            frame_length,
+            stanzas,
+            commitment,
+            header_tag,
+            authenticated,
+        },
+        authenticated_len + TAG_LEN,
+    )))
+}
+
+/// The largest header a valid message can have (a bound for incremental parsing).
+pub const MAX_HEADER_LEN: usize = 4
+    + 1
+    + 2
+    + MESSAGE_ID_LEN
+    + 2
+    + u16::MAX as usize
+    + 4
+    + 2
+    + MAX_RECIPIENTS * (3 + u16::MAX as usize)
+    + COMMITMENT_LEN
+    + TAG_LEN;
+
+/// Accumulates bytes until a whole header has arrived.
+#[derive(Debug, Default)]
+pub struct HeaderParser {
+    buf: Vec<u8>,
+}
+
+impl HeaderParser {
+    /// A parser that has seen nothing.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds bytes. Returns the header and how many bytes of `input` it used once the
+    /// header is complete; the rest of `input` is body.
+    ///
+    /// # Errors
+    /// As [`parse_header`].
+    pub fn feed(&mut self, input: &[u8]) -> Result<Option<(EnvelopeHeader, usize)>> {
+        let before = self.buf.len();
+        let room = MAX_HEADER_LEN.saturating_sub(before);
+        let take = input.len().min(room);
+        self.buf
+            .extend_from_slice(input.get(..take).unwrap_or_default());
+        match parse_header(&self.buf)? {
+            Some((h, n)) => {
+                let used = n.saturating_sub(before);
+                self.buf.clear();
+                Ok(Some((h, used)))
+            }
+            None if self.buf.len() >= MAX_HEADER_LEN => {
+                Err(fail(EnvelopeFailure::Malformed("header too long")))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Whether any bytes have been fed.
+    #[must_use]
+    pub fn started(&self) -> bool {
+        !self.buf.is_empty()
+    }
+}

@@ -1,0 +1,349 @@
+//! The framed body: incremental, `no_std`, memory bounded by one frame.
+//!
+//! ```text
+//! regular frame: u8 0x00, F bytes ciphertext, [16] tag
+//! final frame:   u8 0x01, u32 L (0 ..= F), L bytes ciphertext, [16] tag
+//! ```
+//! Frame `i` (counting from 1) is AES-256-GCM under the message key with nonce
+//! `[0,0,0] || u64 i || type` and no AAD, so a reordered, dropped, duplicated or
+//! re-typed frame fails its tag, and a message that stops before a final frame is
+//! truncated.
+
+use alloc::vec::Vec;
+
+use aes_gcm::aead::Tag;
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use zeroize::Zeroizing;
+
+use super::format::{FRAME_FINAL, FRAME_REGULAR, MAX_FRAMES, TAG_LEN, nonce};
+use crate::error::{EnvelopeFailure, Error, Result};
+
+fn cipher(key: &[u8]) -> Result<Aes256Gcm> {
+    Aes256Gcm::new_from_slice(key).map_err(|_| Error::BackendProtocol("message key length"))
+}
+
+fn seal_tail(c: &Aes256Gcm, seq: u64, kind: u8, out: &mut Vec<u8>, start: usize) -> Result<()> {
+    let n = nonce(seq, kind);
+    let tail = out
+        .get_mut(start..)
+        .ok_or(Error::BackendProtocol("frame buffer"))?;
+    let tag = c
+        .encrypt_inout_detached(&Nonce::from(n), &[], tail.into())
+        .map_err(|_| Error::BackendProtocol("frame too large for AES-GCM"))?;
+    out.extend_from_slice(tag.as_slice());
+    Ok(())
+}
+
+/// The header tag: AES-256-GCM of nothing, AAD = the header, nonce type 0x02.
+pub(crate) fn header_tag(key: &[u8], header: &[u8]) -> Result<[u8; TAG_LEN]> {
+    let c = cipher(key)?;
+    let tag = c
+        .encrypt_inout_detached(
+            &Nonce::from(nonce(0, super::format::NONCE_HEADER)),
+            header,
+            (&mut [][..]).into(),
+        )
+        .map_err(|_| Error::BackendProtocol("header too large for AES-GCM"))?;
+    let mut t = [0u8; TAG_LEN];
+    t.copy_from_slice(tag.as_slice());
+    Ok(t)
+}
+
+/// Checks a header tag in constant time.
+pub(crate) fn check_header_tag(key: &[u8], header: &[u8], tag: &[u8; TAG_LEN]) -> Result<()> {
+    let c = cipher(key)?;
+    let t = Tag::<Aes256Gcm>::from(*tag);
+    c.decrypt_inout_detached(
+        &Nonce::from(nonce(0, super::format::NONCE_HEADER)),
+        header,
+        (&mut [][..]).into(),
+        &t,
+    )
+    .map_err(|_| Error::Envelope(EnvelopeFailure::HeaderAuthentication))
+}
+
+/// Encrypts a body incrementally. Get one from [`crate::Kms::envelope_encryptor`];
+/// its first output is the header.
+pub struct Encryptor {
+    cipher: Aes256Gcm,
+    frame_len: usize,
+    header: Option<Vec<u8>>,
+    buf: Zeroizing<Vec<u8>>,
+    seq: u64,
+}
+
+impl core::fmt::Debug for Encryptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Encryptor")
+            .field("frame_len", &self.frame_len)
+            .field("frames", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Encryptor {
+    pub(crate) fn new(key: &[u8], header: Vec<u8>, frame_len: u32) -> Result<Self> {
+        let frame_len = frame_len as usize;
+        Ok(Encryptor {
+            cipher: cipher(key)?,
+            frame_len,
+            header: Some(header),
+            buf: Zeroizing::new(Vec::with_capacity(frame_len)),
+            seq: 0,
+        })
+    }
+
+    /// The frame length (plaintext bytes per regular frame).
+    #[must_use]
+    pub fn frame_length(&self) -> usize {
+        self.frame_len
+    }
+
+    fn next_seq(&mut self) -> Result<u64> {
+        self.seq += 1;
+        if self.seq > MAX_FRAMES {
+            return Err(Error::param("Plaintext", "too many frames for one message"));
+        }
+        Ok(self.seq)
+    }
+
+    fn emit_header(&mut self, out: &mut Vec<u8>) {
+        if let Some(h) = self.header.take() {
+            out.extend_from_slice(&h);
+        }
+    }
+
+    fn regular(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let seq = self.next_seq()?;
+        out.reserve(1 + plaintext.len() + TAG_LEN);
+        out.push(FRAME_REGULAR);
+        let start = out.len();
+        out.extend_from_slice(plaintext);
+        seal_tail(&self.cipher, seq, FRAME_REGULAR, out, start)
+    }
+
+    /// Encrypts `input`, appending whatever is ready (the header first, then whole
+    /// frames) to `out`. At most one frame of plaintext is held back.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Plaintext` past [`MAX_FRAMES`] frames.
+    pub fn update(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        self.emit_header(out);
+        let f = self.frame_len;
+        // Whole frames straight from the input while nothing is buffered; one frame is
+        // always kept back, since only `finish` knows which frame is final.
+        while self.buf.is_empty() && input.len() > f {
+            let (frame, rest) = input.split_at(f);
+            self.regular(frame, out)?;
+            input = rest;
+        }
+        while !input.is_empty() {
+            if self.buf.len() == f {
+                let frame = core::mem::take(&mut *self.buf);
+                let r = self.regular(&frame, out);
+                *self.buf = frame;
+                self.buf.clear();
+                r?;
+            }
+            let take = (f - self.buf.len()).min(input.len());
+            let (head, rest) = input.split_at(take);
+            self.buf.extend_from_slice(head);
+            input = rest;
+        }
+        Ok(())
+    }
+
+    /// Encrypts what is held back as the final frame and appends it to `out`.
+    ///
+    /// # Errors
+    /// As [`Encryptor::update`].
+    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<()> {
+        self.emit_header(out);
+        let seq = self.next_seq()?;
+        let len =
+            u32::try_from(self.buf.len()).map_err(|_| Error::BackendProtocol("frame length"))?;
+        out.reserve(5 + self.buf.len() + TAG_LEN);
+        out.push(FRAME_FINAL);
+        out.extend_from_slice(&len.to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(&self.buf);
+        seal_tail(&self.cipher, seq, FRAME_FINAL, out, start)
+    }
+}
+
+/// Decrypts a body incrementally. Get one from [`crate::Kms::open_envelope`]. No
+/// plaintext of a frame is released before the frame's tag has been checked.
+pub struct Decryptor {
+    cipher: Aes256Gcm,
+    frame_len: usize,
+    buf: Vec<u8>,
+    seq: u64,
+    done: bool,
+    failed: Option<Error>,
+}
+
+impl core::fmt::Debug for Decryptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Decryptor")
+            .field("frame_len", &self.frame_len)
+            .field("frames", &self.seq)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+fn env_err(f: EnvelopeFailure) -> Error {
+    Error::Envelope(f)
+}
+
+impl Decryptor {
+    pub(crate) fn new(key: &[u8], frame_len: u32) -> Result<Self> {
+        Ok(Decryptor {
+            cipher: cipher(key)?,
+            frame_len: frame_len as usize,
+            buf: Vec::new(),
+            seq: 0,
+            done: false,
+            failed: None,
+        })
+    }
+
+    /// Whether the final frame has been authenticated.
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The total length of the frame starting at `b`, once it can be known.
+    fn frame_total(&self, b: &[u8]) -> Result<Option<usize>> {
+        match b.first() {
+            None => Ok(None),
+            Some(&FRAME_REGULAR) => Ok(Some(1 + self.frame_len + TAG_LEN)),
+            Some(&FRAME_FINAL) => {
+                let Some(l) = b.get(1..5) else {
+                    return Ok(None);
+                };
+                let mut a = [0u8; 4];
+                a.copy_from_slice(l);
+                let l = u32::from_be_bytes(a) as usize;
+                if l > self.frame_len {
+                    return Err(env_err(EnvelopeFailure::Malformed(
+                        "final frame longer than the frame length",
+                    )));
+                }
+                Ok(Some(5 + l + TAG_LEN))
+            }
+            Some(_) => Err(env_err(EnvelopeFailure::Malformed("unknown frame type"))),
+        }
+    }
+
+    /// Opens one whole frame `f`, appending its plaintext to `out` only if it
+    /// authenticates.
+    fn open_frame(&mut self, f: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let kind = f.first().copied().unwrap_or(FRAME_REGULAR);
+        let body = if kind == FRAME_FINAL {
+            f.get(5..)
+        } else {
+            f.get(1..)
+        };
+        let body = body.ok_or(env_err(EnvelopeFailure::Malformed("frame")))?;
+        let (ct, tag) = body.split_at(body.len().saturating_sub(TAG_LEN));
+        let tag = Tag::<Aes256Gcm>::try_from(tag)
+            .map_err(|_| env_err(EnvelopeFailure::Malformed("frame")))?;
+        self.seq += 1;
+        let frame_no = self.seq;
+        if self.seq > MAX_FRAMES {
+            return Err(env_err(EnvelopeFailure::Malformed("too many frames")));
+        }
+        let start = out.len();
+        out.extend_from_slice(ct);
+        let r = match out.get_mut(start..) {
+            Some(tail) => self
+                .cipher
+                .decrypt_inout_detached(&Nonce::from(nonce(self.seq, kind)), &[], tail.into(), &tag)
+                .map_err(|_| env_err(EnvelopeFailure::FrameAuthentication(frame_no))),
+            None => Err(env_err(EnvelopeFailure::Malformed("frame"))),
+        };
+        if r.is_err() {
+            out.truncate(start);
+        }
+        r?;
+        if kind == FRAME_FINAL {
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        loop {
+            if self.done {
+                if !input.is_empty() || !self.buf.is_empty() {
+                    return Err(env_err(EnvelopeFailure::TrailingData));
+                }
+                return Ok(());
+            }
+            if input.is_empty() {
+                return Ok(());
+            }
+            if self.buf.is_empty() {
+                // Whole frames straight from the input, without copying.
+                if let Some(total) = self.frame_total(input)?
+                    && input.len() >= total
+                {
+                    let (frame, rest) = input.split_at(total);
+                    self.open_frame(frame, out)?;
+                    input = rest;
+                    continue;
+                }
+            }
+            // Accumulate: first enough to know the frame's length, then the frame.
+            let want = self.frame_total(&self.buf)?.unwrap_or(5);
+            let take = want.saturating_sub(self.buf.len()).min(input.len()).max(1);
+            let (head, rest) = input.split_at(take.min(input.len()));
+            self.buf.extend_from_slice(head);
+            input = rest;
+            if let Some(total) = self.frame_total(&self.buf)?
+                && self.buf.len() == total
+            {
+                let frame = core::mem::take(&mut self.buf);
+                let r = self.open_frame(&frame, out);
+                self.buf = frame;
+                self.buf.clear();
+                r?;
+            }
+        }
+    }
+
+    /// Decrypts `input`, appending the plaintext of every frame that authenticates to
+    /// `out`. After an error the decryptor refuses everything.
+    ///
+    /// # Errors
+    /// `InvalidCiphertext.FrameAuthentication` (tampered, reordered or dropped
+    /// frame), `InvalidCiphertext.TrailingData` (bytes after the final frame),
+    /// `InvalidCiphertext.MalformedEnvelope`.
+    pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let r = self.step(input, out);
+        if let Err(e) = &r {
+            self.failed = Some(e.clone());
+        }
+        r
+    }
+
+    /// Checks that the message ended with its final frame.
+    ///
+    /// # Errors
+    /// `InvalidCiphertext.Truncated` when it did not; an earlier error again.
+    pub fn finish(&self) -> Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if !self.done {
+            return Err(env_err(EnvelopeFailure::Truncated));
+        }
+        Ok(())
+    }
+}

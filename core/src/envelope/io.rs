@@ -1,0 +1,244 @@
+//! `std::io` adapters: an encrypting [`Write`], a decrypting [`Read`], and
+//! [`Kms::encrypt_stream`] / [`Kms::decrypt_stream`] that copy between the two with
+//! memory bounded by the frame length.
+//!
+//! Errors cross `std::io` as [`io::Error`]s wrapping the [`Error`]; get it back with
+//! [`strongroom_error`].
+
+use alloc::vec::Vec;
+use std::io::{self, Read, Write};
+
+use super::{
+    Decryptor, EncryptEnvelopeRequest, Encryptor, EnvelopeHeader, EnvelopeInfo, HeaderParser,
+};
+use crate::context::EncryptionContext;
+use crate::error::{EnvelopeFailure, Error, Result};
+use crate::kms::Kms;
+
+const CHUNK: usize = 64 * 1024;
+
+fn to_io(e: Error) -> io::Error {
+    io::Error::other(e)
+}
+
+fn from_io(e: io::Error) -> Error {
+    match e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+        Some(inner) => inner.clone(),
+        None => Error::Io(alloc::format!("{e}")),
+    }
+}
+
+/// The strongroom error inside an `io::Error` from these adapters, if any.
+#[must_use]
+pub fn strongroom_error(e: &io::Error) -> Option<&Error> {
+    e.get_ref().and_then(|i| i.downcast_ref::<Error>())
+}
+
+/// Encrypts everything written to it into `inner`. Call [`EncryptWriter::finish`] at
+/// the end: without it the message has no final frame and will not decrypt.
+pub struct EncryptWriter<W: Write> {
+    enc: Option<Encryptor>,
+    inner: W,
+    out: Vec<u8>,
+}
+
+impl<W: Write> EncryptWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(enc: Encryptor, inner: W) -> Self {
+        EncryptWriter {
+            enc: Some(enc),
+            inner,
+            out: Vec::new(),
+        }
+    }
+
+    /// Writes the final frame, flushes, and returns the inner writer.
+    ///
+    /// # Errors
+    /// The inner writer's errors.
+    pub fn finish(mut self) -> io::Result<W> {
+        if let Some(enc) = self.enc.take() {
+            enc.finish(&mut self.out).map_err(to_io)?;
+            self.inner.write_all(&self.out)?;
+            self.out.clear();
+        }
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for EncryptWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let enc = self
+            .enc
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the envelope is finished"))?;
+        enc.update(buf, &mut self.out).map_err(to_io)?;
+        self.inner.write_all(&self.out)?;
+        self.out.clear();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Reads an envelope header from `src`. Returns it with the body bytes that were read
+/// past it.
+///
+/// # Errors
+/// As [`super::parse_header`]; `InvalidCiphertext.Truncated` (or `NotAnEnvelope` for
+/// empty input) when `src` ends first; `Rejected.Io`.
+pub fn read_header<R: Read>(src: &mut R) -> Result<(EnvelopeHeader, Vec<u8>)> {
+    let mut p = HeaderParser::new();
+    let mut chunk = alloc::vec![0u8; 4096];
+    loop {
+        let n = read_some(src, &mut chunk)?;
+        if n == 0 {
+            return Err(Error::Envelope(if p.started() {
+                EnvelopeFailure::Truncated
+            } else {
+                EnvelopeFailure::NotAnEnvelope
+            }));
+        }
+        let got = chunk.get(..n).unwrap_or_default();
+        if let Some((h, used)) = p.feed(got)? {
+            return Ok((h, got.get(used..).unwrap_or_default().to_vec()));
+        }
+    }
+}
+
+fn read_some<R: Read>(src: &mut R, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        match src.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(from_io(e)),
+        }
+    }
+}
+
+/// Decrypts a body read from `inner`; yields plaintext only from frames that
+/// authenticated, and an error (not end of file) if the message was cut short.
+pub struct DecryptReader<R: Read> {
+    dec: Decryptor,
+    inner: R,
+    pending: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    chunk: Vec<u8>,
+}
+
+impl<R: Read> DecryptReader<R> {
+    /// Wraps `inner`; `leftover` is body already read (from [`read_header`]).
+    pub fn new(dec: Decryptor, leftover: Vec<u8>, inner: R) -> Self {
+        DecryptReader {
+            dec,
+            inner,
+            pending: leftover,
+            out: Vec::new(),
+            pos: 0,
+            eof: false,
+            chunk: alloc::vec![0u8; CHUNK],
+        }
+    }
+}
+
+impl<R: Read> Read for DecryptReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.out.len() {
+            if self.eof {
+                return Ok(0);
+            }
+            self.out.clear();
+            self.pos = 0;
+            if !self.pending.is_empty() {
+                let p = core::mem::take(&mut self.pending);
+                self.dec.update(&p, &mut self.out).map_err(to_io)?;
+                continue;
+            }
+            let n = read_some(&mut self.inner, &mut self.chunk).map_err(to_io)?;
+            if n == 0 {
+                self.eof = true;
+                self.dec.finish().map_err(to_io)?;
+                continue;
+            }
+            let got = self.chunk.get(..n).unwrap_or_default();
+            self.dec.update(got, &mut self.out).map_err(to_io)?;
+        }
+        let avail = self.out.get(self.pos..).unwrap_or_default();
+        let n = avail.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), avail.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Kms {
+    /// Encrypts everything `src` yields into an envelope written to `dst`, holding at
+    /// most one frame in memory. Returns the plaintext length. Blocking I/O: call it
+    /// from a thread that may block.
+    ///
+    /// # Errors
+    /// As [`Kms::envelope_encryptor`]; `Rejected.Io` for I/O failures.
+    pub async fn encrypt_stream<R: Read, W: Write>(
+        &self,
+        req: &EncryptEnvelopeRequest,
+        src: &mut R,
+        dst: &mut W,
+    ) -> Result<u64> {
+        let mut enc = self.envelope_encryptor(req, None).await?;
+        let mut chunk = alloc::vec![0u8; CHUNK];
+        let mut out = Vec::with_capacity(CHUNK + enc.frame_length() + 64);
+        let mut total = 0u64;
+        loop {
+            let n = read_some(src, &mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            enc.update(chunk.get(..n).unwrap_or_default(), &mut out)?;
+            dst.write_all(&out).map_err(from_io)?;
+            out.clear();
+        }
+        enc.finish(&mut out)?;
+        dst.write_all(&out).map_err(from_io)?;
+        dst.flush().map_err(from_io)?;
+        Ok(total)
+    }
+
+    /// Decrypts an envelope read from `src` into `dst`, frame by frame. Plaintext of a
+    /// frame is written only after it authenticates, but a failure at frame n leaves
+    /// frames before it written: on error, discard what `dst` received.
+    ///
+    /// # Errors
+    /// As [`Kms::decrypt_envelope`]; `Rejected.Io` for I/O failures.
+    pub async fn decrypt_stream<R: Read, W: Write>(
+        &self,
+        src: &mut R,
+        dst: &mut W,
+        expected: Option<&EncryptionContext>,
+    ) -> Result<EnvelopeInfo> {
+        let (header, leftover) = read_header(src)?;
+        let (mut dec, info) = self.open_envelope(&header, expected).await?;
+        let mut out = Vec::new();
+        dec.update(&leftover, &mut out)?;
+        dst.write_all(&out).map_err(from_io)?;
+        let mut chunk = alloc::vec![0u8; CHUNK];
+        loop {
+            let n = read_some(src, &mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            out.clear();
+            dec.update(chunk.get(..n).unwrap_or_default(), &mut out)?;
+            dst.write_all(&out).map_err(from_io)?;
+        }
+        dec.finish()?;
+        dst.flush().map_err(from_io)?;
+        Ok(info)
+    }
+}

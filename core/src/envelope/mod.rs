@@ -1,0 +1,345 @@
+//! Envelope messages: data of any size encrypted under a fresh data key that one or
+//! more CMKs wrap (docs/FORMAT.md §Envelope message).
+//!
+//! One-shot: [`Kms::encrypt_envelope`] / [`Kms::decrypt_envelope`]. Streaming without
+//! `std`: [`Kms::envelope_encryptor`] gives an [`Encryptor`]; a [`HeaderParser`] reads
+//! a header, [`Kms::open_envelope`] unwraps its data key and gives a [`Decryptor`].
+//! With `std`, [`io`] wraps those in `Read` / `Write`.
+
+pub(crate) mod cache;
+mod format;
+mod frames;
+#[cfg(feature = "std")]
+pub mod io;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub use cache::DataKeyCacheConfig;
+pub use format::{
+    COMMITMENT_LEN, DATA_KEY_LEN, DEFAULT_FRAME_LENGTH, ENVELOPE_VERSION, EnvelopeHeader,
+    FRAME_FINAL, FRAME_REGULAR, HeaderParser, MAGIC, MAX_FRAME_LENGTH, MAX_FRAMES, MAX_HEADER_LEN,
+    MAX_RECIPIENTS, MESSAGE_ID_LEN, STANZA_KMS_BLOB, SUITE_AES256_GCM_HKDF_SHA256_COMMIT, Stanza,
+    TAG_LEN, parse_header,
+};
+pub use frames::{Decryptor, Encryptor};
+
+use crate::context::EncryptionContext;
+use crate::error::{EnvelopeFailure, Error, Result};
+use crate::kms::Kms;
+use crate::secret::SecretBytes;
+
+/// EncryptEnvelope.
+#[derive(Debug, Clone, Default)]
+pub struct EncryptEnvelopeRequest {
+    /// The CMKs (KeyId, ARN or alias) that each wrap the data key: 1 ..=
+    /// [`MAX_RECIPIENTS`]. Any one of them decrypts.
+    pub key_ids: Vec<String>,
+    /// The plaintext (one-shot form only).
+    pub plaintext: Vec<u8>,
+    /// EncryptionContext, bound to the message and stored in its header.
+    pub encryption_context: EncryptionContext,
+    /// Plaintext bytes per frame (default [`DEFAULT_FRAME_LENGTH`]).
+    pub frame_length: Option<u32>,
+}
+
+/// DecryptEnvelope.
+#[derive(Debug, Clone, Default)]
+pub struct DecryptEnvelopeRequest {
+    /// The whole message.
+    pub ciphertext: Vec<u8>,
+    /// When given, the message's EncryptionContext must equal it exactly
+    /// (`InvalidCiphertext.ContextMismatch` otherwise). When `None`, any context is
+    /// accepted and returned for the caller to check.
+    pub encryption_context: Option<EncryptionContext>,
+}
+
+/// Which recipient opened a message, and what it was bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeInfo {
+    /// The KeyId whose stanza was unwrapped.
+    pub key_id: String,
+    /// Its KeyVersionId.
+    pub key_version_id: String,
+    /// The message's EncryptionContext.
+    pub encryption_context: EncryptionContext,
+    /// The message id.
+    pub message_id: [u8; MESSAGE_ID_LEN],
+}
+
+/// DecryptEnvelope's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecryptEnvelopeResponse {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// Who opened it.
+    pub info: EnvelopeInfo,
+}
+
+fn fail(f: EnvelopeFailure) -> Error {
+    Error::Envelope(f)
+}
+
+impl Kms {
+    /// Starts an envelope message to `key_ids` (`req.plaintext` is ignored): draws a
+    /// data key (or takes one from the data-key cache), wraps it under every CMK and
+    /// returns an [`Encryptor`] whose first output is the header.
+    ///
+    /// `plaintext_length`, when known, lets the data-key cache count bytes; without it
+    /// the cache is not used.
+    ///
+    /// # Errors
+    /// `InvalidParameter.KeyIds` (none, too many, repeated), `InvalidParameter.FrameLength`;
+    /// what Encrypt gives for each key (`Forbidden.KeyNotFound`, `Forbidden.KeyDisabled`,
+    /// `Rejected.KeyUsage`, backend failures).
+    pub async fn envelope_encryptor(
+        &self,
+        req: &EncryptEnvelopeRequest,
+        plaintext_length: Option<u64>,
+    ) -> Result<Encryptor> {
+        self.sweep().await?;
+        let frame_length = req.frame_length.unwrap_or(DEFAULT_FRAME_LENGTH);
+        if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
+            return Err(Error::param(
+                "FrameLength",
+                alloc::format!("must be 1 to {MAX_FRAME_LENGTH} bytes"),
+            ));
+        }
+        if req.key_ids.is_empty() {
+            return Err(Error::param("KeyIds", "at least one key is required"));
+        }
+        if req.key_ids.len() > MAX_RECIPIENTS {
+            return Err(Error::param(
+                "KeyIds",
+                alloc::format!("at most {MAX_RECIPIENTS} keys per message"),
+            ));
+        }
+        let mut resolved: Vec<String> = Vec::with_capacity(req.key_ids.len());
+        for k in &req.key_ids {
+            let id = self.resolve(k)?;
+            if resolved.contains(&id) {
+                return Err(Error::param("KeyIds", "a key appears twice"));
+            }
+            resolved.push(id);
+        }
+        let ctx = &req.encryption_context;
+        let cached = plaintext_length.and_then(|n| self.cache_take_encrypt(&resolved, ctx, n));
+        let (data_key, stanzas) = match cached {
+            Some(hit) => {
+                // The keys must still be usable, as for a fresh data key.
+                for id in &resolved {
+                    self.check_encrypt_usable(id)?;
+                }
+                hit
+            }
+            None => {
+                let mut dk = SecretBytes::zeroed(DATA_KEY_LEN);
+                self.env.fill(dk.expose_mut())?;
+                let mut stanzas = Vec::with_capacity(resolved.len());
+                for id in &resolved {
+                    let r = self.seal_blob(id, dk.expose(), ctx).await?;
+                    stanzas.push(Stanza {
+                        kind: STANZA_KMS_BLOB,
+                        body: r.ciphertext_blob,
+                    });
+                }
+                if let Some(n) = plaintext_length {
+                    self.cache_put_encrypt(&resolved, ctx, &dk, &stanzas, n);
+                }
+                (dk, stanzas)
+            }
+        };
+        let mut message_id = [0u8; MESSAGE_ID_LEN];
+        self.env.fill(&mut message_id)?;
+        let keys = format::derive(
+            data_key.expose(),
+            &message_id,
+            SUITE_AES256_GCM_HKDF_SHA256_COMMIT,
+        )?;
+        let mut header = format::encode_unauthenticated(
+            &message_id,
+            ctx,
+            frame_length,
+            &stanzas,
+            &keys.commitment,
+        )?;
+        let tag = frames::header_tag(keys.key.expose(), &header)?;
+        header.extend_from_slice(&tag);
+        Encryptor::new(keys.key.expose(), header, frame_length)
+    }
+
+    /// EncryptEnvelope: the whole message for `req.plaintext`.
+    ///
+    /// # Errors
+    /// As [`Kms::envelope_encryptor`].
+    pub async fn encrypt_envelope(&self, req: EncryptEnvelopeRequest) -> Result<Vec<u8>> {
+        let mut enc = self
+            .envelope_encryptor(&req, Some(req.plaintext.len() as u64))
+            .await?;
+        let frames = req.plaintext.len() / enc.frame_length() + 1;
+        let mut out = Vec::with_capacity(req.plaintext.len() + frames * 21 + 512);
+        enc.update(&req.plaintext, &mut out)?;
+        enc.finish(&mut out)?;
+        Ok(out)
+    }
+
+    /// Unwraps the data key of a parsed header with the first stanza this store can
+    /// open, checks the key commitment and the header tag, and returns a
+    /// [`Decryptor`] for the body.
+    ///
+    /// # Errors
+    /// `InvalidCiphertext.ContextMismatch` (`expected` differs from the header's);
+    /// `Forbidden.NoRecipientKey` (no stanza names a key in this store); the error of
+    /// the stanza that named one of our keys and failed (`Forbidden.KeyDisabled`,
+    /// `InvalidCiphertext`, …); `InvalidCiphertext.KeyCommitment`;
+    /// `InvalidCiphertext.HeaderAuthentication`.
+    pub async fn open_envelope(
+        &self,
+        header: &EnvelopeHeader,
+        expected: Option<&EncryptionContext>,
+    ) -> Result<(Decryptor, EnvelopeInfo)> {
+        self.sweep().await?;
+        let ctx = &header.encryption_context;
+        if let Some(e) = expected
+            && e != ctx
+        {
+            return Err(fail(EnvelopeFailure::ContextMismatch));
+        }
+        let mut first_failure: Option<Error> = None;
+        for s in &header.stanzas {
+            let Some((key_id, _)) = s.key() else {
+                continue; // an unknown stanza type, or not a blob: not ours
+            };
+            if !self.holds_key(&key_id) {
+                continue;
+            }
+            match self.unwrap_stanza(&s.body, ctx).await {
+                Ok((dk, key_id, key_version_id)) => {
+                    let keys = format::derive(dk.expose(), &header.message_id, header.suite)?;
+                    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                        &keys.commitment[..],
+                        &header.commitment[..],
+                    )) {
+                        return Err(fail(EnvelopeFailure::KeyCommitment));
+                    }
+                    frames::check_header_tag(
+                        keys.key.expose(),
+                        &header.authenticated,
+                        &header.header_tag,
+                    )?;
+                    let dec = Decryptor::new(keys.key.expose(), header.frame_length)?;
+                    return Ok((
+                        dec,
+                        EnvelopeInfo {
+                            key_id,
+                            key_version_id,
+                            encryption_context: ctx.clone(),
+                            message_id: header.message_id,
+                        },
+                    ));
+                }
+                Err(e) => {
+                    if first_failure.is_none() {
+                        first_failure = Some(e);
+                    }
+                }
+            }
+        }
+        Err(first_failure.unwrap_or(fail(EnvelopeFailure::NoRecipient)))
+    }
+
+    async fn unwrap_stanza(
+        &self,
+        body: &[u8],
+        ctx: &EncryptionContext,
+    ) -> Result<(SecretBytes, String, String)> {
+        if let Some(hit) = self.cache_get_decrypt(body, ctx) {
+            // A cached data key still needs a key that may decrypt now.
+            self.check_encrypt_usable(&hit.1)?;
+            return Ok(hit);
+        }
+        let r = self
+            .decrypt(crate::kms::DecryptRequest {
+                ciphertext_blob: body.to_vec(),
+                encryption_context: ctx.clone(),
+            })
+            .await?;
+        if r.plaintext.len() != DATA_KEY_LEN {
+            return Err(Error::InvalidCiphertext);
+        }
+        self.cache_put_decrypt(body, ctx, &r.plaintext, &r.key_id, &r.key_version_id);
+        Ok((r.plaintext, r.key_id, r.key_version_id))
+    }
+
+    /// DecryptEnvelope: a whole message.
+    ///
+    /// # Errors
+    /// `InvalidCiphertext.NotAnEnvelope`, `InvalidCiphertext.EnvelopeVersion`,
+    /// `InvalidCiphertext.MalformedEnvelope`, `InvalidCiphertext.TooManyRecipients`,
+    /// `InvalidCiphertext.Truncated`, `InvalidCiphertext.TrailingData`,
+    /// `InvalidCiphertext.FrameAuthentication`; as [`Kms::open_envelope`].
+    pub async fn decrypt_envelope(
+        &self,
+        req: DecryptEnvelopeRequest,
+    ) -> Result<DecryptEnvelopeResponse> {
+        let (header, n) = parse_header(&req.ciphertext)?.ok_or(fail(EnvelopeFailure::Truncated))?;
+        let (mut dec, info) = self
+            .open_envelope(&header, req.encryption_context.as_ref())
+            .await?;
+        let body = req.ciphertext.get(n..).unwrap_or_default();
+        let mut plaintext = Vec::with_capacity(body.len());
+        dec.update(body, &mut plaintext)?;
+        dec.finish()?;
+        Ok(DecryptEnvelopeResponse { plaintext, info })
+    }
+}
+
+/// Hazmat, for test vectors only: an envelope with an explicit data key, message id
+/// and stanzas (no CMK involved).
+///
+/// # Errors
+/// `InvalidParameter.FrameLength`; `InvalidCiphertext.MalformedEnvelope` for a data key
+/// of the wrong length.
+pub fn seal_with_data_key(
+    data_key: &[u8],
+    message_id: &[u8; MESSAGE_ID_LEN],
+    stanzas: &[Stanza],
+    ctx: &EncryptionContext,
+    frame_length: u32,
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
+        return Err(Error::param("FrameLength", "out of range"));
+    }
+    let keys = format::derive(data_key, message_id, SUITE_AES256_GCM_HKDF_SHA256_COMMIT)?;
+    let mut header =
+        format::encode_unauthenticated(message_id, ctx, frame_length, stanzas, &keys.commitment)?;
+    let tag = frames::header_tag(keys.key.expose(), &header)?;
+    header.extend_from_slice(&tag);
+    let mut enc = Encryptor::new(keys.key.expose(), header, frame_length)?;
+    let mut out = Vec::new();
+    enc.update(plaintext, &mut out)?;
+    enc.finish(&mut out)?;
+    Ok(out)
+}
+
+/// Hazmat, for test vectors only: opens an envelope with an explicit data key.
+///
+/// # Errors
+/// As [`Kms::decrypt_envelope`] after the stanza step.
+pub fn open_with_data_key(data_key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
+    let (header, n) = parse_header(message)?.ok_or(fail(EnvelopeFailure::Truncated))?;
+    let keys = format::derive(data_key, &header.message_id, header.suite)?;
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        &keys.commitment[..],
+        &header.commitment[..],
+    )) {
+        return Err(fail(EnvelopeFailure::KeyCommitment));
+    }
+    frames::check_header_tag(keys.key.expose(), &header.authenticated, &header.header_tag)?;
+    let mut dec = Decryptor::new(keys.key.expose(), header.frame_length)?;
+    let mut out = Vec::new();
+    dec.update(message.get(n..).unwrap_or_default(), &mut out)?;
+    dec.finish()?;
+    Ok(out)
+}

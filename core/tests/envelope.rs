@@ -1,0 +1,545 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Envelope messages through the KMS: round trips at frame boundaries, streaming in
+//! odd chunk sizes, multi-recipient, every distinct failure, every single-bit flip,
+//! the data-key cache, and the std::io adapters.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{Backend, memory};
+use pollster::block_on;
+use strongroom::envelope::{self, DEFAULT_FRAME_LENGTH, HeaderParser, MAX_RECIPIENTS};
+use strongroom::{
+    BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptEnvelopeRequest,
+    EncryptEnvelopeRequest, EncryptionContext, Error, KeyBackend, KeyHandle, Kms,
+};
+
+fn key(kms: &Kms) -> String {
+    block_on(kms.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id
+}
+
+fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
+    EncryptionContext::from_pairs(pairs.iter().map(|(k, v)| (*k, *v))).unwrap()
+}
+
+fn enc(kms: &Kms, keys: &[&str], pt: &[u8], c: &EncryptionContext, frame: Option<u32>) -> Vec<u8> {
+    block_on(kms.encrypt_envelope(EncryptEnvelopeRequest {
+        key_ids: keys.iter().map(|s| s.to_string()).collect(),
+        plaintext: pt.to_vec(),
+        encryption_context: c.clone(),
+        frame_length: frame,
+    }))
+    .unwrap()
+}
+
+fn dec(kms: &Kms, ct: &[u8], c: Option<&EncryptionContext>) -> strongroom::Result<Vec<u8>> {
+    block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
+        ciphertext: ct.to_vec(),
+        encryption_context: c.cloned(),
+    }))
+    .map(|r| r.plaintext)
+}
+
+fn code<T: std::fmt::Debug>(r: strongroom::Result<T>) -> &'static str {
+    r.unwrap_err().code()
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 + 7) as u8).collect()
+}
+
+#[test]
+fn round_trips_at_frame_boundaries_on_both_backends() {
+    for b in [Backend::Software, Backend::Loopback] {
+        let (kms, _) = memory(b);
+        let k = key(&kms);
+        let c = ctx(&[("file", "report.pdf")]);
+        for n in [0usize, 1, 15, 16, 17, 31, 32, 33, 48, 64, 65, 1000] {
+            let pt = pattern(n);
+            let ct = enc(&kms, &[&k], &pt, &c, Some(16));
+            assert_eq!(dec(&kms, &ct, Some(&c)).unwrap(), pt, "{b:?} n={n}");
+            // Without an expected context the header's is accepted and returned.
+            let r = block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
+                ciphertext: ct,
+                encryption_context: None,
+            }))
+            .unwrap();
+            assert_eq!(r.info.encryption_context, c);
+            assert_eq!(r.info.key_id, k);
+        }
+    }
+}
+
+#[test]
+fn default_frame_and_large_message() {
+    let (kms, _) = memory(Backend::Software);
+    let k = key(&kms);
+    let pt = pattern(3 * DEFAULT_FRAME_LENGTH as usize + 123);
+    let ct = enc(&kms, &[&k], &pt, &EncryptionContext::new(), None);
+    let (h, _) = envelope::parse_header(&ct).unwrap().unwrap();
+    assert_eq!(h.frame_length, DEFAULT_FRAME_LENGTH);
+    assert_eq!(dec(&kms, &ct, None).unwrap(), pt);
+}
+
+#[test]
+fn streaming_in_odd_chunks_matches_one_shot() {
+    let (kms, _) = memory(Backend::Software);
+    let k = key(&kms);
+    let c = ctx(&[("a", "b")]);
+    let pt = pattern(1000);
+    let req = EncryptEnvelopeRequest {
+        key_ids: vec![k.clone()],
+        encryption_context: c.clone(),
+        frame_length: Some(64),
+        ..Default::default()
+    };
+    for chunk in [1usize, 7, 63, 64, 65, 999] {
+        let mut e = block_on(kms.envelope_encryptor(&req, None)).unwrap();
+        let mut ct = Vec::new();
+        for part in pt.chunks(chunk) {
+            e.update(part, &mut ct).unwrap();
+        }
+        e.finish(&mut ct).unwrap();
+        // Decrypt feeding the same odd chunks, header included.
+        let mut parser = HeaderParser::new();
+        let mut rest = &ct[..];
+        let (header, used) = loop {
+            let take = chunk.min(rest.len());
+            let (now, later) = rest.split_at(take);
+            if let Some((h, used)) = parser.feed(now).unwrap() {
+                rest = &now[used..];
+                let body_rest = later;
+                let mut body = rest.to_vec();
+                body.extend_from_slice(body_rest);
+                break (h, body);
+            }
+            rest = later;
+        };
+        let (mut d, _) = block_on(kms.open_envelope(&header, Some(&c))).unwrap();
+        let mut out = Vec::new();
+        let mut max_step = 0;
+        for part in used.chunks(chunk) {
+            let before = out.len();
+            d.update(part, &mut out).unwrap();
+            max_step = max_step.max(out.len() - before);
+        }
+        d.finish().unwrap();
+        assert_eq!(out, pt, "chunk {chunk}");
+        // Bounded: one call never releases more than the input could complete.
+        assert!(
+            max_step <= 64 * (chunk / 64 + 2),
+            "chunk {chunk}: {max_step}"
+        );
+    }
+}
+
+#[test]
+fn multi_recipient_any_one_decrypts() {
+    let (kms, _) = memory(Backend::Software);
+    let (other, _) = memory(Backend::Loopback);
+    let a = key(&kms);
+    let b = key(&kms);
+    block_on(kms.create_alias("alias/b", &b)).unwrap();
+    let c = ctx(&[("tenant", "42")]);
+    let ct = enc(&kms, &[&a, "alias/b"], b"for two keys", &c, None);
+    let (h, _) = envelope::parse_header(&ct).unwrap().unwrap();
+    assert_eq!(h.stanzas.len(), 2);
+    assert_eq!(h.stanzas[1].key().unwrap().0, b);
+    // Disable the first: the second opens it.
+    block_on(kms.disable_key(&a)).unwrap();
+    let r = block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
+        ciphertext: ct.clone(),
+        encryption_context: Some(c.clone()),
+    }))
+    .unwrap();
+    assert_eq!(r.plaintext, b"for two keys");
+    assert_eq!(r.info.key_id, b);
+    // Both disabled: the error of our own key, not "no recipient".
+    block_on(kms.disable_key(&b)).unwrap();
+    assert_eq!(code(dec(&kms, &ct, Some(&c))), "Forbidden.KeyDisabled");
+    // A store holding neither key.
+    assert_eq!(code(dec(&other, &ct, Some(&c))), "Forbidden.NoRecipientKey");
+}
+
+#[test]
+fn bad_requests_have_their_own_codes() {
+    let (kms, _) = memory(Backend::Software);
+    let k = key(&kms);
+    let c = EncryptionContext::new();
+    let req = |keys: Vec<String>, frame: Option<u32>| EncryptEnvelopeRequest {
+        key_ids: keys,
+        plaintext: b"x".to_vec(),
+        encryption_context: c.clone(),
+        frame_length: frame,
+    };
+    let e = |r| block_on(kms.encrypt_envelope(r)).unwrap_err().code();
+    assert_eq!(e(req(vec![], None)), "InvalidParameter.KeyIds");
+    assert_eq!(e(req(vec![k.clone(); 2], None)), "InvalidParameter.KeyIds");
+    let many: Vec<String> = (0..=MAX_RECIPIENTS).map(|_| key(&kms)).collect();
+    assert_eq!(e(req(many, None)), "InvalidParameter.KeyIds");
+    assert_eq!(
+        e(req(vec![k.clone()], Some(0))),
+        "InvalidParameter.FrameLength"
+    );
+    assert_eq!(
+        e(req(vec![k.clone()], Some((1 << 24) + 1))),
+        "InvalidParameter.FrameLength"
+    );
+    assert_eq!(e(req(vec!["nope".into()], None)), "Forbidden.KeyNotFound");
+    block_on(kms.disable_key(&k)).unwrap();
+    assert_eq!(e(req(vec![k.clone()], None)), "Forbidden.KeyDisabled");
+    // Not an envelope at all, and empty input.
+    assert_eq!(
+        code(dec(&kms, b"hello world, not an envelope", None)),
+        "InvalidCiphertext.NotAnEnvelope"
+    );
+    assert_eq!(code(dec(&kms, b"", None)), "InvalidCiphertext.Truncated");
+    assert_eq!(code(dec(&kms, b"SRE", None)), "InvalidCiphertext.Truncated");
+}
+
+#[test]
+fn every_failure_is_distinct() {
+    let (kms, _) = memory(Backend::Software);
+    let k = key(&kms);
+    let c = ctx(&[("purpose", "test")]);
+    let pt = pattern(100);
+    let ct = enc(&kms, &[&k], &pt, &c, Some(32));
+    let (h, hlen) = envelope::parse_header(&ct).unwrap().unwrap();
+    let body = &ct[hlen..];
+    // Frames: 3 regular (1+32+16 = 49 bytes), final with 4 bytes (1+4+4+16 = 25).
+    assert_eq!(body.len(), 3 * 49 + 25);
+    let with_body = |b: &[u8]| [&ct[..hlen], b].concat();
+
+    assert_eq!(
+        code(dec(&kms, &ct, Some(&ctx(&[("purpose", "other")])))),
+        "InvalidCiphertext.ContextMismatch"
+    );
+    // Truncation: final frame gone; cut inside a frame; header cut.
+    assert_eq!(
+        code(dec(&kms, &with_body(&body[..3 * 49]), Some(&c))),
+        "InvalidCiphertext.Truncated"
+    );
+    assert_eq!(
+        code(dec(&kms, &with_body(&body[..100]), Some(&c))),
+        "InvalidCiphertext.Truncated"
+    );
+    assert_eq!(
+        code(dec(&kms, &ct[..hlen - 1], Some(&c))),
+        "InvalidCiphertext.Truncated"
+    );
+    // Reordering and dropping: frame authentication, naming the frame.
+    let swapped = [&body[49..98], &body[..49], &body[98..]].concat();
+    let r = dec(&kms, &with_body(&swapped), Some(&c));
+    assert_eq!(
+        r.unwrap_err(),
+        Error::Envelope(strongroom::EnvelopeFailure::FrameAuthentication(1))
+    );
+    let dropped = [&body[..49], &body[98..]].concat();
+    let r = dec(&kms, &with_body(&dropped), Some(&c));
+    assert_eq!(
+        r.unwrap_err(),
+        Error::Envelope(strongroom::EnvelopeFailure::FrameAuthentication(2))
+    );
+    // Trailing bytes after the final frame.
+    assert_eq!(
+        code(dec(&kms, &[&ct[..], b"x"].concat(), Some(&c))),
+        "InvalidCiphertext.TrailingData"
+    );
+    // A message whose header commits to another data key: re-header with the same
+    // stanza but a fresh commitment for a different key.
+    let forged =
+        envelope::seal_with_data_key(&[9u8; 32], &h.message_id, &h.stanzas, &c, 32, &pt).unwrap();
+    assert_eq!(
+        code(dec(&kms, &forged, Some(&c))),
+        "InvalidCiphertext.KeyCommitment"
+    );
+    // Header tag altered.
+    let mut t = ct.clone();
+    t[hlen - 1] ^= 1;
+    assert_eq!(
+        code(dec(&kms, &t, Some(&c))),
+        "InvalidCiphertext.HeaderAuthentication"
+    );
+    // Version and suite.
+    let mut t = ct.clone();
+    t[4] = 2;
+    assert_eq!(
+        code(dec(&kms, &t, Some(&c))),
+        "InvalidCiphertext.EnvelopeVersion"
+    );
+    let mut t = ct.clone();
+    t[6] = 2;
+    assert_eq!(
+        code(dec(&kms, &t, Some(&c))),
+        "InvalidCiphertext.EnvelopeSuite"
+    );
+}
+
+#[test]
+fn every_single_bit_flip_is_rejected() {
+    let (kms, _) = memory(Backend::Software);
+    let k = key(&kms);
+    let c = ctx(&[("k", "v")]);
+    let ct = enc(&kms, &[&k], b"small message, two frames", &c, Some(16));
+    let mut codes = std::collections::BTreeSet::new();
+    for i in 0..ct.len() * 8 {
+        let mut t = ct.clone();
+        t[i / 8] ^= 1 << (i % 8);
+        for expected in [Some(&c), None] {
+            match dec(&kms, &t, expected) {
+                Ok(p) => panic!("bit {i} accepted: {p:?}"),
+                Err(e) => {
+                    codes.insert(e.code());
+                }
+            }
+        }
+    }
+    // Flips land in every part: magic, version, context, stanza, commitment, frames.
+    for c in [
+        "InvalidCiphertext.NotAnEnvelope",
+        "InvalidCiphertext.EnvelopeVersion",
+        "InvalidCiphertext.KeyCommitment",
+        "InvalidCiphertext.HeaderAuthentication",
+        "InvalidCiphertext.FrameAuthentication",
+    ] {
+        assert!(codes.contains(c), "{c} not seen in {codes:?}");
+    }
+}
+
+#[test]
+fn unknown_stanzas_are_skipped() {
+    let (kms, _) = memory(Backend::Software);
+    let k = key(&kms);
+    let c = EncryptionContext::new();
+    let ct = enc(&kms, &[&k], b"grease", &c, None);
+    let (h, hlen) = envelope::parse_header(&ct).unwrap().unwrap();
+    // Rebuild the message with an unknown stanza first, using the real data key.
+    let dk = block_on(kms.decrypt(strongroom::DecryptRequest {
+        ciphertext_blob: h.stanzas[0].body.clone(),
+        encryption_context: c.clone(),
+    }))
+    .unwrap()
+    .plaintext;
+    let mut stanzas = vec![envelope::Stanza {
+        kind: 0x7f,
+        body: b"some future recipient".to_vec(),
+    }];
+    stanzas.extend(h.stanzas.clone());
+    let greased = envelope::seal_with_data_key(
+        dk.expose(),
+        &h.message_id,
+        &stanzas,
+        &c,
+        h.frame_length,
+        b"grease",
+    )
+    .unwrap();
+    assert_ne!(greased[..hlen], ct[..hlen]);
+    assert_eq!(dec(&kms, &greased, Some(&c)).unwrap(), b"grease");
+    // Seventeen stanzas are refused before any key is used.
+    let many = vec![
+        envelope::Stanza {
+            kind: 0x7f,
+            body: vec![]
+        };
+        MAX_RECIPIENTS + 1
+    ];
+    let m = envelope::seal_with_data_key(dk.expose(), &h.message_id, &many, &c, 16, b"x").unwrap();
+    assert_eq!(
+        code(dec(&kms, &m, None)),
+        "InvalidCiphertext.TooManyRecipients"
+    );
+    // Only unknown stanzas: nothing of ours.
+    let none =
+        envelope::seal_with_data_key(dk.expose(), &h.message_id, &many[..2], &c, 16, b"x").unwrap();
+    assert_eq!(code(dec(&kms, &none, None)), "Forbidden.NoRecipientKey");
+}
+
+#[test]
+fn decrypt_works_across_rotation() {
+    let (kms, _) = memory(Backend::Software);
+    let k = key(&kms);
+    let c = EncryptionContext::new();
+    let ct = enc(&kms, &[&k], b"before rotation", &c, None);
+    block_on(kms.create_key_version(&k)).unwrap();
+    let ct2 = enc(&kms, &[&k], b"after rotation", &c, None);
+    let v1 = envelope::parse_header(&ct).unwrap().unwrap().0.stanzas[0]
+        .key()
+        .unwrap()
+        .1;
+    let v2 = envelope::parse_header(&ct2).unwrap().unwrap().0.stanzas[0]
+        .key()
+        .unwrap()
+        .1;
+    assert_ne!(v1, v2);
+    assert_eq!(dec(&kms, &ct, None).unwrap(), b"before rotation");
+    assert_eq!(dec(&kms, &ct2, None).unwrap(), b"after rotation");
+}
+
+/// A backend that counts calls, to see the cache at work.
+struct Counting {
+    inner: Arc<dyn KeyBackend>,
+    encrypts: AtomicUsize,
+    decrypts: AtomicUsize,
+}
+
+impl KeyBackend for Counting {
+    fn protection_level(&self) -> strongroom::ProtectionLevel {
+        self.inner.protection_level()
+    }
+    fn generate(&self, spec: strongroom::KeySpec) -> BoxFuture<'_, strongroom::Result<KeyHandle>> {
+        self.inner.generate(spec)
+    }
+    fn encrypt<'a>(
+        &'a self,
+        h: &'a KeyHandle,
+        pt: &'a [u8],
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, strongroom::Result<strongroom::backend::Sealed>> {
+        self.encrypts.fetch_add(1, Ordering::SeqCst);
+        self.inner.encrypt(h, pt, aad)
+    }
+    fn decrypt<'a>(
+        &'a self,
+        h: &'a KeyHandle,
+        nonce: &'a [u8; 12],
+        ct: &'a [u8],
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, strongroom::Result<strongroom::SecretBytes>> {
+        self.decrypts.fetch_add(1, Ordering::SeqCst);
+        self.inner.decrypt(h, nonce, ct, aad)
+    }
+}
+
+#[test]
+fn data_key_cache_limits_hold() {
+    let env = common::env();
+    let counting = Arc::new(Counting {
+        inner: common::backend(Backend::Software, &env),
+        encrypts: AtomicUsize::new(0),
+        decrypts: AtomicUsize::new(0),
+    });
+    let clock = common::clock();
+    let env = strongroom::Env::new(Arc::new(strongroom::env::OsEntropy), clock.clone());
+    let kms = block_on(Kms::memory(env, Some(counting.clone()))).unwrap();
+    let k = key(&kms);
+    let c = EncryptionContext::new();
+    let e0 = counting.encrypts.load(Ordering::SeqCst);
+    // Off by default: one wrap per message.
+    enc(&kms, &[&k], b"a", &c, None);
+    enc(&kms, &[&k], b"b", &c, None);
+    assert_eq!(counting.encrypts.load(Ordering::SeqCst) - e0, 2);
+    kms.set_data_key_cache(Some(DataKeyCacheConfig {
+        max_age_ms: 60_000,
+        max_messages: 3,
+        max_bytes: 10,
+        capacity: 8,
+    }));
+    let e0 = counting.encrypts.load(Ordering::SeqCst);
+    let m: Vec<Vec<u8>> = (0..3).map(|i| enc(&kms, &[&k], &[i], &c, None)).collect();
+    assert_eq!(
+        counting.encrypts.load(Ordering::SeqCst) - e0,
+        1,
+        "three messages, one wrap"
+    );
+    // Same data key, different message ids: different messages.
+    assert_eq!(m[0][100..120], m[1][100..120]);
+    assert_ne!(m[0][7..39], m[1][7..39]);
+    enc(&kms, &[&k], b"4", &c, None);
+    assert_eq!(
+        counting.encrypts.load(Ordering::SeqCst) - e0,
+        2,
+        "max_messages"
+    );
+    enc(&kms, &[&k], &[0; 10], &c, None);
+    assert_eq!(
+        counting.encrypts.load(Ordering::SeqCst) - e0,
+        3,
+        "max_bytes"
+    );
+    clock.advance(60_001);
+    enc(&kms, &[&k], b"x", &c, None);
+    enc(&kms, &[&k], b"y", &c, None);
+    assert_eq!(counting.encrypts.load(Ordering::SeqCst) - e0, 4, "max_age");
+    // Decrypt side: one unwrap for the three messages sharing a stanza.
+    let d0 = counting.decrypts.load(Ordering::SeqCst);
+    for (i, ct) in m.iter().enumerate() {
+        assert_eq!(dec(&kms, ct, None).unwrap(), [i as u8]);
+    }
+    assert_eq!(counting.decrypts.load(Ordering::SeqCst) - d0, 1);
+    // A cached data key still obeys the key's state.
+    block_on(kms.disable_key(&k)).unwrap();
+    assert_eq!(code(dec(&kms, &m[0], None)), "Forbidden.KeyDisabled");
+    block_on(kms.enable_key(&k)).unwrap();
+    // Off again: nothing kept.
+    kms.set_data_key_cache(None);
+    let d0 = counting.decrypts.load(Ordering::SeqCst);
+    dec(&kms, &m[0], None).unwrap();
+    assert_eq!(counting.decrypts.load(Ordering::SeqCst) - d0, 1);
+}
+
+#[test]
+fn io_adapters_stream_with_bounded_buffers() {
+    use std::io::{Read, Write};
+    let (kms, _) = memory(Backend::Software);
+    let k = key(&kms);
+    let c = ctx(&[("stream", "yes")]);
+    let pt = pattern(200_000);
+    let req = EncryptEnvelopeRequest {
+        key_ids: vec![k.clone()],
+        encryption_context: c.clone(),
+        frame_length: Some(4096),
+        ..Default::default()
+    };
+    // encrypt_stream / decrypt_stream.
+    let mut ct = Vec::new();
+    let n = block_on(kms.encrypt_stream(&req, &mut &pt[..], &mut ct)).unwrap();
+    assert_eq!(n, pt.len() as u64);
+    let mut out = Vec::new();
+    let info = block_on(kms.decrypt_stream(&mut &ct[..], &mut out, Some(&c))).unwrap();
+    assert_eq!(out, pt);
+    assert_eq!(info.key_id, k);
+    // The Write / Read adapters agree with the one-shot form.
+    let e = block_on(kms.envelope_encryptor(&req, None)).unwrap();
+    let mut w = envelope::io::EncryptWriter::new(e, Vec::new());
+    for part in pt.chunks(1000) {
+        w.write_all(part).unwrap();
+    }
+    let ct2 = w.finish().unwrap();
+    assert_eq!(dec(&kms, &ct2, Some(&c)).unwrap(), pt);
+    let mut src = &ct2[..];
+    let (h, left) = envelope::io::read_header(&mut src).unwrap();
+    let (d, _) = block_on(kms.open_envelope(&h, Some(&c))).unwrap();
+    let mut r = envelope::io::DecryptReader::new(d, left, src);
+    let mut back = Vec::new();
+    r.read_to_end(&mut back).unwrap();
+    assert_eq!(back, pt);
+    // A truncated stream is an error, not a short file.
+    let cut = &ct2[..ct2.len() - 30];
+    let mut src = cut;
+    let (h, left) = envelope::io::read_header(&mut src).unwrap();
+    let (d, _) = block_on(kms.open_envelope(&h, Some(&c))).unwrap();
+    let mut r = envelope::io::DecryptReader::new(d, left, src);
+    let err = r.read_to_end(&mut Vec::new()).unwrap_err();
+    assert_eq!(
+        envelope::io::strongroom_error(&err).unwrap().code(),
+        "InvalidCiphertext.Truncated"
+    );
+    // decrypt_stream on a tampered stream fails at the frame, after earlier frames.
+    let mut t = ct.clone();
+    let last = t.len() - 100;
+    t[last] ^= 1;
+    let mut out = Vec::new();
+    let e = block_on(kms.decrypt_stream(&mut &t[..], &mut out, Some(&c))).unwrap_err();
+    assert_eq!(e.code(), "InvalidCiphertext.FrameAuthentication");
+    assert!(out.len() < pt.len());
+}
