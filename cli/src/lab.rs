@@ -1,20 +1,17 @@
 //! `strongroom lab`: the hands-on lab of the Alibaba KMS envelope-encryption tutorial
-//! (create a CMK, generate a data key, encrypt a file locally with AES-256-GCM, keep
-//! only the wrapped data key beside it, unwrap it, decrypt, verify) — with the nonce
-//! and tag handled for the user instead of left to OpenSSL flags.
+//! (create a CMK, generate a data key, encrypt a file locally, keep only the wrapped
+//! data key beside it, unwrap it, decrypt, verify) on the envelope message format: the
+//! wrapped data key travels in the message header, the body is framed AES-256-GCM with
+//! a key commitment, and nothing is left to OpenSSL flags.
 
 use std::path::PathBuf;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use clap::Args;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use strongroom::storage::KdfParams;
 use strongroom::{
-    CreateKeyRequest, DecryptRequest, EncryptionContext, Error, GenerateDataKeyRequest,
+    CreateKeyRequest, DecryptEnvelopeRequest, EncryptEnvelopeRequest, EncryptionContext, Error,
 };
 
 /// Options of `strongroom lab`.
@@ -98,86 +95,93 @@ pub(crate) fn run(args: &LabArgs, json_mode: bool) -> Result<(), Error> {
         json_mode,
         3,
         &format!(
-            "GenerateDataKey (AES_256) with EncryptionContext {}",
+            "encrypt the file as an envelope message: a fresh AES-256 data key (GenerateDataKey), wrapped by the CMK with EncryptionContext {}, sealed into the header; the body in authenticated 64 KiB frames",
             ctx.canonical_json()
         ),
     );
-    let dk = pollster::block_on(kms.generate_data_key(GenerateDataKeyRequest {
-        key_id: key.key_id.clone(),
+    let ct_file = dir.join(format!("{file_name}.srenv"));
+    let req = EncryptEnvelopeRequest {
+        key_ids: vec![key.key_id.clone()],
         encryption_context: ctx.clone(),
         ..Default::default()
-    }))?;
-    let key_file = dir.join("ciphertext.key.b64");
-    std::fs::write(&key_file, format!("{}\n", B64.encode(&dk.ciphertext_blob)))
-        .map_err(|e| io("writing the wrapped data key", e))?;
+    };
+    {
+        let mut src =
+            std::fs::File::open(&plaintext_path).map_err(|e| io("opening the input file", e))?;
+        let mut dst = std::io::BufWriter::new(
+            std::fs::File::create(&ct_file).map_err(|e| io("creating the envelope file", e))?,
+        );
+        pollster::block_on(kms.encrypt_stream(&req, &mut src, &mut dst))?;
+        dst.into_inner()
+            .map_err(|e| io("writing the envelope file", e.into_error()))?
+            .sync_all()
+            .map_err(|e| io("syncing the envelope file", e))?;
+    }
+    let size = std::fs::metadata(&ct_file)
+        .map_err(|e| io("reading the envelope file", e))?
+        .len();
+    if !json_mode {
+        println!(
+            "        wrote {} ({size} bytes); the plaintext data key never left the process and is zeroized",
+            ct_file.display(),
+        );
+    }
 
     step(
         json_mode,
         4,
-        "encrypt the file locally with AES-256-GCM (fresh 96-bit nonce; nonce || ciphertext || tag)",
+        "read the envelope header: it names the CMK version that wraps its data key (no KeyId needed to decrypt)",
     );
-    let mut nonce = [0u8; 12];
-    getrandom_fill(&mut nonce)?;
-    let aad = b"strongroom-lab-v1";
-    let cipher = Aes256Gcm::new_from_slice(dk.plaintext.expose())
-        .map_err(|_| Error::Unsupported("data key length"))?;
-    let ct = cipher
-        .encrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: &plaintext,
-                aad,
-            },
-        )
-        .map_err(|_| Error::Unsupported("AES-GCM encryption failed"))?;
-    drop(cipher);
-    drop(dk); // the plaintext data key is zeroized here; only the wrapped one is kept
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&ct);
-    let ct_file = dir.join("ciphertext.bin");
-    std::fs::write(&ct_file, &out).map_err(|e| io("writing ciphertext.bin", e))?;
+    let mut f = std::fs::File::open(&ct_file).map_err(|e| io("opening the envelope file", e))?;
+    let (header, _) = strongroom::envelope::io::read_header(&mut f)?;
+    for s in &header.stanzas {
+        if let (Some((kid, ver)), false) = (s.key(), json_mode) {
+            println!("        recipient KeyId: {kid}  KeyVersionId: {ver}");
+        }
+    }
     if !json_mode {
         println!(
-            "        wrote {} ({} bytes) and {}; the plaintext data key was discarded",
-            ct_file.display(),
-            out.len(),
-            key_file.display()
+            "        frame length {} bytes, EncryptionContext {}",
+            header.frame_length,
+            header.encryption_context.canonical_json()
         );
     }
 
     step(
         json_mode,
         5,
-        "Decrypt the wrapped data key with KMS (no KeyId needed: the blob names it)",
+        "decrypt: KMS Decrypt unwraps the data key, the key commitment and header tag are checked, then each frame is authenticated before its plaintext is written",
     );
-    let blob_text =
-        std::fs::read_to_string(&key_file).map_err(|e| io("reading the wrapped data key", e))?;
-    let blob = B64
-        .decode(blob_text.trim())
-        .map_err(|e| Error::InvalidParameter {
-            name: "CiphertextBlob",
-            reason: format!("malformed base64: {e}"),
-        })?;
-    let unwrapped = pollster::block_on(kms.decrypt(DecryptRequest {
-        ciphertext_blob: blob,
-        encryption_context: ctx,
-    }))?;
+    let dec_file = dir.join(format!("{file_name}.decrypted"));
+    let decrypted = {
+        let mut src =
+            std::fs::File::open(&ct_file).map_err(|e| io("opening the envelope file", e))?;
+        let mut out = Vec::new();
+        pollster::block_on(kms.decrypt_stream(&mut src, &mut out, Some(&ctx)))?;
+        out
+    };
+    std::fs::write(&dec_file, &decrypted).map_err(|e| io("writing the decrypted file", e))?;
 
     step(
         json_mode,
         6,
-        "decrypt the file locally and check its SHA-256",
+        "tamper check: one flipped bit in the envelope is refused with a clear code",
     );
-    let data = std::fs::read(&ct_file).map_err(|e| io("reading ciphertext.bin", e))?;
-    let (n, body) = data.split_at_checked(12).ok_or(Error::InvalidCiphertext)?;
-    let nonce: [u8; 12] = n.try_into().map_err(|_| Error::InvalidCiphertext)?;
-    let cipher = Aes256Gcm::new_from_slice(unwrapped.plaintext.expose())
-        .map_err(|_| Error::InvalidCiphertext)?;
-    let decrypted = cipher
-        .decrypt(&Nonce::from(nonce), Payload { msg: body, aad })
-        .map_err(|_| Error::InvalidCiphertext)?;
-    let dec_file = dir.join("decrypted.txt");
-    std::fs::write(&dec_file, &decrypted).map_err(|e| io("writing decrypted.txt", e))?;
+    let mut tampered = std::fs::read(&ct_file).map_err(|e| io("reading the envelope file", e))?;
+    if let Some(b) = tampered.last_mut() {
+        *b ^= 1;
+    }
+    let refused = pollster::block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
+        ciphertext: tampered,
+        encryption_context: Some(ctx.clone()),
+    }));
+    let refused_code = match &refused {
+        Ok(_) => return Err(Error::Unsupported("a tampered envelope was accepted")),
+        Err(e) => e.code(),
+    };
+    if !json_mode {
+        println!("        refused: {refused_code}");
+    }
     let h1 = hex::encode(Sha256::digest(&plaintext));
     let h2 = hex::encode(Sha256::digest(&decrypted));
     let ok = h1 == h2;
@@ -198,7 +202,7 @@ pub(crate) fn run(args: &LabArgs, json_mode: bool) -> Result<(), Error> {
     if json_mode {
         println!(
             "{}",
-            json!({"KeyId": key.key_id, "KeyState": deleted.key_state.as_str(), "Directory": dir.display().to_string(), "Sha256Original": h1, "Sha256Decrypted": h2, "Verified": ok})
+            json!({"KeyId": key.key_id, "KeyState": deleted.key_state.as_str(), "Directory": dir.display().to_string(), "Sha256Original": h1, "Sha256Decrypted": h2, "Verified": ok, "Envelope": ct_file.display().to_string(), "TamperedRefusedWith": refused_code})
         );
     } else {
         println!("        original  sha256 {h1}\n        decrypted sha256 {h2}");

@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+mod envelope;
 mod lab;
 
 use std::io::{IsTerminal, Read, Write};
@@ -49,10 +50,13 @@ enum Cmd {
     /// Data keys for envelope encryption.
     #[command(subcommand, name = "data-key")]
     DataKey(DataKeyCmd),
-    /// Encrypt a small payload (≤ 6 KiB) under a CMK; writes the CiphertextBlob in base64.
-    Encrypt(EncryptArgs),
-    /// Decrypt a base64 CiphertextBlob (no key needed: the blob names it).
-    Decrypt(DecryptArgs),
+    /// Encrypt a file or stream of any size into an envelope message for one or more
+    /// CMKs (any one of them decrypts). Streams with bounded memory.
+    Encrypt(EnvelopeEncryptArgs),
+    /// Decrypt an envelope message (no key needed: its header names the recipients).
+    /// Writes plaintext only from authenticated frames; on failure a file OUT is not
+    /// left behind.
+    Decrypt(EnvelopeDecryptArgs),
     /// The envelope-encryption lab of the Alibaba KMS tutorial, end to end, in a fresh store.
     Lab(lab::LabArgs),
 }
@@ -136,6 +140,10 @@ enum KeyCmd {
         #[arg(long)]
         description: String,
     },
+    /// Encrypt: a small payload (≤ 6 KiB) under a CMK; writes the CiphertextBlob in base64.
+    Encrypt(EncryptArgs),
+    /// Decrypt: a base64 CiphertextBlob (no key needed: the blob names it).
+    Decrypt(DecryptArgs),
     /// ListKeys.
     List {
         /// PageNumber (from 1).
@@ -212,6 +220,37 @@ struct EncryptArgs {
     /// Input file, or - for stdin.
     input: String,
     /// Output file for the base64 CiphertextBlob, or - for stdout.
+    #[arg(default_value = "-")]
+    output: String,
+}
+
+#[derive(Args, Debug)]
+struct EnvelopeEncryptArgs {
+    /// A CMK (KeyId, alias or ARN) that wraps the data key; repeat for several
+    /// recipients (at most 16).
+    #[arg(long = "key", required = true)]
+    key_ids: Vec<String>,
+    #[command(flatten)]
+    context: ContextArgs,
+    /// Plaintext bytes per frame (default 65536; 1 to 16 MiB).
+    #[arg(long = "frame-length")]
+    frame_length: Option<u32>,
+    /// Input file, or - for stdin.
+    input: String,
+    /// Output file, or - for stdout.
+    #[arg(default_value = "-")]
+    output: String,
+}
+
+#[derive(Args, Debug)]
+struct EnvelopeDecryptArgs {
+    /// The EncryptionContext the message must carry (key=value, repeatable). Without
+    /// any, the message's own context is accepted and reported on stderr.
+    #[command(flatten)]
+    context: ContextArgs,
+    /// Input file, or - for stdin.
+    input: String,
+    /// Output file, or - for stdout.
     #[arg(default_value = "-")]
     output: String,
 }
@@ -528,7 +567,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 &json!({"KeyId": kid, "KeyVersionId": ver, "CiphertextBlob": B64.encode(blob)}),
             );
         }
-        Cmd::Encrypt(a) => {
+        Cmd::Key(KeyCmd::Encrypt(a)) => {
             let plaintext = read_input(&a.input)?;
             let r = pollster::block_on(kms.encrypt(EncryptRequest {
                 key_id: a.key_id,
@@ -545,7 +584,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 write_output(&a.output, format!("{b64}\n").as_bytes())?;
             }
         }
-        Cmd::Decrypt(a) => {
+        Cmd::Key(KeyCmd::Decrypt(a)) => {
             let text = read_input(&a.input)?;
             let text = String::from_utf8(text).map_err(|_| Error::InvalidParameter {
                 name: "CiphertextBlob",
@@ -569,6 +608,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 );
             }
         }
+        Cmd::Encrypt(a) => envelope::encrypt(&kms, a, json_mode)?,
+        Cmd::Decrypt(a) => envelope::decrypt(&kms, a, json_mode)?,
         Cmd::Lab(_) => {}
     }
     Ok(())

@@ -59,6 +59,7 @@ fn keys_encrypt_decrypt_and_errors() {
         &store,
         "pw",
         &[
+            "key",
             "encrypt",
             "--key",
             &id,
@@ -74,6 +75,7 @@ fn keys_encrypt_decrypt_and_errors() {
         &store,
         "pw",
         &[
+            "key",
             "decrypt",
             "--context",
             "app=cli",
@@ -91,6 +93,7 @@ fn keys_encrypt_decrypt_and_errors() {
             "pw",
             &[
                 "--json",
+                "key",
                 "decrypt",
                 "--context",
                 "app=other",
@@ -108,6 +111,7 @@ fn keys_encrypt_decrypt_and_errors() {
             "pw",
             &[
                 "--json",
+                "key",
                 "decrypt",
                 "--context",
                 "app=cli",
@@ -121,7 +125,7 @@ fn keys_encrypt_decrypt_and_errors() {
         err_code(&sr(
             &store,
             "pw",
-            &["--json", "decrypt", blob.to_str().unwrap()]
+            &["--json", "key", "decrypt", blob.to_str().unwrap()]
         )),
         "InvalidParameter.CiphertextBlob"
     );
@@ -147,7 +151,14 @@ fn keys_encrypt_decrypt_and_errors() {
         err_code(&sr(
             &store,
             "pw",
-            &["--json", "encrypt", "--key", &id, pt.to_str().unwrap()]
+            &[
+                "--json",
+                "key",
+                "encrypt",
+                "--key",
+                &id,
+                pt.to_str().unwrap()
+            ]
         )),
         "InvalidParameter.PlaintextTooLarge"
     );
@@ -215,11 +226,15 @@ fn lab_verifies_round_trip() {
     assert!(out.contains("VERIFIED: round trip matches"), "{out}");
     assert!(out.contains("KeyState: PendingDeletion"), "{out}");
     assert!(out.contains("CreateAlias alias/lab-envelope"), "{out}");
-    // Only the wrapped data key was kept beside the ciphertext.
-    assert!(dir.path().join("ciphertext.key.b64").exists());
-    assert!(dir.path().join("ciphertext.bin").exists());
+    assert!(
+        out.contains("refused: InvalidCiphertext.FrameAuthentication"),
+        "{out}"
+    );
+    // The wrapped data key travels inside the envelope header.
+    let env = std::fs::read(dir.path().join("plaintext.txt.srenv")).unwrap();
+    assert_eq!(&env[..4], b"SREN");
     assert_eq!(
-        std::fs::read(dir.path().join("decrypted.txt")).unwrap(),
+        std::fs::read(dir.path().join("plaintext.txt.decrypted")).unwrap(),
         std::fs::read(dir.path().join("plaintext.txt")).unwrap()
     );
 }
@@ -301,5 +316,193 @@ fn key_lifecycle() {
             &["--json", "key", "cancel-deletion", &id]
         ))["KeyState"],
         "Enabled"
+    );
+}
+
+fn sr_stdin(store: &Path, pass: &str, args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("STRONGROOM_PASSPHRASE", pass)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    o
+}
+
+#[test]
+fn envelope_files_and_pipes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = json(&sr(&store, "pw", &["--json", "key", "create"]))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = json(&sr(&store, "pw", &["--json", "key", "create"]))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        sr(&store, "pw", &["alias", "create", "alias/second", &b])
+            .status
+            .success()
+    );
+    // A file of several frames, to two recipients, with a context.
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let pt = dir.path().join("big.bin");
+    std::fs::write(&pt, &data).unwrap();
+    let ct = dir.path().join("big.bin.srenv");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "encrypt",
+            "--key",
+            &a,
+            "--key",
+            "alias/second",
+            "--context",
+            "file=big.bin",
+            "--frame-length",
+            "4096",
+            pt.to_str().unwrap(),
+            ct.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ct_bytes = std::fs::read(&ct).unwrap();
+    assert_eq!(&ct_bytes[..4], b"SREN");
+    let out = dir.path().join("out.bin");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "decrypt",
+            "--context",
+            "file=big.bin",
+            ct.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    let info: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(info["KeyId"], a.as_str());
+    assert_eq!(info["EncryptionContext"]["file"], "big.bin");
+    // The second recipient alone opens it once the first is disabled.
+    assert!(sr(&store, "pw", &["key", "disable", &a]).status.success());
+    let o = sr(
+        &store,
+        "pw",
+        &["--json", "decrypt", ct.to_str().unwrap(), "-"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout, data);
+    let info: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(info["KeyId"], b.as_str());
+
+    // stdin → stdout both ways.
+    let o = sr_stdin(
+        &store,
+        "pw",
+        &["encrypt", "--key", "alias/second", "-", "-"],
+        &data,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o2 = sr_stdin(&store, "pw", &["decrypt", "-", "-"], &o.stdout);
+    assert!(
+        o2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o2.stderr)
+    );
+    assert_eq!(o2.stdout, data);
+
+    // Failures: a code each, and no OUT file left behind.
+    let bad_out = dir.path().join("never.bin");
+    let dec_to = |input: &Path, ctx: Option<&str>| {
+        let mut args = vec!["--json", "decrypt"];
+        if let Some(c) = ctx {
+            args.extend(["--context", c]);
+        }
+        args.extend([input.to_str().unwrap(), bad_out.to_str().unwrap()]);
+        err_code(&sr(&store, "pw", &args))
+    };
+    assert_eq!(
+        dec_to(&ct, Some("file=other")),
+        "InvalidCiphertext.ContextMismatch"
+    );
+    let mut t = ct_bytes.clone();
+    let n = t.len();
+    t[n - 5000] ^= 0x10;
+    let tampered = dir.path().join("tampered.srenv");
+    std::fs::write(&tampered, &t).unwrap();
+    assert_eq!(
+        dec_to(&tampered, None),
+        "InvalidCiphertext.FrameAuthentication"
+    );
+    std::fs::write(&tampered, &ct_bytes[..n - 100]).unwrap();
+    assert_eq!(dec_to(&tampered, None), "InvalidCiphertext.Truncated");
+    assert_eq!(dec_to(&pt, None), "InvalidCiphertext.NotAnEnvelope");
+    assert!(!bad_out.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A store without the keys.
+    let other = dir.path().join("other-store");
+    assert_eq!(
+        err_code(&sr(
+            &other,
+            "pw",
+            &["--json", "decrypt", ct.to_str().unwrap(), "-"]
+        )),
+        "Forbidden.NoRecipientKey"
+    );
+    // Encrypt-side errors.
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            "pw",
+            &[
+                "--json",
+                "encrypt",
+                "--key",
+                "alias/nope",
+                pt.to_str().unwrap(),
+                "-"
+            ]
+        )),
+        "Forbidden.AliasNotFound"
+    );
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            "pw",
+            &[
+                "--json",
+                "encrypt",
+                "--key",
+                &b,
+                "--frame-length",
+                "0",
+                pt.to_str().unwrap(),
+                "-"
+            ]
+        )),
+        "InvalidParameter.FrameLength"
     );
 }

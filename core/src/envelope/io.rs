@@ -89,7 +89,7 @@ impl<W: Write> Write for EncryptWriter<W> {
 /// # Errors
 /// As [`super::parse_header`]; `InvalidCiphertext.Truncated` (or `NotAnEnvelope` for
 /// empty input) when `src` ends first; `Rejected.Io`.
-pub fn read_header<R: Read>(src: &mut R) -> Result<(EnvelopeHeader, Vec<u8>)> {
+pub fn read_header<R: Read + ?Sized>(src: &mut R) -> Result<(EnvelopeHeader, Vec<u8>)> {
     let mut p = HeaderParser::new();
     let mut chunk = alloc::vec![0u8; 4096];
     loop {
@@ -108,7 +108,7 @@ pub fn read_header<R: Read>(src: &mut R) -> Result<(EnvelopeHeader, Vec<u8>)> {
     }
 }
 
-fn read_some<R: Read>(src: &mut R, buf: &mut [u8]) -> Result<usize> {
+fn read_some<R: Read + ?Sized>(src: &mut R, buf: &mut [u8]) -> Result<usize> {
     loop {
         match src.read(buf) {
             Ok(n) => return Ok(n),
@@ -184,7 +184,7 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::envelope_encryptor`]; `Rejected.Io` for I/O failures.
-    pub async fn encrypt_stream<R: Read, W: Write>(
+    pub async fn encrypt_stream<R: Read + ?Sized, W: Write + ?Sized>(
         &self,
         req: &EncryptEnvelopeRequest,
         src: &mut R,
@@ -216,7 +216,7 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::decrypt_envelope`]; `Rejected.Io` for I/O failures.
-    pub async fn decrypt_stream<R: Read, W: Write>(
+    pub async fn decrypt_stream<R: Read + ?Sized, W: Write + ?Sized>(
         &self,
         src: &mut R,
         dst: &mut W,

@@ -1,0 +1,226 @@
+//! `strongroom encrypt` / `strongroom decrypt`: envelope messages, streamed from a file
+//! or stdin to a file or stdout with memory bounded by the frame length.
+//!
+//! A file OUT is written beside itself under a temporary name, synced and renamed
+//! into place only on success, so a failed decryption never leaves partial plaintext
+//! where the caller expects the result. On stdout, frames are written as they
+//! authenticate: a failure exits non-zero after earlier frames were written.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::json;
+use strongroom::{EncryptEnvelopeRequest, Error, Kms};
+
+use crate::{EnvelopeDecryptArgs, EnvelopeEncryptArgs, parse_context};
+
+/// Inputs at least this large show a progress bar when stderr is a terminal.
+const PROGRESS_MIN: u64 = 8 << 20;
+
+fn open_input(path: &str) -> Result<(Box<dyn Read>, Option<u64>), Error> {
+    if path == "-" {
+        return Ok((Box::new(std::io::stdin().lock()), None));
+    }
+    let f = File::open(path).map_err(|e| Error::InvalidParameter {
+        name: "Input",
+        reason: format!("cannot read {path}: {e}"),
+    })?;
+    let len = f.metadata().ok().map(|m| m.len());
+    Ok((Box::new(BufReader::with_capacity(1 << 16, f)), len))
+}
+
+/// Where output goes: stdout, or a temporary file renamed into place on success.
+enum Sink {
+    Stdout(BufWriter<std::io::StdoutLock<'static>>),
+    File {
+        w: BufWriter<File>,
+        tmp: PathBuf,
+        dest: PathBuf,
+    },
+}
+
+impl Sink {
+    fn open(path: &str) -> Result<Sink, Error> {
+        if path == "-" {
+            return Ok(Sink::Stdout(BufWriter::with_capacity(
+                1 << 16,
+                std::io::stdout().lock(),
+            )));
+        }
+        let dest = PathBuf::from(path);
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let tmp = dest.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+        let f = File::create(&tmp)
+            .map_err(|e| Error::Io(format!("cannot create {}: {e}", tmp.display())))?;
+        Ok(Sink::File {
+            w: BufWriter::with_capacity(1 << 16, f),
+            tmp,
+            dest,
+        })
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Stdout(w) => w,
+            Sink::File { w, .. } => w,
+        }
+    }
+
+    fn commit(self) -> Result<(), Error> {
+        match self {
+            Sink::Stdout(mut w) => w.flush().map_err(|e| Error::Io(format!("stdout: {e}"))),
+            Sink::File { w, tmp, dest } => {
+                let io = |e: std::io::Error| Error::Io(format!("{}: {e}", dest.display()));
+                let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+                f.sync_all().map_err(io)?;
+                std::fs::rename(&tmp, &dest).map_err(io)?;
+                Ok(())
+            }
+        }
+    }
+
+    fn abandon(self) {
+        if let Sink::File { tmp, .. } = self {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Counts bytes read and draws a progress bar on stderr.
+struct Progress<R> {
+    inner: R,
+    done: u64,
+    total: u64,
+    shown: u64,
+    start: Instant,
+    label: &'static str,
+}
+
+impl<R: Read> Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        let pct = (self.done * 100)
+            .checked_div(self.total)
+            .unwrap_or(100)
+            .min(100);
+        if pct != self.shown || n == 0 {
+            self.shown = pct;
+            let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+            let mib_s = self.done as f64 / secs / (1 << 20) as f64;
+            let bar = "#".repeat((pct / 4) as usize);
+            eprint!("\r{} [{bar:<25}] {pct:>3}% {mib_s:>8.1} MiB/s", self.label);
+            if n == 0 {
+                eprintln!();
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn with_progress(r: Box<dyn Read>, len: Option<u64>, label: &'static str) -> Box<dyn Read> {
+    match len {
+        Some(total) if total >= PROGRESS_MIN && std::io::stderr().is_terminal() => {
+            Box::new(Progress {
+                inner: r,
+                done: 0,
+                total,
+                shown: u64::MAX,
+                start: Instant::now(),
+                label,
+            })
+        }
+        _ => r,
+    }
+}
+
+fn same_file(input: &str, output: &str) -> bool {
+    input != "-"
+        && output != "-"
+        && match (
+            Path::new(input).canonicalize(),
+            Path::new(output).canonicalize(),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+}
+
+fn refuse_same(a: &str, b: &str) -> Result<(), Error> {
+    if same_file(a, b) {
+        return Err(Error::InvalidParameter {
+            name: "Output",
+            reason: "the output is the input file".into(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn encrypt(kms: &Kms, a: EnvelopeEncryptArgs, json_mode: bool) -> Result<(), Error> {
+    refuse_same(&a.input, &a.output)?;
+    let req = EncryptEnvelopeRequest {
+        key_ids: a.key_ids,
+        encryption_context: parse_context(&a.context.context)?,
+        frame_length: a.frame_length,
+        ..Default::default()
+    };
+    let (src, len) = open_input(&a.input)?;
+    let mut src = with_progress(src, len, "encrypting");
+    let mut sink = Sink::open(&a.output)?;
+    match pollster::block_on(kms.encrypt_stream(&req, &mut src, sink.writer())) {
+        Ok(n) => {
+            sink.commit()?;
+            if json_mode {
+                eprintln!("{}", json!({"KeyIds": req.key_ids, "PlaintextBytes": n}));
+            }
+            Ok(())
+        }
+        Err(e) => {
+            sink.abandon();
+            Err(e)
+        }
+    }
+}
+
+pub(crate) fn decrypt(kms: &Kms, a: EnvelopeDecryptArgs, json_mode: bool) -> Result<(), Error> {
+    refuse_same(&a.input, &a.output)?;
+    let expected = if a.context.context.is_empty() {
+        None
+    } else {
+        Some(parse_context(&a.context.context)?)
+    };
+    let (src, len) = open_input(&a.input)?;
+    let mut src = with_progress(src, len, "decrypting");
+    let mut sink = Sink::open(&a.output)?;
+    match pollster::block_on(kms.decrypt_stream(&mut src, sink.writer(), expected.as_ref())) {
+        Ok(info) => {
+            sink.commit()?;
+            let ctx: serde_json::Map<String, serde_json::Value> = info
+                .encryption_context
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            if json_mode {
+                eprintln!(
+                    "{}",
+                    json!({"KeyId": info.key_id, "KeyVersionId": info.key_version_id, "EncryptionContext": ctx})
+                );
+            } else if expected.is_none() && !info.encryption_context.is_empty() {
+                eprintln!(
+                    "note: decrypted without checking the EncryptionContext; the message carries {}",
+                    info.encryption_context.canonical_json()
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            sink.abandon();
+            Err(e)
+        }
+    }
+}
