@@ -13,7 +13,8 @@ use strongroom::backend::remote::{BackendServer as CoreServer, RemoteBackend, Tr
 use strongroom::backend::software::SoftwareBackend;
 use strongroom::storage::{FileStorage, KdfParams};
 use strongroom::{
-    BoxFuture, CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext, Env, Error,
+    BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptEnvelopeRequest, DecryptRequest,
+    EncryptEnvelopeRequest, EncryptRequest, EncryptionContext, Env, Error,
     GenerateDataKeyRequest, KeyBackend, KeyMetadata, Kms as CoreKms, KmsOptions, ListKeysRequest,
     RootSecret,
 };
@@ -550,6 +551,106 @@ impl Kms {
         Ok(d)
     }
 
+    #[pyo3(signature = (key_ids, plaintext, encryption_context=None, frame_length=None))]
+    fn encrypt_envelope<'py>(
+        &self,
+        py: Python<'py>,
+        key_ids: Vec<String>,
+        plaintext: &[u8],
+        encryption_context: Option<HashMap<String, String>>,
+        frame_length: Option<u32>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let req = EncryptEnvelopeRequest {
+            key_ids,
+            plaintext: plaintext.to_vec(),
+            encryption_context: context(encryption_context)?,
+            frame_length,
+        };
+        let out = py
+            .detach(|| pollster::block_on(self.inner.encrypt_envelope(req)))
+            .map_err(to_pyerr)?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    #[pyo3(signature = (ciphertext, encryption_context=None))]
+    fn decrypt_envelope<'py>(
+        &self,
+        py: Python<'py>,
+        ciphertext: &[u8],
+        encryption_context: Option<HashMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = DecryptEnvelopeRequest {
+            ciphertext: ciphertext.to_vec(),
+            encryption_context: encryption_context.map(|c| context(Some(c))).transpose()?,
+        };
+        let r = py
+            .detach(|| pollster::block_on(self.inner.decrypt_envelope(req)))
+            .map_err(to_pyerr)?;
+        let d = envelope_info(py, &r.info)?;
+        d.set_item("plaintext", PyBytes::new(py, &r.plaintext))?;
+        Ok(d)
+    }
+
+    /// Streams `src.read` → envelope → `dst.write`; the GIL is held only for the
+    /// Python I/O calls.
+    #[pyo3(signature = (src, dst, key_ids, encryption_context=None, frame_length=None))]
+    fn encrypt_stream(
+        &self,
+        py: Python<'_>,
+        src: Py<PyAny>,
+        dst: Py<PyAny>,
+        key_ids: Vec<String>,
+        encryption_context: Option<HashMap<String, String>>,
+        frame_length: Option<u32>,
+    ) -> PyResult<u64> {
+        let req = EncryptEnvelopeRequest {
+            key_ids,
+            encryption_context: context(encryption_context)?,
+            frame_length,
+            ..Default::default()
+        };
+        let mut r = PyIo::new(src);
+        let mut w = PyIo::new(dst);
+        let out = py.detach(|| pollster::block_on(self.inner.encrypt_stream(&req, &mut r, &mut w)));
+        out.map_err(|e| r.take_err().or_else(|| w.take_err()).unwrap_or_else(|| to_pyerr(e)))
+    }
+
+    #[pyo3(signature = (src, dst, encryption_context=None))]
+    fn decrypt_stream<'py>(
+        &self,
+        py: Python<'py>,
+        src: Py<PyAny>,
+        dst: Py<PyAny>,
+        encryption_context: Option<HashMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let expected = encryption_context.map(|c| context(Some(c))).transpose()?;
+        let mut r = PyIo::new(src);
+        let mut w = PyIo::new(dst);
+        let out = py.detach(|| {
+            pollster::block_on(self.inner.decrypt_stream(&mut r, &mut w, expected.as_ref()))
+        });
+        let info = out
+            .map_err(|e| r.take_err().or_else(|| w.take_err()).unwrap_or_else(|| to_pyerr(e)))?;
+        envelope_info(py, &info)
+    }
+
+    #[pyo3(signature = (enabled, max_age_ms=300_000, max_messages=1000, max_bytes=1 << 30, capacity=64))]
+    fn set_data_key_cache(
+        &self,
+        enabled: bool,
+        max_age_ms: u64,
+        max_messages: u64,
+        max_bytes: u64,
+        capacity: usize,
+    ) {
+        self.inner.set_data_key_cache(enabled.then_some(DataKeyCacheConfig {
+            max_age_ms,
+            max_messages,
+            max_bytes,
+            capacity,
+        }));
+    }
+
     #[pyo3(signature = (key_id, key_spec=None, number_of_bytes=None, encryption_context=None, with_plaintext=true))]
     fn generate_data_key<'py>(
         &self,
@@ -584,6 +685,93 @@ impl Kms {
             d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
         }
         Ok(d)
+    }
+}
+
+fn envelope_info<'py>(
+    py: Python<'py>,
+    info: &strongroom::EnvelopeInfo,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("key_id", &info.key_id)?;
+    d.set_item("key_version_id", &info.key_version_id)?;
+    let ctx = PyDict::new(py);
+    for (k, v) in info.encryption_context.iter() {
+        ctx.set_item(k, v)?;
+    }
+    d.set_item("encryption_context", ctx)?;
+    d.set_item("message_id", PyBytes::new(py, &info.message_id))?;
+    Ok(d)
+}
+
+/// A Python file-like object seen as `std::io::Read` / `Write`: each call takes the
+/// GIL for the Python method only. The first Python exception is kept to be
+/// re-raised as itself.
+struct PyIo {
+    obj: Py<PyAny>,
+    err: Option<PyErr>,
+}
+
+impl PyIo {
+    fn new(obj: Py<PyAny>) -> Self {
+        PyIo { obj, err: None }
+    }
+    fn take_err(&mut self) -> Option<PyErr> {
+        self.err.take()
+    }
+    fn fail(&mut self, e: PyErr) -> std::io::Error {
+        let msg = e.to_string();
+        self.err.get_or_insert(e);
+        std::io::Error::other(msg)
+    }
+}
+
+impl std::io::Read for PyIo {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let r = Python::attach(|py| -> PyResult<usize> {
+            let chunk = self.obj.call_method1(py, "read", (buf.len(),))?;
+            if chunk.is_none(py) {
+                return Ok(0);
+            }
+            let b = chunk.bind(py);
+            let data: std::borrow::Cow<'_, [u8]> = if let Ok(bytes) = b.cast::<PyBytes>() {
+                std::borrow::Cow::Borrowed(bytes.as_bytes())
+            } else {
+                std::borrow::Cow::Owned(b.extract::<Vec<u8>>()?)
+            };
+            let n = data.len().min(buf.len());
+            if let (Some(d), Some(s)) = (buf.get_mut(..n), data.get(..n)) {
+                d.copy_from_slice(s);
+            }
+            if data.len() > buf.len() {
+                return Err(PyTypeError::new_err("read(n) returned more than n bytes"));
+            }
+            Ok(n)
+        });
+        r.map_err(|e| self.fail(e))
+    }
+}
+
+impl std::io::Write for PyIo {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let r = Python::attach(|py| -> PyResult<usize> {
+            let n = self.obj.call_method1(py, "write", (PyBytes::new(py, buf),))?;
+            // Raw streams may write less; None means "all" for buffered writers.
+            Ok(if n.is_none(py) { buf.len() } else { n.extract::<usize>(py)? })
+        });
+        r.map_err(|e| self.fail(e))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = Python::attach(|py| -> PyResult<()> {
+            if self.obj.bind(py).hasattr("flush")? {
+                self.obj.call_method0(py, "flush")?;
+            }
+            Ok(())
+        });
+        r.map_err(|e| self.fail(e))
     }
 }
 
@@ -638,9 +826,53 @@ fn vector_seal<'py>(
     Ok(PyBytes::new(py, &b))
 }
 
+/// Hazmat for the shared test vectors: an envelope with an explicit data key,
+/// message id and stanzas `[(type, body)]`.
+#[pyfunction]
+#[pyo3(signature = (data_key, message_id, stanzas, encryption_context, frame_length, plaintext))]
+fn vector_seal_envelope<'py>(
+    py: Python<'py>,
+    data_key: &[u8],
+    message_id: &[u8],
+    stanzas: Vec<(u8, Vec<u8>)>,
+    encryption_context: Option<HashMap<String, String>>,
+    frame_length: u32,
+    plaintext: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mid: [u8; 32] = message_id
+        .try_into()
+        .map_err(|_| PyTypeError::new_err("message_id must be 32 bytes"))?;
+    let stanzas: Vec<strongroom::envelope::Stanza> = stanzas
+        .into_iter()
+        .map(|(kind, body)| strongroom::envelope::Stanza { kind, body })
+        .collect();
+    let ctx = context(encryption_context)?;
+    let m = strongroom::envelope::seal_with_data_key(
+        data_key,
+        &mid,
+        &stanzas,
+        &ctx,
+        frame_length,
+        plaintext,
+    )
+    .map_err(to_pyerr)?;
+    Ok(PyBytes::new(py, &m))
+}
+
+/// Hazmat for the shared test vectors: opens an envelope with an explicit data key.
+#[pyfunction]
+fn vector_open_envelope<'py>(
+    py: Python<'py>,
+    data_key: &[u8],
+    message: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let pt = strongroom::envelope::open_with_data_key(data_key, message).map_err(to_pyerr)?;
+    Ok(PyBytes::new(py, &pt))
+}
+
 /// The native module.
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::{BackendServer, Kms, vector_seal};
+    use super::{BackendServer, Kms, vector_open_envelope, vector_seal, vector_seal_envelope};
 }

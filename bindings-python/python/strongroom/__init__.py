@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence, Union
+from typing import BinaryIO, Callable, Mapping, Optional, Sequence, Union
 
 from . import _native
 from .errors import (
@@ -45,6 +45,8 @@ __all__ = [
     "DecryptResult",
     "DataKeyResult",
     "DataKeyWithoutPlaintextResult",
+    "EnvelopeInfo",
+    "DecryptEnvelopeResult",
     "StrongroomError",
     "InvalidParameterError",
     "KeyNotFoundError",
@@ -174,6 +176,30 @@ class DataKeyWithoutPlaintextResult:
     key_id: str
     key_version_id: str
     ciphertext_blob: bytes
+
+
+@dataclass(frozen=True)
+class EnvelopeInfo:
+    """Which recipient opened an envelope message, and what it was bound to."""
+
+    key_id: str
+    key_version_id: str
+    encryption_context: Mapping[str, str]
+    message_id: bytes
+
+
+@dataclass(frozen=True)
+class DecryptEnvelopeResult(EnvelopeInfo):
+    plaintext: bytes
+
+    def __repr__(self) -> str:  # never print the plaintext
+        return f"DecryptEnvelopeResult(key_id={self.key_id!r}, key_version_id={self.key_version_id!r}, encryption_context={dict(self.encryption_context)!r}, plaintext=<{len(self.plaintext)} bytes>)"
+
+
+def _key_ids(v: object) -> list:
+    if isinstance(v, str) or not isinstance(v, Sequence):
+        raise InvalidParameterError("InvalidParameter.KeyIds", "key_ids must be a list of KeyIds or aliases")
+    return [str(k) for k in v]
 
 
 def _ctx(c: Context) -> Optional[dict]:
@@ -367,3 +393,63 @@ class Kms:
         return DataKeyWithoutPlaintextResult(
             **self._native.generate_data_key(key_id, key_spec, number_of_bytes, _ctx(encryption_context), False)
         )
+
+    # Envelope messages: data of any size, for one or more CMKs (docs/FORMAT.md).
+
+    def encrypt_envelope(
+        self,
+        *,
+        key_ids: Sequence[str],
+        plaintext: bytes,
+        encryption_context: Context = None,
+        frame_length: Optional[int] = None,
+    ) -> bytes:
+        """Encrypts ``plaintext`` under a fresh data key wrapped by every CMK in
+        ``key_ids`` (any one of them decrypts). Returns the whole message."""
+        return self._native.encrypt_envelope(
+            _key_ids(key_ids), _bytes("Plaintext", plaintext), _ctx(encryption_context), frame_length
+        )
+
+    def decrypt_envelope(self, *, ciphertext: bytes, encryption_context: Context = None) -> DecryptEnvelopeResult:
+        """Decrypts a whole message. With ``encryption_context`` the message's context
+        must equal it (``InvalidCiphertext.ContextMismatch``); without, the message's
+        context is returned for you to check."""
+        return DecryptEnvelopeResult(
+            **self._native.decrypt_envelope(_bytes("Ciphertext", ciphertext), _ctx(encryption_context))
+        )
+
+    def encrypt_stream(
+        self,
+        src: BinaryIO,
+        dst: BinaryIO,
+        *,
+        key_ids: Sequence[str],
+        encryption_context: Context = None,
+        frame_length: Optional[int] = None,
+    ) -> int:
+        """Reads ``src`` (``.read(n)``) to its end and writes the envelope to ``dst``
+        (``.write(b)``), one frame in memory at a time, with the GIL released between
+        the Python I/O calls. Returns the number of plaintext bytes."""
+        return self._native.encrypt_stream(src, dst, _key_ids(key_ids), _ctx(encryption_context), frame_length)
+
+    def decrypt_stream(self, src: BinaryIO, dst: BinaryIO, *, encryption_context: Context = None) -> EnvelopeInfo:
+        """Decrypts the envelope read from ``src`` into ``dst`` frame by frame. Plaintext
+        of a frame is written only once it authenticates, but a failure at a later
+        frame leaves earlier frames written: on error, discard what ``dst`` got."""
+        return EnvelopeInfo(**self._native.decrypt_stream(src, dst, _ctx(encryption_context)))
+
+    def set_data_key_cache(
+        self,
+        *,
+        max_age_seconds: float = 300.0,
+        max_messages: int = 1000,
+        max_bytes: int = 1 << 30,
+        capacity: int = 64,
+    ) -> None:
+        """Reuses envelope data keys within these limits (off by default), so a remote
+        master key is not called per message. A cached key still obeys the CMK's state."""
+        self._native.set_data_key_cache(True, int(max_age_seconds * 1000), max_messages, max_bytes, capacity)
+
+    def disable_data_key_cache(self) -> None:
+        """Turns the data-key cache off and forgets every cached data key."""
+        self._native.set_data_key_cache(False)
