@@ -14,9 +14,8 @@ use strongroom::backend::software::SoftwareBackend;
 use strongroom::storage::{FileStorage, KdfParams};
 use strongroom::{
     BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptEnvelopeRequest, DecryptRequest,
-    EncryptEnvelopeRequest, EncryptRequest, EncryptionContext, Env, Error,
-    GenerateDataKeyRequest, KeyBackend, KeyMetadata, Kms as CoreKms, KmsOptions, ListKeysRequest,
-    RootSecret,
+    EncryptEnvelopeRequest, EncryptRequest, EncryptionContext, Env, Error, GenerateDataKeyRequest,
+    KeyBackend, KeyMetadata, Kms as CoreKms, KmsOptions, ListKeysRequest, RootSecret,
 };
 
 /// Raises the matching `strongroom.errors` exception (defined in Python) for a core error.
@@ -612,7 +611,11 @@ impl Kms {
         let mut r = PyIo::new(src);
         let mut w = PyIo::new(dst);
         let out = py.detach(|| pollster::block_on(self.inner.encrypt_stream(&req, &mut r, &mut w)));
-        out.map_err(|e| r.take_err().or_else(|| w.take_err()).unwrap_or_else(|| to_pyerr(e)))
+        out.map_err(|e| {
+            r.take_err()
+                .or_else(|| w.take_err())
+                .unwrap_or_else(|| to_pyerr(e))
+        })
     }
 
     #[pyo3(signature = (src, dst, encryption_context=None))]
@@ -629,8 +632,11 @@ impl Kms {
         let out = py.detach(|| {
             pollster::block_on(self.inner.decrypt_stream(&mut r, &mut w, expected.as_ref()))
         });
-        let info = out
-            .map_err(|e| r.take_err().or_else(|| w.take_err()).unwrap_or_else(|| to_pyerr(e)))?;
+        let info = out.map_err(|e| {
+            r.take_err()
+                .or_else(|| w.take_err())
+                .unwrap_or_else(|| to_pyerr(e))
+        })?;
         envelope_info(py, &info)
     }
 
@@ -643,12 +649,13 @@ impl Kms {
         max_bytes: u64,
         capacity: usize,
     ) {
-        self.inner.set_data_key_cache(enabled.then_some(DataKeyCacheConfig {
-            max_age_ms,
-            max_messages,
-            max_bytes,
-            capacity,
-        }));
+        self.inner
+            .set_data_key_cache(enabled.then_some(DataKeyCacheConfig {
+                max_age_ms,
+                max_messages,
+                max_bytes,
+                capacity,
+            }));
     }
 
     #[pyo3(signature = (key_id, key_spec=None, number_of_bytes=None, encryption_context=None, with_plaintext=true))]
@@ -758,9 +765,15 @@ impl std::io::Write for PyIo {
             return Ok(0);
         }
         let r = Python::attach(|py| -> PyResult<usize> {
-            let n = self.obj.call_method1(py, "write", (PyBytes::new(py, buf),))?;
+            let n = self
+                .obj
+                .call_method1(py, "write", (PyBytes::new(py, buf),))?;
             // Raw streams may write less; None means "all" for buffered writers.
-            Ok(if n.is_none(py) { buf.len() } else { n.extract::<usize>(py)? })
+            Ok(if n.is_none(py) {
+                buf.len()
+            } else {
+                n.extract::<usize>(py)?
+            })
         });
         r.map_err(|e| self.fail(e))
     }

@@ -21,9 +21,9 @@ use strongroom::backend::remote::{BackendServer as CoreServer, RemoteBackend, Tr
 use strongroom::backend::software::SoftwareBackend;
 use strongroom::storage::{KdfParams, MemoryStorage};
 use strongroom::{
-    BoxFuture, Clock, CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext, Env,
-    Error, GenerateDataKeyRequest, KeyBackend, KeyMetadata, Kms, KmsOptions, ListKeysRequest,
-    RootSecret, Storage,
+    BoxFuture, Clock, CreateKeyRequest, DataKeyCacheConfig, DecryptRequest, EncryptEnvelopeRequest,
+    EncryptRequest, EncryptionContext, Env, Error, GenerateDataKeyRequest, KeyBackend, KeyMetadata,
+    Kms, KmsOptions, ListKeysRequest, RootSecret, Storage,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
@@ -712,6 +712,103 @@ impl NativeKms {
         })
     }
 
+    /// Starts an envelope message: `{ header, messageKey, frameLength }`. The facade
+    /// encrypts the frames with the platform's AES-GCM (docs/FORMAT.md §Frames).
+    #[wasm_bindgen(js_name = beginEnvelope)]
+    pub fn begin_envelope(
+        &self,
+        key_ids: Vec<String>,
+        encryption_context: JsValue,
+        frame_length: Option<u32>,
+        plaintext_length: Option<f64>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let req = EncryptEnvelopeRequest {
+                key_ids,
+                encryption_context: context(&encryption_context)?,
+                frame_length,
+                ..Default::default()
+            };
+            let len = plaintext_length
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .map(|n| n as u64);
+            let b = kms
+                .envelope_begin(&req, len)
+                .await
+                .map_err(|e| js_err(&e))?;
+            let o = Object::new();
+            set(&o, "header", bytes(&b.header));
+            set(&o, "messageKey", bytes(b.message_key.expose()));
+            set(&o, "frameLength", b.frame_length);
+            Ok(o.into())
+        })
+    }
+
+    /// Reads an envelope header from the start of `data` and unwraps its data key:
+    /// `null` while the header is incomplete, else `{ headerLength, messageKey,
+    /// frameLength, keyId, keyVersionId, encryptionContext, messageId }`. With an
+    /// `expected` context the message's must equal it.
+    #[wasm_bindgen(js_name = openEnvelope)]
+    pub fn open_envelope(&self, data: Vec<u8>, expected: JsValue) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let expected = if expected.is_undefined() || expected.is_null() {
+                None
+            } else {
+                Some(context(&expected)?)
+            };
+            let Some((header, n)) =
+                strongroom::envelope::parse_header(&data).map_err(|e| js_err(&e))?
+            else {
+                return Ok(JsValue::NULL);
+            };
+            let (key, info) = kms
+                .open_envelope_key(&header, expected.as_ref())
+                .await
+                .map_err(|e| js_err(&e))?;
+            let o = Object::new();
+            set(&o, "headerLength", n as u32);
+            set(&o, "messageKey", bytes(key.expose()));
+            set(&o, "frameLength", header.frame_length);
+            set(&o, "keyId", info.key_id.as_str());
+            set(&o, "keyVersionId", info.key_version_id.as_str());
+            let c = Object::new();
+            for (k, v) in info.encryption_context.iter() {
+                set(&c, k, v);
+            }
+            set(&o, "encryptionContext", c);
+            set(&o, "messageId", bytes(&info.message_id));
+            Ok(o.into())
+        })
+    }
+
+    /// Turns the envelope data-key cache on (with limits) or off.
+    #[wasm_bindgen(js_name = setDataKeyCache)]
+    pub fn set_data_key_cache(
+        &self,
+        enabled: bool,
+        max_age_ms: f64,
+        max_messages: f64,
+        max_bytes: f64,
+        capacity: u32,
+    ) {
+        let n = |v: f64| {
+            if v.is_finite() && v > 0.0 {
+                v as u64
+            } else {
+                0
+            }
+        };
+        self.inner
+            .set_data_key_cache(enabled.then(|| DataKeyCacheConfig {
+                max_age_ms: n(max_age_ms),
+                max_messages: n(max_messages),
+                max_bytes: n(max_bytes),
+                capacity: capacity as usize,
+            }));
+    }
+
     /// GenerateDataKey (`withPlaintext`) or GenerateDataKeyWithoutPlaintext.
     #[wasm_bindgen(js_name = generateDataKey)]
     pub fn generate_data_key(
@@ -807,4 +904,59 @@ pub fn vector_seal(
     )
     .map(|b| bytes(&b))
     .map_err(|e| js_err(&e))
+}
+
+fn nonce12(nonce: Vec<u8>) -> Result<[u8; 12], JsValue> {
+    nonce.try_into().map_err(|_| {
+        js_err(&Error::InvalidParameter {
+            name: "Nonce",
+            reason: "must be 12 bytes".into(),
+        })
+    })
+}
+
+/// One envelope frame's AES-256-GCM in wasm (for platforms without WebCrypto).
+///
+/// # Errors
+/// `{ code }` for a bad key or nonce length.
+#[wasm_bindgen(js_name = envelopeFrameSeal)]
+pub fn envelope_frame_seal(
+    key: Vec<u8>,
+    nonce: Vec<u8>,
+    plaintext: Vec<u8>,
+) -> Result<Uint8Array, JsValue> {
+    strongroom::envelope::frame_seal(&key, &nonce12(nonce)?, &plaintext)
+        .map(|b| bytes(&b))
+        .map_err(|e| js_err(&e))
+}
+
+/// Opens one frame sealed by `envelopeFrameSeal` (or any AES-256-GCM).
+///
+/// # Errors
+/// `{ code: "InvalidCiphertext" }` when the tag does not verify.
+#[wasm_bindgen(js_name = envelopeFrameOpen)]
+pub fn envelope_frame_open(
+    key: Vec<u8>,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+) -> Result<Uint8Array, JsValue> {
+    strongroom::envelope::frame_open(&key, &nonce12(nonce)?, &ciphertext)
+        .map(|b| bytes(b.expose()))
+        .map_err(|e| js_err(&e))
+}
+
+/// Hazmat for the shared test vectors: checks a message's header with an explicit
+/// data key: `{ messageKey, headerLength, frameLength }`.
+///
+/// # Errors
+/// `{ code }` as DecryptEnvelope for the header.
+#[wasm_bindgen(js_name = vectorEnvelopeKey)]
+pub fn vector_envelope_key(data_key: Vec<u8>, message: Vec<u8>) -> Result<JsValue, JsValue> {
+    let (key, header, n) = strongroom::envelope::header_key_with_data_key(&data_key, &message)
+        .map_err(|e| js_err(&e))?;
+    let o = Object::new();
+    set(&o, "messageKey", bytes(key.expose()));
+    set(&o, "headerLength", n as u32);
+    set(&o, "frameLength", header.frame_length);
+    Ok(o.into())
 }

@@ -169,7 +169,7 @@ fn generate() -> Value {
     };
     let negative = json!([
         {"name": "not-an-envelope", "message": h(b"\x01not an envelope at all"), "error": "InvalidCiphertext.NotAnEnvelope", "why": "no SREN magic (this is what a v1 blob looks like)"},
-        {"name": "empty", "message": "", "error": "InvalidCiphertext.Truncated", "why": "nothing to read"},
+        {"name": "empty", "message": "", "error": "InvalidCiphertext.NotAnEnvelope", "why": "no bytes at all"},
         {"name": "unsupported-version", "message": flip(4), "error": "InvalidCiphertext.EnvelopeVersion", "why": "version byte 0x00 is not 0x01"},
         {"name": "unsupported-suite", "message": flip(6), "error": "InvalidCiphertext.EnvelopeSuite", "why": "suite 0x0000 is not 0x0001"},
         {"name": "zero-frame-length", "message": h(&bad_frame_len), "error": "InvalidCiphertext.MalformedEnvelope", "why": "the frame length must be 1..16 MiB"},

@@ -1,6 +1,11 @@
 // The public JS API of strongroom: a thin facade over the wasm core. It converts
 // camelCase option objects to the native calls and native `{ code, message }`
-// rejections to StrongroomError subclasses. No KMS logic lives here.
+// rejections to StrongroomError subclasses. No KMS logic lives here; envelope frames
+// are encrypted on the platform's AES-GCM (envelope.ts).
+
+import { FrameReader, FrameWriter, concat, envelopeError, wasmCipher, webCryptoCipher } from './envelope.js';
+import type { FrameCipher, FrameCipherFactory } from './envelope.js';
+export type { FrameCipher, FrameCipherFactory } from './envelope.js';
 
 /** Bytes in, bytes out: a remote-backend transport (e.g. a `fetch` to a gateway). */
 export type Transport = (request: Uint8Array) => Promise<Uint8Array> | Uint8Array;
@@ -140,10 +145,63 @@ export interface OpenOptions {
   transport?: Transport;
 }
 
+export interface EncryptEnvelopeOptions {
+  /** CMKs (KeyId, alias or ARN) that each wrap the data key: 1 to 16; any one decrypts. */
+  keyIds: string[];
+  plaintext: Uint8Array;
+  encryptionContext?: EncryptionContext;
+  /** Plaintext bytes per frame (default 65536, at most 16 MiB). */
+  frameLength?: number;
+}
+export interface EnvelopeStreamOptions {
+  keyIds: string[];
+  encryptionContext?: EncryptionContext;
+  frameLength?: number;
+}
+export interface DecryptEnvelopeOptions {
+  ciphertext: Uint8Array;
+  /** When given, the message's context must equal it (`InvalidCiphertext.ContextMismatch`). */
+  encryptionContext?: EncryptionContext;
+}
+/** Which recipient opened a message, and what it was bound to. */
+export interface EnvelopeInfo {
+  keyId: string;
+  keyVersionId: string;
+  encryptionContext: EncryptionContext;
+  messageId: Uint8Array;
+}
+export interface DecryptEnvelopeResult extends EnvelopeInfo { plaintext: Uint8Array }
+export interface DataKeyCacheOptions { maxAgeMs?: number; maxMessages?: number; maxBytes?: number; capacity?: number }
+
+/** A `TransformStream` of envelope bytes to plaintext; `info` resolves once the header
+ * has been authenticated. Plaintext of a frame is enqueued only after it verifies;
+ * if the stream errors later, discard what was read. */
+export interface EnvelopeDecryptStream extends TransformStream<Uint8Array, Uint8Array> {
+  readonly info: Promise<EnvelopeInfo>;
+}
+
+/** The largest header a valid message can have (docs/FORMAT.md). */
+const MAX_HEADER_LEN = 4 + 1 + 2 + 32 + 2 + 65535 + 4 + 2 + 16 * (3 + 65535) + 32 + 16;
+
+/** A Node `stream.Duplex` (typed loosely so browser users need no Node types). */
+export interface NodeDuplex {
+  pipe<T>(destination: T, options?: { end?: boolean }): T;
+  on(event: string, listener: (...args: any[]) => void): this;
+}
+
+function keyIdList(v: unknown): string[] {
+  if (!Array.isArray(v) || v.some((k) => typeof k !== 'string')) throw invalid('KeyIds', 'must be an array of KeyIds or aliases');
+  return v as string[];
+}
+
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /** What an entry point (node / browser) provides. */
 export interface Platform {
   native(): Promise<any>;
+  /** AES-256-GCM for envelope frames (node:crypto, WebCrypto); the wasm core's otherwise. */
+  frameCipher?: FrameCipherFactory;
+  /** Wraps a web TransformStream as a Node Duplex (Node only). */
+  toNodeDuplex?(t: TransformStream<Uint8Array, Uint8Array>): unknown;
   /** Reads a store file and returns its image (undefined if none) and a durable saver. */
   openPath?(path: string): Promise<{ image: Uint8Array | undefined; save: (image: Uint8Array) => Promise<void>; close?: () => void }>;
 }
@@ -335,6 +393,121 @@ export class Kms {
     );
   }
 
+  /** Encrypts `plaintext` of any size into an envelope message for `keyIds`. */
+  encryptEnvelope(opts: EncryptEnvelopeOptions, _cipher?: FrameCipherFactory): Promise<Uint8Array> {
+    return call(async () => {
+      const pt = bytes('Plaintext', opts?.plaintext);
+      const b = await this.#n.beginEnvelope(keyIdList(opts.keyIds), opts.encryptionContext, u32('FrameLength', opts.frameLength), pt.length);
+      const w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength);
+      const frames = await w.push(pt);
+      return concat([b.header, ...frames, await w.finish()]);
+    });
+  }
+
+  /** Decrypts a whole envelope message. */
+  decryptEnvelope(opts: DecryptEnvelopeOptions, _cipher?: FrameCipherFactory): Promise<DecryptEnvelopeResult> {
+    return call(async () => {
+      const ct = bytes('Ciphertext', opts?.ciphertext);
+      const h = await openHeader(this.#n, ct, opts.encryptionContext);
+      const r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength);
+      const parts = await r.push(ct.subarray(h.headerLength));
+      r.finish();
+      return { ...info(h), plaintext: concat(parts) };
+    });
+  }
+
+  /** A `TransformStream` from plaintext chunks to an envelope message, one frame in
+   * memory at a time (`readable.pipeThrough(kms.encryptStream({ keyIds }))`). */
+  encryptStream(opts: EnvelopeStreamOptions, _cipher?: FrameCipherFactory): TransformStream<Uint8Array, Uint8Array> {
+    const n = this.#n;
+    let w: FrameWriter;
+    return new TransformStream<Uint8Array, Uint8Array>({
+      start: (c) =>
+        call(async () => {
+          const b = await n.beginEnvelope(keyIdList(opts?.keyIds), opts.encryptionContext, u32('FrameLength', opts.frameLength), undefined);
+          w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength);
+          c.enqueue(b.header);
+        }),
+      transform: (chunk, c) =>
+        call(async () => {
+          for (const f of await w.push(bytes('Chunk', chunk))) c.enqueue(f);
+        }),
+      flush: (c) => call(async () => c.enqueue(await w.finish())),
+    });
+  }
+
+  /** A `TransformStream` from an envelope message to its plaintext. */
+  decryptStream(opts: { encryptionContext?: EncryptionContext } = {}, _cipher?: FrameCipherFactory): EnvelopeDecryptStream {
+    const n = this.#n;
+    let head: Uint8Array = new Uint8Array(0);
+    let r: FrameReader | undefined;
+    let resolve!: (i: EnvelopeInfo) => void;
+    let reject!: (e: unknown) => void;
+    const infoP = new Promise<EnvelopeInfo>((a, b) => {
+      resolve = a;
+      reject = b;
+    });
+    infoP.catch(() => {});
+    const guard = async (f: () => Promise<void>) => {
+      try {
+        await call(f);
+      } catch (e) {
+        reject(e);
+        throw e;
+      }
+    };
+    const ts = new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, c) =>
+        guard(async () => {
+          const b = bytes('Chunk', chunk);
+          if (r) {
+            for (const p of await r.push(b)) c.enqueue(p);
+            return;
+          }
+          head = concat([head, b]);
+          const h = await n.openEnvelope(head, opts.encryptionContext ?? null);
+          if (h === null) return;
+          r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength);
+          resolve(info(h));
+          const rest = head.subarray(h.headerLength);
+          head = new Uint8Array(0);
+          for (const p of await r.push(rest)) c.enqueue(p);
+        }),
+      flush: () =>
+        guard(async () => {
+          if (!r) {
+            throw head.length === 0
+              ? envelopeError('InvalidCiphertext.NotAnEnvelope', 'this is not a strongroom envelope message')
+              : envelopeError('InvalidCiphertext.Truncated', 'the envelope ends before its final frame');
+          }
+          r.finish();
+        }),
+    });
+    return Object.assign(ts, { info: infoP });
+  }
+
+  /** Node only: `encryptStream` as a Node `Duplex` for `stream.pipeline`. */
+  createEncryptStream(opts: EnvelopeStreamOptions): NodeDuplex {
+    if (!platform?.toNodeDuplex) throw invalid('Platform', 'Node streams need Node; use encryptStream');
+    return platform.toNodeDuplex(this.encryptStream(opts)) as NodeDuplex;
+  }
+
+  /** Node only: `decryptStream` as a Node `Duplex` for `stream.pipeline`. */
+  createDecryptStream(opts: { encryptionContext?: EncryptionContext } = {}): NodeDuplex {
+    if (!platform?.toNodeDuplex) throw invalid('Platform', 'Node streams need Node; use decryptStream');
+    return platform.toNodeDuplex(this.decryptStream(opts)) as NodeDuplex;
+  }
+
+  /** Reuses envelope data keys within these limits (`null` turns the cache off). A
+   * cached data key still obeys its CMK's state. */
+  setDataKeyCache(opts: DataKeyCacheOptions | null): void {
+    if (opts === null) {
+      this.#n.setDataKeyCache(false, 0, 0, 0, 0);
+      return;
+    }
+    this.#n.setDataKeyCache(true, opts.maxAgeMs ?? 300_000, opts.maxMessages ?? 1000, opts.maxBytes ?? 2 ** 30, opts.capacity ?? 64);
+  }
+
   generateDataKeyWithoutPlaintext(opts: GenerateDataKeyOptions): Promise<DataKeyWithoutPlaintextResult> {
     return call(async () =>
       this.#n.generateDataKey(
@@ -345,6 +518,34 @@ export class Kms {
         false,
       ),
     );
+  }
+}
+
+async function frameCipher(key: Uint8Array, factory?: FrameCipherFactory): Promise<FrameCipher> {
+  const f = factory ?? platform?.frameCipher ?? wasmCipher(await native());
+  try {
+    return await f(key);
+  } finally {
+    key.fill(0);
+  }
+}
+
+function info(h: any): EnvelopeInfo {
+  return { keyId: h.keyId, keyVersionId: h.keyVersionId, encryptionContext: h.encryptionContext, messageId: h.messageId };
+}
+
+/** Reads the header of `ct` with as few bytes copied into wasm as possible. */
+async function openHeader(n: any, ct: Uint8Array, ctx: EncryptionContext | undefined): Promise<any> {
+  let size = Math.min(ct.length, 1 << 16);
+  for (;;) {
+    const h = await n.openEnvelope(ct.subarray(0, size), ctx ?? null);
+    if (h !== null) return h;
+    if (size >= ct.length || size >= MAX_HEADER_LEN) {
+      throw ct.length === 0
+        ? envelopeError('InvalidCiphertext.NotAnEnvelope', 'this is not a strongroom envelope message')
+        : envelopeError('InvalidCiphertext.Truncated', 'the envelope ends before its final frame');
+    }
+    size = Math.min(ct.length, size * 4, MAX_HEADER_LEN);
   }
 }
 
@@ -370,4 +571,37 @@ export async function _vectorSeal(v: {
 }): Promise<Uint8Array> {
   const n = await native();
   return call(async () => n.vectorSeal(v.material, v.nonce, v.keyId, v.keyVersionId, v.plaintext, v.encryptionContext));
+}
+
+/** Hazmat for the shared test vectors only: opens a message with an explicit data key,
+ * running the frames on `cipher` (default: the platform's). @internal */
+export async function _vectorOpenEnvelope(dataKey: Uint8Array, message: Uint8Array, cipher?: FrameCipherFactory): Promise<Uint8Array> {
+  const n = await native();
+  return call(async () => {
+    const h = n.vectorEnvelopeKey(dataKey, message);
+    const r = new FrameReader(await frameCipher(h.messageKey, cipher), h.frameLength);
+    const parts = await r.push(message.subarray(h.headerLength));
+    r.finish();
+    return concat(parts);
+  });
+}
+
+/** Hazmat for the shared test vectors only: re-encrypts a vector's body on `cipher`
+ * under its own header, which must reproduce the vector byte for byte. @internal */
+export async function _vectorResealEnvelope(dataKey: Uint8Array, message: Uint8Array, plaintext: Uint8Array, cipher?: FrameCipherFactory): Promise<Uint8Array> {
+  const n = await native();
+  return call(async () => {
+    const h = n.vectorEnvelopeKey(dataKey, message);
+    const w = new FrameWriter(await frameCipher(h.messageKey, cipher), h.frameLength);
+    const frames = await w.push(plaintext);
+    return concat([message.subarray(0, h.headerLength), ...frames, await w.finish()]);
+  });
+}
+
+/** The frame ciphers this runtime has, for tests. @internal */
+export async function _frameCiphers(): Promise<Record<string, FrameCipherFactory>> {
+  const out: Record<string, FrameCipherFactory> = { wasm: wasmCipher(await native()) };
+  if (platform?.frameCipher) out.platform = platform.frameCipher;
+  if (globalThis.crypto?.subtle) out.webcrypto = webCryptoCipher;
+  return out;
 }

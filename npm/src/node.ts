@@ -3,7 +3,34 @@
 import wasm from './wasm-node/strongroom_wasm.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { Duplex } from 'node:stream';
 import { setPlatform } from './api.js';
+import type { FrameCipherFactory } from './api.js';
+
+/** node:crypto AES-256-GCM for envelope frames (OpenSSL underneath). */
+const nodeCipher: FrameCipherFactory = async (key) => {
+  const k = Buffer.from(key);
+  return {
+    seal(iv, pt) {
+      const c = createCipheriv('aes-256-gcm', k, iv);
+      const out = new Uint8Array(pt.length + 16);
+      const a = c.update(pt);
+      out.set(a, 0);
+      const b = c.final();
+      out.set(b, a.length);
+      out.set(c.getAuthTag(), a.length + b.length);
+      return out;
+    },
+    open(iv, sealed) {
+      const d = createDecipheriv('aes-256-gcm', k, iv);
+      d.setAuthTag(sealed.subarray(sealed.length - 16));
+      const a = d.update(sealed.subarray(0, sealed.length - 16));
+      const b = d.final(); // throws before anything is returned if the tag is wrong
+      return b.length ? Buffer.concat([a, b]) : a;
+    },
+  };
+};
 
 async function openPath(p: string) {
   const file = path.resolve(p);
@@ -35,6 +62,11 @@ async function openPath(p: string) {
   return { image, save };
 }
 
-setPlatform({ native: async () => wasm, openPath });
+setPlatform({
+  native: async () => wasm,
+  openPath,
+  frameCipher: nodeCipher,
+  toNodeDuplex: (t) => Duplex.fromWeb(t as unknown as import('node:stream/web').TransformStream),
+});
 
 export * from './api.js';

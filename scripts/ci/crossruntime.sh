@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Cross-runtime round trips in one run: Python → Node and Chromium (via a store image),
-# Node → Python. Needs the Python wheel and npm/dist built by the earlier steps.
+# Cross-runtime round trips in one run: Python → Node, Chromium and the CLI (a store
+# image, a blob, an envelope), Node → Python, CLI → Python (envelopes through the same
+# file store). Needs the Python wheel, npm/dist and the CLI built by the earlier steps.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=build/xrt
-mkdir -p "$out"
+rm -rf "$out" && mkdir -p "$out"
 log="$out/log.txt"
+cargo build -q -p strongroom-cli
+cli=target/debug/strongroom
+export STRONGROOM_PASSPHRASE=xrt-pass
 {
-  .venv/bin/python tests/crossruntime/py_side.py produce "$out/from-python.json"
+  .venv/bin/python tests/crossruntime/py_side.py produce "$out/from-python.json" "$out/store"
   node tests/crossruntime/node_side.mjs "$out/from-python.json" "$out/from-node.json"
   node npm/test/browser/run.mjs --xrt "$out/from-python.json" | grep 'cross-runtime'
   .venv/bin/python tests/crossruntime/py_side.py consume "$out/from-node.json"
+  "$cli" --store "$out/store" decrypt --context from=python --context to=node+chromium \
+    "$out/from-python.json.envelope" "$out/cli-decrypted"
+  cmp "$out/cli-decrypted" "$out/from-python.json.envelope-plaintext" && echo "ok - the CLI decrypted the envelope Python made"
+  head -c 3000000 /dev/urandom > "$out/cli.envelope.plaintext"
+  "$cli" --store "$out/store" encrypt --key alias/xrt --context from=cli "$out/cli.envelope.plaintext" "$out/cli.envelope"
+  .venv/bin/python tests/crossruntime/py_side.py envelope "$out/cli.envelope" "$out/store"
 } | tee "$log"
 echo "crossruntime: $(grep -c '^ok - ' "$log") passed, $(grep -c '^not ok - ' "$log" || true) failed"

@@ -1,5 +1,5 @@
 // Cross-runtime round trip, Node side: decrypt what Python made, then make a store
-// image + blob for Python. Usage: node node_side.mjs IN OUT
+// image, blob and envelope for Python. Usage: node node_side.mjs IN OUT
 import { readFileSync, writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Kms } from '../../npm/dist/node.mjs';
@@ -11,12 +11,17 @@ const kms = await Kms.open({ image: hex(x.image), passphrase: x.passphrase });
 const d = await kms.decrypt({ ciphertextBlob: hex(x.blob), encryptionContext: x.encryption_context });
 assert.equal(Buffer.from(d.plaintext).toString('hex'), x.plaintext);
 console.log('ok - node decrypted the blob Python made');
+const r = await kms.decryptEnvelope({ ciphertext: hex(x.envelope), encryptionContext: x.encryption_context });
+assert.equal(Buffer.from(r.plaintext).toString('hex'), x.envelope_plaintext);
+console.log('ok - node decrypted the envelope Python made');
 
 const mine = await Kms.memory();
 const k = await mine.createKey({ description: 'made in node' });
 const ctx = { from: 'node', to: 'python' };
 const pt = Buffer.from('encrypted by Node, decrypted in Python');
 const e = await mine.encrypt({ keyId: k.keyId, plaintext: new Uint8Array(pt), encryptionContext: ctx });
+const envPt = new Uint8Array(123_457).map((_, i) => (i * 3) & 255);
+const env = await mine.encryptEnvelope({ keyIds: [k.keyId], plaintext: envPt, encryptionContext: ctx, frameLength: 4096 });
 const image = await mine.exportImage({ passphrase: 'xrt-pass-2' });
-writeFileSync(outPath, JSON.stringify({ passphrase: 'xrt-pass-2', image: Buffer.from(image).toString('hex'), blob: Buffer.from(e.ciphertextBlob).toString('hex'), encryption_context: ctx, plaintext: pt.toString('hex') }));
+writeFileSync(outPath, JSON.stringify({ passphrase: 'xrt-pass-2', image: Buffer.from(image).toString('hex'), blob: Buffer.from(e.ciphertextBlob).toString('hex'), encryption_context: ctx, plaintext: pt.toString('hex'), envelope: Buffer.from(env).toString('hex'), envelope_plaintext: Buffer.from(envPt).toString('hex') }));
 console.log('ok - node produced a store image and blob');

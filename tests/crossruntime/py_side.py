@@ -1,5 +1,6 @@
-"""Cross-runtime round trip, Python side. `produce OUT`: a store image + blob made
-here; `consume IN`: decrypt what Node made."""
+"""Cross-runtime round trip, Python side. `produce OUT STORE`: a file store (which the
+CLI opens), its image, a blob and an envelope made here; `consume IN`: decrypt what
+Node made; `envelope IN STORE`: decrypt an envelope the CLI made with that store."""
 
 import json
 import sys
@@ -8,18 +9,34 @@ import strongroom
 
 mode, path = sys.argv[1], sys.argv[2]
 if mode == "produce":
-    kms = strongroom.Kms.memory()
+    kms = strongroom.Kms.open(sys.argv[3], passphrase="xrt-pass")
     k = kms.create_key(description="made in python")
+    kms.create_alias(alias_name="alias/xrt", key_id=k.key_id)
     ctx = {"from": "python", "to": "node+chromium"}
     pt = "encrypted by Python, decrypted elsewhere".encode()
     e = kms.encrypt(key_id=k.key_id, plaintext=pt, encryption_context=ctx)
+    big = bytes(range(256)) * 4000 + b"tail"
+    env = kms.encrypt_envelope(key_ids=["alias/xrt"], plaintext=big, encryption_context=ctx, frame_length=10000)
+    open(path + ".envelope", "wb").write(env)
+    open(path + ".envelope-plaintext", "wb").write(big)
     doc = {"passphrase": "xrt-pass", "image": kms.export_image(passphrase="xrt-pass").hex(),
-           "blob": e.ciphertext_blob.hex(), "encryption_context": ctx, "plaintext": pt.hex()}
+           "blob": e.ciphertext_blob.hex(), "encryption_context": ctx, "plaintext": pt.hex(),
+           "envelope": env.hex(), "envelope_plaintext": big.hex(), "key_id": k.key_id}
     open(path, "w").write(json.dumps(doc))
-    print("ok - python produced a store image and blob")
+    print("ok - python produced a file store, its image, a blob and an envelope")
+elif mode == "envelope":
+    kms = strongroom.Kms.open(sys.argv[3], passphrase="xrt-pass")
+    src = open(path, "rb")
+    out = __import__("io").BytesIO()
+    info = kms.decrypt_stream(src, out, encryption_context={"from": "cli"})
+    assert out.getvalue() == open(path + ".plaintext", "rb").read(), "plaintext differs"
+    print(f"ok - python decrypted the envelope the CLI made ({len(out.getvalue())} bytes, key {info.key_id[:8]}…)")
 else:
     x = json.load(open(path))
     kms = strongroom.Kms.open_image(bytes.fromhex(x["image"]), passphrase=x["passphrase"])
     d = kms.decrypt(ciphertext_blob=bytes.fromhex(x["blob"]), encryption_context=x["encryption_context"])
     assert d.plaintext.hex() == x["plaintext"], "plaintext differs"
     print("ok - python decrypted the blob Node made")
+    r = kms.decrypt_envelope(ciphertext=bytes.fromhex(x["envelope"]), encryption_context=x["encryption_context"])
+    assert r.plaintext.hex() == x["envelope_plaintext"], "envelope plaintext differs"
+    print("ok - python decrypted the envelope Node made")

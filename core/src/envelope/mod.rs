@@ -67,6 +67,17 @@ pub struct EnvelopeInfo {
     pub message_id: [u8; MESSAGE_ID_LEN],
 }
 
+/// A new message's header and per-message key (see [`Kms::envelope_begin`]).
+#[derive(Debug)]
+pub struct EnvelopeStart {
+    /// The whole header, tag included: the message's first bytes.
+    pub header: Vec<u8>,
+    /// The per-message AES-256-GCM key for the frames.
+    pub message_key: SecretBytes,
+    /// Plaintext bytes per regular frame.
+    pub frame_length: u32,
+}
+
 /// DecryptEnvelope's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecryptEnvelopeResponse {
@@ -78,6 +89,15 @@ pub struct DecryptEnvelopeResponse {
 
 fn fail(f: EnvelopeFailure) -> Error {
     Error::Envelope(f)
+}
+
+/// Why a header did not complete: nothing at all is not an envelope; a prefix is cut.
+fn incomplete(bytes: &[u8]) -> EnvelopeFailure {
+    if bytes.is_empty() {
+        EnvelopeFailure::NotAnEnvelope
+    } else {
+        EnvelopeFailure::Truncated
+    }
 }
 
 impl Kms {
@@ -97,6 +117,21 @@ impl Kms {
         req: &EncryptEnvelopeRequest,
         plaintext_length: Option<u64>,
     ) -> Result<Encryptor> {
+        let b = self.envelope_begin(req, plaintext_length).await?;
+        Encryptor::new(b.message_key.expose(), b.header, b.frame_length)
+    }
+
+    /// The header and per-message key of a new envelope message, for bindings that
+    /// run the frame layer (docs/FORMAT.md §Frames) on a platform AES-GCM. Prefer
+    /// [`Kms::envelope_encryptor`].
+    ///
+    /// # Errors
+    /// As [`Kms::envelope_encryptor`].
+    pub async fn envelope_begin(
+        &self,
+        req: &EncryptEnvelopeRequest,
+        plaintext_length: Option<u64>,
+    ) -> Result<EnvelopeStart> {
         self.sweep().await?;
         let frame_length = req.frame_length.unwrap_or(DEFAULT_FRAME_LENGTH);
         if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
@@ -165,7 +200,11 @@ impl Kms {
         )?;
         let tag = frames::header_tag(keys.key.expose(), &header)?;
         header.extend_from_slice(&tag);
-        Encryptor::new(keys.key.expose(), header, frame_length)
+        Ok(EnvelopeStart {
+            header,
+            message_key: keys.key,
+            frame_length,
+        })
     }
 
     /// EncryptEnvelope: the whole message for `req.plaintext`.
@@ -198,6 +237,20 @@ impl Kms {
         header: &EnvelopeHeader,
         expected: Option<&EncryptionContext>,
     ) -> Result<(Decryptor, EnvelopeInfo)> {
+        let (key, info) = self.open_envelope_key(header, expected).await?;
+        Ok((Decryptor::new(key.expose(), header.frame_length)?, info))
+    }
+
+    /// As [`Kms::open_envelope`], but returns the per-message key, for bindings that
+    /// run the frame layer on a platform AES-GCM. The header is authenticated.
+    ///
+    /// # Errors
+    /// As [`Kms::open_envelope`].
+    pub async fn open_envelope_key(
+        &self,
+        header: &EnvelopeHeader,
+        expected: Option<&EncryptionContext>,
+    ) -> Result<(SecretBytes, EnvelopeInfo)> {
         self.sweep().await?;
         let ctx = &header.encryption_context;
         if let Some(e) = expected
@@ -227,9 +280,8 @@ impl Kms {
                         &header.authenticated,
                         &header.header_tag,
                     )?;
-                    let dec = Decryptor::new(keys.key.expose(), header.frame_length)?;
                     return Ok((
-                        dec,
+                        keys.key,
                         EnvelopeInfo {
                             key_id,
                             key_version_id,
@@ -282,7 +334,8 @@ impl Kms {
         &self,
         req: DecryptEnvelopeRequest,
     ) -> Result<DecryptEnvelopeResponse> {
-        let (header, n) = parse_header(&req.ciphertext)?.ok_or(fail(EnvelopeFailure::Truncated))?;
+        let (header, n) =
+            parse_header(&req.ciphertext)?.ok_or(fail(incomplete(&req.ciphertext)))?;
         let (mut dec, info) = self
             .open_envelope(&header, req.encryption_context.as_ref())
             .await?;
@@ -328,7 +381,24 @@ pub fn seal_with_data_key(
 /// # Errors
 /// As [`Kms::decrypt_envelope`] after the stanza step.
 pub fn open_with_data_key(data_key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
-    let (header, n) = parse_header(message)?.ok_or(fail(EnvelopeFailure::Truncated))?;
+    let (key, header, n) = header_key_with_data_key(data_key, message)?;
+    let mut dec = Decryptor::new(key.expose(), header.frame_length)?;
+    let mut out = Vec::new();
+    dec.update(message.get(n..).unwrap_or_default(), &mut out)?;
+    dec.finish()?;
+    Ok(out)
+}
+
+/// Hazmat, for test vectors only: checks a message's commitment and header tag with an
+/// explicit data key; returns the per-message key and the header's length.
+///
+/// # Errors
+/// As [`open_with_data_key`] for the header.
+pub fn header_key_with_data_key(
+    data_key: &[u8],
+    message: &[u8],
+) -> Result<(SecretBytes, EnvelopeHeader, usize)> {
+    let (header, n) = parse_header(message)?.ok_or(fail(incomplete(message)))?;
     let keys = format::derive(data_key, &header.message_id, header.suite)?;
     if !bool::from(subtle::ConstantTimeEq::ct_eq(
         &keys.commitment[..],
@@ -337,9 +407,28 @@ pub fn open_with_data_key(data_key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
         return Err(fail(EnvelopeFailure::KeyCommitment));
     }
     frames::check_header_tag(keys.key.expose(), &header.authenticated, &header.header_tag)?;
-    let mut dec = Decryptor::new(keys.key.expose(), header.frame_length)?;
-    let mut out = Vec::new();
-    dec.update(message.get(n..).unwrap_or_default(), &mut out)?;
-    dec.finish()?;
-    Ok(out)
+    Ok((keys.key, header, n))
+}
+
+/// One frame's AES-256-GCM under a per-message key: `ciphertext || tag`. For bindings
+/// without a platform AES-GCM; the nonce layout is in docs/FORMAT.md §Frames.
+///
+/// # Errors
+/// `Rejected.BackendProtocol` for a key that is not 32 bytes.
+pub fn frame_seal(key: &[u8], nonce: &[u8; 12], plaintext: &[u8]) -> Result<Vec<u8>> {
+    if key.len() != DATA_KEY_LEN {
+        return Err(Error::BackendProtocol("message key length"));
+    }
+    crate::aead::seal(key, nonce, plaintext, &[])
+}
+
+/// Opens one frame sealed by [`frame_seal`].
+///
+/// # Errors
+/// `InvalidCiphertext` when the tag does not verify.
+pub fn frame_open(key: &[u8], nonce: &[u8; 12], ciphertext: &[u8]) -> Result<SecretBytes> {
+    if key.len() != DATA_KEY_LEN {
+        return Err(Error::BackendProtocol("message key length"));
+    }
+    crate::aead::open(key, nonce, ciphertext, &[])
 }

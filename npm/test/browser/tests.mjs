@@ -1,7 +1,7 @@
 // Runs in headless Chromium against the npm package's browser build (wasm-bindgen
 // `web` target): the shared vectors, the Kms actions, WebCrypto opening our blobs,
 // and (when the runner provides one) a store image + blob made by Python.
-import { Kms, BackendServer, StrongroomError, InvalidCiphertextError, _vectorSeal } from '/npm/dist/browser.mjs';
+import { Kms, BackendServer, StrongroomError, InvalidCiphertextError, _vectorSeal, _vectorOpenEnvelope, _vectorResealEnvelope, _frameCiphers } from '/npm/dist/browser.mjs';
 
 const results = [];
 async function test(name, fn) {
@@ -76,6 +76,57 @@ for (const kind of ['software', 'loopback']) {
   });
 }
 
+// Envelope messages: the shared vectors on WebCrypto and on the wasm AES-GCM.
+const E = await (await fetch('/tests/vectors/envelope_v1.json')).json();
+const ciphers = await _frameCiphers();
+await test('browser frame ciphers: WebCrypto is the platform cipher, wasm the fallback', async () => {
+  assert(ciphers.platform && ciphers.wasm && ciphers.webcrypto, Object.keys(ciphers).join());
+});
+for (const [name, cipher] of Object.entries(ciphers)) {
+  await test(`envelope vectors on the ${name} frame cipher`, async () => {
+    for (const v of E.data_key) {
+      assert(tohex(await _vectorOpenEnvelope(hex(v.data_key), hex(v.message), cipher)) === v.plaintext, v.name);
+      assert(tohex(await _vectorResealEnvelope(hex(v.data_key), hex(v.message), hex(v.plaintext), cipher)) === v.message, v.name);
+    }
+    for (const v of E.negative) {
+      let err;
+      try { await _vectorOpenEnvelope(hex(v.data_key ?? E.data_key[0].data_key), hex(v.message), cipher); } catch (x) { err = x; }
+      assert(err instanceof StrongroomError && err.code === v.error, `${v.name}: ${err && err.code}`);
+    }
+  });
+}
+await test('envelope store vectors decrypt in the browser', async () => {
+  const s = E.store;
+  const kms = await Kms.open({ image: hex(s.image), passphrase: s.passphrase });
+  for (const m of s.messages) {
+    const r = await kms.decryptEnvelope({ ciphertext: hex(m.message), encryptionContext: m.encryption_context });
+    assert(tohex(r.plaintext) === m.plaintext && r.keyId === s.key_ids[0], m.name);
+  }
+  for (const m of s.negative) {
+    let err;
+    try { await kms.decryptEnvelope({ ciphertext: hex(m.message), encryptionContext: m.encryption_context }); } catch (x) { err = x; }
+    assert(err && err.code === m.error, `${m.name}: ${err && err.code}`);
+  }
+});
+await test('envelope round trip, web streams, and tamper in the browser', async () => {
+  const kms = await Kms.memory();
+  const a = (await kms.createKey()).keyId, b = (await kms.createKey()).keyId;
+  const data = new Uint8Array(150_000).map((_, i) => (i * 11) & 255);
+  const ct = await kms.encryptEnvelope({ keyIds: [a, b], plaintext: data, encryptionContext: { page: 'browser' }, frameLength: 8192 });
+  const r = await kms.decryptEnvelope({ ciphertext: ct, encryptionContext: { page: 'browser' } });
+  assert(tohex(r.plaintext) === tohex(data) && r.keyId === a);
+  const src = new ReadableStream({ start(c) { for (let i = 0; i < ct.length; i += 777) c.enqueue(ct.slice(i, i + 777)); c.close(); } });
+  const dec = kms.decryptStream({ encryptionContext: { page: 'browser' } });
+  const out = new Uint8Array(await new Response(src.pipeThrough(dec)).arrayBuffer());
+  assert(tohex(out) === tohex(data) && (await dec.info).keyId === a, 'stream');
+  const enc2 = new Uint8Array(await new Response(new Blob([data]).stream().pipeThrough(kms.encryptStream({ keyIds: [b] }))).arrayBuffer());
+  assert(tohex((await kms.decryptEnvelope({ ciphertext: enc2 })).plaintext) === tohex(data), 'encryptStream');
+  const t = ct.slice(); t[t.length - 100] ^= 1;
+  let err;
+  try { await kms.decryptEnvelope({ ciphertext: t }); } catch (x) { err = x; }
+  assert(err instanceof InvalidCiphertextError && err.code === 'InvalidCiphertext.FrameAuthentication', `${err}`);
+});
+
 const xrt = new URL(location.href).searchParams.get('xrt');
 if (xrt) {
   await test('cross-runtime: store image + blob from Python decrypt in Chromium', async () => {
@@ -83,6 +134,12 @@ if (xrt) {
     const kms = await Kms.open({ image: hex(x.image), passphrase: x.passphrase });
     const d = await kms.decrypt({ ciphertextBlob: hex(x.blob), encryptionContext: x.encryption_context });
     assert(tohex(d.plaintext) === x.plaintext, 'plaintext differs');
+  });
+  await test('cross-runtime: envelope from Python decrypts in Chromium', async () => {
+    const x = await (await fetch(xrt)).json();
+    const kms = await Kms.open({ image: hex(x.image), passphrase: x.passphrase });
+    const r = await kms.decryptEnvelope({ ciphertext: hex(x.envelope), encryptionContext: x.encryption_context });
+    assert(tohex(r.plaintext) === x.envelope_plaintext, 'envelope plaintext differs');
   });
 }
 
