@@ -16,8 +16,70 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use pollster::block_on;
 use strongroom::{
-    CreateKeyRequest, EncryptRequest, EncryptionContext, Env, GenerateDataKeyRequest, Kms,
+    CreateKeyRequest, DecryptEnvelopeRequest, EncryptEnvelopeRequest, EncryptRequest,
+    EncryptionContext, Env, GenerateDataKeyRequest, Kms,
 };
+
+/// `openssl speed -evp aes-256-gcm` on `bytes`-sized buffers: median ns per buffer
+/// over three runs, or None when openssl is missing.
+fn openssl_ns(bytes: usize) -> Option<f64> {
+    let mut v: Vec<f64> = (0..3)
+        .filter_map(|_| {
+            let out = std::process::Command::new("openssl")
+                .args(["speed", "-elapsed", "-seconds", "2", "-bytes"])
+                .arg(bytes.to_string())
+                .args(["-evp", "aes-256-gcm"])
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text.lines().rev().find(|l| l.starts_with("AES-256-GCM"))?;
+            let kbps: f64 = line.split_whitespace().last()?.trim_end_matches('k').parse().ok()?;
+            Some(bytes as f64 / (kbps * 1000.0) * 1e9)
+        })
+        .collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied()
+}
+
+fn bulk(kms: &Kms, key_id: &str) {
+    for (label, size, rounds) in [("1MiB", 1usize << 20, 31), ("64MiB", 64 << 20, 5)] {
+        let pt = vec![0x5au8; size];
+        let req = EncryptEnvelopeRequest {
+            key_ids: vec![key_id.to_string()],
+            plaintext: pt.clone(),
+            encryption_context: EncryptionContext::from_pairs([("bench", "bulk")]).unwrap(),
+            frame_length: None,
+        };
+        let ct = block_on(kms.encrypt_envelope(req.clone())).unwrap();
+        let enc = median_ns(rounds, 1, || {
+            black_box(block_on(kms.encrypt_envelope(req.clone())).unwrap());
+        });
+        let dec = median_ns(rounds, 1, || {
+            black_box(
+                block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
+                    ciphertext: ct.clone(),
+                    encryption_context: None,
+                }))
+                .unwrap(),
+            );
+        });
+        let raw = Aes256Gcm::new_from_slice(&[9u8; 32]).unwrap();
+        let crate_ns = median_ns(rounds, 1, || {
+            black_box(raw.encrypt(&Nonce::from([1u8; 12]), pt.as_slice()).unwrap());
+        });
+        if let Some(peer) = openssl_ns(size) {
+            report(&format!("EnvelopeEncrypt-{label}"), enc, "openssl speed -evp aes-256-gcm", peer);
+            report(&format!("EnvelopeDecrypt-{label}"), dec, "openssl speed -evp aes-256-gcm", peer);
+        }
+        report(&format!("EnvelopeEncrypt-{label}"), enc, "aes-gcm crate one-shot", crate_ns);
+        let sealed = raw.encrypt(&Nonce::from([1u8; 12]), pt.as_slice()).unwrap();
+        let crate_dec = median_ns(rounds, 1, || {
+            black_box(raw.decrypt(&Nonce::from([1u8; 12]), sealed.as_slice()).unwrap());
+        });
+        report(&format!("EnvelopeDecrypt-{label}"), dec, "aes-gcm crate one-shot", crate_dec);
+    }
+}
 
 /// Median nanoseconds per operation over `rounds` batches of `batch` operations.
 fn median_ns(rounds: usize, batch: usize, mut f: impl FnMut()) -> f64 {
@@ -70,6 +132,10 @@ fn main() {
         );
     };
     let (rounds, batch) = (31, 2000);
+    if std::env::args().any(|a| a == "--bulk-only") {
+        bulk(&kms, &key.key_id);
+        return;
+    }
 
     let ours = median_ns(rounds, batch, || {
         black_box(
@@ -110,4 +176,5 @@ fn main() {
         "getrandom 32 B + aes-gcm crate wrap",
         peer,
     );
+    bulk(&kms, &key.key_id);
 }
