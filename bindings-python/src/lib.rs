@@ -13,7 +13,7 @@ use strongroom::backend::remote::{BackendServer as CoreServer, RemoteBackend, Tr
 use strongroom::backend::software::SoftwareBackend;
 use strongroom::storage::{FileStorage, KdfParams};
 use strongroom::{
-    BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptEnvelopeRequest, DecryptRequest,
+    BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptRequest,
     EncryptEnvelopeRequest, EncryptRequest, EncryptionContext, Env, Error, GenerateDataKeyRequest,
     KeyBackend, KeyMetadata, Kms as CoreKms, KmsOptions, ListKeysRequest, RootSecret,
 };
@@ -561,14 +561,24 @@ impl Kms {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let req = EncryptEnvelopeRequest {
             key_ids,
-            plaintext: plaintext.to_vec(),
             encryption_context: context(encryption_context)?,
             frame_length,
+            ..Default::default()
         };
-        let out = py
-            .detach(|| pollster::block_on(self.inner.encrypt_envelope(req)))
+        let len = plaintext.len() as u64;
+        let enc = py
+            .detach(|| pollster::block_on(self.inner.envelope_encryptor(&req, Some(len))))
             .map_err(to_pyerr)?;
-        Ok(PyBytes::new(py, &out))
+        // Sealed straight into the bytes object: the plaintext is read in place and
+        // nothing is copied twice.
+        let mut enc = Some(enc);
+        let n = enc.as_ref().map_or(0, |e| e.message_len(plaintext.len()));
+        PyBytes::new_with(py, n, |buf| {
+            let e = enc
+                .take()
+                .ok_or_else(|| PyTypeError::new_err("encryptor already used"))?;
+            py.detach(|| e.seal_into(plaintext, buf)).map_err(to_pyerr)
+        })
     }
 
     #[pyo3(signature = (ciphertext, encryption_context=None))]
@@ -578,15 +588,31 @@ impl Kms {
         ciphertext: &[u8],
         encryption_context: Option<HashMap<String, String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let req = DecryptEnvelopeRequest {
-            ciphertext: ciphertext.to_vec(),
-            encryption_context: encryption_context.map(|c| context(Some(c))).transpose()?,
-        };
-        let r = py
-            .detach(|| pollster::block_on(self.inner.decrypt_envelope(req)))
-            .map_err(to_pyerr)?;
-        let d = envelope_info(py, &r.info)?;
-        d.set_item("plaintext", PyBytes::new(py, &r.plaintext))?;
+        let expected = encryption_context.map(|c| context(Some(c))).transpose()?;
+        let opened = py.detach(|| -> strongroom::Result<_> {
+            let (header, n) = strongroom::envelope::parse_header(ciphertext)?.ok_or(
+                Error::Envelope(if ciphertext.is_empty() {
+                    strongroom::EnvelopeFailure::NotAnEnvelope
+                } else {
+                    strongroom::EnvelopeFailure::Truncated
+                }),
+            )?;
+            let (dec, info) =
+                pollster::block_on(self.inner.open_envelope(&header, expected.as_ref()))?;
+            let body = ciphertext.get(n..).unwrap_or_default();
+            let len = dec.plaintext_len(body)?;
+            Ok((dec, info, body, len))
+        });
+        let (dec, info, body, len) = opened.map_err(to_pyerr)?;
+        let mut dec = Some(dec);
+        let plaintext = PyBytes::new_with(py, len, |buf| {
+            let d = dec
+                .take()
+                .ok_or_else(|| PyTypeError::new_err("decryptor already used"))?;
+            py.detach(|| d.open_into(body, buf)).map_err(to_pyerr)
+        })?;
+        let d = envelope_info(py, &info)?;
+        d.set_item("plaintext", plaintext)?;
         Ok(d)
     }
 

@@ -11,62 +11,113 @@
 
 use alloc::vec::Vec;
 
-use aes_gcm::aead::Tag;
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
-use super::format::{FRAME_FINAL, FRAME_REGULAR, MAX_FRAMES, TAG_LEN, nonce};
+use super::format::{FRAME_FINAL, FRAME_REGULAR, MAX_FRAMES, NONCE_HEADER, TAG_LEN, nonce};
 use crate::error::{EnvelopeFailure, Error, Result};
 
-fn cipher(key: &[u8]) -> Result<Aes256Gcm> {
-    Aes256Gcm::new_from_slice(key).map_err(|_| Error::BackendProtocol("message key length"))
+/// AES-256-GCM with detached tags, in place. With the `ring` feature (native builds)
+/// it is ring's (BoringSSL's assembly: AES-NI/VAES + CLMUL); otherwise RustCrypto's
+/// `aes-gcm` (wasm32 and `no_std` builds). Both are checked against the same vectors.
+struct Gcm {
+    #[cfg(feature = "ring")]
+    k: ring::aead::LessSafeKey,
+    #[cfg(not(feature = "ring"))]
+    k: aes_gcm::Aes256Gcm,
 }
 
-fn seal_tail(c: &Aes256Gcm, seq: u64, kind: u8, out: &mut Vec<u8>, start: usize) -> Result<()> {
-    let n = nonce(seq, kind);
+impl Gcm {
+    fn new(key: &[u8]) -> Result<Self> {
+        #[cfg(feature = "ring")]
+        let k = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, key)
+            .map(ring::aead::LessSafeKey::new)
+            .map_err(|_| Error::BackendProtocol("message key length"))?;
+        #[cfg(not(feature = "ring"))]
+        let k = <aes_gcm::Aes256Gcm as aes_gcm::aead::KeyInit>::new_from_slice(key)
+            .map_err(|_| Error::BackendProtocol("message key length"))?;
+        Ok(Gcm { k })
+    }
+
+    /// Encrypts `buf` in place; returns the tag.
+    fn seal(&self, n: [u8; 12], aad: &[u8], buf: &mut [u8]) -> Result<[u8; TAG_LEN]> {
+        #[cfg(feature = "ring")]
+        let t = self
+            .k
+            .seal_in_place_separate_tag(
+                ring::aead::Nonce::assume_unique_for_key(n),
+                ring::aead::Aad::from(aad),
+                buf,
+            )
+            .map_err(|_| Error::BackendProtocol("frame too large for AES-GCM"))?;
+        #[cfg(not(feature = "ring"))]
+        let t = aes_gcm::aead::AeadInOut::encrypt_inout_detached(
+            &self.k,
+            &aes_gcm::Nonce::from(n),
+            aad,
+            buf.into(),
+        )
+        .map_err(|_| Error::BackendProtocol("frame too large for AES-GCM"))?;
+        let mut out = [0u8; TAG_LEN];
+        out.copy_from_slice(t.as_ref());
+        Ok(out)
+    }
+
+    /// Decrypts `buf` in place if `tag` verifies; on failure `buf` is zeroed.
+    fn open(&self, n: [u8; 12], aad: &[u8], buf: &mut [u8], tag: [u8; TAG_LEN]) -> bool {
+        #[cfg(feature = "ring")]
+        let ok = self
+            .k
+            .open_in_place_separate_tag(
+                ring::aead::Nonce::assume_unique_for_key(n),
+                ring::aead::Aad::from(aad),
+                ring::aead::Tag::from(tag),
+                buf,
+                0..,
+            )
+            .is_ok();
+        #[cfg(not(feature = "ring"))]
+        let ok = aes_gcm::aead::AeadInOut::decrypt_inout_detached(
+            &self.k,
+            &aes_gcm::Nonce::from(n),
+            aad,
+            (&mut *buf).into(),
+            &aes_gcm::aead::Tag::<aes_gcm::Aes256Gcm>::from(tag),
+        )
+        .is_ok();
+        if !ok {
+            buf.zeroize();
+        }
+        ok
+    }
+}
+
+fn seal_tail(c: &Gcm, seq: u64, kind: u8, out: &mut Vec<u8>, start: usize) -> Result<()> {
     let tail = out
         .get_mut(start..)
         .ok_or(Error::BackendProtocol("frame buffer"))?;
-    let tag = c
-        .encrypt_inout_detached(&Nonce::from(n), &[], tail.into())
-        .map_err(|_| Error::BackendProtocol("frame too large for AES-GCM"))?;
-    out.extend_from_slice(tag.as_slice());
+    let tag = c.seal(nonce(seq, kind), &[], tail)?;
+    out.extend_from_slice(&tag);
     Ok(())
 }
 
 /// The header tag: AES-256-GCM of nothing, AAD = the header, nonce type 0x02.
 pub(crate) fn header_tag(key: &[u8], header: &[u8]) -> Result<[u8; TAG_LEN]> {
-    let c = cipher(key)?;
-    let tag = c
-        .encrypt_inout_detached(
-            &Nonce::from(nonce(0, super::format::NONCE_HEADER)),
-            header,
-            (&mut [][..]).into(),
-        )
-        .map_err(|_| Error::BackendProtocol("header too large for AES-GCM"))?;
-    let mut t = [0u8; TAG_LEN];
-    t.copy_from_slice(tag.as_slice());
-    Ok(t)
+    Gcm::new(key)?.seal(nonce(0, NONCE_HEADER), header, &mut [])
 }
 
-/// Checks a header tag in constant time.
+/// Checks a header tag (the AEAD compares in constant time).
 pub(crate) fn check_header_tag(key: &[u8], header: &[u8], tag: &[u8; TAG_LEN]) -> Result<()> {
-    let c = cipher(key)?;
-    let t = Tag::<Aes256Gcm>::from(*tag);
-    c.decrypt_inout_detached(
-        &Nonce::from(nonce(0, super::format::NONCE_HEADER)),
-        header,
-        (&mut [][..]).into(),
-        &t,
-    )
-    .map_err(|_| Error::Envelope(EnvelopeFailure::HeaderAuthentication))
+    if Gcm::new(key)?.open(nonce(0, NONCE_HEADER), header, &mut [], *tag) {
+        Ok(())
+    } else {
+        Err(Error::Envelope(EnvelopeFailure::HeaderAuthentication))
+    }
 }
 
 /// Encrypts a body incrementally. Get one from [`crate::Kms::envelope_encryptor`];
 /// its first output is the header.
 pub struct Encryptor {
-    cipher: Aes256Gcm,
+    cipher: Gcm,
     frame_len: usize,
     header: Option<Vec<u8>>,
     buf: Zeroizing<Vec<u8>>,
@@ -86,7 +137,7 @@ impl Encryptor {
     pub(crate) fn new(key: &[u8], header: Vec<u8>, frame_len: u32) -> Result<Self> {
         let frame_len = frame_len as usize;
         Ok(Encryptor {
-            cipher: cipher(key)?,
+            cipher: Gcm::new(key)?,
             frame_len,
             header: Some(header),
             buf: Zeroizing::new(Vec::with_capacity(frame_len)),
@@ -170,12 +221,76 @@ impl Encryptor {
         out.extend_from_slice(&self.buf);
         seal_tail(&self.cipher, seq, FRAME_FINAL, out, start)
     }
+
+    /// The exact length of the whole message for a plaintext of `plaintext_len` bytes,
+    /// for a fresh encryptor (nothing passed to `update` yet).
+    #[must_use]
+    pub fn message_len(&self, plaintext_len: usize) -> usize {
+        let f = self.frame_len.max(1);
+        let regular = plaintext_len.saturating_sub(1) / f;
+        let last = plaintext_len - regular * f;
+        self.header.as_ref().map_or(0, Vec::len) + regular * (1 + f + TAG_LEN) + 5 + last + TAG_LEN
+    }
+
+    /// One-shot: the whole message for `plaintext` written into `out`, which must be
+    /// exactly [`Encryptor::message_len`] bytes (e.g. a buffer owned by a binding, so
+    /// nothing is copied twice).
+    ///
+    /// # Errors
+    /// `InvalidParameter.Plaintext` when `out` has the wrong length or past the frame
+    /// limit; `Rejected.BackendProtocol` if this encryptor was already fed.
+    pub fn seal_into(mut self, plaintext: &[u8], out: &mut [u8]) -> Result<()> {
+        if out.len() != self.message_len(plaintext.len()) || !self.buf.is_empty() {
+            return Err(Error::param(
+                "Plaintext",
+                "output buffer of the wrong length",
+            ));
+        }
+        let header = self
+            .header
+            .take()
+            .ok_or(Error::BackendProtocol("encryptor already used"))?;
+        let short = || Error::param("Plaintext", "output buffer of the wrong length");
+        let (h, mut rest) = out.split_at_mut_checked(header.len()).ok_or_else(short)?;
+        h.copy_from_slice(&header);
+        let f = self.frame_len;
+        let mut pt = plaintext;
+        loop {
+            let seq = self.next_seq()?;
+            let last = pt.len() <= f;
+            let take = pt.len().min(f);
+            let (chunk, more) = pt.split_at(take);
+            let head = if last { 5 } else { 1 };
+            let (frame, tail) = rest
+                .split_at_mut_checked(head + take + TAG_LEN)
+                .ok_or_else(short)?;
+            let (hdr, body) = frame.split_at_mut(head);
+            let (ct, tag) = body.split_at_mut(take);
+            if let Some((kind, len)) = hdr.split_first_mut() {
+                *kind = if last { FRAME_FINAL } else { FRAME_REGULAR };
+                let n = u32::try_from(take).map_err(|_| Error::BackendProtocol("frame length"))?;
+                len.copy_from_slice(n.to_be_bytes().get(..len.len()).unwrap_or_default());
+            }
+            ct.copy_from_slice(chunk);
+            let t = self.cipher.seal(
+                nonce(seq, if last { FRAME_FINAL } else { FRAME_REGULAR }),
+                &[],
+                ct,
+            )?;
+            tag.copy_from_slice(&t);
+            rest = tail;
+            pt = more;
+            if last {
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// Decrypts a body incrementally. Get one from [`crate::Kms::open_envelope`]. No
 /// plaintext of a frame is released before the frame's tag has been checked.
 pub struct Decryptor {
-    cipher: Aes256Gcm,
+    cipher: Gcm,
     frame_len: usize,
     buf: Vec<u8>,
     seq: u64,
@@ -200,7 +315,7 @@ fn env_err(f: EnvelopeFailure) -> Error {
 impl Decryptor {
     pub(crate) fn new(key: &[u8], frame_len: u32) -> Result<Self> {
         Ok(Decryptor {
-            cipher: cipher(key)?,
+            cipher: Gcm::new(key)?,
             frame_len: frame_len as usize,
             buf: Vec::new(),
             seq: 0,
@@ -249,7 +364,8 @@ impl Decryptor {
         };
         let body = body.ok_or(env_err(EnvelopeFailure::Malformed("frame")))?;
         let (ct, tag) = body.split_at(body.len().saturating_sub(TAG_LEN));
-        let tag = Tag::<Aes256Gcm>::try_from(tag)
+        let tag: [u8; TAG_LEN] = tag
+            .try_into()
             .map_err(|_| env_err(EnvelopeFailure::Malformed("frame")))?;
         self.seq += 1;
         let frame_no = self.seq;
@@ -258,11 +374,15 @@ impl Decryptor {
         }
         let start = out.len();
         out.extend_from_slice(ct);
+        let n = nonce(self.seq, kind);
         let r = match out.get_mut(start..) {
-            Some(tail) => self
-                .cipher
-                .decrypt_inout_detached(&Nonce::from(nonce(self.seq, kind)), &[], tail.into(), &tag)
-                .map_err(|_| env_err(EnvelopeFailure::FrameAuthentication(frame_no))),
+            Some(tail) => {
+                if self.cipher.open(n, &[], tail, tag) {
+                    Ok(())
+                } else {
+                    Err(env_err(EnvelopeFailure::FrameAuthentication(frame_no)))
+                }
+            }
             None => Err(env_err(EnvelopeFailure::Malformed("frame"))),
         };
         if r.is_err() {
@@ -331,6 +451,93 @@ impl Decryptor {
             self.failed = Some(e.clone());
         }
         r
+    }
+
+    /// The plaintext length of a whole `body` (everything after the header), read from
+    /// its frame structure alone, for a fresh decryptor.
+    ///
+    /// # Errors
+    /// `InvalidCiphertext.Truncated`, `.TrailingData` or `.MalformedEnvelope` when the
+    /// structure is wrong (nothing is decrypted).
+    pub fn plaintext_len(&self, body: &[u8]) -> Result<usize> {
+        let mut rest = body;
+        let mut total = 0usize;
+        loop {
+            let Some(t) = self.frame_total(rest)? else {
+                return Err(env_err(EnvelopeFailure::Truncated));
+            };
+            let Some((frame, more)) = rest.split_at_checked(t) else {
+                return Err(env_err(EnvelopeFailure::Truncated));
+            };
+            let head = if frame.first() == Some(&FRAME_FINAL) {
+                5
+            } else {
+                1
+            };
+            total += t - head - TAG_LEN;
+            rest = more;
+            if head == 5 {
+                if !rest.is_empty() {
+                    return Err(env_err(EnvelopeFailure::TrailingData));
+                }
+                return Ok(total);
+            }
+        }
+    }
+
+    /// One-shot: decrypts a whole `body` into `out`, which must be exactly
+    /// [`Decryptor::plaintext_len`] bytes. Each frame is authenticated before the next
+    /// is touched; on any failure `out` is zeroed.
+    ///
+    /// # Errors
+    /// As [`Decryptor::plaintext_len`]; `InvalidCiphertext.FrameAuthentication`.
+    pub fn open_into(mut self, body: &[u8], out: &mut [u8]) -> Result<()> {
+        if out.len() != self.plaintext_len(body)? || self.seq != 0 {
+            return Err(env_err(EnvelopeFailure::Malformed(
+                "output buffer of the wrong length",
+            )));
+        }
+        let r = self.open_into_inner(body, out);
+        if r.is_err() {
+            out.zeroize();
+        }
+        r
+    }
+
+    fn open_into_inner(&mut self, body: &[u8], out: &mut [u8]) -> Result<()> {
+        let mut rest = body;
+        let mut dst = out;
+        while let Some(t) = self.frame_total(rest)? {
+            let Some((frame, more)) = rest.split_at_checked(t) else {
+                return Err(env_err(EnvelopeFailure::Truncated));
+            };
+            let kind = frame.first().copied().unwrap_or(FRAME_REGULAR);
+            let head = if kind == FRAME_FINAL { 5 } else { 1 };
+            let (ct, tag) = frame
+                .get(head..)
+                .unwrap_or_default()
+                .split_at(t - head - TAG_LEN);
+            let tag: [u8; TAG_LEN] = tag
+                .try_into()
+                .map_err(|_| env_err(EnvelopeFailure::Malformed("frame")))?;
+            let (slot, after) = core::mem::take(&mut dst)
+                .split_at_mut_checked(ct.len())
+                .ok_or(env_err(EnvelopeFailure::Malformed(
+                    "output buffer of the wrong length",
+                )))?;
+            slot.copy_from_slice(ct);
+            self.seq += 1;
+            if !self.cipher.open(nonce(self.seq, kind), &[], slot, tag) {
+                return Err(env_err(EnvelopeFailure::FrameAuthentication(self.seq)));
+            }
+            dst = after;
+            rest = more;
+            if kind == FRAME_FINAL {
+                self.done = true;
+                return Ok(());
+            }
+        }
+        Err(env_err(EnvelopeFailure::Truncated))
     }
 
     /// Checks that the message ended with its final frame.

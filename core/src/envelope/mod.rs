@@ -212,13 +212,11 @@ impl Kms {
     /// # Errors
     /// As [`Kms::envelope_encryptor`].
     pub async fn encrypt_envelope(&self, req: EncryptEnvelopeRequest) -> Result<Vec<u8>> {
-        let mut enc = self
+        let enc = self
             .envelope_encryptor(&req, Some(req.plaintext.len() as u64))
             .await?;
-        let frames = req.plaintext.len() / enc.frame_length() + 1;
-        let mut out = Vec::with_capacity(req.plaintext.len() + frames * 21 + 512);
-        enc.update(&req.plaintext, &mut out)?;
-        enc.finish(&mut out)?;
+        let mut out = alloc::vec![0u8; enc.message_len(req.plaintext.len())];
+        enc.seal_into(&req.plaintext, &mut out)?;
         Ok(out)
     }
 
@@ -336,13 +334,12 @@ impl Kms {
     ) -> Result<DecryptEnvelopeResponse> {
         let (header, n) =
             parse_header(&req.ciphertext)?.ok_or(fail(incomplete(&req.ciphertext)))?;
-        let (mut dec, info) = self
+        let (dec, info) = self
             .open_envelope(&header, req.encryption_context.as_ref())
             .await?;
         let body = req.ciphertext.get(n..).unwrap_or_default();
-        let mut plaintext = Vec::with_capacity(body.len());
-        dec.update(body, &mut plaintext)?;
-        dec.finish()?;
+        let mut plaintext = alloc::vec![0u8; dec.plaintext_len(body)?];
+        dec.open_into(body, &mut plaintext)?;
         Ok(DecryptEnvelopeResponse { plaintext, info })
     }
 }

@@ -1,6 +1,8 @@
 // Serves the repository on 127.0.0.1, opens page.html in headless Chromium
 // (Debian's /usr/bin/chromium via playwright-core), prints each result and the plain
 // closing line "browser: N passed, N failed". Usage: node run.mjs [--xrt path/from/repo/root.json]
+// [--page path/from/repo/root.html] (another page, e.g. bench/browser.html; a result's
+// `line`, when present, is printed as is).
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, normalize, extname, dirname } from 'node:path';
@@ -34,12 +36,15 @@ try {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  const url = `http://127.0.0.1:${port}/npm/test/browser/page.html${xrt ? `?xrt=/${xrt}` : ''}`;
+  const pi = process.argv.indexOf('--page');
+  const pagePath = pi > 0 ? process.argv[pi + 1] : 'npm/test/browser/page.html';
+  const url = `http://127.0.0.1:${port}/${pagePath}${xrt ? `?xrt=/${xrt}` : ''}`;
   await page.goto(url);
-  await page.waitForFunction(() => window.__results !== undefined || window.__failed, null, { timeout: 60000 }).catch(() => {});
+  await page.waitForFunction(() => window.__results !== undefined || window.__failed, null, { timeout: 600000 }).catch(() => {});
   const results = (await page.evaluate(() => window.__results)) || [];
   for (const r of results) {
-    if (r.ok) { passed++; console.log(`ok - chromium: ${r.name}`); }
+    if (r.ok && r.line) { passed++; console.log(r.line); }
+    else if (r.ok) { passed++; console.log(`ok - chromium: ${r.name}`); }
     else { failed++; console.log(`not ok - chromium: ${r.name}\n  ${r.error}`); }
   }
   if (errors.length || results.length === 0) { failed++; console.log(`not ok - page errors: ${errors.join('; ') || 'no results'}`); }
