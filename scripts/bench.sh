@@ -11,3 +11,5 @@ cargo build --release -q -p strongroom-bench
 ./target/release/strongroom-bench
 .venv/bin/python bench/bench.py
 node bench/bench.mjs
+node npm/test/browser/run.mjs --page bench/browser.html | grep '^{'
+bash bench/memory.sh

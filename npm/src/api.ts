@@ -150,7 +150,7 @@ export interface EncryptEnvelopeOptions {
   keyIds: string[];
   plaintext: Uint8Array;
   encryptionContext?: EncryptionContext;
-  /** Plaintext bytes per frame (default 65536, at most 16 MiB). */
+  /** Plaintext bytes per frame (default 262144, at most 16 MiB). */
   frameLength?: number;
 }
 export interface EnvelopeStreamOptions {
@@ -399,8 +399,7 @@ export class Kms {
       const pt = bytes('Plaintext', opts?.plaintext);
       const b = await this.#n.beginEnvelope(keyIdList(opts.keyIds), opts.encryptionContext, u32('FrameLength', opts.frameLength), pt.length);
       const w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength);
-      const frames = await w.push(pt);
-      return concat([b.header, ...frames, await w.finish()]);
+      return w.sealAll(b.header, pt);
     });
   }
 

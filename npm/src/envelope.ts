@@ -9,6 +9,8 @@
 export interface FrameCipher {
   seal(nonce: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> | Uint8Array;
   open(nonce: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> | Uint8Array;
+  /** Optional: seal straight into `out` (plaintext.length + 16 bytes), saving a copy. */
+  sealInto?(nonce: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
 }
 export type FrameCipherFactory = (key: Uint8Array) => Promise<FrameCipher>;
 
@@ -46,15 +48,39 @@ export class FrameWriter {
     this.#buf = new Uint8Array(frameLength);
   }
 
-  async #frame(kind: number, pt: Uint8Array): Promise<Uint8Array> {
+  /** Seals one frame; writes it at `into[at]` when given (no extra copy), else
+   * returns it. */
+  async #frame(kind: number, pt: Uint8Array, into?: Uint8Array, at = 0): Promise<Uint8Array> {
     this.#seq += 1;
     if (this.#seq > MAX_FRAMES) throw { code: 'InvalidParameter.Plaintext', kind: 'InvalidParameter', message: 'too many frames for one message' };
-    const sealed = await this.#c.seal(frameNonce(this.#seq, kind), pt);
     const head = kind === FINAL ? 5 : 1;
-    const out = new Uint8Array(head + sealed.length);
+    const n = frameNonce(this.#seq, kind);
+    const out = into ? into.subarray(at, at + head + pt.length + TAG) : new Uint8Array(head + pt.length + TAG);
     out[0] = kind;
-    if (kind === FINAL) new DataView(out.buffer).setUint32(1, pt.length);
-    out.set(sealed, head);
+    if (kind === FINAL) new DataView(out.buffer, out.byteOffset, 5).setUint32(1, pt.length);
+    if (this.#c.sealInto) this.#c.sealInto(n, pt, out.subarray(head));
+    else out.set(await this.#c.seal(n, pt), head);
+    return out;
+  }
+
+  /** The whole message's length for `n` plaintext bytes after a `headerLength` header. */
+  static messageLength(headerLength: number, frameLength: number, n: number): number {
+    const regular = n === 0 ? 0 : Math.floor((n - 1) / frameLength);
+    return headerLength + regular * (1 + frameLength + TAG) + 5 + (n - regular * frameLength) + TAG;
+  }
+
+  /** One-shot: the header then every frame of `pt`, written into one exact buffer. */
+  async sealAll(header: Uint8Array, pt: Uint8Array): Promise<Uint8Array> {
+    const f = this.#f;
+    const out = new Uint8Array(FrameWriter.messageLength(header.length, f, pt.length));
+    out.set(header, 0);
+    let at = header.length;
+    let i = 0;
+    while (pt.length - i > f) {
+      at += (await this.#frame(REGULAR, pt.subarray(i, i + f), out, at)).length;
+      i += f;
+    }
+    await this.#frame(FINAL, pt.subarray(i), out, at);
     return out;
   }
 

@@ -3,23 +3,27 @@
 import wasm from './wasm-node/strongroom_wasm.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import { setPlatform } from './api.js';
 import type { FrameCipherFactory } from './api.js';
 
 /** node:crypto AES-256-GCM for envelope frames (OpenSSL underneath). */
 const nodeCipher: FrameCipherFactory = async (key) => {
-  const k = Buffer.from(key);
+  const k = createSecretKey(Buffer.from(key));
+  const sealInto = (iv: Uint8Array, pt: Uint8Array, out: Uint8Array) => {
+    const c = createCipheriv('aes-256-gcm', k, iv);
+    const a = c.update(pt);
+    out.set(a, 0);
+    const b = c.final();
+    out.set(b, a.length);
+    out.set(c.getAuthTag(), a.length + b.length);
+  };
   return {
+    sealInto,
     seal(iv, pt) {
-      const c = createCipheriv('aes-256-gcm', k, iv);
       const out = new Uint8Array(pt.length + 16);
-      const a = c.update(pt);
-      out.set(a, 0);
-      const b = c.final();
-      out.set(b, a.length);
-      out.set(c.getAuthTag(), a.length + b.length);
+      sealInto(iv, pt, out);
       return out;
     },
     open(iv, sealed) {
