@@ -13,9 +13,9 @@ use strongroom::backend::remote::{BackendServer as CoreServer, RemoteBackend, Tr
 use strongroom::backend::software::SoftwareBackend;
 use strongroom::storage::{FileStorage, KdfParams};
 use strongroom::{
-    BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptRequest,
-    EncryptEnvelopeRequest, EncryptRequest, EncryptionContext, Env, Error, GenerateDataKeyRequest,
-    KeyBackend, KeyMetadata, Kms as CoreKms, KmsOptions, ListKeysRequest, RootSecret,
+    BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptRequest, EncryptEnvelopeRequest,
+    EncryptRequest, EncryptionContext, Env, Error, GenerateDataKeyRequest, KeyBackend, KeyMetadata,
+    Kms as CoreKms, KmsOptions, ListKeysRequest, RootSecret,
 };
 
 /// Raises the matching `strongroom.errors` exception (defined in Python) for a core error.

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo test --workspace --exclude strongroom-python --exclude strongroom-wasm
 # The envelope again on the RustCrypto AES-GCM (the workspace run above unifies the
-# `ring` feature that the CLI turns on).
+# `aws-lc` feature that the CLI turns on).
 cargo test -q -p strongroom --test envelope --test envelope_vectors
 cargo clippy -q --workspace --no-deps -- -D warnings
 cargo clippy -q -p strongroom-wasm --target wasm32-unknown-unknown --no-deps -- -D warnings

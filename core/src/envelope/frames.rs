@@ -16,23 +16,24 @@ use zeroize::{Zeroize, Zeroizing};
 use super::format::{FRAME_FINAL, FRAME_REGULAR, MAX_FRAMES, NONCE_HEADER, TAG_LEN, nonce};
 use crate::error::{EnvelopeFailure, Error, Result};
 
-/// AES-256-GCM with detached tags, in place. With the `ring` feature (native builds)
-/// it is ring's (BoringSSL's assembly: AES-NI/VAES + CLMUL); otherwise RustCrypto's
-/// `aes-gcm` (wasm32 and `no_std` builds). Both are checked against the same vectors.
+/// AES-256-GCM with detached tags, in place. With the `aws-lc` feature (native builds)
+/// it is AWS-LC's through aws-lc-rs (assembly: AES-NI, VAES with AVX2 or AVX-512,
+/// CLMUL); otherwise RustCrypto's `aes-gcm` (wasm32 and `no_std` builds). Both are
+/// checked against the same vectors.
 struct Gcm {
-    #[cfg(feature = "ring")]
-    k: ring::aead::LessSafeKey,
-    #[cfg(not(feature = "ring"))]
+    #[cfg(feature = "aws-lc")]
+    k: aws_lc_rs::aead::LessSafeKey,
+    #[cfg(not(feature = "aws-lc"))]
     k: aes_gcm::Aes256Gcm,
 }
 
 impl Gcm {
     fn new(key: &[u8]) -> Result<Self> {
-        #[cfg(feature = "ring")]
-        let k = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, key)
-            .map(ring::aead::LessSafeKey::new)
+        #[cfg(feature = "aws-lc")]
+        let k = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key)
+            .map(aws_lc_rs::aead::LessSafeKey::new)
             .map_err(|_| Error::BackendProtocol("message key length"))?;
-        #[cfg(not(feature = "ring"))]
+        #[cfg(not(feature = "aws-lc"))]
         let k = <aes_gcm::Aes256Gcm as aes_gcm::aead::KeyInit>::new_from_slice(key)
             .map_err(|_| Error::BackendProtocol("message key length"))?;
         Ok(Gcm { k })
@@ -40,16 +41,16 @@ impl Gcm {
 
     /// Encrypts `buf` in place; returns the tag.
     fn seal(&self, n: [u8; 12], aad: &[u8], buf: &mut [u8]) -> Result<[u8; TAG_LEN]> {
-        #[cfg(feature = "ring")]
+        #[cfg(feature = "aws-lc")]
         let t = self
             .k
             .seal_in_place_separate_tag(
-                ring::aead::Nonce::assume_unique_for_key(n),
-                ring::aead::Aad::from(aad),
+                aws_lc_rs::aead::Nonce::assume_unique_for_key(n),
+                aws_lc_rs::aead::Aad::from(aad),
                 buf,
             )
             .map_err(|_| Error::BackendProtocol("frame too large for AES-GCM"))?;
-        #[cfg(not(feature = "ring"))]
+        #[cfg(not(feature = "aws-lc"))]
         let t = aes_gcm::aead::AeadInOut::encrypt_inout_detached(
             &self.k,
             &aes_gcm::Nonce::from(n),
@@ -64,18 +65,17 @@ impl Gcm {
 
     /// Decrypts `buf` in place if `tag` verifies; on failure `buf` is zeroed.
     fn open(&self, n: [u8; 12], aad: &[u8], buf: &mut [u8], tag: [u8; TAG_LEN]) -> bool {
-        #[cfg(feature = "ring")]
+        #[cfg(feature = "aws-lc")]
         let ok = self
             .k
             .open_in_place_separate_tag(
-                ring::aead::Nonce::assume_unique_for_key(n),
-                ring::aead::Aad::from(aad),
-                ring::aead::Tag::from(tag),
+                aws_lc_rs::aead::Nonce::assume_unique_for_key(n),
+                aws_lc_rs::aead::Aad::from(aad),
+                &tag,
                 buf,
-                0..,
             )
             .is_ok();
-        #[cfg(not(feature = "ring"))]
+        #[cfg(not(feature = "aws-lc"))]
         let ok = aes_gcm::aead::AeadInOut::decrypt_inout_detached(
             &self.k,
             &aes_gcm::Nonce::from(n),
