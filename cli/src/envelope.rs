@@ -99,6 +99,7 @@ struct Progress<R> {
     shown: u64,
     start: Instant,
     label: &'static str,
+    finished: bool,
 }
 
 impl<R: Read> Read for Progress<R> {
@@ -109,15 +110,16 @@ impl<R: Read> Read for Progress<R> {
             .checked_div(self.total)
             .unwrap_or(100)
             .min(100);
-        if pct != self.shown || n == 0 {
+        if pct != self.shown {
             self.shown = pct;
             let secs = self.start.elapsed().as_secs_f64().max(1e-3);
             let mib_s = self.done as f64 / secs / (1 << 20) as f64;
             let bar = "#".repeat((pct / 4) as usize);
             eprint!("\r{} [{bar:<25}] {pct:>3}% {mib_s:>8.1} MiB/s", self.label);
-            if n == 0 {
-                eprintln!();
-            }
+        }
+        if n == 0 && !self.finished {
+            self.finished = true;
+            eprintln!();
         }
         Ok(n)
     }
@@ -133,6 +135,7 @@ fn with_progress(r: Box<dyn Read>, len: Option<u64>, label: &'static str) -> Box
                 shown: u64::MAX,
                 start: Instant::now(),
                 label,
+                finished: false,
             })
         }
         _ => r,
