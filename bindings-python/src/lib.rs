@@ -589,23 +589,13 @@ impl Kms {
         encryption_context: Option<HashMap<String, String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let expected = encryption_context.map(|c| context(Some(c))).transpose()?;
-        let opened = py.detach(|| -> strongroom::Result<_> {
-            let (header, n) = strongroom::envelope::parse_header(ciphertext)?.ok_or(
-                Error::Envelope(if ciphertext.is_empty() {
-                    strongroom::EnvelopeFailure::NotAnEnvelope
-                } else {
-                    strongroom::EnvelopeFailure::Truncated
-                }),
-            )?;
-            let (dec, info) =
-                pollster::block_on(self.inner.open_envelope(&header, expected.as_ref()))?;
-            let body = ciphertext.get(n..).unwrap_or_default();
-            let len = dec.plaintext_len(body)?;
-            Ok((dec, info, body, len))
-        });
-        let (dec, info, body, len) = opened.map_err(to_pyerr)?;
-        let mut dec = Some(dec);
-        let plaintext = PyBytes::new_with(py, len, |buf| {
+        let m = py
+            .detach(|| pollster::block_on(self.inner.open_message(ciphertext, expected.as_ref())))
+            .map_err(to_pyerr)?;
+        let body = ciphertext.get(m.body_offset..).unwrap_or_default();
+        let info = m.info;
+        let mut dec = Some(m.decryptor);
+        let plaintext = PyBytes::new_with(py, m.plaintext_len, |buf| {
             let d = dec
                 .take()
                 .ok_or_else(|| PyTypeError::new_err("decryptor already used"))?;

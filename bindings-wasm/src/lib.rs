@@ -746,11 +746,12 @@ impl NativeKms {
     }
 
     /// Reads an envelope header from the start of `data` and unwraps its data key:
-    /// `null` while the header is incomplete, else `{ headerLength, messageKey,
-    /// frameLength, keyId, keyVersionId, encryptionContext, messageId }`. With an
-    /// `expected` context the message's must equal it.
+    /// `null` while the header is incomplete (unless `whole`: then `data` is the
+    /// whole message and an incomplete header is an error), else `{ headerLength,
+    /// messageKey, frameLength, keyId, keyVersionId, encryptionContext, messageId }`.
+    /// With an `expected` context the message's must equal it.
     #[wasm_bindgen(js_name = openEnvelope)]
-    pub fn open_envelope(&self, data: Vec<u8>, expected: JsValue) -> Promise {
+    pub fn open_envelope(&self, data: Vec<u8>, expected: JsValue, whole: bool) -> Promise {
         let kms = self.inner.clone();
         promise(async move {
             let expected = if expected.is_undefined() || expected.is_null() {
@@ -758,9 +759,12 @@ impl NativeKms {
             } else {
                 Some(context(&expected)?)
             };
-            let Some((header, n)) =
-                strongroom::envelope::parse_header(&data).map_err(|e| js_err(&e))?
-            else {
+            let parsed = if whole {
+                strongroom::envelope::parse_whole_header(&data).map(Some)
+            } else {
+                strongroom::envelope::parse_header(&data)
+            };
+            let Some((header, n)) = parsed.map_err(|e| js_err(&e))? else {
                 return Ok(JsValue::NULL);
             };
             let (key, info) = kms

@@ -76,10 +76,16 @@ impl Sink {
             Sink::Stdout(mut w) => w.flush().map_err(|e| Error::Io(format!("stdout: {e}"))),
             Sink::File { w, tmp, dest } => {
                 let io = |e: std::io::Error| Error::Io(format!("{}: {e}", dest.display()));
-                let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-                f.sync_all().map_err(io)?;
-                std::fs::rename(&tmp, &dest).map_err(io)?;
-                Ok(())
+                let done = w
+                    .into_inner()
+                    .map_err(|e| io(e.into_error()))
+                    .and_then(|f| f.sync_all().map_err(io))
+                    .and_then(|()| std::fs::rename(&tmp, &dest).map_err(io));
+                if done.is_err() {
+                    // A full disk or a failed rename leaves no partial file behind.
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                done
             }
         }
     }

@@ -3,7 +3,7 @@
 // rejections to StrongroomError subclasses. No KMS logic lives here; envelope frames
 // are encrypted on the platform's AES-GCM (envelope.ts).
 
-import { FrameReader, FrameWriter, concat, envelopeError, wasmCipher, webCryptoCipher } from './envelope.js';
+import { FrameReader, FrameWriter, concat, wasmCipher, webCryptoCipher } from './envelope.js';
 import type { FrameCipher, FrameCipherFactory } from './envelope.js';
 export type { FrameCipher, FrameCipherFactory } from './envelope.js';
 
@@ -464,7 +464,7 @@ export class Kms {
             return;
           }
           head = concat([head, b]);
-          const h = await n.openEnvelope(head, opts.encryptionContext ?? null);
+          const h = await n.openEnvelope(head, opts.encryptionContext ?? null, false);
           if (h === null) return;
           r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength);
           resolve(info(h));
@@ -475,9 +475,9 @@ export class Kms {
       flush: () =>
         guard(async () => {
           if (!r) {
-            throw head.length === 0
-              ? envelopeError('InvalidCiphertext.NotAnEnvelope', 'this is not a strongroom envelope message')
-              : envelopeError('InvalidCiphertext.Truncated', 'the envelope ends before its final frame');
+            // Still no header at the end: the core says why (empty, or cut short).
+            const h = await n.openEnvelope(head, opts.encryptionContext ?? null, true);
+            r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength);
           }
           r.finish();
         }),
@@ -533,17 +533,14 @@ function info(h: any): EnvelopeInfo {
   return { keyId: h.keyId, keyVersionId: h.keyVersionId, encryptionContext: h.encryptionContext, messageId: h.messageId };
 }
 
-/** Reads the header of `ct` with as few bytes copied into wasm as possible. */
+/** Reads the header of `ct` with as few bytes copied into wasm as possible; the last
+ * try passes everything there is, and the core names what is wrong. */
 async function openHeader(n: any, ct: Uint8Array, ctx: EncryptionContext | undefined): Promise<any> {
   let size = Math.min(ct.length, 1 << 16);
   for (;;) {
-    const h = await n.openEnvelope(ct.subarray(0, size), ctx ?? null);
+    const last = size >= ct.length || size >= MAX_HEADER_LEN;
+    const h = await n.openEnvelope(ct.subarray(0, size), ctx ?? null, last);
     if (h !== null) return h;
-    if (size >= ct.length || size >= MAX_HEADER_LEN) {
-      throw ct.length === 0
-        ? envelopeError('InvalidCiphertext.NotAnEnvelope', 'this is not a strongroom envelope message')
-        : envelopeError('InvalidCiphertext.Truncated', 'the envelope ends before its final frame');
-    }
     size = Math.min(ct.length, size * 4, MAX_HEADER_LEN);
   }
 }

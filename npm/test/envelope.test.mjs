@@ -135,6 +135,11 @@ test('web streams: odd chunk sizes both ways; info; truncation is an error', asy
   const cut = new ReadableStream({ start(c) { c.enqueue(ct.subarray(0, ct.length - 100)); c.close(); } });
   const dec = kms.decryptStream();
   await assert.rejects(collect(cut.pipeThrough(dec)), (e) => e.code === 'InvalidCiphertext.Truncated');
+  // A stream that ends inside the header, or carries nothing at all.
+  const headOnly = new ReadableStream({ start(c) { c.enqueue(ct.subarray(0, 100)); c.close(); } });
+  await assert.rejects(collect(headOnly.pipeThrough(kms.decryptStream())), (e) => e.code === 'InvalidCiphertext.Truncated');
+  const empty = new ReadableStream({ start(c) { c.close(); } });
+  await assert.rejects(collect(empty.pipeThrough(kms.decryptStream())), (e) => e.code === 'InvalidCiphertext.NotAnEnvelope');
 });
 
 test('Node streams: pipeline file → encrypt → file → decrypt → file', async () => {

@@ -185,7 +185,9 @@ pub(crate) fn encode_unauthenticated(
     }
     w.bytes16(&aad);
     w.u32(frame_length);
-    w.u16(u16::try_from(stanzas.len()).unwrap_or(u16::MAX));
+    let count = u16::try_from(stanzas.len())
+        .map_err(|_| Error::param("KeyIds", "too many recipient stanzas"))?;
+    w.u16(count);
     for s in stanzas {
         if s.body.len() > usize::from(u16::MAX) {
             return Err(Error::BackendProtocol("wrapped data key too large"));

@@ -355,44 +355,58 @@ impl Decryptor {
 
     /// Opens one whole frame `f`, appending its plaintext to `out` only if it
     /// authenticates.
-    fn open_frame(&mut self, f: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        let kind = f.first().copied().unwrap_or(FRAME_REGULAR);
-        let body = if kind == FRAME_FINAL {
-            f.get(5..)
+    /// The plaintext length of one whole frame `f` (as sized by `frame_total`).
+    fn frame_plaintext_len(f: &[u8]) -> usize {
+        let head = if f.first() == Some(&FRAME_FINAL) {
+            5
         } else {
-            f.get(1..)
+            1
         };
-        let body = body.ok_or(env_err(EnvelopeFailure::Malformed("frame")))?;
-        let (ct, tag) = body.split_at(body.len().saturating_sub(TAG_LEN));
-        let tag: [u8; TAG_LEN] = tag
-            .try_into()
-            .map_err(|_| env_err(EnvelopeFailure::Malformed("frame")))?;
+        f.len().saturating_sub(head + TAG_LEN)
+    }
+
+    /// Opens one whole frame `f` into `slot` (exactly its plaintext length): copies the
+    /// ciphertext there and decrypts in place only if the tag verifies (on failure the
+    /// slot is zeroed). Counts the frame and notes the final one.
+    fn open_slot(&mut self, f: &[u8], slot: &mut [u8]) -> Result<()> {
+        let kind = f.first().copied().unwrap_or(FRAME_REGULAR);
+        let head = if kind == FRAME_FINAL { 5 } else { 1 };
+        let malformed = || env_err(EnvelopeFailure::Malformed("frame"));
+        let body = f.get(head..).ok_or_else(malformed)?;
+        let (ct, tag) = body
+            .split_at_checked(body.len().saturating_sub(TAG_LEN))
+            .ok_or_else(malformed)?;
+        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| malformed())?;
+        if slot.len() != ct.len() {
+            return Err(malformed());
+        }
         self.seq += 1;
-        let frame_no = self.seq;
         if self.seq > MAX_FRAMES {
             return Err(env_err(EnvelopeFailure::Malformed("too many frames")));
         }
+        slot.copy_from_slice(ct);
+        if !self.cipher.open(nonce(self.seq, kind), &[], slot, tag) {
+            return Err(env_err(EnvelopeFailure::FrameAuthentication(self.seq)));
+        }
+        if kind == FRAME_FINAL {
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    /// Opens one whole frame `f`, appending its plaintext to `out` only if it
+    /// authenticates.
+    fn open_frame(&mut self, f: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
-        out.extend_from_slice(ct);
-        let n = nonce(self.seq, kind);
+        out.resize(start + Self::frame_plaintext_len(f), 0);
         let r = match out.get_mut(start..) {
-            Some(tail) => {
-                if self.cipher.open(n, &[], tail, tag) {
-                    Ok(())
-                } else {
-                    Err(env_err(EnvelopeFailure::FrameAuthentication(frame_no)))
-                }
-            }
+            Some(slot) => self.open_slot(f, slot),
             None => Err(env_err(EnvelopeFailure::Malformed("frame"))),
         };
         if r.is_err() {
             out.truncate(start);
         }
-        r?;
-        if kind == FRAME_FINAL {
-            self.done = true;
-        }
-        Ok(())
+        r
     }
 
     fn step(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<()> {
@@ -511,29 +525,15 @@ impl Decryptor {
             let Some((frame, more)) = rest.split_at_checked(t) else {
                 return Err(env_err(EnvelopeFailure::Truncated));
             };
-            let kind = frame.first().copied().unwrap_or(FRAME_REGULAR);
-            let head = if kind == FRAME_FINAL { 5 } else { 1 };
-            let (ct, tag) = frame
-                .get(head..)
-                .unwrap_or_default()
-                .split_at(t - head - TAG_LEN);
-            let tag: [u8; TAG_LEN] = tag
-                .try_into()
-                .map_err(|_| env_err(EnvelopeFailure::Malformed("frame")))?;
             let (slot, after) = core::mem::take(&mut dst)
-                .split_at_mut_checked(ct.len())
+                .split_at_mut_checked(Self::frame_plaintext_len(frame))
                 .ok_or(env_err(EnvelopeFailure::Malformed(
                     "output buffer of the wrong length",
                 )))?;
-            slot.copy_from_slice(ct);
-            self.seq += 1;
-            if !self.cipher.open(nonce(self.seq, kind), &[], slot, tag) {
-                return Err(env_err(EnvelopeFailure::FrameAuthentication(self.seq)));
-            }
+            self.open_slot(frame, slot)?;
             dst = after;
             rest = more;
-            if kind == FRAME_FINAL {
-                self.done = true;
+            if self.done {
                 return Ok(());
             }
         }

@@ -78,6 +78,19 @@ pub struct EnvelopeStart {
     pub frame_length: u32,
 }
 
+/// A message opened by [`Kms::open_message`], ready to decrypt in one go.
+#[derive(Debug)]
+pub struct OpenedMessage {
+    /// The body's decryptor.
+    pub decryptor: Decryptor,
+    /// Who opened it.
+    pub info: EnvelopeInfo,
+    /// Where the body starts in the ciphertext.
+    pub body_offset: usize,
+    /// The plaintext's exact length.
+    pub plaintext_len: usize,
+}
+
 /// DecryptEnvelope's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecryptEnvelopeResponse {
@@ -91,13 +104,61 @@ fn fail(f: EnvelopeFailure) -> Error {
     Error::Envelope(f)
 }
 
-/// Why a header did not complete: nothing at all is not an envelope; a prefix is cut.
-fn incomplete(bytes: &[u8]) -> EnvelopeFailure {
-    if bytes.is_empty() {
+/// Parses the header of a message that is all there: a header that does not complete
+/// is `InvalidCiphertext.Truncated`, and no bytes at all `InvalidCiphertext.NotAnEnvelope`.
+///
+/// # Errors
+/// Those, and as [`parse_header`].
+pub fn parse_whole_header(message: &[u8]) -> Result<(EnvelopeHeader, usize)> {
+    parse_header(message)?.ok_or(fail(if message.is_empty() {
         EnvelopeFailure::NotAnEnvelope
     } else {
         EnvelopeFailure::Truncated
+    }))
+}
+
+fn check_frame_length(f: u32) -> Result<u32> {
+    if f == 0 || f > MAX_FRAME_LENGTH {
+        return Err(Error::param(
+            "FrameLength",
+            alloc::format!("must be 1 to {MAX_FRAME_LENGTH} bytes"),
+        ));
     }
+    Ok(f)
+}
+
+/// Derives the message key and commitment and writes the authenticated header.
+fn build_header(
+    data_key: &[u8],
+    message_id: &[u8; MESSAGE_ID_LEN],
+    stanzas: &[Stanza],
+    ctx: &EncryptionContext,
+    frame_length: u32,
+) -> Result<EnvelopeStart> {
+    let keys = format::derive(data_key, message_id, SUITE_AES256_GCM_HKDF_SHA256_COMMIT)?;
+    let mut header =
+        format::encode_unauthenticated(message_id, ctx, frame_length, stanzas, &keys.commitment)?;
+    let tag = frames::header_tag(keys.key.expose(), &header)?;
+    header.extend_from_slice(&tag);
+    Ok(EnvelopeStart {
+        header,
+        message_key: keys.key,
+        frame_length,
+    })
+}
+
+/// Derives the message key from a data key and checks the header against it: the key
+/// commitment (constant time), then the header tag. Returns the message key.
+fn verify_header(data_key: &[u8], header: &EnvelopeHeader) -> Result<SecretBytes> {
+    let keys = format::derive(data_key, &header.message_id, header.suite)?;
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        &keys.commitment[..],
+        &header.commitment[..],
+    )) {
+        return Err(fail(EnvelopeFailure::KeyCommitment));
+    }
+    frames::check_header_tag(keys.key.expose(), &header.authenticated, &header.header_tag)?;
+    Ok(keys.key)
 }
 
 impl Kms {
@@ -133,13 +194,7 @@ impl Kms {
         plaintext_length: Option<u64>,
     ) -> Result<EnvelopeStart> {
         self.sweep().await?;
-        let frame_length = req.frame_length.unwrap_or(DEFAULT_FRAME_LENGTH);
-        if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
-            return Err(Error::param(
-                "FrameLength",
-                alloc::format!("must be 1 to {MAX_FRAME_LENGTH} bytes"),
-            ));
-        }
+        let frame_length = check_frame_length(req.frame_length.unwrap_or(DEFAULT_FRAME_LENGTH))?;
         if req.key_ids.is_empty() {
             return Err(Error::param("KeyIds", "at least one key is required"));
         }
@@ -186,25 +241,7 @@ impl Kms {
         };
         let mut message_id = [0u8; MESSAGE_ID_LEN];
         self.env.fill(&mut message_id)?;
-        let keys = format::derive(
-            data_key.expose(),
-            &message_id,
-            SUITE_AES256_GCM_HKDF_SHA256_COMMIT,
-        )?;
-        let mut header = format::encode_unauthenticated(
-            &message_id,
-            ctx,
-            frame_length,
-            &stanzas,
-            &keys.commitment,
-        )?;
-        let tag = frames::header_tag(keys.key.expose(), &header)?;
-        header.extend_from_slice(&tag);
-        Ok(EnvelopeStart {
-            header,
-            message_key: keys.key,
-            frame_length,
-        })
+        build_header(data_key.expose(), &message_id, &stanzas, ctx, frame_length)
     }
 
     /// EncryptEnvelope: the whole message for `req.plaintext`.
@@ -266,20 +303,8 @@ impl Kms {
             }
             match self.unwrap_stanza(&s.body, ctx).await {
                 Ok((dk, key_id, key_version_id)) => {
-                    let keys = format::derive(dk.expose(), &header.message_id, header.suite)?;
-                    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-                        &keys.commitment[..],
-                        &header.commitment[..],
-                    )) {
-                        return Err(fail(EnvelopeFailure::KeyCommitment));
-                    }
-                    frames::check_header_tag(
-                        keys.key.expose(),
-                        &header.authenticated,
-                        &header.header_tag,
-                    )?;
                     return Ok((
-                        keys.key,
+                        verify_header(dk.expose(), header)?,
                         EnvelopeInfo {
                             key_id,
                             key_version_id,
@@ -332,15 +357,40 @@ impl Kms {
         &self,
         req: DecryptEnvelopeRequest,
     ) -> Result<DecryptEnvelopeResponse> {
-        let (header, n) =
-            parse_header(&req.ciphertext)?.ok_or(fail(incomplete(&req.ciphertext)))?;
-        let (dec, info) = self
-            .open_envelope(&header, req.encryption_context.as_ref())
+        let m = self
+            .open_message(&req.ciphertext, req.encryption_context.as_ref())
             .await?;
-        let body = req.ciphertext.get(n..).unwrap_or_default();
-        let mut plaintext = alloc::vec![0u8; dec.plaintext_len(body)?];
-        dec.open_into(body, &mut plaintext)?;
-        Ok(DecryptEnvelopeResponse { plaintext, info })
+        let mut plaintext = alloc::vec![0u8; m.plaintext_len];
+        let body = req.ciphertext.get(m.body_offset..).unwrap_or_default();
+        m.decryptor.open_into(body, &mut plaintext)?;
+        Ok(DecryptEnvelopeResponse {
+            plaintext,
+            info: m.info,
+        })
+    }
+
+    /// The first half of a one-shot DecryptEnvelope: parses the whole message's header,
+    /// unwraps and verifies it, and checks the body's frame structure. Decrypt with
+    /// `decryptor.open_into(&ciphertext[body_offset..], buf)` into a buffer of
+    /// `plaintext_len` bytes (for bindings that own that buffer).
+    ///
+    /// # Errors
+    /// As [`Kms::decrypt_envelope`], except frame authentication.
+    pub async fn open_message(
+        &self,
+        ciphertext: &[u8],
+        expected: Option<&EncryptionContext>,
+    ) -> Result<OpenedMessage> {
+        let (header, body_offset) = parse_whole_header(ciphertext)?;
+        let (decryptor, info) = self.open_envelope(&header, expected).await?;
+        let plaintext_len =
+            decryptor.plaintext_len(ciphertext.get(body_offset..).unwrap_or_default())?;
+        Ok(OpenedMessage {
+            decryptor,
+            info,
+            body_offset,
+            plaintext_len,
+        })
     }
 }
 
@@ -358,15 +408,14 @@ pub fn seal_with_data_key(
     frame_length: u32,
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
-        return Err(Error::param("FrameLength", "out of range"));
-    }
-    let keys = format::derive(data_key, message_id, SUITE_AES256_GCM_HKDF_SHA256_COMMIT)?;
-    let mut header =
-        format::encode_unauthenticated(message_id, ctx, frame_length, stanzas, &keys.commitment)?;
-    let tag = frames::header_tag(keys.key.expose(), &header)?;
-    header.extend_from_slice(&tag);
-    let mut enc = Encryptor::new(keys.key.expose(), header, frame_length)?;
+    let b = build_header(
+        data_key,
+        message_id,
+        stanzas,
+        ctx,
+        check_frame_length(frame_length)?,
+    )?;
+    let mut enc = Encryptor::new(b.message_key.expose(), b.header, b.frame_length)?;
     let mut out = Vec::new();
     enc.update(plaintext, &mut out)?;
     enc.finish(&mut out)?;
@@ -395,16 +444,9 @@ pub fn header_key_with_data_key(
     data_key: &[u8],
     message: &[u8],
 ) -> Result<(SecretBytes, EnvelopeHeader, usize)> {
-    let (header, n) = parse_header(message)?.ok_or(fail(incomplete(message)))?;
-    let keys = format::derive(data_key, &header.message_id, header.suite)?;
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        &keys.commitment[..],
-        &header.commitment[..],
-    )) {
-        return Err(fail(EnvelopeFailure::KeyCommitment));
-    }
-    frames::check_header_tag(keys.key.expose(), &header.authenticated, &header.header_tag)?;
-    Ok((keys.key, header, n))
+    let (header, n) = parse_whole_header(message)?;
+    let key = verify_header(data_key, &header)?;
+    Ok((key, header, n))
 }
 
 /// One frame's AES-256-GCM under a per-message key: `ciphertext || tag`. For bindings
