@@ -281,6 +281,19 @@ pub fn parse_header(buf: &[u8]) -> Result<Option<(EnvelopeHeader, usize)>> {
     )))
 }
 
+/// Parses the header of a message that is all there: a header that does not complete
+/// is `InvalidCiphertext.Truncated`, and no bytes at all `InvalidCiphertext.NotAnEnvelope`.
+///
+/// # Errors
+/// Those, and as [`parse_header`].
+pub fn parse_whole_header(message: &[u8]) -> Result<(EnvelopeHeader, usize)> {
+    parse_header(message)?.ok_or(fail(if message.is_empty() {
+        EnvelopeFailure::NotAnEnvelope
+    } else {
+        EnvelopeFailure::Truncated
+    }))
+}
+
 /// The largest header a valid message can have (a bound for incremental parsing).
 pub const MAX_HEADER_LEN: usize = 4
     + 1
@@ -331,9 +344,15 @@ impl HeaderParser {
         }
     }
 
-    /// Whether any bytes have been fed.
+    /// The error for input that ends here, before the header completed:
+    /// `InvalidCiphertext.NotAnEnvelope` if nothing came, else `.Truncated`.
     #[must_use]
-    pub fn started(&self) -> bool {
-        !self.buf.is_empty()
+    pub fn end(&self) -> Error {
+        match parse_whole_header(&self.buf) {
+            Err(e) => e,
+            Ok(_) => fail(EnvelopeFailure::Malformed(
+                "a complete header was not taken",
+            )),
+        }
     }
 }

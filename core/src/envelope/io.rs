@@ -12,7 +12,7 @@ use super::{
     Decryptor, EncryptEnvelopeRequest, Encryptor, EnvelopeHeader, EnvelopeInfo, HeaderParser,
 };
 use crate::context::EncryptionContext;
-use crate::error::{EnvelopeFailure, Error, Result};
+use crate::error::{Error, Result};
 use crate::kms::Kms;
 
 const CHUNK: usize = 64 * 1024;
@@ -95,11 +95,7 @@ pub fn read_header<R: Read + ?Sized>(src: &mut R) -> Result<(EnvelopeHeader, Vec
     loop {
         let n = read_some(src, &mut chunk)?;
         if n == 0 {
-            return Err(Error::Envelope(if p.started() {
-                EnvelopeFailure::Truncated
-            } else {
-                EnvelopeFailure::NotAnEnvelope
-            }));
+            return Err(p.end());
         }
         let got = chunk.get(..n).unwrap_or_default();
         if let Some((h, used)) = p.feed(got)? {

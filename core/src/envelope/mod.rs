@@ -20,7 +20,7 @@ pub use format::{
     COMMITMENT_LEN, DATA_KEY_LEN, DEFAULT_FRAME_LENGTH, ENVELOPE_VERSION, EnvelopeHeader,
     FRAME_FINAL, FRAME_REGULAR, HeaderParser, MAGIC, MAX_FRAME_LENGTH, MAX_FRAMES, MAX_HEADER_LEN,
     MAX_RECIPIENTS, MESSAGE_ID_LEN, STANZA_KMS_BLOB, SUITE_AES256_GCM_HKDF_SHA256_COMMIT, Stanza,
-    TAG_LEN, parse_header,
+    TAG_LEN, parse_header, parse_whole_header,
 };
 pub use frames::{Decryptor, Encryptor};
 
@@ -102,19 +102,6 @@ pub struct DecryptEnvelopeResponse {
 
 fn fail(f: EnvelopeFailure) -> Error {
     Error::Envelope(f)
-}
-
-/// Parses the header of a message that is all there: a header that does not complete
-/// is `InvalidCiphertext.Truncated`, and no bytes at all `InvalidCiphertext.NotAnEnvelope`.
-///
-/// # Errors
-/// Those, and as [`parse_header`].
-pub fn parse_whole_header(message: &[u8]) -> Result<(EnvelopeHeader, usize)> {
-    parse_header(message)?.ok_or(fail(if message.is_empty() {
-        EnvelopeFailure::NotAnEnvelope
-    } else {
-        EnvelopeFailure::Truncated
-    }))
 }
 
 fn check_frame_length(f: u32) -> Result<u32> {
