@@ -150,7 +150,7 @@ export interface EncryptEnvelopeOptions {
   keyIds: string[];
   plaintext: Uint8Array;
   encryptionContext?: EncryptionContext;
-  /** Plaintext bytes per frame (default 262144, at most 16 MiB). */
+  /** Plaintext bytes per frame (default 1048576, at most 16 MiB). */
   frameLength?: number;
 }
 export interface EnvelopeStreamOptions {
@@ -408,10 +408,11 @@ export class Kms {
     return call(async () => {
       const ct = bytes('Ciphertext', opts?.ciphertext);
       const h = await openHeader(this.#n, ct, opts.encryptionContext);
-      const r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength);
+      const fc = await frameCipher(h.messageKey, _cipher);
+      const r = new FrameReader(fc, h.frameLength);
       const parts = await r.push(ct.subarray(h.headerLength));
       r.finish();
-      return { ...info(h), plaintext: concat(parts) };
+      return { ...info(h), plaintext: concat(parts, fc.alloc) };
     });
   }
 

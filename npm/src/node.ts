@@ -21,6 +21,13 @@ const nodeCipher: FrameCipherFactory = async (key) => {
   };
   return {
     sealInto,
+    // allocUnsafeSlow skips the zero fill and is never carved from Node's shared
+    // pool, so the returned view's `.buffer` holds only this message; sealAll and
+    // concat write every byte before returning it.
+    alloc: (n) => {
+      const b = Buffer.allocUnsafeSlow(n);
+      return new Uint8Array(b.buffer, b.byteOffset, n);
+    },
     seal(iv, pt) {
       const out = new Uint8Array(pt.length + 16);
       sealInto(iv, pt, out);

@@ -175,3 +175,36 @@ test('data-key cache: one wrapped data key for several messages, off again', asy
   assert.notEqual(stanza(m3), stanza(m4));
   for (const m of [m1, m2, m3, m4]) assert.deepEqual((await kms.decryptEnvelope({ ciphertext: m })).plaintext, one);
 });
+
+test('one-shot results are plain Uint8Arrays that own their whole buffer (nothing else reachable via .buffer)', async () => {
+  const kms = await Kms.memory();
+  const k = await kms.createKey({});
+  // 10 B and 3 KiB would sit in Node's shared Buffer pool if allocated from it; 3 MiB spans frames.
+  for (const n of [0, 10, 3000, 3 * 1024 * 1024 + 7]) {
+    const pt = new Uint8Array(n).map((_, i) => i * 7);
+    const ct = await kms.encryptEnvelope({ keyIds: [k.keyId], plaintext: pt });
+    assert.equal(ct.constructor, Uint8Array, `ciphertext of ${n} B`);
+    assert.equal(ct.buffer.byteLength, ct.length, `ciphertext of ${n} B owns its buffer`);
+    const { plaintext } = await kms.decryptEnvelope({ ciphertext: ct });
+    assert.equal(plaintext.constructor, Uint8Array, `plaintext of ${n} B`);
+    assert.equal(plaintext.buffer.byteLength, plaintext.length, `plaintext of ${n} B owns its buffer`);
+    assert.deepEqual(plaintext, pt);
+  }
+});
+
+test('fresh randomness for every message and data key across refills of the wasm entropy pool', async () => {
+  const kms = await Kms.memory();
+  const k = await kms.createKey({});
+  const ids = new Set();
+  const keys = new Set();
+  // 300 messages draw 300 × (32 + 32 + 12) B, the pool holds 512 B: ~45 refills.
+  for (let i = 0; i < 300; i++) {
+    const ct = await kms.encryptEnvelope({ keyIds: [k.keyId], plaintext: new Uint8Array(1) });
+    ids.add(tohex(ct.subarray(7, 39)));
+    const dk = await kms.generateDataKey({ keyId: k.keyId });
+    keys.add(tohex(dk.plaintext));
+  }
+  assert.equal(ids.size, 300);
+  assert.equal(keys.size, 300);
+  for (const id of ids) assert.notEqual(id, '00'.repeat(32));
+});

@@ -41,7 +41,7 @@ pub const DATA_KEY_LEN: usize = 32;
 /// GCM tag length.
 pub const TAG_LEN: usize = 16;
 /// Plaintext bytes per regular frame when the caller does not choose.
-pub const DEFAULT_FRAME_LENGTH: u32 = 256 * 1024;
+pub const DEFAULT_FRAME_LENGTH: u32 = 1024 * 1024;
 /// The largest frame length a message may declare (bounds decryptor memory).
 pub const MAX_FRAME_LENGTH: u32 = 1 << 24;
 /// The most recipient stanzas a message may carry, of any type (a DoS bound).

@@ -91,6 +91,66 @@ impl Gcm {
     }
 }
 
+impl Gcm {
+    /// Encrypts `input` into `out` (same length) without touching `input`; returns the
+    /// tag. AWS-LC does this in one pass; RustCrypto copies and encrypts in place.
+    fn seal_to(&self, n: [u8; 12], input: &[u8], out: &mut [u8]) -> Result<[u8; TAG_LEN]> {
+        if input.len() != out.len() {
+            return Err(Error::BackendProtocol("frame buffer"));
+        }
+        #[cfg(feature = "aws-lc")]
+        {
+            let mut tag = [0u8; TAG_LEN];
+            self.k
+                .seal_out_of_place_scatter(
+                    aws_lc_rs::aead::Nonce::assume_unique_for_key(n),
+                    aws_lc_rs::aead::Aad::empty(),
+                    input,
+                    out,
+                    &[],
+                    &mut tag,
+                )
+                .map_err(|_| Error::BackendProtocol("frame too large for AES-GCM"))?;
+            Ok(tag)
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        {
+            out.copy_from_slice(input);
+            self.seal(n, &[], out)
+        }
+    }
+
+    /// Decrypts `input` into `out` (same length) if `tag` verifies; on failure `out`
+    /// is zeroed.
+    fn open_to(&self, n: [u8; 12], input: &[u8], tag: [u8; TAG_LEN], out: &mut [u8]) -> bool {
+        if input.len() != out.len() {
+            return false;
+        }
+        #[cfg(feature = "aws-lc")]
+        {
+            let ok = self
+                .k
+                .open_separate_gather(
+                    aws_lc_rs::aead::Nonce::assume_unique_for_key(n),
+                    aws_lc_rs::aead::Aad::empty(),
+                    input,
+                    &tag,
+                    out,
+                )
+                .is_ok();
+            if !ok {
+                out.zeroize();
+            }
+            ok
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        {
+            out.copy_from_slice(input);
+            self.open(n, &[], out, tag)
+        }
+    }
+}
+
 fn seal_tail(c: &Gcm, seq: u64, kind: u8, out: &mut Vec<u8>, start: usize) -> Result<()> {
     let tail = out
         .get_mut(start..)
@@ -140,7 +200,9 @@ impl Encryptor {
             cipher: Gcm::new(key)?,
             frame_len,
             header: Some(header),
-            buf: Zeroizing::new(Vec::with_capacity(frame_len)),
+            // Allocated on first buffering (one frame, never grown, so no plaintext is
+            // left behind in a freed reallocation): one-shot `seal_into` never needs it.
+            buf: Zeroizing::new(Vec::new()),
             seq: 0,
         })
     }
@@ -196,6 +258,9 @@ impl Encryptor {
                 *self.buf = frame;
                 self.buf.clear();
                 r?;
+            }
+            if self.buf.capacity() < f {
+                self.buf.reserve_exact(f);
             }
             let take = (f - self.buf.len()).min(input.len());
             let (head, rest) = input.split_at(take);
@@ -271,10 +336,9 @@ impl Encryptor {
                 let n = u32::try_from(take).map_err(|_| Error::BackendProtocol("frame length"))?;
                 len.copy_from_slice(n.to_be_bytes().get(..len.len()).unwrap_or_default());
             }
-            ct.copy_from_slice(chunk);
-            let t = self.cipher.seal(
+            let t = self.cipher.seal_to(
                 nonce(seq, if last { FRAME_FINAL } else { FRAME_REGULAR }),
-                &[],
+                chunk,
                 ct,
             )?;
             tag.copy_from_slice(&t);
@@ -384,8 +448,7 @@ impl Decryptor {
         if self.seq > MAX_FRAMES {
             return Err(env_err(EnvelopeFailure::Malformed("too many frames")));
         }
-        slot.copy_from_slice(ct);
-        if !self.cipher.open(nonce(self.seq, kind), &[], slot, tag) {
+        if !self.cipher.open_to(nonce(self.seq, kind), ct, tag, slot) {
             return Err(env_err(EnvelopeFailure::FrameAuthentication(self.seq)));
         }
         if kind == FRAME_FINAL {
