@@ -82,7 +82,7 @@ def test_bad_input(kms):
         (lambda: kms.encrypt(key_id=k.key_id, plaintext=b""), "InvalidParameter.Plaintext"),
         (lambda: kms.encrypt(key_id="00000000-0000-4000-8000-000000000000", plaintext=b"x"), "Forbidden.KeyNotFound"),
         (lambda: kms.create_key(key_spec="AES_512"), "InvalidParameter.KeySpec"),
-        (lambda: kms.create_key(key_spec="RSA_2048"), "Rejected.Unsupported"),
+        (lambda: kms.create_key(key_spec="EC_P256"), "InvalidParameter.KeyUsage"),
         (lambda: kms.generate_data_key(key_id=k.key_id, number_of_bytes=0), "InvalidParameter.NumberOfBytes"),
         (lambda: kms.decrypt(ciphertext_blob=b"junk"), "InvalidCiphertext"),
         (lambda: kms.encrypt(key_id=k.key_id, plaintext="text"), "InvalidParameter.Plaintext"),

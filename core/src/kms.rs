@@ -419,7 +419,7 @@ pub struct KmsOptions {
 /// A key management service instance over one store.
 pub struct Kms {
     pub(crate) env: Env,
-    backend: Arc<dyn KeyBackend>,
+    pub(crate) backend: Arc<dyn KeyBackend>,
     storage: Arc<dyn Storage>,
     sealer: Sealer,
     /// The root was random and unknown to the caller (an ephemeral memory store).
@@ -763,7 +763,7 @@ impl Kms {
         }
     }
 
-    fn with_key<T>(&self, key_id: &str, f: impl FnOnce(&KeyRecord) -> Result<T>) -> Result<T> {
+    pub(crate) fn with_key<T>(&self, key_id: &str, f: impl FnOnce(&KeyRecord) -> Result<T>) -> Result<T> {
         let st = self.state.lock();
         let id = st.resolve(key_id)?;
         let k = st.keys.get(&id).ok_or(Error::KeyNotFound(id))?;
@@ -786,6 +786,15 @@ impl Kms {
     }
 
     fn usable_for_encrypt(k: &KeyRecord) -> Result<()> {
+        if k.spec.symmetric_key_len().is_none() {
+            return Err(Error::param(
+                "KeySpec",
+                alloc::format!(
+                    "{} is an asymmetric key: use AsymmetricEncrypt / AsymmetricSign",
+                    k.spec
+                ),
+            ));
+        }
         if k.usage != KeyUsage::EncryptDecrypt {
             return Err(Error::KeyUsage {
                 key_id: k.key_id.clone(),
@@ -817,9 +826,12 @@ impl Kms {
                 "Aliyun_AES_* keys are ENCRYPT/DECRYPT only",
             ));
         }
-        if spec.symmetric_key_len().is_none() {
+        if spec.is_ec() && usage != KeyUsage::SignVerify {
+            return Err(Error::param("KeyUsage", "EC_P256 / EC_P256K keys are SIGN/VERIFY only"));
+        }
+        if spec.symmetric_key_len().is_none() && !self.backend.supports_asymmetric() {
             return Err(Error::Unsupported(
-                "asymmetric key specs (RSA_*, EC_*) are not in this build yet",
+                "this build's key backend cannot hold asymmetric keys (RSA_*, EC_*): native builds with AWS-LC and the software backend can",
             ));
         }
         let origin = req.origin.unwrap_or(Origin::AliyunKms);
@@ -947,7 +959,9 @@ impl Kms {
                     .keys
                     .get_mut(&kid)
                     .ok_or_else(|| Error::KeyNotFound(kid.clone()))?;
-                Self::usable_for_encrypt(k)?;
+                if k.state != KeyState::Enabled {
+                    return Err(Self::state_error(k));
+                }
                 if k.versions.len() >= MAX_VERSIONS {
                     return Err(Error::QuotaExceeded("a key holds at most 1000 versions"));
                 }
@@ -1070,7 +1084,7 @@ impl Kms {
         Ok(meta)
     }
 
-    fn state_error(k: &KeyRecord) -> Error {
+    pub(crate) fn state_error(k: &KeyRecord) -> Error {
         Error::KeyState {
             key_id: k.key_id.clone(),
             state: k.state.as_str(),
@@ -1209,7 +1223,9 @@ impl Kms {
     pub async fn create_key_version(&self, key_id: &str) -> Result<KeyVersion> {
         self.sweep().await?;
         let (id, spec) = self.with_key(key_id, |k| {
-            Self::usable_for_encrypt(k)?;
+            if k.state != KeyState::Enabled {
+                return Err(Self::state_error(k));
+            }
             Ok((k.key_id.clone(), k.spec))
         })?;
         let v = self.add_version(&id, spec).await?;

@@ -18,6 +18,7 @@ extern crate alloc;
 extern crate std;
 
 mod aead;
+pub mod asym;
 pub mod backend;
 pub mod blob;
 mod codec;
@@ -27,12 +28,14 @@ pub mod envelope;
 mod error;
 mod ids;
 mod kms;
+mod kms_asym;
 pub mod secret;
 mod state;
 pub mod storage;
 mod sync;
 pub mod time;
 
+pub use asym::{EncryptionAlgorithm, SigningAlgorithm};
 pub use backend::{BoxFuture, KeyBackend, KeyHandle, MaybeSend, MaybeSendSync};
 pub use context::EncryptionContext;
 pub use env::{Clock, Entropy, Env};
@@ -42,5 +45,6 @@ pub use envelope::{
 };
 pub use error::{EnvelopeFailure, Error, Result};
 pub use kms::*;
+pub use kms_asym::*;
 pub use secret::SecretBytes;
 pub use storage::Storage;

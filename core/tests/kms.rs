@@ -266,12 +266,13 @@ fn bad_input_codes(b: Backend) {
     }))
     .unwrap_err();
     assert_eq!(e.code(), "InvalidParameter.KeyUsage");
+    // EC keys sign only; the default usage is ENCRYPT/DECRYPT.
     let e = block_on(kms.create_key(CreateKeyRequest {
-        key_spec: Some(KeySpec::Rsa2048),
+        key_spec: Some(KeySpec::EcP256),
         ..Default::default()
     }))
     .unwrap_err();
-    assert_eq!(e.code(), "Rejected.Unsupported");
+    assert_eq!(e.code(), "InvalidParameter.KeyUsage");
     let e = block_on(kms.create_key(CreateKeyRequest {
         protection_level: Some(ProtectionLevel::Hsm),
         ..Default::default()

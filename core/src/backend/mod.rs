@@ -14,6 +14,7 @@ use core::future::Future;
 use core::pin::Pin;
 
 use crate::error::Result;
+use crate::asym::{EncryptionAlgorithm, SigningAlgorithm};
 use crate::kms::{KeySpec, ProtectionLevel};
 use crate::secret::SecretBytes;
 
@@ -97,4 +98,45 @@ pub trait KeyBackend: MaybeSendSync {
         ciphertext: &'a [u8],
         aad: &'a [u8],
     ) -> BoxFuture<'a, Result<SecretBytes>>;
+
+    /// Whether [`KeyBackend::generate`] makes RSA / EC keys and the asymmetric
+    /// operations below work. CreateKey refuses asymmetric specs otherwise.
+    fn supports_asymmetric(&self) -> bool {
+        false
+    }
+
+    /// The SubjectPublicKeyInfo DER of an asymmetric key.
+    fn public_key<'a>(
+        &'a self,
+        _handle: &'a KeyHandle,
+        _spec: KeySpec,
+    ) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async { Err(no_asymmetric()) })
+    }
+
+    /// Signs a SHA-256 digest (DER for ECDSA).
+    fn sign<'a>(
+        &'a self,
+        _handle: &'a KeyHandle,
+        _spec: KeySpec,
+        _alg: SigningAlgorithm,
+        _digest: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async { Err(no_asymmetric()) })
+    }
+
+    /// RSA-OAEP decryption; every failure is `InvalidCiphertext`.
+    fn asymmetric_decrypt<'a>(
+        &'a self,
+        _handle: &'a KeyHandle,
+        _spec: KeySpec,
+        _alg: EncryptionAlgorithm,
+        _ciphertext: &'a [u8],
+    ) -> BoxFuture<'a, Result<SecretBytes>> {
+        Box::pin(async { Err(no_asymmetric()) })
+    }
+}
+
+fn no_asymmetric() -> crate::error::Error {
+    crate::error::Error::Unsupported("this key backend holds symmetric keys only")
 }

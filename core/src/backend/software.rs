@@ -2,11 +2,13 @@
 //! store under the root key. Protection level `SOFTWARE`.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 
 use super::{BoxFuture, KeyBackend, KeyHandle, Sealed};
 use crate::aead;
+use crate::asym::{self, EncryptionAlgorithm, SigningAlgorithm};
 use crate::env::Env;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::kms::{KeySpec, ProtectionLevel};
 use crate::secret::SecretBytes;
 
@@ -24,9 +26,9 @@ impl SoftwareBackend {
     }
 
     fn generate_now(&self, spec: KeySpec) -> Result<KeyHandle> {
-        let len = spec.symmetric_key_len().ok_or(Error::Unsupported(
-            "this backend holds symmetric (Aliyun_AES_*) keys only for now",
-        ))?;
+        let Some(len) = spec.symmetric_key_len() else {
+            return Ok(KeyHandle(asym::generate(spec)?));
+        };
         let mut material = SecretBytes::zeroed(len);
         self.env.fill(material.expose_mut())?;
         Ok(KeyHandle(material))
@@ -66,5 +68,33 @@ impl KeyBackend for SoftwareBackend {
         aad: &'a [u8],
     ) -> BoxFuture<'a, Result<SecretBytes>> {
         Box::pin(async move { aead::open(handle.0.expose(), nonce, ciphertext, aad) })
+    }
+
+    fn supports_asymmetric(&self) -> bool {
+        cfg!(feature = "aws-lc")
+    }
+
+    fn public_key<'a>(&'a self, handle: &'a KeyHandle, spec: KeySpec) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move { asym::public_key(spec, handle.0.expose()) })
+    }
+
+    fn sign<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        spec: KeySpec,
+        alg: SigningAlgorithm,
+        digest: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move { asym::sign(spec, handle.0.expose(), alg, digest) })
+    }
+
+    fn asymmetric_decrypt<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        _spec: KeySpec,
+        alg: EncryptionAlgorithm,
+        ciphertext: &'a [u8],
+    ) -> BoxFuture<'a, Result<SecretBytes>> {
+        Box::pin(async move { asym::decrypt(handle.0.expose(), alg, ciphertext) })
     }
 }

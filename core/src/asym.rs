@@ -1,0 +1,419 @@
+//! Asymmetric key material: RSA 2048/3072/4096, NIST P-256 and secp256k1.
+//!
+//! Private keys are PKCS#8 v1 DER inside [`SecretBytes`] (what the software backend
+//! seals into the store); public keys are SubjectPublicKeyInfo DER, shown to users as
+//! PEM. Signatures take a SHA-256 digest, as Alibaba's AsymmetricSign does; ECDSA
+//! signatures are DER (`SEQUENCE { r, s }`), RSA signatures are the modulus length.
+//!
+//! The operations run on AWS-LC (aws-lc-rs, feature `aws-lc`): constant-time RSA and
+//! ECDSA, the build used by the CLI, the Python wheel and native Rust users. Builds
+//! without it (wasm32, `no_std`) refuse asymmetric keys with `Rejected.Unsupported`
+//! for now; see docs/SECURITY.md for why the pure-Rust `rsa` crate is not the fallback
+//! yet.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+use crate::kms::KeySpec;
+use crate::secret::SecretBytes;
+
+/// Digest length AsymmetricSign / AsymmetricVerify take (SHA-256).
+pub const DIGEST_LEN: usize = 32;
+
+macro_rules! algorithm_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:expr),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+            /// Alibaba's name for it.
+            #[must_use]
+            pub fn as_str(self) -> &'static str { match self { $($name::$v => $s),+ } }
+        }
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl core::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    Error::param("Algorithm", alloc::format!("{s:?} is not one of {}", names.join(", ")))
+                })
+            }
+        }
+    };
+}
+
+algorithm_enum!(
+    /// AsymmetricSign / AsymmetricVerify algorithms.
+    SigningAlgorithm {
+        /// RSASSA-PSS, SHA-256, MGF1-SHA-256, salt length 32.
+        RsaPssSha256 = "RSA_PSS_SHA_256",
+        /// RSASSA-PKCS1-v1_5 with SHA-256.
+        RsaPkcs1Sha256 = "RSA_PKCS1_SHA_256",
+        /// ECDSA with SHA-256 (DER signature), for EC_P256 and EC_P256K.
+        EcdsaSha256 = "ECDSA_SHA_256",
+    }
+);
+
+algorithm_enum!(
+    /// AsymmetricEncrypt / AsymmetricDecrypt algorithms.
+    EncryptionAlgorithm {
+        /// RSAES-OAEP, SHA-256 and MGF1-SHA-256.
+        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        /// RSAES-OAEP, SHA-1 and MGF1-SHA-1.
+        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+    }
+);
+
+impl KeySpec {
+    /// Whether this spec is RSA.
+    #[must_use]
+    pub fn is_rsa(self) -> bool {
+        matches!(self, KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096)
+    }
+
+    /// Whether this spec is an elliptic curve.
+    #[must_use]
+    pub fn is_ec(self) -> bool {
+        matches!(self, KeySpec::EcP256 | KeySpec::EcP256K)
+    }
+
+    /// RSA modulus length in bytes.
+    #[must_use]
+    pub fn rsa_modulus_len(self) -> Option<usize> {
+        match self {
+            KeySpec::Rsa2048 => Some(256),
+            KeySpec::Rsa3072 => Some(384),
+            KeySpec::Rsa4096 => Some(512),
+            _ => None,
+        }
+    }
+}
+
+impl EncryptionAlgorithm {
+    fn hash_len(self) -> usize {
+        match self {
+            EncryptionAlgorithm::RsaesOaepSha256 => 32,
+            EncryptionAlgorithm::RsaesOaepSha1 => 20,
+        }
+    }
+
+    /// The largest plaintext this algorithm takes under `spec`: k − 2·hLen − 2
+    /// (RSA_2048: 190 B with SHA-256, 214 B with SHA-1 — Alibaba's limits).
+    #[must_use]
+    pub fn max_plaintext(self, spec: KeySpec) -> Option<usize> {
+        spec.rsa_modulus_len().map(|k| k - 2 * self.hash_len() - 2)
+    }
+}
+
+/// Checks that `alg` suits a key of `spec`.
+///
+/// # Errors
+/// `InvalidParameter.Algorithm`.
+pub fn check_signing(spec: KeySpec, alg: SigningAlgorithm) -> Result<()> {
+    let ok = match alg {
+        SigningAlgorithm::RsaPssSha256 | SigningAlgorithm::RsaPkcs1Sha256 => spec.is_rsa(),
+        SigningAlgorithm::EcdsaSha256 => spec.is_ec(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "Algorithm",
+            alloc::format!("{alg} does not apply to a {spec} key"),
+        ))
+    }
+}
+
+/// Checks that a key of `spec` can encrypt with `alg` (RSA only).
+///
+/// # Errors
+/// `InvalidParameter.Algorithm`.
+pub fn check_encryption(spec: KeySpec, _alg: EncryptionAlgorithm) -> Result<()> {
+    if spec.is_rsa() {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "Algorithm",
+            alloc::format!("{spec} keys cannot encrypt (RSA keys with ENCRYPT/DECRYPT usage can)"),
+        ))
+    }
+}
+
+/// Checks a digest's length.
+///
+/// # Errors
+/// `InvalidParameter.Digest`.
+pub fn check_digest(digest: &[u8]) -> Result<()> {
+    if digest.len() == DIGEST_LEN {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "Digest",
+            alloc::format!("a SHA-256 digest is {DIGEST_LEN} bytes, not {}", digest.len()),
+        ))
+    }
+}
+
+/// SubjectPublicKeyInfo DER → PEM (`-----BEGIN PUBLIC KEY-----`, 64-column lines).
+#[must_use]
+pub fn spki_pem(der: &[u8]) -> String {
+    use base64ct::{Base64, Encoding};
+    let b64 = Base64::encode_string(der);
+    let mut out = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(core::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END PUBLIC KEY-----\n");
+    out
+}
+
+/// PEM (`PUBLIC KEY`) → SubjectPublicKeyInfo DER.
+///
+/// # Errors
+/// `InvalidParameter.PublicKey` when it is not a PEM public key.
+pub fn pem_spki(pem: &str) -> Result<Vec<u8>> {
+    use base64ct::{Base64, Encoding};
+    let bad = |why: &str| Error::param("PublicKey", alloc::format!("not a PEM public key: {why}"));
+    let body = pem
+        .trim()
+        .strip_prefix("-----BEGIN PUBLIC KEY-----")
+        .ok_or_else(|| bad("no BEGIN PUBLIC KEY line"))?
+        .strip_suffix("-----END PUBLIC KEY-----")
+        .ok_or_else(|| bad("no END PUBLIC KEY line"))?;
+    let b64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let der = Base64::decode_vec(&b64).map_err(|_| bad("bad base64"))?;
+    if der.first() != Some(&0x30) {
+        return Err(bad("not DER"));
+    }
+    Ok(der)
+}
+
+#[cfg(feature = "aws-lc")]
+mod imp {
+    use alloc::vec::Vec;
+
+    use aws_lc_rs::digest::{Digest, SHA256};
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rsa::{
+        KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey,
+        OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
+    };
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
+
+    use super::{EncryptionAlgorithm, SigningAlgorithm};
+    use crate::error::{Error, Result};
+    use crate::kms::KeySpec;
+    use crate::secret::SecretBytes;
+
+    fn ec_alg(spec: KeySpec) -> Option<&'static signature::EcdsaSigningAlgorithm> {
+        match spec {
+            KeySpec::EcP256 => Some(&signature::ECDSA_P256_SHA256_ASN1_SIGNING),
+            KeySpec::EcP256K => Some(&signature::ECDSA_P256K1_SHA256_ASN1_SIGNING),
+            _ => None,
+        }
+    }
+
+    fn material() -> Error {
+        Error::BackendProtocol("stored asymmetric key material does not parse")
+    }
+
+    pub fn generate(spec: KeySpec) -> Result<SecretBytes> {
+        let failed = || Error::BackendProtocol("key generation failed");
+        if let Some(alg) = ec_alg(spec) {
+            let kp = EcdsaKeyPair::generate(alg).map_err(|_| failed())?;
+            let doc = kp.to_pkcs8v1().map_err(|_| failed())?;
+            return Ok(SecretBytes::from_slice(doc.as_ref()));
+        }
+        let size = match spec {
+            KeySpec::Rsa2048 => KeySize::Rsa2048,
+            KeySpec::Rsa3072 => KeySize::Rsa3072,
+            KeySpec::Rsa4096 => KeySize::Rsa4096,
+            _ => return Err(Error::Unsupported("not an asymmetric key spec")),
+        };
+        let kp = RsaKeyPair::generate(size).map_err(|_| failed())?;
+        let der = kp.as_der().map_err(|_| failed())?;
+        Ok(SecretBytes::from_slice(der.as_ref()))
+    }
+
+    pub fn public_key(spec: KeySpec, pkcs8: &[u8]) -> Result<Vec<u8>> {
+        if let Some(alg) = ec_alg(spec) {
+            let kp = EcdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(|_| material())?;
+            let der = kp.public_key().as_der().map_err(|_| material())?;
+            return Ok(der.as_ref().to_vec());
+        }
+        let kp = RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| material())?;
+        let der = kp.public_key().as_der().map_err(|_| material())?;
+        Ok(der.as_ref().to_vec())
+    }
+
+    pub fn sign(spec: KeySpec, pkcs8: &[u8], alg: SigningAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
+        let d = Digest::import_less_safe(digest, &SHA256)
+            .map_err(|_| Error::param("Digest", "a SHA-256 digest is 32 bytes"))?;
+        let failed = || Error::BackendProtocol("signing failed");
+        if let Some(a) = ec_alg(spec) {
+            let kp = EcdsaKeyPair::from_pkcs8(a, pkcs8).map_err(|_| material())?;
+            return Ok(kp.sign_digest(&d).map_err(|_| failed())?.as_ref().to_vec());
+        }
+        let kp = RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| material())?;
+        let pad: &'static dyn signature::RsaEncoding = match alg {
+            SigningAlgorithm::RsaPssSha256 => &signature::RSA_PSS_SHA256,
+            _ => &signature::RSA_PKCS1_SHA256,
+        };
+        let mut sig = alloc::vec![0u8; kp.public_modulus_len()];
+        kp.sign_digest(pad, &d, &mut sig).map_err(|_| failed())?;
+        Ok(sig)
+    }
+
+    pub fn verify(spec: KeySpec, spki: &[u8], alg: SigningAlgorithm, digest: &[u8], sig: &[u8]) -> Result<bool> {
+        let d = Digest::import_less_safe(digest, &SHA256)
+            .map_err(|_| Error::param("Digest", "a SHA-256 digest is 32 bytes"))?;
+        let v: &'static dyn signature::VerificationAlgorithm = match (alg, spec) {
+            (SigningAlgorithm::EcdsaSha256, KeySpec::EcP256) => &signature::ECDSA_P256_SHA256_ASN1,
+            (SigningAlgorithm::EcdsaSha256, _) => &signature::ECDSA_P256K1_SHA256_ASN1,
+            (SigningAlgorithm::RsaPssSha256, _) => &signature::RSA_PSS_2048_8192_SHA256,
+            (SigningAlgorithm::RsaPkcs1Sha256, _) => &signature::RSA_PKCS1_2048_8192_SHA256,
+        };
+        Ok(signature::UnparsedPublicKey::new(v, spki)
+            .verify_digest(&d, sig)
+            .is_ok())
+    }
+
+    fn oaep(alg: EncryptionAlgorithm) -> &'static aws_lc_rs::rsa::OaepAlgorithm {
+        match alg {
+            EncryptionAlgorithm::RsaesOaepSha256 => &OAEP_SHA256_MGF1SHA256,
+            EncryptionAlgorithm::RsaesOaepSha1 => &OAEP_SHA1_MGF1SHA1,
+        }
+    }
+
+    pub fn encrypt(spki: &[u8], alg: EncryptionAlgorithm, pt: &[u8]) -> Result<Vec<u8>> {
+        let bad = || Error::param("PublicKey", "not an RSA public key (SubjectPublicKeyInfo DER)");
+        let pk = PublicEncryptingKey::from_der(spki).map_err(|_| bad())?;
+        let pk = OaepPublicEncryptingKey::new(pk).map_err(|_| bad())?;
+        let limit = pk.max_plaintext_size(oaep(alg));
+        if pt.len() > limit {
+            return Err(Error::PlaintextTooLarge { size: pt.len(), limit });
+        }
+        let mut out = alloc::vec![0u8; pk.ciphertext_size()];
+        let n = pk
+            .encrypt(oaep(alg), pt, &mut out, None)
+            .map_err(|_| Error::BackendProtocol("RSA-OAEP encryption failed"))?
+            .len();
+        out.truncate(n);
+        Ok(out)
+    }
+
+    pub fn decrypt(pkcs8: &[u8], alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
+        let k = PrivateDecryptingKey::from_pkcs8(pkcs8)
+            .map_err(|_| material())
+            .and_then(|k| OaepPrivateDecryptingKey::new(k).map_err(|_| material()))?;
+        if ct.len() != k.key_size_bytes() {
+            return Err(Error::InvalidCiphertext);
+        }
+        let mut out = SecretBytes::zeroed(k.min_output_size());
+        let n = k
+            .decrypt(oaep(alg), ct, out.expose_mut(), None)
+            .map_err(|_| Error::InvalidCiphertext)?
+            .len();
+        Ok(SecretBytes::from_slice(out.expose().get(..n).unwrap_or_default()))
+    }
+}
+
+#[cfg(not(feature = "aws-lc"))]
+mod imp {
+    use alloc::vec::Vec;
+
+    use super::{EncryptionAlgorithm, SigningAlgorithm};
+    use crate::error::{Error, Result};
+    use crate::kms::KeySpec;
+    use crate::secret::SecretBytes;
+
+    const NO: Error = Error::Unsupported(
+        "asymmetric keys need a native build (AWS-LC) in this version; not in wasm yet",
+    );
+
+    pub fn generate(_: KeySpec) -> Result<SecretBytes> {
+        Err(NO)
+    }
+    pub fn public_key(_: KeySpec, _: &[u8]) -> Result<Vec<u8>> {
+        Err(NO)
+    }
+    pub fn sign(_: KeySpec, _: &[u8], _: SigningAlgorithm, _: &[u8]) -> Result<Vec<u8>> {
+        Err(NO)
+    }
+    pub fn verify(_: KeySpec, _: &[u8], _: SigningAlgorithm, _: &[u8], _: &[u8]) -> Result<bool> {
+        Err(NO)
+    }
+    pub fn encrypt(_: &[u8], _: EncryptionAlgorithm, _: &[u8]) -> Result<Vec<u8>> {
+        Err(NO)
+    }
+    pub fn decrypt(_: &[u8], _: EncryptionAlgorithm, _: &[u8]) -> Result<SecretBytes> {
+        Err(NO)
+    }
+}
+
+/// A fresh private key of `spec` (PKCS#8 v1 DER).
+///
+/// # Errors
+/// `Rejected.Unsupported` without AWS-LC or for a symmetric spec.
+pub fn generate(spec: KeySpec) -> Result<SecretBytes> {
+    imp::generate(spec)
+}
+
+/// The SubjectPublicKeyInfo DER of a private key of `spec`.
+///
+/// # Errors
+/// `Rejected.BackendProtocol` when the material does not parse.
+pub fn public_key(spec: KeySpec, pkcs8: &[u8]) -> Result<Vec<u8>> {
+    imp::public_key(spec, pkcs8)
+}
+
+/// Signs a SHA-256 `digest`.
+///
+/// # Errors
+/// `InvalidParameter.Digest`, `InvalidParameter.Algorithm`.
+pub fn sign(spec: KeySpec, pkcs8: &[u8], alg: SigningAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
+    check_signing(spec, alg)?;
+    check_digest(digest)?;
+    imp::sign(spec, pkcs8, alg, digest)
+}
+
+/// Verifies `sig` over a SHA-256 `digest` with a SubjectPublicKeyInfo DER key.
+/// A wrong signature is `Ok(false)`.
+///
+/// # Errors
+/// `InvalidParameter.Digest`, `InvalidParameter.Algorithm`.
+pub fn verify(
+    spec: KeySpec,
+    spki: &[u8],
+    alg: SigningAlgorithm,
+    digest: &[u8],
+    sig: &[u8],
+) -> Result<bool> {
+    check_signing(spec, alg)?;
+    check_digest(digest)?;
+    imp::verify(spec, spki, alg, digest, sig)
+}
+
+/// RSA-OAEP encryption to a SubjectPublicKeyInfo DER key.
+///
+/// # Errors
+/// `InvalidParameter.PlaintextTooLarge`, `InvalidParameter.PublicKey`.
+pub fn encrypt(spki: &[u8], alg: EncryptionAlgorithm, plaintext: &[u8]) -> Result<Vec<u8>> {
+    imp::encrypt(spki, alg, plaintext)
+}
+
+/// RSA-OAEP decryption. Every failure is the same `InvalidCiphertext`.
+///
+/// # Errors
+/// `InvalidCiphertext`.
+pub fn decrypt(pkcs8: &[u8], alg: EncryptionAlgorithm, ciphertext: &[u8]) -> Result<SecretBytes> {
+    imp::decrypt(pkcs8, alg, ciphertext)
+}
