@@ -13,7 +13,8 @@ use strongroom::backend::remote::{BackendServer as CoreServer, RemoteBackend, Tr
 use strongroom::backend::software::SoftwareBackend;
 use strongroom::storage::{FileStorage, KdfParams};
 use strongroom::{
-    BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptRequest, EncryptEnvelopeRequest,
+    AsymmetricDecryptRequest, AsymmetricEncryptRequest, AsymmetricSignRequest,
+    AsymmetricVerifyRequest, BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptRequest, EncryptEnvelopeRequest,
     EncryptRequest, EncryptionContext, Env, Error, GenerateDataKeyRequest, KeyBackend, KeyMetadata,
     Kms as CoreKms, KmsOptions, ListKeysRequest, RootSecret,
 };
@@ -556,6 +557,126 @@ impl Kms {
         d.set_item("key_id", &r.key_id)?;
         d.set_item("key_version_id", &r.key_version_id)?;
         d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (key_id, key_version_id=None))]
+    fn get_public_key<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        key_version_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let r = py
+            .detach(|| pollster::block_on(self.inner.get_public_key(&key_id, key_version_id.as_deref())))
+            .map_err(to_pyerr)?;
+        let d = PyDict::new(py);
+        d.set_item("key_id", &r.key_id)?;
+        d.set_item("key_version_id", &r.key_version_id)?;
+        d.set_item("public_key", &r.public_key)?;
+        Ok(d)
+    }
+
+    /// `digest` is the SHA-256 of the message; with `message` instead, it is computed.
+    #[pyo3(signature = (key_id, algorithm, digest, key_version_id=None))]
+    fn asymmetric_sign<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        algorithm: String,
+        digest: Vec<u8>,
+        key_version_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = AsymmetricSignRequest {
+            key_id,
+            key_version_id,
+            algorithm: algorithm.parse().map_err(to_pyerr)?,
+            digest,
+        };
+        let r = py
+            .detach(|| pollster::block_on(self.inner.asymmetric_sign(req)))
+            .map_err(to_pyerr)?;
+        let d = PyDict::new(py);
+        d.set_item("key_id", &r.key_id)?;
+        d.set_item("key_version_id", &r.key_version_id)?;
+        d.set_item("value", PyBytes::new(py, &r.value))?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (key_id, algorithm, digest, value, key_version_id=None))]
+    fn asymmetric_verify<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        algorithm: String,
+        digest: Vec<u8>,
+        value: Vec<u8>,
+        key_version_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = AsymmetricVerifyRequest {
+            key_id,
+            key_version_id,
+            algorithm: algorithm.parse().map_err(to_pyerr)?,
+            digest,
+            value,
+        };
+        let r = py
+            .detach(|| pollster::block_on(self.inner.asymmetric_verify(req)))
+            .map_err(to_pyerr)?;
+        let d = PyDict::new(py);
+        d.set_item("key_id", &r.key_id)?;
+        d.set_item("key_version_id", &r.key_version_id)?;
+        d.set_item("value", r.value)?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (key_id, algorithm, plaintext, key_version_id=None))]
+    fn asymmetric_encrypt<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        algorithm: String,
+        plaintext: Vec<u8>,
+        key_version_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = AsymmetricEncryptRequest {
+            key_id,
+            key_version_id,
+            algorithm: algorithm.parse().map_err(to_pyerr)?,
+            plaintext,
+        };
+        let r = py
+            .detach(|| pollster::block_on(self.inner.asymmetric_encrypt(req)))
+            .map_err(to_pyerr)?;
+        let d = PyDict::new(py);
+        d.set_item("key_id", &r.key_id)?;
+        d.set_item("key_version_id", &r.key_version_id)?;
+        d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (key_id, algorithm, ciphertext_blob, key_version_id=None))]
+    fn asymmetric_decrypt<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        algorithm: String,
+        ciphertext_blob: Vec<u8>,
+        key_version_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = AsymmetricDecryptRequest {
+            key_id,
+            key_version_id,
+            algorithm: algorithm.parse().map_err(to_pyerr)?,
+            ciphertext_blob,
+        };
+        let r = py
+            .detach(|| pollster::block_on(self.inner.asymmetric_decrypt(req)))
+            .map_err(to_pyerr)?;
+        let d = PyDict::new(py);
+        d.set_item("key_id", &r.key_id)?;
+        d.set_item("key_version_id", &r.key_version_id)?;
+        d.set_item("plaintext", PyBytes::new(py, r.plaintext.expose()))?;
         Ok(d)
     }
 

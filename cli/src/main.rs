@@ -65,9 +65,13 @@ enum Cmd {
 enum KeyCmd {
     /// CreateKey.
     Create {
-        /// KeySpec: Aliyun_AES_256 (default), Aliyun_AES_192, Aliyun_AES_128.
+        /// KeySpec: Aliyun_AES_256 (default), Aliyun_AES_192, Aliyun_AES_128, RSA_2048,
+        /// RSA_3072, RSA_4096, EC_P256, EC_P256K.
         #[arg(long = "key-spec", alias = "spec")]
         key_spec: Option<String>,
+        /// KeyUsage: ENCRYPT/DECRYPT (default) or SIGN/VERIFY (EC keys: SIGN/VERIFY only).
+        #[arg(long = "key-usage", alias = "usage")]
+        key_usage: Option<String>,
         /// Description.
         #[arg(long)]
         description: Option<String>,
@@ -139,6 +143,56 @@ enum KeyCmd {
         /// The new description.
         #[arg(long)]
         description: String,
+    },
+    /// GetPublicKey: the public key of an asymmetric key version, as PEM.
+    PublicKey {
+        /// KeyId, alias or ARN.
+        key_id: String,
+        /// KeyVersionId (default: the primary version).
+        #[arg(long = "key-version-id")]
+        key_version_id: Option<String>,
+        /// Output file, or - for stdout.
+        #[arg(long, default_value = "-")]
+        out: String,
+    },
+    /// AsymmetricSign: prints the signature (Value) in base64.
+    Sign(SignArgs),
+    /// AsymmetricVerify: prints Value true/false; exits 1 when the signature does not verify.
+    Verify {
+        #[command(flatten)]
+        sign: SignArgs,
+        /// The signature, base64 (as `key sign` prints it).
+        #[arg(long)]
+        signature: String,
+    },
+    /// AsymmetricEncrypt (RSA-OAEP): reads IN, prints the CiphertextBlob in base64.
+    AsymEncrypt {
+        /// KeyId, alias or ARN.
+        key_id: String,
+        /// RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1.
+        #[arg(long)]
+        algorithm: String,
+        /// KeyVersionId (default: the primary version).
+        #[arg(long = "key-version-id")]
+        key_version_id: Option<String>,
+        /// Plaintext file, or - for stdin (RSA_2048: ≤ 190 B with SHA-256, ≤ 214 B with SHA-1).
+        input: String,
+    },
+    /// AsymmetricDecrypt (RSA-OAEP): reads a base64 CiphertextBlob, writes the plaintext.
+    AsymDecrypt {
+        /// KeyId, alias or ARN.
+        key_id: String,
+        /// RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1.
+        #[arg(long)]
+        algorithm: String,
+        /// KeyVersionId (default: the primary version).
+        #[arg(long = "key-version-id")]
+        key_version_id: Option<String>,
+        /// File holding the base64 CiphertextBlob, or - for stdin.
+        input: String,
+        /// Output file for the plaintext, or - for stdout.
+        #[arg(long, default_value = "-")]
+        out: String,
     },
     /// Encrypt: a small payload (≤ 6 KiB) under a CMK; writes the CiphertextBlob in base64.
     Encrypt(EncryptArgs),
@@ -278,6 +332,43 @@ pub(crate) fn parse_context(args: &[String]) -> Result<EncryptionContext, Error>
     EncryptionContext::from_pairs(pairs)
 }
 
+/// What `key sign` / `key verify` sign: a digest, or a message hashed here.
+#[derive(Args, Debug)]
+struct SignArgs {
+    /// KeyId, alias or ARN.
+    key_id: String,
+    /// RSA_PSS_SHA_256, RSA_PKCS1_SHA_256 or ECDSA_SHA_256.
+    #[arg(long)]
+    algorithm: String,
+    /// KeyVersionId (default: the primary version).
+    #[arg(long = "key-version-id")]
+    key_version_id: Option<String>,
+    /// The SHA-256 digest, hex (64 characters) or base64.
+    #[arg(long, conflicts_with = "message", required_unless_present = "message")]
+    digest: Option<String>,
+    /// A file (or - for stdin) whose SHA-256 is signed.
+    #[arg(long)]
+    message: Option<String>,
+}
+
+impl SignArgs {
+    fn digest(&self) -> Result<Vec<u8>, Error> {
+        if let Some(m) = &self.message {
+            return Ok(strongroom::sha256(&read_input(m)?));
+        }
+        let d = self.digest.as_deref().unwrap_or_default().trim();
+        let bytes = if d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(d).ok()
+        } else {
+            B64.decode(d).ok()
+        };
+        bytes.ok_or_else(|| Error::InvalidParameter {
+            name: "Digest",
+            reason: "neither 64 hex characters nor base64".into(),
+        })
+    }
+}
+
 fn read_input(path: &str) -> Result<Vec<u8>, Error> {
     let mut buf = Vec::new();
     let r = if path == "-" {
@@ -370,20 +461,23 @@ fn print(json_mode: bool, v: &Value) {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+fn run(cli: Cli) -> Result<ExitCode, Error> {
     let json_mode = cli.json;
     if let Cmd::Lab(args) = &cli.cmd {
-        return lab::run(args, json_mode);
+        return lab::run(args, json_mode).map(|()| ExitCode::SUCCESS);
     }
     let kms = open_store(&cli.store, &passphrase()?, KdfParams::default())?;
     match cli.cmd {
         Cmd::Key(KeyCmd::Create {
             key_spec,
+            key_usage,
             description,
         }) => {
             let key_spec = key_spec.map(|s| s.parse::<KeySpec>()).transpose()?;
+            let key_usage = key_usage.map(|s| s.parse::<strongroom::KeyUsage>()).transpose()?;
             let m = pollster::block_on(kms.create_key(CreateKeyRequest {
                 key_spec,
+                key_usage,
                 description,
                 ..Default::default()
             }))?;
@@ -567,6 +661,92 @@ fn run(cli: Cli) -> Result<(), Error> {
                 &json!({"KeyId": kid, "KeyVersionId": ver, "CiphertextBlob": B64.encode(blob)}),
             );
         }
+        Cmd::Key(KeyCmd::PublicKey {
+            key_id,
+            key_version_id,
+            out,
+        }) => {
+            let r = pollster::block_on(kms.get_public_key(&key_id, key_version_id.as_deref()))?;
+            if json_mode {
+                print(
+                    true,
+                    &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "PublicKey": r.public_key}),
+                );
+            } else {
+                write_output(&out, r.public_key.as_bytes())?;
+            }
+        }
+        Cmd::Key(KeyCmd::Sign(a)) => {
+            let r = pollster::block_on(kms.asymmetric_sign(strongroom::AsymmetricSignRequest {
+                digest: a.digest()?,
+                key_id: a.key_id,
+                key_version_id: a.key_version_id,
+                algorithm: a.algorithm.parse()?,
+            }))?;
+            print(
+                json_mode,
+                &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "Value": B64.encode(r.value)}),
+            );
+        }
+        Cmd::Key(KeyCmd::Verify { sign: a, signature }) => {
+            let value = B64.decode(signature.trim()).map_err(|e| Error::InvalidParameter {
+                name: "Value",
+                reason: format!("malformed base64: {e}"),
+            })?;
+            let r = pollster::block_on(kms.asymmetric_verify(strongroom::AsymmetricVerifyRequest {
+                digest: a.digest()?,
+                key_id: a.key_id,
+                key_version_id: a.key_version_id,
+                algorithm: a.algorithm.parse()?,
+                value,
+            }))?;
+            print(
+                json_mode,
+                &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "Value": r.value}),
+            );
+            if !r.value {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Cmd::Key(KeyCmd::AsymEncrypt {
+            key_id,
+            algorithm,
+            key_version_id,
+            input,
+        }) => {
+            let r = pollster::block_on(kms.asymmetric_encrypt(strongroom::AsymmetricEncryptRequest {
+                key_id,
+                key_version_id,
+                algorithm: algorithm.parse()?,
+                plaintext: read_input(&input)?,
+            }))?;
+            print(
+                json_mode,
+                &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "CiphertextBlob": B64.encode(r.ciphertext_blob)}),
+            );
+        }
+        Cmd::Key(KeyCmd::AsymDecrypt {
+            key_id,
+            algorithm,
+            key_version_id,
+            input,
+            out,
+        }) => {
+            let text = read_input(&input)?;
+            let blob = B64
+                .decode(String::from_utf8_lossy(&text).trim())
+                .map_err(|e| Error::InvalidParameter {
+                    name: "CiphertextBlob",
+                    reason: format!("malformed base64: {e}"),
+                })?;
+            let r = pollster::block_on(kms.asymmetric_decrypt(strongroom::AsymmetricDecryptRequest {
+                key_id,
+                key_version_id,
+                algorithm: algorithm.parse()?,
+                ciphertext_blob: blob,
+            }))?;
+            write_output(&out, r.plaintext.expose())?;
+        }
         Cmd::Key(KeyCmd::Encrypt(a)) => {
             let plaintext = read_input(&a.input)?;
             let r = pollster::block_on(kms.encrypt(EncryptRequest {
@@ -612,7 +792,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Decrypt(a) => envelope::decrypt(&kms, a, json_mode)?,
         Cmd::Lab(_) => {}
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn write_secret_file(path: &Path, data: &[u8]) -> Result<(), Error> {
@@ -632,7 +812,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let json_mode = cli.json;
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             if json_mode {
                 eprintln!("{}", json!({"Code": e.code(), "Message": e.to_string()}));

@@ -12,6 +12,7 @@ Every action runs in the Rust core with the GIL released. Errors derive from
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Mapping, Optional, Sequence, Union
@@ -45,6 +46,10 @@ __all__ = [
     "DecryptResult",
     "DataKeyResult",
     "DataKeyWithoutPlaintextResult",
+    "PublicKeyResult",
+    "SignResult",
+    "VerifyResult",
+    "AsymmetricDecryptResult",
     "EnvelopeInfo",
     "DecryptEnvelopeResult",
     "StrongroomError",
@@ -161,6 +166,37 @@ class DecryptResult:
 
 
 @dataclass(frozen=True)
+class PublicKeyResult:
+    key_id: str
+    key_version_id: str
+    public_key: str  # SubjectPublicKeyInfo, PEM
+
+
+@dataclass(frozen=True)
+class SignResult:
+    key_id: str
+    key_version_id: str
+    value: bytes  # the signature (DER for ECDSA)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    key_id: str
+    key_version_id: str
+    value: bool
+
+
+@dataclass(frozen=True)
+class AsymmetricDecryptResult:
+    key_id: str
+    key_version_id: str
+    plaintext: bytes
+
+    def __repr__(self) -> str:  # never print the plaintext
+        return f"AsymmetricDecryptResult(key_id={self.key_id!r}, key_version_id={self.key_version_id!r}, plaintext=<{len(self.plaintext)} bytes>)"
+
+
+@dataclass(frozen=True)
 class DataKeyResult:
     key_id: str
     key_version_id: str
@@ -208,6 +244,14 @@ def _ctx(c: Context) -> Optional[dict]:
     if not isinstance(c, Mapping):
         raise InvalidParameterError("InvalidParameter.EncryptionContext", "must be a mapping of str to str")
     return dict(c)
+
+
+def _digest(digest: Optional[bytes], message: Optional[bytes]) -> bytes:
+    if (digest is None) == (message is None):
+        raise InvalidParameterError("InvalidParameter.Digest", "give exactly one of digest= or message=")
+    if message is not None:
+        return hashlib.sha256(_bytes("Message", message)).digest()
+    return _bytes("Digest", digest)
 
 
 def _bytes(name: str, v: object) -> bytes:
@@ -371,6 +415,51 @@ class Kms:
 
     def decrypt(self, *, ciphertext_blob: bytes, encryption_context: Context = None) -> DecryptResult:
         return DecryptResult(**self._native.decrypt(_bytes("CiphertextBlob", ciphertext_blob), _ctx(encryption_context)))
+
+    def get_public_key(self, *, key_id: str, key_version_id: Optional[str] = None) -> PublicKeyResult:
+        """GetPublicKey: the key version's public key as PEM (SubjectPublicKeyInfo)."""
+        return PublicKeyResult(**self._native.get_public_key(key_id, key_version_id))
+
+    def asymmetric_sign(
+        self,
+        *,
+        key_id: str,
+        algorithm: str,
+        digest: Optional[bytes] = None,
+        message: Optional[bytes] = None,
+        key_version_id: Optional[str] = None,
+    ) -> SignResult:
+        """AsymmetricSign: signs `digest` (SHA-256 of the message, 32 bytes), or
+        SHA-256(`message`) when a message is given instead."""
+        return SignResult(**self._native.asymmetric_sign(key_id, algorithm, _digest(digest, message), key_version_id))
+
+    def asymmetric_verify(
+        self,
+        *,
+        key_id: str,
+        algorithm: str,
+        value: bytes,
+        digest: Optional[bytes] = None,
+        message: Optional[bytes] = None,
+        key_version_id: Optional[str] = None,
+    ) -> VerifyResult:
+        """AsymmetricVerify: `value` is False for a signature that does not verify."""
+        return VerifyResult(**self._native.asymmetric_verify(
+            key_id, algorithm, _digest(digest, message), _bytes("Value", value), key_version_id))
+
+    def asymmetric_encrypt(
+        self, *, key_id: str, algorithm: str, plaintext: bytes, key_version_id: Optional[str] = None
+    ) -> EncryptResult:
+        """AsymmetricEncrypt: RSA-OAEP (RSAES_OAEP_SHA_256 / RSAES_OAEP_SHA_1)."""
+        return EncryptResult(**self._native.asymmetric_encrypt(
+            key_id, algorithm, _bytes("Plaintext", plaintext), key_version_id))
+
+    def asymmetric_decrypt(
+        self, *, key_id: str, algorithm: str, ciphertext_blob: bytes, key_version_id: Optional[str] = None
+    ) -> AsymmetricDecryptResult:
+        """AsymmetricDecrypt: every padding or length failure is InvalidCiphertext."""
+        return AsymmetricDecryptResult(**self._native.asymmetric_decrypt(
+            key_id, algorithm, _bytes("CiphertextBlob", ciphertext_blob), key_version_id))
 
     def generate_data_key(
         self,

@@ -1,0 +1,110 @@
+"""Asymmetric keys from Python, checked by pyca/cryptography (which no one here wrote):
+our public keys load there, our signatures verify there, what it encrypts to our keys
+decrypts here; plus the error codes."""
+
+import hashlib
+import os
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+import strongroom
+from strongroom import InvalidCiphertextError, InvalidParameterError, StrongroomError
+
+MSG = b"signed by strongroom, checked by pyca/cryptography"
+
+
+@pytest.fixture(scope="module")
+def kms():
+    return strongroom.Kms.memory()
+
+
+def pss():
+    return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+
+
+@pytest.mark.parametrize(
+    "spec,alg",
+    [
+        ("RSA_2048", "RSA_PSS_SHA_256"),
+        ("RSA_2048", "RSA_PKCS1_SHA_256"),
+        ("RSA_3072", "RSA_PSS_SHA_256"),
+        ("EC_P256", "ECDSA_SHA_256"),
+        ("EC_P256K", "ECDSA_SHA_256"),
+    ],
+)
+def test_signatures_verify_in_cryptography(kms, spec, alg):
+    k = kms.create_key(key_spec=spec, key_usage="SIGN/VERIFY")
+    pem = kms.get_public_key(key_id=k.key_id).public_key
+    pub = serialization.load_pem_public_key(pem.encode())
+    digest = hashlib.sha256(MSG).digest()
+    sig = kms.asymmetric_sign(key_id=k.key_id, algorithm=alg, digest=digest).value
+    if spec.startswith("RSA"):
+        assert isinstance(pub, rsa.RSAPublicKey)
+        pad = pss() if alg == "RSA_PSS_SHA_256" else padding.PKCS1v15()
+        pub.verify(sig, MSG, pad, hashes.SHA256())
+        with pytest.raises(InvalidSignature):
+            pub.verify(sig, MSG + b"!", pad, hashes.SHA256())
+    else:
+        assert isinstance(pub, ec.EllipticCurvePublicKey)
+        assert pub.curve.name == ("secp256r1" if spec == "EC_P256" else "secp256k1")
+        pub.verify(sig, MSG, ec.ECDSA(hashes.SHA256()))
+        with pytest.raises(InvalidSignature):
+            pub.verify(sig, MSG + b"!", ec.ECDSA(hashes.SHA256()))
+    # Our own verify agrees, and the message convenience signs the same digest.
+    assert kms.asymmetric_verify(key_id=k.key_id, algorithm=alg, digest=digest, value=sig).value
+    assert not kms.asymmetric_verify(key_id=k.key_id, algorithm=alg, message=MSG + b"!", value=sig).value
+    by_msg = kms.asymmetric_sign(key_id=k.key_id, algorithm=alg, message=MSG).value
+    assert kms.asymmetric_verify(key_id=k.key_id, algorithm=alg, digest=digest, value=by_msg).value
+
+
+@pytest.mark.parametrize("alg,h", [("RSAES_OAEP_SHA_256", hashes.SHA256), ("RSAES_OAEP_SHA_1", hashes.SHA1)])
+def test_cryptography_encrypts_to_our_keys(kms, alg, h):
+    k = kms.create_key(key_spec="RSA_2048", key_usage="ENCRYPT/DECRYPT")
+    pub = serialization.load_pem_public_key(kms.get_public_key(key_id=k.key_id).public_key.encode())
+    secret = os.urandom(32)
+    ct = pub.encrypt(secret, padding.OAEP(mgf=padding.MGF1(h()), algorithm=h(), label=None))
+    r = kms.asymmetric_decrypt(key_id=k.key_id, algorithm=alg, ciphertext_blob=ct)
+    assert r.plaintext == secret
+    assert "plaintext=<32 bytes>" in repr(r)
+    ours = kms.asymmetric_encrypt(key_id=k.key_id, algorithm=alg, plaintext=secret).ciphertext_blob
+    assert kms.asymmetric_decrypt(key_id=k.key_id, algorithm=alg, ciphertext_blob=ours).plaintext == secret
+    bad = bytearray(ct)
+    bad[3] ^= 1
+    with pytest.raises(InvalidCiphertextError) as e:
+        kms.asymmetric_decrypt(key_id=k.key_id, algorithm=alg, ciphertext_blob=bytes(bad))
+    assert e.value.code == "InvalidCiphertext"
+
+
+def test_alibaba_plaintext_limits(kms):
+    k = kms.create_key(key_spec="RSA_2048", key_usage="ENCRYPT/DECRYPT")
+    for alg, limit in (("RSAES_OAEP_SHA_256", 190), ("RSAES_OAEP_SHA_1", 214)):
+        kms.asymmetric_encrypt(key_id=k.key_id, algorithm=alg, plaintext=b"x" * limit)
+        with pytest.raises(InvalidParameterError) as e:
+            kms.asymmetric_encrypt(key_id=k.key_id, algorithm=alg, plaintext=b"x" * (limit + 1))
+        assert e.value.code == "InvalidParameter.PlaintextTooLarge"
+
+
+def test_error_codes(kms):
+    ec_key = kms.create_key(key_spec="EC_P256", key_usage="SIGN/VERIFY").key_id
+    aes = kms.create_key().key_id
+    d = hashlib.sha256(b"x").digest()
+    cases = [
+        (lambda: kms.asymmetric_sign(key_id=ec_key, algorithm="ECDSA_SHA_256", digest=d[:20]), "InvalidParameter.Digest"),
+        (lambda: kms.asymmetric_sign(key_id=ec_key, algorithm="ECDSA_SHA_256"), "InvalidParameter.Digest"),
+        (lambda: kms.asymmetric_sign(key_id=ec_key, algorithm="RSA_PSS_SHA_256", digest=d), "InvalidParameter.Algorithm"),
+        (lambda: kms.asymmetric_sign(key_id=ec_key, algorithm="NOPE", digest=d), "InvalidParameter.Algorithm"),
+        (lambda: kms.asymmetric_encrypt(key_id=ec_key, algorithm="RSAES_OAEP_SHA_256", plaintext=b"x"), "Rejected.KeyUsage"),
+        (lambda: kms.get_public_key(key_id=aes), "InvalidParameter.KeySpec"),
+        (lambda: kms.create_key(key_spec="EC_P256K", key_usage="ENCRYPT/DECRYPT"), "InvalidParameter.KeyUsage"),
+    ]
+    for fn, code in cases:
+        with pytest.raises(StrongroomError) as e:
+            fn()
+        assert e.value.code == code
+    kms.disable_key(key_id=ec_key)
+    with pytest.raises(StrongroomError) as e:
+        kms.asymmetric_sign(key_id=ec_key, algorithm="ECDSA_SHA_256", digest=d)
+    assert e.value.code == "Forbidden.KeyDisabled"
