@@ -51,3 +51,40 @@ for label, size, rounds in (("1MiB", 1 << 20, 31), ("64MiB", 64 << 20, 5)):
     report(f"EnvelopeDecrypt-{label}",
            median_ns(lambda: kms.decrypt_envelope(ciphertext=ct, encryption_context=ctx), rounds, 1),
            "cryptography AESGCM one-shot", median_ns(lambda: raw.decrypt(b"\x01" * 12, sealed, None), rounds, 1))
+
+# Asymmetric: AsymmetricSign / AsymmetricVerify / AsymmetricDecrypt through the wheel
+# (AWS-LC underneath) against cryptography (OpenSSL) doing the same operation in-process.
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding, utils  # noqa: E402
+
+digest = __import__("hashlib").sha256(b"bench").digest()
+prehashed = utils.Prehashed(hashes.SHA256())
+for spec, alg in (("RSA_2048", "RSA_PSS_SHA_256"), ("EC_P256", "ECDSA_SHA_256"), ("EC_P256K", "ECDSA_SHA_256")):
+    k = kms.create_key(key_spec=spec, key_usage="SIGN/VERIFY").key_id
+    pub = serialization.load_pem_public_key(kms.get_public_key(key_id=k).public_key.encode())
+    if spec == "RSA_2048":
+        from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+        priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        peer_sign = lambda: priv.sign(digest, pad, prehashed)  # noqa: E731
+        peer_sig = peer_sign()
+        peer_verify = lambda: priv.public_key().verify(peer_sig, digest, pad, prehashed)  # noqa: E731
+    else:
+        priv = ec.generate_private_key(ec.SECP256R1() if spec == "EC_P256" else ec.SECP256K1())
+        peer_sign = lambda: priv.sign(digest, ec.ECDSA(prehashed))  # noqa: E731
+        peer_sig = peer_sign()
+        peer_verify = lambda: priv.public_key().verify(peer_sig, digest, ec.ECDSA(prehashed))  # noqa: E731
+    sig = kms.asymmetric_sign(key_id=k, algorithm=alg, digest=digest).value
+    report(f"AsymmetricSign-{spec}", median_ns(lambda: kms.asymmetric_sign(key_id=k, algorithm=alg, digest=digest), 11, 50),
+           "cryptography sign (prehashed)", median_ns(peer_sign, 11, 50))
+    report(f"AsymmetricVerify-{spec}", median_ns(lambda: kms.asymmetric_verify(key_id=k, algorithm=alg, digest=digest, value=sig), 11, 50),
+           "cryptography verify (prehashed)", median_ns(peer_verify, 11, 50))
+
+k = kms.create_key(key_spec="RSA_2048").key_id
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+ct = kms.asymmetric_encrypt(key_id=k, algorithm="RSAES_OAEP_SHA_256", plaintext=os.urandom(32)).ciphertext_blob
+peer_ct = priv.public_key().encrypt(os.urandom(32), oaep)
+report("AsymmetricDecrypt-RSA_2048-OAEP", median_ns(lambda: kms.asymmetric_decrypt(key_id=k, algorithm="RSAES_OAEP_SHA_256", ciphertext_blob=ct), 11, 50),
+       "cryptography OAEP decrypt", median_ns(lambda: priv.decrypt(peer_ct, oaep), 11, 50))

@@ -198,6 +198,8 @@ pub fn pem_spki(pem: &str) -> Result<Vec<u8>> {
 
 #[cfg(feature = "aws-lc")]
 mod imp {
+    use alloc::collections::BTreeMap;
+    use alloc::sync::Arc;
     use alloc::vec::Vec;
 
     use aws_lc_rs::digest::{Digest, SHA256};
@@ -225,6 +227,113 @@ mod imp {
         Error::BackendProtocol("stored asymmetric key material does not parse")
     }
 
+    /// A private key parsed once. Parsing an RSA PKCS#8 key (with AWS-LC's key
+    /// checks) costs ~250 µs, several times a signature, so the software backend
+    /// keeps parsed keys by the SHA-256 of their PKCS#8 (bounded; see [`KeyCache`]).
+    pub(super) enum Parsed {
+        Rsa(RsaKeyPair),
+        RsaDecrypt(OaepPrivateDecryptingKey),
+        Ec(EcdsaKeyPair),
+    }
+
+    const SIGN: u8 = 1;
+    const DECRYPT: u8 = 2;
+    const CACHE_ENTRIES: usize = 1024;
+
+    /// (SHA-256 of the PKCS#8, operation) → parsed key.
+    type ParsedMap = BTreeMap<([u8; 32], u8), Arc<Parsed>>;
+
+    /// Parsed private keys and derived public keys, keyed by SHA-256(PKCS#8).
+    #[derive(Default)]
+    pub struct KeyCache {
+        parsed: spin::Mutex<ParsedMap>,
+        public: spin::Mutex<BTreeMap<[u8; 32], Vec<u8>>>,
+    }
+
+    fn fingerprint(pkcs8: &[u8]) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(pkcs8).into()
+    }
+
+    impl KeyCache {
+        fn get(&self, spec: KeySpec, pkcs8: &[u8], op: u8) -> Result<Arc<Parsed>> {
+            let k = (fingerprint(pkcs8), op);
+            if let Some(p) = self.parsed.lock().get(&k) {
+                return Ok(p.clone());
+            }
+            let p = Arc::new(if let Some(alg) = ec_alg(spec) {
+                Parsed::Ec(EcdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(|_| material())?)
+            } else if op == DECRYPT {
+                let d = PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|_| material())?;
+                Parsed::RsaDecrypt(OaepPrivateDecryptingKey::new(d).map_err(|_| material())?)
+            } else {
+                Parsed::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| material())?)
+            });
+            let mut m = self.parsed.lock();
+            if m.len() >= CACHE_ENTRIES {
+                m.clear();
+            }
+            m.insert(k, p.clone());
+            Ok(p)
+        }
+
+        pub fn public_key(&self, spec: KeySpec, pkcs8: &[u8]) -> Result<Vec<u8>> {
+            let f = fingerprint(pkcs8);
+            if let Some(p) = self.public.lock().get(&f) {
+                return Ok(p.clone());
+            }
+            let der = match &*self.get(spec, pkcs8, SIGN)? {
+                Parsed::Ec(kp) => kp.public_key().as_der().map_err(|_| material())?.as_ref().to_vec(),
+                Parsed::Rsa(kp) => kp.public_key().as_der().map_err(|_| material())?.as_ref().to_vec(),
+                Parsed::RsaDecrypt(_) => return Err(material()),
+            };
+            let mut m = self.public.lock();
+            if m.len() >= CACHE_ENTRIES {
+                m.clear();
+            }
+            m.insert(f, der.clone());
+            Ok(der)
+        }
+
+        pub fn sign(&self, spec: KeySpec, pkcs8: &[u8], alg: SigningAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
+            let d = Digest::import_less_safe(digest, &SHA256)
+                .map_err(|_| Error::param("Digest", "a SHA-256 digest is 32 bytes"))?;
+            let failed = || Error::BackendProtocol("signing failed");
+            match &*self.get(spec, pkcs8, SIGN)? {
+                Parsed::Ec(kp) => Ok(kp.sign_digest(&d).map_err(|_| failed())?.as_ref().to_vec()),
+                Parsed::Rsa(kp) => {
+                    let pad: &'static dyn signature::RsaEncoding = match alg {
+                        SigningAlgorithm::RsaPssSha256 => &signature::RSA_PSS_SHA256,
+                        _ => &signature::RSA_PKCS1_SHA256,
+                    };
+                    let mut sig = alloc::vec![0u8; kp.public_modulus_len()];
+                    kp.sign_digest(pad, &d, &mut sig).map_err(|_| failed())?;
+                    Ok(sig)
+                }
+                Parsed::RsaDecrypt(_) => Err(material()),
+            }
+        }
+
+        pub fn decrypt(&self, spec: KeySpec, pkcs8: &[u8], alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
+            let Parsed::RsaDecrypt(k) = &*self.get(spec, pkcs8, DECRYPT)? else {
+                return Err(material());
+            };
+            open_oaep(k, alg, ct)
+        }
+    }
+
+    fn open_oaep(k: &OaepPrivateDecryptingKey, alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
+        if ct.len() != k.key_size_bytes() {
+            return Err(Error::InvalidCiphertext);
+        }
+        let mut out = SecretBytes::zeroed(k.min_output_size());
+        let n = k
+            .decrypt(oaep(alg), ct, out.expose_mut(), None)
+            .map_err(|_| Error::InvalidCiphertext)?
+            .len();
+        Ok(SecretBytes::from_slice(out.expose().get(..n).unwrap_or_default()))
+    }
+
     pub fn generate(spec: KeySpec) -> Result<SecretBytes> {
         let failed = || Error::BackendProtocol("key generation failed");
         if let Some(alg) = ec_alg(spec) {
@@ -241,35 +350,6 @@ mod imp {
         let kp = RsaKeyPair::generate(size).map_err(|_| failed())?;
         let der = kp.as_der().map_err(|_| failed())?;
         Ok(SecretBytes::from_slice(der.as_ref()))
-    }
-
-    pub fn public_key(spec: KeySpec, pkcs8: &[u8]) -> Result<Vec<u8>> {
-        if let Some(alg) = ec_alg(spec) {
-            let kp = EcdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(|_| material())?;
-            let der = kp.public_key().as_der().map_err(|_| material())?;
-            return Ok(der.as_ref().to_vec());
-        }
-        let kp = RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| material())?;
-        let der = kp.public_key().as_der().map_err(|_| material())?;
-        Ok(der.as_ref().to_vec())
-    }
-
-    pub fn sign(spec: KeySpec, pkcs8: &[u8], alg: SigningAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
-        let d = Digest::import_less_safe(digest, &SHA256)
-            .map_err(|_| Error::param("Digest", "a SHA-256 digest is 32 bytes"))?;
-        let failed = || Error::BackendProtocol("signing failed");
-        if let Some(a) = ec_alg(spec) {
-            let kp = EcdsaKeyPair::from_pkcs8(a, pkcs8).map_err(|_| material())?;
-            return Ok(kp.sign_digest(&d).map_err(|_| failed())?.as_ref().to_vec());
-        }
-        let kp = RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| material())?;
-        let pad: &'static dyn signature::RsaEncoding = match alg {
-            SigningAlgorithm::RsaPssSha256 => &signature::RSA_PSS_SHA256,
-            _ => &signature::RSA_PKCS1_SHA256,
-        };
-        let mut sig = alloc::vec![0u8; kp.public_modulus_len()];
-        kp.sign_digest(pad, &d, &mut sig).map_err(|_| failed())?;
-        Ok(sig)
     }
 
     pub fn verify(spec: KeySpec, spki: &[u8], alg: SigningAlgorithm, digest: &[u8], sig: &[u8]) -> Result<bool> {
@@ -314,15 +394,7 @@ mod imp {
         let k = PrivateDecryptingKey::from_pkcs8(pkcs8)
             .map_err(|_| material())
             .and_then(|k| OaepPrivateDecryptingKey::new(k).map_err(|_| material()))?;
-        if ct.len() != k.key_size_bytes() {
-            return Err(Error::InvalidCiphertext);
-        }
-        let mut out = SecretBytes::zeroed(k.min_output_size());
-        let n = k
-            .decrypt(oaep(alg), ct, out.expose_mut(), None)
-            .map_err(|_| Error::InvalidCiphertext)?
-            .len();
-        Ok(SecretBytes::from_slice(out.expose().get(..n).unwrap_or_default()))
+        open_oaep(&k, alg, ct)
     }
 }
 
@@ -339,13 +411,23 @@ mod imp {
         "asymmetric keys need a native build (AWS-LC) in this version; not in wasm yet",
     );
 
+    /// Nothing to cache without an asymmetric implementation.
+    #[derive(Default)]
+    pub struct KeyCache;
+
+    impl KeyCache {
+        pub fn public_key(&self, _: KeySpec, _: &[u8]) -> Result<Vec<u8>> {
+            Err(NO)
+        }
+        pub fn sign(&self, _: KeySpec, _: &[u8], _: SigningAlgorithm, _: &[u8]) -> Result<Vec<u8>> {
+            Err(NO)
+        }
+        pub fn decrypt(&self, _: KeySpec, _: &[u8], _: EncryptionAlgorithm, _: &[u8]) -> Result<SecretBytes> {
+            Err(NO)
+        }
+    }
+
     pub fn generate(_: KeySpec) -> Result<SecretBytes> {
-        Err(NO)
-    }
-    pub fn public_key(_: KeySpec, _: &[u8]) -> Result<Vec<u8>> {
-        Err(NO)
-    }
-    pub fn sign(_: KeySpec, _: &[u8], _: SigningAlgorithm, _: &[u8]) -> Result<Vec<u8>> {
         Err(NO)
     }
     pub fn verify(_: KeySpec, _: &[u8], _: SigningAlgorithm, _: &[u8], _: &[u8]) -> Result<bool> {
@@ -367,22 +449,49 @@ pub fn generate(spec: KeySpec) -> Result<SecretBytes> {
     imp::generate(spec)
 }
 
-/// The SubjectPublicKeyInfo DER of a private key of `spec`.
-///
-/// # Errors
-/// `Rejected.BackendProtocol` when the material does not parse.
-pub fn public_key(spec: KeySpec, pkcs8: &[u8]) -> Result<Vec<u8>> {
-    imp::public_key(spec, pkcs8)
+/// Parsed private keys (and their public halves) kept by the software backend, so a
+/// key is parsed once rather than on every call. Bounded (1024 entries, then cleared).
+#[derive(Default)]
+pub struct KeyCache(imp::KeyCache);
+
+impl core::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("KeyCache")
+    }
 }
 
-/// Signs a SHA-256 `digest`.
-///
-/// # Errors
-/// `InvalidParameter.Digest`, `InvalidParameter.Algorithm`.
-pub fn sign(spec: KeySpec, pkcs8: &[u8], alg: SigningAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
-    check_signing(spec, alg)?;
-    check_digest(digest)?;
-    imp::sign(spec, pkcs8, alg, digest)
+impl KeyCache {
+    /// The SubjectPublicKeyInfo DER of a private key of `spec`.
+    ///
+    /// # Errors
+    /// `Rejected.BackendProtocol` when the material does not parse.
+    pub fn public_key(&self, spec: KeySpec, pkcs8: &[u8]) -> Result<Vec<u8>> {
+        self.0.public_key(spec, pkcs8)
+    }
+
+    /// Signs a SHA-256 `digest`.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Digest`, `InvalidParameter.Algorithm`.
+    pub fn sign(&self, spec: KeySpec, pkcs8: &[u8], alg: SigningAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
+        check_signing(spec, alg)?;
+        check_digest(digest)?;
+        self.0.sign(spec, pkcs8, alg, digest)
+    }
+
+    /// RSA-OAEP decryption. Every failure is the same `InvalidCiphertext`.
+    ///
+    /// # Errors
+    /// `InvalidCiphertext`.
+    pub fn decrypt(
+        &self,
+        spec: KeySpec,
+        pkcs8: &[u8],
+        alg: EncryptionAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<SecretBytes> {
+        self.0.decrypt(spec, pkcs8, alg, ciphertext)
+    }
 }
 
 /// Verifies `sig` over a SHA-256 `digest` with a SubjectPublicKeyInfo DER key.

@@ -16,13 +16,14 @@ use crate::secret::SecretBytes;
 #[derive(Debug, Clone)]
 pub struct SoftwareBackend {
     env: Env,
+    keys: alloc::sync::Arc<asym::KeyCache>,
 }
 
 impl SoftwareBackend {
     /// A backend drawing material and nonces from `env`'s CSPRNG.
     #[must_use]
     pub fn new(env: Env) -> Self {
-        SoftwareBackend { env }
+        SoftwareBackend { env, keys: alloc::sync::Arc::default() }
     }
 
     fn generate_now(&self, spec: KeySpec) -> Result<KeyHandle> {
@@ -75,7 +76,7 @@ impl KeyBackend for SoftwareBackend {
     }
 
     fn public_key<'a>(&'a self, handle: &'a KeyHandle, spec: KeySpec) -> BoxFuture<'a, Result<Vec<u8>>> {
-        Box::pin(async move { asym::public_key(spec, handle.0.expose()) })
+        Box::pin(async move { self.keys.public_key(spec, handle.0.expose()) })
     }
 
     fn sign<'a>(
@@ -85,16 +86,16 @@ impl KeyBackend for SoftwareBackend {
         alg: SigningAlgorithm,
         digest: &'a [u8],
     ) -> BoxFuture<'a, Result<Vec<u8>>> {
-        Box::pin(async move { asym::sign(spec, handle.0.expose(), alg, digest) })
+        Box::pin(async move { self.keys.sign(spec, handle.0.expose(), alg, digest) })
     }
 
     fn asymmetric_decrypt<'a>(
         &'a self,
         handle: &'a KeyHandle,
-        _spec: KeySpec,
+        spec: KeySpec,
         alg: EncryptionAlgorithm,
         ciphertext: &'a [u8],
     ) -> BoxFuture<'a, Result<SecretBytes>> {
-        Box::pin(async move { asym::decrypt(handle.0.expose(), alg, ciphertext) })
+        Box::pin(async move { self.keys.decrypt(spec, handle.0.expose(), alg, ciphertext) })
     }
 }
