@@ -1,6 +1,7 @@
-//! Rust side of the first benchmark: Encrypt (64 B) and GenerateDataKey through the
-//! strongroom core, against the raw aes-gcm crate doing the equivalent AES-256-GCM
-//! work in the same run. Prints one JSON object per comparison.
+//! Rust benchmarks: Encrypt (64 B) and GenerateDataKey against the raw aes-gcm crate;
+//! envelope bulk against `openssl speed -evp aes-256-gcm`; AsymmetricSign / Verify /
+//! OAEP decrypt against `openssl speed rsa2048 / ecdsap256` (`--asymmetric-only`).
+//! Prints one JSON object per comparison.
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -45,6 +46,114 @@ fn openssl_ns(bytes: usize) -> Option<f64> {
         .collect();
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied()
+}
+
+/// `openssl speed` for one public-key algorithm (`rsa2048`, `ecdsap256`, `ecdsak256`):
+/// (sign ns, verify ns) from its summary line, median of three runs.
+fn openssl_pk_ns(alg: &str) -> Option<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = (0..3)
+        .filter_map(|_| {
+            let out = std::process::Command::new("openssl")
+                .args(["speed", "-elapsed", "-seconds", "2", alg])
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            // "rsa 2048 bits 0.000321s 0.000011s   3115.2  90000.1" /
+            // "256 bits ecdsa (nistp256)   0.0000s   0.0001s  45000.0  15000.0"
+            let line = text.lines().rev().find(|l| {
+                (l.starts_with("rsa ") || l.contains("ecdsa (")) && l.trim_end().ends_with(|c: char| c.is_ascii_digit())
+            })?;
+            let nums: Vec<f64> = line.split_whitespace().rev().take(2).filter_map(|x| x.parse().ok()).collect();
+            let (verify_per_s, sign_per_s) = (*nums.first()?, *nums.get(1)?);
+            Some((1e9 / sign_per_s, 1e9 / verify_per_s))
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v.get(v.len() / 2).copied()
+}
+
+/// AsymmetricSign / AsymmetricVerify through the core (AWS-LC, parsed-key cache), and
+/// OAEP decrypt, against `openssl speed` on the same algorithm.
+fn asymmetric(kms: &Kms) {
+    use strongroom::{
+        AsymmetricDecryptRequest, AsymmetricEncryptRequest, AsymmetricSignRequest,
+        AsymmetricVerifyRequest, EncryptionAlgorithm, KeySpec, KeyUsage, SigningAlgorithm,
+    };
+    let digest = strongroom::sha256(b"bench");
+    for (spec, alg, name) in [
+        (KeySpec::Rsa2048, SigningAlgorithm::RsaPkcs1Sha256, "rsa2048"),
+        (KeySpec::EcP256, SigningAlgorithm::EcdsaSha256, "ecdsap256"),
+        (KeySpec::EcP256K, SigningAlgorithm::EcdsaSha256, "ecdsak256"),
+    ] {
+        let id = block_on(kms.create_key(CreateKeyRequest {
+            key_spec: Some(spec),
+            key_usage: Some(KeyUsage::SignVerify),
+            ..Default::default()
+        }))
+        .unwrap()
+        .key_id;
+        let sign = || {
+            block_on(kms.asymmetric_sign(AsymmetricSignRequest {
+                key_id: id.clone(),
+                key_version_id: None,
+                algorithm: alg,
+                digest: digest.clone(),
+            }))
+            .unwrap()
+            .value
+        };
+        let sig = sign();
+        let s = median_ns(11, 50, || {
+            black_box(sign());
+        });
+        let v = median_ns(11, 200, || {
+            black_box(
+                block_on(kms.asymmetric_verify(AsymmetricVerifyRequest {
+                    key_id: id.clone(),
+                    key_version_id: None,
+                    algorithm: alg,
+                    digest: digest.clone(),
+                    value: sig.clone(),
+                }))
+                .unwrap(),
+            );
+        });
+        if let Some((ps, pv)) = openssl_pk_ns(name) {
+            report(&format!("AsymmetricSign-{spec}-{alg}"), s, &format!("openssl speed {name} sign"), ps);
+            report(&format!("AsymmetricVerify-{spec}-{alg}"), v, &format!("openssl speed {name} verify"), pv);
+        }
+    }
+    // OAEP decrypt has no `openssl speed` row; its peer is the RSA-2048 private-key
+    // operation `openssl speed rsa2048` times for signing (the same modular exponentiation).
+    let id = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::Rsa2048),
+        ..Default::default()
+    }))
+    .unwrap()
+    .key_id;
+    let ct = block_on(kms.asymmetric_encrypt(AsymmetricEncryptRequest {
+        key_id: id.clone(),
+        key_version_id: None,
+        algorithm: EncryptionAlgorithm::RsaesOaepSha256,
+        plaintext: vec![7; 32],
+    }))
+    .unwrap()
+    .ciphertext_blob;
+    let d = median_ns(11, 50, || {
+        black_box(
+            block_on(kms.asymmetric_decrypt(AsymmetricDecryptRequest {
+                key_id: id.clone(),
+                key_version_id: None,
+                algorithm: EncryptionAlgorithm::RsaesOaepSha256,
+                ciphertext_blob: ct.clone(),
+            }))
+            .unwrap(),
+        );
+    });
+    if let Some((ps, _)) = openssl_pk_ns("rsa2048") {
+        report("AsymmetricDecrypt-RSA_2048-OAEP", d, "openssl speed rsa2048 private-key op", ps);
+    }
 }
 
 fn bulk(kms: &Kms, key_id: &str) {
@@ -189,6 +298,10 @@ fn main() {
         bulk(&kms, &key.key_id);
         return;
     }
+    if std::env::args().any(|a| a == "--asymmetric-only") {
+        asymmetric(&kms);
+        return;
+    }
 
     let ours = median_ns(rounds, batch, || {
         black_box(
@@ -230,4 +343,5 @@ fn main() {
         peer,
     );
     bulk(&kms, &key.key_id);
+    asymmetric(&kms);
 }

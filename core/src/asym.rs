@@ -24,7 +24,7 @@ pub const DIGEST_LEN: usize = 32;
 macro_rules! algorithm_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:expr),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum $name { $($(#[$vm])* $v),+ }
         impl $name {
@@ -322,6 +322,50 @@ mod imp {
         }
     }
 
+    /// (SHA-256 of the SubjectPublicKeyInfo, algorithm) → parsed public key.
+    type VerifierMap = BTreeMap<([u8; 32], SigningAlgorithm), Arc<signature::ParsedPublicKey>>;
+
+    /// Parsed public keys for verification, keyed by SHA-256(SPKI) and algorithm.
+    #[derive(Default)]
+    pub struct PublicKeyCache {
+        verifiers: spin::Mutex<VerifierMap>,
+    }
+
+    impl PublicKeyCache {
+        pub fn verify(&self, spec: KeySpec, spki: &[u8], alg: SigningAlgorithm, digest: &[u8], sig: &[u8]) -> Result<bool> {
+            let d = Digest::import_less_safe(digest, &SHA256)
+                .map_err(|_| Error::param("Digest", "a SHA-256 digest is 32 bytes"))?;
+            let k = (fingerprint(spki), alg);
+            let cached = self.verifiers.lock().get(&k).cloned();
+            let parsed = match cached {
+                Some(p) => p,
+                None => {
+                    let p = Arc::new(
+                        signature::UnparsedPublicKey::new(verification(spec, alg), spki)
+                            .parse()
+                            .map_err(|_| Error::param("PublicKey", "not a public key of this spec"))?,
+                    );
+                    let mut m = self.verifiers.lock();
+                    if m.len() >= CACHE_ENTRIES {
+                        m.clear();
+                    }
+                    m.insert(k, p.clone());
+                    p
+                }
+            };
+            Ok(parsed.verify_digest_sig(&d, sig).is_ok())
+        }
+    }
+
+    fn verification(spec: KeySpec, alg: SigningAlgorithm) -> &'static dyn signature::VerificationAlgorithm {
+        match (alg, spec) {
+            (SigningAlgorithm::EcdsaSha256, KeySpec::EcP256) => &signature::ECDSA_P256_SHA256_ASN1,
+            (SigningAlgorithm::EcdsaSha256, _) => &signature::ECDSA_P256K1_SHA256_ASN1,
+            (SigningAlgorithm::RsaPssSha256, _) => &signature::RSA_PSS_2048_8192_SHA256,
+            (SigningAlgorithm::RsaPkcs1Sha256, _) => &signature::RSA_PKCS1_2048_8192_SHA256,
+        }
+    }
+
     fn open_oaep(k: &OaepPrivateDecryptingKey, alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
         if ct.len() != k.key_size_bytes() {
             return Err(Error::InvalidCiphertext);
@@ -355,13 +399,7 @@ mod imp {
     pub fn verify(spec: KeySpec, spki: &[u8], alg: SigningAlgorithm, digest: &[u8], sig: &[u8]) -> Result<bool> {
         let d = Digest::import_less_safe(digest, &SHA256)
             .map_err(|_| Error::param("Digest", "a SHA-256 digest is 32 bytes"))?;
-        let v: &'static dyn signature::VerificationAlgorithm = match (alg, spec) {
-            (SigningAlgorithm::EcdsaSha256, KeySpec::EcP256) => &signature::ECDSA_P256_SHA256_ASN1,
-            (SigningAlgorithm::EcdsaSha256, _) => &signature::ECDSA_P256K1_SHA256_ASN1,
-            (SigningAlgorithm::RsaPssSha256, _) => &signature::RSA_PSS_2048_8192_SHA256,
-            (SigningAlgorithm::RsaPkcs1Sha256, _) => &signature::RSA_PKCS1_2048_8192_SHA256,
-        };
-        Ok(signature::UnparsedPublicKey::new(v, spki)
+        Ok(signature::UnparsedPublicKey::new(verification(spec, alg), spki)
             .verify_digest(&d, sig)
             .is_ok())
     }
@@ -414,6 +452,16 @@ mod imp {
     /// Nothing to cache without an asymmetric implementation.
     #[derive(Default)]
     pub struct KeyCache;
+
+    /// Nothing to cache without an asymmetric implementation.
+    #[derive(Default)]
+    pub struct PublicKeyCache;
+
+    impl PublicKeyCache {
+        pub fn verify(&self, _: KeySpec, _: &[u8], _: SigningAlgorithm, _: &[u8], _: &[u8]) -> Result<bool> {
+            Err(NO)
+        }
+    }
 
     impl KeyCache {
         pub fn public_key(&self, _: KeySpec, _: &[u8]) -> Result<Vec<u8>> {
@@ -491,6 +539,35 @@ impl KeyCache {
         ciphertext: &[u8],
     ) -> Result<SecretBytes> {
         self.0.decrypt(spec, pkcs8, alg, ciphertext)
+    }
+}
+
+/// Parsed public keys kept by a [`crate::Kms`] for AsymmetricVerify (bounded).
+#[derive(Default)]
+pub struct PublicKeyCache(imp::PublicKeyCache);
+
+impl core::fmt::Debug for PublicKeyCache {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PublicKeyCache")
+    }
+}
+
+impl PublicKeyCache {
+    /// As [`verify`], parsing each public key once.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Digest`, `InvalidParameter.Algorithm`, `InvalidParameter.PublicKey`.
+    pub fn verify(
+        &self,
+        spec: KeySpec,
+        spki: &[u8],
+        alg: SigningAlgorithm,
+        digest: &[u8],
+        sig: &[u8],
+    ) -> Result<bool> {
+        check_signing(spec, alg)?;
+        check_digest(digest)?;
+        self.0.verify(spec, spki, alg, digest, sig)
     }
 }
 

@@ -433,6 +433,8 @@ pub struct Kms {
     writer: AsyncMutex,
     /// The envelope data-key cache (off unless configured).
     pub(crate) data_key_cache: spin::Mutex<crate::envelope::cache::Cache>,
+    /// Parsed public keys for AsymmetricVerify / AsymmetricEncrypt.
+    pub(crate) public_keys: crate::asym::PublicKeyCache,
 }
 
 impl core::fmt::Debug for Kms {
@@ -642,6 +644,7 @@ impl Kms {
             generation: spin::Mutex::new(generation),
             writer: AsyncMutex::default(),
             data_key_cache: spin::Mutex::new(crate::envelope::cache::Cache::default()),
+            public_keys: crate::asym::PublicKeyCache::default(),
         };
         kms.sweep().await?;
         Ok(kms)

@@ -254,7 +254,9 @@ impl Kms {
         asym::check_signing(t.spec, req.algorithm)?;
         asym::check_digest(&req.digest)?;
         let spki = self.backend.public_key(&t.handle, t.spec).await?;
-        let value = asym::verify(t.spec, &spki, req.algorithm, &req.digest, &req.value)?;
+        let value = self
+            .public_keys
+            .verify(t.spec, &spki, req.algorithm, &req.digest, &req.value)?;
         Ok(AsymmetricVerifyResponse {
             key_id: t.key_id,
             key_version_id: t.version_id,
