@@ -95,7 +95,7 @@ pub(crate) fn run(args: &LabArgs, json_mode: bool) -> Result<(), Error> {
         json_mode,
         3,
         &format!(
-            "encrypt the file as an envelope message: a fresh AES-256 data key (GenerateDataKey), wrapped by the CMK with EncryptionContext {}, sealed into the header; the body in authenticated 1 MiB frames",
+            "encrypt the file as an envelope message: a fresh AES-256 data key (GenerateDataKey), wrapped by the CMK with EncryptionContext {}, sealed into the header; the body in authenticated 256 KiB frames",
             ctx.canonical_json()
         ),
     );

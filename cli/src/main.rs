@@ -286,7 +286,7 @@ struct EnvelopeEncryptArgs {
     key_ids: Vec<String>,
     #[command(flatten)]
     context: ContextArgs,
-    /// Plaintext bytes per frame (default 1048576; 1 to 16 MiB).
+    /// Plaintext bytes per frame (default 262144; 1 to 16 MiB).
     #[arg(long = "frame-length")]
     frame_length: Option<u32>,
     /// Input file, or - for stdin.

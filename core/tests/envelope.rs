@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{Backend, memory};
 use pollster::block_on;
-use strongroom::envelope::{self, DEFAULT_FRAME_LENGTH, HeaderParser, MAX_RECIPIENTS};
+use strongroom::envelope::{
+    self, DEFAULT_FRAME_LENGTH, HeaderParser, MAX_RECIPIENTS, ONE_SHOT_FRAME_LENGTH,
+};
 use strongroom::{
     BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptEnvelopeRequest,
     EncryptEnvelopeRequest, EncryptionContext, Error, KeyBackend, KeyHandle, Kms,
@@ -83,11 +85,22 @@ fn round_trips_at_frame_boundaries_on_both_backends() {
 fn default_frame_and_large_message() {
     let (kms, _) = memory(Backend::Software);
     let k = key(&kms);
-    let pt = pattern(3 * DEFAULT_FRAME_LENGTH as usize + 123);
+    let pt = pattern(3 * ONE_SHOT_FRAME_LENGTH as usize + 123);
+    // One-shot messages default to 1 MiB frames …
     let ct = enc(&kms, &[&k], &pt, &EncryptionContext::new(), None);
     let (h, _) = envelope::parse_header(&ct).unwrap().unwrap();
-    assert_eq!(h.frame_length, DEFAULT_FRAME_LENGTH);
+    assert_eq!(h.frame_length, ONE_SHOT_FRAME_LENGTH);
     assert_eq!(dec(&kms, &ct, None).unwrap(), pt);
+    // … streams (length unknown) to 256 KiB, so they hold less.
+    let req = EncryptEnvelopeRequest {
+        key_ids: vec![k.clone()],
+        ..Default::default()
+    };
+    let mut streamed = Vec::new();
+    block_on(kms.encrypt_stream(&req, &mut std::io::Cursor::new(&pt), &mut streamed)).unwrap();
+    let (h, _) = envelope::parse_header(&streamed).unwrap().unwrap();
+    assert_eq!(h.frame_length, DEFAULT_FRAME_LENGTH);
+    assert_eq!(dec(&kms, &streamed, None).unwrap(), pt);
 }
 
 #[test]

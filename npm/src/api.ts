@@ -150,7 +150,7 @@ export interface EncryptEnvelopeOptions {
   keyIds: string[];
   plaintext: Uint8Array;
   encryptionContext?: EncryptionContext;
-  /** Plaintext bytes per frame (default 1048576, at most 16 MiB). */
+  /** Plaintext bytes per frame (default 1048576 for encryptEnvelope, 262144 for streams; at most 16 MiB). */
   frameLength?: number;
 }
 export interface EnvelopeStreamOptions {

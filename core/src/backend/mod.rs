@@ -13,8 +13,8 @@ use alloc::vec::Vec;
 use core::future::Future;
 use core::pin::Pin;
 
-use crate::error::Result;
 use crate::asym::{EncryptionAlgorithm, SigningAlgorithm};
+use crate::error::Result;
 use crate::kms::{KeySpec, ProtectionLevel};
 use crate::secret::SecretBytes;
 

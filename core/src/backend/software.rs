@@ -23,7 +23,10 @@ impl SoftwareBackend {
     /// A backend drawing material and nonces from `env`'s CSPRNG.
     #[must_use]
     pub fn new(env: Env) -> Self {
-        SoftwareBackend { env, keys: alloc::sync::Arc::default() }
+        SoftwareBackend {
+            env,
+            keys: alloc::sync::Arc::default(),
+        }
     }
 
     fn generate_now(&self, spec: KeySpec) -> Result<KeyHandle> {
@@ -75,7 +78,11 @@ impl KeyBackend for SoftwareBackend {
         cfg!(feature = "aws-lc")
     }
 
-    fn public_key<'a>(&'a self, handle: &'a KeyHandle, spec: KeySpec) -> BoxFuture<'a, Result<Vec<u8>>> {
+    fn public_key<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        spec: KeySpec,
+    ) -> BoxFuture<'a, Result<Vec<u8>>> {
         Box::pin(async move { self.keys.public_key(spec, handle.0.expose()) })
     }
 

@@ -40,8 +40,12 @@ pub const COMMITMENT_LEN: usize = 32;
 pub const DATA_KEY_LEN: usize = 32;
 /// GCM tag length.
 pub const TAG_LEN: usize = 16;
-/// Plaintext bytes per regular frame when the caller does not choose.
-pub const DEFAULT_FRAME_LENGTH: u32 = 1024 * 1024;
+/// Plaintext bytes per regular frame of a stream (length unknown up front) when the
+/// caller does not choose: a stream holds one frame in memory.
+pub const DEFAULT_FRAME_LENGTH: u32 = 256 * 1024;
+/// The same for one-shot messages (length known): a message up to 1 MiB is one frame,
+/// which saves the per-frame cost of platform AES in JS.
+pub const ONE_SHOT_FRAME_LENGTH: u32 = 1024 * 1024;
 /// The largest frame length a message may declare (bounds decryptor memory).
 pub const MAX_FRAME_LENGTH: u32 = 1 << 24;
 /// The most recipient stanzas a message may carry, of any type (a DoS bound).

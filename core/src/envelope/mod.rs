@@ -19,8 +19,8 @@ pub use cache::DataKeyCacheConfig;
 pub use format::{
     COMMITMENT_LEN, DATA_KEY_LEN, DEFAULT_FRAME_LENGTH, ENVELOPE_VERSION, EnvelopeHeader,
     FRAME_FINAL, FRAME_REGULAR, HeaderParser, MAGIC, MAX_FRAME_LENGTH, MAX_FRAMES, MAX_HEADER_LEN,
-    MAX_RECIPIENTS, MESSAGE_ID_LEN, STANZA_KMS_BLOB, SUITE_AES256_GCM_HKDF_SHA256_COMMIT, Stanza,
-    TAG_LEN, parse_header, parse_whole_header,
+    MAX_RECIPIENTS, MESSAGE_ID_LEN, ONE_SHOT_FRAME_LENGTH, STANZA_KMS_BLOB,
+    SUITE_AES256_GCM_HKDF_SHA256_COMMIT, Stanza, TAG_LEN, parse_header, parse_whole_header,
 };
 pub use frames::{Decryptor, Encryptor};
 
@@ -39,7 +39,8 @@ pub struct EncryptEnvelopeRequest {
     pub plaintext: Vec<u8>,
     /// EncryptionContext, bound to the message and stored in its header.
     pub encryption_context: EncryptionContext,
-    /// Plaintext bytes per frame (default [`DEFAULT_FRAME_LENGTH`]).
+    /// Plaintext bytes per frame (default [`ONE_SHOT_FRAME_LENGTH`] for one-shot
+    /// messages, [`DEFAULT_FRAME_LENGTH`] for streams).
     pub frame_length: Option<u32>,
 }
 
@@ -181,7 +182,12 @@ impl Kms {
         plaintext_length: Option<u64>,
     ) -> Result<EnvelopeStart> {
         self.sweep().await?;
-        let frame_length = check_frame_length(req.frame_length.unwrap_or(DEFAULT_FRAME_LENGTH))?;
+        let default = if plaintext_length.is_some() {
+            ONE_SHOT_FRAME_LENGTH
+        } else {
+            DEFAULT_FRAME_LENGTH
+        };
+        let frame_length = check_frame_length(req.frame_length.unwrap_or(default))?;
         if req.key_ids.is_empty() {
             return Err(Error::param("KeyIds", "at least one key is required"));
         }
