@@ -62,9 +62,15 @@ fn openssl_pk_ns(alg: &str) -> Option<(f64, f64)> {
             // "rsa 2048 bits 0.000321s 0.000011s   3115.2  90000.1" /
             // "256 bits ecdsa (nistp256)   0.0000s   0.0001s  45000.0  15000.0"
             let line = text.lines().rev().find(|l| {
-                (l.starts_with("rsa ") || l.contains("ecdsa (")) && l.trim_end().ends_with(|c: char| c.is_ascii_digit())
+                (l.starts_with("rsa ") || l.contains("ecdsa ("))
+                    && l.trim_end().ends_with(|c: char| c.is_ascii_digit())
             })?;
-            let nums: Vec<f64> = line.split_whitespace().rev().take(2).filter_map(|x| x.parse().ok()).collect();
+            let nums: Vec<f64> = line
+                .split_whitespace()
+                .rev()
+                .take(2)
+                .filter_map(|x| x.parse().ok())
+                .collect();
             let (verify_per_s, sign_per_s) = (*nums.first()?, *nums.get(1)?);
             Some((1e9 / sign_per_s, 1e9 / verify_per_s))
         })
@@ -82,7 +88,11 @@ fn asymmetric(kms: &Kms) {
     };
     let digest = strongroom::sha256(b"bench");
     for (spec, alg, name) in [
-        (KeySpec::Rsa2048, SigningAlgorithm::RsaPkcs1Sha256, "rsa2048"),
+        (
+            KeySpec::Rsa2048,
+            SigningAlgorithm::RsaPkcs1Sha256,
+            "rsa2048",
+        ),
         (KeySpec::EcP256, SigningAlgorithm::EcdsaSha256, "ecdsap256"),
         (KeySpec::EcP256K, SigningAlgorithm::EcdsaSha256, "ecdsak256"),
     ] {
@@ -120,8 +130,18 @@ fn asymmetric(kms: &Kms) {
             );
         });
         if let Some((ps, pv)) = openssl_pk_ns(name) {
-            report(&format!("AsymmetricSign-{spec}-{alg}"), s, &format!("openssl speed {name} sign"), ps);
-            report(&format!("AsymmetricVerify-{spec}-{alg}"), v, &format!("openssl speed {name} verify"), pv);
+            report(
+                &format!("AsymmetricSign-{spec}-{alg}"),
+                s,
+                &format!("openssl speed {name} sign"),
+                ps,
+            );
+            report(
+                &format!("AsymmetricVerify-{spec}-{alg}"),
+                v,
+                &format!("openssl speed {name} verify"),
+                pv,
+            );
         }
     }
     // OAEP decrypt has no `openssl speed` row; its peer is the RSA-2048 private-key
@@ -152,7 +172,12 @@ fn asymmetric(kms: &Kms) {
         );
     });
     if let Some((ps, _)) = openssl_pk_ns("rsa2048") {
-        report("AsymmetricDecrypt-RSA_2048-OAEP", d, "openssl speed rsa2048 private-key op", ps);
+        report(
+            "AsymmetricDecrypt-RSA_2048-OAEP",
+            d,
+            "openssl speed rsa2048 private-key op",
+            ps,
+        );
     }
 }
 

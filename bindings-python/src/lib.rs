@@ -14,9 +14,9 @@ use strongroom::backend::software::SoftwareBackend;
 use strongroom::storage::{FileStorage, KdfParams};
 use strongroom::{
     AsymmetricDecryptRequest, AsymmetricEncryptRequest, AsymmetricSignRequest,
-    AsymmetricVerifyRequest, BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptRequest, EncryptEnvelopeRequest,
-    EncryptRequest, EncryptionContext, Env, Error, GenerateDataKeyRequest, KeyBackend, KeyMetadata,
-    Kms as CoreKms, KmsOptions, ListKeysRequest, RootSecret,
+    AsymmetricVerifyRequest, BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptRequest,
+    EncryptEnvelopeRequest, EncryptRequest, EncryptionContext, Env, Error, GenerateDataKeyRequest,
+    KeyBackend, KeyMetadata, Kms as CoreKms, KmsOptions, ListKeysRequest, RootSecret,
 };
 
 /// Raises the matching `strongroom.errors` exception (defined in Python) for a core error.
@@ -568,7 +568,12 @@ impl Kms {
         key_version_id: Option<String>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let r = py
-            .detach(|| pollster::block_on(self.inner.get_public_key(&key_id, key_version_id.as_deref())))
+            .detach(|| {
+                pollster::block_on(
+                    self.inner
+                        .get_public_key(&key_id, key_version_id.as_deref()),
+                )
+            })
             .map_err(to_pyerr)?;
         let d = PyDict::new(py);
         d.set_item("key_id", &r.key_id)?;

@@ -53,7 +53,9 @@ const POOL: usize = 512;
 
 impl PooledEntropy {
     fn new() -> Self {
-        PooledEntropy { pool: core::cell::RefCell::new((zeroize::Zeroizing::new([0u8; POOL]), POOL)) }
+        PooledEntropy {
+            pool: core::cell::RefCell::new((zeroize::Zeroizing::new([0u8; POOL]), POOL)),
+        }
     }
 }
 
@@ -63,13 +65,18 @@ impl strongroom::Entropy for PooledEntropy {
         if buf.len() > POOL / 4 {
             return strongroom::env::OsEntropy.fill(buf);
         }
-        let mut g = self.pool.try_borrow_mut().map_err(|_| Error::EntropyUnavailable)?;
+        let mut g = self
+            .pool
+            .try_borrow_mut()
+            .map_err(|_| Error::EntropyUnavailable)?;
         let (pool, used) = &mut *g;
         if POOL - *used < buf.len() {
             strongroom::env::OsEntropy.fill(pool.as_mut_slice())?;
             *used = 0;
         }
-        let taken = pool.get_mut(*used..*used + buf.len()).ok_or(Error::EntropyUnavailable)?;
+        let taken = pool
+            .get_mut(*used..*used + buf.len())
+            .ok_or(Error::EntropyUnavailable)?;
         buf.copy_from_slice(taken);
         taken.zeroize();
         *used += buf.len();

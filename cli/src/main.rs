@@ -474,7 +474,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             description,
         }) => {
             let key_spec = key_spec.map(|s| s.parse::<KeySpec>()).transpose()?;
-            let key_usage = key_usage.map(|s| s.parse::<strongroom::KeyUsage>()).transpose()?;
+            let key_usage = key_usage
+                .map(|s| s.parse::<strongroom::KeyUsage>())
+                .transpose()?;
             let m = pollster::block_on(kms.create_key(CreateKeyRequest {
                 key_spec,
                 key_usage,
@@ -689,17 +691,20 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             );
         }
         Cmd::Key(KeyCmd::Verify { sign: a, signature }) => {
-            let value = B64.decode(signature.trim()).map_err(|e| Error::InvalidParameter {
-                name: "Value",
-                reason: format!("malformed base64: {e}"),
-            })?;
-            let r = pollster::block_on(kms.asymmetric_verify(strongroom::AsymmetricVerifyRequest {
-                digest: a.digest()?,
-                key_id: a.key_id,
-                key_version_id: a.key_version_id,
-                algorithm: a.algorithm.parse()?,
-                value,
-            }))?;
+            let value = B64
+                .decode(signature.trim())
+                .map_err(|e| Error::InvalidParameter {
+                    name: "Value",
+                    reason: format!("malformed base64: {e}"),
+                })?;
+            let r =
+                pollster::block_on(kms.asymmetric_verify(strongroom::AsymmetricVerifyRequest {
+                    digest: a.digest()?,
+                    key_id: a.key_id,
+                    key_version_id: a.key_version_id,
+                    algorithm: a.algorithm.parse()?,
+                    value,
+                }))?;
             print(
                 json_mode,
                 &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "Value": r.value}),
@@ -714,12 +719,14 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             key_version_id,
             input,
         }) => {
-            let r = pollster::block_on(kms.asymmetric_encrypt(strongroom::AsymmetricEncryptRequest {
-                key_id,
-                key_version_id,
-                algorithm: algorithm.parse()?,
-                plaintext: read_input(&input)?,
-            }))?;
+            let r = pollster::block_on(kms.asymmetric_encrypt(
+                strongroom::AsymmetricEncryptRequest {
+                    key_id,
+                    key_version_id,
+                    algorithm: algorithm.parse()?,
+                    plaintext: read_input(&input)?,
+                },
+            ))?;
             print(
                 json_mode,
                 &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "CiphertextBlob": B64.encode(r.ciphertext_blob)}),
@@ -739,12 +746,14 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     name: "CiphertextBlob",
                     reason: format!("malformed base64: {e}"),
                 })?;
-            let r = pollster::block_on(kms.asymmetric_decrypt(strongroom::AsymmetricDecryptRequest {
-                key_id,
-                key_version_id,
-                algorithm: algorithm.parse()?,
-                ciphertext_blob: blob,
-            }))?;
+            let r = pollster::block_on(kms.asymmetric_decrypt(
+                strongroom::AsymmetricDecryptRequest {
+                    key_id,
+                    key_version_id,
+                    algorithm: algorithm.parse()?,
+                    ciphertext_blob: blob,
+                },
+            ))?;
             write_output(&out, r.plaintext.expose())?;
         }
         Cmd::Key(KeyCmd::Encrypt(a)) => {

@@ -514,16 +514,45 @@ fn asymmetric_keys_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s/store");
     let pass = "asym pass";
-    let k = json(&sr(&store, pass, &["--json", "key", "create", "--key-spec", "EC_P256", "--key-usage", "SIGN/VERIFY"]));
+    let k = json(&sr(
+        &store,
+        pass,
+        &[
+            "--json",
+            "key",
+            "create",
+            "--key-spec",
+            "EC_P256",
+            "--key-usage",
+            "SIGN/VERIFY",
+        ],
+    ));
     let id = k["KeyId"].as_str().unwrap();
     assert_eq!(k["KeySpec"], "EC_P256");
     assert_eq!(k["KeyUsage"], "SIGN/VERIFY");
     let pem = dir.path().join("pub.pem");
-    let o = sr(&store, pass, &["key", "public-key", id, "--out", pem.to_str().unwrap()]);
+    let o = sr(
+        &store,
+        pass,
+        &["key", "public-key", id, "--out", pem.to_str().unwrap()],
+    );
     assert!(o.status.success());
     let msg = dir.path().join("msg");
     std::fs::write(&msg, b"release 1.2.3").unwrap();
-    let s = json(&sr(&store, pass, &["--json", "key", "sign", id, "--algorithm", "ECDSA_SHA_256", "--message", msg.to_str().unwrap()]));
+    let s = json(&sr(
+        &store,
+        pass,
+        &[
+            "--json",
+            "key",
+            "sign",
+            id,
+            "--algorithm",
+            "ECDSA_SHA_256",
+            "--message",
+            msg.to_str().unwrap(),
+        ],
+    ));
     let sig_b64 = s["Value"].as_str().unwrap().to_string();
     // OpenSSL checks the signature against the PEM the CLI wrote.
     let sig = dir.path().join("sig");
@@ -536,30 +565,158 @@ fn asymmetric_keys_from_the_command_line() {
         .arg(&msg)
         .output()
         .unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
     // key verify: by message, and by the same digest in hex; exit 1 on a bad signature.
-    let v = json(&sr(&store, pass, &["--json", "key", "verify", id, "--algorithm", "ECDSA_SHA_256", "--message", msg.to_str().unwrap(), "--signature", &sig_b64]));
+    let v = json(&sr(
+        &store,
+        pass,
+        &[
+            "--json",
+            "key",
+            "verify",
+            id,
+            "--algorithm",
+            "ECDSA_SHA_256",
+            "--message",
+            msg.to_str().unwrap(),
+            "--signature",
+            &sig_b64,
+        ],
+    ));
     assert_eq!(v["Value"], true);
     let digest = hex::encode(strongroom::sha256(b"release 1.2.3"));
-    let v = json(&sr(&store, pass, &["--json", "key", "verify", id, "--algorithm", "ECDSA_SHA_256", "--digest", &digest, "--signature", &sig_b64]));
+    let v = json(&sr(
+        &store,
+        pass,
+        &[
+            "--json",
+            "key",
+            "verify",
+            id,
+            "--algorithm",
+            "ECDSA_SHA_256",
+            "--digest",
+            &digest,
+            "--signature",
+            &sig_b64,
+        ],
+    ));
     assert_eq!(v["Value"], true);
     let other = hex::encode(strongroom::sha256(b"release 1.2.4"));
-    let o = sr(&store, pass, &["--json", "key", "verify", id, "--algorithm", "ECDSA_SHA_256", "--digest", &other, "--signature", &sig_b64]);
+    let o = sr(
+        &store,
+        pass,
+        &[
+            "--json",
+            "key",
+            "verify",
+            id,
+            "--algorithm",
+            "ECDSA_SHA_256",
+            "--digest",
+            &other,
+            "--signature",
+            &sig_b64,
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["Value"], false);
-    assert_eq!(err_code(&sr(&store, pass, &["--json", "key", "sign", id, "--algorithm", "ECDSA_SHA_256", "--digest", "abcd"])), "InvalidParameter.Digest");
-    assert_eq!(err_code(&sr(&store, pass, &["--json", "key", "sign", id, "--algorithm", "RSA_PSS_SHA_256", "--digest", &digest])), "InvalidParameter.Algorithm");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["Value"],
+        false
+    );
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            pass,
+            &[
+                "--json",
+                "key",
+                "sign",
+                id,
+                "--algorithm",
+                "ECDSA_SHA_256",
+                "--digest",
+                "abcd"
+            ]
+        )),
+        "InvalidParameter.Digest"
+    );
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            pass,
+            &[
+                "--json",
+                "key",
+                "sign",
+                id,
+                "--algorithm",
+                "RSA_PSS_SHA_256",
+                "--digest",
+                &digest
+            ]
+        )),
+        "InvalidParameter.Algorithm"
+    );
     // RSA-OAEP round trip through files.
-    let r = json(&sr(&store, pass, &["--json", "key", "create", "--key-spec", "RSA_2048"]));
+    let r = json(&sr(
+        &store,
+        pass,
+        &["--json", "key", "create", "--key-spec", "RSA_2048"],
+    ));
     let rid = r["KeyId"].as_str().unwrap();
     let secret = dir.path().join("secret");
     std::fs::write(&secret, b"a 32-byte data key, say").unwrap();
-    let e = json(&sr(&store, pass, &["--json", "key", "asym-encrypt", rid, "--algorithm", "RSAES_OAEP_SHA_256", secret.to_str().unwrap()]));
+    let e = json(&sr(
+        &store,
+        pass,
+        &[
+            "--json",
+            "key",
+            "asym-encrypt",
+            rid,
+            "--algorithm",
+            "RSAES_OAEP_SHA_256",
+            secret.to_str().unwrap(),
+        ],
+    ));
     let ct = dir.path().join("ct.b64");
     std::fs::write(&ct, e["CiphertextBlob"].as_str().unwrap()).unwrap();
     let out = dir.path().join("out");
-    let o = sr(&store, pass, &["key", "asym-decrypt", rid, "--algorithm", "RSAES_OAEP_SHA_256", ct.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = sr(
+        &store,
+        pass,
+        &[
+            "key",
+            "asym-decrypt",
+            rid,
+            "--algorithm",
+            "RSAES_OAEP_SHA_256",
+            ct.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&out).unwrap(), b"a 32-byte data key, say");
-    assert_eq!(err_code(&sr(&store, pass, &["--json", "key", "asym-decrypt", rid, "--algorithm", "RSAES_OAEP_SHA_1", ct.to_str().unwrap()])), "InvalidCiphertext");
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            pass,
+            &[
+                "--json",
+                "key",
+                "asym-decrypt",
+                rid,
+                "--algorithm",
+                "RSAES_OAEP_SHA_1",
+                ct.to_str().unwrap()
+            ]
+        )),
+        "InvalidCiphertext"
+    );
 }
