@@ -21,53 +21,27 @@ use crate::secret::SecretBytes;
 /// Digest length AsymmetricSign / AsymmetricVerify take (SHA-256).
 pub const DIGEST_LEN: usize = 32;
 
-macro_rules! algorithm_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:expr),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[non_exhaustive]
-        pub enum $name { $($(#[$vm])* $v),+ }
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [$name] = &[$($name::$v),+];
-            /// Alibaba's name for it.
-            #[must_use]
-            pub fn as_str(self) -> &'static str { match self { $($name::$v => $s),+ } }
-        }
-        impl core::fmt::Display for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result { f.write_str(self.as_str()) }
-        }
-        impl core::str::FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
-                    let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
-                    Error::param("Algorithm", alloc::format!("{s:?} is not one of {}", names.join(", ")))
-                })
-            }
-        }
-    };
-}
-
-algorithm_enum!(
+named_enum!(
+    param = "Algorithm";
     /// AsymmetricSign / AsymmetricVerify algorithms.
     SigningAlgorithm {
         /// RSASSA-PSS, SHA-256, MGF1-SHA-256, salt length 32.
-        RsaPssSha256 = "RSA_PSS_SHA_256",
+        RsaPssSha256 = (1, "RSA_PSS_SHA_256"),
         /// RSASSA-PKCS1-v1_5 with SHA-256.
-        RsaPkcs1Sha256 = "RSA_PKCS1_SHA_256",
+        RsaPkcs1Sha256 = (2, "RSA_PKCS1_SHA_256"),
         /// ECDSA with SHA-256 (DER signature), for EC_P256 and EC_P256K.
-        EcdsaSha256 = "ECDSA_SHA_256",
+        EcdsaSha256 = (3, "ECDSA_SHA_256"),
     }
 );
 
-algorithm_enum!(
+named_enum!(
+    param = "Algorithm";
     /// AsymmetricEncrypt / AsymmetricDecrypt algorithms.
     EncryptionAlgorithm {
         /// RSAES-OAEP, SHA-256 and MGF1-SHA-256.
-        RsaesOaepSha256 = "RSAES_OAEP_SHA_256",
+        RsaesOaepSha256 = (1, "RSAES_OAEP_SHA_256"),
         /// RSAES-OAEP, SHA-1 and MGF1-SHA-1.
-        RsaesOaepSha1 = "RSAES_OAEP_SHA_1",
+        RsaesOaepSha1 = (2, "RSAES_OAEP_SHA_1"),
     }
 );
 

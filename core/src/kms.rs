@@ -29,40 +29,6 @@ pub const MAX_DESCRIPTION_CHARS: usize = 8192;
 /// Most versions one key holds.
 pub const MAX_VERSIONS: usize = 1000;
 
-macro_rules! named_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = ($code:expr, $s:expr)),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum $name { $($(#[$vm])* $v),+ }
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [$name] = &[$($name::$v),+];
-            /// Alibaba's name for it.
-            #[must_use]
-            pub fn as_str(self) -> &'static str { match self { $($name::$v => $s),+ } }
-            /// The byte that encodes it in stored formats.
-            #[must_use]
-            pub fn code(self) -> u8 { match self { $($name::$v => $code),+ } }
-            /// Decodes a stored byte.
-            #[must_use]
-            pub fn from_code(c: u8) -> Option<Self> { match c { $($code => Some($name::$v),)+ _ => None } }
-        }
-        impl core::fmt::Display for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result { f.write_str(self.as_str()) }
-        }
-        impl core::str::FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
-                    let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
-                    Error::param(stringify!($name), alloc::format!("{s:?} is not one of {}", names.join(", ")))
-                })
-            }
-        }
-    };
-}
-
 named_enum!(
     /// The kind of key material (`KeySpec`).
     KeySpec {
