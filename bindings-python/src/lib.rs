@@ -62,6 +62,18 @@ fn bytes_written_by<'py>(
     }
 }
 
+/// The `{key_id, key_version_id}` dict most results start from.
+fn key_dict<'py>(
+    py: Python<'py>,
+    key_id: &str,
+    key_version_id: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("key_id", key_id)?;
+    d.set_item("key_version_id", key_version_id)?;
+    Ok(d)
+}
+
 fn context(ctx: Option<HashMap<String, String>>) -> PyResult<EncryptionContext> {
     EncryptionContext::from_pairs(ctx.unwrap_or_default()).map_err(to_pyerr)
 }
@@ -424,9 +436,7 @@ impl Kms {
         let r = py
             .detach(|| pollster::block_on(self.inner.re_encrypt(req)))
             .map_err(to_pyerr)?;
-        let d = PyDict::new(py);
-        d.set_item("key_id", &r.key_id)?;
-        d.set_item("key_version_id", &r.key_version_id)?;
+        let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("source_key_id", &r.source_key_id)?;
         d.set_item("source_key_version_id", &r.source_key_version_id)?;
         d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
@@ -553,9 +563,7 @@ impl Kms {
         let r = py
             .detach(|| pollster::block_on(self.inner.encrypt(req)))
             .map_err(to_pyerr)?;
-        let d = PyDict::new(py);
-        d.set_item("key_id", &r.key_id)?;
-        d.set_item("key_version_id", &r.key_version_id)?;
+        let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
         Ok(d)
     }
@@ -575,9 +583,7 @@ impl Kms {
                 )
             })
             .map_err(to_pyerr)?;
-        let d = PyDict::new(py);
-        d.set_item("key_id", &r.key_id)?;
-        d.set_item("key_version_id", &r.key_version_id)?;
+        let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("public_key", &r.public_key)?;
         Ok(d)
     }
@@ -601,9 +607,7 @@ impl Kms {
         let r = py
             .detach(|| pollster::block_on(self.inner.asymmetric_sign(req)))
             .map_err(to_pyerr)?;
-        let d = PyDict::new(py);
-        d.set_item("key_id", &r.key_id)?;
-        d.set_item("key_version_id", &r.key_version_id)?;
+        let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("value", PyBytes::new(py, &r.value))?;
         Ok(d)
     }
@@ -628,9 +632,7 @@ impl Kms {
         let r = py
             .detach(|| pollster::block_on(self.inner.asymmetric_verify(req)))
             .map_err(to_pyerr)?;
-        let d = PyDict::new(py);
-        d.set_item("key_id", &r.key_id)?;
-        d.set_item("key_version_id", &r.key_version_id)?;
+        let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("value", r.value)?;
         Ok(d)
     }
@@ -653,9 +655,7 @@ impl Kms {
         let r = py
             .detach(|| pollster::block_on(self.inner.asymmetric_encrypt(req)))
             .map_err(to_pyerr)?;
-        let d = PyDict::new(py);
-        d.set_item("key_id", &r.key_id)?;
-        d.set_item("key_version_id", &r.key_version_id)?;
+        let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
         Ok(d)
     }
@@ -678,9 +678,7 @@ impl Kms {
         let r = py
             .detach(|| pollster::block_on(self.inner.asymmetric_decrypt(req)))
             .map_err(to_pyerr)?;
-        let d = PyDict::new(py);
-        d.set_item("key_id", &r.key_id)?;
-        d.set_item("key_version_id", &r.key_version_id)?;
+        let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("plaintext", PyBytes::new(py, r.plaintext.expose()))?;
         Ok(d)
     }
@@ -699,9 +697,7 @@ impl Kms {
         let r = py
             .detach(|| pollster::block_on(self.inner.decrypt(req)))
             .map_err(to_pyerr)?;
-        let d = PyDict::new(py);
-        d.set_item("key_id", &r.key_id)?;
-        d.set_item("key_version_id", &r.key_version_id)?;
+        let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("plaintext", PyBytes::new(py, r.plaintext.expose()))?;
         Ok(d)
     }

@@ -49,7 +49,6 @@ __all__ = [
     "PublicKeyResult",
     "SignResult",
     "VerifyResult",
-    "AsymmetricDecryptResult",
     "EnvelopeInfo",
     "DecryptEnvelopeResult",
     "StrongroomError",
@@ -184,16 +183,6 @@ class VerifyResult:
     key_id: str
     key_version_id: str
     value: bool
-
-
-@dataclass(frozen=True)
-class AsymmetricDecryptResult:
-    key_id: str
-    key_version_id: str
-    plaintext: bytes
-
-    def __repr__(self) -> str:  # never print the plaintext
-        return f"AsymmetricDecryptResult(key_id={self.key_id!r}, key_version_id={self.key_version_id!r}, plaintext=<{len(self.plaintext)} bytes>)"
 
 
 @dataclass(frozen=True)
@@ -456,9 +445,9 @@ class Kms:
 
     def asymmetric_decrypt(
         self, *, key_id: str, algorithm: str, ciphertext_blob: bytes, key_version_id: Optional[str] = None
-    ) -> AsymmetricDecryptResult:
+    ) -> DecryptResult:
         """AsymmetricDecrypt: every padding or length failure is InvalidCiphertext."""
-        return AsymmetricDecryptResult(**self._native.asymmetric_decrypt(
+        return DecryptResult(**self._native.asymmetric_decrypt(
             key_id, algorithm, _bytes("CiphertextBlob", ciphertext_blob), key_version_id))
 
     def generate_data_key(
