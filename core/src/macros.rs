@@ -1,0 +1,43 @@
+//! `named_enum!`: the Alibaba-named enums (KeySpec, KeyState, SigningAlgorithm, …) with
+//! their names, stored byte codes, `Display` and a `FromStr` whose error is
+//! `InvalidParameter.<Param>` (the enum's own name unless `param = "…"` is given).
+
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($body:tt)+ }) => {
+        named_enum!(@param stringify!($name); $(#[$m])* $name { $($body)+ });
+    };
+    (param = $param:literal; $(#[$m:meta])* $name:ident { $($body:tt)+ }) => {
+        named_enum!(@param $param; $(#[$m])* $name { $($body)+ });
+    };
+    (@param $param:expr; $(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = ($code:expr, $s:expr)),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+            /// Alibaba's name for it.
+            #[must_use]
+            pub fn as_str(self) -> &'static str { match self { $($name::$v => $s),+ } }
+            /// The byte that encodes it in stored formats.
+            #[must_use]
+            pub fn code(self) -> u8 { match self { $($name::$v => $code),+ } }
+            /// Decodes a stored byte.
+            #[must_use]
+            pub fn from_code(c: u8) -> Option<Self> { match c { $($code => Some($name::$v),)+ _ => None } }
+        }
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl core::str::FromStr for $name {
+            type Err = $crate::Error;
+            fn from_str(s: &str) -> $crate::Result<Self> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let names: alloc::vec::Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    $crate::Error::param($param, alloc::format!("{s:?} is not one of {}", names.join(", ")))
+                })
+            }
+        }
+    };
+}
