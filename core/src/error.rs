@@ -80,6 +80,9 @@ pub enum Error {
     StoreExists,
     /// The store is locked by another writer (`Rejected.StoreLocked`).
     StoreLocked,
+    /// The disk (or quota, or file-size limit) is full; nothing was changed
+    /// (`Rejected.StoreFull`).
+    StoreFull(String),
     /// The store holds its maximum number of keys (`Rejected.QuotaExceeded`).
     QuotaExceeded(&'static str),
     /// The key backend or its transport failed (`Rejected.BackendUnavailable`).
@@ -247,6 +250,7 @@ impl Error {
             Error::StoreIo(_) => "Rejected.StoreIo",
             Error::StoreExists => "Rejected.StoreExists",
             Error::StoreLocked => "Rejected.StoreLocked",
+            Error::StoreFull(_) => "Rejected.StoreFull",
             Error::QuotaExceeded(_) => "Rejected.QuotaExceeded",
             Error::BackendUnavailable(_) => "Rejected.BackendUnavailable",
             Error::BackendProtocol(_) => "Rejected.BackendProtocol",
@@ -276,7 +280,8 @@ impl Error {
             | Error::UnsupportedStoreVersion(_)
             | Error::StoreIo(_)
             | Error::StoreExists
-            | Error::StoreLocked => "Store",
+            | Error::StoreLocked
+            | Error::StoreFull(_) => "Store",
             Error::BackendUnavailable(_) | Error::BackendProtocol(_) => "Backend",
             Error::KeyUsage { .. }
             | Error::AliasExists(_)
@@ -336,6 +341,7 @@ impl fmt::Display for Error {
             Error::StoreIo(msg) => write!(f, "store I/O failed, nothing was changed: {msg}"),
             Error::StoreExists => f.write_str("a store already exists there"),
             Error::StoreLocked => f.write_str("the store is locked by another writer"),
+            Error::StoreFull(msg) => write!(f, "the disk is full, nothing was changed: {msg}"),
             Error::QuotaExceeded(what) => write!(f, "quota exceeded: {what}"),
             Error::BackendUnavailable(msg) => write!(f, "key backend unavailable: {msg}"),
             Error::BackendProtocol(msg) => write!(f, "key backend protocol error: {msg}"),

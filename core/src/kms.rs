@@ -12,9 +12,9 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::secret::SecretBytes;
-use crate::state::{KeyRecord, State, VersionRecord};
-use crate::storage::image::{Opened, Sealer};
-use crate::storage::{KdfParams, MemoryStorage, Storage};
+use crate::state::{KeyRecord, State, Txn, VersionRecord};
+use crate::storage::journal::{self, KIND_DELTA, Opened, Sealer, Tail};
+use crate::storage::{KdfParams, MemoryStorage, Storage, StoreInfo};
 use crate::sync::AsyncMutex;
 use crate::time::iso8601;
 
@@ -382,20 +382,38 @@ pub struct KmsOptions {
     pub backend: Option<Arc<dyn KeyBackend>>,
 }
 
+/// The journal grows to at least this many bytes, and past the snapshot's size,
+/// before a mutation compacts the store instead of appending.
+pub const COMPACT_MIN_BYTES: u64 = 1 << 20;
+
+/// Where the record chain stands.
+struct JournalPos {
+    tail: Tail,
+    generation: u64,
+    info: StoreInfo,
+    /// Compact once the journal is at least this long (and longer than the snapshot).
+    compact_min_bytes: u64,
+}
+
 /// A key management service instance over one store.
 pub struct Kms {
     pub(crate) env: Env,
     pub(crate) backend: Arc<dyn KeyBackend>,
     storage: Arc<dyn Storage>,
-    sealer: Sealer,
+    /// Seals records; replaced by change_root / rekey_store.
+    sealer: spin::Mutex<Sealer>,
     /// The root was random and unknown to the caller (an ephemeral memory store).
-    ephemeral_root: bool,
+    ephemeral_root: core::sync::atomic::AtomicBool,
+    /// Where the record chain stands, and what the store holds (writer lock held).
+    journal: spin::Mutex<JournalPos>,
+    /// A flush failed after the change was applied: this instance accepts no more
+    /// mutations (reopen the store).
+    poisoned: core::sync::atomic::AtomicBool,
     state: spin::Mutex<State>,
     /// Earliest PendingDeletion deadline (ms), so the per-call check is O(1).
     next_deletion: spin::Mutex<Option<u64>>,
     /// Earliest automatic rotation due (ms).
     next_rotation: spin::Mutex<Option<u64>>,
-    generation: spin::Mutex<u64>,
     writer: AsyncMutex,
     /// The envelope data-key cache (off unless configured).
     pub(crate) data_key_cache: spin::Mutex<crate::envelope::cache::Cache>,
@@ -579,45 +597,68 @@ impl Kms {
             .backend
             .unwrap_or_else(|| Arc::new(SoftwareBackend::new(opts.env.clone())));
         let existing = opts.storage.load().await?;
-        let (sealer, state, generation) = match existing {
-            Some(image) => {
-                let Opened {
-                    sealer,
-                    generation,
-                    state,
-                } = Sealer::open(&image, &opts.root)?;
-                (sealer, State::decode(state.expose())?, generation)
-            }
+        let (opened, fresh) = match existing {
+            Some(bytes) => (journal::open(&bytes, &opts.root)?, false),
             None => {
                 let sealer = Sealer::create(&opts.root, opts.kdf, &opts.env)?;
-                let state = State::default();
-                let image = sealer.seal(state.encode().expose(), 1, &opts.env)?;
-                opts.storage.save(&image).await?;
-                (sealer, state, 1)
+                let opened = Opened {
+                    sealer,
+                    state: State::default(),
+                    generation: 0,
+                    tail: Tail {
+                        seq: 0,
+                        tag: [0; 16],
+                        len: 0,
+                    },
+                    info: StoreInfo::default(),
+                };
+                (opened, true)
             }
         };
-        let next = state.next_deletion();
-        let next_rot = state.next_rotation();
+        let Opened {
+            sealer,
+            state,
+            generation,
+            tail,
+            info,
+        } = opened;
+        let legacy = info.format_version == 1;
         let kms = Kms {
             env: opts.env,
             backend,
             storage: opts.storage,
-            sealer,
-            ephemeral_root,
-            next_deletion: spin::Mutex::new(next),
-            next_rotation: spin::Mutex::new(next_rot),
+            // A version-1 image gets a random store key as it is rewritten below.
+            sealer: spin::Mutex::new(sealer),
+            ephemeral_root: core::sync::atomic::AtomicBool::new(ephemeral_root),
+            journal: spin::Mutex::new(JournalPos {
+                tail,
+                generation,
+                info,
+                compact_min_bytes: COMPACT_MIN_BYTES,
+            }),
+            poisoned: core::sync::atomic::AtomicBool::new(false),
+            next_deletion: spin::Mutex::new(state.next_deletion()),
+            next_rotation: spin::Mutex::new(state.next_rotation()),
             state: spin::Mutex::new(state),
-            generation: spin::Mutex::new(generation),
             writer: AsyncMutex::default(),
             data_key_cache: spin::Mutex::new(crate::envelope::cache::Cache::default()),
             public_keys: crate::asym::PublicKeyCache::default(),
         };
+        if fresh || legacy {
+            let _w = kms.writer.lock().await;
+            if legacy {
+                let next = kms.sealer.lock().rekeyed(&kms.env)?;
+                kms.compact_with(next).await?;
+            } else {
+                kms.compact().await?;
+            }
+        }
         kms.sweep().await?;
         Ok(kms)
     }
 
-    /// Opens a store image held as bytes (in memory; changes stay in memory until
-    /// exported again).
+    /// Opens a store held as bytes (in memory; changes stay in memory until exported
+    /// again).
     ///
     /// # Errors
     /// As [`Kms::open`].
@@ -637,8 +678,9 @@ impl Kms {
         .await
     }
 
-    /// The sealed store image as bytes. With `reseal`, it is sealed under that new
-    /// root (fresh salt) instead of the store's own.
+    /// The store compacted into one image (header and snapshot), as bytes. With
+    /// `reseal`, it is sealed under that new root (fresh salt and store key) instead
+    /// of the store's own.
     ///
     /// # Errors
     /// `InvalidParameter.Passphrase` for an in-memory store without a passphrase and
@@ -646,17 +688,104 @@ impl Kms {
     pub async fn export_image(&self, reseal: Option<(RootSecret, KdfParams)>) -> Result<Vec<u8>> {
         let _w = self.writer.lock().await;
         let state = self.state.lock().encode();
-        let generation = *self.generation.lock();
-        match reseal {
-            Some((root, kdf)) => {
-                Sealer::create(&root, kdf, &self.env)?.seal(state.expose(), generation, &self.env)
+        let (generation, seq) = {
+            let j = self.journal.lock();
+            (j.generation, j.tail.seq)
+        };
+        let sealer = match reseal {
+            Some((root, kdf)) => Sealer::create(&root, kdf, &self.env)?,
+            None if self
+                .ephemeral_root
+                .load(core::sync::atomic::Ordering::Acquire) =>
+            {
+                return Err(Error::param(
+                    "Passphrase",
+                    "this in-memory store has no passphrase: give one to export its image",
+                ));
             }
-            None if self.ephemeral_root => Err(Error::param(
-                "Passphrase",
-                "this in-memory store has no passphrase: give one to export its image",
-            )),
-            None => self.sealer.seal(state.expose(), generation, &self.env),
+            None => self.sealer.lock().clone(),
+        };
+        Ok(sealer
+            .image(generation, seq.wrapping_add(1), state.expose(), &self.env)?
+            .bytes)
+    }
+
+    /// CreateBackup: the whole store as one file sealed under its own `passphrase`
+    /// (fresh salt and store key), restorable with [`Kms::restore_backup`] into a new
+    /// store on any runtime. Keys whose versions live in a remote backend are backed
+    /// up as that backend's handles: references, not material
+    /// ([`Kms::protection_level`] says which).
+    ///
+    /// # Errors
+    /// `InvalidParameter.Passphrase` (empty, or Argon2id parameters out of range).
+    pub async fn create_backup(&self, passphrase: &str, kdf: KdfParams) -> Result<Vec<u8>> {
+        self.export_image(Some((RootSecret::passphrase(passphrase), kdf)))
+            .await
+    }
+
+    /// RestoreBackup: opens `backup` with its passphrase and writes it as a new store
+    /// into `opts.storage` (which must be empty), sealed under `opts.root`.
+    ///
+    /// # Errors
+    /// `Rejected.StoreExists` when `opts.storage` already holds a store;
+    /// `Forbidden.WrongPassphrase` / `Rejected.StoreCorrupted` for the backup; store
+    /// failures.
+    pub async fn restore_backup(opts: KmsOptions, backup: &[u8], passphrase: &str) -> Result<Kms> {
+        if opts.storage.load().await?.is_some() {
+            return Err(Error::StoreExists);
         }
+        let restored = journal::open(backup, &RootSecret::passphrase(passphrase))?;
+        let sealer = Sealer::create(&opts.root, opts.kdf, &opts.env)?;
+        let image = sealer.image(
+            1,
+            restored.tail.seq.wrapping_add(1),
+            restored.state.encode().expose(),
+            &opts.env,
+        )?;
+        opts.storage.save(&image.bytes).await?;
+        Self::open(opts).await
+    }
+
+    /// ChangeRoot: seals the store under a new passphrase or raw key (fresh salt),
+    /// keeping the store key; the whole store is rewritten atomically, and the old
+    /// root no longer opens it. Key material is never written in the clear.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Passphrase`; store failures (the store stays as it was).
+    pub async fn change_root(&self, root: RootSecret, kdf: KdfParams) -> Result<()> {
+        let _w = self.writer.lock().await;
+        self.check_poisoned()?;
+        let next = self.sealer.lock().with_root(&root, kdf, false, &self.env)?;
+        self.compact_with(next).await?;
+        self.ephemeral_root
+            .store(false, core::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// RekeyStore: a new random store key (the root stays), and the whole store
+    /// rewritten under it atomically.
+    ///
+    /// # Errors
+    /// Store failures (the store stays as it was).
+    pub async fn rekey_store(&self) -> Result<()> {
+        let _w = self.writer.lock().await;
+        self.check_poisoned()?;
+        let next = self.sealer.lock().rekeyed(&self.env)?;
+        self.compact_with(next).await
+    }
+
+    /// What the store holds on disk: format, generation, snapshot and journal sizes,
+    /// and any torn tail dropped when it was opened.
+    #[must_use]
+    pub fn store_info(&self) -> StoreInfo {
+        self.journal.lock().info
+    }
+
+    /// Sets how long the journal may grow (at least; it must also outgrow the
+    /// snapshot) before a mutation compacts the store. Default
+    /// [`COMPACT_MIN_BYTES`]; small values are for tests that want compaction often.
+    pub fn set_compact_min_bytes(&self, bytes: u64) {
+        self.journal.lock().compact_min_bytes = bytes;
     }
 
     /// The backend's protection level.
@@ -665,40 +794,123 @@ impl Kms {
         self.backend.protection_level()
     }
 
-    /// Applies `change` to the state and persists it; if saving fails, `undo` restores
-    /// the state, so a failed write changes nothing. `change` itself must leave the
-    /// state untouched when it returns `Err`.
-    async fn mutate<T>(
-        &self,
-        change: impl FnOnce(&mut State) -> Result<T>,
-        undo: impl FnOnce(&mut State),
-    ) -> Result<T> {
-        let _w = self.writer.lock().await;
-        let generation = self.generation.lock().saturating_add(1);
-        let (out, image) = {
+    fn check_poisoned(&self) -> Result<()> {
+        if self.poisoned.load(core::sync::atomic::Ordering::Acquire) {
+            Err(Error::StoreIo(String::from(
+                "an earlier flush of this store failed; reopen it",
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Rewrites the whole store (header and one snapshot) under the current sealer.
+    /// The writer lock must be held.
+    async fn compact(&self) -> Result<()> {
+        let sealer = self.sealer.lock().clone();
+        self.compact_with(sealer).await
+    }
+
+    /// Rewrites the whole store under `sealer`, which becomes the store's sealer once
+    /// the write is durable. The writer lock must be held.
+    async fn compact_with(&self, sealer: Sealer) -> Result<()> {
+        let state = self.state.lock().encode();
+        let (generation, seq) = {
+            let j = self.journal.lock();
+            (j.generation.wrapping_add(1), j.tail.seq.wrapping_add(1))
+        };
+        let image = sealer.image(generation, seq, state.expose(), &self.env)?;
+        drop(state);
+        self.storage.save(&image.bytes).await?;
+        *self.sealer.lock() = sealer;
+        let mut j = self.journal.lock();
+        j.tail = image.tail;
+        j.generation = generation;
+        j.info = StoreInfo {
+            format_version: 2,
+            generation,
+            snapshot_bytes: image.tail.len.saturating_sub(journal::HEADER_LEN as u64),
+            ..StoreInfo::default()
+        };
+        Ok(())
+    }
+
+    /// Applies `change` to the state through a [`Txn`] and makes it durable: one
+    /// journal record appended and flushed (the store is compacted instead when the
+    /// journal has outgrown the snapshot, or when the storage cannot append). If
+    /// `change` fails, or writing fails, every change is undone.
+    ///
+    /// The writer lock covers the change and the append, not the flush: mutations
+    /// that arrive meanwhile append behind it and share its flush (group commit). A
+    /// mutation is acknowledged (returns `Ok`) only once durable, but other callers of
+    /// this instance may see it from the moment it is appended.
+    async fn mutate<T>(&self, change: impl FnOnce(&mut Txn<'_>) -> Result<T>) -> Result<T> {
+        let w = self.writer.lock().await;
+        self.check_poisoned()?;
+        let (out, undo, delta) = {
             let mut st = self.state.lock();
-            let out = change(&mut st)?;
-            match self
-                .sealer
-                .seal(st.encode().expose(), generation, &self.env)
-            {
-                Ok(img) => (out, img),
+            let mut tx = Txn::new(&mut st);
+            let out = match change(&mut tx) {
+                Ok(out) => out,
                 Err(e) => {
-                    undo(&mut st);
+                    tx.abort();
                     return Err(e);
                 }
+            };
+            let undo = tx.finish();
+            if undo.is_empty() {
+                return Ok(out);
+            }
+            let delta = undo.delta(&st);
+            (out, undo, delta)
+        };
+        let append = {
+            let j = self.journal.lock();
+            self.storage.supports_append()
+                && j.tail.len > 0
+                && !(j.info.journal_bytes >= j.compact_min_bytes
+                    && j.info.journal_bytes >= j.info.snapshot_bytes)
+        };
+        if !append {
+            if let Err(e) = self.compact().await {
+                undo.rollback(&mut self.state.lock());
+                return Err(e);
+            }
+            return Ok(out);
+        }
+        let tail = self.journal.lock().tail;
+        let sealed = self
+            .sealer
+            .lock()
+            .seal_record(KIND_DELTA, &tail, delta.expose(), &self.env);
+        drop(delta);
+        let sealed = match sealed {
+            Ok(s) => s,
+            Err(e) => {
+                undo.rollback(&mut self.state.lock());
+                return Err(e);
             }
         };
-        match self.storage.save(&image).await {
-            Ok(()) => {
-                *self.generation.lock() = generation;
-                Ok(out)
-            }
-            Err(e) => {
-                undo(&mut self.state.lock());
-                Err(e)
-            }
+        if let Err(e) = self.storage.append(tail.len, &sealed.bytes).await {
+            undo.rollback(&mut self.state.lock());
+            return Err(e);
         }
+        {
+            let mut j = self.journal.lock();
+            j.tail = sealed.tail;
+            j.info.journal_records += 1;
+            j.info.journal_bytes += sealed.bytes.len() as u64;
+            j.info.torn_bytes = 0;
+        }
+        drop(w);
+        if let Err(e) = self.storage.sync().await {
+            // The change is applied and later mutations may build on it, so it cannot
+            // be undone; whether it reached the disk is unknown.
+            self.poisoned
+                .store(true, core::sync::atomic::Ordering::Release);
+            return Err(e);
+        }
+        Ok(out)
     }
 
     fn metadata(k: &KeyRecord) -> KeyMetadata {
@@ -857,25 +1069,13 @@ impl Kms {
             }],
         };
         let meta = Self::metadata(&rec);
-        let undo_id = key_id.clone();
-        self.mutate(
-            move |st| {
-                if st.keys.len() >= MAX_KEYS {
-                    return Err(Error::QuotaExceeded("a store holds at most 100000 keys"));
-                }
-                st.order.push(key_id.clone());
-                st.keys.insert(key_id, rec);
-                Ok(())
-            },
-            move |st| {
-                st.keys.remove(&undo_id);
-                if st.order.last() == Some(&undo_id) {
-                    st.order.pop();
-                } else {
-                    st.order.retain(|k| *k != undo_id);
-                }
-            },
-        )
+        self.mutate(move |tx| {
+            if tx.state().keys.len() >= MAX_KEYS {
+                return Err(Error::QuotaExceeded("a store holds at most 100000 keys"));
+            }
+            tx.insert_key(rec);
+            Ok(())
+        })
         .await?;
         Ok(meta)
     }
@@ -928,35 +1128,25 @@ impl Kms {
         let now = self.env.now();
         let kid = key_id.to_string();
         let vid = version_id.clone();
-        let before = spin::Mutex::new(None);
-        self.mutate(
-            |st| {
-                let k = st
-                    .keys
-                    .get_mut(&kid)
-                    .ok_or_else(|| Error::KeyNotFound(kid.clone()))?;
-                if k.state != KeyState::Enabled {
-                    return Err(Self::state_error(k));
-                }
-                if k.versions.len() >= MAX_VERSIONS {
-                    return Err(Error::QuotaExceeded("a key holds at most 1000 versions"));
-                }
-                *before.lock() = Some(k.clone());
-                k.versions.push(VersionRecord {
-                    version_id: vid.clone(),
-                    creation_ms: now,
-                    handle,
-                });
-                k.primary_version = vid;
-                k.last_rotation_ms = Some(now);
-                Ok(())
-            },
-            |st| {
-                if let Some(saved) = before.lock().take() {
-                    st.keys.insert(saved.key_id.clone(), saved);
-                }
-            },
-        )
+        self.mutate(|tx| {
+            let k = tx
+                .key_mut(&kid)
+                .ok_or_else(|| Error::KeyNotFound(kid.clone()))?;
+            if k.state != KeyState::Enabled {
+                return Err(Self::state_error(k));
+            }
+            if k.versions.len() >= MAX_VERSIONS {
+                return Err(Error::QuotaExceeded("a key holds at most 1000 versions"));
+            }
+            k.versions.push(VersionRecord {
+                version_id: vid.clone(),
+                creation_ms: now,
+                handle,
+            });
+            k.primary_version = vid;
+            k.last_rotation_ms = Some(now);
+            Ok(())
+        })
         .await?;
         Ok(KeyVersion {
             key_id: key_id.to_string(),
@@ -970,60 +1160,38 @@ impl Kms {
         if self.next_deletion.lock().is_none_or(|t| t > now) {
             return Ok(());
         }
-        let removed = spin::Mutex::new(Vec::new());
-        let removed_aliases = spin::Mutex::new(Vec::new());
-        self.mutate(
-            |st| {
-                let expired: Vec<String> = st
-                    .keys
-                    .values()
-                    .filter(|k| {
-                        k.state == KeyState::PendingDeletion
-                            && k.delete_ms.is_some_and(|t| t <= now)
-                    })
-                    .map(|k| k.key_id.clone())
-                    .collect();
-                for id in &expired {
-                    if let Some(rec) = st.keys.remove(id) {
-                        removed.lock().push(rec);
-                    }
-                }
-                let keys = &st.keys;
-                st.order.retain(|id| keys.contains_key(id));
-                let gone: Vec<(String, String)> = st
-                    .aliases
-                    .iter()
-                    .filter(|(_, id)| !keys.contains_key(*id))
-                    .map(|(a, id)| (a.clone(), id.clone()))
-                    .collect();
-                for (a, _) in &gone {
-                    st.aliases.remove(a);
-                }
-                removed_aliases.lock().extend(gone);
-                Ok(())
-            },
-            |st| {
-                for (a, id) in removed_aliases.lock().drain(..) {
-                    st.aliases.insert(a, id);
-                }
-                for rec in removed.lock().drain(..) {
-                    st.order.push(rec.key_id.clone());
-                    st.keys.insert(rec.key_id.clone(), rec);
-                }
-                let keys = &st.keys;
-                st.order.sort_by(|a, b| {
-                    let ka = keys.get(a).map(|k| (k.creation_ms, &k.key_id));
-                    let kb = keys.get(b).map(|k| (k.creation_ms, &k.key_id));
-                    ka.cmp(&kb)
-                });
-            },
-        )
+        self.mutate(|tx| {
+            let expired: Vec<String> = tx
+                .state()
+                .keys
+                .values()
+                .filter(|k| {
+                    k.state == KeyState::PendingDeletion && k.delete_ms.is_some_and(|t| t <= now)
+                })
+                .map(|k| k.key_id.clone())
+                .collect();
+            let gone: Vec<String> = tx
+                .state()
+                .aliases
+                .iter()
+                .filter(|(_, id)| expired.contains(id))
+                .map(|(a, _)| a.clone())
+                .collect();
+            for a in &gone {
+                tx.remove_alias(a);
+            }
+            for id in &expired {
+                tx.remove_key(id);
+            }
+            Ok(())
+        })
         .await?;
         self.refresh_schedules();
         Ok(())
     }
 
-    /// Changes one key record durably; on a failed save the record is restored.
+    /// Changes one key record durably; if `f` refuses or the write fails, the record
+    /// is as it was.
     async fn mutate_key(
         &self,
         key_id: &str,
@@ -1031,30 +1199,14 @@ impl Kms {
     ) -> Result<KeyMetadata> {
         self.sweep().await?;
         let id = self.state.lock().resolve(key_id)?;
-        let before = spin::Mutex::new(None);
         let meta = self
-            .mutate(
-                |st| {
-                    let k = st
-                        .keys
-                        .get_mut(&id)
-                        .ok_or_else(|| Error::KeyNotFound(id.clone()))?;
-                    let saved = k.clone();
-                    if let Err(e) = f(k) {
-                        // `mutate` only undoes after a failed save: a refused change
-                        // must leave the record as it was.
-                        *k = saved;
-                        return Err(e);
-                    }
-                    *before.lock() = Some(saved);
-                    Ok(Self::metadata(k))
-                },
-                |st| {
-                    if let Some(saved) = before.lock().take() {
-                        st.keys.insert(saved.key_id.clone(), saved);
-                    }
-                },
-            )
+            .mutate(|tx| {
+                let k = tx
+                    .key_mut(&id)
+                    .ok_or_else(|| Error::KeyNotFound(id.clone()))?;
+                f(k)?;
+                Ok(Self::metadata(k))
+            })
             .await?;
         self.refresh_schedules();
         Ok(meta)
@@ -1352,30 +1504,20 @@ impl Kms {
     async fn set_alias(&self, alias_name: &str, key_id: &str, update: bool) -> Result<()> {
         self.sweep().await?;
         check_alias_name(alias_name)?;
-        let previous = spin::Mutex::new(None);
-        self.mutate(
-            |st| {
-                let id = st.resolve(key_id)?;
-                match (update, st.aliases.get(alias_name)) {
-                    (false, Some(_)) => return Err(Error::AliasExists(alias_name.to_string())),
-                    (true, None) => return Err(Error::AliasNotFound(alias_name.to_string())),
-                    _ => {}
-                }
-                if st.aliases.values().filter(|v| **v == id).count() >= MAX_ALIASES_PER_KEY {
-                    return Err(Error::QuotaExceeded("a key has at most 50 aliases"));
-                }
-                *previous.lock() = st.aliases.insert(alias_name.to_string(), id);
-                Ok(())
-            },
-            |st| match previous.lock().take() {
-                Some(old) => {
-                    st.aliases.insert(alias_name.to_string(), old);
-                }
-                None => {
-                    st.aliases.remove(alias_name);
-                }
-            },
-        )
+        self.mutate(|tx| {
+            let st = tx.state();
+            let id = st.resolve(key_id)?;
+            match (update, st.aliases.get(alias_name)) {
+                (false, Some(_)) => return Err(Error::AliasExists(alias_name.to_string())),
+                (true, None) => return Err(Error::AliasNotFound(alias_name.to_string())),
+                _ => {}
+            }
+            if st.aliases.values().filter(|v| **v == id).count() >= MAX_ALIASES_PER_KEY {
+                return Err(Error::QuotaExceeded("a key has at most 50 aliases"));
+            }
+            tx.set_alias(alias_name, id);
+            Ok(())
+        })
         .await
     }
 
@@ -1385,22 +1527,11 @@ impl Kms {
     /// `Forbidden.AliasNotFound`; store failures.
     pub async fn delete_alias(&self, alias_name: &str) -> Result<()> {
         self.sweep().await?;
-        let previous = spin::Mutex::new(None);
-        self.mutate(
-            |st| {
-                let id = st
-                    .aliases
-                    .remove(alias_name)
-                    .ok_or_else(|| Error::AliasNotFound(alias_name.to_string()))?;
-                *previous.lock() = Some(id);
-                Ok(())
-            },
-            |st| {
-                if let Some(id) = previous.lock().take() {
-                    st.aliases.insert(alias_name.to_string(), id);
-                }
-            },
-        )
+        self.mutate(|tx| {
+            tx.remove_alias(alias_name)
+                .map(|_| ())
+                .ok_or_else(|| Error::AliasNotFound(alias_name.to_string()))
+        })
         .await
     }
 

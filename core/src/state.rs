@@ -1,7 +1,7 @@
 //! The KMS state held in the store, and its binary form (docs/FORMAT.md §State).
 
 use alloc::collections::BTreeMap;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::backend::KeyHandle;
@@ -87,32 +87,7 @@ impl State {
         w.u32(u32::try_from(self.order.len()).unwrap_or(u32::MAX));
         for id in &self.order {
             let Some(k) = self.keys.get(id) else { continue };
-            w.str16(&k.key_id);
-            w.str16(&k.description);
-            w.u8(k.spec.code());
-            w.u8(k.usage.code());
-            w.u8(k.state.code());
-            w.u8(k.origin.code());
-            w.u8(k.protection.code());
-            w.u64(k.creation_ms);
-            w.str16(&k.creator);
-            w.u64(k.delete_ms.unwrap_or(0));
-            w.u64(k.rotation_interval_secs.unwrap_or(0));
-            w.u64(k.last_rotation_ms.unwrap_or(0));
-            w.str16(&k.primary_version);
-            w.u32(u32::try_from(k.versions.len()).unwrap_or(u32::MAX));
-            for v in &k.versions {
-                w.str16(&v.version_id);
-                w.u64(v.creation_ms);
-                w.bytes16(v.handle.0.expose());
-            }
-            w.u8(u8::from(k.deletion_protection.is_some()));
-            w.str16(k.deletion_protection.as_deref().unwrap_or_default());
-            w.u32(u32::try_from(k.tags.len()).unwrap_or(u32::MAX));
-            for (tk, tv) in &k.tags {
-                w.str16(tk);
-                w.str16(tv);
-            }
+            encode_key(&mut w, k);
         }
         w.u32(u32::try_from(self.aliases.len()).unwrap_or(u32::MAX));
         for (a, id) in &self.aliases {
@@ -123,7 +98,6 @@ impl State {
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<State> {
-        let bad = |what| Error::StoreCorrupted(what);
         let mut r = Reader::new(bytes);
         match r.u8() {
             Some(STATE_VERSION) => {}
@@ -133,78 +107,8 @@ impl State {
         let n = r.u32().ok_or(bad("truncated state"))?;
         let mut st = State::default();
         for _ in 0..n {
-            let key_id = r.str16().ok_or(bad("truncated key record"))?;
-            let description = r.str16().ok_or(bad("truncated key record"))?;
-            let spec = r
-                .u8()
-                .and_then(KeySpec::from_code)
-                .ok_or(bad("unknown key spec"))?;
-            let usage = r
-                .u8()
-                .and_then(KeyUsage::from_code)
-                .ok_or(bad("unknown key usage"))?;
-            let state = r
-                .u8()
-                .and_then(KeyState::from_code)
-                .ok_or(bad("unknown key state"))?;
-            let origin = r
-                .u8()
-                .and_then(Origin::from_code)
-                .ok_or(bad("unknown origin"))?;
-            let protection = r
-                .u8()
-                .and_then(ProtectionLevel::from_code)
-                .ok_or(bad("unknown protection level"))?;
-            let creation_ms = r.u64().ok_or(bad("truncated key record"))?;
-            let creator = r.str16().ok_or(bad("truncated key record"))?;
-            let delete_ms = r.u64().ok_or(bad("truncated key record"))?;
-            let rotation = r.u64().ok_or(bad("truncated key record"))?;
-            let last_rotation = r.u64().ok_or(bad("truncated key record"))?;
-            let primary_version = r.str16().ok_or(bad("truncated key record"))?;
-            let nv = r.u32().ok_or(bad("truncated key record"))?;
-            let mut versions = Vec::new();
-            for _ in 0..nv {
-                let version_id = r.str16().ok_or(bad("truncated version record"))?;
-                let vms = r.u64().ok_or(bad("truncated version record"))?;
-                let handle = r.bytes16().ok_or(bad("truncated version record"))?;
-                versions.push(VersionRecord {
-                    version_id,
-                    creation_ms: vms,
-                    handle: KeyHandle(SecretBytes::from_slice(handle)),
-                });
-            }
-            let protected = r.u8().ok_or(bad("truncated key record"))?;
-            let protection_description = r.str16().ok_or(bad("truncated key record"))?;
-            let deletion_protection = match protected {
-                0 => None,
-                1 => Some(protection_description),
-                _ => return Err(bad("bad deletion protection flag")),
-            };
-            let nt = r.u32().ok_or(bad("truncated key record"))?;
-            let mut tags = BTreeMap::new();
-            for _ in 0..nt {
-                let tk = r.str16().ok_or(bad("truncated tag"))?;
-                let tv = r.str16().ok_or(bad("truncated tag"))?;
-                tags.insert(tk, tv);
-            }
-            let rec = KeyRecord {
-                tags,
-                deletion_protection,
-                key_id: key_id.clone(),
-                description,
-                spec,
-                usage,
-                state,
-                origin,
-                protection,
-                creation_ms,
-                creator,
-                delete_ms: (delete_ms != 0).then_some(delete_ms),
-                rotation_interval_secs: (rotation != 0).then_some(rotation),
-                last_rotation_ms: (last_rotation != 0).then_some(last_rotation),
-                primary_version,
-                versions,
-            };
+            let rec = decode_key(&mut r)?;
+            let key_id = rec.key_id.clone();
             if st.keys.insert(key_id.clone(), rec).is_some() {
                 return Err(bad("duplicate key id"));
             }
@@ -214,14 +118,359 @@ impl State {
         for _ in 0..na {
             let a = r.str16().ok_or(bad("truncated alias"))?;
             let id = r.str16().ok_or(bad("truncated alias"))?;
-            if !st.keys.contains_key(&id) {
-                return Err(bad("alias names a missing key"));
-            }
             st.aliases.insert(a, id);
         }
         if r.remaining() != 0 {
             return Err(bad("trailing bytes after state"));
         }
+        st.check_aliases()?;
         Ok(st)
+    }
+
+    /// Every alias names a key this state holds.
+    pub(crate) fn check_aliases(&self) -> Result<()> {
+        if self.aliases.values().all(|id| self.keys.contains_key(id)) {
+            Ok(())
+        } else {
+            Err(bad("alias names a missing key"))
+        }
+    }
+
+    /// Applies one journal record's changes (docs/FORMAT.md §Store journal, delta).
+    pub(crate) fn apply_delta(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut r = Reader::new(bytes);
+        let n = r.u32().ok_or(bad("truncated delta"))?;
+        for _ in 0..n {
+            match r.u8() {
+                Some(OP_PUT_KEY) => {
+                    let rec = decode_key(&mut r)?;
+                    let id = rec.key_id.clone();
+                    if self.keys.insert(id.clone(), rec).is_none() {
+                        self.order.push(id);
+                    }
+                }
+                Some(OP_DELETE_KEY) => {
+                    let id = r.str16().ok_or(bad("truncated delta"))?;
+                    if self.keys.remove(&id).is_none() {
+                        return Err(bad("delta deletes a missing key"));
+                    }
+                    self.order.retain(|k| *k != id);
+                }
+                Some(OP_PUT_ALIAS) => {
+                    let a = r.str16().ok_or(bad("truncated delta"))?;
+                    let id = r.str16().ok_or(bad("truncated delta"))?;
+                    self.aliases.insert(a, id);
+                }
+                Some(OP_DELETE_ALIAS) => {
+                    let a = r.str16().ok_or(bad("truncated delta"))?;
+                    if self.aliases.remove(&a).is_none() {
+                        return Err(bad("delta deletes a missing alias"));
+                    }
+                }
+                Some(_) => return Err(bad("unknown delta operation")),
+                None => return Err(bad("truncated delta")),
+            }
+        }
+        if r.remaining() != 0 {
+            return Err(bad("trailing bytes after delta"));
+        }
+        self.check_aliases()
+    }
+}
+
+fn bad(what: &'static str) -> Error {
+    Error::StoreCorrupted(what)
+}
+
+const OP_PUT_KEY: u8 = 1;
+const OP_DELETE_KEY: u8 = 2;
+const OP_PUT_ALIAS: u8 = 3;
+const OP_DELETE_ALIAS: u8 = 4;
+
+fn encode_key(w: &mut Writer, k: &KeyRecord) {
+    w.str16(&k.key_id);
+    w.str16(&k.description);
+    w.u8(k.spec.code());
+    w.u8(k.usage.code());
+    w.u8(k.state.code());
+    w.u8(k.origin.code());
+    w.u8(k.protection.code());
+    w.u64(k.creation_ms);
+    w.str16(&k.creator);
+    w.u64(k.delete_ms.unwrap_or(0));
+    w.u64(k.rotation_interval_secs.unwrap_or(0));
+    w.u64(k.last_rotation_ms.unwrap_or(0));
+    w.str16(&k.primary_version);
+    w.u32(u32::try_from(k.versions.len()).unwrap_or(u32::MAX));
+    for v in &k.versions {
+        w.str16(&v.version_id);
+        w.u64(v.creation_ms);
+        w.bytes16(v.handle.0.expose());
+    }
+    w.u8(u8::from(k.deletion_protection.is_some()));
+    w.str16(k.deletion_protection.as_deref().unwrap_or_default());
+    w.u32(u32::try_from(k.tags.len()).unwrap_or(u32::MAX));
+    for (tk, tv) in &k.tags {
+        w.str16(tk);
+        w.str16(tv);
+    }
+}
+
+fn decode_key(r: &mut Reader<'_>) -> Result<KeyRecord> {
+    let key_id = r.str16().ok_or(bad("truncated key record"))?;
+    let description = r.str16().ok_or(bad("truncated key record"))?;
+    let spec = r
+        .u8()
+        .and_then(KeySpec::from_code)
+        .ok_or(bad("unknown key spec"))?;
+    let usage = r
+        .u8()
+        .and_then(KeyUsage::from_code)
+        .ok_or(bad("unknown key usage"))?;
+    let state = r
+        .u8()
+        .and_then(KeyState::from_code)
+        .ok_or(bad("unknown key state"))?;
+    let origin = r
+        .u8()
+        .and_then(Origin::from_code)
+        .ok_or(bad("unknown origin"))?;
+    let protection = r
+        .u8()
+        .and_then(ProtectionLevel::from_code)
+        .ok_or(bad("unknown protection level"))?;
+    let creation_ms = r.u64().ok_or(bad("truncated key record"))?;
+    let creator = r.str16().ok_or(bad("truncated key record"))?;
+    let delete_ms = r.u64().ok_or(bad("truncated key record"))?;
+    let rotation = r.u64().ok_or(bad("truncated key record"))?;
+    let last_rotation = r.u64().ok_or(bad("truncated key record"))?;
+    let primary_version = r.str16().ok_or(bad("truncated key record"))?;
+    let nv = r.u32().ok_or(bad("truncated key record"))?;
+    let mut versions = Vec::new();
+    for _ in 0..nv {
+        let version_id = r.str16().ok_or(bad("truncated version record"))?;
+        let vms = r.u64().ok_or(bad("truncated version record"))?;
+        let handle = r.bytes16().ok_or(bad("truncated version record"))?;
+        versions.push(VersionRecord {
+            version_id,
+            creation_ms: vms,
+            handle: KeyHandle(SecretBytes::from_slice(handle)),
+        });
+    }
+    let protected = r.u8().ok_or(bad("truncated key record"))?;
+    let protection_description = r.str16().ok_or(bad("truncated key record"))?;
+    let deletion_protection = match protected {
+        0 => None,
+        1 => Some(protection_description),
+        _ => return Err(bad("bad deletion protection flag")),
+    };
+    let nt = r.u32().ok_or(bad("truncated key record"))?;
+    let mut tags = BTreeMap::new();
+    for _ in 0..nt {
+        let tk = r.str16().ok_or(bad("truncated tag"))?;
+        let tv = r.str16().ok_or(bad("truncated tag"))?;
+        tags.insert(tk, tv);
+    }
+    Ok(KeyRecord {
+        tags,
+        deletion_protection,
+        key_id,
+        description,
+        spec,
+        usage,
+        state,
+        origin,
+        protection,
+        creation_ms,
+        creator,
+        delete_ms: (delete_ms != 0).then_some(delete_ms),
+        rotation_interval_secs: (rotation != 0).then_some(rotation),
+        last_rotation_ms: (last_rotation != 0).then_some(last_rotation),
+        primary_version,
+        versions,
+    })
+}
+
+/// One mutation in progress: every change to the state goes through it, so it knows
+/// what it touched. [`Txn::finish`] hands back the [`Undo`] record, which encodes the
+/// touched entries for the journal ([`Undo::delta`]) or puts every one back as it was
+/// ([`Undo::rollback`]).
+pub(crate) struct Txn<'a> {
+    st: &'a mut State,
+    undo: Undo,
+}
+
+/// What a mutation touched, as it was before.
+#[derive(Default)]
+pub(crate) struct Undo {
+    /// Touched keys: their record before the mutation (None = did not exist).
+    keys: BTreeMap<String, Option<KeyRecord>>,
+    /// Keys removed from `order`, with their positions, in removal order.
+    removed: Vec<(usize, String)>,
+    /// Touched aliases: their target before the mutation.
+    aliases: BTreeMap<String, Option<String>>,
+}
+
+impl<'a> Txn<'a> {
+    pub(crate) fn new(st: &'a mut State) -> Self {
+        Txn {
+            st,
+            undo: Undo::default(),
+        }
+    }
+
+    /// The state as changed so far (read-only).
+    pub(crate) fn state(&self) -> &State {
+        self.st
+    }
+
+    /// Ends the mutation, keeping its changes.
+    pub(crate) fn finish(self) -> Undo {
+        self.undo
+    }
+
+    /// Ends the mutation, undoing its changes.
+    pub(crate) fn abort(self) {
+        self.undo.rollback(self.st);
+    }
+
+    fn touch_key(&mut self, id: &str) {
+        if !self.undo.keys.contains_key(id) {
+            self.undo
+                .keys
+                .insert(id.to_string(), self.st.keys.get(id).cloned());
+        }
+    }
+
+    /// A key to change.
+    pub(crate) fn key_mut(&mut self, id: &str) -> Option<&mut KeyRecord> {
+        if !self.st.keys.contains_key(id) {
+            return None;
+        }
+        self.touch_key(id);
+        self.st.keys.get_mut(id)
+    }
+
+    /// Adds a new key (last in creation order).
+    pub(crate) fn insert_key(&mut self, rec: KeyRecord) {
+        let id = rec.key_id.clone();
+        self.touch_key(&id);
+        if self.st.keys.insert(id.clone(), rec).is_none() {
+            self.st.order.push(id);
+        }
+    }
+
+    /// Removes a key (its aliases are the caller's to remove).
+    pub(crate) fn remove_key(&mut self, id: &str) -> Option<KeyRecord> {
+        self.touch_key(id);
+        let rec = self.st.keys.remove(id)?;
+        if let Some(pos) = self.st.order.iter().position(|k| k == id) {
+            self.st.order.remove(pos);
+            self.undo.removed.push((pos, id.to_string()));
+        }
+        Some(rec)
+    }
+
+    fn touch_alias(&mut self, a: &str) {
+        if !self.undo.aliases.contains_key(a) {
+            self.undo
+                .aliases
+                .insert(a.to_string(), self.st.aliases.get(a).cloned());
+        }
+    }
+
+    /// Points `alias` at `key_id`; returns its previous target.
+    pub(crate) fn set_alias(&mut self, alias: &str, key_id: String) -> Option<String> {
+        self.touch_alias(alias);
+        self.st.aliases.insert(alias.to_string(), key_id)
+    }
+
+    /// Removes `alias`; returns its target.
+    pub(crate) fn remove_alias(&mut self, alias: &str) -> Option<String> {
+        self.touch_alias(alias);
+        self.st.aliases.remove(alias)
+    }
+}
+
+impl Undo {
+    /// Whether the mutation touched nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.aliases.is_empty()
+    }
+
+    /// The journal delta: the touched entries as they are in `st` now. Key puts come
+    /// first and key deletions last, so an alias never names a missing key mid-record.
+    pub(crate) fn delta(&self, st: &State) -> SecretBytes {
+        let mut w = Writer::new();
+        w.u32(0); // the operation count, filled in below
+        let mut n: u32 = 0;
+        for id in self.keys.keys() {
+            if let Some(k) = st.keys.get(id) {
+                w.u8(OP_PUT_KEY);
+                encode_key(&mut w, k);
+                n += 1;
+            }
+        }
+        for (a, before) in &self.aliases {
+            match (st.aliases.get(a), before) {
+                (Some(id), _) => {
+                    w.u8(OP_PUT_ALIAS);
+                    w.str16(a);
+                    w.str16(id);
+                }
+                (None, Some(_)) => {
+                    w.u8(OP_DELETE_ALIAS);
+                    w.str16(a);
+                }
+                (None, None) => continue,
+            }
+            n += 1;
+        }
+        for (id, before) in &self.keys {
+            if before.is_some() && !st.keys.contains_key(id) {
+                w.u8(OP_DELETE_KEY);
+                w.str16(id);
+                n += 1;
+            }
+        }
+        if let Some(count) = w.buf.get_mut(..4) {
+            count.copy_from_slice(&n.to_be_bytes());
+        }
+        SecretBytes::new(core::mem::take(&mut w.buf))
+    }
+
+    /// Puts every touched entry of `st` back as it was.
+    pub(crate) fn rollback(self, st: &mut State) {
+        for (a, before) in self.aliases {
+            match before {
+                Some(id) => {
+                    st.aliases.insert(a, id);
+                }
+                None => {
+                    st.aliases.remove(&a);
+                }
+            }
+        }
+        // Keys added by the mutation leave `order`; removed ones go back where they
+        // were, undoing the removals last-first.
+        for (id, before) in &self.keys {
+            if before.is_none() && st.keys.contains_key(id) {
+                st.order.retain(|k| k != id);
+            }
+        }
+        for (pos, id) in self.removed.into_iter().rev() {
+            let at = pos.min(st.order.len());
+            st.order.insert(at, id);
+        }
+        for (id, before) in self.keys {
+            match before {
+                Some(rec) => {
+                    st.keys.insert(id, rec);
+                }
+                None => {
+                    st.keys.remove(&id);
+                }
+            }
+        }
     }
 }

@@ -1,12 +1,17 @@
-//! The native single-file store: atomic replace (temp file, fsync, rename, fsync of
-//! the directory) and an exclusive OS lock against a second writer.
+//! The native single-file store: records appended in place and made durable with
+//! `fdatasync` (group commit: callers that sync at once share one flush); whole-store
+//! replacement (creation, compaction, rekey) through a temp file, fsync, rename and
+//! an fsync of the directory; and an exclusive OS lock against a second writer.
 
 use alloc::boxed::Box;
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::Storage;
 use crate::backend::BoxFuture;
@@ -17,10 +22,37 @@ use crate::error::{Error, Result};
 pub struct FileStorage {
     path: PathBuf,
     _lock: File,
+    /// The append handle (opened on first use and after every replacement) and the
+    /// count of bytes ever appended through this storage.
+    file: Mutex<Appender>,
+    /// Appended bytes known durable (same counter as `Appender::appended`).
+    durable: Mutex<u64>,
+    /// A flush failed: appended bytes may be lost, so nothing more is accepted.
+    poisoned: AtomicBool,
+    syncs: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Appender {
+    file: Option<File>,
+    appended: u64,
 }
 
 fn io(what: &str, path: &Path, e: &std::io::Error) -> Error {
-    Error::StoreIo(format!("{what} {}: {e}", path.display()))
+    let msg = format!("{what} {}: {e}", path.display());
+    if is_full(e) {
+        Error::StoreFull(msg)
+    } else {
+        Error::StoreIo(msg)
+    }
+}
+
+/// ENOSPC, EDQUOT and EFBIG (a file-size limit) all mean "no room".
+fn is_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge
+    )
 }
 
 impl FileStorage {
@@ -47,7 +79,14 @@ impl FileStorage {
             Err(std::fs::TryLockError::WouldBlock) => return Err(Error::StoreLocked),
             Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &lock_path, &e)),
         }
-        Ok(FileStorage { path, _lock: lock })
+        Ok(FileStorage {
+            path,
+            _lock: lock,
+            file: Mutex::new(Appender::default()),
+            durable: Mutex::new(0),
+            poisoned: AtomicBool::new(false),
+            syncs: AtomicU64::new(0),
+        })
     }
 
     /// The store file's path.
@@ -56,24 +95,139 @@ impl FileStorage {
         &self.path
     }
 
+    /// How many times appended records were flushed (`fdatasync`) since opening: with
+    /// group commit, fewer than the appends when writers overlap.
+    #[must_use]
+    pub fn sync_count(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
+    fn check_poisoned(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            Err(Error::StoreIo(format!(
+                "{}: an earlier flush failed; reopen the store",
+                self.path.display()
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
     fn save_now(&self, image: &[u8]) -> Result<()> {
+        self.check_poisoned()?;
         let tmp = self.path.with_extension("tmp");
-        let write = || -> std::io::Result<()> {
+        // Hold the append lock so no append lands in the file being replaced.
+        let mut app = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let write = || -> std::io::Result<File> {
             let mut f = File::create(&tmp)?;
             f.write_all(image)?;
             f.sync_all()?;
-            drop(f);
             fs::rename(&tmp, &self.path)?;
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 // Make the rename itself durable.
                 File::open(dir)?.sync_all()?;
             }
-            Ok(())
+            Ok(f)
         };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io("writing", &self.path, &e)
-        })
+        match write() {
+            Ok(f) => {
+                // The new file holds everything appended so far, durably.
+                app.file = Some(f);
+                *self
+                    .durable
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = app.appended;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(io("writing", &self.path, &e))
+            }
+        }
+    }
+
+    fn append_now(&self, at: u64, record: &[u8]) -> Result<()> {
+        self.check_poisoned()?;
+        let mut app = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if app.file.is_none() {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&self.path)
+                .map_err(|e| io("opening", &self.path, &e))?;
+            app.file = Some(f);
+        }
+        let Some(f) = app.file.as_mut() else {
+            return Err(Error::StoreIo(String::from("no append handle")));
+        };
+        let write = |f: &mut File| -> std::io::Result<()> {
+            if f.metadata()?.len() != at {
+                // Drop a torn tail (or anything else past the valid end).
+                f.set_len(at)?;
+            }
+            f.seek(SeekFrom::Start(at))?;
+            f.write_all(record)
+        };
+        match write(f) {
+            Ok(()) => {
+                app.appended += record.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Keep nothing of a partial write; if even that fails, the next append
+                // (which truncates to its own `at`) or the next open drops it.
+                if f.set_len(at).is_err() {
+                    app.file = None;
+                }
+                Err(io("appending to", &self.path, &e))
+            }
+        }
+    }
+
+    fn sync_now(&self) -> Result<()> {
+        self.check_poisoned()?;
+        let target = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .appended;
+        let mut durable = self
+            .durable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *durable >= target {
+            // Another caller's flush covered this append (group commit).
+            return Ok(());
+        }
+        // Flush everything appended up to now, including appends that arrived while
+        // this caller waited for the lock.
+        let (upto, handle) = {
+            let app = self
+                .file
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let h = app.file.as_ref().map(File::try_clone).transpose();
+            (app.appended, h)
+        };
+        let r = handle.and_then(|h| h.map_or(Ok(()), |h| h.sync_data()));
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        match r {
+            Ok(()) => {
+                *durable = (*durable).max(upto);
+                Ok(())
+            }
+            Err(e) => {
+                // After a failed fsync the kernel may have dropped the dirty pages:
+                // nothing appended since the last good flush can be trusted.
+                self.poisoned.store(true, Ordering::Release);
+                Err(io("flushing", &self.path, &e))
+            }
+        }
     }
 }
 
@@ -95,6 +249,20 @@ impl Storage for FileStorage {
 
     fn save<'a>(&'a self, image: &'a [u8]) -> BoxFuture<'a, Result<()>> {
         let r = self.save_now(image);
+        Box::pin(async move { r })
+    }
+
+    fn supports_append(&self) -> bool {
+        true
+    }
+
+    fn append<'a>(&'a self, at: u64, record: &'a [u8]) -> BoxFuture<'a, Result<()>> {
+        let r = self.append_now(at, record);
+        Box::pin(async move { r })
+    }
+
+    fn sync(&self) -> BoxFuture<'_, Result<()>> {
+        let r = self.sync_now();
         Box::pin(async move { r })
     }
 }

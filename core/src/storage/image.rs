@@ -1,8 +1,6 @@
-//! The sealed store image (docs/FORMAT.md §Store image): a fixed header naming how the
-//! root key is derived, then the serialized state under AES-256-GCM with the header
-//! as AAD.
-
-use alloc::vec::Vec;
+//! Root keys (passphrase through Argon2id, or raw) and the version-1 store image
+//! (docs/FORMAT.md §Store image, version 1), which strongroom still opens and rewrites
+//! as a version-2 journal store (storage/journal.rs).
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use hkdf::Hkdf;
@@ -11,15 +9,13 @@ use subtle::ConstantTimeEq;
 
 use crate::aead;
 use crate::codec::{Reader, Writer};
-use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
 
-const MAGIC: &[u8; 4] = b"SRST";
-const VERSION: u8 = 1;
+pub(crate) const MAGIC: &[u8; 4] = b"SRST";
 const KDF_ARGON2ID: u8 = 1;
 const KDF_RAW: u8 = 2;
-pub(crate) const HEADER_LEN: usize = 70;
+const V1_HEADER_LEN: usize = 70;
 
 /// Argon2id cost parameters for deriving the root key from a passphrase. Stored in
 /// the image header, so a store opens with the parameters it was made with.
@@ -80,21 +76,69 @@ impl RootSecret {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kdf {
+pub(crate) enum Kdf {
     Argon2id(KdfParams),
     Raw,
 }
 
-/// Seals and opens images under one derived key.
-#[derive(Clone, Debug)]
-pub(crate) struct Sealer {
-    kdf: Kdf,
-    salt: [u8; 16],
-    seal_key: SecretBytes,
-    check: SecretBytes,
+impl Kdf {
+    /// The derivation a new store sealed under `root` uses.
+    pub(crate) fn for_root(root: &RootSecret, params: KdfParams) -> Result<Kdf> {
+        match root {
+            RootSecret::Passphrase(_) if !params.in_range() => Err(Error::param(
+                "Passphrase",
+                "Argon2id parameters out of range",
+            )),
+            RootSecret::Passphrase(_) => Ok(Kdf::Argon2id(params)),
+            RootSecret::RawKey(_) => Ok(Kdf::Raw),
+        }
+    }
+
+    /// Writes the 13 header bytes: derivation id and m, t, p (zeros for raw).
+    pub(crate) fn write(self, w: &mut Writer) {
+        match self {
+            Kdf::Argon2id(k) => {
+                w.u8(KDF_ARGON2ID);
+                w.u32(k.m_cost_kib);
+                w.u32(k.t_cost);
+                w.u32(k.parallelism);
+            }
+            Kdf::Raw => {
+                w.u8(KDF_RAW);
+                w.raw(&[0u8; 12]);
+            }
+        }
+    }
+
+    /// Reads what [`Kdf::write`] wrote, refusing out-of-range parameters before any
+    /// work is done.
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Kdf> {
+        let trunc = Error::StoreCorrupted("truncated header");
+        let kdf_id = r.u8().ok_or(trunc.clone())?;
+        let m = r.u32().ok_or(trunc.clone())?;
+        let t = r.u32().ok_or(trunc.clone())?;
+        let p = r.u32().ok_or(trunc)?;
+        match kdf_id {
+            KDF_ARGON2ID => {
+                let k = KdfParams {
+                    m_cost_kib: m,
+                    t_cost: t,
+                    parallelism: p,
+                };
+                if !k.in_range() {
+                    return Err(Error::StoreCorrupted("Argon2id parameters out of range"));
+                }
+                Ok(Kdf::Argon2id(k))
+            }
+            KDF_RAW if m == 0 && t == 0 && p == 0 => Ok(Kdf::Raw),
+            _ => Err(Error::StoreCorrupted("unknown root-key derivation")),
+        }
+    }
 }
 
-fn derive(root: &RootSecret, kdf: Kdf, salt: &[u8; 16]) -> Result<(SecretBytes, SecretBytes)> {
+/// The root key: Argon2id(passphrase, salt) or the raw key. `WrongPassphrase` when
+/// the secret's kind does not match the store's derivation.
+pub(crate) fn root_key(root: &RootSecret, kdf: Kdf, salt: &[u8; 16]) -> Result<SecretBytes> {
     let mut root_key = SecretBytes::zeroed(32);
     match (root, kdf) {
         (RootSecret::Passphrase(p), Kdf::Argon2id(k)) => {
@@ -118,6 +162,12 @@ fn derive(root: &RootSecret, kdf: Kdf, salt: &[u8; 16]) -> Result<(SecretBytes, 
         }
         _ => return Err(Error::WrongPassphrase),
     }
+    Ok(root_key)
+}
+
+/// Version 1's seal key and key check.
+fn derive_v1(root: &RootSecret, kdf: Kdf, salt: &[u8; 16]) -> Result<(SecretBytes, SecretBytes)> {
+    let root_key = root_key(root, kdf, salt)?;
     let hk = Hkdf::<Sha256>::new(Some(salt), root_key.expose());
     let mut seal_key = SecretBytes::zeroed(32);
     let mut check = SecretBytes::zeroed(16);
@@ -127,126 +177,32 @@ fn derive(root: &RootSecret, kdf: Kdf, salt: &[u8; 16]) -> Result<(SecretBytes, 
     Ok((seal_key, check))
 }
 
-/// A state image, opened.
-pub(crate) struct Opened {
-    pub(crate) sealer: Sealer,
-    pub(crate) generation: u64,
-    pub(crate) state: SecretBytes,
-}
-
-impl Sealer {
-    /// A sealer for a new store, with a fresh salt.
-    pub(crate) fn create(root: &RootSecret, params: KdfParams, env: &Env) -> Result<Sealer> {
-        let kdf = match root {
-            RootSecret::Passphrase(_) => {
-                if !params.in_range() {
-                    return Err(Error::param(
-                        "Passphrase",
-                        "Argon2id parameters out of range",
-                    ));
-                }
-                Kdf::Argon2id(params)
-            }
-            RootSecret::RawKey(_) => Kdf::Raw,
-        };
-        let salt: [u8; 16] = env.random()?;
-        let (seal_key, check) = derive(root, kdf, &salt)?;
-        Ok(Sealer {
-            kdf,
-            salt,
-            seal_key,
-            check,
-        })
+/// Opens a version-1 image (a whole state sealed under the root): the state bytes.
+pub(crate) fn open_v1(image: &[u8], root: &RootSecret) -> Result<SecretBytes> {
+    let mut r = Reader::new(image);
+    if r.take(4) != Some(MAGIC.as_slice()) {
+        return Err(Error::StoreCorrupted("not a strongroom store (bad magic)"));
     }
-
-    fn header(&self, generation: u64, nonce: &[u8; 12]) -> Vec<u8> {
-        let mut w = Writer::new();
-        w.raw(MAGIC);
-        w.u8(VERSION);
-        match self.kdf {
-            Kdf::Argon2id(k) => {
-                w.u8(KDF_ARGON2ID);
-                w.u32(k.m_cost_kib);
-                w.u32(k.t_cost);
-                w.u32(k.parallelism);
-            }
-            Kdf::Raw => {
-                w.u8(KDF_RAW);
-                w.raw(&[0u8; 12]);
-            }
-        }
-        w.raw(&self.salt);
-        w.raw(self.check.expose());
-        w.u64(generation);
-        w.raw(nonce);
-        w.buf
+    let trunc = Error::StoreCorrupted("truncated header");
+    if r.u8() != Some(1) {
+        return Err(Error::StoreCorrupted("not a version-1 image"));
     }
-
-    /// Seals `state` as image `generation`.
-    pub(crate) fn seal(&self, state: &[u8], generation: u64, env: &Env) -> Result<Vec<u8>> {
-        let nonce: [u8; 12] = env.random()?;
-        let mut out = self.header(generation, &nonce);
-        let ct = aead::seal(self.seal_key.expose(), &nonce, state, &out)?;
-        out.extend_from_slice(&ct);
-        Ok(out)
+    let kdf = Kdf::read(&mut r)?;
+    let salt: [u8; 16] = r.array().ok_or(trunc.clone())?;
+    let stored_check: [u8; 16] = r.array().ok_or(trunc.clone())?;
+    let _generation = r.u64().ok_or(trunc.clone())?;
+    let nonce: [u8; 12] = r.array().ok_or(trunc)?;
+    let header = image
+        .get(..V1_HEADER_LEN)
+        .ok_or(Error::StoreCorrupted("truncated header"))?;
+    let ct = r.rest();
+    if ct.len() < aead::TAG_LEN {
+        return Err(Error::StoreCorrupted("truncated body"));
     }
-
-    /// Opens an image with `root`.
-    pub(crate) fn open(image: &[u8], root: &RootSecret) -> Result<Opened> {
-        let mut r = Reader::new(image);
-        if r.take(4) != Some(MAGIC.as_slice()) {
-            return Err(Error::StoreCorrupted("not a strongroom store (bad magic)"));
-        }
-        let trunc = Error::StoreCorrupted("truncated header");
-        let version = r.u8().ok_or(trunc.clone())?;
-        if version != VERSION {
-            return Err(Error::UnsupportedStoreVersion(version));
-        }
-        let kdf_id = r.u8().ok_or(trunc.clone())?;
-        let m = r.u32().ok_or(trunc.clone())?;
-        let t = r.u32().ok_or(trunc.clone())?;
-        let p = r.u32().ok_or(trunc.clone())?;
-        let kdf = match kdf_id {
-            KDF_ARGON2ID => {
-                let k = KdfParams {
-                    m_cost_kib: m,
-                    t_cost: t,
-                    parallelism: p,
-                };
-                if !k.in_range() {
-                    return Err(Error::StoreCorrupted("Argon2id parameters out of range"));
-                }
-                Kdf::Argon2id(k)
-            }
-            KDF_RAW if m == 0 && t == 0 && p == 0 => Kdf::Raw,
-            _ => return Err(Error::StoreCorrupted("unknown root-key derivation")),
-        };
-        let salt: [u8; 16] = r.array().ok_or(trunc.clone())?;
-        let stored_check: [u8; 16] = r.array().ok_or(trunc.clone())?;
-        let generation = r.u64().ok_or(trunc.clone())?;
-        let nonce: [u8; 12] = r.array().ok_or(trunc)?;
-        let header = image
-            .get(..HEADER_LEN)
-            .ok_or(Error::StoreCorrupted("truncated header"))?;
-        let ct = r.rest();
-        if ct.len() < aead::TAG_LEN {
-            return Err(Error::StoreCorrupted("truncated body"));
-        }
-        let (seal_key, check) = derive(root, kdf, &salt)?;
-        if !bool::from(check.expose().ct_eq(&stored_check)) {
-            return Err(Error::WrongPassphrase);
-        }
-        let state = aead::open(seal_key.expose(), &nonce, ct, header)
-            .map_err(|_| Error::StoreCorrupted("authentication failed: the image was modified"))?;
-        Ok(Opened {
-            sealer: Sealer {
-                kdf,
-                salt,
-                seal_key,
-                check,
-            },
-            generation,
-            state,
-        })
+    let (seal_key, check) = derive_v1(root, kdf, &salt)?;
+    if !bool::from(check.expose().ct_eq(&stored_check)) {
+        return Err(Error::WrongPassphrase);
     }
+    aead::open(seal_key.expose(), &nonce, ct, header)
+        .map_err(|_| Error::StoreCorrupted("authentication failed: the image was modified"))
 }

@@ -1,9 +1,14 @@
-//! Where the sealed store image is kept.
+//! Where the sealed store is kept.
 //!
-//! A [`Storage`] loads and saves one opaque, already-sealed image; it never sees a
-//! key in the clear. [`MemoryStorage`] is for tests and throwaway instances;
-//! [`FileStorage`] (feature `std`) is the native single-file store; bindings plug
-//! their own (the Node facade writes files from JS, browsers keep an image as bytes).
+//! The store (docs/FORMAT.md §Store, version 2) is one byte string: a header, a
+//! snapshot record and journal records appended after it. A [`Storage`] keeps those
+//! bytes and never sees a key in the clear. It can always replace the whole store
+//! atomically ([`Storage::save`]: creation, compaction, rekey); a storage that can
+//! also append ([`Storage::append`] + [`Storage::sync`]) gets one small record per
+//! mutation instead of a rewrite. [`MemoryStorage`] is for tests and throwaway
+//! instances; [`FileStorage`] (feature `std`) is the native single-file store with
+//! group commit; bindings plug their own (the Node facade writes files from JS,
+//! browsers keep the store as bytes).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -14,25 +19,55 @@ use crate::error::Result;
 #[cfg(feature = "std")]
 mod file;
 pub(crate) mod image;
+pub(crate) mod journal;
 
 #[cfg(feature = "std")]
 pub use file::FileStorage;
-pub use image::KdfParams;
+pub use image::{KdfParams, RootSecret};
+pub use journal::{StoreInfo, inspect};
 
-/// Keeps one sealed store image.
+/// Keeps one sealed store.
 pub trait Storage: MaybeSendSync {
-    /// The image last saved, or `None` when there is no store yet.
+    /// The store's bytes, or `None` when there is no store yet.
     ///
     /// # Errors
     /// `Rejected.StoreIo` when reading fails.
     fn load(&self) -> BoxFuture<'_, Result<Option<Vec<u8>>>>;
 
-    /// Replaces the image, durably and atomically: after `Ok` the new image survives a
-    /// crash; after `Err` (or a crash before `Ok`) the old one is intact.
+    /// Replaces the whole store, durably and atomically: after `Ok` the new bytes
+    /// survive a crash; after `Err` (or a crash before `Ok`) the old ones are intact.
     ///
     /// # Errors
-    /// `Rejected.StoreIo` when writing fails.
+    /// `Rejected.StoreIo` or `Rejected.StoreFull` when writing fails.
     fn save<'a>(&'a self, image: &'a [u8]) -> BoxFuture<'a, Result<()>>;
+
+    /// Whether [`Storage::append`] works. When it does not, every mutation saves the
+    /// whole store.
+    fn supports_append(&self) -> bool {
+        false
+    }
+
+    /// Writes `record` at byte offset `at` — the end of the store as the caller last
+    /// read or wrote it, so anything after it (a torn tail) is dropped. The bytes need
+    /// not be durable until [`Storage::sync`]. After `Err`, nothing past `at` is kept.
+    ///
+    /// # Errors
+    /// `Rejected.StoreIo` or `Rejected.StoreFull`; `Rejected.Unsupported` when
+    /// [`Storage::supports_append`] is false.
+    fn append<'a>(&'a self, at: u64, record: &'a [u8]) -> BoxFuture<'a, Result<()>> {
+        let _ = (at, record);
+        Box::pin(async { Err(crate::Error::Unsupported("this storage cannot append")) })
+    }
+
+    /// Makes every append made so far durable. Callers that sync at the same time may
+    /// share one flush (group commit).
+    ///
+    /// # Errors
+    /// `Rejected.StoreIo`: the appended bytes may not be durable, and the storage
+    /// refuses further appends until reopened.
+    fn sync(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A store image in memory.
@@ -65,5 +100,21 @@ impl Storage for MemoryStorage {
     fn save<'a>(&'a self, image: &'a [u8]) -> BoxFuture<'a, Result<()>> {
         *self.0.lock() = Some(image.to_vec());
         Box::pin(async move { Ok(()) })
+    }
+    fn supports_append(&self) -> bool {
+        true
+    }
+    fn append<'a>(&'a self, at: u64, record: &'a [u8]) -> BoxFuture<'a, Result<()>> {
+        let r = match self.0.lock().as_mut() {
+            Some(v) if at <= v.len() as u64 => {
+                v.truncate(usize::try_from(at).unwrap_or(usize::MAX));
+                v.extend_from_slice(record);
+                Ok(())
+            }
+            _ => Err(crate::Error::StoreIo(alloc::string::String::from(
+                "append past the end of the in-memory store",
+            ))),
+        };
+        Box::pin(async move { r })
     }
 }

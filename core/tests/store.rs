@@ -1,0 +1,633 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! The journal store (docs/FORMAT.md §Store, version 2): replay, torn tails,
+//! tampering, compaction, faults, rekeying, backups, the version-1 upgrade, and the
+//! native file store's group commit.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use common::{Backend, open_with};
+use pollster::block_on;
+use serde_json::Value;
+use strongroom::storage::{FileStorage, KdfParams, MemoryStorage};
+use strongroom::{
+    BoxFuture, CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext, Kms,
+    KmsOptions, ListKeysRequest, RootSecret, Storage, Tag,
+};
+
+const PASS: &str = "correct horse";
+
+/// Everything a store holds that a user can see, in a comparable form.
+fn snapshot(kms: &Kms) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut page = 1;
+    loop {
+        let l = block_on(kms.list_keys(ListKeysRequest {
+            page_number: Some(page),
+            page_size: Some(100),
+            ..ListKeysRequest::default()
+        }))
+        .unwrap();
+        for k in &l.keys {
+            let d = block_on(kms.describe_key(&k.key_id)).unwrap();
+            let tags = block_on(kms.list_resource_tags(&k.key_id)).unwrap();
+            let versions = block_on(kms.list_key_versions(&k.key_id, None, Some(100))).unwrap();
+            out.push(format!("{d:?} {tags:?} {versions:?}"));
+        }
+        if u64::from(page) * 100 >= l.total_count {
+            break;
+        }
+        page += 1;
+    }
+    let aliases = block_on(kms.list_aliases(Some(1), Some(100))).unwrap();
+    out.push(format!("{:?}", aliases.aliases));
+    out
+}
+
+/// A store with a few of every kind of mutation in its journal.
+fn busy(kms: &Kms) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let k = block_on(kms.create_key(CreateKeyRequest {
+            description: Some(format!("key {i}")),
+            ..CreateKeyRequest::default()
+        }))
+        .unwrap();
+        ids.push(k.key_id);
+    }
+    block_on(kms.create_alias("alias/a", &ids[0])).unwrap();
+    block_on(kms.create_alias("alias/b", &ids[1])).unwrap();
+    block_on(kms.update_alias("alias/b", &ids[2])).unwrap();
+    block_on(kms.delete_alias("alias/a")).unwrap();
+    block_on(kms.tag_resource(
+        &ids[3],
+        &[Tag {
+            tag_key: "team".into(),
+            tag_value: "payments".into(),
+        }],
+    ))
+    .unwrap();
+    block_on(kms.disable_key(&ids[4])).unwrap();
+    block_on(kms.create_key_version(&ids[5])).unwrap();
+    block_on(kms.schedule_key_deletion(&ids[1], 7)).unwrap();
+    ids
+}
+
+#[test]
+fn the_journal_replays_to_the_same_state() {
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
+    busy(&kms);
+    let info = kms.store_info();
+    assert_eq!(info.format_version, 2);
+    assert_eq!(info.journal_records, 14, "{info:?}");
+    let before = snapshot(&kms);
+    drop(kms);
+    let again = open_with(Backend::Software, storage, PASS).unwrap();
+    assert_eq!(again.store_info().journal_records, 14);
+    assert_eq!(snapshot(&again), before);
+}
+
+#[test]
+fn compaction_rewrites_the_journal_into_a_snapshot() {
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
+    kms.set_compact_min_bytes(4096);
+    let mut generations = std::collections::BTreeSet::new();
+    for _ in 0..60 {
+        block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+        let info = kms.store_info();
+        generations.insert(info.generation);
+        assert!(
+            info.journal_bytes < 4096 + 1024 || info.journal_bytes < info.snapshot_bytes + 1024
+        );
+    }
+    assert!(generations.len() >= 3, "compacted only {generations:?}");
+    let before = snapshot(&kms);
+    drop(kms);
+    let again = open_with(Backend::Software, storage, PASS).unwrap();
+    assert_eq!(snapshot(&again), before);
+}
+
+#[test]
+fn a_torn_tail_is_dropped_at_every_cut_and_the_next_write_replaces_it() {
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
+    let first = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let good_len = storage.image().unwrap().len();
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    drop(kms);
+    let image = storage.image().unwrap();
+    let mut zero_tail = image[..good_len].to_vec();
+    zero_tail.extend_from_slice(&[0; 300]);
+    let cuts = (good_len..image.len()).map(|n| image[..n].to_vec());
+    for (i, torn) in cuts.chain([zero_tail]).enumerate() {
+        let torn_len = torn.len();
+        let s = Arc::new(MemoryStorage::with_image(torn));
+        let kms = open_with(Backend::Software, s.clone(), PASS).unwrap();
+        assert_eq!(
+            kms.store_info().torn_bytes,
+            (torn_len - good_len) as u64,
+            "cut {i}"
+        );
+        let l = block_on(kms.list_keys(ListKeysRequest::default())).unwrap();
+        assert_eq!(l.total_count, 1, "cut {i}");
+        assert_eq!(l.keys[0].key_id, first.key_id);
+        // The next mutation overwrites the torn bytes, and both survive a reopen.
+        let second = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+        drop(kms);
+        let kms = open_with(Backend::Software, s, PASS).unwrap();
+        assert_eq!(kms.store_info().torn_bytes, 0);
+        block_on(kms.describe_key(&second.key_id)).unwrap();
+        assert_eq!(
+            block_on(kms.list_keys(ListKeysRequest::default()))
+                .unwrap()
+                .total_count,
+            2
+        );
+    }
+}
+
+/// Splits a version-2 store into its header and records.
+fn records(image: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut pos = 110;
+    let mut out = Vec::new();
+    while pos < image.len() {
+        let len = u32::from_be_bytes(image[pos..pos + 4].try_into().unwrap()) as usize;
+        out.push(image[pos..pos + 29 + len].to_vec());
+        pos += 29 + len;
+    }
+    (image[..110].to_vec(), out)
+}
+
+#[test]
+fn every_bit_flip_and_every_removed_or_reordered_record_is_refused() {
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    block_on(kms.create_alias("alias/x", &k.key_id)).unwrap();
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    drop(kms);
+    let image = storage.image().unwrap();
+    let mut codes = std::collections::BTreeMap::new();
+    for i in 0..image.len() * 8 {
+        let mut t = image.clone();
+        t[i / 8] ^= 1 << (i % 8);
+        let Err(e) = open_with(
+            Backend::Software,
+            Arc::new(MemoryStorage::with_image(t)),
+            PASS,
+        ) else {
+            panic!("bit {i} of {}: the store opened", image.len() * 8)
+        };
+        *codes.entry(e.code()).or_insert(0) += 1;
+        assert!(
+            matches!(
+                e.code(),
+                "Rejected.StoreCorrupted" | "Rejected.StoreVersion"
+            ),
+            "bit {i}: {}",
+            e.code()
+        );
+    }
+    println!("{} bit flips refused: {codes:?}", image.len() * 8);
+
+    let (header, recs) = records(&image);
+    assert_eq!(recs.len(), 4);
+    let join = |rs: &[&Vec<u8>]| {
+        let mut v = header.clone();
+        for r in rs {
+            v.extend_from_slice(r);
+        }
+        v
+    };
+    let bad = [
+        (
+            "middle record removed",
+            join(&[&recs[0], &recs[1], &recs[3]]),
+        ),
+        ("first delta removed", join(&[&recs[0], &recs[2], &recs[3]])),
+        (
+            "records swapped",
+            join(&[&recs[0], &recs[2], &recs[1], &recs[3]]),
+        ),
+        (
+            "record repeated",
+            join(&[&recs[0], &recs[1], &recs[1], &recs[2]]),
+        ),
+        ("snapshot removed", join(&[&recs[1], &recs[2], &recs[3]])),
+    ];
+    for (why, img) in bad {
+        let e = open_with(
+            Backend::Software,
+            Arc::new(MemoryStorage::with_image(img)),
+            PASS,
+        )
+        .map(|_| ())
+        .unwrap_err();
+        assert_eq!(e.code(), "Rejected.StoreCorrupted", "{why}");
+        println!("{why}: {e}");
+    }
+    // Records from another store with the same passphrase do not splice in.
+    let other = Arc::new(MemoryStorage::new());
+    let kms = open_with(Backend::Software, other.clone(), PASS).unwrap();
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    drop(kms);
+    let (_, theirs) = records(&other.image().unwrap());
+    let e = open_with(
+        Backend::Software,
+        Arc::new(MemoryStorage::with_image(join(&[&recs[0], &theirs[1]]))),
+        PASS,
+    )
+    .map(|_| ())
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreCorrupted");
+    // The wrong passphrase is told apart from damage.
+    let e = open_with(
+        Backend::Software,
+        Arc::new(MemoryStorage::with_image(image)),
+        "nope",
+    )
+    .map(|_| ())
+    .unwrap_err();
+    assert_eq!(e.code(), "Forbidden.WrongPassphrase");
+}
+
+/// Storage that fails on demand: 1 = appends fail with disk full, 2 = flushes fail,
+/// 3 = whole-store saves fail with an I/O error.
+struct Faulty {
+    inner: MemoryStorage,
+    mode: AtomicU8,
+}
+
+impl Storage for Faulty {
+    fn load(&self) -> BoxFuture<'_, strongroom::Result<Option<Vec<u8>>>> {
+        self.inner.load()
+    }
+    fn save<'a>(&'a self, image: &'a [u8]) -> BoxFuture<'a, strongroom::Result<()>> {
+        if self.mode.load(Ordering::SeqCst) == 3 {
+            return Box::pin(async { Err(strongroom::Error::StoreIo("injected: EIO".into())) });
+        }
+        self.inner.save(image)
+    }
+    fn supports_append(&self) -> bool {
+        true
+    }
+    fn append<'a>(&'a self, at: u64, record: &'a [u8]) -> BoxFuture<'a, strongroom::Result<()>> {
+        if self.mode.load(Ordering::SeqCst) == 1 {
+            // A partial write, then the error: the storage contract says nothing past
+            // `at` is kept, which the next open must not need.
+            let _ = block_on(self.inner.append(at, &record[..record.len() / 2]));
+            return Box::pin(async {
+                Err(strongroom::Error::StoreFull("injected: ENOSPC".into()))
+            });
+        }
+        self.inner.append(at, record)
+    }
+    fn sync(&self) -> BoxFuture<'_, strongroom::Result<()>> {
+        if self.mode.load(Ordering::SeqCst) == 2 {
+            return Box::pin(async {
+                Err(strongroom::Error::StoreIo("injected: fsync EIO".into()))
+            });
+        }
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[test]
+fn disk_full_and_io_errors_change_nothing_and_lose_nothing() {
+    let faulty = Arc::new(Faulty {
+        inner: MemoryStorage::new(),
+        mode: AtomicU8::new(0),
+    });
+    let kms = open_with(Backend::Software, faulty.clone(), PASS).unwrap();
+    kms.set_compact_min_bytes(2048);
+    let ids = busy(&kms);
+    let before = snapshot(&kms);
+
+    // Disk full while appending: every kind of mutation fails cleanly.
+    faulty.mode.store(1, Ordering::SeqCst);
+    let e = block_on(kms.create_key(CreateKeyRequest::default())).unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreFull");
+    assert_eq!(
+        block_on(kms.create_alias("alias/new", &ids[0]))
+            .unwrap_err()
+            .code(),
+        "Rejected.StoreFull"
+    );
+    assert_eq!(
+        block_on(kms.schedule_key_deletion(&ids[0], 7))
+            .unwrap_err()
+            .code(),
+        "Rejected.StoreFull"
+    );
+    assert_eq!(
+        block_on(kms.disable_key(&ids[0])).unwrap_err().code(),
+        "Rejected.StoreFull"
+    );
+    assert_eq!(snapshot(&kms), before, "a failed write changed the state");
+    // Reads and crypto keep working.
+    let blob = block_on(kms.encrypt(EncryptRequest {
+        key_id: ids[0].clone(),
+        plaintext: b"still here".to_vec(),
+        encryption_context: EncryptionContext::new(),
+    }))
+    .unwrap()
+    .ciphertext_blob;
+
+    // Space again: writes resume, and a reopen sees exactly what was acknowledged.
+    faulty.mode.store(0, Ordering::SeqCst);
+    block_on(kms.create_alias("alias/new", &ids[0])).unwrap();
+    let after = snapshot(&kms);
+    drop(kms);
+    let kms = open_with(Backend::Software, faulty.clone(), PASS).unwrap();
+    assert_eq!(snapshot(&kms), after);
+    let d = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: blob,
+        encryption_context: EncryptionContext::new(),
+    }))
+    .unwrap();
+    assert_eq!(d.plaintext.expose(), b"still here");
+
+    // A compaction that fails leaves the store as it was.
+    kms.set_compact_min_bytes(2048);
+    faulty.mode.store(3, Ordering::SeqCst);
+    let mut failed = 0;
+    for _ in 0..40 {
+        match block_on(kms.create_key(CreateKeyRequest::default())) {
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.code(), "Rejected.StoreIo");
+                failed += 1;
+            }
+        }
+    }
+    assert!(failed > 0, "no compaction was attempted");
+    let mid = snapshot(&kms);
+    faulty.mode.store(0, Ordering::SeqCst);
+    drop(kms);
+    let kms = open_with(Backend::Software, faulty.clone(), PASS).unwrap();
+    assert_eq!(snapshot(&kms), mid);
+
+    // A failed flush: the change may or may not be on disk, so the instance refuses
+    // further mutations until reopened; reopening finds a consistent store.
+    faulty.mode.store(2, Ordering::SeqCst);
+    let e = block_on(kms.create_key(CreateKeyRequest::default())).unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreIo");
+    faulty.mode.store(0, Ordering::SeqCst);
+    let e = block_on(kms.create_key(CreateKeyRequest::default())).unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreIo");
+    assert!(e.to_string().contains("reopen"), "{e}");
+    drop(kms);
+    let kms = open_with(Backend::Software, faulty, PASS).unwrap();
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+}
+
+#[test]
+fn change_root_and_rekey_keep_every_key() {
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
+    let ids = busy(&kms);
+    let blob = block_on(kms.encrypt(EncryptRequest {
+        key_id: ids[0].clone(),
+        plaintext: b"across rekeys".to_vec(),
+        encryption_context: EncryptionContext::new(),
+    }))
+    .unwrap()
+    .ciphertext_blob;
+    let before = snapshot(&kms);
+    let old_image = storage.image().unwrap();
+
+    block_on(kms.change_root(
+        RootSecret::passphrase("new pass"),
+        KdfParams::insecure_fast(),
+    ))
+    .unwrap();
+    let changed = storage.image().unwrap();
+    assert_ne!(changed[18..34], old_image[18..34], "the salt is fresh");
+    block_on(kms.rekey_store()).unwrap();
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let after = snapshot(&kms);
+    assert_eq!(after[..before.len() - 1], before[..before.len() - 1]);
+    drop(kms);
+
+    let e = open_with(Backend::Software, storage.clone(), PASS)
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.code(), "Forbidden.WrongPassphrase");
+    let kms = open_with(Backend::Software, storage.clone(), "new pass").unwrap();
+    assert_eq!(snapshot(&kms), after);
+    let d = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: blob,
+        encryption_context: EncryptionContext::new(),
+    }))
+    .unwrap();
+    assert_eq!(d.plaintext.expose(), b"across rekeys");
+
+    // After a rekey, records sealed under the old store key cannot be spliced in.
+    let (_, old_recs) = records(&old_image);
+    let mut spliced = storage.image().unwrap();
+    spliced.extend_from_slice(&old_recs[1]);
+    let e = open_with(
+        Backend::Software,
+        Arc::new(MemoryStorage::with_image(spliced)),
+        "new pass",
+    )
+    .map(|_| ())
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreCorrupted");
+}
+
+#[test]
+fn a_backup_restores_into_a_fresh_store_under_another_root() {
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open_with(Backend::Software, storage, PASS).unwrap();
+    let ids = busy(&kms);
+    let blob = block_on(kms.encrypt(EncryptRequest {
+        key_id: ids[2].clone(),
+        plaintext: b"backed up".to_vec(),
+        encryption_context: EncryptionContext::new(),
+    }))
+    .unwrap()
+    .ciphertext_blob;
+    let before = snapshot(&kms);
+    let backup = block_on(kms.create_backup("backup pass", KdfParams::insecure_fast())).unwrap();
+
+    let opts = |storage: Arc<dyn Storage>| KmsOptions {
+        env: common::env(),
+        storage,
+        root: RootSecret::RawKey(strongroom::SecretBytes::from_slice(&[9; 32])),
+        kdf: KdfParams::insecure_fast(),
+        backend: None,
+    };
+    let fresh = Arc::new(MemoryStorage::new());
+    let e = block_on(Kms::restore_backup(opts(fresh.clone()), &backup, "wrong"))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.code(), "Forbidden.WrongPassphrase");
+    assert!(fresh.image().is_none(), "a failed restore wrote something");
+    let restored = block_on(Kms::restore_backup(
+        opts(fresh.clone()),
+        &backup,
+        "backup pass",
+    ))
+    .unwrap();
+    assert_eq!(snapshot(&restored), before);
+    let d = block_on(restored.decrypt(DecryptRequest {
+        ciphertext_blob: blob,
+        encryption_context: EncryptionContext::new(),
+    }))
+    .unwrap();
+    assert_eq!(d.plaintext.expose(), b"backed up");
+    drop(restored);
+    let e = block_on(Kms::restore_backup(opts(fresh), &backup, "backup pass"))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreExists");
+}
+
+#[test]
+fn a_version_1_image_opens_and_is_upgraded() {
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/vectors/store_v1.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let image = hex::decode(v["image"].as_str().unwrap()).unwrap();
+    assert_eq!(image[4], 1);
+    let storage = Arc::new(MemoryStorage::with_image(image));
+    let kms = open_with(
+        Backend::Software,
+        storage.clone(),
+        v["passphrase"].as_str().unwrap(),
+    )
+    .unwrap();
+    for id in v["key_ids"].as_array().unwrap() {
+        block_on(kms.describe_key(id.as_str().unwrap())).unwrap();
+    }
+    assert_eq!(
+        block_on(kms.describe_key("alias/vector-b")).unwrap().key_id,
+        v["key_ids"][1].as_str().unwrap()
+    );
+    let upgraded = storage.image().unwrap();
+    assert_eq!(upgraded[4], 2, "rewritten as version 2");
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    drop(kms);
+    let kms = open_with(
+        Backend::Software,
+        storage,
+        v["passphrase"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(kms.list_keys(ListKeysRequest::default()))
+            .unwrap()
+            .total_count,
+        3
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("strongroom-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn the_file_store_group_commits_concurrent_writers() {
+    let dir = tempdir("group");
+    let path = dir.join("store.srs");
+    let storage = Arc::new(FileStorage::open(&path).unwrap());
+    let kms = Arc::new(open_with(Backend::Software, storage.clone(), PASS).unwrap());
+    let base = storage.sync_count();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let kms = kms.clone();
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|_| {
+                        block_on(kms.create_key(CreateKeyRequest::default()))
+                            .unwrap()
+                            .key_id
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let ids: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let flushes = storage.sync_count() - base;
+    println!("200 concurrent CreateKeys: {flushes} flushes");
+    assert!(flushes <= 200, "{flushes}");
+    assert_eq!(kms.store_info().journal_records, 200);
+    drop(kms);
+    drop(storage);
+    let storage = Arc::new(FileStorage::open(&path).unwrap());
+    let kms = open_with(Backend::Software, storage, PASS).unwrap();
+    for id in &ids {
+        block_on(kms.describe_key(id)).unwrap();
+    }
+    // A second writer is refused while the first holds the store.
+    assert_eq!(
+        FileStorage::open(&path).unwrap_err().code(),
+        "Rejected.StoreLocked"
+    );
+    drop(kms);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_file_store_drops_a_torn_tail_on_disk() {
+    let dir = tempdir("torn");
+    let path = dir.join("store.srs");
+    let kms = open_with(
+        Backend::Software,
+        Arc::new(FileStorage::open(&path).unwrap()),
+        PASS,
+    )
+    .unwrap();
+    let a = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    drop(kms);
+    let good = std::fs::metadata(&path).unwrap().len();
+    // A crash mid-append: half a record, then zeros the file system never filled.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, &[0x00, 0x00, 0x01, 0x20, 0xff, 0xff, 0xfe]).unwrap();
+    drop(f);
+    let kms = open_with(
+        Backend::Software,
+        Arc::new(FileStorage::open(&path).unwrap()),
+        PASS,
+    )
+    .unwrap();
+    assert_eq!(kms.store_info().torn_bytes, 7);
+    let b = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    drop(kms);
+    let kms = open_with(
+        Backend::Software,
+        Arc::new(FileStorage::open(&path).unwrap()),
+        PASS,
+    )
+    .unwrap();
+    assert_eq!(kms.store_info().torn_bytes, 0);
+    assert!(std::fs::metadata(&path).unwrap().len() > good);
+    block_on(kms.describe_key(&a.key_id)).unwrap();
+    block_on(kms.describe_key(&b.key_id)).unwrap();
+    drop(kms);
+    std::fs::remove_dir_all(dir).unwrap();
+}
