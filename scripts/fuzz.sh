@@ -1,30 +1,40 @@
 #!/usr/bin/env bash
-# Fuzzes the envelope parser with cargo-fuzz (libFuzzer + AddressSanitizer) for N
-# seconds (default 30), seeded from the shared vectors, and prints the exec count.
-# `bash scripts/fuzz.sh 3600` is the long run; CI runs the short one.
-# The machine's toolchain is stable: RUSTC_BOOTSTRAP lets cargo-fuzz pass its -Z flags.
+# Fuzzes the parsers with cargo-fuzz (libFuzzer + AddressSanitizer) for N seconds each
+# (default 30): `envelope` (the envelope message) and `store` (the store: header,
+# record framing, snapshot and journal-delta decoders), each seeded from the shared
+# vectors, and prints the exec counts. `bash scripts/fuzz.sh 3600` is the long run;
+# CI runs the short one. The machine's toolchain is stable: RUSTC_BOOTSTRAP lets
+# cargo-fuzz pass its -Z flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
 if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "0.13.2" ]; then
   cargo install -q cargo-fuzz --version 0.13.2 --locked
 fi
-corpus=fuzz/corpus/envelope
-mkdir -p "$corpus"
-python3 - "$corpus" <<'PY'
-import hashlib, json, pathlib, sys
+mkdir -p fuzz/corpus/envelope fuzz/corpus/store build
+python3 - <<'PY'
+import hashlib, json, pathlib
+def seed(target, b):
+    (pathlib.Path("fuzz/corpus") / target / hashlib.sha1(b).hexdigest()).write_bytes(b)
 d = json.loads(pathlib.Path("tests/vectors/envelope_v1.json").read_text())
-ms = [v["message"] for v in d["data_key"] + d["negative"] + d["store"]["messages"]]
-for m in ms:
-    b = bytes.fromhex(m)
-    (pathlib.Path(sys.argv[1]) / hashlib.sha1(b).hexdigest()).write_bytes(b)
+for v in d["data_key"] + d["negative"] + d["store"]["messages"]:
+    seed("envelope", bytes.fromhex(v["message"]))
+# Stores: the version-2 journal stores in the vectors and the version-1 image.
+seed("store", bytes.fromhex(d["store"]["image"]))
+seed("store", bytes.fromhex(json.loads(pathlib.Path("tests/vectors/blob_v1.json").read_text())["store"]["image"]))
+seed("store", bytes.fromhex(json.loads(pathlib.Path("tests/vectors/store_v1.json").read_text())["image"]))
 PY
 cd fuzz
-RUSTC_BOOTSTRAP=1 cargo fuzz build -O envelope
-RUSTC_BOOTSTRAP=1 cargo fuzz run -O envelope "corpus/envelope" -- -max_total_time="$secs" -print_final_stats=1 2>&1 \
-  | tee ../build/fuzz-envelope.log | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)' || true
-execs=$(grep -E '^stat::number_of_executed_units' ../build/fuzz-envelope.log | awk '{print $2}')
-if grep -qE 'ERROR: libFuzzer|==ERROR|panicked' ../build/fuzz-envelope.log; then
-  echo "fuzz: envelope FAILED (see build/fuzz-envelope.log and fuzz/artifacts/)"; exit 1
-fi
-echo "fuzz: envelope ${execs:-?} execs in ${secs}s, no crash"
+status=0
+for target in envelope store; do
+  RUSTC_BOOTSTRAP=1 cargo fuzz build -O "$target"
+  RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$target" "corpus/$target" -- -max_total_time="$secs" -print_final_stats=1 2>&1 \
+    | tee "../build/fuzz-$target.log" | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)' || true
+  execs=$(grep -E '^stat::number_of_executed_units' "../build/fuzz-$target.log" | awk '{print $2}')
+  if grep -qE 'ERROR: libFuzzer|==ERROR|panicked' "../build/fuzz-$target.log"; then
+    echo "fuzz: $target FAILED (see build/fuzz-$target.log and fuzz/artifacts/)"; status=1
+  else
+    echo "fuzz: $target ${execs:-?} execs in ${secs}s, no crash"
+  fi
+done
+exit $status

@@ -1,6 +1,8 @@
 //! Rust benchmarks: Encrypt (64 B) and GenerateDataKey against the raw aes-gcm crate;
 //! envelope bulk against `openssl speed -evp aes-256-gcm`; AsymmetricSign / Verify /
-//! OAEP decrypt against `openssl speed rsa2048 / ecdsap256` (`--asymmetric-only`).
+//! OAEP decrypt against `openssl speed rsa2048 / ecdsap256` (`--asymmetric-only`);
+//! the file store at 100,000 keys — open time, CreateKey latency against a bare
+//! write + fdatasync of the same bytes, and group commit (`--store-only`).
 //! Prints one JSON object per comparison.
 #![allow(
     clippy::print_stdout,
@@ -297,6 +299,166 @@ fn report(op: &str, ours: f64, peer_name: &str, peer: f64) {
     );
 }
 
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The file store at scale: a 100,000-key store (built in memory, written out),
+/// opened from disk; CreateKey latency on it, each acknowledged only once durable,
+/// against a bare write + fdatasync of the same record size on the same disk; and
+/// 4 concurrent writers against 1 (group commit).
+fn store() {
+    use std::io::Write as _;
+    use std::sync::Arc;
+    use strongroom::storage::{FileStorage, KdfParams};
+    use strongroom::{KmsOptions, RootSecret};
+
+    let n: usize = std::env::var("STRONGROOM_BENCH_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    // Built whole, then 4,500 CreateKeys below bring it to `n` (the store's quota).
+    let (m, per) = (2000, 500);
+    let built = n - m - 5 * per;
+    let dir = std::env::current_dir().unwrap().join("build/bench-store");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("store.srs");
+    let root = || RootSecret::passphrase("bench passphrase");
+    let t = Instant::now();
+    {
+        let kms = block_on(Kms::open(KmsOptions {
+            env: Env::system(),
+            storage: Arc::new(strongroom::storage::MemoryStorage::new()),
+            root: root(),
+            kdf: KdfParams::default(),
+            backend: None,
+        }))
+        .unwrap();
+        for i in 0..built {
+            block_on(kms.create_key(CreateKeyRequest {
+                description: Some(format!("bench key {i}")),
+                ..CreateKeyRequest::default()
+            }))
+            .unwrap();
+        }
+        std::fs::write(&path, block_on(kms.export_image(None)).unwrap()).unwrap();
+    }
+    let build_s = t.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    let open = || {
+        block_on(Kms::open(KmsOptions {
+            env: Env::system(),
+            storage: Arc::new(FileStorage::open(&path).unwrap()),
+            root: root(),
+            kdf: KdfParams::default(),
+            backend: None,
+        }))
+        .unwrap()
+    };
+    let opens = |what: &str, keys: usize| {
+        let mut v: Vec<(f64, strongroom::storage::StoreInfo)> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                let kms = open();
+                let s = t.elapsed().as_secs_f64();
+                (s, kms.store_info())
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let info = v[2].1;
+        println!(
+            "{}",
+            serde_json::json!({
+                "runtime": "rust", "op": format!("store open, {what} (Argon2id default, replay)"), "keys": keys,
+                "store_bytes": std::fs::metadata(&path).unwrap().len(),
+                "journal_records": info.journal_records,
+                "open_median_ms": (v[2].0 * 1e4).round() / 10.0, "open_max_ms": (v[4].0 * 1e4).round() / 10.0,
+                "goal_ms": 1000,
+            })
+        );
+    };
+    println!(
+        "{}",
+        serde_json::json!({"runtime": "rust", "op": "store build (in memory, written out)", "keys": built, "store_bytes": bytes, "build_s": (build_s * 10.0).round() / 10.0})
+    );
+    opens("snapshot only", built);
+
+    let kms = open();
+    let record = kms.store_info().snapshot_bytes; // for the size of one key record below
+    let before = kms.store_info().journal_bytes;
+    let mut lat: Vec<f64> = (0..m)
+        .map(|_| {
+            let t = Instant::now();
+            block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+            t.elapsed().as_nanos() as f64
+        })
+        .collect();
+    let per_record = ((kms.store_info().journal_bytes - before) / m as u64) as usize;
+    lat.sort_by(f64::total_cmp);
+    // The floor: the same bytes appended and fdatasync'd on the same file system.
+    let mut f = std::fs::File::create(dir.join("peer.bin")).unwrap();
+    let buf = vec![0x5a_u8; per_record];
+    let mut peer: Vec<f64> = (0..m)
+        .map(|_| {
+            let t = Instant::now();
+            f.write_all(&buf).unwrap();
+            f.sync_data().unwrap();
+            t.elapsed().as_nanos() as f64
+        })
+        .collect();
+    peer.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+    let (q50, q99) = (percentile(&peer, 0.5), percentile(&peer, 0.99));
+    println!(
+        "{}",
+        serde_json::json!({
+            "runtime": "rust", "op": "CreateKey on a ~100k-key file store (durable)", "keys_before": built,
+            "record_bytes": per_record, "snapshot_bytes": record,
+            "strongroom_median_ns": p50.round(), "strongroom_p99_ns": p99.round(),
+            "strongroom_max_ns": lat[lat.len() - 1].round(),
+            "peer": "write + fdatasync of the same bytes", "peer_median_ns": q50.round(), "peer_p99_ns": q99.round(),
+            "ratio_vs_peer": (q50 / p50 * 1000.0).round() / 1000.0,
+            "goal_p99_ns": 2_000_000,
+        })
+    );
+
+    // Group commit: 4 threads creating at once against 1.
+    let kms = Arc::new(kms);
+    let t = Instant::now();
+    for _ in 0..per {
+        block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    }
+    let one = per as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let kms = kms.clone();
+            std::thread::spawn(move || {
+                for _ in 0..per {
+                    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    let four = (4 * per) as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "runtime": "rust", "op": "CreateKey throughput, 4 writers vs 1 (group commit)",
+            "one_writer_per_s": one.round(), "four_writers_per_s": four.round(),
+            "ratio": (four / one * 100.0).round() / 100.0,
+        })
+    );
+    drop(kms);
+    opens("snapshot + journal", n);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     let kms = block_on(Kms::memory(Env::system(), None)).unwrap();
     let key = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
@@ -325,6 +487,10 @@ fn main() {
     }
     if std::env::args().any(|a| a == "--asymmetric-only") {
         asymmetric(&kms);
+        return;
+    }
+    if std::env::args().any(|a| a == "--store-only") {
+        store();
         return;
     }
 
@@ -369,4 +535,5 @@ fn main() {
     );
     bulk(&kms, &key.key_id);
     asymmetric(&kms);
+    store();
 }

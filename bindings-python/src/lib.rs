@@ -247,6 +247,83 @@ impl Kms {
         Ok(PyBytes::new(py, &img))
     }
 
+    #[staticmethod]
+    #[pyo3(signature = (path, passphrase, backup, backup_passphrase, transport=None))]
+    fn restore_backup(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        passphrase: &str,
+        backup: Vec<u8>,
+        backup_passphrase: &str,
+        transport: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let backend = backend_for(py, transport)?;
+        let root = root(passphrase);
+        let kms = py
+            .detach(|| -> strongroom::Result<CoreKms> {
+                let storage = Arc::new(FileStorage::open(&path)?);
+                pollster::block_on(CoreKms::restore_backup(
+                    KmsOptions {
+                        env: Env::system(),
+                        storage,
+                        root,
+                        kdf: KdfParams::default(),
+                        backend,
+                    },
+                    &backup,
+                    backup_passphrase,
+                ))
+            })
+            .map_err(to_pyerr)?;
+        Ok(Kms {
+            inner: Arc::new(kms),
+        })
+    }
+
+    fn create_backup<'py>(
+        &self,
+        py: Python<'py>,
+        backup_passphrase: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let b = py
+            .detach(|| {
+                pollster::block_on(
+                    self.inner
+                        .create_backup(backup_passphrase, KdfParams::default()),
+                )
+            })
+            .map_err(to_pyerr)?;
+        Ok(PyBytes::new(py, &b))
+    }
+
+    fn change_passphrase(&self, py: Python<'_>, passphrase: &str) -> PyResult<()> {
+        let r = root(passphrase);
+        py.detach(|| pollster::block_on(self.inner.change_root(r, KdfParams::default())))
+            .map_err(to_pyerr)
+    }
+
+    fn rekey_store(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| pollster::block_on(self.inner.rekey_store()))
+            .map_err(to_pyerr)
+    }
+
+    fn compact_store(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| pollster::block_on(self.inner.compact_store()))
+            .map_err(to_pyerr)
+    }
+
+    fn store_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let i = self.inner.store_info();
+        let d = PyDict::new(py);
+        d.set_item("format_version", i.format_version)?;
+        d.set_item("generation", i.generation)?;
+        d.set_item("snapshot_bytes", i.snapshot_bytes)?;
+        d.set_item("journal_records", i.journal_records)?;
+        d.set_item("journal_bytes", i.journal_bytes)?;
+        d.set_item("torn_bytes", i.torn_bytes)?;
+        Ok(d)
+    }
+
     #[pyo3(signature = (key_spec=None, key_usage=None, description=None, origin=None, protection_level=None))]
     fn create_key<'py>(
         &self,

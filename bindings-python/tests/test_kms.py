@@ -229,3 +229,69 @@ def test_deletion_protection(kms):
     assert ei.value.code == "Forbidden.DeletionProtection"
     kms.set_deletion_protection(key_id=k.key_id, enable_deletion_protection=False)
     assert kms.schedule_key_deletion(key_id=k.key_id, pending_window_in_days=7).key_state == "PendingDeletion"
+
+
+def test_store_journal_backup_and_passphrase(tmp_path):
+    import gc
+    import threading
+
+    path = tmp_path / "store"
+    kms = Kms.open(path, passphrase="pw")
+    info = kms.store_info()
+    assert info.format_version == 2 and info.journal_records == 0
+    # Threads create at once (the GIL is released); every key is durable.
+    ids = []
+
+    def worker():
+        for _ in range(25):
+            ids.append(kms.create_key().key_id)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert kms.store_info().journal_records == 100
+    kms.create_alias(alias_name="alias/py", key_id=ids[0])
+    blob = kms.encrypt(key_id="alias/py", plaintext=b"kept").ciphertext_blob
+    kms.compact_store()
+    assert kms.store_info().journal_records == 0
+    kms.rekey_store()
+    kms.change_passphrase(passphrase="pw2")
+    backup = kms.create_backup(backup_passphrase="bk")
+    del kms
+    gc.collect()
+    with pytest.raises(WrongPassphraseError):
+        Kms.open(path, passphrase="pw")
+    kms = Kms.open(path, passphrase="pw2")
+    assert kms.list_keys(page_size=100).total_count == 100
+    del kms
+    gc.collect()
+
+    restored_path = tmp_path / "restored"
+    with pytest.raises(WrongPassphraseError):
+        Kms.restore_backup(restored_path, backup, passphrase="pw3", backup_passphrase="nope")
+    restored = Kms.restore_backup(restored_path, backup, passphrase="pw3", backup_passphrase="bk")
+    assert restored.decrypt(ciphertext_blob=blob).plaintext == b"kept"
+    assert restored.describe_key(key_id="alias/py").key_id == ids[0]
+    del restored
+    gc.collect()
+    with pytest.raises(strongroom.StoreError) as ei:
+        Kms.restore_backup(restored_path, backup, passphrase="pw3", backup_passphrase="bk")
+    assert ei.value.code == "Rejected.StoreExists"
+
+    # A torn tail (a crash mid-append) is dropped on open and reported.
+    with open(restored_path, "ab") as f:
+        f.write(b"\x00\x00\x01")
+    kms = Kms.open(restored_path, passphrase="pw3")
+    assert kms.store_info().torn_bytes == 3
+    # Any other damage refuses to open, naming it.
+    del kms
+    gc.collect()
+    data = bytearray(restored_path.read_bytes())
+    data[200] ^= 0x10
+    restored_path.write_bytes(bytes(data))
+    with pytest.raises(strongroom.StoreError) as ei:
+        Kms.open(restored_path, passphrase="pw3")
+    assert ei.value.code == "Rejected.StoreCorrupted"
+    assert "snapshot" in str(ei.value)

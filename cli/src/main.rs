@@ -59,6 +59,36 @@ enum Cmd {
     Decrypt(EnvelopeDecryptArgs),
     /// The envelope-encryption lab of the Alibaba KMS tutorial, end to end, in a fresh store.
     Lab(lab::LabArgs),
+    /// The store itself: its journal, passphrase, store key and backups.
+    #[command(subcommand)]
+    Store(StoreCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCmd {
+    /// Format version, generation, snapshot and journal sizes, and any torn tail
+    /// dropped on open.
+    Info,
+    /// Rewrites the journal into one snapshot now (it also happens on its own once the
+    /// journal outgrows the snapshot).
+    Compact,
+    /// Seals the store under a new passphrase (STRONGROOM_NEW_PASSPHRASE, or a
+    /// prompt); the old one stops opening it.
+    ChangePassphrase,
+    /// A new random store key; the whole store is rewritten under it.
+    Rekey,
+    /// CreateBackup: the whole store in one file sealed under its own passphrase
+    /// (STRONGROOM_BACKUP_PASSPHRASE, or a prompt).
+    Backup {
+        /// Where to write the backup (created with mode 0600).
+        out: PathBuf,
+    },
+    /// RestoreBackup: a backup becomes a new store at --store (which must not exist),
+    /// sealed under STRONGROOM_PASSPHRASE.
+    Restore {
+        /// The backup file.
+        backup: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -461,10 +491,94 @@ fn print(json_mode: bool, v: &Value) {
     }
 }
 
+/// A second secret (new passphrase, backup passphrase): from `var`, or prompted twice
+/// on a terminal.
+fn other_secret(var: &str, what: &str) -> Result<String, Error> {
+    if let Ok(p) = std::env::var(var)
+        && !p.is_empty()
+    {
+        return Ok(p);
+    }
+    let bad = |reason: String| Error::InvalidParameter {
+        name: "Passphrase",
+        reason,
+    };
+    if !std::io::stdin().is_terminal() {
+        return Err(bad(format!(
+            "set {var} or run on a terminal to be prompted"
+        )));
+    }
+    let a = rpassword::prompt_password(format!("{what}: ")).map_err(|e| bad(e.to_string()))?;
+    let b =
+        rpassword::prompt_password(format!("{what} again: ")).map_err(|e| bad(e.to_string()))?;
+    if a != b {
+        return Err(bad("the two entries differ".into()));
+    }
+    Ok(a)
+}
+
+fn store_cmd(kms: &Kms, cmd: StoreCmd, json_mode: bool) -> Result<(), Error> {
+    match cmd {
+        StoreCmd::Info => {}
+        StoreCmd::Compact => pollster::block_on(kms.compact_store())?,
+        StoreCmd::ChangePassphrase => {
+            let new = other_secret("STRONGROOM_NEW_PASSPHRASE", "new store passphrase")?;
+            pollster::block_on(
+                kms.change_root(RootSecret::passphrase(&new), KdfParams::default()),
+            )?;
+        }
+        StoreCmd::Rekey => pollster::block_on(kms.rekey_store())?,
+        StoreCmd::Backup { out } => {
+            let pass = other_secret("STRONGROOM_BACKUP_PASSPHRASE", "backup passphrase")?;
+            let b = pollster::block_on(kms.create_backup(&pass, KdfParams::default()))?;
+            write_secret_file(&out, &b)?;
+            print(
+                json_mode,
+                &json!({"BackupFile": out.display().to_string(), "Bytes": b.len(), "ProtectionLevel": kms.protection_level().as_str()}),
+            );
+            return Ok(());
+        }
+        StoreCmd::Restore { .. } => {}
+    }
+    let i = kms.store_info();
+    let keys = pollster::block_on(kms.list_keys(ListKeysRequest::default()))?.total_count;
+    print(
+        json_mode,
+        &json!({
+            "FormatVersion": i.format_version,
+            "Generation": i.generation,
+            "Keys": keys,
+            "SnapshotBytes": i.snapshot_bytes,
+            "JournalRecords": i.journal_records,
+            "JournalBytes": i.journal_bytes,
+            "TornBytes": i.torn_bytes,
+        }),
+    );
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     let json_mode = cli.json;
     if let Cmd::Lab(args) = &cli.cmd {
         return lab::run(args, json_mode).map(|()| ExitCode::SUCCESS);
+    }
+    if let Cmd::Store(StoreCmd::Restore { backup }) = &cli.cmd {
+        let bytes = std::fs::read(backup)
+            .map_err(|e| Error::Io(format!("cannot read {}: {e}", backup.display())))?;
+        let pass = other_secret("STRONGROOM_BACKUP_PASSPHRASE", "backup passphrase")?;
+        let kms = pollster::block_on(Kms::restore_backup(
+            KmsOptions {
+                env: Env::system(),
+                storage: Arc::new(FileStorage::open(&cli.store)?),
+                root: RootSecret::passphrase(&passphrase()?),
+                kdf: KdfParams::default(),
+                backend: None,
+            },
+            &bytes,
+            &pass,
+        ))?;
+        store_cmd(&kms, StoreCmd::Info, json_mode)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let kms = open_store(&cli.store, &passphrase()?, KdfParams::default())?;
     match cli.cmd {
@@ -799,6 +913,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Cmd::Encrypt(a) => envelope::encrypt(&kms, a, json_mode)?,
         Cmd::Decrypt(a) => envelope::decrypt(&kms, a, json_mode)?,
+        Cmd::Store(cmd) => store_cmd(&kms, cmd, json_mode)?,
         Cmd::Lab(_) => {}
     }
     Ok(ExitCode::SUCCESS)

@@ -720,3 +720,134 @@ fn asymmetric_keys_from_the_command_line() {
         "InvalidCiphertext"
     );
 }
+
+fn sr_env(store: &Path, pass: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("STRONGROOM_PASSPHRASE", pass)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn store_journal_backup_restore_passphrase_and_disk_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = json(&sr(&store, "pw", &["--json", "key", "create"]));
+    let a = a["KeyId"].as_str().unwrap().to_string();
+    json(&sr(
+        &store,
+        "pw",
+        &["--json", "alias", "create", "alias/cli", &a],
+    ));
+    json(&sr(&store, "pw", &["--json", "key", "create"]));
+    let info = json(&sr(&store, "pw", &["--json", "store", "info"]));
+    assert_eq!(info["FormatVersion"], 2);
+    assert_eq!(info["Keys"], 2);
+    assert_eq!(info["JournalRecords"], 3, "{info}");
+    let pt = dir.path().join("pt");
+    std::fs::write(&pt, b"kept across everything").unwrap();
+    let msg = dir.path().join("msg");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "encrypt",
+            "--key",
+            "alias/cli",
+            pt.to_str().unwrap(),
+            msg.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Disk full (a file-size limit below the store's size; SIGXFSZ ignored so the
+    // write fails with EFBIG): a clear code, and the store is unchanged.
+    let size = std::fs::metadata(&store).unwrap().len();
+    let limited = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {}; exec \"$0\" --json --store \"$1\" key create",
+            size / 1024
+        ))
+        .arg(env!("CARGO_BIN_EXE_strongroom"))
+        .arg(&store)
+        .env("STRONGROOM_PASSPHRASE", "pw")
+        .output()
+        .unwrap();
+    assert_eq!(err_code(&limited), "Rejected.StoreFull");
+    let info = json(&sr(&store, "pw", &["--json", "store", "info"]));
+    assert_eq!(info["Keys"], 2);
+    assert_eq!(info["TornBytes"], 0);
+
+    // Compact, rekey, change the passphrase: the keys and the message survive.
+    let c = json(&sr(&store, "pw", &["--json", "store", "compact"]));
+    assert_eq!(c["JournalRecords"], 0);
+    assert!(c["Generation"].as_u64().unwrap() >= 2);
+    json(&sr(&store, "pw", &["--json", "store", "rekey"]));
+    json(&sr_env(
+        &store,
+        "pw",
+        &[("STRONGROOM_NEW_PASSPHRASE", "pw2")],
+        &["--json", "store", "change-passphrase"],
+    ));
+    assert_eq!(
+        err_code(&sr(&store, "pw", &["--json", "store", "info"])),
+        "Forbidden.WrongPassphrase"
+    );
+    assert_eq!(
+        json(&sr(&store, "pw2", &["--json", "store", "info"]))["Keys"],
+        2
+    );
+
+    // Backup under its own passphrase; restore into a new store under a third one.
+    let backup = dir.path().join("backup.srb");
+    let b = json(&sr_env(
+        &store,
+        "pw2",
+        &[("STRONGROOM_BACKUP_PASSPHRASE", "bk")],
+        &["--json", "store", "backup", backup.to_str().unwrap()],
+    ));
+    assert_eq!(b["ProtectionLevel"], "SOFTWARE");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let restored = dir.path().join("restored/store");
+    let wrong = sr_env(
+        &restored,
+        "pw3",
+        &[("STRONGROOM_BACKUP_PASSPHRASE", "nope")],
+        &["--json", "store", "restore", backup.to_str().unwrap()],
+    );
+    assert_eq!(err_code(&wrong), "Forbidden.WrongPassphrase");
+    let r = json(&sr_env(
+        &restored,
+        "pw3",
+        &[("STRONGROOM_BACKUP_PASSPHRASE", "bk")],
+        &["--json", "store", "restore", backup.to_str().unwrap()],
+    ));
+    assert_eq!(r["Keys"], 2);
+    let again = sr_env(
+        &restored,
+        "pw3",
+        &[("STRONGROOM_BACKUP_PASSPHRASE", "bk")],
+        &["--json", "store", "restore", backup.to_str().unwrap()],
+    );
+    assert_eq!(err_code(&again), "Rejected.StoreExists");
+    let out = dir.path().join("out");
+    let o = sr(
+        &restored,
+        "pw3",
+        &["decrypt", msg.to_str().unwrap(), out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), b"kept across everything");
+}

@@ -774,6 +774,16 @@ impl Kms {
         self.compact_with(next).await
     }
 
+    /// Compacts the store now: the journal is rewritten into one snapshot, atomically.
+    ///
+    /// # Errors
+    /// Store failures (the store stays as it was).
+    pub async fn compact_store(&self) -> Result<()> {
+        let _w = self.writer.lock().await;
+        self.check_poisoned()?;
+        self.compact().await
+    }
+
     /// What the store holds on disk: format, generation, snapshot and journal sizes,
     /// and any torn tail dropped when it was opened.
     #[must_use]
@@ -1186,6 +1196,15 @@ impl Kms {
             Ok(())
         })
         .await?;
+        // The destroyed material is still in earlier journal records: rewrite the
+        // store without it now rather than at the next compaction.
+        {
+            let _w = self.writer.lock().await;
+            if self.journal.lock().info.journal_records > 0 {
+                self.check_poisoned()?;
+                self.compact().await?;
+            }
+        }
         self.refresh_schedules();
         Ok(())
     }

@@ -631,3 +631,50 @@ fn the_file_store_drops_a_torn_tail_on_disk() {
     drop(kms);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_store_naming_a_huge_argon2id_cost_is_refused_before_any_work() {
+    use sha2::Digest;
+    // Found by the store fuzzer: a version-1 image naming m = 2.7 GiB made the opener
+    // allocate it. Both versions now refuse m > 1 GiB, t > 16 as corrupted.
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/vectors/store_v1.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let v1 = hex::decode(v["image"].as_str().unwrap()).unwrap();
+    let storage = Arc::new(MemoryStorage::new());
+    drop(open_with(Backend::Software, storage.clone(), PASS).unwrap());
+    let v2 = storage.image().unwrap();
+    for (m, t) in [(0x0020_0000_u32, 1_u32), (0x002a_0040, 1), (64, 17)] {
+        for img in [&v1, &v2] {
+            let mut bad = img.clone();
+            bad[6..10].copy_from_slice(&m.to_be_bytes());
+            bad[10..14].copy_from_slice(&t.to_be_bytes());
+            if bad[4] == 2 {
+                // Keep the header checksum right, so the range check itself is hit.
+                let sum = sha2::Sha256::digest(&bad[..102]);
+                bad[102..110].copy_from_slice(&sum[..8]);
+            }
+            let t0 = std::time::Instant::now();
+            let e = open_with(
+                Backend::Software,
+                Arc::new(MemoryStorage::with_image(bad)),
+                PASS,
+            )
+            .map(|_| ())
+            .unwrap_err();
+            assert_eq!(
+                e.code(),
+                "Rejected.StoreCorrupted",
+                "v{} m={m} t={t}",
+                img[4]
+            );
+            assert!(e.to_string().contains("Argon2id"), "{e}");
+            assert!(t0.elapsed() < std::time::Duration::from_secs(1));
+        }
+    }
+}

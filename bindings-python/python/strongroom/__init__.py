@@ -51,6 +51,7 @@ __all__ = [
     "VerifyResult",
     "EnvelopeInfo",
     "DecryptEnvelopeResult",
+    "StoreInfo",
     "StrongroomError",
     "InvalidParameterError",
     "KeyNotFoundError",
@@ -265,6 +266,18 @@ class BackendServer:
         return self._native.handle(request)
 
 
+@dataclass(frozen=True)
+class StoreInfo:
+    """What the store holds on disk (``Kms.store_info``)."""
+
+    format_version: int
+    generation: int
+    snapshot_bytes: int
+    journal_records: int
+    journal_bytes: int
+    torn_bytes: int
+
+
 class Kms:
     """A key management service over one sealed store."""
 
@@ -289,6 +302,44 @@ class Kms:
     def export_image(self, *, passphrase: Optional[str] = None) -> bytes:
         """The sealed store image; with ``passphrase``, resealed under it."""
         return self._native.export_image(passphrase)
+
+    @classmethod
+    def restore_backup(
+        cls,
+        path: Union[str, "os.PathLike[str]"],
+        backup: bytes,
+        *,
+        passphrase: str,
+        backup_passphrase: str,
+        transport: Optional[Transport] = None,
+    ) -> "Kms":
+        """RestoreBackup: ``backup`` becomes a new store at ``path`` (which must not hold
+        one: ``Rejected.StoreExists``), sealed under ``passphrase``."""
+        return cls(
+            _native.Kms.restore_backup(
+                os.fspath(path), passphrase, _bytes("Backup", backup), backup_passphrase, transport
+            )
+        )
+
+    def create_backup(self, *, backup_passphrase: str) -> bytes:
+        """CreateBackup: the whole store as bytes sealed under ``backup_passphrase``."""
+        return self._native.create_backup(backup_passphrase)
+
+    def change_passphrase(self, *, passphrase: str) -> None:
+        """Reseals the store under a new passphrase; the old one stops opening it."""
+        self._native.change_passphrase(passphrase)
+
+    def rekey_store(self) -> None:
+        """A new random store key; the whole store is rewritten under it."""
+        self._native.rekey_store()
+
+    def compact_store(self) -> None:
+        """Rewrites the journal into one snapshot now."""
+        self._native.compact_store()
+
+    def store_info(self) -> StoreInfo:
+        """Format version, generation, snapshot and journal sizes, torn bytes dropped on open."""
+        return StoreInfo(**self._native.store_info())
 
     def create_key(
         self,

@@ -444,3 +444,15 @@ pub fn inspect(bytes: &[u8], root: &RootSecret) -> Result<(StoreInfo, usize, usi
     let o = open(bytes, root)?;
     Ok((o.info, o.state.keys.len(), o.state.aliases.len()))
 }
+
+/// For the fuzzer (fuzz/fuzz_targets/store.rs): replays a snapshot's and deltas'
+/// *plaintexts*, as opening does once each record has authenticated, and returns the
+/// number of keys and aliases. Not part of the API.
+#[doc(hidden)]
+pub fn replay_plaintexts(snapshot: &[u8], deltas: &[&[u8]]) -> Result<(usize, usize)> {
+    let mut st = State::decode(snapshot)?;
+    for d in deltas {
+        st.apply_delta(d)?;
+    }
+    Ok((st.keys.len(), st.aliases.len()))
+}

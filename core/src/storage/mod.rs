@@ -24,7 +24,7 @@ pub(crate) mod journal;
 #[cfg(feature = "std")]
 pub use file::FileStorage;
 pub use image::{KdfParams, RootSecret};
-pub use journal::{StoreInfo, inspect};
+pub use journal::{StoreInfo, inspect, replay_plaintexts};
 
 /// Keeps one sealed store.
 pub trait Storage: MaybeSendSync {
