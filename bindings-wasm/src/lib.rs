@@ -224,11 +224,34 @@ impl Transport for JsTransport {
     }
 }
 
-/// A storage whose `save` is a JS `async (image: Uint8Array) => void` (the Node facade
-/// writes files with temp file + fsync + rename); the image it starts from is given.
+/// A storage over JS callbacks (the Node facade's file store): `save` is
+/// `async (image: Uint8Array) => void` (temp file + fsync + rename); when `append`
+/// (`async (at: number, record: Uint8Array) => void`) and `sync` (`async () => void`,
+/// fdatasync shared by concurrent callers) are given, each mutation appends one
+/// journal record instead of rewriting the store. The image it starts from is given.
 struct JsStorage {
     initial: Option<Vec<u8>>,
     save: Function,
+    append: Option<Function>,
+    sync: Option<Function>,
+}
+
+/// A JS storage error as a store error: ENOSPC / EDQUOT / EFBIG are `StoreFull`.
+fn store_err(e: &JsValue) -> Error {
+    let get = |k: &str| Reflect::get(e, &k.into()).ok().and_then(|m| m.as_string());
+    let msg = get("message").unwrap_or_else(|| "store write failed".into());
+    match get("code").as_deref() {
+        Some("ENOSPC" | "EDQUOT" | "EFBIG") => Error::StoreFull(msg),
+        _ => Error::StoreIo(msg),
+    }
+}
+
+async fn call_js(f: &Function, args: &Array) -> strongroom::Result<()> {
+    let r = f.apply(&JsValue::NULL, args).map_err(|e| store_err(&e))?;
+    JsFuture::from(Promise::resolve(&r))
+        .await
+        .map_err(|e| store_err(&e))?;
+    Ok(())
 }
 
 impl Storage for JsStorage {
@@ -237,18 +260,25 @@ impl Storage for JsStorage {
         Box::pin(async move { Ok(v) })
     }
     fn save<'a>(&'a self, image: &'a [u8]) -> BoxFuture<'a, strongroom::Result<()>> {
+        Box::pin(async move { call_js(&self.save, &Array::of1(&bytes(image))).await })
+    }
+    fn supports_append(&self) -> bool {
+        self.append.is_some() && self.sync.is_some()
+    }
+    fn append<'a>(&'a self, at: u64, record: &'a [u8]) -> BoxFuture<'a, strongroom::Result<()>> {
         Box::pin(async move {
-            let io = |e: JsValue| {
-                Error::StoreIo(
-                    Reflect::get(&e, &"message".into())
-                        .ok()
-                        .and_then(|m| m.as_string())
-                        .unwrap_or_else(|| "save failed".into()),
-                )
-            };
-            let r = self.save.call1(&JsValue::NULL, &bytes(image)).map_err(io)?;
-            JsFuture::from(Promise::resolve(&r)).await.map_err(io)?;
-            Ok(())
+            match &self.append {
+                Some(f) => call_js(f, &Array::of2(&(at as f64).into(), &bytes(record))).await,
+                None => Err(Error::Unsupported("this storage cannot append")),
+            }
+        })
+    }
+    fn sync(&self) -> BoxFuture<'_, strongroom::Result<()>> {
+        Box::pin(async move {
+            match &self.sync {
+                Some(f) => call_js(f, &Array::new()).await,
+                None => Ok(()),
+            }
         })
     }
 }
@@ -293,12 +323,19 @@ impl NativeKms {
     }
 
     /// Opens a store from its image (or creates one when `image` is undefined);
-    /// `save`, when given, persists every change.
+    /// `save` (and `append` + `sync`), when given, persist every change (JsStorage).
+    /// With `backup`, the store must not exist yet: the backup, opened with
+    /// `backup_passphrase`, becomes it (RestoreBackup).
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         image: Option<Vec<u8>>,
         passphrase: String,
         save: Option<Function>,
         transport: Option<Function>,
+        append: Option<Function>,
+        sync: Option<Function>,
+        backup: Option<Vec<u8>>,
+        backup_passphrase: Option<String>,
     ) -> Promise {
         promise(async move {
             let backend = backend_for(transport).await?;
@@ -306,20 +343,28 @@ impl NativeKms {
                 Some(save) => Arc::new(JsStorage {
                     initial: image,
                     save,
+                    append,
+                    sync,
                 }),
                 None => Arc::new(match image {
                     Some(i) => MemoryStorage::with_image(i),
                     None => MemoryStorage::new(),
                 }),
             };
-            let kms = Kms::open(KmsOptions {
+            let opts = KmsOptions {
                 env: env(),
                 storage,
                 root: RootSecret::passphrase(&passphrase),
                 kdf: KdfParams::default(),
                 backend,
-            })
-            .await
+            };
+            let kms = match backup {
+                Some(b) => {
+                    Kms::restore_backup(opts, &b, backup_passphrase.as_deref().unwrap_or_default())
+                        .await
+                }
+                None => Kms::open(opts).await,
+            }
             .map_err(|e| js_err(&e))?;
             Ok(NativeKms {
                 inner: Rc::new(kms),
@@ -337,6 +382,65 @@ impl NativeKms {
             let img = kms.export_image(reseal).await.map_err(|e| js_err(&e))?;
             Ok(bytes(&img).into())
         })
+    }
+
+    /// CreateBackup: the whole store sealed under its own passphrase.
+    #[wasm_bindgen(js_name = createBackup)]
+    pub fn create_backup(&self, backup_passphrase: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let b = kms
+                .create_backup(&backup_passphrase, KdfParams::default())
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(bytes(&b).into())
+        })
+    }
+
+    /// ChangePassphrase: reseals the store under a new passphrase.
+    #[wasm_bindgen(js_name = changePassphrase)]
+    pub fn change_passphrase(&self, passphrase: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            kms.change_root(RootSecret::passphrase(&passphrase), KdfParams::default())
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// RekeyStore: a new random store key.
+    #[wasm_bindgen(js_name = rekeyStore)]
+    pub fn rekey_store(&self) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            kms.rekey_store().await.map_err(|e| js_err(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Compacts the journal into one snapshot now.
+    #[wasm_bindgen(js_name = compactStore)]
+    pub fn compact_store(&self) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            kms.compact_store().await.map_err(|e| js_err(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// What the store holds: format, generation, snapshot / journal sizes, torn bytes.
+    #[wasm_bindgen(js_name = storeInfo)]
+    pub fn store_info(&self) -> JsValue {
+        let i = self.inner.store_info();
+        let o = Object::new();
+        set(&o, "formatVersion", i.format_version);
+        set(&o, "generation", i.generation as f64);
+        set(&o, "snapshotBytes", i.snapshot_bytes as f64);
+        set(&o, "journalRecords", i.journal_records as f64);
+        set(&o, "journalBytes", i.journal_bytes as f64);
+        set(&o, "tornBytes", i.torn_bytes as f64);
+        o.into()
     }
 
     /// CreateKey.

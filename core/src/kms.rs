@@ -571,7 +571,7 @@ impl Kms {
     /// `Forbidden.WrongPassphrase`, `Rejected.StoreCorrupted`, `Rejected.StoreVersion`,
     /// `Rejected.StoreIo`.
     pub async fn open(opts: KmsOptions) -> Result<Kms> {
-        Self::open_inner(opts, false).await
+        Self::open_inner(opts, false, None).await
     }
 
     /// A throwaway in-memory instance (software backend unless one is given), sealed under a random
@@ -589,14 +589,23 @@ impl Kms {
             kdf: KdfParams::default(),
             backend,
         };
-        Self::open_inner(opts, true).await
+        Self::open_inner(opts, true, None).await
     }
 
-    async fn open_inner(opts: KmsOptions, ephemeral_root: bool) -> Result<Kms> {
+    /// Opens `opts.storage` — or, when `written` is given, the store just written to it
+    /// (RestoreBackup: a storage need not read back what it was given).
+    async fn open_inner(
+        opts: KmsOptions,
+        ephemeral_root: bool,
+        written: Option<Vec<u8>>,
+    ) -> Result<Kms> {
         let backend = opts
             .backend
             .unwrap_or_else(|| Arc::new(SoftwareBackend::new(opts.env.clone())));
-        let existing = opts.storage.load().await?;
+        let existing = match written {
+            Some(bytes) => Some(bytes),
+            None => opts.storage.load().await?,
+        };
         let (opened, fresh) = match existing {
             Some(bytes) => (journal::open(&bytes, &opts.root)?, false),
             None => {
@@ -743,7 +752,7 @@ impl Kms {
             &opts.env,
         )?;
         opts.storage.save(&image.bytes).await?;
-        Self::open(opts).await
+        Self::open_inner(opts, false, Some(image.bytes)).await
     }
 
     /// ChangeRoot: seals the store under a new passphrase or raw key (fresh salt),

@@ -87,6 +87,20 @@ function str(name: string, v: unknown, required = false): string | undefined {
   throw invalid(name, 'must be a string');
 }
 
+/** What the store holds (`Kms.storeInfo`). */
+export interface StoreInfo {
+  /** 2: journal store (docs/FORMAT.md §Store). */
+  formatVersion: number;
+  /** How many times the store was compacted (rewritten whole). */
+  generation: number;
+  snapshotBytes: number;
+  /** Journal records after the snapshot. */
+  journalRecords: number;
+  journalBytes: number;
+  /** Bytes of an unacknowledged record cut short by a crash, dropped on open. */
+  tornBytes: number;
+}
+
 export interface KeyMetadata {
   keyId: string;
   arn: string;
@@ -139,6 +153,8 @@ export interface GenerateDataKeyOptions {
 export interface OpenOptions {
   /** A store file (Node only). */
   path?: string;
+  /** A store kept in the IndexedDB database of this name (browsers). */
+  indexedDb?: string;
   /** A sealed store image, e.g. fetched in a browser. Changes stay in memory. */
   image?: Uint8Array;
   passphrase: string;
@@ -202,8 +218,21 @@ export interface Platform {
   frameCipher?: FrameCipherFactory;
   /** Wraps a web TransformStream as a Node Duplex (Node only). */
   toNodeDuplex?(t: TransformStream<Uint8Array, Uint8Array>): unknown;
-  /** Reads a store file and returns its image (undefined if none) and a durable saver. */
-  openPath?(path: string): Promise<{ image: Uint8Array | undefined; save: (image: Uint8Array) => Promise<void>; close?: () => void }>;
+  /** Reads a store file and returns its image (undefined if none), a durable whole-store
+   * saver, and the journal's append (not yet durable) and sync (durable; shared). */
+  openPath?(path: string): Promise<{
+    image: Uint8Array | undefined;
+    save: (image: Uint8Array) => Promise<void>;
+    append?: (at: number, record: Uint8Array) => Promise<void>;
+    sync?: () => Promise<void>;
+  }>;
+  /** The same over an IndexedDB database (browsers). */
+  openIndexedDb?(name: string): Promise<{
+    image: Uint8Array | undefined;
+    save: (image: Uint8Array) => Promise<void>;
+    append?: (at: number, record: Uint8Array) => Promise<void>;
+    sync?: () => Promise<void>;
+  }>;
 }
 
 let platform: Platform | undefined;
@@ -243,10 +272,68 @@ export class Kms {
     if (opts.path !== undefined) {
       if (!platform?.openPath) throw invalid('Path', 'file stores need Node; in a browser open an image');
       const f = await call(() => platform!.openPath!(str('Path', opts.path, true)!));
-      return call(async () => new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport)));
+      return call(async () => new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync)));
+    }
+    if (opts.indexedDb !== undefined) {
+      if (!platform?.openIndexedDb) throw invalid('IndexedDb', 'IndexedDB stores need a browser with indexedDB');
+      const f = await call(() => platform!.openIndexedDb!(str('IndexedDb', opts.indexedDb, true)!));
+      return call(async () => new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync)));
     }
     const image = opts.image === undefined ? undefined : bytes('Image', opts.image);
     return call(async () => new Kms(await n.NativeKms.open(image, passphrase, undefined, transport)));
+  }
+
+  /** RestoreBackup: `backup` (from `createBackup`, any runtime), opened with
+   * `backupPassphrase`, becomes a new store sealed under `passphrase` — a file at
+   * `path` (Node; it must not exist: `Rejected.StoreExists`) or, without `path`, an
+   * in-memory store to `exportImage` from. */
+  static async restoreBackup(opts: {
+    backup: Uint8Array;
+    backupPassphrase: string;
+    passphrase: string;
+    path?: string;
+    transport?: Transport;
+  }): Promise<Kms> {
+    const n = await native();
+    const passphrase = str('Passphrase', opts?.passphrase, true)!;
+    const backupPassphrase = str('BackupPassphrase', opts.backupPassphrase, true)!;
+    const backup = bytes('Backup', opts.backup);
+    const transport = wrapTransport(opts.transport);
+    if (opts.path !== undefined) {
+      if (!platform?.openPath) throw invalid('Path', 'file stores need Node; in a browser restore in memory');
+      const f = await call(() => platform!.openPath!(str('Path', opts.path, true)!));
+      return call(async () =>
+        new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync, backup, backupPassphrase)),
+      );
+    }
+    return call(async () =>
+      new Kms(await n.NativeKms.open(undefined, passphrase, undefined, transport, undefined, undefined, backup, backupPassphrase)),
+    );
+  }
+
+  /** CreateBackup: the whole store sealed under its own passphrase (restorable on any runtime). */
+  createBackup(opts: { backupPassphrase: string }): Promise<Uint8Array> {
+    return call(() => this.#n.createBackup(str('BackupPassphrase', opts?.backupPassphrase, true)));
+  }
+
+  /** Reseals the store under a new passphrase; the old one stops opening it. */
+  changePassphrase(opts: { passphrase: string }): Promise<void> {
+    return call(() => this.#n.changePassphrase(str('Passphrase', opts?.passphrase, true)));
+  }
+
+  /** A new random store key; the whole store is rewritten under it. */
+  rekeyStore(): Promise<void> {
+    return call(() => this.#n.rekeyStore());
+  }
+
+  /** Rewrites the journal into one snapshot now. */
+  compactStore(): Promise<void> {
+    return call(() => this.#n.compactStore());
+  }
+
+  /** Format version, generation, snapshot and journal sizes, torn bytes dropped on open. */
+  storeInfo(): StoreInfo {
+    return this.#n.storeInfo();
   }
 
   /** The sealed store image; resealed under `passphrase` when given. */

@@ -1,5 +1,6 @@
 // Node entry point: the wasm-bindgen `nodejs` build, and a file store whose writes are
-// crash-safe (temp file, fsync, rename, fsync of the directory).
+// crash-safe: one journal record appended per mutation and fdatasync'd (group commit);
+// whole-store rewrites via temp file, fsync, rename, fsync of the directory.
 import wasm from './wasm-node/strongroom_wasm.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -43,6 +44,11 @@ const nodeCipher: FrameCipherFactory = async (key) => {
   };
 };
 
+const storeError = (what: string, file: string, e: unknown) => {
+  const err = e as NodeJS.ErrnoException;
+  return { code: err.code, message: `${what} ${file}: ${err.message}` };
+};
+
 async function openPath(p: string) {
   const file = path.resolve(p);
   const dir = path.dirname(file);
@@ -53,24 +59,81 @@ async function openPath(p: string) {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw { code: 'Rejected.StoreIo', message: `reading ${file}: ${(e as Error).message}` };
   }
+  // The append handle (reopened after every whole-store replacement), the bytes ever
+  // appended through it, those known durable, and the flush in flight: callers that
+  // sync while one runs wait for it and share the next (group commit).
+  let fh: fs.FileHandle | undefined;
+  let appended = 0;
+  let durable = 0;
+  let flushing: Promise<void> | undefined;
+  let poisoned = false;
   const save = async (data: Uint8Array) => {
+    if (poisoned) throw { message: `${file}: an earlier flush failed; reopen the store` };
     const tmp = `${file}.tmp`;
-    const fh = await fs.open(tmp, 'w');
     try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
+      const t = await fs.open(tmp, 'w');
+      try {
+        await t.writeFile(data);
+        await t.sync();
+      } finally {
+        await t.close();
+      }
+      await fs.rename(tmp, file);
+      const d = await fs.open(dir, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    } catch (e) {
+      await fs.rm(tmp, { force: true });
+      throw storeError('writing', file, e);
     }
-    await fs.rename(tmp, file);
-    const d = await fs.open(dir, 'r');
+    const old = fh;
+    fh = undefined;
+    durable = appended;
+    await old?.close();
+  };
+  const append = async (at: number, record: Uint8Array) => {
+    if (poisoned) throw { message: `${file}: an earlier flush failed; reopen the store` };
     try {
-      await d.sync();
-    } finally {
-      await d.close();
+      fh ??= await fs.open(file, 'r+');
+      if ((await fh.stat()).size !== at) await fh.truncate(at); // drop a torn tail
+      let done = 0;
+      while (done < record.length) {
+        const { bytesWritten } = await fh.write(record, done, record.length - done, at + done);
+        done += bytesWritten;
+      }
+      appended += record.length;
+    } catch (e) {
+      // Keep nothing of a partial write.
+      await fh?.truncate(at).catch(() => undefined);
+      throw storeError('appending to', file, e);
     }
   };
-  return { image, save };
+  const sync = async () => {
+    const target = appended;
+    while (durable < target) {
+      if (poisoned) throw { message: `${file}: an earlier flush failed; reopen the store` };
+      if (!flushing) {
+        const upto = appended;
+        const h = fh;
+        flushing = (async () => {
+          try {
+            await h?.datasync();
+            durable = Math.max(durable, upto);
+          } catch (e) {
+            poisoned = true;
+            throw storeError('flushing', file, e);
+          } finally {
+            flushing = undefined;
+          }
+        })();
+      }
+      await flushing;
+    }
+  };
+  return { image, save, append, sync };
 }
 
 setPlatform({

@@ -2,7 +2,7 @@
 // against the same backend behind the wire protocol (an async JS transport).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, appendFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -191,6 +191,61 @@ test('file store: persist, reopen, wrong passphrase, images', async () => {
     const bad = resealed.slice();
     bad[bad.length - 1] ^= 1;
     await assert.rejects(Kms.open({ image: bad, passphrase: 'other' }), StoreError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('file store journal: one record per mutation, group commit, torn tail, backup, rekey', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-node-journal-'));
+  try {
+    const path = join(dir, 'store');
+    const kms = await Kms.open({ path, passphrase: 'pw' });
+    assert.deepEqual(kms.storeInfo().journalRecords, 0);
+    const first = await kms.createKey();
+    const size1 = statSync(path).size;
+    // Concurrent mutations append behind each other and share flushes.
+    const many = await Promise.all(Array.from({ length: 20 }, () => kms.createKey()));
+    await kms.createAlias({ aliasName: 'alias/node', keyId: first.keyId });
+    const info = kms.storeInfo();
+    assert.equal(info.formatVersion, 2);
+    assert.equal(info.journalRecords, 22);
+    assert.ok(statSync(path).size > size1);
+    const blob = (await kms.encrypt({ keyId: 'alias/node', plaintext: enc.encode('journaled') })).ciphertextBlob;
+
+    // Reopen: the journal replays; a torn tail is dropped and then overwritten.
+    appendFileSync(path, new Uint8Array([0, 0, 1, 7, 0xff]));
+    const again = await Kms.open({ path, passphrase: 'pw' });
+    assert.equal(again.storeInfo().tornBytes, 5);
+    assert.equal((await again.listKeys({ pageSize: 100 })).totalCount, 21);
+    for (const k of many) assert.equal((await again.describeKey({ keyId: k.keyId })).keyId, k.keyId);
+    await again.createKey();
+    const third = await Kms.open({ path, passphrase: 'pw' });
+    assert.equal(third.storeInfo().tornBytes, 0);
+    assert.equal((await third.listKeys({ pageSize: 100 })).totalCount, 22);
+
+    // Compact, rekey, change the passphrase, back up, restore elsewhere.
+    await third.compactStore();
+    assert.equal(third.storeInfo().journalRecords, 0);
+    await third.rekeyStore();
+    await third.changePassphrase({ passphrase: 'pw2' });
+    await assert.rejects(Kms.open({ path, passphrase: 'pw' }), WrongPassphraseError);
+    const backup = await third.createBackup({ backupPassphrase: 'bk' });
+    const restoredPath = join(dir, 'restored');
+    await assert.rejects(
+      Kms.restoreBackup({ path: restoredPath, backup, backupPassphrase: 'nope', passphrase: 'pw3' }),
+      WrongPassphraseError,
+    );
+    const restored = await Kms.restoreBackup({ path: restoredPath, backup, backupPassphrase: 'bk', passphrase: 'pw3' });
+    assert.equal(dec.decode((await restored.decrypt({ ciphertextBlob: blob })).plaintext), 'journaled');
+    await restored.createKey();
+    assert.equal((await (await Kms.open({ path: restoredPath, passphrase: 'pw3' })).listKeys({ pageSize: 100 })).totalCount, 23);
+    await assert.rejects(
+      Kms.restoreBackup({ path: restoredPath, backup, backupPassphrase: 'bk', passphrase: 'pw3' }),
+      (e) => e instanceof StoreError && e.code === 'Rejected.StoreExists',
+    );
+    const inMemory = await Kms.restoreBackup({ backup, backupPassphrase: 'bk', passphrase: 'pw4' });
+    assert.equal((await inMemory.describeKey({ keyId: 'alias/node' })).keyId, first.keyId);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

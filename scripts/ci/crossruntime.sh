@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-runtime round trips in one run: Python → Node, Chromium and the CLI (a store
 # image, a blob, an envelope), Node → Python, CLI → Python (envelopes through the same
-# file store). Needs the Python wheel, npm/dist and the CLI built by the earlier steps.
+# file store), and a backup Python → Node (restored into a file store) → CLI. Needs the Python wheel, npm/dist and the CLI built by the earlier steps.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=build/xrt
@@ -21,5 +21,11 @@ export STRONGROOM_PASSPHRASE=xrt-pass
   head -c 3000000 /dev/urandom > "$out/cli.envelope.plaintext"
   "$cli" --store "$out/store" encrypt --key alias/xrt --context from=cli "$out/cli.envelope.plaintext" "$out/cli.envelope"
   .venv/bin/python tests/crossruntime/py_side.py envelope "$out/cli.envelope" "$out/store"
+  STRONGROOM_BACKUP_PASSPHRASE=xrt-backup-2 STRONGROOM_PASSPHRASE=xrt-cli "$cli" --store "$out/cli-restored" \
+    store restore "$out/from-node.json.backup" > /dev/null
+  STRONGROOM_PASSPHRASE=xrt-cli "$cli" --store "$out/cli-restored" decrypt --context from=python --context to=node+chromium \
+    "$out/from-python.json.envelope" "$out/cli-restored-decrypted"
+  cmp "$out/cli-restored-decrypted" "$out/from-python.json.envelope-plaintext" \
+    && echo "ok - the CLI restored Node's backup (of Python's backup) and decrypted Python's envelope with it"
 } | tee "$log"
 echo "crossruntime: $(grep -c '^ok - ' "$log") passed, $(grep -c '^not ok - ' "$log" || true) failed"

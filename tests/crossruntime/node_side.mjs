@@ -15,6 +15,13 @@ const r = await kms.decryptEnvelope({ ciphertext: hex(x.envelope), encryptionCon
 assert.equal(Buffer.from(r.plaintext).toString('hex'), x.envelope_plaintext);
 console.log('ok - node decrypted the envelope Python made');
 
+// Python's backup, restored into a Node file store; then backed up again for the CLI.
+const restored = await Kms.restoreBackup({ path: `${outPath}.node-store`, backup: new Uint8Array(readFileSync(`${inPath}.backup`)), backupPassphrase: 'xrt-backup', passphrase: 'xrt-node' });
+const rd = await restored.decrypt({ ciphertextBlob: hex(x.blob), encryptionContext: x.encryption_context });
+assert.equal(Buffer.from(rd.plaintext).toString('hex'), x.plaintext);
+writeFileSync(`${outPath}.backup`, await restored.createBackup({ backupPassphrase: 'xrt-backup-2' }));
+console.log('ok - node restored the backup Python made into a file store and decrypted with it');
+
 const mine = await Kms.memory();
 const k = await mine.createKey({ description: 'made in node' });
 const ctx = { from: 'node', to: 'python' };

@@ -23,7 +23,8 @@ if mode == "produce":
            "blob": e.ciphertext_blob.hex(), "encryption_context": ctx, "plaintext": pt.hex(),
            "envelope": env.hex(), "envelope_plaintext": big.hex(), "key_id": k.key_id}
     open(path, "w").write(json.dumps(doc))
-    print("ok - python produced a file store, its image, a blob and an envelope")
+    open(path + ".backup", "wb").write(kms.create_backup(backup_passphrase="xrt-backup"))
+    print("ok - python produced a file store, its image, a backup, a blob and an envelope")
 elif mode == "envelope":
     kms = strongroom.Kms.open(sys.argv[3], passphrase="xrt-pass")
     src = open(path, "rb")

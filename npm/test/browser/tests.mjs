@@ -108,6 +108,32 @@ await test('envelope store vectors decrypt in the browser', async () => {
     assert(err && err.code === m.error, `${m.name}: ${err && err.code}`);
   }
 });
+await test('IndexedDB store: journal records, reopen, compact, backup restored in memory', async () => {
+  const name = `strongroom-test-${Date.now()}`;
+  const kms = await Kms.open({ indexedDb: name, passphrase: 'pw' });
+  const a = await kms.createKey();
+  const more = await Promise.all([1, 2, 3, 4, 5].map(() => kms.createKey()));
+  await kms.createAlias({ aliasName: 'alias/idb', keyId: a.keyId });
+  assert(kms.storeInfo().journalRecords === 7, `records ${kms.storeInfo().journalRecords}`);
+  const blob = (await kms.encrypt({ keyId: 'alias/idb', plaintext: enc.encode('in indexeddb') })).ciphertextBlob;
+  const again = await Kms.open({ indexedDb: name, passphrase: 'pw' });
+  assert(again.storeInfo().journalRecords === 7, 'replayed');
+  assert((await again.listKeys({ pageSize: 100 })).totalCount === 6, 'keys after reopen');
+  for (const k of more) assert((await again.describeKey({ keyId: k.keyId })).keyId === k.keyId);
+  assert(new TextDecoder().decode((await again.decrypt({ ciphertextBlob: blob })).plaintext) === 'in indexeddb');
+  let wrong = null;
+  try { await Kms.open({ indexedDb: name, passphrase: 'nope' }); } catch (e) { wrong = e; }
+  assert(wrong && wrong.code === 'Forbidden.WrongPassphrase', `wrong passphrase: ${wrong && wrong.code}`);
+  await again.compactStore();
+  await again.createKey();
+  const third = await Kms.open({ indexedDb: name, passphrase: 'pw' });
+  assert(third.storeInfo().journalRecords === 1 && third.storeInfo().generation === 2, JSON.stringify(third.storeInfo()));
+  const backup = await third.createBackup({ backupPassphrase: 'bk' });
+  const restored = await Kms.restoreBackup({ backup, backupPassphrase: 'bk', passphrase: 'pw2' });
+  assert((await restored.listKeys({ pageSize: 100 })).totalCount === 7, 'restored');
+  await new Promise((ok) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = r.onblocked = ok; });
+});
+
 await test('envelope round trip, web streams, and tamper in the browser', async () => {
   const kms = await Kms.memory();
   const a = (await kms.createKey()).keyId, b = (await kms.createKey()).keyId;
