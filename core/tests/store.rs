@@ -678,3 +678,28 @@ fn a_store_naming_a_huge_argon2id_cost_is_refused_before_any_work() {
         }
     }
 }
+
+#[test]
+fn the_file_store_honours_a_live_node_writer_mark_and_ignores_a_stale_one() {
+    let dir = tempdir("nodelock");
+    let path = dir.join("store.srs");
+    let mark = dir.join("store.srs.node-lock");
+    // A live holder (this very process's PID stands in for a Node process).
+    std::fs::write(&mark, std::process::id().to_string()).unwrap();
+    assert_eq!(
+        FileStorage::open(&path).unwrap_err().code(),
+        "Rejected.StoreLocked"
+    );
+    // A dead one (no such PID) is stale.
+    std::fs::write(&mark, "999999999").unwrap();
+    let storage = FileStorage::open(&path).unwrap();
+    // While open, the lock file carries our PID for Node to see; cleared on drop.
+    let lock = dir.join("store.srs.lock");
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        std::process::id().to_string()
+    );
+    drop(storage);
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), "");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -43,8 +43,9 @@ fn torture_writer() {
         PASS,
     )
     .unwrap();
-    kms.set_compact_min_bytes(16 * 1024);
+    kms.set_compact_min_bytes(4 * 1024);
     let out = std::io::stdout();
+    writeln!(out.lock(), "READY").unwrap();
     let mut last = block_on(kms.create_key(CreateKeyRequest::default()))
         .unwrap()
         .key_id;
@@ -120,18 +121,32 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| l.strip_prefix("ACK ").map(str::to_string))
-                .collect::<Vec<_>>()
+            for l in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
         });
-        // Open takes a few ms; kill anywhere from before the first write to well after.
-        std::thread::sleep(Duration::from_micros(2_000 + random() % 60_000));
+        // Every tenth trial kills during start-up (open, replay, recovery); the others
+        // wait until the writer is ready and kill it 0-20 ms into its mutations.
+        if trial % 10 != 0 {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while let Ok(l) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                if l.ends_with("READY") {
+                    break;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_micros(random() % 20_000));
         child.kill().unwrap();
         child.wait().unwrap();
-        let lines = reader.join().unwrap();
+        reader.join().unwrap();
+        let lines: Vec<String> = rx
+            .try_iter()
+            .filter_map(|l| l.strip_prefix("ACK ").map(str::to_string))
+            .collect();
         acked += lines.len();
         for l in &lines {
             let parts: Vec<&str> = l.split(' ').collect();

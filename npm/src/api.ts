@@ -225,6 +225,8 @@ export interface Platform {
     save: (image: Uint8Array) => Promise<void>;
     append?: (at: number, record: Uint8Array) => Promise<void>;
     sync?: () => Promise<void>;
+    /** Releases the writer lock and file handles. */
+    close?: () => Promise<void>;
   }>;
   /** The same over an IndexedDB database (browsers). */
   openIndexedDb?(name: string): Promise<{
@@ -254,8 +256,34 @@ function wrapTransport(t: Transport | undefined): ((r: Uint8Array) => Promise<Ui
 /** A key management service over one sealed store. */
 export class Kms {
   #n: any;
-  private constructor(n: any) {
+  #close?: () => Promise<void>;
+  private constructor(n: any, close?: () => Promise<void>) {
     this.#n = n;
+    this.#close = close;
+  }
+
+  /** Releases a file store (its writer lock and file handles): another process, or
+   * another `Kms.open` in this one, may then open it. Actions that write afterwards
+   * fail with `Rejected.StoreIo`. A no-op for other stores. */
+  async close(): Promise<void> {
+    await this.#close?.();
+  }
+
+  /** Opens native `open` on a platform store; releases the store if that fails. */
+  static async #fromStore(
+    n: any,
+    f: { image?: Uint8Array; save: unknown; append?: unknown; sync?: unknown; close?: () => Promise<void> },
+    passphrase: string,
+    transport: unknown,
+    backup?: Uint8Array,
+    backupPassphrase?: string,
+  ): Promise<Kms> {
+    try {
+      return new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync, backup, backupPassphrase), f.close);
+    } catch (e) {
+      await f.close?.();
+      throw e;
+    }
   }
 
   /** A throwaway in-memory instance. */
@@ -272,12 +300,12 @@ export class Kms {
     if (opts.path !== undefined) {
       if (!platform?.openPath) throw invalid('Path', 'file stores need Node; in a browser open an image');
       const f = await call(() => platform!.openPath!(str('Path', opts.path, true)!));
-      return call(async () => new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync)));
+      return call(() => Kms.#fromStore(n, f, passphrase, transport));
     }
     if (opts.indexedDb !== undefined) {
       if (!platform?.openIndexedDb) throw invalid('IndexedDb', 'IndexedDB stores need a browser with indexedDB');
       const f = await call(() => platform!.openIndexedDb!(str('IndexedDb', opts.indexedDb, true)!));
-      return call(async () => new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync)));
+      return call(() => Kms.#fromStore(n, f, passphrase, transport));
     }
     const image = opts.image === undefined ? undefined : bytes('Image', opts.image);
     return call(async () => new Kms(await n.NativeKms.open(image, passphrase, undefined, transport)));
@@ -302,9 +330,7 @@ export class Kms {
     if (opts.path !== undefined) {
       if (!platform?.openPath) throw invalid('Path', 'file stores need Node; in a browser restore in memory');
       const f = await call(() => platform!.openPath!(str('Path', opts.path, true)!));
-      return call(async () =>
-        new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync, backup, backupPassphrase)),
-      );
+      return call(() => Kms.#fromStore(n, f, passphrase, transport, backup, backupPassphrase));
     }
     return call(async () =>
       new Kms(await n.NativeKms.open(undefined, passphrase, undefined, transport, undefined, undefined, backup, backupPassphrase)),

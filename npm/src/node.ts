@@ -2,7 +2,7 @@
 // crash-safe: one journal record appended per mutation and fdatasync'd (group commit);
 // whole-store rewrites via temp file, fsync, rename, fsync of the directory.
 import wasm from './wasm-node/strongroom_wasm.js';
-import { promises as fs } from 'node:fs';
+import { promises as fs, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 import { Duplex } from 'node:stream';
@@ -49,26 +49,82 @@ const storeError = (what: string, file: string, e: unknown) => {
   return { code: err.code, message: `${what} ${file}: ${err.message}` };
 };
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+const locked = (file: string) => ({ code: 'Rejected.StoreLocked', kind: 'Store', message: `the store ${file} is locked by another writer` });
+
+/** The writer lock. Node has no flock, so it marks its hold with `<store>.node-lock`
+ * (created exclusively, holding its PID; a dead PID's mark is stale and taken over) and
+ * then looks for a native holder's PID in `<store>.lock` (native strongroom flocks that
+ * file and writes its PID into it). Each side writes its own mark before looking for
+ * the other's, so two openers may both fail but never both succeed. */
+async function lock(file: string): Promise<() => void> {
+  const mark = `${file}.node-lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const h = await fs.open(mark, 'wx');
+      await h.writeFile(String(process.pid));
+      await h.close();
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw locked(file);
+      const pid = Number((await fs.readFile(mark, 'utf8').catch(() => '')).trim());
+      if (pid > 0 && alive(pid)) throw locked(file);
+      await fs.rm(mark, { force: true });
+    }
+  }
+  const release = () => {
+    try {
+      unlinkSync(mark);
+    } catch {
+      // already gone
+    }
+    process.removeListener('exit', release);
+  };
+  process.on('exit', release);
+  const native = Number((await fs.readFile(`${file}.lock`, 'utf8').catch(() => '')).trim());
+  if (native > 0 && native !== process.pid && alive(native)) {
+    release();
+    throw locked(file);
+  }
+  return release;
+}
+
 async function openPath(p: string) {
   const file = path.resolve(p);
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true });
+  const release = await lock(file);
   let image: Uint8Array | undefined;
   try {
     image = new Uint8Array(await fs.readFile(file));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw { code: 'Rejected.StoreIo', message: `reading ${file}: ${(e as Error).message}` };
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      release();
+      throw { code: 'Rejected.StoreIo', kind: 'Store', message: `reading ${file}: ${(e as Error).message}` };
+    }
   }
   // The append handle (reopened after every whole-store replacement), the bytes ever
   // appended through it, those known durable, and the flush in flight: callers that
   // sync while one runs wait for it and share the next (group commit).
   let fh: fs.FileHandle | undefined;
+  let closed = false;
+  const usable = () => {
+    if (closed) throw { message: `${file}: this Kms was closed` };
+    if (poisoned) throw { message: `${file}: an earlier flush failed; reopen the store` };
+  };
   let appended = 0;
   let durable = 0;
   let flushing: Promise<void> | undefined;
   let poisoned = false;
   const save = async (data: Uint8Array) => {
-    if (poisoned) throw { message: `${file}: an earlier flush failed; reopen the store` };
+    usable();
     const tmp = `${file}.tmp`;
     try {
       const t = await fs.open(tmp, 'w');
@@ -95,7 +151,7 @@ async function openPath(p: string) {
     await old?.close();
   };
   const append = async (at: number, record: Uint8Array) => {
-    if (poisoned) throw { message: `${file}: an earlier flush failed; reopen the store` };
+    usable();
     try {
       fh ??= await fs.open(file, 'r+');
       if ((await fh.stat()).size !== at) await fh.truncate(at); // drop a torn tail
@@ -114,7 +170,7 @@ async function openPath(p: string) {
   const sync = async () => {
     const target = appended;
     while (durable < target) {
-      if (poisoned) throw { message: `${file}: an earlier flush failed; reopen the store` };
+      usable();
       if (!flushing) {
         const upto = appended;
         const h = fh;
@@ -133,7 +189,15 @@ async function openPath(p: string) {
       await flushing;
     }
   };
-  return { image, save, append, sync };
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await flushing?.catch(() => undefined);
+    await fh?.close().catch(() => undefined);
+    fh = undefined;
+    release();
+  };
+  return { image, save, append, sync, close };
 }
 
 setPlatform({

@@ -181,6 +181,10 @@ test('file store: persist, reopen, wrong passphrase, images', async () => {
     const kms = await Kms.open({ path, passphrase: 'pw' });
     const k = await kms.createKey();
     const blob = (await kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('persisted') })).ciphertextBlob;
+    // One writer at a time, in this process or another.
+    await assert.rejects(Kms.open({ path, passphrase: 'pw' }), (e) => e instanceof StoreError && e.code === 'Rejected.StoreLocked');
+    await kms.close();
+    await assert.rejects(kms.createKey(), (e) => e instanceof StoreError && e.code === 'Rejected.StoreIo');
     await assert.rejects(Kms.open({ path, passphrase: 'nope' }), WrongPassphraseError);
     const again = await Kms.open({ path, passphrase: 'pw' });
     assert.equal(dec.decode((await again.decrypt({ ciphertextBlob: blob })).plaintext), 'persisted');
@@ -214,12 +218,14 @@ test('file store journal: one record per mutation, group commit, torn tail, back
     const blob = (await kms.encrypt({ keyId: 'alias/node', plaintext: enc.encode('journaled') })).ciphertextBlob;
 
     // Reopen: the journal replays; a torn tail is dropped and then overwritten.
+    await kms.close();
     appendFileSync(path, new Uint8Array([0, 0, 1, 7, 0xff]));
     const again = await Kms.open({ path, passphrase: 'pw' });
     assert.equal(again.storeInfo().tornBytes, 5);
     assert.equal((await again.listKeys({ pageSize: 100 })).totalCount, 21);
     for (const k of many) assert.equal((await again.describeKey({ keyId: k.keyId })).keyId, k.keyId);
     await again.createKey();
+    await again.close();
     const third = await Kms.open({ path, passphrase: 'pw' });
     assert.equal(third.storeInfo().tornBytes, 0);
     assert.equal((await third.listKeys({ pageSize: 100 })).totalCount, 22);
@@ -229,8 +235,9 @@ test('file store journal: one record per mutation, group commit, torn tail, back
     assert.equal(third.storeInfo().journalRecords, 0);
     await third.rekeyStore();
     await third.changePassphrase({ passphrase: 'pw2' });
-    await assert.rejects(Kms.open({ path, passphrase: 'pw' }), WrongPassphraseError);
     const backup = await third.createBackup({ backupPassphrase: 'bk' });
+    await third.close();
+    await assert.rejects(Kms.open({ path, passphrase: 'pw' }), WrongPassphraseError);
     const restoredPath = join(dir, 'restored');
     await assert.rejects(
       Kms.restoreBackup({ path: restoredPath, backup, backupPassphrase: 'nope', passphrase: 'pw3' }),
@@ -239,13 +246,54 @@ test('file store journal: one record per mutation, group commit, torn tail, back
     const restored = await Kms.restoreBackup({ path: restoredPath, backup, backupPassphrase: 'bk', passphrase: 'pw3' });
     assert.equal(dec.decode((await restored.decrypt({ ciphertextBlob: blob })).plaintext), 'journaled');
     await restored.createKey();
-    assert.equal((await (await Kms.open({ path: restoredPath, passphrase: 'pw3' })).listKeys({ pageSize: 100 })).totalCount, 23);
+    await restored.close();
+    const reopened = await Kms.open({ path: restoredPath, passphrase: 'pw3' });
+    assert.equal((await reopened.listKeys({ pageSize: 100 })).totalCount, 23);
+    await reopened.close();
     await assert.rejects(
       Kms.restoreBackup({ path: restoredPath, backup, backupPassphrase: 'bk', passphrase: 'pw3' }),
       (e) => e instanceof StoreError && e.code === 'Rejected.StoreExists',
     );
     const inMemory = await Kms.restoreBackup({ backup, backupPassphrase: 'bk', passphrase: 'pw4' });
     assert.equal((await inMemory.describeKey({ keyId: 'alias/node' })).keyId, first.keyId);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the writer lock holds against a native strongroom process and is released by close', async () => {
+  const { spawn } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'sr-node-lock-'));
+  try {
+    const path = join(dir, 'store');
+    const kms = await Kms.open({ path, passphrase: 'pw' });
+    await kms.createKey();
+    // A native process (the Python binding: flock + PID mark) is refused while Node holds it…
+    const py = (code) =>
+      new Promise((ok) => {
+        const p = spawn(process.env.STRONGROOM_PYTHON ?? '../.venv/bin/python', ['-c', code, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        p.stdout.on('data', (d) => (out += d));
+        p.stderr.on('data', (d) => (out += d));
+        p.on('close', () => ok(out.trim()));
+        p.on('error', (e) => ok(`spawn failed: ${e.message}`));
+      });
+    const probe = `
+import sys, strongroom
+try:
+    k = strongroom.Kms.open(sys.argv[1], passphrase="pw")
+    print("opened", k.list_keys().total_count)
+except strongroom.StrongroomError as e:
+    print(e.code)`;
+    assert.equal(await py(probe), 'Rejected.StoreLocked');
+    await kms.close();
+    assert.equal(await py(probe), 'opened 1');
+    // …and a stale mark left by a dead process does not lock anyone out.
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${path}.node-lock`, '999999999');
+    const again = await Kms.open({ path, passphrase: 'pw' });
+    assert.equal((await again.listKeys()).totalCount, 1);
+    await again.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

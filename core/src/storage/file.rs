@@ -79,6 +79,19 @@ impl FileStorage {
             Err(std::fs::TryLockError::WouldBlock) => return Err(Error::StoreLocked),
             Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &lock_path, &e)),
         }
+        // Node has no flock: it marks its hold with `<store>.node-lock` (its PID) and
+        // looks for ours as the PID written into the lock file. Each side writes its
+        // own mark first and then looks for the other's, so two openers can both fail
+        // but never both succeed.
+        let mut marked = &lock;
+        marked
+            .set_len(0)
+            .and_then(|()| marked.write_all(format!("{}", std::process::id()).as_bytes()))
+            .map_err(|e| io("writing", &lock_path, &e))?;
+        if node_holder(&path).is_some() {
+            let _ = marked.set_len(0);
+            return Err(Error::StoreLocked);
+        }
         Ok(FileStorage {
             path,
             _lock: lock,
@@ -232,9 +245,33 @@ impl FileStorage {
 }
 
 fn lock_path(path: &Path) -> PathBuf {
+    suffixed(path, ".lock")
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_os_string();
-    s.push(".lock");
+    s.push(suffix);
     PathBuf::from(s)
+}
+
+/// The PID of a live Node process holding the store (`<store>.node-lock`), if any.
+/// Liveness is checked through `/proc` where there is one; elsewhere a mark is taken
+/// as live (delete a stale `.node-lock` by hand).
+fn node_holder(path: &Path) -> Option<u32> {
+    let text = fs::read_to_string(suffixed(path, ".node-lock")).ok()?;
+    let pid: u32 = text.trim().parse().ok()?;
+    let proc_root = Path::new("/proc/self");
+    if proc_root.exists() && !Path::new(&format!("/proc/{pid}")).exists() {
+        return None;
+    }
+    Some(pid)
+}
+
+impl Drop for FileStorage {
+    fn drop(&mut self) {
+        // Clear the PID mark; the flock goes with the handle.
+        let _ = self._lock.set_len(0);
+    }
 }
 
 impl Storage for FileStorage {
