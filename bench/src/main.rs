@@ -318,6 +318,13 @@ fn store() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
+    // Descriptions padded to this many bytes (STRONGROOM_BENCH_RECORD_BYTES, default
+    // none) stand in for larger records, e.g. secret-sized ones.
+    let pad: usize = std::env::var("STRONGROOM_BENCH_RECORD_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+        .min(8192);
     // Built whole, then 4,500 CreateKeys below bring it to `n` (the store's quota).
     let (m, per) = (2000, 500);
     let built = n - m - 5 * per;
@@ -337,8 +344,12 @@ fn store() {
         }))
         .unwrap();
         for i in 0..built {
+            let mut description = format!("bench key {i} ");
+            while description.len() < pad {
+                description.push('x');
+            }
             block_on(kms.create_key(CreateKeyRequest {
-                description: Some(format!("bench key {i}")),
+                description: Some(description),
                 ..CreateKeyRequest::default()
             }))
             .unwrap();
