@@ -296,6 +296,33 @@ impl Kms {
         Ok(PyBytes::new(py, &b))
     }
 
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (length=None, exclude_characters=None, exclude_lowercase=false, exclude_uppercase=false, exclude_numbers=false, exclude_punctuation=false, require_each_included_type=None))]
+    fn get_random_password(
+        &self,
+        length: Option<u32>,
+        exclude_characters: Option<String>,
+        exclude_lowercase: bool,
+        exclude_uppercase: bool,
+        exclude_numbers: bool,
+        exclude_punctuation: bool,
+        require_each_included_type: Option<bool>,
+    ) -> PyResult<String> {
+        let p = self
+            .inner
+            .get_random_password(&strongroom::GetRandomPasswordRequest {
+                length,
+                exclude_characters,
+                exclude_lowercase,
+                exclude_uppercase,
+                exclude_numbers,
+                exclude_punctuation,
+                require_each_included_type,
+            })
+            .map_err(to_pyerr)?;
+        Ok(String::from_utf8_lossy(p.expose()).into_owned())
+    }
+
     fn change_passphrase(&self, py: Python<'_>, passphrase: &str) -> PyResult<()> {
         let r = root(passphrase);
         py.detach(|| pollster::block_on(self.inner.change_root(r, KdfParams::default())))
@@ -594,18 +621,25 @@ impl Kms {
         metadata(py, &m)
     }
 
-    #[pyo3(signature = (page_number=None, page_size=None))]
+    #[pyo3(signature = (page_number=None, page_size=None, filters=None))]
     fn list_keys<'py>(
         &self,
         py: Python<'py>,
         page_number: Option<u32>,
         page_size: Option<u32>,
+        filters: Option<Vec<(String, Vec<String>)>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let filters = filters
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, values)| strongroom::KeyFilter { key, values })
+            .collect();
         let r = py
             .detach(|| {
                 pollster::block_on(self.inner.list_keys(ListKeysRequest {
                     page_number,
                     page_size,
+                    filters,
                 }))
             })
             .map_err(to_pyerr)?;

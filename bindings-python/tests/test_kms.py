@@ -295,3 +295,29 @@ def test_store_journal_backup_and_passphrase(tmp_path):
         Kms.open(restored_path, passphrase="pw3")
     assert ei.value.code == "Rejected.StoreCorrupted"
     assert "snapshot" in str(ei.value)
+
+
+def test_list_keys_filters_and_random_password(kms):
+    a = kms.create_key()
+    b = kms.create_key(key_spec="Aliyun_AES_128")
+    kms.disable_key(key_id=b.key_id)
+    kms.create_alias(alias_name="alias/pyfilter", key_id=a.key_id)
+    ids = lambda r: [k.key_id for k in r.keys]  # noqa: E731
+    assert ids(kms.list_keys(filters={"KeyState": ["Enabled"]})) == [a.key_id]
+    assert ids(kms.list_keys(filters=[{"Key": "KeyState", "Values": ["Enabled", "Disabled"]}, {"Key": "KeySpec", "Values": ["Aliyun_AES_128"]}])) == [b.key_id]
+    assert ids(kms.list_keys(filters={"AliasName": ["alias/pyfilter"]})) == [a.key_id]
+    with pytest.raises(InvalidParameterError) as ei:
+        kms.list_keys(filters={"Colour": ["red"]})
+    assert ei.value.code == "InvalidParameter.Filters"
+    with pytest.raises(InvalidParameterError) as ei:
+        kms.list_keys(filters=[{"Values": ["x"]}])
+    assert ei.value.code == "InvalidParameter.Filters"
+
+    p = kms.get_random_password()
+    assert isinstance(p, str) and len(p) == 32
+    assert any(c.islower() for c in p) and any(c.isupper() for c in p) and any(c.isdigit() for c in p)
+    q = kms.get_random_password(length=64, exclude_punctuation=True, exclude_characters="aeiou")
+    assert len(q) == 64 and q.isalnum() and not set(q) & set("aeiou")
+    with pytest.raises(InvalidParameterError) as ei:
+        kms.get_random_password(length=7)
+    assert ei.value.code == "InvalidParameter.Length"

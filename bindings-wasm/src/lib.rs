@@ -384,6 +384,37 @@ impl NativeKms {
         })
     }
 
+    /// GetRandomPassword.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Length` / `.ExcludeCharacters`, as a JS error object.
+    #[wasm_bindgen(js_name = getRandomPassword)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_random_password(
+        &self,
+        length: Option<u32>,
+        exclude_characters: Option<String>,
+        exclude_lowercase: bool,
+        exclude_uppercase: bool,
+        exclude_numbers: bool,
+        exclude_punctuation: bool,
+        require_each_included_type: Option<bool>,
+    ) -> Result<String, JsValue> {
+        let p = self
+            .inner
+            .get_random_password(&strongroom::GetRandomPasswordRequest {
+                length,
+                exclude_characters,
+                exclude_lowercase,
+                exclude_uppercase,
+                exclude_numbers,
+                exclude_punctuation,
+                require_each_included_type,
+            })
+            .map_err(|e| js_err(&e))?;
+        Ok(String::from_utf8_lossy(p.expose()).into_owned())
+    }
+
     /// CreateBackup: the whole store sealed under its own passphrase.
     #[wasm_bindgen(js_name = createBackup)]
     pub fn create_backup(&self, backup_passphrase: String) -> Promise {
@@ -791,15 +822,42 @@ impl NativeKms {
         })
     }
 
-    /// ListKeys.
+    /// ListKeys; `filters` is `[{ key, values: [...] }]` (checked by the facade).
     #[wasm_bindgen(js_name = listKeys)]
-    pub fn list_keys(&self, page_number: Option<u32>, page_size: Option<u32>) -> Promise {
+    pub fn list_keys(
+        &self,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+        filters: Option<Array>,
+    ) -> Promise {
         let kms = self.inner.clone();
+        let filters: Vec<strongroom::KeyFilter> = filters
+            .map(|a| {
+                a.iter()
+                    .map(|f| strongroom::KeyFilter {
+                        key: Reflect::get(&f, &"key".into())
+                            .ok()
+                            .and_then(|k| k.as_string())
+                            .unwrap_or_default(),
+                        values: Reflect::get(&f, &"values".into())
+                            .ok()
+                            .map(|v| {
+                                Array::from(&v)
+                                    .iter()
+                                    .filter_map(|x| x.as_string())
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         promise(async move {
             let r = kms
                 .list_keys(ListKeysRequest {
                     page_number,
                     page_size,
+                    filters,
                 })
                 .await
                 .map_err(|e| js_err(&e))?;

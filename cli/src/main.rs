@@ -62,6 +62,37 @@ enum Cmd {
     /// The store itself: its journal, passphrase, store key and backups.
     #[command(subcommand)]
     Store(StoreCmd),
+    /// GetRandomPassword: written to a new 0600 file, never printed.
+    #[command(name = "random-password")]
+    RandomPassword(RandomPasswordArgs),
+}
+
+#[derive(Args, Debug)]
+struct RandomPasswordArgs {
+    /// Where to write the password (created with mode 0600).
+    #[arg(long)]
+    out: PathBuf,
+    /// Length, 8-128 (default 32).
+    #[arg(long)]
+    length: Option<u32>,
+    /// Characters never to use.
+    #[arg(long = "exclude-characters")]
+    exclude_characters: Option<String>,
+    /// No a-z.
+    #[arg(long = "exclude-lowercase")]
+    exclude_lowercase: bool,
+    /// No A-Z.
+    #[arg(long = "exclude-uppercase")]
+    exclude_uppercase: bool,
+    /// No 0-9.
+    #[arg(long = "exclude-numbers")]
+    exclude_numbers: bool,
+    /// No punctuation.
+    #[arg(long = "exclude-punctuation")]
+    exclude_punctuation: bool,
+    /// Do not require one character of every included type.
+    #[arg(long = "no-require-each-included-type")]
+    no_require_each: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -236,6 +267,14 @@ enum KeyCmd {
         /// PageSize (1-100).
         #[arg(long = "page-size")]
         page_size: Option<u32>,
+        /// A filter `Key=Value1,Value2` (KeyState, KeySpec, KeyUsage, ProtectionLevel,
+        /// CreatorType, KeyId, AliasName, Creator, TagKey, TagValue); repeatable. Values
+        /// of one key are ORed, different keys ANDed.
+        #[arg(long = "filter")]
+        filter: Vec<String>,
+        /// Alibaba's Filters JSON: `[{"Key":"KeyState","Values":["Enabled"]}]`.
+        #[arg(long = "filters")]
+        filters: Option<String>,
     },
 }
 
@@ -557,6 +596,50 @@ fn store_cmd(kms: &Kms, cmd: StoreCmd, json_mode: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// `--filter K=V1,V2` flags and Alibaba's `--filters` JSON as ListKeys filters.
+fn key_filters(flags: &[String], json: Option<&str>) -> Result<Vec<strongroom::KeyFilter>, Error> {
+    let bad = |reason: String| Error::InvalidParameter {
+        name: "Filters",
+        reason,
+    };
+    let mut out = Vec::new();
+    for f in flags {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| bad(format!("{f:?} is not Key=Value1,Value2")))?;
+        out.push(strongroom::KeyFilter {
+            key: k.to_string(),
+            values: v
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        });
+    }
+    if let Some(j) = json {
+        let parsed: Value = serde_json::from_str(j).map_err(|e| bad(e.to_string()))?;
+        let shape =
+            || bad(r#"Filters is a JSON array of {"Key": "...", "Values": ["..."]}"#.into());
+        for f in parsed.as_array().ok_or_else(shape)? {
+            let key = f.get("Key").and_then(Value::as_str).ok_or_else(shape)?;
+            let values = match f.get("Values") {
+                None => Vec::new(),
+                Some(v) => v
+                    .as_array()
+                    .ok_or_else(shape)?
+                    .iter()
+                    .map(|x| x.as_str().map(str::to_string).ok_or_else(shape))
+                    .collect::<Result<_, _>>()?,
+            };
+            out.push(strongroom::KeyFilter {
+                key: key.to_string(),
+                values,
+            });
+        }
+    }
+    Ok(out)
+}
+
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     let json_mode = cli.json;
     if let Cmd::Lab(args) = &cli.cmd {
@@ -688,10 +771,13 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Cmd::Key(KeyCmd::List {
             page_number,
             page_size,
+            filter,
+            filters,
         }) => {
             let l = pollster::block_on(kms.list_keys(ListKeysRequest {
                 page_number,
                 page_size,
+                filters: key_filters(&filter, filters.as_deref())?,
             }))?;
             if json_mode {
                 let keys: Vec<Value> = l
@@ -914,6 +1000,22 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Cmd::Encrypt(a) => envelope::encrypt(&kms, a, json_mode)?,
         Cmd::Decrypt(a) => envelope::decrypt(&kms, a, json_mode)?,
         Cmd::Store(cmd) => store_cmd(&kms, cmd, json_mode)?,
+        Cmd::RandomPassword(a) => {
+            let p = kms.get_random_password(&strongroom::GetRandomPasswordRequest {
+                length: a.length,
+                exclude_characters: a.exclude_characters,
+                exclude_lowercase: a.exclude_lowercase,
+                exclude_uppercase: a.exclude_uppercase,
+                exclude_numbers: a.exclude_numbers,
+                exclude_punctuation: a.exclude_punctuation,
+                require_each_included_type: Some(!a.no_require_each),
+            })?;
+            write_secret_file(&a.out, p.expose())?;
+            print(
+                json_mode,
+                &json!({"RandomPasswordFile": a.out.display().to_string(), "Length": p.len()}),
+            );
+        }
         Cmd::Lab(_) => {}
     }
     Ok(ExitCode::SUCCESS)

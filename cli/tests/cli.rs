@@ -851,3 +851,105 @@ fn store_journal_backup_restore_passphrase_and_disk_full() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&out).unwrap(), b"kept across everything");
 }
+
+#[test]
+fn list_filters_and_random_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = json(&sr(&store, "pw", &["--json", "key", "create"]))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = json(&sr(
+        &store,
+        "pw",
+        &["--json", "key", "create", "--key-spec", "Aliyun_AES_128"],
+    ))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    json(&sr(&store, "pw", &["--json", "key", "disable", &b]));
+    let l = json(&sr(
+        &store,
+        "pw",
+        &["--json", "key", "list", "--filter", "KeyState=Enabled"],
+    ));
+    assert_eq!(l["TotalCount"], 1);
+    assert_eq!(l["Keys"][0]["KeyId"], a.as_str());
+    let l = json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "list",
+            "--filters",
+            r#"[{"Key":"KeyState","Values":["Enabled","Disabled"]},{"Key":"KeySpec","Values":["Aliyun_AES_128"]}]"#,
+        ],
+    ));
+    assert_eq!(l["TotalCount"], 1);
+    assert_eq!(l["Keys"][0]["KeyId"], b.as_str());
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            "pw",
+            &["--json", "key", "list", "--filter", "Colour=red"]
+        )),
+        "InvalidParameter.Filters"
+    );
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            "pw",
+            &["--json", "key", "list", "--filters", "{}"]
+        )),
+        "InvalidParameter.Filters"
+    );
+
+    let out = dir.path().join("pw.txt");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "random-password",
+            "--out",
+            out.to_str().unwrap(),
+            "--length",
+            "20",
+            "--exclude-punctuation",
+        ],
+    );
+    let v = json(&o);
+    assert_eq!(v["Length"], 20);
+    let p = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(p.len(), 20);
+    assert!(p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains(&p),
+        "the password was printed"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            "pw",
+            &[
+                "--json",
+                "random-password",
+                "--out",
+                dir.path().join("x").to_str().unwrap(),
+                "--length",
+                "4"
+            ]
+        )),
+        "InvalidParameter.Length"
+    );
+}

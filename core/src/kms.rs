@@ -265,7 +265,108 @@ pub struct ListKeysRequest {
     pub page_number: Option<u32>,
     /// PageSize.
     pub page_size: Option<u32>,
+    /// Filters: at most 10 key–values pairs. Different keys are ANDed; the values of
+    /// one key (across every pair naming it) are ORed; a pair with no values is
+    /// ignored.
+    pub filters: Vec<KeyFilter>,
 }
+
+/// One ListKeys filter pair, as Alibaba's `Filters` `{"Key": …, "Values": […]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyFilter {
+    /// KeyState, KeySpec, KeyUsage, ProtectionLevel, CreatorType (`User`), KeyId,
+    /// AliasName, Creator, TagKey or TagValue.
+    pub key: String,
+    /// 0–10 values.
+    pub values: Vec<String>,
+}
+
+/// Filter keys ListKeys understands.
+const FILTER_KEYS: &[&str] = &[
+    "KeyState",
+    "KeySpec",
+    "KeyUsage",
+    "ProtectionLevel",
+    "CreatorType",
+    "KeyId",
+    "AliasName",
+    "Creator",
+    "TagKey",
+    "TagValue",
+];
+
+/// Filters checked and merged per key (values ORed).
+fn merge_filters(
+    filters: &[KeyFilter],
+) -> Result<alloc::collections::BTreeMap<&str, alloc::collections::BTreeSet<&str>>> {
+    let bad = |why: String| Error::param("Filters", why);
+    if filters.len() > 10 {
+        return Err(bad("at most 10 key-values pairs".into()));
+    }
+    let mut merged: alloc::collections::BTreeMap<&str, alloc::collections::BTreeSet<&str>> =
+        alloc::collections::BTreeMap::new();
+    for f in filters {
+        let key = FILTER_KEYS
+            .iter()
+            .copied()
+            .find(|k| *k == f.key)
+            .ok_or_else(|| {
+                bad(alloc::format!(
+                    "Key {:?} is not one of {}",
+                    f.key,
+                    FILTER_KEYS.join(", ")
+                ))
+            })?;
+        if f.values.len() > 10 {
+            return Err(bad(alloc::format!("{key}: at most 10 Values")));
+        }
+        for v in &f.values {
+            let known = match key {
+                "KeyState" => v.parse::<KeyState>().is_ok(),
+                "KeySpec" => v.parse::<KeySpec>().is_ok(),
+                "KeyUsage" => v.parse::<KeyUsage>().is_ok(),
+                "ProtectionLevel" => v.parse::<ProtectionLevel>().is_ok(),
+                "CreatorType" => matches!(v.as_str(), "User" | "Service"),
+                _ => true,
+            };
+            if !known {
+                return Err(bad(alloc::format!("{v:?} is not a {key}")));
+            }
+        }
+        if !f.values.is_empty() {
+            merged
+                .entry(key)
+                .or_default()
+                .extend(f.values.iter().map(String::as_str));
+        }
+    }
+    Ok(merged)
+}
+
+/// GetRandomPassword (Alibaba's parameters; defaults: 32 characters of every type,
+/// at least one of each).
+#[derive(Debug, Clone, Default)]
+pub struct GetRandomPasswordRequest {
+    /// Length: 8–128 (default 32).
+    pub length: Option<u32>,
+    /// ExcludeCharacters: characters never to use.
+    pub exclude_characters: Option<String>,
+    /// ExcludeLowercase.
+    pub exclude_lowercase: bool,
+    /// ExcludeUppercase.
+    pub exclude_uppercase: bool,
+    /// ExcludeNumbers.
+    pub exclude_numbers: bool,
+    /// ExcludePunctuation (the 32 ASCII punctuation characters,
+    /// [`PASSWORD_PUNCTUATION`]).
+    pub exclude_punctuation: bool,
+    /// RequireEachIncludedType (default true): at least one character of every type
+    /// not excluded.
+    pub require_each_included_type: Option<bool>,
+}
+
+/// The punctuation GetRandomPassword draws from.
+pub const PASSWORD_PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
 /// One entry of ListKeys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1704,9 +1805,48 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Limit` for a page size outside 1–100 or page number 0.
     pub async fn list_keys(&self, req: ListKeysRequest) -> Result<ListKeysResponse> {
+        let filters = merge_filters(&req.filters)?;
         self.sweep().await?;
         let st = self.state.lock();
-        let (ids, page_number, page_size) = page(&st.order, req.page_number, req.page_size)?;
+        let filtered: Vec<String>;
+        let all: &[String] = if filters.is_empty() {
+            &st.order
+        } else {
+            let mut aliases: alloc::collections::BTreeMap<&str, Vec<&str>> =
+                alloc::collections::BTreeMap::new();
+            if filters.contains_key("AliasName") {
+                for (a, id) in &st.aliases {
+                    aliases.entry(id.as_str()).or_default().push(a.as_str());
+                }
+            }
+            filtered = st
+                .order
+                .iter()
+                .filter(|id| {
+                    st.keys.get(*id).is_some_and(|k| {
+                        filters.iter().all(|(key, want)| match *key {
+                            "KeyState" => want.contains(k.state.as_str()),
+                            "KeySpec" => want.contains(k.spec.as_str()),
+                            "KeyUsage" => want.contains(k.usage.as_str()),
+                            "ProtectionLevel" => want.contains(k.protection.as_str()),
+                            // Every key here was made by a user, none by a cloud service.
+                            "CreatorType" => want.contains("User"),
+                            "KeyId" => want.contains(k.key_id.as_str()),
+                            "Creator" => want.contains(k.creator.as_str()),
+                            "TagKey" => k.tags.keys().any(|t| want.contains(t.as_str())),
+                            "TagValue" => k.tags.values().any(|t| want.contains(t.as_str())),
+                            "AliasName" => aliases
+                                .get(k.key_id.as_str())
+                                .is_some_and(|a| a.iter().any(|a| want.contains(a))),
+                            _ => false,
+                        })
+                    })
+                })
+                .cloned()
+                .collect();
+            &filtered
+        };
+        let (ids, page_number, page_size) = page(all, req.page_number, req.page_size)?;
         let keys = ids
             .iter()
             .map(|id| KeyListEntry {
@@ -1716,10 +1856,82 @@ impl Kms {
             .collect();
         Ok(ListKeysResponse {
             keys,
-            total_count: st.order.len() as u64,
+            total_count: all.len() as u64,
             page_number,
             page_size,
         })
+    }
+
+    /// GetRandomPassword: a password from the injected CSPRNG, each character drawn
+    /// uniformly (rejection sampling) from the allowed set.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Length` (outside 8–128, or shorter than the number of types
+    /// required); `InvalidParameter.ExcludeCharacters` (nothing left to draw from);
+    /// `Rejected.EntropyUnavailable`.
+    pub fn get_random_password(&self, req: &GetRandomPasswordRequest) -> Result<SecretBytes> {
+        let length = req.length.unwrap_or(32);
+        if !(8..=128).contains(&length) {
+            return Err(Error::param("Length", "8 to 128"));
+        }
+        let excluded = req.exclude_characters.as_deref().unwrap_or_default();
+        let classes: Vec<Vec<u8>> = [
+            (req.exclude_lowercase, "abcdefghijklmnopqrstuvwxyz"),
+            (req.exclude_uppercase, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+            (req.exclude_numbers, "0123456789"),
+            (req.exclude_punctuation, PASSWORD_PUNCTUATION),
+        ]
+        .iter()
+        .filter(|(off, _)| !off)
+        .map(|(_, set)| {
+            set.bytes()
+                .filter(|b| !excluded.contains(char::from(*b)))
+                .collect::<Vec<u8>>()
+        })
+        .filter(|set| !set.is_empty())
+        .collect();
+        let all: Vec<u8> = classes.iter().flatten().copied().collect();
+        if all.is_empty() {
+            return Err(Error::param(
+                "ExcludeCharacters",
+                "no characters are left to draw from",
+            ));
+        }
+        let each = req.require_each_included_type.unwrap_or(true);
+        if each && (length as usize) < classes.len() {
+            return Err(Error::param(
+                "Length",
+                "shorter than the number of character types required",
+            ));
+        }
+        // Uniform over `all`: bytes at or above the largest multiple of its size are
+        // drawn again.
+        let n = all.len();
+        let limit = 256 - 256 % n;
+        let mut out = SecretBytes::zeroed(length as usize);
+        let mut pool = SecretBytes::zeroed(64);
+        for _ in 0..1000 {
+            let mut filled = 0;
+            while filled < out.len() {
+                self.env.fill(pool.expose_mut())?;
+                for b in pool.expose() {
+                    if (*b as usize) < limit && filled < out.len() {
+                        if let Some(slot) = out.expose_mut().get_mut(filled) {
+                            *slot = all.get(*b as usize % n).copied().unwrap_or(b'x');
+                        }
+                        filled += 1;
+                    }
+                }
+            }
+            if !each
+                || classes
+                    .iter()
+                    .all(|c| out.expose().iter().any(|b| c.contains(b)))
+            {
+                return Ok(out);
+            }
+        }
+        Err(Error::EntropyUnavailable)
     }
 
     /// The primary version's handle of an Enabled ENCRYPT/DECRYPT key.

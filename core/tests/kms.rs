@@ -72,12 +72,14 @@ fn create_describe_list(b: Backend) {
     let p2 = block_on(kms.list_keys(ListKeysRequest {
         page_number: Some(2),
         page_size: None,
+        ..ListKeysRequest::default()
     }))
     .unwrap();
     assert_eq!(p2.keys.len(), 2);
     let e = block_on(kms.list_keys(ListKeysRequest {
         page_number: None,
         page_size: Some(101),
+        ..ListKeysRequest::default()
     }))
     .unwrap_err();
     assert_eq!(e.code(), "InvalidParameter.Limit");
@@ -555,4 +557,186 @@ fn file_store_is_locked_and_atomic() {
         Error::WrongPassphrase
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn list_keys_filters_and_them_across_keys_or_within_one() {
+    use strongroom::{KeyFilter, KeySpec};
+    let (kms, _) = memory(Backend::Software);
+    let a = block_on(kms.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    let b = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::Aes128),
+        ..CreateKeyRequest::default()
+    }))
+    .unwrap()
+    .key_id;
+    let c = block_on(kms.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    block_on(kms.disable_key(&b)).unwrap();
+    block_on(kms.schedule_key_deletion(&c, 7)).unwrap();
+    block_on(kms.create_alias("alias/filtered", &a)).unwrap();
+    block_on(kms.tag_resource(
+        &c,
+        &[strongroom::Tag {
+            tag_key: "team".into(),
+            tag_value: "payments".into(),
+        }],
+    ))
+    .unwrap();
+    let f = |k: &str, v: &[&str]| KeyFilter {
+        key: k.into(),
+        values: v.iter().map(|s| (*s).to_string()).collect(),
+    };
+    let ids = |filters: Vec<KeyFilter>| {
+        let r = block_on(kms.list_keys(ListKeysRequest {
+            filters,
+            ..ListKeysRequest::default()
+        }))
+        .unwrap();
+        assert_eq!(r.total_count as usize, r.keys.len());
+        r.keys.into_iter().map(|k| k.key_id).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(vec![f("KeyState", &["Enabled"])]), vec![a.clone()]);
+    assert_eq!(
+        ids(vec![f("KeyState", &["Enabled", "Disabled"])]),
+        vec![a.clone(), b.clone()]
+    );
+    // The same key twice: its values are ORed.
+    assert_eq!(
+        ids(vec![
+            f("KeyState", &["Disabled"]),
+            f("KeyState", &["PendingDeletion"])
+        ]),
+        vec![b.clone(), c.clone()]
+    );
+    // Different keys: ANDed.
+    assert_eq!(
+        ids(vec![
+            f("KeyState", &["Enabled", "Disabled"]),
+            f("KeySpec", &["Aliyun_AES_128"])
+        ]),
+        vec![b.clone()]
+    );
+    assert_eq!(
+        ids(vec![f("AliasName", &["alias/filtered"])]),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        ids(vec![f("TagKey", &["team"]), f("TagValue", &["payments"])]),
+        vec![c.clone()]
+    );
+    assert_eq!(ids(vec![f("KeyId", &[b.as_str()])]), vec![b.clone()]);
+    assert_eq!(
+        ids(vec![f("CreatorType", &["Service"])]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(vec![
+            f("CreatorType", &["User"]),
+            f("KeyUsage", &["ENCRYPT/DECRYPT"])
+        ])
+        .len(),
+        3
+    );
+    assert_eq!(
+        ids(vec![f("KeyState", &[])]).len(),
+        3,
+        "a pair with no values is ignored"
+    );
+    for bad in [
+        vec![f("Color", &["red"])],
+        vec![f("KeyState", &["Sleeping"])],
+        vec![f("KeySpec", &["AES"])],
+        (0..11).map(|_| f("KeyState", &["Enabled"])).collect(),
+        vec![f("KeyId", &["x"; 11])],
+    ] {
+        let e = block_on(kms.list_keys(ListKeysRequest {
+            filters: bad,
+            ..ListKeysRequest::default()
+        }))
+        .unwrap_err();
+        assert_eq!(e.code(), "InvalidParameter.Filters");
+    }
+}
+
+#[test]
+fn get_random_password_follows_the_rules_and_is_uniform_enough() {
+    use strongroom::{GetRandomPasswordRequest, PASSWORD_PUNCTUATION};
+    let (kms, _) = memory(Backend::Software);
+    let p = kms
+        .get_random_password(&GetRandomPasswordRequest::default())
+        .unwrap();
+    assert_eq!(p.len(), 32);
+    let s = std::str::from_utf8(p.expose()).unwrap();
+    assert!(s.bytes().any(|b| b.is_ascii_lowercase()));
+    assert!(s.bytes().any(|b| b.is_ascii_uppercase()));
+    assert!(s.bytes().any(|b| b.is_ascii_digit()));
+    assert!(
+        s.bytes()
+            .any(|b| PASSWORD_PUNCTUATION.as_bytes().contains(&b))
+    );
+    assert_eq!(
+        format!("{p:?}").contains(s),
+        false,
+        "Debug must not print the password"
+    );
+    // Exclusions hold on every draw; counts over many draws are near uniform.
+    let req = GetRandomPasswordRequest {
+        length: Some(128),
+        exclude_characters: Some("abc012".into()),
+        exclude_punctuation: true,
+        exclude_uppercase: true,
+        ..GetRandomPasswordRequest::default()
+    };
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..200 {
+        let p = kms.get_random_password(&req).unwrap();
+        assert_eq!(p.len(), 128);
+        for b in p.expose() {
+            assert!(b.is_ascii_lowercase() || b.is_ascii_digit(), "{b}");
+            assert!(!b"abc012".contains(b));
+            *counts.entry(*b).or_insert(0u32) += 1;
+        }
+    }
+    assert_eq!(counts.len(), 23 + 7);
+    let expected = 200.0 * 128.0 / 30.0;
+    for (b, n) in &counts {
+        let dev = (f64::from(*n) - expected).abs() / expected;
+        assert!(
+            dev < 0.15,
+            "{} drawn {n} times, expected ~{expected:.0}",
+            char::from(*b)
+        );
+    }
+    for (req, code) in [
+        (
+            GetRandomPasswordRequest {
+                length: Some(7),
+                ..Default::default()
+            },
+            "InvalidParameter.Length",
+        ),
+        (
+            GetRandomPasswordRequest {
+                length: Some(129),
+                ..Default::default()
+            },
+            "InvalidParameter.Length",
+        ),
+        (
+            GetRandomPasswordRequest {
+                exclude_lowercase: true,
+                exclude_uppercase: true,
+                exclude_punctuation: true,
+                exclude_characters: Some("0123456789".into()),
+                ..Default::default()
+            },
+            "InvalidParameter.ExcludeCharacters",
+        ),
+    ] {
+        assert_eq!(kms.get_random_password(&req).unwrap_err().code(), code);
+    }
 }

@@ -87,6 +87,12 @@ function str(name: string, v: unknown, required = false): string | undefined {
   throw invalid(name, 'must be a string');
 }
 
+/** One ListKeys filter (Alibaba's `{"Key": …, "Values": […]}`). */
+export interface KeyFilter {
+  key: string;
+  values: string[];
+}
+
 /** What the store holds (`Kms.storeInfo`). */
 export interface StoreInfo {
   /** 2: journal store (docs/FORMAT.md §Store). */
@@ -480,8 +486,44 @@ export class Kms {
     return call(async () => this.#n.updateKeyDescription(str('KeyId', opts?.keyId, true), str('Description', opts.description, true)));
   }
 
-  listKeys(opts: { pageNumber?: number; pageSize?: number } = {}): Promise<ListKeysResult> {
-    return call(async () => this.#n.listKeys(u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
+  /** ListKeys. `filters`: `[{ key: 'KeyState', values: ['Enabled'] }]` (values of one key
+   * ORed, different keys ANDed; keys as in Alibaba's Filters). */
+  listKeys(opts: { pageNumber?: number; pageSize?: number; filters?: KeyFilter[] } = {}): Promise<ListKeysResult> {
+    return call(async () => {
+      const filters = opts.filters?.map((f) => {
+        if (!f || typeof f.key !== 'string' || !Array.isArray(f.values) || !f.values.every((v) => typeof v === 'string'))
+          throw invalid('Filters', 'each filter is { key: string, values: string[] }');
+        return { key: f.key, values: [...f.values] };
+      });
+      return this.#n.listKeys(u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize), filters);
+    });
+  }
+
+  /** GetRandomPassword: 8–128 characters (default 32) from the CSPRNG. */
+  getRandomPassword(
+    opts: {
+      length?: number;
+      excludeCharacters?: string;
+      excludeLowercase?: boolean;
+      excludeUppercase?: boolean;
+      excludeNumbers?: boolean;
+      excludePunctuation?: boolean;
+      requireEachIncludedType?: boolean;
+    } = {},
+  ): string {
+    try {
+      return this.#n.getRandomPassword(
+        u32('Length', opts.length),
+        str('ExcludeCharacters', opts.excludeCharacters),
+        !!opts.excludeLowercase,
+        !!opts.excludeUppercase,
+        !!opts.excludeNumbers,
+        !!opts.excludePunctuation,
+        opts.requireEachIncludedType,
+      );
+    } catch (e) {
+      throw convert(e);
+    }
   }
 
   encrypt(opts: { keyId: string; plaintext: Uint8Array; encryptionContext?: EncryptionContext }): Promise<EncryptResult> {

@@ -299,6 +299,31 @@ except strongroom.StrongroomError as e:
   }
 });
 
+test('listKeys filters and getRandomPassword', async () => {
+  const kms = await Kms.memory();
+  const a = await kms.createKey();
+  const b = await kms.createKey({ keySpec: 'Aliyun_AES_128' });
+  await kms.disableKey({ keyId: b.keyId });
+  const ids = (r) => r.keys.map((k) => k.keyId);
+  assert.deepEqual(ids(await kms.listKeys({ filters: [{ key: 'KeyState', values: ['Enabled'] }] })), [a.keyId]);
+  assert.deepEqual(
+    ids(await kms.listKeys({ filters: [{ key: 'KeyState', values: ['Enabled', 'Disabled'] }, { key: 'KeySpec', values: ['Aliyun_AES_128'] }] })),
+    [b.keyId],
+  );
+  await assert.rejects(kms.listKeys({ filters: [{ key: 'Colour', values: ['red'] }] }), (e) => e instanceof InvalidParameterError && e.code === 'InvalidParameter.Filters');
+  await assert.rejects(kms.listKeys({ filters: [{ key: 'KeyState' }] }), (e) => e.code === 'InvalidParameter.Filters');
+  const p = kms.getRandomPassword();
+  assert.equal(typeof p, 'string');
+  assert.equal(p.length, 32);
+  assert.match(p, /[a-z]/);
+  assert.match(p, /[A-Z]/);
+  assert.match(p, /[0-9]/);
+  const q = kms.getRandomPassword({ length: 40, excludePunctuation: true, excludeCharacters: 'xyz' });
+  assert.match(q, /^[A-Za-wZ0-9]{40}$/);
+  assert.ok(!/[xyz]/.test(q));
+  assert.throws(() => kms.getRandomPassword({ length: 200 }), (e) => e instanceof InvalidParameterError && e.code === 'InvalidParameter.Length');
+});
+
 test('a dead transport is a clear BackendError', async () => {
   const server = await BackendServer.software();
   let alive = true;

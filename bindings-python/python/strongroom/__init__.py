@@ -325,6 +325,28 @@ class Kms:
         """CreateBackup: the whole store as bytes sealed under ``backup_passphrase``."""
         return self._native.create_backup(backup_passphrase)
 
+    def get_random_password(
+        self,
+        *,
+        length: Optional[int] = None,
+        exclude_characters: Optional[str] = None,
+        exclude_lowercase: bool = False,
+        exclude_uppercase: bool = False,
+        exclude_numbers: bool = False,
+        exclude_punctuation: bool = False,
+        require_each_included_type: bool = True,
+    ) -> str:
+        """GetRandomPassword: 8-128 characters (default 32) from the CSPRNG."""
+        return self._native.get_random_password(
+            length,
+            exclude_characters,
+            exclude_lowercase,
+            exclude_uppercase,
+            exclude_numbers,
+            exclude_punctuation,
+            require_each_included_type,
+        )
+
     def change_passphrase(self, *, passphrase: str) -> None:
         """Reseals the store under a new passphrase; the old one stops opening it."""
         self._native.change_passphrase(passphrase)
@@ -441,8 +463,28 @@ class Kms:
     def update_key_description(self, *, key_id: str, description: str) -> KeyMetadata:
         return KeyMetadata(**self._native.update_key_description(key_id, description))
 
-    def list_keys(self, *, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListKeysResult:
-        r = self._native.list_keys(page_number, page_size)
+    def list_keys(
+        self,
+        *,
+        page_number: Optional[int] = None,
+        page_size: Optional[int] = None,
+        filters: Union[None, Mapping[str, Sequence[str]], Sequence[Mapping[str, object]]] = None,
+    ) -> ListKeysResult:
+        """ListKeys. ``filters``: ``{"KeyState": ["Enabled"], ...}`` or Alibaba's
+        ``[{"Key": "KeyState", "Values": ["Enabled"]}, ...]`` (values of one key ORed,
+        different keys ANDed)."""
+        pairs = None
+        if filters is not None:
+            if isinstance(filters, Mapping):
+                pairs = [(str(k), [str(v) for v in vs]) for k, vs in filters.items()]
+            else:
+                try:
+                    pairs = [(str(f["Key"]), [str(v) for v in f.get("Values", [])]) for f in filters]  # type: ignore[union-attr]
+                except (KeyError, TypeError, AttributeError) as e:
+                    raise InvalidParameterError(
+                        "InvalidParameter.Filters", f'filters are {{"Key": ..., "Values": [...]}} pairs: {e}'
+                    ) from None
+        r = self._native.list_keys(page_number, page_size, pairs)
         return ListKeysResult(
             keys=[KeyListEntry(**k) for k in r["keys"]],
             total_count=r["total_count"],
