@@ -937,6 +937,65 @@ impl Kms {
             }));
     }
 
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (ciphertext_blob, public_key_blob, wrapping_algorithm, wrapping_key_spec, encryption_context=None))]
+    fn export_data_key<'py>(
+        &self,
+        py: Python<'py>,
+        ciphertext_blob: Vec<u8>,
+        public_key_blob: Vec<u8>,
+        wrapping_algorithm: String,
+        wrapping_key_spec: String,
+        encryption_context: Option<HashMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = strongroom::ExportDataKeyRequest {
+            ciphertext_blob,
+            encryption_context: context(encryption_context)?,
+            public_key_blob,
+            wrapping_algorithm: wrapping_algorithm.parse().map_err(to_pyerr)?,
+            wrapping_key_spec: wrapping_key_spec.parse().map_err(to_pyerr)?,
+        };
+        let r = py
+            .detach(|| pollster::block_on(self.inner.export_data_key(req)))
+            .map_err(to_pyerr)?;
+        let d = key_dict(py, &r.key_id, &r.key_version_id)?;
+        d.set_item("exported_data_key", PyBytes::new(py, &r.exported_data_key))?;
+        Ok(d)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (key_id, public_key_blob, wrapping_algorithm, wrapping_key_spec, key_spec=None, number_of_bytes=None, encryption_context=None))]
+    fn generate_and_export_data_key<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        public_key_blob: Vec<u8>,
+        wrapping_algorithm: String,
+        wrapping_key_spec: String,
+        key_spec: Option<String>,
+        number_of_bytes: Option<u32>,
+        encryption_context: Option<HashMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = strongroom::GenerateAndExportDataKeyRequest {
+            data_key: GenerateDataKeyRequest {
+                key_id,
+                key_spec: parse(key_spec)?,
+                number_of_bytes,
+                encryption_context: context(encryption_context)?,
+            },
+            public_key_blob,
+            wrapping_algorithm: wrapping_algorithm.parse().map_err(to_pyerr)?,
+            wrapping_key_spec: wrapping_key_spec.parse().map_err(to_pyerr)?,
+        };
+        let r = py
+            .detach(|| pollster::block_on(self.inner.generate_and_export_data_key(req)))
+            .map_err(to_pyerr)?;
+        let d = key_dict(py, &r.key_id, &r.key_version_id)?;
+        d.set_item("ciphertext_blob", PyBytes::new(py, &r.ciphertext_blob))?;
+        d.set_item("exported_data_key", PyBytes::new(py, &r.exported_data_key))?;
+        Ok(d)
+    }
+
     #[pyo3(signature = (key_id, key_spec=None, number_of_bytes=None, encryption_context=None, with_plaintext=true))]
     fn generate_data_key<'py>(
         &self,

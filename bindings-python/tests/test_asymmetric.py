@@ -108,3 +108,34 @@ def test_error_codes(kms):
     with pytest.raises(StrongroomError) as e:
         kms.asymmetric_sign(key_id=ec_key, algorithm="ECDSA_SHA_256", digest=d)
     assert e.value.code == "Forbidden.KeyDisabled"
+
+
+def test_exported_data_keys_decrypt_in_cryptography():
+    kms = strongroom.Kms.memory()
+    cmk = kms.create_key().key_id
+    priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    der = priv.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = priv.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    oaep = lambda h: padding.OAEP(mgf=padding.MGF1(algorithm=h), algorithm=h, label=None)  # noqa: E731
+    for alg, pad in [
+        ("RSAES_OAEP_SHA_256", oaep(hashes.SHA256())),
+        ("RSAES_OAEP_SHA_1", oaep(hashes.SHA1())),
+        ("RSAES_PKCS1_V1_5", padding.PKCS1v15()),
+    ]:
+        for blob in (der, pem):
+            g = kms.generate_and_export_data_key(
+                key_id=cmk, public_key_blob=blob, wrapping_algorithm=alg, encryption_context={"x": "y"}, number_of_bytes=24
+            )
+            dk = kms.decrypt(ciphertext_blob=g.ciphertext_blob, encryption_context={"x": "y"}).plaintext
+            assert len(dk) == 24
+            assert priv.decrypt(g.exported_data_key, pad) == dk, alg
+            e = kms.export_data_key(
+                ciphertext_blob=g.ciphertext_blob, public_key_blob=blob, wrapping_algorithm=alg, encryption_context={"x": "y"}
+            )
+            assert priv.decrypt(e.exported_data_key, pad) == dk, alg
+    with pytest.raises(InvalidParameterError) as ei:
+        kms.generate_and_export_data_key(key_id=cmk, public_key_blob=der, wrapping_key_spec="RSA_4096")
+    assert ei.value.code == "InvalidParameter.PublicKey"
+    with pytest.raises(InvalidParameterError) as ei:
+        kms.generate_and_export_data_key(key_id=cmk, public_key_blob=der, wrapping_algorithm="RSAES_OAEP_SHA_512")
+    assert ei.value.code == "InvalidParameter.WrappingAlgorithm"

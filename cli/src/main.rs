@@ -324,6 +324,60 @@ enum DataKeyCmd {
         #[arg(long = "plaintext-out")]
         plaintext_out: Option<PathBuf>,
     },
+    /// ExportDataKey: a CiphertextBlob's data key re-wrapped under an RSA public key
+    /// (PEM or DER file); prints ExportedDataKey (base64).
+    Export {
+        /// The base64 CiphertextBlob of the data key.
+        #[arg(long = "ciphertext-blob")]
+        ciphertext_blob: String,
+        #[command(flatten)]
+        wrap: WrapArgs,
+        #[command(flatten)]
+        context: ContextArgs,
+    },
+    /// GenerateAndExportDataKey: a new data key under the CMK (CiphertextBlob) and
+    /// under an RSA public key (ExportedDataKey); no plaintext anywhere.
+    #[command(name = "generate-and-export")]
+    GenerateAndExport {
+        /// KeyId or ARN of the CMK.
+        #[arg(long = "key")]
+        key_id: String,
+        /// AES_256 (default) or AES_128.
+        #[arg(long = "key-spec")]
+        key_spec: Option<String>,
+        /// NumberOfBytes (1-1024), instead of --key-spec.
+        #[arg(long = "number-of-bytes")]
+        number_of_bytes: Option<u32>,
+        #[command(flatten)]
+        wrap: WrapArgs,
+        #[command(flatten)]
+        context: ContextArgs,
+    },
+}
+
+#[derive(Args, Debug)]
+struct WrapArgs {
+    /// The RSA public key to wrap under (SubjectPublicKeyInfo, PEM or DER file).
+    #[arg(long = "public-key")]
+    public_key: PathBuf,
+    /// RSAES_OAEP_SHA_256 (default), RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5.
+    #[arg(long = "wrapping-algorithm", default_value = "RSAES_OAEP_SHA_256")]
+    wrapping_algorithm: String,
+    /// RSA_2048 (default), RSA_3072 or RSA_4096: must match the public key.
+    #[arg(long = "wrapping-key-spec", default_value = "RSA_2048")]
+    wrapping_key_spec: String,
+}
+
+impl WrapArgs {
+    fn parts(&self) -> Result<(Vec<u8>, strongroom::WrappingAlgorithm, KeySpec), Error> {
+        let key = std::fs::read(&self.public_key)
+            .map_err(|e| Error::Io(format!("cannot read {}: {e}", self.public_key.display())))?;
+        Ok((
+            key,
+            self.wrapping_algorithm.parse()?,
+            self.wrapping_key_spec.parse()?,
+        ))
+    }
 }
 
 #[derive(Args, Debug, Default)]
@@ -861,6 +915,56 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             print(
                 json_mode,
                 &json!({"KeyId": kid, "KeyVersionId": ver, "CiphertextBlob": B64.encode(blob)}),
+            );
+        }
+        Cmd::DataKey(DataKeyCmd::Export {
+            ciphertext_blob,
+            wrap,
+            context,
+        }) => {
+            let (public_key_blob, wrapping_algorithm, wrapping_key_spec) = wrap.parts()?;
+            let blob = B64
+                .decode(ciphertext_blob.trim())
+                .map_err(|e| Error::InvalidParameter {
+                    name: "CiphertextBlob",
+                    reason: format!("malformed base64: {e}"),
+                })?;
+            let r = pollster::block_on(kms.export_data_key(strongroom::ExportDataKeyRequest {
+                ciphertext_blob: blob,
+                encryption_context: parse_context(&context.context)?,
+                public_key_blob,
+                wrapping_algorithm,
+                wrapping_key_spec,
+            }))?;
+            print(
+                json_mode,
+                &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "ExportedDataKey": B64.encode(r.exported_data_key)}),
+            );
+        }
+        Cmd::DataKey(DataKeyCmd::GenerateAndExport {
+            key_id,
+            key_spec,
+            number_of_bytes,
+            wrap,
+            context,
+        }) => {
+            let (public_key_blob, wrapping_algorithm, wrapping_key_spec) = wrap.parts()?;
+            let r = pollster::block_on(kms.generate_and_export_data_key(
+                strongroom::GenerateAndExportDataKeyRequest {
+                    data_key: GenerateDataKeyRequest {
+                        key_id,
+                        key_spec: key_spec.map(|s| s.parse::<DataKeySpec>()).transpose()?,
+                        number_of_bytes,
+                        encryption_context: parse_context(&context.context)?,
+                    },
+                    public_key_blob,
+                    wrapping_algorithm,
+                    wrapping_key_spec,
+                },
+            ))?;
+            print(
+                json_mode,
+                &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "CiphertextBlob": B64.encode(r.ciphertext_blob), "ExportedDataKey": B64.encode(r.exported_data_key)}),
             );
         }
         Cmd::Key(KeyCmd::PublicKey {

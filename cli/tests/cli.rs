@@ -953,3 +953,144 @@ fn list_filters_and_random_password() {
         "InvalidParameter.Length"
     );
 }
+
+#[test]
+fn data_keys_export_to_an_openssl_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let ok = |args: &[&str]| {
+        assert!(
+            Command::new("openssl")
+                .args(args)
+                .status()
+                .unwrap()
+                .success(),
+            "{args:?}"
+        )
+    };
+    ok(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:3072",
+        "-out",
+        &p("priv.pem"),
+    ]);
+    ok(&[
+        "pkey",
+        "-in",
+        &p("priv.pem"),
+        "-pubout",
+        "-out",
+        &p("pub.pem"),
+    ]);
+    let cmk = json(&sr(&store, "pw", &["--json", "key", "create"]))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let g = json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "data-key",
+            "generate-and-export",
+            "--key",
+            &cmk,
+            "--public-key",
+            &p("pub.pem"),
+            "--wrapping-key-spec",
+            "RSA_3072",
+            "--context",
+            "a=b",
+        ],
+    ));
+    let blob = g["CiphertextBlob"].as_str().unwrap().to_string();
+    let e = json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "data-key",
+            "export",
+            "--ciphertext-blob",
+            &blob,
+            "--public-key",
+            &p("pub.pem"),
+            "--wrapping-key-spec",
+            "RSA_3072",
+            "--wrapping-algorithm",
+            "RSAES_OAEP_SHA_1",
+            "--context",
+            "a=b",
+        ],
+    ));
+    std::fs::write(p("blob.b64"), &blob).unwrap();
+    let d = sr(
+        &store,
+        "pw",
+        &[
+            "key",
+            "decrypt",
+            "--context",
+            "a=b",
+            &p("blob.b64"),
+            &p("dk"),
+        ],
+    );
+    assert!(d.status.success());
+    let dk = std::fs::read(p("dk")).unwrap();
+    assert_eq!(dk.len(), 32);
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (field, v, md) in [("g", &g, "sha256"), ("e", &e, "sha1")] {
+        std::fs::write(
+            p(field),
+            b64.decode(v["ExportedDataKey"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+        let (o, m) = (format!("rsa_oaep_md:{md}"), format!("rsa_mgf1_md:{md}"));
+        ok(&[
+            "pkeyutl",
+            "-decrypt",
+            "-inkey",
+            &p("priv.pem"),
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            &o,
+            "-pkeyopt",
+            &m,
+            "-in",
+            &p(field),
+            "-out",
+            &p(&format!("{field}.out")),
+        ]);
+        assert_eq!(
+            std::fs::read(p(&format!("{field}.out"))).unwrap(),
+            dk,
+            "{field}"
+        );
+    }
+    // The spec must match the key.
+    assert_eq!(
+        err_code(&sr(
+            &store,
+            "pw",
+            &[
+                "--json",
+                "data-key",
+                "export",
+                "--ciphertext-blob",
+                &blob,
+                "--public-key",
+                &p("pub.pem"),
+                "--context",
+                "a=b"
+            ]
+        )),
+        "InvalidParameter.PublicKey"
+    );
+}

@@ -45,6 +45,20 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// ExportDataKey / GenerateAndExportDataKey: how the data key is wrapped under the
+    /// caller's RSA public key. strongroom only *encrypts* with these (the holder of
+    /// the private key decrypts), so PKCS#1 v1.5 opens no padding oracle here.
+    WrappingAlgorithm {
+        /// RSAES-OAEP, SHA-256 and MGF1-SHA-256.
+        RsaesOaepSha256 = (1, "RSAES_OAEP_SHA_256"),
+        /// RSAES-OAEP, SHA-1 and MGF1-SHA-1.
+        RsaesOaepSha1 = (2, "RSAES_OAEP_SHA_1"),
+        /// RSAES-PKCS1-v1_5 (for modules that take nothing else).
+        RsaesPkcs1V15 = (3, "RSAES_PKCS1_V1_5"),
+    }
+);
+
 impl KeySpec {
     /// Whether this spec is RSA.
     #[must_use]
@@ -187,7 +201,7 @@ mod imp {
     };
     use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
 
-    use super::{EncryptionAlgorithm, SigningAlgorithm};
+    use super::{EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm};
     use crate::error::{Error, Result};
     use crate::kms::KeySpec;
     use crate::secret::SecretBytes;
@@ -461,6 +475,53 @@ mod imp {
         Ok(out)
     }
 
+    pub fn wrap(spki: &[u8], spec: KeySpec, alg: WrappingAlgorithm, pt: &[u8]) -> Result<Vec<u8>> {
+        let bad = |why: &str| Error::param("PublicKey", alloc::string::String::from(why));
+        let pk = PublicEncryptingKey::from_der(spki)
+            .map_err(|_| bad("not an RSA public key (SubjectPublicKeyInfo DER or PEM)"))?;
+        let want = spec
+            .rsa_modulus_len()
+            .ok_or_else(|| Error::param("WrappingKeySpec", "RSA_2048, RSA_3072 or RSA_4096"))?;
+        if pk.key_size_bytes() != want {
+            return Err(bad(&alloc::format!(
+                "a {}-bit key, not the {spec} that WrappingKeySpec names",
+                pk.key_size_bits()
+            )));
+        }
+        let mut out = alloc::vec![0u8; pk.key_size_bytes()];
+        let too_large = |limit: usize| Error::PlaintextTooLarge {
+            size: pt.len(),
+            limit,
+        };
+        let n = match alg {
+            WrappingAlgorithm::RsaesPkcs1V15 => {
+                let limit = want - 11;
+                if pt.len() > limit {
+                    return Err(too_large(limit));
+                }
+                aws_lc_rs::rsa::Pkcs1PublicEncryptingKey::new(pk)
+                    .and_then(|k| k.encrypt(pt, &mut out).map(|c| c.len()))
+            }
+            WrappingAlgorithm::RsaesOaepSha256 | WrappingAlgorithm::RsaesOaepSha1 => {
+                let o = if alg == WrappingAlgorithm::RsaesOaepSha256 {
+                    &OAEP_SHA256_MGF1SHA256
+                } else {
+                    &OAEP_SHA1_MGF1SHA1
+                };
+                let k =
+                    OaepPublicEncryptingKey::new(pk).map_err(|_| bad("not an RSA public key"))?;
+                let limit = k.max_plaintext_size(o);
+                if pt.len() > limit {
+                    return Err(too_large(limit));
+                }
+                k.encrypt(o, pt, &mut out, None).map(|c| c.len())
+            }
+        }
+        .map_err(|_| Error::BackendProtocol("RSA encryption failed"))?;
+        out.truncate(n);
+        Ok(out)
+    }
+
     pub fn decrypt(pkcs8: &[u8], alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
         let k = PrivateDecryptingKey::from_pkcs8(pkcs8)
             .map_err(|_| material())
@@ -473,7 +534,7 @@ mod imp {
 mod imp {
     use alloc::vec::Vec;
 
-    use super::{EncryptionAlgorithm, SigningAlgorithm};
+    use super::{EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm};
     use crate::error::{Error, Result};
     use crate::kms::KeySpec;
     use crate::secret::SecretBytes;
@@ -525,6 +586,9 @@ mod imp {
         Err(NO)
     }
     pub fn verify(_: KeySpec, _: &[u8], _: SigningAlgorithm, _: &[u8], _: &[u8]) -> Result<bool> {
+        Err(NO)
+    }
+    pub fn wrap(_: &[u8], _: KeySpec, _: WrappingAlgorithm, _: &[u8]) -> Result<Vec<u8>> {
         Err(NO)
     }
     pub fn encrypt(_: &[u8], _: EncryptionAlgorithm, _: &[u8]) -> Result<Vec<u8>> {
@@ -646,6 +710,29 @@ pub fn verify(
 /// `InvalidParameter.PlaintextTooLarge`, `InvalidParameter.PublicKey`.
 pub fn encrypt(spki: &[u8], alg: EncryptionAlgorithm, plaintext: &[u8]) -> Result<Vec<u8>> {
     imp::encrypt(spki, alg, plaintext)
+}
+
+/// Wraps `plaintext` (a data key) under an RSA public key of `spec` for export.
+/// `public_key` is SubjectPublicKeyInfo, DER or PEM.
+///
+/// # Errors
+/// `InvalidParameter.PublicKey` (not RSA, or not the size `spec` names),
+/// `InvalidParameter.WrappingKeySpec`, `InvalidParameter.PlaintextTooLarge`;
+/// `Rejected.Unsupported` without AWS-LC.
+pub fn wrap_for_export(
+    public_key: &[u8],
+    spec: KeySpec,
+    alg: WrappingAlgorithm,
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    let der = if public_key.starts_with(b"-----BEGIN") {
+        let text = core::str::from_utf8(public_key)
+            .map_err(|_| Error::param("PublicKey", "not UTF-8 PEM"))?;
+        pem_spki(text)?
+    } else {
+        public_key.to_vec()
+    };
+    imp::wrap(&der, spec, alg, plaintext)
 }
 
 /// RSA-OAEP decryption. Every failure is the same `InvalidCiphertext`.

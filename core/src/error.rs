@@ -228,6 +228,8 @@ impl Error {
                 "KeyVersionId" => "InvalidParameter.KeyVersionId",
                 "PublicKey" => "InvalidParameter.PublicKey",
                 "Filters" => "InvalidParameter.Filters",
+                "WrappingKeySpec" => "InvalidParameter.WrappingKeySpec",
+                "WrappingAlgorithm" => "InvalidParameter.WrappingAlgorithm",
                 "Length" => "InvalidParameter.Length",
                 "ExcludeCharacters" => "InvalidParameter.ExcludeCharacters",
                 _ => "InvalidParameter",

@@ -331,3 +331,129 @@ pub fn sha256(m: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(m).to_vec()
 }
+
+/// ExportDataKey: a data key (a CiphertextBlob from GenerateDataKey /
+/// GenerateDataKeyWithoutPlaintext) re-wrapped under the caller's RSA public key.
+#[derive(Debug, Clone)]
+pub struct ExportDataKeyRequest {
+    /// CiphertextBlob of the data key.
+    pub ciphertext_blob: Vec<u8>,
+    /// EncryptionContext the blob was made with.
+    pub encryption_context: crate::EncryptionContext,
+    /// PublicKeyBlob: the RSA public key (SubjectPublicKeyInfo, DER or PEM).
+    pub public_key_blob: Vec<u8>,
+    /// WrappingAlgorithm.
+    pub wrapping_algorithm: asym::WrappingAlgorithm,
+    /// WrappingKeySpec: RSA_2048, RSA_3072 or RSA_4096 (checked against the key).
+    pub wrapping_key_spec: KeySpec,
+}
+
+/// ExportDataKey's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportDataKeyResponse {
+    /// KeyId of the CMK that wrapped the blob.
+    pub key_id: String,
+    /// KeyVersionId.
+    pub key_version_id: String,
+    /// ExportedDataKey: the data key under the public key.
+    pub exported_data_key: Vec<u8>,
+}
+
+/// GenerateAndExportDataKey: a new data key, wrapped by a CMK and by the caller's
+/// RSA public key.
+#[derive(Debug, Clone)]
+pub struct GenerateAndExportDataKeyRequest {
+    /// The data key as GenerateDataKey makes it (KeyId, KeySpec / NumberOfBytes,
+    /// EncryptionContext).
+    pub data_key: crate::GenerateDataKeyRequest,
+    /// PublicKeyBlob (SubjectPublicKeyInfo, DER or PEM).
+    pub public_key_blob: Vec<u8>,
+    /// WrappingAlgorithm.
+    pub wrapping_algorithm: asym::WrappingAlgorithm,
+    /// WrappingKeySpec.
+    pub wrapping_key_spec: KeySpec,
+}
+
+/// GenerateAndExportDataKey's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateAndExportDataKeyResponse {
+    /// KeyId.
+    pub key_id: String,
+    /// KeyVersionId.
+    pub key_version_id: String,
+    /// CiphertextBlob: the data key under the CMK (keep it to export again).
+    pub ciphertext_blob: Vec<u8>,
+    /// ExportedDataKey: the data key under the public key.
+    pub exported_data_key: Vec<u8>,
+}
+
+impl Kms {
+    /// ExportDataKey: decrypts the data-key blob with its CMK and wraps the data key
+    /// under the caller's public key; the plaintext never leaves this call.
+    ///
+    /// # Errors
+    /// As [`Kms::decrypt`]; `InvalidParameter.PublicKey` / `.WrappingKeySpec` /
+    /// `.PlaintextTooLarge`; `Rejected.Unsupported` without AWS-LC (wasm).
+    pub async fn export_data_key(
+        &self,
+        req: ExportDataKeyRequest,
+    ) -> Result<ExportDataKeyResponse> {
+        check_wrapping(&req.public_key_blob, req.wrapping_key_spec)?;
+        let d = self
+            .decrypt(crate::DecryptRequest {
+                ciphertext_blob: req.ciphertext_blob,
+                encryption_context: req.encryption_context,
+            })
+            .await?;
+        let exported_data_key = asym::wrap_for_export(
+            &req.public_key_blob,
+            req.wrapping_key_spec,
+            req.wrapping_algorithm,
+            d.plaintext.expose(),
+        )?;
+        Ok(ExportDataKeyResponse {
+            key_id: d.key_id,
+            key_version_id: d.key_version_id,
+            exported_data_key,
+        })
+    }
+
+    /// GenerateAndExportDataKey: a fresh data key wrapped by the CMK (CiphertextBlob)
+    /// and by the caller's public key (ExportedDataKey); its plaintext is not returned.
+    ///
+    /// # Errors
+    /// As [`Kms::generate_data_key`] and [`Kms::export_data_key`].
+    pub async fn generate_and_export_data_key(
+        &self,
+        req: GenerateAndExportDataKeyRequest,
+    ) -> Result<GenerateAndExportDataKeyResponse> {
+        check_wrapping(&req.public_key_blob, req.wrapping_key_spec)?;
+        let g = self.generate_data_key(req.data_key).await?;
+        let exported_data_key = asym::wrap_for_export(
+            &req.public_key_blob,
+            req.wrapping_key_spec,
+            req.wrapping_algorithm,
+            g.plaintext.expose(),
+        )?;
+        Ok(GenerateAndExportDataKeyResponse {
+            key_id: g.key_id,
+            key_version_id: g.key_version_id,
+            ciphertext_blob: g.ciphertext_blob,
+            exported_data_key,
+        })
+    }
+}
+
+/// Refuses a missing public key or a non-RSA wrapping spec before any key is used.
+fn check_wrapping(public_key: &[u8], spec: KeySpec) -> Result<()> {
+    if public_key.is_empty() {
+        return Err(Error::param("PublicKey", "required"));
+    }
+    if !spec.is_rsa() {
+        return Err(Error::param(
+            "WrappingKeySpec",
+            "RSA_2048, RSA_3072 or RSA_4096",
+        ));
+    }
+    Ok(())
+}

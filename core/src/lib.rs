@@ -37,7 +37,7 @@ pub mod storage;
 mod sync;
 pub mod time;
 
-pub use asym::{EncryptionAlgorithm, SigningAlgorithm};
+pub use asym::{EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm};
 pub use backend::{BoxFuture, KeyBackend, KeyHandle, MaybeSend, MaybeSendSync};
 pub use context::EncryptionContext;
 pub use env::{Clock, Entropy, Env};

@@ -562,3 +562,168 @@ fn wycheproof_rsa_oaep() {
         "only {n} OAEP vectors ran ({labelled} with labels skipped)"
     );
 }
+
+#[test]
+fn exported_data_keys_decrypt_in_openssl() {
+    use strongroom::{
+        DecryptRequest, EncryptionContext, ExportDataKeyRequest, GenerateAndExportDataKeyRequest,
+        GenerateDataKeyRequest, WrappingAlgorithm as W,
+    };
+    let (kms, _) = memory(Backend::Software);
+    let cmk = block_on(kms.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    let dir = std::env::temp_dir().join(format!("strongroom-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    // A wrapping key pair made by OpenSSL: its private half never touches strongroom.
+    assert!(openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        &p("priv.pem")
+    ]));
+    assert!(openssl(&[
+        "pkey",
+        "-in",
+        &p("priv.pem"),
+        "-pubout",
+        "-outform",
+        "DER",
+        "-out",
+        &p("pub.der")
+    ]));
+    assert!(openssl(&[
+        "pkey",
+        "-in",
+        &p("priv.pem"),
+        "-pubout",
+        "-out",
+        &p("pub.pem")
+    ]));
+    let der = std::fs::read(p("pub.der")).unwrap();
+    let pem = std::fs::read(p("pub.pem")).unwrap();
+    let ctx = EncryptionContext::from_pairs([("purpose", "export")]).unwrap();
+    for (alg, opts) in [
+        (
+            W::RsaesOaepSha256,
+            vec![
+                "-pkeyopt",
+                "rsa_padding_mode:oaep",
+                "-pkeyopt",
+                "rsa_oaep_md:sha256",
+                "-pkeyopt",
+                "rsa_mgf1_md:sha256",
+            ],
+        ),
+        (
+            W::RsaesOaepSha1,
+            vec![
+                "-pkeyopt",
+                "rsa_padding_mode:oaep",
+                "-pkeyopt",
+                "rsa_oaep_md:sha1",
+                "-pkeyopt",
+                "rsa_mgf1_md:sha1",
+            ],
+        ),
+        (W::RsaesPkcs1V15, vec!["-pkeyopt", "rsa_padding_mode:pkcs1"]),
+    ] {
+        for key_blob in [&der, &pem] {
+            let g = block_on(
+                kms.generate_and_export_data_key(GenerateAndExportDataKeyRequest {
+                    data_key: GenerateDataKeyRequest {
+                        key_id: cmk.clone(),
+                        encryption_context: ctx.clone(),
+                        ..GenerateDataKeyRequest::default()
+                    },
+                    public_key_blob: key_blob.clone(),
+                    wrapping_algorithm: alg,
+                    wrapping_key_spec: KeySpec::Rsa2048,
+                }),
+            )
+            .unwrap();
+            let dk = block_on(kms.decrypt(DecryptRequest {
+                ciphertext_blob: g.ciphertext_blob.clone(),
+                encryption_context: ctx.clone(),
+            }))
+            .unwrap()
+            .plaintext;
+            assert_eq!(dk.len(), 32);
+            // ExportDataKey of the same blob wraps the same data key again.
+            let e = block_on(kms.export_data_key(ExportDataKeyRequest {
+                ciphertext_blob: g.ciphertext_blob.clone(),
+                encryption_context: ctx.clone(),
+                public_key_blob: key_blob.clone(),
+                wrapping_algorithm: alg,
+                wrapping_key_spec: KeySpec::Rsa2048,
+            }))
+            .unwrap();
+            assert_eq!(e.key_id, cmk);
+            for (n, wrapped) in [("g", &g.exported_data_key), ("e", &e.exported_data_key)] {
+                std::fs::write(p(&format!("{n}.bin")), wrapped).unwrap();
+                let mut args = vec!["pkeyutl", "-decrypt", "-inkey"];
+                let (inkey, input, out) = (
+                    p("priv.pem"),
+                    p(&format!("{n}.bin")),
+                    p(&format!("{n}.out")),
+                );
+                args.push(&inkey);
+                args.extend(opts.iter().copied());
+                args.extend(["-in", &input, "-out", &out]);
+                assert!(openssl(&args), "{alg}: OpenSSL decrypts the exported key");
+                assert_eq!(std::fs::read(&out).unwrap(), dk.expose(), "{alg}");
+            }
+        }
+    }
+    // Bad input: wrong spec for the key, not a key, non-RSA spec, wrong context.
+    let base = |spec, blob: Vec<u8>| GenerateAndExportDataKeyRequest {
+        data_key: GenerateDataKeyRequest {
+            key_id: cmk.clone(),
+            ..GenerateDataKeyRequest::default()
+        },
+        public_key_blob: blob,
+        wrapping_algorithm: W::RsaesOaepSha256,
+        wrapping_key_spec: spec,
+    };
+    for (req, code) in [
+        (
+            base(KeySpec::Rsa3072, der.clone()),
+            "InvalidParameter.PublicKey",
+        ),
+        (
+            base(KeySpec::Rsa2048, b"not a key".to_vec()),
+            "InvalidParameter.PublicKey",
+        ),
+        (
+            base(KeySpec::EcP256, der.clone()),
+            "InvalidParameter.WrappingKeySpec",
+        ),
+        (
+            base(KeySpec::Rsa2048, Vec::new()),
+            "InvalidParameter.PublicKey",
+        ),
+    ] {
+        assert_eq!(
+            block_on(kms.generate_and_export_data_key(req))
+                .unwrap_err()
+                .code(),
+            code
+        );
+    }
+    let g =
+        block_on(kms.generate_and_export_data_key(base(KeySpec::Rsa2048, der.clone()))).unwrap();
+    let e = block_on(kms.export_data_key(ExportDataKeyRequest {
+        ciphertext_blob: g.ciphertext_blob,
+        encryption_context: ctx,
+        public_key_blob: der,
+        wrapping_algorithm: W::RsaesOaepSha256,
+        wrapping_key_spec: KeySpec::Rsa2048,
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidCiphertext");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -52,6 +52,8 @@ __all__ = [
     "EnvelopeInfo",
     "DecryptEnvelopeResult",
     "StoreInfo",
+    "ExportDataKeyResult",
+    "GenerateAndExportDataKeyResult",
     "StrongroomError",
     "InvalidParameterError",
     "KeyNotFoundError",
@@ -264,6 +266,25 @@ class BackendServer:
 
     def handle(self, request: bytes) -> bytes:
         return self._native.handle(request)
+
+
+@dataclass(frozen=True)
+class ExportDataKeyResult:
+    """ExportDataKey's answer: the data key wrapped under the caller's public key."""
+
+    key_id: str
+    key_version_id: str
+    exported_data_key: bytes
+
+
+@dataclass(frozen=True)
+class GenerateAndExportDataKeyResult:
+    """GenerateAndExportDataKey's answer."""
+
+    key_id: str
+    key_version_id: str
+    ciphertext_blob: bytes
+    exported_data_key: bytes
 
 
 @dataclass(frozen=True)
@@ -552,6 +573,52 @@ class Kms:
         encryption_context: Context = None,
     ) -> DataKeyResult:
         return DataKeyResult(**self._native.generate_data_key(key_id, key_spec, number_of_bytes, _ctx(encryption_context), True))
+
+    def export_data_key(
+        self,
+        *,
+        ciphertext_blob: bytes,
+        public_key_blob: bytes,
+        wrapping_algorithm: str = "RSAES_OAEP_SHA_256",
+        wrapping_key_spec: str = "RSA_2048",
+        encryption_context: Context = None,
+    ) -> ExportDataKeyResult:
+        """ExportDataKey: the data key in ``ciphertext_blob`` re-wrapped under an RSA
+        public key (SubjectPublicKeyInfo, DER or PEM bytes)."""
+        return ExportDataKeyResult(
+            **self._native.export_data_key(
+                _bytes("CiphertextBlob", ciphertext_blob),
+                _bytes("PublicKey", public_key_blob),
+                wrapping_algorithm,
+                wrapping_key_spec,
+                _ctx(encryption_context),
+            )
+        )
+
+    def generate_and_export_data_key(
+        self,
+        *,
+        key_id: str,
+        public_key_blob: bytes,
+        wrapping_algorithm: str = "RSAES_OAEP_SHA_256",
+        wrapping_key_spec: str = "RSA_2048",
+        key_spec: Optional[str] = None,
+        number_of_bytes: Optional[int] = None,
+        encryption_context: Context = None,
+    ) -> GenerateAndExportDataKeyResult:
+        """GenerateAndExportDataKey: a new data key under the CMK (``ciphertext_blob``)
+        and under an RSA public key (``exported_data_key``); no plaintext returned."""
+        return GenerateAndExportDataKeyResult(
+            **self._native.generate_and_export_data_key(
+                key_id,
+                _bytes("PublicKey", public_key_blob),
+                wrapping_algorithm,
+                wrapping_key_spec,
+                key_spec,
+                number_of_bytes,
+                _ctx(encryption_context),
+            )
+        )
 
     def generate_data_key_without_plaintext(
         self,
