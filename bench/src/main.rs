@@ -348,11 +348,15 @@ fn store() {
             while description.len() < pad {
                 description.push('x');
             }
-            block_on(kms.create_key(CreateKeyRequest {
+            let k = block_on(kms.create_key(CreateKeyRequest {
                 description: Some(description),
                 ..CreateKeyRequest::default()
             }))
             .unwrap();
+            // Every tenth key gets an alias: open checks every alias once.
+            if i % 10 == 0 {
+                block_on(kms.create_alias(&format!("alias/bench-{i}"), &k.key_id)).unwrap();
+            }
         }
         std::fs::write(&path, block_on(kms.export_image(None)).unwrap()).unwrap();
     }

@@ -388,6 +388,7 @@ pub(crate) fn open(bytes: &[u8], root: &RootSecret) -> Result<Opened> {
         pos += RECORD_HEADER_LEN + len as usize;
     }
     let state = state.ok_or(Error::StoreCorrupted("the store has no snapshot record"))?;
+    state.check_aliases()?;
     Ok(Opened {
         sealer,
         state,
@@ -454,5 +455,6 @@ pub fn replay_plaintexts(snapshot: &[u8], deltas: &[&[u8]]) -> Result<(usize, us
     for d in deltas {
         st.apply_delta(d)?;
     }
+    st.check_aliases()?;
     Ok((st.keys.len(), st.aliases.len()))
 }
