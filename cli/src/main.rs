@@ -650,6 +650,17 @@ fn store_cmd(kms: &Kms, cmd: StoreCmd, json_mode: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// A base64 CiphertextBlob (surrounding whitespace ignored).
+fn ciphertext_b64(text: &[u8]) -> Result<Vec<u8>, Error> {
+    let bad = |reason: String| Error::InvalidParameter {
+        name: "CiphertextBlob",
+        reason,
+    };
+    let text = std::str::from_utf8(text).map_err(|_| bad("not base64 text".into()))?;
+    B64.decode(text.trim())
+        .map_err(|e| bad(format!("malformed base64: {e}")))
+}
+
 /// `--filter K=V1,V2` flags and Alibaba's `--filters` JSON as ListKeys filters.
 fn key_filters(flags: &[String], json: Option<&str>) -> Result<Vec<strongroom::KeyFilter>, Error> {
     let bad = |reason: String| Error::InvalidParameter {
@@ -923,12 +934,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             context,
         }) => {
             let (public_key_blob, wrapping_algorithm, wrapping_key_spec) = wrap.parts()?;
-            let blob = B64
-                .decode(ciphertext_blob.trim())
-                .map_err(|e| Error::InvalidParameter {
-                    name: "CiphertextBlob",
-                    reason: format!("malformed base64: {e}"),
-                })?;
+            let blob = ciphertext_b64(ciphertext_blob.as_bytes())?;
             let r = pollster::block_on(kms.export_data_key(strongroom::ExportDataKeyRequest {
                 ciphertext_blob: blob,
                 encryption_context: parse_context(&context.context)?,
@@ -1043,13 +1049,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             input,
             out,
         }) => {
-            let text = read_input(&input)?;
-            let blob = B64
-                .decode(String::from_utf8_lossy(&text).trim())
-                .map_err(|e| Error::InvalidParameter {
-                    name: "CiphertextBlob",
-                    reason: format!("malformed base64: {e}"),
-                })?;
+            let blob = ciphertext_b64(&read_input(&input)?)?;
             let r = pollster::block_on(kms.asymmetric_decrypt(
                 strongroom::AsymmetricDecryptRequest {
                     key_id,
@@ -1078,17 +1078,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
         }
         Cmd::Key(KeyCmd::Decrypt(a)) => {
-            let text = read_input(&a.input)?;
-            let text = String::from_utf8(text).map_err(|_| Error::InvalidParameter {
-                name: "CiphertextBlob",
-                reason: "not base64 text".into(),
-            })?;
-            let blob = B64
-                .decode(text.trim())
-                .map_err(|e| Error::InvalidParameter {
-                    name: "CiphertextBlob",
-                    reason: format!("malformed base64: {e}"),
-                })?;
+            let blob = ciphertext_b64(&read_input(&a.input)?)?;
             let r = pollster::block_on(kms.decrypt(DecryptRequest {
                 ciphertext_blob: blob,
                 encryption_context: parse_context(&a.context.context)?,

@@ -493,16 +493,21 @@ fn a_backup_restores_into_a_fresh_store_under_another_root() {
     assert_eq!(e.code(), "Rejected.StoreExists");
 }
 
-#[test]
-fn a_version_1_image_opens_and_is_upgraded() {
-    let v: Value = serde_json::from_str(
+/// tests/vectors/store_v1.json: a version-1 image made before the journal store.
+fn store_v1() -> Value {
+    serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../tests/vectors/store_v1.json"
         ))
         .unwrap(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn a_version_1_image_opens_and_is_upgraded() {
+    let v = store_v1();
     let image = hex::decode(v["image"].as_str().unwrap()).unwrap();
     assert_eq!(image[4], 1);
     let storage = Arc::new(MemoryStorage::with_image(image));
@@ -637,14 +642,7 @@ fn a_store_naming_a_huge_argon2id_cost_is_refused_before_any_work() {
     use sha2::Digest;
     // Found by the store fuzzer: a version-1 image naming m = 2.7 GiB made the opener
     // allocate it. Both versions now refuse m > 1 GiB, t > 16 as corrupted.
-    let v: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/vectors/store_v1.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let v = store_v1();
     let v1 = hex::decode(v["image"].as_str().unwrap()).unwrap();
     let storage = Arc::new(MemoryStorage::new());
     drop(open_with(Backend::Software, storage.clone(), PASS).unwrap());
