@@ -86,3 +86,28 @@ pub(crate) fn open(
 ) -> Result<SecretBytes> {
     cipher_op(key, |c| c.open(nonce, ciphertext, aad)).map(SecretBytes::new)
 }
+
+/// The blob and store AEAD (AES-128/192/256-GCM), reachable for the Wycheproof tests
+/// (core/tests/wycheproof_aead.rs) only.
+#[doc(hidden)]
+pub mod hazmat {
+    use alloc::vec::Vec;
+
+    use crate::error::Result;
+
+    /// Seals: ciphertext ‖ tag.
+    ///
+    /// # Errors
+    /// A key that is not 16, 24 or 32 bytes.
+    pub fn seal(key: &[u8], nonce: &[u8; 12], aad: &[u8], pt: &[u8]) -> Result<Vec<u8>> {
+        super::seal(key, nonce, pt, aad)
+    }
+
+    /// Opens ciphertext ‖ tag; `None` when it does not authenticate.
+    #[must_use]
+    pub fn open(key: &[u8], nonce: &[u8; 12], aad: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
+        super::open(key, nonce, ct, aad)
+            .ok()
+            .map(|p| p.expose().to_vec())
+    }
+}

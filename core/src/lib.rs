@@ -50,3 +50,12 @@ pub use kms::*;
 pub use kms_asym::*;
 pub use secret::SecretBytes;
 pub use storage::Storage;
+
+/// Raw primitives for the Wycheproof tests only; not part of the API.
+#[doc(hidden)]
+pub mod hazmat {
+    /// The blob and store AES-GCM (RustCrypto).
+    pub use crate::aead::hazmat as store_gcm;
+    /// The envelope frame AES-256-GCM (AWS-LC with feature `aws-lc`, else RustCrypto).
+    pub use crate::envelope::frames::hazmat as frame_gcm;
+}

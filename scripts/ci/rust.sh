@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo test --workspace --exclude strongroom-python --exclude strongroom-wasm
-# The envelope again on the RustCrypto AES-GCM (the workspace run above unifies the
+# The envelope and Wycheproof AES-GCM again on the RustCrypto AES-GCM (the workspace run above unifies the
 # `aws-lc` feature that the CLI turns on).
-cargo test -q -p strongroom --test envelope --test envelope_vectors
+cargo test -q -p strongroom --test envelope --test envelope_vectors --test wycheproof_aead
 cargo clippy -q --workspace --no-deps -- -D warnings
 cargo clippy -q -p strongroom-wasm --target wasm32-unknown-unknown --no-deps -- -D warnings
 cargo build -q -p strongroom --no-default-features --target wasm32-unknown-unknown

@@ -91,6 +91,43 @@ impl Gcm {
     }
 }
 
+/// The frame AEAD, reachable for the Wycheproof tests (core/tests/wycheproof_aead.rs)
+/// only: AES-256-GCM with a 96-bit nonce; `None` when the tag does not verify.
+#[doc(hidden)]
+pub mod hazmat {
+    use alloc::vec::Vec;
+
+    use super::{Gcm, TAG_LEN};
+    use crate::error::Result;
+
+    /// Seals: ciphertext ‖ tag.
+    ///
+    /// # Errors
+    /// A key that is not 32 bytes.
+    pub fn seal(key: &[u8], nonce: [u8; 12], aad: &[u8], pt: &[u8]) -> Result<Vec<u8>> {
+        let mut buf = pt.to_vec();
+        let tag = Gcm::new(key)?.seal(nonce, aad, &mut buf)?;
+        buf.extend_from_slice(&tag);
+        Ok(buf)
+    }
+
+    /// Opens ciphertext ‖ tag.
+    ///
+    /// # Errors
+    /// A key that is not 32 bytes.
+    pub fn open(key: &[u8], nonce: [u8; 12], aad: &[u8], ct: &[u8]) -> Result<Option<Vec<u8>>> {
+        let g = Gcm::new(key)?;
+        let Some(split) = ct.len().checked_sub(TAG_LEN) else {
+            return Ok(None);
+        };
+        let (body, t) = ct.split_at(split);
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(t);
+        let mut buf = body.to_vec();
+        Ok(g.open(nonce, aad, &mut buf, tag).then_some(buf))
+    }
+}
+
 impl Gcm {
     /// Encrypts `input` into `out` (same length) without touching `input`; returns the
     /// tag. AWS-LC does this in one pass; RustCrypto copies and encrypts in place.

@@ -8,7 +8,7 @@
 
 pub(crate) mod cache;
 mod format;
-mod frames;
+pub(crate) mod frames;
 #[cfg(feature = "std")]
 pub mod io;
 
