@@ -1222,8 +1222,32 @@ fn vector_open_envelope<'py>(
 }
 
 /// The native module.
+/// Verifies a signature over a SHA-256 digest with a public key from anywhere
+/// (SubjectPublicKeyInfo, PEM or DER): no KMS key involved. A wrong signature is
+/// `False`.
+#[pyfunction]
+fn verify_signature(
+    public_key: &[u8],
+    key_spec: &str,
+    algorithm: &str,
+    digest: &[u8],
+    signature: &[u8],
+) -> PyResult<bool> {
+    strongroom::asym::verify(
+        key_spec.parse().map_err(to_pyerr)?,
+        &strongroom::asym::spki_der(public_key).map_err(to_pyerr)?,
+        algorithm.parse().map_err(to_pyerr)?,
+        digest,
+        signature,
+    )
+    .map_err(to_pyerr)
+}
+
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::{BackendServer, Kms, vector_open_envelope, vector_seal, vector_seal_envelope};
+    use super::{
+        BackendServer, Kms, vector_open_envelope, vector_seal, vector_seal_envelope,
+        verify_signature,
+    };
 }

@@ -725,14 +725,21 @@ pub fn wrap_for_export(
     alg: WrappingAlgorithm,
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    let der = if public_key.starts_with(b"-----BEGIN") {
+    imp::wrap(&spki_der(public_key)?, spec, alg, plaintext)
+}
+
+/// A SubjectPublicKeyInfo given as PEM (`-----BEGIN PUBLIC KEY-----`) or DER, as DER.
+///
+/// # Errors
+/// `InvalidParameter.PublicKey` for PEM that does not parse.
+pub fn spki_der(public_key: &[u8]) -> Result<Vec<u8>> {
+    if public_key.starts_with(b"-----BEGIN") {
         let text = core::str::from_utf8(public_key)
             .map_err(|_| Error::param("PublicKey", "not UTF-8 PEM"))?;
-        pem_spki(text)?
+        pem_spki(text)
     } else {
-        public_key.to_vec()
-    };
-    imp::wrap(&der, spec, alg, plaintext)
+        Ok(public_key.to_vec())
+    }
 }
 
 /// RSA-OAEP decryption. Every failure is the same `InvalidCiphertext`.

