@@ -3,7 +3,7 @@
 // errors with codes, and the data-key cache.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, createReadStream, createWriteStream, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -142,10 +142,11 @@ test('web streams: odd chunk sizes both ways; info; truncation is an error', asy
   await assert.rejects(collect(empty.pipeThrough(kms.decryptStream())), (e) => e.code === 'InvalidCiphertext.NotAnEnvelope');
 });
 
-test('Node streams: pipeline file → encrypt → file → decrypt → file', async () => {
+test('Node streams: pipeline file → encrypt → file → decrypt → file', async (t) => {
   const kms = await Kms.memory();
   const k = (await kms.createKey()).keyId;
   const dir = mkdtempSync(join(tmpdir(), 'strongroom-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const data = Buffer.alloc(1_000_000, 'node stream ');
   writeFileSync(join(dir, 'p'), data);
   await pipeline(createReadStream(join(dir, 'p')), kms.createEncryptStream({ keyIds: [k], encryptionContext: { f: 'p' } }), createWriteStream(join(dir, 'c')));
