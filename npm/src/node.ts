@@ -117,7 +117,7 @@ async function openPath(p: string) {
   let closed = false;
   const usable = () => {
     if (closed) throw { message: `${file}: this Kms was closed` };
-    if (poisoned) throw { message: `${file}: an earlier flush failed; reopen the store` };
+    if (poisoned) throw { message: `${file}: an earlier write could not be confirmed on disk; reopen the store` };
   };
   let appended = 0;
   let durable = 0;
@@ -126,6 +126,7 @@ async function openPath(p: string) {
   const save = async (data: Uint8Array) => {
     usable();
     const tmp = `${file}.tmp`;
+    let renamed = false;
     try {
       const t = await fs.open(tmp, 'w');
       try {
@@ -135,6 +136,7 @@ async function openPath(p: string) {
         await t.close();
       }
       await fs.rename(tmp, file);
+      renamed = true;
       const d = await fs.open(dir, 'r');
       try {
         await d.sync();
@@ -142,7 +144,13 @@ async function openPath(p: string) {
         await d.close();
       }
     } catch (e) {
-      await fs.rm(tmp, { force: true });
+      if (renamed) {
+        // The new file is in place but maybe not durable, and `fh` points at the old,
+        // unlinked one: appending there would lose records. Accept nothing more.
+        poisoned = true;
+      } else {
+        await fs.rm(tmp, { force: true });
+      }
       throw storeError('writing', file, e);
     }
     const old = fh;

@@ -118,7 +118,7 @@ impl FileStorage {
     fn check_poisoned(&self) -> Result<()> {
         if self.poisoned.load(Ordering::Acquire) {
             Err(Error::StoreIo(format!(
-                "{}: an earlier flush failed; reopen the store",
+                "{}: an earlier write could not be confirmed on disk; reopen the store",
                 self.path.display()
             )))
         } else {
@@ -134,18 +134,28 @@ impl FileStorage {
             .file
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let write = || -> std::io::Result<File> {
+        let mut renamed = false;
+        let mut write = || -> std::io::Result<File> {
             let mut f = File::create(&tmp)?;
             f.write_all(image)?;
             f.sync_all()?;
             fs::rename(&tmp, &self.path)?;
+            renamed = true;
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 // Make the rename itself durable.
                 File::open(dir)?.sync_all()?;
             }
             Ok(f)
         };
-        match write() {
+        let r = write();
+        if r.is_err() && renamed {
+            // The new file is in place but maybe not durable, and the append handle
+            // points at the old, unlinked one: appending there would lose records.
+            // Accept nothing more until the store is reopened.
+            app.file = None;
+            self.poisoned.store(true, Ordering::Release);
+        }
+        match r {
             Ok(f) => {
                 // The new file holds everything appended so far, durably.
                 app.file = Some(f);
