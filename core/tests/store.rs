@@ -574,9 +574,13 @@ fn the_file_store_group_commits_concurrent_writers() {
         .into_iter()
         .flat_map(|t| t.join().unwrap())
         .collect();
-    let flushes = storage.sync_count() - base;
-    println!("200 concurrent CreateKeys: {flushes} flushes");
-    assert!(flushes <= 200, "{flushes}");
+    // How much the threads overlapped is up to the scheduler, so it is reported, not
+    // asserted; the coalescing itself is checked deterministically in
+    // one_flush_covers_every_append_before_it.
+    println!(
+        "200 concurrent CreateKeys: {} flushes",
+        storage.sync_count() - base
+    );
     assert_eq!(kms.store_info().journal_records, 200);
     drop(kms);
     drop(storage);
@@ -699,5 +703,29 @@ fn the_file_store_honours_a_live_node_writer_mark_and_ignores_a_stale_one() {
     );
     drop(storage);
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), "");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn one_flush_covers_every_append_before_it() {
+    let dir = tempdir("coalesce");
+    let path = dir.join("raw.bin");
+    let s = FileStorage::open(&path).unwrap();
+    block_on(s.save(b"base")).unwrap();
+    block_on(s.append(4, b"one")).unwrap();
+    block_on(s.append(7, b"two")).unwrap();
+    let before = s.sync_count();
+    // The first sync flushes both appends; the second has nothing left to flush.
+    block_on(s.sync()).unwrap();
+    assert_eq!(s.sync_count(), before + 1);
+    block_on(s.sync()).unwrap();
+    assert_eq!(s.sync_count(), before + 1);
+    block_on(s.append(10, b"three")).unwrap();
+    block_on(s.sync()).unwrap();
+    assert_eq!(s.sync_count(), before + 2);
+    // An append at an earlier offset drops what followed (a torn tail).
+    block_on(s.append(7, b"TWO")).unwrap();
+    assert_eq!(block_on(s.load()).unwrap().unwrap(), b"baseoneTWO");
+    drop(s);
     std::fs::remove_dir_all(dir).unwrap();
 }
