@@ -488,38 +488,27 @@ mod imp {
                 pk.key_size_bits()
             )));
         }
-        let mut out = alloc::vec![0u8; pk.key_size_bytes()];
-        let too_large = |limit: usize| Error::PlaintextTooLarge {
-            size: pt.len(),
-            limit,
-        };
-        let n = match alg {
-            WrappingAlgorithm::RsaesPkcs1V15 => {
-                let limit = want - 11;
-                if pt.len() > limit {
-                    return Err(too_large(limit));
-                }
-                aws_lc_rs::rsa::Pkcs1PublicEncryptingKey::new(pk)
-                    .and_then(|k| k.encrypt(pt, &mut out).map(|c| c.len()))
+        let limit = want - 11;
+        match alg {
+            WrappingAlgorithm::RsaesOaepSha256 => {
+                encrypt(spki, EncryptionAlgorithm::RsaesOaepSha256, pt)
             }
-            WrappingAlgorithm::RsaesOaepSha256 | WrappingAlgorithm::RsaesOaepSha1 => {
-                let o = if alg == WrappingAlgorithm::RsaesOaepSha256 {
-                    &OAEP_SHA256_MGF1SHA256
-                } else {
-                    &OAEP_SHA1_MGF1SHA1
-                };
-                let k =
-                    OaepPublicEncryptingKey::new(pk).map_err(|_| bad("not an RSA public key"))?;
-                let limit = k.max_plaintext_size(o);
-                if pt.len() > limit {
-                    return Err(too_large(limit));
-                }
-                k.encrypt(o, pt, &mut out, None).map(|c| c.len())
+            WrappingAlgorithm::RsaesOaepSha1 => {
+                encrypt(spki, EncryptionAlgorithm::RsaesOaepSha1, pt)
+            }
+            WrappingAlgorithm::RsaesPkcs1V15 if pt.len() > limit => Err(Error::PlaintextTooLarge {
+                size: pt.len(),
+                limit,
+            }),
+            WrappingAlgorithm::RsaesPkcs1V15 => {
+                let mut out = alloc::vec![0u8; want];
+                let n = aws_lc_rs::rsa::Pkcs1PublicEncryptingKey::new(pk)
+                    .and_then(|k| k.encrypt(pt, &mut out).map(|c| c.len()))
+                    .map_err(|_| Error::BackendProtocol("RSA encryption failed"))?;
+                out.truncate(n);
+                Ok(out)
             }
         }
-        .map_err(|_| Error::BackendProtocol("RSA encryption failed"))?;
-        out.truncate(n);
-        Ok(out)
     }
 
     pub fn decrypt(pkcs8: &[u8], alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {

@@ -274,13 +274,10 @@ fn generate() -> Value {
 #[test]
 fn envelope_vectors_match() {
     let fresh = generate();
-    if std::env::var_os("STRONGROOM_REGEN_VECTORS").is_some() {
-        std::fs::write(PATH, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
-    }
-    let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
-    assert_eq!(
-        on_disk, fresh,
-        "the envelope format changed: vectors no longer match"
+    let on_disk = common::check_vectors(
+        PATH,
+        &fresh,
+        "the envelope format changed: vectors no longer match",
     );
 
     for v in on_disk["data_key"].as_array().unwrap() {

@@ -158,15 +158,8 @@ fn generate() -> Value {
 #[test]
 fn vectors_match() {
     let fresh = generate();
-    if std::env::var_os("STRONGROOM_REGEN_VECTORS").is_some() {
-        std::fs::create_dir_all(std::path::Path::new(PATH).parent().unwrap()).unwrap();
-        std::fs::write(PATH, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
-    }
-    let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
-    assert_eq!(
-        on_disk, fresh,
-        "formats changed: the vectors no longer match (regenerate only on purpose)"
-    );
+    let on_disk =
+        common::check_vectors(PATH, &fresh, "formats changed: the vectors no longer match");
 
     // And each vector checked through the public paths.
     for v in on_disk["blobs"].as_array().unwrap() {

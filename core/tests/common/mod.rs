@@ -85,3 +85,17 @@ impl strongroom::Entropy for Deterministic {
         Ok(())
     }
 }
+
+/// The shared-vector check: with `STRONGROOM_REGEN_VECTORS` set, writes `fresh` to
+/// `path` first; then the file on disk must equal `fresh` (`what` says what changed),
+/// and its contents are returned for the checks that follow.
+pub fn check_vectors(path: &str, fresh: &serde_json::Value, what: &str) -> serde_json::Value {
+    if std::env::var_os("STRONGROOM_REGEN_VECTORS").is_some() {
+        std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_string_pretty(fresh).unwrap() + "\n").unwrap();
+    }
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(&on_disk, fresh, "{what} (regenerate only on purpose)");
+    on_disk
+}
