@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 use crate::kms::KeySpec;
 use crate::secret::SecretBytes;
 
+/// Whether this build has the RSA / EC implementation (AWS-LC, native builds).
+pub const AVAILABLE: bool = cfg!(feature = "aws-lc");
+
 /// Digest length AsymmetricSign / AsymmetricVerify take (SHA-256).
 pub const DIGEST_LEN: usize = 32;
 

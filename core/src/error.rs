@@ -96,6 +96,20 @@ pub enum Error {
     Unsupported(&'static str),
     /// Reading or writing a caller's stream failed (`Rejected.Io`).
     Io(String),
+    /// The action needs a key of the other Origin: BYOK actions on a generated key,
+    /// versions or rotation on an EXTERNAL key (`Rejected.KeyOrigin`).
+    KeyOrigin {
+        /// The key.
+        key_id: String,
+        /// Why the origin does not allow it.
+        reason: &'static str,
+    },
+    /// The ImportToken's 24 hours have passed (`Rejected.ImportTokenExpired`); call
+    /// GetParametersForImport again and rewrap the material.
+    ImportTokenExpired(String),
+    /// The key once held other imported material; only that material may be imported
+    /// again (`Rejected.KeyMaterialMismatch`).
+    KeyMaterialMismatch(String),
     /// An envelope message cannot be opened; see [`EnvelopeFailure`] for the codes.
     Envelope(EnvelopeFailure),
 }
@@ -232,6 +246,9 @@ impl Error {
                 "WrappingAlgorithm" => "InvalidParameter.WrappingAlgorithm",
                 "Length" => "InvalidParameter.Length",
                 "ExcludeCharacters" => "InvalidParameter.ExcludeCharacters",
+                "ImportToken" => "InvalidParameter.ImportToken",
+                "EncryptedKeyMaterial" => "InvalidParameter.EncryptedKeyMaterial",
+                "KeyMaterialExpireUnix" => "InvalidParameter.KeyMaterialExpireUnix",
                 _ => "InvalidParameter",
             },
             Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",
@@ -263,6 +280,9 @@ impl Error {
             Error::Unsupported(_) => "Rejected.Unsupported",
             Error::Envelope(f) => f.code(),
             Error::Io(_) => "Rejected.Io",
+            Error::KeyOrigin { .. } => "Rejected.KeyOrigin",
+            Error::ImportTokenExpired(_) => "Rejected.ImportTokenExpired",
+            Error::KeyMaterialMismatch(_) => "Rejected.KeyMaterialMismatch",
         }
     }
 
@@ -293,7 +313,10 @@ impl Error {
             | Error::QuotaExceeded(_)
             | Error::EntropyUnavailable
             | Error::Unsupported(_)
-            | Error::Io(_) => "Rejected",
+            | Error::Io(_)
+            | Error::KeyOrigin { .. }
+            | Error::ImportTokenExpired(_)
+            | Error::KeyMaterialMismatch(_) => "Rejected",
         }
     }
 
@@ -354,6 +377,15 @@ impl fmt::Display for Error {
             Error::Unsupported(what) => write!(f, "not supported: {what}"),
             Error::Envelope(e) => e.fmt(f),
             Error::Io(msg) => write!(f, "I/O failed: {msg}"),
+            Error::KeyOrigin { key_id, reason } => write!(f, "key {key_id}: {reason}"),
+            Error::ImportTokenExpired(k) => write!(
+                f,
+                "the import token for key {k} has expired (tokens last 24 hours): call GetParametersForImport again"
+            ),
+            Error::KeyMaterialMismatch(k) => write!(
+                f,
+                "key {k} once held other key material: only the same material can be imported again"
+            ),
         }
     }
 }

@@ -157,6 +157,8 @@ pub struct KeyMetadata {
     pub deletion_protection: &'static str,
     /// DeletionProtectionDescription, when protection is on.
     pub deletion_protection_description: Option<String>,
+    /// MaterialExpireTime: when imported key material expires (EXTERNAL keys).
+    pub material_expire_time: Option<String>,
 }
 
 /// One key version (DescribeKeyVersion, ListKeyVersions, CreateKeyVersion).
@@ -515,6 +517,8 @@ pub struct Kms {
     next_deletion: spin::Mutex<Option<u64>>,
     /// Earliest automatic rotation due (ms).
     next_rotation: spin::Mutex<Option<u64>>,
+    /// Earliest expiry of imported key material (ms).
+    pub(crate) next_material_expiry: spin::Mutex<Option<u64>>,
     writer: AsyncMutex,
     /// The envelope data-key cache (off unless configured).
     pub(crate) data_key_cache: spin::Mutex<crate::envelope::cache::Cache>,
@@ -748,6 +752,7 @@ impl Kms {
             }),
             poisoned: core::sync::atomic::AtomicBool::new(false),
             next_deletion: spin::Mutex::new(state.next_deletion()),
+            next_material_expiry: spin::Mutex::new(state.next_material_expiry()),
             next_rotation: spin::Mutex::new(state.next_rotation()),
             state: spin::Mutex::new(state),
             writer: AsyncMutex::default(),
@@ -964,7 +969,10 @@ impl Kms {
     /// that arrive meanwhile append behind it and share its flush (group commit). A
     /// mutation is acknowledged (returns `Ok`) only once durable, but other callers of
     /// this instance may see it from the moment it is appended.
-    async fn mutate<T>(&self, change: impl FnOnce(&mut Txn<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) async fn mutate<T>(
+        &self,
+        change: impl FnOnce(&mut Txn<'_>) -> Result<T>,
+    ) -> Result<T> {
         let w = self.writer.lock().await;
         self.check_poisoned()?;
         let (out, undo, delta) = {
@@ -1061,6 +1069,7 @@ impl Kms {
                 "Disabled"
             },
             deletion_protection_description: k.deletion_protection.clone(),
+            material_expire_time: k.material_expire_ms.map(iso8601),
         }
     }
 
@@ -1119,7 +1128,8 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.*` for a bad spec/usage pair or description;
-    /// `Rejected.Unsupported` for asymmetric specs and EXTERNAL origin in this build;
+    /// `Rejected.Unsupported` for asymmetric specs without AWS-LC, and for EXTERNAL
+    /// origin with an asymmetric spec or a backend that cannot import;
     /// `Rejected.QuotaExceeded`; store and backend failures.
     pub async fn create_key(&self, req: CreateKeyRequest) -> Result<KeyMetadata> {
         self.sweep().await?;
@@ -1143,10 +1153,17 @@ impl Kms {
             ));
         }
         let origin = req.origin.unwrap_or(Origin::AliyunKms);
-        if origin != Origin::AliyunKms {
-            return Err(Error::Unsupported(
-                "EXTERNAL origin (BYOK) is not in this build yet",
-            ));
+        if origin == Origin::External {
+            if spec.symmetric_key_len().is_none() {
+                return Err(Error::Unsupported(
+                    "EXTERNAL origin (BYOK) is for Aliyun_AES_* keys in this build; importing asymmetric key material is not supported",
+                ));
+            }
+            if !self.backend.supports_import() || !crate::asym::AVAILABLE {
+                return Err(Error::Unsupported(
+                    "EXTERNAL origin (BYOK) needs the software key backend and AWS-LC (native builds)",
+                ));
+            }
         }
         let level = self.backend.protection_level();
         if let Some(want) = req.protection_level.filter(|w| *w != level) {
@@ -1164,14 +1181,26 @@ impl Kms {
         }
         let key_id = ids::uuid_v4(&self.env)?;
         let version_id = ids::uuid_v4(&self.env)?;
-        let handle = self.backend.generate(spec).await?;
+        // An EXTERNAL key's one version has no material until ImportKeyMaterial.
+        let handle = if origin == Origin::External {
+            KeyHandle(SecretBytes::new(Vec::new()))
+        } else {
+            self.backend.generate(spec).await?
+        };
         let now = self.env.now();
         let rec = KeyRecord {
             key_id: key_id.clone(),
             description,
             spec,
             usage,
-            state: KeyState::Enabled,
+            state: if origin == Origin::External {
+                KeyState::PendingImport
+            } else {
+                KeyState::Enabled
+            },
+            material_expire_ms: None,
+            material_check: None,
+            import: None,
             origin,
             protection: level,
             creation_ms: now,
@@ -1205,15 +1234,21 @@ impl Kms {
     /// before every action, so the injected clock alone drives deletion.
     pub(crate) async fn sweep(&self) -> Result<()> {
         self.delete_due().await?;
+        self.expire_material_due().await?;
         self.rotate_due().await
     }
 
-    fn refresh_schedules(&self) {
-        let (d, r) = {
+    pub(crate) fn refresh_schedules(&self) {
+        let (d, r, m) = {
             let st = self.state.lock();
-            (st.next_deletion(), st.next_rotation())
+            (
+                st.next_deletion(),
+                st.next_rotation(),
+                st.next_material_expiry(),
+            )
         };
         *self.next_deletion.lock() = d;
+        *self.next_material_expiry.lock() = m;
         *self.next_rotation.lock() = r;
     }
 
@@ -1307,21 +1342,26 @@ impl Kms {
         })
         .await?;
         self.refresh_schedules();
-        // The destroyed material is still in earlier journal records: rewrite the
-        // store without it now rather than at the next compaction. The deletion itself
-        // is already durable, so if the rewrite fails (disk full), the action that
-        // triggered this sweep still goes ahead and the material leaves the file at the
-        // next compaction (docs/SECURITY.md).
+        self.purge_destroyed().await;
+        Ok(())
+    }
+
+    /// After key material was destroyed (a deletion carried out, imported material
+    /// deleted or expired): the material is still in earlier journal records, so
+    /// rewrite the store without it now rather than at the next compaction. The
+    /// destruction itself is already durable, so if the rewrite fails (disk full), the
+    /// action goes ahead and the material leaves the file at the next compaction
+    /// (docs/SECURITY.md).
+    pub(crate) async fn purge_destroyed(&self) {
         let _w = self.writer.lock().await;
         if self.journal.lock().info.journal_records > 0 && self.check_poisoned().is_ok() {
             let _ = self.compact().await;
         }
-        Ok(())
     }
 
     /// Changes one key record durably; if `f` refuses or the write fails, the record
     /// is as it was.
-    async fn mutate_key(
+    pub(crate) async fn mutate_key(
         &self,
         key_id: &str,
         f: impl FnOnce(&mut KeyRecord) -> Result<()>,
@@ -1410,7 +1450,8 @@ impl Kms {
         .await
     }
 
-    /// CancelKeyDeletion: PendingDeletion → Enabled.
+    /// CancelKeyDeletion: PendingDeletion → Enabled (PendingImport for an EXTERNAL key
+    /// without material).
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`; `Forbidden.KeyNotPendingDeletion`; store failures.
@@ -1422,7 +1463,12 @@ impl Kms {
                     state: "NotPendingDeletion",
                 });
             }
-            k.state = KeyState::Enabled;
+            // An EXTERNAL key whose material was deleted or expired waits for it again.
+            k.state = if k.has_material() {
+                KeyState::Enabled
+            } else {
+                KeyState::PendingImport
+            };
             k.delete_ms = None;
             Ok(())
         })
@@ -1482,6 +1528,12 @@ impl Kms {
         let (id, spec) = self.with_key(key_id, |k| {
             if k.state != KeyState::Enabled {
                 return Err(Self::state_error(k));
+            }
+            if k.origin == Origin::External {
+                return Err(Error::KeyOrigin {
+                    key_id: k.key_id.clone(),
+                    reason: "an EXTERNAL key has one version, holding the imported material",
+                });
             }
             Ok((k.key_id.clone(), k.spec))
         })?;
@@ -1573,6 +1625,12 @@ impl Kms {
                     return Err(Error::Unsupported(
                         "automatic rotation is for symmetric keys",
                     ));
+                }
+                if k.origin == Origin::External && interval.is_some() {
+                    return Err(Error::KeyOrigin {
+                        key_id: k.key_id.clone(),
+                        reason: "an EXTERNAL key cannot rotate: its material is imported",
+                    });
                 }
                 if interval.is_some() && k.rotation_interval_secs.is_none() {
                     // The interval counts from when the policy is turned on.

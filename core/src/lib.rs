@@ -31,6 +31,7 @@ mod error;
 mod ids;
 mod kms;
 mod kms_asym;
+mod kms_import;
 pub mod secret;
 mod state;
 pub mod storage;
@@ -48,6 +49,7 @@ pub use envelope::{
 pub use error::{EnvelopeFailure, Error, Result};
 pub use kms::*;
 pub use kms_asym::*;
+pub use kms_import::*;
 pub use secret::SecretBytes;
 pub use storage::Storage;
 

@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::kms::{KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel};
 use crate::secret::SecretBytes;
 
-const STATE_VERSION: u8 = 1;
+/// The state version this build writes (2 adds the BYOK fields); 1 still reads.
+const STATE_VERSION: u8 = 2;
 
 #[derive(Clone, Debug)]
 pub(crate) struct VersionRecord {
@@ -41,6 +42,28 @@ pub(crate) struct KeyRecord {
     pub(crate) tags: BTreeMap<String, String>,
     /// SetDeletionProtection: Some(description) when on.
     pub(crate) deletion_protection: Option<String>,
+    /// EXTERNAL keys: when the imported material expires, ms (None = never).
+    pub(crate) material_expire_ms: Option<u64>,
+    /// EXTERNAL keys: a fingerprint of the first material imported, so only the same
+    /// material can be imported again (kms_import.rs).
+    pub(crate) material_check: Option<[u8; 32]>,
+    /// EXTERNAL keys: the parameters of the latest GetParametersForImport.
+    pub(crate) import: Option<ImportParams>,
+}
+
+/// The wrapping key and token of one GetParametersForImport.
+#[derive(Clone, Debug)]
+pub(crate) struct ImportParams {
+    /// The token's random id (the ImportToken names it).
+    pub(crate) token_id: [u8; 16],
+    /// The RSA wrapping private key, PKCS#8 DER.
+    pub(crate) private_key: SecretBytes,
+    /// The wrapping algorithm's code (`ImportWrappingAlgorithm`).
+    pub(crate) algorithm: u8,
+    /// The wrapping key's spec (`KeySpec` code).
+    pub(crate) spec: u8,
+    /// When the token stops being accepted, ms.
+    pub(crate) expire_ms: u64,
 }
 
 impl KeyRecord {
@@ -53,6 +76,14 @@ impl KeyRecord {
 
     pub(crate) fn version(&self, id: &str) -> Option<&VersionRecord> {
         self.versions.iter().find(|v| v.version_id == id)
+    }
+
+    /// Whether the key holds material: always for generated keys; for EXTERNAL keys
+    /// once it is imported and until it is deleted or expires.
+    pub(crate) fn has_material(&self) -> bool {
+        self.versions
+            .iter()
+            .any(|v| !v.handle.0.expose().is_empty())
     }
 }
 
@@ -70,6 +101,14 @@ impl State {
     /// deletions are scheduled, cancelled or carried out).
     pub(crate) fn next_deletion(&self) -> Option<u64> {
         self.keys.values().filter_map(|k| k.delete_ms).min()
+    }
+
+    /// The earliest expiry of imported key material.
+    pub(crate) fn next_material_expiry(&self) -> Option<u64> {
+        self.keys
+            .values()
+            .filter_map(|k| k.material_expire_ms)
+            .min()
     }
 
     /// The earliest automatic rotation due among Enabled keys.
@@ -99,15 +138,15 @@ impl State {
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<State> {
         let mut r = Reader::new(bytes);
-        match r.u8() {
-            Some(STATE_VERSION) => {}
+        let version = match r.u8() {
+            Some(v @ (1 | STATE_VERSION)) => v,
             Some(v) => return Err(Error::UnsupportedStoreVersion(v)),
             None => return Err(bad("empty state")),
-        }
+        };
         let n = r.u32().ok_or(bad("truncated state"))?;
         let mut st = State::default();
         for _ in 0..n {
-            let rec = decode_key(&mut r)?;
+            let rec = decode_key(&mut r, version)?;
             let key_id = rec.key_id.clone();
             if st.keys.insert(key_id.clone(), rec).is_some() {
                 return Err(bad("duplicate key id"));
@@ -143,8 +182,8 @@ impl State {
         let n = r.u32().ok_or(bad("truncated delta"))?;
         for _ in 0..n {
             match r.u8() {
-                Some(OP_PUT_KEY) => {
-                    let rec = decode_key(&mut r)?;
+                Some(op @ (OP_PUT_KEY | OP_PUT_KEY_V2)) => {
+                    let rec = decode_key(&mut r, if op == OP_PUT_KEY { 1 } else { 2 })?;
                     let id = rec.key_id.clone();
                     if self.keys.insert(id.clone(), rec).is_none() {
                         self.order.push(id);
@@ -189,6 +228,9 @@ const OP_PUT_KEY: u8 = 1;
 const OP_DELETE_KEY: u8 = 2;
 const OP_PUT_ALIAS: u8 = 3;
 const OP_DELETE_ALIAS: u8 = 4;
+/// A key record in the version-2 layout (with the BYOK fields); OP_PUT_KEY records
+/// (version 1) are still read.
+const OP_PUT_KEY_V2: u8 = 5;
 
 fn encode_key(w: &mut Writer, k: &KeyRecord) {
     w.str16(&k.key_id);
@@ -217,9 +259,23 @@ fn encode_key(w: &mut Writer, k: &KeyRecord) {
         w.str16(tk);
         w.str16(tv);
     }
+    // Version 2.
+    w.u64(k.material_expire_ms.unwrap_or(0));
+    w.bytes16(k.material_check.as_ref().map_or(&[][..], |c| &c[..]));
+    match &k.import {
+        None => w.u8(0),
+        Some(p) => {
+            w.u8(1);
+            w.raw(&p.token_id);
+            w.bytes16(p.private_key.expose());
+            w.u8(p.algorithm);
+            w.u8(p.spec);
+            w.u64(p.expire_ms);
+        }
+    }
 }
 
-fn decode_key(r: &mut Reader<'_>) -> Result<KeyRecord> {
+fn decode_key(r: &mut Reader<'_>, version: u8) -> Result<KeyRecord> {
     let key_id = r.str16().ok_or(bad("truncated key record"))?;
     let description = r.str16().ok_or(bad("truncated key record"))?;
     let spec = r
@@ -274,7 +330,37 @@ fn decode_key(r: &mut Reader<'_>) -> Result<KeyRecord> {
         let tv = r.str16().ok_or(bad("truncated tag"))?;
         tags.insert(tk, tv);
     }
+    let (mut material_expire_ms, mut material_check, mut import) = (None, None, None);
+    if version >= 2 {
+        let t = r.u64().ok_or(bad("truncated key record"))?;
+        material_expire_ms = (t != 0).then_some(t);
+        material_check = match r.bytes16().ok_or(bad("truncated key record"))? {
+            [] => None,
+            c => Some(<[u8; 32]>::try_from(c).map_err(|_| bad("bad material check"))?),
+        };
+        import = match r.u8().ok_or(bad("truncated key record"))? {
+            0 => None,
+            1 => {
+                let token_id = r.array::<16>().ok_or(bad("truncated import parameters"))?;
+                let private_key = r.bytes16().ok_or(bad("truncated import parameters"))?;
+                let algorithm = r.u8().ok_or(bad("truncated import parameters"))?;
+                let spec = r.u8().ok_or(bad("truncated import parameters"))?;
+                let expire_ms = r.u64().ok_or(bad("truncated import parameters"))?;
+                Some(ImportParams {
+                    token_id,
+                    private_key: SecretBytes::from_slice(private_key),
+                    algorithm,
+                    spec,
+                    expire_ms,
+                })
+            }
+            _ => return Err(bad("bad import parameters flag")),
+        };
+    }
     Ok(KeyRecord {
+        material_expire_ms,
+        material_check,
+        import,
         tags,
         deletion_protection,
         key_id,
@@ -409,7 +495,7 @@ impl Undo {
         let mut n: u32 = 0;
         for id in self.keys.keys() {
             if let Some(k) = st.keys.get(id) {
-                w.u8(OP_PUT_KEY);
+                w.u8(OP_PUT_KEY_V2);
                 encode_key(&mut w, k);
                 n += 1;
             }

@@ -542,6 +542,52 @@ fn a_version_1_image_opens_and_is_upgraded() {
     );
 }
 
+/// tests/vectors/store_v2_state1.json: a journal store whose records hold state version 1
+/// (before the BYOK fields): it opens, its envelopes decrypt, and a mutation appends a
+/// version-2 key record after the version-1 ones.
+#[test]
+fn a_store_with_version_1_state_records_opens_and_takes_new_records() {
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/vectors/store_v2_state1.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let storage = Arc::new(MemoryStorage::with_image(
+        hex::decode(v["image"].as_str().unwrap()).unwrap(),
+    ));
+    let pass = v["passphrase"].as_str().unwrap();
+    let kms = open_with(Backend::Software, storage.clone(), pass).unwrap();
+    assert!(
+        kms.store_info().journal_records > 0,
+        "the vector has version-1 deltas"
+    );
+    let check = |kms: &Kms| {
+        for m in v["messages"].as_array().unwrap() {
+            let ctx: std::collections::BTreeMap<String, String> =
+                serde_json::from_value(m["encryption_context"].clone()).unwrap();
+            let r = block_on(kms.decrypt_envelope(strongroom::DecryptEnvelopeRequest {
+                ciphertext: hex::decode(m["message"].as_str().unwrap()).unwrap(),
+                encryption_context: Some(EncryptionContext::from_pairs(ctx).unwrap()),
+            }))
+            .unwrap();
+            assert_eq!(hex::encode(&r.plaintext), m["plaintext"].as_str().unwrap());
+        }
+    };
+    check(&kms);
+    let id = v["key_ids"][0].as_str().unwrap();
+    block_on(kms.update_key_description(id, "changed after the upgrade")).unwrap();
+    drop(kms);
+    let kms = open_with(Backend::Software, storage, pass).unwrap();
+    check(&kms);
+    assert_eq!(
+        block_on(kms.describe_key(id)).unwrap().description,
+        "changed after the upgrade"
+    );
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("strongroom-store-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);

@@ -99,6 +99,28 @@ pub trait KeyBackend: MaybeSendSync {
         aad: &'a [u8],
     ) -> BoxFuture<'a, Result<SecretBytes>>;
 
+    /// Whether [`KeyBackend::import`] works (BYOK).
+    fn supports_import(&self) -> bool {
+        false
+    }
+
+    /// Takes imported symmetric key material (BYOK) and returns the handle of a key
+    /// version holding it.
+    ///
+    /// # Errors
+    /// `Rejected.Unsupported` when the backend cannot import; backend failures.
+    fn import<'a>(
+        &'a self,
+        _spec: KeySpec,
+        _material: &'a SecretBytes,
+    ) -> BoxFuture<'a, Result<KeyHandle>> {
+        Box::pin(async {
+            Err(crate::error::Error::Unsupported(
+                "this key backend cannot import key material",
+            ))
+        })
+    }
+
     /// Whether [`KeyBackend::generate`] makes RSA / EC keys and the asymmetric
     /// operations below work. CreateKey refuses asymmetric specs otherwise.
     fn supports_asymmetric(&self) -> bool {

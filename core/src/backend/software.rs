@@ -74,6 +74,27 @@ impl KeyBackend for SoftwareBackend {
         Box::pin(async move { aead::open(handle.0.expose(), nonce, ciphertext, aad) })
     }
 
+    fn supports_import(&self) -> bool {
+        true
+    }
+
+    fn import<'a>(
+        &'a self,
+        spec: KeySpec,
+        material: &'a SecretBytes,
+    ) -> BoxFuture<'a, Result<KeyHandle>> {
+        // The handle is the material, as for generated keys.
+        let r = if spec.symmetric_key_len() == Some(material.expose().len()) {
+            Ok(KeyHandle(material.clone()))
+        } else {
+            Err(crate::error::Error::param(
+                "EncryptedKeyMaterial",
+                "the key material's length does not match the key spec",
+            ))
+        };
+        Box::pin(async move { r })
+    }
+
     fn supports_asymmetric(&self) -> bool {
         cfg!(feature = "aws-lc")
     }

@@ -1,0 +1,361 @@
+//! BYOK: GetParametersForImport, ImportKeyMaterial, DeleteKeyMaterial, and the expiry
+//! of imported material (docs/API.md §BYOK, docs/SECURITY.md §BYOK).
+//!
+//! A key created with Origin EXTERNAL starts PendingImport with one version and no
+//! material. GetParametersForImport makes a fresh RSA wrapping key pair, keeps the
+//! private half in the key's record (sealed in the store like everything else) and
+//! answers the public half with an ImportToken valid for 24 hours. ImportKeyMaterial
+//! unwraps the caller's material with it (RSAES-OAEP only), checks its length and, once
+//! a key has held material, that it is the same material, then gives it to the backend.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use base64ct::{Base64, Encoding};
+use sha2::Digest;
+use subtle::ConstantTimeEq;
+
+use crate::asym::{self, EncryptionAlgorithm};
+use crate::error::{Error, Result};
+use crate::kms::{KeyMetadata, KeySpec, KeyState, Kms, Origin};
+use crate::secret::SecretBytes;
+use crate::state::{ImportParams, KeyRecord};
+use crate::time::iso8601;
+
+/// How long an ImportToken (and its wrapping key) is accepted.
+pub const IMPORT_TOKEN_LIFETIME_MS: u64 = 24 * 3_600_000;
+
+const TOKEN_VERSION: u8 = 1;
+
+named_enum!(
+    param = "WrappingAlgorithm";
+    /// GetParametersForImport: how the caller wraps the key material under the
+    /// wrapping public key. Only OAEP: strongroom *decrypts* with the wrapping key
+    /// here, and RSAES-PKCS1-v1_5 decryption is a padding oracle (docs/SECURITY.md).
+    ImportWrappingAlgorithm {
+        /// RSAES-OAEP, SHA-256 and MGF1-SHA-256 (recommended).
+        RsaesOaepSha256 = (1, "RSAES_OAEP_SHA_256"),
+        /// RSAES-OAEP, SHA-1 and MGF1-SHA-1.
+        RsaesOaepSha1 = (2, "RSAES_OAEP_SHA_1"),
+    }
+);
+
+impl ImportWrappingAlgorithm {
+    fn oaep(self) -> EncryptionAlgorithm {
+        match self {
+            ImportWrappingAlgorithm::RsaesOaepSha256 => EncryptionAlgorithm::RsaesOaepSha256,
+            ImportWrappingAlgorithm::RsaesOaepSha1 => EncryptionAlgorithm::RsaesOaepSha1,
+        }
+    }
+}
+
+/// GetParametersForImport's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportParameters {
+    /// KeyId.
+    pub key_id: String,
+    /// ImportToken: pass it to ImportKeyMaterial with the wrapped material.
+    pub import_token: String,
+    /// PublicKey: the RSA wrapping public key, SubjectPublicKeyInfo DER (Alibaba
+    /// returns it base64-encoded; [`asym::spki_pem`] gives PEM).
+    pub public_key: Vec<u8>,
+    /// TokenExpireTime, ISO 8601 UTC (24 hours from now).
+    pub token_expire_time: String,
+}
+
+/// ImportKeyMaterial's request.
+#[derive(Debug, Clone)]
+pub struct ImportKeyMaterialRequest {
+    /// KeyId (id, alias or ARN) of an EXTERNAL key.
+    pub key_id: String,
+    /// EncryptedKeyMaterial: the raw key material (16, 24 or 32 bytes for
+    /// Aliyun_AES_128/192/256) encrypted to the wrapping public key.
+    pub encrypted_key_material: Vec<u8>,
+    /// ImportToken from the same GetParametersForImport.
+    pub import_token: String,
+    /// KeyMaterialExpireUnix: when the material expires, Unix seconds; `None` or 0 =
+    /// never. The key then goes back to PendingImport.
+    pub key_material_expire_unix: Option<u64>,
+}
+
+/// A fingerprint of imported material, bound to its key, so a re-import can be checked
+/// to be the same material without keeping the material once it is deleted.
+fn material_check(key_id: &str, material: &[u8]) -> [u8; 32] {
+    let mut h = sha2::Sha256::new();
+    h.update(b"strongroom/byok-material-check/v1\0");
+    h.update(key_id.as_bytes());
+    h.update([0u8]);
+    h.update(material);
+    h.finalize().into()
+}
+
+fn encode_token(key_id: &str, token_id: &[u8; 16]) -> String {
+    let mut raw = Vec::with_capacity(17 + key_id.len());
+    raw.push(TOKEN_VERSION);
+    raw.extend_from_slice(token_id);
+    raw.extend_from_slice(key_id.as_bytes());
+    Base64::encode_string(&raw)
+}
+
+/// The key id and token id an ImportToken names.
+fn decode_token(token: &str) -> Result<(String, [u8; 16])> {
+    let bad = || {
+        Error::param(
+            "ImportToken",
+            "not an import token from GetParametersForImport",
+        )
+    };
+    let raw = Base64::decode_vec(token.trim()).map_err(|_| bad())?;
+    match raw.split_first() {
+        Some((&TOKEN_VERSION, rest)) if rest.len() > 16 => {
+            let (id, key) = rest.split_at(16);
+            let key_id = core::str::from_utf8(key).map_err(|_| bad())?;
+            Ok((key_id.into(), id.try_into().map_err(|_| bad())?))
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn require_external(k: &KeyRecord) -> Result<()> {
+    if k.origin == Origin::External {
+        Ok(())
+    } else {
+        Err(Error::KeyOrigin {
+            key_id: k.key_id.clone(),
+            reason: "key material can be imported or deleted only for keys created with Origin EXTERNAL",
+        })
+    }
+}
+
+impl Kms {
+    /// GetParametersForImport: a fresh RSA wrapping key for the EXTERNAL key
+    /// `key_id` and an ImportToken valid for 24 hours. A new call supersedes the
+    /// previous parameters (their token is refused from then on).
+    ///
+    /// # Errors
+    /// `InvalidParameter.WrappingKeySpec` (only RSA_2048); `Forbidden.KeyNotFound`;
+    /// `Rejected.KeyOrigin` (not EXTERNAL); `Forbidden.KeyPendingDeletion`;
+    /// `Rejected.Unsupported` without AWS-LC; store failures.
+    pub async fn get_parameters_for_import(
+        &self,
+        key_id: &str,
+        wrapping_algorithm: ImportWrappingAlgorithm,
+        wrapping_key_spec: KeySpec,
+    ) -> Result<ImportParameters> {
+        self.sweep().await?;
+        if wrapping_key_spec != KeySpec::Rsa2048 {
+            return Err(Error::param(
+                "WrappingKeySpec",
+                "the import wrapping key is RSA_2048",
+            ));
+        }
+        self.with_key(key_id, |k| {
+            require_external(k)?;
+            if k.state == KeyState::PendingDeletion {
+                return Err(Self::state_error(k));
+            }
+            Ok(())
+        })?;
+        let private_key = asym::generate(wrapping_key_spec)?;
+        let public_key =
+            asym::KeyCache::default().public_key(wrapping_key_spec, private_key.expose())?;
+        let token_id: [u8; 16] = self.env.random()?;
+        let expire_ms = self.env.now().saturating_add(IMPORT_TOKEN_LIFETIME_MS);
+        let params = ImportParams {
+            token_id,
+            private_key,
+            algorithm: wrapping_algorithm.code(),
+            spec: wrapping_key_spec.code(),
+            expire_ms,
+        };
+        let mut id = String::new();
+        self.mutate_key(key_id, |k| {
+            require_external(k)?;
+            if k.state == KeyState::PendingDeletion {
+                return Err(Self::state_error(k));
+            }
+            id.clone_from(&k.key_id);
+            k.import = Some(params);
+            Ok(())
+        })
+        .await?;
+        Ok(ImportParameters {
+            import_token: encode_token(&id, &token_id),
+            key_id: id,
+            public_key,
+            token_expire_time: iso8601(expire_ms),
+        })
+    }
+
+    /// ImportKeyMaterial: unwraps the material with the wrapping key the token names
+    /// and puts it in the key, which becomes Enabled (a Disabled key stays Disabled).
+    /// The token is used up. A key that ever held material takes only the same
+    /// material again (to restore it after DeleteKeyMaterial or expiry, or to change
+    /// its expiry).
+    ///
+    /// # Errors
+    /// `InvalidParameter.ImportToken` (malformed, another key's, or superseded);
+    /// `Rejected.ImportTokenExpired`; `InvalidParameter.EncryptedKeyMaterial` (does not
+    /// unwrap, or the wrong length for the key spec);
+    /// `InvalidParameter.KeyMaterialExpireUnix` (in the past);
+    /// `Rejected.KeyMaterialMismatch`; `Rejected.KeyOrigin`;
+    /// `Forbidden.KeyPendingDeletion`; `Forbidden.KeyNotFound`; store failures.
+    pub async fn import_key_material(&self, req: ImportKeyMaterialRequest) -> Result<KeyMetadata> {
+        self.sweep().await?;
+        let now = self.env.now();
+        let expire_ms = match req.key_material_expire_unix {
+            None | Some(0) => None,
+            Some(t) => {
+                let ms = t.saturating_mul(1000);
+                if ms <= now {
+                    return Err(Error::param(
+                        "KeyMaterialExpireUnix",
+                        "must be in the future (or 0 for never)",
+                    ));
+                }
+                Some(ms)
+            }
+        };
+        let (token_key, token_id) = decode_token(&req.import_token)?;
+        let (key_id, spec, params) = self.with_key(&req.key_id, |k| {
+            require_external(k)?;
+            if k.state == KeyState::PendingDeletion {
+                return Err(Self::state_error(k));
+            }
+            let p = k
+                .import
+                .as_ref()
+                .filter(|p| token_key == k.key_id && bool::from(p.token_id.ct_eq(&token_id)))
+                .ok_or_else(|| {
+                    Error::param(
+                        "ImportToken",
+                        "not the token of this key's latest GetParametersForImport",
+                    )
+                })?;
+            if now >= p.expire_ms {
+                return Err(Error::ImportTokenExpired(k.key_id.clone()));
+            }
+            Ok((k.key_id.clone(), k.spec, p.clone()))
+        })?;
+        let alg = ImportWrappingAlgorithm::from_code(params.algorithm)
+            .ok_or(Error::StoreCorrupted("unknown import wrapping algorithm"))?;
+        // One answer for every unwrap failure (no oracle on the padding).
+        let material = asym::decrypt(
+            params.private_key.expose(),
+            alg.oaep(),
+            &req.encrypted_key_material,
+        )
+        .map_err(|_| {
+            Error::param(
+                "EncryptedKeyMaterial",
+                alloc::format!("does not unwrap with this token's wrapping key and {alg}"),
+            )
+        })?;
+        let want = spec.symmetric_key_len().unwrap_or(0);
+        if material.expose().len() != want {
+            return Err(Error::param(
+                "EncryptedKeyMaterial",
+                alloc::format!("{spec} key material is {want} bytes"),
+            ));
+        }
+        let check = material_check(&key_id, material.expose());
+        let handle = self.backend.import(spec, &material).await?;
+        let meta = self
+            .mutate_key(&key_id, |k| {
+                if k.state == KeyState::PendingDeletion {
+                    return Err(Self::state_error(k));
+                }
+                // Checked again under the writer: another import may have raced us.
+                if !k
+                    .import
+                    .as_ref()
+                    .is_some_and(|p| bool::from(p.token_id.ct_eq(&token_id)))
+                {
+                    return Err(Error::param(
+                        "ImportToken",
+                        "not the token of this key's latest GetParametersForImport",
+                    ));
+                }
+                if k.material_check
+                    .is_some_and(|c| !bool::from(c.ct_eq(&check)))
+                {
+                    return Err(Error::KeyMaterialMismatch(k.key_id.clone()));
+                }
+                let v = k
+                    .versions
+                    .first_mut()
+                    .ok_or(Error::StoreCorrupted("an EXTERNAL key without a version"))?;
+                v.handle = handle;
+                k.material_check = Some(check);
+                k.material_expire_ms = expire_ms;
+                k.import = None;
+                if k.state == KeyState::PendingImport {
+                    k.state = KeyState::Enabled;
+                }
+                Ok(())
+            })
+            .await?;
+        self.refresh_schedules();
+        Ok(meta)
+    }
+
+    /// DeleteKeyMaterial: destroys an EXTERNAL key's imported material; the key goes
+    /// back to PendingImport (a PendingDeletion key stays so) and takes only the same
+    /// material again.
+    ///
+    /// # Errors
+    /// `Forbidden.KeyNotFound`; `Rejected.KeyOrigin`; store failures.
+    pub async fn delete_key_material(&self, key_id: &str) -> Result<KeyMetadata> {
+        self.sweep().await?;
+        let meta = self
+            .mutate_key(key_id, |k| {
+                require_external(k)?;
+                clear_material(k);
+                Ok(())
+            })
+            .await?;
+        self.refresh_schedules();
+        self.purge_destroyed().await;
+        Ok(meta)
+    }
+
+    /// Imported material whose KeyMaterialExpireUnix has passed is destroyed and its
+    /// key goes back to PendingImport. Runs before every action, like deletion.
+    pub(crate) async fn expire_material_due(&self) -> Result<()> {
+        let now = self.env.now();
+        if self.next_material_expiry.lock().is_none_or(|t| t > now) {
+            return Ok(());
+        }
+        self.mutate(|tx| {
+            let due: Vec<String> = tx
+                .state()
+                .keys
+                .values()
+                .filter(|k| k.material_expire_ms.is_some_and(|t| t <= now))
+                .map(|k| k.key_id.clone())
+                .collect();
+            for id in due {
+                if let Some(k) = tx.key_mut(&id) {
+                    clear_material(k);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        self.refresh_schedules();
+        self.purge_destroyed().await;
+        Ok(())
+    }
+}
+
+/// Drops an EXTERNAL key's material (the handle is zeroized) and its expiry; keeps
+/// the fingerprint, the version id and any pending import parameters.
+fn clear_material(k: &mut KeyRecord) {
+    for v in &mut k.versions {
+        v.handle = crate::backend::KeyHandle(SecretBytes::new(Vec::new()));
+    }
+    k.material_expire_ms = None;
+    if k.state != KeyState::PendingDeletion {
+        k.state = KeyState::PendingImport;
+    }
+}

@@ -1,0 +1,423 @@
+#![cfg(feature = "aws-lc")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! BYOK: GetParametersForImport / ImportKeyMaterial / DeleteKeyMaterial, the 24-hour
+//! token and the material's expiry on the injected clock, same-material re-import, and
+//! that the imported material is the key (a blob opened with plain AES-GCM under it).
+//! Interop with wrapping done by OpenSSL and pyca/cryptography is in cli/tests and
+//! bindings-python/tests.
+
+use std::sync::Arc;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use pollster::block_on;
+use strongroom::env::OsEntropy;
+use strongroom::storage::{KdfParams, MemoryStorage};
+use strongroom::time::ManualClock;
+use strongroom::{
+    CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionAlgorithm, Env,
+    ImportKeyMaterialRequest, ImportParameters, ImportWrappingAlgorithm, KeySpec, KeyState, Kms,
+    KmsOptions, Origin, RootSecret, UpdateRotationPolicyRequest,
+};
+
+const HOUR: u64 = 3_600_000;
+const T0: u64 = 1_795_392_000_000;
+
+fn open(clock: &Arc<ManualClock>, storage: &Arc<MemoryStorage>) -> Kms {
+    block_on(Kms::open(KmsOptions {
+        env: Env::new(Arc::new(OsEntropy), clock.clone()),
+        storage: storage.clone(),
+        root: RootSecret::passphrase("pw"),
+        kdf: KdfParams::insecure_fast(),
+        backend: None,
+    }))
+    .unwrap()
+}
+
+fn external(kms: &Kms, spec: KeySpec) -> String {
+    let m = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(spec),
+        origin: Some(Origin::External),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(m.key_state, KeyState::PendingImport);
+    assert_eq!(m.origin, Origin::External);
+    m.key_id
+}
+
+fn params(kms: &Kms, key: &str, alg: ImportWrappingAlgorithm) -> ImportParameters {
+    block_on(kms.get_parameters_for_import(key, alg, KeySpec::Rsa2048)).unwrap()
+}
+
+fn wrap(p: &ImportParameters, alg: EncryptionAlgorithm, material: &[u8]) -> Vec<u8> {
+    strongroom::asym::encrypt(&p.public_key, alg, material).unwrap()
+}
+
+fn import(
+    kms: &Kms,
+    key: &str,
+    p: &ImportParameters,
+    wrapped: Vec<u8>,
+    expire: Option<u64>,
+) -> strongroom::Result<strongroom::KeyMetadata> {
+    block_on(kms.import_key_material(ImportKeyMaterialRequest {
+        key_id: key.into(),
+        encrypted_key_material: wrapped,
+        import_token: p.import_token.clone(),
+        key_material_expire_unix: expire,
+    }))
+}
+
+fn encrypt(kms: &Kms, key: &str) -> strongroom::Result<Vec<u8>> {
+    block_on(kms.encrypt(EncryptRequest {
+        key_id: key.into(),
+        plaintext: b"byok secret".to_vec(),
+        ..Default::default()
+    }))
+    .map(|r| r.ciphertext_blob)
+}
+
+fn decrypt(kms: &Kms, blob: &[u8]) -> strongroom::Result<Vec<u8>> {
+    block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: blob.to_vec(),
+        ..Default::default()
+    }))
+    .map(|r| r.plaintext.expose().to_vec())
+}
+
+/// Opens a blob (docs/FORMAT.md §Blob, empty EncryptionContext) with RustCrypto's aes-gcm
+/// under `material`: the imported material really is the key.
+fn open_blob_with(material: &[u8; 32], blob: &[u8]) -> Vec<u8> {
+    let p = strongroom::blob::parse(blob).unwrap();
+    let c = aes_gcm::Aes256Gcm::new_from_slice(material).unwrap();
+    c.decrypt(
+        (&p.nonce).into(),
+        Payload {
+            msg: p.ciphertext,
+            aad: &strongroom::blob::aad(p.header, &strongroom::EncryptionContext::default()),
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn import_then_use_then_delete_and_reimport_the_same_material() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open(&clock, &storage);
+    let key = external(&kms, KeySpec::Aes256);
+    // PendingImport: every crypto action refuses it, and so does EnableKey.
+    assert_eq!(
+        encrypt(&kms, &key).unwrap_err().code(),
+        "Forbidden.KeyPendingImport"
+    );
+    assert_eq!(
+        block_on(kms.enable_key(&key)).unwrap_err().code(),
+        "Forbidden.KeyPendingImport"
+    );
+
+    let material: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5c);
+    let p = params(&kms, &key, ImportWrappingAlgorithm::RsaesOaepSha256);
+    assert_eq!(p.key_id, key);
+    assert_eq!(
+        p.token_expire_time,
+        strongroom::time::iso8601(T0 + 24 * HOUR)
+    );
+    let m = import(
+        &kms,
+        &key,
+        &p,
+        wrap(&p, EncryptionAlgorithm::RsaesOaepSha256, &material),
+        None,
+    )
+    .unwrap();
+    assert_eq!(m.key_state, KeyState::Enabled);
+    assert_eq!(m.material_expire_time, None);
+
+    let blob = encrypt(&kms, &key).unwrap();
+    assert_eq!(open_blob_with(&material, &blob), b"byok secret");
+    // The token is used up.
+    let e = import(
+        &kms,
+        &key,
+        &p,
+        wrap(&p, EncryptionAlgorithm::RsaesOaepSha256, &material),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.ImportToken");
+
+    // Survives a reopen (state version 2 in the journal and the snapshot).
+    drop(kms);
+    let kms = open(&clock, &storage);
+    assert_eq!(decrypt(&kms, &blob).unwrap(), b"byok secret");
+    block_on(kms.compact_store()).unwrap();
+    let kms = {
+        drop(kms);
+        open(&clock, &storage)
+    };
+
+    // DeleteKeyMaterial: PendingImport, blobs refuse until the same material returns.
+    let m = block_on(kms.delete_key_material(&key)).unwrap();
+    assert_eq!(m.key_state, KeyState::PendingImport);
+    assert_eq!(
+        decrypt(&kms, &blob).unwrap_err().code(),
+        "Forbidden.KeyPendingImport"
+    );
+    let p = params(&kms, &key, ImportWrappingAlgorithm::RsaesOaepSha1);
+    let other = [7u8; 32];
+    let e = import(
+        &kms,
+        &key,
+        &p,
+        wrap(&p, EncryptionAlgorithm::RsaesOaepSha1, &other),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.KeyMaterialMismatch");
+    // The refused import did not use up the token.
+    import(
+        &kms,
+        &key,
+        &p,
+        wrap(&p, EncryptionAlgorithm::RsaesOaepSha1, &material),
+        None,
+    )
+    .unwrap();
+    assert_eq!(decrypt(&kms, &blob).unwrap(), b"byok secret");
+}
+
+#[test]
+fn material_expiry_and_token_lifetime_follow_the_clock() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open(&clock, &storage);
+    let key = external(&kms, KeySpec::Aes128);
+    let material = [0x42u8; 16];
+
+    // A token expires after 24 hours.
+    let p = params(&kms, &key, ImportWrappingAlgorithm::RsaesOaepSha256);
+    clock.advance(24 * HOUR);
+    let e = import(
+        &kms,
+        &key,
+        &p,
+        wrap(&p, EncryptionAlgorithm::RsaesOaepSha256, &material),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.ImportTokenExpired");
+
+    // A newer GetParametersForImport supersedes the older token.
+    let p1 = params(&kms, &key, ImportWrappingAlgorithm::RsaesOaepSha256);
+    let p2 = params(&kms, &key, ImportWrappingAlgorithm::RsaesOaepSha256);
+    let e = import(
+        &kms,
+        &key,
+        &p1,
+        wrap(&p1, EncryptionAlgorithm::RsaesOaepSha256, &material),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.ImportToken");
+
+    // Expiry in the past is refused; one in two hours is kept and honoured.
+    let now_s = strongroom::Clock::now_millis(&*clock) / 1000;
+    let e = import(
+        &kms,
+        &key,
+        &p2,
+        wrap(&p2, EncryptionAlgorithm::RsaesOaepSha256, &material),
+        Some(now_s - 1),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.KeyMaterialExpireUnix");
+    let m = import(
+        &kms,
+        &key,
+        &p2,
+        wrap(&p2, EncryptionAlgorithm::RsaesOaepSha256, &material),
+        Some(now_s + 7200),
+    )
+    .unwrap();
+    assert_eq!(
+        m.material_expire_time.as_deref(),
+        Some(strongroom::time::iso8601((now_s + 7200) * 1000).as_str())
+    );
+    let blob = encrypt(&kms, &key).unwrap();
+    clock.advance(2 * HOUR - 1000);
+    assert_eq!(decrypt(&kms, &blob).unwrap(), b"byok secret");
+    clock.advance(1000);
+    // Expired: the material is destroyed and the key is PendingImport again, also
+    // after a reopen.
+    assert_eq!(
+        decrypt(&kms, &blob).unwrap_err().code(),
+        "Forbidden.KeyPendingImport"
+    );
+    drop(kms);
+    let kms = open(&clock, &storage);
+    let d = block_on(kms.describe_key(&key)).unwrap();
+    assert_eq!(d.key_state, KeyState::PendingImport);
+    assert_eq!(d.material_expire_time, None);
+    // The same material brings the old blobs back.
+    let p = params(&kms, &key, ImportWrappingAlgorithm::RsaesOaepSha256);
+    import(
+        &kms,
+        &key,
+        &p,
+        wrap(&p, EncryptionAlgorithm::RsaesOaepSha256, &material),
+        None,
+    )
+    .unwrap();
+    assert_eq!(decrypt(&kms, &blob).unwrap(), b"byok secret");
+}
+
+#[test]
+fn bad_input_gets_its_own_code() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let kms = open(&clock, &Arc::new(MemoryStorage::new()));
+    let key = external(&kms, KeySpec::Aes256);
+    let generated = block_on(kms.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+
+    // BYOK on a generated key; versions and rotation on an EXTERNAL one.
+    let e = block_on(kms.get_parameters_for_import(
+        &generated,
+        ImportWrappingAlgorithm::RsaesOaepSha256,
+        KeySpec::Rsa2048,
+    ))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.KeyOrigin");
+    assert_eq!(
+        block_on(kms.delete_key_material(&generated))
+            .unwrap_err()
+            .code(),
+        "Rejected.KeyOrigin"
+    );
+    // An asymmetric EXTERNAL key is not offered.
+    let e = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::EcP256),
+        key_usage: Some(strongroom::KeyUsage::SignVerify),
+        origin: Some(Origin::External),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.Unsupported");
+
+    // Only an RSA_2048 wrapping key; PKCS#1 v1.5 is not offered for import.
+    let e = block_on(kms.get_parameters_for_import(
+        &key,
+        ImportWrappingAlgorithm::RsaesOaepSha256,
+        KeySpec::Rsa4096,
+    ))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.WrappingKeySpec");
+    let e = "RSAES_PKCS1_V1_5"
+        .parse::<ImportWrappingAlgorithm>()
+        .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.WrappingAlgorithm");
+
+    let p = params(&kms, &key, ImportWrappingAlgorithm::RsaesOaepSha256);
+    // Wrapped with the other OAEP hash, garbage, or material of the wrong length.
+    for (wrapped, why) in [
+        (
+            wrap(&p, EncryptionAlgorithm::RsaesOaepSha1, &[1u8; 32]),
+            "other hash",
+        ),
+        (vec![0u8; 256], "zeros"),
+        (vec![1, 2, 3], "short"),
+        (
+            wrap(&p, EncryptionAlgorithm::RsaesOaepSha256, &[1u8; 16]),
+            "16 bytes for AES-256",
+        ),
+    ] {
+        let e = import(&kms, &key, &p, wrapped, None).unwrap_err();
+        assert_eq!(e.code(), "InvalidParameter.EncryptedKeyMaterial", "{why}");
+    }
+    // A malformed token, and another key's token.
+    let mut q = p.clone();
+    q.import_token = "not a token".into();
+    let e = import(
+        &kms,
+        &key,
+        &q,
+        wrap(&p, EncryptionAlgorithm::RsaesOaepSha256, &[1u8; 32]),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.ImportToken");
+    let key2 = external(&kms, KeySpec::Aes256);
+    let e = block_on(kms.import_key_material(ImportKeyMaterialRequest {
+        key_id: key2.clone(),
+        encrypted_key_material: wrap(&p, EncryptionAlgorithm::RsaesOaepSha256, &[1u8; 32]),
+        import_token: p.import_token.clone(),
+        key_material_expire_unix: None,
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.ImportToken");
+
+    // After the import: no new versions, no rotation.
+    import(
+        &kms,
+        &key,
+        &p,
+        wrap(&p, EncryptionAlgorithm::RsaesOaepSha256, &[1u8; 32]),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(kms.create_key_version(&key)).unwrap_err().code(),
+        "Rejected.KeyOrigin"
+    );
+    let e = block_on(kms.update_rotation_policy(UpdateRotationPolicyRequest {
+        key_id: key.clone(),
+        enable_automatic_rotation: true,
+        rotation_interval: Some("604800s".into()),
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.KeyOrigin");
+}
+
+#[test]
+fn deletion_window_and_cancel_respect_missing_material() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let kms = open(&clock, &Arc::new(MemoryStorage::new()));
+    let key = external(&kms, KeySpec::Aes192);
+    // Cancelling the deletion of a key that never got material leaves it PendingImport.
+    block_on(kms.schedule_key_deletion(&key, 7)).unwrap();
+    let m = block_on(kms.cancel_key_deletion(&key)).unwrap();
+    assert_eq!(m.key_state, KeyState::PendingImport);
+    // Import, schedule deletion, and let the window pass: the key is gone.
+    let p = params(&kms, &key, ImportWrappingAlgorithm::RsaesOaepSha256);
+    import(
+        &kms,
+        &key,
+        &p,
+        wrap(&p, EncryptionAlgorithm::RsaesOaepSha256, &[9u8; 24]),
+        None,
+    )
+    .unwrap();
+    let blob = encrypt(&kms, &key).unwrap();
+    block_on(kms.schedule_key_deletion(&key, 7)).unwrap();
+    let e = block_on(kms.get_parameters_for_import(
+        &key,
+        ImportWrappingAlgorithm::RsaesOaepSha256,
+        KeySpec::Rsa2048,
+    ))
+    .unwrap_err();
+    assert_eq!(e.code(), "Forbidden.KeyPendingDeletion");
+    block_on(kms.cancel_key_deletion(&key)).unwrap();
+    assert_eq!(decrypt(&kms, &blob).unwrap(), b"byok secret");
+    block_on(kms.schedule_key_deletion(&key, 7)).unwrap();
+    clock.advance(7 * 24 * HOUR);
+    assert_eq!(
+        block_on(kms.describe_key(&key)).unwrap_err().code(),
+        "Forbidden.KeyNotFound"
+    );
+}
