@@ -134,6 +134,7 @@ fn metadata<'py>(py: Python<'py>, m: &KeyMetadata) -> PyResult<Bound<'py, PyDict
         "deletion_protection_description",
         &m.deletion_protection_description,
     )?;
+    d.set_item("material_expire_time", &m.material_expire_time)?;
     Ok(d)
 }
 
@@ -935,6 +936,58 @@ impl Kms {
                 max_bytes,
                 capacity,
             }));
+    }
+
+    fn get_parameters_for_import<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: &str,
+        wrapping_algorithm: &str,
+        wrapping_key_spec: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let alg = wrapping_algorithm.parse().map_err(to_pyerr)?;
+        let spec = wrapping_key_spec.parse().map_err(to_pyerr)?;
+        let p = py
+            .detach(|| pollster::block_on(self.inner.get_parameters_for_import(key_id, alg, spec)))
+            .map_err(to_pyerr)?;
+        let d = PyDict::new(py);
+        d.set_item("key_id", &p.key_id)?;
+        d.set_item("import_token", &p.import_token)?;
+        d.set_item("public_key", PyBytes::new(py, &p.public_key))?;
+        d.set_item("token_expire_time", &p.token_expire_time)?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (key_id, encrypted_key_material, import_token, key_material_expire_unix=None))]
+    fn import_key_material<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: String,
+        encrypted_key_material: Vec<u8>,
+        import_token: String,
+        key_material_expire_unix: Option<u64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let req = strongroom::ImportKeyMaterialRequest {
+            key_id,
+            encrypted_key_material,
+            import_token,
+            key_material_expire_unix,
+        };
+        let m = py
+            .detach(|| pollster::block_on(self.inner.import_key_material(req)))
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
+    }
+
+    fn delete_key_material<'py>(
+        &self,
+        py: Python<'py>,
+        key_id: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let m = py
+            .detach(|| pollster::block_on(self.inner.delete_key_material(key_id)))
+            .map_err(to_pyerr)?;
+        metadata(py, &m)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -162,6 +162,7 @@ fn metadata(m: &KeyMetadata) -> JsValue {
         "deletionProtectionDescription",
         opt(&m.deletion_protection_description),
     );
+    set(&o, "materialExpireTime", opt(&m.material_expire_time));
     o.into()
 }
 

@@ -136,6 +136,51 @@ enum KeyCmd {
         /// Description.
         #[arg(long)]
         description: Option<String>,
+        /// Origin: Aliyun_KMS (default; strongroom makes the material) or EXTERNAL
+        /// (BYOK: the key waits in PendingImport for `key import`).
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// GetParametersForImport: a wrapping public key and an ImportToken (24 h) for an
+    /// EXTERNAL key. Prints KeyId, ImportToken, PublicKey (base64 DER) and TokenExpireTime.
+    ImportParams {
+        /// KeyId, alias or ARN of an EXTERNAL key.
+        key_id: String,
+        /// WrappingAlgorithm: RSAES_OAEP_SHA_256 (default) or RSAES_OAEP_SHA_1.
+        #[arg(long = "wrapping-algorithm", default_value = "RSAES_OAEP_SHA_256")]
+        wrapping_algorithm: String,
+        /// WrappingKeySpec: RSA_2048.
+        #[arg(long = "wrapping-key-spec", default_value = "RSA_2048")]
+        wrapping_key_spec: String,
+        /// Also write the wrapping public key here as PEM (for `openssl pkeyutl`).
+        #[arg(long = "public-key-out")]
+        public_key_out: Option<PathBuf>,
+        /// Also write the ImportToken here.
+        #[arg(long = "token-out")]
+        token_out: Option<PathBuf>,
+    },
+    /// ImportKeyMaterial: the material, encrypted to the wrapping public key, goes into
+    /// the EXTERNAL key, which becomes Enabled.
+    Import {
+        /// KeyId, alias or ARN.
+        key_id: String,
+        /// File with the EncryptedKeyMaterial (raw bytes, or base64 with --base64), or -.
+        #[arg(long = "encrypted-material")]
+        encrypted_material: String,
+        /// The encrypted material file is base64 text.
+        #[arg(long)]
+        base64: bool,
+        /// The ImportToken (or @FILE to read it from a file).
+        #[arg(long)]
+        token: String,
+        /// KeyMaterialExpireUnix: when the material expires, Unix seconds (0 = never).
+        #[arg(long = "expire-unix")]
+        expire_unix: Option<u64>,
+    },
+    /// DeleteKeyMaterial: destroys an EXTERNAL key's material (back to PendingImport).
+    DeleteMaterial {
+        /// KeyId, alias or ARN.
+        key_id: String,
     },
     /// DescribeKey.
     Describe {
@@ -567,6 +612,7 @@ pub(crate) fn metadata_json(m: &KeyMetadata) -> Value {
         "NextRotationDate": m.next_rotation_date,
         "DeletionProtection": m.deletion_protection,
         "DeletionProtectionDescription": m.deletion_protection_description,
+        "MaterialExpireTime": m.material_expire_time,
     })
 }
 
@@ -734,18 +780,95 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             key_spec,
             key_usage,
             description,
+            origin,
         }) => {
             let key_spec = key_spec.map(|s| s.parse::<KeySpec>()).transpose()?;
             let key_usage = key_usage
                 .map(|s| s.parse::<strongroom::KeyUsage>())
                 .transpose()?;
+            let origin = origin
+                .map(|s| s.parse::<strongroom::Origin>())
+                .transpose()?;
             let m = pollster::block_on(kms.create_key(CreateKeyRequest {
                 key_spec,
                 key_usage,
                 description,
+                origin,
                 ..Default::default()
             }))?;
             print(json_mode, &metadata_json(&m));
+        }
+        Cmd::Key(KeyCmd::ImportParams {
+            key_id,
+            wrapping_algorithm,
+            wrapping_key_spec,
+            public_key_out,
+            token_out,
+        }) => {
+            let p = pollster::block_on(kms.get_parameters_for_import(
+                &key_id,
+                wrapping_algorithm.parse()?,
+                wrapping_key_spec.parse()?,
+            ))?;
+            if let Some(f) = public_key_out {
+                write_output(
+                    &f.display().to_string(),
+                    strongroom::asym::spki_pem(&p.public_key).as_bytes(),
+                )?;
+            }
+            if let Some(f) = token_out {
+                write_output(&f.display().to_string(), p.import_token.as_bytes())?;
+            }
+            print(
+                json_mode,
+                &json!({"KeyId": p.key_id, "ImportToken": p.import_token, "PublicKey": B64.encode(&p.public_key), "TokenExpireTime": p.token_expire_time}),
+            );
+        }
+        Cmd::Key(KeyCmd::Import {
+            key_id,
+            encrypted_material,
+            base64,
+            token,
+            expire_unix,
+        }) => {
+            let raw = read_input(&encrypted_material)?;
+            let encrypted_key_material = if base64 {
+                // Line-wrapped base64 (as `openssl base64` writes it) is fine.
+                let text: Vec<u8> = raw
+                    .into_iter()
+                    .filter(|b| !b.is_ascii_whitespace())
+                    .collect();
+                B64.decode(text).map_err(|_| Error::InvalidParameter {
+                    name: "EncryptedKeyMaterial",
+                    reason: "not base64".into(),
+                })?
+            } else {
+                raw
+            };
+            let import_token = match token.strip_prefix('@') {
+                Some(f) => {
+                    String::from_utf8(read_input(f)?).map_err(|_| Error::InvalidParameter {
+                        name: "ImportToken",
+                        reason: "the token file is not text".into(),
+                    })?
+                }
+                None => token,
+            };
+            let m = pollster::block_on(kms.import_key_material(
+                strongroom::ImportKeyMaterialRequest {
+                    key_id,
+                    encrypted_key_material,
+                    import_token,
+                    key_material_expire_unix: expire_unix,
+                },
+            ))?;
+            print(json_mode, &metadata_json(&m));
+        }
+        Cmd::Key(KeyCmd::DeleteMaterial { key_id }) => {
+            print(
+                json_mode,
+                &metadata_json(&pollster::block_on(kms.delete_key_material(&key_id))?),
+            );
         }
         Cmd::Key(KeyCmd::Describe { key_id }) => {
             let m = pollster::block_on(kms.describe_key(&key_id))?;

@@ -1094,3 +1094,198 @@ fn data_keys_export_to_an_openssl_key() {
         "InvalidParameter.PublicKey"
     );
 }
+
+#[test]
+fn byok_with_material_wrapped_by_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let ok = |args: &[&str]| {
+        assert!(
+            Command::new("openssl")
+                .args(args)
+                .status()
+                .unwrap()
+                .success(),
+            "{args:?}"
+        )
+    };
+    let wrap = |material: &str, out: &str, md: &str| {
+        let (o, m) = (format!("rsa_oaep_md:{md}"), format!("rsa_mgf1_md:{md}"));
+        ok(&[
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-inkey",
+            &p("pub.pem"),
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            &o,
+            "-pkeyopt",
+            &m,
+            "-in",
+            &p(material),
+            "-out",
+            &p(out),
+        ]);
+    };
+    let m = json(&sr(
+        &store,
+        "pw",
+        &["--json", "key", "create", "--origin", "EXTERNAL"],
+    ));
+    assert_eq!(m["KeyState"], "PendingImport");
+    assert_eq!(m["Origin"], "EXTERNAL");
+    let key = m["KeyId"].as_str().unwrap().to_string();
+    std::fs::write(p("msg"), b"imported material at work").unwrap();
+    let enc = |out: &str| {
+        sr(
+            &store,
+            "pw",
+            &["key", "encrypt", "--key", &key, &p("msg"), &p(out)],
+        )
+    };
+    let o = sr(
+        &store,
+        "pw",
+        &["--json", "key", "encrypt", "--key", &key, &p("msg")],
+    );
+    assert_eq!(err_code(&o), "Forbidden.KeyPendingImport");
+
+    // OpenSSL makes the material and wraps it with our parameters (OAEP SHA-256).
+    let params = |alg: &str| {
+        json(&sr(
+            &store,
+            "pw",
+            &[
+                "--json",
+                "key",
+                "import-params",
+                &key,
+                "--wrapping-algorithm",
+                alg,
+                "--public-key-out",
+                &p("pub.pem"),
+                "--token-out",
+                &p("token"),
+            ],
+        ))
+    };
+    let ip = params("RSAES_OAEP_SHA_256");
+    assert!(ip["TokenExpireTime"].as_str().unwrap().ends_with('Z'));
+    ok(&["pkey", "-pubin", "-in", &p("pub.pem"), "-noout"]);
+    ok(&["rand", "-out", &p("material"), "32"]);
+    wrap("material", "wrapped", "sha256");
+    let tok = format!("@{}", p("token"));
+    let import = |file: &str, extra: &[&str]| {
+        let mut a = vec![
+            "--json",
+            "key",
+            "import",
+            &key,
+            "--encrypted-material",
+            file,
+            "--token",
+            &tok,
+        ];
+        a.extend_from_slice(extra);
+        sr(&store, "pw", &a)
+    };
+    let m = json(&import(&p("wrapped"), &[]));
+    assert_eq!(m["KeyState"], "Enabled");
+    assert!(enc("blob").status.success());
+    let dec = || sr(&store, "pw", &["key", "decrypt", &p("blob"), &p("back")]);
+    assert!(dec().status.success());
+    assert_eq!(
+        std::fs::read(p("back")).unwrap(),
+        b"imported material at work"
+    );
+    // The token is used up.
+    assert_eq!(
+        err_code(&import(&p("wrapped"), &[])),
+        "InvalidParameter.ImportToken"
+    );
+
+    // DeleteKeyMaterial: the blob waits; other material is refused, the same (wrapped
+    // with SHA-1 this time, given as base64, with an expiry) brings it back.
+    let m = json(&sr(
+        &store,
+        "pw",
+        &["--json", "key", "delete-material", &key],
+    ));
+    assert_eq!(m["KeyState"], "PendingImport");
+    let o = sr(&store, "pw", &["--json", "key", "decrypt", &p("blob")]);
+    assert_eq!(err_code(&o), "Forbidden.KeyPendingImport");
+    params("RSAES_OAEP_SHA_1");
+    ok(&["rand", "-out", &p("other"), "32"]);
+    wrap("other", "wrapped-other", "sha1");
+    assert_eq!(
+        err_code(&import(&p("wrapped-other"), &[])),
+        "Rejected.KeyMaterialMismatch"
+    );
+    wrap("material", "wrapped1", "sha1");
+    ok(&["base64", "-in", &p("wrapped1"), "-out", &p("wrapped1.b64")]);
+    let later = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 86_400)
+        .to_string();
+    let m = json(&import(
+        &p("wrapped1.b64"),
+        &["--base64", "--expire-unix", &later],
+    ));
+    assert_eq!(m["KeyState"], "Enabled");
+    assert!(m["MaterialExpireTime"].as_str().is_some());
+    assert!(dec().status.success());
+
+    // Bad input: a generated key, a bad token, a wrapping key spec not offered.
+    let gen_key = json(&sr(&store, "pw", &["--json", "key", "create"]))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = sr(&store, "pw", &["--json", "key", "import-params", &gen_key]);
+    assert_eq!(err_code(&o), "Rejected.KeyOrigin");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "import-params",
+            &key,
+            "--wrapping-key-spec",
+            "RSA_4096",
+        ],
+    );
+    assert_eq!(err_code(&o), "InvalidParameter.WrappingKeySpec");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "import-params",
+            &key,
+            "--wrapping-algorithm",
+            "RSAES_PKCS1_V1_5",
+        ],
+    );
+    assert_eq!(err_code(&o), "InvalidParameter.WrappingAlgorithm");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "import",
+            &key,
+            "--encrypted-material",
+            &p("wrapped1"),
+            "--token",
+            "bm90IGEgdG9rZW4=",
+        ],
+    );
+    assert_eq!(err_code(&o), "InvalidParameter.ImportToken");
+}

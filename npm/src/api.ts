@@ -126,6 +126,8 @@ export interface KeyMetadata {
   nextRotationDate?: string;
   deletionProtection: 'Enabled' | 'Disabled';
   deletionProtectionDescription?: string;
+  /** When imported key material expires (an EXTERNAL key imported on a native build). */
+  materialExpireTime?: string;
 }
 export interface AliasEntry { aliasName: string; aliasArn: string; keyId: string }
 export interface ListAliasesResult { aliases: AliasEntry[]; totalCount: number; pageNumber: number; pageSize: number }

@@ -35,6 +35,7 @@ __all__ = [
     "verify_signature",
     "BackendServer",
     "KeyMetadata",
+    "ImportParameters",
     "KeyListEntry",
     "KeyVersion",
     "AliasEntry",
@@ -90,6 +91,15 @@ class KeyMetadata:
     next_rotation_date: Optional[str]
     deletion_protection: str
     deletion_protection_description: Optional[str]
+    material_expire_time: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ImportParameters:
+    key_id: str
+    import_token: str
+    public_key: bytes
+    token_expire_time: str
 
 
 @dataclass(frozen=True)
@@ -593,6 +603,42 @@ class Kms:
         encryption_context: Context = None,
     ) -> DataKeyResult:
         return DataKeyResult(**self._native.generate_data_key(key_id, key_spec, number_of_bytes, _ctx(encryption_context), True))
+
+    def get_parameters_for_import(
+        self,
+        *,
+        key_id: str,
+        wrapping_algorithm: str = "RSAES_OAEP_SHA_256",
+        wrapping_key_spec: str = "RSA_2048",
+    ) -> ImportParameters:
+        """GetParametersForImport: an RSA wrapping public key (SubjectPublicKeyInfo DER)
+        and an ImportToken valid for 24 hours, for a key created with
+        ``origin="EXTERNAL"``. Wrap the key material with RSAES-OAEP (the algorithm
+        named here) and pass it to :meth:`import_key_material`."""
+        return ImportParameters(**self._native.get_parameters_for_import(key_id, wrapping_algorithm, wrapping_key_spec))
+
+    def import_key_material(
+        self,
+        *,
+        key_id: str,
+        encrypted_key_material: bytes,
+        import_token: str,
+        key_material_expire_unix: Optional[int] = None,
+    ) -> KeyMetadata:
+        """ImportKeyMaterial: the wrapped material goes into the EXTERNAL key, which
+        becomes Enabled. ``key_material_expire_unix`` (Unix seconds; None or 0 = never)
+        sends the key back to PendingImport when it passes. A key that held material
+        takes only the same material again."""
+        return KeyMetadata(
+            **self._native.import_key_material(
+                key_id, _bytes("EncryptedKeyMaterial", encrypted_key_material), import_token, key_material_expire_unix
+            )
+        )
+
+    def delete_key_material(self, *, key_id: str) -> KeyMetadata:
+        """DeleteKeyMaterial: destroys an EXTERNAL key's material; it goes back to
+        PendingImport."""
+        return KeyMetadata(**self._native.delete_key_material(key_id))
 
     def export_data_key(
         self,
