@@ -102,6 +102,14 @@ fn set(o: &Object, k: &str, v: impl Into<JsValue>) {
     let _ = Reflect::set(o, &JsValue::from_str(k), &v.into());
 }
 
+/// `{ keyId, keyVersionId }`, the start of most answers.
+fn key_obj(key_id: &str, key_version_id: &str) -> Object {
+    let o = Object::new();
+    set(&o, "keyId", key_id);
+    set(&o, "keyVersionId", key_version_id);
+    o
+}
+
 fn bytes(b: &[u8]) -> Uint8Array {
     Uint8Array::from(b)
 }
@@ -1019,6 +1027,280 @@ impl NativeKms {
             }));
     }
 
+    /// GetPublicKey: `{ keyId, keyVersionId, publicKey (PEM), publicKeyDer }`.
+    #[wasm_bindgen(js_name = getPublicKey)]
+    pub fn get_public_key(&self, key_id: String, key_version_id: Option<String>) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let r = kms
+                .get_public_key(&key_id, key_version_id.as_deref())
+                .await
+                .map_err(|e| js_err(&e))?;
+            let o = key_obj(&r.key_id, &r.key_version_id);
+            set(&o, "publicKey", r.public_key.as_str());
+            set(&o, "publicKeyDer", bytes(&r.public_key_der));
+            Ok(o.into())
+        })
+    }
+
+    /// AsymmetricSign over a SHA-256 `digest`, or over `message` (hashed here).
+    #[wasm_bindgen(js_name = asymmetricSign)]
+    pub fn asymmetric_sign(
+        &self,
+        key_id: String,
+        algorithm: String,
+        digest: Option<Vec<u8>>,
+        message: Option<Vec<u8>>,
+        key_version_id: Option<String>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let algorithm = algorithm.parse().map_err(|e| js_err(&e))?;
+            let r = match (digest, message) {
+                (_, Some(m)) => {
+                    kms.asymmetric_sign_message(&key_id, key_version_id, algorithm, &m)
+                        .await
+                }
+                (d, None) => {
+                    kms.asymmetric_sign(strongroom::AsymmetricSignRequest {
+                        key_id,
+                        key_version_id,
+                        algorithm,
+                        digest: d.unwrap_or_default(),
+                    })
+                    .await
+                }
+            }
+            .map_err(|e| js_err(&e))?;
+            let o = key_obj(&r.key_id, &r.key_version_id);
+            set(&o, "value", bytes(&r.value));
+            Ok(o.into())
+        })
+    }
+
+    /// AsymmetricVerify: `{ keyId, keyVersionId, value: boolean }`.
+    #[wasm_bindgen(js_name = asymmetricVerify)]
+    pub fn asymmetric_verify(
+        &self,
+        key_id: String,
+        algorithm: String,
+        digest: Option<Vec<u8>>,
+        message: Option<Vec<u8>>,
+        value: Vec<u8>,
+        key_version_id: Option<String>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let digest = match message {
+                Some(m) => strongroom::sha256(&m),
+                None => digest.unwrap_or_default(),
+            };
+            let r = kms
+                .asymmetric_verify(strongroom::AsymmetricVerifyRequest {
+                    key_id,
+                    key_version_id,
+                    algorithm: algorithm.parse().map_err(|e| js_err(&e))?,
+                    digest,
+                    value,
+                })
+                .await
+                .map_err(|e| js_err(&e))?;
+            let o = key_obj(&r.key_id, &r.key_version_id);
+            set(&o, "value", r.value);
+            Ok(o.into())
+        })
+    }
+
+    /// AsymmetricEncrypt (RSA-OAEP): `{ keyId, keyVersionId, ciphertextBlob }`.
+    #[wasm_bindgen(js_name = asymmetricEncrypt)]
+    pub fn asymmetric_encrypt(
+        &self,
+        key_id: String,
+        algorithm: String,
+        plaintext: Vec<u8>,
+        key_version_id: Option<String>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let r = kms
+                .asymmetric_encrypt(strongroom::AsymmetricEncryptRequest {
+                    key_id,
+                    key_version_id,
+                    algorithm: algorithm.parse().map_err(|e| js_err(&e))?,
+                    plaintext,
+                })
+                .await
+                .map_err(|e| js_err(&e))?;
+            let o = key_obj(&r.key_id, &r.key_version_id);
+            set(&o, "ciphertextBlob", bytes(&r.ciphertext_blob));
+            Ok(o.into())
+        })
+    }
+
+    /// AsymmetricDecrypt (RSA-OAEP): `{ keyId, keyVersionId, plaintext }`.
+    #[wasm_bindgen(js_name = asymmetricDecrypt)]
+    pub fn asymmetric_decrypt(
+        &self,
+        key_id: String,
+        algorithm: String,
+        ciphertext_blob: Vec<u8>,
+        key_version_id: Option<String>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let r = kms
+                .asymmetric_decrypt(strongroom::AsymmetricDecryptRequest {
+                    key_id,
+                    key_version_id,
+                    algorithm: algorithm.parse().map_err(|e| js_err(&e))?,
+                    ciphertext_blob,
+                })
+                .await
+                .map_err(|e| js_err(&e))?;
+            let o = key_obj(&r.key_id, &r.key_version_id);
+            set(&o, "plaintext", bytes(r.plaintext.expose()));
+            Ok(o.into())
+        })
+    }
+
+    /// ExportDataKey: `{ keyId, keyVersionId, exportedDataKey }`.
+    #[wasm_bindgen(js_name = exportDataKey)]
+    pub fn export_data_key(
+        &self,
+        ciphertext_blob: Vec<u8>,
+        public_key_blob: Vec<u8>,
+        wrapping_algorithm: String,
+        wrapping_key_spec: String,
+        encryption_context: JsValue,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let r = kms
+                .export_data_key(strongroom::ExportDataKeyRequest {
+                    ciphertext_blob,
+                    encryption_context: context(&encryption_context)?,
+                    public_key_blob,
+                    wrapping_algorithm: wrapping_algorithm.parse().map_err(|e| js_err(&e))?,
+                    wrapping_key_spec: wrapping_key_spec.parse().map_err(|e| js_err(&e))?,
+                })
+                .await
+                .map_err(|e| js_err(&e))?;
+            let o = key_obj(&r.key_id, &r.key_version_id);
+            set(&o, "exportedDataKey", bytes(&r.exported_data_key));
+            Ok(o.into())
+        })
+    }
+
+    /// GenerateAndExportDataKey: `{ keyId, keyVersionId, ciphertextBlob, exportedDataKey }`.
+    #[wasm_bindgen(js_name = generateAndExportDataKey)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate_and_export_data_key(
+        &self,
+        key_id: String,
+        public_key_blob: Vec<u8>,
+        wrapping_algorithm: String,
+        wrapping_key_spec: String,
+        key_spec: Option<String>,
+        number_of_bytes: Option<u32>,
+        encryption_context: JsValue,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let r = kms
+                .generate_and_export_data_key(strongroom::GenerateAndExportDataKeyRequest {
+                    data_key: GenerateDataKeyRequest {
+                        key_id,
+                        key_spec: parse(key_spec)?,
+                        number_of_bytes,
+                        encryption_context: context(&encryption_context)?,
+                    },
+                    public_key_blob,
+                    wrapping_algorithm: wrapping_algorithm.parse().map_err(|e| js_err(&e))?,
+                    wrapping_key_spec: wrapping_key_spec.parse().map_err(|e| js_err(&e))?,
+                })
+                .await
+                .map_err(|e| js_err(&e))?;
+            let o = key_obj(&r.key_id, &r.key_version_id);
+            set(&o, "ciphertextBlob", bytes(&r.ciphertext_blob));
+            set(&o, "exportedDataKey", bytes(&r.exported_data_key));
+            Ok(o.into())
+        })
+    }
+
+    /// GetParametersForImport: `{ keyId, importToken, publicKey (DER), tokenExpireTime }`.
+    #[wasm_bindgen(js_name = getParametersForImport)]
+    pub fn get_parameters_for_import(
+        &self,
+        key_id: String,
+        wrapping_algorithm: String,
+        wrapping_key_spec: String,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let p = kms
+                .get_parameters_for_import(
+                    &key_id,
+                    wrapping_algorithm.parse().map_err(|e| js_err(&e))?,
+                    wrapping_key_spec.parse().map_err(|e| js_err(&e))?,
+                )
+                .await
+                .map_err(|e| js_err(&e))?;
+            let o = Object::new();
+            set(&o, "keyId", p.key_id.as_str());
+            set(&o, "importToken", p.import_token.as_str());
+            set(&o, "publicKey", bytes(&p.public_key));
+            set(&o, "tokenExpireTime", p.token_expire_time.as_str());
+            Ok(o.into())
+        })
+    }
+
+    /// ImportKeyMaterial: the key's metadata.
+    #[wasm_bindgen(js_name = importKeyMaterial)]
+    pub fn import_key_material(
+        &self,
+        key_id: String,
+        encrypted_key_material: Vec<u8>,
+        import_token: String,
+        key_material_expire_unix: Option<f64>,
+    ) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let expire = match key_material_expire_unix {
+                None => None,
+                Some(t) if t.is_finite() && t >= 0.0 && t.fract() == 0.0 => Some(t as u64),
+                Some(_) => {
+                    return Err(js_err(&Error::InvalidParameter {
+                        name: "KeyMaterialExpireUnix",
+                        reason: "must be a whole number of seconds".into(),
+                    }));
+                }
+            };
+            let m = kms
+                .import_key_material(strongroom::ImportKeyMaterialRequest {
+                    key_id,
+                    encrypted_key_material,
+                    import_token,
+                    key_material_expire_unix: expire,
+                })
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(metadata(&m))
+        })
+    }
+
+    /// DeleteKeyMaterial: the key's metadata.
+    #[wasm_bindgen(js_name = deleteKeyMaterial)]
+    pub fn delete_key_material(&self, key_id: String) -> Promise {
+        let kms = self.inner.clone();
+        promise(async move {
+            let m = kms
+                .delete_key_material(&key_id)
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(metadata(&m))
+        })
+    }
+
     /// GenerateDataKey (`withPlaintext`) or GenerateDataKeyWithoutPlaintext.
     #[wasm_bindgen(js_name = generateDataKey)]
     pub fn generate_data_key(
@@ -1082,6 +1364,30 @@ impl NativeBackendServer {
         let s = self.inner.clone();
         promise(async move { Ok(bytes(&s.handle(&request).await).into()) })
     }
+}
+
+/// Verifies a signature with a public key from anywhere (SPKI DER or PEM bytes), over
+/// a SHA-256 `digest` or a `message`. A wrong signature is `false`.
+///
+/// # Errors
+/// `InvalidParameter.*` for a bad spec, algorithm, digest or public key.
+#[wasm_bindgen(js_name = verifySignature)]
+pub fn verify_signature(
+    public_key: Vec<u8>,
+    key_spec: String,
+    algorithm: String,
+    signature: Vec<u8>,
+    digest: Option<Vec<u8>>,
+    message: Option<Vec<u8>>,
+) -> Result<bool, JsValue> {
+    let spec = key_spec.parse().map_err(|e| js_err(&e))?;
+    let alg = algorithm.parse().map_err(|e| js_err(&e))?;
+    let digest = match message {
+        Some(m) => strongroom::sha256(&m),
+        None => digest.unwrap_or_default(),
+    };
+    let spki = strongroom::asym::spki_der(&public_key).map_err(|e| js_err(&e))?;
+    strongroom::asym::verify(spec, &spki, alg, &digest, &signature).map_err(|e| js_err(&e))
 }
 
 /// Hazmat for the shared test vectors: seal a blob with explicit material and nonce.

@@ -18,8 +18,9 @@ use crate::error::{Error, Result};
 use crate::kms::KeySpec;
 use crate::secret::SecretBytes;
 
-/// Whether this build has the RSA / EC implementation (AWS-LC, native builds).
-pub const AVAILABLE: bool = cfg!(feature = "aws-lc");
+/// Whether this build has an RSA / EC implementation: AWS-LC (native builds) or
+/// RustCrypto (feature `rustcrypto-asym`, the wasm build).
+pub const AVAILABLE: bool = cfg!(any(feature = "aws-lc", feature = "rustcrypto-asym"));
 
 /// Digest length AsymmetricSign / AsymmetricVerify take (SHA-256).
 pub const DIGEST_LEN: usize = 32;
@@ -522,7 +523,11 @@ mod imp {
     }
 }
 
-#[cfg(not(feature = "aws-lc"))]
+#[cfg(all(not(feature = "aws-lc"), feature = "rustcrypto-asym"))]
+#[path = "asym_rustcrypto.rs"]
+mod imp;
+
+#[cfg(not(any(feature = "aws-lc", feature = "rustcrypto-asym")))]
 mod imp {
     use alloc::vec::Vec;
 
@@ -532,7 +537,7 @@ mod imp {
     use crate::secret::SecretBytes;
 
     const NO: Error = Error::Unsupported(
-        "asymmetric keys need a native build (AWS-LC) in this version; not in wasm yet",
+        "asymmetric keys need AWS-LC (native builds) or the rustcrypto-asym feature (wasm); this build has neither",
     );
 
     /// Nothing to cache without an asymmetric implementation.

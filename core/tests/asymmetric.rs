@@ -1,4 +1,4 @@
-#![cfg(feature = "aws-lc")]
+#![cfg(any(feature = "aws-lc", feature = "rustcrypto-asym"))]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -152,6 +152,27 @@ export interface EncryptResult { keyId: string; keyVersionId: string; ciphertext
 export interface DecryptResult { keyId: string; keyVersionId: string; plaintext: Uint8Array }
 export interface DataKeyResult { keyId: string; keyVersionId: string; plaintext: Uint8Array; ciphertextBlob: Uint8Array }
 export interface DataKeyWithoutPlaintextResult { keyId: string; keyVersionId: string; ciphertextBlob: Uint8Array }
+/** RSA_2048/3072/4096 (ENCRYPT/DECRYPT or SIGN/VERIFY), EC_P256 / EC_P256K (SIGN/VERIFY). */
+export type AsymmetricKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'EC_P256' | 'EC_P256K';
+export type SigningAlgorithm = 'RSA_PSS_SHA_256' | 'RSA_PKCS1_SHA_256' | 'ECDSA_SHA_256';
+export type EncryptionAlgorithm = 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
+export interface PublicKeyResult { keyId: string; keyVersionId: string; publicKey: string; publicKeyDer: Uint8Array }
+/** Sign / verify input: a 32-byte SHA-256 `digest` (as Alibaba takes it) or a `message` hashed for you. */
+export interface SignOptions {
+  keyId: string;
+  algorithm: SigningAlgorithm;
+  digest?: Uint8Array;
+  message?: Uint8Array;
+  keyVersionId?: string;
+}
+export interface SignResult { keyId: string; keyVersionId: string; value: Uint8Array }
+export interface VerifyResult { keyId: string; keyVersionId: string; value: boolean }
+export interface AsymmetricEncryptResult { keyId: string; keyVersionId: string; ciphertextBlob: Uint8Array }
+export interface AsymmetricDecryptResult { keyId: string; keyVersionId: string; plaintext: Uint8Array }
+export type WrappingAlgorithm = 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1' | 'RSAES_PKCS1_V1_5';
+export interface ExportDataKeyResult { keyId: string; keyVersionId: string; exportedDataKey: Uint8Array }
+export interface GenerateAndExportDataKeyResult extends ExportDataKeyResult { ciphertextBlob: Uint8Array }
+export interface ImportParameters { keyId: string; importToken: string; publicKey: Uint8Array; tokenExpireTime: string }
 export interface GenerateDataKeyOptions {
   keyId: string;
   keySpec?: 'AES_256' | 'AES_128';
@@ -676,6 +697,159 @@ export class Kms {
       ),
     );
   }
+
+  /** GetPublicKey: the SubjectPublicKeyInfo of an asymmetric key version, PEM and DER. */
+  getPublicKey(opts: { keyId: string; keyVersionId?: string }): Promise<PublicKeyResult> {
+    return call(async () => this.#n.getPublicKey(str('KeyId', opts?.keyId, true), str('KeyVersionId', opts.keyVersionId)));
+  }
+
+  /** AsymmetricSign: RSA_PSS_SHA_256, RSA_PKCS1_SHA_256 or ECDSA_SHA_256 (DER). */
+  asymmetricSign(opts: SignOptions): Promise<SignResult> {
+    return call(async () => {
+      const [digest, message] = signInput(opts);
+      return this.#n.asymmetricSign(str('KeyId', opts.keyId, true), str('Algorithm', opts.algorithm, true), digest, message, str('KeyVersionId', opts.keyVersionId));
+    });
+  }
+
+  /** AsymmetricVerify: `value` is whether `signature` verifies (a wrong one is `false`). */
+  asymmetricVerify(opts: SignOptions & { signature: Uint8Array }): Promise<VerifyResult> {
+    return call(async () => {
+      const [digest, message] = signInput(opts);
+      return this.#n.asymmetricVerify(
+        str('KeyId', opts.keyId, true),
+        str('Algorithm', opts.algorithm, true),
+        digest,
+        message,
+        bytes('Value', opts.signature),
+        str('KeyVersionId', opts.keyVersionId),
+      );
+    });
+  }
+
+  /** AsymmetricEncrypt (RSA-OAEP; RSA_2048: at most 190 B with SHA-256, 214 B with SHA-1). */
+  asymmetricEncrypt(opts: { keyId: string; algorithm: EncryptionAlgorithm; plaintext: Uint8Array; keyVersionId?: string }): Promise<AsymmetricEncryptResult> {
+    return call(async () =>
+      this.#n.asymmetricEncrypt(str('KeyId', opts?.keyId, true), str('Algorithm', opts.algorithm, true), bytes('Plaintext', opts.plaintext), str('KeyVersionId', opts.keyVersionId)),
+    );
+  }
+
+  /** AsymmetricDecrypt (RSA-OAEP); every failure is `InvalidCiphertext`. */
+  asymmetricDecrypt(opts: { keyId: string; algorithm: EncryptionAlgorithm; ciphertextBlob: Uint8Array; keyVersionId?: string }): Promise<AsymmetricDecryptResult> {
+    return call(async () =>
+      this.#n.asymmetricDecrypt(
+        str('KeyId', opts?.keyId, true),
+        str('Algorithm', opts.algorithm, true),
+        bytes('CiphertextBlob', opts.ciphertextBlob),
+        str('KeyVersionId', opts.keyVersionId),
+      ),
+    );
+  }
+
+  /** ExportDataKey: the data key in `ciphertextBlob` re-wrapped under an RSA public key
+   * (SubjectPublicKeyInfo, DER or PEM bytes). */
+  exportDataKey(opts: {
+    ciphertextBlob: Uint8Array;
+    publicKeyBlob: Uint8Array;
+    wrappingAlgorithm?: WrappingAlgorithm;
+    wrappingKeySpec?: 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+    encryptionContext?: EncryptionContext;
+  }): Promise<ExportDataKeyResult> {
+    return call(async () =>
+      this.#n.exportDataKey(
+        bytes('CiphertextBlob', opts?.ciphertextBlob),
+        bytes('PublicKey', opts.publicKeyBlob),
+        str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
+        str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
+        opts.encryptionContext,
+      ),
+    );
+  }
+
+  /** GenerateAndExportDataKey: a new data key under the CMK (`ciphertextBlob`) and under
+   * the caller's RSA public key (`exportedDataKey`); no plaintext is returned. */
+  generateAndExportDataKey(
+    opts: GenerateDataKeyOptions & {
+      publicKeyBlob: Uint8Array;
+      wrappingAlgorithm?: WrappingAlgorithm;
+      wrappingKeySpec?: 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+    },
+  ): Promise<GenerateAndExportDataKeyResult> {
+    return call(async () =>
+      this.#n.generateAndExportDataKey(
+        str('KeyId', opts?.keyId, true),
+        bytes('PublicKey', opts.publicKeyBlob),
+        str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
+        str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
+        str('KeySpec', opts.keySpec),
+        u32('NumberOfBytes', opts.numberOfBytes),
+        opts.encryptionContext,
+      ),
+    );
+  }
+
+  /** GetParametersForImport (BYOK): an RSA_2048 wrapping public key (SPKI DER) and an
+   * ImportToken valid for 24 hours, for a key created with `origin: 'EXTERNAL'`. The
+   * wrapping key pair is made in pure Rust here: expect ~1 s. */
+  getParametersForImport(opts: {
+    keyId: string;
+    wrappingAlgorithm?: 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
+    wrappingKeySpec?: 'RSA_2048';
+  }): Promise<ImportParameters> {
+    return call(async () =>
+      this.#n.getParametersForImport(
+        str('KeyId', opts?.keyId, true),
+        str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
+        str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
+      ),
+    );
+  }
+
+  /** ImportKeyMaterial (BYOK): `encryptedKeyMaterial` is the raw key material (16, 24 or
+   * 32 bytes) RSA-OAEP-encrypted to the import public key. `keyMaterialExpireUnix`
+   * (Unix seconds; 0 or absent = never) sends the key back to PendingImport. */
+  importKeyMaterial(opts: { keyId: string; encryptedKeyMaterial: Uint8Array; importToken: string; keyMaterialExpireUnix?: number }): Promise<KeyMetadata> {
+    return call(async () => {
+      const t = opts?.keyMaterialExpireUnix;
+      if (t !== undefined && !(typeof t === 'number' && Number.isInteger(t) && t >= 0)) throw invalid('KeyMaterialExpireUnix', 'must be whole Unix seconds');
+      return this.#n.importKeyMaterial(
+        str('KeyId', opts.keyId, true),
+        bytes('EncryptedKeyMaterial', opts.encryptedKeyMaterial),
+        str('ImportToken', opts.importToken, true),
+        t,
+      );
+    });
+  }
+
+  /** DeleteKeyMaterial (BYOK): the key goes back to PendingImport. */
+  deleteKeyMaterial(opts: { keyId: string }): Promise<KeyMetadata> {
+    return call(async () => this.#n.deleteKeyMaterial(str('KeyId', opts?.keyId, true)));
+  }
+}
+
+/** A `digest` or a `message`, exactly one. */
+function signInput(opts: { digest?: Uint8Array; message?: Uint8Array }): [Uint8Array | undefined, Uint8Array | undefined] {
+  if (!opts) throw invalid('Digest', 'required');
+  const d = opts.digest === undefined ? undefined : bytes('Digest', opts.digest);
+  const m = opts.message === undefined ? undefined : bytes('Message', opts.message);
+  if ((d === undefined) === (m === undefined)) throw invalid('Digest', 'give exactly one of digest and message');
+  return [d, m];
+}
+
+/** Verifies a signature with a public key from anywhere (SubjectPublicKeyInfo, DER or
+ * PEM bytes) — no KMS key needed. A wrong signature is `false`. */
+export async function verifySignature(opts: {
+  publicKey: Uint8Array;
+  keySpec: AsymmetricKeySpec;
+  algorithm: SigningAlgorithm;
+  signature: Uint8Array;
+  digest?: Uint8Array;
+  message?: Uint8Array;
+}): Promise<boolean> {
+  const n = await native();
+  return call(async () => {
+    const [digest, message] = signInput(opts);
+    return n.verifySignature(bytes('PublicKey', opts.publicKey), str('KeySpec', opts.keySpec, true), str('Algorithm', opts.algorithm, true), bytes('Value', opts.signature), digest, message);
+  });
 }
 
 async function frameCipher(key: Uint8Array, factory?: FrameCipherFactory): Promise<FrameCipher> {

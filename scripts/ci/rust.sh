@@ -7,6 +7,10 @@ cargo test --workspace --exclude strongroom-python --exclude strongroom-wasm
 # The envelope and Wycheproof AES-GCM again on the RustCrypto AES-GCM (the workspace run above unifies the
 # `aws-lc` feature that the CLI turns on).
 cargo test -q -p strongroom --test envelope --test envelope_vectors --test wycheproof_aead
+# RSA / ECDSA on the pure-Rust path the wasm build uses (RustCrypto rsa, p256, k256):
+# the same asymmetric, Wycheproof and BYOK tests as on AWS-LC.
+cargo test -q -p strongroom --no-default-features --features std,getrandom,rustcrypto-asym --test asymmetric --test byok
 cargo clippy -q --workspace --no-deps -- -D warnings
+cargo clippy -q -p strongroom --no-default-features --features std,getrandom,rustcrypto-asym --no-deps -- -D warnings
 cargo clippy -q -p strongroom-wasm --target wasm32-unknown-unknown --no-deps -- -D warnings
 cargo build -q -p strongroom --no-default-features --target wasm32-unknown-unknown

@@ -96,7 +96,7 @@ impl KeyBackend for SoftwareBackend {
     }
 
     fn supports_asymmetric(&self) -> bool {
-        cfg!(feature = "aws-lc")
+        asym::AVAILABLE
     }
 
     fn public_key<'a>(
