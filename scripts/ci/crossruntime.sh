@@ -14,7 +14,7 @@ export STRONGROOM_PASSPHRASE=xrt-pass
   .venv/bin/python tests/crossruntime/py_side.py produce "$out/from-python.json" "$out/store"
   node tests/crossruntime/node_side.mjs "$out/from-python.json" "$out/from-node.json"
   node npm/test/browser/run.mjs --xrt "$out/from-python.json" | grep 'cross-runtime'
-  .venv/bin/python tests/crossruntime/py_side.py consume "$out/from-node.json"
+  .venv/bin/python tests/crossruntime/py_side.py consume "$out/from-node.json" "$out/store"
   "$cli" --store "$out/store" decrypt --context from=python --context to=node+chromium \
     "$out/from-python.json.envelope" "$out/cli-decrypted"
   cmp "$out/cli-decrypted" "$out/from-python.json.envelope-plaintext" && echo "ok - the CLI decrypted the envelope Python made"

@@ -2,7 +2,7 @@
 // image, blob and envelope for Python. Usage: node node_side.mjs IN OUT
 import { readFileSync, writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { Kms } from '../../npm/dist/node.mjs';
+import { Kms, verifySignature } from '../../npm/dist/node.mjs';
 
 const [inPath, outPath] = process.argv.slice(2);
 const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -22,6 +22,26 @@ assert.equal(Buffer.from(rd.plaintext).toString('hex'), x.plaintext);
 writeFileSync(`${outPath}.backup`, await restored.createBackup({ backupPassphrase: 'xrt-backup-2' }));
 console.log('ok - node restored the backup Python made into a file store and decrypted with it');
 
+// Python's signatures (AWS-LC) verify here (wasm, RustCrypto); the same private keys,
+// from Python's store image, sign here for Python to verify; and Node encrypts to
+// Python's RSA key for Python to decrypt.
+const msg = hex(x.message);
+const asym = [];
+for (const s of x.asym) {
+  const ok = await verifySignature({ publicKey: new TextEncoder().encode(s.public_key), keySpec: s.spec, algorithm: s.algorithm, signature: hex(s.signature), message: msg });
+  assert.equal(ok, true, `${s.spec} ${s.algorithm}`);
+  const mineMsg = new TextEncoder().encode(`signed by node (wasm) with ${s.spec}`);
+  const sig = await kms.asymmetricSign({ keyId: s.key_id, algorithm: s.algorithm, message: mineMsg });
+  asym.push({ key_id: s.key_id, spec: s.spec, algorithm: s.algorithm, message: Buffer.from(mineMsg).toString('hex'), signature: Buffer.from(sig.value).toString('hex') });
+}
+console.log(`ok - node (wasm) verified ${x.asym.length} signatures Python made on AWS-LC and signed with the same keys`);
+const rsaPt = new Uint8Array(100).map((_, i) => i * 7);
+const rsaCiphertexts = {};
+for (const alg of ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1']) {
+  const c = await kms.asymmetricEncrypt({ keyId: x.rsa_key_id, algorithm: alg, plaintext: rsaPt });
+  rsaCiphertexts[alg] = Buffer.from(c.ciphertextBlob).toString('hex');
+}
+
 const mine = await Kms.memory();
 const k = await mine.createKey({ description: 'made in node' });
 const ctx = { from: 'node', to: 'python' };
@@ -30,5 +50,5 @@ const e = await mine.encrypt({ keyId: k.keyId, plaintext: new Uint8Array(pt), en
 const envPt = new Uint8Array(123_457).map((_, i) => (i * 3) & 255);
 const env = await mine.encryptEnvelope({ keyIds: [k.keyId], plaintext: envPt, encryptionContext: ctx, frameLength: 4096 });
 const image = await mine.exportImage({ passphrase: 'xrt-pass-2' });
-writeFileSync(outPath, JSON.stringify({ passphrase: 'xrt-pass-2', image: Buffer.from(image).toString('hex'), blob: Buffer.from(e.ciphertextBlob).toString('hex'), encryption_context: ctx, plaintext: pt.toString('hex'), envelope: Buffer.from(env).toString('hex'), envelope_plaintext: Buffer.from(envPt).toString('hex') }));
+writeFileSync(outPath, JSON.stringify({ passphrase: 'xrt-pass-2', image: Buffer.from(image).toString('hex'), blob: Buffer.from(e.ciphertextBlob).toString('hex'), encryption_context: ctx, plaintext: pt.toString('hex'), envelope: Buffer.from(env).toString('hex'), envelope_plaintext: Buffer.from(envPt).toString('hex'), asym, rsa_key_id: x.rsa_key_id, rsa_ciphertexts: rsaCiphertexts, rsa_plaintext: Buffer.from(rsaPt).toString('hex') }));
 console.log('ok - node produced a store image and blob');

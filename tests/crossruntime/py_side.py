@@ -19,7 +19,21 @@ if mode == "produce":
     env = kms.encrypt_envelope(key_ids=["alias/xrt"], plaintext=big, encryption_context=ctx, frame_length=10000)
     open(path + ".envelope", "wb").write(env)
     open(path + ".envelope-plaintext", "wb").write(big)
+    # Asymmetric keys made and used on AWS-LC: the others verify these signatures, sign
+    # with the same private keys (PKCS#8 from AWS-LC, parsed by RustCrypto in wasm) and
+    # encrypt to the RSA key.
+    msg = b"signed by python on AWS-LC, checked elsewhere"
+    asym = []
+    for spec, alg in [("RSA_2048", "RSA_PSS_SHA_256"), ("RSA_2048", "RSA_PKCS1_SHA_256"),
+                      ("EC_P256", "ECDSA_SHA_256"), ("EC_P256K", "ECDSA_SHA_256")]:
+        ak = kms.create_key(key_spec=spec, key_usage="SIGN/VERIFY")
+        sig = kms.asymmetric_sign(key_id=ak.key_id, algorithm=alg, message=msg).value
+        pub = kms.get_public_key(key_id=ak.key_id).public_key
+        asym.append({"key_id": ak.key_id, "spec": spec, "algorithm": alg, "public_key": pub, "signature": sig.hex()})
+    rsa = kms.create_key(key_spec="RSA_2048")
     doc = {"passphrase": "xrt-pass", "image": kms.export_image(passphrase="xrt-pass").hex(),
+           "asym": asym, "message": msg.hex(), "rsa_key_id": rsa.key_id,
+           "rsa_public_key": kms.get_public_key(key_id=rsa.key_id).public_key,
            "blob": e.ciphertext_blob.hex(), "encryption_context": ctx, "plaintext": pt.hex(),
            "envelope": env.hex(), "envelope_plaintext": big.hex(), "key_id": k.key_id}
     open(path, "w").write(json.dumps(doc))
@@ -41,3 +55,13 @@ else:
     r = kms.decrypt_envelope(ciphertext=bytes.fromhex(x["envelope"]), encryption_context=x["encryption_context"])
     assert r.plaintext.hex() == x["envelope_plaintext"], "envelope plaintext differs"
     print("ok - python decrypted the envelope Node made")
+    mine = strongroom.Kms.open(sys.argv[3], passphrase="xrt-pass")
+    for s in x["asym"]:
+        v = mine.asymmetric_verify(key_id=s["key_id"], algorithm=s["algorithm"], message=bytes.fromhex(s["message"]),
+                                   value=bytes.fromhex(s["signature"]))
+        assert v.value, f"{s['spec']} {s['algorithm']}: Node's signature does not verify on AWS-LC"
+    print(f"ok - python (AWS-LC) verified {len(x['asym'])} signatures Node (wasm) made with python's keys")
+    for alg, ct in x["rsa_ciphertexts"].items():
+        d = mine.asymmetric_decrypt(key_id=x["rsa_key_id"], algorithm=alg, ciphertext_blob=bytes.fromhex(ct))
+        assert d.plaintext.hex() == x["rsa_plaintext"], alg
+    print("ok - python (AWS-LC) decrypted what Node (wasm) encrypted to python's RSA key, OAEP SHA-256 and SHA-1")

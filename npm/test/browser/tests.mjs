@@ -1,7 +1,7 @@
 // Runs in headless Chromium against the npm package's browser build (wasm-bindgen
 // `web` target): the shared vectors, the Kms actions, WebCrypto opening our blobs,
 // and (when the runner provides one) a store image + blob made by Python.
-import { Kms, BackendServer, StrongroomError, InvalidCiphertextError, _vectorSeal, _vectorOpenEnvelope, _vectorResealEnvelope, _frameCiphers } from '/npm/dist/browser.mjs';
+import { Kms, BackendServer, StrongroomError, InvalidCiphertextError, verifySignature, _vectorSeal, _vectorOpenEnvelope, _vectorResealEnvelope, _frameCiphers } from '/npm/dist/browser.mjs';
 
 const results = [];
 async function test(name, fn) {
@@ -153,6 +153,99 @@ await test('envelope round trip, web streams, and tamper in the browser', async 
   assert(err instanceof InvalidCiphertextError && err.code === 'InvalidCiphertext.FrameAuthentication', `${err}`);
 });
 
+// --- Asymmetric keys against WebCrypto (Chromium's BoringSSL, which no one here wrote).
+function pemDer(pem) {
+  const b64 = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+/** DER ECDSA-Sig-Value → WebCrypto's raw r‖s (32 bytes each). */
+function derToRaw(der) {
+  let i = 2;
+  if (der[1] & 0x80) i += der[1] & 0x7f;
+  const int = () => {
+    assert(der[i] === 2, 'INTEGER');
+    const len = der[i + 1];
+    let v = der.subarray(i + 2, i + 2 + len);
+    i += 2 + len;
+    while (v.length > 32 && v[0] === 0) v = v.subarray(1);
+    const out = new Uint8Array(32);
+    out.set(v, 32 - v.length);
+    return out;
+  };
+  const r = int(), s = int();
+  return new Uint8Array([...r, ...s]);
+}
+/** WebCrypto's raw r‖s → DER. */
+function rawToDer(raw) {
+  const int = (b) => {
+    let v = b;
+    while (v.length > 1 && v[0] === 0 && !(v[1] & 0x80)) v = v.subarray(1);
+    if (v[0] & 0x80) v = new Uint8Array([0, ...v]);
+    return [2, v.length, ...v];
+  };
+  const body = [...int(raw.subarray(0, 32)), ...int(raw.subarray(32))];
+  return new Uint8Array([0x30, body.length, ...body]);
+}
+function webCryptoParams(spec, alg) {
+  if (spec === 'EC_P256K') return null;
+  if (alg === 'ECDSA_SHA_256') return { import: { name: 'ECDSA', namedCurve: 'P-256' }, verify: { name: 'ECDSA', hash: 'SHA-256' }, gen: { name: 'ECDSA', namedCurve: 'P-256' }, raw: true };
+  if (alg === 'RSA_PSS_SHA_256') return { import: { name: 'RSA-PSS', hash: 'SHA-256' }, verify: { name: 'RSA-PSS', saltLength: 32 }, gen: { name: 'RSA-PSS', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) } };
+  return { import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, verify: { name: 'RSASSA-PKCS1-v1_5' }, gen: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) } };
+}
+
+for (const [spec, alg] of [['RSA_2048', 'RSA_PSS_SHA_256'], ['RSA_2048', 'RSA_PKCS1_SHA_256'], ['EC_P256', 'ECDSA_SHA_256']]) {
+  await test(`${spec} ${alg}: GetPublicKey loads in WebCrypto, signatures verify both ways`, async () => {
+    const kms = await Kms.memory();
+    const msg = enc.encode(`signed in the browser with ${spec}`);
+    const k = await kms.createKey({ keySpec: spec, keyUsage: 'SIGN/VERIFY' });
+    const pub = await kms.getPublicKey({ keyId: k.keyId });
+    const p = webCryptoParams(spec, alg);
+    const wk = await crypto.subtle.importKey('spki', pub.publicKeyDer, p.import, true, ['verify']);
+    assert(tohex(new Uint8Array(await crypto.subtle.exportKey('spki', wk))) === tohex(pub.publicKeyDer), 'SPKI round trip');
+    assert(tohex(pemDer(pub.publicKey)) === tohex(pub.publicKeyDer), 'PEM = DER');
+    const s = (await kms.asymmetricSign({ keyId: k.keyId, algorithm: alg, message: msg })).value;
+    assert(await crypto.subtle.verify(p.verify, wk, p.raw ? derToRaw(s) : s, msg), 'WebCrypto verifies ours');
+    const theirs = await crypto.subtle.generateKey(p.gen, true, ['sign', 'verify']);
+    const ts = new Uint8Array(await crypto.subtle.sign(p.verify, theirs.privateKey, msg));
+    const tpub = new Uint8Array(await crypto.subtle.exportKey('spki', theirs.publicKey));
+    const sig = p.raw ? rawToDer(ts) : ts;
+    assert(await verifySignature({ publicKey: tpub, keySpec: spec, algorithm: alg, signature: sig, message: msg }), 'we verify WebCrypto');
+    sig[sig.length - 1] ^= 1;
+    assert(!(await verifySignature({ publicKey: tpub, keySpec: spec, algorithm: alg, signature: sig, message: msg })), 'a flipped bit fails');
+  });
+}
+
+await test('RSA-OAEP: WebCrypto encrypts to our key (SHA-256 and SHA-1), wrapped BYOK material imports, exported data keys open in WebCrypto', async () => {
+  const kms = await Kms.memory();
+  const k = await kms.createKey({ keySpec: 'RSA_2048' });
+  const der = (await kms.getPublicKey({ keyId: k.keyId })).publicKeyDer;
+  for (const [alg, hash, max] of [['RSAES_OAEP_SHA_256', 'SHA-256', 190], ['RSAES_OAEP_SHA_1', 'SHA-1', 214]]) {
+    const pub = await crypto.subtle.importKey('spki', der, { name: 'RSA-OAEP', hash }, false, ['encrypt']);
+    const pt = crypto.getRandomValues(new Uint8Array(max));
+    const ct = new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, pub, pt));
+    assert(tohex((await kms.asymmetricDecrypt({ keyId: k.keyId, algorithm: alg, ciphertextBlob: ct })).plaintext) === tohex(pt), alg);
+  }
+  // BYOK: WebCrypto wraps the material (wrapKey, RSA-OAEP) with our import parameters.
+  const ext = await kms.createKey({ origin: 'EXTERNAL' });
+  const params = await kms.getParametersForImport({ keyId: ext.keyId });
+  const wrapping = await crypto.subtle.importKey('spki', params.publicKey, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['wrapKey']);
+  const material = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
+  const wrapped = new Uint8Array(await crypto.subtle.wrapKey('raw', material, wrapping, { name: 'RSA-OAEP' }));
+  const m = await kms.importKeyMaterial({ keyId: ext.keyId, encryptedKeyMaterial: wrapped, importToken: params.importToken });
+  assert(m.keyState === 'Enabled', m.keyState);
+  const blob = (await kms.encrypt({ keyId: ext.keyId, plaintext: enc.encode('imported in the browser') })).ciphertextBlob;
+  const h = 3 + blob[1] + blob[2 + blob[1]];
+  const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: blob.subarray(h, h + 12), additionalData: new Uint8Array([...blob.subarray(0, h), 0, 0]) }, material, blob.subarray(h + 12));
+  assert(new TextDecoder().decode(pt) === 'imported in the browser', 'the blob opens under the imported material');
+  // ExportDataKey to a WebCrypto key pair.
+  const pair = await crypto.subtle.generateKey({ name: 'RSA-OAEP', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, true, ['encrypt', 'decrypt']);
+  const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
+  const cmk = await kms.createKey();
+  const g = await kms.generateAndExportDataKey({ keyId: cmk.keyId, publicKeyBlob: spki });
+  const dk = new Uint8Array(await crypto.subtle.decrypt({ name: 'RSA-OAEP' }, pair.privateKey, g.exportedDataKey));
+  assert(tohex(dk) === tohex((await kms.decrypt({ ciphertextBlob: g.ciphertextBlob })).plaintext), 'exported data key');
+});
+
 const xrt = new URL(location.href).searchParams.get('xrt');
 if (xrt) {
   await test('cross-runtime: store image + blob from Python decrypt in Chromium', async () => {
@@ -160,6 +253,26 @@ if (xrt) {
     const kms = await Kms.open({ image: hex(x.image), passphrase: x.passphrase });
     const d = await kms.decrypt({ ciphertextBlob: hex(x.blob), encryptionContext: x.encryption_context });
     assert(tohex(d.plaintext) === x.plaintext, 'plaintext differs');
+  });
+  await test('cross-runtime: WebCrypto verifies signatures Python made on AWS-LC, and encrypts to its RSA key for wasm to decrypt', async () => {
+    const x = await (await fetch(xrt)).json();
+    const msg = hex(x.message);
+    let n = 0;
+    for (const s of x.asym) {
+      const p = webCryptoParams(s.spec, s.algorithm);
+      if (!p) continue; // WebCrypto has no secp256k1
+      const key = await crypto.subtle.importKey('spki', pemDer(s.public_key), p.import, false, ['verify']);
+      const sig = p.raw ? derToRaw(hex(s.signature)) : hex(s.signature);
+      assert(await crypto.subtle.verify(p.verify, key, sig, msg), `${s.spec} ${s.algorithm}`);
+      n++;
+    }
+    assert(n === 3, `verified ${n}`);
+    const kms = await Kms.open({ image: hex(x.image), passphrase: x.passphrase });
+    const pub = await crypto.subtle.importKey('spki', pemDer(x.rsa_public_key), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
+    const pt = crypto.getRandomValues(new Uint8Array(190));
+    const ct = new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, pub, pt));
+    const d = await kms.asymmetricDecrypt({ keyId: x.rsa_key_id, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob: ct });
+    assert(tohex(d.plaintext) === tohex(pt), 'RSA-OAEP plaintext differs');
   });
   await test('cross-runtime: envelope from Python decrypts in Chromium', async () => {
     const x = await (await fetch(xrt)).json();
