@@ -1,7 +1,10 @@
 // Node side: Encrypt (64 B) and GenerateDataKey through the npm package (wasm core),
-// against node:crypto aes-256-gcm doing the equivalent work in the same run. JSON lines.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { Kms } from '../npm/dist/node.mjs';
+// against node:crypto aes-256-gcm doing the equivalent work in the same run; envelope
+// bulk against node:crypto one-shot; asymmetric sign / verify / OAEP decrypt (the
+// wasm core's pure-Rust RSA / ECDSA) against WebCrypto (secp256k1, which WebCrypto
+// lacks, against node:crypto). JSON lines.
+import { createCipheriv, createDecipheriv, randomBytes, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, createHash, webcrypto } from 'node:crypto';
+import { Kms, verifySignature } from '../npm/dist/node.mjs';
 
 async function medianNs(fn, rounds = 31, batch = 500) {
   for (let i = 0; i < batch; i++) await fn();
@@ -13,6 +16,25 @@ async function medianNs(fn, rounds = 31, batch = 500) {
   }
   xs.sort((a, b) => a - b);
   return xs[xs.length >> 1];
+}
+/** Medians of `ours` and `peer` measured alternately (one call each per round), so
+ * both see the same GC and frequency conditions. */
+async function pairedMedians(ours, peer, rounds) {
+  await ours();
+  await peer();
+  const a = [];
+  const b = [];
+  for (let r = 0; r < rounds; r++) {
+    let t = process.hrtime.bigint();
+    await ours();
+    a.push(Number(process.hrtime.bigint() - t));
+    t = process.hrtime.bigint();
+    await peer();
+    b.push(Number(process.hrtime.bigint() - t));
+  }
+  a.sort((x, y) => x - y);
+  b.sort((x, y) => x - y);
+  return [a[a.length >> 1], b[b.length >> 1]];
 }
 function report(op, ours, peerName, peer) {
   console.log(JSON.stringify({ runtime: 'node', op, strongroom_median_ns: Math.round(ours), peer: peerName, peer_median_ns: Math.round(peer), ratio_vs_peer: Math.round((peer / ours) * 1000) / 1000 }));
@@ -41,6 +63,63 @@ for (const [label, size, rounds] of [['1MiB', 1 << 20, 31], ['64MiB', 64 << 20, 
   const seal = () => { const c = createCipheriv('aes-256-gcm', k, iv); const o = Buffer.concat([c.update(data), c.final()]); return [o, c.getAuthTag()]; };
   const [sealed, tag] = seal();
   const open = () => { const d = createDecipheriv('aes-256-gcm', k, iv); d.setAuthTag(tag); return Buffer.concat([d.update(sealed), d.final()]); };
-  report(`EnvelopeEncrypt-${label}`, await medianNs(() => kms.encryptEnvelope({ keyIds: [key.keyId], plaintext: data, encryptionContext: ctx }), rounds, 1), 'node:crypto aes-256-gcm one-shot', await medianNs(seal, rounds, 1));
-  report(`EnvelopeDecrypt-${label}`, await medianNs(() => kms.decryptEnvelope({ ciphertext: ct, encryptionContext: ctx }), rounds, 1), 'node:crypto aes-256-gcm one-shot', await medianNs(open, rounds, 1));
+  const [e1, e2] = await pairedMedians(() => kms.encryptEnvelope({ keyIds: [key.keyId], plaintext: data, encryptionContext: ctx }), seal, rounds);
+  report(`EnvelopeEncrypt-${label}`, e1, 'node:crypto aes-256-gcm one-shot', e2);
+  const [d1, d2] = await pairedMedians(() => kms.decryptEnvelope({ ciphertext: ct, encryptionContext: ctx }), open, rounds);
+  report(`EnvelopeDecrypt-${label}`, d1, 'node:crypto aes-256-gcm one-shot', d2);
+}
+
+// Asymmetric: the same operation through the package and through WebCrypto / node:crypto.
+const subtle = webcrypto.subtle;
+const msg = new TextEncoder().encode('benchmark message');
+const digest = new Uint8Array(createHash('sha256').update(msg).digest());
+const rsaGen = (name) => ({ name, hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) });
+for (const [spec, alg, wc, rounds] of [
+  ['RSA_2048', 'RSA_PSS_SHA_256', { gen: rsaGen('RSA-PSS'), op: { name: 'RSA-PSS', saltLength: 32 } }, 41],
+  ['RSA_2048', 'RSA_PKCS1_SHA_256', { gen: rsaGen('RSASSA-PKCS1-v1_5'), op: { name: 'RSASSA-PKCS1-v1_5' } }, 41],
+  ['EC_P256', 'ECDSA_SHA_256', { gen: { name: 'ECDSA', namedCurve: 'P-256' }, op: { name: 'ECDSA', hash: 'SHA-256' } }, 201],
+  ['EC_P256K', 'ECDSA_SHA_256', null, 201],
+]) {
+  const k = await kms.createKey({ keySpec: spec, keyUsage: 'SIGN/VERIFY' });
+  const pub = (await kms.getPublicKey({ keyId: k.keyId })).publicKeyDer;
+  const sig = (await kms.asymmetricSign({ keyId: k.keyId, algorithm: alg, digest })).value;
+  let peerSign, peerVerify, peerName;
+  if (wc) {
+    const pair = await subtle.generateKey(wc.gen, false, ['sign', 'verify']);
+    const psig = await subtle.sign(wc.op, pair.privateKey, msg);
+    peerSign = () => subtle.sign(wc.op, pair.privateKey, msg);
+    peerVerify = () => subtle.verify(wc.op, pair.publicKey, psig, msg);
+    peerName = 'WebCrypto (node)';
+  } else {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
+    const psig = nodeSign('sha256', msg, pair.privateKey);
+    peerSign = () => nodeSign('sha256', msg, pair.privateKey);
+    peerVerify = () => nodeVerify('sha256', msg, pair.publicKey, psig);
+    peerName = 'node:crypto (no secp256k1 in WebCrypto)';
+  }
+  // From a message: on WebCrypto where it has the algorithm (platformCrypto), else wasm.
+  const [m1, m2] = await pairedMedians(() => kms.asymmetricSign({ keyId: k.keyId, algorithm: alg, message: msg }), peerSign, rounds);
+  report(`AsymmetricSign-message-${spec}-${alg}`, m1, peerName, m2);
+  // From a digest (Alibaba's input): always the wasm core's RustCrypto.
+  const [s1, s2] = await pairedMedians(() => kms.asymmetricSign({ keyId: k.keyId, algorithm: alg, digest }), peerSign, rounds);
+  report(`AsymmetricSign-digest-${spec}-${alg}`, s1, peerName, s2);
+  const [u1, u2] = await pairedMedians(() => verifySignature({ publicKey: pub, keySpec: spec, algorithm: alg, signature: sig, message: msg }), peerVerify, rounds);
+  report(`VerifySignature-message-${spec}-${alg}`, u1, peerName, u2);
+  const [v1, v2] = await pairedMedians(() => verifySignature({ publicKey: pub, keySpec: spec, algorithm: alg, signature: sig, digest }), peerVerify, rounds);
+  report(`VerifySignature-digest-${spec}-${alg}`, v1, peerName, v2);
+  const [a1, a2] = await pairedMedians(() => kms.asymmetricVerify({ keyId: k.keyId, algorithm: alg, signature: sig, digest }), peerVerify, rounds);
+  report(`AsymmetricVerify-${spec}-${alg}`, a1, peerName, a2);
+}
+{
+  const k = await kms.createKey({ keySpec: 'RSA_2048' });
+  const pub = (await kms.getPublicKey({ keyId: k.keyId })).publicKeyDer;
+  const ours = (await kms.asymmetricEncrypt({ keyId: k.keyId, algorithm: 'RSAES_OAEP_SHA_256', plaintext: digest })).ciphertextBlob;
+  const pair = await subtle.generateKey(rsaGen('RSA-OAEP'), false, ['encrypt', 'decrypt']);
+  const theirs = await subtle.encrypt({ name: 'RSA-OAEP' }, pair.publicKey, digest);
+  const [o1, o2] = await pairedMedians(() => kms.asymmetricDecrypt({ keyId: k.keyId, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob: ours }), () => subtle.decrypt({ name: 'RSA-OAEP' }, pair.privateKey, theirs), 41);
+  report('AsymmetricDecrypt-RSA_2048-OAEP_SHA_256', o1, 'WebCrypto (node)', o2);
+  const wasmOnly = await Kms.open({ image: await kms.exportImage({ passphrase: 'b' }), passphrase: 'b', platformCrypto: false });
+  const [w1, w2] = await pairedMedians(() => wasmOnly.asymmetricDecrypt({ keyId: k.keyId, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob: ours }), () => subtle.decrypt({ name: 'RSA-OAEP' }, pair.privateKey, theirs), 11);
+  report('AsymmetricDecrypt-RSA_2048-OAEP_SHA_256 (platformCrypto: false)', w1, 'WebCrypto (node)', w2);
+  void pub;
 }

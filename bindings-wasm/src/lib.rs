@@ -292,9 +292,110 @@ impl Storage for JsStorage {
     }
 }
 
-async fn backend_for(transport: Option<Function>) -> Result<Option<Arc<dyn KeyBackend>>, JsValue> {
+/// RSA and P-256 private-key operations on the JS side's WebCrypto (npm/src/api.ts):
+/// `decrypt(fingerprint, spec, pkcs8, algorithm, ciphertext)` and
+/// `sign(fingerprint, spec, pkcs8, algorithm, message)`, each `Promise<Uint8Array |
+/// null>` (null: not handled here; the wasm implementation runs). `fingerprint` is the
+/// hex SHA-256 of the PKCS#8, so the JS side imports each key once (non-extractable)
+/// and wipes its copy of the bytes.
+struct JsPlatformAsym {
+    decrypt: Function,
+    sign: Function,
+}
+
+impl JsPlatformAsym {
+    fn from_js(v: &JsValue) -> Option<Self> {
+        let get = |k: &str| {
+            Reflect::get(v, &k.into())
+                .ok()
+                .and_then(|f| f.dyn_into::<Function>().ok())
+        };
+        Some(JsPlatformAsym {
+            decrypt: get("decrypt")?,
+            sign: get("sign")?,
+        })
+    }
+
+    /// Calls `f`; `None` when it answers null, `Some(Err)` when it rejects.
+    async fn call(
+        f: &Function,
+        spec: strongroom::KeySpec,
+        pkcs8: &[u8],
+        alg: &str,
+        data: &[u8],
+    ) -> Option<Result<Vec<u8>, JsValue>> {
+        let fp: String = strongroom::sha256(pkcs8)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let args = Array::of5(
+            &fp.into(),
+            &spec.as_str().into(),
+            &bytes(pkcs8),
+            &alg.into(),
+            &bytes(data),
+        );
+        let r = match f.apply(&JsValue::NULL, &args) {
+            Ok(r) => JsFuture::from(Promise::resolve(&r)).await,
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(v) if v.is_null() || v.is_undefined() => None,
+            Ok(v) if v.is_instance_of::<Uint8Array>() => Some(Ok(Uint8Array::from(v).to_vec())),
+            Ok(v) => Some(Err(v)),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl strongroom::PlatformAsym for JsPlatformAsym {
+    fn decrypt<'a>(
+        &'a self,
+        spec: strongroom::KeySpec,
+        pkcs8: &'a [u8],
+        alg: strongroom::EncryptionAlgorithm,
+        ciphertext: &'a [u8],
+    ) -> BoxFuture<'a, Option<strongroom::Result<strongroom::SecretBytes>>> {
+        Box::pin(async move {
+            Self::call(&self.decrypt, spec, pkcs8, alg.as_str(), ciphertext)
+                .await
+                .map(|r| {
+                    r.map(strongroom::SecretBytes::new)
+                        .map_err(|_| Error::InvalidCiphertext)
+                })
+        })
+    }
+
+    fn sign_message<'a>(
+        &'a self,
+        spec: strongroom::KeySpec,
+        pkcs8: &'a [u8],
+        alg: strongroom::SigningAlgorithm,
+        message: &'a [u8],
+    ) -> BoxFuture<'a, Option<strongroom::Result<Vec<u8>>>> {
+        Box::pin(async move {
+            let r = Self::call(&self.sign, spec, pkcs8, alg.as_str(), message).await?;
+            Some(match r {
+                Err(_) => Err(Error::BackendProtocol("WebCrypto signing failed")),
+                Ok(sig) if spec.is_ec() => strongroom::asym::ecdsa_raw_to_der(spec, &sig),
+                Ok(sig) => Ok(sig),
+            })
+        })
+    }
+}
+
+/// The backend for a new instance: remote over `transport`, else the software
+/// backend, with `platform` (a JsPlatformAsym object) running RSA / P-256 private-key
+/// operations when given.
+async fn backend_for(
+    transport: Option<Function>,
+    platform: JsValue,
+) -> Result<Option<Arc<dyn KeyBackend>>, JsValue> {
     match transport {
-        None => Ok(None),
+        None => Ok(JsPlatformAsym::from_js(&platform).map(|p| {
+            Arc::new(SoftwareBackend::new(env()).with_platform_asym(Arc::new(p)))
+                as Arc<dyn KeyBackend>
+        })),
         Some(f) => {
             let b = RemoteBackend::connect(Arc::new(JsTransport(f)))
                 .await
@@ -319,10 +420,12 @@ where
 
 #[wasm_bindgen]
 impl NativeKms {
-    /// An in-memory instance; `transport` sends master-key operations over the wire protocol.
-    pub fn memory(transport: Option<Function>) -> Promise {
+    /// An in-memory instance; `transport` sends master-key operations over the wire
+    /// protocol; `platform` (see JsPlatformAsym) runs RSA / P-256 private-key
+    /// operations on WebCrypto.
+    pub fn memory(transport: Option<Function>, platform: JsValue) -> Promise {
         promise(async move {
-            let backend = backend_for(transport).await?;
+            let backend = backend_for(transport, platform).await?;
             let kms = Kms::memory(env(), backend).await.map_err(|e| js_err(&e))?;
             Ok(NativeKms {
                 inner: Rc::new(kms),
@@ -345,9 +448,10 @@ impl NativeKms {
         sync: Option<Function>,
         backup: Option<Vec<u8>>,
         backup_passphrase: Option<String>,
+        platform: JsValue,
     ) -> Promise {
         promise(async move {
-            let backend = backend_for(transport).await?;
+            let backend = backend_for(transport, platform).await?;
             let storage: Arc<dyn Storage> = match save {
                 Some(save) => Arc::new(JsStorage {
                     initial: image,
@@ -1364,6 +1468,24 @@ impl NativeBackendServer {
         let s = self.inner.clone();
         promise(async move { Ok(bytes(&s.handle(&request).await).into()) })
     }
+}
+
+/// A DER ECDSA signature as WebCrypto's `r ‖ s`, or `null` when it does not parse
+/// (which the wasm verifier would also refuse). For the facade's WebCrypto verify.
+#[wasm_bindgen(js_name = ecdsaDerToRaw)]
+#[must_use]
+pub fn ecdsa_der_to_raw(key_spec: String, der: Vec<u8>) -> Option<Vec<u8>> {
+    let spec = key_spec.parse().ok()?;
+    strongroom::asym::ecdsa_der_to_raw(spec, &der).ok()
+}
+
+/// A SubjectPublicKeyInfo given as PEM or DER bytes, as DER.
+///
+/// # Errors
+/// `InvalidParameter.PublicKey` for PEM that does not parse.
+#[wasm_bindgen(js_name = spkiDer)]
+pub fn spki_der(public_key: Vec<u8>) -> Result<Vec<u8>, JsValue> {
+    strongroom::asym::spki_der(&public_key).map_err(|e| js_err(&e))
 }
 
 /// Verifies a signature with a public key from anywhere (SPKI DER or PEM bytes), over

@@ -515,6 +515,18 @@ mod imp {
         }
     }
 
+    pub fn ecdsa_raw_to_der(_: KeySpec, _: &[u8]) -> Result<Vec<u8>> {
+        Err(Error::Unsupported(
+            "raw ECDSA signatures come from WebCrypto, in the wasm build only",
+        ))
+    }
+
+    pub fn ecdsa_der_to_raw(_: KeySpec, _: &[u8]) -> Result<Vec<u8>> {
+        Err(Error::Unsupported(
+            "raw ECDSA signatures go to WebCrypto, in the wasm build only",
+        ))
+    }
+
     pub fn decrypt(pkcs8: &[u8], alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
         let k = PrivateDecryptingKey::from_pkcs8(pkcs8)
             .map_err(|_| material())
@@ -592,6 +604,12 @@ mod imp {
         Err(NO)
     }
     pub fn decrypt(_: &[u8], _: EncryptionAlgorithm, _: &[u8]) -> Result<SecretBytes> {
+        Err(NO)
+    }
+    pub fn ecdsa_raw_to_der(_: KeySpec, _: &[u8]) -> Result<Vec<u8>> {
+        Err(NO)
+    }
+    pub fn ecdsa_der_to_raw(_: KeySpec, _: &[u8]) -> Result<Vec<u8>> {
         Err(NO)
     }
 }
@@ -737,6 +755,28 @@ pub fn spki_der(public_key: &[u8]) -> Result<Vec<u8>> {
     } else {
         Ok(public_key.to_vec())
     }
+}
+
+/// An ECDSA signature in WebCrypto's fixed-width `r ‖ s` form, as DER (what
+/// AsymmetricSign returns). For a [`crate::backend::PlatformAsym`] that signs on
+/// WebCrypto.
+///
+/// # Errors
+/// `Rejected.BackendProtocol` when `raw` is not a signature of `spec`'s size;
+/// `Rejected.Unsupported` without the RustCrypto implementation.
+pub fn ecdsa_raw_to_der(spec: KeySpec, raw: &[u8]) -> Result<Vec<u8>> {
+    imp::ecdsa_raw_to_der(spec, raw)
+}
+
+/// A DER ECDSA signature as WebCrypto's fixed-width `r ‖ s`, parsed as strictly as
+/// verification parses it (so a signature the built-in verifier would refuse for its
+/// encoding is refused here too).
+///
+/// # Errors
+/// `InvalidParameter.Value` for a malformed signature; `Rejected.Unsupported` without
+/// the RustCrypto implementation.
+pub fn ecdsa_der_to_raw(spec: KeySpec, der: &[u8]) -> Result<Vec<u8>> {
+    imp::ecdsa_der_to_raw(spec, der)
 }
 
 /// RSA-OAEP decryption. Every failure is the same `InvalidCiphertext`.

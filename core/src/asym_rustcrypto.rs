@@ -377,6 +377,38 @@ pub fn wrap(spki: &[u8], spec: KeySpec, alg: WrappingAlgorithm, pt: &[u8]) -> Re
     }
 }
 
+pub fn ecdsa_raw_to_der(spec: KeySpec, raw: &[u8]) -> Result<Vec<u8>> {
+    let bad = || Error::BackendProtocol("not a raw ECDSA signature of this curve");
+    match spec {
+        KeySpec::EcP256 => Ok(p256::ecdsa::Signature::from_slice(raw)
+            .map_err(|_| bad())?
+            .to_der()
+            .as_bytes()
+            .to_vec()),
+        KeySpec::EcP256K => Ok(k256::ecdsa::Signature::from_slice(raw)
+            .map_err(|_| bad())?
+            .to_der()
+            .as_bytes()
+            .to_vec()),
+        _ => Err(bad()),
+    }
+}
+
+pub fn ecdsa_der_to_raw(spec: KeySpec, der: &[u8]) -> Result<Vec<u8>> {
+    let bad = || Error::param("Value", "not a DER ECDSA signature of this curve");
+    match spec {
+        KeySpec::EcP256 => Ok(p256::ecdsa::Signature::from_der(der)
+            .map_err(|_| bad())?
+            .to_bytes()
+            .to_vec()),
+        KeySpec::EcP256K => Ok(k256::ecdsa::Signature::from_der(der)
+            .map_err(|_| bad())?
+            .to_bytes()
+            .to_vec()),
+        _ => Err(bad()),
+    }
+}
+
 pub fn decrypt(pkcs8: &[u8], alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
     let k = rsa::PrivateKey::from_pkcs8_der(pkcs8).map_err(|_| material())?;
     open_oaep(&k, alg, ct)

@@ -123,6 +123,12 @@ pub struct AsymmetricDecryptResponse {
     pub plaintext: SecretBytes,
 }
 
+/// What AsymmetricSign signs: a SHA-256 digest, or a message the backend hashes.
+enum SignInput<'a> {
+    Digest(&'a [u8]),
+    Message(&'a [u8]),
+}
+
 /// The key and version an asymmetric action runs on.
 struct Target {
     key_id: String,
@@ -199,18 +205,34 @@ impl Kms {
         &self,
         req: AsymmetricSignRequest,
     ) -> Result<AsymmetricSignResponse> {
-        self.sweep().await?;
-        let t = self.asymmetric_target(
+        asym::check_digest(&req.digest)?;
+        self.sign_input(
             &req.key_id,
             req.key_version_id.as_deref(),
-            Some(KeyUsage::SignVerify),
-        )?;
-        asym::check_signing(t.spec, req.algorithm)?;
-        asym::check_digest(&req.digest)?;
-        let value = self
-            .backend
-            .sign(&t.handle, t.spec, req.algorithm, &req.digest)
-            .await?;
+            req.algorithm,
+            SignInput::Digest(&req.digest),
+        )
+        .await
+    }
+
+    async fn sign_input(
+        &self,
+        key_id: &str,
+        key_version_id: Option<&str>,
+        algorithm: SigningAlgorithm,
+        input: SignInput<'_>,
+    ) -> Result<AsymmetricSignResponse> {
+        self.sweep().await?;
+        let t = self.asymmetric_target(key_id, key_version_id, Some(KeyUsage::SignVerify))?;
+        asym::check_signing(t.spec, algorithm)?;
+        let value = match input {
+            SignInput::Digest(d) => self.backend.sign(&t.handle, t.spec, algorithm, d).await?,
+            SignInput::Message(m) => {
+                self.backend
+                    .sign_message(&t.handle, t.spec, algorithm, m)
+                    .await?
+            }
+        };
         Ok(AsymmetricSignResponse {
             key_id: t.key_id,
             key_version_id: t.version_id,
@@ -230,12 +252,12 @@ impl Kms {
         algorithm: SigningAlgorithm,
         message: &[u8],
     ) -> Result<AsymmetricSignResponse> {
-        self.asymmetric_sign(AsymmetricSignRequest {
-            key_id: key_id.into(),
-            key_version_id,
+        self.sign_input(
+            key_id,
+            key_version_id.as_deref(),
             algorithm,
-            digest: sha256(message),
-        })
+            SignInput::Message(message),
+        )
         .await
     }
 

@@ -39,7 +39,7 @@ mod sync;
 pub mod time;
 
 pub use asym::{EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm};
-pub use backend::{BoxFuture, KeyBackend, KeyHandle, MaybeSend, MaybeSendSync};
+pub use backend::{BoxFuture, KeyBackend, KeyHandle, MaybeSend, MaybeSendSync, PlatformAsym};
 pub use context::EncryptionContext;
 pub use env::{Clock, Entropy, Env};
 pub use envelope::{

@@ -188,6 +188,11 @@ export interface OpenOptions {
   image?: Uint8Array;
   passphrase: string;
   transport?: Transport;
+  /** Run RSA (sign from a message, OAEP decrypt) and P-256 (sign from a message)
+   * private-key operations on the platform's WebCrypto — native, constant-time code —
+   * instead of the wasm core's pure-Rust RSA / ECDSA. Default true where WebCrypto
+   * exists. Signing a digest, secp256k1 and everything public stay in wasm. */
+  platformCrypto?: boolean;
 }
 
 export interface EncryptEnvelopeOptions {
@@ -304,11 +309,12 @@ export class Kms {
     f: { image?: Uint8Array; save: unknown; append?: unknown; sync?: unknown; close?: () => Promise<void> },
     passphrase: string,
     transport: unknown,
+    platformCrypto: unknown,
     backup?: Uint8Array,
     backupPassphrase?: string,
   ): Promise<Kms> {
     try {
-      return new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync, backup, backupPassphrase), f.close);
+      return new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync, backup, backupPassphrase, platformCrypto), f.close);
     } catch (e) {
       await f.close?.();
       throw e;
@@ -316,9 +322,9 @@ export class Kms {
   }
 
   /** A throwaway in-memory instance. */
-  static async memory(opts: { transport?: Transport } = {}): Promise<Kms> {
+  static async memory(opts: { transport?: Transport; platformCrypto?: boolean } = {}): Promise<Kms> {
     const n = await native();
-    return call(async () => new Kms(await n.NativeKms.memory(wrapTransport(opts.transport))));
+    return call(async () => new Kms(await n.NativeKms.memory(wrapTransport(opts.transport), platformAsym(opts.platformCrypto))));
   }
 
   /** Opens a store: `{ path, passphrase }` (Node file store) or `{ image, passphrase }`. */
@@ -326,18 +332,19 @@ export class Kms {
     const n = await native();
     const passphrase = str('Passphrase', opts?.passphrase, true)!;
     const transport = wrapTransport(opts.transport);
+    const pc = platformAsym(opts.platformCrypto);
     if (opts.path !== undefined) {
       if (!platform?.openPath) throw invalid('Path', 'file stores need Node; in a browser open an image');
       const f = await call(() => platform!.openPath!(str('Path', opts.path, true)!));
-      return call(() => Kms.#fromStore(n, f, passphrase, transport));
+      return call(() => Kms.#fromStore(n, f, passphrase, transport, pc));
     }
     if (opts.indexedDb !== undefined) {
       if (!platform?.openIndexedDb) throw invalid('IndexedDb', 'IndexedDB stores need a browser with indexedDB');
       const f = await call(() => platform!.openIndexedDb!(str('IndexedDb', opts.indexedDb, true)!));
-      return call(() => Kms.#fromStore(n, f, passphrase, transport));
+      return call(() => Kms.#fromStore(n, f, passphrase, transport, pc));
     }
     const image = opts.image === undefined ? undefined : bytes('Image', opts.image);
-    return call(async () => new Kms(await n.NativeKms.open(image, passphrase, undefined, transport)));
+    return call(async () => new Kms(await n.NativeKms.open(image, passphrase, undefined, transport, undefined, undefined, undefined, undefined, pc)));
   }
 
   /** RestoreBackup: `backup` (from `createBackup`, any runtime), opened with
@@ -350,19 +357,21 @@ export class Kms {
     passphrase: string;
     path?: string;
     transport?: Transport;
+    platformCrypto?: boolean;
   }): Promise<Kms> {
     const n = await native();
     const passphrase = str('Passphrase', opts?.passphrase, true)!;
     const backupPassphrase = str('BackupPassphrase', opts.backupPassphrase, true)!;
     const backup = bytes('Backup', opts.backup);
     const transport = wrapTransport(opts.transport);
+    const pc = platformAsym(opts.platformCrypto);
     if (opts.path !== undefined) {
       if (!platform?.openPath) throw invalid('Path', 'file stores need Node; in a browser restore in memory');
       const f = await call(() => platform!.openPath!(str('Path', opts.path, true)!));
-      return call(() => Kms.#fromStore(n, f, passphrase, transport, backup, backupPassphrase));
+      return call(() => Kms.#fromStore(n, f, passphrase, transport, pc, backup, backupPassphrase));
     }
     return call(async () =>
-      new Kms(await n.NativeKms.open(undefined, passphrase, undefined, transport, undefined, undefined, backup, backupPassphrase)),
+      new Kms(await n.NativeKms.open(undefined, passphrase, undefined, transport, undefined, undefined, backup, backupPassphrase, pc)),
     );
   }
 
@@ -826,6 +835,48 @@ export class Kms {
   }
 }
 
+// --- RSA / P-256 private-key operations on WebCrypto (the `platformCrypto` option).
+// The wasm core hands over a key's PKCS#8 with its SHA-256 fingerprint; the key is
+// imported once as a non-extractable CryptoKey and the bytes handed over are wiped.
+// Answering null leaves the operation to the wasm core.
+
+const SIGN: Record<string, { import: object; sign: object; curve?: boolean }> = {
+  'RSA_PSS_SHA_256': { import: { name: 'RSA-PSS', hash: 'SHA-256' }, sign: { name: 'RSA-PSS', saltLength: 32 } },
+  'RSA_PKCS1_SHA_256': { import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } },
+  'ECDSA_SHA_256': { import: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' }, curve: true },
+};
+const OAEP: Record<string, string> = { RSAES_OAEP_SHA_256: 'SHA-256', RSAES_OAEP_SHA_1: 'SHA-1' };
+
+function platformAsym(enabled: boolean | undefined): object | undefined {
+  if (enabled === false) return undefined;
+  const subtle: SubtleCrypto | undefined = (globalThis as any).crypto?.subtle;
+  if (!subtle) return undefined;
+  const keys = new Map<string, Promise<CryptoKey | null>>();
+  const key = (id: string, pkcs8: Uint8Array, alg: object, usage: KeyUsage): Promise<CryptoKey | null> => {
+    let k = keys.get(id);
+    if (!k) {
+      if (keys.size >= 1024) keys.clear();
+      k = subtle.importKey('pkcs8', pkcs8 as Uint8Array<ArrayBuffer>, alg as any, false, [usage]).catch(() => null);
+      keys.set(id, k);
+    }
+    return k.finally(() => pkcs8.fill(0));
+  };
+  return {
+    async sign(fp: string, spec: string, pkcs8: Uint8Array, alg: string, message: Uint8Array): Promise<Uint8Array | null> {
+      const p = SIGN[alg];
+      if (!p || (p.curve && spec !== 'EC_P256')) return pkcs8.fill(0) && null;
+      const k = await key(`${fp}/${alg}`, pkcs8, p.import, 'sign');
+      return k ? new Uint8Array(await subtle.sign(p.sign as any, k, message as Uint8Array<ArrayBuffer>)) : null;
+    },
+    async decrypt(fp: string, _spec: string, pkcs8: Uint8Array, alg: string, ciphertext: Uint8Array): Promise<Uint8Array | null> {
+      const hash = OAEP[alg];
+      if (!hash) return pkcs8.fill(0) && null;
+      const k = await key(`${fp}/${alg}`, pkcs8, { name: 'RSA-OAEP', hash }, 'decrypt');
+      return k ? new Uint8Array(await subtle.decrypt({ name: 'RSA-OAEP' }, k, ciphertext as Uint8Array<ArrayBuffer>)) : null;
+    },
+  };
+}
+
 /** A `digest` or a `message`, exactly one. */
 function signInput(opts: { digest?: Uint8Array; message?: Uint8Array }): [Uint8Array | undefined, Uint8Array | undefined] {
   if (!opts) throw invalid('Digest', 'required');
@@ -848,8 +899,47 @@ export async function verifySignature(opts: {
   const n = await native();
   return call(async () => {
     const [digest, message] = signInput(opts);
-    return n.verifySignature(bytes('PublicKey', opts.publicKey), str('KeySpec', opts.keySpec, true), str('Algorithm', opts.algorithm, true), bytes('Value', opts.signature), digest, message);
+    const publicKey = bytes('PublicKey', opts.publicKey);
+    const spec = str('KeySpec', opts.keySpec, true)!;
+    const alg = str('Algorithm', opts.algorithm, true)!;
+    const signature = bytes('Value', opts.signature);
+    if (message !== undefined) {
+      const r = await webCryptoVerify(n, publicKey, spec, alg, signature, message);
+      if (r !== null) return r;
+    }
+    return n.verifySignature(publicKey, spec, alg, signature, digest, message);
   });
+}
+
+/** verifySignature on WebCrypto (RSA PSS / PKCS#1 with ≥ 2048-bit keys, P-256), or
+ * null to leave it to the wasm core: no WebCrypto, another algorithm, or a key
+ * WebCrypto does not take (the wasm core then names the error). */
+const verifiers = new Map<string, Promise<CryptoKey | null>>();
+async function webCryptoVerify(n: any, publicKey: Uint8Array, spec: string, alg: string, signature: Uint8Array, message: Uint8Array): Promise<boolean | null> {
+  const subtle: SubtleCrypto | undefined = (globalThis as any).crypto?.subtle;
+  const p = SIGN[alg];
+  if (!subtle || !p || (p.curve ? spec !== 'EC_P256' : !spec.startsWith('RSA_'))) return null;
+  let der: Uint8Array;
+  try {
+    der = n.spkiDer(publicKey);
+  } catch {
+    return null;
+  }
+  const id = `${alg}/${Array.from(der, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+  let k = verifiers.get(id);
+  if (!k) {
+    if (verifiers.size >= 1024) verifiers.clear();
+    k = subtle
+      .importKey('spki', der as Uint8Array<ArrayBuffer>, p.import as any, false, ['verify'])
+      .then((key) => (p.curve || ((key.algorithm as RsaHashedKeyAlgorithm).modulusLength ?? 0) >= 2048 ? key : null))
+      .catch(() => null);
+    verifiers.set(id, k);
+  }
+  const key = await k;
+  if (!key) return null;
+  const sig = p.curve ? n.ecdsaDerToRaw(spec, signature) : signature;
+  if (!sig) return false;
+  return subtle.verify(p.sign as any, key, sig as Uint8Array<ArrayBuffer>, message as Uint8Array<ArrayBuffer>);
 }
 
 async function frameCipher(key: Uint8Array, factory?: FrameCipherFactory): Promise<FrameCipher> {

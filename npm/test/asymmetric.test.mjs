@@ -10,6 +10,8 @@ import crypto from 'node:crypto';
 import { Kms, verifySignature, InvalidParameterError, InvalidCiphertextError, RejectedError, KeyStateError } from 'strongroom';
 
 const kms = await Kms.memory();
+// The same store with every private-key operation in the wasm core (no WebCrypto).
+const wasmOnly = await Kms.open({ image: await kms.exportImage({ passphrase: 'p' }), passphrase: 'p', platformCrypto: false });
 const MSG = new TextEncoder().encode('signed in wasm, checked by node:crypto');
 const sha256 = (m) => new Uint8Array(crypto.createHash('sha256').update(m).digest());
 const oaepHash = { RSAES_OAEP_SHA_256: 'sha256', RSAES_OAEP_SHA_1: 'sha1' };
@@ -21,8 +23,9 @@ const cases = [
   ['EC_P256K', 'ECDSA_SHA_256'],
 ];
 
-for (const [spec, alg] of cases) {
-  test(`${spec} ${alg}: sign in wasm, verify in node:crypto and in wasm`, async () => {
+for (const [spec, alg] of cases) for (const [inst, where] of [[kms, 'platform'], [wasmOnly, 'wasm']]) {
+  test(`${spec} ${alg} (${where}): sign, verify in node:crypto and in wasm`, async () => {
+    const kms = inst;
     const k = await kms.createKey({ keySpec: spec, keyUsage: 'SIGN/VERIFY' });
     const pub = await kms.getPublicKey({ keyId: k.keyId });
     assert.match(pub.publicKey, /^-----BEGIN PUBLIC KEY-----\n/);
@@ -49,8 +52,32 @@ for (const [spec, alg] of cases) {
   });
 }
 
-for (const alg of ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1']) {
-  test(`RSA ${alg}: node:crypto encrypts to our public key, wasm decrypts; and back`, async () => {
+test('platformCrypto: message signing and OAEP decryption run on WebCrypto unless turned off', async () => {
+  const subtle = globalThis.crypto.subtle;
+  const calls = { sign: 0, decrypt: 0 };
+  const orig = { sign: subtle.sign, decrypt: subtle.decrypt };
+  subtle.sign = function (...a) { calls.sign++; return orig.sign.apply(this, a); };
+  subtle.decrypt = function (...a) { calls.decrypt++; return orig.decrypt.apply(this, a); };
+  try {
+    for (const [inst, expect] of [[kms, 1], [wasmOnly, 0]]) {
+      calls.sign = calls.decrypt = 0;
+      const s = await inst.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY' });
+      const sig = (await inst.asymmetricSign({ keyId: s.keyId, algorithm: 'ECDSA_SHA_256', message: MSG })).value;
+      assert.equal((await inst.asymmetricVerify({ keyId: s.keyId, algorithm: 'ECDSA_SHA_256', digest: sha256(MSG), signature: sig })).value, true);
+      await inst.asymmetricSign({ keyId: s.keyId, algorithm: 'ECDSA_SHA_256', digest: sha256(MSG) }); // digests stay in wasm
+      const r = await inst.createKey({ keySpec: 'RSA_2048' });
+      const ct = (await inst.asymmetricEncrypt({ keyId: r.keyId, algorithm: 'RSAES_OAEP_SHA_256', plaintext: MSG })).ciphertextBlob;
+      assert.deepEqual((await inst.asymmetricDecrypt({ keyId: r.keyId, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob: ct })).plaintext, MSG);
+      assert.deepEqual(calls, { sign: expect, decrypt: expect });
+    }
+  } finally {
+    Object.assign(subtle, orig);
+  }
+});
+
+for (const [alg, inst, where] of [['RSAES_OAEP_SHA_256', kms, 'WebCrypto'], ['RSAES_OAEP_SHA_1', kms, 'WebCrypto'], ['RSAES_OAEP_SHA_256', wasmOnly, 'wasm'], ['RSAES_OAEP_SHA_1', wasmOnly, 'wasm']]) {
+  test(`RSA ${alg}: node:crypto encrypts to our public key, ${where} decrypts; and back`, async () => {
+    const kms = inst;
     const k = await kms.createKey({ keySpec: 'RSA_2048' });
     const pub = await kms.getPublicKey({ keyId: k.keyId });
     const pt = crypto.randomBytes(alg === 'RSAES_OAEP_SHA_256' ? 190 : 214);
@@ -105,19 +132,21 @@ test('BYOK: node:crypto wraps the material; it imports and is the key', async ()
   await assert.rejects(kms.getParametersForImport({ keyId: gen.keyId }), (x) => x instanceof RejectedError && x.code === 'Rejected.KeyOrigin');
 });
 
-test('the Wycheproof sample (tests/vectors/wycheproof_sample.json) through verifySignature', async () => {
+test('the Wycheproof sample (tests/vectors/wycheproof_sample.json) through verifySignature, by message (WebCrypto where it has the algorithm) and by digest (wasm)', async () => {
   const W = JSON.parse(readFileSync(new URL('../../tests/vectors/wycheproof_sample.json', import.meta.url)));
   const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
   let n = 0;
   for (const v of W.vectors) {
-    let ok;
-    try {
-      ok = await verifySignature({ publicKey: hex(v.public_key), keySpec: v.key_spec, algorithm: v.algorithm, signature: hex(v.sig), message: hex(v.msg) });
-    } catch (e) {
-      assert.ok(!v.valid && e instanceof InvalidParameterError, `${v.suite} tc ${v.tc_id}: ${e}`);
-      ok = false;
+    for (const input of [{ message: hex(v.msg) }, { digest: sha256(hex(v.msg)) }]) {
+      let ok;
+      try {
+        ok = await verifySignature({ publicKey: hex(v.public_key), keySpec: v.key_spec, algorithm: v.algorithm, signature: hex(v.sig), ...input });
+      } catch (e) {
+        assert.ok(!v.valid && e instanceof InvalidParameterError, `${v.suite} tc ${v.tc_id}: ${e}`);
+        ok = false;
+      }
+      assert.equal(ok, v.valid, `${v.suite} tc ${v.tc_id} ${Object.keys(input)}`);
     }
-    assert.equal(ok, v.valid, `${v.suite} tc ${v.tc_id}`);
     n++;
   }
   assert.equal(n, W.vectors.length);

@@ -136,6 +136,22 @@ pub trait KeyBackend: MaybeSendSync {
         Box::pin(async { Err(no_asymmetric()) })
     }
 
+    /// Signs `message` after hashing it with SHA-256 (DER for ECDSA). The default
+    /// hashes and calls [`KeyBackend::sign`]; a backend with a faster path for whole
+    /// messages (the software backend with a [`PlatformAsym`]) overrides it.
+    fn sign_message<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        spec: KeySpec,
+        alg: SigningAlgorithm,
+        message: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move {
+            let digest = crate::kms_asym::sha256(message);
+            self.sign(handle, spec, alg, &digest).await
+        })
+    }
+
     /// Signs a SHA-256 digest (DER for ECDSA).
     fn sign<'a>(
         &'a self,
@@ -157,6 +173,31 @@ pub trait KeyBackend: MaybeSendSync {
     ) -> BoxFuture<'a, Result<SecretBytes>> {
         Box::pin(async { Err(no_asymmetric()) })
     }
+}
+
+/// Private-key operations a host platform runs in place of the built-in
+/// implementation: the wasm build hands RSA and P-256 to WebCrypto (native code,
+/// constant-time RSA, no RUSTSEC-2023-0071). Each method answers `None` for a case it
+/// does not handle (a spec, an algorithm, a key it cannot import), and the built-in
+/// implementation runs instead.
+pub trait PlatformAsym: MaybeSendSync {
+    /// RSA-OAEP decryption with a PKCS#8 private key; a failure is `InvalidCiphertext`.
+    fn decrypt<'a>(
+        &'a self,
+        spec: KeySpec,
+        pkcs8: &'a [u8],
+        alg: EncryptionAlgorithm,
+        ciphertext: &'a [u8],
+    ) -> BoxFuture<'a, Option<Result<SecretBytes>>>;
+
+    /// Signs `message`, hashing it with SHA-256 itself (ECDSA: DER).
+    fn sign_message<'a>(
+        &'a self,
+        spec: KeySpec,
+        pkcs8: &'a [u8],
+        alg: SigningAlgorithm,
+        message: &'a [u8],
+    ) -> BoxFuture<'a, Option<Result<Vec<u8>>>>;
 }
 
 fn no_asymmetric() -> crate::error::Error {

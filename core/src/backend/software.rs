@@ -4,7 +4,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use super::{BoxFuture, KeyBackend, KeyHandle, Sealed};
+use super::{BoxFuture, KeyBackend, KeyHandle, PlatformAsym, Sealed};
 use crate::aead;
 use crate::asym::{self, EncryptionAlgorithm, SigningAlgorithm};
 use crate::env::Env;
@@ -13,10 +13,19 @@ use crate::kms::{KeySpec, ProtectionLevel};
 use crate::secret::SecretBytes;
 
 /// In-process key backend. Its [`KeyHandle`] is the key material itself.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SoftwareBackend {
     env: Env,
     keys: alloc::sync::Arc<asym::KeyCache>,
+    platform: Option<alloc::sync::Arc<dyn PlatformAsym>>,
+}
+
+impl core::fmt::Debug for SoftwareBackend {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SoftwareBackend")
+            .field("platform_asym", &self.platform.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SoftwareBackend {
@@ -26,7 +35,17 @@ impl SoftwareBackend {
         SoftwareBackend {
             env,
             keys: alloc::sync::Arc::default(),
+            platform: None,
         }
+    }
+
+    /// Runs RSA-OAEP decryption and whole-message signing on `platform` where it
+    /// handles the case (see [`PlatformAsym`]); digest signing and everything else stay
+    /// on the built-in implementation.
+    #[must_use]
+    pub fn with_platform_asym(mut self, platform: alloc::sync::Arc<dyn PlatformAsym>) -> Self {
+        self.platform = Some(platform);
+        self
     }
 
     fn generate_now(&self, spec: KeySpec) -> Result<KeyHandle> {
@@ -117,6 +136,24 @@ impl KeyBackend for SoftwareBackend {
         Box::pin(async move { self.keys.sign(spec, handle.0.expose(), alg, digest) })
     }
 
+    fn sign_message<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        spec: KeySpec,
+        alg: SigningAlgorithm,
+        message: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move {
+            if let Some(p) = &self.platform
+                && let Some(r) = p.sign_message(spec, handle.0.expose(), alg, message).await
+            {
+                return r;
+            }
+            let digest = crate::kms_asym::sha256(message);
+            self.keys.sign(spec, handle.0.expose(), alg, &digest)
+        })
+    }
+
     fn asymmetric_decrypt<'a>(
         &'a self,
         handle: &'a KeyHandle,
@@ -124,6 +161,13 @@ impl KeyBackend for SoftwareBackend {
         alg: EncryptionAlgorithm,
         ciphertext: &'a [u8],
     ) -> BoxFuture<'a, Result<SecretBytes>> {
-        Box::pin(async move { self.keys.decrypt(spec, handle.0.expose(), alg, ciphertext) })
+        Box::pin(async move {
+            if let Some(p) = &self.platform
+                && let Some(r) = p.decrypt(spec, handle.0.expose(), alg, ciphertext).await
+            {
+                return r.map_err(|_| crate::error::Error::InvalidCiphertext);
+            }
+            self.keys.decrypt(spec, handle.0.expose(), alg, ciphertext)
+        })
     }
 }
