@@ -921,11 +921,11 @@ async function webCryptoVerify(n: any, publicKey: Uint8Array, spec: string, alg:
   if (!subtle || !p || (p.curve ? spec !== 'EC_P256' : !spec.startsWith('RSA_'))) return null;
   let der: Uint8Array;
   try {
-    der = n.spkiDer(publicKey);
+    der = publicKey[0] === 0x30 ? publicKey : n.spkiDer(publicKey); // DER as is, PEM decoded
   } catch {
     return null;
   }
-  const id = `${alg}/${Array.from(der, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+  const id = `${alg}/${String.fromCharCode.apply(null, der as unknown as number[])}`;
   let k = verifiers.get(id);
   if (!k) {
     if (verifiers.size >= 1024) verifiers.clear();
