@@ -200,7 +200,7 @@ export interface EncryptEnvelopeOptions {
   keyIds: string[];
   plaintext: Uint8Array;
   encryptionContext?: EncryptionContext;
-  /** Plaintext bytes per frame (default 1048576 for encryptEnvelope, 262144 for streams; at most 16 MiB). */
+  /** Plaintext bytes per frame (default for encryptEnvelope 1048576 in Node and 262144 in browsers, 262144 for streams; at most 16 MiB). */
   frameLength?: number;
 }
 export interface EnvelopeStreamOptions {
@@ -250,6 +250,10 @@ export interface Platform {
   native(): Promise<any>;
   /** AES-256-GCM for envelope frames (node:crypto, WebCrypto); the wasm core's otherwise. */
   frameCipher?: FrameCipherFactory;
+  /** The frame length `encryptEnvelope` asks for when the caller names none (else the
+   * core's one-shot default, 1 MiB). Browsers: 256 KiB, so WebCrypto seals several
+   * frames at once. */
+  oneShotFrameLength?: number;
   /** Wraps a web TransformStream as a Node Duplex (Node only). */
   toNodeDuplex?(t: TransformStream<Uint8Array, Uint8Array>): unknown;
   /** Reads a store file and returns its image (undefined if none), a durable whole-store
@@ -584,7 +588,8 @@ export class Kms {
   encryptEnvelope(opts: EncryptEnvelopeOptions, _cipher?: FrameCipherFactory): Promise<Uint8Array> {
     return call(async () => {
       const pt = bytes('Plaintext', opts?.plaintext);
-      const b = await this.#n.beginEnvelope(keyIdList(opts.keyIds), opts.encryptionContext, u32('FrameLength', opts.frameLength), pt.length);
+      const frameLength = u32('FrameLength', opts.frameLength) ?? (_cipher ? undefined : platform?.oneShotFrameLength);
+      const b = await this.#n.beginEnvelope(keyIdList(opts.keyIds), opts.encryptionContext, frameLength, pt.length);
       const w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength);
       return w.sealAll(b.header, pt);
     });
@@ -1010,9 +1015,15 @@ export async function _vectorResealEnvelope(dataKey: Uint8Array, message: Uint8A
   const n = await native();
   return call(async () => {
     const h = n.vectorEnvelopeKey(dataKey, message);
-    const w = new FrameWriter(await frameCipher(h.messageKey, cipher), h.frameLength);
+    const fc = await frameCipher(h.messageKey, cipher);
+    const w = new FrameWriter(fc, h.frameLength);
     const frames = await w.push(plaintext);
-    return concat([message.subarray(0, h.headerLength), ...frames, await w.finish()]);
+    const streamed = concat([message.subarray(0, h.headerLength), ...frames, await w.finish()]);
+    // The one-shot writer (frames sealed in place, several in flight on an asynchronous
+    // cipher) must produce the same bytes.
+    const oneShot = await new FrameWriter(fc, h.frameLength).sealAll(message.subarray(0, h.headerLength), plaintext);
+    if (oneShot.length !== streamed.length || oneShot.some((b, i) => b !== streamed[i])) throw new Error('sealAll and push disagree');
+    return streamed;
   });
 }
 

@@ -22,6 +22,8 @@ const TAG = 16;
 const REGULAR = 0x00;
 const FINAL = 0x01;
 const MAX_FRAMES = 0xffffffff;
+/** Frames a one-shot encryption keeps in flight on an asynchronous cipher. */
+const IN_FLIGHT = 8;
 
 /** The error a frame-layer failure raises; api.ts turns `{ code, kind, message }`
  * objects into StrongroomError subclasses. */
@@ -96,14 +98,31 @@ export class FrameWriter {
     let i = 0;
     // A synchronous cipher (node:crypto) runs the whole loop without a microtask
     // per frame.
-    const sync = this.#c.sealInto !== undefined;
-    while (pt.length - i > f) {
-      const chunk = pt.subarray(i, i + f);
-      at += (sync ? this.#frameSync(REGULAR, chunk, out, at) : await this.#frame(REGULAR, chunk, out, at)).length;
-      i += f;
+    if (this.#c.sealInto !== undefined) {
+      while (pt.length - i > f) {
+        at += this.#frameSync(REGULAR, pt.subarray(i, i + f), out, at).length;
+        i += f;
+      }
+      this.#frameSync(FINAL, pt.subarray(i), out, at);
+      return out;
     }
-    if (sync) this.#frameSync(FINAL, pt.subarray(i), out, at);
-    else await this.#frame(FINAL, pt.subarray(i), out, at);
+    // An asynchronous one (WebCrypto) gets up to IN_FLIGHT frames at once: each frame's
+    // place in `out` and its sequence number are fixed before it is sealed.
+    const jobs: (() => Promise<void>)[] = [];
+    while (true) {
+      const last = pt.length - i <= f;
+      const chunk = last ? pt.subarray(i) : pt.subarray(i, i + f);
+      const [slot, nonce, head] = this.#slot(last ? FINAL : REGULAR, chunk, out, at);
+      jobs.push(async () => slot.set(await this.#c.seal(nonce, chunk), head));
+      at += slot.length;
+      i += chunk.length;
+      if (last) break;
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < jobs.length) await jobs[next++]();
+    };
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, jobs.length) }, worker));
     return out;
   }
 
