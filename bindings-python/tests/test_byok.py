@@ -99,3 +99,32 @@ def test_bad_input_gets_its_own_code():
     with pytest.raises(RejectedError) as e:
         kms.create_key_version(key_id=key)
     assert e.value.code == "Rejected.KeyOrigin"
+
+
+@pytest.mark.parametrize("spec", ["EC_P256", "EC_P256K", "RSA_2048"])
+def test_asymmetric_key_made_by_pyca_imports_with_rsa_aes_key_wrap(spec):
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
+
+    if spec == "RSA_2048":
+        priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        alg = "RSA_PSS_SHA_256"
+    else:
+        priv = ec.generate_private_key(ec.SECP256R1() if spec == "EC_P256" else ec.SECP256K1())
+        alg = "ECDSA_SHA_256"
+    pkcs8 = priv.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    kms = strongroom.Kms.memory()
+    key = kms.create_key(key_spec=spec, key_usage="SIGN/VERIFY", origin="EXTERNAL").key_id
+    p = kms.get_parameters_for_import(key_id=key, wrapping_algorithm="RSA_AES_KEY_WRAP_SHA_256")
+    eph = os.urandom(32)
+    wrapped = wrap(p, eph) + aes_key_wrap_with_padding(eph, pkcs8)
+    assert kms.import_key_material(key_id=key, encrypted_key_material=wrapped, import_token=p.import_token).key_state == "Enabled"
+    msg = b"signed by strongroom with a key pyca made"
+    sig = kms.asymmetric_sign(key_id=key, algorithm=alg, message=msg).value
+    if spec == "RSA_2048":
+        priv.public_key().verify(sig, msg, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+    else:
+        priv.public_key().verify(sig, msg, ec.ECDSA(hashes.SHA256()))
+    # GetPublicKey is the public half of what was imported.
+    pem = kms.get_public_key(key_id=key).public_key.encode()
+    assert pem == priv.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

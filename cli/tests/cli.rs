@@ -1289,3 +1289,184 @@ fn byok_with_material_wrapped_by_openssl() {
     );
     assert_eq!(err_code(&o), "InvalidParameter.ImportToken");
 }
+
+#[test]
+fn byok_of_an_openssl_ec_key_with_rsa_aes_key_wrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let ok = |args: &[&str]| {
+        assert!(
+            Command::new("openssl")
+                .args(args)
+                .status()
+                .unwrap()
+                .success(),
+            "{args:?}"
+        )
+    };
+    let m = json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "create",
+            "--origin",
+            "EXTERNAL",
+            "--key-spec",
+            "EC_P256",
+            "--key-usage",
+            "SIGN/VERIFY",
+        ],
+    ));
+    let key = m["KeyId"].as_str().unwrap().to_string();
+    json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "import-params",
+            &key,
+            "--wrapping-algorithm",
+            "RSA_AES_KEY_WRAP_SHA_256",
+            "--public-key-out",
+            &p("wrap.pem"),
+            "--token-out",
+            &p("token"),
+        ],
+    ));
+    // OpenSSL makes the EC key (PKCS#8 DER) and wraps it: RSA-OAEP-SHA-256 of a fresh
+    // AES-256 key, then AES-256 key wrap with padding (RFC 5649) of the key under it.
+    ok(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        &p("ec.pem"),
+    ]);
+    // PKCS#8 DER, which ImportKeyMaterial takes (genpkey's own DER is SEC1).
+    ok(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        &p("ec.pem"),
+        "-outform",
+        "DER",
+        "-out",
+        &p("ec.der"),
+    ]);
+    ok(&[
+        "pkey",
+        "-inform",
+        "DER",
+        "-in",
+        &p("ec.der"),
+        "-pubout",
+        "-out",
+        &p("ec.pub.pem"),
+    ]);
+    ok(&["rand", "-out", &p("eph"), "32"]);
+    let eph_hex: String = std::fs::read(p("eph"))
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    ok(&[
+        "pkeyutl",
+        "-encrypt",
+        "-pubin",
+        "-inkey",
+        &p("wrap.pem"),
+        "-pkeyopt",
+        "rsa_padding_mode:oaep",
+        "-pkeyopt",
+        "rsa_oaep_md:sha256",
+        "-pkeyopt",
+        "rsa_mgf1_md:sha256",
+        "-in",
+        &p("eph"),
+        "-out",
+        &p("eph.wrapped"),
+    ]);
+    ok(&[
+        "enc",
+        "-id-aes256-wrap-pad",
+        "-K",
+        &eph_hex,
+        "-iv",
+        "A65959A6",
+        "-in",
+        &p("ec.der"),
+        "-out",
+        &p("ec.wrapped"),
+    ]);
+    let mut material = std::fs::read(p("eph.wrapped")).unwrap();
+    material.extend(std::fs::read(p("ec.wrapped")).unwrap());
+    std::fs::write(p("material"), material).unwrap();
+    let tok = format!("@{}", p("token"));
+    let m = json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "import",
+            &key,
+            "--encrypted-material",
+            &p("material"),
+            "--token",
+            &tok,
+        ],
+    ));
+    assert_eq!(m["KeyState"], "Enabled");
+    // strongroom signs with the imported key; OpenSSL verifies with the public key it
+    // derived itself.
+    std::fs::write(p("msg"), b"signed with a key OpenSSL made").unwrap();
+    let s = json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "sign",
+            &key,
+            "--algorithm",
+            "ECDSA_SHA_256",
+            "--message",
+            &p("msg"),
+        ],
+    ));
+    use base64::Engine as _;
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(s["Value"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(p("sig"), sig).unwrap();
+    ok(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        &p("ec.pub.pem"),
+        "-signature",
+        &p("sig"),
+        &p("msg"),
+    ]);
+    // An RSA-OAEP-only token is refused for an EC key.
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "import-params",
+            &key,
+            "--wrapping-algorithm",
+            "RSAES_OAEP_SHA_256",
+        ],
+    );
+    assert_eq!(err_code(&o), "InvalidParameter.WrappingAlgorithm");
+}

@@ -527,6 +527,48 @@ mod imp {
         ))
     }
 
+    pub fn kwp_wrap(kek: &[u8; 32], pt: &[u8]) -> Result<Vec<u8>> {
+        use aws_lc_rs::key_wrap::{AES_256, KeyEncryptionKey, KeyWrapPadded};
+        let k = KeyEncryptionKey::new(&AES_256, kek)
+            .map_err(|_| Error::BackendProtocol("key wrap failed"))?;
+        let mut out = alloc::vec![0u8; pt.len().div_ceil(8) * 8 + 8];
+        let n = k
+            .wrap_with_padding(pt, &mut out)
+            .map_err(|_| Error::BackendProtocol("key wrap failed"))?
+            .len();
+        out.truncate(n);
+        Ok(out)
+    }
+
+    pub fn kwp_unwrap(kek: &[u8; 32], ct: &[u8]) -> Result<SecretBytes> {
+        use aws_lc_rs::key_wrap::{AES_256, KeyEncryptionKey, KeyWrapPadded};
+        let k = KeyEncryptionKey::new(&AES_256, kek).map_err(|_| super::bad_kwp())?;
+        let mut out = SecretBytes::zeroed(ct.len());
+        let n = k
+            .unwrap_with_padding(ct, out.expose_mut())
+            .map_err(|_| super::bad_kwp())?
+            .len();
+        Ok(SecretBytes::from_slice(
+            out.expose().get(..n).unwrap_or_default(),
+        ))
+    }
+
+    pub fn canonical_private_key(spec: KeySpec, der: &[u8]) -> Result<SecretBytes> {
+        let bad = || super::bad_material(spec);
+        if let Some(alg) = ec_alg(spec) {
+            let kp = EcdsaKeyPair::from_pkcs8(alg, der).map_err(|_| bad())?;
+            let doc = kp.to_pkcs8v1().map_err(|_| bad())?;
+            return Ok(SecretBytes::from_slice(doc.as_ref()));
+        }
+        let want = spec.rsa_modulus_len().ok_or_else(bad)?;
+        let kp = RsaKeyPair::from_pkcs8(der).map_err(|_| bad())?;
+        if kp.public_modulus_len() != want {
+            return Err(bad());
+        }
+        let doc = kp.as_der().map_err(|_| bad())?;
+        Ok(SecretBytes::from_slice(doc.as_ref()))
+    }
+
     pub fn decrypt(pkcs8: &[u8], alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
         let k = PrivateDecryptingKey::from_pkcs8(pkcs8)
             .map_err(|_| material())
@@ -610,6 +652,15 @@ mod imp {
         Err(NO)
     }
     pub fn ecdsa_der_to_raw(_: KeySpec, _: &[u8]) -> Result<Vec<u8>> {
+        Err(NO)
+    }
+    pub fn kwp_wrap(_: &[u8; 32], _: &[u8]) -> Result<Vec<u8>> {
+        Err(NO)
+    }
+    pub fn kwp_unwrap(_: &[u8; 32], _: &[u8]) -> Result<SecretBytes> {
+        Err(NO)
+    }
+    pub fn canonical_private_key(_: KeySpec, _: &[u8]) -> Result<SecretBytes> {
         Err(NO)
     }
 }
@@ -766,6 +817,53 @@ pub fn spki_der(public_key: &[u8]) -> Result<Vec<u8>> {
 /// `Rejected.Unsupported` without the RustCrypto implementation.
 pub fn ecdsa_raw_to_der(spec: KeySpec, raw: &[u8]) -> Result<Vec<u8>> {
     imp::ecdsa_raw_to_der(spec, raw)
+}
+
+/// AES-256 key wrap with padding (RFC 5649, "KWP"): the second half of BYOK's
+/// RSA_AES_KEY_WRAP. For tests and for callers preparing material.
+///
+/// # Errors
+/// `Rejected.Unsupported` without an implementation; `InvalidParameter.Plaintext`
+/// for empty input.
+pub fn kwp_wrap(kek: &[u8; 32], plaintext: &[u8]) -> Result<Vec<u8>> {
+    if plaintext.is_empty() {
+        return Err(Error::param("Plaintext", "nothing to wrap"));
+    }
+    imp::kwp_wrap(kek, plaintext)
+}
+
+/// Unwraps AES-256 KWP (RFC 5649); any failure (integrity check, length) is one
+/// `InvalidParameter.EncryptedKeyMaterial`.
+///
+/// # Errors
+/// As described; `Rejected.Unsupported` without an implementation.
+pub fn kwp_unwrap(kek: &[u8; 32], wrapped: &[u8]) -> Result<SecretBytes> {
+    imp::kwp_unwrap(kek, wrapped)
+}
+
+/// Checks that `pkcs8` is a private key of `spec` (RSA modulus size, EC curve) and
+/// returns it re-encoded as this build's canonical PKCS#8 v1, as generated keys are
+/// stored (BYOK of asymmetric keys).
+///
+/// # Errors
+/// `InvalidParameter.EncryptedKeyMaterial` when it is not such a key;
+/// `Rejected.Unsupported` without an implementation.
+pub fn canonical_private_key(spec: KeySpec, pkcs8: &[u8]) -> Result<SecretBytes> {
+    imp::canonical_private_key(spec, pkcs8)
+}
+
+pub(crate) fn bad_material(spec: KeySpec) -> Error {
+    Error::param(
+        "EncryptedKeyMaterial",
+        alloc::format!("the unwrapped material is not a PKCS#8 {spec} private key"),
+    )
+}
+
+pub(crate) fn bad_kwp() -> Error {
+    Error::param(
+        "EncryptedKeyMaterial",
+        "the AES key-wrap layer does not unwrap (integrity check failed)",
+    )
 }
 
 /// A DER ECDSA signature as WebCrypto's fixed-width `r ‖ s`, parsed as strictly as

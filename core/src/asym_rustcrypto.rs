@@ -409,6 +409,51 @@ pub fn ecdsa_der_to_raw(spec: KeySpec, der: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
+pub fn kwp_wrap(kek: &[u8; 32], pt: &[u8]) -> Result<Vec<u8>> {
+    use aes_kw::KeyInit as _;
+    let k = aes_kw::KwpAes256::new_from_slice(kek).map_err(|_| failed())?;
+    let mut out = alloc::vec![0u8; pt.len().div_ceil(8) * 8 + 8];
+    let n = k.wrap_key(pt, &mut out).map_err(|_| failed())?.len();
+    out.truncate(n);
+    Ok(out)
+}
+
+pub fn kwp_unwrap(kek: &[u8; 32], ct: &[u8]) -> Result<SecretBytes> {
+    use aes_kw::KeyInit as _;
+    let k = aes_kw::KwpAes256::new_from_slice(kek).map_err(|_| super::bad_kwp())?;
+    let mut out = SecretBytes::zeroed(ct.len());
+    let n = k
+        .unwrap_key(ct, out.expose_mut())
+        .map_err(|_| super::bad_kwp())?
+        .len();
+    Ok(SecretBytes::from_slice(
+        out.expose().get(..n).unwrap_or_default(),
+    ))
+}
+
+pub fn canonical_private_key(spec: KeySpec, der: &[u8]) -> Result<SecretBytes> {
+    use rsa::traits::PublicKeyParts as _;
+    let bad = || super::bad_material(spec);
+    let doc = match spec {
+        KeySpec::EcP256 => p256::SecretKey::from_pkcs8_der(der)
+            .map_err(|_| bad())?
+            .to_pkcs8_der(),
+        KeySpec::EcP256K => k256::SecretKey::from_pkcs8_der(der)
+            .map_err(|_| bad())?
+            .to_pkcs8_der(),
+        _ => {
+            let want = spec.rsa_modulus_len().ok_or_else(bad)?;
+            let k = rsa::PrivateKey::from_pkcs8_der(der).map_err(|_| bad())?;
+            if k.size() != want {
+                return Err(bad());
+            }
+            k.to_pkcs8_der()
+        }
+    }
+    .map_err(|_| bad())?;
+    Ok(SecretBytes::from_slice(doc.as_bytes()))
+}
+
 pub fn decrypt(pkcs8: &[u8], alg: EncryptionAlgorithm, ct: &[u8]) -> Result<SecretBytes> {
     let k = rsa::PrivateKey::from_pkcs8_der(pkcs8).map_err(|_| material())?;
     open_oaep(&k, alg, ct)

@@ -1154,11 +1154,6 @@ impl Kms {
         }
         let origin = req.origin.unwrap_or(Origin::AliyunKms);
         if origin == Origin::External {
-            if spec.symmetric_key_len().is_none() {
-                return Err(Error::Unsupported(
-                    "EXTERNAL origin (BYOK) is for Aliyun_AES_* keys in this build; importing asymmetric key material is not supported",
-                ));
-            }
             if !self.backend.supports_import() || !crate::asym::AVAILABLE {
                 return Err(Error::Unsupported(
                     "EXTERNAL origin (BYOK) needs the software key backend and AWS-LC (native builds)",

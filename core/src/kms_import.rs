@@ -30,22 +30,41 @@ const TOKEN_VERSION: u8 = 1;
 named_enum!(
     param = "WrappingAlgorithm";
     /// GetParametersForImport: how the caller wraps the key material under the
-    /// wrapping public key. Only OAEP: strongroom *decrypts* with the wrapping key
-    /// here, and RSAES-PKCS1-v1_5 decryption is a padding oracle (docs/SECURITY.md).
+    /// wrapping public key. Always RSAES-OAEP — strongroom *decrypts* with the wrapping
+    /// key here, and RSAES-PKCS1-v1_5 decryption is a padding oracle
+    /// (docs/SECURITY.md) — alone (symmetric material) or around an AES-256 key-wrap
+    /// layer (asymmetric material, which is larger than OAEP carries).
     ImportWrappingAlgorithm {
-        /// RSAES-OAEP, SHA-256 and MGF1-SHA-256 (recommended).
+        /// RSAES-OAEP, SHA-256 and MGF1-SHA-256 (recommended for symmetric keys).
         RsaesOaepSha256 = (1, "RSAES_OAEP_SHA_256"),
         /// RSAES-OAEP, SHA-1 and MGF1-SHA-1.
         RsaesOaepSha1 = (2, "RSAES_OAEP_SHA_1"),
+        /// EncryptedKeyMaterial = RSAES-OAEP-SHA-256(a fresh AES-256 key) ‖ AES-256 key
+        /// wrap with padding (RFC 5649) of the material under that key (PKCS#11
+        /// CKM_RSA_AES_KEY_WRAP). Required for RSA / EC private keys (PKCS#8).
+        RsaAesKeyWrapSha256 = (3, "RSA_AES_KEY_WRAP_SHA_256"),
+        /// The same with RSAES-OAEP-SHA-1.
+        RsaAesKeyWrapSha1 = (4, "RSA_AES_KEY_WRAP_SHA_1"),
     }
 );
 
 impl ImportWrappingAlgorithm {
     fn oaep(self) -> EncryptionAlgorithm {
         match self {
-            ImportWrappingAlgorithm::RsaesOaepSha256 => EncryptionAlgorithm::RsaesOaepSha256,
-            ImportWrappingAlgorithm::RsaesOaepSha1 => EncryptionAlgorithm::RsaesOaepSha1,
+            ImportWrappingAlgorithm::RsaesOaepSha256
+            | ImportWrappingAlgorithm::RsaAesKeyWrapSha256 => EncryptionAlgorithm::RsaesOaepSha256,
+            ImportWrappingAlgorithm::RsaesOaepSha1 | ImportWrappingAlgorithm::RsaAesKeyWrapSha1 => {
+                EncryptionAlgorithm::RsaesOaepSha1
+            }
         }
+    }
+
+    fn key_wrap(self) -> bool {
+        matches!(
+            self,
+            ImportWrappingAlgorithm::RsaAesKeyWrapSha256
+                | ImportWrappingAlgorithm::RsaAesKeyWrapSha1
+        )
     }
 }
 
@@ -69,7 +88,8 @@ pub struct ImportKeyMaterialRequest {
     /// KeyId (id, alias or ARN) of an EXTERNAL key.
     pub key_id: String,
     /// EncryptedKeyMaterial: the raw key material (16, 24 or 32 bytes for
-    /// Aliyun_AES_128/192/256) encrypted to the wrapping public key.
+    /// Aliyun_AES_128/192/256; a PKCS#8 private key for RSA / EC keys) wrapped as the
+    /// token's WrappingAlgorithm says.
     pub encrypted_key_material: Vec<u8>,
     /// ImportToken from the same GetParametersForImport.
     pub import_token: String,
@@ -153,6 +173,15 @@ impl Kms {
             require_external(k)?;
             if k.state == KeyState::PendingDeletion {
                 return Err(Self::state_error(k));
+            }
+            if k.spec.symmetric_key_len().is_none() && !wrapping_algorithm.key_wrap() {
+                return Err(Error::param(
+                    "WrappingAlgorithm",
+                    alloc::format!(
+                        "{} private keys are larger than RSA-OAEP carries: use RSA_AES_KEY_WRAP_SHA_256",
+                        k.spec
+                    ),
+                ));
             }
             Ok(())
         })?;
@@ -239,25 +268,19 @@ impl Kms {
         })?;
         let alg = ImportWrappingAlgorithm::from_code(params.algorithm)
             .ok_or(Error::StoreCorrupted("unknown import wrapping algorithm"))?;
-        // One answer for every unwrap failure (no oracle on the padding).
-        let material = asym::decrypt(
-            params.private_key.expose(),
-            alg.oaep(),
-            &req.encrypted_key_material,
-        )
-        .map_err(|_| {
-            Error::param(
-                "EncryptedKeyMaterial",
-                alloc::format!("does not unwrap with this token's wrapping key and {alg}"),
-            )
-        })?;
-        let want = spec.symmetric_key_len().unwrap_or(0);
-        if material.expose().len() != want {
-            return Err(Error::param(
-                "EncryptedKeyMaterial",
-                alloc::format!("{spec} key material is {want} bytes"),
-            ));
-        }
+        let material = unwrap_material(&params, alg, &req.encrypted_key_material)?;
+        let material = match spec.symmetric_key_len() {
+            Some(want) if material.expose().len() != want => {
+                return Err(Error::param(
+                    "EncryptedKeyMaterial",
+                    alloc::format!("{spec} key material is {want} bytes"),
+                ));
+            }
+            Some(_) => material,
+            // An RSA / EC private key: checked against the spec and stored as this build
+            // stores generated keys.
+            None => asym::canonical_private_key(spec, material.expose())?,
+        };
         let check = material_check(&key_id, material.expose());
         let handle = self.backend.import(spec, &material).await?;
         let meta = self
@@ -346,6 +369,46 @@ impl Kms {
         self.purge_destroyed().await;
         Ok(())
     }
+}
+
+/// The material inside EncryptedKeyMaterial. Every RSA failure is one answer (no
+/// oracle on the padding); a key-wrap failure is reported after the RSA step, which
+/// has then succeeded.
+fn unwrap_material(
+    params: &ImportParams,
+    alg: ImportWrappingAlgorithm,
+    wrapped: &[u8],
+) -> Result<SecretBytes> {
+    let rsa_failed = || {
+        Error::param(
+            "EncryptedKeyMaterial",
+            alloc::format!("does not unwrap with this token's wrapping key and {alg}"),
+        )
+    };
+    let pk = params.private_key.expose();
+    if !alg.key_wrap() {
+        return asym::decrypt(pk, alg.oaep(), wrapped).map_err(|_| rsa_failed());
+    }
+    let k = KeySpec::from_code(params.spec)
+        .and_then(KeySpec::rsa_modulus_len)
+        .ok_or(Error::StoreCorrupted("unknown import wrapping key spec"))?;
+    if wrapped.len() <= k {
+        return Err(Error::param(
+            "EncryptedKeyMaterial",
+            alloc::format!("{alg}: {k} bytes of RSA-OAEP, then the AES key-wrapped material"),
+        ));
+    }
+    let (head, body) = wrapped.split_at(k);
+    let ephemeral = asym::decrypt(pk, alg.oaep(), head).map_err(|_| rsa_failed())?;
+    let mut kek: [u8; 32] = ephemeral.expose().try_into().map_err(|_| {
+        Error::param(
+            "EncryptedKeyMaterial",
+            "the RSA-wrapped key is not an AES-256 key",
+        )
+    })?;
+    let material = asym::kwp_unwrap(&kek, body);
+    zeroize::Zeroize::zeroize(&mut kek);
+    material
 }
 
 /// Drops an EXTERNAL key's material (the handle is zeroized) and its expiry; keeps

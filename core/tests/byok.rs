@@ -300,15 +300,6 @@ fn bad_input_gets_its_own_code() {
             .code(),
         "Rejected.KeyOrigin"
     );
-    // An asymmetric EXTERNAL key is not offered.
-    let e = block_on(kms.create_key(CreateKeyRequest {
-        key_spec: Some(KeySpec::EcP256),
-        key_usage: Some(strongroom::KeyUsage::SignVerify),
-        origin: Some(Origin::External),
-        ..Default::default()
-    }))
-    .unwrap_err();
-    assert_eq!(e.code(), "Rejected.Unsupported");
 
     // Only an RSA_2048 wrapping key; PKCS#1 v1.5 is not offered for import.
     let e = block_on(kms.get_parameters_for_import(
@@ -420,4 +411,167 @@ fn deletion_window_and_cancel_respect_missing_material() {
         block_on(kms.describe_key(&key)).unwrap_err().code(),
         "Forbidden.KeyNotFound"
     );
+}
+
+/// RSA_AES_KEY_WRAP_SHA_256 / _SHA_1: RSA-OAEP of a fresh AES-256 key, then KWP of the
+/// material under it.
+fn wrap_kw(p: &ImportParameters, oaep: EncryptionAlgorithm, material: &[u8]) -> Vec<u8> {
+    let eph: [u8; 32] = std::array::from_fn(|i| (i as u8) ^ 0xa5);
+    let mut out = strongroom::asym::encrypt(&p.public_key, oaep, &eph).unwrap();
+    out.extend(strongroom::asym::kwp_wrap(&eph, material).unwrap());
+    out
+}
+
+fn external_asym(kms: &Kms, spec: KeySpec, usage: strongroom::KeyUsage) -> String {
+    block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(spec),
+        key_usage: Some(usage),
+        origin: Some(Origin::External),
+        ..Default::default()
+    }))
+    .unwrap()
+    .key_id
+}
+
+#[test]
+fn asymmetric_key_material_imports_with_rsa_aes_key_wrap() {
+    use strongroom::{AsymmetricSignRequest, KeyUsage, SigningAlgorithm};
+    let clock = Arc::new(ManualClock::new(T0));
+    let kms = open(&clock, &Arc::new(MemoryStorage::new()));
+
+    // EC_P256: the signature made with the imported key verifies under the public key
+    // of the material we made.
+    let key = external_asym(&kms, KeySpec::EcP256, KeyUsage::SignVerify);
+    let e = block_on(kms.get_parameters_for_import(
+        &key,
+        ImportWrappingAlgorithm::RsaesOaepSha256,
+        KeySpec::Rsa2048,
+    ))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.WrappingAlgorithm");
+    let material = strongroom::asym::generate(KeySpec::EcP256).unwrap();
+    let spki = strongroom::asym::KeyCache::default()
+        .public_key(KeySpec::EcP256, material.expose())
+        .unwrap();
+    let p = params(&kms, &key, ImportWrappingAlgorithm::RsaAesKeyWrapSha256);
+    let m = import(
+        &kms,
+        &key,
+        &p,
+        wrap_kw(&p, EncryptionAlgorithm::RsaesOaepSha256, material.expose()),
+        None,
+    )
+    .unwrap();
+    assert_eq!(m.key_state, KeyState::Enabled);
+    assert_eq!(
+        block_on(kms.get_public_key(&key, None))
+            .unwrap()
+            .public_key_der,
+        spki
+    );
+    let digest = strongroom::sha256(b"imported EC key");
+    let sig = block_on(kms.asymmetric_sign(AsymmetricSignRequest {
+        key_id: key.clone(),
+        key_version_id: None,
+        algorithm: SigningAlgorithm::EcdsaSha256,
+        digest: digest.clone(),
+    }))
+    .unwrap()
+    .value;
+    assert!(
+        strongroom::asym::verify(
+            KeySpec::EcP256,
+            &spki,
+            SigningAlgorithm::EcdsaSha256,
+            &digest,
+            &sig
+        )
+        .unwrap()
+    );
+
+    // RSA_2048 ENCRYPT/DECRYPT with the SHA-1 variant; wrong-spec material, a tampered
+    // key-wrap layer and other material after a deletion are refused.
+    let rsa = external_asym(&kms, KeySpec::Rsa2048, KeyUsage::EncryptDecrypt);
+    let material = strongroom::asym::generate(KeySpec::Rsa2048).unwrap();
+    let p = params(&kms, &rsa, ImportWrappingAlgorithm::RsaAesKeyWrapSha1);
+    let ec = strongroom::asym::generate(KeySpec::EcP256).unwrap();
+    let e = import(
+        &kms,
+        &rsa,
+        &p,
+        wrap_kw(&p, EncryptionAlgorithm::RsaesOaepSha1, ec.expose()),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.EncryptedKeyMaterial");
+    let mut bad = wrap_kw(&p, EncryptionAlgorithm::RsaesOaepSha1, material.expose());
+    *bad.last_mut().unwrap() ^= 1;
+    assert_eq!(
+        import(&kms, &rsa, &p, bad, None).unwrap_err().code(),
+        "InvalidParameter.EncryptedKeyMaterial"
+    );
+    let short = wrap_kw(&p, EncryptionAlgorithm::RsaesOaepSha1, material.expose())[..256].to_vec();
+    assert_eq!(
+        import(&kms, &rsa, &p, short, None).unwrap_err().code(),
+        "InvalidParameter.EncryptedKeyMaterial"
+    );
+    import(
+        &kms,
+        &rsa,
+        &p,
+        wrap_kw(&p, EncryptionAlgorithm::RsaesOaepSha1, material.expose()),
+        None,
+    )
+    .unwrap();
+    let ct = block_on(
+        kms.asymmetric_encrypt(strongroom::AsymmetricEncryptRequest {
+            key_id: rsa.clone(),
+            key_version_id: None,
+            algorithm: EncryptionAlgorithm::RsaesOaepSha256,
+            plaintext: b"to the imported RSA key".to_vec(),
+        }),
+    )
+    .unwrap()
+    .ciphertext_blob;
+    // The material's own private key opens it: the key in the KMS is the one imported.
+    assert_eq!(
+        strongroom::asym::decrypt(material.expose(), EncryptionAlgorithm::RsaesOaepSha256, &ct)
+            .unwrap()
+            .expose(),
+        b"to the imported RSA key"
+    );
+    block_on(kms.delete_key_material(&rsa)).unwrap();
+    let p = params(&kms, &rsa, ImportWrappingAlgorithm::RsaAesKeyWrapSha256);
+    let other = strongroom::asym::generate(KeySpec::Rsa2048).unwrap();
+    let e = import(
+        &kms,
+        &rsa,
+        &p,
+        wrap_kw(&p, EncryptionAlgorithm::RsaesOaepSha256, other.expose()),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.KeyMaterialMismatch");
+    import(
+        &kms,
+        &rsa,
+        &p,
+        wrap_kw(&p, EncryptionAlgorithm::RsaesOaepSha256, material.expose()),
+        None,
+    )
+    .unwrap();
+
+    // Symmetric material may take the key-wrap form too.
+    let aes = external(&kms, KeySpec::Aes256);
+    let p = params(&kms, &aes, ImportWrappingAlgorithm::RsaAesKeyWrapSha256);
+    import(
+        &kms,
+        &aes,
+        &p,
+        wrap_kw(&p, EncryptionAlgorithm::RsaesOaepSha256, &[3u8; 32]),
+        None,
+    )
+    .unwrap();
+    let blob = encrypt(&kms, &aes).unwrap();
+    assert_eq!(open_blob_with(&[3u8; 32], &blob), b"byok secret");
 }

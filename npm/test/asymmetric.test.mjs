@@ -132,6 +132,24 @@ test('BYOK: node:crypto wraps the material; it imports and is the key', async ()
   await assert.rejects(kms.getParametersForImport({ keyId: gen.keyId }), (x) => x instanceof RejectedError && x.code === 'Rejected.KeyOrigin');
 });
 
+test('BYOK of a node:crypto EC key: RSA_AES_KEY_WRAP_SHA_256 (OAEP + id-aes256-wrap-pad)', async () => {
+  const key = await kms.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY', origin: 'EXTERNAL' });
+  const p = await kms.getParametersForImport({ keyId: key.keyId, wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256' });
+  const pair = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const pkcs8 = pair.privateKey.export({ type: 'pkcs8', format: 'der' });
+  const eph = crypto.randomBytes(32);
+  const wrapKey = crypto.createPublicKey({ key: Buffer.from(p.publicKey), format: 'der', type: 'spki' });
+  const head = crypto.publicEncrypt({ key: wrapKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, eph);
+  const kw = crypto.createCipheriv('id-aes256-wrap-pad', eph, Buffer.from('A65959A6', 'hex'));
+  const body = Buffer.concat([kw.update(pkcs8), kw.final()]);
+  const m = await kms.importKeyMaterial({ keyId: key.keyId, encryptedKeyMaterial: new Uint8Array(Buffer.concat([head, body])), importToken: p.importToken });
+  assert.equal(m.keyState, 'Enabled');
+  const sig = (await kms.asymmetricSign({ keyId: key.keyId, algorithm: 'ECDSA_SHA_256', message: MSG })).value;
+  assert.ok(crypto.verify('sha256', MSG, pair.publicKey, sig), 'node:crypto verifies with its own public key');
+  const der = (await kms.getPublicKey({ keyId: key.keyId })).publicKeyDer;
+  assert.deepEqual(Buffer.from(der), pair.publicKey.export({ type: 'spki', format: 'der' }));
+});
+
 test('the Wycheproof sample (tests/vectors/wycheproof_sample.json) through verifySignature, by message (WebCrypto where it has the algorithm) and by digest (wasm)', async () => {
   const W = JSON.parse(readFileSync(new URL('../../tests/vectors/wycheproof_sample.json', import.meta.url)));
   const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));

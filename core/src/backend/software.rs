@@ -102,8 +102,12 @@ impl KeyBackend for SoftwareBackend {
         spec: KeySpec,
         material: &'a SecretBytes,
     ) -> BoxFuture<'a, Result<KeyHandle>> {
-        // The handle is the material, as for generated keys.
-        let r = if spec.symmetric_key_len() == Some(material.expose().len()) {
+        // The handle is the material, as for generated keys (the KMS has checked an
+        // asymmetric key's PKCS#8 against its spec).
+        let r = if spec
+            .symmetric_key_len()
+            .is_none_or(|n| n == material.expose().len())
+        {
             Ok(KeyHandle(material.clone()))
         } else {
             Err(crate::error::Error::param(
