@@ -1153,12 +1153,12 @@ impl Kms {
             ));
         }
         let origin = req.origin.unwrap_or(Origin::AliyunKms);
-        if origin == Origin::External {
-            if !self.backend.supports_import() || !crate::asym::AVAILABLE {
-                return Err(Error::Unsupported(
-                    "EXTERNAL origin (BYOK) needs the software key backend and AWS-LC (native builds)",
-                ));
-            }
+        if origin == Origin::External
+            && (!self.backend.supports_import() || !crate::asym::AVAILABLE)
+        {
+            return Err(Error::Unsupported(
+                "EXTERNAL origin (BYOK) needs the software key backend and an RSA implementation (AWS-LC, or rustcrypto-asym in wasm)",
+            ));
         }
         let level = self.backend.protection_level();
         if let Some(want) = req.protection_level.filter(|w| *w != level) {
