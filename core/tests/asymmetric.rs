@@ -282,11 +282,94 @@ fn bad_input_gets_stable_codes() {
 }
 
 #[test]
-fn a_backend_without_asymmetric_support_refuses_clearly() {
+fn asymmetric_keys_work_through_the_wire_protocol() {
+    // A remote backend (loopback to a BackendServer over the software backend): the
+    // private keys stay on the server, sealed under its handle key.
     let (kms, _) = memory(Backend::Loopback);
+    let d = sha256(b"over the wire");
+    for (spec, alg) in [
+        (KeySpec::Rsa2048, S::RsaPssSha256),
+        (KeySpec::EcP256, S::EcdsaSha256),
+        (KeySpec::EcP256K, S::EcdsaSha256),
+    ] {
+        let id = create(&kms, spec, KeyUsage::SignVerify);
+        let sig = sign(&kms, &id, alg, &d).unwrap();
+        let spki = block_on(kms.get_public_key(&id, None))
+            .unwrap()
+            .public_key_der;
+        assert!(asym::verify(spec, &spki, alg, &d, &sig).unwrap(), "{spec}");
+        assert!(verify(&kms, &id, None, alg, &d, &sig));
+    }
+    let id = create(&kms, KeySpec::Rsa2048, KeyUsage::EncryptDecrypt);
+    let ct = encrypt(&kms, &id, E::RsaesOaepSha256, b"remote RSA").unwrap();
+    assert_eq!(
+        decrypt(&kms, &id, E::RsaesOaepSha256, &ct).unwrap(),
+        b"remote RSA"
+    );
+    let mut bad = ct.clone();
+    bad[3] ^= 1;
+    assert_eq!(
+        decrypt(&kms, &id, E::RsaesOaepSha256, &bad)
+            .unwrap_err()
+            .code(),
+        "InvalidCiphertext"
+    );
+}
+
+/// A backend that forwards the symmetric operations only (as an HSM without RSA /
+/// EC, or a server that predates them, would).
+struct SymmetricOnly(std::sync::Arc<dyn strongroom::KeyBackend>);
+
+impl strongroom::KeyBackend for SymmetricOnly {
+    fn protection_level(&self) -> strongroom::ProtectionLevel {
+        self.0.protection_level()
+    }
+    fn generate<'a>(
+        &'a self,
+        spec: KeySpec,
+    ) -> strongroom::BoxFuture<'a, strongroom::Result<strongroom::KeyHandle>> {
+        self.0.generate(spec)
+    }
+    fn encrypt<'a>(
+        &'a self,
+        h: &'a strongroom::KeyHandle,
+        pt: &'a [u8],
+        aad: &'a [u8],
+    ) -> strongroom::BoxFuture<'a, strongroom::Result<strongroom::backend::Sealed>> {
+        self.0.encrypt(h, pt, aad)
+    }
+    fn decrypt<'a>(
+        &'a self,
+        h: &'a strongroom::KeyHandle,
+        nonce: &'a [u8; 12],
+        ct: &'a [u8],
+        aad: &'a [u8],
+    ) -> strongroom::BoxFuture<'a, strongroom::Result<strongroom::SecretBytes>> {
+        self.0.decrypt(h, nonce, ct, aad)
+    }
+}
+
+#[test]
+fn a_backend_without_asymmetric_support_refuses_clearly() {
+    use strongroom::backend::remote::{BackendServer, LoopbackTransport, RemoteBackend};
+    let env = common::env();
+    let inner = std::sync::Arc::new(SymmetricOnly(common::backend(Backend::Software, &env)));
+    let server = BackendServer::new(inner, env.clone()).unwrap();
+    let remote = block_on(RemoteBackend::connect(std::sync::Arc::new(
+        LoopbackTransport(std::sync::Arc::new(server)),
+    )))
+    .unwrap();
+    assert!(!strongroom::KeyBackend::supports_asymmetric(&remote));
+    let kms = block_on(Kms::memory(env, Some(std::sync::Arc::new(remote)))).unwrap();
     let e = block_on(kms.create_key(CreateKeyRequest {
         key_spec: Some(KeySpec::Rsa2048),
         key_usage: Some(KeyUsage::SignVerify),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.Unsupported");
+    let e = block_on(kms.create_key(CreateKeyRequest {
+        origin: Some(strongroom::Origin::External),
         ..Default::default()
     }))
     .unwrap_err();

@@ -575,3 +575,75 @@ fn asymmetric_key_material_imports_with_rsa_aes_key_wrap() {
     let blob = encrypt(&kms, &aes).unwrap();
     assert_eq!(open_blob_with(&[3u8; 32], &blob), b"byok secret");
 }
+
+#[test]
+fn byok_through_a_remote_backend() {
+    use strongroom::backend::remote::{BackendServer, LoopbackTransport, RemoteBackend};
+    use strongroom::{KeyUsage, SigningAlgorithm};
+    let clock = Arc::new(ManualClock::new(T0));
+    let env = Env::new(Arc::new(OsEntropy), clock.clone());
+    let server = BackendServer::new(
+        Arc::new(strongroom::backend::software::SoftwareBackend::new(
+            env.clone(),
+        )),
+        env.clone(),
+    )
+    .unwrap();
+    let remote = block_on(RemoteBackend::connect(Arc::new(LoopbackTransport(
+        Arc::new(server),
+    ))))
+    .unwrap();
+    let kms = block_on(Kms::open(KmsOptions {
+        env,
+        storage: Arc::new(MemoryStorage::new()),
+        root: RootSecret::passphrase("pw"),
+        kdf: KdfParams::insecure_fast(),
+        backend: Some(Arc::new(remote)),
+    }))
+    .unwrap();
+    let aes = external(&kms, KeySpec::Aes256);
+    let p = params(&kms, &aes, ImportWrappingAlgorithm::RsaesOaepSha256);
+    import(
+        &kms,
+        &aes,
+        &p,
+        wrap(&p, EncryptionAlgorithm::RsaesOaepSha256, &[8u8; 32]),
+        None,
+    )
+    .unwrap();
+    let blob = encrypt(&kms, &aes).unwrap();
+    assert_eq!(decrypt(&kms, &blob).unwrap(), b"byok secret");
+    let ec = external_asym(&kms, KeySpec::EcP256, KeyUsage::SignVerify);
+    let material = strongroom::asym::generate(KeySpec::EcP256).unwrap();
+    let spki = strongroom::asym::KeyCache::default()
+        .public_key(KeySpec::EcP256, material.expose())
+        .unwrap();
+    let p = params(&kms, &ec, ImportWrappingAlgorithm::RsaAesKeyWrapSha256);
+    import(
+        &kms,
+        &ec,
+        &p,
+        wrap_kw(&p, EncryptionAlgorithm::RsaesOaepSha256, material.expose()),
+        None,
+    )
+    .unwrap();
+    let d = strongroom::sha256(b"remote import");
+    let sig = block_on(kms.asymmetric_sign(strongroom::AsymmetricSignRequest {
+        key_id: ec,
+        key_version_id: None,
+        algorithm: SigningAlgorithm::EcdsaSha256,
+        digest: d.clone(),
+    }))
+    .unwrap()
+    .value;
+    assert!(
+        strongroom::asym::verify(
+            KeySpec::EcP256,
+            &spki,
+            SigningAlgorithm::EcdsaSha256,
+            &d,
+            &sig
+        )
+        .unwrap()
+    );
+}

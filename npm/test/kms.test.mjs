@@ -163,9 +163,11 @@ for (const kind of ['software', 'loopback']) {
       assert.equal(await code(kms.encrypt({ keyId: k.keyId, plaintext: 'text' })), 'InvalidParameter.Plaintext');
       assert.equal(await code(kms.encrypt({ keyId: '00000000-0000-4000-8000-000000000000', plaintext: enc.encode('x') })), 'Forbidden.KeyNotFound');
       assert.equal(await code(kms.createKey({ keySpec: 'AES_512' })), 'InvalidParameter.KeySpec');
-      if (kind === 'software') assert.equal((await kms.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY' })).keySpec, 'EC_P256');
-      // The wire protocol does not carry asymmetric keys yet.
-      else assert.equal(await code(kms.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY' })), 'Rejected.Unsupported');
+      // Asymmetric keys on both, the loopback's living on its server.
+      const ec = await kms.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY' });
+      const s = await kms.asymmetricSign({ keyId: ec.keyId, algorithm: 'ECDSA_SHA_256', digest: new Uint8Array(32) });
+      assert.equal((await kms.asymmetricVerify({ keyId: ec.keyId, algorithm: 'ECDSA_SHA_256', digest: new Uint8Array(32), signature: s.value })).value, true);
+      assert.equal(await code(kms.asymmetricSign({ keyId: ec.keyId, algorithm: 'ECDSA_SHA_256', digest: new Uint8Array(31) })), 'InvalidParameter.Digest');
       assert.equal(await code(kms.generateDataKey({ keyId: k.keyId, numberOfBytes: 2000 })), 'InvalidParameter.NumberOfBytes');
       assert.equal(await code(kms.generateDataKey({ keyId: k.keyId, numberOfBytes: -1 })), 'InvalidParameter.NumberOfBytes');
       assert.equal(await code(kms.decrypt({ ciphertextBlob: enc.encode('junk') })), 'InvalidCiphertext');

@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use super::{BoxFuture, KeyBackend, KeyHandle, MaybeSendSync, Sealed};
 use crate::aead;
+use crate::asym::{EncryptionAlgorithm, SigningAlgorithm};
 use crate::codec::{Reader, Writer};
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -28,6 +29,14 @@ const OP_DESCRIBE: u8 = 1;
 const OP_GENERATE: u8 = 2;
 const OP_ENCRYPT: u8 = 3;
 const OP_DECRYPT: u8 = 4;
+const OP_PUBLIC_KEY: u8 = 5;
+const OP_SIGN: u8 = 6;
+const OP_ASYM_DECRYPT: u8 = 7;
+const OP_IMPORT: u8 = 8;
+/// Describe's capability bits (a byte after the protection level; absent from
+/// servers that predate them, which then offer neither).
+const CAN_ASYMMETRIC: u8 = 1;
+const CAN_IMPORT: u8 = 2;
 const STATUS_OK: u8 = 0;
 const STATUS_ERR: u8 = 1;
 const HANDLE_AAD: &[u8] = b"strongroom remote handle v1";
@@ -45,6 +54,7 @@ pub trait Transport: MaybeSendSync {
 pub struct RemoteBackend {
     transport: Arc<dyn Transport>,
     level: ProtectionLevel,
+    capabilities: u8,
 }
 
 impl core::fmt::Debug for RemoteBackend {
@@ -75,7 +85,21 @@ impl RemoteBackend {
             .u8()
             .and_then(ProtectionLevel::from_code)
             .ok_or(Error::BackendProtocol("bad Describe response"))?;
-        Ok(RemoteBackend { transport, level })
+        let capabilities = r.u8().unwrap_or(0);
+        Ok(RemoteBackend {
+            transport,
+            level,
+            capabilities,
+        })
+    }
+
+    /// Sends `w` and reads one `bytes16` answer.
+    async fn bytes_op(&self, w: Writer, what: &'static str) -> Result<Vec<u8>> {
+        let resp = call(&*self.transport, w.buf).await?;
+        let mut r = Reader::new(&resp);
+        r.bytes16()
+            .map(<[u8]>::to_vec)
+            .ok_or(Error::BackendProtocol(what))
     }
 }
 
@@ -102,6 +126,10 @@ fn remote_error(code: &str, message: String) -> Error {
         "InvalidCiphertext" => Error::InvalidCiphertext,
         "Rejected.Unsupported" => Error::Unsupported("the remote backend does not support this"),
         "Rejected.EntropyUnavailable" => Error::EntropyUnavailable,
+        "InvalidParameter.EncryptedKeyMaterial" => Error::param(
+            "EncryptedKeyMaterial",
+            format!("the remote backend: {message}"),
+        ),
         _ => Error::BackendUnavailable(format!("remote {code}: {message}")),
     }
 }
@@ -168,6 +196,84 @@ impl KeyBackend for RemoteBackend {
                 .bytes32()
                 .ok_or(Error::BackendProtocol("bad Decrypt response"))?;
             Ok(SecretBytes::from_slice(pt))
+        })
+    }
+
+    fn supports_asymmetric(&self) -> bool {
+        self.capabilities & CAN_ASYMMETRIC != 0
+    }
+
+    fn supports_import(&self) -> bool {
+        self.capabilities & CAN_IMPORT != 0
+    }
+
+    fn import<'a>(
+        &'a self,
+        spec: KeySpec,
+        material: &'a SecretBytes,
+    ) -> BoxFuture<'a, Result<KeyHandle>> {
+        Box::pin(async move {
+            let mut w = request(OP_IMPORT);
+            w.u8(spec.code());
+            w.bytes32(material.expose());
+            let w = Zeroizing::new(w.buf);
+            let resp = call(&*self.transport, w.to_vec()).await?;
+            let mut r = Reader::new(&resp);
+            let h = r
+                .bytes16()
+                .ok_or(Error::BackendProtocol("bad Import response"))?;
+            Ok(KeyHandle(SecretBytes::from_slice(h)))
+        })
+    }
+
+    fn public_key<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        spec: KeySpec,
+    ) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move {
+            let mut w = request(OP_PUBLIC_KEY);
+            w.bytes16(handle.0.expose());
+            w.u8(spec.code());
+            self.bytes_op(w, "bad PublicKey response").await
+        })
+    }
+
+    fn sign<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        spec: KeySpec,
+        alg: SigningAlgorithm,
+        digest: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move {
+            let mut w = request(OP_SIGN);
+            w.bytes16(handle.0.expose());
+            w.u8(spec.code());
+            w.u8(alg.code());
+            w.bytes16(digest);
+            self.bytes_op(w, "bad Sign response").await
+        })
+    }
+
+    fn asymmetric_decrypt<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        spec: KeySpec,
+        alg: EncryptionAlgorithm,
+        ciphertext: &'a [u8],
+    ) -> BoxFuture<'a, Result<SecretBytes>> {
+        Box::pin(async move {
+            let mut w = request(OP_ASYM_DECRYPT);
+            w.bytes16(handle.0.expose());
+            w.u8(spec.code());
+            w.u8(alg.code());
+            w.bytes16(ciphertext);
+            let resp = call(&*self.transport, w.buf).await?;
+            let mut r = Reader::new(&resp);
+            r.bytes16()
+                .map(SecretBytes::from_slice)
+                .ok_or(Error::BackendProtocol("bad AsymmetricDecrypt response"))
         })
     }
 }
@@ -261,7 +367,17 @@ impl BackendServer {
         }
         let mut w = Writer::new();
         match r.u8().ok_or_else(bad)? {
-            OP_DESCRIBE => w.u8(self.inner.protection_level().code()),
+            OP_DESCRIBE => {
+                w.u8(self.inner.protection_level().code());
+                let mut caps = 0;
+                if self.inner.supports_asymmetric() {
+                    caps |= CAN_ASYMMETRIC;
+                }
+                if self.inner.supports_import() {
+                    caps |= CAN_IMPORT;
+                }
+                w.u8(caps);
+            }
             OP_GENERATE => {
                 let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
                 let h = self.inner.generate(spec).await?;
@@ -282,6 +398,40 @@ impl BackendServer {
                 let aad = r.bytes32().ok_or_else(bad)?;
                 let pt = self.inner.decrypt(&h, &nonce, ct, aad).await?;
                 w.bytes32(pt.expose());
+            }
+            OP_PUBLIC_KEY => {
+                let h = self.open_handle(r.bytes16().ok_or_else(bad)?)?;
+                let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
+                w.bytes16(&self.inner.public_key(&h, spec).await?);
+            }
+            OP_SIGN => {
+                let h = self.open_handle(r.bytes16().ok_or_else(bad)?)?;
+                let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
+                let alg = r
+                    .u8()
+                    .and_then(SigningAlgorithm::from_code)
+                    .ok_or_else(bad)?;
+                let digest = r.bytes16().ok_or_else(bad)?;
+                crate::asym::check_signing(spec, alg)?;
+                crate::asym::check_digest(digest)?;
+                w.bytes16(&self.inner.sign(&h, spec, alg, digest).await?);
+            }
+            OP_ASYM_DECRYPT => {
+                let h = self.open_handle(r.bytes16().ok_or_else(bad)?)?;
+                let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
+                let alg = r
+                    .u8()
+                    .and_then(EncryptionAlgorithm::from_code)
+                    .ok_or_else(bad)?;
+                let ct = r.bytes16().ok_or_else(bad)?;
+                let pt = self.inner.asymmetric_decrypt(&h, spec, alg, ct).await?;
+                w.bytes16(pt.expose());
+            }
+            OP_IMPORT => {
+                let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
+                let material = SecretBytes::from_slice(r.bytes32().ok_or_else(bad)?);
+                let h = self.inner.import(spec, &material).await?;
+                w.bytes16(&self.seal_handle(&h)?);
             }
             _ => return Err(Error::BackendProtocol("unknown operation")),
         }

@@ -102,18 +102,16 @@ impl KeyBackend for SoftwareBackend {
         spec: KeySpec,
         material: &'a SecretBytes,
     ) -> BoxFuture<'a, Result<KeyHandle>> {
-        // The handle is the material, as for generated keys (the KMS has checked an
-        // asymmetric key's PKCS#8 against its spec).
-        let r = if spec
-            .symmetric_key_len()
-            .is_none_or(|n| n == material.expose().len())
-        {
-            Ok(KeyHandle(material.clone()))
-        } else {
-            Err(crate::error::Error::param(
+        // The handle is the material, as for generated keys: an asymmetric key's PKCS#8
+        // is checked against its spec and stored in canonical form (also when it comes
+        // from a remote client through a BackendServer).
+        let r = match spec.symmetric_key_len() {
+            None => asym::canonical_private_key(spec, material.expose()).map(KeyHandle),
+            Some(n) if n == material.expose().len() => Ok(KeyHandle(material.clone())),
+            Some(_) => Err(crate::error::Error::param(
                 "EncryptedKeyMaterial",
                 "the key material's length does not match the key spec",
-            ))
+            )),
         };
         Box::pin(async move { r })
     }
