@@ -1470,3 +1470,141 @@ fn byok_of_an_openssl_ec_key_with_rsa_aes_key_wrap() {
     );
     assert_eq!(err_code(&o), "InvalidParameter.WrappingAlgorithm");
 }
+
+#[test]
+fn openssl_encrypts_to_our_rsa_key_and_verifies_our_pss_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let ok = |args: &[&str]| {
+        assert!(
+            Command::new("openssl")
+                .args(args)
+                .status()
+                .unwrap()
+                .success(),
+            "{args:?}"
+        )
+    };
+    let enc = json(&sr(
+        &store,
+        "pw",
+        &["--json", "key", "create", "--key-spec", "RSA_2048"],
+    ));
+    let id = enc["KeyId"].as_str().unwrap().to_string();
+    assert!(
+        sr(
+            &store,
+            "pw",
+            &["key", "public-key", &id, "--out", &p("enc.pem")]
+        )
+        .status
+        .success()
+    );
+    std::fs::write(p("secret"), b"encrypted by OpenSSL to a strongroom key").unwrap();
+    for (alg, md) in [
+        ("RSAES_OAEP_SHA_256", "sha256"),
+        ("RSAES_OAEP_SHA_1", "sha1"),
+    ] {
+        let (o, m) = (format!("rsa_oaep_md:{md}"), format!("rsa_mgf1_md:{md}"));
+        ok(&[
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-inkey",
+            &p("enc.pem"),
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            &o,
+            "-pkeyopt",
+            &m,
+            "-in",
+            &p("secret"),
+            "-out",
+            &p("ct"),
+        ]);
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(p("ct")).unwrap());
+        std::fs::write(p("ct.b64"), b64).unwrap();
+        let d = sr(
+            &store,
+            "pw",
+            &[
+                "key",
+                "asym-decrypt",
+                &id,
+                "--algorithm",
+                alg,
+                &p("ct.b64"),
+                "--out",
+                &p("back"),
+            ],
+        );
+        assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
+        assert_eq!(
+            std::fs::read(p("back")).unwrap(),
+            std::fs::read(p("secret")).unwrap(),
+            "{alg}"
+        );
+    }
+    // RSA-PSS (salt 32) made by strongroom verifies in OpenSSL.
+    let sk = json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "create",
+            "--key-spec",
+            "RSA_3072",
+            "--key-usage",
+            "SIGN/VERIFY",
+        ],
+    ));
+    let sid = sk["KeyId"].as_str().unwrap().to_string();
+    assert!(
+        sr(
+            &store,
+            "pw",
+            &["key", "public-key", &sid, "--out", &p("sig.pem")]
+        )
+        .status
+        .success()
+    );
+    let s = json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "sign",
+            &sid,
+            "--algorithm",
+            "RSA_PSS_SHA_256",
+            "--message",
+            &p("secret"),
+        ],
+    ));
+    use base64::Engine as _;
+    std::fs::write(
+        p("sig"),
+        base64::engine::general_purpose::STANDARD
+            .decode(s["Value"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    ok(&[
+        "dgst",
+        "-sha256",
+        "-sigopt",
+        "rsa_padding_mode:pss",
+        "-sigopt",
+        "rsa_pss_saltlen:32",
+        "-verify",
+        &p("sig.pem"),
+        "-signature",
+        &p("sig"),
+        &p("secret"),
+    ]);
+}
