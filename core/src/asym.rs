@@ -191,9 +191,54 @@ pub fn pem_spki(pem: &str) -> Result<Vec<u8>> {
     Ok(der)
 }
 
+/// A map of parsed keys that forgets everything once it holds 1024 entries: parsing
+/// again is only slower, and this bounds the memory a stream of distinct keys takes.
+#[cfg_attr(
+    not(any(feature = "aws-lc", feature = "rustcrypto-asym")),
+    allow(dead_code)
+)]
+pub(crate) struct Bounded<K, V>(spin::Mutex<alloc::collections::BTreeMap<K, V>>);
+
+#[cfg_attr(
+    not(any(feature = "aws-lc", feature = "rustcrypto-asym")),
+    allow(dead_code)
+)]
+impl<K: Ord, V: Clone> Bounded<K, V> {
+    const ENTRIES: usize = 1024;
+
+    /// The value for `k`, made by `make` (outside the lock) when absent.
+    pub(crate) fn get_or_try(&self, k: K, make: impl FnOnce() -> Result<V>) -> Result<V> {
+        if let Some(v) = self.0.lock().get(&k) {
+            return Ok(v.clone());
+        }
+        let v = make()?;
+        let mut m = self.0.lock();
+        if m.len() >= Self::ENTRIES {
+            m.clear();
+        }
+        m.insert(k, v.clone());
+        Ok(v)
+    }
+}
+
+impl<K, V> Default for Bounded<K, V> {
+    fn default() -> Self {
+        Bounded(spin::Mutex::new(alloc::collections::BTreeMap::new()))
+    }
+}
+
+/// SHA-256 of a key's encoding: what the caches are keyed by.
+#[cfg_attr(
+    not(any(feature = "aws-lc", feature = "rustcrypto-asym")),
+    allow(dead_code)
+)]
+pub(crate) fn fingerprint(der: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(der).into()
+}
+
 #[cfg(feature = "aws-lc")]
 mod imp {
-    use alloc::collections::BTreeMap;
     use alloc::sync::Arc;
     use alloc::vec::Vec;
 
@@ -205,7 +250,7 @@ mod imp {
     };
     use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
 
-    use super::{EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm};
+    use super::{Bounded, EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm, fingerprint};
     use crate::error::{Error, Result};
     use crate::kms::KeySpec;
     use crate::secret::SecretBytes;
@@ -233,51 +278,36 @@ mod imp {
 
     const SIGN: u8 = 1;
     const DECRYPT: u8 = 2;
-    const CACHE_ENTRIES: usize = 1024;
 
-    /// (SHA-256 of the PKCS#8, operation) → parsed key.
-    type ParsedMap = BTreeMap<([u8; 32], u8), Arc<Parsed>>;
-
-    /// Parsed private keys and derived public keys, keyed by SHA-256(PKCS#8).
+    /// Parsed private keys, keyed by (SHA-256 of the PKCS#8, operation), and derived
+    /// public keys, keyed by SHA-256 of the PKCS#8.
     #[derive(Default)]
     pub struct KeyCache {
-        parsed: spin::Mutex<ParsedMap>,
-        public: spin::Mutex<BTreeMap<[u8; 32], Vec<u8>>>,
-    }
-
-    fn fingerprint(pkcs8: &[u8]) -> [u8; 32] {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(pkcs8).into()
+        parsed: Bounded<([u8; 32], u8), Arc<Parsed>>,
+        public: Bounded<[u8; 32], Vec<u8>>,
     }
 
     impl KeyCache {
         fn get(&self, spec: KeySpec, pkcs8: &[u8], op: u8) -> Result<Arc<Parsed>> {
-            let k = (fingerprint(pkcs8), op);
-            if let Some(p) = self.parsed.lock().get(&k) {
-                return Ok(p.clone());
-            }
-            let p = Arc::new(if let Some(alg) = ec_alg(spec) {
-                Parsed::Ec(EcdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(|_| material())?)
-            } else if op == DECRYPT {
-                let d = PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|_| material())?;
-                Parsed::RsaDecrypt(OaepPrivateDecryptingKey::new(d).map_err(|_| material())?)
-            } else {
-                Parsed::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| material())?)
-            });
-            let mut m = self.parsed.lock();
-            if m.len() >= CACHE_ENTRIES {
-                m.clear();
-            }
-            m.insert(k, p.clone());
-            Ok(p)
+            self.parsed.get_or_try((fingerprint(pkcs8), op), || {
+                Ok(Arc::new(if let Some(alg) = ec_alg(spec) {
+                    Parsed::Ec(EcdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(|_| material())?)
+                } else if op == DECRYPT {
+                    let d = PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|_| material())?;
+                    Parsed::RsaDecrypt(OaepPrivateDecryptingKey::new(d).map_err(|_| material())?)
+                } else {
+                    Parsed::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| material())?)
+                }))
+            })
         }
 
         pub fn public_key(&self, spec: KeySpec, pkcs8: &[u8]) -> Result<Vec<u8>> {
-            let f = fingerprint(pkcs8);
-            if let Some(p) = self.public.lock().get(&f) {
-                return Ok(p.clone());
-            }
-            let der = match &*self.get(spec, pkcs8, SIGN)? {
+            self.public
+                .get_or_try(fingerprint(pkcs8), || self.derive_public(spec, pkcs8))
+        }
+
+        fn derive_public(&self, spec: KeySpec, pkcs8: &[u8]) -> Result<Vec<u8>> {
+            Ok(match &*self.get(spec, pkcs8, SIGN)? {
                 Parsed::Ec(kp) => kp
                     .public_key()
                     .as_der()
@@ -291,13 +321,7 @@ mod imp {
                     .as_ref()
                     .to_vec(),
                 Parsed::RsaDecrypt(_) => return Err(material()),
-            };
-            let mut m = self.public.lock();
-            if m.len() >= CACHE_ENTRIES {
-                m.clear();
-            }
-            m.insert(f, der.clone());
-            Ok(der)
+            })
         }
 
         pub fn sign(
@@ -339,13 +363,10 @@ mod imp {
         }
     }
 
-    /// (SHA-256 of the SubjectPublicKeyInfo, algorithm) → parsed public key.
-    type VerifierMap = BTreeMap<([u8; 32], SigningAlgorithm), Arc<signature::ParsedPublicKey>>;
-
     /// Parsed public keys for verification, keyed by SHA-256(SPKI) and algorithm.
     #[derive(Default)]
     pub struct PublicKeyCache {
-        verifiers: spin::Mutex<VerifierMap>,
+        verifiers: Bounded<([u8; 32], SigningAlgorithm), Arc<signature::ParsedPublicKey>>,
     }
 
     impl PublicKeyCache {
@@ -359,26 +380,13 @@ mod imp {
         ) -> Result<bool> {
             let d = Digest::import_less_safe(digest, &SHA256)
                 .map_err(|_| Error::param("Digest", "a SHA-256 digest is 32 bytes"))?;
-            let k = (fingerprint(spki), alg);
-            let cached = self.verifiers.lock().get(&k).cloned();
-            let parsed = match cached {
-                Some(p) => p,
-                None => {
-                    let p = Arc::new(
-                        signature::UnparsedPublicKey::new(verification(spec, alg), spki)
-                            .parse()
-                            .map_err(|_| {
-                                Error::param("PublicKey", "not a public key of this spec")
-                            })?,
-                    );
-                    let mut m = self.verifiers.lock();
-                    if m.len() >= CACHE_ENTRIES {
-                        m.clear();
-                    }
-                    m.insert(k, p.clone());
-                    p
-                }
-            };
+            let parsed = self.verifiers.get_or_try((fingerprint(spki), alg), || {
+                Ok(Arc::new(
+                    signature::UnparsedPublicKey::new(verification(spec, alg), spki)
+                        .parse()
+                        .map_err(|_| Error::param("PublicKey", "not a public key of this spec"))?,
+                ))
+            })?;
             Ok(parsed.verify_digest_sig(&d, sig).is_ok())
         }
     }
@@ -852,6 +860,10 @@ pub fn canonical_private_key(spec: KeySpec, pkcs8: &[u8]) -> Result<SecretBytes>
     imp::canonical_private_key(spec, pkcs8)
 }
 
+#[cfg_attr(
+    not(any(feature = "aws-lc", feature = "rustcrypto-asym")),
+    allow(dead_code)
+)]
 pub(crate) fn bad_material(spec: KeySpec) -> Error {
     Error::param(
         "EncryptedKeyMaterial",
@@ -859,6 +871,10 @@ pub(crate) fn bad_material(spec: KeySpec) -> Error {
     )
 }
 
+#[cfg_attr(
+    not(any(feature = "aws-lc", feature = "rustcrypto-asym")),
+    allow(dead_code)
+)]
 pub(crate) fn bad_kwp() -> Error {
     Error::param(
         "EncryptedKeyMaterial",

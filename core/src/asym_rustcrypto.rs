@@ -7,7 +7,6 @@
 //! RUSTSEC-2023-0071 (timing side channel, no patched `rsa` release): blinded with the
 //! OS RNG, but not constant time. docs/SECURITY.md says where that matters.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -17,7 +16,7 @@ use k256::pkcs8::{
 };
 use p256::ecdsa::signature::hazmat::{PrehashSigner as _, PrehashVerifier as _};
 
-use super::{EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm};
+use super::{Bounded, EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm, fingerprint};
 use crate::error::{Error, Result};
 use crate::kms::KeySpec;
 use crate::secret::SecretBytes;
@@ -38,13 +37,6 @@ pub(super) enum Parsed {
     K256(k256::ecdsa::SigningKey),
 }
 
-const CACHE_ENTRIES: usize = 1024;
-
-fn fingerprint(bytes: &[u8]) -> [u8; 32] {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).into()
-}
-
 fn parse_private(spec: KeySpec, pkcs8: &[u8]) -> Result<Parsed> {
     Ok(match spec {
         KeySpec::EcP256 => {
@@ -63,43 +55,27 @@ fn parse_private(spec: KeySpec, pkcs8: &[u8]) -> Result<Parsed> {
 /// Parsed private keys and derived public keys, keyed by SHA-256(PKCS#8).
 #[derive(Default)]
 pub struct KeyCache {
-    parsed: spin::Mutex<BTreeMap<[u8; 32], Arc<Parsed>>>,
-    public: spin::Mutex<BTreeMap<[u8; 32], Vec<u8>>>,
+    parsed: Bounded<[u8; 32], Arc<Parsed>>,
+    public: Bounded<[u8; 32], Vec<u8>>,
 }
 
 impl KeyCache {
     fn get(&self, spec: KeySpec, pkcs8: &[u8]) -> Result<Arc<Parsed>> {
-        let k = fingerprint(pkcs8);
-        if let Some(p) = self.parsed.lock().get(&k) {
-            return Ok(p.clone());
-        }
-        let p = Arc::new(parse_private(spec, pkcs8)?);
-        let mut m = self.parsed.lock();
-        if m.len() >= CACHE_ENTRIES {
-            m.clear();
-        }
-        m.insert(k, p.clone());
-        Ok(p)
+        self.parsed.get_or_try(fingerprint(pkcs8), || {
+            Ok(Arc::new(parse_private(spec, pkcs8)?))
+        })
     }
 
     pub fn public_key(&self, spec: KeySpec, pkcs8: &[u8]) -> Result<Vec<u8>> {
-        let f = fingerprint(pkcs8);
-        if let Some(p) = self.public.lock().get(&f) {
-            return Ok(p.clone());
-        }
-        let doc = match &*self.get(spec, pkcs8)? {
-            Parsed::Rsa(k) => k.to_public_key().to_public_key_der(),
-            Parsed::P256(k) => k.verifying_key().to_public_key_der(),
-            Parsed::K256(k) => k.verifying_key().to_public_key_der(),
-        }
-        .map_err(|_| material())?;
-        let der = doc.as_bytes().to_vec();
-        let mut m = self.public.lock();
-        if m.len() >= CACHE_ENTRIES {
-            m.clear();
-        }
-        m.insert(f, der.clone());
-        Ok(der)
+        self.public.get_or_try(fingerprint(pkcs8), || {
+            let doc = match &*self.get(spec, pkcs8)? {
+                Parsed::Rsa(k) => k.to_public_key().to_public_key_der(),
+                Parsed::P256(k) => k.verifying_key().to_public_key_der(),
+                Parsed::K256(k) => k.verifying_key().to_public_key_der(),
+            }
+            .map_err(|_| material())?;
+            Ok(doc.as_bytes().to_vec())
+        })
     }
 
     pub fn sign(
@@ -238,13 +214,10 @@ fn check(v: &Verifier, alg: SigningAlgorithm, digest: &[u8], sig: &[u8]) -> bool
     }
 }
 
-/// (SHA-256 of the SubjectPublicKeyInfo, spec) → parsed public key.
-type VerifierMap = BTreeMap<([u8; 32], KeySpec), Arc<Verifier>>;
-
 /// Parsed public keys for verification, keyed by SHA-256(SPKI) and spec.
 #[derive(Default)]
 pub struct PublicKeyCache {
-    verifiers: spin::Mutex<VerifierMap>,
+    verifiers: Bounded<([u8; 32], KeySpec), Arc<Verifier>>,
 }
 
 impl PublicKeyCache {
@@ -256,20 +229,9 @@ impl PublicKeyCache {
         digest: &[u8],
         sig: &[u8],
     ) -> Result<bool> {
-        let k = (fingerprint(spki), spec);
-        let cached = self.verifiers.lock().get(&k).cloned();
-        let v = match cached {
-            Some(v) => v,
-            None => {
-                let v = Arc::new(parse_public(spec, spki)?);
-                let mut m = self.verifiers.lock();
-                if m.len() >= CACHE_ENTRIES {
-                    m.clear();
-                }
-                m.insert(k, v.clone());
-                v
-            }
-        };
+        let v = self.verifiers.get_or_try((fingerprint(spki), spec), || {
+            Ok(Arc::new(parse_public(spec, spki)?))
+        })?;
         Ok(check(&v, alg, digest, sig))
     }
 }

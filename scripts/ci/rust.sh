@@ -12,5 +12,7 @@ cargo test -q -p strongroom --test envelope --test envelope_vectors --test wyche
 cargo test -q -p strongroom --no-default-features --features std,getrandom,rustcrypto-asym --test asymmetric --test byok
 cargo clippy -q --workspace --no-deps -- -D warnings
 cargo clippy -q -p strongroom --no-default-features --features std,getrandom,rustcrypto-asym --no-deps -- -D warnings
+# The core as a library user gets it (default features, no RSA / EC implementation).
+cargo clippy -q -p strongroom --no-deps -- -D warnings
 cargo clippy -q -p strongroom-wasm --target wasm32-unknown-unknown --no-deps -- -D warnings
 cargo build -q -p strongroom --no-default-features --target wasm32-unknown-unknown
