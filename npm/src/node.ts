@@ -11,7 +11,8 @@ import type { FrameCipherFactory } from './api.js';
 
 /** node:crypto AES-256-GCM for envelope frames (OpenSSL underneath). */
 const nodeCipher: FrameCipherFactory = async (key) => {
-  const k = createSecretKey(Buffer.from(key));
+  // createSecretKey copies the bytes into the KeyObject; frameCipher() then wipes `key`.
+  const k = createSecretKey(key);
   const sealInto = (iv: Uint8Array, pt: Uint8Array, out: Uint8Array) => {
     const c = createCipheriv('aes-256-gcm', k, iv);
     const a = c.update(pt);
