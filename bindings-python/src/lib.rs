@@ -13,10 +13,10 @@ use strongroom::backend::remote::{BackendServer as CoreServer, RemoteBackend, Tr
 use strongroom::backend::software::SoftwareBackend;
 use strongroom::storage::{FileStorage, KdfParams};
 use strongroom::{
-    AsymmetricDecryptRequest, AsymmetricEncryptRequest, AsymmetricSignRequest,
-    AsymmetricVerifyRequest, BoxFuture, CreateKeyRequest, DataKeyCacheConfig, DecryptRequest,
-    EncryptEnvelopeRequest, EncryptRequest, EncryptionContext, Env, Error, GenerateDataKeyRequest,
-    KeyBackend, KeyMetadata, Kms as CoreKms, KmsOptions, ListKeysRequest, RootSecret,
+    AsymmetricDecryptRequest, AsymmetricEncryptRequest, BoxFuture, CreateKeyRequest,
+    DataKeyCacheConfig, DecryptRequest, EncryptEnvelopeRequest, EncryptRequest, EncryptionContext,
+    Env, Error, GenerateDataKeyRequest, KeyBackend, KeyMetadata, Kms as CoreKms, KmsOptions,
+    ListKeysRequest, RootSecret, SignInput,
 };
 
 /// Raises the matching `strongroom.errors` exception (defined in Python) for a core error.
@@ -700,49 +700,58 @@ impl Kms {
         Ok(d)
     }
 
-    /// `digest` is the SHA-256 of the message; with `message` instead, it is computed.
-    #[pyo3(signature = (key_id, algorithm, digest, key_version_id=None))]
+    /// Exactly one of `digest` (SHA-256 of the message) and `message` (hashed by the core).
+    #[pyo3(signature = (key_id, algorithm, digest=None, message=None, key_version_id=None))]
     fn asymmetric_sign<'py>(
         &self,
         py: Python<'py>,
         key_id: String,
         algorithm: String,
-        digest: Vec<u8>,
+        digest: Option<Vec<u8>>,
+        message: Option<Vec<u8>>,
         key_version_id: Option<String>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let req = AsymmetricSignRequest {
-            key_id,
-            key_version_id,
-            algorithm: algorithm.parse().map_err(to_pyerr)?,
-            digest,
-        };
+        let input = SignInput::one_of(digest.as_deref(), message.as_deref()).map_err(to_pyerr)?;
+        let algorithm = algorithm.parse().map_err(to_pyerr)?;
         let r = py
-            .detach(|| pollster::block_on(self.inner.asymmetric_sign(req)))
+            .detach(|| {
+                pollster::block_on(self.inner.asymmetric_sign_input(
+                    &key_id,
+                    key_version_id.as_deref(),
+                    algorithm,
+                    input,
+                ))
+            })
             .map_err(to_pyerr)?;
         let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("value", PyBytes::new(py, &r.value))?;
         Ok(d)
     }
 
-    #[pyo3(signature = (key_id, algorithm, digest, value, key_version_id=None))]
+    #[pyo3(signature = (key_id, algorithm, value, digest=None, message=None, key_version_id=None))]
+    #[allow(clippy::too_many_arguments)]
     fn asymmetric_verify<'py>(
         &self,
         py: Python<'py>,
         key_id: String,
         algorithm: String,
-        digest: Vec<u8>,
         value: Vec<u8>,
+        digest: Option<Vec<u8>>,
+        message: Option<Vec<u8>>,
         key_version_id: Option<String>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let req = AsymmetricVerifyRequest {
-            key_id,
-            key_version_id,
-            algorithm: algorithm.parse().map_err(to_pyerr)?,
-            digest,
-            value,
-        };
+        let input = SignInput::one_of(digest.as_deref(), message.as_deref()).map_err(to_pyerr)?;
+        let algorithm = algorithm.parse().map_err(to_pyerr)?;
         let r = py
-            .detach(|| pollster::block_on(self.inner.asymmetric_verify(req)))
+            .detach(|| {
+                pollster::block_on(self.inner.asymmetric_verify_input(
+                    &key_id,
+                    key_version_id.as_deref(),
+                    algorithm,
+                    input,
+                    &value,
+                ))
+            })
             .map_err(to_pyerr)?;
         let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("value", r.value)?;
@@ -1275,22 +1284,24 @@ fn vector_open_envelope<'py>(
 }
 
 /// The native module.
-/// Verifies a signature over a SHA-256 digest with a public key from anywhere
-/// (SubjectPublicKeyInfo, PEM or DER): no KMS key involved. A wrong signature is
-/// `False`.
+/// Verifies a signature over a SHA-256 digest or a message with a public key from
+/// anywhere (SubjectPublicKeyInfo, PEM or DER): no KMS key involved. A wrong signature
+/// is `False`.
 #[pyfunction]
+#[pyo3(signature = (public_key, key_spec, algorithm, signature, digest=None, message=None))]
 fn verify_signature(
     public_key: &[u8],
     key_spec: &str,
     algorithm: &str,
-    digest: &[u8],
     signature: &[u8],
+    digest: Option<&[u8]>,
+    message: Option<&[u8]>,
 ) -> PyResult<bool> {
-    strongroom::asym::verify(
+    strongroom::asym::verify_input(
         key_spec.parse().map_err(to_pyerr)?,
-        &strongroom::asym::spki_der(public_key).map_err(to_pyerr)?,
+        public_key,
         algorithm.parse().map_err(to_pyerr)?,
-        digest,
+        SignInput::one_of(digest, message).map_err(to_pyerr)?,
         signature,
     )
     .map_err(to_pyerr)

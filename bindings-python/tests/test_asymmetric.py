@@ -94,6 +94,7 @@ def test_error_codes(kms):
     cases = [
         (lambda: kms.asymmetric_sign(key_id=ec_key, algorithm="ECDSA_SHA_256", digest=d[:20]), "InvalidParameter.Digest"),
         (lambda: kms.asymmetric_sign(key_id=ec_key, algorithm="ECDSA_SHA_256"), "InvalidParameter.Digest"),
+        (lambda: kms.asymmetric_sign(key_id=ec_key, algorithm="ECDSA_SHA_256", digest=d, message=b"x"), "InvalidParameter.Digest"),
         (lambda: kms.asymmetric_sign(key_id=ec_key, algorithm="RSA_PSS_SHA_256", digest=d), "InvalidParameter.Algorithm"),
         (lambda: kms.asymmetric_sign(key_id=ec_key, algorithm="NOPE", digest=d), "InvalidParameter.Algorithm"),
         (lambda: kms.asymmetric_encrypt(key_id=ec_key, algorithm="RSAES_OAEP_SHA_256", plaintext=b"x"), "Rejected.KeyUsage"),

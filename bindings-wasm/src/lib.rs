@@ -23,7 +23,7 @@ use strongroom::storage::{KdfParams, MemoryStorage};
 use strongroom::{
     BoxFuture, Clock, CreateKeyRequest, DataKeyCacheConfig, DecryptRequest, EncryptEnvelopeRequest,
     EncryptRequest, EncryptionContext, Env, Error, GenerateDataKeyRequest, KeyBackend, KeyMetadata,
-    Kms, KmsOptions, ListKeysRequest, RootSecret, Storage,
+    Kms, KmsOptions, ListKeysRequest, RootSecret, SignInput, Storage,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
@@ -1159,23 +1159,17 @@ impl NativeKms {
     ) -> Promise {
         let kms = self.inner.clone();
         promise(async move {
-            let algorithm = algorithm.parse().map_err(|e| js_err(&e))?;
-            let r = match (digest, message) {
-                (_, Some(m)) => {
-                    kms.asymmetric_sign_message(&key_id, key_version_id, algorithm, &m)
-                        .await
-                }
-                (d, None) => {
-                    kms.asymmetric_sign(strongroom::AsymmetricSignRequest {
-                        key_id,
-                        key_version_id,
-                        algorithm,
-                        digest: d.unwrap_or_default(),
-                    })
-                    .await
-                }
-            }
-            .map_err(|e| js_err(&e))?;
+            let input =
+                SignInput::one_of(digest.as_deref(), message.as_deref()).map_err(|e| js_err(&e))?;
+            let r = kms
+                .asymmetric_sign_input(
+                    &key_id,
+                    key_version_id.as_deref(),
+                    algorithm.parse().map_err(|e| js_err(&e))?,
+                    input,
+                )
+                .await
+                .map_err(|e| js_err(&e))?;
             let o = key_obj(&r.key_id, &r.key_version_id);
             set(&o, "value", bytes(&r.value));
             Ok(o.into())
@@ -1195,18 +1189,16 @@ impl NativeKms {
     ) -> Promise {
         let kms = self.inner.clone();
         promise(async move {
-            let digest = match message {
-                Some(m) => strongroom::sha256(&m),
-                None => digest.unwrap_or_default(),
-            };
+            let input =
+                SignInput::one_of(digest.as_deref(), message.as_deref()).map_err(|e| js_err(&e))?;
             let r = kms
-                .asymmetric_verify(strongroom::AsymmetricVerifyRequest {
-                    key_id,
-                    key_version_id,
-                    algorithm: algorithm.parse().map_err(|e| js_err(&e))?,
-                    digest,
-                    value,
-                })
+                .asymmetric_verify_input(
+                    &key_id,
+                    key_version_id.as_deref(),
+                    algorithm.parse().map_err(|e| js_err(&e))?,
+                    input,
+                    &value,
+                )
                 .await
                 .map_err(|e| js_err(&e))?;
             let o = key_obj(&r.key_id, &r.key_version_id);
@@ -1502,14 +1494,15 @@ pub fn verify_signature(
     digest: Option<Vec<u8>>,
     message: Option<Vec<u8>>,
 ) -> Result<bool, JsValue> {
-    let spec = key_spec.parse().map_err(|e| js_err(&e))?;
-    let alg = algorithm.parse().map_err(|e| js_err(&e))?;
-    let digest = match message {
-        Some(m) => strongroom::sha256(&m),
-        None => digest.unwrap_or_default(),
-    };
-    let spki = strongroom::asym::spki_der(&public_key).map_err(|e| js_err(&e))?;
-    strongroom::asym::verify(spec, &spki, alg, &digest, &signature).map_err(|e| js_err(&e))
+    let input = SignInput::one_of(digest.as_deref(), message.as_deref()).map_err(|e| js_err(&e))?;
+    strongroom::asym::verify_input(
+        key_spec.parse().map_err(|e| js_err(&e))?,
+        &public_key,
+        algorithm.parse().map_err(|e| js_err(&e))?,
+        input,
+        &signature,
+    )
+    .map_err(|e| js_err(&e))
 }
 
 /// Hazmat for the shared test vectors: seal a blob with explicit material and nonce.

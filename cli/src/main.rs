@@ -519,22 +519,31 @@ struct SignArgs {
     message: Option<String>,
 }
 
+/// `--digest` and `--message` as read, for [`strongroom::SignInput::one_of`].
+type DigestAndMessage = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 impl SignArgs {
-    fn digest(&self) -> Result<Vec<u8>, Error> {
-        if let Some(m) = &self.message {
-            return Ok(strongroom::sha256(&read_input(m)?));
-        }
-        let d = self.digest.as_deref().unwrap_or_default().trim();
-        let bytes = if d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()) {
-            hex::decode(d).ok()
-        } else {
-            B64.decode(d).ok()
-        };
-        bytes.ok_or_else(|| Error::InvalidParameter {
-            name: "Digest",
-            reason: "neither 64 hex characters nor base64".into(),
-        })
+    /// The digest (`--digest`, hex or base64) and the message (`--message` file), as
+    /// given; the core takes exactly one ([`strongroom::SignInput::one_of`]).
+    fn input(&self) -> Result<DigestAndMessage, Error> {
+        let message = self.message.as_deref().map(read_input).transpose()?;
+        let digest = self.digest.as_deref().map(parse_digest).transpose()?;
+        Ok((digest, message))
     }
+}
+
+/// A SHA-256 digest given as 64 hex characters or base64.
+fn parse_digest(d: &str) -> Result<Vec<u8>, Error> {
+    let d = d.trim();
+    let bytes = if d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(d).ok()
+    } else {
+        B64.decode(d).ok()
+    };
+    bytes.ok_or_else(|| Error::InvalidParameter {
+        name: "Digest",
+        reason: "neither 64 hex characters nor base64".into(),
+    })
 }
 
 fn read_input(path: &str) -> Result<Vec<u8>, Error> {
@@ -1112,12 +1121,13 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
         }
         Cmd::Key(KeyCmd::Sign(a)) => {
-            let r = pollster::block_on(kms.asymmetric_sign(strongroom::AsymmetricSignRequest {
-                digest: a.digest()?,
-                key_id: a.key_id,
-                key_version_id: a.key_version_id,
-                algorithm: a.algorithm.parse()?,
-            }))?;
+            let (digest, message) = a.input()?;
+            let r = pollster::block_on(kms.asymmetric_sign_input(
+                &a.key_id,
+                a.key_version_id.as_deref(),
+                a.algorithm.parse()?,
+                strongroom::SignInput::one_of(digest.as_deref(), message.as_deref())?,
+            ))?;
             print(
                 json_mode,
                 &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "Value": B64.encode(r.value)}),
@@ -1130,14 +1140,14 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     name: "Value",
                     reason: format!("malformed base64: {e}"),
                 })?;
-            let r =
-                pollster::block_on(kms.asymmetric_verify(strongroom::AsymmetricVerifyRequest {
-                    digest: a.digest()?,
-                    key_id: a.key_id,
-                    key_version_id: a.key_version_id,
-                    algorithm: a.algorithm.parse()?,
-                    value,
-                }))?;
+            let (digest, message) = a.input()?;
+            let r = pollster::block_on(kms.asymmetric_verify_input(
+                &a.key_id,
+                a.key_version_id.as_deref(),
+                a.algorithm.parse()?,
+                strongroom::SignInput::one_of(digest.as_deref(), message.as_deref())?,
+                &value,
+            ))?;
             print(
                 json_mode,
                 &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "Value": r.value}),

@@ -156,6 +156,43 @@ pub fn check_digest(digest: &[u8]) -> Result<()> {
     }
 }
 
+/// What a signature covers, as AsymmetricSign / AsymmetricVerify take it: the 32-byte
+/// SHA-256 digest (Alibaba's input), or the message itself (hashed with SHA-256 by
+/// strongroom). Bindings that accept either build it with [`SignInput::one_of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInput<'a> {
+    /// SHA-256 of the message.
+    Digest(&'a [u8]),
+    /// The message.
+    Message(&'a [u8]),
+}
+
+impl<'a> SignInput<'a> {
+    /// Exactly one of `digest` and `message`.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Digest` when both or neither are given.
+    pub fn one_of(digest: Option<&'a [u8]>, message: Option<&'a [u8]>) -> Result<Self> {
+        match (digest, message) {
+            (Some(d), None) => Ok(SignInput::Digest(d)),
+            (None, Some(m)) => Ok(SignInput::Message(m)),
+            _ => Err(Error::param(
+                "Digest",
+                "give exactly one of a digest and a message",
+            )),
+        }
+    }
+
+    /// The SHA-256 digest signed: as given, or of the message.
+    #[must_use]
+    pub fn digest(self) -> Vec<u8> {
+        match self {
+            SignInput::Digest(d) => d.to_vec(),
+            SignInput::Message(m) => crate::kms_asym::sha256(m),
+        }
+    }
+}
+
 /// SubjectPublicKeyInfo DER → PEM (`-----BEGIN PUBLIC KEY-----`, 64-column lines).
 #[must_use]
 pub fn spki_pem(der: &[u8]) -> String {
@@ -759,6 +796,20 @@ impl PublicKeyCache {
         check_digest(digest)?;
         self.0.verify(spec, spki, alg, digest, sig)
     }
+}
+
+/// As [`verify`], over a digest or a message, with the public key as DER or PEM.
+///
+/// # Errors
+/// As [`verify`]; `InvalidParameter.PublicKey` for PEM that does not parse.
+pub fn verify_input(
+    spec: KeySpec,
+    public_key: &[u8],
+    alg: SigningAlgorithm,
+    input: SignInput<'_>,
+    sig: &[u8],
+) -> Result<bool> {
+    verify(spec, &spki_der(public_key)?, alg, &input.digest(), sig)
 }
 
 /// Verifies `sig` over a SHA-256 `digest` with a SubjectPublicKeyInfo DER key.

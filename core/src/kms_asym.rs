@@ -5,7 +5,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::asym::{self, EncryptionAlgorithm, SigningAlgorithm};
+use crate::asym::{self, EncryptionAlgorithm, SignInput, SigningAlgorithm};
 use crate::backend::KeyHandle;
 use crate::error::{Error, Result};
 use crate::kms::{KeySpec, KeyState, KeyUsage, Kms};
@@ -123,12 +123,6 @@ pub struct AsymmetricDecryptResponse {
     pub plaintext: SecretBytes,
 }
 
-/// What AsymmetricSign signs: a SHA-256 digest, or a message the backend hashes.
-enum SignInput<'a> {
-    Digest(&'a [u8]),
-    Message(&'a [u8]),
-}
-
 /// The key and version an asymmetric action runs on.
 struct Target {
     key_id: String,
@@ -205,8 +199,7 @@ impl Kms {
         &self,
         req: AsymmetricSignRequest,
     ) -> Result<AsymmetricSignResponse> {
-        asym::check_digest(&req.digest)?;
-        self.sign_input(
+        self.asymmetric_sign_input(
             &req.key_id,
             req.key_version_id.as_deref(),
             req.algorithm,
@@ -215,13 +208,22 @@ impl Kms {
         .await
     }
 
-    async fn sign_input(
+    /// AsymmetricSign over a [`SignInput`]: a digest, or a message the backend hashes
+    /// (and, with a [`crate::PlatformAsym`], may sign on the platform). For bindings
+    /// that take either form.
+    ///
+    /// # Errors
+    /// As [`Kms::asymmetric_sign`].
+    pub async fn asymmetric_sign_input(
         &self,
         key_id: &str,
         key_version_id: Option<&str>,
         algorithm: SigningAlgorithm,
         input: SignInput<'_>,
     ) -> Result<AsymmetricSignResponse> {
+        if let SignInput::Digest(d) = input {
+            asym::check_digest(d)?;
+        }
         self.sweep().await?;
         let t = self.asymmetric_target(key_id, key_version_id, Some(KeyUsage::SignVerify))?;
         asym::check_signing(t.spec, algorithm)?;
@@ -252,12 +254,34 @@ impl Kms {
         algorithm: SigningAlgorithm,
         message: &[u8],
     ) -> Result<AsymmetricSignResponse> {
-        self.sign_input(
+        self.asymmetric_sign_input(
             key_id,
             key_version_id.as_deref(),
             algorithm,
             SignInput::Message(message),
         )
+        .await
+    }
+
+    /// AsymmetricVerify over a [`SignInput`] (a message is hashed with SHA-256 here).
+    ///
+    /// # Errors
+    /// As [`Kms::asymmetric_verify`].
+    pub async fn asymmetric_verify_input(
+        &self,
+        key_id: &str,
+        key_version_id: Option<&str>,
+        algorithm: SigningAlgorithm,
+        input: SignInput<'_>,
+        value: &[u8],
+    ) -> Result<AsymmetricVerifyResponse> {
+        self.asymmetric_verify(AsymmetricVerifyRequest {
+            key_id: key_id.into(),
+            key_version_id: key_version_id.map(Into::into),
+            algorithm,
+            digest: input.digest(),
+            value: value.to_vec(),
+        })
         .await
     }
 

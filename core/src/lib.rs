@@ -38,7 +38,7 @@ pub mod storage;
 mod sync;
 pub mod time;
 
-pub use asym::{EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm};
+pub use asym::{EncryptionAlgorithm, SignInput, SigningAlgorithm, WrappingAlgorithm};
 pub use backend::{BoxFuture, KeyBackend, KeyHandle, MaybeSend, MaybeSendSync, PlatformAsym};
 pub use context::EncryptionContext;
 pub use env::{Clock, Entropy, Env};

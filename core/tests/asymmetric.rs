@@ -170,6 +170,19 @@ fn bad_input_gets_stable_codes() {
         .key_id;
     let d = sha256(b"x");
     let code = |r: strongroom::Result<Vec<u8>>| r.unwrap_err().code();
+    // A digest or a message, exactly one (what every binding's either-form API takes).
+    for (dg, m) in [(None, None), (Some(&d[..]), Some(&b"x"[..]))] {
+        assert_eq!(
+            strongroom::SignInput::one_of(dg, m).unwrap_err().code(),
+            "InvalidParameter.Digest"
+        );
+    }
+    assert_eq!(
+        strongroom::SignInput::Message(b"x").digest(),
+        strongroom::SignInput::one_of(Some(&d), None)
+            .unwrap()
+            .digest()
+    );
     assert_eq!(
         code(sign(&kms, &ec, S::EcdsaSha256, &d[..31])),
         "InvalidParameter.Digest"

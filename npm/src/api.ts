@@ -882,12 +882,11 @@ function platformAsym(enabled: boolean | undefined): object | undefined {
   };
 }
 
-/** A `digest` or a `message`, exactly one. */
+/** The `digest` and `message` given, type-checked; the core takes exactly one. */
 function signInput(opts: { digest?: Uint8Array; message?: Uint8Array }): [Uint8Array | undefined, Uint8Array | undefined] {
   if (!opts) throw invalid('Digest', 'required');
   const d = opts.digest === undefined ? undefined : bytes('Digest', opts.digest);
   const m = opts.message === undefined ? undefined : bytes('Message', opts.message);
-  if ((d === undefined) === (m === undefined)) throw invalid('Digest', 'give exactly one of digest and message');
   return [d, m];
 }
 
@@ -908,7 +907,7 @@ export async function verifySignature(opts: {
     const spec = str('KeySpec', opts.keySpec, true)!;
     const alg = str('Algorithm', opts.algorithm, true)!;
     const signature = bytes('Value', opts.signature);
-    if (message !== undefined) {
+    if (message !== undefined && digest === undefined) {
       const r = await webCryptoVerify(n, publicKey, spec, alg, signature, message);
       if (r !== null) return r;
     }

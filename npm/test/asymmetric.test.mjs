@@ -177,6 +177,8 @@ test('bad input gets its own code', async () => {
   await assert.rejects(kms.asymmetricSign({ keyId: ec.keyId, algorithm: 'ECDSA_SHA_256', digest: new Uint8Array(31) }), (x) => x.code === 'InvalidParameter.Digest');
   await assert.rejects(kms.asymmetricSign({ keyId: ec.keyId, algorithm: 'RSA_PSS_SHA_256', message: MSG }), (x) => x.code === 'InvalidParameter.Algorithm');
   await assert.rejects(kms.asymmetricSign({ keyId: ec.keyId, algorithm: 'ECDSA_SHA_256' }), InvalidParameterError);
+  await assert.rejects(kms.asymmetricSign({ keyId: ec.keyId, algorithm: 'ECDSA_SHA_256', digest: sha256(MSG), message: MSG }), (x) => x.code === 'InvalidParameter.Digest');
+  await assert.rejects(verifySignature({ publicKey: new Uint8Array(1), keySpec: 'EC_P256', algorithm: 'ECDSA_SHA_256', signature: new Uint8Array(8), digest: sha256(MSG), message: MSG }), (x) => x.code === 'InvalidParameter.Digest');
   await assert.rejects(kms.asymmetricSign({ keyId: aes.keyId, algorithm: 'ECDSA_SHA_256', message: MSG }), InvalidParameterError);
   await assert.rejects(kms.createKey({ keySpec: 'EC_P256', keyUsage: 'ENCRYPT/DECRYPT' }), (x) => x.code === 'InvalidParameter.KeyUsage');
   await assert.rejects(

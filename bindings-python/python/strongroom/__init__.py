@@ -12,7 +12,6 @@ Every action runs in the Rust core with the GIL released. Errors derive from
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Mapping, Optional, Sequence, Union
@@ -249,12 +248,8 @@ def _ctx(c: Context) -> Optional[dict]:
     return dict(c)
 
 
-def _digest(digest: Optional[bytes], message: Optional[bytes]) -> bytes:
-    if (digest is None) == (message is None):
-        raise InvalidParameterError("InvalidParameter.Digest", "give exactly one of digest= or message=")
-    if message is not None:
-        return hashlib.sha256(_bytes("Message", message)).digest()
-    return _bytes("Digest", digest)
+def _opt_bytes(name: str, v: object) -> Optional[bytes]:
+    return None if v is None else _bytes(name, v)
 
 
 def _bytes(name: str, v: object) -> bytes:
@@ -323,10 +318,9 @@ def verify_signature(
     DER) — e.g. one exported with ``Kms.get_public_key`` — without a KMS key: give the
     SHA-256 ``digest`` or the ``message``. A wrong signature is ``False``; malformed
     input raises (``InvalidParameter.*``)."""
-    if (digest is None) == (message is None):
-        raise InvalidParameterError("InvalidParameter.Digest", "give exactly one of digest= and message=")
-    d = hashlib.sha256(_bytes("Message", message)).digest() if message is not None else _bytes("Digest", digest)
-    return _native.verify_signature(_bytes("PublicKey", public_key), key_spec, algorithm, d, _bytes("Signature", signature))
+    return _native.verify_signature(
+        _bytes("PublicKey", public_key), key_spec, algorithm, _bytes("Signature", signature),
+        _opt_bytes("Digest", digest), _opt_bytes("Message", message))
 
 
 class Kms:
@@ -564,7 +558,8 @@ class Kms:
     ) -> SignResult:
         """AsymmetricSign: signs `digest` (SHA-256 of the message, 32 bytes), or
         SHA-256(`message`) when a message is given instead."""
-        return SignResult(**self._native.asymmetric_sign(key_id, algorithm, _digest(digest, message), key_version_id))
+        return SignResult(**self._native.asymmetric_sign(
+            key_id, algorithm, _opt_bytes("Digest", digest), _opt_bytes("Message", message), key_version_id))
 
     def asymmetric_verify(
         self,
@@ -578,7 +573,8 @@ class Kms:
     ) -> VerifyResult:
         """AsymmetricVerify: `value` is False for a signature that does not verify."""
         return VerifyResult(**self._native.asymmetric_verify(
-            key_id, algorithm, _digest(digest, message), _bytes("Value", value), key_version_id))
+            key_id, algorithm, _bytes("Value", value), _opt_bytes("Digest", digest), _opt_bytes("Message", message),
+            key_version_id))
 
     def asymmetric_encrypt(
         self, *, key_id: str, algorithm: str, plaintext: bytes, key_version_id: Optional[str] = None
