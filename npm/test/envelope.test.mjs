@@ -74,6 +74,44 @@ test('encryptEnvelope / decryptEnvelope: multi-recipient, context, info', async 
   }
 });
 
+test('frames longer than node:crypto\'s 128 KiB update pieces: one-shot, streamed and every cipher agree', async () => {
+  const kms = await Kms.memory();
+  const k = (await kms.createKey()).keyId;
+  // 300,000-byte frames: two whole 128 KiB pieces and a partial one each; a final frame
+  // of 100,001 bytes.
+  const data = new Uint8Array(700_001).map((_, i) => (i * 31 + 7) & 255);
+  const ct = await kms.encryptEnvelope({ keyIds: [k], plaintext: data, frameLength: 300_000 });
+  const streamed = await collect(Readable.toWeb(Readable.from([data.subarray(0, 123_457), data.subarray(123_457)])).pipeThrough(kms.encryptStream({ keyIds: [k], frameLength: 300_000 })));
+  assert.deepEqual((await kms.decryptEnvelope({ ciphertext: streamed })).plaintext, data);
+  assert.deepEqual((await kms.decryptEnvelope({ ciphertext: ct })).plaintext, data);
+  for (const c of Object.values(ciphers)) {
+    assert.deepEqual((await kms.decryptEnvelope({ ciphertext: ct }, c)).plaintext, data);
+  }
+  // A flipped byte in the second piece of frame 2 is reported as frame 2, on the
+  // one-shot path as on the streaming one.
+  const frame2 = ct.length - (5 + 100_001 + 16) - (300_000 + 16);
+  const t = ct.slice();
+  t[frame2 + 140_000] ^= 1;
+  const frame2Fails = (e) => e.code === 'InvalidCiphertext.FrameAuthentication' && /frame 2 /.test(e.message);
+  await assert.rejects(kms.decryptEnvelope({ ciphertext: t }), frame2Fails);
+  await assert.rejects(collect(Readable.toWeb(Readable.from([t])).pipeThrough(kms.decryptStream())), frame2Fails);
+});
+
+test('node:crypto openInto leaves nothing of a frame that fails authentication', async () => {
+  const key = new Uint8Array(32).fill(9);
+  const c = await ciphers.platform(key.slice());
+  const nonce = new Uint8Array(12).fill(1);
+  const pt = new Uint8Array(300_000).fill(0x41);
+  const sealed = c.seal(nonce, pt);
+  const out = new Uint8Array(pt.length);
+  c.openInto(nonce, sealed, out);
+  assert.deepEqual(out, pt);
+  sealed[sealed.length - 1] ^= 1;
+  const out2 = new Uint8Array(pt.length).fill(0xee);
+  assert.throws(() => c.openInto(nonce, sealed, out2));
+  assert.ok(out2.every((b) => b === 0), 'the partly decrypted frame is wiped');
+});
+
 test('errors: distinct codes and classes', async () => {
   const kms = await Kms.memory();
   const k = (await kms.createKey()).keyId;
