@@ -411,19 +411,34 @@ pub struct NativeKms {
     inner: Rc<Kms>,
 }
 
-fn promise<F>(f: F) -> Promise
+/// Runs a call's future: polled once on the spot, so that a call which completes
+/// without waiting (state in memory; no remote backend, WebCrypto or store I/O on its
+/// path) returns its value, or throws, directly, and only one that must wait becomes a
+/// `Promise` (`future_to_promise`, which polls it again with a real waker: every
+/// future in the core re-registers its waker on each poll). The promise machinery was
+/// a fifth of a small Encrypt. The JS facade awaits either.
+fn promise<F>(f: F) -> Result<JsValue, JsValue>
 where
     F: core::future::Future<Output = Result<JsValue, JsValue>> + 'static,
 {
-    future_to_promise(f)
+    let mut f = Box::pin(f);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        core::task::Poll::Ready(r) => r,
+        core::task::Poll::Pending => Ok(future_to_promise(f).into()),
+    }
 }
 
+// Every method returns its value or a Promise of it (see `promise`), and fails with a
+// `{ code, kind, message }` object that npm/src/api.ts turns into a StrongroomError;
+// docs/API.md lists the codes per operation.
+#[allow(clippy::missing_errors_doc)]
 #[wasm_bindgen]
 impl NativeKms {
     /// An in-memory instance; `transport` sends master-key operations over the wire
     /// protocol; `platform` (see JsPlatformAsym) runs RSA / P-256 private-key
     /// operations on WebCrypto.
-    pub fn memory(transport: Option<Function>, platform: JsValue) -> Promise {
+    pub fn memory(transport: Option<Function>, platform: JsValue) -> Result<JsValue, JsValue> {
         promise(async move {
             let backend = backend_for(transport, platform).await?;
             let kms = Kms::memory(env(), backend).await.map_err(|e| js_err(&e))?;
@@ -449,7 +464,7 @@ impl NativeKms {
         backup: Option<Vec<u8>>,
         backup_passphrase: Option<String>,
         platform: JsValue,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         promise(async move {
             let backend = backend_for(transport, platform).await?;
             let storage: Arc<dyn Storage> = match save {
@@ -488,7 +503,7 @@ impl NativeKms {
 
     /// The sealed store image; resealed under `passphrase` when given.
     #[wasm_bindgen(js_name = exportImage)]
-    pub fn export_image(&self, passphrase: Option<String>) -> Promise {
+    pub fn export_image(&self, passphrase: Option<String>) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let reseal = passphrase.map(|p| (RootSecret::passphrase(&p), KdfParams::default()));
@@ -530,7 +545,7 @@ impl NativeKms {
 
     /// CreateBackup: the whole store sealed under its own passphrase.
     #[wasm_bindgen(js_name = createBackup)]
-    pub fn create_backup(&self, backup_passphrase: String) -> Promise {
+    pub fn create_backup(&self, backup_passphrase: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let b = kms
@@ -543,7 +558,7 @@ impl NativeKms {
 
     /// ChangePassphrase: reseals the store under a new passphrase.
     #[wasm_bindgen(js_name = changePassphrase)]
-    pub fn change_passphrase(&self, passphrase: String) -> Promise {
+    pub fn change_passphrase(&self, passphrase: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             kms.change_root(RootSecret::passphrase(&passphrase), KdfParams::default())
@@ -555,7 +570,7 @@ impl NativeKms {
 
     /// RekeyStore: a new random store key.
     #[wasm_bindgen(js_name = rekeyStore)]
-    pub fn rekey_store(&self) -> Promise {
+    pub fn rekey_store(&self) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             kms.rekey_store().await.map_err(|e| js_err(&e))?;
@@ -565,7 +580,7 @@ impl NativeKms {
 
     /// Compacts the journal into one snapshot now.
     #[wasm_bindgen(js_name = compactStore)]
-    pub fn compact_store(&self) -> Promise {
+    pub fn compact_store(&self) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             kms.compact_store().await.map_err(|e| js_err(&e))?;
@@ -596,7 +611,7 @@ impl NativeKms {
         description: Option<String>,
         origin: Option<String>,
         protection_level: Option<String>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let req = CreateKeyRequest {
@@ -613,7 +628,7 @@ impl NativeKms {
 
     /// DescribeKey.
     #[wasm_bindgen(js_name = describeKey)]
-    pub fn describe_key(&self, key_id: String) -> Promise {
+    pub fn describe_key(&self, key_id: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(metadata(
@@ -624,7 +639,7 @@ impl NativeKms {
 
     /// CreateAlias.
     #[wasm_bindgen(js_name = createAlias)]
-    pub fn create_alias(&self, alias_name: String, key_id: String) -> Promise {
+    pub fn create_alias(&self, alias_name: String, key_id: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             kms.create_alias(&alias_name, &key_id)
@@ -636,7 +651,7 @@ impl NativeKms {
 
     /// UpdateAlias.
     #[wasm_bindgen(js_name = updateAlias)]
-    pub fn update_alias(&self, alias_name: String, key_id: String) -> Promise {
+    pub fn update_alias(&self, alias_name: String, key_id: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             kms.update_alias(&alias_name, &key_id)
@@ -648,7 +663,7 @@ impl NativeKms {
 
     /// DeleteAlias.
     #[wasm_bindgen(js_name = deleteAlias)]
-    pub fn delete_alias(&self, alias_name: String) -> Promise {
+    pub fn delete_alias(&self, alias_name: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             kms.delete_alias(&alias_name)
@@ -660,7 +675,11 @@ impl NativeKms {
 
     /// ListAliases.
     #[wasm_bindgen(js_name = listAliases)]
-    pub fn list_aliases(&self, page_number: Option<u32>, page_size: Option<u32>) -> Promise {
+    pub fn list_aliases(
+        &self,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(aliases(
@@ -678,7 +697,7 @@ impl NativeKms {
         key_id: String,
         page_number: Option<u32>,
         page_size: Option<u32>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(aliases(
@@ -691,7 +710,7 @@ impl NativeKms {
 
     /// TagResource; `tags` is an object of string values.
     #[wasm_bindgen(js_name = tagResource)]
-    pub fn tag_resource(&self, key_id: String, tags: JsValue) -> Promise {
+    pub fn tag_resource(&self, key_id: String, tags: JsValue) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let bad = || {
@@ -722,7 +741,11 @@ impl NativeKms {
 
     /// UntagResource.
     #[wasm_bindgen(js_name = untagResource)]
-    pub fn untag_resource(&self, key_id: String, tag_keys: Vec<String>) -> Promise {
+    pub fn untag_resource(
+        &self,
+        key_id: String,
+        tag_keys: Vec<String>,
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             kms.untag_resource(&key_id, &tag_keys)
@@ -734,7 +757,7 @@ impl NativeKms {
 
     /// ListResourceTags: `[{ tagKey, tagValue }]`.
     #[wasm_bindgen(js_name = listResourceTags)]
-    pub fn list_resource_tags(&self, key_id: String) -> Promise {
+    pub fn list_resource_tags(&self, key_id: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let tags = kms
@@ -754,7 +777,7 @@ impl NativeKms {
 
     /// CreateKeyVersion.
     #[wasm_bindgen(js_name = createKeyVersion)]
-    pub fn create_key_version(&self, key_id: String) -> Promise {
+    pub fn create_key_version(&self, key_id: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(version(
@@ -767,7 +790,11 @@ impl NativeKms {
 
     /// DescribeKeyVersion.
     #[wasm_bindgen(js_name = describeKeyVersion)]
-    pub fn describe_key_version(&self, key_id: String, key_version_id: String) -> Promise {
+    pub fn describe_key_version(
+        &self,
+        key_id: String,
+        key_version_id: String,
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(version(
@@ -785,7 +812,7 @@ impl NativeKms {
         key_id: String,
         page_number: Option<u32>,
         page_size: Option<u32>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let r = kms
@@ -812,7 +839,7 @@ impl NativeKms {
         key_id: String,
         enable_automatic_rotation: bool,
         rotation_interval: Option<String>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let req = strongroom::UpdateRotationPolicyRequest {
@@ -836,7 +863,7 @@ impl NativeKms {
         destination_key_id: String,
         source_context: JsValue,
         destination_context: JsValue,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let req = strongroom::ReEncryptRequest {
@@ -863,7 +890,7 @@ impl NativeKms {
         key_id: String,
         enable: bool,
         description: Option<String>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(metadata(
@@ -876,7 +903,7 @@ impl NativeKms {
 
     /// EnableKey.
     #[wasm_bindgen(js_name = enableKey)]
-    pub fn enable_key(&self, key_id: String) -> Promise {
+    pub fn enable_key(&self, key_id: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(metadata(
@@ -887,7 +914,7 @@ impl NativeKms {
 
     /// DisableKey.
     #[wasm_bindgen(js_name = disableKey)]
-    pub fn disable_key(&self, key_id: String) -> Promise {
+    pub fn disable_key(&self, key_id: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(metadata(
@@ -898,7 +925,11 @@ impl NativeKms {
 
     /// ScheduleKeyDeletion.
     #[wasm_bindgen(js_name = scheduleKeyDeletion)]
-    pub fn schedule_key_deletion(&self, key_id: String, pending_window_in_days: u32) -> Promise {
+    pub fn schedule_key_deletion(
+        &self,
+        key_id: String,
+        pending_window_in_days: u32,
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(metadata(
@@ -911,7 +942,7 @@ impl NativeKms {
 
     /// CancelKeyDeletion.
     #[wasm_bindgen(js_name = cancelKeyDeletion)]
-    pub fn cancel_key_deletion(&self, key_id: String) -> Promise {
+    pub fn cancel_key_deletion(&self, key_id: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(metadata(
@@ -924,7 +955,11 @@ impl NativeKms {
 
     /// UpdateKeyDescription.
     #[wasm_bindgen(js_name = updateKeyDescription)]
-    pub fn update_key_description(&self, key_id: String, description: String) -> Promise {
+    pub fn update_key_description(
+        &self,
+        key_id: String,
+        description: String,
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             Ok(metadata(
@@ -942,7 +977,7 @@ impl NativeKms {
         page_number: Option<u32>,
         page_size: Option<u32>,
         filters: Option<Array>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         let filters: Vec<strongroom::KeyFilter> = filters
             .map(|a| {
@@ -996,7 +1031,7 @@ impl NativeKms {
         key_id: String,
         plaintext: Vec<u8>,
         encryption_context: JsValue,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let req = EncryptRequest {
@@ -1014,7 +1049,11 @@ impl NativeKms {
     }
 
     /// Decrypt.
-    pub fn decrypt(&self, ciphertext_blob: Vec<u8>, encryption_context: JsValue) -> Promise {
+    pub fn decrypt(
+        &self,
+        ciphertext_blob: Vec<u8>,
+        encryption_context: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let req = DecryptRequest {
@@ -1039,7 +1078,7 @@ impl NativeKms {
         encryption_context: JsValue,
         frame_length: Option<u32>,
         plaintext_length: Option<f64>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let req = EncryptEnvelopeRequest {
@@ -1069,7 +1108,12 @@ impl NativeKms {
     /// messageKey, frameLength, keyId, keyVersionId, encryptionContext, messageId }`.
     /// With an `expected` context the message's must equal it.
     #[wasm_bindgen(js_name = openEnvelope)]
-    pub fn open_envelope(&self, data: Vec<u8>, expected: JsValue, whole: bool) -> Promise {
+    pub fn open_envelope(
+        &self,
+        data: Vec<u8>,
+        expected: JsValue,
+        whole: bool,
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let expected = if expected.is_undefined() || expected.is_null() {
@@ -1133,7 +1177,11 @@ impl NativeKms {
 
     /// GetPublicKey: `{ keyId, keyVersionId, publicKey (PEM), publicKeyDer }`.
     #[wasm_bindgen(js_name = getPublicKey)]
-    pub fn get_public_key(&self, key_id: String, key_version_id: Option<String>) -> Promise {
+    pub fn get_public_key(
+        &self,
+        key_id: String,
+        key_version_id: Option<String>,
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let r = kms
@@ -1156,7 +1204,7 @@ impl NativeKms {
         digest: Option<Vec<u8>>,
         message: Option<Vec<u8>>,
         key_version_id: Option<String>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let input =
@@ -1186,7 +1234,7 @@ impl NativeKms {
         message: Option<Vec<u8>>,
         value: Vec<u8>,
         key_version_id: Option<String>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let input =
@@ -1215,7 +1263,7 @@ impl NativeKms {
         algorithm: String,
         plaintext: Vec<u8>,
         key_version_id: Option<String>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let r = kms
@@ -1241,7 +1289,7 @@ impl NativeKms {
         algorithm: String,
         ciphertext_blob: Vec<u8>,
         key_version_id: Option<String>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let r = kms
@@ -1268,7 +1316,7 @@ impl NativeKms {
         wrapping_algorithm: String,
         wrapping_key_spec: String,
         encryption_context: JsValue,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let r = kms
@@ -1299,7 +1347,7 @@ impl NativeKms {
         key_spec: Option<String>,
         number_of_bytes: Option<u32>,
         encryption_context: JsValue,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let r = kms
@@ -1330,7 +1378,7 @@ impl NativeKms {
         key_id: String,
         wrapping_algorithm: String,
         wrapping_key_spec: String,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let p = kms
@@ -1358,7 +1406,7 @@ impl NativeKms {
         encrypted_key_material: Vec<u8>,
         import_token: String,
         key_material_expire_unix: Option<f64>,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let expire = match key_material_expire_unix {
@@ -1386,7 +1434,7 @@ impl NativeKms {
 
     /// DeleteKeyMaterial: the key's metadata.
     #[wasm_bindgen(js_name = deleteKeyMaterial)]
-    pub fn delete_key_material(&self, key_id: String) -> Promise {
+    pub fn delete_key_material(&self, key_id: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let m = kms
@@ -1406,7 +1454,7 @@ impl NativeKms {
         number_of_bytes: Option<u32>,
         encryption_context: JsValue,
         with_plaintext: bool,
-    ) -> Promise {
+    ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
             let req = GenerateDataKeyRequest {
@@ -1442,6 +1490,7 @@ pub struct NativeBackendServer {
     inner: Rc<CoreServer>,
 }
 
+#[allow(clippy::missing_errors_doc)]
 #[wasm_bindgen]
 impl NativeBackendServer {
     /// A server over a fresh software backend.
@@ -1455,8 +1504,8 @@ impl NativeBackendServer {
         Ok(NativeBackendServer { inner: Rc::new(s) })
     }
 
-    /// Serves one request: `Promise<Uint8Array>`.
-    pub fn handle(&self, request: Vec<u8>) -> Promise {
+    /// Serves one request: a `Uint8Array`, or a `Promise` of one.
+    pub fn handle(&self, request: Vec<u8>) -> Result<JsValue, JsValue> {
         let s = self.inner.clone();
         promise(async move { Ok(bytes(&s.handle(&request).await).into()) })
     }
