@@ -589,7 +589,7 @@ export class Kms {
     return call(async () => {
       const pt = bytes('Plaintext', opts?.plaintext);
       const frameLength = u32('FrameLength', opts.frameLength) ?? (_cipher ? undefined : platform?.oneShotFrameLength);
-      const b = await this.#n.beginEnvelope(keyIdList(opts.keyIds), opts.encryptionContext, frameLength, pt.length);
+      const b = began(await this.#n.beginEnvelope(keyIdList(opts.keyIds), opts.encryptionContext, frameLength, pt.length));
       const w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength);
       return w.sealAll(b.header, pt);
     });
@@ -614,7 +614,7 @@ export class Kms {
     return new TransformStream<Uint8Array, Uint8Array>({
       start: (c) =>
         call(async () => {
-          const b = await n.beginEnvelope(keyIdList(opts?.keyIds), opts.encryptionContext, u32('FrameLength', opts.frameLength), undefined);
+          const b = began(await n.beginEnvelope(keyIdList(opts?.keyIds), opts.encryptionContext, u32('FrameLength', opts.frameLength), undefined));
           w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength);
           c.enqueue(b.header);
         }),
@@ -951,6 +951,12 @@ async function frameCipher(key: Uint8Array, factory?: FrameCipherFactory): Promi
   } finally {
     key.fill(0);
   }
+}
+
+/** The wasm core's `beginEnvelope` answer, `u32 frameLength ‖ messageKey (32) ‖
+ * header`, as views into it (frameCipher() wipes the key's bytes). */
+function began(r: Uint8Array): { frameLength: number; messageKey: Uint8Array; header: Uint8Array } {
+  return { frameLength: new DataView(r.buffer, r.byteOffset, 4).getUint32(0), messageKey: r.subarray(4, 36), header: r.subarray(36) };
 }
 
 function info(h: any): EnvelopeInfo {
