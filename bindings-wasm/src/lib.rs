@@ -41,15 +41,15 @@ impl Clock for JsClock {
     }
 }
 
-/// The OS CSPRNG (`crypto.getRandomValues`) drawn 512 bytes at a time. Each call
-/// from wasm into JS costs a few microseconds, and an envelope message needs three
-/// draws (message id, data key, wrapping nonce): pooling took ~10 µs off every message
-/// in Node. Bytes are handed out once and wiped from the pool as they go; wasm32 is
+/// The OS CSPRNG (`crypto.getRandomValues`) drawn 4096 bytes at a time. Each call
+/// from wasm into JS costs a few microseconds (tens when caches are cold), and an
+/// envelope message needs three draws (message id, data key, wrapping nonce): pooling
+/// took ~10 µs off every message in Node. Bytes are handed out once and wiped from the pool as they go; wasm32 is
 /// single-threaded, so a `RefCell` is enough.
 struct PooledEntropy {
     pool: core::cell::RefCell<(zeroize::Zeroizing<[u8; POOL]>, usize)>,
 }
-const POOL: usize = 512;
+const POOL: usize = 4096;
 
 impl PooledEntropy {
     fn new() -> Self {
