@@ -1,6 +1,8 @@
 """The Python face of strongroom: every action, its errors, and the async backend seam
 (the same tests run with the wire-protocol loopback transport)."""
 
+import os
+
 import pytest
 
 import strongroom
@@ -321,3 +323,25 @@ def test_list_keys_filters_and_random_password(kms):
     with pytest.raises(InvalidParameterError) as ei:
         kms.get_random_password(length=7)
     assert ei.value.code == "InvalidParameter.Length"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_never_draws_the_parents_random_bytes():
+    # The core pools OS randomness; a forked child inherits the pool and must discard
+    # it, or parent and child would make the same data keys.
+    kms = Kms.memory()
+    k = kms.create_key()
+    kms.generate_data_key(key_id=k.key_id)  # fills the pool in the parent
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(w, kms.generate_data_key(key_id=k.key_id).plaintext)
+        finally:
+            os._exit(0)
+    os.close(w)
+    mine = kms.generate_data_key(key_id=k.key_id).plaintext
+    os.waitpid(pid, 0)
+    theirs = os.read(r, 64)
+    os.close(r)
+    assert len(theirs) == 32 and theirs != mine
