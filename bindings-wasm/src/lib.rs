@@ -41,51 +41,12 @@ impl Clock for JsClock {
     }
 }
 
-/// The OS CSPRNG (`crypto.getRandomValues`) drawn 4096 bytes at a time. Each call
-/// from wasm into JS costs a few microseconds (tens when caches are cold), and an
-/// envelope message needs three draws (message id, data key, wrapping nonce): pooling
-/// took ~10 µs off every message in Node. Bytes are handed out once and wiped from the pool as they go; wasm32 is
-/// single-threaded, so a `RefCell` is enough.
-struct PooledEntropy {
-    pool: core::cell::RefCell<(zeroize::Zeroizing<[u8; POOL]>, usize)>,
-}
-const POOL: usize = 4096;
-
-impl PooledEntropy {
-    fn new() -> Self {
-        PooledEntropy {
-            pool: core::cell::RefCell::new((zeroize::Zeroizing::new([0u8; POOL]), POOL)),
-        }
-    }
-}
-
-impl strongroom::Entropy for PooledEntropy {
-    fn fill(&self, buf: &mut [u8]) -> strongroom::Result<()> {
-        use zeroize::Zeroize;
-        if buf.len() > POOL / 4 {
-            return strongroom::env::OsEntropy.fill(buf);
-        }
-        let mut g = self
-            .pool
-            .try_borrow_mut()
-            .map_err(|_| Error::EntropyUnavailable)?;
-        let (pool, used) = &mut *g;
-        if POOL - *used < buf.len() {
-            strongroom::env::OsEntropy.fill(pool.as_mut_slice())?;
-            *used = 0;
-        }
-        let taken = pool
-            .get_mut(*used..*used + buf.len())
-            .ok_or(Error::EntropyUnavailable)?;
-        buf.copy_from_slice(taken);
-        taken.zeroize();
-        *used += buf.len();
-        Ok(())
-    }
-}
-
 fn env() -> Env {
-    Env::new(Arc::new(PooledEntropy::new()), Arc::new(JsClock))
+    // The core's pool over getrandom's `wasm_js` backend (`crypto.getRandomValues`).
+    Env::new(
+        Arc::new(strongroom::env::PooledOsEntropy::default()),
+        Arc::new(JsClock),
+    )
 }
 
 /// A core error as a plain `{ code, kind, message }` object; the facade raises the

@@ -87,52 +87,54 @@ impl Entropy for OsEntropy {
 }
 
 /// Bytes drawn from the OS at a time by [`PooledOsEntropy`].
-#[cfg(all(feature = "getrandom", feature = "std"))]
+#[cfg(feature = "getrandom")]
 const POOL: usize = 4096;
 
 /// The operating system's CSPRNG, drawn [`POOL`] bytes at a time: an envelope message
 /// needs three small draws (data key, message id, wrapping nonce), and a `getrandom`
-/// call each was a sixth of a small message's cost from Python. Bytes are handed out
-/// once and wiped from the pool as they go; draws over a quarter of the pool go to the
-/// OS directly.
+/// call each was a sixth of a small message's cost from Python (in wasm, where each is
+/// a call into JS, more). Bytes are handed out once and wiped from the pool as they
+/// go; draws over a quarter of the pool go to the OS directly.
 ///
-/// Fork-safe: the pool remembers the process id it was filled in, and a forked child
-/// (another id) throws the inherited bytes away before drawing, so parent and child
-/// never hand out the same bytes. Never blocks: when another thread holds the pool (or
-/// a fork happened while one did), the draw goes to the OS directly.
-#[cfg(all(feature = "getrandom", feature = "std"))]
+/// Fork-safe (with `std`, off wasm32): the pool remembers the process id it was filled
+/// in, and a forked child (another id) throws the inherited bytes away before drawing,
+/// so parent and child never hand out the same bytes. Never blocks: when another thread
+/// holds the pool (or a fork happened while one did), the draw goes to the OS directly.
+#[cfg(feature = "getrandom")]
 pub struct PooledOsEntropy {
     pool: spin::Mutex<Pool>,
 }
 
-#[cfg(all(feature = "getrandom", feature = "std"))]
+#[cfg(feature = "getrandom")]
 struct Pool {
     bytes: zeroize::Zeroizing<[u8; POOL]>,
     used: usize,
+    #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
     pid: u32,
 }
 
-#[cfg(all(feature = "getrandom", feature = "std"))]
+#[cfg(feature = "getrandom")]
 impl Default for PooledOsEntropy {
     fn default() -> Self {
         PooledOsEntropy {
             pool: spin::Mutex::new(Pool {
                 bytes: zeroize::Zeroizing::new([0u8; POOL]),
                 used: POOL,
+                #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
                 pid: std::process::id(),
             }),
         }
     }
 }
 
-#[cfg(all(feature = "getrandom", feature = "std"))]
+#[cfg(feature = "getrandom")]
 impl core::fmt::Debug for PooledOsEntropy {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("PooledOsEntropy { .. }")
     }
 }
 
-#[cfg(all(feature = "getrandom", feature = "std"))]
+#[cfg(feature = "getrandom")]
 impl Entropy for PooledOsEntropy {
     fn fill(&self, buf: &mut [u8]) -> Result<()> {
         use zeroize::Zeroize;
@@ -142,11 +144,14 @@ impl Entropy for PooledOsEntropy {
         let Some(mut p) = self.pool.try_lock() else {
             return OsEntropy.fill(buf);
         };
-        let pid = std::process::id();
-        if p.pid != pid {
-            p.bytes.zeroize();
-            p.used = POOL;
-            p.pid = pid;
+        #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
+        {
+            let pid = std::process::id();
+            if p.pid != pid {
+                p.bytes.zeroize();
+                p.used = POOL;
+                p.pid = pid;
+            }
         }
         if POOL - p.used < buf.len() {
             OsEntropy.fill(p.bytes.as_mut_slice())?;
