@@ -34,6 +34,18 @@ fn err_code(o: &Output) -> String {
     v["Code"].as_str().unwrap().to_string()
 }
 
+/// Runs `openssl ARGS` and asserts that it succeeded.
+fn openssl_ok(args: &[&str]) {
+    assert!(
+        Command::new("openssl")
+            .args(args)
+            .status()
+            .unwrap()
+            .success(),
+        "{args:?}"
+    );
+}
+
 #[test]
 fn keys_encrypt_decrypt_and_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -959,16 +971,7 @@ fn data_keys_export_to_an_openssl_key() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-    let ok = |args: &[&str]| {
-        assert!(
-            Command::new("openssl")
-                .args(args)
-                .status()
-                .unwrap()
-                .success(),
-            "{args:?}"
-        )
-    };
+    let ok = openssl_ok;
     ok(&[
         "genpkey",
         "-algorithm",
@@ -1100,16 +1103,7 @@ fn byok_with_material_wrapped_by_openssl() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-    let ok = |args: &[&str]| {
-        assert!(
-            Command::new("openssl")
-                .args(args)
-                .status()
-                .unwrap()
-                .success(),
-            "{args:?}"
-        )
-    };
+    let ok = openssl_ok;
     let wrap = |material: &str, out: &str, md: &str| {
         let (o, m) = (format!("rsa_oaep_md:{md}"), format!("rsa_mgf1_md:{md}"));
         ok(&[
@@ -1295,16 +1289,7 @@ fn byok_of_an_openssl_ec_key_with_rsa_aes_key_wrap() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-    let ok = |args: &[&str]| {
-        assert!(
-            Command::new("openssl")
-                .args(args)
-                .status()
-                .unwrap()
-                .success(),
-            "{args:?}"
-        )
-    };
+    let ok = openssl_ok;
     let m = json(&sr(
         &store,
         "pw",
@@ -1476,16 +1461,7 @@ fn openssl_encrypts_to_our_rsa_key_and_verifies_our_pss_signatures() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
-    let ok = |args: &[&str]| {
-        assert!(
-            Command::new("openssl")
-                .args(args)
-                .status()
-                .unwrap()
-                .success(),
-            "{args:?}"
-        )
-    };
+    let ok = openssl_ok;
     let enc = json(&sr(
         &store,
         "pw",
