@@ -112,6 +112,20 @@ pub enum Error {
     KeyMaterialMismatch(String),
     /// An envelope message cannot be opened; see [`EnvelopeFailure`] for the codes.
     Envelope(EnvelopeFailure),
+    /// The caller may not perform this action on this resource
+    /// (`Forbidden.NoPermission`).
+    AccessDenied {
+        /// The action (Alibaba's name).
+        action: &'static str,
+        /// The resource (an ARN, or `*` for the instance).
+        resource: String,
+    },
+    /// No action by this name (`InvalidAction.NotFound`).
+    UnknownAction(String),
+    /// A request for one action met another action's service code, or a response of
+    /// the wrong shape: a bug in strongroom, never the caller's fault
+    /// (`InternalFailure`).
+    Internal(&'static str),
 }
 
 /// Why an envelope message could not be opened. Each has its own code; none tells
@@ -249,6 +263,8 @@ impl Error {
                 "ImportToken" => "InvalidParameter.ImportToken",
                 "EncryptedKeyMaterial" => "InvalidParameter.EncryptedKeyMaterial",
                 "KeyMaterialExpireUnix" => "InvalidParameter.KeyMaterialExpireUnix",
+                "ProtectedResourceArn" => "InvalidParameter.ProtectedResourceArn",
+                "Request" => "InvalidParameter.Request",
                 _ => "InvalidParameter",
             },
             Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",
@@ -283,6 +299,9 @@ impl Error {
             Error::KeyOrigin { .. } => "Rejected.KeyOrigin",
             Error::ImportTokenExpired(_) => "Rejected.ImportTokenExpired",
             Error::KeyMaterialMismatch(_) => "Rejected.KeyMaterialMismatch",
+            Error::AccessDenied { .. } => "Forbidden.NoPermission",
+            Error::UnknownAction(_) => "InvalidAction.NotFound",
+            Error::Internal(_) => "InternalFailure",
         }
     }
 
@@ -301,6 +320,8 @@ impl Error {
             Error::Envelope(EnvelopeFailure::NoRecipient) => "KeyNotFound",
             Error::Envelope(_) => "InvalidCiphertext",
             Error::WrongPassphrase => "WrongPassphrase",
+            Error::AccessDenied { .. } => "AccessDenied",
+            Error::UnknownAction(_) => "InvalidParameter",
             Error::StoreCorrupted(_)
             | Error::UnsupportedStoreVersion(_)
             | Error::StoreIo(_)
@@ -316,7 +337,8 @@ impl Error {
             | Error::Io(_)
             | Error::KeyOrigin { .. }
             | Error::ImportTokenExpired(_)
-            | Error::KeyMaterialMismatch(_) => "Rejected",
+            | Error::KeyMaterialMismatch(_)
+            | Error::Internal(_) => "Rejected",
         }
     }
 
@@ -386,6 +408,11 @@ impl fmt::Display for Error {
                 f,
                 "key {k} once held other key material: only the same material can be imported again"
             ),
+            Error::AccessDenied { action, resource } => {
+                write!(f, "the caller may not {action} on {resource}")
+            }
+            Error::UnknownAction(a) => write!(f, "no action named {a:?}"),
+            Error::Internal(what) => write!(f, "internal failure (a bug in strongroom): {what}"),
         }
     }
 }

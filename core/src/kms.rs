@@ -512,7 +512,9 @@ pub struct Kms {
     /// A flush failed after the change was applied: this instance accepts no more
     /// mutations (reopen the store).
     poisoned: core::sync::atomic::AtomicBool,
-    state: spin::Mutex<State>,
+    pub(crate) state: spin::Mutex<State>,
+    /// The policy / audit seam (see [`crate::api::CallHook`]).
+    pub(crate) call_hook: spin::Mutex<Option<Arc<dyn crate::api::CallHook>>>,
     /// Earliest PendingDeletion deadline (ms), so the per-call check is O(1).
     next_deletion: spin::Mutex<Option<u64>>,
     /// Earliest automatic rotation due (ms).
@@ -587,12 +589,20 @@ impl State {
     }
 }
 
+/// The alias a KeyId parameter names (`alias/…` or an alias ARN), if it names one.
+pub(crate) fn alias_named(input: &str) -> Option<String> {
+    match key_ref(input) {
+        Ok(KeyRef::Alias(a)) => Some(a.to_string()),
+        _ => None,
+    }
+}
+
 /// Most aliases one key may have.
 pub const MAX_ALIASES_PER_KEY: usize = 50;
 /// Most tags one key may carry.
 pub const MAX_TAGS_PER_KEY: usize = 20;
 
-fn check_alias_name(a: &str) -> Result<()> {
+pub(crate) fn check_alias_name(a: &str) -> Result<()> {
     let ok = a.len() <= 255
         && a.strip_prefix("alias/").is_some_and(|n| {
             !n.is_empty()
@@ -755,6 +765,7 @@ impl Kms {
             next_material_expiry: spin::Mutex::new(state.next_material_expiry()),
             next_rotation: spin::Mutex::new(state.next_rotation()),
             state: spin::Mutex::new(state),
+            call_hook: spin::Mutex::new(None),
             writer: AsyncMutex::default(),
             data_key_cache: spin::Mutex::new(crate::envelope::cache::Cache::default()),
             public_keys: crate::asym::PublicKeyCache::default(),
@@ -1132,6 +1143,16 @@ impl Kms {
     /// origin with an asymmetric spec or a backend that cannot import;
     /// `Rejected.QuotaExceeded`; store and backend failures.
     pub async fn create_key(&self, req: CreateKeyRequest) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::CreateKey(req),
+            )
+            .await?;
+        crate::api::take!(r, CreateKey)
+    }
+
+    pub(crate) async fn create_key_impl(&self, req: CreateKeyRequest) -> Result<KeyMetadata> {
         self.sweep().await?;
         let spec = req.key_spec.unwrap_or(KeySpec::Aes256);
         let usage = req.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
@@ -1402,6 +1423,18 @@ impl Kms {
     /// `Forbidden.KeyNotFound`; `Forbidden.KeyPendingDeletion` (cancel the deletion
     /// first); `Forbidden.KeyPendingImport`; store failures.
     pub async fn enable_key(&self, key_id: &str) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::EnableKey(crate::api::EnableKeyRequest {
+                    key_id: key_id.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, EnableKey)
+    }
+
+    pub(crate) async fn enable_key_impl(&self, key_id: &str) -> Result<KeyMetadata> {
         self.mutate_key(key_id, |k| match k.state {
             KeyState::Enabled | KeyState::Disabled => {
                 k.state = KeyState::Enabled;
@@ -1418,6 +1451,18 @@ impl Kms {
     /// # Errors
     /// As [`Kms::enable_key`].
     pub async fn disable_key(&self, key_id: &str) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::DisableKey(crate::api::DisableKeyRequest {
+                    key_id: key_id.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, DisableKey)
+    }
+
+    pub(crate) async fn disable_key_impl(&self, key_id: &str) -> Result<KeyMetadata> {
         self.mutate_key(key_id, |k| match k.state {
             KeyState::Enabled | KeyState::Disabled => {
                 k.state = KeyState::Disabled;
@@ -1435,6 +1480,23 @@ impl Kms {
     /// `InvalidParameter.PendingWindowInDays`; `Forbidden.KeyNotFound`;
     /// `Forbidden.KeyPendingDeletion` when already scheduled; store failures.
     pub async fn schedule_key_deletion(
+        &self,
+        key_id: &str,
+        pending_window_in_days: u32,
+    ) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::ScheduleKeyDeletion(crate::api::ScheduleKeyDeletionRequest {
+                    key_id: key_id.into(),
+                    pending_window_in_days,
+                }),
+            )
+            .await?;
+        crate::api::take!(r, ScheduleKeyDeletion)
+    }
+
+    pub(crate) async fn schedule_key_deletion_impl(
         &self,
         key_id: &str,
         pending_window_in_days: u32,
@@ -1464,6 +1526,18 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`; `Forbidden.KeyNotPendingDeletion`; store failures.
     pub async fn cancel_key_deletion(&self, key_id: &str) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::CancelKeyDeletion(crate::api::CancelKeyDeletionRequest {
+                    key_id: key_id.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, CancelKeyDeletion)
+    }
+
+    pub(crate) async fn cancel_key_deletion_impl(&self, key_id: &str) -> Result<KeyMetadata> {
         self.mutate_key(key_id, |k| {
             if k.state != KeyState::PendingDeletion {
                 return Err(Error::KeyState {
@@ -1495,6 +1569,28 @@ impl Kms {
         enable_deletion_protection: bool,
         deletion_protection_description: Option<&str>,
     ) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::SetDeletionProtection(
+                    crate::api::SetDeletionProtectionRequest {
+                        protected_resource_arn: key_id.into(),
+                        enable_deletion_protection,
+                        deletion_protection_description: deletion_protection_description
+                            .map(Into::into),
+                    },
+                ),
+            )
+            .await?;
+        crate::api::take!(r, SetDeletionProtection)
+    }
+
+    pub(crate) async fn set_deletion_protection_impl(
+        &self,
+        key_id: &str,
+        enable_deletion_protection: bool,
+        deletion_protection_description: Option<&str>,
+    ) -> Result<KeyMetadata> {
         let d = deletion_protection_description.unwrap_or_default();
         if d.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err(Error::param("Description", "at most 8192 characters"));
@@ -1511,6 +1607,25 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Description` (over 8192 characters); `Forbidden.KeyNotFound`.
     pub async fn update_key_description(
+        &self,
+        key_id: &str,
+        description: &str,
+    ) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::UpdateKeyDescription(
+                    crate::api::UpdateKeyDescriptionRequest {
+                        key_id: key_id.into(),
+                        description: description.into(),
+                    },
+                ),
+            )
+            .await?;
+        crate::api::take!(r, UpdateKeyDescription)
+    }
+
+    pub(crate) async fn update_key_description_impl(
         &self,
         key_id: &str,
         description: &str,
@@ -1532,6 +1647,18 @@ impl Kms {
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyDisabled` (…), `Rejected.KeyUsage`,
     /// `Rejected.QuotaExceeded`; backend and store failures.
     pub async fn create_key_version(&self, key_id: &str) -> Result<KeyVersion> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::CreateKeyVersion(crate::api::CreateKeyVersionRequest {
+                    key_id: key_id.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, CreateKeyVersion)
+    }
+
+    pub(crate) async fn create_key_version_impl(&self, key_id: &str) -> Result<KeyVersion> {
         self.sweep().await?;
         let (id, spec) = self.with_key(key_id, |k| {
             if k.state != KeyState::Enabled {
@@ -1555,6 +1682,23 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyVersionNotFound`.
     pub async fn describe_key_version(
+        &self,
+        key_id: &str,
+        key_version_id: &str,
+    ) -> Result<KeyVersion> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::DescribeKeyVersion(crate::api::DescribeKeyVersionRequest {
+                    key_id: key_id.into(),
+                    key_version_id: key_version_id.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, DescribeKeyVersion)
+    }
+
+    pub(crate) async fn describe_key_version_impl(
         &self,
         key_id: &str,
         key_version_id: &str,
@@ -1585,6 +1729,25 @@ impl Kms {
         page_number: Option<u32>,
         page_size: Option<u32>,
     ) -> Result<ListKeyVersionsResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::ListKeyVersions(crate::api::ListKeyVersionsRequest {
+                    key_id: key_id.into(),
+                    page_number,
+                    page_size,
+                }),
+            )
+            .await?;
+        crate::api::take!(r, ListKeyVersions)
+    }
+
+    pub(crate) async fn list_key_versions_impl(
+        &self,
+        key_id: &str,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> Result<ListKeyVersionsResponse> {
         self.sweep().await?;
         self.with_key(key_id, |k| {
             let (versions, page_number, page_size) = page(&k.versions, page_number, page_size)?;
@@ -1610,6 +1773,19 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.RotationInterval`; `Forbidden.KeyNotFound`; store failures.
     pub async fn update_rotation_policy(
+        &self,
+        req: UpdateRotationPolicyRequest,
+    ) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::UpdateRotationPolicy(req),
+            )
+            .await?;
+        crate::api::take!(r, UpdateRotationPolicy)
+    }
+
+    pub(crate) async fn update_rotation_policy_impl(
         &self,
         req: UpdateRotationPolicyRequest,
     ) -> Result<KeyMetadata> {
@@ -1657,8 +1833,18 @@ impl Kms {
     /// # Errors
     /// As [`Kms::decrypt`] for the source and [`Kms::encrypt`] for the destination.
     pub async fn re_encrypt(&self, req: ReEncryptRequest) -> Result<ReEncryptResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::ReEncrypt(req),
+            )
+            .await?;
+        crate::api::take!(r, ReEncrypt)
+    }
+
+    pub(crate) async fn re_encrypt_impl(&self, req: ReEncryptRequest) -> Result<ReEncryptResponse> {
         let d = self
-            .decrypt(DecryptRequest {
+            .decrypt_impl(DecryptRequest {
                 ciphertext_blob: req.ciphertext_blob,
                 encryption_context: req.source_encryption_context,
             })
@@ -1685,6 +1871,19 @@ impl Kms {
     /// `InvalidParameter.AliasName`, `Rejected.AliasExists`, `Forbidden.KeyNotFound`,
     /// `Rejected.QuotaExceeded` (50 per key); store failures.
     pub async fn create_alias(&self, alias_name: &str, key_id: &str) -> Result<()> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::CreateAlias(crate::api::AliasRequest {
+                    alias_name: alias_name.into(),
+                    key_id: key_id.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, CreateAlias).map(|_| ())
+    }
+
+    pub(crate) async fn create_alias_impl(&self, alias_name: &str, key_id: &str) -> Result<()> {
         self.set_alias(alias_name, key_id, false).await
     }
 
@@ -1693,6 +1892,19 @@ impl Kms {
     /// # Errors
     /// `Forbidden.AliasNotFound`, `Forbidden.KeyNotFound`, `Rejected.QuotaExceeded`.
     pub async fn update_alias(&self, alias_name: &str, key_id: &str) -> Result<()> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::UpdateAlias(crate::api::AliasRequest {
+                    alias_name: alias_name.into(),
+                    key_id: key_id.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, UpdateAlias).map(|_| ())
+    }
+
+    pub(crate) async fn update_alias_impl(&self, alias_name: &str, key_id: &str) -> Result<()> {
         self.set_alias(alias_name, key_id, true).await
     }
 
@@ -1721,6 +1933,18 @@ impl Kms {
     /// # Errors
     /// `Forbidden.AliasNotFound`; store failures.
     pub async fn delete_alias(&self, alias_name: &str) -> Result<()> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::DeleteAlias(crate::api::DeleteAliasRequest {
+                    alias_name: alias_name.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, DeleteAlias).map(|_| ())
+    }
+
+    pub(crate) async fn delete_alias_impl(&self, alias_name: &str) -> Result<()> {
         self.sweep().await?;
         self.mutate(|tx| {
             tx.remove_alias(alias_name)
@@ -1751,6 +1975,23 @@ impl Kms {
         page_number: Option<u32>,
         page_size: Option<u32>,
     ) -> Result<ListAliasesResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::ListAliases(crate::api::ListAliasesRequest {
+                    page_number,
+                    page_size,
+                }),
+            )
+            .await?;
+        crate::api::take!(r, ListAliases)
+    }
+
+    pub(crate) async fn list_aliases_impl(
+        &self,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> Result<ListAliasesResponse> {
         self.sweep().await?;
         let all = Self::alias_entries(&self.state.lock(), None);
         let (aliases, page_number, page_size) = page(&all, page_number, page_size)?;
@@ -1768,6 +2009,25 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`, `InvalidParameter.Limit`.
     pub async fn list_aliases_by_key_id(
+        &self,
+        key_id: &str,
+        page_number: Option<u32>,
+        page_size: Option<u32>,
+    ) -> Result<ListAliasesResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::ListAliasesByKeyId(crate::api::ListAliasesByKeyIdRequest {
+                    key_id: key_id.into(),
+                    page_number,
+                    page_size,
+                }),
+            )
+            .await?;
+        crate::api::take!(r, ListAliasesByKeyId)
+    }
+
+    pub(crate) async fn list_aliases_by_key_id_impl(
         &self,
         key_id: &str,
         page_number: Option<u32>,
@@ -1795,6 +2055,19 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Tags`, `Forbidden.KeyNotFound`; store failures.
     pub async fn tag_resource(&self, key_id: &str, tags: &[Tag]) -> Result<()> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::TagResource(crate::api::TagResourceRequest {
+                    key_id: key_id.into(),
+                    tags: tags.to_vec(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, TagResource).map(|_| ())
+    }
+
+    pub(crate) async fn tag_resource_impl(&self, key_id: &str, tags: &[Tag]) -> Result<()> {
         if tags.is_empty() {
             return Err(Error::param("Tags", "at least one tag"));
         }
@@ -1830,6 +2103,23 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`; store failures.
     pub async fn untag_resource(&self, key_id: &str, tag_keys: &[String]) -> Result<()> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::UntagResource(crate::api::UntagResourceRequest {
+                    key_id: key_id.into(),
+                    tag_keys: tag_keys.to_vec(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, UntagResource).map(|_| ())
+    }
+
+    pub(crate) async fn untag_resource_impl(
+        &self,
+        key_id: &str,
+        tag_keys: &[String],
+    ) -> Result<()> {
         self.mutate_key(key_id, |k| {
             for t in tag_keys {
                 k.tags.remove(t);
@@ -1845,6 +2135,18 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`.
     pub async fn list_resource_tags(&self, key_id: &str) -> Result<Vec<Tag>> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::ListResourceTags(crate::api::ListResourceTagsRequest {
+                    key_id: key_id.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, ListResourceTags).map(|r| r.tags)
+    }
+
+    pub(crate) async fn list_resource_tags_impl(&self, key_id: &str) -> Result<Vec<Tag>> {
         self.sweep().await?;
         self.with_key(key_id, |k| {
             Ok(k.tags
@@ -1862,6 +2164,18 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`, `InvalidParameter.KeyId`.
     pub async fn describe_key(&self, key_id: &str) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::DescribeKey(crate::api::DescribeKeyRequest {
+                    key_id: key_id.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, DescribeKey)
+    }
+
+    pub(crate) async fn describe_key_impl(&self, key_id: &str) -> Result<KeyMetadata> {
         self.sweep().await?;
         self.with_key(key_id, |k| Ok(Self::metadata(k)))
     }
@@ -1871,6 +2185,16 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Limit` for a page size outside 1–100 or page number 0.
     pub async fn list_keys(&self, req: ListKeysRequest) -> Result<ListKeysResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::ListKeys(req),
+            )
+            .await?;
+        crate::api::take!(r, ListKeys)
+    }
+
+    pub(crate) async fn list_keys_impl(&self, req: ListKeysRequest) -> Result<ListKeysResponse> {
         let filters = merge_filters(&req.filters)?;
         self.sweep().await?;
         let st = self.state.lock();
@@ -1936,6 +2260,19 @@ impl Kms {
     /// required); `InvalidParameter.ExcludeCharacters` (nothing left to draw from);
     /// `Rejected.EntropyUnavailable`.
     pub fn get_random_password(&self, req: &GetRandomPasswordRequest) -> Result<SecretBytes> {
+        // GetRandomPassword never waits (no sweep, no storage, no backend): its future
+        // is ready on the first poll, so this face stays synchronous.
+        let caller = crate::api::Caller::owner();
+        let fut = self.call(&caller, crate::api::Request::GetRandomPassword(req.clone()));
+        let r =
+            crate::sync::poll_ready(fut).ok_or(Error::Internal("GetRandomPassword waited"))??;
+        crate::api::take!(r, GetRandomPassword).map(|r| r.random_password)
+    }
+
+    pub(crate) fn get_random_password_impl(
+        &self,
+        req: &GetRandomPasswordRequest,
+    ) -> Result<SecretBytes> {
         let length = req.length.unwrap_or(32);
         if !(8..=128).contains(&length) {
             return Err(Error::param("Length", "8 to 128"));
@@ -2037,6 +2374,16 @@ impl Kms {
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyDisabled` (and other states),
     /// `Rejected.KeyUsage`; backend failures.
     pub async fn encrypt(&self, req: EncryptRequest) -> Result<EncryptResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::Encrypt(req),
+            )
+            .await?;
+        crate::api::take!(r, Encrypt)
+    }
+
+    pub(crate) async fn encrypt_impl(&self, req: EncryptRequest) -> Result<EncryptResponse> {
         self.sweep().await?;
         if req.plaintext.is_empty() {
             return Err(Error::param("Plaintext", "required (1 byte to 6 KiB)"));
@@ -2058,6 +2405,16 @@ impl Kms {
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyVersionNotFound`, `Forbidden.KeyDisabled`;
     /// backend failures.
     pub async fn decrypt(&self, req: DecryptRequest) -> Result<DecryptResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::Decrypt(req),
+            )
+            .await?;
+        crate::api::take!(r, Decrypt)
+    }
+
+    pub(crate) async fn decrypt_impl(&self, req: DecryptRequest) -> Result<DecryptResponse> {
         self.sweep().await?;
         let parsed = blob::parse(&req.ciphertext_blob)?;
         let (key_id, version_id, handle) = self.with_key(&parsed.key_id, |k| {
@@ -2099,6 +2456,19 @@ impl Kms {
         &self,
         req: GenerateDataKeyRequest,
     ) -> Result<GenerateDataKeyResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::GenerateDataKey(req),
+            )
+            .await?;
+        crate::api::take!(r, GenerateDataKey)
+    }
+
+    pub(crate) async fn generate_data_key_impl(
+        &self,
+        req: GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse> {
         self.sweep().await?;
         let len = Self::data_key_len(&req)?;
         let mut dk = SecretBytes::zeroed(len);
@@ -2122,7 +2492,20 @@ impl Kms {
         &self,
         req: GenerateDataKeyRequest,
     ) -> Result<GenerateDataKeyWithoutPlaintextResponse> {
-        let r = self.generate_data_key(req).await?;
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::GenerateDataKeyWithoutPlaintext(req),
+            )
+            .await?;
+        crate::api::take!(r, GenerateDataKeyWithoutPlaintext)
+    }
+
+    pub(crate) async fn generate_data_key_without_plaintext_impl(
+        &self,
+        req: GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyWithoutPlaintextResponse> {
+        let r = self.generate_data_key_impl(req).await?;
         Ok(GenerateDataKeyWithoutPlaintextResponse {
             key_id: r.key_id,
             key_version_id: r.key_version_id,

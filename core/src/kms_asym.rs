@@ -178,6 +178,23 @@ impl Kms {
         key_id: &str,
         key_version_id: Option<&str>,
     ) -> Result<GetPublicKeyResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::GetPublicKey(crate::api::GetPublicKeyRequest {
+                    key_id: key_id.into(),
+                    key_version_id: key_version_id.map(Into::into),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, GetPublicKey)
+    }
+
+    pub(crate) async fn get_public_key_impl(
+        &self,
+        key_id: &str,
+        key_version_id: Option<&str>,
+    ) -> Result<GetPublicKeyResponse> {
         self.sweep().await?;
         let t = self.asymmetric_target(key_id, key_version_id, None)?;
         let der = self.backend.public_key(&t.handle, t.spec).await?;
@@ -199,13 +216,13 @@ impl Kms {
         &self,
         req: AsymmetricSignRequest,
     ) -> Result<AsymmetricSignResponse> {
-        self.asymmetric_sign_input(
-            &req.key_id,
-            req.key_version_id.as_deref(),
-            req.algorithm,
-            SignInput::Digest(&req.digest),
-        )
-        .await
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::AsymmetricSign(req),
+            )
+            .await?;
+        crate::api::take!(r, AsymmetricSign)
     }
 
     /// AsymmetricSign over a [`SignInput`]: a digest, or a message the backend hashes
@@ -215,6 +232,39 @@ impl Kms {
     /// # Errors
     /// As [`Kms::asymmetric_sign`].
     pub async fn asymmetric_sign_input(
+        &self,
+        key_id: &str,
+        key_version_id: Option<&str>,
+        algorithm: SigningAlgorithm,
+        input: SignInput<'_>,
+    ) -> Result<AsymmetricSignResponse> {
+        let key_id = String::from(key_id);
+        let key_version_id = key_version_id.map(String::from);
+        let request = match input {
+            SignInput::Digest(d) => crate::api::Request::AsymmetricSign(AsymmetricSignRequest {
+                key_id,
+                key_version_id,
+                algorithm,
+                digest: d.to_vec(),
+            }),
+            SignInput::Message(m) => crate::api::Request::AsymmetricSignMessage(
+                crate::api::AsymmetricSignMessageRequest {
+                    key_id,
+                    key_version_id,
+                    algorithm,
+                    message: m.to_vec(),
+                },
+            ),
+        };
+        let r = self.call(&crate::api::Caller::owner(), request).await?;
+        match r {
+            crate::api::Response::AsymmetricSign(x)
+            | crate::api::Response::AsymmetricSignMessage(x) => Ok(x),
+            _ => Err(Error::Internal("a response of another action")),
+        }
+    }
+
+    pub(crate) async fn asymmetric_sign_impl(
         &self,
         key_id: &str,
         key_version_id: Option<&str>,
@@ -294,6 +344,19 @@ impl Kms {
         &self,
         req: AsymmetricVerifyRequest,
     ) -> Result<AsymmetricVerifyResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::AsymmetricVerify(req),
+            )
+            .await?;
+        crate::api::take!(r, AsymmetricVerify)
+    }
+
+    pub(crate) async fn asymmetric_verify_impl(
+        &self,
+        req: AsymmetricVerifyRequest,
+    ) -> Result<AsymmetricVerifyResponse> {
         self.sweep().await?;
         let t = self.asymmetric_target(
             &req.key_id,
@@ -323,6 +386,19 @@ impl Kms {
         &self,
         req: AsymmetricEncryptRequest,
     ) -> Result<AsymmetricEncryptResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::AsymmetricEncrypt(req),
+            )
+            .await?;
+        crate::api::take!(r, AsymmetricEncrypt)
+    }
+
+    pub(crate) async fn asymmetric_encrypt_impl(
+        &self,
+        req: AsymmetricEncryptRequest,
+    ) -> Result<AsymmetricEncryptResponse> {
         self.sweep().await?;
         let t = self.asymmetric_target(
             &req.key_id,
@@ -349,6 +425,19 @@ impl Kms {
     /// `InvalidCiphertext`, `InvalidParameter.Algorithm`, `Rejected.KeyUsage`, and as
     /// [`Kms::get_public_key`].
     pub async fn asymmetric_decrypt(
+        &self,
+        req: AsymmetricDecryptRequest,
+    ) -> Result<AsymmetricDecryptResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::AsymmetricDecrypt(req),
+            )
+            .await?;
+        crate::api::take!(r, AsymmetricDecrypt)
+    }
+
+    pub(crate) async fn asymmetric_decrypt_impl(
         &self,
         req: AsymmetricDecryptRequest,
     ) -> Result<AsymmetricDecryptResponse> {
@@ -444,9 +533,22 @@ impl Kms {
         &self,
         req: ExportDataKeyRequest,
     ) -> Result<ExportDataKeyResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::ExportDataKey(req),
+            )
+            .await?;
+        crate::api::take!(r, ExportDataKey)
+    }
+
+    pub(crate) async fn export_data_key_impl(
+        &self,
+        req: ExportDataKeyRequest,
+    ) -> Result<ExportDataKeyResponse> {
         check_wrapping(&req.public_key_blob, req.wrapping_key_spec)?;
         let d = self
-            .decrypt(crate::DecryptRequest {
+            .decrypt_impl(crate::DecryptRequest {
                 ciphertext_blob: req.ciphertext_blob,
                 encryption_context: req.encryption_context,
             })
@@ -473,8 +575,21 @@ impl Kms {
         &self,
         req: GenerateAndExportDataKeyRequest,
     ) -> Result<GenerateAndExportDataKeyResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::GenerateAndExportDataKey(req),
+            )
+            .await?;
+        crate::api::take!(r, GenerateAndExportDataKey)
+    }
+
+    pub(crate) async fn generate_and_export_data_key_impl(
+        &self,
+        req: GenerateAndExportDataKeyRequest,
+    ) -> Result<GenerateAndExportDataKeyResponse> {
         check_wrapping(&req.public_key_blob, req.wrapping_key_spec)?;
-        let g = self.generate_data_key(req.data_key).await?;
+        let g = self.generate_data_key_impl(req.data_key).await?;
         let exported_data_key = asym::wrap_for_export(
             &req.public_key_blob,
             req.wrapping_key_spec,

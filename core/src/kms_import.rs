@@ -162,6 +162,27 @@ impl Kms {
         wrapping_algorithm: ImportWrappingAlgorithm,
         wrapping_key_spec: KeySpec,
     ) -> Result<ImportParameters> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::GetParametersForImport(
+                    crate::api::GetParametersForImportRequest {
+                        key_id: key_id.into(),
+                        wrapping_algorithm,
+                        wrapping_key_spec,
+                    },
+                ),
+            )
+            .await?;
+        crate::api::take!(r, GetParametersForImport)
+    }
+
+    pub(crate) async fn get_parameters_for_import_impl(
+        &self,
+        key_id: &str,
+        wrapping_algorithm: ImportWrappingAlgorithm,
+        wrapping_key_spec: KeySpec,
+    ) -> Result<ImportParameters> {
         self.sweep().await?;
         if wrapping_key_spec != KeySpec::Rsa2048 {
             return Err(Error::param(
@@ -230,6 +251,19 @@ impl Kms {
     /// `Rejected.KeyMaterialMismatch`; `Rejected.KeyOrigin`;
     /// `Forbidden.KeyPendingDeletion`; `Forbidden.KeyNotFound`; store failures.
     pub async fn import_key_material(&self, req: ImportKeyMaterialRequest) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::ImportKeyMaterial(req),
+            )
+            .await?;
+        crate::api::take!(r, ImportKeyMaterial)
+    }
+
+    pub(crate) async fn import_key_material_impl(
+        &self,
+        req: ImportKeyMaterialRequest,
+    ) -> Result<KeyMetadata> {
         self.sweep().await?;
         let now = self.env.now();
         let expire_ms = match req.key_material_expire_unix {
@@ -329,6 +363,18 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`; `Rejected.KeyOrigin`; store failures.
     pub async fn delete_key_material(&self, key_id: &str) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::DeleteKeyMaterial(crate::api::DeleteKeyMaterialRequest {
+                    key_id: key_id.into(),
+                }),
+            )
+            .await?;
+        crate::api::take!(r, DeleteKeyMaterial)
+    }
+
+    pub(crate) async fn delete_key_material_impl(&self, key_id: &str) -> Result<KeyMetadata> {
         self.sweep().await?;
         let meta = self
             .mutate_key(key_id, |k| {

@@ -20,6 +20,7 @@ extern crate std;
 #[macro_use]
 mod macros;
 mod aead;
+pub mod api;
 pub mod asym;
 pub mod backend;
 pub mod blob;
@@ -38,6 +39,7 @@ pub mod storage;
 mod sync;
 pub mod time;
 
+pub use api::{Action, CallHook, CallRecord, Caller, Family, Request, Resource, Response, Target};
 pub use asym::{EncryptionAlgorithm, SignInput, SigningAlgorithm, WrappingAlgorithm};
 pub use backend::{BoxFuture, KeyBackend, KeyHandle, MaybeSend, MaybeSendSync, PlatformAsym};
 pub use context::EncryptionContext;

@@ -56,3 +56,14 @@ impl AsyncMutex {
         Lock(self)
     }
 }
+
+/// Polls `fut` once; its value when it is already done, else `None` (the future is
+/// dropped). For faces that must stay synchronous over actions that never wait.
+pub(crate) fn poll_ready<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = core::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}

@@ -31,6 +31,8 @@ export class KeyStateError extends StrongroomError {}
 export class InvalidCiphertextError extends StrongroomError {}
 /** `Forbidden.WrongPassphrase`. */
 export class WrongPassphraseError extends StrongroomError {}
+/** `Forbidden.NoPermission`: the caller may not perform this action on this resource. */
+export class AccessDeniedError extends StrongroomError {}
 /** `Rejected.Store*`: damaged, locked, unreadable or unwritable store. */
 export class StoreError extends StrongroomError {}
 /** `Rejected.Backend*`: the key backend or its transport failed. */
@@ -44,6 +46,7 @@ const classes: Record<string, typeof StrongroomError> = {
   KeyState: KeyStateError,
   InvalidCiphertext: InvalidCiphertextError,
   WrongPassphrase: WrongPassphraseError,
+  AccessDenied: AccessDeniedError,
   Store: StoreError,
   Backend: BackendError,
   Rejected: RejectedError,

@@ -27,6 +27,7 @@ from .errors import (
     StoreError,
     StrongroomError,
     WrongPassphraseError,
+    AccessDeniedError,
 )
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "KeyStateError",
     "InvalidCiphertextError",
     "WrongPassphraseError",
+    "AccessDeniedError",
     "StoreError",
     "BackendError",
     "RejectedError",

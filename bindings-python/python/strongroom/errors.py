@@ -36,6 +36,10 @@ class WrongPassphraseError(StrongroomError):
     """The store was sealed with another passphrase (``Forbidden.WrongPassphrase``)."""
 
 
+class AccessDeniedError(StrongroomError):
+    """The caller may not perform this action on this resource (``Forbidden.NoPermission``)."""
+
+
 class StoreError(StrongroomError):
     """The store is damaged, locked, unreadable or unwritable (``Rejected.Store*``)."""
 

@@ -181,7 +181,27 @@ impl Kms {
         req: &EncryptEnvelopeRequest,
         plaintext_length: Option<u64>,
     ) -> Result<EnvelopeStart> {
+        let begin = crate::api::BeginEnvelopeRequest {
+            key_ids: req.key_ids.clone(),
+            encryption_context: req.encryption_context.clone(),
+            frame_length: req.frame_length,
+            plaintext_length,
+        };
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::BeginEnvelope(begin),
+            )
+            .await?;
+        crate::api::take!(r, BeginEnvelope)
+    }
+
+    pub(crate) async fn envelope_begin_impl(
+        &self,
+        req: crate::api::BeginEnvelopeRequest,
+    ) -> Result<EnvelopeStart> {
         self.sweep().await?;
+        let plaintext_length = req.plaintext_length;
         let default = if plaintext_length.is_some() {
             ONE_SHOT_FRAME_LENGTH
         } else {
@@ -242,9 +262,28 @@ impl Kms {
     /// # Errors
     /// As [`Kms::envelope_encryptor`].
     pub async fn encrypt_envelope(&self, req: EncryptEnvelopeRequest) -> Result<Vec<u8>> {
-        let enc = self
-            .envelope_encryptor(&req, Some(req.plaintext.len() as u64))
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::EncryptEnvelope(req),
+            )
             .await?;
+        crate::api::take!(r, EncryptEnvelope).map(|r| r.ciphertext)
+    }
+
+    pub(crate) async fn encrypt_envelope_impl(
+        &self,
+        req: EncryptEnvelopeRequest,
+    ) -> Result<Vec<u8>> {
+        let b = self
+            .envelope_begin_impl(crate::api::BeginEnvelopeRequest {
+                key_ids: req.key_ids,
+                encryption_context: req.encryption_context,
+                frame_length: req.frame_length,
+                plaintext_length: Some(req.plaintext.len() as u64),
+            })
+            .await?;
+        let enc = Encryptor::new(b.message_key.expose(), b.header, b.frame_length)?;
         let mut out = alloc::vec![0u8; enc.message_len(req.plaintext.len())];
         enc.seal_into(&req.plaintext, &mut out)?;
         Ok(out)
@@ -279,6 +318,28 @@ impl Kms {
         header: &EnvelopeHeader,
         expected: Option<&EncryptionContext>,
     ) -> Result<(SecretBytes, EnvelopeInfo)> {
+        let open = crate::api::OpenEnvelopeRequest {
+            header: header.clone(),
+            expected: expected.cloned(),
+        };
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::OpenEnvelope(open),
+            )
+            .await?;
+        crate::api::take!(r, OpenEnvelope).map(|o| (o.message_key, o.info))
+    }
+
+    /// Opens a header for the call `cx`: each stanza's key is resolved and admitted
+    /// (authorised) in turn; a key the caller may not use counts as that stanza's
+    /// failure, and the next stanza is tried.
+    pub(crate) async fn open_envelope_key_in(
+        &self,
+        cx: &crate::api::dispatch::Cx<'_>,
+        header: &EnvelopeHeader,
+        expected: Option<&EncryptionContext>,
+    ) -> Result<(SecretBytes, EnvelopeInfo)> {
         self.sweep().await?;
         let ctx = &header.encryption_context;
         if let Some(e) = expected
@@ -292,6 +353,16 @@ impl Kms {
                 continue; // an unknown stanza type, or not a blob: not ours
             };
             if !self.holds_key(&key_id) {
+                continue;
+            }
+            let admitted = {
+                let st = self.state.lock();
+                cx.admit_key(&st, &key_id)
+            };
+            if let Err(e) = admitted {
+                if first_failure.is_none() {
+                    first_failure = Some(e);
+                }
                 continue;
             }
             match self.unwrap_stanza(&s.body, ctx).await {
@@ -327,7 +398,7 @@ impl Kms {
             return Ok(hit);
         }
         let r = self
-            .decrypt(crate::kms::DecryptRequest {
+            .decrypt_impl(crate::kms::DecryptRequest {
                 ciphertext_blob: body.to_vec(),
                 encryption_context: ctx.clone(),
             })
@@ -350,16 +421,29 @@ impl Kms {
         &self,
         req: DecryptEnvelopeRequest,
     ) -> Result<DecryptEnvelopeResponse> {
-        let m = self
-            .open_message(&req.ciphertext, req.encryption_context.as_ref())
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::DecryptEnvelope(req),
+            )
             .await?;
-        let mut plaintext = alloc::vec![0u8; m.plaintext_len];
-        let body = req.ciphertext.get(m.body_offset..).unwrap_or_default();
-        m.decryptor.open_into(body, &mut plaintext)?;
-        Ok(DecryptEnvelopeResponse {
-            plaintext,
-            info: m.info,
-        })
+        crate::api::take!(r, DecryptEnvelope)
+    }
+
+    pub(crate) async fn decrypt_envelope_in(
+        &self,
+        cx: &crate::api::dispatch::Cx<'_>,
+        req: DecryptEnvelopeRequest,
+    ) -> Result<DecryptEnvelopeResponse> {
+        let (header, body_offset) = parse_whole_header(&req.ciphertext)?;
+        let (key, info) = self
+            .open_envelope_key_in(cx, &header, req.encryption_context.as_ref())
+            .await?;
+        let decryptor = Decryptor::new(key.expose(), header.frame_length)?;
+        let body = req.ciphertext.get(body_offset..).unwrap_or_default();
+        let mut plaintext = alloc::vec![0u8; decryptor.plaintext_len(body)?];
+        decryptor.open_into(body, &mut plaintext)?;
+        Ok(DecryptEnvelopeResponse { plaintext, info })
     }
 
     /// The first half of a one-shot DecryptEnvelope: parses the whole message's header,

@@ -1,0 +1,407 @@
+//! `Kms::call`: the one dispatch. Resolution of each target, authorisation, and the
+//! record of every call happen here, never in a face.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::{Action, CallHook, CallRecord, Caller, OpenedEnvelopeKey, Request, Resource, Response};
+use crate::error::{Error, Result};
+use crate::kms::Kms;
+use crate::state::State;
+
+/// One call in progress: who, what, and the resources resolved so far.
+pub(crate) struct Cx<'a> {
+    pub(crate) caller: &'a Caller,
+    pub(crate) action: Action,
+    hook: Option<&'a dyn CallHook>,
+    resources: spin::Mutex<Vec<Resource>>,
+}
+
+impl Cx<'_> {
+    /// Authorises `resource` for this call (and remembers it for the record).
+    pub(crate) fn allow(&self, resource: Resource) -> Result<()> {
+        let Some(hook) = self.hook else {
+            return Ok(());
+        };
+        let verdict = hook.authorize(self.caller, self.action, &resource);
+        self.resources.lock().push(resource);
+        verdict
+    }
+
+    /// Resolves a KeyId parameter (KeyId, alias, key ARN or alias ARN) in `st` — the
+    /// state, locked by the caller — and authorises the key. Returns the KeyId.
+    pub(crate) fn admit_key(&self, st: &State, input: &str) -> Result<String> {
+        let id = st.resolve(input)?;
+        if self.hook.is_some() {
+            if let Some(alias) = crate::kms::alias_named(input) {
+                self.allow(Resource::Alias(alias))?;
+            }
+            self.allow(Resource::Key(id.clone()))?;
+        }
+        Ok(id)
+    }
+}
+
+/// The KeyId a blob names (what Decrypt resolves), or `InvalidCiphertext`.
+fn blob_key(blob: &[u8]) -> Result<String> {
+    Ok(crate::blob::parse(blob)?.key_id)
+}
+
+impl Kms {
+    /// Installs (or, with `None`, removes) the hook that authorises every resolved
+    /// resource and records every call (see [`CallHook`]).
+    pub fn set_call_hook(&self, hook: Option<Arc<dyn CallHook>>) {
+        *self.call_hook.lock() = hook;
+    }
+
+    /// A fresh request id (a random UUID), for faces that answer with a RequestId.
+    ///
+    /// # Errors
+    /// `Rejected.EntropyUnavailable`.
+    pub fn new_request_id(&self) -> Result<String> {
+        crate::ids::uuid_v4(&self.env)
+    }
+
+    /// Carries out one action for `caller`: resolves and authorises its target under
+    /// the state lock, runs it, and tells the hook the outcome. Every face reaches every
+    /// action through here.
+    ///
+    /// # Errors
+    /// The action's own errors (see each method of [`Kms`]); `Forbidden.NoPermission`
+    /// when the hook refuses a resource.
+    pub async fn call(&self, caller: &Caller, request: Request) -> Result<Response> {
+        let hook = self.call_hook.lock().clone();
+        let cx = Cx {
+            caller,
+            action: request.action(),
+            hook: hook.as_deref(),
+            resources: spin::Mutex::new(Vec::new()),
+        };
+        let out = self.dispatch(&cx, request).await;
+        if let Some(h) = &hook {
+            let drawn;
+            let request_id = match &caller.request_id {
+                Some(id) => id.as_str(),
+                None => {
+                    drawn = self.new_request_id().unwrap_or_default();
+                    drawn.as_str()
+                }
+            };
+            let resources = core::mem::take(&mut *cx.resources.lock());
+            h.record(&CallRecord {
+                caller,
+                request_id,
+                action: cx.action,
+                resources: &resources,
+                outcome: out.as_ref().map(|_| ()),
+            });
+        }
+        out
+    }
+
+    /// Resolves the request's targets under the state lock, authorises each, and
+    /// rewrites every KeyId parameter to the KeyId it resolved to.
+    fn admit(&self, cx: &Cx<'_>, req: &mut Request) -> Result<()> {
+        let st = self.state.lock();
+        let key = |input: &mut String| -> Result<()> {
+            *input = cx.admit_key(&st, input)?;
+            Ok(())
+        };
+        match req {
+            Request::CreateKey(_)
+            | Request::ListKeys(_)
+            | Request::ListAliases(_)
+            | Request::GetRandomPassword(_)
+            | Request::DescribeService(_) => cx.allow(Resource::Instance),
+            Request::DescribeKey(r) => key(&mut r.key_id),
+            Request::UpdateKeyDescription(r) => key(&mut r.key_id),
+            Request::EnableKey(r) => key(&mut r.key_id),
+            Request::DisableKey(r) => key(&mut r.key_id),
+            Request::ScheduleKeyDeletion(r) => key(&mut r.key_id),
+            Request::CancelKeyDeletion(r) => key(&mut r.key_id),
+            Request::SetDeletionProtection(r) => {
+                if r.protected_resource_arn.trim().is_empty() {
+                    return Err(Error::param("ProtectedResourceArn", "required"));
+                }
+                key(&mut r.protected_resource_arn)
+            }
+            Request::CreateKeyVersion(r) => key(&mut r.key_id),
+            Request::DescribeKeyVersion(r) => key(&mut r.key_id),
+            Request::ListKeyVersions(r) => key(&mut r.key_id),
+            Request::UpdateRotationPolicy(r) => key(&mut r.key_id),
+            Request::CreateAlias(r) | Request::UpdateAlias(r) => {
+                crate::kms::check_alias_name(&r.alias_name)?;
+                if r.key_id.trim().starts_with("alias/") || r.key_id.contains(":alias/") {
+                    // An alias of an alias names the key the second alias names now.
+                    key(&mut r.key_id)?;
+                } else {
+                    key(&mut r.key_id)?;
+                }
+                cx.allow(Resource::Alias(r.alias_name.clone()))
+            }
+            Request::DeleteAlias(r) => {
+                cx.allow(Resource::Alias(r.alias_name.clone()))?;
+                match st.aliases.get(&r.alias_name) {
+                    Some(id) => cx.allow(Resource::Key(id.clone())),
+                    None => Err(Error::AliasNotFound(r.alias_name.clone())),
+                }
+            }
+            Request::ListAliasesByKeyId(r) => key(&mut r.key_id),
+            Request::TagResource(r) => key(&mut r.key_id),
+            Request::UntagResource(r) => key(&mut r.key_id),
+            Request::ListResourceTags(r) => key(&mut r.key_id),
+            Request::GetParametersForImport(r) => key(&mut r.key_id),
+            Request::ImportKeyMaterial(r) => key(&mut r.key_id),
+            Request::DeleteKeyMaterial(r) => key(&mut r.key_id),
+            Request::Encrypt(r) => key(&mut r.key_id),
+            Request::Decrypt(r) => cx
+                .admit_key(&st, &blob_key(&r.ciphertext_blob)?)
+                .map(|_| ()),
+            Request::ReEncrypt(r) => {
+                cx.admit_key(&st, &blob_key(&r.ciphertext_blob)?)?;
+                key(&mut r.destination_key_id)
+            }
+            Request::GenerateDataKey(r) | Request::GenerateDataKeyWithoutPlaintext(r) => {
+                key(&mut r.key_id)
+            }
+            Request::ExportDataKey(r) => cx
+                .admit_key(&st, &blob_key(&r.ciphertext_blob)?)
+                .map(|_| ()),
+            Request::GenerateAndExportDataKey(r) => key(&mut r.data_key.key_id),
+            Request::GetPublicKey(r) => key(&mut r.key_id),
+            Request::AsymmetricSign(r) => key(&mut r.key_id),
+            Request::AsymmetricSignMessage(r) => key(&mut r.key_id),
+            Request::AsymmetricVerify(r) => key(&mut r.key_id),
+            Request::AsymmetricEncrypt(r) => key(&mut r.key_id),
+            Request::AsymmetricDecrypt(r) => key(&mut r.key_id),
+            Request::EncryptEnvelope(r) => admit_recipients(&st, cx, &mut r.key_ids),
+            Request::BeginEnvelope(r) => admit_recipients(&st, cx, &mut r.key_ids),
+            // Each stanza's key is admitted where the stanzas are tried
+            // (`Kms::open_envelope_key_in`): a key the caller may not use is skipped.
+            Request::DecryptEnvelope(_) | Request::OpenEnvelope(_) => Ok(()),
+        }
+    }
+
+    async fn dispatch(&self, cx: &Cx<'_>, mut req: Request) -> Result<Response> {
+        if !matches!(
+            req,
+            Request::GetRandomPassword(_) | Request::DescribeService(_)
+        ) {
+            self.sweep().await?;
+        }
+        self.admit(cx, &mut req)?;
+        Ok(match req {
+            Request::CreateKey(r) => Response::CreateKey(self.create_key_impl(r).await?),
+            Request::DescribeKey(r) => {
+                Response::DescribeKey(self.describe_key_impl(&r.key_id).await?)
+            }
+            Request::ListKeys(r) => Response::ListKeys(self.list_keys_impl(r).await?),
+            Request::UpdateKeyDescription(r) => Response::UpdateKeyDescription(
+                self.update_key_description_impl(&r.key_id, &r.description)
+                    .await?,
+            ),
+            Request::EnableKey(r) => Response::EnableKey(self.enable_key_impl(&r.key_id).await?),
+            Request::DisableKey(r) => Response::DisableKey(self.disable_key_impl(&r.key_id).await?),
+            Request::ScheduleKeyDeletion(r) => Response::ScheduleKeyDeletion(
+                self.schedule_key_deletion_impl(&r.key_id, r.pending_window_in_days)
+                    .await?,
+            ),
+            Request::CancelKeyDeletion(r) => {
+                Response::CancelKeyDeletion(self.cancel_key_deletion_impl(&r.key_id).await?)
+            }
+            Request::SetDeletionProtection(r) => Response::SetDeletionProtection(
+                self.set_deletion_protection_impl(
+                    &r.protected_resource_arn,
+                    r.enable_deletion_protection,
+                    r.deletion_protection_description.as_deref(),
+                )
+                .await?,
+            ),
+            Request::CreateKeyVersion(r) => {
+                Response::CreateKeyVersion(self.create_key_version_impl(&r.key_id).await?)
+            }
+            Request::DescribeKeyVersion(r) => Response::DescribeKeyVersion(
+                self.describe_key_version_impl(&r.key_id, &r.key_version_id)
+                    .await?,
+            ),
+            Request::ListKeyVersions(r) => Response::ListKeyVersions(
+                self.list_key_versions_impl(&r.key_id, r.page_number, r.page_size)
+                    .await?,
+            ),
+            Request::UpdateRotationPolicy(r) => {
+                Response::UpdateRotationPolicy(self.update_rotation_policy_impl(r).await?)
+            }
+            Request::CreateAlias(r) => {
+                self.create_alias_impl(&r.alias_name, &r.key_id).await?;
+                Response::CreateAlias(super::Done)
+            }
+            Request::UpdateAlias(r) => {
+                self.update_alias_impl(&r.alias_name, &r.key_id).await?;
+                Response::UpdateAlias(super::Done)
+            }
+            Request::DeleteAlias(r) => {
+                self.delete_alias_impl(&r.alias_name).await?;
+                Response::DeleteAlias(super::Done)
+            }
+            Request::ListAliases(r) => {
+                Response::ListAliases(self.list_aliases_impl(r.page_number, r.page_size).await?)
+            }
+            Request::ListAliasesByKeyId(r) => Response::ListAliasesByKeyId(
+                self.list_aliases_by_key_id_impl(&r.key_id, r.page_number, r.page_size)
+                    .await?,
+            ),
+            Request::TagResource(r) => {
+                self.tag_resource_impl(&r.key_id, &r.tags).await?;
+                Response::TagResource(super::Done)
+            }
+            Request::UntagResource(r) => {
+                self.untag_resource_impl(&r.key_id, &r.tag_keys).await?;
+                Response::UntagResource(super::Done)
+            }
+            Request::ListResourceTags(r) => {
+                Response::ListResourceTags(super::ListResourceTagsResponse {
+                    tags: self.list_resource_tags_impl(&r.key_id).await?,
+                })
+            }
+            Request::GetParametersForImport(r) => Response::GetParametersForImport(
+                self.get_parameters_for_import_impl(
+                    &r.key_id,
+                    r.wrapping_algorithm,
+                    r.wrapping_key_spec,
+                )
+                .await?,
+            ),
+            Request::ImportKeyMaterial(r) => {
+                Response::ImportKeyMaterial(self.import_key_material_impl(r).await?)
+            }
+            Request::DeleteKeyMaterial(r) => {
+                Response::DeleteKeyMaterial(self.delete_key_material_impl(&r.key_id).await?)
+            }
+            Request::Encrypt(r) => Response::Encrypt(self.encrypt_impl(r).await?),
+            Request::Decrypt(r) => Response::Decrypt(self.decrypt_impl(r).await?),
+            Request::ReEncrypt(r) => Response::ReEncrypt(self.re_encrypt_impl(r).await?),
+            Request::GenerateDataKey(r) => {
+                Response::GenerateDataKey(self.generate_data_key_impl(r).await?)
+            }
+            Request::GenerateDataKeyWithoutPlaintext(r) => {
+                Response::GenerateDataKeyWithoutPlaintext(
+                    self.generate_data_key_without_plaintext_impl(r).await?,
+                )
+            }
+            Request::ExportDataKey(r) => {
+                Response::ExportDataKey(self.export_data_key_impl(r).await?)
+            }
+            Request::GenerateAndExportDataKey(r) => {
+                Response::GenerateAndExportDataKey(self.generate_and_export_data_key_impl(r).await?)
+            }
+            Request::GetRandomPassword(r) => {
+                Response::GetRandomPassword(super::GetRandomPasswordResponse {
+                    random_password: self.get_random_password_impl(&r)?,
+                })
+            }
+            Request::GetPublicKey(r) => Response::GetPublicKey(
+                self.get_public_key_impl(&r.key_id, r.key_version_id.as_deref())
+                    .await?,
+            ),
+            Request::AsymmetricSign(r) => Response::AsymmetricSign(
+                self.asymmetric_sign_impl(
+                    &r.key_id,
+                    r.key_version_id.as_deref(),
+                    r.algorithm,
+                    crate::SignInput::Digest(&r.digest),
+                )
+                .await?,
+            ),
+            Request::AsymmetricSignMessage(r) => Response::AsymmetricSignMessage(
+                self.asymmetric_sign_impl(
+                    &r.key_id,
+                    r.key_version_id.as_deref(),
+                    r.algorithm,
+                    crate::SignInput::Message(&r.message),
+                )
+                .await?,
+            ),
+            Request::AsymmetricVerify(r) => {
+                Response::AsymmetricVerify(self.asymmetric_verify_impl(r).await?)
+            }
+            Request::AsymmetricEncrypt(r) => {
+                Response::AsymmetricEncrypt(self.asymmetric_encrypt_impl(r).await?)
+            }
+            Request::AsymmetricDecrypt(r) => {
+                Response::AsymmetricDecrypt(self.asymmetric_decrypt_impl(r).await?)
+            }
+            Request::EncryptEnvelope(r) => {
+                Response::EncryptEnvelope(super::EncryptEnvelopeResponse {
+                    ciphertext: self.encrypt_envelope_impl(r).await?,
+                })
+            }
+            Request::DecryptEnvelope(r) => {
+                Response::DecryptEnvelope(self.decrypt_envelope_in(cx, r).await?)
+            }
+            Request::BeginEnvelope(r) => {
+                Response::BeginEnvelope(self.envelope_begin_impl(r).await?)
+            }
+            Request::OpenEnvelope(r) => {
+                let (message_key, info) = self
+                    .open_envelope_key_in(cx, &r.header, r.expected.as_ref())
+                    .await?;
+                Response::OpenEnvelope(OpenedEnvelopeKey { message_key, info })
+            }
+            Request::DescribeService(_) => Response::DescribeService(self.describe_service()),
+        })
+    }
+
+    /// DescribeService: the protection levels, key specs and usages this build and its
+    /// key backend offer, and every action it serves.
+    fn describe_service(&self) -> super::DescribeServiceResponse {
+        use crate::kms::{KeySpec, KeyUsage};
+        let level = self.backend.protection_level();
+        let asymmetric = self.backend.supports_asymmetric();
+        let key_specs = KeySpec::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.symmetric_key_len().is_some() || asymmetric)
+            .map(|s| super::KeySpecInfo {
+                name: s,
+                supported_protection_levels: alloc::vec![level],
+                usages: if s.symmetric_key_len().is_some() {
+                    alloc::vec![KeyUsage::EncryptDecrypt]
+                } else if s.is_ec() {
+                    alloc::vec![KeyUsage::SignVerify]
+                } else {
+                    alloc::vec![KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
+                },
+            })
+            .collect::<Vec<_>>();
+        let key_usages = if asymmetric {
+            alloc::vec![KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
+        } else {
+            alloc::vec![KeyUsage::EncryptDecrypt]
+        };
+        super::DescribeServiceResponse {
+            protection_levels: alloc::vec![level],
+            key_specs,
+            key_usages,
+            supports_import: self.backend.supports_import() && crate::asym::AVAILABLE,
+            actions: Action::ALL.iter().map(|a| a.name()).collect(),
+        }
+    }
+}
+
+/// Resolves and authorises every recipient of a new envelope message.
+fn admit_recipients(st: &State, cx: &Cx<'_>, key_ids: &mut [String]) -> Result<()> {
+    if key_ids.len() > crate::envelope::MAX_RECIPIENTS {
+        return Err(Error::param(
+            "KeyIds",
+            alloc::format!(
+                "at most {} keys per message",
+                crate::envelope::MAX_RECIPIENTS
+            ),
+        ));
+    }
+    for k in key_ids.iter_mut() {
+        *k = cx.admit_key(st, k)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! Request types for the actions whose Rust methods take positional arguments, and
+//! DescribeService's answer. Field names are Alibaba's, in snake_case.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::asym::SigningAlgorithm;
+use crate::context::EncryptionContext;
+use crate::kms::{KeySpec, KeyUsage, ProtectionLevel, Tag};
+use crate::kms_import::ImportWrappingAlgorithm;
+
+macro_rules! key_id_request {
+    ($($(#[$m:meta])* $name:ident),+ $(,)?) => {$(
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct $name {
+            /// KeyId (a KeyId, alias, key ARN or alias ARN).
+            pub key_id: String,
+        }
+    )+};
+}
+
+key_id_request!(
+    /// DescribeKey.
+    DescribeKeyRequest,
+    /// EnableKey.
+    EnableKeyRequest,
+    /// DisableKey.
+    DisableKeyRequest,
+    /// CancelKeyDeletion.
+    CancelKeyDeletionRequest,
+    /// CreateKeyVersion.
+    CreateKeyVersionRequest,
+    /// ListResourceTags.
+    ListResourceTagsRequest,
+    /// DeleteKeyMaterial.
+    DeleteKeyMaterialRequest,
+);
+
+/// ScheduleKeyDeletion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScheduleKeyDeletionRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// PendingWindowInDays: 7–30.
+    pub pending_window_in_days: u32,
+}
+
+/// SetDeletionProtection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetDeletionProtectionRequest {
+    /// ProtectedResourceArn: the key's ARN (a KeyId or alias is accepted too).
+    pub protected_resource_arn: String,
+    /// EnableDeletionProtection.
+    pub enable_deletion_protection: bool,
+    /// DeletionProtectionDescription.
+    pub deletion_protection_description: Option<String>,
+}
+
+/// UpdateKeyDescription.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateKeyDescriptionRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// Description (up to 8192 characters).
+    pub description: String,
+}
+
+/// DescribeKeyVersion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DescribeKeyVersionRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// KeyVersionId.
+    pub key_version_id: String,
+}
+
+/// ListKeyVersions (PageNumber from 1; PageSize 1–100, default 10).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListKeyVersionsRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// PageNumber.
+    pub page_number: Option<u32>,
+    /// PageSize.
+    pub page_size: Option<u32>,
+}
+
+/// CreateAlias and UpdateAlias.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AliasRequest {
+    /// AliasName (`alias/…`).
+    pub alias_name: String,
+    /// KeyId the alias is to name.
+    pub key_id: String,
+}
+
+/// DeleteAlias.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteAliasRequest {
+    /// AliasName.
+    pub alias_name: String,
+}
+
+/// ListAliases (PageNumber from 1; PageSize 1–100, default 10).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListAliasesRequest {
+    /// PageNumber.
+    pub page_number: Option<u32>,
+    /// PageSize.
+    pub page_size: Option<u32>,
+}
+
+/// ListAliasesByKeyId.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListAliasesByKeyIdRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// PageNumber.
+    pub page_number: Option<u32>,
+    /// PageSize.
+    pub page_size: Option<u32>,
+}
+
+/// TagResource.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagResourceRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// Tags to add or overwrite.
+    pub tags: Vec<Tag>,
+}
+
+/// UntagResource.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UntagResourceRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// TagKeys to remove.
+    pub tag_keys: Vec<String>,
+}
+
+/// GetPublicKey.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetPublicKeyRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// KeyVersionId (default: the primary version).
+    pub key_version_id: Option<String>,
+}
+
+/// AsymmetricSign over a whole message, hashed with SHA-256 inside the KMS (and,
+/// with a [`crate::PlatformAsym`], possibly signed on the platform).
+#[derive(Clone)]
+pub struct AsymmetricSignMessageRequest {
+    /// KeyId.
+    pub key_id: String,
+    /// KeyVersionId (default: the primary version).
+    pub key_version_id: Option<String>,
+    /// Algorithm.
+    pub algorithm: SigningAlgorithm,
+    /// The message.
+    pub message: Vec<u8>,
+}
+
+impl core::fmt::Debug for AsymmetricSignMessageRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AsymmetricSignMessageRequest")
+            .field("key_id", &self.key_id)
+            .field("key_version_id", &self.key_version_id)
+            .field("algorithm", &self.algorithm)
+            .field("message_len", &self.message.len())
+            .finish()
+    }
+}
+
+/// GetParametersForImport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetParametersForImportRequest {
+    /// KeyId (an EXTERNAL key).
+    pub key_id: String,
+    /// WrappingAlgorithm.
+    pub wrapping_algorithm: ImportWrappingAlgorithm,
+    /// WrappingKeySpec (`RSA_2048`, …).
+    pub wrapping_key_spec: KeySpec,
+}
+
+/// The KMS part of an envelope message: its header and per-message key, for callers
+/// that run the frames themselves (streams, platform AES-GCM).
+#[derive(Debug, Clone, Default)]
+pub struct BeginEnvelopeRequest {
+    /// The CMKs that each wrap the data key.
+    pub key_ids: Vec<String>,
+    /// EncryptionContext, bound to the message and stored in its header.
+    pub encryption_context: EncryptionContext,
+    /// Plaintext bytes per frame.
+    pub frame_length: Option<u32>,
+    /// The plaintext's length when known (a one-shot message): lets the data-key cache
+    /// count bytes and picks the one-shot frame length.
+    pub plaintext_length: Option<u64>,
+}
+
+/// The opening of an envelope message's parsed header.
+#[derive(Debug, Clone)]
+pub struct OpenEnvelopeRequest {
+    /// The parsed header.
+    pub header: crate::envelope::EnvelopeHeader,
+    /// When given, the header's EncryptionContext must equal it.
+    pub expected: Option<EncryptionContext>,
+}
+
+/// DescribeService (takes no parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DescribeServiceRequest {}
+
+/// One key spec this instance can create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpecInfo {
+    /// Name (`Aliyun_AES_256`, `RSA_2048`, …).
+    pub name: KeySpec,
+    /// SupportedProtectionLevels.
+    pub supported_protection_levels: Vec<ProtectionLevel>,
+    /// Usages.
+    pub usages: Vec<KeyUsage>,
+}
+
+/// DescribeService's answer: what this build and its key backend offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescribeServiceResponse {
+    /// ProtectionLevels this instance's backend holds keys at.
+    pub protection_levels: Vec<ProtectionLevel>,
+    /// KeySpecs CreateKey accepts here.
+    pub key_specs: Vec<KeySpecInfo>,
+    /// KeyUsages CreateKey accepts here.
+    pub key_usages: Vec<KeyUsage>,
+    /// Whether EXTERNAL keys (BYOK) can be created and imported.
+    pub supports_import: bool,
+    /// Every action this instance serves, by Alibaba's name.
+    pub actions: Vec<&'static str>,
+}

@@ -1,0 +1,205 @@
+//! The action table: every action strongroom serves, once, with what the dispatch,
+//! policy, audit and every face need to know about it.
+//!
+//! Adding an action: one line here, its request / response in the model
+//! ([`super::Request`], [`super::Response`]), its service code, tests and docs.
+
+/// An action's family (the service code that carries it out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Family {
+    /// Key lifecycle: create, describe, list, enable/disable, deletion, versions, rotation.
+    Keys,
+    /// Aliases and tags.
+    Aliases,
+    /// BYOK: import parameters, import and deletion of key material.
+    Import,
+    /// Symmetric crypto: Encrypt, Decrypt, ReEncrypt, data keys, random passwords.
+    Crypto,
+    /// Asymmetric crypto: public keys, sign / verify, RSA encrypt / decrypt.
+    Asymmetric,
+    /// Envelope messages.
+    Envelope,
+    /// The instance itself.
+    Service,
+}
+
+impl Family {
+    /// The family's name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Keys => "Keys",
+            Family::Aliases => "Aliases",
+            Family::Import => "Import",
+            Family::Crypto => "Crypto",
+            Family::Asymmetric => "Asymmetric",
+            Family::Envelope => "Envelope",
+            Family::Service => "Service",
+        }
+    }
+}
+
+/// How the dispatch finds an action's target resource (resolved once, under the state
+/// lock, where authorisation happens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Target {
+    /// No single resource: the instance (CreateKey, ListKeys, GetRandomPassword, …).
+    Instance,
+    /// The key a `KeyId` parameter names (KeyId, alias, key ARN or alias ARN).
+    KeyId,
+    /// The key that `ProtectedResourceArn` names (SetDeletionProtection; a KeyId or
+    /// alias is accepted too).
+    ProtectedResourceArn,
+    /// An alias (`AliasName`) and the key it points to or is to point to (`KeyId`).
+    Alias,
+    /// The key named inside a ciphertext blob (Decrypt, ExportDataKey).
+    Blob,
+    /// The blob's key and the `DestinationKeyId` (ReEncrypt).
+    BlobAndDestination,
+    /// Every key of `KeyIds` (EncryptEnvelope).
+    KeyIds,
+    /// Each recipient stanza's key in an envelope header, tried in order
+    /// (DecryptEnvelope): a stanza whose key the caller may not use is skipped.
+    EnvelopeHeader,
+}
+
+macro_rules! action_table {
+    ($($(#[$m:meta])* $v:ident = ($name:literal, $family:ident, $mutates:literal, $target:ident, [$($sens:literal),*])),+ $(,)?) => {
+        /// Every action, by Alibaba's name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Action { $($(#[$m])* $v),+ }
+
+        impl Action {
+            /// Every action, in table order.
+            pub const ALL: &'static [Action] = &[$(Action::$v),+];
+
+            /// Alibaba's name (`Encrypt`, `ListKeys`, …): the wire's `Action` parameter,
+            /// the policy's `kms:<Name>`.
+            #[must_use]
+            pub fn name(self) -> &'static str { match self { $(Action::$v => $name),+ } }
+
+            /// The family whose service code carries it out.
+            #[must_use]
+            pub fn family(self) -> Family { match self { $(Action::$v => Family::$family),+ } }
+
+            /// Whether it changes the store.
+            #[must_use]
+            pub fn mutates(self) -> bool { match self { $(Action::$v => $mutates),+ } }
+
+            /// How its target resource is found.
+            #[must_use]
+            pub fn target(self) -> Target { match self { $(Action::$v => Target::$target),+ } }
+
+            /// The request and response fields (Alibaba's names) that hold plaintext, key
+            /// material or secret values: never printed, logged or audited.
+            #[must_use]
+            pub fn sensitive_fields(self) -> &'static [&'static str] {
+                match self { $(Action::$v => &[$($sens),*]),+ }
+            }
+        }
+    };
+}
+
+action_table! {
+    /// CreateKey.
+    CreateKey = ("CreateKey", Keys, true, Instance, []),
+    /// DescribeKey.
+    DescribeKey = ("DescribeKey", Keys, false, KeyId, []),
+    /// ListKeys.
+    ListKeys = ("ListKeys", Keys, false, Instance, []),
+    /// UpdateKeyDescription.
+    UpdateKeyDescription = ("UpdateKeyDescription", Keys, true, KeyId, []),
+    /// EnableKey.
+    EnableKey = ("EnableKey", Keys, true, KeyId, []),
+    /// DisableKey.
+    DisableKey = ("DisableKey", Keys, true, KeyId, []),
+    /// ScheduleKeyDeletion.
+    ScheduleKeyDeletion = ("ScheduleKeyDeletion", Keys, true, KeyId, []),
+    /// CancelKeyDeletion.
+    CancelKeyDeletion = ("CancelKeyDeletion", Keys, true, KeyId, []),
+    /// SetDeletionProtection.
+    SetDeletionProtection = ("SetDeletionProtection", Keys, true, ProtectedResourceArn, []),
+    /// CreateKeyVersion.
+    CreateKeyVersion = ("CreateKeyVersion", Keys, true, KeyId, []),
+    /// DescribeKeyVersion.
+    DescribeKeyVersion = ("DescribeKeyVersion", Keys, false, KeyId, []),
+    /// ListKeyVersions.
+    ListKeyVersions = ("ListKeyVersions", Keys, false, KeyId, []),
+    /// UpdateRotationPolicy.
+    UpdateRotationPolicy = ("UpdateRotationPolicy", Keys, true, KeyId, []),
+    /// CreateAlias.
+    CreateAlias = ("CreateAlias", Aliases, true, Alias, []),
+    /// UpdateAlias.
+    UpdateAlias = ("UpdateAlias", Aliases, true, Alias, []),
+    /// DeleteAlias.
+    DeleteAlias = ("DeleteAlias", Aliases, true, Alias, []),
+    /// ListAliases.
+    ListAliases = ("ListAliases", Aliases, false, Instance, []),
+    /// ListAliasesByKeyId.
+    ListAliasesByKeyId = ("ListAliasesByKeyId", Aliases, false, KeyId, []),
+    /// TagResource.
+    TagResource = ("TagResource", Aliases, true, KeyId, []),
+    /// UntagResource.
+    UntagResource = ("UntagResource", Aliases, true, KeyId, []),
+    /// ListResourceTags.
+    ListResourceTags = ("ListResourceTags", Aliases, false, KeyId, []),
+    /// GetParametersForImport.
+    GetParametersForImport = ("GetParametersForImport", Import, true, KeyId, []),
+    /// ImportKeyMaterial.
+    ImportKeyMaterial = ("ImportKeyMaterial", Import, true, KeyId, ["EncryptedKeyMaterial"]),
+    /// DeleteKeyMaterial.
+    DeleteKeyMaterial = ("DeleteKeyMaterial", Import, true, KeyId, []),
+    /// Encrypt.
+    Encrypt = ("Encrypt", Crypto, false, KeyId, ["Plaintext"]),
+    /// Decrypt.
+    Decrypt = ("Decrypt", Crypto, false, Blob, ["Plaintext"]),
+    /// ReEncrypt.
+    ReEncrypt = ("ReEncrypt", Crypto, false, BlobAndDestination, []),
+    /// GenerateDataKey.
+    GenerateDataKey = ("GenerateDataKey", Crypto, false, KeyId, ["Plaintext"]),
+    /// GenerateDataKeyWithoutPlaintext.
+    GenerateDataKeyWithoutPlaintext = ("GenerateDataKeyWithoutPlaintext", Crypto, false, KeyId, []),
+    /// ExportDataKey.
+    ExportDataKey = ("ExportDataKey", Crypto, false, Blob, []),
+    /// GenerateAndExportDataKey.
+    GenerateAndExportDataKey = ("GenerateAndExportDataKey", Crypto, false, KeyId, []),
+    /// GetRandomPassword.
+    GetRandomPassword = ("GetRandomPassword", Crypto, false, Instance, ["RandomPassword"]),
+    /// GetPublicKey.
+    GetPublicKey = ("GetPublicKey", Asymmetric, false, KeyId, []),
+    /// AsymmetricSign (a digest, or a message hashed in the KMS).
+    AsymmetricSign = ("AsymmetricSign", Asymmetric, false, KeyId, []),
+    /// AsymmetricVerify.
+    AsymmetricVerify = ("AsymmetricVerify", Asymmetric, false, KeyId, []),
+    /// AsymmetricEncrypt.
+    AsymmetricEncrypt = ("AsymmetricEncrypt", Asymmetric, false, KeyId, ["Plaintext"]),
+    /// AsymmetricDecrypt.
+    AsymmetricDecrypt = ("AsymmetricDecrypt", Asymmetric, false, KeyId, ["Plaintext"]),
+    /// EncryptEnvelope (also the header and message key of a streamed or
+    /// platform-framed message).
+    EncryptEnvelope = ("EncryptEnvelope", Envelope, false, KeyIds, ["Plaintext"]),
+    /// DecryptEnvelope (also the opening of a streamed or platform-framed message).
+    DecryptEnvelope = ("DecryptEnvelope", Envelope, false, EnvelopeHeader, ["Plaintext"]),
+    /// DescribeService: what this instance's build and backend offer.
+    DescribeService = ("DescribeService", Service, false, Instance, []),
+}
+
+impl core::fmt::Display for Action {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for Action {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Action::ALL
+            .iter()
+            .copied()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| crate::Error::UnknownAction(alloc::string::String::from(s)))
+    }
+}
