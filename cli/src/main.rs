@@ -3,6 +3,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 mod envelope;
+mod kms_verb;
 mod lab;
 
 use std::io::{IsTerminal, Read, Write};
@@ -65,6 +66,21 @@ enum Cmd {
     /// GetRandomPassword: written to a new 0600 file, never printed.
     #[command(name = "random-password")]
     RandomPassword(RandomPasswordArgs),
+    /// Any action by Alibaba's name with Alibaba's parameters, answering Alibaba's
+    /// response JSON, as Alibaba's own CLI does: `strongroom kms Encrypt --KeyId K
+    /// --Plaintext aGk= --EncryptionContext '{"a":"b"}'`, `strongroom kms ListKeys
+    /// --PageSize 50`, `strongroom kms ListKeys --pager` (every page, merged).
+    /// Binary parameters and answers are base64. Put --store before `kms`.
+    Kms(KmsVerbArgs),
+}
+
+#[derive(Args, Debug)]
+struct KmsVerbArgs {
+    /// The action (CreateKey, Encrypt, ListKeys, DescribeService, …).
+    action: String,
+    /// `--Name value` pairs (or `--Name=value`); `--pager` on a list action.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    params: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -625,6 +641,28 @@ pub(crate) fn metadata_json(m: &KeyMetadata) -> Value {
     })
 }
 
+/// Every page of a list action.
+struct AllPages<T> {
+    items: Vec<T>,
+    total_count: u64,
+}
+
+fn all_pages<T>(
+    mut page: impl FnMut(u32) -> Result<(Vec<T>, u64), Error>,
+) -> Result<AllPages<T>, Error> {
+    let mut items = Vec::new();
+    let mut n = 1u32;
+    loop {
+        let (got, total_count) = page(n)?;
+        let empty = got.is_empty();
+        items.extend(got);
+        if empty || items.len() as u64 >= total_count {
+            return Ok(AllPages { items, total_count });
+        }
+        n = n.saturating_add(1);
+    }
+}
+
 fn print(json_mode: bool, v: &Value) {
     if json_mode {
         println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -784,6 +822,16 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     let kms = open_store(&cli.store, &passphrase()?, KdfParams::default())?;
+    if let Cmd::Kms(args) = &cli.cmd {
+        let (v, ok) = kms_verb::run(&kms, &args.action, &args.params);
+        let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+        if ok {
+            println!("{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!("{text}");
+        return Ok(ExitCode::from(2));
+    }
     match cli.cmd {
         Cmd::Key(KeyCmd::Create {
             key_spec,
@@ -891,9 +939,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             );
         }
         Cmd::Key(KeyCmd::ListVersions { key_id }) => {
-            let l = pollster::block_on(kms.list_key_versions(&key_id, Some(1), Some(100)))?;
+            let l = all_pages(|n| {
+                let p = pollster::block_on(kms.list_key_versions(&key_id, Some(n), Some(100)))?;
+                Ok((p.key_versions, p.total_count))
+            })?;
             let vs: Vec<Value> = l
-                .key_versions
+                .items
                 .iter()
                 .map(|v| json!({"KeyId": v.key_id, "KeyVersionId": v.key_version_id, "CreationDate": v.creation_date}))
                 .collect();
@@ -903,7 +954,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     &json!({"KeyVersions": vs, "TotalCount": l.total_count}),
                 );
             } else {
-                for v in &l.key_versions {
+                for v in &l.items {
                     println!("{}  {}", v.key_version_id, v.creation_date);
                 }
             }
@@ -971,10 +1022,35 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             filter,
             filters,
         }) => {
+            let filters = key_filters(&filter, filters.as_deref())?;
+            if page_number.is_none() && page_size.is_none() {
+                // No page asked for: every key.
+                let l = all_pages(|n| {
+                    let p = pollster::block_on(kms.list_keys(ListKeysRequest {
+                        page_number: Some(n),
+                        page_size: Some(100),
+                        filters: filters.clone(),
+                    }))?;
+                    Ok((p.keys, p.total_count))
+                })?;
+                if json_mode {
+                    let keys: Vec<Value> = l
+                        .items
+                        .iter()
+                        .map(|k| json!({"KeyId": k.key_id, "KeyArn": k.key_arn}))
+                        .collect();
+                    print(true, &json!({"Keys": keys, "TotalCount": l.total_count}));
+                } else {
+                    for k in &l.items {
+                        println!("{}", k.key_id);
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let l = pollster::block_on(kms.list_keys(ListKeysRequest {
                 page_number,
                 page_size,
-                filters: key_filters(&filter, filters.as_deref())?,
+                filters,
             }))?;
             if json_mode {
                 let keys: Vec<Value> = l
@@ -1017,16 +1093,19 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             print(json_mode, &json!({"AliasName": alias_name}));
         }
         Cmd::Alias(AliasCmd::List) => {
-            let l = pollster::block_on(kms.list_aliases(Some(1), Some(100)))?;
+            let l = all_pages(|n| {
+                let p = pollster::block_on(kms.list_aliases(Some(n), Some(100)))?;
+                Ok((p.aliases, p.total_count))
+            })?;
             if json_mode {
                 let a: Vec<Value> = l
-                    .aliases
+                    .items
                     .iter()
                     .map(|a| json!({"AliasName": a.alias_name, "AliasArn": a.alias_arn, "KeyId": a.key_id}))
                     .collect();
                 print(true, &json!({"Aliases": a, "TotalCount": l.total_count}));
             } else {
-                for a in &l.aliases {
+                for a in &l.items {
                     println!("{}  {}", a.alias_name, a.key_id);
                 }
             }
@@ -1243,7 +1322,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 &json!({"RandomPasswordFile": a.out.display().to_string(), "Length": p.len()}),
             );
         }
-        Cmd::Lab(_) => {}
+        Cmd::Lab(_) | Cmd::Kms(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

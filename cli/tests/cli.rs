@@ -1584,3 +1584,477 @@ fn openssl_encrypts_to_our_rsa_key_and_verifies_our_pss_signatures() {
         &p("secret"),
     ]);
 }
+
+/// `strongroom kms ACTION --Param value`: its Alibaba JSON answer.
+fn kms_ok(store: &Path, action: &str, params: &[&str]) -> serde_json::Value {
+    let mut args = vec!["kms", action];
+    args.extend_from_slice(params);
+    let v = json(&sr(store, "pw", &args));
+    assert_eq!(
+        v["RequestId"].as_str().map(str::len),
+        Some(36),
+        "{action}: a RequestId in every answer: {v}"
+    );
+    v
+}
+
+fn kms_err(store: &Path, action: &str, params: &[&str]) -> String {
+    let mut args = vec!["kms", action];
+    args.extend_from_slice(params);
+    let o = sr(store, "pw", &args);
+    assert_eq!(o.status.code(), Some(2), "{action}: {o:?}");
+    assert!(o.stdout.is_empty(), "errors go to stderr only");
+    let v: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(v["RequestId"].as_str().map(str::len), Some(36));
+    assert!(v["Message"].is_string());
+    v["Code"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_kms_verb_serves_every_action_in_alibaba_json() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let unb64 = |s: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_str().unwrap())
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s/store");
+    let s = store.as_path();
+    let done = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let ok = |action: &'static str, params: &[&str]| {
+        done.borrow_mut().insert(action);
+        kms_ok(s, action, params)
+    };
+
+    let service = ok("DescribeService", &[]);
+    let actions: Vec<String> = service["Actions"]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        service["ProtectionLevels"]["ProtectionLevel"][0]["Type"],
+        "SOFTWARE"
+    );
+    assert!(
+        service["KeySpecs"]["KeySpec"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["Name"] == "RSA_2048")
+    );
+
+    let k = ok("CreateKey", &["--Description", "wire"]);
+    let id = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    assert_eq!(k["KeyMetadata"]["KeyState"], "Enabled");
+    assert_eq!(
+        ok("DescribeKey", &["--KeyId", &id])["KeyMetadata"]["Description"],
+        "wire"
+    );
+    let m = ok(
+        "UpdateKeyDescription",
+        &["--KeyId", &id, "--Description", "new"],
+    );
+    assert_eq!(m["KeyMetadata"]["Description"], "new");
+    assert_eq!(
+        ok("DisableKey", &["--KeyId", &id])["KeyMetadata"]["KeyState"],
+        "Disabled"
+    );
+    assert_eq!(
+        ok("EnableKey", &["--KeyId", &id])["KeyMetadata"]["KeyState"],
+        "Enabled"
+    );
+    let v = ok("CreateKeyVersion", &["--KeyId", &id]);
+    let vid = v["KeyVersion"]["KeyVersionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        ok(
+            "DescribeKeyVersion",
+            &["--KeyId", &id, "--KeyVersionId", &vid]
+        )["KeyVersion"]["KeyId"],
+        id.as_str()
+    );
+    let l = ok("ListKeyVersions", &["--KeyId", &id, "--PageSize", "1"]);
+    assert_eq!(l["TotalCount"], 2);
+    assert_eq!(l["KeyVersions"]["KeyVersion"].as_array().unwrap().len(), 1);
+    let r = ok(
+        "UpdateRotationPolicy",
+        &[
+            "--KeyId",
+            &id,
+            "--EnableAutomaticRotation",
+            "true",
+            "--RotationInterval",
+            "604800s",
+        ],
+    );
+    assert_eq!(r["KeyMetadata"]["AutomaticRotation"], "Enabled");
+
+    ok(
+        "CreateAlias",
+        &["--AliasName", "alias/wire", "--KeyId", &id],
+    );
+    let other = ok("CreateKey", &[])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        "UpdateAlias",
+        &["--AliasName", "alias/wire", "--KeyId", &other],
+    );
+    let a = ok("ListAliases", &[]);
+    assert_eq!(a["Aliases"]["Alias"][0]["KeyId"], other.as_str());
+    let a = ok("ListAliasesByKeyId", &["--KeyId", &other]);
+    assert_eq!(a["Aliases"]["Alias"][0]["AliasName"], "alias/wire");
+    ok("DeleteAlias", &["--AliasName", "alias/wire"]);
+    assert_eq!(
+        kms_err(s, "DeleteAlias", &["--AliasName", "alias/wire"]),
+        "Forbidden.AliasNotFound"
+    );
+
+    ok(
+        "TagResource",
+        &[
+            "--KeyId",
+            &id,
+            "--Tags",
+            r#"[{"TagKey":"team","TagValue":"core"}]"#,
+        ],
+    );
+    let t = ok("ListResourceTags", &["--KeyId", &id]);
+    assert_eq!(t["Tags"]["Tag"][0]["TagValue"], "core");
+    ok(
+        "UntagResource",
+        &["--KeyId", &id, "--TagKeys", r#"["team"]"#],
+    );
+    assert_eq!(
+        ok("ListResourceTags", &["--KeyId", &id])["Tags"]["Tag"],
+        serde_json::json!([])
+    );
+
+    let ctx = r#"{"app":"wire"}"#;
+    let e = ok(
+        "Encrypt",
+        &[
+            "--KeyId",
+            &id,
+            "--Plaintext",
+            &b64(b"hi"),
+            "--EncryptionContext",
+            ctx,
+        ],
+    );
+    let blob = e["CiphertextBlob"].as_str().unwrap().to_string();
+    let d = ok(
+        "Decrypt",
+        &["--CiphertextBlob", &blob, "--EncryptionContext", ctx],
+    );
+    assert_eq!(unb64(&d["Plaintext"]), b"hi");
+    assert_eq!(
+        kms_err(s, "Decrypt", &["--CiphertextBlob", &blob]),
+        "InvalidCiphertext"
+    );
+    let re = ok(
+        "ReEncrypt",
+        &[
+            "--CiphertextBlob",
+            &blob,
+            "--SourceEncryptionContext",
+            ctx,
+            "--DestinationKeyId",
+            &other,
+        ],
+    );
+    assert_eq!(re["SourceKeyId"], id.as_str());
+    assert_eq!(re["KeyId"], other.as_str());
+    let g = ok(
+        "GenerateDataKey",
+        &["--KeyId", &id, "--NumberOfBytes", "16"],
+    );
+    assert_eq!(unb64(&g["Plaintext"]).len(), 16);
+    let g2 = ok("GenerateDataKeyWithoutPlaintext", &["--KeyId", &id]);
+    assert!(g2.get("Plaintext").is_none());
+    let pw = ok(
+        "GetRandomPassword",
+        &["--Length", "20", "--ExcludePunctuation", "true"],
+    );
+    assert_eq!(pw["RandomPassword"].as_str().unwrap().len(), 20);
+
+    let env = ok(
+        "EncryptEnvelope",
+        &[
+            "--KeyIds",
+            &format!(r#"["{id}"]"#),
+            "--Plaintext",
+            &b64(&[9; 5000]),
+            "--EncryptionContext",
+            ctx,
+        ],
+    );
+    let opened = ok(
+        "DecryptEnvelope",
+        &[
+            "--Ciphertext",
+            env["Ciphertext"].as_str().unwrap(),
+            "--EncryptionContext",
+            ctx,
+        ],
+    );
+    assert_eq!(unb64(&opened["Plaintext"]), vec![9; 5000]);
+    assert_eq!(opened["EncryptionContext"]["app"], "wire");
+
+    let rsa = ok(
+        "CreateKey",
+        &["--KeySpec", "RSA_2048", "--KeyUsage", "ENCRYPT/DECRYPT"],
+    );
+    let rsa = rsa["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let pk = ok("GetPublicKey", &["--KeyId", &rsa]);
+    let pem = pk["PublicKey"].as_str().unwrap();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+    let der_b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let c = ok(
+        "AsymmetricEncrypt",
+        &[
+            "--KeyId",
+            &rsa,
+            "--Algorithm",
+            "RSAES_OAEP_SHA_256",
+            "--Plaintext",
+            &b64(b"asym"),
+        ],
+    );
+    let p = ok(
+        "AsymmetricDecrypt",
+        &[
+            "--KeyId",
+            &rsa,
+            "--Algorithm",
+            "RSAES_OAEP_SHA_256",
+            "--CiphertextBlob",
+            c["CiphertextBlob"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(unb64(&p["Plaintext"]), b"asym");
+    let x = ok(
+        "ExportDataKey",
+        &[
+            "--CiphertextBlob",
+            g2["CiphertextBlob"].as_str().unwrap(),
+            "--PublicKeyBlob",
+            &der_b64,
+            "--WrappingAlgorithm",
+            "RSAES_OAEP_SHA_256",
+            "--WrappingKeySpec",
+            "RSA_2048",
+        ],
+    );
+    assert_eq!(unb64(&x["ExportedDataKey"]).len(), 256);
+    let x = ok(
+        "GenerateAndExportDataKey",
+        &[
+            "--KeyId",
+            &id,
+            "--PublicKeyBlob",
+            &der_b64,
+            "--WrappingAlgorithm",
+            "RSAES_OAEP_SHA_256",
+            "--WrappingKeySpec",
+            "RSA_2048",
+        ],
+    );
+    assert!(x["CiphertextBlob"].is_string() && x["ExportedDataKey"].is_string());
+
+    let ec = ok(
+        "CreateKey",
+        &["--KeySpec", "EC_P256", "--KeyUsage", "SIGN/VERIFY"],
+    );
+    let ec = ec["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let digest = b64(&[7u8; 32]);
+    let sig = ok(
+        "AsymmetricSign",
+        &[
+            "--KeyId",
+            &ec,
+            "--Algorithm",
+            "ECDSA_SHA_256",
+            "--Digest",
+            &digest,
+        ],
+    );
+    let value = sig["Value"].as_str().unwrap().to_string();
+    let ver = ok(
+        "AsymmetricVerify",
+        &[
+            "--KeyId",
+            &ec,
+            "--Algorithm",
+            "ECDSA_SHA_256",
+            "--Digest",
+            &digest,
+            "--Value",
+            &value,
+        ],
+    );
+    assert_eq!(ver["Value"], true);
+
+    let ext = ok("CreateKey", &["--Origin", "EXTERNAL"]);
+    let ext = ext["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let params = ok(
+        "GetParametersForImport",
+        &[
+            "--KeyId",
+            &ext,
+            "--WrappingAlgorithm",
+            "RSAES_OAEP_SHA_256",
+            "--WrappingKeySpec",
+            "RSA_2048",
+        ],
+    );
+    assert!(params["ImportToken"].is_string() && params["PublicKey"].is_string());
+    done.borrow_mut().insert("ImportKeyMaterial");
+    assert_eq!(
+        kms_err(
+            s,
+            "ImportKeyMaterial",
+            &[
+                "--KeyId",
+                &ext,
+                "--EncryptedKeyMaterial",
+                &b64(&[1; 256]),
+                "--ImportToken",
+                "not-a-token"
+            ],
+        ),
+        "InvalidParameter.ImportToken"
+    );
+    done.borrow_mut().insert("DeleteKeyMaterial");
+    assert_eq!(
+        kms_err(s, "DeleteKeyMaterial", &["--KeyId", &id]),
+        "Rejected.KeyOrigin"
+    );
+
+    let dp = ok(
+        "SetDeletionProtection",
+        &[
+            "--ProtectedResourceArn",
+            &format!("acs:kms:strongroom:local:key/{id}"),
+            "--EnableDeletionProtection",
+            "true",
+        ],
+    );
+    assert_eq!(dp["KeyMetadata"]["DeletionProtection"], "Enabled");
+    ok(
+        "SetDeletionProtection",
+        &[
+            "--ProtectedResourceArn",
+            &id,
+            "--EnableDeletionProtection",
+            "false",
+        ],
+    );
+    let sd = ok(
+        "ScheduleKeyDeletion",
+        &["--KeyId", &id, "--PendingWindowInDays", "7"],
+    );
+    assert_eq!(sd["KeyMetadata"]["KeyState"], "PendingDeletion");
+    let cd = ok("CancelKeyDeletion", &["--KeyId", &id]);
+    assert_eq!(cd["KeyMetadata"]["KeyState"], "Enabled");
+
+    // Paging: one page, and every page merged.
+    let page = ok("ListKeys", &["--PageSize", "2"]);
+    assert_eq!(page["Keys"]["Key"].as_array().unwrap().len(), 2);
+    assert_eq!(page["PageSize"], 2);
+    let total = page["TotalCount"].as_u64().unwrap();
+    assert!(total >= 5);
+    let all = ok("ListKeys", &["--pager", "--PageSize", "2"]);
+    assert_eq!(all["Keys"]["Key"].as_array().unwrap().len() as u64, total);
+    let filtered = ok(
+        "ListKeys",
+        &["--Filters", r#"[{"Key":"KeySpec","Values":["EC_P256"]}]"#],
+    );
+    assert_eq!(filtered["TotalCount"], 1);
+
+    let done = done.borrow();
+    let missing: Vec<&String> = actions
+        .iter()
+        .filter(|a| !done.contains(a.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "actions never driven through `kms`: {missing:?}"
+    );
+
+    // Errors: Alibaba's body on stderr, exit status 2, the stable codes.
+    assert_eq!(kms_err(s, "NoSuchAction", &[]), "InvalidAction.NotFound");
+    assert_eq!(kms_err(s, "DescribeKey", &[]), "InvalidParameter.KeyId");
+    assert_eq!(
+        kms_err(s, "DescribeKey", &["--KeyId", "nope"]),
+        "Forbidden.KeyNotFound"
+    );
+    assert_eq!(
+        kms_err(s, "DescribeKey", &["--KeyId", &id, "--Typo", "x"]),
+        "InvalidParameter.Request"
+    );
+    assert_eq!(
+        kms_err(s, "ListKeys", &["--PageSize", "0"]),
+        "InvalidParameter.Limit"
+    );
+    assert_eq!(
+        kms_err(s, "ListKeys", &["--PageSize", "x"]),
+        "InvalidParameter.Limit"
+    );
+    assert_eq!(
+        kms_err(s, "ListKeys", &["--PageNumber", "99999999999"]),
+        "InvalidParameter.Limit"
+    );
+    assert_eq!(
+        kms_err(s, "Encrypt", &["--KeyId", &other, "--Plaintext", "%%%"]),
+        "InvalidParameter.Plaintext"
+    );
+    assert_eq!(
+        kms_err(s, "DescribeKey", &["--pager", "--KeyId", &id]),
+        "InvalidParameter.Request"
+    );
+}
+
+#[test]
+fn friendly_lists_page_through_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s/store");
+    let s = store.as_path();
+    let mut keys = Vec::new();
+    for _ in 0..12 {
+        let k = kms_ok(s, "CreateKey", &[]);
+        keys.push(k["KeyMetadata"]["KeyId"].as_str().unwrap().to_string());
+    }
+    // More than one page of ListKeys' default 10.
+    let l = json(&sr(s, "pw", &["--json", "key", "list"]));
+    assert_eq!(l["Keys"].as_array().unwrap().len(), 12);
+    assert_eq!(l["TotalCount"], 12);
+    // An explicit page is still one page.
+    let p = json(&sr(s, "pw", &["--json", "key", "list", "--page-size", "5"]));
+    assert_eq!(p["Keys"].as_array().unwrap().len(), 5);
+    // More than the 100 a single page holds.
+    for i in 0..105 {
+        let key = &keys[i % 3];
+        kms_ok(
+            s,
+            "CreateAlias",
+            &["--AliasName", &format!("alias/a{i:03}"), "--KeyId", key],
+        );
+    }
+    let a = json(&sr(s, "pw", &["--json", "alias", "list"]));
+    assert_eq!(a["Aliases"].as_array().unwrap().len(), 105);
+    assert_eq!(a["TotalCount"], 105);
+    for _ in 0..100 {
+        kms_ok(s, "CreateKeyVersion", &["--KeyId", &keys[0]]);
+    }
+    let v = json(&sr(s, "pw", &["--json", "key", "list-versions", &keys[0]]));
+    assert_eq!(v["KeyVersions"].as_array().unwrap().len(), 101);
+    assert_eq!(v["TotalCount"], 101);
+}

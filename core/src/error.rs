@@ -244,7 +244,7 @@ impl Error {
                 "Origin" => "InvalidParameter.Origin",
                 "ProtectionLevel" => "InvalidParameter.ProtectionLevel",
                 "Passphrase" => "InvalidParameter.Passphrase",
-                "Limit" => "InvalidParameter.Limit",
+                "Limit" | "PageNumber" | "PageSize" => "InvalidParameter.Limit",
                 "PendingWindowInDays" => "InvalidParameter.PendingWindowInDays",
                 "RotationInterval" => "InvalidParameter.RotationInterval",
                 "AliasName" => "InvalidParameter.AliasName",

@@ -13,6 +13,8 @@
 pub(crate) mod dispatch;
 mod model;
 mod table;
+#[cfg(feature = "wire")]
+pub mod wire;
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -1,0 +1,743 @@
+//! Alibaba's wire forms of every action (feature `wire`): request parameters in, the
+//! response JSON out, exactly as the KMS OpenAPI (Version 2016-01-20) spells them —
+//! PascalCase names, base64 for binary, the `KeyMetadata` / `Keys.Key` / … wrappers,
+//! and `RequestId` in every answer. The CLI's `strongroom kms ACTION` and the gateway
+//! speak through here; nothing else spells a wire name.
+//!
+//! Parameters come as one JSON object. As in Alibaba's RPC style every value may be a
+//! string (`"PageSize": "50"`, `"EncryptionContext": "{\"a\":\"b\"}"`); typed JSON
+//! values (numbers, booleans, objects, arrays) are accepted as well.
+
+use alloc::collections::BTreeSet;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use base64ct::{Base64, Encoding};
+use serde_json::{Map, Value, json};
+
+use super::*;
+use crate::asym::{EncryptionAlgorithm, WrappingAlgorithm};
+use crate::context::EncryptionContext;
+use crate::envelope::{DecryptEnvelopeRequest, EncryptEnvelopeRequest, EnvelopeInfo};
+
+/// Reads one action's parameters, refusing names the action does not take.
+struct Params<'a> {
+    map: &'a Map<String, Value>,
+    used: BTreeSet<&'static str>,
+}
+
+fn param(name: &'static str, why: impl Into<String>) -> Error {
+    Error::param(name, why)
+}
+
+impl<'a> Params<'a> {
+    fn raw(&mut self, name: &'static str) -> Option<&'a Value> {
+        self.used.insert(name);
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    fn opt_str(&mut self, name: &'static str) -> Result<Option<String>> {
+        match self.raw(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(_) => Err(param(name, "must be a string")),
+        }
+    }
+
+    fn str(&mut self, name: &'static str) -> Result<String> {
+        self.opt_str(name)?.ok_or_else(|| param(name, "required"))
+    }
+
+    fn opt_u64(&mut self, name: &'static str) -> Result<Option<u64>> {
+        match self.raw(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| param(name, "must be a non-negative integer")),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| param(name, "must be a non-negative integer")),
+            Some(_) => Err(param(name, "must be a non-negative integer")),
+        }
+    }
+
+    fn opt_u32(&mut self, name: &'static str) -> Result<Option<u32>> {
+        self.opt_u64(name)?
+            .map(|v| u32::try_from(v).map_err(|_| param(name, "too large")))
+            .transpose()
+    }
+
+    fn opt_bool(&mut self, name: &'static str) -> Result<Option<bool>> {
+        match self.raw(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(_) => Err(param(name, "must be true or false")),
+        }
+    }
+
+    fn opt_bytes(&mut self, name: &'static str) -> Result<Option<Vec<u8>>> {
+        match self.raw(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Base64::decode_vec(s.trim())
+                .map(Some)
+                .map_err(|_| param(name, "must be base64")),
+            Some(_) => Err(param(name, "must be a base64 string")),
+        }
+    }
+
+    fn bytes(&mut self, name: &'static str) -> Result<Vec<u8>> {
+        self.opt_bytes(name)?.ok_or_else(|| param(name, "required"))
+    }
+
+    /// A JSON-valued parameter: given as JSON text in a string, or as JSON itself.
+    fn opt_json(&mut self, name: &'static str) -> Result<Option<Value>> {
+        match self.raw(name) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => serde_json::from_str(s)
+                .map(Some)
+                .map_err(|_| param(name, "must be JSON")),
+            Some(v) => Ok(Some(v.clone())),
+        }
+    }
+
+    fn context(&mut self, name: &'static str) -> Result<Option<EncryptionContext>> {
+        let Some(v) = self.opt_json(name)? else {
+            return Ok(None);
+        };
+        let Value::Object(o) = v else {
+            return Err(Error::param(
+                "EncryptionContext",
+                "must be a JSON object of string values",
+            ));
+        };
+        let mut pairs = Vec::with_capacity(o.len());
+        for (k, v) in o {
+            let Value::String(v) = v else {
+                return Err(Error::param(
+                    "EncryptionContext",
+                    "must be a JSON object of string values",
+                ));
+            };
+            pairs.push((k, v));
+        }
+        EncryptionContext::from_pairs(pairs).map(Some)
+    }
+
+    fn string_list(&mut self, name: &'static str) -> Result<Option<Vec<String>>> {
+        let Some(v) = self.opt_json(name)? else {
+            return Ok(None);
+        };
+        let bad = || param(name, "must be a JSON array of strings");
+        let Value::Array(items) = v else {
+            return Err(bad());
+        };
+        items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                _ => Err(bad()),
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    fn parsed<T: core::str::FromStr<Err = Error>>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<Option<T>> {
+        self.opt_str(name)?.map(|s| s.parse::<T>()).transpose()
+    }
+
+    fn required<T: core::str::FromStr<Err = Error>>(&mut self, name: &'static str) -> Result<T> {
+        self.parsed(name)?.ok_or_else(|| param(name, "required"))
+    }
+
+    /// Refuses any parameter the action did not read.
+    fn finish(self, action: Action) -> Result<()> {
+        if let Some(k) = self.map.keys().find(|k| !self.used.contains(k.as_str())) {
+            return Err(Error::param(
+                "Request",
+                alloc::format!("{action} takes no parameter {k:?}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn tags(p: &mut Params<'_>) -> Result<Vec<Tag>> {
+    let Some(v) = p.opt_json("Tags")? else {
+        return Err(param("Tags", "required"));
+    };
+    let bad = || {
+        param(
+            "Tags",
+            "must be a JSON array of {\"TagKey\": …, \"TagValue\": …}",
+        )
+    };
+    let Value::Array(items) = v else {
+        return Err(bad());
+    };
+    items
+        .into_iter()
+        .map(|i| {
+            let k = i.get("TagKey").and_then(Value::as_str).ok_or_else(bad)?;
+            let v = i
+                .get("TagValue")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            Ok(Tag {
+                tag_key: k.to_string(),
+                tag_value: v.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn filters(p: &mut Params<'_>) -> Result<Vec<KeyFilter>> {
+    let Some(v) = p.opt_json("Filters")? else {
+        return Ok(Vec::new());
+    };
+    let bad = || {
+        param(
+            "Filters",
+            "must be a JSON array of {\"Key\": …, \"Values\": […]}",
+        )
+    };
+    let Value::Array(items) = v else {
+        return Err(bad());
+    };
+    items
+        .into_iter()
+        .map(|i| {
+            let key = i.get("Key").and_then(Value::as_str).ok_or_else(bad)?;
+            let values = match i.get("Values") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(vs)) => vs
+                    .iter()
+                    .map(|v| v.as_str().map(ToString::to_string).ok_or_else(bad))
+                    .collect::<Result<Vec<_>>>()?,
+                Some(_) => return Err(bad()),
+            };
+            Ok(KeyFilter {
+                key: key.to_string(),
+                values,
+            })
+        })
+        .collect()
+}
+
+fn data_key(p: &mut Params<'_>) -> Result<GenerateDataKeyRequest> {
+    Ok(GenerateDataKeyRequest {
+        key_id: p.str("KeyId")?,
+        key_spec: p.parsed::<DataKeySpec>("KeySpec")?,
+        number_of_bytes: p.opt_u32("NumberOfBytes")?,
+        encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
+    })
+}
+
+impl Request {
+    /// The request for `action` from its wire parameters (Alibaba's names).
+    ///
+    /// # Errors
+    /// `InvalidParameter.<Name>` for a missing or malformed parameter, or one the
+    /// action does not take; `Rejected.Unsupported` for an action with no wire form.
+    pub fn from_wire(action: Action, params: &Map<String, Value>) -> Result<Request> {
+        let mut p = Params {
+            map: params,
+            used: BTreeSet::new(),
+        };
+        let key_id = |p: &mut Params<'_>| p.str("KeyId");
+        let r = match action {
+            Action::CreateKey => Request::CreateKey(CreateKeyRequest {
+                key_spec: p.parsed("KeySpec")?,
+                key_usage: p.parsed("KeyUsage")?,
+                description: p.opt_str("Description")?,
+                origin: p.parsed("Origin")?,
+                protection_level: p.parsed("ProtectionLevel")?,
+            }),
+            Action::DescribeKey => Request::DescribeKey(DescribeKeyRequest {
+                key_id: key_id(&mut p)?,
+            }),
+            Action::ListKeys => Request::ListKeys(ListKeysRequest {
+                page_number: p.opt_u32("PageNumber")?,
+                page_size: p.opt_u32("PageSize")?,
+                filters: filters(&mut p)?,
+            }),
+            Action::UpdateKeyDescription => {
+                Request::UpdateKeyDescription(UpdateKeyDescriptionRequest {
+                    key_id: key_id(&mut p)?,
+                    description: p.opt_str("Description")?.unwrap_or_default(),
+                })
+            }
+            Action::EnableKey => Request::EnableKey(EnableKeyRequest {
+                key_id: key_id(&mut p)?,
+            }),
+            Action::DisableKey => Request::DisableKey(DisableKeyRequest {
+                key_id: key_id(&mut p)?,
+            }),
+            Action::ScheduleKeyDeletion => {
+                Request::ScheduleKeyDeletion(ScheduleKeyDeletionRequest {
+                    key_id: key_id(&mut p)?,
+                    pending_window_in_days: p
+                        .opt_u32("PendingWindowInDays")?
+                        .ok_or_else(|| param("PendingWindowInDays", "required"))?,
+                })
+            }
+            Action::CancelKeyDeletion => Request::CancelKeyDeletion(CancelKeyDeletionRequest {
+                key_id: key_id(&mut p)?,
+            }),
+            Action::SetDeletionProtection => {
+                Request::SetDeletionProtection(SetDeletionProtectionRequest {
+                    protected_resource_arn: p.str("ProtectedResourceArn")?,
+                    enable_deletion_protection: p
+                        .opt_bool("EnableDeletionProtection")?
+                        .ok_or_else(|| param("EnableDeletionProtection", "required"))?,
+                    deletion_protection_description: p.opt_str("DeletionProtectionDescription")?,
+                })
+            }
+            Action::CreateKeyVersion => Request::CreateKeyVersion(CreateKeyVersionRequest {
+                key_id: key_id(&mut p)?,
+            }),
+            Action::DescribeKeyVersion => Request::DescribeKeyVersion(DescribeKeyVersionRequest {
+                key_id: key_id(&mut p)?,
+                key_version_id: p.str("KeyVersionId")?,
+            }),
+            Action::ListKeyVersions => Request::ListKeyVersions(ListKeyVersionsRequest {
+                key_id: key_id(&mut p)?,
+                page_number: p.opt_u32("PageNumber")?,
+                page_size: p.opt_u32("PageSize")?,
+            }),
+            Action::UpdateRotationPolicy => {
+                Request::UpdateRotationPolicy(UpdateRotationPolicyRequest {
+                    key_id: key_id(&mut p)?,
+                    enable_automatic_rotation: p
+                        .opt_bool("EnableAutomaticRotation")?
+                        .ok_or_else(|| param("EnableAutomaticRotation", "required"))?,
+                    rotation_interval: p.opt_str("RotationInterval")?,
+                })
+            }
+            Action::CreateAlias | Action::UpdateAlias => {
+                let r = AliasRequest {
+                    alias_name: p.str("AliasName")?,
+                    key_id: key_id(&mut p)?,
+                };
+                if action == Action::CreateAlias {
+                    Request::CreateAlias(r)
+                } else {
+                    Request::UpdateAlias(r)
+                }
+            }
+            Action::DeleteAlias => Request::DeleteAlias(DeleteAliasRequest {
+                alias_name: p.str("AliasName")?,
+            }),
+            Action::ListAliases => Request::ListAliases(ListAliasesRequest {
+                page_number: p.opt_u32("PageNumber")?,
+                page_size: p.opt_u32("PageSize")?,
+            }),
+            Action::ListAliasesByKeyId => Request::ListAliasesByKeyId(ListAliasesByKeyIdRequest {
+                key_id: key_id(&mut p)?,
+                page_number: p.opt_u32("PageNumber")?,
+                page_size: p.opt_u32("PageSize")?,
+            }),
+            Action::TagResource => Request::TagResource(TagResourceRequest {
+                key_id: key_id(&mut p)?,
+                tags: tags(&mut p)?,
+            }),
+            Action::UntagResource => Request::UntagResource(UntagResourceRequest {
+                key_id: key_id(&mut p)?,
+                tag_keys: p
+                    .string_list("TagKeys")?
+                    .ok_or_else(|| param("TagKeys", "required"))?,
+            }),
+            Action::ListResourceTags => Request::ListResourceTags(ListResourceTagsRequest {
+                key_id: key_id(&mut p)?,
+            }),
+            Action::GetParametersForImport => {
+                Request::GetParametersForImport(GetParametersForImportRequest {
+                    key_id: key_id(&mut p)?,
+                    wrapping_algorithm: p.required("WrappingAlgorithm")?,
+                    wrapping_key_spec: p.required("WrappingKeySpec")?,
+                })
+            }
+            Action::ImportKeyMaterial => Request::ImportKeyMaterial(ImportKeyMaterialRequest {
+                key_id: key_id(&mut p)?,
+                encrypted_key_material: p.bytes("EncryptedKeyMaterial")?,
+                import_token: p.str("ImportToken")?,
+                key_material_expire_unix: p.opt_u64("KeyMaterialExpireUnix")?,
+            }),
+            Action::DeleteKeyMaterial => Request::DeleteKeyMaterial(DeleteKeyMaterialRequest {
+                key_id: key_id(&mut p)?,
+            }),
+            Action::Encrypt => Request::Encrypt(EncryptRequest {
+                key_id: key_id(&mut p)?,
+                plaintext: p.bytes("Plaintext")?,
+                encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
+            }),
+            Action::Decrypt => Request::Decrypt(DecryptRequest {
+                ciphertext_blob: p.bytes("CiphertextBlob")?,
+                encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
+            }),
+            Action::ReEncrypt => Request::ReEncrypt(ReEncryptRequest {
+                ciphertext_blob: p.bytes("CiphertextBlob")?,
+                source_encryption_context: p
+                    .context("SourceEncryptionContext")?
+                    .unwrap_or_default(),
+                destination_key_id: p.str("DestinationKeyId")?,
+                destination_encryption_context: p
+                    .context("DestinationEncryptionContext")?
+                    .unwrap_or_default(),
+            }),
+            Action::GenerateDataKey => Request::GenerateDataKey(data_key(&mut p)?),
+            Action::GenerateDataKeyWithoutPlaintext => {
+                Request::GenerateDataKeyWithoutPlaintext(data_key(&mut p)?)
+            }
+            Action::ExportDataKey => Request::ExportDataKey(ExportDataKeyRequest {
+                ciphertext_blob: p.bytes("CiphertextBlob")?,
+                encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
+                public_key_blob: p.bytes("PublicKeyBlob")?,
+                wrapping_algorithm: p.required::<WrappingAlgorithm>("WrappingAlgorithm")?,
+                wrapping_key_spec: p.required("WrappingKeySpec")?,
+            }),
+            Action::GenerateAndExportDataKey => {
+                Request::GenerateAndExportDataKey(GenerateAndExportDataKeyRequest {
+                    data_key: data_key(&mut p)?,
+                    public_key_blob: p.bytes("PublicKeyBlob")?,
+                    wrapping_algorithm: p.required::<WrappingAlgorithm>("WrappingAlgorithm")?,
+                    wrapping_key_spec: p.required("WrappingKeySpec")?,
+                })
+            }
+            Action::GetRandomPassword => Request::GetRandomPassword(GetRandomPasswordRequest {
+                length: p.opt_u32("Length")?,
+                exclude_characters: p.opt_str("ExcludeCharacters")?,
+                exclude_lowercase: p.opt_bool("ExcludeLowercase")?.unwrap_or(false),
+                exclude_uppercase: p.opt_bool("ExcludeUppercase")?.unwrap_or(false),
+                exclude_numbers: p.opt_bool("ExcludeNumbers")?.unwrap_or(false),
+                exclude_punctuation: p.opt_bool("ExcludePunctuation")?.unwrap_or(false),
+                require_each_included_type: p.opt_bool("RequireEachIncludedType")?,
+            }),
+            Action::GetPublicKey => Request::GetPublicKey(GetPublicKeyRequest {
+                key_id: key_id(&mut p)?,
+                key_version_id: p.opt_str("KeyVersionId")?,
+            }),
+            Action::AsymmetricSign => Request::AsymmetricSign(AsymmetricSignRequest {
+                key_id: key_id(&mut p)?,
+                key_version_id: p.opt_str("KeyVersionId")?,
+                algorithm: p.required("Algorithm")?,
+                digest: p.bytes("Digest")?,
+            }),
+            Action::AsymmetricVerify => Request::AsymmetricVerify(AsymmetricVerifyRequest {
+                key_id: key_id(&mut p)?,
+                key_version_id: p.opt_str("KeyVersionId")?,
+                algorithm: p.required("Algorithm")?,
+                digest: p.bytes("Digest")?,
+                value: p.bytes("Value")?,
+            }),
+            Action::AsymmetricEncrypt => Request::AsymmetricEncrypt(AsymmetricEncryptRequest {
+                key_id: key_id(&mut p)?,
+                key_version_id: p.opt_str("KeyVersionId")?,
+                algorithm: p.required::<EncryptionAlgorithm>("Algorithm")?,
+                plaintext: p.bytes("Plaintext")?,
+            }),
+            Action::AsymmetricDecrypt => Request::AsymmetricDecrypt(AsymmetricDecryptRequest {
+                key_id: key_id(&mut p)?,
+                key_version_id: p.opt_str("KeyVersionId")?,
+                algorithm: p.required::<EncryptionAlgorithm>("Algorithm")?,
+                ciphertext_blob: p.bytes("CiphertextBlob")?,
+            }),
+            Action::EncryptEnvelope => Request::EncryptEnvelope(EncryptEnvelopeRequest {
+                key_ids: p
+                    .string_list("KeyIds")?
+                    .ok_or_else(|| param("KeyIds", "required"))?,
+                plaintext: p.bytes("Plaintext")?,
+                encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
+                frame_length: p.opt_u32("FrameLength")?,
+            }),
+            Action::DecryptEnvelope => Request::DecryptEnvelope(DecryptEnvelopeRequest {
+                ciphertext: p.bytes("Ciphertext")?,
+                encryption_context: p.context("EncryptionContext")?,
+            }),
+            Action::DescribeService => Request::DescribeService(DescribeServiceRequest {}),
+        };
+        p.finish(action)?;
+        Ok(r)
+    }
+}
+
+fn b64(b: &[u8]) -> Value {
+    Value::String(Base64::encode_string(b))
+}
+
+fn opt(v: Option<&String>) -> Value {
+    v.map_or(Value::Null, |s| Value::String(s.clone()))
+}
+
+/// KeyMetadata as Alibaba spells it.
+#[must_use]
+pub fn key_metadata(m: &KeyMetadata) -> Value {
+    let mut o = Map::new();
+    let mut put = |k: &str, v: Value| {
+        if !v.is_null() {
+            o.insert(k.to_string(), v);
+        }
+    };
+    put("KeyId", json!(m.key_id));
+    put("Arn", json!(m.arn));
+    put("CreationDate", json!(m.creation_date));
+    put("Creator", json!(m.creator));
+    put("Description", json!(m.description));
+    put("KeyUsage", json!(m.key_usage.as_str()));
+    put("KeyState", json!(m.key_state.as_str()));
+    put("KeySpec", json!(m.key_spec.as_str()));
+    put("Origin", json!(m.origin.as_str()));
+    put("ProtectionLevel", json!(m.protection_level.as_str()));
+    put("PrimaryKeyVersion", json!(m.primary_key_version));
+    put("DeleteDate", opt(m.delete_date.as_ref()));
+    put("AutomaticRotation", json!(m.automatic_rotation));
+    put("RotationInterval", opt(m.rotation_interval.as_ref()));
+    put("LastRotationDate", opt(m.last_rotation_date.as_ref()));
+    put("NextRotationDate", opt(m.next_rotation_date.as_ref()));
+    put("DeletionProtection", json!(m.deletion_protection));
+    put(
+        "DeletionProtectionDescription",
+        opt(m.deletion_protection_description.as_ref()),
+    );
+    put("MaterialExpireTime", opt(m.material_expire_time.as_ref()));
+    Value::Object(o)
+}
+
+fn key_version(v: &KeyVersion) -> Value {
+    json!({"KeyId": v.key_id, "KeyVersionId": v.key_version_id, "CreationDate": v.creation_date})
+}
+
+fn aliases(r: &ListAliasesResponse) -> Value {
+    let list: Vec<Value> = r
+        .aliases
+        .iter()
+        .map(|a| json!({"AliasName": a.alias_name, "AliasArn": a.alias_arn, "KeyId": a.key_id}))
+        .collect();
+    json!({
+        "Aliases": {"Alias": list},
+        "TotalCount": r.total_count,
+        "PageNumber": r.page_number,
+        "PageSize": r.page_size,
+    })
+}
+
+fn envelope_info(i: &EnvelopeInfo) -> Map<String, Value> {
+    let ctx: Map<String, Value> = i
+        .encryption_context
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    let mut o = Map::new();
+    o.insert("KeyId".into(), json!(i.key_id));
+    o.insert("KeyVersionId".into(), json!(i.key_version_id));
+    o.insert("EncryptionContext".into(), Value::Object(ctx));
+    o.insert("MessageId".into(), b64(&i.message_id));
+    o
+}
+
+impl Response {
+    /// The answer as Alibaba's JSON, with `RequestId`.
+    ///
+    /// # Errors
+    /// `Rejected.Unsupported` for the two internal envelope steps (BeginEnvelope,
+    /// OpenEnvelope), which hold a message key and have no wire form.
+    pub fn to_wire(&self, request_id: &str) -> Result<Value> {
+        let v = match self {
+            Response::CreateKey(m)
+            | Response::DescribeKey(m)
+            | Response::UpdateKeyDescription(m)
+            | Response::EnableKey(m)
+            | Response::DisableKey(m)
+            | Response::ScheduleKeyDeletion(m)
+            | Response::CancelKeyDeletion(m)
+            | Response::SetDeletionProtection(m)
+            | Response::UpdateRotationPolicy(m)
+            | Response::ImportKeyMaterial(m)
+            | Response::DeleteKeyMaterial(m) => json!({"KeyMetadata": key_metadata(m)}),
+            Response::ListKeys(r) => {
+                let keys: Vec<Value> = r
+                    .keys
+                    .iter()
+                    .map(|k| json!({"KeyId": k.key_id, "KeyArn": k.key_arn}))
+                    .collect();
+                json!({
+                    "Keys": {"Key": keys},
+                    "TotalCount": r.total_count,
+                    "PageNumber": r.page_number,
+                    "PageSize": r.page_size,
+                })
+            }
+            Response::CreateKeyVersion(v) | Response::DescribeKeyVersion(v) => {
+                json!({"KeyVersion": key_version(v)})
+            }
+            Response::ListKeyVersions(r) => {
+                let list: Vec<Value> = r.key_versions.iter().map(key_version).collect();
+                json!({
+                    "KeyVersions": {"KeyVersion": list},
+                    "TotalCount": r.total_count,
+                    "PageNumber": r.page_number,
+                    "PageSize": r.page_size,
+                })
+            }
+            Response::CreateAlias(_)
+            | Response::UpdateAlias(_)
+            | Response::DeleteAlias(_)
+            | Response::TagResource(_)
+            | Response::UntagResource(_) => json!({}),
+            Response::ListAliases(r) | Response::ListAliasesByKeyId(r) => aliases(r),
+            Response::ListResourceTags(r) => {
+                let list: Vec<Value> = r
+                    .tags
+                    .iter()
+                    .map(|t| json!({"TagKey": t.tag_key, "TagValue": t.tag_value}))
+                    .collect();
+                json!({"Tags": {"Tag": list}})
+            }
+            Response::GetParametersForImport(r) => json!({
+                "KeyId": r.key_id,
+                "ImportToken": r.import_token,
+                "PublicKey": Base64::encode_string(&r.public_key),
+                "TokenExpireTime": r.token_expire_time,
+            }),
+            Response::Encrypt(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "CiphertextBlob": Base64::encode_string(&r.ciphertext_blob),
+            }),
+            Response::Decrypt(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "Plaintext": b64(r.plaintext.expose()),
+            }),
+            Response::ReEncrypt(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "SourceKeyId": r.source_key_id,
+                "SourceKeyVersionId": r.source_key_version_id,
+                "CiphertextBlob": Base64::encode_string(&r.ciphertext_blob),
+            }),
+            Response::GenerateDataKey(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "Plaintext": b64(r.plaintext.expose()),
+                "CiphertextBlob": Base64::encode_string(&r.ciphertext_blob),
+            }),
+            Response::GenerateDataKeyWithoutPlaintext(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "CiphertextBlob": Base64::encode_string(&r.ciphertext_blob),
+            }),
+            Response::ExportDataKey(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "ExportedDataKey": Base64::encode_string(&r.exported_data_key),
+            }),
+            Response::GenerateAndExportDataKey(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "CiphertextBlob": Base64::encode_string(&r.ciphertext_blob),
+                "ExportedDataKey": Base64::encode_string(&r.exported_data_key),
+            }),
+            Response::GetRandomPassword(r) => json!({
+                "RandomPassword": String::from_utf8_lossy(r.random_password.expose()),
+            }),
+            Response::GetPublicKey(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "PublicKey": r.public_key,
+            }),
+            Response::AsymmetricSign(r) | Response::AsymmetricSignMessage(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "Value": Base64::encode_string(&r.value),
+            }),
+            Response::AsymmetricVerify(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "Value": r.value,
+            }),
+            Response::AsymmetricEncrypt(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "CiphertextBlob": Base64::encode_string(&r.ciphertext_blob),
+            }),
+            Response::AsymmetricDecrypt(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "Plaintext": b64(r.plaintext.expose()),
+            }),
+            Response::EncryptEnvelope(r) => {
+                json!({"Ciphertext": Base64::encode_string(&r.ciphertext)})
+            }
+            Response::DecryptEnvelope(r) => {
+                let mut o = envelope_info(&r.info);
+                o.insert("Plaintext".into(), b64(&r.plaintext));
+                Value::Object(o)
+            }
+            Response::DescribeService(s) => {
+                let levels: Vec<Value> = s
+                    .protection_levels
+                    .iter()
+                    .map(|l| json!({"Type": l.as_str()}))
+                    .collect();
+                let specs: Vec<Value> = s
+                    .key_specs
+                    .iter()
+                    .map(|k| {
+                        let lv: Vec<&str> = k
+                            .supported_protection_levels
+                            .iter()
+                            .map(|l| l.as_str())
+                            .collect();
+                        let us: Vec<&str> = k.usages.iter().map(|u| u.as_str()).collect();
+                        json!({
+                            "Name": k.name.as_str(),
+                            "SupportedProtectionLevels": {"SupportedProtectionLevel": lv},
+                            "Usages": {"Usage": us},
+                        })
+                    })
+                    .collect();
+                let usages: Vec<&str> = s.key_usages.iter().map(|u| u.as_str()).collect();
+                json!({
+                    "ProtectionLevels": {"ProtectionLevel": levels},
+                    "KeySpecs": {"KeySpec": specs},
+                    "KeyUsages": {"KeyUsage": usages},
+                    "SupportsImport": s.supports_import,
+                    "Actions": {"Action": s.actions},
+                })
+            }
+            Response::BeginEnvelope(_) | Response::OpenEnvelope(_) => {
+                return Err(Error::Unsupported(
+                    "the envelope's internal steps have no wire form: use EncryptEnvelope / DecryptEnvelope",
+                ));
+            }
+        };
+        let mut v = v;
+        if let Value::Object(o) = &mut v {
+            o.insert("RequestId".into(), Value::String(request_id.to_string()));
+        }
+        Ok(v)
+    }
+}
+
+/// Alibaba's error body for `e` (RequestId, Code, Message, plus strongroom's
+/// family as `Kind`).
+#[must_use]
+pub fn error_body(e: &Error, request_id: &str) -> Value {
+    json!({
+        "RequestId": request_id,
+        "Code": e.code(),
+        "Message": e.to_string(),
+        "Kind": e.kind(),
+    })
+}
