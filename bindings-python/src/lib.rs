@@ -176,6 +176,32 @@ fn root(passphrase: &str) -> RootSecret {
     RootSecret::passphrase(passphrase)
 }
 
+/// A Python callable told of every call (see `Kms.set_call_hook`).
+struct PyCallHook(Py<PyAny>);
+
+impl strongroom::api::CallHook for PyCallHook {
+    fn record(&self, r: &strongroom::api::CallRecord<'_>) {
+        Python::attach(|py| {
+            let told = (|| -> PyResult<()> {
+                let d = PyDict::new(py);
+                d.set_item("principal", &r.caller.principal)?;
+                d.set_item("request_id", r.request_id)?;
+                d.set_item("action", r.action.name())?;
+                let res: Vec<String> = r.resources.iter().map(|x| x.arn()).collect();
+                d.set_item("resources", res)?;
+                d.set_item("code", r.outcome.err().map(|e| e.code()))?;
+                self.0.call1(py, (d,))?;
+                Ok(())
+            })();
+            // A hook that raises does not change the call's outcome; Python sees the
+            // exception as unraisable (sys.unraisablehook).
+            if let Err(e) = told {
+                e.write_unraisable(py, None);
+            }
+        });
+    }
+}
+
 #[pymethods]
 impl Kms {
     #[staticmethod]
@@ -203,6 +229,34 @@ impl Kms {
         Ok(Kms {
             inner: Arc::new(kms),
         })
+    }
+
+    /// Any action by Alibaba's name; `params_json` is its wire parameters (a JSON
+    /// object), the answer Alibaba's response JSON text.
+    fn call_wire(&self, py: Python<'_>, action: &str, params_json: &str) -> PyResult<String> {
+        let kms = self.inner.clone();
+        py.detach(|| -> strongroom::Result<String> {
+            let action: strongroom::api::Action = action.parse()?;
+            let params: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(params_json).map_err(|_| Error::InvalidParameter {
+                    name: "Request",
+                    reason: "the parameters must be a JSON object".into(),
+                })?;
+            let request = strongroom::api::Request::from_wire(action, &params)?;
+            let request_id = kms.new_request_id()?;
+            let caller = strongroom::api::Caller::owner().with_request_id(request_id.as_str());
+            let answer = pollster::block_on(kms.call(&caller, request))?;
+            Ok(answer.to_wire(&request_id)?.to_string())
+        })
+        .map_err(to_pyerr)
+    }
+
+    /// Installs `hook` (a callable taking one dict), or removes it with None.
+    #[pyo3(signature = (hook=None))]
+    fn set_call_hook(&self, hook: Option<Py<PyAny>>) {
+        self.inner.set_call_hook(
+            hook.map(|h| Arc::new(PyCallHook(h)) as Arc<dyn strongroom::api::CallHook>),
+        );
     }
 
     #[staticmethod]
@@ -697,6 +751,7 @@ impl Kms {
             .map_err(to_pyerr)?;
         let d = key_dict(py, &r.key_id, &r.key_version_id)?;
         d.set_item("public_key", &r.public_key)?;
+        d.set_item("public_key_der", PyBytes::new(py, &r.public_key_der))?;
         Ok(d)
     }
 

@@ -366,6 +366,29 @@ async fn backend_for(
     }
 }
 
+/// A JS function told of every call (see `NativeKms::setCallHook`).
+struct JsCallHook(Function);
+
+impl strongroom::api::CallHook for JsCallHook {
+    fn record(&self, r: &strongroom::api::CallRecord<'_>) {
+        let o = Object::new();
+        set(&o, "principal", r.caller.principal.as_str());
+        set(&o, "requestId", r.request_id);
+        set(&o, "action", r.action.name());
+        let resources = Array::new();
+        for res in r.resources {
+            resources.push(&JsValue::from_str(&res.arn()));
+        }
+        set(&o, "resources", resources);
+        match r.outcome {
+            Ok(()) => set(&o, "code", JsValue::NULL),
+            Err(e) => set(&o, "code", e.code()),
+        }
+        // A hook that throws does not change the call's outcome.
+        let _ = self.0.call1(&JsValue::UNDEFINED, &o);
+    }
+}
+
 /// The native KMS handle behind the npm `Kms` class.
 #[wasm_bindgen]
 pub struct NativeKms {
@@ -396,6 +419,39 @@ where
 #[allow(clippy::missing_errors_doc)]
 #[wasm_bindgen]
 impl NativeKms {
+    /// Any action by Alibaba's name: `params_json` is its wire parameters as JSON text
+    /// (an object), the answer Alibaba's response JSON text (strongroom::api::wire).
+    #[wasm_bindgen(js_name = callWire)]
+    pub fn call_wire(&self, action: String, params_json: String) -> Result<JsValue, JsValue> {
+        let kms = self.inner.clone();
+        promise(async move {
+            let answer = async {
+                let action: strongroom::api::Action = action.parse()?;
+                let params: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&params_json).map_err(|_| Error::InvalidParameter {
+                        name: "Request",
+                        reason: "the parameters must be a JSON object".into(),
+                    })?;
+                let request = strongroom::api::Request::from_wire(action, &params)?;
+                let request_id = kms.new_request_id()?;
+                let caller = strongroom::api::Caller::owner().with_request_id(request_id.as_str());
+                kms.call(&caller, request).await?.to_wire(&request_id)
+            };
+            let v = answer.await.map_err(|e| js_err(&e))?;
+            Ok(JsValue::from_str(&v.to_string()))
+        })
+    }
+
+    /// Installs `hook` (or removes it, with `undefined`): called after every action
+    /// with `{ principal, requestId, action, resources, code }` (`resources`: the ARNs
+    /// the call resolved; `code`: null on success, else the error's code).
+    #[wasm_bindgen(js_name = setCallHook)]
+    pub fn set_call_hook(&self, hook: Option<Function>) {
+        self.inner.set_call_hook(
+            hook.map(|f| Arc::new(JsCallHook(f)) as Arc<dyn strongroom::api::CallHook>),
+        );
+    }
+
     /// An in-memory instance; `transport` sends master-key operations over the wire
     /// protocol; `platform` (see JsPlatformAsym) runs RSA / P-256 private-key
     /// operations on WebCrypto.

@@ -72,6 +72,11 @@ async function call<T>(p: () => Promise<T>): Promise<T> {
 function invalid(name: string, why: string): InvalidParameterError {
   return new InvalidParameterError(`InvalidParameter.${name}`, `invalid ${name}: ${why}`);
 }
+function base64(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
 function bytes(name: string, v: unknown): Uint8Array {
   if (v instanceof Uint8Array) return v;
   throw invalid(name, 'must be a Uint8Array');
@@ -150,6 +155,17 @@ export interface ListKeysResult {
   totalCount: number;
   pageNumber: number;
   pageSize: number;
+}
+/** What `Kms.onCall` hooks receive for every action. */
+export interface CallRecord {
+  principal: string;
+  requestId: string;
+  /** Alibaba's action name (`Encrypt`, `DecryptEnvelope`, …). */
+  action: string;
+  /** The ARNs of the keys and aliases the call resolved, in order. */
+  resources: string[];
+  /** `null` on success, else the error's stable code. */
+  code: string | null;
 }
 export interface EncryptResult { keyId: string; keyVersionId: string; ciphertextBlob: Uint8Array }
 export interface DecryptResult { keyId: string; keyVersionId: string; plaintext: Uint8Array }
@@ -380,6 +396,36 @@ export class Kms {
     return call(async () =>
       new Kms(await n.NativeKms.open(undefined, passphrase, undefined, transport, undefined, undefined, backup, backupPassphrase, pc)),
     );
+  }
+
+  /**
+   * Any action by Alibaba's name with Alibaba's parameters, answering Alibaba's
+   * response JSON (PascalCase, `KeyMetadata` / `Keys.Key` wrappers, `RequestId`), as
+   * the KMS OpenAPI and `strongroom kms ACTION` do: `await kms.call('ListKeys',
+   * { PageSize: 50 })`. Binary parameters are base64 strings or `Uint8Array`s (sent as
+   * base64); binary answers are base64 strings. Goes through the same dispatch as
+   * every method.
+   */
+  call(action: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    if (typeof action !== 'string') throw invalid('Action', 'must be a string');
+    if (!params || typeof params !== 'object' || Array.isArray(params)) throw invalid('Request', 'parameters must be an object');
+    const wire: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(params)) {
+      if (v === undefined) continue;
+      wire[k] = v instanceof Uint8Array ? base64(v) : v;
+    }
+    return call(async () => JSON.parse(await this.#n.callWire(action, JSON.stringify(wire))) as Record<string, unknown>);
+  }
+
+  /**
+   * Tells `hook` of every action after it ran — allowed or refused, succeeded or
+   * failed — with the principal, request id, action, the resources it resolved (ARNs)
+   * and the error code (`null` on success). `null` removes it. An exception in the hook
+   * does not change the call's outcome. (Audit and policy build on this seam.)
+   */
+  onCall(hook: ((record: CallRecord) => void) | null): void {
+    if (hook !== null && typeof hook !== 'function') throw invalid('Hook', 'must be a function or null');
+    this.#n.setCallHook(hook ?? undefined);
   }
 
   /** CreateBackup: the whole store sealed under its own passphrase (restorable on any runtime). */

@@ -12,9 +12,11 @@ Every action runs in the Rust core with the GIL released. Errors derive from
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native
 from .errors import (
@@ -32,6 +34,7 @@ from .errors import (
 
 __all__ = [
     "Kms",
+    "CallRecord",
     "verify_signature",
     "BackendServer",
     "KeyMetadata",
@@ -184,6 +187,7 @@ class PublicKeyResult:
     key_id: str
     key_version_id: str
     public_key: str  # SubjectPublicKeyInfo, PEM
+    public_key_der: bytes = b""  # the same SubjectPublicKeyInfo, DER
 
 
 @dataclass(frozen=True)
@@ -325,6 +329,35 @@ def verify_signature(
         _opt_bytes("Digest", digest), _opt_bytes("Message", message))
 
 
+@dataclass(frozen=True)
+class CallRecord:
+    """What a ``Kms.set_call_hook`` hook receives after every action."""
+
+    principal: str
+    request_id: str
+    action: str  # Alibaba's action name ("Encrypt", "DecryptEnvelope", ...)
+    resources: List[str]  # the ARNs of the keys and aliases the call resolved, in order
+    code: Optional[str]  # None on success, else the error's stable code
+
+
+def _page(name: str, v: Optional[int]) -> Optional[int]:
+    """A PageNumber / PageSize as the core takes it; anything else is
+    ``InvalidParameter.Limit`` (as in every runtime), never an OverflowError."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 0xFFFFFFFF:
+        raise InvalidParameterError(
+            "InvalidParameter.Limit", f"invalid {name}: PageNumber starts at 1; PageSize is 1-100"
+        )
+    return v
+
+
+def _wire_value(v: object) -> object:
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(v)).decode("ascii")
+    return v
+
+
 class Kms:
     """A key management service over one sealed store."""
 
@@ -345,6 +378,35 @@ class Kms:
     def open_image(cls, data: bytes, *, passphrase: str, transport: Optional[Transport] = None) -> "Kms":
         """Opens a sealed store image held as bytes (changes stay in memory)."""
         return cls(_native.Kms.open_image(_bytes("Image", data), passphrase, transport))
+
+    def call(self, action: str, **params: object) -> Dict[str, Any]:
+        """Any action by Alibaba's name with Alibaba's parameters, answering Alibaba's
+        response JSON as a dict (PascalCase, ``KeyMetadata`` / ``Keys.Key`` wrappers,
+        ``RequestId``), as the KMS OpenAPI and ``strongroom kms ACTION`` do:
+        ``kms.call("ListKeys", PageSize=50)``. Binary parameters are base64 strings or
+        ``bytes`` (sent as base64); binary answers are base64 strings. Goes through the
+        same dispatch as every method."""
+        if not isinstance(action, str):
+            raise InvalidParameterError("InvalidParameter.Action", "invalid Action: must be a string")
+        wire = {k: _wire_value(v) for k, v in params.items() if v is not None}
+        try:
+            text = json.dumps(wire)
+        except (TypeError, ValueError) as e:
+            raise InvalidParameterError("InvalidParameter.Request", f"invalid Request: {e}") from None
+        answer: Dict[str, Any] = json.loads(self._native.call_wire(action, text))
+        return answer
+
+    def set_call_hook(self, hook: Optional[Callable[[CallRecord], None]]) -> None:
+        """Tells ``hook`` of every action after it ran — allowed or refused, succeeded or
+        failed — as a :class:`CallRecord`; ``None`` removes it. An exception in the hook
+        does not change the call's outcome (it goes to ``sys.unraisablehook``). Audit and
+        policy build on this seam."""
+        if hook is None:
+            self._native.set_call_hook(None)
+            return
+        if not callable(hook):
+            raise InvalidParameterError("InvalidParameter.Hook", "invalid Hook: must be callable or None")
+        self._native.set_call_hook(lambda d: hook(CallRecord(**d)))
 
     def export_image(self, *, passphrase: Optional[str] = None) -> bytes:
         """The sealed store image; with ``passphrase``, resealed under it."""
@@ -443,10 +505,10 @@ class Kms:
         )
 
     def list_aliases(self, *, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListAliasesResult:
-        return self._aliases(self._native.list_aliases(page_number, page_size))
+        return self._aliases(self._native.list_aliases(_page("PageNumber", page_number), _page("PageSize", page_size)))
 
     def list_aliases_by_key_id(self, *, key_id: str, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListAliasesResult:
-        return self._aliases(self._native.list_aliases_by_key_id(key_id, page_number, page_size))
+        return self._aliases(self._native.list_aliases_by_key_id(key_id, _page("PageNumber", page_number), _page("PageSize", page_size)))
 
     def tag_resource(self, *, key_id: str, tags: Mapping[str, str]) -> None:
         self._native.tag_resource(key_id, list(dict(tags).items()))
@@ -464,7 +526,7 @@ class Kms:
         return KeyVersion(**self._native.describe_key_version(key_id, key_version_id))
 
     def list_key_versions(self, *, key_id: str, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListKeyVersionsResult:
-        r = self._native.list_key_versions(key_id, page_number, page_size)
+        r = self._native.list_key_versions(key_id, _page("PageNumber", page_number), _page("PageSize", page_size))
         return ListKeyVersionsResult(
             key_versions=[KeyVersion(**v) for v in r["key_versions"]],
             total_count=r["total_count"],
@@ -531,7 +593,7 @@ class Kms:
                     raise InvalidParameterError(
                         "InvalidParameter.Filters", f'filters are {{"Key": ..., "Values": [...]}} pairs: {e}'
                     ) from None
-        r = self._native.list_keys(page_number, page_size, pairs)
+        r = self._native.list_keys(_page("PageNumber", page_number), _page("PageSize", page_size), pairs)
         return ListKeysResult(
             keys=[KeyListEntry(**k) for k in r["keys"]],
             total_count=r["total_count"],

@@ -1,0 +1,98 @@
+// The action layer from Node: every facade method goes through the core's one
+// dispatch (Kms::call), which an onCall hook sees call by call; kms.call() reaches
+// every action with Alibaba's parameters and answers Alibaba's JSON.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kms, StrongroomError, InvalidParameterError } from 'strongroom';
+
+const enc = new TextEncoder();
+
+async function code(p) {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof StrongroomError, `not a StrongroomError: ${e}`);
+    return e.code;
+  }
+  assert.fail('expected a rejection');
+}
+
+test('a mixed workload is recorded call by call through the hook', async () => {
+  const kms = await Kms.memory();
+  const seen = [];
+  kms.onCall((r) => seen.push(r));
+  const { keyId } = await kms.createKey();
+  await kms.createAlias({ aliasName: 'alias/node', keyId });
+  const ctx = { app: 'node' };
+  const e = await kms.encrypt({ keyId: 'alias/node', plaintext: enc.encode('hi'), encryptionContext: ctx });
+  await kms.decrypt({ ciphertextBlob: e.ciphertextBlob, encryptionContext: ctx });
+  await kms.generateDataKey({ keyId });
+  const msg = await kms.encryptEnvelope({ keyIds: [keyId], plaintext: enc.encode('x'.repeat(3000)), encryptionContext: ctx });
+  await kms.decryptEnvelope({ ciphertext: msg, encryptionContext: ctx });
+  await kms.listKeys();
+  await kms.getRandomPassword();
+  assert.equal(await code(kms.describeKey({ keyId: 'no-such-key' })), 'Forbidden.KeyNotFound');
+  await kms.disableKey({ keyId });
+  assert.equal(await code(kms.encrypt({ keyId, plaintext: enc.encode('x') })), 'Forbidden.KeyDisabled');
+  await kms.call('DescribeService');
+
+  const arn = `acs:kms:strongroom:local:key/${keyId}`;
+  const alias = 'acs:kms:strongroom:local:alias/node';
+  assert.deepEqual(
+    seen.map((r) => [r.action, r.resources, r.code]),
+    [
+      ['CreateKey', ['*'], null],
+      ['CreateAlias', [arn, alias], null],
+      ['Encrypt', [alias, arn], null],
+      ['Decrypt', [arn], null],
+      ['GenerateDataKey', [arn], null],
+      ['EncryptEnvelope', [arn], null],
+      ['DecryptEnvelope', [arn], null],
+      ['ListKeys', ['*'], null],
+      ['GetRandomPassword', ['*'], null],
+      ['DescribeKey', [], 'Forbidden.KeyNotFound'],
+      ['DisableKey', [arn], null],
+      ['Encrypt', [arn], 'Forbidden.KeyDisabled'],
+      ['DescribeService', ['*'], null],
+    ],
+  );
+  for (const r of seen) {
+    assert.equal(r.principal, 'owner');
+    assert.match(r.requestId, /^[0-9a-f-]{36}$/);
+  }
+  assert.equal(new Set(seen.map((r) => r.requestId)).size, seen.length);
+  // Removing the hook stops the records; a throwing hook changes nothing.
+  kms.onCall(null);
+  await kms.listKeys();
+  assert.equal(seen.length, 13);
+  kms.onCall(() => { throw new Error('hook failed'); });
+  await kms.listKeys();
+});
+
+test('kms.call speaks Alibaba parameters and answers Alibaba JSON', async () => {
+  const kms = await Kms.memory();
+  const k = await kms.call('CreateKey', { Description: 'wire' });
+  assert.match(k.RequestId, /^[0-9a-f-]{36}$/);
+  const keyId = k.KeyMetadata.KeyId;
+  assert.equal(k.KeyMetadata.KeyState, 'Enabled');
+  const e = await kms.call('Encrypt', { KeyId: keyId, Plaintext: enc.encode('hi'), EncryptionContext: { a: 'b' } });
+  assert.equal(typeof e.CiphertextBlob, 'string');
+  // The same blob opens through the typed method: one dispatch, one format.
+  const d = await kms.decrypt({ ciphertextBlob: Uint8Array.from(atob(e.CiphertextBlob), (c) => c.charCodeAt(0)), encryptionContext: { a: 'b' } });
+  assert.equal(new TextDecoder().decode(d.plaintext), 'hi');
+  const d2 = await kms.call('Decrypt', { CiphertextBlob: e.CiphertextBlob, EncryptionContext: '{"a":"b"}' });
+  assert.equal(d2.Plaintext, btoa('hi'));
+  const l = await kms.call('ListKeys', { PageSize: '1' });
+  assert.equal(l.Keys.Key.length, 1);
+  assert.equal(l.TotalCount, 1);
+  const s = await kms.call('DescribeService');
+  assert.ok(s.Actions.Action.includes('DescribeService'));
+  assert.equal(await code(kms.call('NoSuchAction')), 'InvalidAction.NotFound');
+  assert.equal(await code(kms.call('DescribeKey', {})), 'InvalidParameter.KeyId');
+  assert.equal(await code(kms.call('DescribeKey', { KeyId: keyId, Typo: 1 })), 'InvalidParameter.Request');
+  assert.equal(await code(kms.call('ListKeys', { PageSize: 0 })), 'InvalidParameter.Limit');
+  assert.equal(await code(kms.call('ListKeys', { PageSize: -1 })), 'InvalidParameter.Limit');
+  assert.equal(await code(kms.listKeys({ pageSize: -1 })), 'InvalidParameter.Limit');
+  assert.equal(await code(kms.listKeys({ pageNumber: 2 ** 40 })), 'InvalidParameter.Limit');
+  assert.throws(() => kms.call('ListKeys', [1]), InvalidParameterError);
+});
