@@ -1153,7 +1153,6 @@ impl Kms {
     }
 
     pub(crate) async fn create_key_impl(&self, req: CreateKeyRequest) -> Result<KeyMetadata> {
-        self.sweep().await?;
         let spec = req.key_spec.unwrap_or(KeySpec::Aes256);
         let usage = req.key_usage.unwrap_or(KeyUsage::EncryptDecrypt);
         if spec.symmetric_key_len().is_some() && usage != KeyUsage::EncryptDecrypt {
@@ -1395,7 +1394,6 @@ impl Kms {
         key_id: &str,
         f: impl FnOnce(&mut KeyRecord) -> Result<()>,
     ) -> Result<KeyMetadata> {
-        self.sweep().await?;
         let id = self.state.lock().resolve(key_id)?;
         let meta = self
             .mutate(|tx| {
@@ -1659,7 +1657,6 @@ impl Kms {
     }
 
     pub(crate) async fn create_key_version_impl(&self, key_id: &str) -> Result<KeyVersion> {
-        self.sweep().await?;
         let (id, spec) = self.with_key(key_id, |k| {
             if k.state != KeyState::Enabled {
                 return Err(Self::state_error(k));
@@ -1703,7 +1700,6 @@ impl Kms {
         key_id: &str,
         key_version_id: &str,
     ) -> Result<KeyVersion> {
-        self.sweep().await?;
         self.with_key(key_id, |k| {
             let v = k
                 .version(key_version_id)
@@ -1748,7 +1744,6 @@ impl Kms {
         page_number: Option<u32>,
         page_size: Option<u32>,
     ) -> Result<ListKeyVersionsResponse> {
-        self.sweep().await?;
         self.with_key(key_id, |k| {
             let (versions, page_number, page_size) = page(&k.versions, page_number, page_size)?;
             Ok(ListKeyVersionsResponse {
@@ -1909,7 +1904,6 @@ impl Kms {
     }
 
     async fn set_alias(&self, alias_name: &str, key_id: &str, update: bool) -> Result<()> {
-        self.sweep().await?;
         check_alias_name(alias_name)?;
         self.mutate(|tx| {
             let st = tx.state();
@@ -1945,7 +1939,6 @@ impl Kms {
     }
 
     pub(crate) async fn delete_alias_impl(&self, alias_name: &str) -> Result<()> {
-        self.sweep().await?;
         self.mutate(|tx| {
             tx.remove_alias(alias_name)
                 .map(|_| ())
@@ -1992,7 +1985,6 @@ impl Kms {
         page_number: Option<u32>,
         page_size: Option<u32>,
     ) -> Result<ListAliasesResponse> {
-        self.sweep().await?;
         let all = Self::alias_entries(&self.state.lock(), None);
         let (aliases, page_number, page_size) = page(&all, page_number, page_size)?;
         let aliases = aliases.to_vec();
@@ -2033,7 +2025,6 @@ impl Kms {
         page_number: Option<u32>,
         page_size: Option<u32>,
     ) -> Result<ListAliasesResponse> {
-        self.sweep().await?;
         let all = {
             let st = self.state.lock();
             let id = st.resolve(key_id)?;
@@ -2147,7 +2138,6 @@ impl Kms {
     }
 
     pub(crate) async fn list_resource_tags_impl(&self, key_id: &str) -> Result<Vec<Tag>> {
-        self.sweep().await?;
         self.with_key(key_id, |k| {
             Ok(k.tags
                 .iter()
@@ -2176,7 +2166,6 @@ impl Kms {
     }
 
     pub(crate) async fn describe_key_impl(&self, key_id: &str) -> Result<KeyMetadata> {
-        self.sweep().await?;
         self.with_key(key_id, |k| Ok(Self::metadata(k)))
     }
 
@@ -2196,7 +2185,6 @@ impl Kms {
 
     pub(crate) async fn list_keys_impl(&self, req: ListKeysRequest) -> Result<ListKeysResponse> {
         let filters = merge_filters(&req.filters)?;
-        self.sweep().await?;
         let st = self.state.lock();
         let filtered: Vec<String>;
         let all: &[String] = if filters.is_empty() {
@@ -2384,7 +2372,6 @@ impl Kms {
     }
 
     pub(crate) async fn encrypt_impl(&self, req: EncryptRequest) -> Result<EncryptResponse> {
-        self.sweep().await?;
         if req.plaintext.is_empty() {
             return Err(Error::param("Plaintext", "required (1 byte to 6 KiB)"));
         }
@@ -2415,7 +2402,6 @@ impl Kms {
     }
 
     pub(crate) async fn decrypt_impl(&self, req: DecryptRequest) -> Result<DecryptResponse> {
-        self.sweep().await?;
         let parsed = blob::parse(&req.ciphertext_blob)?;
         let (key_id, version_id, handle) = self.with_key(&parsed.key_id, |k| {
             Self::usable_for_encrypt(k)?;
@@ -2469,7 +2455,6 @@ impl Kms {
         &self,
         req: GenerateDataKeyRequest,
     ) -> Result<GenerateDataKeyResponse> {
-        self.sweep().await?;
         let len = Self::data_key_len(&req)?;
         let mut dk = SecretBytes::zeroed(len);
         self.env.fill(dk.expose_mut())?;

@@ -195,7 +195,6 @@ impl Kms {
         key_id: &str,
         key_version_id: Option<&str>,
     ) -> Result<GetPublicKeyResponse> {
-        self.sweep().await?;
         let t = self.asymmetric_target(key_id, key_version_id, None)?;
         let der = self.backend.public_key(&t.handle, t.spec).await?;
         Ok(GetPublicKeyResponse {
@@ -274,7 +273,6 @@ impl Kms {
         if let SignInput::Digest(d) = input {
             asym::check_digest(d)?;
         }
-        self.sweep().await?;
         let t = self.asymmetric_target(key_id, key_version_id, Some(KeyUsage::SignVerify))?;
         asym::check_signing(t.spec, algorithm)?;
         let value = match input {
@@ -357,7 +355,6 @@ impl Kms {
         &self,
         req: AsymmetricVerifyRequest,
     ) -> Result<AsymmetricVerifyResponse> {
-        self.sweep().await?;
         let t = self.asymmetric_target(
             &req.key_id,
             req.key_version_id.as_deref(),
@@ -399,7 +396,6 @@ impl Kms {
         &self,
         req: AsymmetricEncryptRequest,
     ) -> Result<AsymmetricEncryptResponse> {
-        self.sweep().await?;
         let t = self.asymmetric_target(
             &req.key_id,
             req.key_version_id.as_deref(),
@@ -441,7 +437,6 @@ impl Kms {
         &self,
         req: AsymmetricDecryptRequest,
     ) -> Result<AsymmetricDecryptResponse> {
-        self.sweep().await?;
         let t = self.asymmetric_target(
             &req.key_id,
             req.key_version_id.as_deref(),

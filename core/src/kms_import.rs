@@ -183,7 +183,6 @@ impl Kms {
         wrapping_algorithm: ImportWrappingAlgorithm,
         wrapping_key_spec: KeySpec,
     ) -> Result<ImportParameters> {
-        self.sweep().await?;
         if wrapping_key_spec != KeySpec::Rsa2048 {
             return Err(Error::param(
                 "WrappingKeySpec",
@@ -264,7 +263,6 @@ impl Kms {
         &self,
         req: ImportKeyMaterialRequest,
     ) -> Result<KeyMetadata> {
-        self.sweep().await?;
         let now = self.env.now();
         let expire_ms = match req.key_material_expire_unix {
             None | Some(0) => None,
@@ -375,7 +373,6 @@ impl Kms {
     }
 
     pub(crate) async fn delete_key_material_impl(&self, key_id: &str) -> Result<KeyMetadata> {
-        self.sweep().await?;
         let meta = self
             .mutate_key(key_id, |k| {
                 require_external(k)?;

@@ -1,6 +1,7 @@
 //! `Kms::call`: the one dispatch. Resolution of each target, authorisation, and the
 //! record of every call happen here, never in a face.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -191,120 +192,136 @@ impl Kms {
             self.sweep().await?;
         }
         self.admit(cx, &mut req)?;
-        Ok(match req {
-            Request::CreateKey(r) => Response::CreateKey(self.create_key_impl(r).await?),
-            Request::DescribeKey(r) => {
-                Response::DescribeKey(self.describe_key_impl(&r.key_id).await?)
-            }
-            Request::ListKeys(r) => Response::ListKeys(self.list_keys_impl(r).await?),
-            Request::UpdateKeyDescription(r) => Response::UpdateKeyDescription(
+        self.exec(cx, req).await
+    }
+
+    /// The service code of one action, as its own boxed future: each action's state
+    /// machine is compiled on its own instead of all of them into one (which tripled
+    /// the size of the dispatch in the wasm build).
+    fn exec<'a>(
+        &'a self,
+        cx: &'a Cx<'a>,
+        req: Request,
+    ) -> crate::backend::BoxFuture<'a, Result<Response>> {
+        macro_rules! arm {
+            ($($body:tt)*) => {
+                Box::pin(async move { Ok::<Response, Error>({ $($body)* }) })
+            };
+        }
+        match req {
+            Request::CreateKey(r) => arm!(Response::CreateKey(self.create_key_impl(r).await?)),
+            Request::DescribeKey(r) => arm!(Response::DescribeKey(
+                self.describe_key_impl(&r.key_id).await?
+            )),
+            Request::ListKeys(r) => arm!(Response::ListKeys(self.list_keys_impl(r).await?)),
+            Request::UpdateKeyDescription(r) => arm!(Response::UpdateKeyDescription(
                 self.update_key_description_impl(&r.key_id, &r.description)
                     .await?,
-            ),
-            Request::EnableKey(r) => Response::EnableKey(self.enable_key_impl(&r.key_id).await?),
-            Request::DisableKey(r) => Response::DisableKey(self.disable_key_impl(&r.key_id).await?),
-            Request::ScheduleKeyDeletion(r) => Response::ScheduleKeyDeletion(
+            )),
+            Request::EnableKey(r) => {
+                arm!(Response::EnableKey(self.enable_key_impl(&r.key_id).await?))
+            }
+            Request::DisableKey(r) => arm!(Response::DisableKey(
+                self.disable_key_impl(&r.key_id).await?
+            )),
+            Request::ScheduleKeyDeletion(r) => arm!(Response::ScheduleKeyDeletion(
                 self.schedule_key_deletion_impl(&r.key_id, r.pending_window_in_days)
                     .await?,
-            ),
-            Request::CancelKeyDeletion(r) => {
-                Response::CancelKeyDeletion(self.cancel_key_deletion_impl(&r.key_id).await?)
-            }
-            Request::SetDeletionProtection(r) => Response::SetDeletionProtection(
+            )),
+            Request::CancelKeyDeletion(r) => arm!(Response::CancelKeyDeletion(
+                self.cancel_key_deletion_impl(&r.key_id).await?
+            )),
+            Request::SetDeletionProtection(r) => arm!(Response::SetDeletionProtection(
                 self.set_deletion_protection_impl(
                     &r.protected_resource_arn,
                     r.enable_deletion_protection,
                     r.deletion_protection_description.as_deref(),
                 )
                 .await?,
-            ),
-            Request::CreateKeyVersion(r) => {
-                Response::CreateKeyVersion(self.create_key_version_impl(&r.key_id).await?)
-            }
-            Request::DescribeKeyVersion(r) => Response::DescribeKeyVersion(
+            )),
+            Request::CreateKeyVersion(r) => arm!(Response::CreateKeyVersion(
+                self.create_key_version_impl(&r.key_id).await?
+            )),
+            Request::DescribeKeyVersion(r) => arm!(Response::DescribeKeyVersion(
                 self.describe_key_version_impl(&r.key_id, &r.key_version_id)
                     .await?,
-            ),
-            Request::ListKeyVersions(r) => Response::ListKeyVersions(
+            )),
+            Request::ListKeyVersions(r) => arm!(Response::ListKeyVersions(
                 self.list_key_versions_impl(&r.key_id, r.page_number, r.page_size)
                     .await?,
-            ),
-            Request::UpdateRotationPolicy(r) => {
-                Response::UpdateRotationPolicy(self.update_rotation_policy_impl(r).await?)
-            }
+            )),
+            Request::UpdateRotationPolicy(r) => arm!(Response::UpdateRotationPolicy(
+                self.update_rotation_policy_impl(r).await?
+            )),
             Request::CreateAlias(r) => {
-                self.create_alias_impl(&r.alias_name, &r.key_id).await?;
-                Response::CreateAlias(super::Done)
+                arm!(self.create_alias_impl(&r.alias_name, &r.key_id).await?;
+                Response::CreateAlias(super::Done))
             }
             Request::UpdateAlias(r) => {
-                self.update_alias_impl(&r.alias_name, &r.key_id).await?;
-                Response::UpdateAlias(super::Done)
+                arm!(self.update_alias_impl(&r.alias_name, &r.key_id).await?;
+                Response::UpdateAlias(super::Done))
             }
-            Request::DeleteAlias(r) => {
-                self.delete_alias_impl(&r.alias_name).await?;
-                Response::DeleteAlias(super::Done)
-            }
-            Request::ListAliases(r) => {
-                Response::ListAliases(self.list_aliases_impl(r.page_number, r.page_size).await?)
-            }
-            Request::ListAliasesByKeyId(r) => Response::ListAliasesByKeyId(
+            Request::DeleteAlias(r) => arm!(self.delete_alias_impl(&r.alias_name).await?;
+                Response::DeleteAlias(super::Done)),
+            Request::ListAliases(r) => arm!(Response::ListAliases(
+                self.list_aliases_impl(r.page_number, r.page_size).await?
+            )),
+            Request::ListAliasesByKeyId(r) => arm!(Response::ListAliasesByKeyId(
                 self.list_aliases_by_key_id_impl(&r.key_id, r.page_number, r.page_size)
                     .await?,
-            ),
-            Request::TagResource(r) => {
-                self.tag_resource_impl(&r.key_id, &r.tags).await?;
-                Response::TagResource(super::Done)
-            }
+            )),
+            Request::TagResource(r) => arm!(self.tag_resource_impl(&r.key_id, &r.tags).await?;
+                Response::TagResource(super::Done)),
             Request::UntagResource(r) => {
-                self.untag_resource_impl(&r.key_id, &r.tag_keys).await?;
-                Response::UntagResource(super::Done)
+                arm!(self.untag_resource_impl(&r.key_id, &r.tag_keys).await?;
+                Response::UntagResource(super::Done))
             }
-            Request::ListResourceTags(r) => {
-                Response::ListResourceTags(super::ListResourceTagsResponse {
+            Request::ListResourceTags(r) => arm!(Response::ListResourceTags(
+                super::ListResourceTagsResponse {
                     tags: self.list_resource_tags_impl(&r.key_id).await?,
-                })
-            }
-            Request::GetParametersForImport(r) => Response::GetParametersForImport(
+                }
+            )),
+            Request::GetParametersForImport(r) => arm!(Response::GetParametersForImport(
                 self.get_parameters_for_import_impl(
                     &r.key_id,
                     r.wrapping_algorithm,
                     r.wrapping_key_spec,
                 )
                 .await?,
-            ),
-            Request::ImportKeyMaterial(r) => {
-                Response::ImportKeyMaterial(self.import_key_material_impl(r).await?)
-            }
-            Request::DeleteKeyMaterial(r) => {
-                Response::DeleteKeyMaterial(self.delete_key_material_impl(&r.key_id).await?)
-            }
-            Request::Encrypt(r) => Response::Encrypt(self.encrypt_impl(r).await?),
-            Request::Decrypt(r) => Response::Decrypt(self.decrypt_impl(r).await?),
-            Request::ReEncrypt(r) => Response::ReEncrypt(self.re_encrypt_impl(r).await?),
-            Request::GenerateDataKey(r) => {
-                Response::GenerateDataKey(self.generate_data_key_impl(r).await?)
-            }
+            )),
+            Request::ImportKeyMaterial(r) => arm!(Response::ImportKeyMaterial(
+                self.import_key_material_impl(r).await?
+            )),
+            Request::DeleteKeyMaterial(r) => arm!(Response::DeleteKeyMaterial(
+                self.delete_key_material_impl(&r.key_id).await?
+            )),
+            Request::Encrypt(r) => arm!(Response::Encrypt(self.encrypt_impl(r).await?)),
+            Request::Decrypt(r) => arm!(Response::Decrypt(self.decrypt_impl(r).await?)),
+            Request::ReEncrypt(r) => arm!(Response::ReEncrypt(self.re_encrypt_impl(r).await?)),
+            Request::GenerateDataKey(r) => arm!(Response::GenerateDataKey(
+                self.generate_data_key_impl(r).await?
+            )),
             Request::GenerateDataKeyWithoutPlaintext(r) => {
-                Response::GenerateDataKeyWithoutPlaintext(
+                arm!(Response::GenerateDataKeyWithoutPlaintext(
                     self.generate_data_key_without_plaintext_impl(r).await?,
-                )
+                ))
             }
             Request::ExportDataKey(r) => {
-                Response::ExportDataKey(self.export_data_key_impl(r).await?)
+                arm!(Response::ExportDataKey(self.export_data_key_impl(r).await?))
             }
-            Request::GenerateAndExportDataKey(r) => {
-                Response::GenerateAndExportDataKey(self.generate_and_export_data_key_impl(r).await?)
-            }
-            Request::GetRandomPassword(r) => {
-                Response::GetRandomPassword(super::GetRandomPasswordResponse {
+            Request::GenerateAndExportDataKey(r) => arm!(Response::GenerateAndExportDataKey(
+                self.generate_and_export_data_key_impl(r).await?
+            )),
+            Request::GetRandomPassword(r) => arm!(Response::GetRandomPassword(
+                super::GetRandomPasswordResponse {
                     random_password: self.get_random_password_impl(&r)?,
-                })
-            }
-            Request::GetPublicKey(r) => Response::GetPublicKey(
+                }
+            )),
+            Request::GetPublicKey(r) => arm!(Response::GetPublicKey(
                 self.get_public_key_impl(&r.key_id, r.key_version_id.as_deref())
                     .await?,
-            ),
-            Request::AsymmetricSign(r) => Response::AsymmetricSign(
+            )),
+            Request::AsymmetricSign(r) => arm!(Response::AsymmetricSign(
                 self.asymmetric_sign_impl(
                     &r.key_id,
                     r.key_version_id.as_deref(),
@@ -312,8 +329,8 @@ impl Kms {
                     crate::SignInput::Digest(&r.digest),
                 )
                 .await?,
-            ),
-            Request::AsymmetricSignMessage(r) => Response::AsymmetricSignMessage(
+            )),
+            Request::AsymmetricSignMessage(r) => arm!(Response::AsymmetricSignMessage(
                 self.asymmetric_sign_impl(
                     &r.key_id,
                     r.key_version_id.as_deref(),
@@ -321,35 +338,33 @@ impl Kms {
                     crate::SignInput::Message(&r.message),
                 )
                 .await?,
-            ),
-            Request::AsymmetricVerify(r) => {
-                Response::AsymmetricVerify(self.asymmetric_verify_impl(r).await?)
-            }
-            Request::AsymmetricEncrypt(r) => {
-                Response::AsymmetricEncrypt(self.asymmetric_encrypt_impl(r).await?)
-            }
-            Request::AsymmetricDecrypt(r) => {
-                Response::AsymmetricDecrypt(self.asymmetric_decrypt_impl(r).await?)
-            }
+            )),
+            Request::AsymmetricVerify(r) => arm!(Response::AsymmetricVerify(
+                self.asymmetric_verify_impl(r).await?
+            )),
+            Request::AsymmetricEncrypt(r) => arm!(Response::AsymmetricEncrypt(
+                self.asymmetric_encrypt_impl(r).await?
+            )),
+            Request::AsymmetricDecrypt(r) => arm!(Response::AsymmetricDecrypt(
+                self.asymmetric_decrypt_impl(r).await?
+            )),
             Request::EncryptEnvelope(r) => {
-                Response::EncryptEnvelope(super::EncryptEnvelopeResponse {
+                arm!(Response::EncryptEnvelope(super::EncryptEnvelopeResponse {
                     ciphertext: self.encrypt_envelope_impl(r).await?,
-                })
+                }))
             }
-            Request::DecryptEnvelope(r) => {
-                Response::DecryptEnvelope(self.decrypt_envelope_in(cx, r).await?)
-            }
+            Request::DecryptEnvelope(r) => arm!(Response::DecryptEnvelope(
+                self.decrypt_envelope_in(cx, r).await?
+            )),
             Request::BeginEnvelope(r) => {
-                Response::BeginEnvelope(self.envelope_begin_impl(r).await?)
+                arm!(Response::BeginEnvelope(self.envelope_begin_impl(r).await?))
             }
-            Request::OpenEnvelope(r) => {
-                let (message_key, info) = self
+            Request::OpenEnvelope(r) => arm!(let (message_key, info) = self
                     .open_envelope_key_in(cx, &r.header, r.expected.as_ref())
                     .await?;
-                Response::OpenEnvelope(OpenedEnvelopeKey { message_key, info })
-            }
-            Request::DescribeService(_) => Response::DescribeService(self.describe_service()),
-        })
+                Response::OpenEnvelope(OpenedEnvelopeKey { message_key, info })),
+            Request::DescribeService(_) => arm!(Response::DescribeService(self.describe_service())),
+        }
     }
 
     /// DescribeService: the protection levels, key specs and usages this build and its

@@ -200,7 +200,6 @@ impl Kms {
         &self,
         req: crate::api::BeginEnvelopeRequest,
     ) -> Result<EnvelopeStart> {
-        self.sweep().await?;
         let plaintext_length = req.plaintext_length;
         let default = if plaintext_length.is_some() {
             ONE_SHOT_FRAME_LENGTH
@@ -340,7 +339,6 @@ impl Kms {
         header: &EnvelopeHeader,
         expected: Option<&EncryptionContext>,
     ) -> Result<(SecretBytes, EnvelopeInfo)> {
-        self.sweep().await?;
         let ctx = &header.encryption_context;
         if let Some(e) = expected
             && e != ctx
