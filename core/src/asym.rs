@@ -15,8 +15,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
-use crate::kms::KeySpec;
 use crate::secret::SecretBytes;
+use crate::vocab::KeySpec;
 
 /// Whether this build has an RSA / EC implementation: AWS-LC (native builds) or
 /// RustCrypto (feature `rustcrypto-asym`, the wasm build).
@@ -188,7 +188,7 @@ impl<'a> SignInput<'a> {
     pub fn digest(self) -> Vec<u8> {
         match self {
             SignInput::Digest(d) => d.to_vec(),
-            SignInput::Message(m) => crate::kms_asym::sha256(m),
+            SignInput::Message(m) => crate::vocab::sha256(m),
         }
     }
 }
@@ -289,8 +289,8 @@ mod imp {
 
     use super::{Bounded, EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm, fingerprint};
     use crate::error::{Error, Result};
-    use crate::kms::KeySpec;
     use crate::secret::SecretBytes;
+    use crate::vocab::KeySpec;
 
     fn ec_alg(spec: KeySpec) -> Option<&'static signature::EcdsaSigningAlgorithm> {
         match spec {
@@ -632,8 +632,8 @@ mod imp {
 
     use super::{EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm};
     use crate::error::{Error, Result};
-    use crate::kms::KeySpec;
     use crate::secret::SecretBytes;
+    use crate::vocab::KeySpec;
 
     const NO: Error = Error::Unsupported(
         "asymmetric keys need AWS-LC (native builds) or the rustcrypto-asym feature (wasm); this build has neither",

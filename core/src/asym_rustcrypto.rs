@@ -18,8 +18,8 @@ use p256::ecdsa::signature::hazmat::{PrehashSigner as _, PrehashVerifier as _};
 
 use super::{Bounded, EncryptionAlgorithm, SigningAlgorithm, WrappingAlgorithm, fingerprint};
 use crate::error::{Error, Result};
-use crate::kms::KeySpec;
 use crate::secret::SecretBytes;
+use crate::vocab::KeySpec;
 
 fn material() -> Error {
     Error::BackendProtocol("stored asymmetric key material does not parse")

@@ -31,13 +31,13 @@ pub mod envelope;
 mod error;
 mod ids;
 mod kms;
-mod kms_asym;
-mod kms_import;
 pub mod secret;
+mod service;
 mod state;
 pub mod storage;
 mod sync;
 pub mod time;
+pub mod vocab;
 
 pub use api::{Action, CallHook, CallRecord, Caller, Family, Request, Resource, Response, Target};
 pub use asym::{EncryptionAlgorithm, SignInput, SigningAlgorithm, WrappingAlgorithm};
@@ -50,9 +50,9 @@ pub use envelope::{
 };
 pub use error::{EnvelopeFailure, Error, Result};
 pub use kms::*;
-pub use kms_asym::*;
-pub use kms_import::*;
 pub use secret::SecretBytes;
+pub use service::asymmetric::*;
+pub use service::import::*;
 pub use storage::Storage;
 
 /// Raw primitives for the Wycheproof tests only; not part of the API.

@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 use crate::backend::KeyHandle;
 use crate::codec::{Reader, Writer};
 use crate::error::{Error, Result};
-use crate::kms::{KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel};
 use crate::secret::SecretBytes;
+use crate::vocab::{KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel};
 
 /// The state version this build writes (2 adds the BYOK fields); 1 still reads.
 const STATE_VERSION: u8 = 2;
@@ -45,7 +45,7 @@ pub(crate) struct KeyRecord {
     /// EXTERNAL keys: when the imported material expires, ms (None = never).
     pub(crate) material_expire_ms: Option<u64>,
     /// EXTERNAL keys: a fingerprint of the first material imported, so only the same
-    /// material can be imported again (kms_import.rs).
+    /// material can be imported again (service/import.rs).
     pub(crate) material_check: Option<[u8; 32]>,
     /// EXTERNAL keys: the parameters of the latest GetParametersForImport.
     pub(crate) import: Option<ImportParams>,

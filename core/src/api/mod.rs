@@ -29,9 +29,9 @@ use crate::envelope::{
 };
 use crate::error::{Error, Result};
 use crate::kms::*;
-use crate::kms_asym::*;
-use crate::kms_import::*;
 use crate::secret::SecretBytes;
+use crate::service::asymmetric::*;
+use crate::service::import::*;
 
 /// The principal the store's owner acts as when a face names no other.
 pub const OWNER: &str = "owner";

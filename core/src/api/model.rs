@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use crate::asym::SigningAlgorithm;
 use crate::context::EncryptionContext;
 use crate::kms::{KeySpec, KeyUsage, ProtectionLevel, Tag};
-use crate::kms_import::ImportWrappingAlgorithm;
+use crate::service::import::ImportWrappingAlgorithm;
 
 macro_rules! key_id_request {
     ($($(#[$m:meta])* $name:ident),+ $(,)?) => {$(

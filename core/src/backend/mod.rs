@@ -15,8 +15,8 @@ use core::pin::Pin;
 
 use crate::asym::{EncryptionAlgorithm, SigningAlgorithm};
 use crate::error::Result;
-use crate::kms::{KeySpec, ProtectionLevel};
 use crate::secret::SecretBytes;
+use crate::vocab::{KeySpec, ProtectionLevel};
 
 pub mod remote;
 pub mod software;
@@ -147,7 +147,7 @@ pub trait KeyBackend: MaybeSendSync {
         message: &'a [u8],
     ) -> BoxFuture<'a, Result<Vec<u8>>> {
         Box::pin(async move {
-            let digest = crate::kms_asym::sha256(message);
+            let digest = crate::vocab::sha256(message);
             self.sign(handle, spec, alg, &digest).await
         })
     }

@@ -20,8 +20,8 @@ use crate::asym::{EncryptionAlgorithm, SigningAlgorithm};
 use crate::codec::{Reader, Writer};
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::kms::{KeySpec, ProtectionLevel};
 use crate::secret::SecretBytes;
+use crate::vocab::{KeySpec, ProtectionLevel};
 
 const MAGIC: &[u8; 3] = b"SRW";
 const VERSION: u8 = 1;

@@ -9,8 +9,8 @@ use crate::aead;
 use crate::asym::{self, EncryptionAlgorithm, SigningAlgorithm};
 use crate::env::Env;
 use crate::error::Result;
-use crate::kms::{KeySpec, ProtectionLevel};
 use crate::secret::SecretBytes;
+use crate::vocab::{KeySpec, ProtectionLevel};
 
 /// In-process key backend. Its [`KeyHandle`] is the key material itself.
 #[derive(Clone)]
@@ -151,7 +151,7 @@ impl KeyBackend for SoftwareBackend {
             {
                 return r;
             }
-            let digest = crate::kms_asym::sha256(message);
+            let digest = crate::vocab::sha256(message);
             self.keys.sign(spec, handle.0.expose(), alg, &digest)
         })
     }

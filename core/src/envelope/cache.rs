@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 
 use super::format::Stanza;
 use crate::context::EncryptionContext;
-use crate::kms::Kms;
 use crate::secret::SecretBytes;
 
 /// Limits of the data-key cache. A cached data key is used while all hold.
@@ -37,35 +36,35 @@ impl Default for DataKeyCacheConfig {
     }
 }
 
-struct EncEntry {
-    key_ids: Vec<String>,
-    ctx: Vec<u8>,
-    data_key: SecretBytes,
-    stanzas: Vec<Stanza>,
-    created: u64,
-    messages: u64,
-    bytes: u64,
+pub(crate) struct EncEntry {
+    pub(crate) key_ids: Vec<String>,
+    pub(crate) ctx: Vec<u8>,
+    pub(crate) data_key: SecretBytes,
+    pub(crate) stanzas: Vec<Stanza>,
+    pub(crate) created: u64,
+    pub(crate) messages: u64,
+    pub(crate) bytes: u64,
 }
 
-struct DecEntry {
-    digest: [u8; 32],
-    data_key: SecretBytes,
-    key_id: String,
-    key_version_id: String,
-    created: u64,
-    messages: u64,
+pub(crate) struct DecEntry {
+    pub(crate) digest: [u8; 32],
+    pub(crate) data_key: SecretBytes,
+    pub(crate) key_id: String,
+    pub(crate) key_version_id: String,
+    pub(crate) created: u64,
+    pub(crate) messages: u64,
 }
 
-/// The cache's state inside a [`Kms`].
+/// The cache's state inside a [`crate::Kms`].
 #[derive(Default)]
 pub(crate) struct Cache {
-    config: Option<DataKeyCacheConfig>,
-    enc: Vec<EncEntry>,
-    dec: Vec<DecEntry>,
+    pub(crate) config: Option<DataKeyCacheConfig>,
+    pub(crate) enc: Vec<EncEntry>,
+    pub(crate) dec: Vec<DecEntry>,
 }
 
 impl Cache {
-    fn expire(&mut self, now: u64) {
+    pub(crate) fn expire(&mut self, now: u64) {
         let Some(c) = self.config else {
             self.enc.clear();
             self.dec.clear();
@@ -79,7 +78,7 @@ impl Cache {
     }
 }
 
-fn digest(body: &[u8], ctx: &EncryptionContext) -> [u8; 32] {
+pub(crate) fn digest(body: &[u8], ctx: &EncryptionContext) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update((body.len() as u64).to_be_bytes());
     h.update(body);
@@ -87,121 +86,4 @@ fn digest(body: &[u8], ctx: &EncryptionContext) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(h.finalize().as_slice());
     out
-}
-
-impl Kms {
-    /// Turns the envelope data-key cache on (with these limits) or off (`None`).
-    /// Either way every entry held so far is dropped.
-    pub fn set_data_key_cache(&self, config: Option<DataKeyCacheConfig>) {
-        let mut c = self.data_key_cache.lock();
-        c.enc.clear();
-        c.dec.clear();
-        c.config = config.filter(|c| c.capacity > 0 && c.max_messages > 0 && c.max_age_ms > 0);
-    }
-
-    /// The cache's current limits, if it is on.
-    #[must_use]
-    pub fn data_key_cache(&self) -> Option<DataKeyCacheConfig> {
-        self.data_key_cache.lock().config
-    }
-
-    pub(crate) fn cache_take_encrypt(
-        &self,
-        key_ids: &[String],
-        ctx: &EncryptionContext,
-        bytes: u64,
-    ) -> Option<(SecretBytes, Vec<Stanza>)> {
-        let now = self.env.now();
-        let mut c = self.data_key_cache.lock();
-        c.expire(now);
-        let cfg = c.config?;
-        let aad = ctx.aad();
-        let pos = c
-            .enc
-            .iter()
-            .position(|e| e.key_ids == key_ids && e.ctx == aad)?;
-        let e = c.enc.get_mut(pos)?;
-        if e.messages + 1 > cfg.max_messages || e.bytes.saturating_add(bytes) > cfg.max_bytes {
-            c.enc.remove(pos);
-            return None;
-        }
-        e.messages += 1;
-        e.bytes += bytes;
-        Some((e.data_key.clone(), e.stanzas.clone()))
-    }
-
-    pub(crate) fn cache_put_encrypt(
-        &self,
-        key_ids: &[String],
-        ctx: &EncryptionContext,
-        data_key: &SecretBytes,
-        stanzas: &[Stanza],
-        bytes: u64,
-    ) {
-        let now = self.env.now();
-        let mut c = self.data_key_cache.lock();
-        let Some(cfg) = c.config else { return };
-        if bytes > cfg.max_bytes {
-            return;
-        }
-        let aad = ctx.aad();
-        c.enc.retain(|e| !(e.key_ids == key_ids && e.ctx == aad));
-        if c.enc.len() >= cfg.capacity {
-            c.enc.remove(0);
-        }
-        c.enc.push(EncEntry {
-            key_ids: key_ids.to_vec(),
-            ctx: aad,
-            data_key: data_key.clone(),
-            stanzas: stanzas.to_vec(),
-            created: now,
-            messages: 1,
-            bytes,
-        });
-    }
-
-    pub(crate) fn cache_get_decrypt(
-        &self,
-        body: &[u8],
-        ctx: &EncryptionContext,
-    ) -> Option<(SecretBytes, String, String)> {
-        let now = self.env.now();
-        let mut c = self.data_key_cache.lock();
-        c.expire(now);
-        c.config?;
-        let d = digest(body, ctx);
-        let e = c.dec.iter_mut().find(|e| e.digest == d)?;
-        e.messages += 1;
-        Some((
-            e.data_key.clone(),
-            e.key_id.clone(),
-            e.key_version_id.clone(),
-        ))
-    }
-
-    pub(crate) fn cache_put_decrypt(
-        &self,
-        body: &[u8],
-        ctx: &EncryptionContext,
-        data_key: &SecretBytes,
-        key_id: &str,
-        key_version_id: &str,
-    ) {
-        let now = self.env.now();
-        let mut c = self.data_key_cache.lock();
-        let Some(cfg) = c.config else { return };
-        let d = digest(body, ctx);
-        c.dec.retain(|e| e.digest != d);
-        if c.dec.len() >= cfg.capacity {
-            c.dec.remove(0);
-        }
-        c.dec.push(DecEntry {
-            digest: d,
-            data_key: data_key.clone(),
-            key_id: key_id.into(),
-            key_version_id: key_version_id.into(),
-            created: now,
-            messages: 1,
-        });
-    }
 }

@@ -8,20 +8,16 @@
 use alloc::vec::Vec;
 use std::io::{self, Read, Write};
 
-use super::{
-    Decryptor, EncryptEnvelopeRequest, Encryptor, EnvelopeHeader, EnvelopeInfo, HeaderParser,
-};
-use crate::context::EncryptionContext;
+use super::{Decryptor, Encryptor, EnvelopeHeader, HeaderParser};
 use crate::error::{Error, Result};
-use crate::kms::Kms;
 
-const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 
 fn to_io(e: Error) -> io::Error {
     io::Error::other(e)
 }
 
-fn from_io(e: io::Error) -> Error {
+pub(crate) fn from_io(e: io::Error) -> Error {
     match e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
         Some(inner) => inner.clone(),
         None => Error::Io(alloc::format!("{e}")),
@@ -104,7 +100,7 @@ pub fn read_header<R: Read + ?Sized>(src: &mut R) -> Result<(EnvelopeHeader, Vec
     }
 }
 
-fn read_some<R: Read + ?Sized>(src: &mut R, buf: &mut [u8]) -> Result<usize> {
+pub(crate) fn read_some<R: Read + ?Sized>(src: &mut R, buf: &mut [u8]) -> Result<usize> {
     loop {
         match src.read(buf) {
             Ok(n) => return Ok(n),
@@ -170,71 +166,5 @@ impl<R: Read> Read for DecryptReader<R> {
         }
         self.pos += n;
         Ok(n)
-    }
-}
-
-impl Kms {
-    /// Encrypts everything `src` yields into an envelope written to `dst`, holding at
-    /// most one frame in memory. Returns the plaintext length. Blocking I/O: call it
-    /// from a thread that may block.
-    ///
-    /// # Errors
-    /// As [`Kms::envelope_encryptor`]; `Rejected.Io` for I/O failures.
-    pub async fn encrypt_stream<R: Read + ?Sized, W: Write + ?Sized>(
-        &self,
-        req: &EncryptEnvelopeRequest,
-        src: &mut R,
-        dst: &mut W,
-    ) -> Result<u64> {
-        let mut enc = self.envelope_encryptor(req, None).await?;
-        let mut chunk = alloc::vec![0u8; CHUNK];
-        let mut out = Vec::with_capacity(CHUNK + enc.frame_length() + 64);
-        let mut total = 0u64;
-        loop {
-            let n = read_some(src, &mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            enc.update(chunk.get(..n).unwrap_or_default(), &mut out)?;
-            dst.write_all(&out).map_err(from_io)?;
-            out.clear();
-        }
-        enc.finish(&mut out)?;
-        dst.write_all(&out).map_err(from_io)?;
-        dst.flush().map_err(from_io)?;
-        Ok(total)
-    }
-
-    /// Decrypts an envelope read from `src` into `dst`, frame by frame. Plaintext of a
-    /// frame is written only after it authenticates, but a failure at frame n leaves
-    /// frames before it written: on error, discard what `dst` received.
-    ///
-    /// # Errors
-    /// As [`Kms::decrypt_envelope`]; `Rejected.Io` for I/O failures.
-    pub async fn decrypt_stream<R: Read + ?Sized, W: Write + ?Sized>(
-        &self,
-        src: &mut R,
-        dst: &mut W,
-        expected: Option<&EncryptionContext>,
-    ) -> Result<EnvelopeInfo> {
-        let (header, leftover) = read_header(src)?;
-        let (mut dec, info) = self.open_envelope(&header, expected).await?;
-        let mut out = Vec::new();
-        dec.update(&leftover, &mut out)?;
-        dst.write_all(&out).map_err(from_io)?;
-        let mut chunk = alloc::vec![0u8; CHUNK];
-        loop {
-            let n = read_some(src, &mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            out.clear();
-            dec.update(chunk.get(..n).unwrap_or_default(), &mut out)?;
-            dst.write_all(&out).map_err(from_io)?;
-        }
-        dec.finish()?;
-        dst.flush().map_err(from_io)?;
-        Ok(info)
     }
 }

@@ -455,12 +455,7 @@ impl Kms {
     }
 }
 
-/// SHA-256 of `m`.
-#[must_use]
-pub fn sha256(m: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(m).to_vec()
-}
+pub use crate::vocab::sha256;
 
 /// ExportDataKey: a data key (a CiphertextBlob from GenerateDataKey /
 /// GenerateDataKeyWithoutPlaintext) re-wrapped under the caller's RSA public key.

@@ -1,0 +1,451 @@
+//! Envelope service code: [`Kms::envelope_begin`] / [`Kms::open_envelope_key`] (the
+//! KMS part of every envelope message: data key, recipients, header, commitment),
+//! the one-shot [`Kms::encrypt_envelope`] / [`Kms::decrypt_envelope`], the streaming
+//! starts, and the data-key cache. The byte format lives in `crate::envelope`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::context::EncryptionContext;
+use crate::envelope::cache::{DataKeyCacheConfig, DecEntry, EncEntry, digest};
+use crate::envelope::*;
+use crate::error::{EnvelopeFailure, Error, Result};
+use crate::kms::Kms;
+use crate::secret::SecretBytes;
+
+impl Kms {
+    /// Starts an envelope message to `key_ids` (`req.plaintext` is ignored): draws a
+    /// data key (or takes one from the data-key cache), wraps it under every CMK and
+    /// returns an [`Encryptor`] whose first output is the header.
+    ///
+    /// `plaintext_length`, when known, lets the data-key cache count bytes; without it
+    /// the cache is not used.
+    ///
+    /// # Errors
+    /// `InvalidParameter.KeyIds` (none, too many, repeated), `InvalidParameter.FrameLength`;
+    /// what Encrypt gives for each key (`Forbidden.KeyNotFound`, `Forbidden.KeyDisabled`,
+    /// `Rejected.KeyUsage`, backend failures).
+    pub async fn envelope_encryptor(
+        &self,
+        req: &EncryptEnvelopeRequest,
+        plaintext_length: Option<u64>,
+    ) -> Result<Encryptor> {
+        let b = self.envelope_begin(req, plaintext_length).await?;
+        Encryptor::new(b.message_key.expose(), b.header, b.frame_length)
+    }
+
+    /// The header and per-message key of a new envelope message, for bindings that
+    /// run the frame layer (docs/FORMAT.md §Frames) on a platform AES-GCM. Prefer
+    /// [`Kms::envelope_encryptor`].
+    ///
+    /// # Errors
+    /// As [`Kms::envelope_encryptor`].
+    pub async fn envelope_begin(
+        &self,
+        req: &EncryptEnvelopeRequest,
+        plaintext_length: Option<u64>,
+    ) -> Result<EnvelopeStart> {
+        let begin = crate::api::BeginEnvelopeRequest {
+            key_ids: req.key_ids.clone(),
+            encryption_context: req.encryption_context.clone(),
+            frame_length: req.frame_length,
+            plaintext_length,
+        };
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::BeginEnvelope(begin),
+            )
+            .await?;
+        crate::api::take!(r, BeginEnvelope)
+    }
+
+    pub(crate) async fn envelope_begin_impl(
+        &self,
+        req: crate::api::BeginEnvelopeRequest,
+    ) -> Result<EnvelopeStart> {
+        let plaintext_length = req.plaintext_length;
+        let default = if plaintext_length.is_some() {
+            ONE_SHOT_FRAME_LENGTH
+        } else {
+            DEFAULT_FRAME_LENGTH
+        };
+        let frame_length = check_frame_length(req.frame_length.unwrap_or(default))?;
+        if req.key_ids.is_empty() {
+            return Err(Error::param("KeyIds", "at least one key is required"));
+        }
+        if req.key_ids.len() > MAX_RECIPIENTS {
+            return Err(Error::param(
+                "KeyIds",
+                alloc::format!("at most {MAX_RECIPIENTS} keys per message"),
+            ));
+        }
+        let mut resolved: Vec<String> = Vec::with_capacity(req.key_ids.len());
+        for k in &req.key_ids {
+            let id = self.resolve(k)?;
+            if resolved.contains(&id) {
+                return Err(Error::param("KeyIds", "a key appears twice"));
+            }
+            resolved.push(id);
+        }
+        let ctx = &req.encryption_context;
+        let cached = plaintext_length.and_then(|n| self.cache_take_encrypt(&resolved, ctx, n));
+        let (data_key, stanzas) = match cached {
+            Some(hit) => {
+                // The keys must still be usable, as for a fresh data key.
+                for id in &resolved {
+                    self.check_encrypt_usable(id)?;
+                }
+                hit
+            }
+            None => {
+                let mut dk = SecretBytes::zeroed(DATA_KEY_LEN);
+                self.env.fill(dk.expose_mut())?;
+                let mut stanzas = Vec::with_capacity(resolved.len());
+                for id in &resolved {
+                    let r = self.seal_blob(id, dk.expose(), ctx).await?;
+                    stanzas.push(Stanza {
+                        kind: STANZA_KMS_BLOB,
+                        body: r.ciphertext_blob,
+                    });
+                }
+                if let Some(n) = plaintext_length {
+                    self.cache_put_encrypt(&resolved, ctx, &dk, &stanzas, n);
+                }
+                (dk, stanzas)
+            }
+        };
+        let mut message_id = [0u8; MESSAGE_ID_LEN];
+        self.env.fill(&mut message_id)?;
+        build_header(data_key.expose(), &message_id, &stanzas, ctx, frame_length)
+    }
+
+    /// EncryptEnvelope: the whole message for `req.plaintext`.
+    ///
+    /// # Errors
+    /// As [`Kms::envelope_encryptor`].
+    pub async fn encrypt_envelope(&self, req: EncryptEnvelopeRequest) -> Result<Vec<u8>> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::EncryptEnvelope(req),
+            )
+            .await?;
+        crate::api::take!(r, EncryptEnvelope).map(|r| r.ciphertext)
+    }
+
+    pub(crate) async fn encrypt_envelope_impl(
+        &self,
+        req: EncryptEnvelopeRequest,
+    ) -> Result<Vec<u8>> {
+        let b = self
+            .envelope_begin_impl(crate::api::BeginEnvelopeRequest {
+                key_ids: req.key_ids,
+                encryption_context: req.encryption_context,
+                frame_length: req.frame_length,
+                plaintext_length: Some(req.plaintext.len() as u64),
+            })
+            .await?;
+        let enc = Encryptor::new(b.message_key.expose(), b.header, b.frame_length)?;
+        let mut out = alloc::vec![0u8; enc.message_len(req.plaintext.len())];
+        enc.seal_into(&req.plaintext, &mut out)?;
+        Ok(out)
+    }
+
+    /// Unwraps the data key of a parsed header with the first stanza this store can
+    /// open, checks the key commitment and the header tag, and returns a
+    /// [`Decryptor`] for the body.
+    ///
+    /// # Errors
+    /// `InvalidCiphertext.ContextMismatch` (`expected` differs from the header's);
+    /// `Forbidden.NoRecipientKey` (no stanza names a key in this store); the error of
+    /// the stanza that named one of our keys and failed (`Forbidden.KeyDisabled`,
+    /// `InvalidCiphertext`, …); `InvalidCiphertext.KeyCommitment`;
+    /// `InvalidCiphertext.HeaderAuthentication`.
+    pub async fn open_envelope(
+        &self,
+        header: &EnvelopeHeader,
+        expected: Option<&EncryptionContext>,
+    ) -> Result<(Decryptor, EnvelopeInfo)> {
+        let (key, info) = self.open_envelope_key(header, expected).await?;
+        Ok((Decryptor::new(key.expose(), header.frame_length)?, info))
+    }
+
+    /// As [`Kms::open_envelope`], but returns the per-message key, for bindings that
+    /// run the frame layer on a platform AES-GCM. The header is authenticated.
+    ///
+    /// # Errors
+    /// As [`Kms::open_envelope`].
+    pub async fn open_envelope_key(
+        &self,
+        header: &EnvelopeHeader,
+        expected: Option<&EncryptionContext>,
+    ) -> Result<(SecretBytes, EnvelopeInfo)> {
+        let open = crate::api::OpenEnvelopeRequest {
+            header: header.clone(),
+            expected: expected.cloned(),
+        };
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::OpenEnvelope(open),
+            )
+            .await?;
+        crate::api::take!(r, OpenEnvelope).map(|o| (o.message_key, o.info))
+    }
+
+    /// Opens a header for the call `cx`: each stanza's key is resolved and admitted
+    /// (authorised) in turn; a key the caller may not use counts as that stanza's
+    /// failure, and the next stanza is tried.
+    pub(crate) async fn open_envelope_key_in(
+        &self,
+        cx: &crate::api::dispatch::Cx<'_>,
+        header: &EnvelopeHeader,
+        expected: Option<&EncryptionContext>,
+    ) -> Result<(SecretBytes, EnvelopeInfo)> {
+        let ctx = &header.encryption_context;
+        if let Some(e) = expected
+            && e != ctx
+        {
+            return Err(fail(EnvelopeFailure::ContextMismatch));
+        }
+        let mut first_failure: Option<Error> = None;
+        for s in &header.stanzas {
+            let Some((key_id, _)) = s.key() else {
+                continue; // an unknown stanza type, or not a blob: not ours
+            };
+            if !self.holds_key(&key_id) {
+                continue;
+            }
+            let admitted = {
+                let st = self.state.lock();
+                cx.admit_key(&st, &key_id)
+            };
+            if let Err(e) = admitted {
+                if first_failure.is_none() {
+                    first_failure = Some(e);
+                }
+                continue;
+            }
+            match self.unwrap_stanza(&s.body, ctx).await {
+                Ok((dk, key_id, key_version_id)) => {
+                    return Ok((
+                        verify_header(dk.expose(), header)?,
+                        EnvelopeInfo {
+                            key_id,
+                            key_version_id,
+                            encryption_context: ctx.clone(),
+                            message_id: header.message_id,
+                        },
+                    ));
+                }
+                Err(e) => {
+                    if first_failure.is_none() {
+                        first_failure = Some(e);
+                    }
+                }
+            }
+        }
+        Err(first_failure.unwrap_or(fail(EnvelopeFailure::NoRecipient)))
+    }
+
+    async fn unwrap_stanza(
+        &self,
+        body: &[u8],
+        ctx: &EncryptionContext,
+    ) -> Result<(SecretBytes, String, String)> {
+        if let Some(hit) = self.cache_get_decrypt(body, ctx) {
+            // A cached data key still needs a key that may decrypt now.
+            self.check_encrypt_usable(&hit.1)?;
+            return Ok(hit);
+        }
+        let r = self
+            .decrypt_impl(crate::kms::DecryptRequest {
+                ciphertext_blob: body.to_vec(),
+                encryption_context: ctx.clone(),
+            })
+            .await?;
+        if r.plaintext.len() != DATA_KEY_LEN {
+            return Err(Error::InvalidCiphertext);
+        }
+        self.cache_put_decrypt(body, ctx, &r.plaintext, &r.key_id, &r.key_version_id);
+        Ok((r.plaintext, r.key_id, r.key_version_id))
+    }
+
+    /// DecryptEnvelope: a whole message.
+    ///
+    /// # Errors
+    /// `InvalidCiphertext.NotAnEnvelope`, `InvalidCiphertext.EnvelopeVersion`,
+    /// `InvalidCiphertext.MalformedEnvelope`, `InvalidCiphertext.TooManyRecipients`,
+    /// `InvalidCiphertext.Truncated`, `InvalidCiphertext.TrailingData`,
+    /// `InvalidCiphertext.FrameAuthentication`; as [`Kms::open_envelope`].
+    pub async fn decrypt_envelope(
+        &self,
+        req: DecryptEnvelopeRequest,
+    ) -> Result<DecryptEnvelopeResponse> {
+        let r = self
+            .call(
+                &crate::api::Caller::owner(),
+                crate::api::Request::DecryptEnvelope(req),
+            )
+            .await?;
+        crate::api::take!(r, DecryptEnvelope)
+    }
+
+    pub(crate) async fn decrypt_envelope_in(
+        &self,
+        cx: &crate::api::dispatch::Cx<'_>,
+        req: DecryptEnvelopeRequest,
+    ) -> Result<DecryptEnvelopeResponse> {
+        let (header, body_offset) = parse_whole_header(&req.ciphertext)?;
+        let (key, info) = self
+            .open_envelope_key_in(cx, &header, req.encryption_context.as_ref())
+            .await?;
+        let decryptor = Decryptor::new(key.expose(), header.frame_length)?;
+        let body = req.ciphertext.get(body_offset..).unwrap_or_default();
+        let mut plaintext = alloc::vec![0u8; decryptor.plaintext_len(body)?];
+        decryptor.open_into(body, &mut plaintext)?;
+        Ok(DecryptEnvelopeResponse { plaintext, info })
+    }
+
+    /// The first half of a one-shot DecryptEnvelope: parses the whole message's header,
+    /// unwraps and verifies it, and checks the body's frame structure. Decrypt with
+    /// `decryptor.open_into(&ciphertext[body_offset..], buf)` into a buffer of
+    /// `plaintext_len` bytes (for bindings that own that buffer).
+    ///
+    /// # Errors
+    /// As [`Kms::decrypt_envelope`], except frame authentication.
+    pub async fn open_message(
+        &self,
+        ciphertext: &[u8],
+        expected: Option<&EncryptionContext>,
+    ) -> Result<OpenedMessage> {
+        let (header, body_offset) = parse_whole_header(ciphertext)?;
+        let (decryptor, info) = self.open_envelope(&header, expected).await?;
+        let plaintext_len =
+            decryptor.plaintext_len(ciphertext.get(body_offset..).unwrap_or_default())?;
+        Ok(OpenedMessage {
+            decryptor,
+            info,
+            body_offset,
+            plaintext_len,
+        })
+    }
+}
+
+impl Kms {
+    /// Turns the envelope data-key cache on (with these limits) or off (`None`).
+    /// Either way every entry held so far is dropped.
+    pub fn set_data_key_cache(&self, config: Option<DataKeyCacheConfig>) {
+        let mut c = self.data_key_cache.lock();
+        c.enc.clear();
+        c.dec.clear();
+        c.config = config.filter(|c| c.capacity > 0 && c.max_messages > 0 && c.max_age_ms > 0);
+    }
+
+    /// The cache's current limits, if it is on.
+    #[must_use]
+    pub fn data_key_cache(&self) -> Option<DataKeyCacheConfig> {
+        self.data_key_cache.lock().config
+    }
+
+    pub(crate) fn cache_take_encrypt(
+        &self,
+        key_ids: &[String],
+        ctx: &EncryptionContext,
+        bytes: u64,
+    ) -> Option<(SecretBytes, Vec<Stanza>)> {
+        let now = self.env.now();
+        let mut c = self.data_key_cache.lock();
+        c.expire(now);
+        let cfg = c.config?;
+        let aad = ctx.aad();
+        let pos = c
+            .enc
+            .iter()
+            .position(|e| e.key_ids == key_ids && e.ctx == aad)?;
+        let e = c.enc.get_mut(pos)?;
+        if e.messages + 1 > cfg.max_messages || e.bytes.saturating_add(bytes) > cfg.max_bytes {
+            c.enc.remove(pos);
+            return None;
+        }
+        e.messages += 1;
+        e.bytes += bytes;
+        Some((e.data_key.clone(), e.stanzas.clone()))
+    }
+
+    pub(crate) fn cache_put_encrypt(
+        &self,
+        key_ids: &[String],
+        ctx: &EncryptionContext,
+        data_key: &SecretBytes,
+        stanzas: &[Stanza],
+        bytes: u64,
+    ) {
+        let now = self.env.now();
+        let mut c = self.data_key_cache.lock();
+        let Some(cfg) = c.config else { return };
+        if bytes > cfg.max_bytes {
+            return;
+        }
+        let aad = ctx.aad();
+        c.enc.retain(|e| !(e.key_ids == key_ids && e.ctx == aad));
+        if c.enc.len() >= cfg.capacity {
+            c.enc.remove(0);
+        }
+        c.enc.push(EncEntry {
+            key_ids: key_ids.to_vec(),
+            ctx: aad,
+            data_key: data_key.clone(),
+            stanzas: stanzas.to_vec(),
+            created: now,
+            messages: 1,
+            bytes,
+        });
+    }
+
+    pub(crate) fn cache_get_decrypt(
+        &self,
+        body: &[u8],
+        ctx: &EncryptionContext,
+    ) -> Option<(SecretBytes, String, String)> {
+        let now = self.env.now();
+        let mut c = self.data_key_cache.lock();
+        c.expire(now);
+        c.config?;
+        let d = digest(body, ctx);
+        let e = c.dec.iter_mut().find(|e| e.digest == d)?;
+        e.messages += 1;
+        Some((
+            e.data_key.clone(),
+            e.key_id.clone(),
+            e.key_version_id.clone(),
+        ))
+    }
+
+    pub(crate) fn cache_put_decrypt(
+        &self,
+        body: &[u8],
+        ctx: &EncryptionContext,
+        data_key: &SecretBytes,
+        key_id: &str,
+        key_version_id: &str,
+    ) {
+        let now = self.env.now();
+        let mut c = self.data_key_cache.lock();
+        let Some(cfg) = c.config else { return };
+        let d = digest(body, ctx);
+        c.dec.retain(|e| e.digest != d);
+        if c.dec.len() >= cfg.capacity {
+            c.dec.remove(0);
+        }
+        c.dec.push(DecEntry {
+            digest: d,
+            data_key: data_key.clone(),
+            key_id: key_id.into(),
+            key_version_id: key_version_id.into(),
+            created: now,
+            messages: 1,
+        });
+    }
+}

@@ -1,0 +1,8 @@
+//! Service code per family: what each action does once the dispatch
+//! (`crate::api`) has resolved and authorised its target.
+
+pub mod asymmetric;
+pub(crate) mod envelope;
+#[cfg(feature = "std")]
+pub(crate) mod envelope_io;
+pub mod import;
