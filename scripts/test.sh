@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ROOT="$PWD"
-steps=(setup rust python npm crossruntime fuzz)
+steps=(setup rust wasm python npm crossruntime fuzz)
 for s in "${steps[@]}"; do
   echo "::: step $s"
   start=$SECONDS

@@ -24,7 +24,13 @@ const LOWER: &[&str] = &[
     "backend",
     "storage",
 ];
-const UPPER: &[&str] = &["crate::kms", "crate::service", "crate::api", "crate::Kms", "crate::Request"];
+const UPPER: &[&str] = &[
+    "crate::kms",
+    "crate::service",
+    "crate::api",
+    "crate::Kms",
+    "crate::Request",
+];
 
 fn files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
     if p.is_dir() {
