@@ -445,3 +445,37 @@ fn describe_service_says_what_this_build_offers() {
         .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
     }
 }
+
+#[test]
+fn the_data_key_cache_hit_path_goes_through_the_same_check() {
+    let (kms, _) = memory(Backend::Software);
+    kms.set_data_key_cache(Some(strongroom::DataKeyCacheConfig::default()));
+    let a = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let rec = Arc::new(Recorder::default());
+    kms.set_call_hook(Some(rec.clone()));
+    let encrypt = || {
+        block_on(kms.encrypt_envelope(EncryptEnvelopeRequest {
+            key_ids: vec![a.key_id.clone()],
+            plaintext: b"cached".to_vec(),
+            ..Default::default()
+        }))
+    };
+    let m1 = encrypt().unwrap();
+    let m2 = encrypt().unwrap();
+    // The second message reused the cached data key (same stanza bytes).
+    let h1 = strongroom::envelope::parse_whole_header(&m1).unwrap().0;
+    let h2 = strongroom::envelope::parse_whole_header(&m2).unwrap().0;
+    assert_eq!(h1.stanzas, h2.stanzas, "the cache served the second message");
+    let open = |m: &[u8]| {
+        block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
+            ciphertext: m.to_vec(),
+            encryption_context: None,
+        }))
+    };
+    open(&m1).unwrap();
+    // Now refuse the key: cached data keys must not bypass the check either way.
+    rec.deny.lock().unwrap().push((Action::EncryptEnvelope, a.key_id.clone()));
+    rec.deny.lock().unwrap().push((Action::DecryptEnvelope, a.key_id.clone()));
+    assert_eq!(encrypt().unwrap_err().code(), "Forbidden.NoPermission");
+    assert_eq!(open(&m2).unwrap_err().code(), "Forbidden.NoPermission");
+}
