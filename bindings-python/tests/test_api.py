@@ -117,3 +117,12 @@ def test_get_public_key_gives_the_der_too():
     body = "".join(l for l in pk.public_key.splitlines() if not l.startswith("-----"))
     assert pk.public_key_der == base64.b64decode(body)
     assert len(pk.public_key_der) == 91  # P-256 SubjectPublicKeyInfo
+
+
+def test_every_action_of_the_core_table_has_a_method():
+    kms = strongroom.Kms.memory()
+    actions = kms.call("DescribeService")["Actions"]["Action"]
+    assert len(actions) >= 40
+    snake = lambda a: re.sub(r"(?<!^)(?=[A-Z])", "_", a).lower()
+    assert [a for a in actions if not callable(getattr(kms, snake(a), None))] == []
+    assert kms.describe_service()["Actions"]["Action"] == actions

@@ -417,6 +417,11 @@ export class Kms {
     return call(async () => JSON.parse(await this.#n.callWire(action, JSON.stringify(wire))) as Record<string, unknown>);
   }
 
+  /** DescribeService: the protection levels, key specs, usages and actions this instance offers (Alibaba's JSON). */
+  describeService(): Promise<Record<string, unknown>> {
+    return this.call('DescribeService');
+  }
+
   /**
    * Tells `hook` of every action after it ran — allowed or refused, succeeded or
    * failed — with the principal, request id, action, the resources it resolved (ARNs)

@@ -96,3 +96,14 @@ test('kms.call speaks Alibaba parameters and answers Alibaba JSON', async () => 
   assert.equal(await code(kms.listKeys({ pageNumber: 2 ** 40 })), 'InvalidParameter.Limit');
   assert.throws(() => kms.call('ListKeys', [1]), InvalidParameterError);
 });
+
+test('every action of the core table has a method on Kms (no face drifts)', async () => {
+  const kms = await Kms.memory();
+  const actions = (await kms.call('DescribeService')).Actions.Action;
+  assert.ok(actions.length >= 40);
+  const camel = (a) => a[0].toLowerCase() + a.slice(1);
+  const missing = actions.filter((a) => typeof kms[camel(a)] !== 'function');
+  assert.deepEqual(missing, []);
+  const s = await kms.describeService();
+  assert.deepEqual(s.Actions.Action, actions);
+});

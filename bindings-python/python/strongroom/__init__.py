@@ -396,6 +396,11 @@ class Kms:
         answer: Dict[str, Any] = json.loads(self._native.call_wire(action, text))
         return answer
 
+    def describe_service(self) -> Dict[str, Any]:
+        """DescribeService: the protection levels, key specs, usages and actions this
+        instance offers (Alibaba's JSON)."""
+        return self.call("DescribeService")
+
     def set_call_hook(self, hook: Optional[Callable[[CallRecord], None]]) -> None:
         """Tells ``hook`` of every action after it ran — allowed or refused, succeeded or
         failed — as a :class:`CallRecord`; ``None`` removes it. An exception in the hook
