@@ -465,7 +465,10 @@ fn the_data_key_cache_hit_path_goes_through_the_same_check() {
     // The second message reused the cached data key (same stanza bytes).
     let h1 = strongroom::envelope::parse_whole_header(&m1).unwrap().0;
     let h2 = strongroom::envelope::parse_whole_header(&m2).unwrap().0;
-    assert_eq!(h1.stanzas, h2.stanzas, "the cache served the second message");
+    assert_eq!(
+        h1.stanzas, h2.stanzas,
+        "the cache served the second message"
+    );
     let open = |m: &[u8]| {
         block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
             ciphertext: m.to_vec(),
@@ -474,8 +477,14 @@ fn the_data_key_cache_hit_path_goes_through_the_same_check() {
     };
     open(&m1).unwrap();
     // Now refuse the key: cached data keys must not bypass the check either way.
-    rec.deny.lock().unwrap().push((Action::EncryptEnvelope, a.key_id.clone()));
-    rec.deny.lock().unwrap().push((Action::DecryptEnvelope, a.key_id.clone()));
+    rec.deny
+        .lock()
+        .unwrap()
+        .push((Action::EncryptEnvelope, a.key_id.clone()));
+    rec.deny
+        .lock()
+        .unwrap()
+        .push((Action::DecryptEnvelope, a.key_id.clone()));
     assert_eq!(encrypt().unwrap_err().code(), "Forbidden.NoPermission");
     assert_eq!(open(&m2).unwrap_err().code(), "Forbidden.NoPermission");
 }

@@ -192,7 +192,33 @@ impl Kms {
             self.sweep().await?;
         }
         self.admit(cx, &mut req)?;
-        self.exec(cx, req).await
+        // The hot paths run in place (no allocation for their future); every other
+        // action's service code is its own boxed future (`exec`).
+        Ok(match req {
+            Request::Encrypt(r) => Response::Encrypt(self.encrypt_impl(r).await?),
+            Request::Decrypt(r) => Response::Decrypt(self.decrypt_impl(r).await?),
+            Request::GenerateDataKey(r) => {
+                Response::GenerateDataKey(self.generate_data_key_impl(r).await?)
+            }
+            Request::EncryptEnvelope(r) => {
+                Response::EncryptEnvelope(super::EncryptEnvelopeResponse {
+                    ciphertext: self.encrypt_envelope_impl(r).await?,
+                })
+            }
+            Request::DecryptEnvelope(r) => {
+                Response::DecryptEnvelope(self.decrypt_envelope_in(cx, r).await?)
+            }
+            Request::BeginEnvelope(r) => {
+                Response::BeginEnvelope(self.envelope_begin_impl(r).await?)
+            }
+            Request::OpenEnvelope(r) => {
+                let (message_key, info) = self
+                    .open_envelope_key_in(cx, &r.header, r.expected.as_ref())
+                    .await?;
+                Response::OpenEnvelope(OpenedEnvelopeKey { message_key, info })
+            }
+            other => self.exec(cx, other).await?,
+        })
     }
 
     /// The service code of one action, as its own boxed future: each action's state
