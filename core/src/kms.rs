@@ -1,5 +1,6 @@
 //! `Kms`: the actions, in Alibaba Cloud KMS vocabulary.
 
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -489,13 +490,21 @@ fn key_ref(input: &str) -> Result<KeyRef<'_>> {
 impl State {
     /// The KeyId a KeyId/alias/ARN parameter names.
     pub(crate) fn resolve(&self, input: &str) -> Result<String> {
+        self.resolve_ref(input).map(ToString::to_string)
+    }
+
+    /// As [`State::resolve`], borrowing the KeyId from the state.
+    pub(crate) fn resolve_ref<'s>(&'s self, input: &str) -> Result<&'s str> {
         match key_ref(input)? {
-            KeyRef::Key(id) if self.keys.contains_key(id) => Ok(id.to_string()),
-            KeyRef::Key(id) => Err(Error::KeyNotFound(id.to_string())),
+            KeyRef::Key(id) => self
+                .keys
+                .get_key_value(id)
+                .map(|(k, _)| k.as_str())
+                .ok_or_else(|| Error::KeyNotFound(id.to_string())),
             KeyRef::Alias(a) => self
                 .aliases
                 .get(a)
-                .cloned()
+                .map(String::as_str)
                 .ok_or_else(|| Error::AliasNotFound(a.to_string())),
         }
     }
@@ -1061,7 +1070,7 @@ impl Kms {
                 crate::api::Request::CreateKey(req),
             )
             .await?;
-        crate::api::take!(r, CreateKey)
+        crate::api::take!(r, CreateKey).map(|m| *m)
     }
 
     pub(crate) async fn create_key_impl(&self, req: CreateKeyRequest) -> Result<KeyMetadata> {
@@ -1160,22 +1169,29 @@ impl Kms {
     /// dropped and zeroized, and the store is rewritten without them). Runs at open and
     /// before every action, so the injected clock alone drives deletion.
     pub(crate) async fn sweep(&self) -> Result<()> {
-        // One clock read when nothing is due, the common case (in wasm each read is a
-        // call into JS).
+        if !self.sweep_due() {
+            return Ok(());
+        }
+        // Boxed: the rare path's large state machine stays out of every action's future.
+        let due: crate::backend::BoxFuture<'_, Result<()>> = Box::pin(async move {
+            self.delete_due().await?;
+            self.expire_material_due().await?;
+            self.rotate_due().await
+        });
+        due.await
+    }
+
+    /// Whether a deletion, an expiry or a rotation is due. One clock read when nothing
+    /// is due, the common case (in wasm each read is a call into JS).
+    fn sweep_due(&self) -> bool {
         let now = self.env.now();
-        if [
+        ![
             &self.next_deletion,
             &self.next_material_expiry,
             &self.next_rotation,
         ]
         .iter()
         .all(|t| t.lock().is_none_or(|t| t > now))
-        {
-            return Ok(());
-        }
-        self.delete_due().await?;
-        self.expire_material_due().await?;
-        self.rotate_due().await
     }
 
     pub(crate) fn refresh_schedules(&self) {
@@ -1341,7 +1357,7 @@ impl Kms {
                 }),
             )
             .await?;
-        crate::api::take!(r, EnableKey)
+        crate::api::take!(r, EnableKey).map(|m| *m)
     }
 
     pub(crate) async fn enable_key_impl(&self, key_id: &str) -> Result<KeyMetadata> {
@@ -1369,7 +1385,7 @@ impl Kms {
                 }),
             )
             .await?;
-        crate::api::take!(r, DisableKey)
+        crate::api::take!(r, DisableKey).map(|m| *m)
     }
 
     pub(crate) async fn disable_key_impl(&self, key_id: &str) -> Result<KeyMetadata> {
@@ -1403,7 +1419,7 @@ impl Kms {
                 }),
             )
             .await?;
-        crate::api::take!(r, ScheduleKeyDeletion)
+        crate::api::take!(r, ScheduleKeyDeletion).map(|m| *m)
     }
 
     pub(crate) async fn schedule_key_deletion_impl(
@@ -1444,7 +1460,7 @@ impl Kms {
                 }),
             )
             .await?;
-        crate::api::take!(r, CancelKeyDeletion)
+        crate::api::take!(r, CancelKeyDeletion).map(|m| *m)
     }
 
     pub(crate) async fn cancel_key_deletion_impl(&self, key_id: &str) -> Result<KeyMetadata> {
@@ -1492,7 +1508,7 @@ impl Kms {
                 ),
             )
             .await?;
-        crate::api::take!(r, SetDeletionProtection)
+        crate::api::take!(r, SetDeletionProtection).map(|m| *m)
     }
 
     pub(crate) async fn set_deletion_protection_impl(
@@ -1532,7 +1548,7 @@ impl Kms {
                 ),
             )
             .await?;
-        crate::api::take!(r, UpdateKeyDescription)
+        crate::api::take!(r, UpdateKeyDescription).map(|m| *m)
     }
 
     pub(crate) async fn update_key_description_impl(
@@ -1689,7 +1705,7 @@ impl Kms {
                 crate::api::Request::UpdateRotationPolicy(req),
             )
             .await?;
-        crate::api::take!(r, UpdateRotationPolicy)
+        crate::api::take!(r, UpdateRotationPolicy).map(|m| *m)
     }
 
     pub(crate) async fn update_rotation_policy_impl(
@@ -2074,7 +2090,7 @@ impl Kms {
                 }),
             )
             .await?;
-        crate::api::take!(r, DescribeKey)
+        crate::api::take!(r, DescribeKey).map(|m| *m)
     }
 
     pub(crate) async fn describe_key_impl(&self, key_id: &str) -> Result<KeyMetadata> {

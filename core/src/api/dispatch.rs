@@ -33,12 +33,17 @@ impl Cx<'_> {
     /// Resolves a KeyId parameter (KeyId, alias, key ARN or alias ARN) in `st` — the
     /// state, locked by the caller — and authorises the key. Returns the KeyId.
     pub(crate) fn admit_key(&self, st: &State, input: &str) -> Result<String> {
-        let id = st.resolve(input)?;
+        self.admit_key_ref(st, input).map(String::from)
+    }
+
+    /// As [`Cx::admit_key`], borrowing the KeyId from the state.
+    pub(crate) fn admit_key_ref<'s>(&self, st: &'s State, input: &str) -> Result<&'s str> {
+        let id = st.resolve_ref(input)?;
         if self.hook.is_some() {
             if let Some(alias) = crate::kms::alias_named(input) {
                 self.allow(Resource::Alias(alias))?;
             }
-            self.allow(Resource::Key(id.clone()))?;
+            self.allow(Resource::Key(String::from(id)))?;
         }
         Ok(id)
     }
@@ -105,8 +110,12 @@ impl Kms {
     /// rewrites every KeyId parameter to the KeyId it resolved to.
     fn admit(&self, cx: &Cx<'_>, req: &mut Request) -> Result<()> {
         let st = self.state.lock();
+        // Rewritten only when it named the key another way (an alias or an ARN).
         let key = |input: &mut String| -> Result<()> {
-            *input = cx.admit_key(&st, input)?;
+            let id = cx.admit_key_ref(&st, input)?;
+            if id != input.as_str() {
+                *input = String::from(id);
+            }
             Ok(())
         };
         match req {
@@ -157,7 +166,7 @@ impl Kms {
             Request::DeleteKeyMaterial(r) => key(&mut r.key_id),
             Request::Encrypt(r) => key(&mut r.key_id),
             Request::Decrypt(r) => cx
-                .admit_key(&st, &blob_key(&r.ciphertext_blob)?)
+                .admit_key_ref(&st, &blob_key(&r.ciphertext_blob)?)
                 .map(|_| ()),
             Request::ReEncrypt(r) => {
                 cx.admit_key(&st, &blob_key(&r.ciphertext_blob)?)?;
@@ -192,30 +201,14 @@ impl Kms {
             self.sweep().await?;
         }
         self.admit(cx, &mut req)?;
-        // The hot paths run in place (no allocation for their future); every other
-        // action's service code is its own boxed future (`exec`).
+        // The small hot paths run in place (no allocation for their future, which stays
+        // small); every other action's service code, the envelope's too, is its own
+        // boxed future (`exec`), so this future is not as large as the largest action's.
         Ok(match req {
             Request::Encrypt(r) => Response::Encrypt(self.encrypt_impl(r).await?),
             Request::Decrypt(r) => Response::Decrypt(self.decrypt_impl(r).await?),
             Request::GenerateDataKey(r) => {
                 Response::GenerateDataKey(self.generate_data_key_impl(r).await?)
-            }
-            Request::EncryptEnvelope(r) => {
-                Response::EncryptEnvelope(super::EncryptEnvelopeResponse {
-                    ciphertext: self.encrypt_envelope_impl(r).await?,
-                })
-            }
-            Request::DecryptEnvelope(r) => {
-                Response::DecryptEnvelope(self.decrypt_envelope_in(cx, r).await?)
-            }
-            Request::BeginEnvelope(r) => {
-                Response::BeginEnvelope(self.envelope_begin_impl(r).await?)
-            }
-            Request::OpenEnvelope(r) => {
-                let (message_key, info) = self
-                    .open_envelope_key_in(cx, &r.header, r.expected.as_ref())
-                    .await?;
-                Response::OpenEnvelope(OpenedEnvelopeKey { message_key, info })
             }
             other => self.exec(cx, other).await?,
         })
@@ -235,36 +228,40 @@ impl Kms {
             };
         }
         match req {
-            Request::CreateKey(r) => arm!(Response::CreateKey(self.create_key_impl(r).await?)),
-            Request::DescribeKey(r) => arm!(Response::DescribeKey(
+            Request::CreateKey(r) => arm!(Response::CreateKey(Box::new(
+                self.create_key_impl(r).await?
+            ))),
+            Request::DescribeKey(r) => arm!(Response::DescribeKey(Box::new(
                 self.describe_key_impl(&r.key_id).await?
-            )),
+            ))),
             Request::ListKeys(r) => arm!(Response::ListKeys(self.list_keys_impl(r).await?)),
-            Request::UpdateKeyDescription(r) => arm!(Response::UpdateKeyDescription(
+            Request::UpdateKeyDescription(r) => arm!(Response::UpdateKeyDescription(Box::new(
                 self.update_key_description_impl(&r.key_id, &r.description)
                     .await?,
-            )),
+            ))),
             Request::EnableKey(r) => {
-                arm!(Response::EnableKey(self.enable_key_impl(&r.key_id).await?))
+                arm!(Response::EnableKey(Box::new(
+                    self.enable_key_impl(&r.key_id).await?
+                )))
             }
-            Request::DisableKey(r) => arm!(Response::DisableKey(
+            Request::DisableKey(r) => arm!(Response::DisableKey(Box::new(
                 self.disable_key_impl(&r.key_id).await?
-            )),
-            Request::ScheduleKeyDeletion(r) => arm!(Response::ScheduleKeyDeletion(
+            ))),
+            Request::ScheduleKeyDeletion(r) => arm!(Response::ScheduleKeyDeletion(Box::new(
                 self.schedule_key_deletion_impl(&r.key_id, r.pending_window_in_days)
                     .await?,
-            )),
-            Request::CancelKeyDeletion(r) => arm!(Response::CancelKeyDeletion(
+            ))),
+            Request::CancelKeyDeletion(r) => arm!(Response::CancelKeyDeletion(Box::new(
                 self.cancel_key_deletion_impl(&r.key_id).await?
-            )),
-            Request::SetDeletionProtection(r) => arm!(Response::SetDeletionProtection(
+            ))),
+            Request::SetDeletionProtection(r) => arm!(Response::SetDeletionProtection(Box::new(
                 self.set_deletion_protection_impl(
                     &r.protected_resource_arn,
                     r.enable_deletion_protection,
                     r.deletion_protection_description.as_deref(),
                 )
                 .await?,
-            )),
+            ))),
             Request::CreateKeyVersion(r) => arm!(Response::CreateKeyVersion(
                 self.create_key_version_impl(&r.key_id).await?
             )),
@@ -276,9 +273,9 @@ impl Kms {
                 self.list_key_versions_impl(&r.key_id, r.page_number, r.page_size)
                     .await?,
             )),
-            Request::UpdateRotationPolicy(r) => arm!(Response::UpdateRotationPolicy(
+            Request::UpdateRotationPolicy(r) => arm!(Response::UpdateRotationPolicy(Box::new(
                 self.update_rotation_policy_impl(r).await?
-            )),
+            ))),
             Request::CreateAlias(r) => {
                 arm!(self.create_alias_impl(&r.alias_name, &r.key_id).await?;
                 Response::CreateAlias(super::Done))
@@ -315,12 +312,12 @@ impl Kms {
                 )
                 .await?,
             )),
-            Request::ImportKeyMaterial(r) => arm!(Response::ImportKeyMaterial(
+            Request::ImportKeyMaterial(r) => arm!(Response::ImportKeyMaterial(Box::new(
                 self.import_key_material_impl(r).await?
-            )),
-            Request::DeleteKeyMaterial(r) => arm!(Response::DeleteKeyMaterial(
+            ))),
+            Request::DeleteKeyMaterial(r) => arm!(Response::DeleteKeyMaterial(Box::new(
                 self.delete_key_material_impl(&r.key_id).await?
-            )),
+            ))),
             Request::Encrypt(r) => arm!(Response::Encrypt(self.encrypt_impl(r).await?)),
             Request::Decrypt(r) => arm!(Response::Decrypt(self.decrypt_impl(r).await?)),
             Request::ReEncrypt(r) => arm!(Response::ReEncrypt(self.re_encrypt_impl(r).await?)),
@@ -442,7 +439,10 @@ fn admit_recipients(st: &State, cx: &Cx<'_>, key_ids: &mut [String]) -> Result<(
         ));
     }
     for k in key_ids.iter_mut() {
-        *k = cx.admit_key(st, k)?;
+        let id = cx.admit_key_ref(st, k)?;
+        if id != k.as_str() {
+            *k = String::from(id);
+        }
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod table;
 #[cfg(feature = "wire")]
 pub mod wire;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -204,23 +205,23 @@ pub struct GetRandomPasswordResponse {
 
 model! {
     /// CreateKey.
-    CreateKey(CreateKeyRequest) -> KeyMetadata => CreateKey,
+    CreateKey(CreateKeyRequest) -> Box<KeyMetadata> => CreateKey,
     /// DescribeKey.
-    DescribeKey(DescribeKeyRequest) -> KeyMetadata => DescribeKey,
+    DescribeKey(DescribeKeyRequest) -> Box<KeyMetadata> => DescribeKey,
     /// ListKeys.
     ListKeys(ListKeysRequest) -> ListKeysResponse => ListKeys,
     /// UpdateKeyDescription.
-    UpdateKeyDescription(UpdateKeyDescriptionRequest) -> KeyMetadata => UpdateKeyDescription,
+    UpdateKeyDescription(UpdateKeyDescriptionRequest) -> Box<KeyMetadata> => UpdateKeyDescription,
     /// EnableKey.
-    EnableKey(EnableKeyRequest) -> KeyMetadata => EnableKey,
+    EnableKey(EnableKeyRequest) -> Box<KeyMetadata> => EnableKey,
     /// DisableKey.
-    DisableKey(DisableKeyRequest) -> KeyMetadata => DisableKey,
+    DisableKey(DisableKeyRequest) -> Box<KeyMetadata> => DisableKey,
     /// ScheduleKeyDeletion.
-    ScheduleKeyDeletion(ScheduleKeyDeletionRequest) -> KeyMetadata => ScheduleKeyDeletion,
+    ScheduleKeyDeletion(ScheduleKeyDeletionRequest) -> Box<KeyMetadata> => ScheduleKeyDeletion,
     /// CancelKeyDeletion.
-    CancelKeyDeletion(CancelKeyDeletionRequest) -> KeyMetadata => CancelKeyDeletion,
+    CancelKeyDeletion(CancelKeyDeletionRequest) -> Box<KeyMetadata> => CancelKeyDeletion,
     /// SetDeletionProtection.
-    SetDeletionProtection(SetDeletionProtectionRequest) -> KeyMetadata => SetDeletionProtection,
+    SetDeletionProtection(SetDeletionProtectionRequest) -> Box<KeyMetadata> => SetDeletionProtection,
     /// CreateKeyVersion.
     CreateKeyVersion(CreateKeyVersionRequest) -> KeyVersion => CreateKeyVersion,
     /// DescribeKeyVersion.
@@ -228,7 +229,7 @@ model! {
     /// ListKeyVersions.
     ListKeyVersions(ListKeyVersionsRequest) -> ListKeyVersionsResponse => ListKeyVersions,
     /// UpdateRotationPolicy.
-    UpdateRotationPolicy(UpdateRotationPolicyRequest) -> KeyMetadata => UpdateRotationPolicy,
+    UpdateRotationPolicy(UpdateRotationPolicyRequest) -> Box<KeyMetadata> => UpdateRotationPolicy,
     /// CreateAlias.
     CreateAlias(AliasRequest) -> Done => CreateAlias,
     /// UpdateAlias.
@@ -248,9 +249,9 @@ model! {
     /// GetParametersForImport.
     GetParametersForImport(GetParametersForImportRequest) -> ImportParameters => GetParametersForImport,
     /// ImportKeyMaterial.
-    ImportKeyMaterial(ImportKeyMaterialRequest) -> KeyMetadata => ImportKeyMaterial,
+    ImportKeyMaterial(ImportKeyMaterialRequest) -> Box<KeyMetadata> => ImportKeyMaterial,
     /// DeleteKeyMaterial.
-    DeleteKeyMaterial(DeleteKeyMaterialRequest) -> KeyMetadata => DeleteKeyMaterial,
+    DeleteKeyMaterial(DeleteKeyMaterialRequest) -> Box<KeyMetadata> => DeleteKeyMaterial,
     /// Encrypt.
     Encrypt(EncryptRequest) -> EncryptResponse => Encrypt,
     /// Decrypt.
@@ -286,7 +287,7 @@ model! {
     /// EncryptEnvelope's KMS part (header and message key) for streams and platform frames.
     BeginEnvelope(BeginEnvelopeRequest) -> EnvelopeStart => EncryptEnvelope,
     /// DecryptEnvelope's KMS part (unwrap and verify a parsed header).
-    OpenEnvelope(OpenEnvelopeRequest) -> OpenedEnvelopeKey => DecryptEnvelope,
+    OpenEnvelope(Box<OpenEnvelopeRequest>) -> OpenedEnvelopeKey => DecryptEnvelope,
     /// DescribeService.
     DescribeService(DescribeServiceRequest) -> DescribeServiceResponse => DescribeService,
 }

@@ -3,6 +3,7 @@
 //! the one-shot [`Kms::encrypt_envelope`] / [`Kms::decrypt_envelope`], the streaming
 //! starts, and the data-key cache. The byte format lives in `crate::envelope`.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -188,7 +189,7 @@ impl Kms {
         let r = self
             .call(
                 &crate::api::Caller::owner(),
-                crate::api::Request::OpenEnvelope(open),
+                crate::api::Request::OpenEnvelope(Box::new(open)),
             )
             .await?;
         crate::api::take!(r, OpenEnvelope).map(|o| (o.message_key, o.info))

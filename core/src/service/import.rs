@@ -256,7 +256,7 @@ impl Kms {
                 crate::api::Request::ImportKeyMaterial(req),
             )
             .await?;
-        crate::api::take!(r, ImportKeyMaterial)
+        crate::api::take!(r, ImportKeyMaterial).map(|m| *m)
     }
 
     pub(crate) async fn import_key_material_impl(
@@ -369,7 +369,7 @@ impl Kms {
                 }),
             )
             .await?;
-        crate::api::take!(r, DeleteKeyMaterial)
+        crate::api::take!(r, DeleteKeyMaterial).map(|m| *m)
     }
 
     pub(crate) async fn delete_key_material_impl(&self, key_id: &str) -> Result<KeyMetadata> {
