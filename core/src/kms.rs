@@ -495,18 +495,22 @@ impl State {
 
     /// As [`State::resolve`], borrowing the KeyId from the state.
     pub(crate) fn resolve_ref<'s>(&'s self, input: &str) -> Result<&'s str> {
-        match key_ref(input)? {
-            KeyRef::Key(id) => self
-                .keys
-                .get_key_value(id)
-                .map(|(k, _)| k.as_str())
-                .ok_or_else(|| Error::KeyNotFound(id.to_string())),
+        self.find(input).map(|k| k.key_id.as_str())
+    }
+
+    /// The key a KeyId/alias/ARN parameter names (one lookup, no allocation).
+    pub(crate) fn find<'s>(&'s self, input: &str) -> Result<&'s KeyRecord> {
+        let id = match key_ref(input)? {
+            KeyRef::Key(id) => id,
             KeyRef::Alias(a) => self
                 .aliases
                 .get(a)
                 .map(String::as_str)
-                .ok_or_else(|| Error::AliasNotFound(a.to_string())),
-        }
+                .ok_or_else(|| Error::AliasNotFound(a.to_string()))?,
+        };
+        self.keys
+            .get(id)
+            .ok_or_else(|| Error::KeyNotFound(id.to_string()))
     }
 }
 
@@ -1011,9 +1015,7 @@ impl Kms {
         f: impl FnOnce(&KeyRecord) -> Result<T>,
     ) -> Result<T> {
         let st = self.state.lock();
-        let id = st.resolve(key_id)?;
-        let k = st.keys.get(&id).ok_or(Error::KeyNotFound(id))?;
-        f(k)
+        f(st.find(key_id)?)
     }
 
     /// The KeyId a KeyId/alias/ARN parameter names.
