@@ -235,20 +235,8 @@ impl Kms {
     /// object), the answer Alibaba's response JSON text.
     fn call_wire(&self, py: Python<'_>, action: &str, params_json: &str) -> PyResult<String> {
         let kms = self.inner.clone();
-        py.detach(|| -> strongroom::Result<String> {
-            let action: strongroom::api::Action = action.parse()?;
-            let params: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(params_json).map_err(|_| Error::InvalidParameter {
-                    name: "Request",
-                    reason: "the parameters must be a JSON object".into(),
-                })?;
-            let request = strongroom::api::Request::from_wire(action, &params)?;
-            let request_id = kms.new_request_id()?;
-            let caller = strongroom::api::Caller::owner().with_request_id(request_id.as_str());
-            let answer = pollster::block_on(kms.call(&caller, request))?;
-            Ok(answer.to_wire(&request_id)?.to_string())
-        })
-        .map_err(to_pyerr)
+        py.detach(|| pollster::block_on(kms.call_wire_json(action, params_json)))
+            .map_err(to_pyerr)
     }
 
     /// Installs `hook` (a callable taking one dict), or removes it with None.

@@ -425,20 +425,11 @@ impl NativeKms {
     pub fn call_wire(&self, action: String, params_json: String) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
-            let answer = async {
-                let action: strongroom::api::Action = action.parse()?;
-                let params: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&params_json).map_err(|_| Error::InvalidParameter {
-                        name: "Request",
-                        reason: "the parameters must be a JSON object".into(),
-                    })?;
-                let request = strongroom::api::Request::from_wire(action, &params)?;
-                let request_id = kms.new_request_id()?;
-                let caller = strongroom::api::Caller::owner().with_request_id(request_id.as_str());
-                kms.call(&caller, request).await?.to_wire(&request_id)
-            };
-            let v = answer.await.map_err(|e| js_err(&e))?;
-            Ok(JsValue::from_str(&v.to_string()))
+            let answer = kms
+                .call_wire_json(&action, &params_json)
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(JsValue::from_str(&answer))
         })
     }
 

@@ -4,7 +4,7 @@
 //! (`strongroom::api::wire`); this file only reads argv.
 
 use serde_json::{Map, Value};
-use strongroom::api::{Action, Caller, Request};
+use strongroom::api::{Action, Caller};
 use strongroom::{Error, Kms};
 
 /// The list actions and the path of their list in the answer (for `--pager`).
@@ -67,9 +67,7 @@ fn run_inner(kms: &Kms, action: &str, args: &[String], request_id: &str) -> Resu
     let (mut params, pager) = parse_args(args)?;
     let caller = Caller::owner().with_request_id(request_id);
     let one = |params: &Map<String, Value>| -> Result<Value, Error> {
-        let req = Request::from_wire(action, params)?;
-        let resp = pollster::block_on(kms.call(&caller, req))?;
-        resp.to_wire(request_id)
+        pollster::block_on(kms.call_wire(&caller, action, params))
     };
     let Some((outer, inner)) = list_path(action).filter(|_| pager) else {
         if pager {
