@@ -29,6 +29,6 @@ for i in 1 2 3 4 5; do
   for side in before after; do
     bin=./target/release/strongroom-bench
     [ "$side" = before ] && bin="$base/target/release/strongroom-bench"
-    { "$bin" || true; } | head -2 | sed "s/^{/{\"side\":\"$side\",/"
+    { "$bin" 2>/dev/null || true; } | head -2 | sed "s/^{/{\"side\":\"$side\",/"
   done
 done

@@ -514,6 +514,29 @@ impl State {
     }
 }
 
+/// Encrypt's plaintext: 1 byte to 6 KiB.
+pub(crate) fn check_encrypt_plaintext(plaintext: &[u8]) -> Result<()> {
+    if plaintext.is_empty() {
+        return Err(Error::param("Plaintext", "required (1 byte to 6 KiB)"));
+    }
+    if plaintext.len() > MAX_ENCRYPT_PLAINTEXT {
+        return Err(Error::PlaintextTooLarge {
+            size: plaintext.len(),
+            limit: MAX_ENCRYPT_PLAINTEXT,
+        });
+    }
+    Ok(())
+}
+
+/// ScheduleKeyDeletion's PendingWindowInDays: 7–30.
+pub(crate) fn check_pending_window(days: u32) -> Result<()> {
+    if (7..=30).contains(&days) {
+        Ok(())
+    } else {
+        Err(Error::param("PendingWindowInDays", "must be 7-30"))
+    }
+}
+
 /// The alias a KeyId parameter names (`alias/…` or an alias ARN), if it names one.
 pub(crate) fn alias_named(input: &str) -> Option<String> {
     match key_ref(input) {
@@ -1429,9 +1452,7 @@ impl Kms {
         key_id: &str,
         pending_window_in_days: u32,
     ) -> Result<KeyMetadata> {
-        if !(7..=30).contains(&pending_window_in_days) {
-            return Err(Error::param("PendingWindowInDays", "must be 7-30"));
-        }
+        check_pending_window(pending_window_in_days)?;
         let at = self
             .env
             .now()
@@ -2302,15 +2323,7 @@ impl Kms {
     }
 
     pub(crate) async fn encrypt_impl(&self, req: EncryptRequest) -> Result<EncryptResponse> {
-        if req.plaintext.is_empty() {
-            return Err(Error::param("Plaintext", "required (1 byte to 6 KiB)"));
-        }
-        if req.plaintext.len() > MAX_ENCRYPT_PLAINTEXT {
-            return Err(Error::PlaintextTooLarge {
-                size: req.plaintext.len(),
-                limit: MAX_ENCRYPT_PLAINTEXT,
-            });
-        }
+        check_encrypt_plaintext(&req.plaintext)?;
         self.seal_blob(&req.key_id, &req.plaintext, &req.encryption_context)
             .await
     }
@@ -2355,7 +2368,7 @@ impl Kms {
         })
     }
 
-    fn data_key_len(req: &GenerateDataKeyRequest) -> Result<usize> {
+    pub(crate) fn data_key_len(req: &GenerateDataKeyRequest) -> Result<usize> {
         match (req.number_of_bytes, req.key_spec) {
             (Some(n), _) if (1..=1024).contains(&n) => Ok(n as usize),
             (Some(_), _) => Err(Error::param("NumberOfBytes", "must be 1-1024")),

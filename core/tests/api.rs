@@ -488,3 +488,77 @@ fn the_data_key_cache_hit_path_goes_through_the_same_check() {
     assert_eq!(encrypt().unwrap_err().code(), "Forbidden.NoPermission");
     assert_eq!(open(&m2).unwrap_err().code(), "Forbidden.NoPermission");
 }
+
+#[test]
+fn a_malformed_request_is_invalid_parameter_whatever_key_it_names() {
+    // Parameters are checked before the target is resolved (Alibaba's order): a bad
+    // parameter to a key that does not exist is still InvalidParameter.*.
+    let (kms, _) = memory(Backend::Software);
+    let missing = "5f0c7d7e-0000-4000-8000-000000000000".to_string();
+    let code = |r: Request| block_on(kms.call(&Caller::owner(), r)).unwrap_err().code();
+    assert_eq!(
+        code(Request::Encrypt(EncryptRequest {
+            key_id: missing.clone(),
+            ..Default::default()
+        })),
+        "InvalidParameter.Plaintext"
+    );
+    assert_eq!(
+        code(Request::Encrypt(EncryptRequest {
+            key_id: missing.clone(),
+            plaintext: vec![0; 6145],
+            ..Default::default()
+        })),
+        "InvalidParameter.PlaintextTooLarge"
+    );
+    assert_eq!(
+        code(Request::GenerateDataKey(GenerateDataKeyRequest {
+            key_id: missing.clone(),
+            number_of_bytes: Some(0),
+            ..Default::default()
+        })),
+        "InvalidParameter.NumberOfBytes"
+    );
+    assert_eq!(
+        code(Request::ScheduleKeyDeletion(
+            strongroom::api::ScheduleKeyDeletionRequest {
+                key_id: missing.clone(),
+                pending_window_in_days: 3,
+            }
+        )),
+        "InvalidParameter.PendingWindowInDays"
+    );
+    assert_eq!(
+        code(Request::CreateAlias(strongroom::api::AliasRequest {
+            alias_name: "no-prefix".into(),
+            key_id: missing.clone(),
+        })),
+        "InvalidParameter.AliasName"
+    );
+    assert_eq!(
+        code(Request::EncryptEnvelope(EncryptEnvelopeRequest {
+            key_ids: vec![],
+            plaintext: b"x".to_vec(),
+            ..Default::default()
+        })),
+        "InvalidParameter.KeyIds"
+    );
+    assert_eq!(
+        code(Request::EncryptEnvelope(EncryptEnvelopeRequest {
+            key_ids: vec![missing.clone()],
+            plaintext: b"x".to_vec(),
+            frame_length: Some(0),
+            ..Default::default()
+        })),
+        "InvalidParameter.FrameLength"
+    );
+    // A well-formed request to a missing key is KeyNotFound.
+    assert_eq!(
+        code(Request::Encrypt(EncryptRequest {
+            key_id: missing,
+            plaintext: b"x".to_vec(),
+            ..Default::default()
+        })),
+        "Forbidden.KeyNotFound"
+    );
+}

@@ -200,6 +200,7 @@ impl Kms {
         ) {
             self.sweep().await?;
         }
+        validate(&req)?;
         self.admit(cx, &mut req)?;
         // The small hot paths run in place (no allocation for their future, which stays
         // small); every other action's service code, the envelope's too, is its own
@@ -427,8 +428,39 @@ impl Kms {
     }
 }
 
-/// Resolves and authorises every recipient of a new envelope message.
-fn admit_recipients(st: &State, cx: &Cx<'_>, key_ids: &mut [String]) -> Result<()> {
+/// The checks that need no state, made before any resource is resolved: a malformed
+/// request is `InvalidParameter.*` whatever key it names, as Alibaba orders them. (The
+/// service code checks again; these are the cheap ones a caller meets first.)
+fn validate(req: &Request) -> Result<()> {
+    match req {
+        Request::Encrypt(r) => crate::kms::check_encrypt_plaintext(&r.plaintext),
+        Request::GenerateDataKey(r) | Request::GenerateDataKeyWithoutPlaintext(r) => {
+            Kms::data_key_len(r).map(|_| ())
+        }
+        Request::GenerateAndExportDataKey(r) => Kms::data_key_len(&r.data_key).map(|_| ()),
+        Request::ScheduleKeyDeletion(r) => {
+            crate::kms::check_pending_window(r.pending_window_in_days)
+        }
+        Request::AsymmetricSign(r) => crate::asym::check_digest(&r.digest),
+        Request::AsymmetricVerify(r) => crate::asym::check_digest(&r.digest),
+        Request::CreateAlias(r) | Request::UpdateAlias(r) => {
+            crate::kms::check_alias_name(&r.alias_name)
+        }
+        Request::EncryptEnvelope(r) => check_recipients(&r.key_ids, r.frame_length),
+        Request::BeginEnvelope(r) => check_recipients(&r.key_ids, r.frame_length),
+        _ => Ok(()),
+    }
+}
+
+/// A new envelope's recipients and frame length, as the envelope service code checks
+/// them (frame length first).
+fn check_recipients(key_ids: &[String], frame_length: Option<u32>) -> Result<()> {
+    if let Some(f) = frame_length {
+        crate::envelope::check_frame_length(f)?;
+    }
+    if key_ids.is_empty() {
+        return Err(Error::param("KeyIds", "at least one key is required"));
+    }
     if key_ids.len() > crate::envelope::MAX_RECIPIENTS {
         return Err(Error::param(
             "KeyIds",
@@ -438,6 +470,11 @@ fn admit_recipients(st: &State, cx: &Cx<'_>, key_ids: &mut [String]) -> Result<(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Resolves and authorises every recipient of a new envelope message.
+fn admit_recipients(st: &State, cx: &Cx<'_>, key_ids: &mut [String]) -> Result<()> {
     for k in key_ids.iter_mut() {
         let id = cx.admit_key_ref(st, k)?;
         if id != k.as_str() {
