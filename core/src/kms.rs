@@ -878,7 +878,7 @@ impl Kms {
         self.backend.protection_level()
     }
 
-    fn check_poisoned(&self) -> Result<()> {
+    pub(crate) fn check_poisoned(&self) -> Result<()> {
         if self.poisoned.load(core::sync::atomic::Ordering::Acquire) {
             Err(Error::StoreIo(String::from(
                 "an earlier flush of this store failed; reopen it",

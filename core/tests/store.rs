@@ -385,6 +385,19 @@ fn disk_full_and_io_errors_change_nothing_and_lose_nothing() {
     let e = block_on(kms.create_key(CreateKeyRequest::default())).unwrap_err();
     assert_eq!(e.code(), "Rejected.StoreIo");
     assert!(e.to_string().contains("reopen"), "{e}");
+    // Every action, not only mutations: a key version the failed flush may have lost
+    // must not be used to encrypt.
+    let encrypt = block_on(kms.encrypt(EncryptRequest {
+        key_id: ids[0].clone(),
+        plaintext: b"x".to_vec(),
+        encryption_context: EncryptionContext::new(),
+    }))
+    .unwrap_err();
+    assert_eq!(encrypt.code(), "Rejected.StoreIo");
+    assert_eq!(
+        block_on(kms.describe_key(&ids[0])).unwrap_err().code(),
+        "Rejected.StoreIo"
+    );
     drop(kms);
     let kms = open_with(Backend::Software, faulty, PASS).unwrap();
     block_on(kms.create_key(CreateKeyRequest::default())).unwrap();

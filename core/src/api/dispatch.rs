@@ -194,6 +194,9 @@ impl Kms {
     }
 
     async fn dispatch(&self, cx: &Cx<'_>, mut req: Request) -> Result<Response> {
+        // After a failed flush nothing this instance holds is known to be durable: it
+        // refuses every action, reads and crypto included, until the store is reopened.
+        self.check_poisoned()?;
         if !matches!(
             req,
             Request::GetRandomPassword(_) | Request::DescribeService(_)
