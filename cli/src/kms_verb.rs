@@ -55,7 +55,7 @@ pub(crate) fn parse_args(args: &[String]) -> Result<(Map<String, Value>, bool), 
 
 /// Runs one action; the answer (or Alibaba's error body) and whether it succeeded.
 pub(crate) fn run(kms: &Kms, action: &str, args: &[String]) -> (Value, bool) {
-    let request_id = kms.new_request_id().unwrap_or_default();
+    let request_id = kms.new_request_id();
     match run_inner(kms, action, args, &request_id) {
         Ok(v) => (v, true),
         Err(e) => (strongroom::api::wire::error_body(&e, &request_id), false),

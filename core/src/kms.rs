@@ -428,6 +428,8 @@ pub struct Kms {
     pub(crate) state: spin::Mutex<State>,
     /// The policy / audit seam (see [`crate::api::CallHook`]).
     pub(crate) call_hook: spin::Mutex<Option<Arc<dyn crate::api::CallHook>>>,
+    /// Request ids drawn without a working random source (see `new_request_id`).
+    pub(crate) request_seq: core::sync::atomic::AtomicU64,
     /// Earliest PendingDeletion deadline (ms), so the per-call check is O(1).
     next_deletion: spin::Mutex<Option<u64>>,
     /// Earliest automatic rotation due (ms).
@@ -714,6 +716,7 @@ impl Kms {
             next_rotation: spin::Mutex::new(state.next_rotation()),
             state: spin::Mutex::new(state),
             call_hook: spin::Mutex::new(None),
+            request_seq: core::sync::atomic::AtomicU64::new(0),
             writer: AsyncMutex::default(),
             data_key_cache: spin::Mutex::new(crate::envelope::cache::Cache::default()),
             public_keys: crate::asym::PublicKeyCache::default(),

@@ -562,3 +562,39 @@ fn a_malformed_request_is_invalid_parameter_whatever_key_it_names() {
         "Forbidden.KeyNotFound"
     );
 }
+
+#[test]
+fn request_ids_stay_distinct_when_the_random_source_fails() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct Switch(Arc<AtomicBool>);
+    impl strongroom::Entropy for Switch {
+        fn fill(&self, buf: &mut [u8]) -> strongroom::Result<()> {
+            if self.0.load(Ordering::SeqCst) {
+                return Err(Error::EntropyUnavailable);
+            }
+            strongroom::env::OsEntropy.fill(buf)
+        }
+    }
+    let broken = Arc::new(AtomicBool::new(false));
+    let env = strongroom::Env::new(
+        Arc::new(Switch(broken.clone())),
+        Arc::new(strongroom::time::ManualClock::new(1_795_392_000_000)),
+    );
+    let kms = block_on(strongroom::Kms::memory(env, None)).unwrap();
+    let rec = Arc::new(Recorder::default());
+    kms.set_call_hook(Some(rec.clone()));
+    broken.store(true, Ordering::SeqCst);
+    block_on(kms.list_keys(ListKeysRequest::default())).unwrap();
+    block_on(kms.list_keys(ListKeysRequest::default())).unwrap();
+    let e = block_on(kms.create_key(CreateKeyRequest::default())).unwrap_err();
+    assert_eq!(e.code(), "Rejected.EntropyUnavailable");
+    let ids: Vec<String> = take(&rec).into_iter().map(|s| s.request_id).collect();
+    assert_eq!(
+        ids,
+        vec![
+            "strongroom-0000000000000000",
+            "strongroom-0000000000000001",
+            "strongroom-0000000000000002"
+        ]
+    );
+}

@@ -61,12 +61,17 @@ impl Kms {
         *self.call_hook.lock() = hook;
     }
 
-    /// A fresh request id (a random UUID), for faces that answer with a RequestId.
-    ///
-    /// # Errors
-    /// `Rejected.EntropyUnavailable`.
-    pub fn new_request_id(&self) -> Result<String> {
-        crate::ids::uuid_v4(&self.env)
+    /// A fresh request id for faces that answer with a RequestId: a random UUID, or —
+    /// if the random source fails — `strongroom-<n>` from this instance's call counter,
+    /// so that every answer and every hook record still carries a distinct id.
+    #[must_use]
+    pub fn new_request_id(&self) -> String {
+        crate::ids::uuid_v4(&self.env).unwrap_or_else(|_| {
+            let n = self
+                .request_seq
+                .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            alloc::format!("strongroom-{n:016x}")
+        })
     }
 
     /// Carries out one action for `caller`: resolves and authorises its target under
@@ -90,7 +95,7 @@ impl Kms {
             let request_id = match &caller.request_id {
                 Some(id) => id.as_str(),
                 None => {
-                    drawn = self.new_request_id().unwrap_or_default();
+                    drawn = self.new_request_id();
                     drawn.as_str()
                 }
             };

@@ -759,7 +759,7 @@ impl crate::Kms {
         let (caller, request_id) = match &caller.request_id {
             Some(id) => (caller, id.as_str()),
             None => {
-                drawn = caller.clone().with_request_id(self.new_request_id()?);
+                drawn = caller.clone().with_request_id(self.new_request_id());
                 let id = drawn.request_id.as_deref().unwrap_or_default();
                 (&drawn, id)
             }
