@@ -1092,13 +1092,7 @@ impl Kms {
     /// origin with an asymmetric spec or a backend that cannot import;
     /// `Rejected.QuotaExceeded`; store and backend failures.
     pub async fn create_key(&self, req: CreateKeyRequest) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::CreateKey(req),
-            )
-            .await?;
-        crate::api::take!(r, CreateKey).map(|m| *m)
+        crate::api::as_owner!(self, CreateKey, req).map(|m| *m)
     }
 
     pub(crate) async fn create_key_impl(&self, req: CreateKeyRequest) -> Result<KeyMetadata> {
@@ -1377,15 +1371,14 @@ impl Kms {
     /// `Forbidden.KeyNotFound`; `Forbidden.KeyPendingDeletion` (cancel the deletion
     /// first); `Forbidden.KeyPendingImport`; store failures.
     pub async fn enable_key(&self, key_id: &str) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::EnableKey(crate::api::EnableKeyRequest {
-                    key_id: key_id.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, EnableKey).map(|m| *m)
+        crate::api::as_owner!(
+            self,
+            EnableKey,
+            crate::api::EnableKeyRequest {
+                key_id: key_id.into(),
+            }
+        )
+        .map(|m| *m)
     }
 
     pub(crate) async fn enable_key_impl(&self, key_id: &str) -> Result<KeyMetadata> {
@@ -1405,15 +1398,14 @@ impl Kms {
     /// # Errors
     /// As [`Kms::enable_key`].
     pub async fn disable_key(&self, key_id: &str) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::DisableKey(crate::api::DisableKeyRequest {
-                    key_id: key_id.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, DisableKey).map(|m| *m)
+        crate::api::as_owner!(
+            self,
+            DisableKey,
+            crate::api::DisableKeyRequest {
+                key_id: key_id.into(),
+            }
+        )
+        .map(|m| *m)
     }
 
     pub(crate) async fn disable_key_impl(&self, key_id: &str) -> Result<KeyMetadata> {
@@ -1438,16 +1430,15 @@ impl Kms {
         key_id: &str,
         pending_window_in_days: u32,
     ) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::ScheduleKeyDeletion(crate::api::ScheduleKeyDeletionRequest {
-                    key_id: key_id.into(),
-                    pending_window_in_days,
-                }),
-            )
-            .await?;
-        crate::api::take!(r, ScheduleKeyDeletion).map(|m| *m)
+        crate::api::as_owner!(
+            self,
+            ScheduleKeyDeletion,
+            crate::api::ScheduleKeyDeletionRequest {
+                key_id: key_id.into(),
+                pending_window_in_days,
+            }
+        )
+        .map(|m| *m)
     }
 
     pub(crate) async fn schedule_key_deletion_impl(
@@ -1478,15 +1469,14 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`; `Forbidden.KeyNotPendingDeletion`; store failures.
     pub async fn cancel_key_deletion(&self, key_id: &str) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::CancelKeyDeletion(crate::api::CancelKeyDeletionRequest {
-                    key_id: key_id.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, CancelKeyDeletion).map(|m| *m)
+        crate::api::as_owner!(
+            self,
+            CancelKeyDeletion,
+            crate::api::CancelKeyDeletionRequest {
+                key_id: key_id.into(),
+            }
+        )
+        .map(|m| *m)
     }
 
     pub(crate) async fn cancel_key_deletion_impl(&self, key_id: &str) -> Result<KeyMetadata> {
@@ -1521,20 +1511,16 @@ impl Kms {
         enable_deletion_protection: bool,
         deletion_protection_description: Option<&str>,
     ) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::SetDeletionProtection(
-                    crate::api::SetDeletionProtectionRequest {
-                        protected_resource_arn: key_id.into(),
-                        enable_deletion_protection,
-                        deletion_protection_description: deletion_protection_description
-                            .map(Into::into),
-                    },
-                ),
-            )
-            .await?;
-        crate::api::take!(r, SetDeletionProtection).map(|m| *m)
+        crate::api::as_owner!(
+            self,
+            SetDeletionProtection,
+            crate::api::SetDeletionProtectionRequest {
+                protected_resource_arn: key_id.into(),
+                enable_deletion_protection,
+                deletion_protection_description: deletion_protection_description.map(Into::into),
+            },
+        )
+        .map(|m| *m)
     }
 
     pub(crate) async fn set_deletion_protection_impl(
@@ -1563,18 +1549,15 @@ impl Kms {
         key_id: &str,
         description: &str,
     ) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::UpdateKeyDescription(
-                    crate::api::UpdateKeyDescriptionRequest {
-                        key_id: key_id.into(),
-                        description: description.into(),
-                    },
-                ),
-            )
-            .await?;
-        crate::api::take!(r, UpdateKeyDescription).map(|m| *m)
+        crate::api::as_owner!(
+            self,
+            UpdateKeyDescription,
+            crate::api::UpdateKeyDescriptionRequest {
+                key_id: key_id.into(),
+                description: description.into(),
+            },
+        )
+        .map(|m| *m)
     }
 
     pub(crate) async fn update_key_description_impl(
@@ -1599,15 +1582,13 @@ impl Kms {
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyDisabled` (…), `Rejected.KeyUsage`,
     /// `Rejected.QuotaExceeded`; backend and store failures.
     pub async fn create_key_version(&self, key_id: &str) -> Result<KeyVersion> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::CreateKeyVersion(crate::api::CreateKeyVersionRequest {
-                    key_id: key_id.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, CreateKeyVersion)
+        crate::api::as_owner!(
+            self,
+            CreateKeyVersion,
+            crate::api::CreateKeyVersionRequest {
+                key_id: key_id.into(),
+            }
+        )
     }
 
     pub(crate) async fn create_key_version_impl(&self, key_id: &str) -> Result<KeyVersion> {
@@ -1637,16 +1618,14 @@ impl Kms {
         key_id: &str,
         key_version_id: &str,
     ) -> Result<KeyVersion> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::DescribeKeyVersion(crate::api::DescribeKeyVersionRequest {
-                    key_id: key_id.into(),
-                    key_version_id: key_version_id.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, DescribeKeyVersion)
+        crate::api::as_owner!(
+            self,
+            DescribeKeyVersion,
+            crate::api::DescribeKeyVersionRequest {
+                key_id: key_id.into(),
+                key_version_id: key_version_id.into(),
+            }
+        )
     }
 
     pub(crate) async fn describe_key_version_impl(
@@ -1679,17 +1658,15 @@ impl Kms {
         page_number: Option<u32>,
         page_size: Option<u32>,
     ) -> Result<ListKeyVersionsResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::ListKeyVersions(crate::api::ListKeyVersionsRequest {
-                    key_id: key_id.into(),
-                    page_number,
-                    page_size,
-                }),
-            )
-            .await?;
-        crate::api::take!(r, ListKeyVersions)
+        crate::api::as_owner!(
+            self,
+            ListKeyVersions,
+            crate::api::ListKeyVersionsRequest {
+                key_id: key_id.into(),
+                page_number,
+                page_size,
+            }
+        )
     }
 
     pub(crate) async fn list_key_versions_impl(
@@ -1725,13 +1702,7 @@ impl Kms {
         &self,
         req: UpdateRotationPolicyRequest,
     ) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::UpdateRotationPolicy(req),
-            )
-            .await?;
-        crate::api::take!(r, UpdateRotationPolicy).map(|m| *m)
+        crate::api::as_owner!(self, UpdateRotationPolicy, req).map(|m| *m)
     }
 
     pub(crate) async fn update_rotation_policy_impl(
@@ -1782,13 +1753,7 @@ impl Kms {
     /// # Errors
     /// As [`Kms::decrypt`] for the source and [`Kms::encrypt`] for the destination.
     pub async fn re_encrypt(&self, req: ReEncryptRequest) -> Result<ReEncryptResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::ReEncrypt(req),
-            )
-            .await?;
-        crate::api::take!(r, ReEncrypt)
+        crate::api::as_owner!(self, ReEncrypt, req)
     }
 
     pub(crate) async fn re_encrypt_impl(&self, req: ReEncryptRequest) -> Result<ReEncryptResponse> {
@@ -1820,16 +1785,15 @@ impl Kms {
     /// `InvalidParameter.AliasName`, `Rejected.AliasExists`, `Forbidden.KeyNotFound`,
     /// `Rejected.QuotaExceeded` (50 per key); store failures.
     pub async fn create_alias(&self, alias_name: &str, key_id: &str) -> Result<()> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::CreateAlias(crate::api::AliasRequest {
-                    alias_name: alias_name.into(),
-                    key_id: key_id.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, CreateAlias).map(|_| ())
+        crate::api::as_owner!(
+            self,
+            CreateAlias,
+            crate::api::AliasRequest {
+                alias_name: alias_name.into(),
+                key_id: key_id.into(),
+            }
+        )
+        .map(|_| ())
     }
 
     pub(crate) async fn create_alias_impl(&self, alias_name: &str, key_id: &str) -> Result<()> {
@@ -1841,16 +1805,15 @@ impl Kms {
     /// # Errors
     /// `Forbidden.AliasNotFound`, `Forbidden.KeyNotFound`, `Rejected.QuotaExceeded`.
     pub async fn update_alias(&self, alias_name: &str, key_id: &str) -> Result<()> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::UpdateAlias(crate::api::AliasRequest {
-                    alias_name: alias_name.into(),
-                    key_id: key_id.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, UpdateAlias).map(|_| ())
+        crate::api::as_owner!(
+            self,
+            UpdateAlias,
+            crate::api::AliasRequest {
+                alias_name: alias_name.into(),
+                key_id: key_id.into(),
+            }
+        )
+        .map(|_| ())
     }
 
     pub(crate) async fn update_alias_impl(&self, alias_name: &str, key_id: &str) -> Result<()> {
@@ -1881,15 +1844,14 @@ impl Kms {
     /// # Errors
     /// `Forbidden.AliasNotFound`; store failures.
     pub async fn delete_alias(&self, alias_name: &str) -> Result<()> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::DeleteAlias(crate::api::DeleteAliasRequest {
-                    alias_name: alias_name.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, DeleteAlias).map(|_| ())
+        crate::api::as_owner!(
+            self,
+            DeleteAlias,
+            crate::api::DeleteAliasRequest {
+                alias_name: alias_name.into(),
+            }
+        )
+        .map(|_| ())
     }
 
     pub(crate) async fn delete_alias_impl(&self, alias_name: &str) -> Result<()> {
@@ -1922,16 +1884,14 @@ impl Kms {
         page_number: Option<u32>,
         page_size: Option<u32>,
     ) -> Result<ListAliasesResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::ListAliases(crate::api::ListAliasesRequest {
-                    page_number,
-                    page_size,
-                }),
-            )
-            .await?;
-        crate::api::take!(r, ListAliases)
+        crate::api::as_owner!(
+            self,
+            ListAliases,
+            crate::api::ListAliasesRequest {
+                page_number,
+                page_size,
+            }
+        )
     }
 
     pub(crate) async fn list_aliases_impl(
@@ -1960,17 +1920,15 @@ impl Kms {
         page_number: Option<u32>,
         page_size: Option<u32>,
     ) -> Result<ListAliasesResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::ListAliasesByKeyId(crate::api::ListAliasesByKeyIdRequest {
-                    key_id: key_id.into(),
-                    page_number,
-                    page_size,
-                }),
-            )
-            .await?;
-        crate::api::take!(r, ListAliasesByKeyId)
+        crate::api::as_owner!(
+            self,
+            ListAliasesByKeyId,
+            crate::api::ListAliasesByKeyIdRequest {
+                key_id: key_id.into(),
+                page_number,
+                page_size,
+            }
+        )
     }
 
     pub(crate) async fn list_aliases_by_key_id_impl(
@@ -2000,16 +1958,15 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Tags`, `Forbidden.KeyNotFound`; store failures.
     pub async fn tag_resource(&self, key_id: &str, tags: &[Tag]) -> Result<()> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::TagResource(crate::api::TagResourceRequest {
-                    key_id: key_id.into(),
-                    tags: tags.to_vec(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, TagResource).map(|_| ())
+        crate::api::as_owner!(
+            self,
+            TagResource,
+            crate::api::TagResourceRequest {
+                key_id: key_id.into(),
+                tags: tags.to_vec(),
+            }
+        )
+        .map(|_| ())
     }
 
     pub(crate) async fn tag_resource_impl(&self, key_id: &str, tags: &[Tag]) -> Result<()> {
@@ -2048,16 +2005,15 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`; store failures.
     pub async fn untag_resource(&self, key_id: &str, tag_keys: &[String]) -> Result<()> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::UntagResource(crate::api::UntagResourceRequest {
-                    key_id: key_id.into(),
-                    tag_keys: tag_keys.to_vec(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, UntagResource).map(|_| ())
+        crate::api::as_owner!(
+            self,
+            UntagResource,
+            crate::api::UntagResourceRequest {
+                key_id: key_id.into(),
+                tag_keys: tag_keys.to_vec(),
+            }
+        )
+        .map(|_| ())
     }
 
     pub(crate) async fn untag_resource_impl(
@@ -2080,15 +2036,14 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`.
     pub async fn list_resource_tags(&self, key_id: &str) -> Result<Vec<Tag>> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::ListResourceTags(crate::api::ListResourceTagsRequest {
-                    key_id: key_id.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, ListResourceTags).map(|r| r.tags)
+        crate::api::as_owner!(
+            self,
+            ListResourceTags,
+            crate::api::ListResourceTagsRequest {
+                key_id: key_id.into(),
+            }
+        )
+        .map(|r| r.tags)
     }
 
     pub(crate) async fn list_resource_tags_impl(&self, key_id: &str) -> Result<Vec<Tag>> {
@@ -2108,15 +2063,14 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`, `InvalidParameter.KeyId`.
     pub async fn describe_key(&self, key_id: &str) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::DescribeKey(crate::api::DescribeKeyRequest {
-                    key_id: key_id.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, DescribeKey).map(|m| *m)
+        crate::api::as_owner!(
+            self,
+            DescribeKey,
+            crate::api::DescribeKeyRequest {
+                key_id: key_id.into(),
+            }
+        )
+        .map(|m| *m)
     }
 
     pub(crate) async fn describe_key_impl(&self, key_id: &str) -> Result<KeyMetadata> {
@@ -2128,13 +2082,7 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Limit` for a page size outside 1–100 or page number 0.
     pub async fn list_keys(&self, req: ListKeysRequest) -> Result<ListKeysResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::ListKeys(req),
-            )
-            .await?;
-        crate::api::take!(r, ListKeys)
+        crate::api::as_owner!(self, ListKeys, req)
     }
 
     pub(crate) async fn list_keys_impl(&self, req: ListKeysRequest) -> Result<ListKeysResponse> {
@@ -2316,13 +2264,7 @@ impl Kms {
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyDisabled` (and other states),
     /// `Rejected.KeyUsage`; backend failures.
     pub async fn encrypt(&self, req: EncryptRequest) -> Result<EncryptResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::Encrypt(req),
-            )
-            .await?;
-        crate::api::take!(r, Encrypt)
+        crate::api::as_owner!(self, Encrypt, req)
     }
 
     pub(crate) async fn encrypt_impl(&self, req: EncryptRequest) -> Result<EncryptResponse> {
@@ -2338,13 +2280,7 @@ impl Kms {
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyVersionNotFound`, `Forbidden.KeyDisabled`;
     /// backend failures.
     pub async fn decrypt(&self, req: DecryptRequest) -> Result<DecryptResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::Decrypt(req),
-            )
-            .await?;
-        crate::api::take!(r, Decrypt)
+        crate::api::as_owner!(self, Decrypt, req)
     }
 
     pub(crate) async fn decrypt_impl(&self, req: DecryptRequest) -> Result<DecryptResponse> {
@@ -2388,13 +2324,7 @@ impl Kms {
         &self,
         req: GenerateDataKeyRequest,
     ) -> Result<GenerateDataKeyResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::GenerateDataKey(req),
-            )
-            .await?;
-        crate::api::take!(r, GenerateDataKey)
+        crate::api::as_owner!(self, GenerateDataKey, req)
     }
 
     pub(crate) async fn generate_data_key_impl(
@@ -2423,13 +2353,7 @@ impl Kms {
         &self,
         req: GenerateDataKeyRequest,
     ) -> Result<GenerateDataKeyWithoutPlaintextResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::GenerateDataKeyWithoutPlaintext(req),
-            )
-            .await?;
-        crate::api::take!(r, GenerateDataKeyWithoutPlaintext)
+        crate::api::as_owner!(self, GenerateDataKeyWithoutPlaintext, req)
     }
 
     pub(crate) async fn generate_data_key_without_plaintext_impl(

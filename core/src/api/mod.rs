@@ -309,3 +309,18 @@ macro_rules! take {
     };
 }
 pub(crate) use take;
+
+/// Runs `Request::$v($req)` through the one dispatch as the store's owner and takes
+/// its answer: the body of every public `Kms` method.
+macro_rules! as_owner {
+    ($kms:expr, $v:ident, $req:expr $(,)?) => {{
+        let r = $kms
+            .call(
+                &$crate::api::Caller::owner(),
+                $crate::api::Request::$v($req),
+            )
+            .await?;
+        $crate::api::take!(r, $v)
+    }};
+}
+pub(crate) use as_owner;

@@ -178,16 +178,14 @@ impl Kms {
         key_id: &str,
         key_version_id: Option<&str>,
     ) -> Result<GetPublicKeyResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::GetPublicKey(crate::api::GetPublicKeyRequest {
-                    key_id: key_id.into(),
-                    key_version_id: key_version_id.map(Into::into),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, GetPublicKey)
+        crate::api::as_owner!(
+            self,
+            GetPublicKey,
+            crate::api::GetPublicKeyRequest {
+                key_id: key_id.into(),
+                key_version_id: key_version_id.map(Into::into),
+            }
+        )
     }
 
     pub(crate) async fn get_public_key_impl(
@@ -215,13 +213,7 @@ impl Kms {
         &self,
         req: AsymmetricSignRequest,
     ) -> Result<AsymmetricSignResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::AsymmetricSign(req),
-            )
-            .await?;
-        crate::api::take!(r, AsymmetricSign)
+        crate::api::as_owner!(self, AsymmetricSign, req)
     }
 
     /// AsymmetricSign over a [`SignInput`]: a digest, or a message the backend hashes
@@ -342,13 +334,7 @@ impl Kms {
         &self,
         req: AsymmetricVerifyRequest,
     ) -> Result<AsymmetricVerifyResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::AsymmetricVerify(req),
-            )
-            .await?;
-        crate::api::take!(r, AsymmetricVerify)
+        crate::api::as_owner!(self, AsymmetricVerify, req)
     }
 
     pub(crate) async fn asymmetric_verify_impl(
@@ -383,13 +369,7 @@ impl Kms {
         &self,
         req: AsymmetricEncryptRequest,
     ) -> Result<AsymmetricEncryptResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::AsymmetricEncrypt(req),
-            )
-            .await?;
-        crate::api::take!(r, AsymmetricEncrypt)
+        crate::api::as_owner!(self, AsymmetricEncrypt, req)
     }
 
     pub(crate) async fn asymmetric_encrypt_impl(
@@ -424,13 +404,7 @@ impl Kms {
         &self,
         req: AsymmetricDecryptRequest,
     ) -> Result<AsymmetricDecryptResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::AsymmetricDecrypt(req),
-            )
-            .await?;
-        crate::api::take!(r, AsymmetricDecrypt)
+        crate::api::as_owner!(self, AsymmetricDecrypt, req)
     }
 
     pub(crate) async fn asymmetric_decrypt_impl(
@@ -523,13 +497,7 @@ impl Kms {
         &self,
         req: ExportDataKeyRequest,
     ) -> Result<ExportDataKeyResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::ExportDataKey(req),
-            )
-            .await?;
-        crate::api::take!(r, ExportDataKey)
+        crate::api::as_owner!(self, ExportDataKey, req)
     }
 
     pub(crate) async fn export_data_key_impl(
@@ -565,13 +533,7 @@ impl Kms {
         &self,
         req: GenerateAndExportDataKeyRequest,
     ) -> Result<GenerateAndExportDataKeyResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::GenerateAndExportDataKey(req),
-            )
-            .await?;
-        crate::api::take!(r, GenerateAndExportDataKey)
+        crate::api::as_owner!(self, GenerateAndExportDataKey, req)
     }
 
     pub(crate) async fn generate_and_export_data_key_impl(

@@ -52,13 +52,7 @@ impl Kms {
             frame_length: req.frame_length,
             plaintext_length,
         };
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::BeginEnvelope(begin),
-            )
-            .await?;
-        crate::api::take!(r, BeginEnvelope)
+        crate::api::as_owner!(self, BeginEnvelope, begin)
     }
 
     pub(crate) async fn envelope_begin_impl(
@@ -126,13 +120,7 @@ impl Kms {
     /// # Errors
     /// As [`Kms::envelope_encryptor`].
     pub async fn encrypt_envelope(&self, req: EncryptEnvelopeRequest) -> Result<Vec<u8>> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::EncryptEnvelope(req),
-            )
-            .await?;
-        crate::api::take!(r, EncryptEnvelope).map(|r| r.ciphertext)
+        crate::api::as_owner!(self, EncryptEnvelope, req).map(|r| r.ciphertext)
     }
 
     pub(crate) async fn encrypt_envelope_impl(
@@ -186,13 +174,7 @@ impl Kms {
             header: header.clone(),
             expected: expected.cloned(),
         };
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::OpenEnvelope(Box::new(open)),
-            )
-            .await?;
-        crate::api::take!(r, OpenEnvelope).map(|o| (o.message_key, o.info))
+        crate::api::as_owner!(self, OpenEnvelope, Box::new(open)).map(|o| (o.message_key, o.info))
     }
 
     /// Opens a header for the call `cx`: each stanza's key is resolved and admitted
@@ -284,13 +266,7 @@ impl Kms {
         &self,
         req: DecryptEnvelopeRequest,
     ) -> Result<DecryptEnvelopeResponse> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::DecryptEnvelope(req),
-            )
-            .await?;
-        crate::api::take!(r, DecryptEnvelope)
+        crate::api::as_owner!(self, DecryptEnvelope, req)
     }
 
     pub(crate) async fn decrypt_envelope_in(

@@ -162,19 +162,15 @@ impl Kms {
         wrapping_algorithm: ImportWrappingAlgorithm,
         wrapping_key_spec: KeySpec,
     ) -> Result<ImportParameters> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::GetParametersForImport(
-                    crate::api::GetParametersForImportRequest {
-                        key_id: key_id.into(),
-                        wrapping_algorithm,
-                        wrapping_key_spec,
-                    },
-                ),
-            )
-            .await?;
-        crate::api::take!(r, GetParametersForImport)
+        crate::api::as_owner!(
+            self,
+            GetParametersForImport,
+            crate::api::GetParametersForImportRequest {
+                key_id: key_id.into(),
+                wrapping_algorithm,
+                wrapping_key_spec,
+            },
+        )
     }
 
     pub(crate) async fn get_parameters_for_import_impl(
@@ -250,13 +246,7 @@ impl Kms {
     /// `Rejected.KeyMaterialMismatch`; `Rejected.KeyOrigin`;
     /// `Forbidden.KeyPendingDeletion`; `Forbidden.KeyNotFound`; store failures.
     pub async fn import_key_material(&self, req: ImportKeyMaterialRequest) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::ImportKeyMaterial(req),
-            )
-            .await?;
-        crate::api::take!(r, ImportKeyMaterial).map(|m| *m)
+        crate::api::as_owner!(self, ImportKeyMaterial, req).map(|m| *m)
     }
 
     pub(crate) async fn import_key_material_impl(
@@ -361,15 +351,14 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`; `Rejected.KeyOrigin`; store failures.
     pub async fn delete_key_material(&self, key_id: &str) -> Result<KeyMetadata> {
-        let r = self
-            .call(
-                &crate::api::Caller::owner(),
-                crate::api::Request::DeleteKeyMaterial(crate::api::DeleteKeyMaterialRequest {
-                    key_id: key_id.into(),
-                }),
-            )
-            .await?;
-        crate::api::take!(r, DeleteKeyMaterial).map(|m| *m)
+        crate::api::as_owner!(
+            self,
+            DeleteKeyMaterial,
+            crate::api::DeleteKeyMaterialRequest {
+                key_id: key_id.into(),
+            }
+        )
+        .map(|m| *m)
     }
 
     pub(crate) async fn delete_key_material_impl(&self, key_id: &str) -> Result<KeyMetadata> {
