@@ -367,7 +367,12 @@ fn a_backend_without_asymmetric_support_refuses_clearly() {
     use strongroom::backend::remote::{BackendServer, LoopbackTransport, RemoteBackend};
     let env = common::env();
     let inner = std::sync::Arc::new(SymmetricOnly(common::backend(Backend::Software, &env)));
-    let server = BackendServer::new(inner, env.clone()).unwrap();
+    let server = BackendServer::with_handle_key(
+        inner,
+        env.clone(),
+        strongroom::SecretBytes::from_slice(&[1; 32]),
+    )
+    .unwrap();
     let remote = block_on(RemoteBackend::connect(std::sync::Arc::new(
         LoopbackTransport(std::sync::Arc::new(server)),
     )))

@@ -582,11 +582,12 @@ fn byok_through_a_remote_backend() {
     use strongroom::{KeyUsage, SigningAlgorithm};
     let clock = Arc::new(ManualClock::new(T0));
     let env = Env::new(Arc::new(OsEntropy), clock.clone());
-    let server = BackendServer::new(
+    let server = BackendServer::with_handle_key(
         Arc::new(strongroom::backend::software::SoftwareBackend::new(
             env.clone(),
         )),
         env.clone(),
+        strongroom::SecretBytes::from_slice(&[2; 32]),
     )
     .unwrap();
     let remote = block_on(RemoteBackend::connect(Arc::new(LoopbackTransport(

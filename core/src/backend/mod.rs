@@ -76,6 +76,21 @@ pub trait KeyBackend: MaybeSendSync {
     /// `Rejected.Unsupported` for a spec the backend cannot hold; backend failures.
     fn generate<'a>(&'a self, spec: KeySpec) -> BoxFuture<'a, Result<KeyHandle>>;
 
+    /// As [`KeyBackend::generate`], for a key with `usage`: backends that bind a key
+    /// to its usage (the remote one seals both into the handle) override this; the
+    /// default ignores the usage.
+    ///
+    /// # Errors
+    /// As [`KeyBackend::generate`].
+    fn generate_for<'a>(
+        &'a self,
+        spec: KeySpec,
+        usage: crate::vocab::KeyUsage,
+    ) -> BoxFuture<'a, Result<KeyHandle>> {
+        let _ = usage;
+        self.generate(spec)
+    }
+
     /// AES-GCM encryption under the key version, with a fresh nonce chosen here.
     ///
     /// # Errors
@@ -119,6 +134,21 @@ pub trait KeyBackend: MaybeSendSync {
                 "this key backend cannot import key material",
             ))
         })
+    }
+
+    /// As [`KeyBackend::import`], for a key with `usage` (see
+    /// [`KeyBackend::generate_for`]); the default ignores the usage.
+    ///
+    /// # Errors
+    /// As [`KeyBackend::import`].
+    fn import_for<'a>(
+        &'a self,
+        spec: KeySpec,
+        usage: crate::vocab::KeyUsage,
+        material: &'a SecretBytes,
+    ) -> BoxFuture<'a, Result<KeyHandle>> {
+        let _ = usage;
+        self.import(spec, material)
     }
 
     /// Whether [`KeyBackend::generate`] makes RSA / EC keys and the asymmetric

@@ -21,7 +21,7 @@ use crate::codec::{Reader, Writer};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
-use crate::vocab::{KeySpec, ProtectionLevel};
+use crate::vocab::{KeySpec, KeyUsage, ProtectionLevel};
 
 const MAGIC: &[u8; 3] = b"SRW";
 const VERSION: u8 = 1;
@@ -39,7 +39,9 @@ const CAN_ASYMMETRIC: u8 = 1;
 const CAN_IMPORT: u8 = 2;
 const STATUS_OK: u8 = 0;
 const STATUS_ERR: u8 = 1;
-const HANDLE_AAD: &[u8] = b"strongroom remote handle v1";
+/// Handles v2 carry the key's spec and usage inside the seal (v1's did not).
+const HANDLE_AAD: &[u8] = b"strongroom remote handle v2";
+const HANDLE_BOUND: u8 = b'B';
 
 /// Carries one request to a backend server and brings its response back.
 pub trait Transport: MaybeSendSync {
@@ -126,6 +128,10 @@ fn remote_error(code: &str, message: String) -> Error {
         "InvalidCiphertext" => Error::InvalidCiphertext,
         "Rejected.Unsupported" => Error::Unsupported("the remote backend does not support this"),
         "Rejected.EntropyUnavailable" => Error::EntropyUnavailable,
+        "Rejected.KeyUsage" => Error::KeyUsage {
+            key_id: String::from("(remote handle)"),
+            usage: "another use: the server refused it",
+        },
         "InvalidParameter.EncryptedKeyMaterial" => Error::param(
             "EncryptedKeyMaterial",
             format!("the remote backend: {message}"),
@@ -140,9 +146,21 @@ impl KeyBackend for RemoteBackend {
     }
 
     fn generate<'a>(&'a self, spec: KeySpec) -> BoxFuture<'a, Result<KeyHandle>> {
+        match default_usage(spec) {
+            Ok(usage) => self.generate_for(spec, usage),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+
+    fn generate_for<'a>(
+        &'a self,
+        spec: KeySpec,
+        usage: KeyUsage,
+    ) -> BoxFuture<'a, Result<KeyHandle>> {
         Box::pin(async move {
             let mut w = request(OP_GENERATE);
             w.u8(spec.code());
+            w.u8(usage.code());
             let resp = call(&*self.transport, w.buf).await?;
             let mut r = Reader::new(&resp);
             let h = r
@@ -212,10 +230,23 @@ impl KeyBackend for RemoteBackend {
         spec: KeySpec,
         material: &'a SecretBytes,
     ) -> BoxFuture<'a, Result<KeyHandle>> {
+        match default_usage(spec) {
+            Ok(usage) => self.import_for(spec, usage, material),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+
+    fn import_for<'a>(
+        &'a self,
+        spec: KeySpec,
+        usage: KeyUsage,
+        material: &'a SecretBytes,
+    ) -> BoxFuture<'a, Result<KeyHandle>> {
         Box::pin(async move {
             let mut w = request(OP_IMPORT);
             w.u8(spec.code());
             w.bytes32(material.expose());
+            w.u8(usage.code());
             let w = Zeroizing::new(w.buf);
             let resp = call(&*self.transport, w.to_vec()).await?;
             let mut r = Reader::new(&resp);
@@ -278,14 +309,116 @@ impl KeyBackend for RemoteBackend {
     }
 }
 
+/// The one usage a spec allows, for requests that do not name one: symmetric keys
+/// encrypt, EC keys sign; an RSA key can do either, so its usage must be given.
+fn default_usage(spec: KeySpec) -> Result<KeyUsage> {
+    match spec {
+        s if s.symmetric_key_len().is_some() => Ok(KeyUsage::EncryptDecrypt),
+        KeySpec::EcP256 | KeySpec::EcP256K => Ok(KeyUsage::SignVerify),
+        _ => Err(Error::param(
+            "KeyUsage",
+            "an RSA key's usage must be given (ENCRYPT/DECRYPT or SIGN/VERIFY)",
+        )),
+    }
+}
+
+/// The usage a Generate / Import request names (a byte after its other fields since
+/// handles are bound; without it, the spec's one), checked against the spec.
+fn usage_of(spec: KeySpec, byte: Option<u8>) -> Result<KeyUsage> {
+    let usage = match byte {
+        Some(u) => KeyUsage::from_code(u).ok_or(Error::BackendProtocol("malformed request"))?,
+        None => default_usage(spec)?,
+    };
+    let fits = match spec {
+        s if s.symmetric_key_len().is_some() => usage == KeyUsage::EncryptDecrypt,
+        KeySpec::EcP256 | KeySpec::EcP256K => usage == KeyUsage::SignVerify,
+        _ => true,
+    };
+    if fits {
+        Ok(usage)
+    } else {
+        Err(Error::param("KeyUsage", "not a usage this KeySpec has"))
+    }
+}
+
+/// Seals the handles a [`BackendServer`] gives out, and opens them again. Handles live
+/// in clients' stores for as long as the keys do, so what seals them must outlive the
+/// server process: a key kept in a strongroom store (`BackendServer::with_store`) or
+/// one the operator keeps elsewhere ([`BackendServer::with_handle_key`]).
+pub trait HandleSealer: MaybeSendSync {
+    /// Seals handle bytes for a client.
+    ///
+    /// # Errors
+    /// Whatever keeps the sealing key.
+    fn seal<'a>(&'a self, handle: &'a [u8]) -> BoxFuture<'a, Result<Vec<u8>>>;
+    /// Opens what [`HandleSealer::seal`] made.
+    ///
+    /// # Errors
+    /// `InvalidParameter.KeyHandle` for anything this sealer did not make.
+    fn open<'a>(&'a self, sealed: &'a [u8]) -> BoxFuture<'a, Result<SecretBytes>>;
+}
+
+/// Handles sealed (AES-256-GCM, random nonce) under a 32-byte key the caller keeps.
+struct KeySealer {
+    key: SecretBytes,
+    env: Env,
+}
+
+impl HandleSealer for KeySealer {
+    fn seal<'a>(&'a self, handle: &'a [u8]) -> BoxFuture<'a, Result<Vec<u8>>> {
+        let r = (|| {
+            let nonce: [u8; 12] = self.env.random()?;
+            let mut out = nonce.to_vec();
+            out.extend(aead::seal(self.key.expose(), &nonce, handle, HANDLE_AAD)?);
+            Ok(out)
+        })();
+        Box::pin(async move { r })
+    }
+    fn open<'a>(&'a self, sealed: &'a [u8]) -> BoxFuture<'a, Result<SecretBytes>> {
+        let mut r = Reader::new(sealed);
+        let out = match r.array::<12>() {
+            None => Err(Error::param("KeyHandle", "too short")),
+            Some(nonce) => aead::open(self.key.expose(), &nonce, r.rest(), HANDLE_AAD)
+                .map_err(|_| Error::param("KeyHandle", "not issued by this server")),
+        };
+        Box::pin(async move { out })
+    }
+}
+
+/// A handle as the server opened it: the inner backend's handle, and the spec and
+/// usage it was issued for.
+struct Bound {
+    handle: KeyHandle,
+    spec: KeySpec,
+    usage: KeyUsage,
+}
+
+impl Bound {
+    /// Refuses an operation the handle was not issued for (a signing handle sent to
+    /// AsymmetricDecrypt, an RSA handle sent as an EC one, …).
+    fn check(&self, usage: KeyUsage, spec: Option<KeySpec>) -> Result<&KeyHandle> {
+        let spec_ok = match spec {
+            Some(s) => s == self.spec,
+            None => self.spec.symmetric_key_len().is_some(),
+        };
+        if self.usage != usage || !spec_ok {
+            return Err(Error::KeyUsage {
+                key_id: String::from("(remote handle)"),
+                usage: self.usage.as_str(),
+            });
+        }
+        Ok(&self.handle)
+    }
+}
+
 /// The serving end of the wire protocol: decodes a request, runs it on `inner`, and
-/// encodes the response. Handles it gives out are the inner backend's handles sealed
-/// (AES-256-GCM) under the server's own handle key, so a client never sees material
-/// even when the inner backend is the software one.
+/// encodes the response. Handles it gives out are the inner backend's handles, bound
+/// to the key's spec and usage, sealed by a [`HandleSealer`] that outlives the server
+/// (a client never sees material even when the inner backend is the software one,
+/// and a handle works only for what its key is for).
 pub struct BackendServer {
     inner: Arc<dyn KeyBackend>,
-    env: Env,
-    handle_key: SecretBytes,
+    sealer: Box<dyn HandleSealer>,
 }
 
 impl core::fmt::Debug for BackendServer {
@@ -295,46 +428,56 @@ impl core::fmt::Debug for BackendServer {
 }
 
 impl BackendServer {
-    /// A server with a fresh random handle key (handles are valid for its lifetime).
+    /// A server whose handles are sealed under `handle_key` (32 bytes), which the
+    /// caller keeps: every handle ever issued needs it, after restarts too. A store
+    /// can keep it instead: `BackendServer::with_store`.
     ///
     /// # Errors
-    /// `Rejected.EntropyUnavailable`.
-    pub fn new(inner: Arc<dyn KeyBackend>, env: Env) -> Result<Self> {
-        let mut key = SecretBytes::zeroed(32);
-        env.fill(key.expose_mut())?;
-        Ok(Self::with_handle_key(inner, env, key))
-    }
-
-    /// A server whose handle key persists elsewhere (32 bytes).
-    #[must_use]
-    pub fn with_handle_key(inner: Arc<dyn KeyBackend>, env: Env, handle_key: SecretBytes) -> Self {
-        BackendServer {
-            inner,
-            env,
-            handle_key,
+    /// `InvalidParameter.KeyHandle` when the key is not 32 bytes.
+    pub fn with_handle_key(
+        inner: Arc<dyn KeyBackend>,
+        env: Env,
+        handle_key: SecretBytes,
+    ) -> Result<Self> {
+        if handle_key.len() != 32 {
+            return Err(Error::param("KeyHandle", "the handle key must be 32 bytes"));
         }
+        Ok(Self::with_sealer(
+            inner,
+            Box::new(KeySealer {
+                key: handle_key,
+                env,
+            }),
+        ))
     }
 
-    fn seal_handle(&self, h: &KeyHandle) -> Result<Vec<u8>> {
-        let nonce: [u8; 12] = self.env.random()?;
-        let mut out = nonce.to_vec();
-        out.extend(aead::seal(
-            self.handle_key.expose(),
-            &nonce,
-            h.0.expose(),
-            HANDLE_AAD,
-        )?);
-        Ok(out)
+    /// A server whose handles `sealer` seals.
+    #[must_use]
+    pub fn with_sealer(inner: Arc<dyn KeyBackend>, sealer: Box<dyn HandleSealer>) -> Self {
+        BackendServer { inner, sealer }
     }
 
-    fn open_handle(&self, sealed: &[u8]) -> Result<KeyHandle> {
-        let mut r = Reader::new(sealed);
-        let nonce = r
-            .array::<12>()
-            .ok_or(Error::param("KeyHandle", "too short"))?;
-        aead::open(self.handle_key.expose(), &nonce, r.rest(), HANDLE_AAD)
-            .map(KeyHandle)
-            .map_err(|_| Error::param("KeyHandle", "not issued by this server"))
+    async fn seal_handle(&self, h: &KeyHandle, spec: KeySpec, usage: KeyUsage) -> Result<Vec<u8>> {
+        let mut bound = Zeroizing::new(Vec::with_capacity(3 + h.0.len()));
+        bound.extend_from_slice(&[HANDLE_BOUND, spec.code(), usage.code()]);
+        bound.extend_from_slice(h.0.expose());
+        self.sealer.seal(&bound).await
+    }
+
+    async fn open_handle(&self, sealed: &[u8]) -> Result<Bound> {
+        let opened = self.sealer.open(sealed).await?;
+        let mut r = Reader::new(opened.expose());
+        let bad = || Error::param("KeyHandle", "not issued by this server");
+        if r.u8() != Some(HANDLE_BOUND) {
+            return Err(bad());
+        }
+        let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
+        let usage = r.u8().and_then(KeyUsage::from_code).ok_or_else(bad)?;
+        Ok(Bound {
+            handle: KeyHandle(SecretBytes::from_slice(r.rest())),
+            spec,
+            usage,
+        })
     }
 
     /// Serves one request. Never fails: errors are encoded in the response.
@@ -380,33 +523,38 @@ impl BackendServer {
             }
             OP_GENERATE => {
                 let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
-                let h = self.inner.generate(spec).await?;
-                w.bytes16(&self.seal_handle(&h)?);
+                let usage = usage_of(spec, r.u8())?;
+                let h = self.inner.generate_for(spec, usage).await?;
+                w.bytes16(&self.seal_handle(&h, spec, usage).await?);
             }
             OP_ENCRYPT => {
-                let h = self.open_handle(r.bytes16().ok_or_else(bad)?)?;
+                let b = self.open_handle(r.bytes16().ok_or_else(bad)?).await?;
+                let h = b.check(KeyUsage::EncryptDecrypt, None)?;
                 let pt = r.bytes32().ok_or_else(bad)?;
                 let aad = r.bytes32().ok_or_else(bad)?;
-                let s = self.inner.encrypt(&h, pt, aad).await?;
+                let s = self.inner.encrypt(h, pt, aad).await?;
                 w.raw(&s.nonce);
                 w.bytes32(&s.ciphertext);
             }
             OP_DECRYPT => {
-                let h = self.open_handle(r.bytes16().ok_or_else(bad)?)?;
+                let b = self.open_handle(r.bytes16().ok_or_else(bad)?).await?;
+                let h = b.check(KeyUsage::EncryptDecrypt, None)?;
                 let nonce = r.array::<12>().ok_or_else(bad)?;
                 let ct = r.bytes32().ok_or_else(bad)?;
                 let aad = r.bytes32().ok_or_else(bad)?;
-                let pt = self.inner.decrypt(&h, &nonce, ct, aad).await?;
+                let pt = self.inner.decrypt(h, &nonce, ct, aad).await?;
                 w.bytes32(pt.expose());
             }
             OP_PUBLIC_KEY => {
-                let h = self.open_handle(r.bytes16().ok_or_else(bad)?)?;
+                let b = self.open_handle(r.bytes16().ok_or_else(bad)?).await?;
                 let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
-                w.bytes16(&self.inner.public_key(&h, spec).await?);
+                let h = b.check(b.usage, Some(spec))?;
+                w.bytes16(&self.inner.public_key(h, spec).await?);
             }
             OP_SIGN => {
-                let h = self.open_handle(r.bytes16().ok_or_else(bad)?)?;
+                let b = self.open_handle(r.bytes16().ok_or_else(bad)?).await?;
                 let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
+                let h = b.check(KeyUsage::SignVerify, Some(spec))?;
                 let alg = r
                     .u8()
                     .and_then(SigningAlgorithm::from_code)
@@ -414,24 +562,26 @@ impl BackendServer {
                 let digest = r.bytes16().ok_or_else(bad)?;
                 crate::asym::check_signing(spec, alg)?;
                 crate::asym::check_digest(digest)?;
-                w.bytes16(&self.inner.sign(&h, spec, alg, digest).await?);
+                w.bytes16(&self.inner.sign(h, spec, alg, digest).await?);
             }
             OP_ASYM_DECRYPT => {
-                let h = self.open_handle(r.bytes16().ok_or_else(bad)?)?;
+                let b = self.open_handle(r.bytes16().ok_or_else(bad)?).await?;
                 let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
+                let h = b.check(KeyUsage::EncryptDecrypt, Some(spec))?;
                 let alg = r
                     .u8()
                     .and_then(EncryptionAlgorithm::from_code)
                     .ok_or_else(bad)?;
                 let ct = r.bytes16().ok_or_else(bad)?;
-                let pt = self.inner.asymmetric_decrypt(&h, spec, alg, ct).await?;
+                let pt = self.inner.asymmetric_decrypt(h, spec, alg, ct).await?;
                 w.bytes16(pt.expose());
             }
             OP_IMPORT => {
                 let spec = r.u8().and_then(KeySpec::from_code).ok_or_else(bad)?;
                 let material = SecretBytes::from_slice(r.bytes32().ok_or_else(bad)?);
-                let h = self.inner.import(spec, &material).await?;
-                w.bytes16(&self.seal_handle(&h)?);
+                let usage = usage_of(spec, r.u8())?;
+                let h = self.inner.import_for(spec, usage, &material).await?;
+                w.bytes16(&self.seal_handle(&h, spec, usage).await?);
             }
             _ => return Err(Error::BackendProtocol("unknown operation")),
         }

@@ -268,7 +268,7 @@ impl Kms {
             }
         };
         let (token_key, token_id) = decode_token(&req.import_token)?;
-        let (key_id, spec, params) = self.with_key(&req.key_id, |k| {
+        let (key_id, spec, usage, params) = self.with_key(&req.key_id, |k| {
             require_external(k)?;
             if k.state == KeyState::PendingDeletion {
                 return Err(Self::state_error(k));
@@ -286,7 +286,7 @@ impl Kms {
             if now >= p.expire_ms {
                 return Err(Error::ImportTokenExpired(k.key_id.clone()));
             }
-            Ok((k.key_id.clone(), k.spec, p.clone()))
+            Ok((k.key_id.clone(), k.spec, k.usage, p.clone()))
         })?;
         let alg = ImportWrappingAlgorithm::from_code(params.algorithm)
             .ok_or(Error::StoreCorrupted("unknown import wrapping algorithm"))?;
@@ -304,7 +304,7 @@ impl Kms {
             None => asym::canonical_private_key(spec, material.expose())?,
         };
         let check = material_check(&key_id, material.expose());
-        let handle = self.backend.import(spec, &material).await?;
+        let handle = self.backend.import_for(spec, usage, &material).await?;
         let meta = self
             .mutate_key(&key_id, |k| {
                 if k.state == KeyState::PendingDeletion {

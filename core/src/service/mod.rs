@@ -2,6 +2,7 @@
 //! (`crate::api`) has resolved and authorised its target.
 
 pub mod asymmetric;
+pub mod backend_server;
 pub(crate) mod envelope;
 #[cfg(feature = "std")]
 pub(crate) mod envelope_io;

@@ -35,9 +35,12 @@ pub fn backend(kind: Backend, env: &Env) -> Arc<dyn KeyBackend> {
     match kind {
         Backend::Software => Arc::new(SoftwareBackend::new(env.clone())),
         Backend::Loopback => {
-            let server =
-                BackendServer::new(Arc::new(SoftwareBackend::new(env.clone())), env.clone())
-                    .unwrap();
+            let server = BackendServer::with_handle_key(
+                Arc::new(SoftwareBackend::new(env.clone())),
+                env.clone(),
+                strongroom::SecretBytes::from_slice(&[0x5A; 32]),
+            )
+            .unwrap();
             let t = Arc::new(LoopbackTransport(Arc::new(server)));
             Arc::new(pollster::block_on(RemoteBackend::connect(t)).unwrap())
         }
