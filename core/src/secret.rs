@@ -76,3 +76,12 @@ mod tests {
         assert_eq!(d, "SecretBytes([REDACTED; 15])");
     }
 }
+
+/// Prints as `<redacted N bytes>`: what `Debug` shows in place of plaintext.
+pub(crate) struct Redacted(pub(crate) usize);
+
+impl core::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "<redacted {} bytes>", self.0)
+    }
+}

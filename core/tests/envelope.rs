@@ -552,6 +552,14 @@ fn io_adapters_stream_with_bounded_buffers() {
         envelope::io::strongroom_error(&err).unwrap().code(),
         "InvalidCiphertext.Truncated"
     );
+    // Every later read fails the same way: a failed message never reads as a clean end.
+    for _ in 0..3 {
+        let again = r.read(&mut [0u8; 64]).unwrap_err();
+        assert_eq!(
+            envelope::io::strongroom_error(&again).unwrap().code(),
+            "InvalidCiphertext.Truncated"
+        );
+    }
     // decrypt_stream on a tampered stream fails at the frame, after earlier frames.
     let mut t = ct.clone();
     let last = t.len() - 100;
@@ -560,4 +568,50 @@ fn io_adapters_stream_with_bounded_buffers() {
     let e = block_on(kms.decrypt_stream(&mut &t[..], &mut out, Some(&c))).unwrap_err();
     assert_eq!(e.code(), "InvalidCiphertext.FrameAuthentication");
     assert!(out.len() < pt.len());
+}
+
+/// A maximal header (16 stanzas of 65,535 bytes, a context near its limit) fed one byte
+/// at a time is parsed a bounded number of times, not once per byte.
+#[test]
+fn a_maximal_header_fed_byte_by_byte_is_parsed_a_bounded_number_of_times() {
+    use strongroom::envelope::{HeaderParser, MAX_HEADER_LEN, MAX_RECIPIENTS};
+    let mut h = Vec::new();
+    h.extend_from_slice(b"SREN");
+    h.push(1);
+    h.extend_from_slice(&1u16.to_be_bytes());
+    h.extend_from_slice(&[7u8; 32]);
+    // A context near the 8,192-character limit: one pair.
+    let value = "v".repeat(8_000);
+    let mut ctx = Vec::new();
+    ctx.extend_from_slice(&1u16.to_be_bytes());
+    ctx.extend_from_slice(&1u16.to_be_bytes());
+    ctx.push(b'k');
+    ctx.extend_from_slice(&u16::try_from(value.len()).unwrap().to_be_bytes());
+    ctx.extend_from_slice(value.as_bytes());
+    h.extend_from_slice(&u16::try_from(ctx.len()).unwrap().to_be_bytes());
+    h.extend_from_slice(&ctx);
+    h.extend_from_slice(&4096u32.to_be_bytes());
+    h.extend_from_slice(&u16::try_from(MAX_RECIPIENTS).unwrap().to_be_bytes());
+    for _ in 0..MAX_RECIPIENTS {
+        h.push(1);
+        h.extend_from_slice(&u16::MAX.to_be_bytes());
+        h.extend_from_slice(&vec![0xAB; 65_535]);
+    }
+    h.extend_from_slice(&[1u8; 32]);
+    h.extend_from_slice(&[2u8; 16]);
+    assert!(h.len() <= MAX_HEADER_LEN);
+    let mut p = HeaderParser::new();
+    let mut done = None;
+    for (i, b) in h.iter().enumerate() {
+        if let Some(r) = p.feed(std::slice::from_ref(b)).unwrap() {
+            done = Some((i, r));
+            break;
+        }
+    }
+    let (at, (header, used)) = done.expect("the header completed");
+    assert_eq!(at, h.len() - 1);
+    assert_eq!(used, 1);
+    assert_eq!(header.stanzas.len(), MAX_RECIPIENTS);
+    // One parse per field boundary: a few dozen, against 1,114,000 bytes fed.
+    assert!(p.parse_count() < 64, "{} parses", p.parse_count());
 }

@@ -213,63 +213,102 @@ pub(crate) fn encode_unauthenticated(
 /// `InvalidCiphertext.EnvelopeSuite`, `InvalidCiphertext.TooManyRecipients`,
 /// `InvalidCiphertext.MalformedEnvelope`.
 pub fn parse_header(buf: &[u8]) -> Result<Option<(EnvelopeHeader, usize)>> {
+    Ok(match scan_header(buf)? {
+        Scan::Done(h, n) => Some((h, n)),
+        Scan::Need(_) => None,
+    })
+}
+
+/// How far a header parse got.
+enum Scan {
+    Done(EnvelopeHeader, usize),
+    /// The buffer ends inside the header: nothing can change before it holds at least
+    /// this many bytes (so an incremental parser waits for them instead of parsing
+    /// again on every byte).
+    Need(usize),
+}
+
+fn scan_header(buf: &[u8]) -> Result<Scan> {
     let prefix = buf.len().min(MAGIC.len());
     if buf.get(..prefix) != MAGIC.get(..prefix) {
         return Err(fail(EnvelopeFailure::NotAnEnvelope));
     }
     let mut r = Reader::new(buf);
+    // Takes `n` bytes, or answers how long the buffer must be for them.
     macro_rules! need {
-        ($e:expr) => {
-            match $e {
+        ($n:expr) => {{
+            let n: usize = $n;
+            match r.take(n) {
                 Some(v) => v,
-                None => return Ok(None),
+                None => return Ok(Scan::Need(buf.len() - r.remaining() + n)),
             }
+        }};
+    }
+    macro_rules! be {
+        ($t:ty) => {
+            <$t>::from_be_bytes(
+                need!(core::mem::size_of::<$t>())
+                    .try_into()
+                    .unwrap_or_default(),
+            )
         };
     }
-    need!(r.take(MAGIC.len()));
-    let version = need!(r.u8());
+    need!(MAGIC.len());
+    let version = be!(u8);
     if version != ENVELOPE_VERSION {
         return Err(fail(EnvelopeFailure::UnsupportedVersion(version)));
     }
-    let suite = need!(r.u16());
+    let suite = be!(u16);
     if suite != SUITE_AES256_GCM_HKDF_SHA256_COMMIT {
         return Err(fail(EnvelopeFailure::UnsupportedSuite(suite)));
     }
-    let message_id = need!(r.array::<MESSAGE_ID_LEN>());
-    let ctx_bytes = need!(r.bytes16());
+    let mut message_id = [0u8; MESSAGE_ID_LEN];
+    message_id.copy_from_slice(need!(MESSAGE_ID_LEN));
+    let ctx_len = usize::from(be!(u16));
+    let ctx_bytes = need!(ctx_len);
     let encryption_context = EncryptionContext::from_aad(ctx_bytes).ok_or(fail(
         EnvelopeFailure::Malformed("EncryptionContext encoding"),
     ))?;
-    let frame_length = need!(r.u32());
+    let frame_length = be!(u32);
     if frame_length == 0 || frame_length > MAX_FRAME_LENGTH {
         return Err(fail(EnvelopeFailure::Malformed(
             "frame length out of range",
         )));
     }
-    let count = usize::from(need!(r.u16()));
+    let count = usize::from(be!(u16));
     if count == 0 {
         return Err(fail(EnvelopeFailure::Malformed("no recipient stanza")));
     }
     if count > MAX_RECIPIENTS {
         return Err(fail(EnvelopeFailure::TooManyRecipients(count)));
     }
-    let mut stanzas = Vec::with_capacity(count);
-    for _ in 0..count {
-        let kind = need!(r.u8());
-        let body = need!(r.bytes16());
-        stanzas.push(Stanza {
-            kind,
-            body: body.to_vec(),
-        });
+    // Where each stanza's kind and body are; copied out once the header is whole.
+    let mut stanzas = [(0u8, 0usize, 0usize); MAX_RECIPIENTS];
+    for slot in stanzas.iter_mut().take(count) {
+        let kind = be!(u8);
+        let len = usize::from(be!(u16));
+        let at = buf.len() - r.remaining();
+        need!(len);
+        *slot = (kind, at, len);
     }
-    let commitment = need!(r.array::<COMMITMENT_LEN>());
+    let mut commitment = [0u8; COMMITMENT_LEN];
+    commitment.copy_from_slice(need!(COMMITMENT_LEN));
     let authenticated_len = buf.len() - r.remaining();
-    let header_tag = need!(r.array::<TAG_LEN>());
+    let mut header_tag = [0u8; TAG_LEN];
+    header_tag.copy_from_slice(need!(TAG_LEN));
+    let stanzas = stanzas
+        .iter()
+        .take(count)
+        .map(|&(kind, at, len)| Stanza {
+            kind,
+            body: buf.get(at..at + len).unwrap_or_default().to_vec(),
+        })
+        .collect();
     let authenticated = buf
         .get(..authenticated_len)
         .ok_or(fail(EnvelopeFailure::Malformed("header")))?
         .to_vec();
-    Ok(Some((
+    Ok(Scan::Done(
         EnvelopeHeader {
             version,
             suite,
@@ -282,7 +321,21 @@ pub fn parse_header(buf: &[u8]) -> Result<Option<(EnvelopeHeader, usize)>> {
             authenticated,
         },
         authenticated_len + TAG_LEN,
-    )))
+    ))
+}
+
+/// How far the header at the start of `buf` is from complete: `Ok(None)` when it is
+/// whole (parse it), `Ok(Some(n))` when nothing can change before `buf` holds `n`
+/// bytes (`n > buf.len()`). For faces that buffer a header themselves and must not
+/// parse it again on every chunk.
+///
+/// # Errors
+/// As [`parse_header`], for what `buf` already shows.
+pub fn header_needs(buf: &[u8]) -> Result<Option<usize>> {
+    Ok(match scan_header(buf)? {
+        Scan::Done(..) => None,
+        Scan::Need(n) => Some(n),
+    })
 }
 
 /// Parses the header of a message that is all there: a header that does not complete
@@ -311,10 +364,15 @@ pub const MAX_HEADER_LEN: usize = 4
     + COMMITMENT_LEN
     + TAG_LEN;
 
-/// Accumulates bytes until a whole header has arrived.
+/// Accumulates bytes until a whole header has arrived. Fed one byte at a time, it
+/// parses again only when a field can have completed (at most a few dozen times for
+/// any header), so its cost stays linear in the header's length.
 #[derive(Debug, Default)]
 pub struct HeaderParser {
     buf: Vec<u8>,
+    /// No parse can progress before `buf` holds this many bytes.
+    need: usize,
+    parses: u32,
 }
 
 impl HeaderParser {
@@ -322,6 +380,13 @@ impl HeaderParser {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many times the buffered bytes were parsed (for tests of the parser's cost).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn parse_count(&self) -> u32 {
+        self.parses
     }
 
     /// Feeds bytes. Returns the header and how many bytes of `input` it used once the
@@ -335,16 +400,24 @@ impl HeaderParser {
         let take = input.len().min(room);
         self.buf
             .extend_from_slice(input.get(..take).unwrap_or_default());
-        match parse_header(&self.buf)? {
-            Some((h, n)) => {
+        if self.buf.len() < self.need.max(1) {
+            return Ok(None);
+        }
+        self.parses = self.parses.saturating_add(1);
+        match scan_header(&self.buf)? {
+            Scan::Done(h, n) => {
                 let used = n.saturating_sub(before);
-                self.buf.clear();
+                self.buf = Vec::new();
+                self.need = 0;
                 Ok(Some((h, used)))
             }
-            None if self.buf.len() >= MAX_HEADER_LEN => {
+            Scan::Need(_) if self.buf.len() >= MAX_HEADER_LEN => {
                 Err(fail(EnvelopeFailure::Malformed("header too long")))
             }
-            None => Ok(None),
+            Scan::Need(n) => {
+                self.need = n;
+                Ok(None)
+            }
         }
     }
 

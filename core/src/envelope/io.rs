@@ -120,6 +120,9 @@ pub struct DecryptReader<R: Read> {
     pos: usize,
     eof: bool,
     chunk: Vec<u8>,
+    /// The first failure, answered again by every later read: a message that failed
+    /// never reads as a clean end.
+    failed: Option<Error>,
 }
 
 impl<R: Read> DecryptReader<R> {
@@ -133,12 +136,32 @@ impl<R: Read> DecryptReader<R> {
             pos: 0,
             eof: false,
             chunk: alloc::vec![0u8; CHUNK],
+            failed: None,
         }
     }
 }
 
 impl<R: Read> Read for DecryptReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = &self.failed {
+            return Err(to_io(e.clone()));
+        }
+        match self.read_more(buf) {
+            Err(e) => {
+                if let Some(inner) = strongroom_error(&e) {
+                    self.failed = Some(inner.clone());
+                } else if e.kind() != io::ErrorKind::Interrupted {
+                    self.failed = Some(Error::Io(alloc::format!("{e}")));
+                }
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+}
+
+impl<R: Read> DecryptReader<R> {
+    fn read_more(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos >= self.out.len() {
             if self.eof {
                 return Ok(0);

@@ -20,7 +20,8 @@ pub use format::{
     COMMITMENT_LEN, DATA_KEY_LEN, DEFAULT_FRAME_LENGTH, ENVELOPE_VERSION, EnvelopeHeader,
     FRAME_FINAL, FRAME_REGULAR, HeaderParser, MAGIC, MAX_FRAME_LENGTH, MAX_FRAMES, MAX_HEADER_LEN,
     MAX_RECIPIENTS, MESSAGE_ID_LEN, ONE_SHOT_FRAME_LENGTH, STANZA_KMS_BLOB,
-    SUITE_AES256_GCM_HKDF_SHA256_COMMIT, Stanza, TAG_LEN, parse_header, parse_whole_header,
+    SUITE_AES256_GCM_HKDF_SHA256_COMMIT, Stanza, TAG_LEN, header_needs, parse_header,
+    parse_whole_header,
 };
 pub use frames::{Decryptor, Encryptor};
 
@@ -28,8 +29,8 @@ use crate::context::EncryptionContext;
 use crate::error::{EnvelopeFailure, Error, Result};
 use crate::secret::SecretBytes;
 
-/// EncryptEnvelope.
-#[derive(Debug, Clone, Default)]
+/// EncryptEnvelope. `Debug` shows the plaintext's length, never its bytes.
+#[derive(Clone, Default)]
 pub struct EncryptEnvelopeRequest {
     /// The CMKs (KeyId, ARN or alias) that each wrap the data key: 1 ..=
     /// [`MAX_RECIPIENTS`]. Any one of them decrypts.
@@ -91,13 +92,33 @@ pub struct OpenedMessage {
     pub plaintext_len: usize,
 }
 
-/// DecryptEnvelope's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// DecryptEnvelope's answer. `Debug` shows the plaintext's length, never its bytes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DecryptEnvelopeResponse {
     /// The plaintext.
     pub plaintext: Vec<u8>,
     /// Who opened it.
     pub info: EnvelopeInfo,
+}
+
+impl core::fmt::Debug for EncryptEnvelopeRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EncryptEnvelopeRequest")
+            .field("key_ids", &self.key_ids)
+            .field("plaintext", &crate::secret::Redacted(self.plaintext.len()))
+            .field("encryption_context", &self.encryption_context)
+            .field("frame_length", &self.frame_length)
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for DecryptEnvelopeResponse {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DecryptEnvelopeResponse")
+            .field("plaintext", &crate::secret::Redacted(self.plaintext.len()))
+            .field("info", &self.info)
+            .finish()
+    }
 }
 
 pub(crate) fn fail(f: EnvelopeFailure) -> Error {
