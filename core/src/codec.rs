@@ -8,26 +8,50 @@ use alloc::vec::Vec;
 #[derive(Default)]
 pub(crate) struct Writer {
     pub(crate) buf: Vec<u8>,
+    /// The buffer holds secrets: when it must grow, the old allocation is wiped
+    /// before it is freed (a plain `Vec` would leave an unwiped copy behind on every
+    /// reallocation). Its owner takes `buf` into a `SecretBytes`, which wipes it.
+    secret: bool,
 }
 
 impl Writer {
     pub(crate) fn new() -> Self {
-        Writer { buf: Vec::new() }
+        Writer {
+            buf: Vec::new(),
+            secret: false,
+        }
+    }
+    /// A writer for bytes that include key material (the state, journal deltas).
+    pub(crate) fn secret() -> Self {
+        Writer {
+            buf: Vec::with_capacity(4096),
+            secret: true,
+        }
+    }
+    fn put(&mut self, v: &[u8]) {
+        if self.secret && self.buf.len() + v.len() > self.buf.capacity() {
+            let want = (self.buf.len() + v.len()).max(self.buf.capacity() * 2);
+            let mut grown = Vec::with_capacity(want);
+            grown.extend_from_slice(&self.buf);
+            zeroize::Zeroize::zeroize(&mut self.buf);
+            self.buf = grown;
+        }
+        self.buf.extend_from_slice(v);
     }
     pub(crate) fn u8(&mut self, v: u8) {
-        self.buf.push(v);
+        self.put(&[v]);
     }
     pub(crate) fn u16(&mut self, v: u16) {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.put(&v.to_be_bytes());
     }
     pub(crate) fn u32(&mut self, v: u32) {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.put(&v.to_be_bytes());
     }
     pub(crate) fn u64(&mut self, v: u64) {
-        self.buf.extend_from_slice(&v.to_be_bytes());
+        self.put(&v.to_be_bytes());
     }
     pub(crate) fn raw(&mut self, v: &[u8]) {
-        self.buf.extend_from_slice(v);
+        self.put(v);
     }
     /// u8 length + bytes; callers guarantee `v.len() <= 255`.
     pub(crate) fn bytes8(&mut self, v: &[u8]) {

@@ -80,6 +80,14 @@ pub enum Error {
     StoreExists,
     /// The store is locked by another writer (`Rejected.StoreLocked`).
     StoreLocked,
+    /// A store or backup asks Argon2id for more memory than this runtime allows
+    /// (`Rejected.KdfCost`; see `storage::MAX_ARGON2_KIB`).
+    KdfCost {
+        /// What the file asks for, KiB.
+        m_cost_kib: u32,
+        /// This runtime's cap, KiB.
+        cap_kib: u32,
+    },
     /// The disk (or quota, or file-size limit) is full; nothing was changed
     /// (`Rejected.StoreFull`).
     StoreFull(String),
@@ -288,6 +296,7 @@ impl Error {
             Error::StoreIo(_) => "Rejected.StoreIo",
             Error::StoreExists => "Rejected.StoreExists",
             Error::StoreLocked => "Rejected.StoreLocked",
+            Error::KdfCost { .. } => "Rejected.KdfCost",
             Error::StoreFull(_) => "Rejected.StoreFull",
             Error::QuotaExceeded(_) => "Rejected.QuotaExceeded",
             Error::BackendUnavailable(_) => "Rejected.BackendUnavailable",
@@ -327,6 +336,7 @@ impl Error {
             | Error::StoreIo(_)
             | Error::StoreExists
             | Error::StoreLocked
+            | Error::KdfCost { .. }
             | Error::StoreFull(_) => "Store",
             Error::BackendUnavailable(_) | Error::BackendProtocol(_) => "Backend",
             Error::KeyUsage { .. }
@@ -391,6 +401,15 @@ impl fmt::Display for Error {
             Error::StoreIo(msg) => write!(f, "store I/O failed, nothing was changed: {msg}"),
             Error::StoreExists => f.write_str("a store already exists there"),
             Error::StoreLocked => f.write_str("the store is locked by another writer"),
+            Error::KdfCost {
+                m_cost_kib,
+                cap_kib,
+            } => write!(
+                f,
+                "the file asks Argon2id for {} MiB of memory; this runtime allows at most {} MiB",
+                m_cost_kib / 1024,
+                cap_kib / 1024
+            ),
             Error::StoreFull(msg) => write!(f, "the disk is full, nothing was changed: {msg}"),
             Error::QuotaExceeded(what) => write!(f, "quota exceeded: {what}"),
             Error::BackendUnavailable(msg) => write!(f, "key backend unavailable: {msg}"),

@@ -4,6 +4,7 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 
 use crate::backend::software::SoftwareBackend;
 use crate::backend::{KeyBackend, KeyHandle};
@@ -305,8 +306,8 @@ pub struct ListKeysResponse {
     pub page_size: u32,
 }
 
-/// Encrypt.
-#[derive(Debug, Clone, Default)]
+/// Encrypt. `Debug` shows the plaintext's length, never its bytes.
+#[derive(Clone, Default)]
 pub struct EncryptRequest {
     /// KeyId (or ARN).
     pub key_id: String,
@@ -314,6 +315,16 @@ pub struct EncryptRequest {
     pub plaintext: Vec<u8>,
     /// EncryptionContext.
     pub encryption_context: EncryptionContext,
+}
+
+impl core::fmt::Debug for EncryptRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EncryptRequest")
+            .field("key_id", &self.key_id)
+            .field("plaintext", &crate::secret::Redacted(self.plaintext.len()))
+            .field("encryption_context", &self.encryption_context)
+            .finish()
+    }
 }
 
 /// Encrypt's answer.
@@ -437,6 +448,13 @@ pub struct Kms {
     /// Earliest expiry of imported key material (ms).
     pub(crate) next_material_expiry: spin::Mutex<Option<u64>>,
     writer: AsyncMutex,
+    /// Mutations applied to `state` (counted under the state lock), the highest of
+    /// them known durable, and how many applied mutations were undone after their
+    /// write failed: a call that saw state newer than `durable_seq` answers only once
+    /// that state is durable (see [`Kms::await_durable`]).
+    applied_seq: core::sync::atomic::AtomicU64,
+    durable_seq: core::sync::atomic::AtomicU64,
+    rollbacks: core::sync::atomic::AtomicU64,
     /// The envelope data-key cache (off unless configured).
     pub(crate) data_key_cache: spin::Mutex<crate::envelope::cache::Cache>,
     /// Parsed public keys for AsymmetricVerify / AsymmetricEncrypt.
@@ -718,6 +736,9 @@ impl Kms {
             call_hook: spin::Mutex::new(None),
             request_seq: core::sync::atomic::AtomicU64::new(0),
             writer: AsyncMutex::default(),
+            applied_seq: core::sync::atomic::AtomicU64::new(0),
+            durable_seq: core::sync::atomic::AtomicU64::new(0),
+            rollbacks: core::sync::atomic::AtomicU64::new(0),
             data_key_cache: spin::Mutex::new(crate::envelope::cache::Cache::default()),
             public_keys: crate::asym::PublicKeyCache::default(),
         };
@@ -929,15 +950,17 @@ impl Kms {
     ///
     /// The writer lock covers the change and the append, not the flush: mutations
     /// that arrive meanwhile append behind it and share its flush (group commit). A
-    /// mutation is acknowledged (returns `Ok`) only once durable, but other callers of
-    /// this instance may see it from the moment it is appended.
+    /// mutation is acknowledged (returns `Ok`) only once durable, and no other call
+    /// answers with anything that depends on it before then: the dispatch makes every
+    /// call that saw it wait for the flush ([`Kms::await_durable`]), and fail if the
+    /// flush fails or the change is undone.
     pub(crate) async fn mutate<T>(
         &self,
         change: impl FnOnce(&mut Txn<'_>) -> Result<T>,
     ) -> Result<T> {
         let w = self.writer.lock().await;
         self.check_poisoned()?;
-        let (out, undo, delta) = {
+        let (out, undo, delta, seq) = {
             let mut st = self.state.lock();
             let mut tx = Txn::new(&mut st);
             let out = match change(&mut tx) {
@@ -952,7 +975,16 @@ impl Kms {
                 return Ok(out);
             }
             let delta = undo.delta(&st);
-            (out, undo, delta)
+            // Counted while the state lock is held, so a reader that saw this change
+            // also sees a count that covers it.
+            let seq = self.applied_seq.fetch_add(1, Ordering::AcqRel) + 1;
+            (out, undo, delta, seq)
+        };
+        // Undoes the change; calls that saw it meanwhile then fail (`await_durable`).
+        let rollback = |undo: crate::state::Undo| {
+            let mut st = self.state.lock();
+            undo.rollback(&mut st);
+            self.rollbacks.fetch_add(1, Ordering::AcqRel);
         };
         let append = {
             let j = self.journal.lock();
@@ -963,9 +995,10 @@ impl Kms {
         };
         if !append {
             if let Err(e) = self.compact().await {
-                undo.rollback(&mut self.state.lock());
+                rollback(undo);
                 return Err(e);
             }
+            self.durable_seq.fetch_max(seq, Ordering::AcqRel);
             return Ok(out);
         }
         let tail = self.journal.lock().tail;
@@ -977,12 +1010,12 @@ impl Kms {
         let sealed = match sealed {
             Ok(s) => s,
             Err(e) => {
-                undo.rollback(&mut self.state.lock());
+                rollback(undo);
                 return Err(e);
             }
         };
         if let Err(e) = self.storage.append(tail.len, &sealed.bytes).await {
-            undo.rollback(&mut self.state.lock());
+            rollback(undo);
             return Err(e);
         }
         {
@@ -1000,7 +1033,51 @@ impl Kms {
                 .store(true, core::sync::atomic::Ordering::Release);
             return Err(e);
         }
+        // Storage::sync made every append so far durable, this one included.
+        self.durable_seq.fetch_max(seq, Ordering::AcqRel);
         Ok(out)
+    }
+
+    /// Whether every mutation applied so far is known durable; otherwise the
+    /// (sequence, rollback count) a call must wait for with [`Kms::await_durable`].
+    /// Two atomic loads: the common case costs nothing more.
+    #[inline]
+    pub(crate) fn pending_durability(&self) -> Option<u64> {
+        let seen = self.applied_seq.load(Ordering::Acquire);
+        (self.durable_seq.load(Ordering::Acquire) < seen).then_some(seen)
+    }
+
+    /// The count of undone mutations, read when a call starts.
+    #[inline]
+    pub(crate) fn rollback_count(&self) -> u64 {
+        self.rollbacks.load(Ordering::Acquire)
+    }
+
+    /// Waits until the state a call saw (every mutation up to `seen`) is durable.
+    /// Fails — so the call answers nothing that a crash could take back — when the
+    /// flush fails (`Rejected.StoreIo`; the instance is then poisoned) or when a
+    /// mutation the call may have seen was undone after its write failed since the
+    /// call started (`rollbacks_at_start`): retrying the call then sees the state as
+    /// it is.
+    pub(crate) async fn await_durable(&self, seen: u64, rollbacks_at_start: u64) -> Result<()> {
+        // Every mutation up to `seen` appends (or is undone) before it lets go of the
+        // writer lock, so once the lock is ours their records are in the storage.
+        drop(self.writer.lock().await);
+        self.check_poisoned()?;
+        if self.durable_seq.load(Ordering::Acquire) < seen {
+            if let Err(e) = self.storage.sync().await {
+                self.poisoned.store(true, Ordering::Release);
+                return Err(e);
+            }
+            self.check_poisoned()?;
+            self.durable_seq.fetch_max(seen, Ordering::AcqRel);
+        }
+        if self.rollbacks.load(Ordering::Acquire) != rollbacks_at_start {
+            return Err(Error::StoreIo(String::from(
+                "a change this request saw could not be saved and was undone; retry the request",
+            )));
+        }
+        Ok(())
     }
 
     fn metadata(k: &KeyRecord) -> KeyMetadata {
@@ -1143,7 +1220,7 @@ impl Kms {
         let handle = if origin == Origin::External {
             KeyHandle(SecretBytes::new(Vec::new()))
         } else {
-            self.backend.generate(spec).await?
+            self.backend.generate_for(spec, usage).await?
         };
         let now = self.env.now();
         let rec = KeyRecord {
@@ -1237,7 +1314,7 @@ impl Kms {
         if self.next_rotation.lock().is_none_or(|t| t > now) {
             return Ok(());
         }
-        let due: Vec<(String, KeySpec)> = self
+        let due: Vec<(String, KeySpec, KeyUsage)> = self
             .state
             .lock()
             .keys
@@ -1245,19 +1322,24 @@ impl Kms {
             .filter(|k| {
                 k.state == KeyState::Enabled && k.next_rotation_ms().is_some_and(|t| t <= now)
             })
-            .map(|k| (k.key_id.clone(), k.spec))
+            .map(|k| (k.key_id.clone(), k.spec, k.usage))
             .collect();
-        for (id, spec) in due {
-            self.add_version(&id, spec).await?;
+        for (id, spec, usage) in due {
+            self.add_version(&id, spec, usage).await?;
         }
         self.refresh_schedules();
         Ok(())
     }
 
     /// Generates a version in the backend and makes it primary, durably.
-    async fn add_version(&self, key_id: &str, spec: KeySpec) -> Result<KeyVersion> {
+    async fn add_version(
+        &self,
+        key_id: &str,
+        spec: KeySpec,
+        usage: KeyUsage,
+    ) -> Result<KeyVersion> {
         let version_id = ids::uuid_v4(&self.env)?;
-        let handle = self.backend.generate(spec).await?;
+        let handle = self.backend.generate_for(spec, usage).await?;
         let now = self.env.now();
         let kid = key_id.to_string();
         let vid = version_id.clone();
@@ -1592,7 +1674,7 @@ impl Kms {
     }
 
     pub(crate) async fn create_key_version_impl(&self, key_id: &str) -> Result<KeyVersion> {
-        let (id, spec) = self.with_key(key_id, |k| {
+        let (id, spec, usage) = self.with_key(key_id, |k| {
             if k.state != KeyState::Enabled {
                 return Err(Self::state_error(k));
             }
@@ -1602,9 +1684,9 @@ impl Kms {
                     reason: "an EXTERNAL key has one version, holding the imported material",
                 });
             }
-            Ok((k.key_id.clone(), k.spec))
+            Ok((k.key_id.clone(), k.spec, k.usage))
         })?;
-        let v = self.add_version(&id, spec).await?;
+        let v = self.add_version(&id, spec, usage).await?;
         self.refresh_schedules();
         Ok(v)
     }

@@ -121,7 +121,7 @@ impl State {
     }
 
     pub(crate) fn encode(&self) -> SecretBytes {
-        let mut w = Writer::new();
+        let mut w = Writer::secret();
         w.u8(STATE_VERSION);
         w.u32(u32::try_from(self.order.len()).unwrap_or(u32::MAX));
         for id in &self.order {
@@ -490,7 +490,7 @@ impl Undo {
     /// The journal delta: the touched entries as they are in `st` now. Key puts come
     /// first and key deletions last, so an alias never names a missing key mid-record.
     pub(crate) fn delta(&self, st: &State) -> SecretBytes {
-        let mut w = Writer::new();
+        let mut w = Writer::secret();
         w.u32(0); // the operation count, filled in below
         let mut n: u32 = 0;
         for id in self.keys.keys() {

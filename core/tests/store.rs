@@ -173,18 +173,34 @@ fn every_bit_flip_and_every_removed_or_reordered_record_is_refused() {
     let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
     let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
     block_on(kms.create_alias("alias/x", &k.key_id)).unwrap();
+    let before_last = snapshot(&kms);
     block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
     drop(kms);
     let image = storage.image().unwrap();
+    // The final record past its length fields: damage there is what a crash mid-append
+    // leaves, so the record is dropped as torn (as truncation would drop it); damage
+    // anywhere else is refused.
+    // (Past length, length check, kind and sequence number: 8 + 1 + 8 bytes.)
+    let final_len = records(&image).1.last().unwrap().len();
+    let final_body = image.len() - final_len + 17;
     let mut codes = std::collections::BTreeMap::new();
+    let mut torn = 0;
     for i in 0..image.len() * 8 {
         let mut t = image.clone();
         t[i / 8] ^= 1 << (i % 8);
-        let Err(e) = open_with(
+        let opened = open_with(
             Backend::Software,
             Arc::new(MemoryStorage::with_image(t)),
             PASS,
-        ) else {
+        );
+        if i / 8 >= final_body {
+            let kms = opened.unwrap_or_else(|e| panic!("bit {i} in the final record: {e}"));
+            assert_eq!(kms.store_info().torn_bytes, final_len as u64);
+            assert_eq!(snapshot(&kms), before_last, "bit {i}");
+            torn += 1;
+            continue;
+        }
+        let Err(e) = opened else {
             panic!("bit {i} of {}: the store opened", image.len() * 8)
         };
         *codes.entry(e.code()).or_insert(0) += 1;
@@ -197,7 +213,11 @@ fn every_bit_flip_and_every_removed_or_reordered_record_is_refused() {
             e.code()
         );
     }
-    println!("{} bit flips refused: {codes:?}", image.len() * 8);
+    assert!(torn > 0);
+    println!(
+        "{} bit flips: {torn} dropped a torn final record, the rest refused: {codes:?}",
+        image.len() * 8
+    );
 
     let (header, recs) = records(&image);
     assert_eq!(recs.len(), 4);
@@ -243,12 +263,24 @@ fn every_bit_flip_and_every_removed_or_reordered_record_is_refused() {
     let (_, theirs) = records(&other.image().unwrap());
     let e = open_with(
         Backend::Software,
-        Arc::new(MemoryStorage::with_image(join(&[&recs[0], &theirs[1]]))),
+        Arc::new(MemoryStorage::with_image(join(&[
+            &recs[0], &theirs[1], &recs[2],
+        ]))),
         PASS,
     )
     .map(|_| ())
     .unwrap_err();
     assert_eq!(e.code(), "Rejected.StoreCorrupted");
+    // As the final record it is dropped like a torn append, never applied.
+    let kms = open_with(
+        Backend::Software,
+        Arc::new(MemoryStorage::with_image(join(&[&recs[0], &theirs[1]]))),
+        PASS,
+    )
+    .unwrap();
+    assert_eq!(kms.store_info().torn_bytes, theirs[1].len() as u64);
+    assert_eq!(kms.store_info().journal_records, 0);
+    drop(kms);
     // The wrong passphrase is told apart from damage.
     let e = open_with(
         Backend::Software,
@@ -448,6 +480,32 @@ fn change_root_and_rekey_keep_every_key() {
     let (_, old_recs) = records(&old_image);
     let mut spliced = storage.image().unwrap();
     spliced.extend_from_slice(&old_recs[1]);
+    // Its sequence number does not follow on: refused, at the end as anywhere.
+    let e = open_with(
+        Backend::Software,
+        Arc::new(MemoryStorage::with_image(spliced.clone())),
+        "new pass",
+    )
+    .map(|_| ())
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreCorrupted");
+    // With a record after it, it is refused.
+    block_on(
+        open_with(
+            Backend::Software,
+            Arc::new(MemoryStorage::with_image(storage.image().unwrap())),
+            "new pass",
+        )
+        .unwrap()
+        .create_key(CreateKeyRequest::default()),
+    )
+    .unwrap();
+    let img = storage.image().unwrap();
+    let (hdr, new_recs) = records(&img);
+    let mut spliced = hdr;
+    spliced.extend_from_slice(&new_recs[0]);
+    spliced.extend_from_slice(&old_recs[1]);
+    spliced.extend_from_slice(&new_recs[1]);
     let e = open_with(
         Backend::Software,
         Arc::new(MemoryStorage::with_image(spliced)),
@@ -787,4 +845,283 @@ fn one_flush_covers_every_append_before_it() {
     assert_eq!(block_on(s.load()).unwrap().unwrap(), b"baseoneTWO");
     drop(s);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A storage whose flushes wait on a gate the test opens or fails. Appends are held
+/// apart until a flush succeeds; a failed flush drops them (what a crash after a
+/// failed fsync leaves) and fails every later flush.
+struct Gated {
+    durable: std::sync::Mutex<Option<Vec<u8>>>,
+    pending: std::sync::Mutex<Vec<(u64, Vec<u8>)>>,
+    /// 0: flushes wait; 1: they succeed; 2: they fail.
+    gate: AtomicU8,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl Gated {
+    fn new() -> Self {
+        Gated {
+            durable: std::sync::Mutex::new(None),
+            pending: std::sync::Mutex::new(Vec::new()),
+            gate: AtomicU8::new(1),
+            failed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+    fn image(&self) -> Vec<u8> {
+        self.durable.lock().unwrap().clone().unwrap()
+    }
+}
+
+impl Storage for Gated {
+    fn load(&self) -> BoxFuture<'_, strongroom::Result<Option<Vec<u8>>>> {
+        let v = self.durable.lock().unwrap().clone();
+        Box::pin(async move { Ok(v) })
+    }
+    fn save<'a>(&'a self, image: &'a [u8]) -> BoxFuture<'a, strongroom::Result<()>> {
+        *self.durable.lock().unwrap() = Some(image.to_vec());
+        self.pending.lock().unwrap().clear();
+        Box::pin(async { Ok(()) })
+    }
+    fn supports_append(&self) -> bool {
+        true
+    }
+    fn append<'a>(&'a self, at: u64, record: &'a [u8]) -> BoxFuture<'a, strongroom::Result<()>> {
+        self.pending.lock().unwrap().push((at, record.to_vec()));
+        Box::pin(async { Ok(()) })
+    }
+    fn sync(&self) -> BoxFuture<'_, strongroom::Result<()>> {
+        Box::pin(std::future::poll_fn(move |_| {
+            if self.failed.load(Ordering::SeqCst) {
+                return std::task::Poll::Ready(Err(strongroom::Error::StoreIo(
+                    "injected: fsync failed earlier".into(),
+                )));
+            }
+            match self.gate.load(Ordering::SeqCst) {
+                0 => std::task::Poll::Pending,
+                1 => {
+                    let mut d = self.durable.lock().unwrap();
+                    let img = d.as_mut().unwrap();
+                    for (at, rec) in self.pending.lock().unwrap().drain(..) {
+                        img.truncate(usize::try_from(at).unwrap());
+                        img.extend_from_slice(&rec);
+                    }
+                    std::task::Poll::Ready(Ok(()))
+                }
+                _ => {
+                    self.pending.lock().unwrap().clear();
+                    self.failed.store(true, Ordering::SeqCst);
+                    std::task::Poll::Ready(Err(strongroom::Error::StoreIo(
+                        "injected: fsync EIO".into(),
+                    )))
+                }
+            }
+        }))
+    }
+}
+
+/// Polls `f` once with a waker that does nothing.
+fn poll_once<F: std::future::Future + ?Sized>(
+    f: std::pin::Pin<&mut F>,
+) -> std::task::Poll<F::Output> {
+    f.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+}
+
+/// A change is used only once durable: while CreateKeyVersion waits for its flush,
+/// an Encrypt (which would pick the new primary version) does not answer; when the
+/// flush fails, both fail, and after reopening (the new version is gone) nothing
+/// that was answered is unreadable. When the flush succeeds, both answer.
+#[test]
+fn nothing_is_answered_from_a_change_before_it_is_durable() {
+    for flush_ok in [false, true] {
+        let storage = Arc::new(Gated::new());
+        let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
+        let id = block_on(kms.create_key(CreateKeyRequest::default()))
+            .unwrap()
+            .key_id;
+        block_on(kms.create_alias("alias/k", &id)).unwrap();
+        let enc = || {
+            kms.encrypt(EncryptRequest {
+                key_id: "alias/k".into(),
+                plaintext: b"after rotation".to_vec(),
+                encryption_context: EncryptionContext::new(),
+            })
+        };
+
+        storage.gate.store(0, Ordering::SeqCst);
+        let mut rotate = Box::pin(kms.create_key_version(&id));
+        assert!(
+            poll_once(rotate.as_mut()).is_pending(),
+            "the flush is gated"
+        );
+        let mut encrypt = Box::pin(enc());
+        assert!(
+            poll_once(encrypt.as_mut()).is_pending(),
+            "Encrypt answered from a key version that is not durable yet"
+        );
+        // A read that saw the change waits too.
+        let mut describe = Box::pin(kms.describe_key(&id));
+        assert!(poll_once(describe.as_mut()).is_pending());
+
+        storage
+            .gate
+            .store(if flush_ok { 1 } else { 2 }, Ordering::SeqCst);
+        let rotated = block_on(rotate.as_mut());
+        let encrypted = block_on(encrypt.as_mut());
+        let described = block_on(describe.as_mut());
+        if flush_ok {
+            let v = rotated.unwrap().key_version_id;
+            let blob = encrypted.unwrap();
+            assert_eq!(blob.key_version_id, v);
+            assert_eq!(described.unwrap().primary_key_version, v);
+        } else {
+            assert_eq!(rotated.unwrap_err().code(), "Rejected.StoreIo");
+            assert_eq!(encrypted.unwrap_err().code(), "Rejected.StoreIo");
+            assert_eq!(described.unwrap_err().code(), "Rejected.StoreIo");
+        }
+        drop((rotate, encrypt, describe));
+        drop(kms);
+
+        // What a crash leaves: only what was flushed.
+        let kms = open_with(
+            Backend::Software,
+            Arc::new(MemoryStorage::with_image(storage.image())),
+            PASS,
+        )
+        .unwrap();
+        let versions = block_on(kms.list_key_versions(&id, None, None)).unwrap();
+        assert_eq!(versions.total_count, if flush_ok { 2 } else { 1 });
+    }
+}
+
+/// A write that fails is undone; a call that may have seen it fails rather than
+/// answer from it, and the next call sees the state as it is.
+#[test]
+fn a_call_that_saw_an_undone_change_fails_and_a_retry_succeeds() {
+    let faulty = Arc::new(Faulty {
+        inner: MemoryStorage::new(),
+        mode: AtomicU8::new(0),
+    });
+    let kms = open_with(Backend::Software, faulty.clone(), PASS).unwrap();
+    let id = block_on(kms.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    faulty.mode.store(1, Ordering::SeqCst);
+    assert_eq!(
+        block_on(kms.create_key_version(&id)).unwrap_err().code(),
+        "Rejected.StoreFull"
+    );
+    faulty.mode.store(0, Ordering::SeqCst);
+    let blob = block_on(kms.encrypt(EncryptRequest {
+        key_id: id.clone(),
+        plaintext: b"x".to_vec(),
+        encryption_context: EncryptionContext::new(),
+    }))
+    .unwrap();
+    let versions = block_on(kms.list_key_versions(&id, None, None)).unwrap();
+    assert_eq!(versions.total_count, 1);
+    assert_eq!(blob.key_version_id, versions.key_versions[0].key_version_id);
+}
+
+/// The store, its lock and its temp file are 0600 whatever the umask; each store has
+/// its own temp name; a store path that is a symbolic link is refused.
+#[cfg(unix)]
+#[test]
+fn the_file_store_keeps_its_files_private_and_apart() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("sr-modes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Another store's temp file under the name `x.a` and `x.b` once shared.
+    std::fs::write(dir.join("x.tmp"), b"someone else's").unwrap();
+    let path = dir.join("x.a");
+    let kms = open_with(
+        Backend::Software,
+        Arc::new(FileStorage::open(&path).unwrap()),
+        PASS,
+    )
+    .unwrap();
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    block_on(kms.compact_store()).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&dir.join("x.a.lock")), 0o600);
+    assert_eq!(std::fs::read(dir.join("x.tmp")).unwrap(), b"someone else's");
+    drop(kms);
+
+    // A planted link where the temp file goes is replaced, never written through.
+    let victim = dir.join("victim");
+    std::fs::write(&victim, b"untouched").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("x.a.tmp")).unwrap();
+    let kms = open_with(
+        Backend::Software,
+        Arc::new(FileStorage::open(&path).unwrap()),
+        PASS,
+    )
+    .unwrap();
+    block_on(kms.compact_store()).unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+    drop(kms);
+
+    std::os::unix::fs::symlink(&path, dir.join("link")).unwrap();
+    let e = FileStorage::open(dir.join("link")).unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreIo");
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+
+    // create_private: 0600 for a new file, and re-applied to an existing 0644 one.
+    let out = dir.join("plain");
+    std::fs::write(&out, b"old").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(strongroom::storage::create_private(&out).unwrap());
+    assert_eq!(mode(&out), 0o600);
+    assert!(strongroom::storage::create_private(&dir.join("link")).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A final record whose length field reached the disk but whose last bytes did not
+/// (zeros) is a torn append: the store opens without it and says how much it dropped;
+/// the next write replaces it. `strongroom store check` reports the same.
+#[test]
+fn a_final_record_with_a_zeroed_tail_is_torn_not_corruption() {
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
+    let a = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let before_last = snapshot(&kms);
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    drop(kms);
+    let mut image = storage.image().unwrap();
+    let last_len = records(&image).1.last().unwrap().len();
+    let n = image.len();
+    image[n - 20..].fill(0);
+    let damaged = image.clone();
+    let kms = open_with(
+        Backend::Software,
+        Arc::new(MemoryStorage::with_image(image)),
+        PASS,
+    )
+    .unwrap();
+    assert_eq!(kms.store_info().torn_bytes, last_len as u64);
+    assert_eq!(snapshot(&kms), before_last);
+    block_on(kms.describe_key(&a.key_id)).unwrap();
+    // inspect (what `store check` runs) reports the same without writing.
+    let (info, _, _) =
+        strongroom::storage::inspect(&damaged, &RootSecret::passphrase(PASS)).unwrap();
+    assert_eq!(info.torn_bytes, last_len as u64);
+    // The same zeros in a record that has another after it are damage, not a crash.
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    drop(kms);
+    let mut image = storage.image().unwrap();
+    let (_, recs) = records(&image);
+    let end_of_middle = image.len() - recs.last().unwrap().len();
+    image[end_of_middle - 20..end_of_middle].fill(0);
+    let e = open_with(
+        Backend::Software,
+        Arc::new(MemoryStorage::with_image(image)),
+        PASS,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreCorrupted");
 }

@@ -198,10 +198,22 @@ impl Kms {
         }
     }
 
-    async fn dispatch(&self, cx: &Cx<'_>, mut req: Request) -> Result<Response> {
+    async fn dispatch(&self, cx: &Cx<'_>, req: Request) -> Result<Response> {
         // After a failed flush nothing this instance holds is known to be durable: it
         // refuses every action, reads and crypto included, until the store is reopened.
         self.check_poisoned()?;
+        let rollbacks = self.rollback_count();
+        let out = self.dispatch_inner(cx, req).await?;
+        // Nothing is answered from state that is not yet durable: a call that saw a
+        // mutation still waiting for its flush waits for it (and fails with it).
+        if let Some(seen) = self.pending_durability() {
+            // Boxed: the rare path's future stays out of every call's future.
+            Box::pin(self.await_durable(seen, rollbacks)).await?;
+        }
+        Ok(out)
+    }
+
+    async fn dispatch_inner(&self, cx: &Cx<'_>, mut req: Request) -> Result<Response> {
         if !matches!(
             req,
             Request::GetRandomPassword(_) | Request::DescribeService(_)

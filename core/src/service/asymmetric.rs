@@ -76,7 +76,7 @@ pub struct AsymmetricVerifyResponse {
 }
 
 /// AsymmetricEncrypt.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AsymmetricEncryptRequest {
     /// KeyId (or alias / ARN).
     pub key_id: String,
@@ -86,6 +86,17 @@ pub struct AsymmetricEncryptRequest {
     pub algorithm: EncryptionAlgorithm,
     /// Plaintext (RSA_2048: at most 190 B with OAEP SHA-256, 214 B with SHA-1).
     pub plaintext: Vec<u8>,
+}
+
+impl core::fmt::Debug for AsymmetricEncryptRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AsymmetricEncryptRequest")
+            .field("key_id", &self.key_id)
+            .field("key_version_id", &self.key_version_id)
+            .field("algorithm", &self.algorithm)
+            .field("plaintext", &crate::secret::Redacted(self.plaintext.len()))
+            .finish()
+    }
 }
 
 /// AsymmetricEncrypt's answer.

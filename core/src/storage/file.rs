@@ -67,8 +67,10 @@ impl FileStorage {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|e| io("creating", dir, &e))?;
         }
+        refuse_link(&path).map_err(|e| io("opening", &path, &e))?;
         let lock_path = lock_path(&path);
-        let lock = OpenOptions::new()
+        refuse_link(&lock_path).map_err(|e| io("opening", &lock_path, &e))?;
+        let lock = private_options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -88,7 +90,7 @@ impl FileStorage {
             .set_len(0)
             .and_then(|()| marked.write_all(format!("{}", std::process::id()).as_bytes()))
             .map_err(|e| io("writing", &lock_path, &e))?;
-        if node_holder(&path).is_some() {
+        if node_holds(&path) {
             let _ = marked.set_len(0);
             return Err(Error::StoreLocked);
         }
@@ -128,7 +130,8 @@ impl FileStorage {
 
     fn save_now(&self, image: &[u8]) -> Result<()> {
         self.check_poisoned()?;
-        let tmp = self.path.with_extension("tmp");
+        // `<store>.tmp`: its own per store (the writer lock makes it ours alone).
+        let tmp = suffixed(&self.path, ".tmp");
         // Hold the append lock so no append lands in the file being replaced.
         let mut app = self
             .file
@@ -136,7 +139,14 @@ impl FileStorage {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut renamed = false;
         let mut write = || -> std::io::Result<File> {
-            let mut f = File::create(&tmp)?;
+            // Whatever a crash left there goes; the new file is made afresh, 0600,
+            // never through a link planted at that name.
+            match fs::remove_file(&tmp) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            let mut f = private_options().write(true).create_new(true).open(&tmp)?;
             f.write_all(image)?;
             f.sync_all()?;
             fs::rename(&tmp, &self.path)?;
@@ -237,7 +247,15 @@ impl FileStorage {
             let h = app.file.as_ref().map(File::try_clone).transpose();
             (app.appended, h)
         };
-        let r = handle.and_then(|h| h.map_or(Ok(()), |h| h.sync_data()));
+        let r = handle.and_then(|h| match h {
+            Some(h) => h.sync_data(),
+            // Appended bytes and no handle to flush them through (an append failed
+            // and could not even be cut back): they cannot be confirmed.
+            None if upto > *durable => Err(std::io::Error::other(
+                "appended records have no open handle to flush",
+            )),
+            None => Ok(()),
+        });
         self.syncs.fetch_add(1, Ordering::Relaxed);
         match r {
             Ok(()) => {
@@ -254,6 +272,50 @@ impl FileStorage {
     }
 }
 
+/// Options that create a file readable and writable by its owner only (0600 on Unix).
+fn private_options() -> OpenOptions {
+    #[allow(unused_mut)]
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o
+}
+
+/// `Err` when `path` is a symbolic link: secrets are not written through links.
+fn refuse_link(path: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(std::io::Error::new(
+            ErrorKind::InvalidInput,
+            "is a symbolic link; strongroom does not write secrets through links (give the real path)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Opens `path` to write secrets into it (plaintext, key material, a backup, a
+/// password): a new file is created 0600; an existing one is truncated and set to
+/// 0600 whatever its mode was; a symbolic link is refused (`InvalidInput`).
+///
+/// # Errors
+/// The I/O error, or `InvalidInput` for a link.
+pub fn create_private(path: &Path) -> std::io::Result<File> {
+    refuse_link(path)?;
+    let f = private_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
 fn lock_path(path: &Path) -> PathBuf {
     suffixed(path, ".lock")
 }
@@ -264,17 +326,23 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The PID of a live Node process holding the store (`<store>.node-lock`), if any.
-/// Liveness is checked through `/proc` where there is one; elsewhere a mark is taken
-/// as live (delete a stale `.node-lock` by hand).
-fn node_holder(path: &Path) -> Option<u32> {
-    let text = fs::read_to_string(suffixed(path, ".node-lock")).ok()?;
-    let pid: u32 = text.trim().parse().ok()?;
+/// Whether a Node process holds the store (`<store>.node-lock`). A mark naming a PID
+/// that is gone is stale (checked through `/proc` where there is one; elsewhere a mark
+/// is taken as live: delete a stale `.node-lock` by hand). A mark that exists but is
+/// empty or unreadable is never stale: Node places its mark whole, so such a mark is
+/// damage to look at, not a writer to ignore.
+fn node_holds(path: &Path) -> bool {
+    let mark = suffixed(path, ".node-lock");
+    let text = match fs::read_to_string(&mark) {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => return false,
+        Err(_) => return true,
+    };
+    let Ok(pid) = text.trim().parse::<u32>() else {
+        return true;
+    };
     let proc_root = Path::new("/proc/self");
-    if proc_root.exists() && !Path::new(&format!("/proc/{pid}")).exists() {
-        return None;
-    }
-    Some(pid)
+    !proc_root.exists() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
 impl Drop for FileStorage {
@@ -311,5 +379,28 @@ impl Storage for FileStorage {
     fn sync(&self) -> BoxFuture<'_, Result<()>> {
         let r = self.sync_now();
         Box::pin(async move { r })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// Appends that lost their handle are never acknowledged by a flush.
+    #[test]
+    fn a_flush_without_a_handle_for_its_appends_fails() {
+        let dir = std::env::temp_dir().join(format!("sr-sync-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let st = FileStorage::open(dir.join("s")).unwrap();
+        st.save_now(b"base").unwrap();
+        st.append_now(4, b"record").unwrap();
+        st.file.lock().unwrap().file = None;
+        let e = st.sync_now().unwrap_err();
+        assert_eq!(e.code(), "Rejected.StoreIo");
+        // And the storage accepts nothing more until reopened.
+        assert!(st.append_now(10, b"more").is_err());
+        drop(st);
+        let _ = fs::remove_dir_all(&dir);
     }
 }

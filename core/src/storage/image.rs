@@ -61,6 +61,17 @@ impl KdfParams {
     }
 }
 
+/// The most memory (KiB) Argon2id may take to open a store or a backup in this
+/// runtime: 1 GiB natively (the format's own bound); 256 MiB in wasm32, where a
+/// larger allocation aborts the whole instance rather than failing. A file naming more
+/// is refused with `Rejected.KdfCost` before any work; stores this build creates use
+/// 19 MiB unless told otherwise (docs/SECURITY.md).
+#[cfg(not(target_arch = "wasm32"))]
+pub const MAX_ARGON2_KIB: u32 = 1024 * 1024;
+/// See the native definition.
+#[cfg(target_arch = "wasm32")]
+pub const MAX_ARGON2_KIB: u32 = 256 * 1024;
+
 /// What seals the store: a passphrase (through Argon2id) or a raw 32-byte key.
 #[derive(Clone, Debug)]
 pub enum RootSecret {
@@ -130,6 +141,12 @@ impl Kdf {
                 };
                 if !k.in_range() {
                     return Err(Error::StoreCorrupted("Argon2id parameters out of range"));
+                }
+                if k.m_cost_kib > MAX_ARGON2_KIB {
+                    return Err(Error::KdfCost {
+                        m_cost_kib: k.m_cost_kib,
+                        cap_kib: MAX_ARGON2_KIB,
+                    });
                 }
                 Ok(Kdf::Argon2id(k))
             }

@@ -343,6 +343,30 @@ pub(crate) fn open(bytes: &[u8], root: &RootSecret) -> Result<Opened> {
         } else {
             KIND_DELTA
         };
+        // The last record of the file, after the snapshot, whose header (length,
+        // kind, sequence number) is the one the next append would write: if its body
+        // does not authenticate (zeros or stale bytes where the data never reached the
+        // disk) it is what a crash mid-append leaves — a record never acknowledged —
+        // and is dropped as torn. The same damage with a record after it, or a final
+        // record whose header does not follow on (one removed, reordered or repeated),
+        // is refused: that is not what a crash does.
+        let last = state.is_some() && RECORD_HEADER_LEN + len as usize == rest.len();
+        let chains = kind == expect_kind && (state.is_none() || seq == tail.seq.wrapping_add(1));
+        let opened = if chains {
+            aead::open(
+                sealer.store_key.expose(),
+                &rnonce,
+                ct,
+                &record_aad(kind, seq, &tail.tag),
+            )
+            .ok()
+        } else {
+            None
+        };
+        if last && chains && opened.is_none() {
+            info.torn_bytes = rest.len() as u64;
+            break;
+        }
         if kind != expect_kind {
             return Err(Error::StoreCorrupted(if state.is_none() {
                 "the first record is not a snapshot"
@@ -355,13 +379,7 @@ pub(crate) fn open(bytes: &[u8], root: &RootSecret) -> Result<Opened> {
                 "journal sequence numbers are not consecutive",
             ));
         }
-        let plain = aead::open(
-            sealer.store_key.expose(),
-            &rnonce,
-            ct,
-            &record_aad(kind, seq, &tail.tag),
-        )
-        .map_err(|_| {
+        let plain = opened.ok_or_else(|| {
             Error::StoreCorrupted(if state.is_none() {
                 "the snapshot record does not authenticate (modified, or not this store's)"
             } else {

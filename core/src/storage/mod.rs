@@ -22,8 +22,8 @@ pub(crate) mod image;
 pub(crate) mod journal;
 
 #[cfg(feature = "std")]
-pub use file::FileStorage;
-pub use image::{KdfParams, RootSecret};
+pub use file::{FileStorage, create_private};
+pub use image::{KdfParams, MAX_ARGON2_KIB, RootSecret};
 pub use journal::{StoreInfo, inspect, replay_plaintexts};
 
 /// Keeps one sealed store.
