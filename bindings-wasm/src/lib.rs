@@ -96,9 +96,19 @@ fn context(v: &JsValue) -> Result<EncryptionContext, JsValue> {
         return Err(bad("must be an object of string values"));
     }
     let mut pairs = BTreeMap::new();
+    // A JS string with a lone surrogate would come across as U+FFFD, so two different
+    // contexts would give one AAD: such strings are refused, here, for every JS face.
+    let text = |x: JsValue| -> Result<Option<String>, JsValue> {
+        match x.dyn_ref::<js_sys::JsString>() {
+            Some(s) if !s.is_valid_utf16() => Err(bad(
+                "keys and values must be well-formed UTF-16 (a lone surrogate cannot be encoded)",
+            )),
+            _ => Ok(x.as_string()),
+        }
+    };
     for entry in Object::entries(&Object::from(v.clone())).iter() {
         let pair = Array::from(&entry);
-        let (Some(k), Some(val)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
+        let (Some(k), Some(val)) = (text(pair.get(0))?, text(pair.get(1))?) else {
             return Err(bad("every value must be a string"));
         };
         pairs.insert(k, val);
@@ -206,12 +216,14 @@ struct JsStorage {
     sync: Option<Function>,
 }
 
-/// A JS storage error as a store error: ENOSPC / EDQUOT / EFBIG are `StoreFull`.
+/// A JS storage error as a store error: ENOSPC / EDQUOT / EFBIG are `StoreFull`;
+/// `Rejected.StoreLocked` (a browser writer another opener superseded) stays that.
 fn store_err(e: &JsValue) -> Error {
     let get = |k: &str| Reflect::get(e, &k.into()).ok().and_then(|m| m.as_string());
     let msg = get("message").unwrap_or_else(|| "store write failed".into());
     match get("code").as_deref() {
         Some("ENOSPC" | "EDQUOT" | "EFBIG") => Error::StoreFull(msg),
+        Some("Rejected.StoreLocked") => Error::StoreLocked,
         _ => Error::StoreIo(msg),
     }
 }
@@ -1115,6 +1127,19 @@ impl NativeKms {
         })
     }
 
+    /// How many bytes the envelope header at the start of `head` needs before it can
+    /// be opened: 0 when it is whole, else a length greater than `head`'s (the JS
+    /// stream waits for that many instead of trying on every chunk).
+    #[wasm_bindgen(js_name = headerNeeds)]
+    pub fn header_needs(&self, head: &[u8]) -> Result<f64, JsValue> {
+        match strongroom::envelope::header_needs(head) {
+            Ok(None) => Ok(0.0),
+            #[allow(clippy::cast_precision_loss)]
+            Ok(Some(n)) => Ok(n as f64),
+            Err(e) => Err(js_err(&e)),
+        }
+    }
+
     /// Reads an envelope header from the start of `data` and unwraps its data key:
     /// `null` while the header is incomplete (unless `whole`: then `data` is the
     /// whole message and an incomplete header is an error), else `{ headerLength,
@@ -1510,11 +1535,17 @@ impl NativeBackendServer {
     ///
     /// # Errors
     /// `{ code: "Rejected.EntropyUnavailable" }` when no randomness is available.
-    pub fn software() -> Result<NativeBackendServer, JsValue> {
-        let e = env();
-        let s = CoreServer::new(Arc::new(SoftwareBackend::new(e.clone())), e)
-            .map_err(|e| js_err(&e))?;
-        Ok(NativeBackendServer { inner: Rc::new(s) })
+    /// A server over the in-process software backend whose handles are sealed by a
+    /// key kept in `kms`'s store, so they still open after a restart.
+    pub fn software(kms: &NativeKms) -> Result<JsValue, JsValue> {
+        let kms = kms.inner.clone();
+        promise(async move {
+            let e = env();
+            let s = CoreServer::with_store(Arc::new(SoftwareBackend::new(e)), kms)
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(NativeBackendServer { inner: Rc::new(s) }.into())
+        })
     }
 
     /// Serves one request: a `Uint8Array`, or a `Promise` of one.

@@ -14,3 +14,8 @@ async fn every_call_goes_through_the_dispatch_and_the_hook_sees_it() {
 async fn the_wire_answers_alibaba_json() {
     common::the_wire_answers_alibaba_json().await;
 }
+
+#[wasm_bindgen_test]
+async fn a_store_asking_argon2id_for_more_than_the_wasm_cap_is_refused() {
+    common::a_store_asking_argon2id_for_more_than_the_wasm_cap_is_refused().await;
+}

@@ -291,6 +291,8 @@ export interface Platform {
     save: (image: Uint8Array) => Promise<void>;
     append?: (at: number, record: Uint8Array) => Promise<void>;
     sync?: () => Promise<void>;
+    /** Releases the writer lock and the database connection. */
+    close?: () => Promise<void>;
   }>;
 }
 
@@ -319,9 +321,14 @@ export class Kms {
     this.#close = close;
   }
 
-  /** Releases a file store (its writer lock and file handles): another process, or
-   * another `Kms.open` in this one, may then open it. Actions that write afterwards
-   * fail with `Rejected.StoreIo`. A no-op for other stores. */
+  /** @internal The native instance, for `BackendServer.software`. */
+  static _nativeOf(k: Kms): any {
+    return k.#n;
+  }
+
+  /** Releases a file or IndexedDB store (its writer lock, file handles or database
+   * connection): another process or tab, or another `Kms.open` in this one, may then
+   * open it. Actions that write afterwards fail. A no-op for other stores. */
   async close(): Promise<void> {
     await this.#close?.();
   }
@@ -683,7 +690,12 @@ export class Kms {
   /** A `TransformStream` from an envelope message to its plaintext. */
   decryptStream(opts: { encryptionContext?: EncryptionContext } = {}, _cipher?: FrameCipherFactory): EnvelopeDecryptStream {
     const n = this.#n;
+    // The header as it arrives, in a buffer that doubles (so arrival in many small
+    // chunks costs linear copying), and how long it must be before it can be opened
+    // (asked of the core only when that length is reached: a few dozen times at most).
     let head: Uint8Array = new Uint8Array(0);
+    let headBuf: Uint8Array = new Uint8Array(0);
+    let need = 1;
     let r: FrameReader | undefined;
     let resolve!: (i: EnvelopeInfo) => void;
     let reject!: (e: unknown) => void;
@@ -708,13 +720,22 @@ export class Kms {
             for (const p of await r.push(b)) c.enqueue(p);
             return;
           }
-          head = concat([head, b]);
+          if (head.length + b.length > headBuf.length) {
+            const grown = new Uint8Array(Math.max(2 * headBuf.length, head.length + b.length, 4096));
+            grown.set(head);
+            headBuf = grown;
+          }
+          headBuf.set(b, head.length);
+          head = headBuf.subarray(0, head.length + b.length);
+          if (head.length < need) return;
+          need = n.headerNeeds(head);
+          if (need > head.length) return;
           const h = await n.openEnvelope(head, opts.encryptionContext ?? null, false);
           if (h === null) return;
           r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength);
           resolve(info(h));
-          const rest = head.subarray(h.headerLength);
-          head = new Uint8Array(0);
+          const rest = head.slice(h.headerLength);
+          head = headBuf = new Uint8Array(0);
           for (const p of await r.push(rest)) c.enqueue(p);
         }),
       flush: () =>
@@ -1032,15 +1053,21 @@ async function openHeader(n: any, ct: Uint8Array, ctx: EncryptionContext | undef
 }
 
 /** The serving end of the remote-backend wire protocol over an in-process software
- * backend: `Kms.memory({ transport: (r) => server.handle(r) })`. */
+ * backend: `Kms.memory({ transport: (r) => server.handle(r) })`.
+ *
+ * Its handles are sealed by a key kept in the server's own store — the `kms` given
+ * to `software` (alias `alias/strongroom/backend-server-handles`) — so a server
+ * restarted on the same store still serves every key it made; each handle works
+ * only for its key's spec and usage. */
 export class BackendServer {
   #n: any;
   private constructor(n: any) {
     this.#n = n;
   }
-  static async software(): Promise<BackendServer> {
+  static async software(opts: { kms: Kms }): Promise<BackendServer> {
     const n = await native();
-    return call(async () => new BackendServer(n.NativeBackendServer.software()));
+    if (!(opts?.kms instanceof Kms)) throw invalid('Kms', 'BackendServer.software needs { kms }: the Kms whose store keeps its handle key');
+    return call(async () => new BackendServer(await n.NativeBackendServer.software(Kms._nativeOf(opts.kms))));
   }
   handle(request: Uint8Array): Promise<Uint8Array> {
     return this.#n.handle(bytes('Request', request));

@@ -21,28 +21,82 @@ const idbError = (what: string, e: unknown) => {
   return { code: name === 'QuotaExceededError' ? 'ENOSPC' : name, message: `IndexedDB ${what}: ${(e as Error)?.message ?? e}` };
 };
 
+const lockedError = (name: string, why: string) => ({
+  code: 'Rejected.StoreLocked',
+  kind: 'Store',
+  message: `the IndexedDB store ${name} is locked by another writer (${why})`,
+});
+
+/** Takes the Web Lock `strongroom:<name>` if no one holds it; resolves to its release,
+ * or undefined when the lock is held elsewhere (another tab, frame or worker). */
+async function webLock(locks: LockManager, name: string): Promise<(() => void) | undefined> {
+  return new Promise((resolve, reject) => {
+    locks
+      .request(`strongroom:${name}`, { ifAvailable: true }, (lock) => {
+        if (!lock) {
+          resolve(undefined);
+          return undefined;
+        }
+        // Held until the returned promise settles: until close, or the page goes away.
+        return new Promise<void>((release) => resolve(release));
+      })
+      .catch(reject);
+  });
+}
+
 /** A store in IndexedDB database `name` (object store "store"): key "base" holds the
  * store as last written whole; each journal record is kept under its byte offset
  * (a number), written in its own transaction with strict durability. Loading
- * concatenates the base and the records that follow it contiguously. */
+ * concatenates the base and the records that follow it contiguously.
+ *
+ * One writer per store: the opener takes the Web Lock `strongroom:<name>` (where
+ * `navigator.locks` exists; a second open anywhere in the origin gets
+ * `Rejected.StoreLocked` until `close()` or until the holding page goes away), and
+ * writes a token of its own under key "writer" in the same transaction that loads the
+ * store. Every later write checks, inside its own transaction, that the token is
+ * still its own and aborts with `Rejected.StoreLocked` otherwise — so even without
+ * Web Locks a writer that another opener has superseded fails rather than overwrite
+ * what the newer one wrote. */
 async function openIndexedDb(name: string) {
-  const open = indexedDB.open(name, 1);
-  open.onupgradeneeded = () => open.result.createObjectStore('store');
-  const db = await req(open).catch((e) => {
-    throw idbError(`opening ${name}`, e);
-  });
-  const tx = (mode: IDBTransactionMode) =>
-    db.transaction('store', mode, { durability: 'strict' } as IDBTransactionOptions);
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  let unlock: (() => void) | undefined;
+  if (locks?.request) {
+    unlock = await webLock(locks, name).catch((e) => {
+      throw idbError(`locking ${name}`, e);
+    });
+    if (!unlock) throw lockedError(name, 'another tab, frame or worker holds it');
+  }
+  let db: IDBDatabase | undefined;
+  try {
+    const open = indexedDB.open(name, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('store');
+    db = await req(open).catch((e) => {
+      throw idbError(`opening ${name}`, e);
+    });
+    // Another opener that upgrades or deletes the database: let go rather than block it.
+    db.onversionchange = () => db?.close();
+  } catch (e) {
+    unlock?.();
+    throw e;
+  }
+  const conn = db;
+  const tx = (mode: IDBTransactionMode) => conn.transaction('store', mode, { durability: 'strict' } as IDBTransactionOptions);
+  const token = `${Date.now().toString(36)}-${Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')}`;
   let image: Uint8Array | undefined;
-  {
-    const t = tx('readonly');
+  try {
+    // Take over as the writer and load, in one transaction: anything a superseded
+    // writer acknowledged is in what we load, and nothing it writes later lands.
+    const t = tx('readwrite');
+    const finished = done(t);
     const os = t.objectStore('store');
-    const range = IDBKeyRange.bound(0, Infinity); // numbers only: the string key "base" sorts after every number
+    os.put(token, 'writer');
+    const range = IDBKeyRange.bound(0, Infinity); // numbers only: the string keys sort after every number
     const [base, keys, records] = await Promise.all([
       req(os.get('base')) as Promise<Uint8Array | undefined>,
       req(os.getAllKeys(range)) as Promise<number[]>,
       req(os.getAll(range)) as Promise<Uint8Array[]>,
     ]);
+    await finished;
     if (base !== undefined) {
       const parts: Uint8Array[] = [base];
       let at = base.length;
@@ -58,32 +112,63 @@ async function openIndexedDb(name: string) {
         o += p.length;
       }
     }
+  } catch (e) {
+    conn.close();
+    unlock?.();
+    throw idbError(`reading ${name}`, e);
   }
-  const save = async (data: Uint8Array) => {
+  let closed = false;
+  /** Runs `write` in a readwrite transaction after checking, inside it, that this
+   * opener is still the store's writer. */
+  const writeTx = async (what: string, write: (os: IDBObjectStore) => void) => {
+    if (closed) throw { message: `IndexedDB ${name}: this Kms was closed` };
+    let t: IDBTransaction;
+    let finished: Promise<void>;
     try {
-      const t = tx('readwrite');
-      const os = t.objectStore('store');
+      t = tx('readwrite');
+      finished = done(t);
+    } catch (e) {
+      throw idbError(what, e);
+    }
+    finished.catch(() => undefined);
+    const os = t.objectStore('store');
+    let current: unknown;
+    try {
+      current = await req(os.get('writer'));
+    } catch (e) {
+      throw idbError(what, e);
+    }
+    if (current !== token) {
+      t.abort();
+      throw lockedError(name, 'another opener took the store over; this instance wrote nothing');
+    }
+    try {
+      write(os);
+      await finished;
+    } catch (e) {
+      throw idbError(what, e);
+    }
+  };
+  const save = (data: Uint8Array) =>
+    writeTx('writing', (os) => {
       os.clear();
+      os.put(token, 'writer');
       os.put(data.slice(), 'base');
-      await done(t);
-    } catch (e) {
-      throw idbError('writing', e);
-    }
-  };
-  const append = async (at: number, record: Uint8Array) => {
-    try {
-      const t = tx('readwrite');
-      const os = t.objectStore('store');
-      os.delete(IDBKeyRange.bound(at, Infinity)); // drop any record past the valid end (not "base")
+    });
+  const append = (at: number, record: Uint8Array) =>
+    writeTx('appending', (os) => {
+      os.delete(IDBKeyRange.bound(at, Infinity)); // drop any record past the valid end (not the string keys)
       os.put(record.slice(), at);
-      await done(t);
-    } catch (e) {
-      throw idbError('appending', e);
-    }
-  };
+    });
   // Every append is its own committed, strictly durable transaction.
   const sync = async () => {};
-  return { image, save, append, sync };
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    conn.close();
+    unlock?.();
+  };
+  return { image, save, append, sync, close };
 }
 setPlatform({
   native: async () => {

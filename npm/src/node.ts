@@ -87,27 +87,74 @@ const alive = (pid: number) => {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 };
-const locked = (file: string) => ({ code: 'Rejected.StoreLocked', kind: 'Store', message: `the store ${file} is locked by another writer` });
+const locked = (file: string, why: string) => ({
+  code: 'Rejected.StoreLocked',
+  kind: 'Store',
+  message: `the store ${file} is locked by another writer (${why})`,
+});
+
+/** A PID read from a mark, or undefined when the mark is empty or unreadable. */
+const readPid = async (mark: string): Promise<number | undefined> => {
+  const text = (await fs.readFile(mark, 'utf8').catch(() => '')).trim();
+  return /^[1-9][0-9]{0,9}$/.test(text) ? Number(text) : undefined;
+};
+
+/** Puts a new file holding our PID (0600) at `name`, atomically: written under a
+ * name of its own, then hard-linked into place, so no one ever sees it empty. Returns
+ * false when `name` exists. */
+async function placeMark(name: string): Promise<boolean> {
+  const tmp = `${name}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  await fs.writeFile(tmp, String(process.pid), { mode: 0o600, flag: 'wx' });
+  try {
+    await fs.link(tmp, name);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
 
 /** The writer lock. Node has no flock, so it marks its hold with `<store>.node-lock`
- * (created exclusively, holding its PID; a dead PID's mark is stale and taken over) and
- * then looks for a native holder's PID in `<store>.lock` (native strongroom flocks that
- * file and writes its PID into it). Each side writes its own mark before looking for
- * the other's, so two openers may both fail but never both succeed. */
+ * (holding its PID, put in place atomically by `placeMark`) and then looks for a
+ * native holder's PID in `<store>.lock` (native strongroom flocks that file and
+ * writes its PID into it). Each side writes its own mark before looking for the
+ * other's, so two openers may both fail but never both succeed.
+ *
+ * A mark whose PID is dead is stale. It is taken over only by the one process that
+ * holds `<store>.node-lock.takeover` (placed the same way), which checks again that
+ * the mark is the stale one it judged before removing it, then places its own; so
+ * two processes that find the same dead PID cannot both take the store. An empty or
+ * unreadable mark is never stale (delete it by hand if no writer is running). */
 async function lock(file: string): Promise<() => void> {
   const mark = `${file}.node-lock`;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const h = await fs.open(mark, 'wx');
-      await h.writeFile(String(process.pid));
-      await h.close();
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw locked(file);
-      const pid = Number((await fs.readFile(mark, 'utf8').catch(() => '')).trim());
-      if (pid > 0 && alive(pid)) throw locked(file);
-      await fs.rm(mark, { force: true });
+  const guard = `${mark}.takeover`;
+  const take = async (): Promise<void> => {
+    if (await placeMark(mark)) return;
+    const st = await fs.stat(mark).catch(() => undefined);
+    const pid = await readPid(mark);
+    if (pid === undefined) throw locked(file, st ? `${mark} exists but names no process; delete it if no writer runs` : 'its mark vanished while being read; retry');
+    if (alive(pid)) throw locked(file, `process ${pid}`);
+    if (!(await placeMark(guard))) {
+      const g = await readPid(guard);
+      // A takeover whose process died: clear it for the next opener.
+      if (g !== undefined && !alive(g)) await fs.rm(guard, { force: true });
+      throw locked(file, `another process is taking over the stale mark of process ${pid}`);
     }
+    try {
+      const again = await fs.stat(mark).catch(() => undefined);
+      if (again && st && again.ino === st.ino && (await readPid(mark)) === pid) await fs.rm(mark, { force: true });
+      if (!(await placeMark(mark))) throw locked(file, `process ${(await readPid(mark)) ?? 'unknown'}`);
+    } finally {
+      await fs.rm(guard, { force: true });
+    }
+  };
+  try {
+    await take();
+  } catch (e) {
+    if ((e as { code?: string }).code === 'Rejected.StoreLocked') throw e;
+    throw { code: 'Rejected.StoreIo', kind: 'Store', message: `locking ${file}: ${(e as Error).message}` };
   }
   const release = () => {
     try {
@@ -118,16 +165,20 @@ async function lock(file: string): Promise<() => void> {
     process.removeListener('exit', release);
   };
   process.on('exit', release);
-  const native = Number((await fs.readFile(`${file}.lock`, 'utf8').catch(() => '')).trim());
-  if (native > 0 && native !== process.pid && alive(native)) {
+  const native = await readPid(`${file}.lock`);
+  if (native !== undefined && native !== process.pid && alive(native)) {
     release();
-    throw locked(file);
+    throw locked(file, `process ${native}`);
   }
   return release;
 }
 
 async function openPath(p: string) {
   const file = path.resolve(p);
+  const link = await fs.lstat(file).catch(() => undefined);
+  if (link?.isSymbolicLink()) {
+    throw { code: 'Rejected.StoreIo', kind: 'Store', message: `opening ${file}: is a symbolic link; strongroom does not write secrets through links (give the real path)` };
+  }
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true });
   const release = await lock(file);
@@ -155,10 +206,14 @@ async function openPath(p: string) {
   let poisoned = false;
   const save = async (data: Uint8Array) => {
     usable();
+    // `<store>.tmp`, the store's own (the writer lock makes it ours alone), made
+    // afresh 0600 (never through a link planted there); the rename gives the store
+    // that mode.
     const tmp = `${file}.tmp`;
     let renamed = false;
     try {
-      const t = await fs.open(tmp, 'w');
+      await fs.rm(tmp, { force: true });
+      const t = await fs.open(tmp, 'wx', 0o600);
       try {
         await t.writeFile(data);
         await t.sync();

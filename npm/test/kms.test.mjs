@@ -15,7 +15,7 @@ const dec = new TextDecoder();
 
 async function makeKms(kind) {
   if (kind === 'software') return { kms: await Kms.memory(), calls: null };
-  const server = await BackendServer.software();
+  const server = await BackendServer.software({ kms: await Kms.memory() });
   const calls = [];
   const transport = async (req) => {
     calls.push(req.length);
@@ -303,6 +303,68 @@ except strongroom.StrongroomError as e:
   }
 });
 
+test('an empty or unreadable writer mark is never taken for stale', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'sr-node-lock-'));
+  try {
+    const path = join(dir, 'store');
+    writeFileSync(`${path}.node-lock`, '');
+    await assert.rejects(Kms.open({ path, passphrase: 'pw' }), (e) => e instanceof StoreError && e.code === 'Rejected.StoreLocked' && /names no process/.test(e.message));
+    writeFileSync(`${path}.node-lock`, 'garbage');
+    await assert.rejects(Kms.open({ path, passphrase: 'pw' }), (e) => e.code === 'Rejected.StoreLocked');
+    // A live holder is named.
+    writeFileSync(`${path}.node-lock`, String(process.pid));
+    await assert.rejects(Kms.open({ path, passphrase: 'pw' }), (e) => e.code === 'Rejected.StoreLocked' && e.message.includes(`process ${process.pid}`));
+    rmSync(`${path}.node-lock`);
+    const kms = await Kms.open({ path, passphrase: 'pw' });
+    assert.equal(statSync(`${path}.node-lock`).mode & 0o777, 0o600);
+    await kms.createKey();
+    await kms.compactStore();
+    // The store (written through its temp file) is 0600 whatever the umask.
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    await kms.close();
+    // A store path that is a symbolic link is refused.
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync(path, `${path}-link`);
+    await assert.rejects(Kms.open({ path: `${path}-link`, passphrase: 'pw' }), (e) => e.code === 'Rejected.StoreIo' && /symbolic link/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('8 Node processes opening one store together: exactly one writer, 50 times over', { timeout: 240_000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const { createInterface } = await import('node:readline');
+  const dir = mkdtempSync(join(tmpdir(), 'sr-node-race-'));
+  const kids = Array.from({ length: 8 }, () => {
+    const p = spawn(process.execPath, [new URL('./helpers/lock-child.mjs', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const queue = [];
+    const waiting = [];
+    createInterface({ input: p.stdout }).on('line', (l) => (waiting.length ? waiting.shift()(l) : queue.push(l)));
+    const next = () => new Promise((ok) => (queue.length ? ok(queue.shift()) : waiting.push(ok)));
+    return { p, next, send: (s) => p.stdin.write(`${s}\n`) };
+  });
+  try {
+    for (const k of kids) assert.equal(await k.next(), 'ready');
+    for (let round = 0; round < 50; round++) {
+      const path = join(dir, `store-${round}`);
+      // Every other round starts from a stale mark (a dead PID) that all of them race to take over.
+      if (round % 2) writeFileSync(`${path}.node-lock`, '999999999');
+      for (const k of kids) k.send(`go ${path}`);
+      const answers = await Promise.all(kids.map((k) => k.next()));
+      assert.equal(answers.filter((a) => a === 'held').length, 1, `round ${round}: ${answers.join(', ')}`);
+      assert.ok(answers.every((a) => a === 'held' || a === 'Rejected.StoreLocked'), answers.join(', '));
+      for (const k of kids) k.send('close');
+      for (const k of kids) assert.equal(await k.next(), 'closed');
+    }
+  } finally {
+    for (const k of kids) k.send('exit');
+    await Promise.all(kids.map((k) => new Promise((ok) => (k.p.exitCode !== null ? ok() : k.p.on('exit', ok)))));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('listKeys filters and getRandomPassword', async () => {
   const kms = await Kms.memory();
   const a = await kms.createKey();
@@ -329,10 +391,58 @@ test('listKeys filters and getRandomPassword', async () => {
 });
 
 test('a dead transport is a clear BackendError', async () => {
-  const server = await BackendServer.software();
+  const server = await BackendServer.software({ kms: await Kms.memory() });
   let alive = true;
   const kms = await Kms.memory({ transport: async (r) => { if (!alive) throw new Error('HSM unreachable'); return server.handle(r); } });
   const k = await kms.createKey();
   alive = false;
   await assert.rejects(kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('x') }), (e) => e instanceof BackendError && e.code === 'Rejected.BackendUnavailable');
+});
+
+test('a restarted BackendServer on the same store serves the keys it made', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-node-server-'));
+  try {
+    let serverKms = await Kms.open({ path: join(dir, 'server'), passphrase: 's' });
+    let server = await BackendServer.software({ kms: serverKms });
+    const client = await Kms.memory({ transport: (r) => server.handle(r) });
+    const k = await client.createKey();
+    const blob = (await client.encrypt({ keyId: k.keyId, plaintext: enc.encode('kept') })).ciphertextBlob;
+    await serverKms.close();
+    // The server restarts: same store, new instance; the client keeps its keys.
+    serverKms = await Kms.open({ path: join(dir, 'server'), passphrase: 's' });
+    server = await BackendServer.software({ kms: serverKms });
+    assert.equal(dec.decode((await client.decrypt({ ciphertextBlob: blob })).plaintext), 'kept');
+    await serverKms.close();
+    await assert.rejects(BackendServer.software(), (e) => e instanceof InvalidParameterError && e.code === 'InvalidParameter.Kms');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an EncryptionContext string with a lone surrogate is refused, not turned into U+FFFD', async () => {
+  const kms = await Kms.memory();
+  const k = await kms.createKey();
+  for (const ctx of [{ a: '\ud800' }, { ['\udfff']: 'x' }, { a: 'ok\udc00end' }]) {
+    await assert.rejects(
+      kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('x'), encryptionContext: ctx }),
+      (e) => e instanceof InvalidParameterError && e.code === 'InvalidParameter.EncryptionContext',
+    );
+    await assert.rejects(kms.encryptEnvelope({ keyIds: [k.keyId], plaintext: enc.encode('x'), encryptionContext: ctx }), (e) => e.code === 'InvalidParameter.EncryptionContext');
+  }
+  // A well-formed pair (an astral character) is fine.
+  const blob = (await kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('x'), encryptionContext: { a: '\ud83d\ude00' } })).ciphertextBlob;
+  await kms.decrypt({ ciphertextBlob: blob, encryptionContext: { a: '😀' } });
+});
+
+test('decryptStream fed one byte at a time', async () => {
+  const kms = await Kms.memory();
+  const ids = [];
+  for (let i = 0; i < 5; i++) ids.push((await kms.createKey()).keyId);
+  const data = enc.encode('byte by byte '.repeat(500));
+  const ct = await kms.encryptEnvelope({ keyIds: ids, plaintext: data, encryptionContext: { big: 'x'.repeat(4000) }, frameLength: 1024 });
+  const src = new ReadableStream({ start(c) { for (let i = 0; i < ct.length; i++) c.enqueue(ct.subarray(i, i + 1)); c.close(); } });
+  const d = kms.decryptStream();
+  const out = new Uint8Array(await new Response(src.pipeThrough(d)).arrayBuffer());
+  assert.deepEqual(out, data);
+  assert.equal((await d.info).keyId, ids[0]);
 });

@@ -145,3 +145,47 @@ pub async fn the_wire_answers_alibaba_json() {
     let err = wire(&kms, "ListKeys", "[]").await.unwrap_err();
     assert_eq!(code(&err), "InvalidParameter.Request");
 }
+
+/// A store (or backup) that asks Argon2id for more memory than wasm allows (256 MiB;
+/// more aborts the instance instead of failing) is refused with its own code before
+/// any work — here 512 MiB, which the format itself allows.
+pub async fn a_store_asking_argon2id_for_more_than_the_wasm_cap_is_refused() {
+    use std::sync::Arc;
+    use strongroom::storage::{KdfParams, MemoryStorage};
+    let storage = Arc::new(MemoryStorage::new());
+    let env = strongroom::Env::new(
+        Arc::new(strongroom::env::PooledOsEntropy::default()),
+        Arc::new(strongroom::time::ManualClock::new(1_795_392_000_000)),
+    );
+    let kms = strongroom::Kms::open(strongroom::KmsOptions {
+        env,
+        storage: storage.clone(),
+        root: strongroom::RootSecret::passphrase("pw"),
+        kdf: KdfParams::insecure_fast(),
+        backend: None,
+    })
+    .await
+    .unwrap();
+    drop(kms);
+    let mut img = storage.image().unwrap();
+    // Header: magic, version, derivation id, then m (KiB, big-endian); the last 8 of
+    // its 110 bytes are a SHA-256 checksum of the rest.
+    img[6..10].copy_from_slice(&(512u32 * 1024).to_be_bytes());
+    let sum = strongroom::sha256(&img[..102]);
+    img[102..110].copy_from_slice(&sum[..8]);
+    let e = settle(NativeKms::open(
+        Some(img),
+        "pw".into(),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        JsValue::UNDEFINED,
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(code(&e), "Rejected.KdfCost");
+    assert!(get(&e, "message").as_string().unwrap().contains("256 MiB"));
+}

@@ -55,7 +55,7 @@ for (const kind of ['software', 'loopback']) {
     let kms;
     if (kind === 'software') kms = await Kms.memory();
     else {
-      const server = await BackendServer.software();
+      const server = await BackendServer.software({ kms: await Kms.memory() });
       kms = await Kms.memory({ transport: (r) => server.handle(r) });
     }
     const k = await kms.createKey({ description: 'browser' });
@@ -116,22 +116,99 @@ await test('IndexedDB store: journal records, reopen, compact, backup restored i
   await kms.createAlias({ aliasName: 'alias/idb', keyId: a.keyId });
   assert(kms.storeInfo().journalRecords === 7, `records ${kms.storeInfo().journalRecords}`);
   const blob = (await kms.encrypt({ keyId: 'alias/idb', plaintext: enc.encode('in indexeddb') })).ciphertextBlob;
+  let busy = null;
+  try { await Kms.open({ indexedDb: name, passphrase: 'pw' }); } catch (e) { busy = e; }
+  assert(busy && busy.code === 'Rejected.StoreLocked', `second open: ${busy && busy.code}`);
+  await kms.close();
   const again = await Kms.open({ indexedDb: name, passphrase: 'pw' });
   assert(again.storeInfo().journalRecords === 7, 'replayed');
   assert((await again.listKeys({ pageSize: 100 })).totalCount === 6, 'keys after reopen');
   for (const k of more) assert((await again.describeKey({ keyId: k.keyId })).keyId === k.keyId);
   assert(new TextDecoder().decode((await again.decrypt({ ciphertextBlob: blob })).plaintext) === 'in indexeddb');
   let wrong = null;
+  await again.close();
   try { await Kms.open({ indexedDb: name, passphrase: 'nope' }); } catch (e) { wrong = e; }
   assert(wrong && wrong.code === 'Forbidden.WrongPassphrase', `wrong passphrase: ${wrong && wrong.code}`);
-  await again.compactStore();
-  await again.createKey();
+  const fourth = await Kms.open({ indexedDb: name, passphrase: 'pw' });
+  await fourth.compactStore();
+  await fourth.createKey();
+  await fourth.close();
   const third = await Kms.open({ indexedDb: name, passphrase: 'pw' });
   assert(third.storeInfo().journalRecords === 1 && third.storeInfo().generation === 2, JSON.stringify(third.storeInfo()));
   const backup = await third.createBackup({ backupPassphrase: 'bk' });
   const restored = await Kms.restoreBackup({ backup, backupPassphrase: 'bk', passphrase: 'pw2' });
   assert((await restored.listKeys({ pageSize: 100 })).totalCount === 7, 'restored');
+  await third.close();
   await new Promise((ok) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = r.onblocked = ok; });
+});
+
+// Another page of the origin (an iframe: the same Web Locks and IndexedDB as a tab),
+// driven by messages: `open` the store, `create` a key, `count` keys, `close`.
+async function otherPage({ noLocks = false } = {}) {
+  const frame = document.createElement('iframe');
+  frame.src = `./other.html${noLocks ? '?nolocks' : ''}`;
+  const ready = new Promise((ok) => window.addEventListener('message', function h(e) { if (e.source === frame.contentWindow && e.data === 'ready') { window.removeEventListener('message', h); ok(); } }));
+  document.body.append(frame);
+  await ready;
+  let n = 0;
+  const ask = (msg) => new Promise((ok) => {
+    const id = ++n;
+    window.addEventListener('message', function h(e) { if (e.source === frame.contentWindow && e.data.id === id) { window.removeEventListener('message', h); ok(e.data); } });
+    frame.contentWindow.postMessage({ ...msg, id }, '*');
+  });
+  return { ask, remove: () => frame.remove() };
+}
+
+await test('two pages on one IndexedDB store: the second open is refused, and no acknowledged key is lost', async () => {
+  const name = `strongroom-two-${Date.now()}`;
+  const kms = await Kms.open({ indexedDb: name, passphrase: 'pw' });
+  const mine = [];
+  for (let i = 0; i < 3; i++) mine.push((await kms.createKey()).keyId);
+  const other = await otherPage();
+  const r = await other.ask({ op: 'open', name });
+  assert(r.code === 'Rejected.StoreLocked', `other page's open: ${JSON.stringify(r)}`);
+  mine.push((await kms.createKey()).keyId);
+  await kms.close();
+  // Released: the other page opens it and sees every key this one acknowledged.
+  const r2 = await other.ask({ op: 'open', name });
+  assert(r2.ok, JSON.stringify(r2));
+  assert((await other.ask({ op: 'count' })).count === 4, 'keys seen by the other page');
+  await other.ask({ op: 'create' });
+  await other.ask({ op: 'close' });
+  other.remove();
+  const back = await Kms.open({ indexedDb: name, passphrase: 'pw' });
+  assert((await back.listKeys({ pageSize: 100 })).totalCount === 5, 'all five keys');
+  for (const id of mine) assert((await back.describeKey({ keyId: id })).keyId === id);
+  await back.close();
+  await new Promise((ok) => { const d = indexedDB.deleteDatabase(name); d.onsuccess = d.onerror = d.onblocked = ok; });
+});
+
+await test('without Web Locks, a superseded IndexedDB writer fails instead of overwriting', async () => {
+  const name = `strongroom-stale-${Date.now()}`;
+  const kms = await Kms.open({ indexedDb: name, passphrase: 'pw' });
+  const a = (await kms.createKey()).keyId;
+  // A page with no navigator.locks (an older browser, some webviews) opens anyway…
+  const other = await otherPage({ noLocks: true });
+  const r = await other.ask({ op: 'open', name, skipLock: true });
+  assert(r.ok, JSON.stringify(r));
+  assert((await other.ask({ op: 'count' })).count === 1, 'the newer writer loaded what the older acknowledged');
+  const b = await other.ask({ op: 'create' });
+  // …and the superseded writer's next write fails, compaction included, wiping nothing.
+  let stale = null;
+  try { await kms.createKey(); } catch (e) { stale = e; }
+  assert(stale && stale.code === 'Rejected.StoreLocked', `stale append: ${stale && stale.code}`);
+  stale = null;
+  try { await kms.compactStore(); } catch (e) { stale = e; }
+  assert(stale && (stale.code === 'Rejected.StoreLocked' || stale.code === 'Rejected.StoreIo'), `stale compaction: ${stale && stale.code}`);
+  await other.ask({ op: 'close' });
+  other.remove();
+  await kms.close();
+  const back = await Kms.open({ indexedDb: name, passphrase: 'pw' });
+  assert((await back.listKeys({ pageSize: 100 })).totalCount === 2, 'both acknowledged keys');
+  await back.describeKey({ keyId: a });
+  await back.describeKey({ keyId: b.keyId });
+  await back.close();
+  await new Promise((ok) => { const d = indexedDB.deleteDatabase(name); d.onsuccess = d.onerror = d.onblocked = ok; });
 });
 
 await test('envelope round trip, web streams, and tamper in the browser', async () => {
