@@ -55,7 +55,8 @@ impl Sink {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "out".into());
         let tmp = dest.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-        let f = File::create(&tmp)
+        // 0600 (the output may be plaintext); the rename gives `dest` this file's mode.
+        let f = strongroom::storage::create_private(&tmp)
             .map_err(|e| Error::Io(format!("cannot create {}: {e}", tmp.display())))?;
         Ok(Sink::File {
             w: BufWriter::with_capacity(1 << 16, f),

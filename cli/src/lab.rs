@@ -160,7 +160,7 @@ pub(crate) fn run(args: &LabArgs, json_mode: bool) -> Result<(), Error> {
         pollster::block_on(kms.decrypt_stream(&mut src, &mut out, Some(&ctx)))?;
         out
     };
-    std::fs::write(&dec_file, &decrypted).map_err(|e| io("writing the decrypted file", e))?;
+    crate::write_secret_file(&dec_file, &decrypted)?;
 
     step(
         json_mode,

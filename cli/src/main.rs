@@ -116,6 +116,15 @@ enum StoreCmd {
     /// Format version, generation, snapshot and journal sizes, and any torn tail
     /// dropped on open.
     Info,
+    /// Reads the store without opening it for writing (no lock taken, nothing
+    /// written) and says whether it opens, and what opening it would drop: a torn
+    /// final record (a crash mid-append leaves one) is dropped; damage anywhere else
+    /// is refused with Rejected.StoreCorrupted.
+    Check,
+    /// Opens the store and, if it ends in a torn record, rewrites it without that
+    /// record (what the next write would do anyway); says what it dropped. Damage
+    /// anywhere else cannot be repaired: restore a backup.
+    Repair,
     /// Rewrites the journal into one snapshot now (it also happens on its own once the
     /// journal outgrows the snapshot).
     Compact,
@@ -312,8 +321,9 @@ enum KeyCmd {
         key_version_id: Option<String>,
         /// File holding the base64 CiphertextBlob, or - for stdin.
         input: String,
-        /// Output file for the plaintext, or - for stdout.
-        #[arg(long, default_value = "-")]
+        /// Where the plaintext goes (often a data key): a file, created or reset to
+        /// mode 0600, or - to write it to stdout (only when asked for).
+        #[arg(long)]
         out: String,
     },
     /// Encrypt: a small payload (≤ 6 KiB) under a CMK; writes the CiphertextBlob in base64.
@@ -499,8 +509,8 @@ struct DecryptArgs {
     context: ContextArgs,
     /// File holding the base64 CiphertextBlob, or - for stdin.
     input: String,
-    /// Output file for the plaintext, or - for stdout.
-    #[arg(default_value = "-")]
+    /// Where the plaintext goes (it may be a data key): a file, created or reset to
+    /// mode 0600, or - to write it to stdout (only when asked for).
     output: String,
 }
 
@@ -586,19 +596,34 @@ fn write_output(path: &str, data: &[u8]) -> Result<(), Error> {
     r.map_err(|e| Error::StoreIo(format!("cannot write {path}: {e}")))
 }
 
-fn passphrase() -> Result<String, Error> {
+/// Writes plaintext (a secret, perhaps a data key): to stdout only for `-`, which the
+/// user gave explicitly; otherwise to a file created — or reset — to mode 0600, never
+/// through a symbolic link.
+fn write_plaintext(path: &str, data: &[u8]) -> Result<(), Error> {
+    if path == "-" {
+        return write_output(path, data);
+    }
+    strongroom::storage::create_private(Path::new(path))
+        .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
+        .map_err(|e| Error::Io(format!("cannot write {path}: {e}")))
+}
+
+/// A passphrase, wiped when dropped.
+pub(crate) type Passphrase = zeroize::Zeroizing<String>;
+
+fn passphrase() -> Result<Passphrase, Error> {
     if let Ok(p) = std::env::var("STRONGROOM_PASSPHRASE")
         && !p.is_empty()
     {
-        return Ok(p);
+        return Ok(Passphrase::new(p));
     }
     if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password("store passphrase: ").map_err(|e| {
-            Error::InvalidParameter {
+        return rpassword::prompt_password("store passphrase: ")
+            .map(Passphrase::new)
+            .map_err(|e| Error::InvalidParameter {
                 name: "Passphrase",
                 reason: e.to_string(),
-            }
-        });
+            });
     }
     Err(Error::InvalidParameter {
         name: "Passphrase",
@@ -679,11 +704,11 @@ fn print(json_mode: bool, v: &Value) {
 
 /// A second secret (new passphrase, backup passphrase): from `var`, or prompted twice
 /// on a terminal.
-fn other_secret(var: &str, what: &str) -> Result<String, Error> {
+fn other_secret(var: &str, what: &str) -> Result<Passphrase, Error> {
     if let Ok(p) = std::env::var(var)
         && !p.is_empty()
     {
-        return Ok(p);
+        return Ok(Passphrase::new(p));
     }
     let bad = |reason: String| Error::InvalidParameter {
         name: "Passphrase",
@@ -694,10 +719,13 @@ fn other_secret(var: &str, what: &str) -> Result<String, Error> {
             "set {var} or run on a terminal to be prompted"
         )));
     }
-    let a = rpassword::prompt_password(format!("{what}: ")).map_err(|e| bad(e.to_string()))?;
-    let b =
-        rpassword::prompt_password(format!("{what} again: ")).map_err(|e| bad(e.to_string()))?;
-    if a != b {
+    let a = Passphrase::new(
+        rpassword::prompt_password(format!("{what}: ")).map_err(|e| bad(e.to_string()))?,
+    );
+    let b = Passphrase::new(
+        rpassword::prompt_password(format!("{what} again: ")).map_err(|e| bad(e.to_string()))?,
+    );
+    if *a != *b {
         return Err(bad("the two entries differ".into()));
     }
     Ok(a)
@@ -705,7 +733,26 @@ fn other_secret(var: &str, what: &str) -> Result<String, Error> {
 
 fn store_cmd(kms: &Kms, cmd: StoreCmd, json_mode: bool) -> Result<(), Error> {
     match cmd {
-        StoreCmd::Info => {}
+        StoreCmd::Info | StoreCmd::Check => {}
+        StoreCmd::Repair => {
+            let torn = kms.store_info().torn_bytes;
+            if torn > 0 {
+                pollster::block_on(kms.compact_store())?;
+            }
+            print(
+                json_mode,
+                &json!({
+                    "Repaired": torn > 0,
+                    "DroppedBytes": torn,
+                    "Message": if torn > 0 {
+                        format!("dropped a torn final record of {torn} bytes (a write a crash cut short, never acknowledged) and rewrote the store")
+                    } else {
+                        "nothing to repair: the store ends cleanly".to_string()
+                    },
+                }),
+            );
+            return Ok(());
+        }
         StoreCmd::Compact => pollster::block_on(kms.compact_store())?,
         StoreCmd::ChangePassphrase => {
             let new = other_secret("STRONGROOM_NEW_PASSPHRASE", "new store passphrase")?;
@@ -802,6 +849,42 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     let json_mode = cli.json;
     if let Cmd::Lab(args) = &cli.cmd {
         return lab::run(args, json_mode).map(|()| ExitCode::SUCCESS);
+    }
+    if let Cmd::Store(StoreCmd::Check) = &cli.cmd {
+        let bytes = match std::fs::read(&cli.store) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::StoreIo(format!(
+                    "no store at {}",
+                    cli.store.display()
+                )));
+            }
+            Err(e) => {
+                return Err(Error::StoreIo(format!(
+                    "cannot read {}: {e}",
+                    cli.store.display()
+                )));
+            }
+        };
+        let (i, keys, _) =
+            strongroom::storage::inspect(&bytes, &RootSecret::passphrase(&passphrase()?))?;
+        print(
+            json_mode,
+            &json!({
+                "Opens": true,
+                "FormatVersion": i.format_version,
+                "Generation": i.generation,
+                "Keys": keys,
+                "JournalRecords": i.journal_records,
+                "WouldDropBytes": i.torn_bytes,
+                "Message": if i.torn_bytes > 0 {
+                    format!("opening drops a torn final record of {} bytes (a write a crash cut short, never acknowledged); `store repair` rewrites the store without it", i.torn_bytes)
+                } else {
+                    "the store is whole: opening drops nothing".to_string()
+                },
+            }),
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     if let Cmd::Store(StoreCmd::Restore { backup }) = &cli.cmd {
         let bytes = std::fs::read(backup)
@@ -1270,7 +1353,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     ciphertext_blob: blob,
                 },
             ))?;
-            write_output(&out, r.plaintext.expose())?;
+            write_plaintext(&out, r.plaintext.expose())?;
         }
         Cmd::Key(KeyCmd::Encrypt(a)) => {
             let plaintext = read_input(&a.input)?;
@@ -1295,7 +1378,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 ciphertext_blob: blob,
                 encryption_context: parse_context(&a.context.context)?,
             }))?;
-            write_output(&a.output, r.plaintext.expose())?;
+            write_plaintext(&a.output, r.plaintext.expose())?;
             if json_mode {
                 eprintln!(
                     "{}",
@@ -1327,16 +1410,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A secret (a backup, a password, a data key) into a file created — or reset — to
+/// mode 0600, never through a symbolic link.
 pub(crate) fn write_secret_file(path: &Path, data: &[u8]) -> Result<(), Error> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
-        .and_then(|mut f| f.write_all(data))
+    strongroom::storage::create_private(path)
+        .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
         .map_err(|e| Error::StoreIo(format!("cannot write {}: {e}", path.display())))
 }
 

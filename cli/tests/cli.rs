@@ -109,7 +109,8 @@ fn keys_encrypt_decrypt_and_errors() {
                 "decrypt",
                 "--context",
                 "app=other",
-                blob.to_str().unwrap()
+                blob.to_str().unwrap(),
+                "-"
             ]
         )),
         "InvalidCiphertext"
@@ -127,7 +128,8 @@ fn keys_encrypt_decrypt_and_errors() {
                 "decrypt",
                 "--context",
                 "app=cli",
-                blob.to_str().unwrap()
+                blob.to_str().unwrap(),
+                "-"
             ]
         )),
         "InvalidCiphertext"
@@ -137,7 +139,7 @@ fn keys_encrypt_decrypt_and_errors() {
         err_code(&sr(
             &store,
             "pw",
-            &["--json", "key", "decrypt", blob.to_str().unwrap()]
+            &["--json", "key", "decrypt", blob.to_str().unwrap(), "-"]
         )),
         "InvalidParameter.CiphertextBlob"
     );
@@ -726,7 +728,9 @@ fn asymmetric_keys_from_the_command_line() {
                 rid,
                 "--algorithm",
                 "RSAES_OAEP_SHA_1",
-                ct.to_str().unwrap()
+                ct.to_str().unwrap(),
+                "--out",
+                "-"
             ]
         )),
         "InvalidCiphertext"
@@ -1209,7 +1213,7 @@ fn byok_with_material_wrapped_by_openssl() {
         &["--json", "key", "delete-material", &key],
     ));
     assert_eq!(m["KeyState"], "PendingImport");
-    let o = sr(&store, "pw", &["--json", "key", "decrypt", &p("blob")]);
+    let o = sr(&store, "pw", &["--json", "key", "decrypt", &p("blob"), "-"]);
     assert_eq!(err_code(&o), "Forbidden.KeyPendingImport");
     params("RSAES_OAEP_SHA_1");
     ok(&["rand", "-out", &p("other"), "32"]);
@@ -2057,4 +2061,145 @@ fn friendly_lists_page_through_everything() {
     let v = json(&sr(s, "pw", &["--json", "key", "list-versions", &keys[0]]));
     assert_eq!(v["KeyVersions"].as_array().unwrap().len(), 101);
     assert_eq!(v["TotalCount"], 101);
+}
+
+/// Plaintext goes to stdout only when asked for (`-`); files holding secrets (the
+/// store, its lock, backups, plaintext outputs) are 0600 whatever the umask, and an
+/// existing 0644 output is reset to 0600; secrets are never written through a link.
+#[cfg(unix)]
+#[test]
+fn secrets_stay_in_private_files_and_off_the_terminal_unless_asked() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let mode = |n: &str| std::fs::metadata(p(n)).unwrap().permissions().mode() & 0o777;
+    let k = json(&sr(&store, "pw", &["--json", "key", "create"]));
+    let key = k["KeyId"].as_str().unwrap();
+    assert_eq!(mode("store"), 0o600);
+    assert_eq!(mode("store.lock"), 0o600);
+    // A data key blob: decrypting it needs an explicit OUT.
+    let g = json(&sr(
+        &store,
+        "pw",
+        &["--json", "data-key", "generate", "--key", key],
+    ));
+    std::fs::write(p("dk.b64"), g["CiphertextBlob"].as_str().unwrap()).unwrap();
+    let o = sr(&store, "pw", &["key", "decrypt", &p("dk.b64")]);
+    assert!(!o.status.success());
+    assert!(
+        o.stdout.is_empty(),
+        "plaintext printed without being asked for"
+    );
+    // Into an existing 0644 file: it becomes 0600.
+    std::fs::write(p("dk.bin"), b"old").unwrap();
+    std::fs::set_permissions(p("dk.bin"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(
+        sr(
+            &store,
+            "pw",
+            &["key", "decrypt", &p("dk.b64"), &p("dk.bin")]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(std::fs::read(p("dk.bin")).unwrap().len(), 32);
+    assert_eq!(mode("dk.bin"), 0o600);
+    // To stdout when asked.
+    let o = sr(&store, "pw", &["key", "decrypt", &p("dk.b64"), "-"]);
+    assert!(o.status.success());
+    assert_eq!(o.stdout.len(), 32);
+    // Not through a symbolic link.
+    std::os::unix::fs::symlink(p("elsewhere"), p("link")).unwrap();
+    let o = sr(
+        &store,
+        "pw",
+        &["--json", "key", "decrypt", &p("dk.b64"), &p("link")],
+    );
+    assert!(!o.status.success());
+    assert!(!dir.path().join("elsewhere").exists());
+    // Backups: 0600, reset when overwriting.
+    std::fs::write(p("backup"), b"old").unwrap();
+    std::fs::set_permissions(p("backup"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let b = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args([
+            "--store",
+            store.to_str().unwrap(),
+            "store",
+            "backup",
+            &p("backup"),
+        ])
+        .env("STRONGROOM_PASSPHRASE", "pw")
+        .env("STRONGROOM_BACKUP_PASSPHRASE", "bk")
+        .output()
+        .unwrap();
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    assert_eq!(mode("backup"), 0o600);
+    // Envelope decryption output too.
+    let msg = p("msg");
+    std::fs::write(p("plain"), b"envelope plaintext").unwrap();
+    assert!(
+        sr(&store, "pw", &["encrypt", "--key", key, &p("plain"), &msg])
+            .status
+            .success()
+    );
+    std::fs::write(p("back"), b"").unwrap();
+    std::fs::set_permissions(p("back"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(
+        sr(&store, "pw", &["decrypt", &msg, &p("back")])
+            .status
+            .success()
+    );
+    assert_eq!(mode("back"), 0o600);
+}
+
+/// `store check` says what opening would drop, without writing; `store repair`
+/// rewrites the store without a torn final record; damage elsewhere is refused.
+#[test]
+fn store_check_and_repair_handle_a_torn_final_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    json(&sr(&store, "pw", &["--json", "key", "create"]));
+    json(&sr(&store, "pw", &["--json", "key", "create"]));
+    let c = json(&sr(&store, "pw", &["--json", "store", "check"]));
+    assert_eq!(c["WouldDropBytes"], 0);
+    // A crash cut the last append short: its last 20 bytes never reached the disk.
+    let mut img = std::fs::read(&store).unwrap();
+    let n = img.len();
+    img[n - 20..].fill(0);
+    std::fs::write(&store, &img).unwrap();
+    let c = json(&sr(&store, "pw", &["--json", "store", "check"]));
+    assert!(c["WouldDropBytes"].as_u64().unwrap() > 20, "{c}");
+    assert_eq!(c["Keys"], 1);
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        img,
+        "check wrote to the store"
+    );
+    let r = json(&sr(&store, "pw", &["--json", "store", "repair"]));
+    assert_eq!(r["Repaired"], true);
+    let c = json(&sr(&store, "pw", &["--json", "store", "check"]));
+    assert_eq!(c["WouldDropBytes"], 0);
+    assert_eq!(
+        json(&sr(&store, "pw", &["--json", "store", "info"]))["Keys"],
+        1
+    );
+    // Damage in the middle: refused by check, repair and every other command.
+    let mut img = std::fs::read(&store).unwrap();
+    img[150] ^= 1;
+    std::fs::write(&store, &img).unwrap();
+    assert_eq!(
+        err_code(&sr(&store, "pw", &["--json", "store", "check"])),
+        "Rejected.StoreCorrupted"
+    );
+    assert_eq!(
+        err_code(&sr(&store, "pw", &["--json", "store", "repair"])),
+        "Rejected.StoreCorrupted"
+    );
+    assert!(!dir.path().join("nostore").exists());
+    let missing = dir.path().join("nostore");
+    assert_eq!(
+        err_code(&sr(&missing, "pw", &["--json", "store", "check"])),
+        "Rejected.StoreIo"
+    );
 }
