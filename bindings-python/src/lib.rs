@@ -1240,11 +1240,20 @@ struct BackendServer {
 
 #[pymethods]
 impl BackendServer {
+    /// Over the in-process software backend; handles are sealed by a key kept in
+    /// `kms`'s store, so they still open after a restart.
     #[staticmethod]
-    fn software() -> PyResult<Self> {
+    fn software(py: Python<'_>, kms: &Kms) -> PyResult<Self> {
         let env = Env::system();
-        let s =
-            CoreServer::new(Arc::new(SoftwareBackend::new(env.clone())), env).map_err(to_pyerr)?;
+        let store = kms.inner.clone();
+        let s = py
+            .detach(|| {
+                pollster::block_on(CoreServer::with_store(
+                    Arc::new(SoftwareBackend::new(env)),
+                    store,
+                ))
+            })
+            .map_err(to_pyerr)?;
         Ok(BackendServer { inner: Arc::new(s) })
     }
 

@@ -21,7 +21,7 @@ from strongroom import (
 def kms(request):
     if request.param == "software":
         return Kms.memory()
-    server = BackendServer.software()
+    server = BackendServer.software(Kms.memory())
     calls = []
 
     def transport(req: bytes) -> bytes:
@@ -129,7 +129,7 @@ def test_file_store_and_images(tmp_path):
 
 
 def test_transport_failure_is_a_clear_error():
-    server = BackendServer.software()
+    server = BackendServer.software(Kms.memory())
     alive = {"ok": True}
 
     def transport(req):
@@ -345,3 +345,23 @@ def test_a_forked_child_never_draws_the_parents_random_bytes():
     theirs = os.read(r, 64)
     os.close(r)
     assert len(theirs) == 32 and theirs != mine
+
+
+def test_a_restarted_backend_server_serves_the_keys_it_made(tmp_path):
+    """The serving end keeps its handle key in its own store: restart it on the same
+    store and an old blob still decrypts (before, a restart lost every remote key)."""
+    server_store = tmp_path / "server"
+    server_kms = Kms.open(server_store, passphrase="server")
+    server = BackendServer.software(server_kms)
+    client = Kms.open(tmp_path / "client", passphrase="client", transport=server.handle)
+    key = client.create_key().key_id
+    blob = client.encrypt(key_id=key, plaintext=b"kept").ciphertext_blob
+    del client, server, server_kms
+    import gc
+
+    gc.collect()
+    server = BackendServer.software(Kms.open(server_store, passphrase="server"))
+    client = Kms.open(tmp_path / "client", passphrase="client", transport=server.handle)
+    assert client.decrypt(ciphertext_blob=blob).plaintext == b"kept"
+    with pytest.raises(InvalidParameterError):
+        BackendServer.software(None)  # type: ignore[arg-type]

@@ -267,14 +267,23 @@ def _bytes(name: str, v: object) -> bytes:
 class BackendServer:
     """The serving end of the remote-backend wire protocol over an in-process software
     backend. ``Kms.memory(transport=server.handle)`` sends every master-key operation
-    through it as bytes."""
+    through it as bytes.
+
+    The handles it gives out are sealed by a key kept in the server's own store (the
+    ``Kms`` passed to :meth:`software`, under ``alias/strongroom/backend-server-handles``),
+    so a server restarted on the same store still serves every key it ever made; each
+    handle works only for its key's spec and usage."""
 
     def __init__(self, native: "_native.BackendServer") -> None:
         self._native = native
 
     @classmethod
-    def software(cls) -> "BackendServer":
-        return cls(_native.BackendServer.software())
+    def software(cls, kms: "Kms") -> "BackendServer":
+        """A server whose handle key lives in ``kms``'s store (opened with ``Kms.open``
+        for a server that must survive restarts)."""
+        if not isinstance(kms, Kms):
+            raise InvalidParameterError("InvalidParameter.Kms", "BackendServer.software needs the Kms whose store keeps its handle key")
+        return cls(_native.BackendServer.software(kms._native))
 
     def handle(self, request: bytes) -> bytes:
         return self._native.handle(request)
