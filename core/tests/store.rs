@@ -855,6 +855,8 @@ struct Gated {
     pending: std::sync::Mutex<Vec<(u64, Vec<u8>)>>,
     /// 0: flushes wait; 1: they succeed; 2: they fail.
     gate: AtomicU8,
+    /// 0: appends wait; 1: they succeed; 2: they fail with disk full.
+    append_gate: AtomicU8,
     failed: std::sync::atomic::AtomicBool,
 }
 
@@ -864,6 +866,7 @@ impl Gated {
             durable: std::sync::Mutex::new(None),
             pending: std::sync::Mutex::new(Vec::new()),
             gate: AtomicU8::new(1),
+            append_gate: AtomicU8::new(1),
             failed: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -886,8 +889,18 @@ impl Storage for Gated {
         true
     }
     fn append<'a>(&'a self, at: u64, record: &'a [u8]) -> BoxFuture<'a, strongroom::Result<()>> {
-        self.pending.lock().unwrap().push((at, record.to_vec()));
-        Box::pin(async { Ok(()) })
+        Box::pin(std::future::poll_fn(move |_| {
+            match self.append_gate.load(Ordering::SeqCst) {
+                0 => std::task::Poll::Pending,
+                1 => {
+                    self.pending.lock().unwrap().push((at, record.to_vec()));
+                    std::task::Poll::Ready(Ok(()))
+                }
+                _ => std::task::Poll::Ready(Err(strongroom::Error::StoreFull(
+                    "injected: ENOSPC".into(),
+                ))),
+            }
+        }))
     }
     fn sync(&self) -> BoxFuture<'_, strongroom::Result<()>> {
         Box::pin(std::future::poll_fn(move |_| {
@@ -993,30 +1006,43 @@ fn nothing_is_answered_from_a_change_before_it_is_durable() {
     }
 }
 
-/// A write that fails is undone; a call that may have seen it fails rather than
-/// answer from it, and the next call sees the state as it is.
+/// A write that fails is undone; a call that saw the change meanwhile fails rather
+/// than answer from it, and a retry sees the state as it is.
 #[test]
 fn a_call_that_saw_an_undone_change_fails_and_a_retry_succeeds() {
-    let faulty = Arc::new(Faulty {
-        inner: MemoryStorage::new(),
-        mode: AtomicU8::new(0),
-    });
-    let kms = open_with(Backend::Software, faulty.clone(), PASS).unwrap();
+    let storage = Arc::new(Gated::new());
+    let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
     let id = block_on(kms.create_key(CreateKeyRequest::default()))
         .unwrap()
         .key_id;
-    faulty.mode.store(1, Ordering::SeqCst);
+    let enc = || {
+        kms.encrypt(EncryptRequest {
+            key_id: id.clone(),
+            plaintext: b"x".to_vec(),
+            encryption_context: EncryptionContext::new(),
+        })
+    };
+    // CreateKeyVersion is applied in memory and waits in its append…
+    storage.append_gate.store(0, Ordering::SeqCst);
+    let mut rotate = Box::pin(kms.create_key_version(&id));
+    assert!(poll_once(rotate.as_mut()).is_pending());
+    // …an Encrypt sees the new primary version and waits for it to be durable…
+    let mut encrypt = Box::pin(enc());
+    assert!(poll_once(encrypt.as_mut()).is_pending());
+    // …the append fails (disk full) and the change is undone: the Encrypt fails too,
+    // instead of answering with a blob under a version that no longer exists.
+    storage.append_gate.store(2, Ordering::SeqCst);
     assert_eq!(
-        block_on(kms.create_key_version(&id)).unwrap_err().code(),
+        block_on(rotate.as_mut()).unwrap_err().code(),
         "Rejected.StoreFull"
     );
-    faulty.mode.store(0, Ordering::SeqCst);
-    let blob = block_on(kms.encrypt(EncryptRequest {
-        key_id: id.clone(),
-        plaintext: b"x".to_vec(),
-        encryption_context: EncryptionContext::new(),
-    }))
-    .unwrap();
+    let e = block_on(encrypt.as_mut()).unwrap_err();
+    assert_eq!(e.code(), "Rejected.StoreIo");
+    assert!(e.to_string().contains("retry"), "{e}");
+    drop((rotate, encrypt));
+    // The retry answers from the state as it is: the one version there is.
+    storage.append_gate.store(1, Ordering::SeqCst);
+    let blob = block_on(enc()).unwrap();
     let versions = block_on(kms.list_key_versions(&id, None, None)).unwrap();
     assert_eq!(versions.total_count, 1);
     assert_eq!(blob.key_version_id, versions.key_versions[0].key_version_id);
