@@ -188,4 +188,21 @@ pub async fn a_store_asking_argon2id_for_more_than_the_wasm_cap_is_refused() {
     .unwrap_err();
     assert_eq!(code(&e), "Rejected.KdfCost");
     assert!(get(&e, "message").as_string().unwrap().contains("256 MiB"));
+    // Nor is such a store (or backup) made here.
+    let made = strongroom::Kms::open(strongroom::KmsOptions {
+        env: strongroom::Env::new(
+            Arc::new(strongroom::env::PooledOsEntropy::default()),
+            Arc::new(strongroom::time::ManualClock::new(1_795_392_000_000)),
+        ),
+        storage: Arc::new(MemoryStorage::new()),
+        root: strongroom::RootSecret::passphrase("pw"),
+        kdf: KdfParams {
+            m_cost_kib: 512 * 1024,
+            t_cost: 1,
+            parallelism: 1,
+        },
+        backend: None,
+    })
+    .await;
+    assert_eq!(made.map(|_| ()).unwrap_err().code(), "Rejected.KdfCost");
 }

@@ -103,6 +103,13 @@ impl Kdf {
                 "Passphrase",
                 "Argon2id parameters out of range",
             )),
+            // A store this runtime could not open again is not made either.
+            RootSecret::Passphrase(_) if params.m_cost_kib > MAX_ARGON2_KIB => {
+                Err(Error::KdfCost {
+                    m_cost_kib: params.m_cost_kib,
+                    cap_kib: MAX_ARGON2_KIB,
+                })
+            }
             RootSecret::Passphrase(_) => Ok(Kdf::Argon2id(params)),
             RootSecret::RawKey(_) => Ok(Kdf::Raw),
         }
