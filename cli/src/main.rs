@@ -603,9 +603,7 @@ fn write_plaintext(path: &str, data: &[u8]) -> Result<(), Error> {
     if path == "-" {
         return write_output(path, data);
     }
-    strongroom::storage::create_private(Path::new(path))
-        .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
-        .map_err(|e| Error::Io(format!("cannot write {path}: {e}")))
+    write_secret_file(Path::new(path), data)
 }
 
 /// A passphrase, wiped when dropped.
