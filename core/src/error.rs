@@ -128,6 +128,18 @@ pub enum Error {
         /// The resource (an ARN, or `*` for the instance).
         resource: String,
     },
+    /// No secret (or secret version, or version stage) by this name
+    /// (`Forbidden.ResourceNotFound`).
+    ResourceNotFound(String),
+    /// A secret by this name, or a version by this VersionId with other data, exists
+    /// already (`Rejected.ResourceExist`).
+    ResourceExists(String),
+    /// The secret is scheduled for deletion: restore it first
+    /// (`Rejected.ResourceInDeleteWindow`).
+    ResourceInDeleteWindow(String),
+    /// A secrets limit (versions, stages, the number of secrets) would be exceeded
+    /// (`Rejected.LimitExceeded`).
+    LimitExceeded(String),
     /// No action by this name (`InvalidAction.NotFound`).
     UnknownAction(String),
     /// A request for one action met another action's service code, or a response of
@@ -273,6 +285,17 @@ impl Error {
                 "KeyMaterialExpireUnix" => "InvalidParameter.KeyMaterialExpireUnix",
                 "ProtectedResourceArn" => "InvalidParameter.ProtectedResourceArn",
                 "Request" => "InvalidParameter.Request",
+                "SecretName" => "InvalidParameter.SecretName",
+                "SecretData" => "InvalidParameter.SecretData",
+                "SecretDataType" => "InvalidParameter.SecretDataType",
+                "SecretType" => "InvalidParameter.SecretType",
+                "VersionId" => "InvalidParameter.VersionId",
+                "VersionStage" => "InvalidParameter.VersionStage",
+                "VersionStages" => "InvalidParameter.VersionStages",
+                "EncryptionKeyId" => "InvalidParameter.EncryptionKeyId",
+                "ExtendedConfig" => "InvalidParameter.ExtendedConfig",
+                "RecoveryWindowInDays" => "InvalidParameter.RecoveryWindowInDays",
+                "RemoveFromVersion" | "MoveToVersion" => "InvalidParameter.VersionId",
                 _ => "InvalidParameter",
             },
             Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",
@@ -309,6 +332,10 @@ impl Error {
             Error::ImportTokenExpired(_) => "Rejected.ImportTokenExpired",
             Error::KeyMaterialMismatch(_) => "Rejected.KeyMaterialMismatch",
             Error::AccessDenied { .. } => "Forbidden.NoPermission",
+            Error::ResourceNotFound(_) => "Forbidden.ResourceNotFound",
+            Error::ResourceExists(_) => "Rejected.ResourceExist",
+            Error::ResourceInDeleteWindow(_) => "Rejected.ResourceInDeleteWindow",
+            Error::LimitExceeded(_) => "Rejected.LimitExceeded",
             Error::UnknownAction(_) => "InvalidAction.NotFound",
             Error::Internal(_) => "InternalFailure",
         }
@@ -316,7 +343,8 @@ impl Error {
 
     /// The error's family, which each binding maps to its exception class
     /// (`<kind>Error`): `InvalidParameter`, `KeyNotFound`, `KeyState`,
-    /// `InvalidCiphertext`, `WrongPassphrase`, `Store`, `Backend` or `Rejected`.
+    /// `InvalidCiphertext`, `WrongPassphrase`, `AccessDenied`, `ResourceNotFound`,
+    /// `ResourceState`, `Store`, `Backend` or `Rejected`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
@@ -331,6 +359,9 @@ impl Error {
             Error::WrongPassphrase => "WrongPassphrase",
             Error::AccessDenied { .. } => "AccessDenied",
             Error::UnknownAction(_) => "InvalidParameter",
+            Error::ResourceNotFound(_) => "ResourceNotFound",
+            Error::ResourceInDeleteWindow(_) => "ResourceState",
+            Error::ResourceExists(_) | Error::LimitExceeded(_) => "Rejected",
             Error::StoreCorrupted(_)
             | Error::UnsupportedStoreVersion(_)
             | Error::StoreIo(_)
@@ -431,6 +462,13 @@ impl fmt::Display for Error {
                 write!(f, "the caller may not {action} on {resource}")
             }
             Error::UnknownAction(a) => write!(f, "no action named {a:?}"),
+            Error::ResourceNotFound(what) => write!(f, "the resource is not found: {what}"),
+            Error::ResourceExists(what) => write!(f, "the resource already exists: {what}"),
+            Error::ResourceInDeleteWindow(name) => write!(
+                f,
+                "secret {name} is scheduled for deletion; restore it with RestoreSecret first"
+            ),
+            Error::LimitExceeded(what) => write!(f, "limit exceeded: {what}"),
             Error::Internal(what) => write!(f, "internal failure (a bug in strongroom): {what}"),
         }
     }

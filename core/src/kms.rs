@@ -447,6 +447,14 @@ pub struct Kms {
     next_rotation: spin::Mutex<Option<u64>>,
     /// Earliest expiry of imported key material (ms).
     pub(crate) next_material_expiry: spin::Mutex<Option<u64>>,
+    /// Earliest planned secret deletion (ms).
+    pub(crate) next_secret_deletion: spin::Mutex<Option<u64>>,
+    /// Earliest automatic secret rotation or retry due (ms).
+    pub(crate) next_secret_rotation: spin::Mutex<Option<u64>>,
+    /// The installed secret rotator (None: the built-in random-password rotator).
+    pub(crate) secret_rotator: spin::Mutex<Option<Arc<dyn crate::service::secrets::SecretRotator>>>,
+    /// A round of automatic secret rotation is running (not re-entered).
+    pub(crate) rotating_secrets: core::sync::atomic::AtomicBool,
     writer: AsyncMutex,
     /// Mutations applied to `state` (counted under the state lock), the highest of
     /// them known durable, and how many applied mutations were undone after their
@@ -621,9 +629,32 @@ pub struct Tag {
     pub tag_value: String,
 }
 
+/// Alibaba's tag rules (keys and secrets alike): at least one tag; TagKey 1–128
+/// characters, not `acs:`- or `aliyun`-prefixed; TagValue at most 256.
+pub(crate) fn check_tags(tags: &[Tag]) -> Result<()> {
+    if tags.is_empty() {
+        return Err(Error::param("Tags", "at least one tag"));
+    }
+    for t in tags {
+        let n = t.tag_key.chars().count();
+        if n == 0
+            || n > 128
+            || t.tag_key.starts_with("acs:")
+            || t.tag_key.starts_with("aliyun")
+            || t.tag_value.chars().count() > 256
+        {
+            return Err(Error::param(
+                "Tags",
+                "TagKey is 1-128 characters, not acs:/aliyun-prefixed; TagValue at most 256",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// One page of `items` (PageNumber from 1, default 1; PageSize 1–100, default 10),
 /// with the page number and size actually used. Borrowed: nothing is cloned.
-fn page<T>(
+pub(crate) fn page<T>(
     items: &[T],
     page_number: Option<u32>,
     page_size: Option<u32>,
@@ -732,6 +763,10 @@ impl Kms {
             next_deletion: spin::Mutex::new(state.next_deletion()),
             next_material_expiry: spin::Mutex::new(state.next_material_expiry()),
             next_rotation: spin::Mutex::new(state.next_rotation()),
+            next_secret_deletion: spin::Mutex::new(state.next_secret_deletion()),
+            next_secret_rotation: spin::Mutex::new(state.next_secret_rotation()),
+            secret_rotator: spin::Mutex::new(None),
+            rotating_secrets: core::sync::atomic::AtomicBool::new(false),
             state: spin::Mutex::new(state),
             call_hook: spin::Mutex::new(None),
             request_seq: core::sync::atomic::AtomicU64::new(0),
@@ -1275,7 +1310,9 @@ impl Kms {
         let due: crate::backend::BoxFuture<'_, Result<()>> = Box::pin(async move {
             self.delete_due().await?;
             self.expire_material_due().await?;
-            self.rotate_due().await
+            self.rotate_due().await?;
+            self.delete_due_secrets().await?;
+            self.rotate_due_secrets().await
         });
         due.await
     }
@@ -1288,20 +1325,26 @@ impl Kms {
             &self.next_deletion,
             &self.next_material_expiry,
             &self.next_rotation,
+            &self.next_secret_deletion,
+            &self.next_secret_rotation,
         ]
         .iter()
         .all(|t| t.lock().is_none_or(|t| t > now))
     }
 
     pub(crate) fn refresh_schedules(&self) {
-        let (d, r, m) = {
+        let (d, r, m, sd, sr) = {
             let st = self.state.lock();
             (
                 st.next_deletion(),
                 st.next_rotation(),
                 st.next_material_expiry(),
+                st.next_secret_deletion(),
+                st.next_secret_rotation(),
             )
         };
+        *self.next_secret_deletion.lock() = sd;
+        *self.next_secret_rotation.lock() = sr;
         *self.next_deletion.lock() = d;
         *self.next_material_expiry.lock() = m;
         *self.next_rotation.lock() = r;
@@ -1326,6 +1369,7 @@ impl Kms {
             .collect();
         for (id, spec, usage) in due {
             self.add_version(&id, spec, usage).await?;
+            self.rewrap_secrets(&id).await;
         }
         self.refresh_schedules();
         Ok(())
@@ -1688,6 +1732,7 @@ impl Kms {
         })?;
         let v = self.add_version(&id, spec, usage).await?;
         self.refresh_schedules();
+        self.rewrap_secrets(&id).await;
         Ok(v)
     }
 
@@ -2052,23 +2097,7 @@ impl Kms {
     }
 
     pub(crate) async fn tag_resource_impl(&self, key_id: &str, tags: &[Tag]) -> Result<()> {
-        if tags.is_empty() {
-            return Err(Error::param("Tags", "at least one tag"));
-        }
-        for t in tags {
-            let n = t.tag_key.chars().count();
-            if n == 0
-                || n > 128
-                || t.tag_key.starts_with("acs:")
-                || t.tag_key.starts_with("aliyun")
-                || t.tag_value.chars().count() > 256
-            {
-                return Err(Error::param(
-                    "Tags",
-                    "TagKey is 1-128 characters, not acs:/aliyun-prefixed; TagValue at most 256",
-                ));
-            }
-        }
+        check_tags(tags)?;
         self.mutate_key(key_id, |k| {
             for t in tags {
                 k.tags.insert(t.tag_key.clone(), t.tag_value.clone());

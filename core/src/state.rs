@@ -10,8 +10,10 @@ use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
 use crate::vocab::{KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel};
 
-/// The state version this build writes (2 adds the BYOK fields); 1 still reads.
+/// The state version this build writes (2 adds the BYOK fields, 3 the secrets
+/// table, written only when the store holds a secret); 1 and 2 still read.
 const STATE_VERSION: u8 = 2;
+const STATE_VERSION_SECRETS: u8 = 3;
 
 #[derive(Clone, Debug)]
 pub(crate) struct VersionRecord {
@@ -94,6 +96,73 @@ pub(crate) struct State {
     pub(crate) order: Vec<String>,
     /// Alias name (`alias/…`) → KeyId.
     pub(crate) aliases: BTreeMap<String, String>,
+    /// Secrets by SecretName.
+    pub(crate) secrets: BTreeMap<String, SecretRecord>,
+}
+
+/// One version of a secret: its value sealed under a fresh 32-byte data key, which is
+/// itself a ciphertext blob of the secret's CMK (docs/FORMAT.md §Secrets).
+#[derive(Clone, Debug)]
+pub(crate) struct SecretVersionRecord {
+    pub(crate) version_id: String,
+    pub(crate) creation_ms: u64,
+    /// Its stages (ACSCurrent, ACSPrevious, ACSPending, custom), in the order given.
+    pub(crate) stages: Vec<String>,
+    /// 0 = text, 1 = binary.
+    pub(crate) data_type: u8,
+    /// The data key: a ciphertext blob under the secret's CMK.
+    pub(crate) wrapped_key: Vec<u8>,
+    pub(crate) nonce: [u8; 12],
+    /// AES-256-GCM of the value under the data key (ciphertext ‖ tag).
+    pub(crate) ciphertext: Vec<u8>,
+}
+
+/// A secret (metadata in the clear inside the sealed store, as Alibaba documents).
+#[derive(Clone, Debug)]
+pub(crate) struct SecretRecord {
+    pub(crate) name: String,
+    /// Generic, Rds, Redis, RAMCredentials or ECS.
+    pub(crate) secret_type: String,
+    pub(crate) description: String,
+    /// The CMK's KeyId.
+    pub(crate) encryption_key_id: String,
+    pub(crate) creation_ms: u64,
+    pub(crate) update_ms: u64,
+    pub(crate) planned_delete_ms: Option<u64>,
+    pub(crate) tags: BTreeMap<String, String>,
+    /// ExtendedConfig, JSON text.
+    pub(crate) extended_config: Option<String>,
+    /// Automatic rotation's interval (None: off).
+    pub(crate) rotation_interval_secs: Option<u64>,
+    pub(crate) last_rotation_ms: Option<u64>,
+    /// After a failed rotation: when the next attempt is due.
+    pub(crate) rotation_retry_ms: Option<u64>,
+    /// Failed rotation attempts since the last success.
+    pub(crate) rotation_failures: u32,
+    /// Versions, oldest first.
+    pub(crate) versions: Vec<SecretVersionRecord>,
+}
+
+impl SecretRecord {
+    /// When automatic rotation is next due (a retry after a failure comes first).
+    pub(crate) fn next_rotation_ms(&self) -> Option<u64> {
+        let every = self.rotation_interval_secs?;
+        if self.planned_delete_ms.is_some() {
+            return None;
+        }
+        if let Some(t) = self.rotation_retry_ms {
+            return Some(t);
+        }
+        let from = self.last_rotation_ms.unwrap_or(self.creation_ms);
+        Some(from.saturating_add(every.saturating_mul(1000)))
+    }
+
+    /// The version that holds `stage`.
+    pub(crate) fn staged(&self, stage: &str) -> Option<&SecretVersionRecord> {
+        self.versions
+            .iter()
+            .find(|v| v.stages.iter().any(|s| s == stage))
+    }
 }
 
 impl State {
@@ -111,6 +180,22 @@ impl State {
             .min()
     }
 
+    /// The earliest planned deletion of a secret.
+    pub(crate) fn next_secret_deletion(&self) -> Option<u64> {
+        self.secrets
+            .values()
+            .filter_map(|s| s.planned_delete_ms)
+            .min()
+    }
+
+    /// The earliest automatic rotation (or retry) due among secrets.
+    pub(crate) fn next_secret_rotation(&self) -> Option<u64> {
+        self.secrets
+            .values()
+            .filter_map(SecretRecord::next_rotation_ms)
+            .min()
+    }
+
     /// The earliest automatic rotation due among Enabled keys.
     pub(crate) fn next_rotation(&self) -> Option<u64> {
         self.keys
@@ -122,7 +207,11 @@ impl State {
 
     pub(crate) fn encode(&self) -> SecretBytes {
         let mut w = Writer::secret();
-        w.u8(STATE_VERSION);
+        w.u8(if self.secrets.is_empty() {
+            STATE_VERSION
+        } else {
+            STATE_VERSION_SECRETS
+        });
         w.u32(u32::try_from(self.order.len()).unwrap_or(u32::MAX));
         for id in &self.order {
             let Some(k) = self.keys.get(id) else { continue };
@@ -133,13 +222,19 @@ impl State {
             w.str16(a);
             w.str16(id);
         }
+        if !self.secrets.is_empty() {
+            w.u32(u32::try_from(self.secrets.len()).unwrap_or(u32::MAX));
+            for rec in self.secrets.values() {
+                encode_secret(&mut w, rec);
+            }
+        }
         SecretBytes::new(core::mem::take(&mut w.buf))
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<State> {
         let mut r = Reader::new(bytes);
         let version = match r.u8() {
-            Some(v @ (1 | STATE_VERSION)) => v,
+            Some(v @ (1 | STATE_VERSION | STATE_VERSION_SECRETS)) => v,
             Some(v) => return Err(Error::UnsupportedStoreVersion(v)),
             None => return Err(bad("empty state")),
         };
@@ -158,6 +253,15 @@ impl State {
             let a = r.str16().ok_or(bad("truncated alias"))?;
             let id = r.str16().ok_or(bad("truncated alias"))?;
             st.aliases.insert(a, id);
+        }
+        if version >= STATE_VERSION_SECRETS {
+            let ns = r.u32().ok_or(bad("truncated secret table"))?;
+            for _ in 0..ns {
+                let rec = decode_secret(&mut r)?;
+                if st.secrets.insert(rec.name.clone(), rec).is_some() {
+                    return Err(bad("duplicate secret name"));
+                }
+            }
         }
         if r.remaining() != 0 {
             return Err(bad("trailing bytes after state"));
@@ -207,6 +311,16 @@ impl State {
                         return Err(bad("delta deletes a missing alias"));
                     }
                 }
+                Some(OP_PUT_SECRET) => {
+                    let rec = decode_secret(&mut r)?;
+                    self.secrets.insert(rec.name.clone(), rec);
+                }
+                Some(OP_DELETE_SECRET) => {
+                    let name = r.str16().ok_or(bad("truncated delta"))?;
+                    if self.secrets.remove(&name).is_none() {
+                        return Err(bad("delta deletes a missing secret"));
+                    }
+                }
                 Some(_) => return Err(bad("unknown delta operation")),
                 None => return Err(bad("truncated delta")),
             }
@@ -231,6 +345,117 @@ const OP_DELETE_ALIAS: u8 = 4;
 /// A key record in the version-2 layout (with the BYOK fields); OP_PUT_KEY records
 /// (version 1) are still read.
 const OP_PUT_KEY_V2: u8 = 5;
+const OP_PUT_SECRET: u8 = 6;
+const OP_DELETE_SECRET: u8 = 7;
+
+fn encode_secret(w: &mut Writer, s: &SecretRecord) {
+    w.str16(&s.name);
+    w.str16(&s.secret_type);
+    w.str16(&s.description);
+    w.str16(&s.encryption_key_id);
+    w.u64(s.creation_ms);
+    w.u64(s.update_ms);
+    w.u64(s.planned_delete_ms.unwrap_or(0));
+    w.u32(u32::try_from(s.tags.len()).unwrap_or(u32::MAX));
+    for (k, v) in &s.tags {
+        w.str16(k);
+        w.str16(v);
+    }
+    w.u8(u8::from(s.extended_config.is_some()));
+    w.bytes32(s.extended_config.as_deref().unwrap_or_default().as_bytes());
+    w.u64(s.rotation_interval_secs.unwrap_or(0));
+    w.u64(s.last_rotation_ms.unwrap_or(0));
+    w.u64(s.rotation_retry_ms.unwrap_or(0));
+    w.u32(s.rotation_failures);
+    w.u32(u32::try_from(s.versions.len()).unwrap_or(u32::MAX));
+    for v in &s.versions {
+        w.str16(&v.version_id);
+        w.u64(v.creation_ms);
+        w.u8(u8::try_from(v.stages.len()).unwrap_or(u8::MAX));
+        for st in &v.stages {
+            w.str16(st);
+        }
+        w.u8(v.data_type);
+        w.bytes16(&v.wrapped_key);
+        w.raw(&v.nonce);
+        w.bytes32(&v.ciphertext);
+    }
+}
+
+fn decode_secret(r: &mut Reader<'_>) -> Result<SecretRecord> {
+    let t = || bad("truncated secret record");
+    let opt = |v: u64| (v != 0).then_some(v);
+    let name = r.str16().ok_or_else(t)?;
+    let secret_type = r.str16().ok_or_else(t)?;
+    let description = r.str16().ok_or_else(t)?;
+    let encryption_key_id = r.str16().ok_or_else(t)?;
+    let creation_ms = r.u64().ok_or_else(t)?;
+    let update_ms = r.u64().ok_or_else(t)?;
+    let planned_delete_ms = opt(r.u64().ok_or_else(t)?);
+    let nt = r.u32().ok_or_else(t)?;
+    let mut tags = BTreeMap::new();
+    for _ in 0..nt {
+        let k = r.str16().ok_or_else(t)?;
+        let v = r.str16().ok_or_else(t)?;
+        tags.insert(k, v);
+    }
+    let has_config = r.u8().ok_or_else(t)?;
+    let config = r.bytes32().ok_or_else(t)?;
+    let extended_config = match has_config {
+        0 => None,
+        1 => Some(
+            String::from_utf8(config.to_vec()).map_err(|_| bad("ExtendedConfig is not UTF-8"))?,
+        ),
+        _ => return Err(bad("bad ExtendedConfig flag")),
+    };
+    let rotation_interval_secs = opt(r.u64().ok_or_else(t)?);
+    let last_rotation_ms = opt(r.u64().ok_or_else(t)?);
+    let rotation_retry_ms = opt(r.u64().ok_or_else(t)?);
+    let rotation_failures = r.u32().ok_or_else(t)?;
+    let nv = r.u32().ok_or_else(t)?;
+    let mut versions = Vec::new();
+    for _ in 0..nv {
+        let version_id = r.str16().ok_or_else(t)?;
+        let creation_ms = r.u64().ok_or_else(t)?;
+        let ns = r.u8().ok_or_else(t)?;
+        let mut stages = Vec::with_capacity(usize::from(ns));
+        for _ in 0..ns {
+            stages.push(r.str16().ok_or_else(t)?);
+        }
+        let data_type = r.u8().ok_or_else(t)?;
+        if data_type > 1 {
+            return Err(bad("unknown SecretDataType"));
+        }
+        let wrapped_key = r.bytes16().ok_or_else(t)?.to_vec();
+        let nonce = r.array::<12>().ok_or_else(t)?;
+        let ciphertext = r.bytes32().ok_or_else(t)?.to_vec();
+        versions.push(SecretVersionRecord {
+            version_id,
+            creation_ms,
+            stages,
+            data_type,
+            wrapped_key,
+            nonce,
+            ciphertext,
+        });
+    }
+    Ok(SecretRecord {
+        name,
+        secret_type,
+        description,
+        encryption_key_id,
+        creation_ms,
+        update_ms,
+        planned_delete_ms,
+        tags,
+        extended_config,
+        rotation_interval_secs,
+        last_rotation_ms,
+        rotation_retry_ms,
+        rotation_failures,
+        versions,
+    })
+}
 
 fn encode_key(w: &mut Writer, k: &KeyRecord) {
     w.str16(&k.key_id);
@@ -398,6 +623,8 @@ pub(crate) struct Undo {
     removed: Vec<(usize, String)>,
     /// Touched aliases: their target before the mutation.
     aliases: BTreeMap<String, Option<String>>,
+    /// Touched secrets: their record before the mutation.
+    secrets: BTreeMap<String, Option<SecretRecord>>,
 }
 
 impl<'a> Txn<'a> {
@@ -474,6 +701,36 @@ impl<'a> Txn<'a> {
         self.st.aliases.insert(alias.to_string(), key_id)
     }
 
+    fn touch_secret(&mut self, name: &str) {
+        if !self.undo.secrets.contains_key(name) {
+            self.undo
+                .secrets
+                .insert(name.to_string(), self.st.secrets.get(name).cloned());
+        }
+    }
+
+    /// A secret to change.
+    pub(crate) fn secret_mut(&mut self, name: &str) -> Option<&mut SecretRecord> {
+        if !self.st.secrets.contains_key(name) {
+            return None;
+        }
+        self.touch_secret(name);
+        self.st.secrets.get_mut(name)
+    }
+
+    /// Adds (or replaces) a secret.
+    pub(crate) fn insert_secret(&mut self, rec: SecretRecord) {
+        let name = rec.name.clone();
+        self.touch_secret(&name);
+        self.st.secrets.insert(name, rec);
+    }
+
+    /// Removes a secret.
+    pub(crate) fn remove_secret(&mut self, name: &str) -> Option<SecretRecord> {
+        self.touch_secret(name);
+        self.st.secrets.remove(name)
+    }
+
     /// Removes `alias`; returns its target.
     pub(crate) fn remove_alias(&mut self, alias: &str) -> Option<String> {
         self.touch_alias(alias);
@@ -484,7 +741,7 @@ impl<'a> Txn<'a> {
 impl Undo {
     /// Whether the mutation touched nothing.
     pub(crate) fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.aliases.is_empty()
+        self.keys.is_empty() && self.aliases.is_empty() && self.secrets.is_empty()
     }
 
     /// The journal delta: the touched entries as they are in `st` now. Key puts come
@@ -515,6 +772,20 @@ impl Undo {
             }
             n += 1;
         }
+        for (name, before) in &self.secrets {
+            match (st.secrets.get(name), before) {
+                (Some(rec), _) => {
+                    w.u8(OP_PUT_SECRET);
+                    encode_secret(&mut w, rec);
+                }
+                (None, Some(_)) => {
+                    w.u8(OP_DELETE_SECRET);
+                    w.str16(name);
+                }
+                (None, None) => continue,
+            }
+            n += 1;
+        }
         for (id, before) in &self.keys {
             if before.is_some() && !st.keys.contains_key(id) {
                 w.u8(OP_DELETE_KEY);
@@ -530,6 +801,16 @@ impl Undo {
 
     /// Puts every touched entry of `st` back as it was.
     pub(crate) fn rollback(self, st: &mut State) {
+        for (name, before) in self.secrets {
+            match before {
+                Some(rec) => {
+                    st.secrets.insert(name, rec);
+                }
+                None => {
+                    st.secrets.remove(&name);
+                }
+            }
+        }
         for (a, before) in self.aliases {
             match before {
                 Some(id) => {

@@ -126,6 +126,7 @@ impl Kms {
         match req {
             Request::CreateKey(_)
             | Request::ListKeys(_)
+            | Request::ListSecrets(_)
             | Request::ListAliases(_)
             | Request::GetRandomPassword(_)
             | Request::DescribeService(_) => cx.allow(Resource::Instance),
@@ -192,6 +193,25 @@ impl Kms {
             Request::AsymmetricDecrypt(r) => key(&mut r.key_id),
             Request::EncryptEnvelope(r) => admit_recipients(&st, cx, &mut r.key_ids),
             Request::BeginEnvelope(r) => admit_recipients(&st, cx, &mut r.key_ids),
+            Request::CreateSecret(r) => {
+                if let Some(k) = &mut r.encryption_key_id {
+                    key(k)?;
+                }
+                cx.allow(Resource::Secret(r.secret_name.clone()))
+            }
+            Request::GetSecretValue(r) => secret(cx, &mut r.secret_name),
+            Request::PutSecretValue(r) => secret(cx, &mut r.secret_name),
+            Request::UpdateSecretVersionStage(r) => secret(cx, &mut r.secret_name),
+            Request::ListSecretVersionIds(r) => secret(cx, &mut r.secret_name),
+            Request::DescribeSecret(r) => secret(cx, &mut r.secret_name),
+            Request::UpdateSecret(r) => secret(cx, &mut r.secret_name),
+            Request::DeleteSecret(r) => secret(cx, &mut r.secret_name),
+            Request::RestoreSecret(r) => secret(cx, &mut r.secret_name),
+            Request::RotateSecret(r) => secret(cx, &mut r.secret_name),
+            Request::UpdateSecretRotationPolicy(r) => secret(cx, &mut r.secret_name),
+            Request::TagSecret(r) => secret(cx, &mut r.secret_name),
+            Request::UntagSecret(r) => secret(cx, &mut r.secret_name),
+            Request::ListSecretTags(r) => secret(cx, &mut r.secret_name),
             // Each stanza's key is admitted where the stanzas are tried
             // (`Kms::open_envelope_key_in`): a key the caller may not use is skipped.
             Request::DecryptEnvelope(_) | Request::OpenEnvelope(_) => Ok(()),
@@ -407,6 +427,49 @@ impl Kms {
                     .open_envelope_key_in(cx, &r.header, r.expected.as_ref())
                     .await?;
                 Response::OpenEnvelope(OpenedEnvelopeKey { message_key, info })),
+            Request::CreateSecret(r) => {
+                arm!(Response::CreateSecret(self.create_secret_impl(r).await?))
+            }
+            Request::GetSecretValue(r) => arm!(Response::GetSecretValue(
+                self.get_secret_value_impl(r).await?
+            )),
+            Request::PutSecretValue(r) => arm!(Response::PutSecretValue(
+                self.put_secret_value_impl(r).await?
+            )),
+            Request::UpdateSecretVersionStage(r) => arm!(Response::UpdateSecretVersionStage(
+                self.update_secret_version_stage_impl(r).await?
+            )),
+            Request::ListSecretVersionIds(r) => arm!(Response::ListSecretVersionIds(
+                self.list_secret_version_ids_impl(r).await?
+            )),
+            Request::DescribeSecret(r) => arm!(Response::DescribeSecret(Box::new(
+                self.describe_secret_impl(&r)?
+            ))),
+            Request::ListSecrets(r) => arm!(Response::ListSecrets(self.list_secrets_impl(&r)?)),
+            Request::UpdateSecret(r) => {
+                arm!(Response::UpdateSecret(self.update_secret_impl(r).await?))
+            }
+            Request::DeleteSecret(r) => {
+                arm!(Response::DeleteSecret(self.delete_secret_impl(r).await?))
+            }
+            Request::RestoreSecret(r) => {
+                arm!(Response::RestoreSecret(self.restore_secret_impl(r).await?))
+            }
+            Request::RotateSecret(r) => {
+                arm!(Response::RotateSecret(self.rotate_secret_impl(r).await?))
+            }
+            Request::UpdateSecretRotationPolicy(r) => arm!(Response::UpdateSecretRotationPolicy(
+                self.update_secret_rotation_policy_impl(r).await?
+            )),
+            Request::TagSecret(r) => arm!(self.tag_secret_impl(r).await?;
+                Response::TagSecret(super::Done)),
+            Request::UntagSecret(r) => arm!(self.untag_secret_impl(r).await?;
+                Response::UntagSecret(super::Done)),
+            Request::ListSecretTags(r) => {
+                arm!(Response::ListSecretTags(super::ListResourceTagsResponse {
+                    tags: self.list_secret_tags_impl(&r)?,
+                }))
+            }
             Request::DescribeService(_) => arm!(Response::DescribeService(self.describe_service())),
         }
     }
@@ -466,6 +529,10 @@ fn validate(req: &Request) -> Result<()> {
         Request::CreateAlias(r) | Request::UpdateAlias(r) => {
             crate::kms::check_alias_name(&r.alias_name)
         }
+        Request::CreateSecret(r) => crate::service::secrets::validate_create(r),
+        Request::PutSecretValue(r) => crate::service::secrets::validate_put(r),
+        Request::DeleteSecret(r) => crate::service::secrets::validate_delete(r),
+        Request::UpdateSecretVersionStage(r) => crate::service::secrets::validate_stage_update(r),
         Request::EncryptEnvelope(r) => check_recipients(&r.key_ids, r.frame_length),
         Request::BeginEnvelope(r) => check_recipients(&r.key_ids, r.frame_length),
         _ => Ok(()),
@@ -491,6 +558,19 @@ fn check_recipients(key_ids: &[String], frame_length: Option<u32>) -> Result<()>
         ));
     }
     Ok(())
+}
+
+/// A SecretName parameter (a name or a secret ARN) becomes the name, and the secret is
+/// authorised.
+fn secret(cx: &Cx<'_>, name: &mut String) -> Result<()> {
+    let n = crate::service::secrets::secret_name_of(name);
+    if n.is_empty() {
+        return Err(Error::param("SecretName", "required"));
+    }
+    if n != name.as_str() {
+        *name = String::from(n);
+    }
+    cx.allow(Resource::Secret(name.clone()))
 }
 
 /// Resolves and authorises every recipient of a new envelope message.

@@ -33,6 +33,7 @@ use crate::kms::*;
 use crate::secret::SecretBytes;
 use crate::service::asymmetric::*;
 use crate::service::import::*;
+use crate::service::secrets::*;
 
 /// The principal the store's owner acts as when a face names no other.
 pub const OWNER: &str = "owner";
@@ -84,6 +85,8 @@ pub enum Resource {
     Key(String),
     /// An alias, by its name (`alias/…`).
     Alias(String),
+    /// A secret, by its SecretName.
+    Secret(String),
 }
 
 impl Resource {
@@ -95,6 +98,7 @@ impl Resource {
             Resource::Instance => String::from("*"),
             Resource::Key(id) => alloc::format!("acs:kms:strongroom:local:key/{id}"),
             Resource::Alias(a) => alloc::format!("acs:kms:strongroom:local:{a}"),
+            Resource::Secret(n) => secret_arn(n),
         }
     }
 }
@@ -288,6 +292,36 @@ model! {
     BeginEnvelope(BeginEnvelopeRequest) -> EnvelopeStart => EncryptEnvelope,
     /// DecryptEnvelope's KMS part (unwrap and verify a parsed header).
     OpenEnvelope(Box<OpenEnvelopeRequest>) -> OpenedEnvelopeKey => DecryptEnvelope,
+    /// CreateSecret.
+    CreateSecret(CreateSecretRequest) -> SecretCreated => CreateSecret,
+    /// GetSecretValue.
+    GetSecretValue(GetSecretValueRequest) -> GetSecretValueResponse => GetSecretValue,
+    /// PutSecretValue.
+    PutSecretValue(PutSecretValueRequest) -> PutSecretValueResponse => PutSecretValue,
+    /// UpdateSecretVersionStage.
+    UpdateSecretVersionStage(UpdateSecretVersionStageRequest) -> SecretNameResponse => UpdateSecretVersionStage,
+    /// ListSecretVersionIds.
+    ListSecretVersionIds(ListSecretVersionIdsRequest) -> ListSecretVersionIdsResponse => ListSecretVersionIds,
+    /// DescribeSecret.
+    DescribeSecret(DescribeSecretRequest) -> Box<SecretMetadata> => DescribeSecret,
+    /// ListSecrets.
+    ListSecrets(ListSecretsRequest) -> ListSecretsResponse => ListSecrets,
+    /// UpdateSecret.
+    UpdateSecret(UpdateSecretRequest) -> SecretNameResponse => UpdateSecret,
+    /// DeleteSecret.
+    DeleteSecret(DeleteSecretRequest) -> DeleteSecretResponse => DeleteSecret,
+    /// RestoreSecret.
+    RestoreSecret(RestoreSecretRequest) -> SecretNameResponse => RestoreSecret,
+    /// RotateSecret.
+    RotateSecret(RotateSecretRequest) -> SecretCreated => RotateSecret,
+    /// UpdateSecretRotationPolicy.
+    UpdateSecretRotationPolicy(UpdateSecretRotationPolicyRequest) -> SecretNameResponse => UpdateSecretRotationPolicy,
+    /// TagResource with a SecretName.
+    TagSecret(TagSecretRequest) -> Done => TagResource,
+    /// UntagResource with a SecretName.
+    UntagSecret(UntagSecretRequest) -> Done => UntagResource,
+    /// ListResourceTags with a SecretName.
+    ListSecretTags(ListSecretTagsRequest) -> ListResourceTagsResponse => ListResourceTags,
     /// DescribeService.
     DescribeService(DescribeServiceRequest) -> DescribeServiceResponse => DescribeService,
 }

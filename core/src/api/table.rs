@@ -20,6 +20,8 @@ pub enum Family {
     Asymmetric,
     /// Envelope messages.
     Envelope,
+    /// Secrets Manager: secrets, their versions, stages, deletion and rotation.
+    Secrets,
     /// The instance itself.
     Service,
 }
@@ -35,6 +37,7 @@ impl Family {
             Family::Crypto => "Crypto",
             Family::Asymmetric => "Asymmetric",
             Family::Envelope => "Envelope",
+            Family::Secrets => "Secrets",
             Family::Service => "Service",
         }
     }
@@ -60,6 +63,10 @@ pub enum Target {
     BlobAndDestination,
     /// Every key of `KeyIds` (EncryptEnvelope).
     KeyIds,
+    /// The secret a `SecretName` parameter names (a name or a secret ARN).
+    SecretName,
+    /// A key (`KeyId`) or a secret (`SecretName`), whichever is given (the tag actions).
+    KeyIdOrSecretName,
     /// Each recipient stanza's key in an envelope header, tried in order
     /// (DecryptEnvelope): a stanza whose key the caller may not use is skipped.
     EnvelopeHeader,
@@ -141,11 +148,11 @@ action_table! {
     /// ListAliasesByKeyId.
     ListAliasesByKeyId = ("ListAliasesByKeyId", Aliases, false, KeyId, []),
     /// TagResource.
-    TagResource = ("TagResource", Aliases, true, KeyId, []),
+    TagResource = ("TagResource", Aliases, true, KeyIdOrSecretName, []),
     /// UntagResource.
-    UntagResource = ("UntagResource", Aliases, true, KeyId, []),
+    UntagResource = ("UntagResource", Aliases, true, KeyIdOrSecretName, []),
     /// ListResourceTags.
-    ListResourceTags = ("ListResourceTags", Aliases, false, KeyId, []),
+    ListResourceTags = ("ListResourceTags", Aliases, false, KeyIdOrSecretName, []),
     /// GetParametersForImport.
     GetParametersForImport = ("GetParametersForImport", Import, true, KeyId, []),
     /// ImportKeyMaterial.
@@ -183,6 +190,30 @@ action_table! {
     EncryptEnvelope = ("EncryptEnvelope", Envelope, false, KeyIds, ["Plaintext"]),
     /// DecryptEnvelope (also the opening of a streamed or platform-framed message).
     DecryptEnvelope = ("DecryptEnvelope", Envelope, false, EnvelopeHeader, ["Plaintext"]),
+    /// CreateSecret.
+    CreateSecret = ("CreateSecret", Secrets, true, SecretName, ["SecretData"]),
+    /// GetSecretValue.
+    GetSecretValue = ("GetSecretValue", Secrets, false, SecretName, ["SecretData"]),
+    /// PutSecretValue.
+    PutSecretValue = ("PutSecretValue", Secrets, true, SecretName, ["SecretData"]),
+    /// UpdateSecretVersionStage.
+    UpdateSecretVersionStage = ("UpdateSecretVersionStage", Secrets, true, SecretName, []),
+    /// ListSecretVersionIds.
+    ListSecretVersionIds = ("ListSecretVersionIds", Secrets, false, SecretName, []),
+    /// DescribeSecret.
+    DescribeSecret = ("DescribeSecret", Secrets, false, SecretName, []),
+    /// ListSecrets.
+    ListSecrets = ("ListSecrets", Secrets, false, Instance, []),
+    /// UpdateSecret.
+    UpdateSecret = ("UpdateSecret", Secrets, true, SecretName, []),
+    /// DeleteSecret.
+    DeleteSecret = ("DeleteSecret", Secrets, true, SecretName, []),
+    /// RestoreSecret.
+    RestoreSecret = ("RestoreSecret", Secrets, true, SecretName, []),
+    /// RotateSecret (the rotator's value is sensitive; it is never answered).
+    RotateSecret = ("RotateSecret", Secrets, true, SecretName, []),
+    /// UpdateSecretRotationPolicy.
+    UpdateSecretRotationPolicy = ("UpdateSecretRotationPolicy", Secrets, true, SecretName, []),
     /// DescribeService: what this instance's build and backend offer.
     DescribeService = ("DescribeService", Service, false, Instance, []),
 }

@@ -234,6 +234,57 @@ fn filters(p: &mut Params<'_>) -> Result<Vec<KeyFilter>> {
         .collect()
 }
 
+/// The tag actions' SecretName, when given instead of a KeyId.
+fn secret_target(p: &mut Params<'_>) -> Result<Option<String>> {
+    let name = p.opt_str("SecretName")?;
+    if name.is_some() && p.map.get("KeyId").is_some_and(|v| !v.is_null()) {
+        return Err(param("SecretName", "give KeyId or SecretName, not both"));
+    }
+    Ok(name)
+}
+
+/// SecretData: text as it is; binary as base64.
+fn secret_data(p: &mut Params<'_>, ty: Option<SecretDataType>) -> Result<SecretBytes> {
+    match ty.unwrap_or(SecretDataType::Text) {
+        SecretDataType::Binary => Ok(SecretBytes::new(p.bytes("SecretData")?)),
+        _ => match p.raw("SecretData") {
+            Some(Value::String(s)) => Ok(SecretBytes::from_slice(s.as_bytes())),
+            Some(_) => Err(param("SecretData", "must be a string")),
+            None => Err(param("SecretData", "required")),
+        },
+    }
+}
+
+fn stages_json(stages: &[String]) -> Value {
+    json!({"VersionStage": stages})
+}
+
+fn tags_json(tags: &[Tag]) -> Value {
+    let list: Vec<Value> = tags
+        .iter()
+        .map(|t| json!({"TagKey": t.tag_key, "TagValue": t.tag_value}))
+        .collect();
+    json!({"Tag": list})
+}
+
+fn put_opt(o: &mut Map<String, Value>, k: &str, v: Option<&String>) {
+    if let Some(v) = v {
+        o.insert(k.to_string(), Value::String(v.clone()));
+    }
+}
+
+fn secret_created(r: &SecretCreated) -> Value {
+    let mut o = Map::new();
+    o.insert("Arn".into(), json!(r.arn));
+    o.insert("SecretName".into(), json!(r.secret_name));
+    o.insert("VersionId".into(), json!(r.version_id));
+    o.insert("SecretType".into(), json!(r.secret_type.as_str()));
+    o.insert("AutomaticRotation".into(), json!(r.automatic_rotation));
+    put_opt(&mut o, "RotationInterval", r.rotation_interval.as_ref());
+    put_opt(&mut o, "NextRotationDate", r.next_rotation_date.as_ref());
+    Value::Object(o)
+}
+
 fn data_key(p: &mut Params<'_>) -> Result<GenerateDataKeyRequest> {
     Ok(GenerateDataKeyRequest {
         key_id: p.str("KeyId")?,
@@ -347,19 +398,39 @@ impl Request {
                 page_number: p.opt_u32("PageNumber")?,
                 page_size: p.opt_u32("PageSize")?,
             }),
-            Action::TagResource => Request::TagResource(TagResourceRequest {
-                key_id: key_id(&mut p)?,
-                tags: tags(&mut p)?,
-            }),
-            Action::UntagResource => Request::UntagResource(UntagResourceRequest {
-                key_id: key_id(&mut p)?,
-                tag_keys: p
+            // The tag actions take a KeyId or a SecretName (one of them).
+            Action::TagResource => match secret_target(&mut p)? {
+                Some(secret_name) => Request::TagSecret(TagSecretRequest {
+                    secret_name,
+                    tags: tags(&mut p)?,
+                }),
+                None => Request::TagResource(TagResourceRequest {
+                    key_id: key_id(&mut p)?,
+                    tags: tags(&mut p)?,
+                }),
+            },
+            Action::UntagResource => {
+                let target = secret_target(&mut p)?;
+                let tag_keys = p
                     .string_list("TagKeys")?
-                    .ok_or_else(|| param("TagKeys", "required"))?,
-            }),
-            Action::ListResourceTags => Request::ListResourceTags(ListResourceTagsRequest {
-                key_id: key_id(&mut p)?,
-            }),
+                    .ok_or_else(|| param("TagKeys", "required"))?;
+                match target {
+                    Some(secret_name) => Request::UntagSecret(UntagSecretRequest {
+                        secret_name,
+                        tag_keys,
+                    }),
+                    None => Request::UntagResource(UntagResourceRequest {
+                        key_id: key_id(&mut p)?,
+                        tag_keys,
+                    }),
+                }
+            }
+            Action::ListResourceTags => match secret_target(&mut p)? {
+                Some(secret_name) => Request::ListSecretTags(ListSecretTagsRequest { secret_name }),
+                None => Request::ListResourceTags(ListResourceTagsRequest {
+                    key_id: key_id(&mut p)?,
+                }),
+            },
             Action::GetParametersForImport => {
                 Request::GetParametersForImport(GetParametersForImportRequest {
                     key_id: key_id(&mut p)?,
@@ -464,6 +535,104 @@ impl Request {
                 ciphertext: p.bytes("Ciphertext")?,
                 encryption_context: p.context("EncryptionContext")?,
             }),
+            Action::CreateSecret => {
+                let secret_name = p.str("SecretName")?;
+                let version_id = p.str("VersionId")?;
+                let secret_data_type = p.parsed::<SecretDataType>("SecretDataType")?;
+                Request::CreateSecret(CreateSecretRequest {
+                    secret_data: secret_data(&mut p, secret_data_type)?,
+                    secret_name,
+                    version_id,
+                    secret_data_type,
+                    encryption_key_id: p.opt_str("EncryptionKeyId")?,
+                    description: p.opt_str("Description")?,
+                    tags: if p.map.contains_key("Tags") {
+                        tags(&mut p)?
+                    } else {
+                        Vec::new()
+                    },
+                    secret_type: p.parsed("SecretType")?,
+                    extended_config: p.opt_json("ExtendedConfig")?.map(|v| v.to_string()),
+                    enable_automatic_rotation: p
+                        .opt_bool("EnableAutomaticRotation")?
+                        .unwrap_or(false),
+                    rotation_interval: p.opt_str("RotationInterval")?,
+                })
+            }
+            Action::GetSecretValue => Request::GetSecretValue(GetSecretValueRequest {
+                secret_name: p.str("SecretName")?,
+                version_id: p.opt_str("VersionId")?,
+                version_stage: p.opt_str("VersionStage")?,
+                fetch_extended_config: p.opt_bool("FetchExtendedConfig")?.unwrap_or(false),
+            }),
+            Action::PutSecretValue => {
+                let secret_name = p.str("SecretName")?;
+                let version_id = p.str("VersionId")?;
+                let secret_data_type = p.parsed::<SecretDataType>("SecretDataType")?;
+                Request::PutSecretValue(PutSecretValueRequest {
+                    secret_data: secret_data(&mut p, secret_data_type)?,
+                    secret_name,
+                    version_id,
+                    secret_data_type,
+                    version_stages: p.string_list("VersionStages")?,
+                })
+            }
+            Action::UpdateSecretVersionStage => {
+                Request::UpdateSecretVersionStage(UpdateSecretVersionStageRequest {
+                    secret_name: p.str("SecretName")?,
+                    version_stage: p.str("VersionStage")?,
+                    remove_from_version: p.opt_str("RemoveFromVersion")?,
+                    move_to_version: p.opt_str("MoveToVersion")?,
+                })
+            }
+            Action::ListSecretVersionIds => {
+                Request::ListSecretVersionIds(ListSecretVersionIdsRequest {
+                    secret_name: p.str("SecretName")?,
+                    include_deprecated: p.opt_bool("IncludeDeprecated")?.unwrap_or(false),
+                    page_number: p.opt_u32("PageNumber")?,
+                    page_size: p.opt_u32("PageSize")?,
+                })
+            }
+            Action::DescribeSecret => Request::DescribeSecret(DescribeSecretRequest {
+                secret_name: p.str("SecretName")?,
+                fetch_tags: p.opt_bool("FetchTags")?.unwrap_or(false),
+            }),
+            Action::ListSecrets => Request::ListSecrets(ListSecretsRequest {
+                fetch_tags: p.opt_bool("FetchTags")?.unwrap_or(false),
+                page_number: p.opt_u32("PageNumber")?,
+                page_size: p.opt_u32("PageSize")?,
+                filters: filters(&mut p)?,
+            }),
+            Action::UpdateSecret => Request::UpdateSecret(UpdateSecretRequest {
+                secret_name: p.str("SecretName")?,
+                description: p.opt_str("Description")?,
+                extended_config_custom_data: p
+                    .opt_json("ExtendedConfig.CustomData")?
+                    .map(|v| v.to_string()),
+            }),
+            Action::DeleteSecret => Request::DeleteSecret(DeleteSecretRequest {
+                secret_name: p.str("SecretName")?,
+                recovery_window_in_days: p.opt_u32("RecoveryWindowInDays")?,
+                force_delete_without_recovery: p
+                    .opt_bool("ForceDeleteWithoutRecovery")?
+                    .unwrap_or(false),
+            }),
+            Action::RestoreSecret => Request::RestoreSecret(RestoreSecretRequest {
+                secret_name: p.str("SecretName")?,
+            }),
+            Action::RotateSecret => Request::RotateSecret(RotateSecretRequest {
+                secret_name: p.str("SecretName")?,
+                version_id: p.opt_str("VersionId")?,
+            }),
+            Action::UpdateSecretRotationPolicy => {
+                Request::UpdateSecretRotationPolicy(UpdateSecretRotationPolicyRequest {
+                    secret_name: p.str("SecretName")?,
+                    enable_automatic_rotation: p
+                        .opt_bool("EnableAutomaticRotation")?
+                        .ok_or_else(|| param("EnableAutomaticRotation", "required"))?,
+                    rotation_interval: p.opt_str("RotationInterval")?,
+                })
+            }
             Action::DescribeService => Request::DescribeService(DescribeServiceRequest {}),
         };
         p.finish(action)?;
@@ -595,6 +764,112 @@ impl Response {
             | Response::TagResource(_)
             | Response::UntagResource(_) => json!({}),
             Response::ListAliases(r) | Response::ListAliasesByKeyId(r) => aliases(r),
+            Response::TagSecret(_) | Response::UntagSecret(_) => json!({}),
+            Response::CreateSecret(r) | Response::RotateSecret(r) => secret_created(r),
+            Response::GetSecretValue(r) => {
+                let mut o = Map::new();
+                o.insert("SecretName".into(), json!(r.secret_name));
+                o.insert("SecretType".into(), json!(r.secret_type.as_str()));
+                o.insert(
+                    "SecretData".into(),
+                    match r.secret_data_type {
+                        SecretDataType::Binary => b64(r.secret_data.expose()),
+                        _ => Value::String(
+                            String::from_utf8_lossy(r.secret_data.expose()).into_owned(),
+                        ),
+                    },
+                );
+                o.insert("SecretDataType".into(), json!(r.secret_data_type.as_str()));
+                o.insert("VersionId".into(), json!(r.version_id));
+                o.insert("VersionStages".into(), stages_json(&r.version_stages));
+                o.insert("CreateTime".into(), json!(r.create_time));
+                o.insert("AutomaticRotation".into(), json!(r.automatic_rotation));
+                put_opt(&mut o, "ExtendedConfig", r.extended_config.as_ref());
+                put_opt(&mut o, "RotationInterval", r.rotation_interval.as_ref());
+                put_opt(&mut o, "NextRotationDate", r.next_rotation_date.as_ref());
+                put_opt(&mut o, "LastRotationDate", r.last_rotation_date.as_ref());
+                Value::Object(o)
+            }
+            Response::PutSecretValue(r) => json!({
+                "SecretName": r.secret_name,
+                "VersionId": r.version_id,
+                "VersionStages": stages_json(&r.version_stages),
+            }),
+            Response::UpdateSecretVersionStage(r)
+            | Response::UpdateSecret(r)
+            | Response::RestoreSecret(r)
+            | Response::UpdateSecretRotationPolicy(r) => json!({"SecretName": r.secret_name}),
+            Response::ListSecretVersionIds(r) => {
+                let list: Vec<Value> = r
+                    .version_ids
+                    .iter()
+                    .map(|v| {
+                        json!({
+                            "VersionId": v.version_id,
+                            "CreateTime": v.create_time,
+                            "VersionStages": stages_json(&v.version_stages),
+                        })
+                    })
+                    .collect();
+                json!({
+                    "SecretName": r.secret_name,
+                    "VersionIds": {"VersionId": list},
+                    "TotalCount": r.total_count,
+                    "PageNumber": r.page_number,
+                    "PageSize": r.page_size,
+                })
+            }
+            Response::DescribeSecret(m) => {
+                let mut o = Map::new();
+                o.insert("Arn".into(), json!(m.arn));
+                o.insert("SecretName".into(), json!(m.secret_name));
+                o.insert("SecretType".into(), json!(m.secret_type.as_str()));
+                o.insert("Description".into(), json!(m.description));
+                o.insert("EncryptionKeyId".into(), json!(m.encryption_key_id));
+                o.insert("CreateTime".into(), json!(m.create_time));
+                o.insert("UpdateTime".into(), json!(m.update_time));
+                o.insert("AutomaticRotation".into(), json!(m.automatic_rotation));
+                put_opt(&mut o, "PlannedDeleteTime", m.planned_delete_time.as_ref());
+                put_opt(&mut o, "RotationInterval", m.rotation_interval.as_ref());
+                put_opt(&mut o, "LastRotationDate", m.last_rotation_date.as_ref());
+                put_opt(&mut o, "NextRotationDate", m.next_rotation_date.as_ref());
+                put_opt(&mut o, "ExtendedConfig", m.extended_config.as_ref());
+                if let Some(t) = &m.tags {
+                    o.insert("Tags".into(), tags_json(t));
+                }
+                Value::Object(o)
+            }
+            Response::ListSecrets(r) => {
+                let list: Vec<Value> = r
+                    .secrets
+                    .iter()
+                    .map(|s| {
+                        let mut o = Map::new();
+                        o.insert("SecretName".into(), json!(s.secret_name));
+                        o.insert("SecretType".into(), json!(s.secret_type.as_str()));
+                        o.insert("CreateTime".into(), json!(s.create_time));
+                        o.insert("UpdateTime".into(), json!(s.update_time));
+                        put_opt(&mut o, "PlannedDeleteTime", s.planned_delete_time.as_ref());
+                        if let Some(t) = &s.tags {
+                            o.insert("Tags".into(), tags_json(t));
+                        }
+                        Value::Object(o)
+                    })
+                    .collect();
+                json!({
+                    "SecretList": {"Secret": list},
+                    "TotalCount": r.total_count,
+                    "PageNumber": r.page_number,
+                    "PageSize": r.page_size,
+                })
+            }
+            Response::DeleteSecret(r) => {
+                let mut o = Map::new();
+                o.insert("SecretName".into(), json!(r.secret_name));
+                put_opt(&mut o, "PlannedDeleteTime", r.planned_delete_time.as_ref());
+                Value::Object(o)
+            }
+            Response::ListSecretTags(r) => json!({"Tags": tags_json(&r.tags)}),
             Response::ListResourceTags(r) => {
                 let list: Vec<Value> = r
                     .tags

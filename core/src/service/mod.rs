@@ -7,3 +7,4 @@ pub(crate) mod envelope;
 #[cfg(feature = "std")]
 pub(crate) mod envelope_io;
 pub mod import;
+pub mod secrets;

@@ -1,0 +1,1152 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Secrets Manager: Alibaba's rules for names, versions, stages, limits, deletion with
+//! a recovery window, the CMK's part, rotation (built-in and a plugged-in rotator,
+//! failures leave ACSCurrent untouched), the wire forms, and that no value leaks into
+//! Debug output, errors or other actions' answers.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pollster::block_on;
+use serde_json::{Value, json};
+use strongroom::api::{Action, Caller, Family, Request, Target};
+use strongroom::env::OsEntropy;
+use strongroom::storage::{KdfParams, MemoryStorage};
+use strongroom::time::ManualClock;
+use strongroom::{
+    ACS_CURRENT, ACS_PENDING, ACS_PREVIOUS, BoxFuture, CreateKeyRequest, CreateSecretRequest,
+    DEFAULT_SECRET_KEY_ALIAS, DeleteSecretRequest, DescribeSecretRequest, Env,
+    GetSecretValueRequest, KeyFilter, Kms, KmsOptions, ListSecretVersionIdsRequest,
+    ListSecretsRequest, PutSecretValueRequest, RestoreSecretRequest, RootSecret,
+    RotateSecretRequest, RotationStep, SecretBytes, SecretDataType, SecretRotator, SecretType, Tag,
+    UpdateSecretRequest, UpdateSecretRotationPolicyRequest, UpdateSecretVersionStageRequest,
+};
+
+const DAY: u64 = 86_400_000;
+const T0: u64 = 1_795_392_000_000;
+
+fn open(clock: &Arc<ManualClock>, storage: &Arc<MemoryStorage>) -> Kms {
+    block_on(Kms::open(KmsOptions {
+        env: Env::new(Arc::new(OsEntropy), clock.clone()),
+        storage: storage.clone(),
+        root: RootSecret::passphrase("pw"),
+        kdf: KdfParams::insecure_fast(),
+        backend: None,
+    }))
+    .unwrap()
+}
+
+fn fresh() -> (Kms, Arc<ManualClock>, Arc<MemoryStorage>) {
+    let clock = Arc::new(ManualClock::new(T0));
+    let storage = Arc::new(MemoryStorage::new());
+    (open(&clock, &storage), clock, storage)
+}
+
+fn create(kms: &Kms, name: &str, value: &str) {
+    block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: name.into(),
+        version_id: "v1".into(),
+        secret_data: SecretBytes::from_slice(value.as_bytes()),
+        ..Default::default()
+    }))
+    .unwrap();
+}
+
+fn get(kms: &Kms, name: &str) -> String {
+    let r = block_on(kms.get_secret_value(GetSecretValueRequest {
+        secret_name: name.into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    String::from_utf8(r.secret_data.expose().to_vec()).unwrap()
+}
+
+fn get_err(kms: &Kms, req: GetSecretValueRequest) -> String {
+    block_on(kms.get_secret_value(req))
+        .unwrap_err()
+        .code()
+        .to_string()
+}
+
+fn put(kms: &Kms, name: &str, vid: &str, value: &str) -> strongroom::Result<Vec<String>> {
+    block_on(kms.put_secret_value(PutSecretValueRequest {
+        secret_name: name.into(),
+        version_id: vid.into(),
+        secret_data: SecretBytes::from_slice(value.as_bytes()),
+        ..Default::default()
+    }))
+    .map(|r| r.version_stages)
+}
+
+fn stages(kms: &Kms, name: &str) -> Vec<(String, Vec<String>)> {
+    block_on(kms.list_secret_version_ids(ListSecretVersionIdsRequest {
+        secret_name: name.into(),
+        include_deprecated: true,
+        page_size: Some(100),
+        ..Default::default()
+    }))
+    .unwrap()
+    .version_ids
+    .into_iter()
+    .map(|v| (v.version_id, v.version_stages))
+    .collect()
+}
+
+#[test]
+fn the_table_knows_every_secret_action() {
+    for (name, mutates) in [
+        ("CreateSecret", true),
+        ("GetSecretValue", false),
+        ("PutSecretValue", true),
+        ("UpdateSecretVersionStage", true),
+        ("ListSecretVersionIds", false),
+        ("DescribeSecret", false),
+        ("ListSecrets", false),
+        ("UpdateSecret", true),
+        ("DeleteSecret", true),
+        ("RestoreSecret", true),
+        ("RotateSecret", true),
+        ("UpdateSecretRotationPolicy", true),
+    ] {
+        let a: Action = name.parse().unwrap();
+        assert_eq!(a.family(), Family::Secrets, "{name}");
+        assert_eq!(a.mutates(), mutates, "{name}");
+        let want = if name == "ListSecrets" {
+            Target::Instance
+        } else {
+            Target::SecretName
+        };
+        assert_eq!(a.target(), want, "{name}");
+    }
+    for a in ["CreateSecret", "GetSecretValue", "PutSecretValue"] {
+        assert_eq!(
+            a.parse::<Action>().unwrap().sensitive_fields(),
+            &["SecretData"]
+        );
+    }
+    assert_eq!(Action::TagResource.target(), Target::KeyIdOrSecretName);
+}
+
+#[test]
+fn create_get_and_the_default_key() {
+    let (kms, _, _) = fresh();
+    let c = block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: "db/password".into(),
+        version_id: "v1".into(),
+        secret_data: SecretBytes::from_slice(b"hunter2"),
+        description: Some("the db".into()),
+        tags: vec![Tag {
+            tag_key: "team".into(),
+            tag_value: "payments".into(),
+        }],
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(c.arn, "acs:kms:strongroom:local:secret/db/password");
+    assert_eq!(c.secret_type, SecretType::Generic);
+    assert_eq!(c.automatic_rotation, "Disabled");
+    let r = block_on(kms.get_secret_value(GetSecretValueRequest {
+        secret_name: "db/password".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(r.secret_data.expose(), b"hunter2");
+    assert_eq!(r.version_id, "v1");
+    assert_eq!(r.version_stages, vec![ACS_CURRENT.to_string()]);
+    assert_eq!(r.secret_data_type, SecretDataType::Text);
+    // The store made its default key, with its alias, and encrypts under it.
+    let d = block_on(kms.describe_secret(DescribeSecretRequest {
+        secret_name: "acs:kms:cn-hangzhou:1234567890123456:secret/db/password".into(),
+        fetch_tags: true,
+    }))
+    .unwrap();
+    let default_key = block_on(kms.describe_key(DEFAULT_SECRET_KEY_ALIAS)).unwrap();
+    assert_eq!(d.encryption_key_id, default_key.key_id);
+    assert_eq!(d.description, "the db");
+    assert_eq!(d.tags.unwrap()[0].tag_value, "payments");
+    // A second secret reuses it.
+    create(&kms, "other", "x");
+    let keys = block_on(kms.list_keys(Default::default())).unwrap();
+    assert_eq!(keys.total_count, 1);
+    // The name is unique.
+    let e = block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: "db/password".into(),
+        version_id: "v9".into(),
+        secret_data: SecretBytes::from_slice(b"x"),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.ResourceExist");
+    assert_eq!(
+        get_err(
+            &kms,
+            GetSecretValueRequest {
+                secret_name: "nope".into(),
+                ..Default::default()
+            }
+        ),
+        "Forbidden.ResourceNotFound"
+    );
+}
+
+#[test]
+fn alibaba_parameter_rules() {
+    let (kms, _, _) = fresh();
+    let base = || CreateSecretRequest {
+        secret_name: "ok".into(),
+        version_id: "v1".into(),
+        secret_data: SecretBytes::from_slice(b"x"),
+        ..Default::default()
+    };
+    let code = |r: CreateSecretRequest| {
+        block_on(kms.create_secret(r))
+            .unwrap_err()
+            .code()
+            .to_string()
+    };
+    for bad in ["", "has space", "semi;colon", &"a".repeat(193), "acs/mine"] {
+        assert_eq!(
+            code(CreateSecretRequest {
+                secret_name: bad.into(),
+                ..base()
+            }),
+            "InvalidParameter.SecretName",
+            "{bad:?}"
+        );
+    }
+    // Every allowed character, at the 192 limit.
+    let long = format!("{}_/+=.-@", "a".repeat(185));
+    assert_eq!(long.len(), 192);
+    block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: long.clone(),
+        ..base()
+    }))
+    .unwrap();
+    // acs/ is for the dynamic types only.
+    block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: "acs/rds/app".into(),
+        secret_type: Some(SecretType::Rds),
+        extended_config: Some(r#"{"DBInstanceId":"rm-1"}"#.into()),
+        ..base()
+    }))
+    .unwrap();
+    assert_eq!(
+        code(CreateSecretRequest {
+            secret_name: "rds2".into(),
+            secret_type: Some(SecretType::Rds),
+            ..base()
+        }),
+        "InvalidParameter.ExtendedConfig"
+    );
+    for bad in ["", &"v".repeat(65)] {
+        assert_eq!(
+            code(CreateSecretRequest {
+                version_id: bad.into(),
+                ..base()
+            }),
+            "InvalidParameter.VersionId"
+        );
+    }
+    assert_eq!(
+        code(CreateSecretRequest {
+            secret_data: SecretBytes::new(vec![b'x'; 30_721]),
+            ..base()
+        }),
+        "InvalidParameter.SecretData"
+    );
+    assert_eq!(
+        code(CreateSecretRequest {
+            secret_data: SecretBytes::new(vec![0xff, 0xfe]),
+            ..base()
+        }),
+        "InvalidParameter.SecretData"
+    );
+    block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: "max".into(),
+        secret_data: SecretBytes::new(vec![b'x'; 30_720]),
+        ..base()
+    }))
+    .unwrap();
+    block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: "bin".into(),
+        secret_data: SecretBytes::new(vec![0xff, 0, 1]),
+        secret_data_type: Some(SecretDataType::Binary),
+        ..base()
+    }))
+    .unwrap();
+    let b = block_on(kms.get_secret_value(GetSecretValueRequest {
+        secret_name: "bin".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(b.secret_data.expose(), &[0xff, 0, 1]);
+    assert_eq!(b.secret_data_type, SecretDataType::Binary);
+    for bad in ["5h", "366d", "7x", "d", "-1d"] {
+        assert_eq!(
+            code(CreateSecretRequest {
+                secret_name: "rot".into(),
+                enable_automatic_rotation: true,
+                rotation_interval: Some(bad.into()),
+                ..base()
+            }),
+            "InvalidParameter.RotationInterval",
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        code(CreateSecretRequest {
+            secret_name: "rot".into(),
+            enable_automatic_rotation: true,
+            ..base()
+        }),
+        "InvalidParameter.RotationInterval"
+    );
+}
+
+#[test]
+fn stages_versions_and_idempotent_put() {
+    let (kms, _, _) = fresh();
+    create(&kms, "s", "one");
+    assert_eq!(put(&kms, "s", "v2", "two").unwrap(), vec![ACS_CURRENT]);
+    assert_eq!(get(&kms, "s"), "two");
+    let prev = block_on(kms.get_secret_value(GetSecretValueRequest {
+        secret_name: "s".into(),
+        version_stage: Some(ACS_PREVIOUS.into()),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(prev.secret_data.expose(), b"one");
+    assert_eq!(prev.version_id, "v1");
+    // Same VersionId, same data: success, no new version. Other data: refused.
+    assert_eq!(put(&kms, "s", "v2", "two").unwrap(), vec![ACS_CURRENT]);
+    assert_eq!(stages(&kms, "s").len(), 2);
+    assert_eq!(
+        put(&kms, "s", "v2", "other").unwrap_err().code(),
+        "Rejected.ResourceExist"
+    );
+    // A custom stage, and a version by id and stage.
+    block_on(kms.put_secret_value(PutSecretValueRequest {
+        secret_name: "s".into(),
+        version_id: "v3".into(),
+        secret_data: SecretBytes::from_slice(b"three"),
+        version_stages: Some(vec!["blue".into()]),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(get(&kms, "s"), "two", "a custom stage leaves ACSCurrent");
+    assert_eq!(
+        get_err(
+            &kms,
+            GetSecretValueRequest {
+                secret_name: "s".into(),
+                version_id: Some("v3".into()),
+                version_stage: Some(ACS_CURRENT.into()),
+                ..Default::default()
+            }
+        ),
+        "Forbidden.ResourceNotFound"
+    );
+    // Move ACSCurrent to v3: v2 becomes ACSPrevious, v1 loses it.
+    block_on(
+        kms.update_secret_version_stage(UpdateSecretVersionStageRequest {
+            secret_name: "s".into(),
+            version_stage: ACS_CURRENT.into(),
+            remove_from_version: Some("v2".into()),
+            move_to_version: Some("v3".into()),
+        }),
+    )
+    .unwrap();
+    assert_eq!(get(&kms, "s"), "three");
+    let st = stages(&kms, "s");
+    assert_eq!(
+        st[0],
+        ("v3".into(), vec!["blue".into(), ACS_CURRENT.into()])
+    );
+    assert_eq!(st[1], ("v2".into(), vec![ACS_PREVIOUS.to_string()]));
+    assert_eq!(st[2], ("v1".into(), Vec::<String>::new()));
+    // ACSCurrent cannot be removed alone, nor moved without naming where it is.
+    let e = block_on(
+        kms.update_secret_version_stage(UpdateSecretVersionStageRequest {
+            secret_name: "s".into(),
+            version_stage: ACS_CURRENT.into(),
+            remove_from_version: Some("v3".into()),
+            move_to_version: None,
+        }),
+    )
+    .unwrap_err();
+    assert!(e.code().starts_with("InvalidParameter"), "{e}");
+    let e = block_on(
+        kms.update_secret_version_stage(UpdateSecretVersionStageRequest {
+            secret_name: "s".into(),
+            version_stage: ACS_CURRENT.into(),
+            remove_from_version: None,
+            move_to_version: Some("v1".into()),
+        }),
+    )
+    .unwrap_err();
+    assert!(e.code().starts_with("InvalidParameter"), "{e}");
+    // A custom stage can be removed, and moved onto a version.
+    block_on(
+        kms.update_secret_version_stage(UpdateSecretVersionStageRequest {
+            secret_name: "s".into(),
+            version_stage: "blue".into(),
+            remove_from_version: Some("v3".into()),
+            move_to_version: Some("v1".into()),
+        }),
+    )
+    .unwrap();
+    assert_eq!(stages(&kms, "s")[2].1, vec!["blue".to_string()]);
+    // Without IncludeDeprecated only staged versions are listed.
+    let listed = block_on(kms.list_secret_version_ids(ListSecretVersionIdsRequest {
+        secret_name: "s".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(listed.total_count, 3);
+}
+
+#[test]
+fn at_most_ten_versions_the_oldest_unstaged_go_first() {
+    let (kms, _, _) = fresh();
+    create(&kms, "s", "v-1");
+    // Pin v1 with a custom stage: it must survive.
+    block_on(
+        kms.update_secret_version_stage(UpdateSecretVersionStageRequest {
+            secret_name: "s".into(),
+            version_stage: "pinned".into(),
+            remove_from_version: None,
+            move_to_version: Some("v1".into()),
+        }),
+    )
+    .unwrap();
+    for i in 2..=15 {
+        put(&kms, "s", &format!("v{i}"), &format!("v-{i}")).unwrap();
+    }
+    let ids: Vec<String> = stages(&kms, "s").into_iter().map(|(v, _)| v).collect();
+    assert_eq!(ids.len(), 10);
+    assert!(ids.contains(&"v1".to_string()), "{ids:?}");
+    assert_eq!(ids[0], "v15");
+    assert!(!ids.contains(&"v2".to_string()), "{ids:?}");
+    assert_eq!(get(&kms, "s"), "v-15");
+    // Ten versions, all staged: an eleventh is refused.
+    let (kms, _, _) = fresh();
+    create(&kms, "t", "x");
+    for i in 2..=10 {
+        block_on(kms.put_secret_value(PutSecretValueRequest {
+            secret_name: "t".into(),
+            version_id: format!("v{i}"),
+            secret_data: SecretBytes::from_slice(b"y"),
+            version_stages: Some(vec![format!("stage{i}")]),
+            ..Default::default()
+        }))
+        .unwrap();
+    }
+    let e = block_on(kms.put_secret_value(PutSecretValueRequest {
+        secret_name: "t".into(),
+        version_id: "v11".into(),
+        secret_data: SecretBytes::from_slice(b"z"),
+        version_stages: Some(vec!["stage11".into()]),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.LimitExceeded");
+    assert_eq!(stages(&kms, "t").len(), 10, "nothing changed");
+}
+
+#[test]
+fn the_cmk_state_decides_and_rotation_rewraps() {
+    let (kms, _, storage) = fresh();
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    block_on(kms.create_alias("alias/secrets", &k.key_id)).unwrap();
+    block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: "s".into(),
+        version_id: "v1".into(),
+        secret_data: SecretBytes::from_slice(b"value"),
+        encryption_key_id: Some("alias/secrets".into()),
+        ..Default::default()
+    }))
+    .unwrap();
+    let d = block_on(kms.describe_secret(DescribeSecretRequest {
+        secret_name: "s".into(),
+        fetch_tags: false,
+    }))
+    .unwrap();
+    assert_eq!(d.encryption_key_id, k.key_id, "stored as the KeyId");
+    block_on(kms.disable_key(&k.key_id)).unwrap();
+    assert_eq!(
+        get_err(
+            &kms,
+            GetSecretValueRequest {
+                secret_name: "s".into(),
+                ..Default::default()
+            }
+        ),
+        "Forbidden.KeyDisabled"
+    );
+    assert_eq!(
+        put(&kms, "s", "v2", "new").unwrap_err().code(),
+        "Forbidden.KeyDisabled"
+    );
+    block_on(kms.enable_key(&k.key_id)).unwrap();
+    assert_eq!(get(&kms, "s"), "value");
+    // Rotation: the data key is re-wrapped under the new primary version, and the
+    // value still opens after the store is reopened.
+    let v2 = block_on(kms.create_key_version(&k.key_id)).unwrap();
+    let image = block_on(kms.export_image(None)).unwrap();
+    drop(kms);
+    let clock = Arc::new(ManualClock::new(T0));
+    let kms = open(&clock, &storage);
+    assert_eq!(get(&kms, "s"), "value");
+    let _ = (image, v2);
+    // A key in its deletion window makes the value unreadable with its code.
+    block_on(kms.schedule_key_deletion(&k.key_id, 7)).unwrap();
+    assert_eq!(
+        get_err(
+            &kms,
+            GetSecretValueRequest {
+                secret_name: "s".into(),
+                ..Default::default()
+            }
+        ),
+        "Forbidden.KeyPendingDeletion"
+    );
+    // An asymmetric key cannot encrypt secrets.
+    let rsa = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(strongroom::KeySpec::Rsa2048),
+        key_usage: Some(strongroom::KeyUsage::SignVerify),
+        ..Default::default()
+    }));
+    if let Ok(rsa) = rsa {
+        let e = block_on(kms.create_secret(CreateSecretRequest {
+            secret_name: "t".into(),
+            version_id: "v1".into(),
+            secret_data: SecretBytes::from_slice(b"x"),
+            encryption_key_id: Some(rsa.key_id),
+            ..Default::default()
+        }))
+        .unwrap_err();
+        assert_eq!(e.code(), "Rejected.KeyUsage");
+    }
+}
+
+/// The software backend, remembering the handles it made and each one it decrypted
+/// under.
+struct Watching {
+    inner: strongroom::backend::software::SoftwareBackend,
+    made: Mutex<Vec<Vec<u8>>>,
+    opened: Mutex<Vec<Vec<u8>>>,
+}
+
+impl strongroom::KeyBackend for Watching {
+    fn protection_level(&self) -> strongroom::ProtectionLevel {
+        self.inner.protection_level()
+    }
+    fn generate<'a>(
+        &'a self,
+        spec: strongroom::KeySpec,
+    ) -> BoxFuture<'a, strongroom::Result<strongroom::KeyHandle>> {
+        Box::pin(async move {
+            let h = self.inner.generate(spec).await?;
+            self.made.lock().unwrap().push(h.0.expose().to_vec());
+            Ok(h)
+        })
+    }
+    fn encrypt<'a>(
+        &'a self,
+        handle: &'a strongroom::KeyHandle,
+        plaintext: &'a [u8],
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, strongroom::Result<strongroom::backend::Sealed>> {
+        self.inner.encrypt(handle, plaintext, aad)
+    }
+    fn decrypt<'a>(
+        &'a self,
+        handle: &'a strongroom::KeyHandle,
+        nonce: &'a [u8; 12],
+        ciphertext: &'a [u8],
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, strongroom::Result<SecretBytes>> {
+        self.opened.lock().unwrap().push(handle.0.expose().to_vec());
+        self.inner.decrypt(handle, nonce, ciphertext, aad)
+    }
+}
+
+#[test]
+fn rewrap_moves_every_version_to_the_new_primary() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let env = Env::new(Arc::new(OsEntropy), clock.clone());
+    let backend = Arc::new(Watching {
+        inner: strongroom::backend::software::SoftwareBackend::new(env.clone()),
+        made: Mutex::new(Vec::new()),
+        opened: Mutex::new(Vec::new()),
+    });
+    let kms = block_on(Kms::open(KmsOptions {
+        env,
+        storage: Arc::new(MemoryStorage::new()),
+        root: RootSecret::passphrase("pw"),
+        kdf: KdfParams::insecure_fast(),
+        backend: Some(backend.clone()),
+    }))
+    .unwrap();
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: "s".into(),
+        version_id: "v1".into(),
+        secret_data: SecretBytes::from_slice(b"a"),
+        encryption_key_id: Some(k.key_id.clone()),
+        ..Default::default()
+    }))
+    .unwrap();
+    put(&kms, "s", "v2", "b").unwrap();
+    let first = backend.made.lock().unwrap().last().unwrap().clone();
+    backend.opened.lock().unwrap().clear();
+    assert_eq!(get(&kms, "s"), "b");
+    assert_eq!(backend.opened.lock().unwrap().clone(), vec![first.clone()]);
+    // Rotation re-wraps both versions' data keys under the new primary version.
+    block_on(kms.create_key_version(&k.key_id)).unwrap();
+    let second = backend.made.lock().unwrap().last().unwrap().clone();
+    assert_ne!(first, second);
+    backend.opened.lock().unwrap().clear();
+    assert_eq!(get(&kms, "s"), "b");
+    let prev = block_on(kms.get_secret_value(GetSecretValueRequest {
+        secret_name: "s".into(),
+        version_id: Some("v1".into()),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(prev.secret_data.expose(), b"a");
+    assert_eq!(
+        backend.opened.lock().unwrap().clone(),
+        vec![second.clone(), second],
+        "both values opened under the new version"
+    );
+}
+
+#[test]
+fn deletion_window_restore_and_force() {
+    let (kms, clock, storage) = fresh();
+    create(&kms, "s", "value");
+    create(&kms, "t", "value");
+    for bad in [6, 31] {
+        let e = block_on(kms.delete_secret(DeleteSecretRequest {
+            secret_name: "s".into(),
+            recovery_window_in_days: Some(bad),
+            ..Default::default()
+        }))
+        .unwrap_err();
+        assert_eq!(e.code(), "InvalidParameter.RecoveryWindowInDays");
+    }
+    let d = block_on(kms.delete_secret(DeleteSecretRequest {
+        secret_name: "s".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(
+        d.planned_delete_time.as_deref(),
+        Some("2026-12-23T00:00:00Z"),
+        "30 days by default"
+    );
+    assert_eq!(
+        get_err(
+            &kms,
+            GetSecretValueRequest {
+                secret_name: "s".into(),
+                ..Default::default()
+            }
+        ),
+        "Rejected.ResourceInDeleteWindow"
+    );
+    assert_eq!(
+        put(&kms, "s", "v2", "x").unwrap_err().code(),
+        "Rejected.ResourceInDeleteWindow"
+    );
+    block_on(kms.restore_secret(RestoreSecretRequest {
+        secret_name: "s".into(),
+    }))
+    .unwrap();
+    assert_eq!(get(&kms, "s"), "value");
+    let e = block_on(kms.restore_secret(RestoreSecretRequest {
+        secret_name: "s".into(),
+    }))
+    .unwrap_err();
+    assert!(e.code().starts_with("InvalidParameter"));
+    // A 7-day window passes (injected clock): the secret is gone, and so is every
+    // journal record that held its value.
+    block_on(kms.delete_secret(DeleteSecretRequest {
+        secret_name: "s".into(),
+        recovery_window_in_days: Some(7),
+        ..Default::default()
+    }))
+    .unwrap();
+    clock.advance(7 * DAY - 1);
+    assert!(
+        block_on(kms.describe_secret(DescribeSecretRequest {
+            secret_name: "s".into(),
+            fetch_tags: false
+        }))
+        .unwrap()
+        .planned_delete_time
+        .is_some()
+    );
+    clock.advance(1);
+    assert_eq!(
+        get_err(
+            &kms,
+            GetSecretValueRequest {
+                secret_name: "s".into(),
+                ..Default::default()
+            }
+        ),
+        "Forbidden.ResourceNotFound"
+    );
+    assert_eq!(kms.store_info().journal_records, 0);
+    // Force: gone now, no recovery.
+    let d = block_on(kms.delete_secret(DeleteSecretRequest {
+        secret_name: "t".into(),
+        force_delete_without_recovery: true,
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(d.planned_delete_time, None);
+    assert_eq!(kms.store_info().journal_records, 0);
+    drop(kms);
+    let kms = open(&clock, &storage);
+    let l = block_on(kms.list_secrets(ListSecretsRequest::default())).unwrap();
+    assert_eq!(l.total_count, 0);
+}
+
+#[test]
+fn list_secrets_pages_and_filters() {
+    let (kms, _, _) = fresh();
+    for i in 0..25 {
+        block_on(kms.create_secret(CreateSecretRequest {
+            secret_name: format!("app/{i:02}"),
+            version_id: "v1".into(),
+            secret_data: SecretBytes::from_slice(b"x"),
+            description: Some(if i % 2 == 0 { "even" } else { "odd" }.into()),
+            tags: if i < 3 {
+                vec![Tag {
+                    tag_key: "env".into(),
+                    tag_value: "prod".into(),
+                }]
+            } else {
+                vec![]
+            },
+            ..Default::default()
+        }))
+        .unwrap();
+    }
+    let p = block_on(kms.list_secrets(ListSecretsRequest {
+        page_number: Some(3),
+        page_size: Some(10),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(p.total_count, 25);
+    assert_eq!(p.secrets.len(), 5);
+    assert_eq!(p.secrets[0].secret_name, "app/20");
+    assert!(p.secrets[0].tags.is_none());
+    let f = |key: &str, values: &[&str]| {
+        block_on(kms.list_secrets(ListSecretsRequest {
+            fetch_tags: true,
+            page_size: Some(100),
+            filters: vec![KeyFilter {
+                key: key.into(),
+                values: values.iter().map(|s| s.to_string()).collect(),
+            }],
+            ..Default::default()
+        }))
+        .map(|r| r.total_count)
+    };
+    assert_eq!(f("SecretName", &["app/1"]).unwrap(), 10);
+    assert_eq!(f("Description", &["odd"]).unwrap(), 12);
+    assert_eq!(f("TagKey", &["env"]).unwrap(), 3);
+    assert_eq!(f("TagValue", &["prod", "dev"]).unwrap(), 3);
+    assert_eq!(
+        f("KeyState", &["x"]).unwrap_err().code(),
+        "InvalidParameter.Filters"
+    );
+    // Tags on a secret: TagResource / UntagResource / ListResourceTags.
+    block_on(kms.tag_secret(
+        "app/05",
+        &[Tag {
+            tag_key: "owner".into(),
+            tag_value: "me".into(),
+        }],
+    ))
+    .unwrap();
+    assert_eq!(block_on(kms.list_secret_tags("app/05")).unwrap().len(), 1);
+    block_on(kms.untag_secret("app/05", &["owner".into()])).unwrap();
+    assert!(block_on(kms.list_secret_tags("app/05")).unwrap().is_empty());
+    assert_eq!(
+        block_on(kms.list_secret_tags("nope")).unwrap_err().code(),
+        "Forbidden.ResourceNotFound"
+    );
+}
+
+#[test]
+fn update_secret_and_extended_config() {
+    let (kms, _, _) = fresh();
+    create(&kms, "s", "x");
+    block_on(kms.update_secret(UpdateSecretRequest {
+        secret_name: "s".into(),
+        description: Some("new".into()),
+        extended_config_custom_data: Some(r#"{"owner":"ops"}"#.into()),
+    }))
+    .unwrap();
+    let d = block_on(kms.describe_secret(DescribeSecretRequest {
+        secret_name: "s".into(),
+        fetch_tags: false,
+    }))
+    .unwrap();
+    assert_eq!(d.description, "new");
+    let cfg: Value = serde_json::from_str(d.extended_config.as_deref().unwrap()).unwrap();
+    assert_eq!(cfg["CustomData"]["owner"], "ops");
+    let e = block_on(kms.update_secret(UpdateSecretRequest {
+        secret_name: "s".into(),
+        extended_config_custom_data: Some("[1]".into()),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.ExtendedConfig");
+}
+
+/// A rotator that hands out numbered values and fails on demand at a given step.
+#[derive(Default)]
+struct Numbered {
+    n: AtomicU32,
+    fail_at: Mutex<Option<&'static str>>,
+    steps: Mutex<Vec<String>>,
+}
+
+impl SecretRotator for Numbered {
+    fn create<'a>(
+        &'a self,
+        step: &'a RotationStep<'a>,
+    ) -> BoxFuture<'a, strongroom::Result<SecretBytes>> {
+        Box::pin(async move {
+            self.steps
+                .lock()
+                .unwrap()
+                .push(format!("create {}", step.version_id));
+            if *self.fail_at.lock().unwrap() == Some("create") {
+                return Err(strongroom::Error::BackendUnavailable(
+                    "create failed".into(),
+                ));
+            }
+            let n = self.n.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(SecretBytes::new(format!("rotated-{n}").into_bytes()))
+        })
+    }
+    fn test<'a>(
+        &'a self,
+        step: &'a RotationStep<'a>,
+        value: &'a SecretBytes,
+    ) -> BoxFuture<'a, strongroom::Result<()>> {
+        Box::pin(async move {
+            self.steps.lock().unwrap().push(format!(
+                "test {} {}",
+                step.version_id,
+                String::from_utf8_lossy(value.expose())
+            ));
+            if *self.fail_at.lock().unwrap() == Some("test") {
+                return Err(strongroom::Error::BackendUnavailable("test failed".into()));
+            }
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn rotation_steps_failure_leaves_current_and_retries() {
+    let (kms, clock, storage) = fresh();
+    create(&kms, "s", "original");
+    let rot = Arc::new(Numbered::default());
+    kms.set_secret_rotator(Some(rot.clone()));
+    // `test` fails: ACSCurrent stays, the new value waits as ACSPending.
+    *rot.fail_at.lock().unwrap() = Some("test");
+    let e = block_on(kms.rotate_secret(RotateSecretRequest {
+        secret_name: "s".into(),
+        version_id: Some("r1".into()),
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.BackendUnavailable");
+    assert_eq!(get(&kms, "s"), "original");
+    let st = stages(&kms, "s");
+    assert_eq!(st[0], ("r1".into(), vec![ACS_PENDING.to_string()]));
+    // Retried: the same pending value is set and tested again, then finished.
+    *rot.fail_at.lock().unwrap() = None;
+    let r = block_on(kms.rotate_secret(RotateSecretRequest {
+        secret_name: "s".into(),
+        version_id: None,
+    }))
+    .unwrap();
+    assert_eq!(r.version_id, "r1");
+    assert_eq!(get(&kms, "s"), "rotated-1");
+    let st = stages(&kms, "s");
+    assert_eq!(st[0], ("r1".into(), vec![ACS_CURRENT.to_string()]));
+    assert_eq!(st[1], ("v1".into(), vec![ACS_PREVIOUS.to_string()]));
+    assert_eq!(
+        rot.steps.lock().unwrap().clone(),
+        vec!["create r1", "test r1 rotated-1", "test r1 rotated-1"]
+    );
+    // Automatic rotation on the injected clock; a failure is retried with backoff
+    // and never fails the unrelated call that ran the sweep.
+    block_on(
+        kms.update_secret_rotation_policy(UpdateSecretRotationPolicyRequest {
+            secret_name: "s".into(),
+            enable_automatic_rotation: true,
+            rotation_interval: Some("1d".into()),
+        }),
+    )
+    .unwrap();
+    *rot.fail_at.lock().unwrap() = Some("create");
+    clock.advance(DAY);
+    block_on(kms.list_secrets(ListSecretsRequest::default())).unwrap();
+    assert_eq!(get(&kms, "s"), "rotated-1");
+    let d = block_on(kms.describe_secret(DescribeSecretRequest {
+        secret_name: "s".into(),
+        fetch_tags: false,
+    }))
+    .unwrap();
+    assert_eq!(
+        d.next_rotation_date.as_deref(),
+        Some("2026-11-24T00:01:00Z")
+    );
+    *rot.fail_at.lock().unwrap() = None;
+    clock.advance(60_000);
+    assert_eq!(get(&kms, "s"), "rotated-2");
+    let d = block_on(kms.describe_secret(DescribeSecretRequest {
+        secret_name: "s".into(),
+        fetch_tags: false,
+    }))
+    .unwrap();
+    assert_eq!(
+        d.last_rotation_date.as_deref(),
+        Some("2026-11-24T00:01:00Z")
+    );
+    assert_eq!(
+        d.next_rotation_date.as_deref(),
+        Some("2026-11-25T00:01:00Z")
+    );
+    // The rotation is durable.
+    drop(kms);
+    let kms = open(&clock, &storage);
+    assert_eq!(get(&kms, "s"), "rotated-2");
+}
+
+#[test]
+fn builtin_rotator_and_dynamic_types() {
+    let (kms, _, _) = fresh();
+    block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: "p".into(),
+        version_id: "v1".into(),
+        secret_data: SecretBytes::from_slice(b"x"),
+        extended_config: Some(r#"{"PasswordLength": 20, "ExcludePunctuation": true}"#.into()),
+        ..Default::default()
+    }))
+    .unwrap();
+    block_on(kms.rotate_secret(RotateSecretRequest {
+        secret_name: "p".into(),
+        version_id: Some("v2".into()),
+    }))
+    .unwrap();
+    let v = get(&kms, "p");
+    assert_eq!(v.len(), 20);
+    assert!(v.chars().all(|c| c.is_ascii_alphanumeric()), "{v}");
+    block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: "acs/ram/user".into(),
+        version_id: "v1".into(),
+        secret_data: SecretBytes::from_slice(b"{}"),
+        secret_type: Some(SecretType::RamCredentials),
+        extended_config: Some(r#"{"UserName":"u"}"#.into()),
+        ..Default::default()
+    }))
+    .unwrap();
+    let e = block_on(kms.rotate_secret(RotateSecretRequest {
+        secret_name: "acs/ram/user".into(),
+        version_id: Some("v2".into()),
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.Unsupported");
+    let e = block_on(
+        kms.update_secret_rotation_policy(UpdateSecretRotationPolicyRequest {
+            secret_name: "acs/ram/user".into(),
+            enable_automatic_rotation: true,
+            rotation_interval: Some("7d".into()),
+        }),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.Unsupported");
+}
+
+fn wire(kms: &Kms, action: &str, params: Value) -> Result<Value, String> {
+    let a: Action = action.parse().unwrap();
+    let Value::Object(map) = params else { panic!() };
+    let req = Request::from_wire(a, &map).map_err(|e| e.code().to_string())?;
+    let resp = block_on(kms.call(&Caller::owner(), req)).map_err(|e| e.code().to_string())?;
+    Ok(resp.to_wire("req-1").unwrap())
+}
+
+#[test]
+fn wire_forms_are_alibabas() {
+    let (kms, _, _) = fresh();
+    let c = wire(
+        &kms,
+        "CreateSecret",
+        json!({"SecretName": "w", "VersionId": "v1", "SecretData": "top secret",
+               "Tags": "[{\"TagKey\":\"a\",\"TagValue\":\"b\"}]",
+               "EnableAutomaticRotation": "true", "RotationInterval": "7d"}),
+    )
+    .unwrap();
+    assert_eq!(c["SecretName"], "w");
+    assert_eq!(c["RotationInterval"], "604800s");
+    assert_eq!(c["AutomaticRotation"], "Enabled");
+    assert_eq!(c["RequestId"], "req-1");
+    let g = wire(&kms, "GetSecretValue", json!({"SecretName": "w"})).unwrap();
+    assert_eq!(g["SecretData"], "top secret");
+    assert_eq!(g["SecretDataType"], "text");
+    assert_eq!(g["VersionStages"]["VersionStage"], json!(["ACSCurrent"]));
+    wire(
+        &kms,
+        "PutSecretValue",
+        json!({"SecretName": "w", "VersionId": "v2", "SecretData": "AAEC",
+               "SecretDataType": "binary", "VersionStages": "[\"ACSCurrent\"]"}),
+    )
+    .unwrap();
+    let g = wire(&kms, "GetSecretValue", json!({"SecretName": "w"})).unwrap();
+    assert_eq!(g["SecretData"], "AAEC");
+    assert_eq!(g["SecretDataType"], "binary");
+    let l = wire(
+        &kms,
+        "ListSecretVersionIds",
+        json!({"SecretName": "w", "IncludeDeprecated": "true"}),
+    )
+    .unwrap();
+    assert_eq!(l["VersionIds"]["VersionId"][1]["VersionId"], "v1");
+    let l = wire(&kms, "ListSecrets", json!({"FetchTags": "true"})).unwrap();
+    assert_eq!(
+        l["SecretList"]["Secret"][0]["Tags"]["Tag"][0]["TagKey"],
+        "a"
+    );
+    let d = wire(&kms, "DescribeSecret", json!({"SecretName": "w"})).unwrap();
+    assert!(d.get("SecretData").is_none());
+    assert!(d["Arn"].as_str().unwrap().ends_with(":secret/w"));
+    wire(
+        &kms,
+        "TagResource",
+        json!({"SecretName": "w", "Tags": "[{\"TagKey\":\"c\",\"TagValue\":\"d\"}]"}),
+    )
+    .unwrap();
+    let t = wire(&kms, "ListResourceTags", json!({"SecretName": "w"})).unwrap();
+    assert_eq!(t["Tags"]["Tag"].as_array().unwrap().len(), 2);
+    wire(
+        &kms,
+        "UntagResource",
+        json!({"SecretName": "w", "TagKeys": "[\"c\"]"}),
+    )
+    .unwrap();
+    assert_eq!(
+        wire(
+            &kms,
+            "TagResource",
+            json!({"SecretName": "w", "KeyId": "k", "Tags": "[]"})
+        )
+        .unwrap_err(),
+        "InvalidParameter.SecretName"
+    );
+    let del = wire(
+        &kms,
+        "DeleteSecret",
+        json!({"SecretName": "w", "RecoveryWindowInDays": "10"}),
+    )
+    .unwrap();
+    assert_eq!(del["PlannedDeleteTime"], "2026-12-03T00:00:00Z");
+    assert_eq!(
+        wire(&kms, "GetSecretValue", json!({"SecretName": "w"})).unwrap_err(),
+        "Rejected.ResourceInDeleteWindow"
+    );
+    wire(&kms, "RestoreSecret", json!({"SecretName": "w"})).unwrap();
+    let r = wire(
+        &kms,
+        "RotateSecret",
+        json!({"SecretName": "w", "VersionId": "v3"}),
+    )
+    .unwrap();
+    assert_eq!(r["VersionId"], "v3");
+    assert!(r.get("SecretData").is_none());
+    wire(
+        &kms,
+        "UpdateSecretRotationPolicy",
+        json!({"SecretName": "w", "EnableAutomaticRotation": false}),
+    )
+    .unwrap();
+    wire(
+        &kms,
+        "UpdateSecret",
+        json!({"SecretName": "w", "Description": "d"}),
+    )
+    .unwrap();
+    wire(
+        &kms,
+        "UpdateSecretVersionStage",
+        json!({"SecretName": "w", "VersionStage": "x", "MoveToVersion": "v1"}),
+    )
+    .unwrap();
+    assert_eq!(
+        wire(
+            &kms,
+            "GetSecretValue",
+            json!({"SecretName": "w", "Plaintext": "x"})
+        )
+        .unwrap_err(),
+        "InvalidParameter.Request"
+    );
+    let s = wire(&kms, "DescribeService", json!({})).unwrap();
+    let actions = s.to_string();
+    for a in ["CreateSecret", "RotateSecret", "UpdateSecretRotationPolicy"] {
+        assert!(actions.contains(a), "{a}");
+    }
+}
+
+#[test]
+fn values_never_leak_into_debug_errors_or_other_answers() {
+    let (kms, _, _) = fresh();
+    let value = "S3CR3T-VALUE-do-not-print";
+    let req = CreateSecretRequest {
+        secret_name: "leak".into(),
+        version_id: "v1".into(),
+        secret_data: SecretBytes::from_slice(value.as_bytes()),
+        ..Default::default()
+    };
+    assert!(!format!("{req:?}").contains(value));
+    let r = Request::CreateSecret(req.clone());
+    assert!(!format!("{r:?}").contains(value));
+    block_on(kms.create_secret(req)).unwrap();
+    let got = block_on(kms.get_secret_value(GetSecretValueRequest {
+        secret_name: "leak".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert!(!format!("{got:?}").contains(value));
+    let e = put(&kms, "leak", "v1", "S3CR3T-other").unwrap_err();
+    assert!(!e.to_string().contains("S3CR3T"), "{e}");
+    for (a, p) in [
+        ("DescribeSecret", json!({"SecretName": "leak"})),
+        ("ListSecrets", json!({"FetchTags": true})),
+        ("ListSecretVersionIds", json!({"SecretName": "leak"})),
+        ("ListResourceTags", json!({"SecretName": "leak"})),
+        (
+            "PutSecretValue",
+            json!({"SecretName": "leak", "VersionId": "v1", "SecretData": value}),
+        ),
+    ] {
+        let out = wire(&kms, a, p).unwrap().to_string();
+        assert!(!out.contains(value), "{a}: {out}");
+    }
+}
