@@ -13,6 +13,8 @@ fn list_path(action: Action) -> Option<(&'static str, &'static str)> {
         Action::ListKeys => Some(("Keys", "Key")),
         Action::ListKeyVersions => Some(("KeyVersions", "KeyVersion")),
         Action::ListAliases | Action::ListAliasesByKeyId => Some(("Aliases", "Alias")),
+        Action::ListSecrets => Some(("SecretList", "Secret")),
+        Action::ListSecretVersionIds => Some(("VersionIds", "VersionId")),
         _ => None,
     }
 }

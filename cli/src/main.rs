@@ -5,6 +5,7 @@
 mod envelope;
 mod kms_verb;
 mod lab;
+mod secret;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -66,6 +67,14 @@ enum Cmd {
     /// GetRandomPassword: written to a new 0600 file, never printed.
     #[command(name = "random-password")]
     RandomPassword(RandomPasswordArgs),
+    /// Secrets Manager: secrets with versions, stages, recovery and rotation. Values
+    /// come from a file or stdin, never from an argument.
+    #[command(subcommand)]
+    Secret(secret::SecretCmd),
+    /// Run a command with secrets in its environment: `strongroom run --secret
+    /// DB_PASSWORD=db/password -- ./server`. The store is closed first; the command
+    /// replaces strongroom, so signals and its exit status pass straight through.
+    Run(secret::RunArgs),
     /// Any action by Alibaba's name with Alibaba's parameters, answering Alibaba's
     /// response JSON, as Alibaba's own CLI does: `strongroom kms Encrypt --KeyId K
     /// --Plaintext aGk= --EncryptionContext '{"a":"b"}'`, `strongroom kms ListKeys
@@ -586,7 +595,7 @@ fn read_input(path: &str) -> Result<Vec<u8>, Error> {
     Ok(buf)
 }
 
-fn write_output(path: &str, data: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_output(path: &str, data: &[u8]) -> Result<(), Error> {
     let r = if path == "-" {
         let mut out = std::io::stdout().lock();
         out.write_all(data).and_then(|()| out.flush())
@@ -686,7 +695,7 @@ fn all_pages<T>(
     }
 }
 
-fn print(json_mode: bool, v: &Value) {
+pub(crate) fn print(json_mode: bool, v: &Value) {
     if json_mode {
         println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     } else if let Some(obj) = v.as_object() {
@@ -901,6 +910,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         ))?;
         store_cmd(&kms, StoreCmd::Info, json_mode)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Cmd::Run(args) = &cli.cmd {
+        return secret::run_command(&cli.store, &passphrase()?, args);
     }
     let kms = open_store(&cli.store, &passphrase()?, KdfParams::default())?;
     if let Cmd::Kms(args) = &cli.cmd {
@@ -1403,7 +1415,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 &json!({"RandomPasswordFile": a.out.display().to_string(), "Length": p.len()}),
             );
         }
-        Cmd::Lab(_) | Cmd::Kms(_) => {}
+        Cmd::Secret(cmd) => secret::run(&kms, cmd, json_mode)?,
+        Cmd::Lab(_) | Cmd::Kms(_) | Cmd::Run(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

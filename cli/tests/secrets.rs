@@ -1,0 +1,462 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! `strongroom secret …` and `strongroom run`, driven as a user would: values from
+//! files and stdin, `get` to stdout or a 0600 file, rotation through a command, and
+//! no value in any output but `get`'s.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn sr(store: &Path, args: &[&str], input: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("STRONGROOM_PASSPHRASE", "pw")
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(data) = input {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(data).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(o)).unwrap()
+}
+
+fn err_code(o: &Output) -> String {
+    assert!(!o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    v["Code"].as_str().unwrap().to_string()
+}
+
+const VALUE: &str = "pa55-W0rd-that-must-not-leak";
+
+#[test]
+fn secret_lifecycle_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut outputs = String::new();
+    let mut keep = |o: &Output| {
+        outputs.push_str(&String::from_utf8_lossy(&o.stdout));
+        outputs.push_str(&String::from_utf8_lossy(&o.stderr));
+    };
+    // From stdin: the trailing newline of `echo` is dropped.
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "create",
+            "db/password",
+            "--value-file",
+            "-",
+            "--tag",
+            "team=pay",
+            "--description",
+            "primary db",
+        ],
+        Some(format!("{VALUE}\n").as_bytes()),
+    );
+    keep(&o);
+    let c = json(&o);
+    assert_eq!(c["SecretName"], "db/password");
+    assert_eq!(c["VersionId"], "v1");
+    let o = sr(&store, &["secret", "get", "db/password"], None);
+    assert_eq!(ok(&o), VALUE, "the value alone, as stored");
+    // To a file: created 0600, never printed.
+    let out = dir.path().join("value.txt");
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "get",
+            "db/password",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    keep(&o);
+    let meta = json(&o);
+    assert!(meta.get("SecretData").is_none());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), VALUE);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // From a file: a new version becomes current.
+    let f = dir.path().join("v2.txt");
+    std::fs::write(&f, "second-value").unwrap();
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "put",
+            "db/password",
+            "--version-id",
+            "v2",
+            "--value-file",
+            f.to_str().unwrap(),
+        ],
+        None,
+    );
+    keep(&o);
+    assert_eq!(json(&o)["VersionStages"]["VersionStage"][0], "ACSCurrent");
+    assert_eq!(
+        ok(&sr(&store, &["secret", "get", "db/password"], None)),
+        "second-value"
+    );
+    assert_eq!(
+        ok(&sr(
+            &store,
+            &["secret", "get", "db/password", "--stage", "ACSPrevious"],
+            None
+        )),
+        VALUE
+    );
+    let o = sr(&store, &["secret", "versions", "db/password"], None);
+    keep(&o);
+    let text = ok(&o);
+    assert!(
+        text.contains("v2\t") && text.contains("ACSCurrent"),
+        "{text}"
+    );
+    assert!(
+        text.contains("v1\t") && text.contains("ACSPrevious"),
+        "{text}"
+    );
+    // Move ACSCurrent back.
+    let o = sr(
+        &store,
+        &[
+            "secret",
+            "stage",
+            "db/password",
+            "ACSCurrent",
+            "--from",
+            "v2",
+            "--to",
+            "v1",
+        ],
+        None,
+    );
+    keep(&o);
+    ok(&o);
+    assert_eq!(
+        ok(&sr(&store, &["secret", "get", "db/password"], None)),
+        VALUE
+    );
+    // Describe, list, tag, update.
+    let o = sr(
+        &store,
+        &["--json", "secret", "describe", "db/password"],
+        None,
+    );
+    keep(&o);
+    let d = json(&o);
+    assert_eq!(d["Description"], "primary db");
+    assert_eq!(d["Tags"]["Tag"][0]["TagKey"], "team");
+    let o = sr(
+        &store,
+        &[
+            "secret",
+            "tag",
+            "db/password",
+            "env=prod",
+            "--remove",
+            "team",
+        ],
+        None,
+    );
+    keep(&o);
+    assert_eq!(ok(&o).trim(), "env=prod");
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "list",
+            "--filter",
+            "TagValue=prod",
+            "--tags",
+        ],
+        None,
+    );
+    keep(&o);
+    assert_eq!(json(&o)["TotalCount"], 1);
+    let o = sr(
+        &store,
+        &["secret", "update", "db/password", "--description", "db"],
+        None,
+    );
+    keep(&o);
+    ok(&o);
+    // Wrong input: a missing value file is an I/O error; a duplicate name its code.
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "create",
+            "x",
+            "--value-file",
+            "/nonexistent",
+        ],
+        None,
+    );
+    assert_eq!(err_code(&o), "Rejected.Io");
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "create",
+            "db/password",
+            "--value-file",
+            "-",
+        ],
+        Some(b"x"),
+    );
+    assert_eq!(err_code(&o), "Rejected.ResourceExist");
+    // Rotation through a command: create prints the value; a failing test step
+    // leaves ACSCurrent where it was.
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "rotate",
+            "db/password",
+            "--version-id",
+            "r1",
+            "--rotate-command",
+            "if [ \"$STRONGROOM_ROTATION_STEP\" = test ]; then exit 3; fi; echo rotated-$STRONGROOM_VERSION_ID",
+        ],
+        None,
+    );
+    assert_eq!(err_code(&o), "Rejected.Io");
+    assert_eq!(
+        ok(&sr(&store, &["secret", "get", "db/password"], None)),
+        VALUE
+    );
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "rotate",
+            "db/password",
+            "--rotate-command",
+            "test \"$STRONGROOM_ROTATION_STEP\" != create || echo never-used",
+        ],
+        None,
+    );
+    keep(&o);
+    assert_eq!(
+        json(&o)["VersionId"],
+        "r1",
+        "the pending version is finished"
+    );
+    assert_eq!(
+        ok(&sr(&store, &["secret", "get", "db/password"], None)),
+        "rotated-r1"
+    );
+    // The built-in rotator: a random password.
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "rotate",
+            "db/password",
+            "--version-id",
+            "r2",
+        ],
+        None,
+    );
+    keep(&o);
+    ok(&o);
+    assert_eq!(
+        ok(&sr(&store, &["secret", "get", "db/password"], None)).len(),
+        32
+    );
+    let o = sr(
+        &store,
+        &[
+            "secret",
+            "rotation-policy",
+            "db/password",
+            "--interval",
+            "30d",
+        ],
+        None,
+    );
+    keep(&o);
+    ok(&o);
+    // Delete with a window, restore, force.
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "delete",
+            "db/password",
+            "--recovery-window-days",
+            "7",
+        ],
+        None,
+    );
+    keep(&o);
+    assert!(json(&o)["PlannedDeleteTime"].is_string());
+    let o = sr(&store, &["--json", "secret", "get", "db/password"], None);
+    assert_eq!(err_code(&o), "Rejected.ResourceInDeleteWindow");
+    ok(&sr(&store, &["secret", "restore", "db/password"], None));
+    let o = sr(
+        &store,
+        &["--json", "secret", "delete", "db/password", "--force"],
+        None,
+    );
+    keep(&o);
+    ok(&o);
+    let o = sr(&store, &["--json", "secret", "get", "db/password"], None);
+    assert_eq!(err_code(&o), "Forbidden.ResourceNotFound");
+    // `strongroom kms` reaches the same actions with Alibaba's parameters.
+    let o = sr(
+        &store,
+        &[
+            "kms",
+            "CreateSecret",
+            "--SecretName",
+            "k",
+            "--VersionId",
+            "1",
+            "--SecretData",
+            "kms-verb",
+        ],
+        None,
+    );
+    ok(&o);
+    let o = sr(&store, &["kms", "ListSecrets", "--pager"], None);
+    assert_eq!(json(&o)["TotalCount"], 1);
+    // Nothing but `get` ever printed a value.
+    assert!(!outputs.contains(VALUE), "{outputs}");
+    assert!(!outputs.contains("rotated-r1"), "{outputs}");
+}
+
+#[test]
+fn run_puts_secrets_in_the_environment_and_passes_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    ok(&sr(
+        &store,
+        &["secret", "create", "api/token", "--value-file", "-"],
+        Some(b"tok-123"),
+    ));
+    ok(&sr(
+        &store,
+        &["secret", "create", "bin", "--value-file", "-", "--binary"],
+        Some(&[0xff, 0x00, 0x01]),
+    ));
+    let o = sr(
+        &store,
+        &[
+            "run",
+            "--secret",
+            "TOKEN=api/token",
+            "--secret",
+            "BIN=bin:ACSCurrent",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s' \"$TOKEN\" \"$BIN\"; exit 7",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "tok-123|/wAB");
+    // The store is closed before the command runs: it can use the store itself.
+    let o = sr(
+        &store,
+        &[
+            "run",
+            "--secret",
+            "T=api/token",
+            "--",
+            env!("CARGO_BIN_EXE_strongroom"),
+            "--store",
+            store.to_str().unwrap(),
+            "secret",
+            "get",
+            "api/token",
+        ],
+        None,
+    );
+    assert_eq!(ok(&o), "tok-123");
+    // A missing secret: nothing runs.
+    let marker = dir.path().join("ran");
+    let o = sr(
+        &store,
+        &[
+            "--json",
+            "run",
+            "--secret",
+            "X=nope",
+            "--",
+            "touch",
+            marker.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(err_code(&o), "Forbidden.ResourceNotFound");
+    assert!(!marker.exists());
+    // Signals reach the command: it is strongroom's process itself (exec).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .arg("--store")
+        .arg(&store)
+        .args(["run", "--secret", "T=api/token", "--", "sleep", "30"])
+        .env("STRONGROOM_PASSPHRASE", "pw")
+        .spawn()
+        .unwrap();
+    // Wait until the process is `sleep` (exec done), so the signal cannot land on
+    // strongroom before it.
+    let comm = format!("/proc/{}/comm", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "sleep" {
+        assert!(std::time::Instant::now() < deadline, "never became sleep");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+}
