@@ -15,6 +15,7 @@ extern crate alloc;
 use alloc::rc::Rc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use strongroom::SecretBytes;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use strongroom::backend::remote::{BackendServer as CoreServer, RemoteBackend, Transport};
@@ -401,6 +402,87 @@ impl strongroom::api::CallHook for JsCallHook {
     }
 }
 
+/// A JS rotator: `async ({ step, secretName, versionId, secretType, extendedConfig,
+/// value }) => …` — for `create` it resolves to the new value (a string or a
+/// Uint8Array); for `set` and `test` it gets the value and resolves to anything. A
+/// throw or rejection fails the step (`Rejected.RotationFailed`).
+struct JsSecretRotator(Function);
+
+impl JsSecretRotator {
+    async fn step(
+        &self,
+        name: &str,
+        at: &strongroom::RotationStep<'_>,
+        value: Option<&SecretBytes>,
+    ) -> strongroom::Result<JsValue> {
+        let failed = |e: JsValue| {
+            Error::RotationFailed(alloc_msg(
+                name,
+                e.as_string().or_else(|| {
+                    Reflect::get(&e, &"message".into())
+                        .ok()
+                        .and_then(|m| m.as_string())
+                }),
+            ))
+        };
+        let o = Object::new();
+        set(&o, "step", name);
+        set(&o, "secretName", at.secret_name);
+        set(&o, "versionId", at.version_id);
+        set(&o, "secretType", at.secret_type.as_str());
+        match at.extended_config {
+            Some(c) => set(&o, "extendedConfig", c),
+            None => set(&o, "extendedConfig", JsValue::NULL),
+        }
+        if let Some(v) = value {
+            set(&o, "value", bytes(v.expose()));
+        }
+        let r = self.0.call1(&JsValue::NULL, &o).map_err(failed)?;
+        JsFuture::from(Promise::resolve(&r)).await.map_err(failed)
+    }
+}
+
+fn alloc_msg(step: &str, msg: Option<String>) -> String {
+    format!(
+        "the rotator's {step} step threw: {}",
+        msg.unwrap_or_else(|| "an error".into())
+    )
+}
+
+impl strongroom::SecretRotator for JsSecretRotator {
+    fn create<'a>(
+        &'a self,
+        step: &'a strongroom::RotationStep<'a>,
+    ) -> BoxFuture<'a, strongroom::Result<SecretBytes>> {
+        Box::pin(async move {
+            let v = self.step("create", step, None).await?;
+            if let Some(s) = v.as_string() {
+                return Ok(SecretBytes::new(s.into_bytes()));
+            }
+            if v.is_instance_of::<Uint8Array>() {
+                return Ok(SecretBytes::new(Uint8Array::from(v).to_vec()));
+            }
+            Err(Error::RotationFailed(
+                "the rotator's create step must resolve to a string or a Uint8Array".into(),
+            ))
+        })
+    }
+    fn set<'a>(
+        &'a self,
+        step: &'a strongroom::RotationStep<'a>,
+        value: &'a SecretBytes,
+    ) -> BoxFuture<'a, strongroom::Result<()>> {
+        Box::pin(async move { self.step("set", step, Some(value)).await.map(|_| ()) })
+    }
+    fn test<'a>(
+        &'a self,
+        step: &'a strongroom::RotationStep<'a>,
+        value: &'a SecretBytes,
+    ) -> BoxFuture<'a, strongroom::Result<()>> {
+        Box::pin(async move { self.step("test", step, Some(value)).await.map(|_| ()) })
+    }
+}
+
 /// The native KMS handle behind the npm `Kms` class.
 #[wasm_bindgen]
 pub struct NativeKms {
@@ -452,6 +534,16 @@ impl NativeKms {
     pub fn set_call_hook(&self, hook: Option<Function>) {
         self.inner.set_call_hook(
             hook.map(|f| Arc::new(JsCallHook(f)) as Arc<dyn strongroom::api::CallHook>),
+        );
+    }
+
+    /// Installs (or removes, with `undefined`) the rotator RotateSecret and automatic
+    /// rotation use (see JsSecretRotator); without one, the built-in random-password
+    /// rotator.
+    #[wasm_bindgen(js_name = setSecretRotator)]
+    pub fn set_secret_rotator(&self, rotator: Option<Function>) {
+        self.inner.set_secret_rotator(
+            rotator.map(|f| Arc::new(JsSecretRotator(f)) as Arc<dyn strongroom::SecretRotator>),
         );
     }
 

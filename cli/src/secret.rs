@@ -587,8 +587,8 @@ impl CommandRotator {
             .wait()
             .map_err(|e| Error::Io(format!("the rotate command: {e}")))?;
         if !status.success() {
-            return Err(Error::Io(format!(
-                "the rotate command's {step} step failed ({status}); ACSCurrent is unchanged"
+            return Err(Error::RotationFailed(format!(
+                "the rotate command's {step} step failed ({status})"
             )));
         }
         Ok(out)

@@ -261,7 +261,7 @@ fn secret_lifecycle_from_the_command_line() {
         ],
         None,
     );
-    assert_eq!(err_code(&o), "Rejected.Io");
+    assert_eq!(err_code(&o), "Rejected.RotationFailed");
     assert_eq!(
         ok(&sr(&store, &["secret", "get", "db/password"], None)),
         VALUE

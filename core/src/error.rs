@@ -140,6 +140,9 @@ pub enum Error {
     /// A secrets limit (versions, stages, the number of secrets) would be exceeded
     /// (`Rejected.LimitExceeded`).
     LimitExceeded(String),
+    /// A step of a secret's rotation failed; ACSCurrent is unchanged and the pending
+    /// version is kept for the next attempt (`Rejected.RotationFailed`).
+    RotationFailed(String),
     /// No action by this name (`InvalidAction.NotFound`).
     UnknownAction(String),
     /// A request for one action met another action's service code, or a response of
@@ -336,6 +339,7 @@ impl Error {
             Error::ResourceExists(_) => "Rejected.ResourceExist",
             Error::ResourceInDeleteWindow(_) => "Rejected.ResourceInDeleteWindow",
             Error::LimitExceeded(_) => "Rejected.LimitExceeded",
+            Error::RotationFailed(_) => "Rejected.RotationFailed",
             Error::UnknownAction(_) => "InvalidAction.NotFound",
             Error::Internal(_) => "InternalFailure",
         }
@@ -361,7 +365,9 @@ impl Error {
             Error::UnknownAction(_) => "InvalidParameter",
             Error::ResourceNotFound(_) => "ResourceNotFound",
             Error::ResourceInDeleteWindow(_) => "ResourceState",
-            Error::ResourceExists(_) | Error::LimitExceeded(_) => "Rejected",
+            Error::ResourceExists(_) | Error::LimitExceeded(_) | Error::RotationFailed(_) => {
+                "Rejected"
+            }
             Error::StoreCorrupted(_)
             | Error::UnsupportedStoreVersion(_)
             | Error::StoreIo(_)
@@ -469,6 +475,10 @@ impl fmt::Display for Error {
                 "secret {name} is scheduled for deletion; restore it with RestoreSecret first"
             ),
             Error::LimitExceeded(what) => write!(f, "limit exceeded: {what}"),
+            Error::RotationFailed(why) => write!(
+                f,
+                "rotation failed, ACSCurrent is unchanged: {why}"
+            ),
             Error::Internal(what) => write!(f, "internal failure (a bug in strongroom): {what}"),
         }
     }

@@ -5,6 +5,11 @@
 
 import { FrameReader, FrameWriter, concat, wasmCipher, webCryptoCipher } from './envelope.js';
 import type { FrameCipher, FrameCipherFactory } from './envelope.js';
+import * as secrets from './secrets.js';
+import type {
+  ListSecretsResult, ListSecretVersionIdsResult, SecretCreated, SecretFilter, SecretMetadata, SecretRotator, SecretType, SecretValue,
+} from './secrets.js';
+export * from './secrets.js';
 export type { FrameCipher, FrameCipherFactory } from './envelope.js';
 
 /** Bytes in, bytes out: a remote-backend transport (e.g. a `fetch` to a gateway). */
@@ -507,19 +512,107 @@ export class Kms {
     return call(async () => this.#n.listAliasesByKeyId(str('KeyId', opts?.keyId, true), u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
   }
 
-  tagResource(opts: { keyId: string; tags: Record<string, string> }): Promise<void> {
+  /** TagResource on a key (`keyId`) or a secret (`secretName`). */
+  tagResource(opts: { keyId: string; tags: Record<string, string> } | { secretName: string; tags: Record<string, string> }): Promise<void> {
+    if (opts && 'secretName' in opts) return secrets.tagSecret(this.#wire, opts.secretName, opts.tags);
     return call(async () => this.#n.tagResource(str('KeyId', opts?.keyId, true), opts.tags));
   }
 
-  untagResource(opts: { keyId: string; tagKeys: string[] }): Promise<void> {
+  /** UntagResource on a key (`keyId`) or a secret (`secretName`). */
+  untagResource(opts: { keyId: string; tagKeys: string[] } | { secretName: string; tagKeys: string[] }): Promise<void> {
+    if (opts && 'secretName' in opts) return secrets.untagSecret(this.#wire, opts.secretName, opts.tagKeys);
     return call(async () => {
       if (!Array.isArray(opts?.tagKeys) || !opts.tagKeys.every((k) => typeof k === 'string')) throw invalid('TagKeys', 'must be an array of strings');
       return this.#n.untagResource(str('KeyId', opts.keyId, true), opts.tagKeys);
     });
   }
 
-  listResourceTags(opts: { keyId: string }): Promise<Tag[]> {
-    return call(async () => this.#n.listResourceTags(str('KeyId', opts?.keyId, true)));
+  /** ListResourceTags of a key (`keyId`) or a secret (`secretName`). */
+  listResourceTags(opts: { keyId: string } | { secretName: string }): Promise<Tag[]> {
+    if (opts && 'secretName' in opts) return secrets.listSecretTags(this.#wire, opts.secretName);
+    return call(async () => this.#n.listResourceTags(str('KeyId', (opts as { keyId?: string })?.keyId, true)));
+  }
+
+  readonly #wire: secrets.WireCall = (action, params) => this.call(action, params);
+
+  /**
+   * CreateSecret: a secret and its first value (`versionId` 'v1' unless given), sealed
+   * under `encryptionKeyId` (default: the store-managed secrets key). A string is a
+   * text secret, a Uint8Array a binary one.
+   */
+  createSecret(opts: {
+    secretName: string;
+    secretData: string | Uint8Array;
+    versionId?: string;
+    encryptionKeyId?: string;
+    description?: string;
+    tags?: Record<string, string>;
+    secretType?: SecretType;
+    extendedConfig?: Record<string, unknown> | string;
+    enableAutomaticRotation?: boolean;
+    rotationInterval?: string;
+  }): Promise<SecretCreated> {
+    return secrets.createSecret(this.#wire, opts);
+  }
+
+  /** GetSecretValue: ACSCurrent unless `versionId` / `versionStage` say otherwise. The result logs as `[redacted]`. */
+  getSecretValue(opts: { secretName: string; versionId?: string; versionStage?: string; fetchExtendedConfig?: boolean }): Promise<SecretValue> {
+    return secrets.getSecretValue(this.#wire, opts);
+  }
+
+  /** PutSecretValue: a new version (ACSCurrent unless `versionStages`); the same versionId and data again is a no-op. */
+  putSecretValue(opts: { secretName: string; versionId: string; secretData: string | Uint8Array; versionStages?: string[] }): Promise<{ secretName: string; versionId: string; versionStages: string[] }> {
+    return secrets.putSecretValue(this.#wire, opts);
+  }
+
+  /** UpdateSecretVersionStage: move a stage to `moveToVersion` and / or remove it from `removeFromVersion`. */
+  updateSecretVersionStage(opts: { secretName: string; versionStage: string; removeFromVersion?: string; moveToVersion?: string }): Promise<void> {
+    return secrets.updateSecretVersionStage(this.#wire, opts);
+  }
+
+  listSecretVersionIds(opts: { secretName: string; includeDeprecated?: boolean; pageNumber?: number; pageSize?: number }): Promise<ListSecretVersionIdsResult> {
+    return secrets.listSecretVersionIds(this.#wire, opts);
+  }
+
+  /** DescribeSecret: metadata, never the value. */
+  describeSecret(opts: { secretName: string; fetchTags?: boolean }): Promise<SecretMetadata> {
+    return secrets.describeSecret(this.#wire, opts);
+  }
+
+  listSecrets(opts: { fetchTags?: boolean; pageNumber?: number; pageSize?: number; filters?: SecretFilter[] } = {}): Promise<ListSecretsResult> {
+    return secrets.listSecrets(this.#wire, opts);
+  }
+
+  /** UpdateSecret: description and / or ExtendedConfig.CustomData. */
+  updateSecret(opts: { secretName: string; description?: string; customData?: Record<string, unknown> }): Promise<void> {
+    return secrets.updateSecret(this.#wire, opts);
+  }
+
+  /** DeleteSecret after `recoveryWindowInDays` (7-30, default 30), or now with `forceDeleteWithoutRecovery`. */
+  deleteSecret(opts: { secretName: string; recoveryWindowInDays?: number; forceDeleteWithoutRecovery?: boolean }): Promise<{ secretName: string; plannedDeleteTime?: string }> {
+    return secrets.deleteSecret(this.#wire, opts);
+  }
+
+  restoreSecret(opts: { secretName: string }): Promise<void> {
+    return secrets.restoreSecret(this.#wire, opts);
+  }
+
+  /** RotateSecret now, with the rotator from setSecretRotator (or a random password). */
+  rotateSecret(opts: { secretName: string; versionId?: string }): Promise<SecretCreated> {
+    return secrets.rotateSecret(this.#wire, opts);
+  }
+
+  updateSecretRotationPolicy(opts: { secretName: string; enableAutomaticRotation: boolean; rotationInterval?: string }): Promise<void> {
+    return secrets.updateSecretRotationPolicy(this.#wire, opts);
+  }
+
+  /**
+   * The rotator RotateSecret and automatic rotation use (undefined: the built-in
+   * random-password rotator, by the secret's ExtendedConfig rules).
+   */
+  setSecretRotator(rotator: SecretRotator | undefined): void {
+    if (rotator !== undefined && typeof rotator !== 'function') throw invalid('Rotator', 'must be a function or undefined');
+    this.#n.setSecretRotator(rotator);
   }
 
   /** A new version, made primary; blobs under older versions still decrypt. */

@@ -1,0 +1,169 @@
+// Secrets Manager from Node: every secret action as a method (through the core's one
+// dispatch), redacted logging, a JS rotator, and the SecretCache caching client.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kms, SecretCache, StrongroomError, InvalidParameterError } from 'strongroom';
+
+const VALUE = 'n0de-s3cret-never-logged';
+
+async function code(p) {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof StrongroomError, `not a StrongroomError: ${e}`);
+    return e.code;
+  }
+  assert.fail('expected a rejection');
+}
+
+test('every secret action, with Alibaba rules and codes', async () => {
+  const kms = await Kms.memory();
+  const c = await kms.createSecret({ secretName: 'db/pass', secretData: VALUE, tags: { team: 'pay' }, description: 'db' });
+  assert.equal(c.secretName, 'db/pass');
+  assert.equal(c.versionId, 'v1');
+  assert.equal(c.arn, 'acs:kms:strongroom:local:secret/db/pass');
+  const v = await kms.getSecretValue({ secretName: 'db/pass' });
+  assert.equal(v.secretData, VALUE);
+  assert.equal(v.secretDataType, 'text');
+  assert.deepEqual(v.versionStages, ['ACSCurrent']);
+  // Logged, it shows no value; the value itself is readable.
+  assert.ok(!inspect(v).includes(VALUE), inspect(v));
+  assert.ok(!JSON.stringify(v).includes(VALUE));
+  assert.ok(inspect(v).includes('[redacted]'));
+
+  const p = await kms.putSecretValue({ secretName: 'db/pass', versionId: 'v2', secretData: 'second' });
+  assert.deepEqual(p.versionStages, ['ACSCurrent']);
+  assert.equal((await kms.getSecretValue({ secretName: 'db/pass', versionStage: 'ACSPrevious' })).secretData, VALUE);
+  assert.equal(await code(kms.putSecretValue({ secretName: 'db/pass', versionId: 'v2', secretData: 'other' })), 'Rejected.ResourceExist');
+  await kms.updateSecretVersionStage({ secretName: 'db/pass', versionStage: 'ACSCurrent', removeFromVersion: 'v2', moveToVersion: 'v1' });
+  assert.equal((await kms.getSecretValue({ secretName: 'db/pass' })).secretData, VALUE);
+  const ids = await kms.listSecretVersionIds({ secretName: 'db/pass' });
+  assert.deepEqual(ids.versionIds.map((x) => [x.versionId, x.versionStages]), [['v2', ['ACSPrevious']], ['v1', ['ACSCurrent']]]);
+
+  // Binary secrets are Uint8Arrays.
+  await kms.createSecret({ secretName: 'bin', secretData: new Uint8Array([0xff, 0, 1]) });
+  const b = await kms.getSecretValue({ secretName: 'bin' });
+  assert.equal(b.secretDataType, 'binary');
+  assert.deepEqual([...b.secretData], [0xff, 0, 1]);
+
+  const d = await kms.describeSecret({ secretName: 'db/pass', fetchTags: true });
+  assert.deepEqual(d.tags, { team: 'pay' });
+  assert.equal(d.description, 'db');
+  assert.equal(d.secretData, undefined);
+  await kms.tagResource({ secretName: 'db/pass', tags: { env: 'prod' } });
+  await kms.untagResource({ secretName: 'db/pass', tagKeys: ['team'] });
+  assert.deepEqual(await kms.listResourceTags({ secretName: 'db/pass' }), [{ tagKey: 'env', tagValue: 'prod' }]);
+  const l = await kms.listSecrets({ fetchTags: true, filters: [{ key: 'TagKey', values: ['env'] }] });
+  assert.equal(l.totalCount, 1);
+  assert.deepEqual(l.secrets[0].tags, { env: 'prod' });
+  await kms.updateSecret({ secretName: 'db/pass', description: 'new', customData: { owner: 'ops' } });
+  assert.equal(JSON.parse((await kms.describeSecret({ secretName: 'db/pass' })).extendedConfig).CustomData.owner, 'ops');
+
+  // Names and sizes by Alibaba's rules.
+  assert.equal(await code(kms.createSecret({ secretName: 'bad name', secretData: 'x' })), 'InvalidParameter.SecretName');
+  assert.equal(await code(kms.createSecret({ secretName: 'big', secretData: 'x'.repeat(30721) })), 'InvalidParameter.SecretData');
+  await assert.rejects(kms.createSecret({ secretName: 'n', secretData: 42 }), InvalidParameterError);
+
+  // Deletion with a window, restore, force.
+  const del = await kms.deleteSecret({ secretName: 'db/pass', recoveryWindowInDays: 7 });
+  assert.ok(del.plannedDeleteTime);
+  assert.equal(await code(kms.getSecretValue({ secretName: 'db/pass' })), 'Rejected.ResourceInDeleteWindow');
+  await kms.restoreSecret({ secretName: 'db/pass' });
+  await kms.deleteSecret({ secretName: 'db/pass', forceDeleteWithoutRecovery: true });
+  assert.equal(await code(kms.getSecretValue({ secretName: 'db/pass' })), 'Forbidden.ResourceNotFound');
+
+  // The same actions through kms.call, Alibaba's JSON.
+  const r = await kms.call('GetSecretValue', { SecretName: 'bin' });
+  assert.equal(r.SecretData, '/wAB');
+});
+
+test('a JS rotator: create / set / test, a failure leaves ACSCurrent', async () => {
+  const kms = await Kms.memory();
+  await kms.createSecret({ secretName: 's', secretData: 'original' });
+  const steps = [];
+  let failTest = true;
+  kms.setSecretRotator(async ({ step, secretName, versionId, value }) => {
+    steps.push(`${step} ${secretName} ${versionId}${value ? ' ' + new TextDecoder().decode(value) : ''}`);
+    if (step === 'create') return `new-${versionId}`;
+    if (step === 'test' && failTest) throw new Error('db refused the new password');
+  });
+  assert.equal(await code(kms.rotateSecret({ secretName: 's', versionId: 'r1' })), 'Rejected.RotationFailed');
+  assert.equal((await kms.getSecretValue({ secretName: 's' })).secretData, 'original');
+  failTest = false;
+  const r = await kms.rotateSecret({ secretName: 's' });
+  assert.equal(r.versionId, 'r1');
+  assert.equal((await kms.getSecretValue({ secretName: 's' })).secretData, 'new-r1');
+  assert.deepEqual(steps, ['create s r1', 'set s r1 new-r1', 'test s r1 new-r1', 'set s r1 new-r1', 'test s r1 new-r1']);
+  // Without a rotator: the built-in random password.
+  kms.setSecretRotator(undefined);
+  await kms.rotateSecret({ secretName: 's', versionId: 'r2' });
+  assert.equal((await kms.getSecretValue({ secretName: 's' })).secretData.length, 32);
+  await kms.updateSecretRotationPolicy({ secretName: 's', enableAutomaticRotation: true, rotationInterval: '7d' });
+  assert.equal((await kms.describeSecret({ secretName: 's' })).automaticRotation, 'Enabled');
+});
+
+test('secrets persist in a store file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sr-secrets-'));
+  try {
+    const path = join(dir, 'store');
+    let kms = await Kms.open({ path, passphrase: 'pw' });
+    await kms.createSecret({ secretName: 'kept', secretData: VALUE });
+    await kms.close();
+    kms = await Kms.open({ path, passphrase: 'pw' });
+    assert.equal((await kms.getSecretValue({ secretName: 'kept' })).secretData, VALUE);
+    await kms.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SecretCache: one fetch for 100 getters, refresh on change, stale on error', async () => {
+  let now = 1_000_000;
+  let fetches = 0;
+  let fail = false;
+  const kms = await Kms.memory();
+  await kms.createSecret({ secretName: 'c', secretData: 'one' });
+  const counting = {
+    async getSecretValue(o) {
+      fetches++;
+      if (fail) throw new StrongroomError('Rejected.BackendUnavailable', 'down');
+      return kms.getSecretValue(o);
+    },
+  };
+  const events = [];
+  const cache = new SecretCache(counting, { refreshIntervalMs: 1000, maxStaleMs: 5000, now: () => now, onEvent: (e) => events.push(e.type) });
+  const all = await Promise.all(Array.from({ length: 100 }, () => cache.get('c')));
+  assert.equal(fetches, 1, 'single flight');
+  assert.ok(all.every((v) => v.secretData === 'one'));
+  // Served from memory until the interval passes (synchronously).
+  const hit = cache.get('c');
+  assert.equal(hit.secretData, 'one');
+  assert.equal(fetches, 1);
+  // ACSCurrent changes: picked up at the next refresh.
+  await kms.putSecretValue({ secretName: 'c', versionId: 'v2', secretData: 'two' });
+  now += 1000;
+  assert.equal((await cache.get('c')).secretData, 'two');
+  assert.deepEqual(events, ['fetch', 'refresh', 'changed']);
+  // The backend fails: the last good value is served for maxStaleMs, with the error
+  // reported; after that the error is thrown.
+  fail = true;
+  now += 1000;
+  assert.equal((await cache.get('c')).secretData, 'two');
+  assert.equal(cache.lastError('c').code, 'Rejected.BackendUnavailable');
+  assert.ok(events.includes('stale') && events.includes('error'));
+  now += 5000;
+  assert.equal(await code(Promise.resolve().then(() => cache.get('c'))), 'Rejected.BackendUnavailable');
+  fail = false;
+  assert.equal((await cache.get('c')).secretData, 'two');
+  // refresh() forces a fetch; invalidate() forgets.
+  const before = fetches;
+  await cache.refresh('c');
+  cache.invalidate('c');
+  await cache.get('c');
+  assert.equal(fetches, before + 2);
+  assert.throws(() => new SecretCache({}), InvalidParameterError);
+});
