@@ -202,6 +202,73 @@ impl strongroom::api::CallHook for PyCallHook {
     }
 }
 
+/// A Python rotator: called with a dict `{step, secret_name, version_id, secret_type,
+/// extended_config, value}` (`value`: bytes, for `set` and `test`); for `create` it
+/// returns the new value (str or bytes). An exception fails the step
+/// (`Rejected.RotationFailed`).
+struct PySecretRotator(Py<PyAny>);
+
+impl PySecretRotator {
+    fn step(
+        &self,
+        step: &str,
+        at: &strongroom::RotationStep<'_>,
+        value: Option<&strongroom::SecretBytes>,
+    ) -> strongroom::Result<Option<Vec<u8>>> {
+        Python::attach(|py| -> PyResult<Option<Vec<u8>>> {
+            let d = PyDict::new(py);
+            d.set_item("step", step)?;
+            d.set_item("secret_name", at.secret_name)?;
+            d.set_item("version_id", at.version_id)?;
+            d.set_item("secret_type", at.secret_type.as_str())?;
+            d.set_item("extended_config", at.extended_config)?;
+            d.set_item("value", value.map(|v| PyBytes::new(py, v.expose())))?;
+            let out = self.0.call1(py, (d,))?;
+            let out = out.bind(py);
+            if let Ok(s) = out.extract::<String>() {
+                return Ok(Some(s.into_bytes()));
+            }
+            if let Ok(b) = out.cast::<PyBytes>() {
+                return Ok(Some(b.as_bytes().to_vec()));
+            }
+            Ok(None)
+        })
+        .map_err(|e| Error::RotationFailed(format!("the rotator's {step} step raised: {e}")))
+    }
+}
+
+impl strongroom::SecretRotator for PySecretRotator {
+    fn create<'a>(
+        &'a self,
+        step: &'a strongroom::RotationStep<'a>,
+    ) -> strongroom::BoxFuture<'a, strongroom::Result<strongroom::SecretBytes>> {
+        let r = self.step("create", step, None).and_then(|v| {
+            v.map(strongroom::SecretBytes::new).ok_or_else(|| {
+                Error::RotationFailed(
+                    "the rotator's create step must return the new value (str or bytes)".into(),
+                )
+            })
+        });
+        Box::pin(async move { r })
+    }
+    fn set<'a>(
+        &'a self,
+        step: &'a strongroom::RotationStep<'a>,
+        value: &'a strongroom::SecretBytes,
+    ) -> strongroom::BoxFuture<'a, strongroom::Result<()>> {
+        let r = self.step("set", step, Some(value)).map(|_| ());
+        Box::pin(async move { r })
+    }
+    fn test<'a>(
+        &'a self,
+        step: &'a strongroom::RotationStep<'a>,
+        value: &'a strongroom::SecretBytes,
+    ) -> strongroom::BoxFuture<'a, strongroom::Result<()>> {
+        let r = self.step("test", step, Some(value)).map(|_| ());
+        Box::pin(async move { r })
+    }
+}
+
 #[pymethods]
 impl Kms {
     #[staticmethod]
@@ -244,6 +311,15 @@ impl Kms {
     fn set_call_hook(&self, hook: Option<Py<PyAny>>) {
         self.inner.set_call_hook(
             hook.map(|h| Arc::new(PyCallHook(h)) as Arc<dyn strongroom::api::CallHook>),
+        );
+    }
+
+    /// Installs `rotator` (a callable taking one dict) for RotateSecret and automatic
+    /// rotation, or the built-in random-password rotator with None.
+    #[pyo3(signature = (rotator=None))]
+    fn set_secret_rotator(&self, rotator: Option<Py<PyAny>>) {
+        self.inner.set_secret_rotator(
+            rotator.map(|r| Arc::new(PySecretRotator(r)) as Arc<dyn strongroom::SecretRotator>),
         );
     }
 

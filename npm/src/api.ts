@@ -38,6 +38,10 @@ export class InvalidCiphertextError extends StrongroomError {}
 export class WrongPassphraseError extends StrongroomError {}
 /** `Forbidden.NoPermission`: the caller may not perform this action on this resource. */
 export class AccessDeniedError extends StrongroomError {}
+/** `Forbidden.ResourceNotFound`: no such secret, secret version or stage. */
+export class ResourceNotFoundError extends StrongroomError {}
+/** `Rejected.ResourceInDeleteWindow`: the secret is scheduled for deletion. */
+export class ResourceStateError extends StrongroomError {}
 /** `Rejected.Store*`: damaged, locked, unreadable or unwritable store. */
 export class StoreError extends StrongroomError {}
 /** `Rejected.Backend*`: the key backend or its transport failed. */
@@ -52,6 +56,8 @@ const classes: Record<string, typeof StrongroomError> = {
   InvalidCiphertext: InvalidCiphertextError,
   WrongPassphrase: WrongPassphraseError,
   AccessDenied: AccessDeniedError,
+  ResourceNotFound: ResourceNotFoundError,
+  ResourceState: ResourceStateError,
   Store: StoreError,
   Backend: BackendError,
   Rejected: RejectedError,

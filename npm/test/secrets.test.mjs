@@ -167,3 +167,12 @@ test('SecretCache: one fetch for 100 getters, refresh on change, stale on error'
   assert.equal(fetches, before + 2);
   assert.throws(() => new SecretCache({}), InvalidParameterError);
 });
+
+test('secret errors have their own classes', async () => {
+  const { ResourceNotFoundError, ResourceStateError } = await import('strongroom');
+  const kms = await Kms.memory();
+  await assert.rejects(kms.getSecretValue({ secretName: 'nope' }), ResourceNotFoundError);
+  await kms.createSecret({ secretName: 'd', secretData: 'x' });
+  await kms.deleteSecret({ secretName: 'd' });
+  await assert.rejects(kms.getSecretValue({ secretName: 'd' }), ResourceStateError);
+});

@@ -30,6 +30,23 @@ from .errors import (
     StrongroomError,
     WrongPassphraseError,
     AccessDeniedError,
+    ResourceNotFoundError,
+    ResourceStateError,
+)
+from . import secrets as _secrets
+from .secrets import (
+    DeleteSecretResult,
+    ListSecretsResult,
+    ListSecretVersionIdsResult,
+    PutSecretValueResult,
+    RotationStep,
+    SecretCache,
+    SecretCacheEvent,
+    SecretCreated,
+    SecretListEntry,
+    SecretMetadata,
+    SecretValue,
+    SecretVersion,
 )
 
 __all__ = [
@@ -59,6 +76,20 @@ __all__ = [
     "StoreInfo",
     "ExportDataKeyResult",
     "GenerateAndExportDataKeyResult",
+    "SecretCreated",
+    "SecretValue",
+    "SecretVersion",
+    "ListSecretVersionIdsResult",
+    "SecretMetadata",
+    "SecretListEntry",
+    "ListSecretsResult",
+    "PutSecretValueResult",
+    "DeleteSecretResult",
+    "RotationStep",
+    "SecretCache",
+    "SecretCacheEvent",
+    "ResourceNotFoundError",
+    "ResourceStateError",
     "StrongroomError",
     "InvalidParameterError",
     "KeyNotFoundError",
@@ -361,6 +392,12 @@ def _page(name: str, v: Optional[int]) -> Optional[int]:
     return v
 
 
+def _secret_tags(tags: Optional[Mapping[str, str]]) -> list:
+    if not isinstance(tags, Mapping):
+        raise InvalidParameterError("InvalidParameter.Tags", "invalid Tags: must be a mapping of str to str")
+    return [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
+
+
 def _wire_value(v: object) -> object:
     if isinstance(v, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(v)).decode("ascii")
@@ -524,14 +561,220 @@ class Kms:
     def list_aliases_by_key_id(self, *, key_id: str, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListAliasesResult:
         return self._aliases(self._native.list_aliases_by_key_id(key_id, _page("PageNumber", page_number), _page("PageSize", page_size)))
 
-    def tag_resource(self, *, key_id: str, tags: Mapping[str, str]) -> None:
-        self._native.tag_resource(key_id, list(dict(tags).items()))
+    def tag_resource(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None, tags: Mapping[str, str]) -> None:
+        """TagResource on a key (``key_id``) or a secret (``secret_name``)."""
+        if secret_name is not None:
+            self.call("TagResource", SecretName=secret_name, KeyId=key_id, Tags=_secret_tags(tags))
+            return
+        self._native.tag_resource(key_id, dict(tags))
 
-    def untag_resource(self, *, key_id: str, tag_keys: Sequence[str]) -> None:
+    def untag_resource(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None, tag_keys: Sequence[str]) -> None:
+        """UntagResource on a key (``key_id``) or a secret (``secret_name``)."""
+        if secret_name is not None:
+            self.call("UntagResource", SecretName=secret_name, KeyId=key_id, TagKeys=list(tag_keys))
+            return
         self._native.untag_resource(key_id, list(tag_keys))
 
-    def list_resource_tags(self, *, key_id: str) -> list:
+    def list_resource_tags(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None) -> list:
+        """ListResourceTags of a key (``key_id``) or a secret (``secret_name``)."""
+        if secret_name is not None:
+            r = self.call("ListResourceTags", SecretName=secret_name, KeyId=key_id)
+            return [Tag(tag_key=t["TagKey"], tag_value=t["TagValue"]) for t in r["Tags"]["Tag"]]
         return [Tag(tag_key=k, tag_value=v) for k, v in self._native.list_resource_tags(key_id)]
+
+    # Secrets Manager: each method is one action through the dispatch (Kms.call).
+
+    def create_secret(
+        self,
+        *,
+        secret_name: str,
+        secret_data: Union[str, bytes],
+        version_id: str = "v1",
+        encryption_key_id: Optional[str] = None,
+        description: Optional[str] = None,
+        tags: Optional[Mapping[str, str]] = None,
+        secret_type: Optional[str] = None,
+        extended_config: Optional[Union[Mapping[str, Any], str]] = None,
+        enable_automatic_rotation: bool = False,
+        rotation_interval: Optional[str] = None,
+    ) -> SecretCreated:
+        """CreateSecret: a secret and its first value (str: text, bytes: binary), sealed
+        under ``encryption_key_id`` (default: the store-managed secrets key)."""
+        cfg = json.dumps(extended_config) if isinstance(extended_config, Mapping) else extended_config
+        return _secrets.created(
+            self.call(
+                "CreateSecret",
+                SecretName=secret_name,
+                VersionId=version_id,
+                EncryptionKeyId=encryption_key_id,
+                Description=description,
+                Tags=_secret_tags(tags) if tags is not None else None,
+                SecretType=secret_type,
+                ExtendedConfig=cfg,
+                EnableAutomaticRotation=enable_automatic_rotation,
+                RotationInterval=rotation_interval,
+                **_secrets.data(secret_data),
+            )
+        )
+
+    def get_secret_value(
+        self,
+        *,
+        secret_name: str,
+        version_id: Optional[str] = None,
+        version_stage: Optional[str] = None,
+        fetch_extended_config: bool = False,
+    ) -> SecretValue:
+        """GetSecretValue: ACSCurrent unless ``version_id`` / ``version_stage`` say
+        otherwise. Its repr never shows the value."""
+        return _secrets.value(
+            self.call(
+                "GetSecretValue",
+                SecretName=secret_name,
+                VersionId=version_id,
+                VersionStage=version_stage,
+                FetchExtendedConfig=fetch_extended_config,
+            )
+        )
+
+    def put_secret_value(
+        self,
+        *,
+        secret_name: str,
+        version_id: str,
+        secret_data: Union[str, bytes],
+        version_stages: Optional[Sequence[str]] = None,
+    ) -> PutSecretValueResult:
+        """PutSecretValue: a new version (ACSCurrent unless ``version_stages``); the
+        same version_id and data again changes nothing."""
+        r = self.call(
+            "PutSecretValue",
+            SecretName=secret_name,
+            VersionId=version_id,
+            VersionStages=list(version_stages) if version_stages is not None else None,
+            **_secrets.data(secret_data),
+        )
+        return PutSecretValueResult(r["SecretName"], r["VersionId"], list(r["VersionStages"]["VersionStage"]))
+
+    def update_secret_version_stage(
+        self,
+        *,
+        secret_name: str,
+        version_stage: str,
+        remove_from_version: Optional[str] = None,
+        move_to_version: Optional[str] = None,
+    ) -> None:
+        """UpdateSecretVersionStage: move a stage to ``move_to_version`` and / or
+        remove it from ``remove_from_version``."""
+        self.call(
+            "UpdateSecretVersionStage",
+            SecretName=secret_name,
+            VersionStage=version_stage,
+            RemoveFromVersion=remove_from_version,
+            MoveToVersion=move_to_version,
+        )
+
+    def list_secret_version_ids(
+        self,
+        *,
+        secret_name: str,
+        include_deprecated: bool = False,
+        page_number: Optional[int] = None,
+        page_size: Optional[int] = None,
+    ) -> ListSecretVersionIdsResult:
+        return _secrets.versions(
+            self.call(
+                "ListSecretVersionIds",
+                SecretName=secret_name,
+                IncludeDeprecated=include_deprecated,
+                PageNumber=_page("PageNumber", page_number),
+                PageSize=_page("PageSize", page_size),
+            )
+        )
+
+    def describe_secret(self, *, secret_name: str, fetch_tags: bool = False) -> SecretMetadata:
+        """DescribeSecret: metadata, never the value."""
+        return _secrets.metadata(self.call("DescribeSecret", SecretName=secret_name, FetchTags=fetch_tags))
+
+    def list_secrets(
+        self,
+        *,
+        fetch_tags: bool = False,
+        page_number: Optional[int] = None,
+        page_size: Optional[int] = None,
+        filters: Optional[Mapping[str, Sequence[str]]] = None,
+    ) -> ListSecretsResult:
+        """ListSecrets; ``filters`` maps SecretName / Description (substring) and
+        TagKey / TagValue (exact) to values, ORed within a key, ANDed across keys."""
+        f = [{"Key": k, "Values": list(v)} for k, v in filters.items()] if filters else None
+        return _secrets.listing(
+            self.call(
+                "ListSecrets",
+                FetchTags=fetch_tags,
+                PageNumber=_page("PageNumber", page_number),
+                PageSize=_page("PageSize", page_size),
+                Filters=f,
+            )
+        )
+
+    def update_secret(
+        self,
+        *,
+        secret_name: str,
+        description: Optional[str] = None,
+        custom_data: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """UpdateSecret: description and / or ExtendedConfig.CustomData."""
+        extra: Dict[str, object] = {}
+        if custom_data is not None:
+            extra["ExtendedConfig.CustomData"] = json.dumps(custom_data)
+        self.call("UpdateSecret", SecretName=secret_name, Description=description, **extra)
+
+    def delete_secret(
+        self,
+        *,
+        secret_name: str,
+        recovery_window_in_days: Optional[int] = None,
+        force_delete_without_recovery: bool = False,
+    ) -> DeleteSecretResult:
+        """DeleteSecret after the recovery window (7-30 days, default 30), or now."""
+        r = self.call(
+            "DeleteSecret",
+            SecretName=secret_name,
+            RecoveryWindowInDays=recovery_window_in_days,
+            ForceDeleteWithoutRecovery=force_delete_without_recovery,
+        )
+        return DeleteSecretResult(r["SecretName"], r.get("PlannedDeleteTime"))
+
+    def restore_secret(self, *, secret_name: str) -> None:
+        """RestoreSecret: cancels a planned deletion."""
+        self.call("RestoreSecret", SecretName=secret_name)
+
+    def rotate_secret(self, *, secret_name: str, version_id: Optional[str] = None) -> SecretCreated:
+        """RotateSecret now, with the rotator from :meth:`set_secret_rotator` (or a
+        random password by the secret's ExtendedConfig rules)."""
+        return _secrets.created(self.call("RotateSecret", SecretName=secret_name, VersionId=version_id))
+
+    def update_secret_rotation_policy(
+        self, *, secret_name: str, enable_automatic_rotation: bool, rotation_interval: Optional[str] = None
+    ) -> None:
+        self.call(
+            "UpdateSecretRotationPolicy",
+            SecretName=secret_name,
+            EnableAutomaticRotation=enable_automatic_rotation,
+            RotationInterval=rotation_interval,
+        )
+
+    def set_secret_rotator(self, rotator: Optional[Callable[[RotationStep], Union[str, bytes, None]]]) -> None:
+        """The rotator RotateSecret and automatic rotation use, called with a
+        :class:`RotationStep` for each of ``create`` (return the new value), ``set`` and
+        ``test``; ``None``: the built-in random-password rotator."""
+        if rotator is None:
+            self._native.set_secret_rotator(None)
+            return
+        if not callable(rotator):
+            raise InvalidParameterError("InvalidParameter.Rotator", "invalid Rotator: must be callable or None")
+        self._native.set_secret_rotator(lambda d: rotator(RotationStep(**d)))
 
     def create_key_version(self, *, key_id: str) -> KeyVersion:
         return KeyVersion(**self._native.create_key_version(key_id))

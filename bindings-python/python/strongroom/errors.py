@@ -40,6 +40,14 @@ class AccessDeniedError(StrongroomError):
     """The caller may not perform this action on this resource (``Forbidden.NoPermission``)."""
 
 
+class ResourceNotFoundError(StrongroomError):
+    """No such secret, secret version or stage (``Forbidden.ResourceNotFound``)."""
+
+
+class ResourceStateError(StrongroomError):
+    """The secret is scheduled for deletion (``Rejected.ResourceInDeleteWindow``)."""
+
+
 class StoreError(StrongroomError):
     """The store is damaged, locked, unreadable or unwritable (``Rejected.Store*``)."""
 

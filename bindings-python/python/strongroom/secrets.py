@@ -1,0 +1,354 @@
+"""Secrets Manager result types and :class:`SecretCache`, the caching client.
+
+The secret actions themselves are :class:`strongroom.Kms` methods; each is one action
+through the core's dispatch (``Kms.call``, Alibaba's wire form) turned into these
+dataclasses. No secret logic lives here.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+from .errors import InvalidParameterError
+
+__all__ = [
+    "SecretCreated",
+    "SecretValue",
+    "SecretVersion",
+    "ListSecretVersionIdsResult",
+    "SecretMetadata",
+    "SecretListEntry",
+    "ListSecretsResult",
+    "PutSecretValueResult",
+    "DeleteSecretResult",
+    "RotationStep",
+    "SecretCache",
+    "SecretCacheEvent",
+]
+
+
+@dataclass(frozen=True)
+class SecretCreated:
+    """What CreateSecret and RotateSecret answer."""
+
+    arn: str
+    secret_name: str
+    version_id: str
+    secret_type: str
+    automatic_rotation: str
+    rotation_interval: Optional[str] = None
+    next_rotation_date: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """GetSecretValue's answer. ``secret_data`` is ``str`` for text secrets and
+    ``bytes`` for binary ones; ``repr`` never shows it."""
+
+    secret_name: str
+    secret_type: str
+    secret_data: Union[str, bytes] = field(repr=False)
+    secret_data_type: str
+    version_id: str
+    version_stages: Sequence[str]
+    create_time: str
+    automatic_rotation: str
+    extended_config: Optional[str] = None
+    rotation_interval: Optional[str] = None
+    next_rotation_date: Optional[str] = None
+    last_rotation_date: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SecretVersion:
+    version_id: str
+    create_time: str
+    version_stages: Sequence[str]
+
+
+@dataclass(frozen=True)
+class ListSecretVersionIdsResult:
+    secret_name: str
+    version_ids: Sequence[SecretVersion]
+    total_count: int
+    page_number: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class SecretMetadata:
+    """DescribeSecret's answer (metadata; never the value)."""
+
+    arn: str
+    secret_name: str
+    secret_type: str
+    description: str
+    encryption_key_id: str
+    create_time: str
+    update_time: str
+    automatic_rotation: str
+    planned_delete_time: Optional[str] = None
+    rotation_interval: Optional[str] = None
+    last_rotation_date: Optional[str] = None
+    next_rotation_date: Optional[str] = None
+    extended_config: Optional[str] = None
+    tags: Optional[Dict[str, str]] = None
+
+
+@dataclass(frozen=True)
+class SecretListEntry:
+    secret_name: str
+    secret_type: str
+    create_time: str
+    update_time: str
+    planned_delete_time: Optional[str] = None
+    tags: Optional[Dict[str, str]] = None
+
+
+@dataclass(frozen=True)
+class ListSecretsResult:
+    secrets: Sequence[SecretListEntry]
+    total_count: int
+    page_number: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class PutSecretValueResult:
+    secret_name: str
+    version_id: str
+    version_stages: Sequence[str]
+
+
+@dataclass(frozen=True)
+class DeleteSecretResult:
+    secret_name: str
+    planned_delete_time: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RotationStep:
+    """What a rotator (``Kms.set_secret_rotator``) gets at each step: ``create``
+    returns the new value (str or bytes); ``set`` installs it where it is used and
+    ``test`` checks it (``value`` holds it then). Raising fails the step
+    (``Rejected.RotationFailed``) and ACSCurrent stays where it was."""
+
+    step: str
+    secret_name: str
+    version_id: str
+    secret_type: str
+    extended_config: Optional[str]
+    value: Optional[bytes] = field(default=None, repr=False)
+
+
+_SNAKE = {
+    "Arn": "arn",
+    "SecretName": "secret_name",
+    "VersionId": "version_id",
+    "SecretType": "secret_type",
+    "AutomaticRotation": "automatic_rotation",
+    "RotationInterval": "rotation_interval",
+    "NextRotationDate": "next_rotation_date",
+    "LastRotationDate": "last_rotation_date",
+    "SecretData": "secret_data",
+    "SecretDataType": "secret_data_type",
+    "CreateTime": "create_time",
+    "UpdateTime": "update_time",
+    "ExtendedConfig": "extended_config",
+    "Description": "description",
+    "EncryptionKeyId": "encryption_key_id",
+    "PlannedDeleteTime": "planned_delete_time",
+}
+
+
+def _fields(r: Mapping[str, Any], *skip: str) -> Dict[str, Any]:
+    return {_SNAKE[k]: v for k, v in r.items() if k in _SNAKE and k not in skip}
+
+
+def _stages(v: Any) -> List[str]:
+    return list((v or {}).get("VersionStage", []))
+
+
+def _tags(v: Any) -> Optional[Dict[str, str]]:
+    if v is None:
+        return None
+    return {t["TagKey"]: t["TagValue"] for t in v.get("Tag", [])}
+
+
+def created(r: Mapping[str, Any]) -> SecretCreated:
+    return SecretCreated(**_fields(r))
+
+
+def value(r: Mapping[str, Any]) -> SecretValue:
+    f = _fields(r, "SecretData")
+    data: Union[str, bytes] = r["SecretData"]
+    if r.get("SecretDataType") == "binary":
+        data = base64.b64decode(r["SecretData"])
+    return SecretValue(secret_data=data, version_stages=_stages(r.get("VersionStages")), **f)
+
+
+def versions(r: Mapping[str, Any]) -> ListSecretVersionIdsResult:
+    return ListSecretVersionIdsResult(
+        secret_name=r["SecretName"],
+        version_ids=[
+            SecretVersion(v["VersionId"], v["CreateTime"], _stages(v.get("VersionStages")))
+            for v in r["VersionIds"]["VersionId"]
+        ],
+        total_count=r["TotalCount"],
+        page_number=r["PageNumber"],
+        page_size=r["PageSize"],
+    )
+
+
+def metadata(r: Mapping[str, Any]) -> SecretMetadata:
+    return SecretMetadata(tags=_tags(r.get("Tags")), **_fields(r))
+
+
+def listing(r: Mapping[str, Any]) -> ListSecretsResult:
+    return ListSecretsResult(
+        secrets=[SecretListEntry(tags=_tags(s.get("Tags")), **_fields(s)) for s in r["SecretList"]["Secret"]],
+        total_count=r["TotalCount"],
+        page_number=r["PageNumber"],
+        page_size=r["PageSize"],
+    )
+
+
+def data(v: object) -> Dict[str, str]:
+    """SecretData and SecretDataType on the wire: str is text, bytes binary."""
+    if isinstance(v, str):
+        return {"SecretData": v, "SecretDataType": "text"}
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return {"SecretData": base64.b64encode(bytes(v)).decode("ascii"), "SecretDataType": "binary"}
+    raise InvalidParameterError(
+        "InvalidParameter.SecretData", "invalid SecretData: must be str (text) or bytes (binary)"
+    )
+
+
+@dataclass(frozen=True)
+class SecretCacheEvent:
+    """What a :class:`SecretCache` ``on_event`` hook is told."""
+
+    type: str  # fetch, refresh, changed, stale, error
+    secret_name: str
+    version_id: Optional[str] = None
+    error: Optional[BaseException] = None
+
+
+class _Entry:
+    __slots__ = ("value", "fetched_at", "failed_at", "last_error")
+
+    def __init__(self, value: SecretValue, fetched_at: float) -> None:
+        self.value = value
+        self.fetched_at = fetched_at
+        self.failed_at: Optional[float] = None
+        self.last_error: Optional[BaseException] = None
+
+
+class SecretCache:
+    """A caching client over a :class:`strongroom.Kms` (the embedded one now, the
+    gateway's later), like Alibaba's secret client: values kept in memory only; each
+    served for ``refresh_interval`` seconds, then fetched again (a new ACSCurrent is
+    picked up then, and :meth:`refresh` forces it); concurrent getters of one secret —
+    threads included — share one fetch; when a refresh fails, the last good value is
+    served for ``max_stale`` seconds with the error reported to ``on_event`` (and in
+    :meth:`last_error`), then the error is raised."""
+
+    def __init__(
+        self,
+        kms: Any,
+        *,
+        refresh_interval: float = 60.0,
+        max_stale: float = 300.0,
+        version_stage: str = "ACSCurrent",
+        on_event: Optional[Callable[[SecretCacheEvent], None]] = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not callable(getattr(kms, "get_secret_value", None)):
+            raise InvalidParameterError("InvalidParameter.Kms", "invalid Kms: must be a Kms")
+        for name, v in (("RefreshInterval", refresh_interval), ("MaxStale", max_stale)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise InvalidParameterError(f"InvalidParameter.{name}", f"invalid {name}: a non-negative number of seconds")
+        self._kms = kms
+        self._refresh = float(refresh_interval)
+        self._stale = float(max_stale)
+        self._stage = version_stage
+        self._on_event = on_event
+        self._clock = clock
+        self._entries: Dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+        self._inflight: Dict[str, threading.Event] = {}
+
+    def _emit(self, e: SecretCacheEvent) -> None:
+        if self._on_event is not None:
+            try:
+                self._on_event(e)
+            except Exception:  # a hook that raises does not change what is served
+                pass
+
+    def get(self, secret_name: str) -> SecretValue:
+        """The secret's value (cached); see the class for when it is fetched."""
+        e = self._entries.get(secret_name)
+        if e is not None and self._clock() - e.fetched_at < self._refresh:
+            return e.value
+        return self._fetch(secret_name)
+
+    def refresh(self, secret_name: str) -> SecretValue:
+        """Fetches now (sharing a fetch already running)."""
+        return self._fetch(secret_name)
+
+    def invalidate(self, secret_name: Optional[str] = None) -> None:
+        """Forgets one secret, or all."""
+        with self._lock:
+            if secret_name is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(secret_name, None)
+
+    def last_error(self, secret_name: str) -> Optional[BaseException]:
+        """The error of the last failed refresh of a secret still served stale."""
+        e = self._entries.get(secret_name)
+        return e.last_error if e is not None else None
+
+    def _fetch(self, secret_name: str) -> SecretValue:
+        with self._lock:
+            running = self._inflight.get(secret_name)
+            if running is None:
+                done = threading.Event()
+                self._inflight[secret_name] = done
+        if running is not None:
+            # Another thread is fetching: wait for it and take what it got.
+            running.wait()
+            e = self._entries.get(secret_name)
+            if e is not None:
+                return e.value
+            return self._fetch(secret_name)
+        before = self._entries.get(secret_name)
+        try:
+            v = self._kms.get_secret_value(secret_name=secret_name, version_stage=self._stage)
+            self._entries[secret_name] = _Entry(v, self._clock())
+            self._emit(SecretCacheEvent("refresh" if before else "fetch", secret_name, v.version_id))
+            if before is not None and before.value.version_id != v.version_id:
+                self._emit(SecretCacheEvent("changed", secret_name, v.version_id))
+            return v
+        except Exception as err:
+            now = self._clock()
+            self._emit(SecretCacheEvent("error", secret_name, error=err))
+            if before is not None:
+                since = before.failed_at if before.failed_at is not None else now
+                if now - since < self._stale:
+                    stale = _Entry(before.value, now)
+                    stale.failed_at = since
+                    stale.last_error = err
+                    self._entries[secret_name] = stale
+                    self._emit(SecretCacheEvent("stale", secret_name, before.value.version_id, err))
+                    return before.value
+                self._entries.pop(secret_name, None)
+            raise
+        finally:
+            with self._lock:
+                self._inflight.pop(secret_name, None)
+            done.set()

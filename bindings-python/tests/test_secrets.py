@@ -1,0 +1,184 @@
+"""Secrets Manager from Python: every secret action as a method (through the core's
+one dispatch), redacted repr, a Python rotator, and the SecretCache caching client."""
+
+import threading
+
+import pytest
+
+import strongroom
+from strongroom import (
+    InvalidParameterError,
+    Kms,
+    RejectedError,
+    ResourceNotFoundError,
+    ResourceStateError,
+    SecretCache,
+    StrongroomError,
+)
+
+VALUE = "py-s3cret-never-printed"
+
+
+def test_every_secret_action_with_alibaba_rules(tmp_path):
+    kms = Kms.memory()
+    c = kms.create_secret(secret_name="db/pass", secret_data=VALUE, tags={"team": "pay"}, description="db")
+    assert c.secret_name == "db/pass" and c.version_id == "v1"
+    assert c.arn == "acs:kms:strongroom:local:secret/db/pass"
+    v = kms.get_secret_value(secret_name="db/pass")
+    assert v.secret_data == VALUE
+    assert v.secret_data_type == "text"
+    assert list(v.version_stages) == ["ACSCurrent"]
+    assert VALUE not in repr(v) and VALUE not in str(v)
+
+    p = kms.put_secret_value(secret_name="db/pass", version_id="v2", secret_data="second")
+    assert list(p.version_stages) == ["ACSCurrent"]
+    assert kms.get_secret_value(secret_name="db/pass", version_stage="ACSPrevious").secret_data == VALUE
+    with pytest.raises(RejectedError) as e:
+        kms.put_secret_value(secret_name="db/pass", version_id="v2", secret_data="other")
+    assert e.value.code == "Rejected.ResourceExist"
+    kms.update_secret_version_stage(
+        secret_name="db/pass", version_stage="ACSCurrent", remove_from_version="v2", move_to_version="v1"
+    )
+    assert kms.get_secret_value(secret_name="db/pass").secret_data == VALUE
+    ids = kms.list_secret_version_ids(secret_name="db/pass")
+    assert [(x.version_id, list(x.version_stages)) for x in ids.version_ids] == [
+        ("v2", ["ACSPrevious"]),
+        ("v1", ["ACSCurrent"]),
+    ]
+
+    kms.create_secret(secret_name="bin", secret_data=b"\xff\x00\x01")
+    b = kms.get_secret_value(secret_name="bin")
+    assert b.secret_data == b"\xff\x00\x01" and b.secret_data_type == "binary"
+
+    d = kms.describe_secret(secret_name="db/pass", fetch_tags=True)
+    assert d.tags == {"team": "pay"} and d.description == "db"
+    kms.tag_resource(secret_name="db/pass", tags={"env": "prod"})
+    kms.untag_resource(secret_name="db/pass", tag_keys=["team"])
+    assert [(t.tag_key, t.tag_value) for t in kms.list_resource_tags(secret_name="db/pass")] == [("env", "prod")]
+    listed = kms.list_secrets(fetch_tags=True, filters={"TagKey": ["env"]})
+    assert listed.total_count == 1 and listed.secrets[0].tags == {"env": "prod"}
+    kms.update_secret(secret_name="db/pass", description="new", custom_data={"owner": "ops"})
+    assert '"owner":"ops"' in kms.describe_secret(secret_name="db/pass").extended_config
+
+    with pytest.raises(InvalidParameterError) as e:
+        kms.create_secret(secret_name="bad name", secret_data="x")
+    assert e.value.code == "InvalidParameter.SecretName"
+    with pytest.raises(InvalidParameterError) as e:
+        kms.create_secret(secret_name="big", secret_data="x" * 30721)
+    assert e.value.code == "InvalidParameter.SecretData"
+    with pytest.raises(InvalidParameterError):
+        kms.create_secret(secret_name="n", secret_data=42)
+
+    r = kms.delete_secret(secret_name="db/pass", recovery_window_in_days=7)
+    assert r.planned_delete_time
+    with pytest.raises(ResourceStateError) as e:
+        kms.get_secret_value(secret_name="db/pass")
+    assert e.value.code == "Rejected.ResourceInDeleteWindow"
+    kms.restore_secret(secret_name="db/pass")
+    kms.delete_secret(secret_name="db/pass", force_delete_without_recovery=True)
+    with pytest.raises(ResourceNotFoundError) as e:
+        kms.get_secret_value(secret_name="db/pass")
+    assert e.value.code == "Forbidden.ResourceNotFound"
+    assert kms.call("GetSecretValue", SecretName="bin")["SecretData"] == "/wAB"
+
+    # Persisted in a store file.
+    path = str(tmp_path / "store")
+    k2 = Kms.open(path, passphrase="pw")
+    k2.create_secret(secret_name="kept", secret_data=VALUE)
+    del k2
+    import gc
+
+    gc.collect()
+    assert Kms.open(path, passphrase="pw").get_secret_value(secret_name="kept").secret_data == VALUE
+
+
+def test_python_rotator_steps_and_failure():
+    kms = Kms.memory()
+    kms.create_secret(secret_name="s", secret_data="original")
+    steps = []
+    fail = {"test": True}
+
+    def rotator(step):
+        steps.append((step.step, step.version_id, step.value))
+        assert VALUE not in repr(step)
+        if step.step == "create":
+            return f"new-{step.version_id}"
+        if step.step == "test" and fail["test"]:
+            raise RuntimeError("the database refused it")
+        return None
+
+    kms.set_secret_rotator(rotator)
+    with pytest.raises(RejectedError) as e:
+        kms.rotate_secret(secret_name="s", version_id="r1")
+    assert e.value.code == "Rejected.RotationFailed"
+    assert "database refused" in str(e.value)
+    assert kms.get_secret_value(secret_name="s").secret_data == "original"
+    fail["test"] = False
+    assert kms.rotate_secret(secret_name="s").version_id == "r1"
+    assert kms.get_secret_value(secret_name="s").secret_data == "new-r1"
+    assert steps == [
+        ("create", "r1", None),
+        ("set", "r1", b"new-r1"),
+        ("test", "r1", b"new-r1"),
+        ("set", "r1", b"new-r1"),
+        ("test", "r1", b"new-r1"),
+    ]
+    kms.set_secret_rotator(None)
+    kms.rotate_secret(secret_name="s", version_id="r2")
+    assert len(kms.get_secret_value(secret_name="s").secret_data) == 32
+    kms.update_secret_rotation_policy(secret_name="s", enable_automatic_rotation=True, rotation_interval="7d")
+    assert kms.describe_secret(secret_name="s").automatic_rotation == "Enabled"
+
+
+def test_secret_cache_single_flight_refresh_and_stale():
+    kms = Kms.memory()
+    kms.create_secret(secret_name="c", secret_data="one")
+    now = [1000.0]
+    calls = [0]
+    fail = [False]
+    gate = threading.Event()
+
+    class Counting:
+        def get_secret_value(self, **kw):
+            calls[0] += 1
+            gate.wait(5)
+            if fail[0]:
+                raise RejectedError("Rejected.BackendUnavailable", "down")
+            return kms.get_secret_value(**kw)
+
+    events = []
+    cache = SecretCache(
+        Counting(), refresh_interval=1.0, max_stale=5.0, clock=lambda: now[0], on_event=lambda e: events.append(e.type)
+    )
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(cache.get("c").secret_data)) for _ in range(100)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    assert calls[0] == 1, "single flight"
+    assert got == ["one"] * 100
+    assert cache.get("c").secret_data == "one" and calls[0] == 1
+    kms.put_secret_value(secret_name="c", version_id="v2", secret_data="two")
+    now[0] += 1.0
+    assert cache.get("c").secret_data == "two"
+    assert events == ["fetch", "refresh", "changed"]
+    fail[0] = True
+    now[0] += 1.0
+    assert cache.get("c").secret_data == "two"
+    assert cache.last_error("c").code == "Rejected.BackendUnavailable"
+    assert "stale" in events and "error" in events
+    now[0] += 5.0
+    with pytest.raises(StrongroomError):
+        cache.get("c")
+    fail[0] = False
+    assert cache.get("c").secret_data == "two"
+    before = calls[0]
+    cache.refresh("c")
+    cache.invalidate()
+    cache.get("c")
+    assert calls[0] == before + 2
+    with pytest.raises(InvalidParameterError):
+        SecretCache(object())
+    assert strongroom.SecretValue.__dataclass_fields__["secret_data"].repr is False
