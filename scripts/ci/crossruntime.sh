@@ -18,6 +18,9 @@ export STRONGROOM_PASSPHRASE=xrt-pass
   "$cli" --store "$out/store" decrypt --context from=python --context to=node+chromium \
     "$out/from-python.json.envelope" "$out/cli-decrypted"
   cmp "$out/cli-decrypted" "$out/from-python.json.envelope-plaintext" && echo "ok - the CLI decrypted the envelope Python made"
+  [ "$("$cli" --store "$out/store" secret get xrt/db-password)" = "$(printf 'current from python \303\251')" ] \
+    && echo "ok - the CLI read the secret Python made in its file store" \
+    || { echo "not ok - the CLI read the secret Python made in its file store"; exit 1; }
   head -c 3000000 /dev/urandom > "$out/cli.envelope.plaintext"
   "$cli" --store "$out/store" encrypt --key alias/xrt --context from=cli "$out/cli.envelope.plaintext" "$out/cli.envelope"
   .venv/bin/python tests/crossruntime/py_side.py envelope "$out/cli.envelope" "$out/store"

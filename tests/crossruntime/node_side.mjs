@@ -15,6 +15,19 @@ const r = await kms.decryptEnvelope({ ciphertext: hex(x.envelope), encryptionCon
 assert.equal(Buffer.from(r.plaintext).toString('hex'), x.envelope_plaintext);
 console.log('ok - node decrypted the envelope Python made');
 
+// Python's secrets, read here from its store image.
+{
+  const cur = await kms.getSecretValue({ secretName: 'xrt/db-password' });
+  assert.equal(cur.secretData, x.secrets.current);
+  assert.deepEqual(cur.versionStages, ['ACSCurrent']);
+  assert.equal((await kms.getSecretValue({ secretName: 'xrt/db-password', versionStage: 'ACSPrevious' })).secretData, x.secrets.previous);
+  assert.equal((await kms.getSecretValue({ secretName: 'xrt/db-password', versionStage: 'blue' })).secretData, x.secrets.blue);
+  const b = await kms.getSecretValue({ secretName: 'xrt/binary' });
+  assert.equal(Buffer.from(b.secretData).toString('hex'), x.secrets.binary);
+  assert.deepEqual((await kms.describeSecret({ secretName: 'xrt/db-password', fetchTags: true })).tags, { from: 'python' });
+  console.log('ok - node read the secrets Python made (text, stages, binary, tags)');
+}
+
 // Python's backup, restored into a Node file store; then backed up again for the CLI.
 const restored = await Kms.restoreBackup({ path: `${outPath}.node-store`, backup: new Uint8Array(readFileSync(`${inPath}.backup`)), backupPassphrase: 'xrt-backup', passphrase: 'xrt-node' });
 const rd = await restored.decrypt({ ciphertextBlob: hex(x.blob), encryptionContext: x.encryption_context });

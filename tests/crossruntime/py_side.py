@@ -30,12 +30,21 @@ if mode == "produce":
         sig = kms.asymmetric_sign(key_id=ak.key_id, algorithm=alg, message=msg).value
         pub = kms.get_public_key(key_id=ak.key_id).public_key
         asym.append({"key_id": ak.key_id, "spec": spec, "algorithm": alg, "public_key": pub, "signature": sig.hex()})
+    # Secrets: text with two versions and a custom stage, and a binary one, under the
+    # store-managed secrets key and under alias/xrt.
+    kms.create_secret(secret_name="xrt/db-password", secret_data="first from python", tags={"from": "python"})
+    kms.put_secret_value(secret_name="xrt/db-password", version_id="v2", secret_data="current from python \u00e9")
+    kms.put_secret_value(secret_name="xrt/db-password", version_id="v3", secret_data="blue", version_stages=["blue"])
+    kms.create_secret(secret_name="xrt/binary", secret_data=bytes(range(256)), encryption_key_id="alias/xrt")
+    secrets = {"current": "current from python \u00e9", "previous": "first from python", "blue": "blue",
+               "binary": bytes(range(256)).hex()}
     rsa = kms.create_key(key_spec="RSA_2048")
     doc = {"passphrase": "xrt-pass", "image": kms.export_image(passphrase="xrt-pass").hex(),
            "asym": asym, "message": msg.hex(), "rsa_key_id": rsa.key_id,
            "rsa_public_key": kms.get_public_key(key_id=rsa.key_id).public_key,
            "blob": e.ciphertext_blob.hex(), "encryption_context": ctx, "plaintext": pt.hex(),
-           "envelope": env.hex(), "envelope_plaintext": big.hex(), "key_id": k.key_id}
+           "envelope": env.hex(), "envelope_plaintext": big.hex(), "key_id": k.key_id,
+           "secrets": secrets}
     open(path, "w").write(json.dumps(doc))
     open(path + ".backup", "wb").write(kms.create_backup(backup_passphrase="xrt-backup"))
     print("ok - python produced a file store, its image, a backup, a blob and an envelope")

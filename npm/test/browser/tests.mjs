@@ -1,7 +1,7 @@
 // Runs in headless Chromium against the npm package's browser build (wasm-bindgen
 // `web` target): the shared vectors, the Kms actions, WebCrypto opening our blobs,
 // and (when the runner provides one) a store image + blob made by Python.
-import { Kms, BackendServer, StrongroomError, InvalidCiphertextError, verifySignature, _vectorSeal, _vectorOpenEnvelope, _vectorResealEnvelope, _frameCiphers } from '/npm/dist/browser.mjs';
+import { Kms, BackendServer, SecretCache, ResourceNotFoundError, StrongroomError, InvalidCiphertextError, verifySignature, _vectorSeal, _vectorOpenEnvelope, _vectorResealEnvelope, _frameCiphers } from '/npm/dist/browser.mjs';
 
 const results = [];
 async function test(name, fn) {
@@ -323,6 +323,32 @@ await test('RSA-OAEP: WebCrypto encrypts to our key (SHA-256 and SHA-1), wrapped
   assert(tohex(dk) === tohex((await kms.decrypt({ ciphertextBlob: g.ciphertextBlob })).plaintext), 'exported data key');
 });
 
+await test('secrets in the browser: IndexedDB store, versions, a JS rotator, SecretCache', async () => {
+  const name = `secrets-${Math.random()}`;
+  let kms = await Kms.open({ indexedDb: name, passphrase: 'pw' });
+  await kms.createSecret({ secretName: 'api/token', secretData: 'tok-1' });
+  await kms.putSecretValue({ secretName: 'api/token', versionId: 'v2', secretData: 'tok-2' });
+  kms.setSecretRotator(async ({ step, versionId }) => (step === 'create' ? `rotated-${versionId}` : undefined));
+  await kms.rotateSecret({ secretName: 'api/token', versionId: 'r1' });
+  await kms.close();
+  kms = await Kms.open({ indexedDb: name, passphrase: 'pw' });
+  const v = await kms.getSecretValue({ secretName: 'api/token' });
+  assert(v.secretData === 'rotated-r1', v.versionId);
+  assert(!JSON.stringify(v).includes('rotated-r1'), 'logged value');
+  assert((await kms.getSecretValue({ secretName: 'api/token', versionStage: 'ACSPrevious' })).secretData === 'tok-2', 'previous');
+  const cache = new SecretCache(kms, { refreshIntervalMs: 60_000 });
+  const all = await Promise.all(Array.from({ length: 20 }, () => cache.get('api/token')));
+  assert(all.every((x) => x.secretData === 'rotated-r1'), 'cache');
+  let err;
+  try {
+    await kms.getSecretValue({ secretName: 'nope' });
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof ResourceNotFoundError && err.code === 'Forbidden.ResourceNotFound', String(err));
+  await kms.close();
+});
+
 const xrt = new URL(location.href).searchParams.get('xrt');
 if (xrt) {
   await test('cross-runtime: store image + blob from Python decrypt in Chromium', async () => {
@@ -350,6 +376,14 @@ if (xrt) {
     const ct = new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, pub, pt));
     const d = await kms.asymmetricDecrypt({ keyId: x.rsa_key_id, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob: ct });
     assert(tohex(d.plaintext) === tohex(pt), 'RSA-OAEP plaintext differs');
+  });
+  await test('cross-runtime: secrets Python made read in Chromium', async () => {
+    const x = await (await fetch(xrt)).json();
+    const kms = await Kms.open({ image: hex(x.image), passphrase: x.passphrase });
+    assert((await kms.getSecretValue({ secretName: 'xrt/db-password' })).secretData === x.secrets.current, 'current');
+    assert((await kms.getSecretValue({ secretName: 'xrt/db-password', versionStage: 'ACSPrevious' })).secretData === x.secrets.previous, 'previous');
+    assert((await kms.getSecretValue({ secretName: 'xrt/db-password', versionStage: 'blue' })).secretData === x.secrets.blue, 'blue');
+    assert(tohex((await kms.getSecretValue({ secretName: 'xrt/binary' })).secretData) === x.secrets.binary, 'binary');
   });
   await test('cross-runtime: envelope from Python decrypts in Chromium', async () => {
     const x = await (await fetch(xrt)).json();
