@@ -23,6 +23,11 @@ for v in d["data_key"] + d["negative"] + d["store"]["messages"]:
 seed("store", bytes.fromhex(d["store"]["image"]))
 seed("store", bytes.fromhex(json.loads(pathlib.Path("tests/vectors/blob_v1.json").read_text())["store"]["image"]))
 seed("store", bytes.fromhex(json.loads(pathlib.Path("tests/vectors/store_v1.json").read_text())["image"]))
+# A store holding secrets, and its records' plaintexts in the target's framing (the
+# secret-record decoders behind authentication).
+sv = json.loads(pathlib.Path("tests/vectors/secrets_v1.json").read_text())
+seed("store", bytes.fromhex(sv["image"]))
+seed("store", bytes.fromhex(sv["fuzz_seed_hex"]))
 PY
 cd fuzz
 status=0

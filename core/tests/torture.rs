@@ -50,8 +50,40 @@ fn torture_writer() {
         .unwrap()
         .key_id;
     writeln!(out.lock(), "ACK key {last}").unwrap();
+    let mut secret = String::new();
     for i in 0u64.. {
-        let line = match i % 4 {
+        let line = match i % 7 {
+            4 => {
+                secret = format!("s{}-{i}", std::process::id());
+                block_on(kms.create_secret(strongroom::CreateSecretRequest {
+                    secret_name: secret.clone(),
+                    version_id: "v1".into(),
+                    secret_data: strongroom::SecretBytes::from_slice(format!("val-{i}").as_bytes()),
+                    ..Default::default()
+                }))
+                .unwrap();
+                format!("secret {secret} v1 val-{i}")
+            }
+            5 => {
+                let vid = format!("v{i}");
+                block_on(kms.put_secret_value(strongroom::PutSecretValueRequest {
+                    secret_name: secret.clone(),
+                    version_id: vid.clone(),
+                    secret_data: strongroom::SecretBytes::from_slice(format!("val-{i}").as_bytes()),
+                    ..Default::default()
+                }))
+                .unwrap();
+                format!("secret {secret} {vid} val-{i}")
+            }
+            6 => {
+                let vid = format!("r{i}");
+                block_on(kms.rotate_secret(strongroom::RotateSecretRequest {
+                    secret_name: secret.clone(),
+                    version_id: Some(vid.clone()),
+                }))
+                .unwrap();
+                format!("rotated {secret} {vid}")
+            }
             0 | 1 => {
                 last = block_on(kms.create_key(CreateKeyRequest::default()))
                     .unwrap()
@@ -107,6 +139,7 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
     let mut keys_expected: Vec<String> = Vec::new();
     let mut aliases_expected: BTreeMap<String, String> = BTreeMap::new();
     let mut tags_expected: Vec<(String, String)> = Vec::new();
+    let mut secrets_expected: Vec<(String, String, Option<String>)> = Vec::new();
     for trial in 0..trials {
         let mut child = Command::new(&exe)
             .args([
@@ -151,18 +184,26 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
         let mut new_keys = Vec::new();
         let mut new_aliases = Vec::new();
         let mut new_tags = Vec::new();
+        let mut new_secrets = Vec::new();
         for l in &lines {
             let parts: Vec<&str> = l.split(' ').collect();
             match parts[0] {
                 "key" => new_keys.push(parts[1].to_string()),
                 "alias" => new_aliases.push((parts[1].to_string(), parts[2].to_string())),
                 "tag" => new_tags.push((parts[1].to_string(), parts[2].to_string())),
+                "secret" => new_secrets.push((
+                    parts[1].to_string(),
+                    parts[2].to_string(),
+                    Some(parts[3].to_string()),
+                )),
+                "rotated" => new_secrets.push((parts[1].to_string(), parts[2].to_string(), None)),
                 _ => panic!("{l}"),
             }
         }
         keys_expected.extend(new_keys.iter().cloned());
         aliases_expected.extend(new_aliases.iter().cloned());
         tags_expected.extend(new_tags.iter().cloned());
+        secrets_expected.extend(new_secrets.iter().cloned());
         if !path.exists() {
             assert!(
                 lines.is_empty(),
@@ -196,15 +237,82 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
             "trial {trial}: {total} keys"
         );
         let full = trial % 50 == 49 || trial + 1 == trials;
-        let (keys, aliases, tags): (Vec<_>, Vec<_>, Vec<_>) = if full {
+        let (keys, aliases, tags, secrets): (Vec<_>, Vec<_>, Vec<_>, Vec<_>) = if full {
             (
                 keys_expected.clone(),
                 aliases_expected.clone().into_iter().collect(),
                 tags_expected.clone(),
+                secrets_expected.clone(),
             )
         } else {
-            (new_keys, new_aliases, new_tags)
+            (new_keys, new_aliases, new_tags, new_secrets)
         };
+        // Every acknowledged secret version is there with its value; a rotation
+        // acknowledged is finished (never left pending).
+        for (name, vid, value) in &secrets {
+            let got = block_on(kms.get_secret_value(strongroom::GetSecretValueRequest {
+                secret_name: name.clone(),
+                version_id: Some(vid.clone()),
+                ..Default::default()
+            }))
+            .unwrap_or_else(|e| panic!("trial {trial}: acknowledged {name} {vid} lost: {e}"));
+            if let Some(v) = value {
+                assert_eq!(
+                    got.secret_data.expose(),
+                    v.as_bytes(),
+                    "trial {trial}: {name} {vid}"
+                );
+            } else {
+                assert!(
+                    !got.version_stages
+                        .iter()
+                        .any(|s| s == strongroom::ACS_PENDING),
+                    "trial {trial}: acknowledged rotation {name} {vid} left pending"
+                );
+            }
+        }
+        // No secret is ever half-rotated: exactly one ACSCurrent, never on a pending
+        // version.
+        let listed = block_on(kms.list_secrets(strongroom::ListSecretsRequest {
+            page_size: Some(100),
+            ..Default::default()
+        }))
+        .unwrap();
+        for s in listed.secrets.iter().rev().take(5) {
+            let vs = block_on(kms.list_secret_version_ids(
+                strongroom::ListSecretVersionIdsRequest {
+                    secret_name: s.secret_name.clone(),
+                    include_deprecated: true,
+                    page_size: Some(100),
+                    ..Default::default()
+                },
+            ))
+            .unwrap();
+            let current: Vec<_> = vs
+                .version_ids
+                .iter()
+                .filter(|v| {
+                    v.version_stages
+                        .iter()
+                        .any(|x| x == strongroom::ACS_CURRENT)
+                })
+                .collect();
+            assert_eq!(
+                current.len(),
+                1,
+                "trial {trial}: {} has {} ACSCurrent",
+                s.secret_name,
+                current.len()
+            );
+            assert!(
+                !current[0]
+                    .version_stages
+                    .iter()
+                    .any(|x| x == strongroom::ACS_PENDING),
+                "trial {trial}: {} current and pending at once",
+                s.secret_name
+            );
+        }
         for id in &keys {
             block_on(kms.describe_key(id))
                 .unwrap_or_else(|e| panic!("trial {trial}: acknowledged key {id} lost: {e}"));
@@ -224,9 +332,10 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
     }
     println!(
         "torture: {trials} SIGKILL trials in {:.1} s, {acked} acknowledged mutations all present, \
-         {torn} opens found a torn tail, store compacted {max_gen} times, {} keys",
+         {torn} opens found a torn tail, store compacted {max_gen} times, {} keys, {} secret versions",
         started.elapsed().as_secs_f64(),
-        keys_expected.len()
+        keys_expected.len(),
+        secrets_expected.len()
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -259,6 +259,15 @@ pub struct StoreInfo {
 
 /// Opens a store (version 2, or a version-1 image) with `root` and replays it.
 pub(crate) fn open(bytes: &[u8], root: &RootSecret) -> Result<Opened> {
+    open_collecting(bytes, root, None)
+}
+
+/// [`open`], handing each authenticated record's plaintext to `plaintexts` as well.
+fn open_collecting(
+    bytes: &[u8],
+    root: &RootSecret,
+    mut plaintexts: Option<&mut Vec<Vec<u8>>>,
+) -> Result<Opened> {
     let mut r = Reader::new(bytes);
     if r.take(4) != Some(image::MAGIC.as_slice()) {
         return Err(Error::StoreCorrupted("not a strongroom store (bad magic)"));
@@ -387,6 +396,9 @@ pub(crate) fn open(bytes: &[u8], root: &RootSecret) -> Result<Opened> {
             })
         })?;
         let rec_len = (RECORD_HEADER_LEN + len as usize) as u64;
+        if let Some(p) = plaintexts.as_deref_mut() {
+            p.push(plain.expose().to_vec());
+        }
         match state.as_mut() {
             None => {
                 state = Some(State::decode(plain.expose())?);
@@ -462,6 +474,26 @@ fn open_v1(bytes: &[u8], root: &RootSecret) -> Result<Opened> {
 pub fn inspect(bytes: &[u8], root: &RootSecret) -> Result<(StoreInfo, usize, usize)> {
     let o = open(bytes, root)?;
     Ok((o.info, o.state.keys.len(), o.state.aliases.len()))
+}
+
+/// For the fuzzer's seeds: the plaintext of every record of a version-2 store (the
+/// snapshot, then each delta), in the framing fuzz/fuzz_targets/store.rs reads
+/// (`[u16 length][bytes]` each). Holds key material in the clear: never for use
+/// outside tests. Not part of the API.
+///
+/// # Errors
+/// As [`inspect`].
+#[doc(hidden)]
+pub fn fuzz_seed_plaintexts(bytes: &[u8], root: &RootSecret) -> Result<Vec<u8>> {
+    let mut all = Vec::new();
+    open_collecting(bytes, root, Some(&mut all))?;
+    let mut out = Vec::new();
+    for p in all {
+        let n = u16::try_from(p.len()).map_err(|_| Error::Unsupported("a record over 64 KiB"))?;
+        out.extend_from_slice(&n.to_be_bytes());
+        out.extend_from_slice(&p);
+    }
+    Ok(out)
 }
 
 /// For the fuzzer (fuzz/fuzz_targets/store.rs): replays a snapshot's and deltas'

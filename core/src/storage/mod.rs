@@ -24,7 +24,7 @@ pub(crate) mod journal;
 #[cfg(feature = "std")]
 pub use file::{FileStorage, create_private};
 pub use image::{KdfParams, MAX_ARGON2_KIB, RootSecret};
-pub use journal::{StoreInfo, inspect, replay_plaintexts};
+pub use journal::{StoreInfo, fuzz_seed_plaintexts, inspect, replay_plaintexts};
 
 /// Keeps one sealed store.
 pub trait Storage: MaybeSendSync {
