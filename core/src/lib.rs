@@ -53,6 +53,7 @@ pub use kms::*;
 pub use secret::SecretBytes;
 pub use service::asymmetric::*;
 pub use service::import::*;
+pub use service::secret_cache::*;
 pub use service::secrets::*;
 pub use storage::Storage;
 

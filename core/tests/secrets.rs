@@ -1271,3 +1271,204 @@ fn secrets_vector() {
         );
     }
 }
+
+/// A backend whose decrypts can be made to fail, counting them (each GetSecretValue
+/// unwraps one data key).
+struct Flaky {
+    inner: strongroom::backend::software::SoftwareBackend,
+    fail: std::sync::atomic::AtomicBool,
+    decrypts: AtomicU32,
+}
+
+impl strongroom::KeyBackend for Flaky {
+    fn protection_level(&self) -> strongroom::ProtectionLevel {
+        self.inner.protection_level()
+    }
+    fn generate<'a>(
+        &'a self,
+        spec: strongroom::KeySpec,
+    ) -> BoxFuture<'a, strongroom::Result<strongroom::KeyHandle>> {
+        self.inner.generate(spec)
+    }
+    fn encrypt<'a>(
+        &'a self,
+        handle: &'a strongroom::KeyHandle,
+        plaintext: &'a [u8],
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, strongroom::Result<strongroom::backend::Sealed>> {
+        self.inner.encrypt(handle, plaintext, aad)
+    }
+    fn decrypt<'a>(
+        &'a self,
+        handle: &'a strongroom::KeyHandle,
+        nonce: &'a [u8; 12],
+        ciphertext: &'a [u8],
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, strongroom::Result<SecretBytes>> {
+        self.decrypts.fetch_add(1, Ordering::SeqCst);
+        let fail = self.fail.load(Ordering::SeqCst);
+        Box::pin(async move {
+            // Like a remote HSM: the answer comes later, so concurrent getters really
+            // overlap with this fetch.
+            YieldOnce(false).await;
+            if fail {
+                return Err(strongroom::Error::BackendUnavailable(
+                    "the HSM is down".into(),
+                ));
+            }
+            self.inner.decrypt(handle, nonce, ciphertext, aad).await
+        })
+    }
+}
+
+/// Pending once (waking itself), then ready.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+#[test]
+fn the_rust_secret_cache() {
+    use strongroom::{SecretCache, SecretCacheEventKind};
+    let clock = Arc::new(ManualClock::new(T0));
+    let env = Env::new(Arc::new(OsEntropy), clock.clone());
+    let backend = Arc::new(Flaky {
+        inner: strongroom::backend::software::SoftwareBackend::new(env.clone()),
+        fail: std::sync::atomic::AtomicBool::new(false),
+        decrypts: AtomicU32::new(0),
+    });
+    let kms = block_on(Kms::open(KmsOptions {
+        env,
+        storage: Arc::new(MemoryStorage::new()),
+        root: RootSecret::passphrase("pw"),
+        kdf: KdfParams::insecure_fast(),
+        backend: Some(backend.clone()),
+    }))
+    .unwrap();
+    create(&kms, "c", "one");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let cache = SecretCache::new(&kms)
+        .refresh_interval_ms(1000)
+        .max_stale_ms(5000)
+        .on_event(Box::new(move |e| seen.lock().unwrap().push(e.kind)));
+    let fetches = || backend.decrypts.load(Ordering::SeqCst);
+    let base = fetches();
+    // 100 concurrent getters: one fetch.
+    let all = block_on(futures_join_all(
+        (0..100).map(|_| cache.get("c")).collect::<Vec<_>>(),
+    ));
+    assert!(
+        all.iter()
+            .all(|v| v.as_ref().unwrap().secret_data.expose() == b"one")
+    );
+    assert_eq!(fetches() - base, 1, "single flight");
+    block_on(cache.get("c")).unwrap();
+    assert_eq!(fetches() - base, 1, "served from memory");
+    // ACSCurrent moves: picked up after the interval.
+    put(&kms, "c", "v2", "two").unwrap();
+    clock.advance(1000);
+    assert_eq!(
+        block_on(cache.get("c")).unwrap().secret_data.expose(),
+        b"two"
+    );
+    assert_eq!(
+        events.lock().unwrap().clone(),
+        vec![
+            SecretCacheEventKind::Fetch,
+            SecretCacheEventKind::Refresh,
+            SecretCacheEventKind::Changed
+        ]
+    );
+    // The backend fails: the last good value for 5 s, then the error.
+    backend.fail.store(true, Ordering::SeqCst);
+    clock.advance(1000);
+    assert_eq!(
+        block_on(cache.get("c")).unwrap().secret_data.expose(),
+        b"two"
+    );
+    assert_eq!(
+        cache.last_error("c").unwrap().code(),
+        "Rejected.BackendUnavailable"
+    );
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .contains(&SecretCacheEventKind::Stale)
+    );
+    clock.advance(5000);
+    assert_eq!(
+        block_on(cache.get("c")).unwrap_err().code(),
+        "Rejected.BackendUnavailable"
+    );
+    backend.fail.store(false, Ordering::SeqCst);
+    assert_eq!(
+        block_on(cache.get("c")).unwrap().secret_data.expose(),
+        b"two"
+    );
+    let n = fetches();
+    block_on(cache.refresh("c")).unwrap();
+    cache.invalidate(None);
+    block_on(cache.get("c")).unwrap();
+    assert_eq!(fetches() - n, 2);
+}
+
+/// Polls every future to completion together (a minimal join_all: the getters really
+/// are concurrent, and the first one's fetch is in flight while the others wait).
+fn futures_join_all<F: std::future::Future>(
+    futs: Vec<F>,
+) -> impl std::future::Future<Output = Vec<F::Output>>
+where
+    F::Output: Unpin,
+{
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    struct JoinAll<F: std::future::Future> {
+        futs: Vec<Option<Pin<Box<F>>>>,
+        out: Vec<Option<F::Output>>,
+    }
+    impl<F: std::future::Future> std::future::Future for JoinAll<F>
+    where
+        F::Output: Unpin,
+    {
+        type Output = Vec<F::Output>;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = self.get_mut();
+            let mut pending = false;
+            for (i, f) in this.futs.iter_mut().enumerate() {
+                if let Some(fut) = f {
+                    match fut.as_mut().poll(cx) {
+                        Poll::Ready(v) => {
+                            this.out[i] = Some(v);
+                            *f = None;
+                        }
+                        Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                Poll::Pending
+            } else {
+                Poll::Ready(this.out.iter_mut().map(|o| o.take().unwrap()).collect())
+            }
+        }
+    }
+    let n = futs.len();
+    JoinAll {
+        futs: futs.into_iter().map(|f| Some(Box::pin(f))).collect(),
+        out: (0..n).map(|_| None).collect(),
+    }
+}

@@ -7,4 +7,5 @@ pub(crate) mod envelope;
 #[cfg(feature = "std")]
 pub(crate) mod envelope_io;
 pub mod import;
+pub mod secret_cache;
 pub mod secrets;
