@@ -2,7 +2,8 @@
 //! envelope bulk against `openssl speed -evp aes-256-gcm`; AsymmetricSign / Verify /
 //! OAEP decrypt against `openssl speed rsa2048 / ecdsap256` (`--asymmetric-only`);
 //! the file store at 100,000 keys — open time, CreateKey latency against a bare
-//! write + fdatasync of the same bytes, and group commit (`--store-only`).
+//! write + fdatasync of the same bytes, and group commit (`--store-only`); secrets at
+//! 100,000 keys and 100,000 secrets (`--secrets-only`, STRONGROOM_BENCH_SECRETS).
 //! Prints one JSON object per comparison.
 #![allow(
     clippy::print_stdout,
@@ -480,7 +481,248 @@ fn store() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Secrets at scale: a store with STRONGROOM_BENCH_SECRETS keys and as many secrets
+/// (default 100,000 each), every secret with 3 versions of 1-30 KiB (uniform), built in
+/// memory and written out; its open time; CreateSecret and PutSecretValue latency on it,
+/// each durable, against a bare write + fdatasync of the same bytes; GetSecretValue
+/// latency against a raw AES-256-GCM open of the same value size; and a cached get
+/// through SecretCache against a bare `HashMap::get` + `Arc` clone.
+fn secrets() {
+    use std::collections::HashMap;
+    use std::io::Write as _;
+    use std::sync::Arc;
+    use strongroom::storage::{FileStorage, KdfParams, MemoryStorage};
+    use strongroom::{
+        CreateSecretRequest, GetSecretValueRequest, KmsOptions, PutSecretValueRequest, RootSecret,
+        SecretBytes, SecretCache,
+    };
+
+    let n: usize = std::env::var("STRONGROOM_BENCH_SECRETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = std::env::current_dir().unwrap().join("build/bench-secrets");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("store.srs");
+    let root = || RootSecret::passphrase("bench passphrase");
+    // A cheap deterministic size stream: 1-30 KiB.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut size = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        1024 + (x % (29 * 1024 + 1)) as usize
+    };
+    let t = Instant::now();
+    let mut total_bytes = 0usize;
+    {
+        let kms = block_on(Kms::open(KmsOptions {
+            env: Env::system(),
+            storage: Arc::new(MemoryStorage::new()),
+            root: root(),
+            kdf: KdfParams::default(),
+            backend: None,
+        }))
+        .unwrap();
+        // Appends only while building: one snapshot at the end.
+        kms.set_compact_min_bytes(u64::MAX);
+        let cmk = block_on(kms.create_key(CreateKeyRequest::default()))
+            .unwrap()
+            .key_id;
+        for _ in 1..n {
+            block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+        }
+        let buf = vec![b'x'; 30 * 1024];
+        for i in 0..n {
+            let name = format!("bench/secret-{i:06}");
+            let s = size();
+            total_bytes += s;
+            block_on(kms.create_secret(CreateSecretRequest {
+                secret_name: name.clone(),
+                version_id: "v1".into(),
+                secret_data: SecretBytes::from_slice(&buf[..s]),
+                encryption_key_id: Some(cmk.clone()),
+                ..Default::default()
+            }))
+            .unwrap();
+            for v in 2..=3 {
+                let s = size();
+                total_bytes += s;
+                block_on(kms.put_secret_value(PutSecretValueRequest {
+                    secret_name: name.clone(),
+                    version_id: format!("v{v}"),
+                    secret_data: SecretBytes::from_slice(&buf[..s]),
+                    ..Default::default()
+                }))
+                .unwrap();
+            }
+        }
+        let image = block_on(kms.export_image(None)).unwrap();
+        drop(kms);
+        std::fs::write(&path, &image).unwrap();
+    }
+    let build_s = t.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    println!(
+        "{}",
+        serde_json::json!({"runtime": "rust", "op": "secrets store build (in memory, written out)", "keys": n, "secrets": n,
+            "versions": 3 * n, "value_bytes": total_bytes, "store_bytes": bytes, "build_s": (build_s * 10.0).round() / 10.0})
+    );
+    let open = || {
+        block_on(Kms::open(KmsOptions {
+            env: Env::system(),
+            storage: Arc::new(FileStorage::open(&path).unwrap()),
+            root: root(),
+            kdf: KdfParams::default(),
+            backend: None,
+        }))
+        .unwrap()
+    };
+    let mut opens: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            drop(black_box(open()));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    opens.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        serde_json::json!({"runtime": "rust", "op": "secrets store open (Argon2id default, snapshot)", "keys": n, "secrets": n,
+            "store_bytes": bytes, "open_median_ms": (opens[1] * 1e4).round() / 10.0, "open_max_ms": (opens[2] * 1e4).round() / 10.0, "goal_ms": 1000})
+    );
+
+    let kms = open();
+    let m = 1000;
+    let value = vec![b'v'; 4096];
+    let before = kms.store_info().journal_bytes;
+    let mut create: Vec<f64> = (0..m)
+        .map(|i| {
+            let t = Instant::now();
+            block_on(kms.create_secret(CreateSecretRequest {
+                secret_name: format!("bench/new-{i}"),
+                version_id: "v1".into(),
+                secret_data: SecretBytes::from_slice(&value),
+                ..Default::default()
+            }))
+            .unwrap();
+            t.elapsed().as_nanos() as f64
+        })
+        .collect();
+    let per_record = ((kms.store_info().journal_bytes - before) / m as u64) as usize;
+    let mut put: Vec<f64> = (0..m)
+        .map(|i| {
+            let t = Instant::now();
+            block_on(kms.put_secret_value(PutSecretValueRequest {
+                secret_name: format!("bench/new-{i}"),
+                version_id: "v2".into(),
+                secret_data: SecretBytes::from_slice(&value),
+                ..Default::default()
+            }))
+            .unwrap();
+            t.elapsed().as_nanos() as f64
+        })
+        .collect();
+    create.sort_by(f64::total_cmp);
+    put.sort_by(f64::total_cmp);
+    let mut f = std::fs::File::create(dir.join("peer.bin")).unwrap();
+    let pbuf = vec![0x5a_u8; per_record];
+    let mut peer: Vec<f64> = (0..m)
+        .map(|_| {
+            let t = Instant::now();
+            f.write_all(&pbuf).unwrap();
+            f.sync_data().unwrap();
+            t.elapsed().as_nanos() as f64
+        })
+        .collect();
+    peer.sort_by(f64::total_cmp);
+    for (op, lat) in [("CreateSecret", &create), ("PutSecretValue", &put)] {
+        let (p50, p99) = (percentile(lat, 0.5), percentile(lat, 0.99));
+        println!(
+            "{}",
+            serde_json::json!({"runtime": "rust", "op": format!("{op} (4 KiB, durable) on the secrets store"), "record_bytes": per_record,
+                "strongroom_median_ns": p50.round(), "strongroom_p99_ns": p99.round(),
+                "peer": "write + fdatasync of the same bytes", "peer_median_ns": percentile(&peer, 0.5).round(), "peer_p99_ns": percentile(&peer, 0.99).round(),
+                "ratio_vs_peer": (percentile(&peer, 0.5) / p50 * 1000.0).round() / 1000.0, "goal_p99_ns": 2_000_000})
+        );
+    }
+    // GetSecretValue on random secrets of the big store.
+    let mut y: u64 = 88_172_645_463_325_252;
+    let mut pick = move || {
+        y ^= y << 13;
+        y ^= y >> 7;
+        y ^= y << 17;
+        (y % n as u64) as usize
+    };
+    let mut get: Vec<f64> = Vec::with_capacity(20_000);
+    let mut sizes = 0usize;
+    for _ in 0..20_000 {
+        let name = format!("bench/secret-{:06}", pick());
+        let t = Instant::now();
+        let v = block_on(kms.get_secret_value(GetSecretValueRequest {
+            secret_name: name,
+            ..Default::default()
+        }))
+        .unwrap();
+        get.push(t.elapsed().as_nanos() as f64);
+        sizes += v.secret_data.len();
+    }
+    get.sort_by(f64::total_cmp);
+    let avg = sizes / get.len();
+    let raw = Aes256Gcm::new_from_slice(&[9u8; 32]).unwrap();
+    let sealed = raw
+        .encrypt(&Nonce::from([1u8; 12]), vec![7u8; avg].as_slice())
+        .unwrap();
+    let peer_open = median_ns(11, 200, || {
+        black_box(
+            raw.decrypt(&Nonce::from([1u8; 12]), sealed.as_slice())
+                .unwrap(),
+        );
+    });
+    println!(
+        "{}",
+        serde_json::json!({"runtime": "rust", "op": "GetSecretValue (random secret of the big store, in-process)", "secrets": n,
+            "avg_value_bytes": avg, "strongroom_median_ns": percentile(&get, 0.5).round(), "strongroom_p99_ns": percentile(&get, 0.99).round(),
+            "peer": "aes-gcm crate open of the same size", "peer_median_ns": peer_open.round(),
+            "ratio_vs_peer": (peer_open / percentile(&get, 0.5) * 1000.0).round() / 1000.0, "goal_p99_ns": 50_000})
+    );
+    // A cached get through SecretCache against a bare map lookup.
+    let cache = SecretCache::new(&kms).refresh_interval_ms(3_600_000);
+    let names: Vec<String> = (0..1000).map(|i| format!("bench/secret-{i:06}")).collect();
+    for nm in &names {
+        block_on(cache.get(nm)).unwrap();
+    }
+    let mut map: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
+    for nm in &names {
+        map.insert(nm.clone(), Arc::new(vec![0u8; 16]));
+    }
+    let mut i = 0usize;
+    let ours = median_ns(21, 100_000, || {
+        i = (i + 1) % names.len();
+        black_box(block_on(cache.get(&names[i])).unwrap());
+    });
+    let mut j = 0usize;
+    let peer = median_ns(21, 100_000, || {
+        j = (j + 1) % names.len();
+        black_box(map.get(&names[j]).cloned());
+    });
+    println!(
+        "{}",
+        serde_json::json!({"runtime": "rust", "op": "SecretCache cached get", "strongroom_median_ns": (ours * 10.0).round() / 10.0,
+            "per_s": (1e9 / ours).round(), "peer": "HashMap::get + Arc clone", "peer_median_ns": (peer * 10.0).round() / 10.0,
+            "ratio_vs_peer": (peer / ours * 1000.0).round() / 1000.0, "goal_per_s": 1_000_000})
+    );
+    drop(cache);
+    drop(kms);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--secrets-only") {
+        secrets();
+        return;
+    }
     let kms = block_on(Kms::memory(Env::system(), None)).unwrap();
     let key = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
     let ctx = EncryptionContext::from_pairs([("app", "bench")]).unwrap();
@@ -557,4 +799,5 @@ fn main() {
     bulk(&kms, &key.key_id);
     asymmetric(&kms);
     store();
+    secrets();
 }

@@ -182,3 +182,26 @@ def test_secret_cache_single_flight_refresh_and_stale():
     with pytest.raises(InvalidParameterError):
         SecretCache(object())
     assert strongroom.SecretValue.__dataclass_fields__["secret_data"].repr is False
+
+
+def test_secret_cache_on_the_real_clock():
+    import time
+
+    kms = Kms.memory()
+    kms.create_secret(secret_name="t", secret_data="one")
+    calls = [0]
+
+    class Counting:
+        def get_secret_value(self, **kw):
+            calls[0] += 1
+            return kms.get_secret_value(**kw)
+
+    cache = SecretCache(Counting(), refresh_interval=0.05)
+    assert cache.get("t").secret_data == "one"
+    kms.put_secret_value(secret_name="t", version_id="v2", secret_data="two")
+    assert cache.get("t").secret_data == "one", "still within the interval"
+    deadline = time.monotonic() + 5
+    while cache.get("t").secret_data != "two":
+        assert time.monotonic() < deadline, "never refreshed"
+        time.sleep(0.01)
+    assert calls[0] == 2

@@ -113,8 +113,9 @@ pub(crate) struct SecretVersionRecord {
     /// The data key: a ciphertext blob under the secret's CMK.
     pub(crate) wrapped_key: Vec<u8>,
     pub(crate) nonce: [u8; 12],
-    /// AES-256-GCM of the value under the data key (ciphertext ‖ tag).
-    pub(crate) ciphertext: Vec<u8>,
+    /// AES-256-GCM of the value under the data key (ciphertext ‖ tag); shared, so
+    /// that copies of the record (undo images, reads) do not copy the value.
+    pub(crate) ciphertext: alloc::sync::Arc<[u8]>,
 }
 
 /// A secret (metadata in the clear inside the sealed store, as Alibaba documents).
@@ -428,7 +429,7 @@ fn decode_secret(r: &mut Reader<'_>) -> Result<SecretRecord> {
         }
         let wrapped_key = r.bytes16().ok_or_else(t)?.to_vec();
         let nonce = r.array::<12>().ok_or_else(t)?;
-        let ciphertext = r.bytes32().ok_or_else(t)?.to_vec();
+        let ciphertext = alloc::sync::Arc::from(r.bytes32().ok_or_else(t)?);
         versions.push(SecretVersionRecord {
             version_id,
             creation_ms,

@@ -379,6 +379,8 @@ export interface SecretCacheOptions {
 interface Entry {
   value: SecretValue;
   fetchedAt: number;
+  /** The refresh interval has passed (set by a timer, so a hit reads no clock). */
+  due: boolean;
   /** The last refresh failed at… (stale since). */
   failedAt?: number;
   lastError?: unknown;
@@ -401,6 +403,8 @@ export class SecretCache {
   readonly #stage: string;
   readonly #onEvent?: (e: SecretCacheEvent) => void;
   readonly #now: () => number;
+  /** An injected clock (tests): hits compare times instead of waiting for timers. */
+  readonly #clocked: boolean;
 
   constructor(kms: { getSecretValue(opts: { secretName: string; versionStage?: string }): Promise<SecretValue> }, opts: SecretCacheOptions = {}) {
     if (!kms || typeof kms.getSecretValue !== 'function') throw invalid('Kms', 'must be a Kms');
@@ -414,6 +418,7 @@ export class SecretCache {
     this.#stage = opts.versionStage ?? 'ACSCurrent';
     this.#onEvent = opts.onEvent;
     this.#now = opts.now ?? Date.now;
+    this.#clocked = opts.now !== undefined;
     this.#get = (secretName, versionStage) => kms.getSecretValue({ secretName, versionStage });
   }
 
@@ -425,12 +430,25 @@ export class SecretCache {
     }
   }
 
-  /** The secret's value (cached); see the class for when it is fetched. */
+  /**
+   * The secret's value (cached); see the class for when it is fetched. A hit returns
+   * the value itself (no Promise, no clock read: a timer marks the entry due when its
+   * interval passes); `await` works on either.
+   */
   get(secretName: string): Promise<SecretValue> | SecretValue {
     const e = this.#entries.get(secretName);
-    const now = this.#now();
-    if (e && now - e.fetchedAt < this.#refreshMs) return e.value;
+    if (e !== undefined && !e.due && (!this.#clocked || this.#now() - e.fetchedAt < this.#refreshMs)) return e.value;
     return this.#fetch(secretName);
+  }
+
+  /** Stores an entry and arms its refresh timer (unref'd: it never keeps a process alive). */
+  #store(secretName: string, e: Entry): void {
+    this.#entries.set(secretName, e);
+    if (this.#clocked) return;
+    const t = setTimeout(() => {
+      e.due = true;
+    }, this.#refreshMs) as unknown as { unref?: () => void };
+    t.unref?.();
   }
 
   /** Fetches now (sharing a fetch already running). */
@@ -456,7 +474,7 @@ export class SecretCache {
       const before = this.#entries.get(secretName);
       try {
         const v = await this.#get(secretName, this.#stage);
-        this.#entries.set(secretName, { value: v, fetchedAt: this.#now() });
+        this.#store(secretName, { value: v, fetchedAt: this.#now(), due: false });
         this.#emit({ type: before ? 'refresh' : 'fetch', secretName, versionId: v.versionId });
         if (before && before.value.versionId !== v.versionId) this.#emit({ type: 'changed', secretName, versionId: v.versionId });
         return v;
@@ -467,7 +485,7 @@ export class SecretCache {
           const since = before.failedAt ?? now;
           if (now - since < this.#staleMs) {
             // Served stale; the next attempt comes after another refresh interval.
-            this.#entries.set(secretName, { value: before.value, fetchedAt: now, failedAt: since, lastError: err });
+            this.#store(secretName, { value: before.value, fetchedAt: now, due: false, failedAt: since, lastError: err });
             this.#emit({ type: 'stale', secretName, versionId: before.value.versionId, error: err as Error });
             return before.value;
           }

@@ -176,3 +176,19 @@ test('secret errors have their own classes', async () => {
   await kms.deleteSecret({ secretName: 'd' });
   await assert.rejects(kms.getSecretValue({ secretName: 'd' }), ResourceStateError);
 });
+
+test('SecretCache on the real clock: a timer marks a value due, hits read no clock', async () => {
+  const kms = await Kms.memory();
+  await kms.createSecret({ secretName: 't', secretData: 'one' });
+  let fetches = 0;
+  const counting = { getSecretValue: (o) => { fetches++; return kms.getSecretValue(o); } };
+  const cache = new SecretCache(counting, { refreshIntervalMs: 50 });
+  assert.equal((await cache.get('t')).secretData, 'one');
+  const hit = cache.get('t');
+  assert.ok(!(hit instanceof Promise), 'a hit is the value itself');
+  await kms.putSecretValue({ secretName: 't', versionId: 'v2', secretData: 'two' });
+  assert.equal(cache.get('t').secretData, 'one', 'still within the interval');
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal((await cache.get('t')).secretData, 'two');
+  assert.equal(fetches, 2);
+});

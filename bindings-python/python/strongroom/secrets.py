@@ -8,8 +8,10 @@ dataclasses. No secret logic lives here.
 from __future__ import annotations
 
 import base64
+import heapq
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -239,13 +241,46 @@ class SecretCacheEvent:
 
 
 class _Entry:
-    __slots__ = ("value", "fetched_at", "failed_at", "last_error")
+    __slots__ = ("value", "fetched_at", "failed_at", "last_error", "due", "__weakref__")
 
     def __init__(self, value: SecretValue, fetched_at: float) -> None:
         self.value = value
         self.fetched_at = fetched_at
         self.failed_at: Optional[float] = None
         self.last_error: Optional[BaseException] = None
+        # Set by the refresher thread when the interval has passed, so that a hit
+        # reads no clock.
+        self.due = False
+
+
+class _Refresher:
+    """One daemon thread per cache: marks entries due when their interval passes."""
+
+    def __init__(self) -> None:
+        self._heap: List[Any] = []
+        self._cond = threading.Condition()
+        self._n = 0
+        self._thread: Optional[threading.Thread] = None
+
+    def arm(self, at: float, entry: _Entry) -> None:
+        with self._cond:
+            self._n += 1
+            heapq.heappush(self._heap, (at, self._n, weakref.ref(entry)))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="strongroom-secret-cache", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    e = heapq.heappop(self._heap)[2]()
+                    if e is not None:
+                        e.due = True
+                timeout = self._heap[0][0] - now if self._heap else None
+                self._cond.wait(timeout)
 
 
 class SecretCache:
@@ -265,7 +300,7 @@ class SecretCache:
         max_stale: float = 300.0,
         version_stage: str = "ACSCurrent",
         on_event: Optional[Callable[[SecretCacheEvent], None]] = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Optional[Callable[[], float]] = None,
     ) -> None:
         if not callable(getattr(kms, "get_secret_value", None)):
             raise InvalidParameterError("InvalidParameter.Kms", "invalid Kms: must be a Kms")
@@ -277,10 +312,27 @@ class SecretCache:
         self._stale = float(max_stale)
         self._stage = version_stage
         self._on_event = on_event
-        self._clock = clock
+        # An injected clock (tests): hits compare times. Otherwise a refresher thread
+        # marks entries due and a hit is one dict lookup and one flag test.
+        self._clocked = clock is not None
+        self._clock: Callable[[], float] = clock if clock is not None else time.monotonic
+        self._refresher = None if self._clocked else _Refresher()
         self._entries: Dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self._inflight: Dict[str, threading.Event] = {}
+        if not self._clocked:
+            self.get = self._get_unclocked  # type: ignore[method-assign]
+
+    def _get_unclocked(self, secret_name: str) -> SecretValue:
+        e = self._entries.get(secret_name)
+        if e is not None and not e.due:
+            return e.value
+        return self._fetch(secret_name)
+
+    def _store(self, name: str, e: _Entry) -> None:
+        self._entries[name] = e
+        if self._refresher is not None:
+            self._refresher.arm(time.monotonic() + self._refresh, e)
 
     def _emit(self, e: SecretCacheEvent) -> None:
         if self._on_event is not None:
@@ -329,7 +381,7 @@ class SecretCache:
         before = self._entries.get(secret_name)
         try:
             v = self._kms.get_secret_value(secret_name=secret_name, version_stage=self._stage)
-            self._entries[secret_name] = _Entry(v, self._clock())
+            self._store(secret_name, _Entry(v, self._clock()))
             self._emit(SecretCacheEvent("refresh" if before else "fetch", secret_name, v.version_id))
             if before is not None and before.value.version_id != v.version_id:
                 self._emit(SecretCacheEvent("changed", secret_name, v.version_id))
@@ -343,7 +395,7 @@ class SecretCache:
                     stale = _Entry(before.value, now)
                     stale.failed_at = since
                     stale.last_error = err
-                    self._entries[secret_name] = stale
+                    self._store(secret_name, stale)
                     self._emit(SecretCacheEvent("stale", secret_name, before.value.version_id, err))
                     return before.value
                 self._entries.pop(secret_name, None)

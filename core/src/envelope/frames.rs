@@ -91,13 +91,40 @@ impl Gcm {
     }
 }
 
+/// AES-256-GCM on the frame AEAD (AWS-LC natively): ciphertext ‖ tag. Also the
+/// cipher of secret values (`service/secrets.rs`).
+pub(crate) fn seal_256(key: &[u8], nonce: [u8; 12], aad: &[u8], pt: &[u8]) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(pt.len() + TAG_LEN);
+    buf.extend_from_slice(pt);
+    let tag = Gcm::new(key)?.seal(nonce, aad, &mut buf)?;
+    buf.extend_from_slice(&tag);
+    Ok(buf)
+}
+
+/// Opens [`seal_256`]'s ciphertext ‖ tag; `None` when it does not authenticate.
+pub(crate) fn open_256(
+    key: &[u8],
+    nonce: [u8; 12],
+    aad: &[u8],
+    ct: &[u8],
+) -> Result<Option<crate::secret::SecretBytes>> {
+    let g = Gcm::new(key)?;
+    let Some(split) = ct.len().checked_sub(TAG_LEN) else {
+        return Ok(None);
+    };
+    let (body, t) = ct.split_at(split);
+    let mut tag = [0u8; TAG_LEN];
+    tag.copy_from_slice(t);
+    let mut buf = crate::secret::SecretBytes::from_slice(body);
+    Ok(g.open(nonce, aad, buf.expose_mut(), tag).then_some(buf))
+}
+
 /// The frame AEAD, reachable for the Wycheproof tests (core/tests/wycheproof_aead.rs)
 /// only: AES-256-GCM with a 96-bit nonce; `None` when the tag does not verify.
 #[doc(hidden)]
 pub mod hazmat {
     use alloc::vec::Vec;
 
-    use super::{Gcm, TAG_LEN};
     use crate::error::Result;
 
     /// Seals: ciphertext ‖ tag.
@@ -105,10 +132,7 @@ pub mod hazmat {
     /// # Errors
     /// A key that is not 32 bytes.
     pub fn seal(key: &[u8], nonce: [u8; 12], aad: &[u8], pt: &[u8]) -> Result<Vec<u8>> {
-        let mut buf = pt.to_vec();
-        let tag = Gcm::new(key)?.seal(nonce, aad, &mut buf)?;
-        buf.extend_from_slice(&tag);
-        Ok(buf)
+        super::seal_256(key, nonce, aad, pt)
     }
 
     /// Opens ciphertext ‖ tag.
@@ -116,15 +140,7 @@ pub mod hazmat {
     /// # Errors
     /// A key that is not 32 bytes.
     pub fn open(key: &[u8], nonce: [u8; 12], aad: &[u8], ct: &[u8]) -> Result<Option<Vec<u8>>> {
-        let g = Gcm::new(key)?;
-        let Some(split) = ct.len().checked_sub(TAG_LEN) else {
-            return Ok(None);
-        };
-        let (body, t) = ct.split_at(split);
-        let mut tag = [0u8; TAG_LEN];
-        tag.copy_from_slice(t);
-        let mut buf = body.to_vec();
-        Ok(g.open(nonce, aad, &mut buf, tag).then_some(buf))
+        Ok(super::open_256(key, nonce, aad, ct)?.map(|b| b.expose().to_vec()))
     }
 }
 

@@ -895,11 +895,11 @@ impl Kms {
             )
             .await?;
         let nonce = self.env.random::<12>()?;
-        let ciphertext = crate::aead::seal(
+        let ciphertext = crate::envelope::frames::seal_256(
             data_key.expose(),
-            &nonce,
-            data,
+            nonce,
             &value_aad(name, version_id, data_type.code()),
+            data,
         )?;
         Ok(SecretVersionRecord {
             version_id: String::from(version_id),
@@ -908,7 +908,7 @@ impl Kms {
             data_type: data_type.code(),
             wrapped_key: wrapped.ciphertext_blob,
             nonce,
-            ciphertext,
+            ciphertext: Arc::from(ciphertext),
         })
     }
 
@@ -921,12 +921,13 @@ impl Kms {
                 encryption_context: secret_context(name, &v.version_id)?,
             })
             .await?;
-        crate::aead::open(
+        crate::envelope::frames::open_256(
             dk.plaintext.expose(),
-            &v.nonce,
-            &v.ciphertext,
+            v.nonce,
             &value_aad(name, &v.version_id, v.data_type),
-        )
+            &v.ciphertext,
+        )?
+        .ok_or(Error::InvalidCiphertext)
     }
 
     /// The secret record (a copy), or `Forbidden.ResourceNotFound`.
@@ -1018,7 +1019,10 @@ impl Kms {
             Ok(())
         })
         .await?;
-        self.refresh_schedules();
+        // O(keys + secrets): only when the new secret has a schedule.
+        if out.automatic_rotation == "Enabled" {
+            self.refresh_schedules();
+        }
         Ok(out)
     }
 
