@@ -16,7 +16,7 @@ from strongroom import (
     StrongroomError,
 )
 
-VALUE = "py-s3cret-never-printed"
+VALUE = "SRLEAK-py-s3cret"
 
 
 def test_every_secret_action_with_alibaba_rules(tmp_path):

@@ -1983,6 +1983,87 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
     );
     assert_eq!(filtered["TotalCount"], 1);
 
+    // Secrets, by Alibaba's parameters.
+    let c = ok(
+        "CreateSecret",
+        &[
+            "--SecretName",
+            "wire/s",
+            "--VersionId",
+            "v1",
+            "--SecretData",
+            "first",
+        ],
+    );
+    assert_eq!(c["SecretName"], "wire/s");
+    assert_eq!(
+        ok("GetSecretValue", &["--SecretName", "wire/s"])["SecretData"],
+        "first"
+    );
+    let p = ok(
+        "PutSecretValue",
+        &[
+            "--SecretName",
+            "wire/s",
+            "--VersionId",
+            "v2",
+            "--SecretData",
+            "AAE=",
+            "--SecretDataType",
+            "binary",
+        ],
+    );
+    assert_eq!(p["VersionStages"]["VersionStage"][0], "ACSCurrent");
+    ok(
+        "UpdateSecretVersionStage",
+        &[
+            "--SecretName",
+            "wire/s",
+            "--VersionStage",
+            "ACSCurrent",
+            "--RemoveFromVersion",
+            "v2",
+            "--MoveToVersion",
+            "v1",
+        ],
+    );
+    let v = ok("ListSecretVersionIds", &["--SecretName", "wire/s"]);
+    assert_eq!(v["VersionIds"]["VersionId"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        ok("DescribeSecret", &["--SecretName", "wire/s"])["SecretName"],
+        "wire/s"
+    );
+    assert_eq!(ok("ListSecrets", &[])["TotalCount"], 1);
+    ok(
+        "UpdateSecret",
+        &["--SecretName", "wire/s", "--Description", "d"],
+    );
+    ok(
+        "UpdateSecretRotationPolicy",
+        &[
+            "--SecretName",
+            "wire/s",
+            "--EnableAutomaticRotation",
+            "true",
+            "--RotationInterval",
+            "7d",
+        ],
+    );
+    assert_eq!(
+        ok(
+            "RotateSecret",
+            &["--SecretName", "wire/s", "--VersionId", "r1"]
+        )["VersionId"],
+        "r1"
+    );
+    let d = ok("DeleteSecret", &["--SecretName", "wire/s"]);
+    assert!(d["PlannedDeleteTime"].is_string());
+    assert_eq!(
+        kms_err(s, "GetSecretValue", &["--SecretName", "wire/s"]),
+        "Rejected.ResourceInDeleteWindow"
+    );
+    ok("RestoreSecret", &["--SecretName", "wire/s"]);
+
     let done = done.borrow();
     let missing: Vec<&String> = actions
         .iter()

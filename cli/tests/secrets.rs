@@ -54,7 +54,7 @@ fn err_code(o: &Output) -> String {
     v["Code"].as_str().unwrap().to_string()
 }
 
-const VALUE: &str = "pa55-W0rd-that-must-not-leak";
+const VALUE: &str = "SRLEAK-cli-pa55-W0rd";
 
 #[test]
 fn secret_lifecycle_from_the_command_line() {

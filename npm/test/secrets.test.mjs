@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kms, SecretCache, StrongroomError, InvalidParameterError } from 'strongroom';
 
-const VALUE = 'n0de-s3cret-never-logged';
+const VALUE = 'SRLEAK-node-s3cret';
 
 async function code(p) {
   try {
