@@ -207,18 +207,20 @@ impl ValueArgs {
             return Ok((buf, SecretDataType::Binary));
         }
         if !self.keep_newline {
-            let b = buf.expose();
-            let cut = if b.ends_with(b"\r\n") {
-                2
-            } else {
-                usize::from(b.ends_with(b"\n"))
-            };
-            if cut > 0 {
-                buf = SecretBytes::from_slice(&b[..b.len() - cut]);
+            let kept = without_newline(buf.expose());
+            if kept.len() != buf.len() {
+                buf = SecretBytes::from_slice(kept);
             }
         }
         Ok((buf, SecretDataType::Text))
     }
+}
+
+/// `b` without one trailing `\n` or `\r\n`.
+fn without_newline(b: &[u8]) -> &[u8] {
+    b.strip_suffix(b"\r\n")
+        .or_else(|| b.strip_suffix(b"\n"))
+        .unwrap_or(b)
 }
 
 fn kv(flag: &'static str, s: &str) -> Result<(String, String), Error> {
@@ -360,9 +362,10 @@ pub(crate) fn run(kms: &Kms, cmd: SecretCmd, json_mode: bool) -> Result<(), Erro
                         filters: filters.clone(),
                     }),
                 )?;
-                total = v["TotalCount"].as_u64().unwrap_or(0);
-                let items = v["SecretList"]["Secret"]
-                    .as_array()
+                total = v.get("TotalCount").and_then(Value::as_u64).unwrap_or(0);
+                let items = v
+                    .pointer("/SecretList/Secret")
+                    .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
                 let done = items.is_empty();
@@ -375,11 +378,13 @@ pub(crate) fn run(kms: &Kms, cmd: SecretCmd, json_mode: bool) -> Result<(), Erro
                 out(&json!({"SecretList": {"Secret": all}, "TotalCount": total}));
             } else {
                 for s in &all {
-                    let planned = s["PlannedDeleteTime"]
-                        .as_str()
+                    let planned = s
+                        .get("PlannedDeleteTime")
+                        .and_then(Value::as_str)
                         .map(|t| format!("  (deleted at {t})"))
                         .unwrap_or_default();
-                    println!("{}{planned}", s["SecretName"].as_str().unwrap_or_default());
+                    let name = s.get("SecretName").and_then(Value::as_str);
+                    println!("{}{planned}", name.unwrap_or_default());
                 }
             }
         }
@@ -409,21 +414,24 @@ pub(crate) fn run(kms: &Kms, cmd: SecretCmd, json_mode: bool) -> Result<(), Erro
             if json_mode {
                 out(&v);
             } else {
-                for ver in v["VersionIds"]["VersionId"]
-                    .as_array()
+                for ver in v
+                    .pointer("/VersionIds/VersionId")
+                    .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
                 {
-                    let stages: Vec<&str> = ver["VersionStages"]["VersionStage"]
-                        .as_array()
+                    let field = |k: &str| ver.get(k).and_then(Value::as_str).unwrap_or_default();
+                    let stages: Vec<&str> = ver
+                        .pointer("/VersionStages/VersionStage")
+                        .and_then(Value::as_array)
                         .into_iter()
                         .flatten()
                         .filter_map(Value::as_str)
                         .collect();
                     println!(
                         "{}\t{}\t{}",
-                        ver["VersionId"].as_str().unwrap_or_default(),
-                        ver["CreateTime"].as_str().unwrap_or_default(),
+                        field("VersionId"),
+                        field("CreateTime"),
                         stages.join(",")
                     );
                 }
@@ -602,13 +610,7 @@ impl SecretRotator for CommandRotator {
     ) -> BoxFuture<'a, strongroom::Result<SecretBytes>> {
         Box::pin(async move {
             let out = self.step("create", step, None)?;
-            let b = out.expose();
-            let cut = if b.ends_with(b"\r\n") {
-                2
-            } else {
-                usize::from(b.ends_with(b"\n"))
-            };
-            Ok(SecretBytes::from_slice(&b[..b.len() - cut]))
+            Ok(SecretBytes::from_slice(without_newline(out.expose())))
         })
     }
     fn set<'a>(
@@ -689,8 +691,14 @@ pub(crate) fn run_command(
             env.push((var, value));
         }
     }
-    let mut cmd = std::process::Command::new(&args.command[0]);
-    cmd.args(&args.command[1..]);
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(Error::InvalidParameter {
+            name: "Command",
+            reason: "give the command to run after --".into(),
+        });
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest);
     for (k, v) in &env {
         use std::os::unix::ffi::OsStrExt;
         cmd.env(k, std::ffi::OsStr::from_bytes(v.expose()));
@@ -699,13 +707,13 @@ pub(crate) fn run_command(
     {
         use std::os::unix::process::CommandExt;
         let e = cmd.exec();
-        Err(Error::Io(format!("cannot run {}: {e}", args.command[0])))
+        Err(Error::Io(format!("cannot run {program}: {e}")))
     }
     #[cfg(not(unix))]
     {
         let status = cmd
             .status()
-            .map_err(|e| Error::Io(format!("cannot run {}: {e}", args.command[0])))?;
+            .map_err(|e| Error::Io(format!("cannot run {program}: {e}")))?;
         Ok(std::process::ExitCode::from(
             u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
         ))
