@@ -566,7 +566,7 @@ class Kms:
         if secret_name is not None:
             self.call("TagResource", SecretName=secret_name, KeyId=key_id, Tags=_secret_tags(tags))
             return
-        self._native.tag_resource(key_id, dict(tags))
+        self._native.tag_resource(key_id, list(dict(tags).items()))
 
     def untag_resource(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None, tag_keys: Sequence[str]) -> None:
         """UntagResource on a key (``key_id``) or a secret (``secret_name``)."""
