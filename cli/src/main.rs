@@ -386,7 +386,8 @@ enum AliasCmd {
 #[derive(Subcommand, Debug)]
 enum DataKeyCmd {
     /// GenerateDataKey. Prints the CiphertextBlob; the plaintext data key is written
-    /// only to --plaintext-out (mode 0600), never to the terminal.
+    /// only to --plaintext-out: a new 0600 file, or stdout with `-` (the CiphertextBlob
+    /// then goes to stderr).
     Generate {
         /// KeyId or ARN of the CMK.
         #[arg(long = "key")]
@@ -399,8 +400,8 @@ enum DataKeyCmd {
         number_of_bytes: Option<u32>,
         #[command(flatten)]
         context: ContextArgs,
-        /// Where to write the plaintext data key (raw bytes). Without it, this is
-        /// GenerateDataKeyWithoutPlaintext.
+        /// Where to write the plaintext data key (raw bytes): a file (0600), or - for
+        /// stdout. Without it, this is GenerateDataKeyWithoutPlaintext.
         #[arg(long = "plaintext-out")]
         plaintext_out: Option<PathBuf>,
     },
@@ -852,9 +853,15 @@ fn key_filters(flags: &[String], json: Option<&str>) -> Result<Vec<strongroom::K
     Ok(out)
 }
 
-fn run(cli: Cli) -> Result<ExitCode, Error> {
+fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
     let json_mode = cli.json;
     if let Cmd::Lab(args) = &cli.cmd {
+        if store_given {
+            return Err(Error::InvalidParameter {
+                name: "Store",
+                reason: "lab always runs in a fresh store of its own; choose its directory with `lab --dir DIR`".into(),
+            });
+        }
         return lab::run(args, json_mode).map(|()| ExitCode::SUCCESS);
     }
     if let Cmd::Store(StoreCmd::Check) = &cli.cmd {
@@ -1216,10 +1223,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 number_of_bytes,
                 encryption_context: parse_context(&context.context)?,
             };
+            let to_stdout = plaintext_out.as_deref() == Some(Path::new("-"));
             let (kid, ver, blob) = match &plaintext_out {
                 Some(path) => {
                     let r = pollster::block_on(kms.generate_data_key(req))?;
-                    write_secret_file(path, r.plaintext.expose())?;
+                    // `-` is stdout, asked for explicitly; anything else a 0600 file.
+                    write_plaintext(&path.display().to_string(), r.plaintext.expose())?;
                     (r.key_id, r.key_version_id, r.ciphertext_blob)
                 }
                 None => {
@@ -1227,10 +1236,17 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     (r.key_id, r.key_version_id, r.ciphertext_blob)
                 }
             };
-            print(
-                json_mode,
-                &json!({"KeyId": kid, "KeyVersionId": ver, "CiphertextBlob": B64.encode(blob)}),
-            );
+            let meta =
+                json!({"KeyId": kid, "KeyVersionId": ver, "CiphertextBlob": B64.encode(blob)});
+            if to_stdout {
+                // stdout carries the data key: the rest goes to stderr.
+                eprintln!(
+                    "{}",
+                    serde_json::to_string_pretty(&meta).unwrap_or_default()
+                );
+            } else {
+                print(json_mode, &meta);
+            }
         }
         Cmd::DataKey(DataKeyCmd::Export {
             ciphertext_blob,
@@ -1300,10 +1316,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 a.algorithm.parse()?,
                 strongroom::SignInput::one_of(digest.as_deref(), message.as_deref())?,
             ))?;
-            print(
-                json_mode,
-                &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "Value": B64.encode(r.value)}),
-            );
+            if json_mode {
+                print(
+                    json_mode,
+                    &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id, "Value": B64.encode(r.value)}),
+                );
+            } else {
+                // The signature alone, so that `SIG=$(strongroom key sign …)` works.
+                println!("{}", B64.encode(r.value));
+            }
         }
         Cmd::Key(KeyCmd::Verify { sign: a, signature }) => {
             let value = B64
@@ -1430,9 +1451,15 @@ pub(crate) fn write_secret_file(path: &Path, data: &[u8]) -> Result<(), Error> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let store_given = matches.value_source("store") == Some(clap::parser::ValueSource::CommandLine);
     let json_mode = cli.json;
-    match run(cli) {
+    match run(cli, store_given) {
         Ok(code) => code,
         Err(e) => {
             if json_mode {

@@ -460,3 +460,84 @@ fn run_puts_secrets_in_the_environment_and_passes_the_exit_code() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(15), "{status:?}");
 }
+
+/// Issue #15 items 3 and 6: `key sign` prints the signature alone; `--plaintext-out -`
+/// is stdout, not a file named `-`; `lab --store` is refused, not ignored.
+#[test]
+fn sign_prints_one_line_plaintext_out_dash_and_lab_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let k: serde_json::Value = serde_json::from_str(&ok(&sr(
+        &store,
+        &[
+            "--json",
+            "key",
+            "create",
+            "--key-spec",
+            "EC_P256",
+            "--key-usage",
+            "SIGN/VERIFY",
+        ],
+        None,
+    )))
+    .unwrap();
+    let id = k["KeyId"].as_str().unwrap();
+    let msg = dir.path().join("msg");
+    std::fs::write(&msg, b"release").unwrap();
+    let sig = ok(&sr(
+        &store,
+        &[
+            "key",
+            "sign",
+            id,
+            "--algorithm",
+            "ECDSA_SHA_256",
+            "--message",
+            msg.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert_eq!(sig.lines().count(), 1, "{sig}");
+    let o = sr(
+        &store,
+        &[
+            "key",
+            "verify",
+            id,
+            "--algorithm",
+            "ECDSA_SHA_256",
+            "--message",
+            msg.to_str().unwrap(),
+            "--signature",
+            sig.trim(),
+        ],
+        None,
+    );
+    ok(&o);
+    // --plaintext-out -: 32 raw bytes on stdout, the metadata on stderr, no file `-`.
+    let aes: serde_json::Value =
+        serde_json::from_str(&ok(&sr(&store, &["--json", "key", "create"], None))).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .current_dir(dir.path())
+        .arg("--store")
+        .arg(&store)
+        .args([
+            "data-key",
+            "generate",
+            "--key",
+            aes["KeyId"].as_str().unwrap(),
+            "--plaintext-out",
+            "-",
+        ])
+        .env("STRONGROOM_PASSPHRASE", "pw")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout.len(), 32);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("CiphertextBlob"));
+    assert!(!dir.path().join("-").exists());
+    // lab makes its own store: an explicit --store is refused with a pointer to --dir.
+    let o = sr(&store, &["--json", "lab"], None);
+    assert_eq!(err_code(&o), "InvalidParameter");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--dir"));
+}

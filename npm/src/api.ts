@@ -134,7 +134,7 @@ export interface KeyMetadata {
   description: string;
   keyUsage: 'ENCRYPT/DECRYPT' | 'SIGN/VERIFY';
   keyState: 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport';
-  keySpec: string;
+  keySpec: KeySpec;
   origin: 'Aliyun_KMS' | 'EXTERNAL';
   protectionLevel: 'SOFTWARE' | 'HSM';
   primaryKeyVersion: string;
@@ -155,7 +155,7 @@ export interface KeyVersion { keyId: string; keyVersionId: string; creationDate:
 export interface ListKeyVersionsResult { keyVersions: KeyVersion[]; totalCount: number; pageNumber: number; pageSize: number }
 export interface ReEncryptResult { keyId: string; keyVersionId: string; sourceKeyId: string; sourceKeyVersionId: string; ciphertextBlob: Uint8Array }
 export interface CreateKeyOptions {
-  keySpec?: 'Aliyun_AES_256' | 'Aliyun_AES_192' | 'Aliyun_AES_128' | string;
+  keySpec?: KeySpec;
   keyUsage?: 'ENCRYPT/DECRYPT' | 'SIGN/VERIFY';
   description?: string;
   origin?: 'Aliyun_KMS' | 'EXTERNAL';
@@ -184,6 +184,8 @@ export interface DataKeyResult { keyId: string; keyVersionId: string; plaintext:
 export interface DataKeyWithoutPlaintextResult { keyId: string; keyVersionId: string; ciphertextBlob: Uint8Array }
 /** RSA_2048/3072/4096 (ENCRYPT/DECRYPT or SIGN/VERIFY), EC_P256 / EC_P256K (SIGN/VERIFY). */
 export type AsymmetricKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'EC_P256' | 'EC_P256K';
+/** Every KeySpec (a typo does not type-check). */
+export type KeySpec = 'Aliyun_AES_256' | 'Aliyun_AES_192' | 'Aliyun_AES_128' | AsymmetricKeySpec;
 export type SigningAlgorithm = 'RSA_PSS_SHA_256' | 'RSA_PKCS1_SHA_256' | 'ECDSA_SHA_256';
 export type EncryptionAlgorithm = 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
 export interface PublicKeyResult { keyId: string; keyVersionId: string; publicKey: string; publicKeyDer: Uint8Array }
@@ -728,18 +730,25 @@ export class Kms {
     );
   }
 
+  /** Decrypt. The result logs its plaintext as `[redacted]` (the bytes stay in `.plaintext`). */
   decrypt(opts: { ciphertextBlob: Uint8Array; encryptionContext?: EncryptionContext }): Promise<DecryptResult> {
-    return call(async () => this.#n.decrypt(bytes('CiphertextBlob', opts?.ciphertextBlob), opts.encryptionContext));
+    return call(async () =>
+      secrets.redactValue(await this.#n.decrypt(bytes('CiphertextBlob', opts?.ciphertextBlob), opts.encryptionContext), 'plaintext'),
+    );
   }
 
+  /** GenerateDataKey. The result logs its plaintext data key as `[redacted]`. */
   generateDataKey(opts: GenerateDataKeyOptions): Promise<DataKeyResult> {
     return call(async () =>
-      this.#n.generateDataKey(
-        str('KeyId', opts?.keyId, true),
-        str('KeySpec', opts.keySpec),
-        u32('NumberOfBytes', opts.numberOfBytes),
-        opts.encryptionContext,
-        true,
+      secrets.redactValue(
+        await this.#n.generateDataKey(
+          str('KeyId', opts?.keyId, true),
+          str('KeySpec', opts.keySpec),
+          u32('NumberOfBytes', opts.numberOfBytes),
+          opts.encryptionContext,
+          true,
+        ),
+        'plaintext',
       ),
     );
   }
@@ -762,7 +771,7 @@ export class Kms {
       const h = await openHeader(this.#n, ct, opts.encryptionContext);
       const fc = await frameCipher(h.messageKey, _cipher);
       const plaintext = await new FrameReader(fc, h.frameLength).openAll(ct.subarray(h.headerLength));
-      return { ...info(h), plaintext };
+      return secrets.redactValue({ ...info(h), plaintext }, 'plaintext');
     });
   }
 
@@ -853,13 +862,29 @@ export class Kms {
   /** Node only: `encryptStream` as a Node `Duplex` for `stream.pipeline`. */
   createEncryptStream(opts: EnvelopeStreamOptions): NodeDuplex {
     if (!platform?.toNodeDuplex) throw invalid('Platform', 'Node streams need Node; use encryptStream');
+    // Checked here, at the call: a bad option must not become an 'error' event later,
+    // which crashes a process that has not piped the stream yet.
+    const ids = keyIdList(opts?.keyIds);
+    if (ids.length === 0) throw invalid('KeyIds', 'at least one key is required');
+    if (ids.length > 16) throw invalid('KeyIds', 'at most 16 keys per message');
+    u32('FrameLength', opts.frameLength);
+    if (opts.encryptionContext !== undefined && (opts.encryptionContext === null || typeof opts.encryptionContext !== 'object')) {
+      throw invalid('EncryptionContext', 'must be an object of string values');
+    }
     return platform.toNodeDuplex(this.encryptStream(opts)) as NodeDuplex;
   }
 
   /** Node only: `decryptStream` as a Node `Duplex` for `stream.pipeline`. */
-  createDecryptStream(opts: { encryptionContext?: EncryptionContext } = {}): NodeDuplex {
+  createDecryptStream(opts: { encryptionContext?: EncryptionContext } = {}): NodeDuplex & { readonly info: Promise<EnvelopeInfo> } {
     if (!platform?.toNodeDuplex) throw invalid('Platform', 'Node streams need Node; use decryptStream');
-    return platform.toNodeDuplex(this.decryptStream(opts)) as NodeDuplex;
+    const t = this.decryptStream(opts);
+    const d = platform.toNodeDuplex(t) as NodeDuplex & { info: Promise<EnvelopeInfo> };
+    // The header's KeyId and EncryptionContext, as on decryptStream (check them before
+    // trusting the plaintext). A stream that fails before its header also rejects it;
+    // that rejection is handled here so it is never unhandled.
+    t.info.catch(() => {});
+    Object.defineProperty(d, 'info', { value: t.info, enumerable: false });
+    return d;
   }
 
   /** Reuses envelope data keys within these limits (`null` turns the cache off). A
@@ -922,11 +947,14 @@ export class Kms {
   /** AsymmetricDecrypt (RSA-OAEP); every failure is `InvalidCiphertext`. */
   asymmetricDecrypt(opts: { keyId: string; algorithm: EncryptionAlgorithm; ciphertextBlob: Uint8Array; keyVersionId?: string }): Promise<AsymmetricDecryptResult> {
     return call(async () =>
-      this.#n.asymmetricDecrypt(
-        str('KeyId', opts?.keyId, true),
-        str('Algorithm', opts.algorithm, true),
-        bytes('CiphertextBlob', opts.ciphertextBlob),
-        str('KeyVersionId', opts.keyVersionId),
+      secrets.redactValue(
+        await this.#n.asymmetricDecrypt(
+          str('KeyId', opts?.keyId, true),
+          str('Algorithm', opts.algorithm, true),
+          bytes('CiphertextBlob', opts.ciphertextBlob),
+          str('KeyVersionId', opts.keyVersionId),
+        ),
+        'plaintext',
       ),
     );
   }

@@ -168,7 +168,8 @@ function camel<T>(o: Record<string, unknown>): T {
   return out as T;
 }
 
-/** Gives a result holding a secret value a redacting inspect / toJSON. */
+/** Gives a result holding a secret value, plaintext or a data key a redacting
+ * `util.inspect` / `toJSON` (the property itself stays readable). */
 export function redactValue<T extends object>(o: T, field: string): T {
   const shown = (): Record<string, unknown> => ({ ...(o as Record<string, unknown>), [field]: REDACTED });
   Object.defineProperty(o, 'toJSON', { value: shown, enumerable: false });

@@ -19,6 +19,13 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native
+
+try:
+    from importlib.metadata import PackageNotFoundError as _NotFound, version as _version
+
+    __version__: str = _version("strongroom")
+except _NotFound:  # imported from a source tree, not installed
+    __version__ = "0+unknown"
 from .errors import (
     BackendError,
     InvalidCiphertextError,
@@ -280,8 +287,10 @@ def _key_ids(v: object) -> list:
 def _ctx(c: Context) -> Optional[dict]:
     if c is None:
         return None
-    if not isinstance(c, Mapping):
-        raise InvalidParameterError("InvalidParameter.EncryptionContext", "must be a mapping of str to str")
+    if not isinstance(c, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in c.items()):
+        raise InvalidParameterError(
+            "InvalidParameter.EncryptionContext", "invalid EncryptionContext: must be a mapping of str to str"
+        )
     return dict(c)
 
 
@@ -353,7 +362,7 @@ class StoreInfo:
 
 def verify_signature(
     *,
-    public_key: bytes,
+    public_key: Union[bytes, str],
     key_spec: str,
     algorithm: str,
     signature: bytes,
@@ -362,8 +371,11 @@ def verify_signature(
 ) -> bool:
     """Verifies a signature with a public key from anywhere (SubjectPublicKeyInfo, PEM or
     DER) — e.g. one exported with ``Kms.get_public_key`` — without a KMS key: give the
-    SHA-256 ``digest`` or the ``message``. A wrong signature is ``False``; malformed
+    SHA-256 ``digest`` or the ``message``. ``public_key`` may be ``bytes`` or the ``str``
+    PEM that ``get_public_key`` returns. A wrong signature is ``False``; malformed
     input raises (``InvalidParameter.*``)."""
+    if isinstance(public_key, str):
+        public_key = public_key.encode("ascii", "replace")
     return _native.verify_signature(
         _bytes("PublicKey", public_key), key_spec, algorithm, _bytes("Signature", signature),
         _opt_bytes("Digest", digest), _opt_bytes("Message", message))
