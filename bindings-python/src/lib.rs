@@ -314,6 +314,14 @@ impl Kms {
         );
     }
 
+    /// Closes the instance and releases the store's writer lock now (not at garbage
+    /// collection); later calls raise `Rejected.StoreClosed`.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let kms = self.inner.clone();
+        py.detach(|| pollster::block_on(kms.close()))
+            .map_err(to_pyerr)
+    }
+
     /// Installs `rotator` (a callable taking one dict) for RotateSecret and automatic
     /// rotation, or the built-in random-password rotator with None.
     #[pyo3(signature = (rotator=None))]

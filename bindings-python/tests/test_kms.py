@@ -365,3 +365,42 @@ def test_a_restarted_backend_server_serves_the_keys_it_made(tmp_path):
     assert client.decrypt(ciphertext_blob=blob).plaintext == b"kept"
     with pytest.raises(InvalidParameterError):
         BackendServer.software(None)  # type: ignore[arg-type]
+
+
+def test_close_and_with_release_the_lock_now(tmp_path):
+    """#15 item 11: close() / with release the writer lock at once; a closed instance
+    refuses every call."""
+    path = str(tmp_path / "store")
+    with strongroom.Kms.open(path, passphrase="pw") as kms:
+        key = kms.create_key()
+        with pytest.raises(strongroom.StoreError) as e:
+            strongroom.Kms.open(path, passphrase="pw")
+        assert e.value.code == "Rejected.StoreLocked"
+    with pytest.raises(strongroom.StoreError) as e:
+        kms.describe_key(key_id=key.key_id)
+    assert e.value.code == "Rejected.StoreClosed"
+    again = strongroom.Kms.open(path, passphrase="pw")  # `kms` is still referenced
+    assert again.describe_key(key_id=key.key_id).key_id == key.key_id
+    again.close()
+    again.close()
+
+
+def test_pem_str_or_bytes_context_types_and_version():
+    """#15 item 11: verify_signature takes the str PEM get_public_key returns; a
+    non-string context value is InvalidParameter.EncryptionContext; __version__."""
+    kms = strongroom.Kms.memory()
+    k = kms.create_key(key_spec="EC_P256", key_usage="SIGN/VERIFY")
+    msg = b"release"
+    sig = kms.asymmetric_sign(key_id=k.key_id, algorithm="ECDSA_SHA_256", message=msg).value
+    pem = kms.get_public_key(key_id=k.key_id).public_key
+    assert isinstance(pem, str)
+    for pk in (pem, pem.encode()):
+        assert strongroom.verify_signature(
+            public_key=pk, key_spec="EC_P256", algorithm="ECDSA_SHA_256", signature=sig, message=msg
+        )
+    aes = kms.create_key()
+    for bad in ({"a": 1}, {1: "a"}, {"a": None}):
+        with pytest.raises(strongroom.InvalidParameterError) as e:
+            kms.encrypt(key_id=aes.key_id, plaintext=b"x", encryption_context=bad)
+        assert e.value.code == "InvalidParameter.EncryptionContext"
+    assert strongroom.__version__ == "0.1.0"

@@ -537,6 +537,16 @@ impl NativeKms {
         );
     }
 
+    /// Closes the instance: waits for a change being written, then refuses every later
+    /// call (`Rejected.StoreClosed`). The JS facade releases its store afterwards.
+    pub fn close(&self) -> Result<JsValue, JsValue> {
+        let kms = self.inner.clone();
+        promise(async move {
+            kms.close().await.map_err(|e| js_err(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// Installs (or removes, with `undefined`) the rotator RotateSecret and automatic
     /// rotation use (see JsSecretRotator); without one, the built-in random-password
     /// rotator.

@@ -80,6 +80,8 @@ pub enum Error {
     StoreExists,
     /// The store is locked by another writer (`Rejected.StoreLocked`).
     StoreLocked,
+    /// The instance (or its store) was closed (`Rejected.StoreClosed`): open it again.
+    StoreClosed,
     /// A store or backup asks Argon2id for more memory than this runtime allows
     /// (`Rejected.KdfCost`; see `storage::MAX_ARGON2_KIB`).
     KdfCost {
@@ -322,6 +324,7 @@ impl Error {
             Error::StoreIo(_) => "Rejected.StoreIo",
             Error::StoreExists => "Rejected.StoreExists",
             Error::StoreLocked => "Rejected.StoreLocked",
+            Error::StoreClosed => "Rejected.StoreClosed",
             Error::KdfCost { .. } => "Rejected.KdfCost",
             Error::StoreFull(_) => "Rejected.StoreFull",
             Error::QuotaExceeded(_) => "Rejected.QuotaExceeded",
@@ -373,6 +376,7 @@ impl Error {
             | Error::StoreIo(_)
             | Error::StoreExists
             | Error::StoreLocked
+            | Error::StoreClosed
             | Error::KdfCost { .. }
             | Error::StoreFull(_) => "Store",
             Error::BackendUnavailable(_) | Error::BackendProtocol(_) => "Backend",
@@ -438,6 +442,7 @@ impl fmt::Display for Error {
             Error::StoreIo(msg) => write!(f, "store I/O failed, nothing was changed: {msg}"),
             Error::StoreExists => f.write_str("a store already exists there"),
             Error::StoreLocked => f.write_str("the store is locked by another writer"),
+            Error::StoreClosed => f.write_str("this instance was closed; open the store again"),
             Error::KdfCost {
                 m_cost_kib,
                 cap_kib,

@@ -436,6 +436,8 @@ pub struct Kms {
     /// A flush failed after the change was applied: this instance accepts no more
     /// mutations (reopen the store).
     poisoned: core::sync::atomic::AtomicBool,
+    /// Closed by [`Kms::close`].
+    closed: core::sync::atomic::AtomicBool,
     pub(crate) state: spin::Mutex<State>,
     /// The policy / audit seam (see [`crate::api::CallHook`]).
     pub(crate) call_hook: spin::Mutex<Option<Arc<dyn crate::api::CallHook>>>,
@@ -760,6 +762,7 @@ impl Kms {
                 compact_min_bytes: COMPACT_MIN_BYTES,
             }),
             poisoned: core::sync::atomic::AtomicBool::new(false),
+            closed: core::sync::atomic::AtomicBool::new(false),
             next_deletion: spin::Mutex::new(state.next_deletion()),
             next_material_expiry: spin::Mutex::new(state.next_material_expiry()),
             next_rotation: spin::Mutex::new(state.next_rotation()),
@@ -937,7 +940,25 @@ impl Kms {
         self.backend.protection_level()
     }
 
+    /// Closes the instance: waits for the change being written (if any), then
+    /// releases the store (a file store's writer lock and handles) so another process
+    /// or instance may open it. Every later call fails with `Rejected.StoreClosed`.
+    /// Closing twice is harmless. Dropping the last reference closes it too.
+    ///
+    /// # Errors
+    /// The storage's, when releasing fails (the instance is closed anyway).
+    pub async fn close(&self) -> Result<()> {
+        let _w = self.writer.lock().await;
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.storage.close().await
+    }
+
     pub(crate) fn check_poisoned(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::StoreClosed);
+        }
         if self.poisoned.load(core::sync::atomic::Ordering::Acquire) {
             Err(Error::StoreIo(String::from(
                 "an earlier flush of this store failed; reopen it",

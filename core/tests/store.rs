@@ -1151,3 +1151,51 @@ fn a_final_record_with_a_zeroed_tail_is_torn_not_corruption() {
     .unwrap_err();
     assert_eq!(e.code(), "Rejected.StoreCorrupted");
 }
+
+/// Kms::close releases a file store's writer lock at once (not when the last reference
+/// goes): the same process can open the store again while the closed instance still
+/// exists, and every call on the closed instance is `Rejected.StoreClosed`.
+#[test]
+fn close_releases_the_lock_and_refuses_later_calls() {
+    let dir = std::env::temp_dir().join(format!("sr-close-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("store");
+    let first = open_with(
+        Backend::Software,
+        Arc::new(FileStorage::open(&path).unwrap()),
+        "pw",
+    )
+    .unwrap();
+    let k = block_on(first.create_key(CreateKeyRequest::default())).unwrap();
+    assert_eq!(
+        FileStorage::open(&path).unwrap_err().code(),
+        "Rejected.StoreLocked"
+    );
+    block_on(first.close()).unwrap();
+    block_on(first.close()).unwrap();
+    assert_eq!(
+        block_on(first.describe_key(&k.key_id)).unwrap_err().code(),
+        "Rejected.StoreClosed"
+    );
+    assert_eq!(
+        block_on(first.create_key(CreateKeyRequest::default()))
+            .unwrap_err()
+            .code(),
+        "Rejected.StoreClosed"
+    );
+    let second = open_with(
+        Backend::Software,
+        Arc::new(FileStorage::open(&path).unwrap()),
+        "pw",
+    )
+    .unwrap();
+    assert_eq!(
+        block_on(second.describe_key(&k.key_id)).unwrap().key_id,
+        k.key_id
+    );
+    drop(first);
+    block_on(second.create_key(CreateKeyRequest::default())).unwrap();
+    drop(second);
+    std::fs::remove_dir_all(dir).unwrap();
+}

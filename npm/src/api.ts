@@ -339,11 +339,18 @@ export class Kms {
     return k.#n;
   }
 
-  /** Releases a file or IndexedDB store (its writer lock, file handles or database
-   * connection): another process or tab, or another `Kms.open` in this one, may then
-   * open it. Actions that write afterwards fail. A no-op for other stores. */
+  /** Closes the instance and releases a file or IndexedDB store (its writer lock, file
+   * handles or database connection): another process or tab, or another `Kms.open` in
+   * this one, may then open it. Every later call rejects with `Rejected.StoreClosed`
+   * (a `StoreError`). Closing twice is harmless. */
   async close(): Promise<void> {
-    await this.#close?.();
+    // The core first (it waits for a write in flight, then refuses every later call
+    // with Rejected.StoreClosed), then the store's lock and handles.
+    try {
+      await this.#n.close();
+    } finally {
+      await this.#close?.();
+    }
   }
 
   /** Opens native `open` on a platform store; releases the store if that fails. */

@@ -188,7 +188,7 @@ test('file store: persist, reopen, wrong passphrase, images', async () => {
     // One writer at a time, in this process or another.
     await assert.rejects(Kms.open({ path, passphrase: 'pw' }), (e) => e instanceof StoreError && e.code === 'Rejected.StoreLocked');
     await kms.close();
-    await assert.rejects(kms.createKey(), (e) => e instanceof StoreError && e.code === 'Rejected.StoreIo');
+    await assert.rejects(kms.createKey(), (e) => e instanceof StoreError && e.code === 'Rejected.StoreClosed');
     await assert.rejects(Kms.open({ path, passphrase: 'nope' }), WrongPassphraseError);
     const again = await Kms.open({ path, passphrase: 'pw' });
     assert.equal(dec.decode((await again.decrypt({ ciphertextBlob: blob })).plaintext), 'persisted');

@@ -63,3 +63,12 @@ test('the packed tarball carries README and CHANGELOG', () => {
     assert.ok(files.includes(f), `${f} not in ${files.join(', ')}`);
   }
 });
+
+test('a closed Kms refuses every later call with Rejected.StoreClosed', async () => {
+  const kms = await Kms.memory();
+  const { keyId } = await kms.createKey();
+  await kms.close();
+  await kms.close();
+  await assert.rejects(kms.describeKey({ keyId }), (e) => e.code === 'Rejected.StoreClosed' && e.name === 'StoreError');
+  await assert.rejects(kms.createSecret({ secretName: 'x', secretData: 'y' }), (e) => e.code === 'Rejected.StoreClosed');
+});

@@ -437,6 +437,19 @@ class Kms:
         """Opens a sealed store image held as bytes (changes stay in memory)."""
         return cls(_native.Kms.open_image(_bytes("Image", data), passphrase, transport))
 
+    def close(self) -> None:
+        """Closes the instance and releases the store's writer lock now, so another
+        process (or ``Kms.open`` here) may open it; later calls raise ``StoreError``
+        (``Rejected.StoreClosed``). Closing twice is harmless. ``with Kms.open(...) as
+        kms:`` closes at the end of the block."""
+        self._native.close()
+
+    def __enter__(self) -> "Kms":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def call(self, action: str, **params: object) -> Dict[str, Any]:
         """Any action by Alibaba's name with Alibaba's parameters, answering Alibaba's
         response JSON as a dict (PascalCase, ``KeyMetadata`` / ``Keys.Key`` wrappers,

@@ -21,7 +21,10 @@ use crate::error::{Error, Result};
 #[derive(Debug)]
 pub struct FileStorage {
     path: PathBuf,
-    _lock: File,
+    /// The lock file (flock + PID mark); `None` once closed.
+    lock: Mutex<Option<File>>,
+    /// Closed by [`Storage::close`]: nothing more is read or written.
+    closed: AtomicBool,
     /// The append handle (opened on first use and after every replacement) and the
     /// count of bytes ever appended through this storage.
     file: Mutex<Appender>,
@@ -96,7 +99,8 @@ impl FileStorage {
         }
         Ok(FileStorage {
             path,
-            _lock: lock,
+            lock: Mutex::new(Some(lock)),
+            closed: AtomicBool::new(false),
             file: Mutex::new(Appender::default()),
             durable: Mutex::new(0),
             poisoned: AtomicBool::new(false),
@@ -118,6 +122,9 @@ impl FileStorage {
     }
 
     fn check_poisoned(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::StoreClosed);
+        }
         if self.poisoned.load(Ordering::Acquire) {
             Err(Error::StoreIo(format!(
                 "{}: an earlier write could not be confirmed on disk; reopen the store",
@@ -345,15 +352,42 @@ fn node_holds(path: &Path) -> bool {
     !proc_root.exists() || Path::new(&format!("/proc/{pid}")).exists()
 }
 
+impl FileStorage {
+    /// Clears the PID mark and lets go of the lock file (the flock goes with it).
+    fn release(&self) {
+        let mut lock = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(f) = lock.take() {
+            let _ = f.set_len(0);
+        }
+    }
+}
+
 impl Drop for FileStorage {
     fn drop(&mut self) {
-        // Clear the PID mark; the flock goes with the handle.
-        let _ = self._lock.set_len(0);
+        self.release();
     }
 }
 
 impl Storage for FileStorage {
+    fn close(&self) -> BoxFuture<'_, Result<()>> {
+        self.closed.store(true, Ordering::Release);
+        // Drop the append handle under its lock (no append is in flight then), then
+        // the writer lock.
+        self.file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .file = None;
+        self.release();
+        Box::pin(async { Ok(()) })
+    }
+
     fn load(&self) -> BoxFuture<'_, Result<Option<Vec<u8>>>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Box::pin(async { Err(Error::StoreClosed) });
+        }
         let r = match fs::read(&self.path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),

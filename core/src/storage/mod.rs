@@ -59,6 +59,16 @@ pub trait Storage: MaybeSendSync {
         Box::pin(async { Err(crate::Error::Unsupported("this storage cannot append")) })
     }
 
+    /// Releases the store — its writer lock and handles — for another opener; every
+    /// later read or write fails with `Rejected.StoreClosed`. The default does
+    /// nothing (in-memory stores hold nothing to release).
+    ///
+    /// # Errors
+    /// Releasing failed; the store is closed anyway.
+    fn close(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Makes every append made so far durable. Callers that sync at the same time may
     /// share one flush (group commit).
     ///
