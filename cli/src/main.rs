@@ -122,6 +122,10 @@ struct RandomPasswordArgs {
 
 #[derive(Subcommand, Debug)]
 enum StoreCmd {
+    /// Creates a new, empty store (the passphrase is asked twice on a terminal).
+    /// Besides this, only a first `key create` or `secret create` makes a store: every
+    /// other command on a missing store fails with Forbidden.StoreNotFound.
+    Init,
     /// Format version, generation, snapshot and journal sizes, and any torn tail
     /// dropped on open.
     Info,
@@ -619,6 +623,43 @@ fn write_plaintext(path: &str, data: &[u8]) -> Result<(), Error> {
 /// A passphrase, wiped when dropped.
 pub(crate) type Passphrase = zeroize::Zeroizing<String>;
 
+/// The store passphrase; for a store about to be created, asked twice on a terminal.
+fn passphrase_for(new_store: bool) -> Result<Passphrase, Error> {
+    if new_store
+        && std::env::var("STRONGROOM_PASSPHRASE").map_or(true, |p| p.is_empty())
+        && std::io::stdin().is_terminal()
+    {
+        let bad = |reason: String| Error::InvalidParameter {
+            name: "Passphrase",
+            reason,
+        };
+        let a = Passphrase::new(
+            rpassword::prompt_password("new store passphrase: ").map_err(|e| bad(e.to_string()))?,
+        );
+        let b = Passphrase::new(
+            rpassword::prompt_password("new store passphrase again: ")
+                .map_err(|e| bad(e.to_string()))?,
+        );
+        if *a != *b {
+            return Err(bad("the two entries differ".into()));
+        }
+        return Ok(a);
+    }
+    passphrase()
+}
+
+/// Whether the command may create a missing store: a first write of a key or a
+/// secret, or `store init`.
+fn creates_store(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Key(KeyCmd::Create { .. })
+        | Cmd::Secret(secret::SecretCmd::Create { .. })
+        | Cmd::Store(StoreCmd::Init) => true,
+        Cmd::Kms(a) => matches!(a.action.as_str(), "CreateKey" | "CreateSecret"),
+        _ => false,
+    }
+}
+
 fn passphrase() -> Result<Passphrase, Error> {
     if let Ok(p) = std::env::var("STRONGROOM_PASSPHRASE")
         && !p.is_empty()
@@ -741,7 +782,7 @@ fn other_secret(var: &str, what: &str) -> Result<Passphrase, Error> {
 
 fn store_cmd(kms: &Kms, cmd: StoreCmd, json_mode: bool) -> Result<(), Error> {
     match cmd {
-        StoreCmd::Info | StoreCmd::Check => {}
+        StoreCmd::Info | StoreCmd::Check | StoreCmd::Init => {}
         StoreCmd::Repair => {
             let torn = kms.store_info().torn_bytes;
             if torn > 0 {
@@ -868,10 +909,7 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
         let bytes = match std::fs::read(&cli.store) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::StoreIo(format!(
-                    "no store at {}",
-                    cli.store.display()
-                )));
+                return Err(Error::StoreNotFound(cli.store.display().to_string()));
             }
             Err(e) => {
                 return Err(Error::StoreIo(format!(
@@ -918,10 +956,16 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
         store_cmd(&kms, StoreCmd::Info, json_mode)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // A read on a missing store (a typo in --store, say) must not make an empty one
+    // that looks like "every key is gone".
+    let exists = cli.store.try_exists().unwrap_or(true);
+    if !exists && !creates_store(&cli.cmd) {
+        return Err(Error::StoreNotFound(cli.store.display().to_string()));
+    }
     if let Cmd::Run(args) = &cli.cmd {
         return secret::run_command(&cli.store, &passphrase()?, args);
     }
-    let kms = open_store(&cli.store, &passphrase()?, KdfParams::default())?;
+    let kms = open_store(&cli.store, &passphrase_for(!exists)?, KdfParams::default())?;
     if let Cmd::Kms(args) = &cli.cmd {
         let (v, ok) = kms_verb::run(&kms, &args.action, &args.params);
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();

@@ -46,6 +46,42 @@ fn openssl_ok(args: &[&str]) {
     );
 }
 
+/// #15 item 1: a read on a missing store (a typo in --store) fails with
+/// Forbidden.StoreNotFound and leaves nothing behind — no store, no lock file, no
+/// directory; only a first write or `store init` makes one.
+#[test]
+fn reads_never_create_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("typo/store");
+    for args in [
+        &["--json", "key", "list"][..],
+        &["--json", "store", "info"],
+        &["--json", "key", "describe", "k"],
+        &["--json", "secret", "list"],
+        &["--json", "kms", "ListKeys"],
+        &["--json", "run", "--secret", "A=b", "--", "true"],
+    ] {
+        assert_eq!(
+            err_code(&sr(&store, "pw", args)),
+            "Forbidden.StoreNotFound",
+            "{args:?}"
+        );
+        assert!(!dir.path().join("typo").exists(), "{args:?} left debris");
+    }
+    let k = json(&sr(&store, "pw", &["--json", "key", "create"]));
+    assert!(k["KeyId"].is_string());
+    assert_eq!(
+        json(&sr(&store, "pw", &["--json", "key", "list"]))["TotalCount"],
+        1
+    );
+    let other = dir.path().join("init/store");
+    assert!(sr(&other, "pw", &["store", "init"]).status.success());
+    assert_eq!(
+        json(&sr(&other, "pw", &["--json", "key", "list"]))["TotalCount"],
+        0
+    );
+}
+
 #[test]
 fn keys_encrypt_decrypt_and_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -478,6 +514,7 @@ fn envelope_files_and_pipes() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // A store without the keys.
     let other = dir.path().join("other-store");
+    assert!(sr(&other, "pw", &["store", "init"]).status.success());
     assert_eq!(
         err_code(&sr(
             &other,
@@ -1632,6 +1669,7 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
         kms_ok(s, action, params)
     };
 
+    assert!(sr(s, "pw", &["store", "init"]).status.success());
     let service = ok("DescribeService", &[]);
     let actions: Vec<String> = service["Actions"]["Action"]
         .as_array()
@@ -2281,6 +2319,6 @@ fn store_check_and_repair_handle_a_torn_final_record() {
     let missing = dir.path().join("nostore");
     assert_eq!(
         err_code(&sr(&missing, "pw", &["--json", "store", "check"])),
-        "Rejected.StoreIo"
+        "Forbidden.StoreNotFound"
     );
 }

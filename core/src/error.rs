@@ -82,6 +82,9 @@ pub enum Error {
     StoreLocked,
     /// The instance (or its store) was closed (`Rejected.StoreClosed`): open it again.
     StoreClosed,
+    /// No store where one was to be read (`Forbidden.StoreNotFound`): only a first
+    /// write (CreateKey, CreateSecret) or `store init` creates one.
+    StoreNotFound(String),
     /// A store or backup asks Argon2id for more memory than this runtime allows
     /// (`Rejected.KdfCost`; see `storage::MAX_ARGON2_KIB`).
     KdfCost {
@@ -325,6 +328,7 @@ impl Error {
             Error::StoreExists => "Rejected.StoreExists",
             Error::StoreLocked => "Rejected.StoreLocked",
             Error::StoreClosed => "Rejected.StoreClosed",
+            Error::StoreNotFound(_) => "Forbidden.StoreNotFound",
             Error::KdfCost { .. } => "Rejected.KdfCost",
             Error::StoreFull(_) => "Rejected.StoreFull",
             Error::QuotaExceeded(_) => "Rejected.QuotaExceeded",
@@ -377,6 +381,7 @@ impl Error {
             | Error::StoreExists
             | Error::StoreLocked
             | Error::StoreClosed
+            | Error::StoreNotFound(_)
             | Error::KdfCost { .. }
             | Error::StoreFull(_) => "Store",
             Error::BackendUnavailable(_) | Error::BackendProtocol(_) => "Backend",
@@ -443,6 +448,10 @@ impl fmt::Display for Error {
             Error::StoreExists => f.write_str("a store already exists there"),
             Error::StoreLocked => f.write_str("the store is locked by another writer"),
             Error::StoreClosed => f.write_str("this instance was closed; open the store again"),
+            Error::StoreNotFound(path) => write!(
+                f,
+                "there is no store at {path} (check --store / STRONGROOM_STORE; `strongroom store init` or a first `key create` makes one)"
+            ),
             Error::KdfCost {
                 m_cost_kib,
                 cap_kib,
