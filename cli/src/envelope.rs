@@ -186,7 +186,10 @@ pub(crate) fn encrypt(kms: &Kms, a: EnvelopeEncryptArgs, json_mode: bool) -> Res
         Ok(n) => {
             sink.commit()?;
             if json_mode {
-                eprintln!("{}", json!({"KeyIds": req.key_ids, "PlaintextBytes": n}));
+                crate::print_result(
+                    &json!({"KeyIds": req.key_ids, "PlaintextBytes": n}),
+                    a.output == "-",
+                );
             }
             Ok(())
         }
@@ -216,9 +219,9 @@ pub(crate) fn decrypt(kms: &Kms, a: EnvelopeDecryptArgs, json_mode: bool) -> Res
                 .map(|(k, v)| (k.to_string(), json!(v)))
                 .collect();
             if json_mode {
-                eprintln!(
-                    "{}",
-                    json!({"KeyId": info.key_id, "KeyVersionId": info.key_version_id, "EncryptionContext": ctx})
+                crate::print_result(
+                    &json!({"KeyId": info.key_id, "KeyVersionId": info.key_version_id, "EncryptionContext": ctx}),
+                    a.output == "-",
                 );
             } else if expected.is_none() && !info.encryption_context.is_empty() {
                 eprintln!(

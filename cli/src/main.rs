@@ -737,6 +737,16 @@ fn all_pages<T>(
     }
 }
 
+/// A `--json` result: to stdout, or to stderr when stdout carries the data (`-`).
+pub(crate) fn print_result(v: &Value, data_on_stdout: bool) {
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    if data_on_stdout {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
+}
+
 pub(crate) fn print(json_mode: bool, v: &Value) {
     if json_mode {
         println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -1284,10 +1294,7 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
                 json!({"KeyId": kid, "KeyVersionId": ver, "CiphertextBlob": B64.encode(blob)});
             if to_stdout {
                 // stdout carries the data key: the rest goes to stderr.
-                eprintln!(
-                    "{}",
-                    serde_json::to_string_pretty(&meta).unwrap_or_default()
-                );
+                print_result(&meta, true);
             } else {
                 print(json_mode, &meta);
             }
@@ -1455,9 +1462,9 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
             }))?;
             write_plaintext(&a.output, r.plaintext.expose())?;
             if json_mode {
-                eprintln!(
-                    "{}",
-                    json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id})
+                print_result(
+                    &json!({"KeyId": r.key_id, "KeyVersionId": r.key_version_id}),
+                    a.output == "-",
                 );
             }
         }
@@ -1494,12 +1501,50 @@ pub(crate) fn write_secret_file(path: &Path, data: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::StoreIo(format!("cannot write {}: {e}", path.display())))
 }
 
+/// Exit statuses: 0 success; 1 a signature that does not verify (`key verify`); 2 a
+/// KMS error (its code on stderr); 64 a usage error (bad flags or arguments).
+const EXIT_USAGE: u8 = 64;
+
+/// A usage error: clap's message, or under `--json` `{"Code": "InvalidParameter.Usage",
+/// "Message"}` on stderr; exit status 64 (help and --version exit 0 as usual).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    if std::env::args().any(|a| a == "--json") {
+        let msg = e.kind().to_string();
+        let detail = e.to_string();
+        let first = detail
+            .lines()
+            .next()
+            .unwrap_or(&msg)
+            .trim_start_matches("error: ");
+        eprintln!(
+            "{}",
+            json!({"Code": "InvalidParameter.Usage", "Message": first})
+        );
+    } else {
+        let _ = e.print();
+    }
+    ExitCode::from(EXIT_USAGE)
+}
+
 fn main() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
-    let matches = Cli::command().get_matches();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_error(&e),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) => return usage_error(&e),
     };
     let store_given = matches.value_source("store") == Some(clap::parser::ValueSource::CommandLine);
     let json_mode = cli.json;

@@ -82,6 +82,80 @@ fn reads_never_create_a_store() {
     );
 }
 
+/// #15 item 2: usage errors have their own exit status (64; KMS errors are 2) and are
+/// JSON under --json; --json results of encrypt / decrypt / key decrypt go to stdout
+/// (stderr only when stdout carries the data).
+#[test]
+fn usage_errors_and_json_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let o = sr(&store, "pw", &["--json", "key", "create", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(64));
+    let v: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(v["Code"], "InvalidParameter.Usage");
+    assert!(
+        v["Message"].as_str().unwrap().contains("--no-such-flag"),
+        "{v}"
+    );
+    let o = sr(&store, "pw", &["key", "frobnicate"]);
+    assert_eq!(o.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("frobnicate"));
+    assert_eq!(sr(&store, "pw", &["--help"]).status.code(), Some(0));
+    // A KMS error: 2.
+    assert_eq!(
+        sr(&store, "pw", &["--json", "key", "list"]).status.code(),
+        Some(2)
+    );
+    let k = json(&sr(&store, "pw", &["--json", "key", "create"]));
+    let id = k["KeyId"].as_str().unwrap();
+    let pt = dir.path().join("pt");
+    std::fs::write(&pt, b"x").unwrap();
+    let ct = dir.path().join("ct");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "encrypt",
+            "--key",
+            id,
+            pt.to_str().unwrap(),
+            ct.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(json(&o)["PlaintextBytes"], 1);
+    let b64 = dir.path().join("b64");
+    assert!(
+        sr(
+            &store,
+            "pw",
+            &[
+                "key",
+                "encrypt",
+                "--key",
+                id,
+                pt.to_str().unwrap(),
+                b64.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    let back = dir.path().join("back");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "decrypt",
+            b64.to_str().unwrap(),
+            back.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(json(&o)["KeyId"], id);
+}
+
 #[test]
 fn keys_encrypt_decrypt_and_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -448,7 +522,7 @@ fn envelope_files_and_pipes() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&out).unwrap(), data);
-    let info: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(info["KeyId"], a.as_str());
     assert_eq!(info["EncryptionContext"]["file"], "big.bin");
     // The second recipient alone opens it once the first is disabled.
