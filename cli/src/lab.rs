@@ -26,7 +26,7 @@ pub(crate) struct LabArgs {
 }
 
 fn io(what: &str, e: std::io::Error) -> Error {
-    Error::StoreIo(format!("{what}: {e}"))
+    Error::Io(format!("{what}: {e}"))
 }
 
 fn step(json_mode: bool, n: u32, text: &str) {

@@ -593,10 +593,7 @@ fn read_input(path: &str) -> Result<Vec<u8>, Error> {
     } else {
         std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut buf).map(|_| ()))
     };
-    r.map_err(|e| Error::InvalidParameter {
-        name: "Input",
-        reason: format!("cannot read {path}: {e}"),
-    })?;
+    r.map_err(|e| Error::Io(format!("cannot read {path}: {e}")))?;
     Ok(buf)
 }
 
@@ -607,7 +604,7 @@ pub(crate) fn write_output(path: &str, data: &[u8]) -> Result<(), Error> {
     } else {
         std::fs::write(path, data)
     };
-    r.map_err(|e| Error::StoreIo(format!("cannot write {path}: {e}")))
+    r.map_err(|e| Error::Io(format!("cannot write {path}: {e}")))
 }
 
 /// Writes plaintext (a secret, perhaps a data key): to stdout only for `-`, which the
@@ -1498,7 +1495,7 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
 pub(crate) fn write_secret_file(path: &Path, data: &[u8]) -> Result<(), Error> {
     strongroom::storage::create_private(path)
         .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
-        .map_err(|e| Error::StoreIo(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Exit statuses: 0 success; 1 a signature that does not verify (`key verify`); 2 a

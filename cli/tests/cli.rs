@@ -154,6 +154,56 @@ fn usage_errors_and_json_on_stdout() {
         ],
     );
     assert_eq!(json(&o)["KeyId"], id);
+    // #15 item 4: decryption outputs are 0600, an existing 0644 file included.
+    use std::os::unix::fs::PermissionsExt;
+    let loose = dir.path().join("loose");
+    std::fs::write(&loose, b"old").unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for args in [
+        vec!["decrypt", ct.to_str().unwrap(), loose.to_str().unwrap()],
+        vec![
+            "key",
+            "decrypt",
+            b64.to_str().unwrap(),
+            loose.to_str().unwrap(),
+        ],
+    ] {
+        assert!(sr(&store, "pw", &args).status.success(), "{args:?}");
+        assert_eq!(
+            std::fs::metadata(&loose).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{args:?}"
+        );
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    // #15 item 5: codes about what failed — an unreadable input or unwritable output is
+    // Rejected.Io, not a bare InvalidParameter or "store I/O failed".
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "key",
+            "decrypt",
+            "/nonexistent/in",
+            back.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(err_code(&o), "Rejected.Io");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "data-key",
+            "generate",
+            "--key",
+            id,
+            "--plaintext-out",
+            "/nonexistent/dir/dk",
+        ],
+    );
+    assert_eq!(err_code(&o), "Rejected.Io");
 }
 
 #[test]

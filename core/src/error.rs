@@ -68,6 +68,12 @@ pub enum Error {
     /// The store image was sealed with another passphrase or root key
     /// (`Forbidden.WrongPassphrase`).
     WrongPassphrase,
+    /// A backup was sealed with another backup passphrase (`Forbidden.WrongPassphrase`,
+    /// with a message about the backup).
+    WrongBackupPassphrase,
+    /// A backup is damaged, cut short or not a strongroom backup
+    /// (`Rejected.BackupCorrupted`).
+    BackupCorrupted(&'static str),
     /// The store image is damaged or was tampered with (`Rejected.StoreCorrupted`).
     StoreCorrupted(&'static str),
     /// The store image is in a format version this build cannot read
@@ -321,7 +327,8 @@ impl Error {
             Error::AliasExists(_) => "Rejected.AliasExists",
             Error::InvalidCiphertext => "InvalidCiphertext",
             Error::KeyVersionNotFound { .. } => "Forbidden.KeyVersionNotFound",
-            Error::WrongPassphrase => "Forbidden.WrongPassphrase",
+            Error::WrongPassphrase | Error::WrongBackupPassphrase => "Forbidden.WrongPassphrase",
+            Error::BackupCorrupted(_) => "Rejected.BackupCorrupted",
             Error::StoreCorrupted(_) => "Rejected.StoreCorrupted",
             Error::UnsupportedStoreVersion(_) => "Rejected.StoreVersion",
             Error::StoreIo(_) => "Rejected.StoreIo",
@@ -367,7 +374,7 @@ impl Error {
             Error::InvalidCiphertext => "InvalidCiphertext",
             Error::Envelope(EnvelopeFailure::NoRecipient) => "KeyNotFound",
             Error::Envelope(_) => "InvalidCiphertext",
-            Error::WrongPassphrase => "WrongPassphrase",
+            Error::WrongPassphrase | Error::WrongBackupPassphrase => "WrongPassphrase",
             Error::AccessDenied { .. } => "AccessDenied",
             Error::UnknownAction(_) => "InvalidParameter",
             Error::ResourceNotFound(_) => "ResourceNotFound",
@@ -382,6 +389,7 @@ impl Error {
             | Error::StoreLocked
             | Error::StoreClosed
             | Error::StoreNotFound(_)
+            | Error::BackupCorrupted(_)
             | Error::KdfCost { .. }
             | Error::StoreFull(_) => "Store",
             Error::BackendUnavailable(_) | Error::BackendProtocol(_) => "Backend",
@@ -440,6 +448,13 @@ impl fmt::Display for Error {
             Error::WrongPassphrase => {
                 f.write_str("the store was sealed with another passphrase or root key")
             }
+            Error::WrongBackupPassphrase => {
+                f.write_str("the backup was sealed with another backup passphrase")
+            }
+            Error::BackupCorrupted(what) => write!(
+                f,
+                "the backup is damaged, cut short or not a strongroom backup: {what}"
+            ),
             Error::StoreCorrupted(what) => write!(f, "the store is damaged or was tampered with: {what}"),
             Error::UnsupportedStoreVersion(v) => {
                 write!(f, "store format version {v} is not supported by this build")

@@ -864,13 +864,22 @@ impl Kms {
     ///
     /// # Errors
     /// `Rejected.StoreExists` when `opts.storage` already holds a store;
-    /// `Forbidden.WrongPassphrase` / `Rejected.StoreCorrupted` for the backup; store
-    /// failures.
+    /// `Forbidden.WrongPassphrase` (a wrong backup passphrase, said so) /
+    /// `Rejected.BackupCorrupted` for the backup; store failures.
     pub async fn restore_backup(opts: KmsOptions, backup: &[u8], passphrase: &str) -> Result<Kms> {
         if opts.storage.load().await?.is_some() {
             return Err(Error::StoreExists);
         }
-        let restored = journal::open(backup, &RootSecret::passphrase(passphrase))?;
+        // The backup's own failures say so (not "the store …").
+        let restored =
+            journal::open(backup, &RootSecret::passphrase(passphrase)).map_err(|e| match e {
+                Error::WrongPassphrase => Error::WrongBackupPassphrase,
+                Error::StoreCorrupted(what) => Error::BackupCorrupted(what),
+                other => other,
+            })?;
+        if restored.info.torn_bytes > 0 {
+            return Err(Error::BackupCorrupted("it is cut short"));
+        }
         let sealer = Sealer::create(&opts.root, opts.kdf, &opts.env)?;
         let image = sealer.image(
             1,

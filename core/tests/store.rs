@@ -543,7 +543,21 @@ fn a_backup_restores_into_a_fresh_store_under_another_root() {
         .map(|_| ())
         .unwrap_err();
     assert_eq!(e.code(), "Forbidden.WrongPassphrase");
+    // #15 item 5: about the backup, not "the store".
+    assert!(e.to_string().contains("backup passphrase"), "{e}");
     assert!(fresh.image().is_none(), "a failed restore wrote something");
+    for cut in [backup.len() - 1, backup.len() / 2, 20] {
+        let e = block_on(Kms::restore_backup(
+            opts(fresh.clone()),
+            &backup[..cut],
+            "backup pass",
+        ))
+        .map(|_| ())
+        .unwrap_err();
+        assert_eq!(e.code(), "Rejected.BackupCorrupted", "cut at {cut}: {e}");
+        assert!(e.to_string().contains("backup"), "{e}");
+        assert!(fresh.image().is_none(), "a failed restore wrote something");
+    }
     let restored = block_on(Kms::restore_backup(
         opts(fresh.clone()),
         &backup,
