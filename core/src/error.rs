@@ -179,6 +179,10 @@ pub enum EnvelopeFailure {
     TooManyRecipients(usize),
     /// No stanza names a key in this store (`Forbidden.NoRecipientKey`).
     NoRecipient,
+    /// A stanza names a key of this store but a version it does not hold: the stanza
+    /// was altered, or the message is newer than this store (restored from an older
+    /// backup) (`Forbidden.KeyVersionNotFound`).
+    KeyVersionNotFound,
     /// The message's EncryptionContext is not the one expected
     /// (`InvalidCiphertext.ContextMismatch`).
     ContextMismatch,
@@ -207,6 +211,7 @@ impl EnvelopeFailure {
             EnvelopeFailure::Malformed(_) => "InvalidCiphertext.MalformedEnvelope",
             EnvelopeFailure::TooManyRecipients(_) => "InvalidCiphertext.TooManyRecipients",
             EnvelopeFailure::NoRecipient => "Forbidden.NoRecipientKey",
+            EnvelopeFailure::KeyVersionNotFound => "Forbidden.KeyVersionNotFound",
             EnvelopeFailure::ContextMismatch => "InvalidCiphertext.ContextMismatch",
             EnvelopeFailure::KeyCommitment => "InvalidCiphertext.KeyCommitment",
             EnvelopeFailure::HeaderAuthentication => "InvalidCiphertext.HeaderAuthentication",
@@ -244,6 +249,9 @@ impl fmt::Display for EnvelopeFailure {
             EnvelopeFailure::NoRecipient => {
                 f.write_str("none of the envelope's recipients is a key in this store")
             }
+            EnvelopeFailure::KeyVersionNotFound => f.write_str(
+                "the envelope names a key version this store does not hold (the header was altered, or the message is newer than this store)",
+            ),
             EnvelopeFailure::ContextMismatch => {
                 f.write_str("the envelope was encrypted with another EncryptionContext")
             }
@@ -372,7 +380,9 @@ impl Error {
             }
             Error::KeyState { .. } | Error::DeletionProtected(_) => "KeyState",
             Error::InvalidCiphertext => "InvalidCiphertext",
-            Error::Envelope(EnvelopeFailure::NoRecipient) => "KeyNotFound",
+            // A message for other keys cannot be told from one whose stanzas were
+            // altered: both are in the InvalidCiphertext family (the code still says
+            // which), so `except InvalidCiphertextError` catches every header failure.
             Error::Envelope(_) => "InvalidCiphertext",
             Error::WrongPassphrase | Error::WrongBackupPassphrase => "WrongPassphrase",
             Error::AccessDenied { .. } => "AccessDenied",

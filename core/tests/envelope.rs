@@ -316,6 +316,11 @@ fn every_single_bit_flip_is_rejected() {
             match dec(&kms, &t, expected) {
                 Ok(p) => panic!("bit {i} accepted: {p:?}"),
                 Err(e) => {
+                    // #15 item 14: every tampered byte, header included, lands in the
+                    // InvalidCiphertext family (JS / Python InvalidCiphertextError),
+                    // whatever its code — Forbidden.NoRecipientKey when a stanza's
+                    // KeyId is altered.
+                    assert_eq!(e.kind(), "InvalidCiphertext", "bit {i}: {} {e}", e.code());
                     codes.insert(e.code());
                 }
             }

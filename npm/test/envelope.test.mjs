@@ -129,7 +129,7 @@ test('errors: distinct codes and classes', async () => {
   const t = ct.slice();
   t[t.length - 30] ^= 1;
   await assert.rejects(kms.decryptEnvelope({ ciphertext: t }), (e) => e.code === 'InvalidCiphertext.FrameAuthentication' && /frame 6/.test(e.message));
-  await assert.rejects((await Kms.memory()).decryptEnvelope({ ciphertext: ct }), (e) => e instanceof KeyNotFoundError && e.code === 'Forbidden.NoRecipientKey');
+  await assert.rejects((await Kms.memory()).decryptEnvelope({ ciphertext: ct }), (e) => e instanceof InvalidCiphertextError && e.code === 'Forbidden.NoRecipientKey');
   await assert.rejects(kms.encryptEnvelope({ keyIds: [], plaintext: new Uint8Array(1) }), (e) => e instanceof InvalidParameterError && e.code === 'InvalidParameter.KeyIds');
   await assert.rejects(kms.encryptEnvelope({ keyIds: k, plaintext: new Uint8Array(1) }), (e) => e.code === 'InvalidParameter.KeyIds');
   await assert.rejects(kms.encryptEnvelope({ keyIds: [k], plaintext: 'text' }), (e) => e.code === 'InvalidParameter.Plaintext');

@@ -224,7 +224,14 @@ impl Kms {
                 }
                 Err(e) => {
                     if first_failure.is_none() {
-                        first_failure = Some(e);
+                        // Every failure to open a message is in the InvalidCiphertext
+                        // family: a missing key version is one too (its code stays).
+                        first_failure = Some(match e {
+                            Error::KeyVersionNotFound { .. } => {
+                                fail(EnvelopeFailure::KeyVersionNotFound)
+                            }
+                            other => other,
+                        });
                     }
                 }
             }
