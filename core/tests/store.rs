@@ -1213,3 +1213,49 @@ fn close_releases_the_lock_and_refuses_later_calls() {
     drop(second);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// #15 item 13: a store never written — a failed restore, a failed open — leaves no
+/// debris: not the lock file, not the directories the open made.
+#[test]
+fn a_failed_open_or_restore_leaves_nothing_behind() {
+    let base = std::env::temp_dir().join(format!("sr-debris-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let path = base.join("new/deeper/store");
+    // A failed restore (wrong backup passphrase) into a new path.
+    let (src, _) = common::memory(Backend::Software);
+    block_on(src.create_key(CreateKeyRequest::default())).unwrap();
+    let backup = block_on(src.create_backup("right", KdfParams::insecure_fast())).unwrap();
+    let e = block_on(Kms::restore_backup(
+        KmsOptions {
+            env: common::env(),
+            storage: Arc::new(FileStorage::open(&path).unwrap()),
+            root: RootSecret::passphrase("pw"),
+            kdf: KdfParams::insecure_fast(),
+            backend: None,
+        },
+        &backup,
+        "wrong",
+    ))
+    .map(|_| ())
+    .unwrap_err();
+    assert_eq!(e.code(), "Forbidden.WrongPassphrase");
+    assert!(!base.join("new").exists(), "debris after a failed restore");
+    // Opening and dropping without a write leaves nothing either; an existing
+    // directory stays.
+    std::fs::create_dir_all(base.join("kept")).unwrap();
+    drop(FileStorage::open(base.join("kept/a/store")).unwrap());
+    assert!(base.join("kept").exists());
+    assert!(!base.join("kept/a").exists());
+    // A store that was written keeps its lock file and directory.
+    let good = base.join("good/store");
+    let kms = open_with(
+        Backend::Software,
+        Arc::new(FileStorage::open(&good).unwrap()),
+        "pw",
+    )
+    .unwrap();
+    drop(kms);
+    assert!(good.exists());
+    std::fs::remove_dir_all(base).unwrap();
+}

@@ -180,14 +180,29 @@ async function openPath(p: string) {
     throw { code: 'Rejected.StoreIo', kind: 'Store', message: `opening ${file}: is a symbolic link; strongroom does not write secrets through links (give the real path)` };
   }
   const dir = path.dirname(file);
-  await fs.mkdir(dir, { recursive: true });
-  const release = await lock(file);
+  // The outermost directory this open makes (if any): a store never written leaves
+  // none of them behind (see close).
+  const made = await fs.mkdir(dir, { recursive: true });
+  const forget = async () => {
+    if (made === undefined || (await fs.stat(file).catch(() => undefined))) return;
+    for (let d = dir; d.length >= made.length; d = path.dirname(d)) {
+      if (!(await fs.rmdir(d).then(() => true, () => false))) break;
+    }
+  };
+  let release: () => void;
+  try {
+    release = await lock(file);
+  } catch (e) {
+    await forget();
+    throw e;
+  }
   let image: Uint8Array | undefined;
   try {
     image = new Uint8Array(await fs.readFile(file));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
       release();
+      await forget();
       throw { code: 'Rejected.StoreIo', kind: 'Store', message: `reading ${file}: ${(e as Error).message}` };
     }
   }
@@ -289,6 +304,8 @@ async function openPath(p: string) {
     await fh?.close().catch(() => undefined);
     fh = undefined;
     release();
+    // Never written (a failed open or restore): remove the directories this open made.
+    await forget();
   };
   return { image, save, append, sync, close };
 }

@@ -72,3 +72,25 @@ test('a closed Kms refuses every later call with Rejected.StoreClosed', async ()
   await assert.rejects(kms.describeKey({ keyId }), (e) => e.code === 'Rejected.StoreClosed' && e.name === 'StoreError');
   await assert.rejects(kms.createSecret({ secretName: 'x', secretData: 'y' }), (e) => e.code === 'Rejected.StoreClosed');
 });
+
+test('a failed restore into a new path leaves no directories behind (#15 item 13)', async () => {
+  const { mkdtempSync, existsSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const base = mkdtempSync(join(tmpdir(), 'sr-debris-'));
+  try {
+    const src = await Kms.memory();
+    await src.createKey();
+    const backup = await src.createBackup({ backupPassphrase: 'right' });
+    await assert.rejects(
+      Kms.restoreBackup({ path: join(base, 'new/deeper/store'), backup, backupPassphrase: 'wrong', passphrase: 'pw' }),
+      (e) => e.code === 'Forbidden.WrongPassphrase' && /backup passphrase/.test(e.message),
+    );
+    assert.ok(!existsSync(join(base, 'new')), 'debris');
+    // A store that was written keeps its directory after close.
+    const kms = await Kms.open({ path: join(base, 'good/store'), passphrase: 'pw' });
+    await kms.close();
+    assert.ok(existsSync(join(base, 'good/store')));
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});

@@ -25,6 +25,10 @@ pub struct FileStorage {
     lock: Mutex<Option<File>>,
     /// Closed by [`Storage::close`]: nothing more is read or written.
     closed: AtomicBool,
+    /// Directories this open created, outermost first.
+    made_dirs: Vec<PathBuf>,
+    /// Whether this open created the lock file.
+    made_lock: bool,
     /// The append handle (opened on first use and after every replacement) and the
     /// count of bytes ever appended through this storage.
     file: Mutex<Appender>,
@@ -67,9 +71,19 @@ impl FileStorage {
     /// `Rejected.StoreIo` when the directory or lock file cannot be made.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        // The directories this open makes (innermost last), so that a store never
+        // written leaves none of them behind (`Drop`).
+        let mut made = Vec::new();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let mut d = Some(dir);
+            while let Some(x) = d.filter(|x| !x.as_os_str().is_empty() && !x.exists()) {
+                made.push(x.to_path_buf());
+                d = x.parent();
+            }
+            made.reverse();
             fs::create_dir_all(dir).map_err(|e| io("creating", dir, &e))?;
         }
+        let lock_existed = lock_path(&path).exists();
         refuse_link(&path).map_err(|e| io("opening", &path, &e))?;
         let lock_path = lock_path(&path);
         refuse_link(&lock_path).map_err(|e| io("opening", &lock_path, &e))?;
@@ -101,6 +115,8 @@ impl FileStorage {
             path,
             lock: Mutex::new(Some(lock)),
             closed: AtomicBool::new(false),
+            made_dirs: made,
+            made_lock: !lock_existed,
             file: Mutex::new(Appender::default()),
             durable: Mutex::new(0),
             poisoned: AtomicBool::new(false),
@@ -368,6 +384,16 @@ impl FileStorage {
 impl Drop for FileStorage {
     fn drop(&mut self) {
         self.release();
+        // Never written (a failed open or restore): leave nothing behind — the lock
+        // file and the directories this open made (only if still empty).
+        if !self.path.exists() {
+            if self.made_lock {
+                let _ = fs::remove_file(lock_path(&self.path));
+            }
+            for d in self.made_dirs.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+        }
     }
 }
 
