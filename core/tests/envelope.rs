@@ -620,3 +620,44 @@ fn a_maximal_header_fed_byte_by_byte_is_parsed_a_bounded_number_of_times() {
     // One parse per field boundary: a few dozen, against 1,114,000 bytes fed.
     assert!(p.parse_count() < 64, "{} parses", p.parse_count());
 }
+
+/// docs/FORMAT.md §What readers accept: the same key in two stanzas, and an empty final
+/// frame after full regular frames — neither made by strongroom's writer, both opened.
+#[test]
+fn reader_leniencies_are_what_format_md_says() {
+    let (kms, _) = memory(Backend::Software);
+    let k = key(&kms);
+    let c = EncryptionContext::new();
+    let ct = enc(&kms, &[&k], b"x", &c, None);
+    let (h, _) = envelope::parse_header(&ct).unwrap().unwrap();
+    let dk = block_on(kms.decrypt(strongroom::DecryptRequest {
+        ciphertext_blob: h.stanzas[0].body.clone(),
+        encryption_context: c.clone(),
+    }))
+    .unwrap()
+    .plaintext;
+    // The same stanza twice.
+    let twice = vec![h.stanzas[0].clone(), h.stanzas[0].clone()];
+    let m =
+        envelope::seal_with_data_key(dk.expose(), &h.message_id, &twice, &c, 16, b"dup").unwrap();
+    assert_eq!(dec(&kms, &m, None).unwrap(), b"dup");
+    // 16 bytes at frame length 16: the writer makes one full *final* frame. Rebuild it
+    // as a regular frame followed by an empty final frame.
+    let m = envelope::seal_with_data_key(dk.expose(), &h.message_id, &h.stanzas, &c, 16, &[7; 16])
+        .unwrap();
+    let (key, _, hlen) = envelope::header_key_with_data_key(dk.expose(), &m).unwrap();
+    let nonce = |i: u64, t: u8| {
+        let mut n = [0u8; 12];
+        n[3..11].copy_from_slice(&i.to_be_bytes());
+        n[11] = t;
+        n
+    };
+    let mut alt = m[..hlen].to_vec();
+    alt.push(0x00);
+    alt.extend(envelope::frame_seal(key.expose(), &nonce(1, 0x00), &[7; 16]).unwrap());
+    alt.push(0x01);
+    alt.extend(0u32.to_be_bytes());
+    alt.extend(envelope::frame_seal(key.expose(), &nonce(2, 0x01), &[]).unwrap());
+    assert_ne!(alt, m);
+    assert_eq!(dec(&kms, &alt, None).unwrap(), vec![7; 16]);
+}
