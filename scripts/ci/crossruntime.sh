@@ -11,6 +11,8 @@ cargo build -q -p strongroom-cli
 cli=target/debug/strongroom
 export STRONGROOM_PASSPHRASE=xrt-pass
 {
+  # README.md's snippets, as written, against this tree's npm package, wheel and CLI.
+  .venv/bin/python tests/docs/run_readme.py target/debug
   .venv/bin/python tests/crossruntime/py_side.py produce "$out/from-python.json" "$out/store"
   node tests/crossruntime/node_side.mjs "$out/from-python.json" "$out/from-node.json"
   node npm/test/browser/run.mjs --xrt "$out/from-python.json" | grep 'cross-runtime'
