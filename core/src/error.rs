@@ -86,6 +86,9 @@ pub enum Error {
     StoreExists,
     /// The store is locked by another writer (`Rejected.StoreLocked`).
     StoreLocked,
+    /// The store is locked by another writer, the process with this PID
+    /// (`Rejected.StoreLocked`).
+    StoreLockedBy(u32),
     /// The instance (or its store) was closed (`Rejected.StoreClosed`): open it again.
     StoreClosed,
     /// No store where one was to be read (`Forbidden.StoreNotFound`): only a first
@@ -341,7 +344,7 @@ impl Error {
             Error::UnsupportedStoreVersion(_) => "Rejected.StoreVersion",
             Error::StoreIo(_) => "Rejected.StoreIo",
             Error::StoreExists => "Rejected.StoreExists",
-            Error::StoreLocked => "Rejected.StoreLocked",
+            Error::StoreLocked | Error::StoreLockedBy(_) => "Rejected.StoreLocked",
             Error::StoreClosed => "Rejected.StoreClosed",
             Error::StoreNotFound(_) => "Forbidden.StoreNotFound",
             Error::KdfCost { .. } => "Rejected.KdfCost",
@@ -397,6 +400,7 @@ impl Error {
             | Error::StoreIo(_)
             | Error::StoreExists
             | Error::StoreLocked
+            | Error::StoreLockedBy(_)
             | Error::StoreClosed
             | Error::StoreNotFound(_)
             | Error::BackupCorrupted(_)
@@ -472,6 +476,10 @@ impl fmt::Display for Error {
             Error::StoreIo(msg) => write!(f, "store I/O failed, nothing was changed: {msg}"),
             Error::StoreExists => f.write_str("a store already exists there"),
             Error::StoreLocked => f.write_str("the store is locked by another writer"),
+            Error::StoreLockedBy(pid) => write!(
+                f,
+                "the store is locked by another writer (process {pid})"
+            ),
             Error::StoreClosed => f.write_str("this instance was closed; open the store again"),
             Error::StoreNotFound(path) => write!(
                 f,

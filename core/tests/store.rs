@@ -1182,9 +1182,14 @@ fn close_releases_the_lock_and_refuses_later_calls() {
     )
     .unwrap();
     let k = block_on(first.create_key(CreateKeyRequest::default())).unwrap();
-    assert_eq!(
-        FileStorage::open(&path).unwrap_err().code(),
-        "Rejected.StoreLocked"
+    let locked = FileStorage::open(&path).unwrap_err();
+    assert_eq!(locked.code(), "Rejected.StoreLocked");
+    // #15 item 6: the holder is named by its PID (here, this process).
+    assert!(
+        locked
+            .to_string()
+            .contains(&format!("process {}", std::process::id())),
+        "{locked}"
     );
     block_on(first.close()).unwrap();
     block_on(first.close()).unwrap();

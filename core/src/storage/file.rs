@@ -95,7 +95,13 @@ impl FileStorage {
             .map_err(|e| io("opening", &lock_path, &e))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::StoreLocked),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                // The holder wrote its PID into the lock file: name it.
+                let pid = fs::read_to_string(&lock_path)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u32>().ok());
+                return Err(pid.map_or(Error::StoreLocked, Error::StoreLockedBy));
+            }
             Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &lock_path, &e)),
         }
         // Node has no flock: it marks its hold with `<store>.node-lock` (its PID) and
@@ -109,7 +115,10 @@ impl FileStorage {
             .map_err(|e| io("writing", &lock_path, &e))?;
         if node_holds(&path) {
             let _ = marked.set_len(0);
-            return Err(Error::StoreLocked);
+            let pid = fs::read_to_string(suffixed(&path, ".node-lock"))
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok());
+            return Err(pid.map_or(Error::StoreLocked, Error::StoreLockedBy));
         }
         Ok(FileStorage {
             path,
