@@ -136,7 +136,7 @@ def test_errors_are_typed_with_codes(kms):
         with pytest.raises(cls) as e:
             kms.decrypt_envelope(**kwargs)
         assert e.value.code == code
-    with pytest.raises(strongroom.KeyNotFoundError) as e:
+    with pytest.raises(strongroom.InvalidCiphertextError) as e:
         strongroom.Kms.memory().decrypt_envelope(ciphertext=m)
     assert e.value.code == "Forbidden.NoRecipientKey"
     with pytest.raises(strongroom.InvalidParameterError) as e:
