@@ -205,3 +205,37 @@ def test_secret_cache_on_the_real_clock():
         assert time.monotonic() < deadline, "never refreshed"
         time.sleep(0.01)
     assert calls[0] == 2
+
+
+def test_secret_cache_getters_share_a_failed_fetch():
+    """Single flight holds for failures too: 50 getters waiting on a fetch that fails
+    all get its error, and the backend saw one call."""
+    calls = [0]
+    gate = threading.Event()
+
+    class Down:
+        def get_secret_value(self, **kw):
+            calls[0] += 1
+            gate.wait(5)
+            raise RejectedError("Rejected.BackendUnavailable", "down")
+
+    cache = SecretCache(Down(), clock=lambda: 0.0)
+    codes = []
+
+    def get():
+        try:
+            cache.get("x")
+        except StrongroomError as e:
+            codes.append(e.code)
+
+    threads = [threading.Thread(target=get) for _ in range(50)]
+    for t in threads:
+        t.start()
+    import time
+
+    time.sleep(0.2)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert codes == ["Rejected.BackendUnavailable"] * 50
+    assert calls[0] == 1

@@ -319,7 +319,9 @@ class SecretCache:
         self._refresher = None if self._clocked else _Refresher()
         self._entries: Dict[str, _Entry] = {}
         self._lock = threading.Lock()
-        self._inflight: Dict[str, threading.Event] = {}
+        # A fetch in flight per secret: its Event, and what it ended with (the value or
+        # the exception) for the getters that waited on it.
+        self._inflight: Dict[str, "tuple[threading.Event, List[Any]]"] = {}
         if not self._clocked:
             self.get = self._get_unclocked  # type: ignore[method-assign]
 
@@ -370,15 +372,32 @@ class SecretCache:
             running = self._inflight.get(secret_name)
             if running is None:
                 done = threading.Event()
-                self._inflight[secret_name] = done
+                outcome: List[Any] = []
+                self._inflight[secret_name] = (done, outcome)
         if running is not None:
-            # Another thread is fetching: wait for it and take what it got.
-            running.wait()
-            e = self._entries.get(secret_name)
-            if e is not None:
-                return e.value
+            # Another thread is fetching: wait for it and take what it got — its value,
+            # or its error (so a failing backend sees one fetch, not one per getter).
+            running[0].wait()
+            got = running[1][0] if running[1] else None
+            if isinstance(got, BaseException):
+                raise got
+            if got is not None:
+                return got  # type: ignore[no-any-return]
             return self._fetch(secret_name)
         before = self._entries.get(secret_name)
+        try:
+            v = self._fetch_value(secret_name, before)
+            outcome.append(v)
+            return v
+        except BaseException as err:
+            outcome.append(err)
+            raise
+        finally:
+            with self._lock:
+                self._inflight.pop(secret_name, None)
+            done.set()
+
+    def _fetch_value(self, secret_name: str, before: Optional[_Entry]) -> SecretValue:
         try:
             v = self._kms.get_secret_value(secret_name=secret_name, version_stage=self._stage)
             self._store(secret_name, _Entry(v, self._clock()))
@@ -400,7 +419,3 @@ class SecretCache:
                     return before.value
                 self._entries.pop(secret_name, None)
             raise
-        finally:
-            with self._lock:
-                self._inflight.pop(secret_name, None)
-            done.set()
