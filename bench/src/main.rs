@@ -257,6 +257,7 @@ fn bulk(kms: &Kms, key_id: &str) {
                 block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
                     ciphertext,
                     encryption_context: None,
+                    ..Default::default()
                 }))
                 .unwrap(),
             );

@@ -981,16 +981,24 @@ impl Kms {
         })
     }
 
-    #[pyo3(signature = (ciphertext, encryption_context=None))]
+    #[pyo3(signature = (ciphertext, encryption_context=None, required_encryption_context=None))]
     fn decrypt_envelope<'py>(
         &self,
         py: Python<'py>,
         ciphertext: &[u8],
         encryption_context: Option<HashMap<String, String>>,
+        required_encryption_context: Option<HashMap<String, String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let expected = encryption_context.map(|c| context(Some(c))).transpose()?;
+        let required = required_encryption_context
+            .map(|c| context(Some(c)))
+            .transpose()?;
+        let check = strongroom::ContextCheck {
+            exact: expected.as_ref(),
+            required: required.as_ref(),
+        };
         let m = py
-            .detach(|| pollster::block_on(self.inner.open_message(ciphertext, expected.as_ref())))
+            .detach(|| pollster::block_on(self.inner.open_message(ciphertext, check)))
             .map_err(to_pyerr)?;
         let body = ciphertext.get(m.body_offset..).unwrap_or_default();
         let info = m.info;
@@ -1034,20 +1042,27 @@ impl Kms {
         })
     }
 
-    #[pyo3(signature = (src, dst, encryption_context=None))]
+    #[pyo3(signature = (src, dst, encryption_context=None, required_encryption_context=None))]
     fn decrypt_stream<'py>(
         &self,
         py: Python<'py>,
         src: Py<PyAny>,
         dst: Py<PyAny>,
         encryption_context: Option<HashMap<String, String>>,
+        required_encryption_context: Option<HashMap<String, String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let expected = encryption_context.map(|c| context(Some(c))).transpose()?;
+        let required = required_encryption_context
+            .map(|c| context(Some(c)))
+            .transpose()?;
+        let check = strongroom::ContextCheck {
+            exact: expected.as_ref(),
+            required: required.as_ref(),
+        };
         let mut r = PyIo::new(src);
         let mut w = PyIo::new(dst);
-        let out = py.detach(|| {
-            pollster::block_on(self.inner.decrypt_stream(&mut r, &mut w, expected.as_ref()))
-        });
+        let out =
+            py.detach(|| pollster::block_on(self.inner.decrypt_stream(&mut r, &mut w, check)));
         let info = out.map_err(|e| {
             r.take_err()
                 .or_else(|| w.take_err())

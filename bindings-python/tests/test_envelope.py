@@ -256,3 +256,24 @@ def test_data_key_cache(kms):
     assert hdr(d) != hdr(c)
     for m, p in [(a, b"1"), (b, b"2"), (c, b"3"), (d, b"4")]:
         assert kms.decrypt_envelope(ciphertext=m).plaintext == p
+
+
+def test_required_encryption_context(kms):
+    """#15 item 8: the listed pairs must be present with those values; others allowed;
+    refused before any plaintext, one-shot and streamed."""
+    import io
+
+    k = kms.create_key().key_id
+    m = kms.encrypt_envelope(key_ids=[k], plaintext=b"needs t1", encryption_context={"tenant": "t1", "p": "b"}, frame_length=4)
+    assert kms.decrypt_envelope(ciphertext=m, required_encryption_context={"tenant": "t1"}).plaintext == b"needs t1"
+    for bad in ({"tenant": "t2"}, {"owner": "x"}):
+        with pytest.raises(strongroom.InvalidCiphertextError) as e:
+            kms.decrypt_envelope(ciphertext=m, required_encryption_context=bad)
+        assert e.value.code == "InvalidCiphertext.ContextMismatch"
+        out = io.BytesIO()
+        with pytest.raises(strongroom.InvalidCiphertextError):
+            kms.decrypt_stream(io.BytesIO(m), out, required_encryption_context=bad)
+        assert out.getvalue() == b""
+    out = io.BytesIO()
+    info = kms.decrypt_stream(io.BytesIO(m), out, required_encryption_context={"p": "b"})
+    assert out.getvalue() == b"needs t1" and info.encryption_context["tenant"] == "t1"

@@ -1246,21 +1246,27 @@ impl NativeKms {
     /// `null` while the header is incomplete (unless `whole`: then `data` is the
     /// whole message and an incomplete header is an error), else `{ headerLength,
     /// messageKey, frameLength, keyId, keyVersionId, encryptionContext, messageId }`.
-    /// With an `expected` context the message's must equal it.
+    /// With an `expected` context the message's must equal it; with `required`, it
+    /// must hold those pairs (others allowed).
     #[wasm_bindgen(js_name = openEnvelope)]
     pub fn open_envelope(
         &self,
         data: Vec<u8>,
         expected: JsValue,
         whole: bool,
+        required: JsValue,
     ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
-            let expected = if expected.is_undefined() || expected.is_null() {
-                None
-            } else {
-                Some(context(&expected)?)
+            let ctx_of = |v: &JsValue| -> Result<Option<strongroom::EncryptionContext>, JsValue> {
+                if v.is_undefined() || v.is_null() {
+                    Ok(None)
+                } else {
+                    context(v).map(Some)
+                }
             };
+            let expected = ctx_of(&expected)?;
+            let required = ctx_of(&required)?;
             let parsed = if whole {
                 strongroom::envelope::parse_whole_header(&data).map(Some)
             } else {
@@ -1269,8 +1275,12 @@ impl NativeKms {
             let Some((header, n)) = parsed.map_err(|e| js_err(&e))? else {
                 return Ok(JsValue::NULL);
             };
+            let check = strongroom::ContextCheck {
+                exact: expected.as_ref(),
+                required: required.as_ref(),
+            };
             let (key, info) = kms
-                .open_envelope_key(&header, expected.as_ref())
+                .open_envelope_key(&header, check)
                 .await
                 .map_err(|e| js_err(&e))?;
             let o = Object::new();

@@ -23,10 +23,7 @@ fn open_input(path: &str) -> Result<(Box<dyn Read>, Option<u64>), Error> {
     if path == "-" {
         return Ok((Box::new(std::io::stdin().lock()), None));
     }
-    let f = File::open(path).map_err(|e| Error::InvalidParameter {
-        name: "Input",
-        reason: format!("cannot read {path}: {e}"),
-    })?;
+    let f = File::open(path).map_err(|e| Error::Io(format!("cannot read {path}: {e}")))?;
     let len = f.metadata().ok().map(|m| m.len());
     Ok((Box::new(BufReader::with_capacity(1 << 16, f)), len))
 }
@@ -207,10 +204,19 @@ pub(crate) fn decrypt(kms: &Kms, a: EnvelopeDecryptArgs, json_mode: bool) -> Res
     } else {
         Some(parse_context(&a.context.context)?)
     };
+    let required = if a.require_context.is_empty() {
+        None
+    } else {
+        Some(parse_context(&a.require_context)?)
+    };
+    let check = strongroom::ContextCheck {
+        exact: expected.as_ref(),
+        required: required.as_ref(),
+    };
     let (src, len) = open_input(&a.input)?;
     let mut src = with_progress(src, len, "decrypting");
     let mut sink = Sink::open(&a.output)?;
-    match pollster::block_on(kms.decrypt_stream(&mut src, sink.writer(), expected.as_ref())) {
+    match pollster::block_on(kms.decrypt_stream(&mut src, sink.writer(), check)) {
         Ok(info) => {
             sink.commit()?;
             let ctx: serde_json::Map<String, serde_json::Value> = info
@@ -223,7 +229,10 @@ pub(crate) fn decrypt(kms: &Kms, a: EnvelopeDecryptArgs, json_mode: bool) -> Res
                     &json!({"KeyId": info.key_id, "KeyVersionId": info.key_version_id, "EncryptionContext": ctx}),
                     a.output == "-",
                 );
-            } else if expected.is_none() && !info.encryption_context.is_empty() {
+            } else if expected.is_none()
+                && required.is_none()
+                && !info.encryption_context.is_empty()
+            {
                 eprintln!(
                     "note: decrypted without checking the EncryptionContext; the message carries {}",
                     info.encryption_context.canonical_json()

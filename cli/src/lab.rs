@@ -174,6 +174,7 @@ pub(crate) fn run(args: &LabArgs, json_mode: bool) -> Result<(), Error> {
     let refused = pollster::block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
         ciphertext: tampered,
         encryption_context: Some(ctx.clone()),
+        ..Default::default()
     }));
     let refused_code = match &refused {
         Ok(_) => return Err(Error::Unsupported("a tampered envelope was accepted")),

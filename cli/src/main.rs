@@ -510,6 +510,10 @@ struct EnvelopeDecryptArgs {
     /// any, the message's own context is accepted and reported on stderr.
     #[command(flatten)]
     context: ContextArgs,
+    /// A pair the message's EncryptionContext must hold (key=value, repeatable); other
+    /// pairs are allowed. Checked before any plaintext is written.
+    #[arg(long = "require-context")]
+    require_context: Vec<String>,
     /// Input file, or - for stdin.
     input: String,
     /// Output file, or - for stdout.

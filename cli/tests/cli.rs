@@ -176,6 +176,69 @@ fn usage_errors_and_json_on_stdout() {
         );
         std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
+    // #15 item 8: --require-context: the pairs must be present; nothing is written
+    // otherwise (no OUT file).
+    let c2 = dir.path().join("c2");
+    assert!(
+        sr(
+            &store,
+            "pw",
+            &[
+                "encrypt",
+                "--key",
+                id,
+                "--context",
+                "tenant=t1",
+                "--context",
+                "p=b",
+                pt.to_str().unwrap(),
+                c2.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    let out2 = dir.path().join("out2");
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "decrypt",
+            "--require-context",
+            "tenant=t2",
+            c2.to_str().unwrap(),
+            out2.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(err_code(&o), "InvalidCiphertext.ContextMismatch");
+    assert!(!out2.exists());
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "decrypt",
+            "--require-context",
+            "tenant=t1",
+            c2.to_str().unwrap(),
+            out2.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(json(&o)["EncryptionContext"]["p"], "b");
+    assert_eq!(std::fs::read(&out2).unwrap(), b"x");
+    // A missing envelope input is Rejected.Io too.
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "decrypt",
+            "/nonexistent/in",
+            out2.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(err_code(&o), "Rejected.Io");
     // #15 item 5: codes about what failed — an unreadable input or unwritable output is
     // Rejected.Io, not a bare InvalidParameter or "store I/O failed".
     let o = sr(

@@ -62,6 +62,12 @@ impl EncryptionContext {
         self.0.is_empty()
     }
 
+    /// The value of `key`, if the context has it.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
     /// The pairs in canonical (byte-wise key) order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))

@@ -45,8 +45,8 @@ pub use backend::{BoxFuture, KeyBackend, KeyHandle, MaybeSend, MaybeSendSync, Pl
 pub use context::EncryptionContext;
 pub use env::{Clock, Entropy, Env};
 pub use envelope::{
-    DataKeyCacheConfig, DecryptEnvelopeRequest, DecryptEnvelopeResponse, EncryptEnvelopeRequest,
-    EnvelopeInfo,
+    ContextCheck, DataKeyCacheConfig, DecryptEnvelopeRequest, DecryptEnvelopeResponse,
+    EncryptEnvelopeRequest, EnvelopeInfo,
 };
 pub use error::{EnvelopeFailure, Error, Result};
 pub use kms::*;

@@ -151,6 +151,7 @@ fn a_mixed_workload_is_recorded_call_by_call() {
     block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
         ciphertext: msg.clone(),
         encryption_context: Some(ctx.clone()),
+        ..Default::default()
     }))
     .unwrap();
     // Streaming faces: begin and open go through the same dispatch.
@@ -298,6 +299,7 @@ fn a_denied_resource_is_refused_and_recorded() {
     let opened = block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
         ciphertext: msg,
         encryption_context: None,
+        ..Default::default()
     }))
     .unwrap();
     assert_eq!(opened.info.key_id, b.key_id);
@@ -311,6 +313,7 @@ fn a_denied_resource_is_refused_and_recorded() {
     let e = block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
         ciphertext: only_a,
         encryption_context: None,
+        ..Default::default()
     }))
     .unwrap_err();
     assert_eq!(e.code(), "Forbidden.NoPermission");
@@ -473,6 +476,7 @@ fn the_data_key_cache_hit_path_goes_through_the_same_check() {
         block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
             ciphertext: m.to_vec(),
             encryption_context: None,
+            ..Default::default()
         }))
     };
     open(&m1).unwrap();

@@ -47,6 +47,7 @@ fn dec(kms: &Kms, ct: &[u8], c: Option<&EncryptionContext>) -> strongroom::Resul
     block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
         ciphertext: ct.to_vec(),
         encryption_context: c.cloned(),
+        ..Default::default()
     }))
     .map(|r| r.plaintext)
 }
@@ -73,6 +74,7 @@ fn round_trips_at_frame_boundaries_on_both_backends() {
             let r = block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
                 ciphertext: ct,
                 encryption_context: None,
+                ..Default::default()
             }))
             .unwrap();
             assert_eq!(r.info.encryption_context, c);
@@ -174,6 +176,7 @@ fn multi_recipient_any_one_decrypts() {
     let r = block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
         ciphertext: ct.clone(),
         encryption_context: Some(c.clone()),
+        ..Default::default()
     }))
     .unwrap();
     assert_eq!(r.plaintext, b"for two keys");
@@ -660,4 +663,75 @@ fn reader_leniencies_are_what_format_md_says() {
     alt.extend(envelope::frame_seal(key.expose(), &nonce(2, 0x01), &[]).unwrap());
     assert_ne!(alt, m);
     assert_eq!(dec(&kms, &alt, None).unwrap(), vec![7; 16]);
+}
+
+/// #15 item 8: a required EncryptionContext — the listed pairs must be present with
+/// those values, others allowed — on the one-shot, streamed and wire decrypts; refused
+/// before any plaintext.
+#[test]
+fn a_required_encryption_context() {
+    let (kms, _) = memory(Backend::Software);
+    let k = key(&kms);
+    let c = ctx(&[("tenant", "t1"), ("purpose", "backup"), ("extra", "x")]);
+    let ct = enc(&kms, &[&k], b"required pairs", &c, Some(8));
+    let req = |pairs: &[(&str, &str)]| {
+        block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
+            ciphertext: ct.clone(),
+            required_encryption_context: Some(ctx(pairs)),
+            ..Default::default()
+        }))
+        .map(|r| r.plaintext)
+    };
+    assert_eq!(req(&[("tenant", "t1")]).unwrap(), b"required pairs");
+    assert_eq!(
+        req(&[("tenant", "t1"), ("purpose", "backup")]).unwrap(),
+        b"required pairs"
+    );
+    assert_eq!(req(&[]).unwrap(), b"required pairs");
+    assert_eq!(
+        code(req(&[("tenant", "t2")])),
+        "InvalidCiphertext.ContextMismatch"
+    );
+    assert_eq!(
+        code(req(&[("owner", "t1")])),
+        "InvalidCiphertext.ContextMismatch"
+    );
+    // Streamed: nothing is written when the requirement fails.
+    let mut out = Vec::new();
+    let check = strongroom::ContextCheck {
+        exact: None,
+        required: Some(&ctx(&[("tenant", "t2")])),
+    };
+    let e = block_on(kms.decrypt_stream(&mut ct.as_slice(), &mut out, check)).unwrap_err();
+    assert_eq!(e.code(), "InvalidCiphertext.ContextMismatch");
+    assert!(out.is_empty());
+    let good = ctx(&[("purpose", "backup")]);
+    let check = strongroom::ContextCheck {
+        exact: None,
+        required: Some(&good),
+    };
+    block_on(kms.decrypt_stream(&mut ct.as_slice(), &mut out, check)).unwrap();
+    assert_eq!(out, b"required pairs");
+    // The wire form: RequiredEncryptionContext.
+    #[cfg(feature = "wire")]
+    {
+        use base64ct::Encoding as _;
+        let b64 = base64ct::Base64::encode_string(&ct);
+        let wire = |req: &str| {
+            let mut m = serde_json::Map::new();
+            m.insert("Ciphertext".into(), serde_json::Value::String(b64.clone()));
+            m.insert(
+                "RequiredEncryptionContext".into(),
+                serde_json::Value::String(req.into()),
+            );
+            let r =
+                strongroom::Request::from_wire(strongroom::Action::DecryptEnvelope, &m).unwrap();
+            block_on(kms.call(&strongroom::Caller::owner(), r)).map(|_| ())
+        };
+        wire(r#"{"tenant":"t1"}"#).unwrap();
+        assert_eq!(
+            code(wire(r#"{"tenant":"nope"}"#)),
+            "InvalidCiphertext.ContextMismatch"
+        );
+    }
 }

@@ -309,6 +309,7 @@ fn envelope_vectors_match() {
         let r = block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
             ciphertext: unh(&v["message"]),
             encryption_context: Some(ctx(&v["encryption_context"])),
+            ..Default::default()
         }))
         .unwrap();
         assert_eq!(h(&r.plaintext), v["plaintext"], "{}", v["name"]);
@@ -317,6 +318,7 @@ fn envelope_vectors_match() {
         let r = block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
             ciphertext: unh(&v["message"]),
             encryption_context: Some(ctx(&v["encryption_context"])),
+            ..Default::default()
         }));
         assert_eq!(
             r.unwrap_err().code(),

@@ -656,6 +656,7 @@ fn a_store_with_version_1_state_records_opens_and_takes_new_records() {
             let r = block_on(kms.decrypt_envelope(strongroom::DecryptEnvelopeRequest {
                 ciphertext: hex::decode(m["message"].as_str().unwrap()).unwrap(),
                 encryption_context: Some(EncryptionContext::from_pairs(ctx).unwrap()),
+                ..Default::default()
             }))
             .unwrap();
             assert_eq!(hex::encode(&r.plaintext), m["plaintext"].as_str().unwrap());

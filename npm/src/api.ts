@@ -244,6 +244,14 @@ export interface DecryptEnvelopeOptions {
   ciphertext: Uint8Array;
   /** When given, the message's context must equal it (`InvalidCiphertext.ContextMismatch`). */
   encryptionContext?: EncryptionContext;
+  /** When given, the message's context must hold these pairs; others are allowed
+   * (`InvalidCiphertext.ContextMismatch` otherwise, before any plaintext). */
+  requiredEncryptionContext?: EncryptionContext;
+}
+/** The context checks of a streamed decrypt (see DecryptEnvelopeOptions). */
+export interface DecryptStreamOptions {
+  encryptionContext?: EncryptionContext;
+  requiredEncryptionContext?: EncryptionContext;
 }
 /** Which recipient opened a message, and what it was bound to. */
 export interface EnvelopeInfo {
@@ -775,7 +783,7 @@ export class Kms {
   decryptEnvelope(opts: DecryptEnvelopeOptions, _cipher?: FrameCipherFactory): Promise<DecryptEnvelopeResult> {
     return call(async () => {
       const ct = bytes('Ciphertext', opts?.ciphertext);
-      const h = await openHeader(this.#n, ct, opts.encryptionContext);
+      const h = await openHeader(this.#n, ct, opts.encryptionContext, opts.requiredEncryptionContext);
       const fc = await frameCipher(h.messageKey, _cipher);
       const plaintext = await new FrameReader(fc, h.frameLength).openAll(ct.subarray(h.headerLength));
       return secrets.redactValue({ ...info(h), plaintext }, 'plaintext');
@@ -803,7 +811,7 @@ export class Kms {
   }
 
   /** A `TransformStream` from an envelope message to its plaintext. */
-  decryptStream(opts: { encryptionContext?: EncryptionContext } = {}, _cipher?: FrameCipherFactory): EnvelopeDecryptStream {
+  decryptStream(opts: DecryptStreamOptions = {}, _cipher?: FrameCipherFactory): EnvelopeDecryptStream {
     const n = this.#n;
     // The header as it arrives, in a buffer that doubles (so arrival in many small
     // chunks costs linear copying), and how long it must be before it can be opened
@@ -845,7 +853,7 @@ export class Kms {
           if (head.length < need) return;
           need = n.headerNeeds(head);
           if (need > head.length) return;
-          const h = await n.openEnvelope(head, opts.encryptionContext ?? null, false);
+          const h = await n.openEnvelope(head, opts.encryptionContext ?? null, false, opts.requiredEncryptionContext ?? null);
           if (h === null) return;
           r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength);
           resolve(info(h));
@@ -857,7 +865,7 @@ export class Kms {
         guard(async () => {
           if (!r) {
             // Still no header at the end: the core says why (empty, or cut short).
-            const h = await n.openEnvelope(head, opts.encryptionContext ?? null, true);
+            const h = await n.openEnvelope(head, opts.encryptionContext ?? null, true, opts.requiredEncryptionContext ?? null);
             r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength);
           }
           r.finish();
@@ -882,7 +890,7 @@ export class Kms {
   }
 
   /** Node only: `decryptStream` as a Node `Duplex` for `stream.pipeline`. */
-  createDecryptStream(opts: { encryptionContext?: EncryptionContext } = {}): NodeDuplex & { readonly info: Promise<EnvelopeInfo> } {
+  createDecryptStream(opts: DecryptStreamOptions = {}): NodeDuplex & { readonly info: Promise<EnvelopeInfo> } {
     if (!platform?.toNodeDuplex) throw invalid('Platform', 'Node streams need Node; use decryptStream');
     const t = this.decryptStream(opts);
     const d = platform.toNodeDuplex(t) as NodeDuplex & { info: Promise<EnvelopeInfo> };
@@ -1176,11 +1184,11 @@ function info(h: any): EnvelopeInfo {
  * with one or two recipients is a few hundred bytes; copying 64 KiB for it was a tenth
  * of the fixed cost of a decryption); the last try passes everything there is, and the
  * core names what is wrong. */
-async function openHeader(n: any, ct: Uint8Array, ctx: EncryptionContext | undefined): Promise<any> {
+async function openHeader(n: any, ct: Uint8Array, ctx: EncryptionContext | undefined, required?: EncryptionContext): Promise<any> {
   let size = Math.min(ct.length, 4096);
   for (;;) {
     const last = size >= ct.length || size >= MAX_HEADER_LEN;
-    const h = await n.openEnvelope(ct.subarray(0, size), ctx ?? null, last);
+    const h = await n.openEnvelope(ct.subarray(0, size), ctx ?? null, last, required ?? null);
     if (h !== null) return h;
     size = Math.min(ct.length, size * 16, MAX_HEADER_LEN);
   }

@@ -94,3 +94,32 @@ test('a failed restore into a new path leaves no directories behind (#15 item 13
     rmSync(base, { recursive: true, force: true });
   }
 });
+
+test('a required EncryptionContext on every decrypt face (#15 item 8)', async () => {
+  const kms = await Kms.memory();
+  const { keyId } = await kms.createKey();
+  const encryptionContext = { tenant: 't1', purpose: 'backup' };
+  const msg = await kms.encryptEnvelope({ keyIds: [keyId], plaintext: enc.encode('needs t1'), encryptionContext, frameLength: 4 });
+  const r = await kms.decryptEnvelope({ ciphertext: msg, requiredEncryptionContext: { tenant: 't1' } });
+  assert.equal(new TextDecoder().decode(r.plaintext), 'needs t1');
+  await assert.rejects(kms.decryptEnvelope({ ciphertext: msg, requiredEncryptionContext: { tenant: 't2' } }), (e) => e.code === 'InvalidCiphertext.ContextMismatch');
+  await assert.rejects(kms.decryptEnvelope({ ciphertext: msg, requiredEncryptionContext: { owner: 'x' } }), (e) => e.code === 'InvalidCiphertext.ContextMismatch');
+  // Streams: WHATWG and Node; nothing is emitted when the requirement fails.
+  for (const required of [{ purpose: 'backup' }, { purpose: 'other' }]) {
+    const out = [];
+    const d = kms.createDecryptStream({ requiredEncryptionContext: required });
+    const run = pipeline(Readable.from([Buffer.from(msg)]), d, new Writable({ write(c, _e, cb) { out.push(c); cb(); } }));
+    if (required.purpose === 'backup') {
+      await run;
+      assert.equal(Buffer.concat(out).toString(), 'needs t1');
+    } else {
+      await assert.rejects(run, (e) => e.code === 'InvalidCiphertext.ContextMismatch');
+      assert.equal(out.length, 0);
+    }
+  }
+  const ws = kms.decryptStream({ requiredEncryptionContext: { tenant: 't1' } });
+  const chunks = [];
+  await new ReadableStream({ start(c) { c.enqueue(msg); c.close(); } }).pipeThrough(ws).pipeTo(new WritableStream({ write(c) { chunks.push(c); } }));
+  assert.equal(Buffer.concat(chunks).toString(), 'needs t1');
+  assert.deepEqual((await ws.info).encryptionContext, encryptionContext);
+});

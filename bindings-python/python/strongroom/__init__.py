@@ -1056,12 +1056,17 @@ class Kms:
             _key_ids(key_ids), _bytes("Plaintext", plaintext), _ctx(encryption_context), frame_length
         )
 
-    def decrypt_envelope(self, *, ciphertext: bytes, encryption_context: Context = None) -> DecryptEnvelopeResult:
+    def decrypt_envelope(
+        self, *, ciphertext: bytes, encryption_context: Context = None, required_encryption_context: Context = None
+    ) -> DecryptEnvelopeResult:
         """Decrypts a whole message. With ``encryption_context`` the message's context
-        must equal it (``InvalidCiphertext.ContextMismatch``); without, the message's
-        context is returned for you to check."""
+        must equal it; with ``required_encryption_context`` it must hold those pairs
+        (others allowed) — ``InvalidCiphertext.ContextMismatch`` otherwise, before any
+        plaintext. Without either, the message's context is returned for you to check."""
         return DecryptEnvelopeResult(
-            **self._native.decrypt_envelope(_bytes("Ciphertext", ciphertext), _ctx(encryption_context))
+            **self._native.decrypt_envelope(
+                _bytes("Ciphertext", ciphertext), _ctx(encryption_context), _ctx(required_encryption_context)
+            )
         )
 
     def encrypt_stream(
@@ -1078,11 +1083,21 @@ class Kms:
         the Python I/O calls. Returns the number of plaintext bytes."""
         return self._native.encrypt_stream(src, dst, _key_ids(key_ids), _ctx(encryption_context), frame_length)
 
-    def decrypt_stream(self, src: BinaryIO, dst: BinaryIO, *, encryption_context: Context = None) -> EnvelopeInfo:
+    def decrypt_stream(
+        self,
+        src: BinaryIO,
+        dst: BinaryIO,
+        *,
+        encryption_context: Context = None,
+        required_encryption_context: Context = None,
+    ) -> EnvelopeInfo:
         """Decrypts the envelope read from ``src`` into ``dst`` frame by frame. Plaintext
         of a frame is written only once it authenticates, but a failure at a later
-        frame leaves earlier frames written: on error, discard what ``dst`` got."""
-        return EnvelopeInfo(**self._native.decrypt_stream(src, dst, _ctx(encryption_context)))
+        frame leaves earlier frames written: on error, discard what ``dst`` got. The
+        context checks are ``decrypt_envelope``'s, made before anything is written."""
+        return EnvelopeInfo(
+            **self._native.decrypt_stream(src, dst, _ctx(encryption_context), _ctx(required_encryption_context))
+        )
 
     def set_data_key_cache(
         self,

@@ -424,7 +424,14 @@ impl Kms {
                 arm!(Response::BeginEnvelope(self.envelope_begin_impl(r).await?))
             }
             Request::OpenEnvelope(r) => arm!(let (message_key, info) = self
-                    .open_envelope_key_in(cx, &r.header, r.expected.as_ref())
+                    .open_envelope_key_in(
+                        cx,
+                        &r.header,
+                        crate::envelope::ContextCheck {
+                            exact: r.expected.as_ref(),
+                            required: r.required.as_ref(),
+                        },
+                    )
                     .await?;
                 Response::OpenEnvelope(OpenedEnvelopeKey { message_key, info })),
             Request::CreateSecret(r) => {

@@ -207,6 +207,8 @@ pub struct OpenEnvelopeRequest {
     pub header: crate::envelope::EnvelopeHeader,
     /// When given, the header's EncryptionContext must equal it.
     pub expected: Option<EncryptionContext>,
+    /// When given, these pairs must be in the header's EncryptionContext.
+    pub required: Option<EncryptionContext>,
 }
 
 /// DescribeService (takes no parameters).

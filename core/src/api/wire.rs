@@ -534,6 +534,7 @@ impl Request {
             Action::DecryptEnvelope => Request::DecryptEnvelope(DecryptEnvelopeRequest {
                 ciphertext: p.bytes("Ciphertext")?,
                 encryption_context: p.context("EncryptionContext")?,
+                required_encryption_context: p.context("RequiredEncryptionContext")?,
             }),
             Action::CreateSecret => {
                 let secret_name = p.str("SecretName")?;

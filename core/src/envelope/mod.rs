@@ -53,6 +53,48 @@ pub struct DecryptEnvelopeRequest {
     /// (`InvalidCiphertext.ContextMismatch` otherwise). When `None`, any context is
     /// accepted and returned for the caller to check.
     pub encryption_context: Option<EncryptionContext>,
+    /// When given, each of these pairs must be in the message's EncryptionContext with
+    /// that value; other pairs are allowed (AWS Encryption SDK's "required encryption
+    /// context"). `InvalidCiphertext.ContextMismatch` otherwise, before any plaintext.
+    pub required_encryption_context: Option<EncryptionContext>,
+}
+
+/// What a reader demands of a message's EncryptionContext, checked once the header is
+/// parsed and before any key is used or any plaintext released. From an
+/// `Option<&EncryptionContext>` it is the exact-match check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContextCheck<'a> {
+    /// The context must equal this.
+    pub exact: Option<&'a EncryptionContext>,
+    /// These pairs must be present with these values; others are allowed.
+    pub required: Option<&'a EncryptionContext>,
+}
+
+impl<'a> From<Option<&'a EncryptionContext>> for ContextCheck<'a> {
+    fn from(exact: Option<&'a EncryptionContext>) -> Self {
+        ContextCheck {
+            exact,
+            required: None,
+        }
+    }
+}
+
+impl ContextCheck<'_> {
+    /// `InvalidCiphertext.ContextMismatch` unless `ctx` passes.
+    ///
+    /// # Errors
+    /// As above.
+    pub fn check(&self, ctx: &EncryptionContext) -> Result<()> {
+        let exact_ok = self.exact.is_none_or(|e| e == ctx);
+        let required_ok = self
+            .required
+            .is_none_or(|r| r.iter().all(|(k, v)| ctx.get(k) == Some(v)));
+        if exact_ok && required_ok {
+            Ok(())
+        } else {
+            Err(Error::Envelope(EnvelopeFailure::ContextMismatch))
+        }
+    }
 }
 
 /// Which recipient opened a message, and what it was bound to.

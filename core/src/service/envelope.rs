@@ -154,7 +154,7 @@ impl Kms {
     pub async fn open_envelope(
         &self,
         header: &EnvelopeHeader,
-        expected: Option<&EncryptionContext>,
+        expected: impl Into<ContextCheck<'_>>,
     ) -> Result<(Decryptor, EnvelopeInfo)> {
         let (key, info) = self.open_envelope_key(header, expected).await?;
         Ok((Decryptor::new(key.expose(), header.frame_length)?, info))
@@ -168,11 +168,13 @@ impl Kms {
     pub async fn open_envelope_key(
         &self,
         header: &EnvelopeHeader,
-        expected: Option<&EncryptionContext>,
+        expected: impl Into<ContextCheck<'_>>,
     ) -> Result<(SecretBytes, EnvelopeInfo)> {
+        let check = expected.into();
         let open = crate::api::OpenEnvelopeRequest {
             header: header.clone(),
-            expected: expected.cloned(),
+            expected: check.exact.cloned(),
+            required: check.required.cloned(),
         };
         crate::api::as_owner!(self, OpenEnvelope, Box::new(open)).map(|o| (o.message_key, o.info))
     }
@@ -184,14 +186,10 @@ impl Kms {
         &self,
         cx: &crate::api::dispatch::Cx<'_>,
         header: &EnvelopeHeader,
-        expected: Option<&EncryptionContext>,
+        check: ContextCheck<'_>,
     ) -> Result<(SecretBytes, EnvelopeInfo)> {
         let ctx = &header.encryption_context;
-        if let Some(e) = expected
-            && e != ctx
-        {
-            return Err(fail(EnvelopeFailure::ContextMismatch));
-        }
+        check.check(ctx)?;
         let mut first_failure: Option<Error> = None;
         for s in &header.stanzas {
             let Some((key_id, _)) = s.key() else {
@@ -282,9 +280,11 @@ impl Kms {
         req: DecryptEnvelopeRequest,
     ) -> Result<DecryptEnvelopeResponse> {
         let (header, body_offset) = parse_whole_header(&req.ciphertext)?;
-        let (key, info) = self
-            .open_envelope_key_in(cx, &header, req.encryption_context.as_ref())
-            .await?;
+        let check = ContextCheck {
+            exact: req.encryption_context.as_ref(),
+            required: req.required_encryption_context.as_ref(),
+        };
+        let (key, info) = self.open_envelope_key_in(cx, &header, check).await?;
         let decryptor = Decryptor::new(key.expose(), header.frame_length)?;
         let body = req.ciphertext.get(body_offset..).unwrap_or_default();
         let mut plaintext = alloc::vec![0u8; decryptor.plaintext_len(body)?];
@@ -302,7 +302,7 @@ impl Kms {
     pub async fn open_message(
         &self,
         ciphertext: &[u8],
-        expected: Option<&EncryptionContext>,
+        expected: impl Into<ContextCheck<'_>>,
     ) -> Result<OpenedMessage> {
         let (header, body_offset) = parse_whole_header(ciphertext)?;
         let (decryptor, info) = self.open_envelope(&header, expected).await?;

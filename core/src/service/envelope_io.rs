@@ -4,7 +4,6 @@
 use alloc::vec::Vec;
 use std::io::{Read, Write};
 
-use crate::context::EncryptionContext;
 use crate::envelope::io::{CHUNK, from_io, read_header, read_some};
 use crate::envelope::{EncryptEnvelopeRequest, EnvelopeInfo};
 use crate::error::Result;
@@ -53,7 +52,7 @@ impl Kms {
         &self,
         src: &mut R,
         dst: &mut W,
-        expected: Option<&EncryptionContext>,
+        expected: impl Into<crate::envelope::ContextCheck<'_>>,
     ) -> Result<EnvelopeInfo> {
         let (header, leftover) = read_header(src)?;
         let (mut dec, info) = self.open_envelope(&header, expected).await?;
