@@ -202,6 +202,18 @@ impl strongroom::api::CallHook for PyCallHook {
     }
 }
 
+/// A decrypt's exact and required contexts, converted.
+type Contexts = (Option<EncryptionContext>, Option<EncryptionContext>);
+fn contexts(
+    exact: Option<HashMap<String, String>>,
+    required: Option<HashMap<String, String>>,
+) -> PyResult<Contexts> {
+    Ok((
+        exact.map(|c| context(Some(c))).transpose()?,
+        required.map(|c| context(Some(c))).transpose()?,
+    ))
+}
+
 /// A Python rotator: called with a dict `{step, secret_name, version_id, secret_type,
 /// extended_config, value}` (`value`: bytes, for `set` and `test`); for `create` it
 /// returns the new value (str or bytes). An exception fails the step
@@ -989,12 +1001,9 @@ impl Kms {
         encryption_context: Option<HashMap<String, String>>,
         required_encryption_context: Option<HashMap<String, String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let expected = encryption_context.map(|c| context(Some(c))).transpose()?;
-        let required = required_encryption_context
-            .map(|c| context(Some(c)))
-            .transpose()?;
+        let (exact, required) = contexts(encryption_context, required_encryption_context)?;
         let check = strongroom::ContextCheck {
-            exact: expected.as_ref(),
+            exact: exact.as_ref(),
             required: required.as_ref(),
         };
         let m = py
@@ -1051,12 +1060,9 @@ impl Kms {
         encryption_context: Option<HashMap<String, String>>,
         required_encryption_context: Option<HashMap<String, String>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let expected = encryption_context.map(|c| context(Some(c))).transpose()?;
-        let required = required_encryption_context
-            .map(|c| context(Some(c)))
-            .transpose()?;
+        let (exact, required) = contexts(encryption_context, required_encryption_context)?;
         let check = strongroom::ContextCheck {
-            exact: expected.as_ref(),
+            exact: exact.as_ref(),
             required: required.as_ref(),
         };
         let mut r = PyIo::new(src);
