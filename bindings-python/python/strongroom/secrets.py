@@ -279,8 +279,15 @@ class _Refresher:
                     e = heapq.heappop(self._heap)[2]()
                     if e is not None:
                         e.due = True
-                timeout = self._heap[0][0] - now if self._heap else None
-                self._cond.wait(timeout)
+                if not self._heap:
+                    # Nothing to mark: wait a while for work, then end (the next `arm`
+                    # starts a new thread), so an idle or collected cache leaves none.
+                    self._cond.wait(30.0)
+                    if not self._heap:
+                        self._thread = None
+                        return
+                    continue
+                self._cond.wait(self._heap[0][0] - now)
 
 
 class SecretCache:
