@@ -67,9 +67,16 @@ async function openIndexedDb(name: string) {
     if (!unlock) throw lockedError(name, 'another tab, frame or worker holds it');
   }
   let db: IDBDatabase | undefined;
+  // Whether this open made the database: if nothing is ever written to it (a failed
+  // open or restore), close deletes it again, leaving no empty database behind.
+  let created = false;
+  let wrote = false;
   try {
     const open = indexedDB.open(name, 1);
-    open.onupgradeneeded = () => open.result.createObjectStore('store');
+    open.onupgradeneeded = () => {
+      created = true;
+      open.result.createObjectStore('store');
+    };
     db = await req(open).catch((e) => {
       throw idbError(`opening ${name}`, e);
     });
@@ -151,6 +158,7 @@ async function openIndexedDb(name: string) {
   };
   const save = (data: Uint8Array) =>
     writeTx('writing', (os) => {
+      wrote = true;
       os.clear();
       os.put(token, 'writer');
       os.put(data.slice(), 'base');
@@ -166,6 +174,7 @@ async function openIndexedDb(name: string) {
     if (closed) return;
     closed = true;
     conn.close();
+    if (created && !wrote) await req(indexedDB.deleteDatabase(name)).catch(() => undefined);
     unlock?.();
   };
   return { image, save, append, sync, close };

@@ -323,6 +323,26 @@ await test('RSA-OAEP: WebCrypto encrypts to our key (SHA-256 and SHA-1), wrapped
   assert(tohex(dk) === tohex((await kms.decrypt({ ciphertextBlob: g.ciphertextBlob })).plaintext), 'exported data key');
 });
 
+await test('a failed restore into IndexedDB leaves no empty database behind', async () => {
+  const src = await Kms.memory();
+  await src.createKey();
+  const backup = await src.createBackup({ backupPassphrase: 'right' });
+  const name = `debris-${Math.random()}`;
+  let code;
+  try {
+    await Kms.restoreBackup({ indexedDb: name, backup, backupPassphrase: 'wrong', passphrase: 'pw' });
+  } catch (e) {
+    code = e.code;
+  }
+  assert(code === 'Forbidden.WrongPassphrase', String(code));
+  const names = (await indexedDB.databases()).map((d) => d.name);
+  assert(!names.includes(name), `left ${name}`);
+  const kept = `kept-${Math.random()}`;
+  const kms = await Kms.open({ indexedDb: kept, passphrase: 'pw' });
+  await kms.close();
+  assert((await indexedDB.databases()).some((d) => d.name === kept), 'a written store stays');
+});
+
 await test('secrets in the browser: IndexedDB store, versions, a JS rotator, SecretCache', async () => {
   const name = `secrets-${Math.random()}`;
   let kms = await Kms.open({ indexedDb: name, passphrase: 'pw' });
