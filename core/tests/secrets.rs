@@ -1481,3 +1481,53 @@ where
         out: (0..n).map(|_| None).collect(),
     }
 }
+
+/// Automatic rotation in a process with no rotator installed never replaces a value
+/// with a random one unless the secret asks for it (`"RotationMethod":
+/// "RandomPassword"`): otherwise the attempt fails (ACSCurrent untouched) and is
+/// retried, so a CLI command that happens to find a rotation due does not rotate a
+/// database password the database never learns of.
+#[test]
+fn automatic_rotation_without_a_rotator_needs_the_secrets_consent() {
+    let (kms, clock, _) = fresh();
+    for (name, cfg) in [
+        ("plain", None),
+        (
+            "random",
+            Some(r#"{"RotationMethod": "RandomPassword", "PasswordLength": 24}"#),
+        ),
+    ] {
+        block_on(kms.create_secret(CreateSecretRequest {
+            secret_name: name.into(),
+            version_id: "v1".into(),
+            secret_data: SecretBytes::from_slice(b"original"),
+            extended_config: cfg.map(String::from),
+            enable_automatic_rotation: true,
+            rotation_interval: Some("1d".into()),
+            ..Default::default()
+        }))
+        .unwrap();
+    }
+    clock.advance(DAY);
+    block_on(kms.list_secrets(ListSecretsRequest::default())).unwrap();
+    assert_eq!(get(&kms, "plain"), "original");
+    assert_eq!(get(&kms, "random").len(), 24);
+    let d = block_on(kms.describe_secret(DescribeSecretRequest {
+        secret_name: "plain".into(),
+        fetch_tags: false,
+    }))
+    .unwrap();
+    assert!(d.last_rotation_date.is_none());
+    assert_eq!(
+        d.next_rotation_date.as_deref(),
+        Some("2026-11-24T00:01:00Z"),
+        "retried"
+    );
+    // RotateSecret, asked for, may still use the built-in rotator.
+    block_on(kms.rotate_secret(RotateSecretRequest {
+        secret_name: "plain".into(),
+        version_id: Some("r1".into()),
+    }))
+    .unwrap();
+    assert_eq!(get(&kms, "plain").len(), 32);
+}

@@ -534,6 +534,19 @@ impl SecretRotator for RandomPasswordRotator<'_> {
     }
 }
 
+/// Whether a secret's ExtendedConfig asks for the built-in rotator on the clock
+/// (`"RotationMethod": "RandomPassword"`).
+fn random_password_method(extended_config: Option<&str>) -> bool {
+    extended_config
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+        .and_then(|v| {
+            v.get("RotationMethod")
+                .and_then(serde_json::Value::as_str)
+                .map(|m| m == "RandomPassword")
+        })
+        .unwrap_or(false)
+}
+
 // ---------------------------------------------------------------------------------
 // Checks.
 
@@ -1564,7 +1577,7 @@ impl Kms {
         if let Some(v) = &r.version_id {
             check_version_id("VersionId", v)?;
         }
-        let out = self.run_rotation(&name, r.version_id).await;
+        let out = self.run_rotation(&name, r.version_id, false).await;
         if out.is_err() {
             // Recorded for DescribeSecret and automatic retries; the caller gets the
             // rotation's own error.
@@ -1573,7 +1586,18 @@ impl Kms {
         out
     }
 
-    async fn run_rotation(&self, name: &str, version_id: Option<String>) -> Result<SecretCreated> {
+    /// One rotation. `automatic` (from the clock): without an installed rotator, only
+    /// a secret whose ExtendedConfig says `"RotationMethod": "RandomPassword"` gets
+    /// the built-in rotator; any other fails the attempt (retried with backoff), so a
+    /// process that happens to find a rotation due never replaces a value that some
+    /// other system must learn of with a random one. RotateSecret (asked for) always
+    /// may use the built-in rotator.
+    async fn run_rotation(
+        &self,
+        name: &str,
+        version_id: Option<String>,
+        automatic: bool,
+    ) -> Result<SecretCreated> {
         let rec = self.secret(name)?;
         Self::secret_usable(&rec)?;
         let ty = secret_type_of(&rec);
@@ -1583,6 +1607,12 @@ impl Kms {
             ));
         }
         let rotator = self.secret_rotator.lock().clone();
+        if automatic && rotator.is_none() && !random_password_method(rec.extended_config.as_deref())
+        {
+            return Err(Error::RotationFailed(String::from(
+                "no rotator is installed in this process, and the secret's ExtendedConfig does not ask for RotationMethod RandomPassword",
+            )));
+        }
         let builtin = RandomPasswordRotator { kms: self };
         let rot: &dyn SecretRotator = match &rotator {
             Some(r) => r.as_ref(),
@@ -1731,7 +1761,7 @@ impl Kms {
             .map(|s| s.name.clone())
             .collect();
         for name in due {
-            if self.run_rotation(&name, None).await.is_err() {
+            if self.run_rotation(&name, None, true).await.is_err() {
                 let r = self.note_rotation_failure(&name).await;
                 if let Err(e) = r {
                     self.rotating_secrets.store(false, Ordering::Release);
