@@ -1531,3 +1531,39 @@ fn automatic_rotation_without_a_rotator_needs_the_secrets_consent() {
     .unwrap();
     assert_eq!(get(&kms, "plain").len(), 32);
 }
+
+/// A version holds at most 10 stages: an 11th (moved onto it by
+/// UpdateSecretVersionStage) is refused, nothing changes, and the store still opens —
+/// the record keeps the count in one byte, so an unbounded count would corrupt it.
+#[test]
+fn at_most_ten_stages_per_version() {
+    let (kms, clock, storage) = fresh();
+    create(&kms, "s", "x");
+    // ACSCurrent plus nine custom stages: ten.
+    for i in 0..9 {
+        block_on(
+            kms.update_secret_version_stage(UpdateSecretVersionStageRequest {
+                secret_name: "s".into(),
+                version_stage: format!("st{i}"),
+                remove_from_version: None,
+                move_to_version: Some("v1".into()),
+            }),
+        )
+        .unwrap();
+    }
+    let e = block_on(
+        kms.update_secret_version_stage(UpdateSecretVersionStageRequest {
+            secret_name: "s".into(),
+            version_stage: "one-too-many".into(),
+            remove_from_version: None,
+            move_to_version: Some("v1".into()),
+        }),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.LimitExceeded");
+    assert_eq!(stages(&kms, "s")[0].1.len(), 10);
+    drop(kms);
+    let kms = open(&clock, &storage);
+    assert_eq!(stages(&kms, "s")[0].1.len(), 10);
+    assert_eq!(get(&kms, "s"), "x");
+}

@@ -810,8 +810,10 @@ fn tags_of(s: &SecretRecord) -> Vec<Tag> {
 
 /// Gives `version` the stages `stages`: each stage leaves any other version first;
 /// ACSCurrent moving away makes the version it left ACSPrevious (which leaves its
-/// holder).
-fn attach_stages(rec: &mut SecretRecord, version_id: &str, stages: &[String]) {
+/// holder). A version holds at most [`MAX_STAGES_PER_VERSION`] stages (the store
+/// records the count in one byte): more is `Rejected.LimitExceeded`, and the caller's
+/// mutation is undone.
+fn attach_stages(rec: &mut SecretRecord, version_id: &str, stages: &[String]) -> Result<()> {
     for stage in stages {
         let had_current = stage == ACS_CURRENT
             && rec
@@ -839,6 +841,17 @@ fn attach_stages(rec: &mut SecretRecord, version_id: &str, stages: &[String]) {
             v.stages.push(stage.clone());
         }
     }
+    if rec
+        .versions
+        .iter()
+        .any(|v| v.stages.len() > MAX_STAGES_PER_VERSION)
+    {
+        return Err(Error::LimitExceeded(alloc::format!(
+            "a version of secret {} would hold more than {MAX_STAGES_PER_VERSION} stages",
+            rec.name
+        )));
+    }
+    Ok(())
 }
 
 /// Keeps at most [`MAX_SECRET_VERSIONS`]: the oldest versions without a stage go.
@@ -1164,7 +1177,7 @@ impl Kms {
                     )));
                 }
                 s.versions.push(version);
-                attach_stages(s, &vid, &stages);
+                attach_stages(s, &vid, &stages)?;
                 trim_versions(s)?;
                 s.update_ms = now;
                 Ok(s.versions
@@ -1239,7 +1252,7 @@ impl Kms {
                 {
                     v.stages.push(String::from(ACS_CURRENT));
                 }
-                attach_stages(s, to, core::slice::from_ref(&r.version_stage));
+                attach_stages(s, to, core::slice::from_ref(&r.version_stage))?;
             }
             if s.staged(ACS_CURRENT).is_none() {
                 return Err(Error::param(
@@ -1664,7 +1677,7 @@ impl Kms {
                         .ok_or_else(|| Error::ResourceNotFound(alloc::format!("secret {name}")))?;
                     Self::secret_usable(s)?;
                     s.versions.push(version);
-                    attach_stages(s, &v2, &[String::from(ACS_PENDING)]);
+                    attach_stages(s, &v2, &[String::from(ACS_PENDING)])?;
                     trim_versions(s)
                 })
                 .await?;
@@ -1694,7 +1707,7 @@ impl Kms {
                         "the pending version {vid} of secret {name} went away during rotation"
                     )));
                 }
-                attach_stages(s, &vid, &[String::from(ACS_CURRENT)]);
+                attach_stages(s, &vid, &[String::from(ACS_CURRENT)])?;
                 if let Some(v) = s.versions.iter_mut().find(|v| v.version_id == vid) {
                     v.stages.retain(|x| x != ACS_PENDING);
                 }
