@@ -392,13 +392,16 @@ impl FileStorage {
 
 impl Drop for FileStorage {
     fn drop(&mut self) {
-        self.release();
         // Never written (a failed open or restore): leave nothing behind — the lock
-        // file and the directories this open made (only if still empty).
-        if !self.path.exists() {
-            if self.made_lock {
-                let _ = fs::remove_file(lock_path(&self.path));
-            }
+        // file and the directories this open made (only if still empty). The lock file
+        // is unlinked while its lock is still held, so no other opener can have locked
+        // the inode that disappears (it would then hold a lock nobody else sees).
+        let unused = !self.path.exists();
+        if unused && self.made_lock {
+            let _ = fs::remove_file(lock_path(&self.path));
+        }
+        self.release();
+        if unused {
             for d in self.made_dirs.iter().rev() {
                 let _ = fs::remove_dir(d);
             }
