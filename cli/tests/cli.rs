@@ -2289,6 +2289,166 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
     );
     ok("RestoreSecret", &["--SecretName", "wire/s"]);
 
+    // RAM, STS, key and secret policies, audit settings.
+    let u = ok("CreateUser", &["--UserName", "app"]);
+    let acct = u["User"]["AccountId"].as_str().unwrap().to_string();
+    assert_eq!(
+        ok("GetUser", &["--UserName", "app"])["User"]["UserName"],
+        "app"
+    );
+    assert_eq!(ok("ListUsers", &[])["Users"]["User"][0]["UserName"], "app");
+    let ak = ok("CreateAccessKey", &["--UserName", "app"]);
+    let akid = ak["AccessKey"]["AccessKeyId"].as_str().unwrap().to_string();
+    assert!(ak["AccessKey"]["AccessKeySecret"].is_string());
+    ok(
+        "UpdateAccessKey",
+        &[
+            "--UserName",
+            "app",
+            "--UserAccessKeyId",
+            &akid,
+            "--Status",
+            "Inactive",
+        ],
+    );
+    assert_eq!(
+        ok("ListAccessKeys", &["--UserName", "app"])["AccessKeys"]["AccessKey"][0]["Status"],
+        "Inactive"
+    );
+    ok(
+        "DeleteAccessKey",
+        &["--UserName", "app", "--UserAccessKeyId", &akid],
+    );
+    let doc =
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#;
+    ok(
+        "CreatePolicy",
+        &["--PolicyName", "dec", "--PolicyDocument", doc],
+    );
+    assert_eq!(
+        ok("GetPolicy", &["--PolicyName", "dec"])["DefaultPolicyVersion"]["PolicyDocument"],
+        doc
+    );
+    ok(
+        "AttachPolicyToUser",
+        &[
+            "--PolicyType",
+            "Custom",
+            "--PolicyName",
+            "dec",
+            "--UserName",
+            "app",
+        ],
+    );
+    assert_eq!(
+        ok("ListPoliciesForUser", &["--UserName", "app"])["Policies"]["Policy"][0]["PolicyName"],
+        "dec"
+    );
+    assert!(
+        ok("ListPolicies", &["--PolicyType", "System"])["Policies"]["Policy"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 5
+    );
+    let trust = format!(
+        r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{{"RAM":["acs:ram::{acct}:root"]}}}}]}}"#
+    );
+    let role = ok(
+        "CreateRole",
+        &["--RoleName", "reader", "--AssumeRolePolicyDocument", &trust],
+    );
+    let role_arn = role["Role"]["Arn"].as_str().unwrap().to_string();
+    assert_eq!(
+        ok("GetRole", &["--RoleName", "reader"])["Role"]["Arn"],
+        role_arn.as_str()
+    );
+    assert_eq!(
+        ok("ListRoles", &[])["Roles"]["Role"][0]["RoleName"],
+        "reader"
+    );
+    ok(
+        "AttachPolicyToRole",
+        &[
+            "--PolicyType",
+            "Custom",
+            "--PolicyName",
+            "dec",
+            "--RoleName",
+            "reader",
+        ],
+    );
+    assert_eq!(
+        ok("ListPoliciesForRole", &["--RoleName", "reader"])["Policies"]["Policy"][0]["PolicyName"],
+        "dec"
+    );
+    let creds = ok(
+        "AssumeRole",
+        &["--RoleArn", &role_arn, "--RoleSessionName", "cli"],
+    );
+    assert!(creds["Credentials"]["SecurityToken"].is_string());
+    let sim = ok(
+        "SimulatePolicy",
+        &[
+            "--PrincipalArn",
+            &format!("acs:ram::{acct}:user/app"),
+            "--ActionName",
+            "kms:Decrypt",
+            "--ResourceArn",
+            &id,
+        ],
+    );
+    assert_eq!(sim["Decision"], "Allow");
+    ok(
+        "DetachPolicyFromRole",
+        &[
+            "--PolicyType",
+            "Custom",
+            "--PolicyName",
+            "dec",
+            "--RoleName",
+            "reader",
+        ],
+    );
+    ok(
+        "DetachPolicyFromUser",
+        &[
+            "--PolicyType",
+            "Custom",
+            "--PolicyName",
+            "dec",
+            "--UserName",
+            "app",
+        ],
+    );
+    ok("DeletePolicy", &["--PolicyName", "dec"]);
+    ok("DeleteRole", &["--RoleName", "reader"]);
+    ok("DeleteUser", &["--UserName", "app"]);
+    let kp = ok("GetKeyPolicy", &["--KeyId", &id, "--PolicyName", "default"]);
+    ok(
+        "SetKeyPolicy",
+        &[
+            "--KeyId",
+            &id,
+            "--PolicyName",
+            "default",
+            "--Policy",
+            kp["Policy"].as_str().unwrap(),
+        ],
+    );
+    let sp = ok("GetSecretPolicy", &["--SecretName", "wire/s"]);
+    ok(
+        "SetSecretPolicy",
+        &[
+            "--SecretName",
+            "wire/s",
+            "--Policy",
+            sp["Policy"].as_str().unwrap(),
+        ],
+    );
+    ok("SetAuditLevel", &["--AuditLevel", "all"]);
+    assert_eq!(ok("DescribeAuditConfig", &[])["AuditLevel"], "all");
+
     let done = done.borrow();
     let missing: Vec<&String> = actions
         .iter()

@@ -56,7 +56,12 @@ impl EncryptionContext {
         self.check()
     }
 
-    /// Whether there are no pairs.
+    /// A copy of its pairs.
+    pub(crate) fn to_map(&self) -> BTreeMap<String, String> {
+        self.0.clone()
+    }
+
+    /// Whether it has no pair.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -159,6 +159,46 @@ pub enum Error {
     RotationFailed(String),
     /// No action by this name (`InvalidAction.NotFound`).
     UnknownAction(String),
+    /// No RAM user, role, policy or AccessKey by this name
+    /// (`EntityNotExist.User`, `EntityNotExist.Role`, `EntityNotExist.Policy`,
+    /// `EntityNotExist.AccessKey`).
+    EntityNotFound {
+        /// `User`, `Role`, `Policy` or `AccessKey`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// A RAM user, role or policy by this name exists already
+    /// (`EntityAlreadyExists.User`, …).
+    EntityExists {
+        /// `User`, `Role` or `Policy`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// The entity is still in use: a user with AccessKeys or policies, a policy still
+    /// attached (`DeleteConflict.<what>`).
+    DeleteConflict {
+        /// `User.AccessKey`, `User.Policy`, `Role.Policy`, `Policy.User`, `Policy.Role`.
+        what: &'static str,
+        /// The entity.
+        name: String,
+    },
+    /// The policy would leave the owning account unable to manage the resource's policy
+    /// (`Forbidden.PolicyLockout`); nothing was changed.
+    PolicyLockout(String),
+    /// No active AccessKey by this id (`InvalidAccessKeyId.NotFound`).
+    InvalidAccessKeyId(String),
+    /// A SecurityToken that this store did not issue, or that is malformed or for
+    /// another AccessKeyId (`InvalidSecurityToken.Malformed` /
+    /// `InvalidSecurityToken.MismatchWithAccessKey`).
+    InvalidSecurityToken(&'static str),
+    /// Temporary credentials past their Expiration (`InvalidSecurityToken.Expired`).
+    CredentialsExpired,
+    /// The audit trail cannot be written (`Rejected.AuditFailed`). For a management
+    /// action the change was made but its event is not durable; read-only calls are
+    /// refused while events wait that cannot be written.
+    AuditFailed(String),
     /// A request for one action met another action's service code, or a response of
     /// the wrong shape: a bug in strongroom, never the caller's fault
     /// (`InternalFailure`).
@@ -321,6 +361,21 @@ impl Error {
                 "ExtendedConfig" => "InvalidParameter.ExtendedConfig",
                 "RecoveryWindowInDays" => "InvalidParameter.RecoveryWindowInDays",
                 "RemoveFromVersion" | "MoveToVersion" => "InvalidParameter.VersionId",
+                "PolicyDocument" | "Policy" => "InvalidParameter.PolicyDocument",
+                "PolicyAction" => "InvalidParameter.PolicyAction",
+                "PolicyCondition" => "InvalidParameter.PolicyCondition",
+                "PolicyTooLarge" => "InvalidParameter.PolicyTooLarge",
+                "PolicyType" => "InvalidParameter.PolicyType",
+                "PolicyName" => "InvalidParameter.PolicyName",
+                "UserName" => "InvalidParameter.UserName",
+                "RoleName" => "InvalidParameter.RoleName",
+                "RoleArn" => "InvalidParameter.RoleArn",
+                "RoleSessionName" => "InvalidParameter.RoleSessionName",
+                "DurationSeconds" => "InvalidParameter.DurationSeconds",
+                "MaxSessionDuration" => "InvalidParameter.MaxSessionDuration",
+                "AccountId" => "InvalidParameter.AccountId",
+                "Status" => "InvalidParameter.Status",
+                "AuditLevel" => "InvalidParameter.AuditLevel",
                 _ => "InvalidParameter",
             },
             Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",
@@ -366,6 +421,39 @@ impl Error {
             Error::LimitExceeded(_) => "Rejected.LimitExceeded",
             Error::RotationFailed(_) => "Rejected.RotationFailed",
             Error::UnknownAction(_) => "InvalidAction.NotFound",
+            Error::EntityNotFound { kind, .. } => match *kind {
+                "User" => "EntityNotExist.User",
+                "Role" => "EntityNotExist.Role",
+                "Policy" => "EntityNotExist.Policy",
+                "AccessKey" => "EntityNotExist.User.AccessKey",
+                _ => "EntityNotExist",
+            },
+            Error::EntityExists { kind, .. } => match *kind {
+                "User" => "EntityAlreadyExists.User",
+                "Role" => "EntityAlreadyExists.Role",
+                "Policy" => "EntityAlreadyExists.Policy",
+                "Attachment" => "EntityAlreadyExists.Policy.Attachment",
+                _ => "EntityAlreadyExists",
+            },
+            Error::DeleteConflict { what, .. } => match *what {
+                "User.AccessKey" => "DeleteConflict.User.AccessKey",
+                "User.Policy" => "DeleteConflict.User.Policy",
+                "Role.Policy" => "DeleteConflict.Role.Policy",
+                "Policy.User" => "DeleteConflict.Policy.User",
+                "Policy.Role" => "DeleteConflict.Policy.Role",
+                _ => "DeleteConflict",
+            },
+            Error::PolicyLockout(_) => "Forbidden.PolicyLockout",
+            Error::InvalidAccessKeyId(_) => "InvalidAccessKeyId.NotFound",
+            Error::InvalidSecurityToken(why) => {
+                if *why == "issued for another AccessKeyId" {
+                    "InvalidSecurityToken.MismatchWithAccessKey"
+                } else {
+                    "InvalidSecurityToken.Malformed"
+                }
+            }
+            Error::CredentialsExpired => "InvalidSecurityToken.Expired",
+            Error::AuditFailed(_) => "Rejected.AuditFailed",
             Error::Internal(_) => "InternalFailure",
         }
     }
@@ -390,7 +478,12 @@ impl Error {
             Error::WrongPassphrase | Error::WrongBackupPassphrase => "WrongPassphrase",
             Error::AccessDenied { .. } => "AccessDenied",
             Error::UnknownAction(_) => "InvalidParameter",
-            Error::ResourceNotFound(_) => "ResourceNotFound",
+            Error::ResourceNotFound(_) | Error::EntityNotFound { .. } => "ResourceNotFound",
+            Error::EntityExists { .. } | Error::DeleteConflict { .. } => "Rejected",
+            Error::PolicyLockout(_)
+            | Error::InvalidAccessKeyId(_)
+            | Error::InvalidSecurityToken(_)
+            | Error::CredentialsExpired => "AccessDenied",
             Error::ResourceInDeleteWindow(_) => "ResourceState",
             Error::ResourceExists(_) | Error::LimitExceeded(_) | Error::RotationFailed(_) => {
                 "Rejected"
@@ -405,7 +498,8 @@ impl Error {
             | Error::StoreNotFound(_)
             | Error::BackupCorrupted(_)
             | Error::KdfCost { .. }
-            | Error::StoreFull(_) => "Store",
+            | Error::StoreFull(_)
+            | Error::AuditFailed(_) => "Store",
             Error::BackendUnavailable(_) | Error::BackendProtocol(_) => "Backend",
             Error::KeyUsage { .. }
             | Error::AliasExists(_)
@@ -515,6 +609,27 @@ impl fmt::Display for Error {
                 write!(f, "the caller may not {action} on {resource}")
             }
             Error::UnknownAction(a) => write!(f, "no action named {a:?}"),
+            Error::EntityNotFound { kind, name } => write!(f, "no RAM {kind} named {name:?}"),
+            Error::EntityExists { kind, name } => {
+                write!(f, "a RAM {kind} named {name:?} exists already")
+            }
+            Error::DeleteConflict { what, name } => match *what {
+                "User.AccessKey" => write!(f, "user {name:?} still has AccessKeys: delete them first"),
+                "User.Policy" | "Role.Policy" => {
+                    write!(f, "{name:?} still has policies attached: detach them first")
+                }
+                _ => write!(f, "policy {name:?} is still attached: detach it first"),
+            },
+            Error::PolicyLockout(r) => write!(
+                f,
+                "the policy would deny the owning account the right to manage the policy of {r}; nothing was changed"
+            ),
+            Error::InvalidAccessKeyId(id) => write!(f, "no active AccessKey {id:?} in this store"),
+            Error::InvalidSecurityToken(why) => write!(f, "the SecurityToken is invalid: {why}"),
+            Error::AuditFailed(m) => f.write_str(m),
+            Error::CredentialsExpired => f.write_str(
+                "the temporary credentials have expired: call AssumeRole again",
+            ),
             Error::ResourceNotFound(what) => write!(f, "the resource is not found: {what}"),
             Error::ResourceExists(what) => write!(f, "the resource already exists: {what}"),
             Error::ResourceInDeleteWindow(name) => write!(

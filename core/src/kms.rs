@@ -441,6 +441,14 @@ pub struct Kms {
     pub(crate) state: spin::Mutex<State>,
     /// The policy / audit seam (see [`crate::api::CallHook`]).
     pub(crate) call_hook: spin::Mutex<Option<Arc<dyn crate::api::CallHook>>>,
+    /// Who the typed methods act as (the owner unless `act_as` says otherwise).
+    pub(crate) default_caller: spin::Mutex<Arc<crate::api::Caller>>,
+    /// The audit trail, once a sink is attached.
+    pub(crate) audit: spin::Mutex<Option<Arc<crate::audit::Trail>>>,
+    /// The level a store that never set one audits at (the runtime's default).
+    pub(crate) default_audit_level: spin::Mutex<crate::access::AuditLevel>,
+    /// The level in force (the store's, else the default), read on every call.
+    pub(crate) audit_level: core::sync::atomic::AtomicU8,
     /// Request ids drawn without a working random source (see `new_request_id`).
     pub(crate) request_seq: core::sync::atomic::AtomicU64,
     /// Earliest PendingDeletion deadline (ms), so the per-call check is O(1).
@@ -772,6 +780,10 @@ impl Kms {
             rotating_secrets: core::sync::atomic::AtomicBool::new(false),
             state: spin::Mutex::new(state),
             call_hook: spin::Mutex::new(None),
+            default_caller: spin::Mutex::new(Arc::new(crate::api::Caller::owner())),
+            audit: spin::Mutex::new(None),
+            default_audit_level: spin::Mutex::new(crate::access::AuditLevel::Management),
+            audit_level: core::sync::atomic::AtomicU8::new(1),
             request_seq: core::sync::atomic::AtomicU64::new(0),
             writer: AsyncMutex::default(),
             applied_seq: core::sync::atomic::AtomicU64::new(0),
@@ -957,11 +969,18 @@ impl Kms {
     /// # Errors
     /// The storage's, when releasing fails (the instance is closed anyway).
     pub async fn close(&self) -> Result<()> {
+        // The trail's last word: a final digest, so a cut-off tail shows.
+        let audit = if self.closed.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            self.detach_audit().await
+        };
         let _w = self.writer.lock().await;
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.storage.close().await
+        self.storage.close().await?;
+        audit
     }
 
     pub(crate) fn check_poisoned(&self) -> Result<()> {

@@ -19,9 +19,11 @@ extern crate std;
 
 #[macro_use]
 mod macros;
+pub mod access;
 mod aead;
 pub mod api;
 pub mod asym;
+pub mod audit;
 pub mod backend;
 pub mod blob;
 mod codec;
@@ -53,6 +55,7 @@ pub use kms::*;
 pub use secret::SecretBytes;
 pub use service::asymmetric::*;
 pub use service::import::*;
+pub use service::ram::*;
 pub use service::secret_cache::*;
 pub use service::secrets::*;
 pub use storage::Storage;

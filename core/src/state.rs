@@ -14,6 +14,9 @@ use crate::vocab::{KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel};
 /// table, written only when the store holds a secret); 1 and 2 still read.
 const STATE_VERSION: u8 = 2;
 const STATE_VERSION_SECRETS: u8 = 3;
+/// 4 adds the principals table (users, roles, AccessKeys, policies, key and secret
+/// policies, the audit level), written only when the store has one.
+const STATE_VERSION_IAM: u8 = 4;
 
 #[derive(Clone, Debug)]
 pub(crate) struct VersionRecord {
@@ -98,6 +101,8 @@ pub(crate) struct State {
     pub(crate) aliases: BTreeMap<String, String>,
     /// Secrets by SecretName.
     pub(crate) secrets: BTreeMap<String, SecretRecord>,
+    /// Principals and policies (None until the owner creates the first).
+    pub(crate) iam: Option<alloc::boxed::Box<crate::access::Iam>>,
 }
 
 /// One version of a secret: its value sealed under a fresh 32-byte data key, which is
@@ -208,11 +213,14 @@ impl State {
 
     pub(crate) fn encode(&self) -> SecretBytes {
         let mut w = Writer::secret();
-        w.u8(if self.secrets.is_empty() {
+        let version = if self.iam.is_some() {
+            STATE_VERSION_IAM
+        } else if self.secrets.is_empty() {
             STATE_VERSION
         } else {
             STATE_VERSION_SECRETS
-        });
+        };
+        w.u8(version);
         w.u32(u32::try_from(self.order.len()).unwrap_or(u32::MAX));
         for id in &self.order {
             let Some(k) = self.keys.get(id) else { continue };
@@ -223,11 +231,14 @@ impl State {
             w.str16(a);
             w.str16(id);
         }
-        if !self.secrets.is_empty() {
+        if version >= STATE_VERSION_SECRETS {
             w.u32(u32::try_from(self.secrets.len()).unwrap_or(u32::MAX));
             for rec in self.secrets.values() {
                 encode_secret(&mut w, rec);
             }
+        }
+        if let Some(iam) = &self.iam {
+            iam.encode(&mut w);
         }
         SecretBytes::new(core::mem::take(&mut w.buf))
     }
@@ -235,7 +246,7 @@ impl State {
     pub(crate) fn decode(bytes: &[u8]) -> Result<State> {
         let mut r = Reader::new(bytes);
         let version = match r.u8() {
-            Some(v @ (1 | STATE_VERSION | STATE_VERSION_SECRETS)) => v,
+            Some(v @ (1 | STATE_VERSION | STATE_VERSION_SECRETS | STATE_VERSION_IAM)) => v,
             Some(v) => return Err(Error::UnsupportedStoreVersion(v)),
             None => return Err(bad("empty state")),
         };
@@ -263,6 +274,9 @@ impl State {
                     return Err(bad("duplicate secret name"));
                 }
             }
+        }
+        if version >= STATE_VERSION_IAM {
+            st.iam = Some(alloc::boxed::Box::new(crate::access::Iam::decode(&mut r)?));
         }
         if r.remaining() != 0 {
             return Err(bad("trailing bytes after state"));
@@ -322,6 +336,9 @@ impl State {
                         return Err(bad("delta deletes a missing secret"));
                     }
                 }
+                Some(OP_PUT_IAM) => {
+                    self.iam = Some(alloc::boxed::Box::new(crate::access::Iam::decode(&mut r)?));
+                }
                 Some(_) => return Err(bad("unknown delta operation")),
                 None => return Err(bad("truncated delta")),
             }
@@ -348,6 +365,8 @@ const OP_DELETE_ALIAS: u8 = 4;
 const OP_PUT_KEY_V2: u8 = 5;
 const OP_PUT_SECRET: u8 = 6;
 const OP_DELETE_SECRET: u8 = 7;
+/// The whole principals table, replaced.
+const OP_PUT_IAM: u8 = 8;
 
 fn encode_secret(w: &mut Writer, s: &SecretRecord) {
     w.str16(&s.name);
@@ -626,6 +645,8 @@ pub(crate) struct Undo {
     aliases: BTreeMap<String, Option<String>>,
     /// Touched secrets: their record before the mutation.
     secrets: BTreeMap<String, Option<SecretRecord>>,
+    /// The principals table before the mutation, when it was touched.
+    iam: Option<Option<alloc::boxed::Box<crate::access::Iam>>>,
 }
 
 impl<'a> Txn<'a> {
@@ -679,6 +700,15 @@ impl<'a> Txn<'a> {
 
     /// Removes a key (its aliases are the caller's to remove).
     pub(crate) fn remove_key(&mut self, id: &str) -> Option<KeyRecord> {
+        if self
+            .st
+            .iam
+            .as_ref()
+            .is_some_and(|i| i.key_policies.contains_key(id))
+            && let Ok(iam) = self.iam_mut(|| Err(Error::Internal("principals table")))
+        {
+            iam.key_policies.remove(id);
+        }
         self.touch_key(id);
         let rec = self.st.keys.remove(id)?;
         if let Some(pos) = self.st.order.iter().position(|k| k == id) {
@@ -728,8 +758,35 @@ impl<'a> Txn<'a> {
 
     /// Removes a secret.
     pub(crate) fn remove_secret(&mut self, name: &str) -> Option<SecretRecord> {
+        // Its policy goes with it: a later secret of the same name starts from the default.
+        if self
+            .st
+            .iam
+            .as_ref()
+            .is_some_and(|i| i.secret_policies.contains_key(name))
+            && let Ok(iam) = self.iam_mut(|| Err(Error::Internal("principals table")))
+        {
+            iam.secret_policies.remove(name);
+        }
         self.touch_secret(name);
         self.st.secrets.remove(name)
+    }
+
+    /// The principals table to change, made (with `make`) if the store has none yet.
+    pub(crate) fn iam_mut(
+        &mut self,
+        make: impl FnOnce() -> Result<crate::access::Iam>,
+    ) -> Result<&mut crate::access::Iam> {
+        if self.undo.iam.is_none() {
+            self.undo.iam = Some(self.st.iam.clone());
+        }
+        if self.st.iam.is_none() {
+            self.st.iam = Some(alloc::boxed::Box::new(make()?));
+        }
+        self.st
+            .iam
+            .as_deref_mut()
+            .ok_or(Error::Internal("principals table"))
     }
 
     /// Removes `alias`; returns its target.
@@ -742,7 +799,10 @@ impl<'a> Txn<'a> {
 impl Undo {
     /// Whether the mutation touched nothing.
     pub(crate) fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.aliases.is_empty() && self.secrets.is_empty()
+        self.keys.is_empty()
+            && self.aliases.is_empty()
+            && self.secrets.is_empty()
+            && self.iam.is_none()
     }
 
     /// The journal delta: the touched entries as they are in `st` now. Key puts come
@@ -787,6 +847,13 @@ impl Undo {
             }
             n += 1;
         }
+        if self.iam.is_some()
+            && let Some(iam) = &st.iam
+        {
+            w.u8(OP_PUT_IAM);
+            iam.encode(&mut w);
+            n += 1;
+        }
         for (id, before) in &self.keys {
             if before.is_some() && !st.keys.contains_key(id) {
                 w.u8(OP_DELETE_KEY);
@@ -802,6 +869,9 @@ impl Undo {
 
     /// Puts every touched entry of `st` back as it was.
     pub(crate) fn rollback(self, st: &mut State) {
+        if let Some(before) = self.iam {
+            st.iam = before;
+        }
         for (name, before) in self.secrets {
             match before {
                 Some(rec) => {

@@ -64,6 +64,13 @@ pub fn iso8601(millis: u64) -> String {
     )
 }
 
+/// As [`iso8601`], with milliseconds (`YYYY-MM-DDTHH:MM:SS.mmmZ`): audit event times.
+#[must_use]
+pub fn iso8601_ms(millis: u64) -> String {
+    let s = iso8601(millis);
+    format!("{}.{:03}Z", &s[..s.len() - 1], millis % 1000)
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
 /// (Howard Hinnant's `civil_from_days`, for non-negative day counts).
 fn civil_from_days(days: u64) -> (u64, u64, u64) {

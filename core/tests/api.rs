@@ -185,7 +185,11 @@ fn a_mixed_workload_is_recorded_call_by_call() {
     let k = Resource::Key(key.key_id.clone());
     let alias = Resource::Alias("alias/app".into());
     let expect: Vec<(Action, Vec<Resource>, Result<(), String>)> = vec![
-        (Action::CreateKey, vec![Resource::Instance], Ok(())),
+        (
+            Action::CreateKey,
+            vec![Resource::Instance, k.clone()],
+            Ok(()),
+        ),
         (Action::CreateAlias, vec![k.clone(), alias.clone()], Ok(())),
         (Action::Encrypt, vec![alias.clone(), k.clone()], Ok(())),
         (Action::Decrypt, vec![k.clone()], Ok(())),
@@ -232,7 +236,29 @@ fn call_takes_the_caller_and_a_request() {
     let (kms, _) = memory(Backend::Software);
     let rec = Arc::new(Recorder::default());
     kms.set_call_hook(Some(rec.clone()));
-    let caller = Caller::new("acs:ram::1234567890123456:user/ingest").with_request_id("req-1");
+    // A RAM user whose policy lets it create and describe keys.
+    let user = block_on(kms.call(
+        &Caller::owner(),
+        Request::CreateUser(strongroom::CreateUserRequest {
+            user_name: "ingest".into(),
+            ..Default::default()
+        }),
+    ))
+    .unwrap();
+    let Response::CreateUser(user) = user else {
+        panic!()
+    };
+    block_on(kms.call(
+        &Caller::owner(),
+        Request::AttachPolicyToUser(strongroom::AttachPolicyRequest {
+            policy_type: strongroom::access::PolicyType::System,
+            policy_name: "StrongroomKeyAdministrator".into(),
+            principal_name: "ingest".into(),
+        }),
+    ))
+    .unwrap();
+    take(&rec);
+    let caller = Caller::new(user.arn.clone()).with_request_id("req-1");
     let created =
         block_on(kms.call(&caller, Request::CreateKey(CreateKeyRequest::default()))).unwrap();
     let Response::CreateKey(meta) = created else {
@@ -251,6 +277,18 @@ fn call_takes_the_caller_and_a_request() {
     assert_eq!(d, meta);
     let seen = take(&rec);
     assert_eq!(seen.len(), 2);
+    // Another principal, unknown to the store, is refused (default deny).
+    assert_eq!(
+        block_on(kms.call(
+            &Caller::new("acs:ram::1234567890123456:user/nobody"),
+            Request::DescribeKey(DescribeKeyRequest {
+                key_id: meta.key_id.clone()
+            }),
+        ))
+        .unwrap_err()
+        .code(),
+        "Forbidden.NoPermission"
+    );
     assert!(
         seen.iter()
             .all(|s| s.principal == caller.principal && s.request_id == "req-1")

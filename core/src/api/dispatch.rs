@@ -2,7 +2,7 @@
 //! record of every call happen here, never in a face.
 
 use alloc::boxed::Box;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -16,18 +16,67 @@ pub(crate) struct Cx<'a> {
     pub(crate) caller: &'a Caller,
     pub(crate) action: Action,
     hook: Option<&'a dyn CallHook>,
+    /// Whether policies are evaluated (the store has principals, or the caller is not
+    /// the owner).
+    enforce: bool,
+    /// Whether resolved resources are kept (for the hook or the audit trail).
+    track: bool,
+    now_ms: u64,
     resources: spin::Mutex<Vec<Resource>>,
+    /// What conditions may ask about the request (set before its resources are admitted).
+    facts: spin::Mutex<Facts>,
+    /// A resource was refused (the call ends Forbidden).
+    pub(crate) denied: core::sync::atomic::AtomicBool,
+}
+
+/// The request's EncryptionContext and CreateKey's attributes, for conditions.
+#[derive(Default)]
+pub(crate) struct Facts {
+    pub(crate) encryption_context: Option<alloc::collections::BTreeMap<String, String>>,
+    pub(crate) key_attrs: [Option<&'static str>; 4],
 }
 
 impl Cx<'_> {
-    /// Authorises `resource` for this call (and remembers it for the record).
-    pub(crate) fn allow(&self, resource: Resource) -> Result<()> {
-        let Some(hook) = self.hook else {
+    /// Authorises `resource` for this call (and remembers it for the record): the
+    /// store's policies first, then the hook. `st` is the state, locked by the caller.
+    pub(crate) fn allow(&self, st: &State, resource: Resource) -> Result<()> {
+        if !self.enforce && !self.track {
             return Ok(());
-        };
-        let verdict = hook.authorize(self.caller, self.action, &resource);
+        }
+        let mut verdict = Ok(());
+        if self.enforce {
+            let f = self.facts.lock();
+            let facts = crate::access::CallFacts {
+                encryption_context: f.encryption_context.as_ref(),
+                key_attrs: f.key_attrs,
+            };
+            verdict = crate::access::authorize(
+                st,
+                self.caller,
+                self.action,
+                &resource,
+                &facts,
+                self.now_ms,
+            );
+        }
+        if verdict.is_ok()
+            && let Some(hook) = self.hook
+        {
+            verdict = hook.authorize(self.caller, self.action, &resource);
+        }
+        if verdict.is_err() {
+            self.denied
+                .store(true, core::sync::atomic::Ordering::Relaxed);
+        }
         self.resources.lock().push(resource);
         verdict
+    }
+
+    /// Sets the EncryptionContext conditions see (an envelope header's, once parsed).
+    pub(crate) fn set_context(&self, ec: &crate::EncryptionContext) {
+        if self.enforce {
+            self.facts.lock().encryption_context = Some(ec.to_map());
+        }
     }
 
     /// Resolves a KeyId parameter (KeyId, alias, key ARN or alias ARN) in `st` — the
@@ -39,11 +88,11 @@ impl Cx<'_> {
     /// As [`Cx::admit_key`], borrowing the KeyId from the state.
     pub(crate) fn admit_key_ref<'s>(&self, st: &'s State, input: &str) -> Result<&'s str> {
         let id = st.resolve_ref(input)?;
-        if self.hook.is_some() {
+        if self.track || self.enforce {
             if let Some(alias) = crate::kms::alias_named(input) {
-                self.allow(Resource::Alias(alias))?;
+                self.allow(st, Resource::Alias(alias))?;
             }
-            self.allow(Resource::Key(String::from(id)))?;
+            self.allow(st, Resource::Key(String::from(id)))?;
         }
         Ok(id)
     }
@@ -83,30 +132,80 @@ impl Kms {
     /// when the hook refuses a resource.
     pub async fn call(&self, caller: &Caller, request: Request) -> Result<Response> {
         let hook = self.call_hook.lock().clone();
+        let trail = self.audit.lock().clone();
+        let action = request.action();
+        let level = self.current_audit_level();
+        let now_ms = self.env.now();
+        let enforce = !caller.is_owner() || self.state.lock().iam.is_some();
         let cx = Cx {
             caller,
-            action: request.action(),
+            action,
             hook: hook.as_deref(),
+            enforce,
+            track: hook.is_some() || trail.is_some(),
+            now_ms,
             resources: spin::Mutex::new(Vec::new()),
+            facts: spin::Mutex::new(Facts::default()),
+            denied: core::sync::atomic::AtomicBool::new(false),
+        };
+        // The audit trail refuses new events while earlier ones cannot be written.
+        if let Some(t) = &trail
+            && level != crate::access::AuditLevel::Off
+        {
+            t.check()?;
+        }
+        // Parameters are kept for the event only when it will surely be written.
+        let params = match &trail {
+            Some(_) if crate::audit::recorded(level, action, false) => request.audit_params(),
+            _ => Vec::new(),
         };
         let out = self.dispatch(&cx, request).await;
+        let denied = cx.denied.load(core::sync::atomic::Ordering::Relaxed)
+            || matches!(out, Err(Error::AccessDenied { .. }));
+        let needs_id =
+            hook.is_some() || (trail.is_some() && crate::audit::recorded(level, action, denied));
+        if !needs_id {
+            return out;
+        }
+        let drawn;
+        let request_id = match &caller.request_id {
+            Some(id) => id.as_str(),
+            None => {
+                drawn = self.new_request_id();
+                drawn.as_str()
+            }
+        };
+        let mut resources = core::mem::take(&mut *cx.resources.lock());
+        if let Ok(Response::CreateKey(m)) = &out {
+            resources.push(Resource::Key(m.key_id.clone()));
+        }
         if let Some(h) = &hook {
-            let drawn;
-            let request_id = match &caller.request_id {
-                Some(id) => id.as_str(),
-                None => {
-                    drawn = self.new_request_id();
-                    drawn.as_str()
-                }
-            };
-            let resources = core::mem::take(&mut *cx.resources.lock());
             h.record(&CallRecord {
                 caller,
                 request_id,
-                action: cx.action,
+                action,
                 resources: &resources,
                 outcome: out.as_ref().map(|_| ()),
             });
+        }
+        if let Some(t) = trail.filter(|_| crate::audit::recorded(level, action, denied)) {
+            let event = crate::audit::PendingEvent {
+                time_ms: now_ms,
+                event_id: crate::ids::uuid_v4(&self.env)
+                    .unwrap_or_else(|_| String::from(request_id)),
+                request_id: String::from(request_id),
+                caller: caller.clone(),
+                account_id: self.state.lock().iam.as_ref().map(|i| i.account_id.clone()),
+                action,
+                resources,
+                params,
+                error: out.as_ref().err().map(|e| (e.code(), e.to_string())),
+            };
+            let durable = crate::audit::is_management(action);
+            t.record(event, durable, now_ms)?;
+            if t.digest_due(now_ms) {
+                Box::pin(self.write_audit_digest(&t, false)).await?;
+            }
         }
         out
     }
@@ -115,6 +214,20 @@ impl Kms {
     /// rewrites every KeyId parameter to the KeyId it resolved to.
     fn admit(&self, cx: &Cx<'_>, req: &mut Request) -> Result<()> {
         let st = self.state.lock();
+        if cx.enforce {
+            let mut f = cx.facts.lock();
+            f.encryption_context = req
+                .encryption_context()
+                .map(crate::EncryptionContext::to_map);
+            if let Request::CreateKey(r) = &*req {
+                f.key_attrs = [
+                    Some(r.key_spec.map_or("Aliyun_AES_256", |v| v.as_str())),
+                    Some(r.key_usage.map_or("ENCRYPT/DECRYPT", |v| v.as_str())),
+                    Some(r.origin.map_or("Aliyun_KMS", |v| v.as_str())),
+                    Some(r.protection_level.map_or("SOFTWARE", |v| v.as_str())),
+                ];
+            }
+        }
         // Rewritten only when it named the key another way (an alias or an ARN).
         let key = |input: &mut String| -> Result<()> {
             let id = cx.admit_key_ref(&st, input)?;
@@ -129,7 +242,7 @@ impl Kms {
             | Request::ListSecrets(_)
             | Request::ListAliases(_)
             | Request::GetRandomPassword(_)
-            | Request::DescribeService(_) => cx.allow(Resource::Instance),
+            | Request::DescribeService(_) => cx.allow(&st, Resource::Instance),
             Request::DescribeKey(r) => key(&mut r.key_id),
             Request::UpdateKeyDescription(r) => key(&mut r.key_id),
             Request::EnableKey(r) => key(&mut r.key_id),
@@ -154,12 +267,12 @@ impl Kms {
                 } else {
                     key(&mut r.key_id)?;
                 }
-                cx.allow(Resource::Alias(r.alias_name.clone()))
+                cx.allow(&st, Resource::Alias(r.alias_name.clone()))
             }
             Request::DeleteAlias(r) => {
-                cx.allow(Resource::Alias(r.alias_name.clone()))?;
+                cx.allow(&st, Resource::Alias(r.alias_name.clone()))?;
                 match st.aliases.get(&r.alias_name) {
-                    Some(id) => cx.allow(Resource::Key(id.clone())),
+                    Some(id) => cx.allow(&st, Resource::Key(id.clone())),
                     None => Err(Error::AliasNotFound(r.alias_name.clone())),
                 }
             }
@@ -197,21 +310,60 @@ impl Kms {
                 if let Some(k) = &mut r.encryption_key_id {
                     key(k)?;
                 }
-                cx.allow(Resource::Secret(r.secret_name.clone()))
+                cx.allow(&st, Resource::Secret(r.secret_name.clone()))
             }
-            Request::GetSecretValue(r) => secret(cx, &mut r.secret_name),
-            Request::PutSecretValue(r) => secret(cx, &mut r.secret_name),
-            Request::UpdateSecretVersionStage(r) => secret(cx, &mut r.secret_name),
-            Request::ListSecretVersionIds(r) => secret(cx, &mut r.secret_name),
-            Request::DescribeSecret(r) => secret(cx, &mut r.secret_name),
-            Request::UpdateSecret(r) => secret(cx, &mut r.secret_name),
-            Request::DeleteSecret(r) => secret(cx, &mut r.secret_name),
-            Request::RestoreSecret(r) => secret(cx, &mut r.secret_name),
-            Request::RotateSecret(r) => secret(cx, &mut r.secret_name),
-            Request::UpdateSecretRotationPolicy(r) => secret(cx, &mut r.secret_name),
-            Request::TagSecret(r) => secret(cx, &mut r.secret_name),
-            Request::UntagSecret(r) => secret(cx, &mut r.secret_name),
-            Request::ListSecretTags(r) => secret(cx, &mut r.secret_name),
+            Request::GetSecretValue(r) => secret(&st, cx, &mut r.secret_name),
+            Request::PutSecretValue(r) => secret(&st, cx, &mut r.secret_name),
+            Request::UpdateSecretVersionStage(r) => secret(&st, cx, &mut r.secret_name),
+            Request::ListSecretVersionIds(r) => secret(&st, cx, &mut r.secret_name),
+            Request::DescribeSecret(r) => secret(&st, cx, &mut r.secret_name),
+            Request::UpdateSecret(r) => secret(&st, cx, &mut r.secret_name),
+            Request::DeleteSecret(r) => secret(&st, cx, &mut r.secret_name),
+            Request::RestoreSecret(r) => secret(&st, cx, &mut r.secret_name),
+            Request::RotateSecret(r) => secret(&st, cx, &mut r.secret_name),
+            Request::UpdateSecretRotationPolicy(r) => secret(&st, cx, &mut r.secret_name),
+            Request::TagSecret(r) => secret(&st, cx, &mut r.secret_name),
+            Request::UntagSecret(r) => secret(&st, cx, &mut r.secret_name),
+            Request::ListSecretTags(r) => secret(&st, cx, &mut r.secret_name),
+            Request::ListUsers(_)
+            | Request::ListRoles(_)
+            | Request::ListPolicies(_)
+            | Request::SetAuditLevel(_)
+            | Request::SimulatePolicy(_)
+            | Request::DescribeAuditConfig(_) => cx.allow(&st, Resource::Instance),
+            Request::CreateUser(r) => cx.allow(&st, Resource::User(r.user_name.clone())),
+            Request::GetUser(r)
+            | Request::DeleteUser(r)
+            | Request::CreateAccessKey(r)
+            | Request::ListAccessKeys(r)
+            | Request::ListPoliciesForUser(r) => cx.allow(&st, Resource::User(r.user_name.clone())),
+            Request::UpdateAccessKey(r) | Request::DeleteAccessKey(r) => {
+                cx.allow(&st, Resource::User(r.user_name.clone()))
+            }
+            Request::CreateRole(r) => cx.allow(&st, Resource::Role(r.role_name.clone())),
+            Request::GetRole(r) | Request::DeleteRole(r) | Request::ListPoliciesForRole(r) => {
+                cx.allow(&st, Resource::Role(r.role_name.clone()))
+            }
+            Request::CreatePolicy(r) => cx.allow(&st, Resource::Policy(r.policy_name.clone())),
+            Request::GetPolicy(r) | Request::DeletePolicy(r) => {
+                cx.allow(&st, Resource::Policy(r.policy_name.clone()))
+            }
+            Request::AttachPolicyToUser(r) | Request::DetachPolicyFromUser(r) => {
+                cx.allow(&st, Resource::Policy(r.policy_name.clone()))?;
+                cx.allow(&st, Resource::User(r.principal_name.clone()))
+            }
+            Request::AttachPolicyToRole(r) | Request::DetachPolicyFromRole(r) => {
+                cx.allow(&st, Resource::Policy(r.policy_name.clone()))?;
+                cx.allow(&st, Resource::Role(r.principal_name.clone()))
+            }
+            Request::AssumeRole(r) => {
+                let role = crate::service::ram::role_of_arn(&r.role_arn)?;
+                cx.allow(&st, Resource::Role(String::from(role)))
+            }
+            Request::SetKeyPolicy(r) | Request::GetKeyPolicy(r) => key(&mut r.key_id),
+            Request::SetSecretPolicy(r) | Request::GetSecretPolicy(r) => {
+                secret(&st, cx, &mut r.secret_name)
+            }
             // Each stanza's key is admitted where the stanzas are tried
             // (`Kms::open_envelope_key_in`): a key the caller may not use is skipped.
             Request::DecryptEnvelope(_) | Request::OpenEnvelope(_) => Ok(()),
@@ -478,6 +630,72 @@ impl Kms {
                 }))
             }
             Request::DescribeService(_) => arm!(Response::DescribeService(self.describe_service())),
+            Request::CreateUser(r) => arm!(Response::CreateUser(self.create_user_impl(r).await?)),
+            Request::GetUser(r) => arm!(Response::GetUser(self.get_user_impl(&r)?)),
+            Request::ListUsers(_) => arm!(Response::ListUsers(self.list_users_impl()?)),
+            Request::DeleteUser(r) => arm!(self.delete_user_impl(r).await?;
+                Response::DeleteUser(super::Done)),
+            Request::CreateRole(r) => arm!(Response::CreateRole(self.create_role_impl(r).await?)),
+            Request::GetRole(r) => arm!(Response::GetRole(self.get_role_impl(&r)?)),
+            Request::ListRoles(_) => arm!(Response::ListRoles(self.list_roles_impl()?)),
+            Request::DeleteRole(r) => arm!(self.delete_role_impl(r).await?;
+                Response::DeleteRole(super::Done)),
+            Request::CreateAccessKey(r) => arm!(Response::CreateAccessKey(
+                self.create_access_key_impl(r).await?
+            )),
+            Request::UpdateAccessKey(r) => arm!(self.update_access_key_impl(r).await?;
+                Response::UpdateAccessKey(super::Done)),
+            Request::DeleteAccessKey(r) => arm!(self.delete_access_key_impl(r).await?;
+                Response::DeleteAccessKey(super::Done)),
+            Request::ListAccessKeys(r) => {
+                arm!(Response::ListAccessKeys(self.list_access_keys_impl(&r)?))
+            }
+            Request::CreatePolicy(r) => {
+                arm!(Response::CreatePolicy(self.create_policy_impl(r).await?))
+            }
+            Request::GetPolicy(r) => arm!(Response::GetPolicy(self.get_policy_impl(&r)?)),
+            Request::ListPolicies(r) => arm!(Response::ListPolicies(self.list_policies_impl(&r)?)),
+            Request::DeletePolicy(r) => arm!(self.delete_policy_impl(r).await?;
+                Response::DeletePolicy(super::Done)),
+            Request::AttachPolicyToUser(r) => arm!(self.attach_policy_impl(r, false, true).await?;
+                Response::AttachPolicyToUser(super::Done)),
+            Request::DetachPolicyFromUser(r) => {
+                arm!(self.attach_policy_impl(r, false, false).await?;
+                Response::DetachPolicyFromUser(super::Done))
+            }
+            Request::AttachPolicyToRole(r) => arm!(self.attach_policy_impl(r, true, true).await?;
+                Response::AttachPolicyToRole(super::Done)),
+            Request::DetachPolicyFromRole(r) => {
+                arm!(self.attach_policy_impl(r, true, false).await?;
+                Response::DetachPolicyFromRole(super::Done))
+            }
+            Request::ListPoliciesForUser(r) => arm!(Response::ListPoliciesForUser(
+                self.list_policies_for_impl(&r.user_name, false)?
+            )),
+            Request::ListPoliciesForRole(r) => arm!(Response::ListPoliciesForRole(
+                self.list_policies_for_impl(&r.role_name, true)?
+            )),
+            Request::AssumeRole(r) => {
+                arm!(Response::AssumeRole(self.assume_role_impl(cx.caller, &r)?))
+            }
+            Request::SetKeyPolicy(r) => arm!(self.set_key_policy_impl(r).await?;
+                Response::SetKeyPolicy(super::Done)),
+            Request::GetKeyPolicy(r) => {
+                arm!(Response::GetKeyPolicy(self.get_key_policy_impl(&r).await?))
+            }
+            Request::SetSecretPolicy(r) => arm!(self.set_secret_policy_impl(r).await?;
+                Response::SetSecretPolicy(super::Done)),
+            Request::GetSecretPolicy(r) => arm!(Response::GetSecretPolicy(
+                self.get_secret_policy_impl(&r).await?
+            )),
+            Request::SimulatePolicy(r) => {
+                arm!(Response::SimulatePolicy(self.simulate_policy_impl(&r)?))
+            }
+            Request::SetAuditLevel(r) => arm!(self.set_audit_level_impl(r).await?;
+                Response::SetAuditLevel(super::Done)),
+            Request::DescribeAuditConfig(_) => arm!(Response::DescribeAuditConfig(
+                self.describe_audit_config_impl()?
+            )),
         }
     }
 
@@ -569,7 +787,7 @@ fn check_recipients(key_ids: &[String], frame_length: Option<u32>) -> Result<()>
 
 /// A SecretName parameter (a name or a secret ARN) becomes the name, and the secret is
 /// authorised.
-fn secret(cx: &Cx<'_>, name: &mut String) -> Result<()> {
+fn secret(st: &State, cx: &Cx<'_>, name: &mut String) -> Result<()> {
     let n = crate::service::secrets::secret_name_of(name);
     if n.is_empty() {
         return Err(Error::param("SecretName", "required"));
@@ -577,7 +795,7 @@ fn secret(cx: &Cx<'_>, name: &mut String) -> Result<()> {
     if n != name.as_str() {
         *name = String::from(n);
     }
-    cx.allow(Resource::Secret(name.clone()))
+    cx.allow(st, Resource::Secret(name.clone()))
 }
 
 /// Resolves and authorises every recipient of a new envelope message.

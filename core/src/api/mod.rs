@@ -11,6 +11,7 @@
 //! ends, the hook is told its outcome. Policy ([access-audit]) and audit plug in there.
 
 pub(crate) mod dispatch;
+mod facts;
 mod model;
 mod table;
 #[cfg(feature = "wire")]
@@ -33,6 +34,7 @@ use crate::kms::*;
 use crate::secret::SecretBytes;
 use crate::service::asymmetric::*;
 use crate::service::import::*;
+use crate::service::ram::*;
 use crate::service::secrets::*;
 
 /// The principal the store's owner acts as when a face names no other.
@@ -40,31 +42,47 @@ pub const OWNER: &str = "owner";
 
 /// Who is calling, and under which request id.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Caller {
-    /// The principal (today the store's owner, [`OWNER`]; RAM users, roles and
-    /// AccessKeys come with the access-audit work).
+    /// The principal's ARN: [`OWNER`] (the owning account, the store's owner),
+    /// `acs:ram::<account>:user/<name>`, or a role session
+    /// `acs:ram::<account>:assumed-role/<role>/<session>` (see [`crate::access`]).
     pub principal: String,
     /// The request id (Alibaba's `RequestId`); drawn by the dispatch when `None` and
-    /// someone (a hook, a face) needs it.
+    /// someone (a hook, the audit trail, a face) needs it.
     pub request_id: Option<String>,
+    /// The AccessKeyId the request was authenticated with, if any.
+    pub access_key_id: Option<String>,
+    /// Where the request came from (`acs:SourceIp`; the audit's sourceIpAddress).
+    pub source_ip: Option<core::net::IpAddr>,
+    /// The client's User-Agent (audit's userAgent).
+    pub user_agent: Option<String>,
+    /// Whether it came over TLS (`acs:SecureTransport`); in-process calls are.
+    pub secure_transport: bool,
+    /// When the caller's temporary credentials expire, ms (role sessions).
+    pub expires_ms: Option<u64>,
 }
 
 impl Caller {
     /// The store's owner, with no request id yet.
     #[must_use]
     pub fn owner() -> Caller {
-        Caller {
-            principal: String::from(OWNER),
-            request_id: None,
-        }
+        Caller::new(OWNER)
     }
 
-    /// A caller acting as `principal`.
+    /// A caller acting as `principal` (an ARN; see [`Caller::principal`]). In-process,
+    /// this is trusted as given: across a network, [`crate::Kms::authenticate`] makes
+    /// the caller from its credentials.
     #[must_use]
     pub fn new(principal: impl Into<String>) -> Caller {
         Caller {
             principal: principal.into(),
             request_id: None,
+            access_key_id: None,
+            source_ip: None,
+            user_agent: None,
+            secure_transport: true,
+            expires_ms: None,
         }
     }
 
@@ -73,6 +91,26 @@ impl Caller {
     pub fn with_request_id(mut self, id: impl Into<String>) -> Caller {
         self.request_id = Some(id.into());
         self
+    }
+
+    /// The same caller, from `ip` (over TLS or not), with this User-Agent.
+    #[must_use]
+    pub fn with_origin(
+        mut self,
+        ip: Option<core::net::IpAddr>,
+        secure_transport: bool,
+        user_agent: Option<String>,
+    ) -> Caller {
+        self.source_ip = ip;
+        self.secure_transport = secure_transport;
+        self.user_agent = user_agent;
+        self
+    }
+
+    /// Whether it is the owning account.
+    #[must_use]
+    pub fn is_owner(&self) -> bool {
+        self.principal == OWNER
     }
 }
 
@@ -87,6 +125,12 @@ pub enum Resource {
     Alias(String),
     /// A secret, by its SecretName.
     Secret(String),
+    /// A RAM user, by name.
+    User(String),
+    /// A RAM role, by name.
+    Role(String),
+    /// A RAM policy, by name.
+    Policy(String),
 }
 
 impl Resource {
@@ -99,6 +143,9 @@ impl Resource {
             Resource::Key(id) => alloc::format!("acs:kms:strongroom:local:key/{id}"),
             Resource::Alias(a) => alloc::format!("acs:kms:strongroom:local:{a}"),
             Resource::Secret(n) => secret_arn(n),
+            Resource::User(n) => alloc::format!("acs:ram::local:user/{n}"),
+            Resource::Role(n) => alloc::format!("acs:ram::local:role/{n}"),
+            Resource::Policy(n) => alloc::format!("acs:ram::local:policy/{n}"),
         }
     }
 }
@@ -324,6 +371,66 @@ model! {
     ListSecretTags(ListSecretTagsRequest) -> ListResourceTagsResponse => ListResourceTags,
     /// DescribeService.
     DescribeService(DescribeServiceRequest) -> DescribeServiceResponse => DescribeService,
+    /// CreateUser.
+    CreateUser(CreateUserRequest) -> User => CreateUser,
+    /// GetUser.
+    GetUser(UserNameRequest) -> User => GetUser,
+    /// ListUsers.
+    ListUsers(ListEntitiesRequest) -> ListUsersResponse => ListUsers,
+    /// DeleteUser.
+    DeleteUser(UserNameRequest) -> Done => DeleteUser,
+    /// CreateRole.
+    CreateRole(CreateRoleRequest) -> Role => CreateRole,
+    /// GetRole.
+    GetRole(RoleNameRequest) -> Role => GetRole,
+    /// ListRoles.
+    ListRoles(ListEntitiesRequest) -> ListRolesResponse => ListRoles,
+    /// DeleteRole.
+    DeleteRole(RoleNameRequest) -> Done => DeleteRole,
+    /// CreateAccessKey.
+    CreateAccessKey(UserNameRequest) -> AccessKey => CreateAccessKey,
+    /// UpdateAccessKey.
+    UpdateAccessKey(AccessKeyRequest) -> Done => UpdateAccessKey,
+    /// DeleteAccessKey.
+    DeleteAccessKey(AccessKeyRequest) -> Done => DeleteAccessKey,
+    /// ListAccessKeys.
+    ListAccessKeys(UserNameRequest) -> ListAccessKeysResponse => ListAccessKeys,
+    /// CreatePolicy.
+    CreatePolicy(CreatePolicyRequest) -> PolicyInfo => CreatePolicy,
+    /// GetPolicy.
+    GetPolicy(PolicyNameRequest) -> PolicyInfo => GetPolicy,
+    /// ListPolicies.
+    ListPolicies(ListPoliciesRequest) -> ListPoliciesResponse => ListPolicies,
+    /// DeletePolicy.
+    DeletePolicy(PolicyNameRequest) -> Done => DeletePolicy,
+    /// AttachPolicyToUser.
+    AttachPolicyToUser(AttachPolicyRequest) -> Done => AttachPolicyToUser,
+    /// DetachPolicyFromUser.
+    DetachPolicyFromUser(AttachPolicyRequest) -> Done => DetachPolicyFromUser,
+    /// AttachPolicyToRole.
+    AttachPolicyToRole(AttachPolicyRequest) -> Done => AttachPolicyToRole,
+    /// DetachPolicyFromRole.
+    DetachPolicyFromRole(AttachPolicyRequest) -> Done => DetachPolicyFromRole,
+    /// ListPoliciesForUser.
+    ListPoliciesForUser(UserNameRequest) -> ListPoliciesResponse => ListPoliciesForUser,
+    /// ListPoliciesForRole.
+    ListPoliciesForRole(RoleNameRequest) -> ListPoliciesResponse => ListPoliciesForRole,
+    /// AssumeRole.
+    AssumeRole(AssumeRoleRequest) -> crate::access::TemporaryCredentials => AssumeRole,
+    /// SetKeyPolicy.
+    SetKeyPolicy(KeyPolicyRequest) -> Done => SetKeyPolicy,
+    /// GetKeyPolicy.
+    GetKeyPolicy(KeyPolicyRequest) -> PolicyText => GetKeyPolicy,
+    /// SetSecretPolicy.
+    SetSecretPolicy(SecretPolicyRequest) -> Done => SetSecretPolicy,
+    /// GetSecretPolicy.
+    GetSecretPolicy(SecretPolicyRequest) -> PolicyText => GetSecretPolicy,
+    /// SimulatePolicy.
+    SimulatePolicy(SimulatePolicyRequest) -> SimulatePolicyResponse => SimulatePolicy,
+    /// SetAuditLevel.
+    SetAuditLevel(SetAuditLevelRequest) -> Done => SetAuditLevel,
+    /// DescribeAuditConfig.
+    DescribeAuditConfig(DescribeAuditConfigRequest) -> AuditConfig => DescribeAuditConfig,
 }
 
 /// EncryptEnvelope's answer: the whole message.
@@ -344,16 +451,13 @@ macro_rules! take {
 }
 pub(crate) use take;
 
-/// Runs `Request::$v($req)` through the one dispatch as the store's owner and takes
-/// its answer: the body of every public `Kms` method.
+/// Runs `Request::$v($req)` through the one dispatch as the instance's default caller
+/// (the store's owner unless [`crate::Kms::act_as`] said otherwise) and takes its
+/// answer: the body of every public `Kms` method.
 macro_rules! as_owner {
     ($kms:expr, $v:ident, $req:expr $(,)?) => {{
-        let r = $kms
-            .call(
-                &$crate::api::Caller::owner(),
-                $crate::api::Request::$v($req),
-            )
-            .await?;
+        let caller = $kms.default_caller();
+        let r = $kms.call(&caller, $crate::api::Request::$v($req)).await?;
         $crate::api::take!(r, $v)
     }};
 }

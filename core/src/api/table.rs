@@ -22,6 +22,14 @@ pub enum Family {
     Envelope,
     /// Secrets Manager: secrets, their versions, stages, deletion and rotation.
     Secrets,
+    /// RAM: users, roles, AccessKeys, policies and their attachments (`ram:` actions).
+    Ram,
+    /// STS: AssumeRole (`sts:` actions).
+    Sts,
+    /// Key and secret policies, the audit trail's settings.
+    Access,
+    /// The audit trail (kms: actions strongroom adds).
+    Audit,
     /// The instance itself.
     Service,
 }
@@ -38,6 +46,10 @@ impl Family {
             Family::Asymmetric => "Asymmetric",
             Family::Envelope => "Envelope",
             Family::Secrets => "Secrets",
+            Family::Ram => "Ram",
+            Family::Sts => "Sts",
+            Family::Access => "Access",
+            Family::Audit => "Audit",
             Family::Service => "Service",
         }
     }
@@ -70,6 +82,12 @@ pub enum Target {
     /// Each recipient stanza's key in an envelope header, tried in order
     /// (DecryptEnvelope): a stanza whose key the caller may not use is skipped.
     EnvelopeHeader,
+    /// A RAM user (`UserName`).
+    UserName,
+    /// A RAM role (`RoleName`, or the role an ARN names).
+    RoleName,
+    /// A RAM policy (`PolicyName`), and for attachments the user or role too.
+    PolicyName,
 }
 
 macro_rules! action_table {
@@ -216,6 +234,68 @@ action_table! {
     UpdateSecretRotationPolicy = ("UpdateSecretRotationPolicy", Secrets, true, SecretName, []),
     /// DescribeService: what this instance's build and backend offer.
     DescribeService = ("DescribeService", Service, false, Instance, []),
+    /// CreateUser.
+    CreateUser = ("CreateUser", Ram, true, UserName, []),
+    /// GetUser.
+    GetUser = ("GetUser", Ram, false, UserName, []),
+    /// ListUsers.
+    ListUsers = ("ListUsers", Ram, false, Instance, []),
+    /// DeleteUser.
+    DeleteUser = ("DeleteUser", Ram, true, UserName, []),
+    /// CreateRole.
+    CreateRole = ("CreateRole", Ram, true, RoleName, []),
+    /// GetRole.
+    GetRole = ("GetRole", Ram, false, RoleName, []),
+    /// ListRoles.
+    ListRoles = ("ListRoles", Ram, false, Instance, []),
+    /// DeleteRole.
+    DeleteRole = ("DeleteRole", Ram, true, RoleName, []),
+    /// CreateAccessKey (its AccessKeySecret is answered once, never stored in the clear).
+    CreateAccessKey = ("CreateAccessKey", Ram, true, UserName, ["AccessKeySecret"]),
+    /// UpdateAccessKey (Active / Inactive).
+    UpdateAccessKey = ("UpdateAccessKey", Ram, true, UserName, []),
+    /// DeleteAccessKey.
+    DeleteAccessKey = ("DeleteAccessKey", Ram, true, UserName, []),
+    /// ListAccessKeys.
+    ListAccessKeys = ("ListAccessKeys", Ram, false, UserName, []),
+    /// CreatePolicy.
+    CreatePolicy = ("CreatePolicy", Ram, true, PolicyName, []),
+    /// GetPolicy.
+    GetPolicy = ("GetPolicy", Ram, false, PolicyName, []),
+    /// ListPolicies.
+    ListPolicies = ("ListPolicies", Ram, false, Instance, []),
+    /// DeletePolicy.
+    DeletePolicy = ("DeletePolicy", Ram, true, PolicyName, []),
+    /// AttachPolicyToUser.
+    AttachPolicyToUser = ("AttachPolicyToUser", Ram, true, PolicyName, []),
+    /// DetachPolicyFromUser.
+    DetachPolicyFromUser = ("DetachPolicyFromUser", Ram, true, PolicyName, []),
+    /// AttachPolicyToRole.
+    AttachPolicyToRole = ("AttachPolicyToRole", Ram, true, PolicyName, []),
+    /// DetachPolicyFromRole.
+    DetachPolicyFromRole = ("DetachPolicyFromRole", Ram, true, PolicyName, []),
+    /// ListPoliciesForUser.
+    ListPoliciesForUser = ("ListPoliciesForUser", Ram, false, UserName, []),
+    /// ListPoliciesForRole.
+    ListPoliciesForRole = ("ListPoliciesForRole", Ram, false, RoleName, []),
+    /// AssumeRole: temporary credentials for a role session.
+    AssumeRole = ("AssumeRole", Sts, false, RoleName, ["AccessKeySecret", "SecurityToken"]),
+    /// SetKeyPolicy.
+    SetKeyPolicy = ("SetKeyPolicy", Access, true, KeyId, []),
+    /// GetKeyPolicy.
+    GetKeyPolicy = ("GetKeyPolicy", Access, false, KeyId, []),
+    /// SetSecretPolicy.
+    SetSecretPolicy = ("SetSecretPolicy", Access, true, SecretName, []),
+    /// GetSecretPolicy.
+    GetSecretPolicy = ("GetSecretPolicy", Access, false, SecretName, []),
+    /// SimulatePolicy (strongroom's, after AWS's SimulatePrincipalPolicy): what the
+    /// store's policies decide for a principal, action, resource and request context,
+    /// without carrying the action out.
+    SimulatePolicy = ("SimulatePolicy", Access, false, Instance, []),
+    /// SetAuditLevel (strongroom's): off, management or all, for this store.
+    SetAuditLevel = ("SetAuditLevel", Audit, true, Instance, []),
+    /// DescribeAuditConfig (strongroom's): the level and the audit key.
+    DescribeAuditConfig = ("DescribeAuditConfig", Audit, false, Instance, []),
 }
 
 impl core::fmt::Display for Action {

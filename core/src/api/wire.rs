@@ -635,10 +635,194 @@ impl Request {
                 })
             }
             Action::DescribeService => Request::DescribeService(DescribeServiceRequest {}),
+            Action::CreateUser => Request::CreateUser(CreateUserRequest {
+                user_name: p.str("UserName")?,
+                display_name: p.opt_str("DisplayName")?,
+                comments: p.opt_str("Comments")?,
+                account_id: p.opt_str("AccountId")?,
+            }),
+            Action::GetUser => Request::GetUser(user(&mut p)?),
+            Action::ListUsers => Request::ListUsers(ListEntitiesRequest),
+            Action::DeleteUser => Request::DeleteUser(user(&mut p)?),
+            Action::CreateRole => Request::CreateRole(CreateRoleRequest {
+                role_name: p.str("RoleName")?,
+                assume_role_policy_document: json_text(&mut p, "AssumeRolePolicyDocument")?,
+                description: p.opt_str("Description")?,
+                max_session_duration: p.opt_u32("MaxSessionDuration")?,
+            }),
+            Action::GetRole => Request::GetRole(role(&mut p)?),
+            Action::ListRoles => Request::ListRoles(ListEntitiesRequest),
+            Action::DeleteRole => Request::DeleteRole(role(&mut p)?),
+            Action::CreateAccessKey => Request::CreateAccessKey(user(&mut p)?),
+            Action::UpdateAccessKey => Request::UpdateAccessKey(AccessKeyRequest {
+                user_name: p.str("UserName")?,
+                user_access_key_id: p.str("UserAccessKeyId")?,
+                status: Some(p.str("Status")?),
+            }),
+            Action::DeleteAccessKey => Request::DeleteAccessKey(AccessKeyRequest {
+                user_name: p.str("UserName")?,
+                user_access_key_id: p.str("UserAccessKeyId")?,
+                status: None,
+            }),
+            Action::ListAccessKeys => Request::ListAccessKeys(user(&mut p)?),
+            Action::CreatePolicy => Request::CreatePolicy(CreatePolicyRequest {
+                policy_name: p.str("PolicyName")?,
+                policy_document: json_text(&mut p, "PolicyDocument")?,
+                description: p.opt_str("Description")?,
+            }),
+            Action::GetPolicy => Request::GetPolicy(policy_name(&mut p)?),
+            Action::ListPolicies => Request::ListPolicies(ListPoliciesRequest {
+                policy_type: p
+                    .opt_str("PolicyType")?
+                    .map(|t| crate::access::PolicyType::parse(&t))
+                    .transpose()?,
+            }),
+            Action::DeletePolicy => Request::DeletePolicy(policy_name(&mut p)?),
+            Action::AttachPolicyToUser => Request::AttachPolicyToUser(attach(&mut p, "UserName")?),
+            Action::DetachPolicyFromUser => {
+                Request::DetachPolicyFromUser(attach(&mut p, "UserName")?)
+            }
+            Action::AttachPolicyToRole => Request::AttachPolicyToRole(attach(&mut p, "RoleName")?),
+            Action::DetachPolicyFromRole => {
+                Request::DetachPolicyFromRole(attach(&mut p, "RoleName")?)
+            }
+            Action::ListPoliciesForUser => Request::ListPoliciesForUser(user(&mut p)?),
+            Action::ListPoliciesForRole => Request::ListPoliciesForRole(role(&mut p)?),
+            Action::AssumeRole => Request::AssumeRole(AssumeRoleRequest {
+                role_arn: p.str("RoleArn")?,
+                role_session_name: p.str("RoleSessionName")?,
+                duration_seconds: p.opt_u32("DurationSeconds")?,
+            }),
+            Action::SetKeyPolicy | Action::GetKeyPolicy => {
+                let r = KeyPolicyRequest {
+                    key_id: key_id(&mut p)?,
+                    policy_name: p.opt_str("PolicyName")?,
+                    policy: if action == Action::SetKeyPolicy {
+                        Some(json_text(&mut p, "Policy")?)
+                    } else {
+                        None
+                    },
+                };
+                if action == Action::SetKeyPolicy {
+                    Request::SetKeyPolicy(r)
+                } else {
+                    Request::GetKeyPolicy(r)
+                }
+            }
+            Action::SetSecretPolicy | Action::GetSecretPolicy => {
+                let r = SecretPolicyRequest {
+                    secret_name: p.str("SecretName")?,
+                    policy_name: p.opt_str("PolicyName")?,
+                    policy: if action == Action::SetSecretPolicy {
+                        Some(json_text(&mut p, "Policy")?)
+                    } else {
+                        None
+                    },
+                };
+                if action == Action::SetSecretPolicy {
+                    Request::SetSecretPolicy(r)
+                } else {
+                    Request::GetSecretPolicy(r)
+                }
+            }
+            Action::SetAuditLevel => Request::SetAuditLevel(SetAuditLevelRequest {
+                level: crate::access::AuditLevel::parse(&p.str("AuditLevel")?)?,
+            }),
+            Action::DescribeAuditConfig => Request::DescribeAuditConfig(DescribeAuditConfigRequest),
+            Action::SimulatePolicy => Request::SimulatePolicy(SimulatePolicyRequest {
+                principal_arn: p.str("PrincipalArn")?,
+                action_name: p.str("ActionName")?,
+                resource: p.opt_str("ResourceArn")?,
+                encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
+                source_ip: p
+                    .opt_str("SourceIp")?
+                    .map(|s| s.parse().map_err(|_| param("SourceIp", "an IP address")))
+                    .transpose()?,
+                secure_transport: p.opt_bool("SecureTransport")?,
+                current_time: p.opt_str("CurrentTime")?,
+                credential_expiration: p.opt_str("CredentialExpiration")?,
+            }),
         };
         p.finish(action)?;
         Ok(r)
     }
+}
+
+fn user(p: &mut Params<'_>) -> Result<UserNameRequest> {
+    Ok(UserNameRequest {
+        user_name: p.str("UserName")?,
+    })
+}
+
+fn role(p: &mut Params<'_>) -> Result<RoleNameRequest> {
+    Ok(RoleNameRequest {
+        role_name: p.str("RoleName")?,
+    })
+}
+
+fn policy_name(p: &mut Params<'_>) -> Result<PolicyNameRequest> {
+    Ok(PolicyNameRequest {
+        policy_name: p.str("PolicyName")?,
+        policy_type: p
+            .opt_str("PolicyType")?
+            .map(|t| crate::access::PolicyType::parse(&t))
+            .transpose()?
+            .unwrap_or(crate::access::PolicyType::Custom),
+    })
+}
+
+fn attach(p: &mut Params<'_>, who: &'static str) -> Result<AttachPolicyRequest> {
+    Ok(AttachPolicyRequest {
+        policy_type: crate::access::PolicyType::parse(&p.str("PolicyType")?)?,
+        policy_name: p.str("PolicyName")?,
+        principal_name: p.str(who)?,
+    })
+}
+
+/// A policy document: JSON text in a string (RPC style), or the JSON itself.
+fn json_text(p: &mut Params<'_>, name: &'static str) -> Result<String> {
+    match p.raw(name) {
+        None => Err(param(name, "required")),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(v @ Value::Object(_)) => Ok(v.to_string()),
+        Some(_) => Err(param(name, "must be a JSON policy document")),
+    }
+}
+
+fn ram_user(u: &User) -> Value {
+    json!({
+        "UserId": u.user_id,
+        "UserName": u.user_name,
+        "DisplayName": u.display_name,
+        "Comments": u.comments,
+        "AccountId": u.account_id,
+        "Arn": u.arn,
+        "CreateDate": crate::time::iso8601(u.create_ms),
+    })
+}
+
+fn ram_role(r: &Role) -> Value {
+    json!({
+        "RoleId": r.role_id,
+        "RoleName": r.role_name,
+        "Arn": r.arn,
+        "Description": r.description,
+        "AssumeRolePolicyDocument": r.assume_role_policy_document,
+        "MaxSessionDuration": r.max_session_duration,
+        "CreateDate": crate::time::iso8601(r.create_ms),
+    })
+}
+
+fn ram_policy(p: &PolicyInfo) -> Value {
+    json!({
+        "PolicyName": p.policy_name,
+        "PolicyType": p.policy_type.as_str(),
+        "Description": p.description,
+        "DefaultVersion": p.default_version,
+        "AttachmentCount": p.attachment_count,
+        "CreateDate": crate::time::iso8601(p.create_ms),
+        "UpdateDate": crate::time::iso8601(p.update_ms),
+    })
 }
 
 fn b64(b: &[u8]) -> Value {
@@ -992,6 +1176,97 @@ impl Response {
                     "Actions": {"Action": s.actions},
                 })
             }
+            Response::CreateUser(u) | Response::GetUser(u) => json!({"User": ram_user(u)}),
+            Response::ListUsers(r) => {
+                let l: Vec<Value> = r.users.iter().map(ram_user).collect();
+                json!({"Users": {"User": l}, "IsTruncated": false})
+            }
+            Response::CreateRole(x) | Response::GetRole(x) => json!({"Role": ram_role(x)}),
+            Response::ListRoles(r) => {
+                let l: Vec<Value> = r.roles.iter().map(ram_role).collect();
+                json!({"Roles": {"Role": l}, "IsTruncated": false})
+            }
+            Response::DeleteUser(_)
+            | Response::DeleteRole(_)
+            | Response::UpdateAccessKey(_)
+            | Response::DeleteAccessKey(_)
+            | Response::DeletePolicy(_)
+            | Response::AttachPolicyToUser(_)
+            | Response::DetachPolicyFromUser(_)
+            | Response::AttachPolicyToRole(_)
+            | Response::DetachPolicyFromRole(_)
+            | Response::SetKeyPolicy(_)
+            | Response::SetSecretPolicy(_)
+            | Response::SetAuditLevel(_) => json!({}),
+            Response::CreateAccessKey(k) => {
+                let mut o = Map::new();
+                o.insert("AccessKeyId".into(), json!(k.access_key_id));
+                if let Some(s) = &k.access_key_secret {
+                    o.insert(
+                        "AccessKeySecret".into(),
+                        Value::String(String::from_utf8_lossy(s.expose()).into_owned()),
+                    );
+                }
+                o.insert("Status".into(), json!(k.status));
+                o.insert(
+                    "CreateDate".into(),
+                    json!(crate::time::iso8601(k.create_ms)),
+                );
+                json!({"AccessKey": Value::Object(o)})
+            }
+            Response::ListAccessKeys(r) => {
+                let l: Vec<Value> = r
+                    .access_keys
+                    .iter()
+                    .map(|k| {
+                        json!({
+                            "AccessKeyId": k.access_key_id,
+                            "Status": k.status,
+                            "CreateDate": crate::time::iso8601(k.create_ms),
+                        })
+                    })
+                    .collect();
+                json!({"AccessKeys": {"AccessKey": l}})
+            }
+            Response::CreatePolicy(x) => json!({"Policy": ram_policy(x)}),
+            Response::GetPolicy(x) => json!({
+                "Policy": ram_policy(x),
+                "DefaultPolicyVersion": {
+                    "VersionId": "v1",
+                    "IsDefaultVersion": true,
+                    "PolicyDocument": x.policy_document.clone().unwrap_or_default(),
+                },
+            }),
+            Response::ListPolicies(r)
+            | Response::ListPoliciesForUser(r)
+            | Response::ListPoliciesForRole(r) => {
+                let l: Vec<Value> = r.policies.iter().map(ram_policy).collect();
+                json!({"Policies": {"Policy": l}})
+            }
+            Response::AssumeRole(c) => json!({
+                "Credentials": {
+                    "AccessKeyId": c.access_key_id,
+                    "AccessKeySecret": String::from_utf8_lossy(c.access_key_secret.expose()),
+                    "SecurityToken": String::from_utf8_lossy(c.security_token.expose()),
+                    "Expiration": crate::time::iso8601(c.expiration_ms),
+                },
+                "AssumedRoleUser": {
+                    "Arn": c.assumed_role_arn,
+                    "AssumedRoleId": c.assumed_role_id,
+                },
+            }),
+            Response::GetKeyPolicy(t) | Response::GetSecretPolicy(t) => {
+                json!({"Policy": t.policy})
+            }
+            Response::SimulatePolicy(r) => json!({
+                "Decision": r.decision,
+                "ErrorCode": r.error_code,
+            }),
+            Response::DescribeAuditConfig(c) => json!({
+                "AuditLevel": c.level.as_str(),
+                "LevelSet": c.level_set,
+                "AccountId": c.account_id,
+            }),
             Response::BeginEnvelope(_) | Response::OpenEnvelope(_) => {
                 return Err(Error::Unsupported(
                     "the envelope's internal steps have no wire form: use EncryptEnvelope / DecryptEnvelope",
@@ -1054,7 +1329,9 @@ impl crate::Kms {
         let action: Action = action.parse()?;
         let params: Map<String, Value> = serde_json::from_str(params_json)
             .map_err(|_| param("Request", "the parameters must be a JSON object"))?;
-        let answer = self.call_wire(&Caller::owner(), action, &params).await?;
+        let answer = self
+            .call_wire(&self.default_caller(), action, &params)
+            .await?;
         Ok(answer.to_string())
     }
 }

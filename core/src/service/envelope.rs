@@ -190,6 +190,7 @@ impl Kms {
     ) -> Result<(SecretBytes, EnvelopeInfo)> {
         let ctx = &header.encryption_context;
         check.check(ctx)?;
+        cx.set_context(ctx);
         let mut first_failure: Option<Error> = None;
         for s in &header.stanzas {
             let Some((key_id, _)) = s.key() else {

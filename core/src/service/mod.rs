@@ -2,10 +2,12 @@
 //! (`crate::api`) has resolved and authorised its target.
 
 pub mod asymmetric;
+pub(crate) mod audit;
 pub mod backend_server;
 pub(crate) mod envelope;
 #[cfg(feature = "std")]
 pub(crate) mod envelope_io;
 pub mod import;
+pub mod ram;
 pub mod secret_cache;
 pub mod secrets;

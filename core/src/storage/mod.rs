@@ -17,10 +17,14 @@ use crate::backend::{BoxFuture, MaybeSendSync};
 use crate::error::Result;
 
 #[cfg(feature = "std")]
+mod audit_file;
+#[cfg(feature = "std")]
 mod file;
 pub(crate) mod image;
 pub(crate) mod journal;
 
+#[cfg(feature = "std")]
+pub use audit_file::FileAuditSink;
 #[cfg(feature = "std")]
 pub use file::{FileStorage, create_private};
 pub use image::{KdfParams, MAX_ARGON2_KIB, RootSecret};

@@ -1,0 +1,697 @@
+//! The audit trail: one event per call through the dispatch, with ActionTrail's field
+//! names, hash-chained, and sealed every so often by a digest record signed with the
+//! store's audit key (EC_P256, alias `alias/strongroom/audit`), so that
+//! [`verify`] — given only the public key — finds an edited, removed, reordered or
+//! inserted record, and a tail cut off after the last digest.
+//!
+//! Events go to an [`AuditSink`] of their own (a file beside the store natively,
+//! IndexedDB in browsers, a host callback), never the store's journal, so Encrypt
+//! stays free of store writes. Management events are durable before their action is
+//! answered; events of read-only calls wait in memory at most the batching window
+//! (1 s by default) or are made durable first in strict mode.
+//!
+//! Wire form: one JSON object per line. Every record has `recordType` (`Event` or
+//! `Digest`), `seq` (0, 1, 2, … across the whole trail) and `prevHash` (hex SHA-256
+//! of the previous record's line, without its newline; 64 zeros for the first).
+
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use serde_json::{Map, Value, json};
+
+use crate::access::AuditLevel;
+use crate::api::{Action, Caller, Family, Resource};
+use crate::backend::MaybeSendSync;
+use crate::error::{Error, Result};
+
+/// The alias of the store's audit signing key.
+pub const AUDIT_KEY_ALIAS: &str = "alias/strongroom/audit";
+/// What a digest's signature covers, before its fields.
+pub const DIGEST_DOMAIN: &str = "strongroom-audit-digest-v1";
+/// `prevHash` of the first record of a trail.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Where audit records go.
+pub trait AuditSink: MaybeSendSync {
+    /// Appends whole lines (each ends with `\n`), in order.
+    ///
+    /// # Errors
+    /// The sink's failure (the trail keeps the records and tries again).
+    fn append(&self, lines: &[u8]) -> Result<()>;
+    /// Makes everything appended so far durable.
+    ///
+    /// # Errors
+    /// The sink's failure.
+    fn sync(&self) -> Result<()>;
+    /// The last complete line the sink holds (to continue the chain after a restart).
+    ///
+    /// # Errors
+    /// The sink's failure.
+    fn last_line(&self) -> Result<Option<String>>;
+}
+
+/// A sink in memory (tests, and hosts that read the lines themselves).
+#[derive(Debug, Default)]
+pub struct MemoryAuditSink {
+    buf: spin::Mutex<Vec<u8>>,
+}
+
+impl MemoryAuditSink {
+    /// An empty sink.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Everything appended, as text.
+    #[must_use]
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock()).into_owned()
+    }
+    /// Replaces the content (tests that tamper with a trail).
+    pub fn set_text(&self, t: &str) {
+        *self.buf.lock() = t.as_bytes().to_vec();
+    }
+}
+
+impl AuditSink for MemoryAuditSink {
+    fn append(&self, lines: &[u8]) -> Result<()> {
+        self.buf.lock().extend_from_slice(lines);
+        Ok(())
+    }
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+    fn last_line(&self) -> Result<Option<String>> {
+        let b = self.buf.lock();
+        let text = String::from_utf8_lossy(&b);
+        Ok(text.lines().last().map(String::from))
+    }
+}
+
+/// How records become durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditOptions {
+    /// Every event durable before its call is answered (else: management events
+    /// only, the rest within `window_ms`).
+    pub strict: bool,
+    /// The most time a read-only call's event waits in memory, ms.
+    pub window_ms: u64,
+    /// A digest after this many records…
+    pub digest_every: u64,
+    /// …or this long after the last digest, ms (checked on each call and on close).
+    pub digest_interval_ms: u64,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            strict: false,
+            window_ms: 1000,
+            digest_every: 1000,
+            digest_interval_ms: 300_000,
+        }
+    }
+}
+
+/// One call, as the dispatch saw it, not yet written.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingEvent {
+    pub(crate) time_ms: u64,
+    pub(crate) event_id: String,
+    pub(crate) request_id: String,
+    pub(crate) caller: Caller,
+    pub(crate) account_id: Option<String>,
+    pub(crate) action: Action,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) params: Vec<(&'static str, String)>,
+    pub(crate) error: Option<(&'static str, String)>,
+}
+
+/// Whether `a` is a management action (its events are durable before its answer).
+#[must_use]
+pub fn is_management(a: Action) -> bool {
+    a.mutates()
+        || matches!(
+            a.family(),
+            Family::Ram | Family::Sts | Family::Access | Family::Audit
+        )
+}
+
+/// Whether a call of `a` that ended with `denied` is recorded at `level`.
+#[must_use]
+pub fn recorded(level: AuditLevel, a: Action, denied: bool) -> bool {
+    match level {
+        AuditLevel::Off => false,
+        AuditLevel::Management => denied || is_management(a),
+        AuditLevel::All => true,
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        for n in [x >> 4, x & 15] {
+            s.push(char::from(D.get(usize::from(n)).copied().unwrap_or(b'0')));
+        }
+    }
+    s
+}
+
+/// Hex SHA-256 of a record's line.
+#[must_use]
+pub fn line_hash(line: &str) -> String {
+    hex(&crate::vocab::sha256(line.as_bytes()))
+}
+
+impl PendingEvent {
+    fn to_json(&self, seq: u64, prev: &str) -> String {
+        let (kind, principal_id, user_name, account) =
+            match crate::access::parse_principal(&self.caller.principal) {
+                Some((acct, crate::access::Principal::Root)) => (
+                    "root-account",
+                    String::from(acct.or(self.account_id.as_deref()).unwrap_or("")),
+                    None,
+                    acct.map(String::from).or_else(|| self.account_id.clone()),
+                ),
+                Some((acct, crate::access::Principal::User(u))) => (
+                    "ram-user",
+                    String::from(u),
+                    Some(String::from(u)),
+                    acct.map(String::from),
+                ),
+                Some((acct, crate::access::Principal::RoleSession { role, session })) => (
+                    "assumed-role",
+                    alloc::format!("{role}:{session}"),
+                    Some(String::from(session)),
+                    acct.map(String::from),
+                ),
+                None => ("unknown", self.caller.principal.clone(), None, None),
+            };
+        let mut identity = Map::new();
+        identity.insert("type".into(), kind.into());
+        identity.insert("principalId".into(), principal_id.into());
+        identity.insert(
+            "arn".into(),
+            match (kind, &account) {
+                ("root-account", Some(a)) => crate::access::root_arn(a).into(),
+                _ => self.caller.principal.clone().into(),
+            },
+        );
+        if let Some(a) = account {
+            identity.insert("accountId".into(), a.into());
+        }
+        if let Some(u) = user_name {
+            identity.insert("userName".into(), u.into());
+        }
+        if let Some(k) = &self.caller.access_key_id {
+            identity.insert("accessKeyId".into(), k.clone().into());
+        }
+        let arns: Vec<Value> = self
+            .resources
+            .iter()
+            .map(|r| Value::from(r.arn()))
+            .collect();
+        let mut params = Map::new();
+        for (k, v) in &self.params {
+            params.insert((*k).into(), v.clone().into());
+        }
+        let mut e = Map::new();
+        e.insert("recordType".into(), "Event".into());
+        e.insert("seq".into(), seq.into());
+        e.insert("prevHash".into(), prev.into());
+        e.insert("eventId".into(), self.event_id.clone().into());
+        e.insert("eventVersion".into(), "1".into());
+        e.insert(
+            "eventTime".into(),
+            crate::time::iso8601_ms(self.time_ms).into(),
+        );
+        e.insert("eventName".into(), self.action.name().into());
+        e.insert("eventSource".into(), "kms.strongroom.local".into());
+        e.insert("serviceName".into(), "Kms".into());
+        e.insert("eventType".into(), "ApiCall".into());
+        e.insert(
+            "eventRW".into(),
+            if is_management(self.action) {
+                "Write"
+            } else {
+                "Read"
+            }
+            .into(),
+        );
+        e.insert("acsRegion".into(), crate::access::REGION.into());
+        e.insert("apiVersion".into(), "2016-01-20".into());
+        e.insert("userIdentity".into(), Value::Object(identity));
+        e.insert(
+            "sourceIpAddress".into(),
+            self.caller
+                .source_ip
+                .map_or_else(|| String::from("in-process"), |ip| ip.to_string())
+                .into(),
+        );
+        e.insert(
+            "userAgent".into(),
+            self.caller.user_agent.clone().unwrap_or_default().into(),
+        );
+        e.insert("requestId".into(), self.request_id.clone().into());
+        e.insert(
+            "resourceName".into(),
+            self.resources
+                .iter()
+                .map(Resource::arn)
+                .collect::<Vec<_>>()
+                .join(";")
+                .into(),
+        );
+        e.insert("resources".into(), Value::Array(arns));
+        e.insert("requestParameters".into(), Value::Object(params));
+        if let Some((code, msg)) = &self.error {
+            e.insert("errorCode".into(), (*code).into());
+            e.insert("errorMessage".into(), msg.clone().into());
+        }
+        Value::Object(e).to_string()
+    }
+}
+
+/// The chain's position.
+#[derive(Debug, Clone)]
+pub(crate) struct ChainPos {
+    pub(crate) next_seq: u64,
+    pub(crate) prev_hash: String,
+    pub(crate) since_digest: u64,
+    pub(crate) last_digest_ms: u64,
+}
+
+impl ChainPos {
+    /// Where a trail whose last line is `last` continues.
+    pub(crate) fn after(last: Option<&str>, now_ms: u64) -> Result<ChainPos> {
+        let Some(line) = last else {
+            return Ok(ChainPos {
+                next_seq: 0,
+                prev_hash: String::from(GENESIS),
+                since_digest: 0,
+                last_digest_ms: now_ms,
+            });
+        };
+        let v: Value = serde_json::from_str(line)
+            .map_err(|_| Error::AuditFailed(String::from("the trail's last line is not JSON")))?;
+        let seq = v
+            .get("seq")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error::AuditFailed(String::from("the trail's last line has no seq")))?;
+        Ok(ChainPos {
+            next_seq: seq + 1,
+            prev_hash: line_hash(line),
+            // A restart starts a new digest period.
+            since_digest: u64::from(v.get("recordType").and_then(Value::as_str) != Some("Digest")),
+            last_digest_ms: now_ms,
+        })
+    }
+}
+
+/// The trail an instance writes.
+pub(crate) struct Trail {
+    pub(crate) sink: Arc<dyn AuditSink>,
+    pub(crate) opts: AuditOptions,
+    pub(crate) inner: spin::Mutex<TrailInner>,
+}
+
+pub(crate) struct TrailInner {
+    pub(crate) pos: ChainPos,
+    pub(crate) queue: Vec<PendingEvent>,
+    pub(crate) oldest_ms: u64,
+    /// A write failed: the queue is kept and calls that would add to it are refused.
+    pub(crate) failed: Option<String>,
+}
+
+/// Most events kept waiting after a failed write before calls are refused.
+const MAX_QUEUE: usize = 100_000;
+
+impl Trail {
+    pub(crate) fn new(sink: Arc<dyn AuditSink>, opts: AuditOptions, now_ms: u64) -> Result<Trail> {
+        let pos = ChainPos::after(sink.last_line()?.as_deref(), now_ms)?;
+        Ok(Trail {
+            sink,
+            opts,
+            inner: spin::Mutex::new(TrailInner {
+                pos,
+                queue: Vec::new(),
+                oldest_ms: 0,
+                failed: None,
+            }),
+        })
+    }
+
+    /// Refuses new audited calls while earlier events cannot be written.
+    pub(crate) fn check(&self) -> Result<()> {
+        let i = self.inner.lock();
+        match &i.failed {
+            Some(m) if i.queue.len() >= MAX_QUEUE => Err(Error::AuditFailed(m.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Queues one event; writes the queue (and syncs) when `durable`, or when the
+    /// oldest waiting event is older than the window.
+    pub(crate) fn record(&self, e: PendingEvent, durable: bool, now_ms: u64) -> Result<()> {
+        let mut i = self.inner.lock();
+        if i.queue.is_empty() {
+            i.oldest_ms = now_ms;
+        }
+        i.queue.push(e);
+        let due = durable
+            || self.opts.strict
+            || now_ms.saturating_sub(i.oldest_ms) >= self.opts.window_ms
+            || i.queue.len() >= 4096;
+        if due {
+            self.write_locked(&mut i, durable || self.opts.strict)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Writes every waiting event (and syncs when `sync`).
+    pub(crate) fn flush(&self, sync: bool) -> Result<()> {
+        let mut i = self.inner.lock();
+        self.write_locked(&mut i, sync)
+    }
+
+    fn write_locked(&self, i: &mut TrailInner, sync: bool) -> Result<()> {
+        if i.queue.is_empty() {
+            if sync {
+                return self.sink.sync();
+            }
+            return Ok(());
+        }
+        let mut buf = String::new();
+        let mut pos = i.pos.clone();
+        for e in &i.queue {
+            let line = e.to_json(pos.next_seq, &pos.prev_hash);
+            pos.prev_hash = line_hash(&line);
+            pos.next_seq += 1;
+            pos.since_digest += 1;
+            buf.push_str(&line);
+            buf.push('\n');
+        }
+        let res = self
+            .sink
+            .append(buf.as_bytes())
+            .and_then(|()| if sync { self.sink.sync() } else { Ok(()) });
+        match res {
+            Ok(()) => {
+                i.pos = pos;
+                i.queue.clear();
+                i.failed = None;
+                Ok(())
+            }
+            Err(e) => {
+                let m = alloc::format!("the audit trail cannot be written: {e}");
+                i.failed = Some(m.clone());
+                Err(Error::AuditFailed(m))
+            }
+        }
+    }
+
+    /// Writes and syncs the waiting events, if any.
+    #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
+    pub(crate) fn flush_waiting(&self) -> Result<()> {
+        let mut i = self.inner.lock();
+        if i.queue.is_empty() {
+            return Ok(());
+        }
+        self.write_locked(&mut i, true)
+    }
+
+    /// Whether a digest is due.
+    pub(crate) fn digest_due(&self, now_ms: u64) -> bool {
+        let i = self.inner.lock();
+        let pending = i.pos.since_digest + i.queue.len() as u64;
+        pending > 0
+            && (pending >= self.opts.digest_every
+                || now_ms.saturating_sub(i.pos.last_digest_ms) >= self.opts.digest_interval_ms)
+    }
+
+    /// Writes the waiting events and returns where the digest goes: (seq, prevHash).
+    pub(crate) fn digest_point(&self) -> Result<(u64, String)> {
+        let mut i = self.inner.lock();
+        self.write_locked(&mut i, false)?;
+        Ok((i.pos.next_seq, i.pos.prev_hash.clone()))
+    }
+
+    /// Appends a signed digest at (seq, prev) — unless records were written since,
+    /// in which case the caller tries again later.
+    pub(crate) fn append_digest(&self, seq: u64, line: &str, now_ms: u64) -> Result<bool> {
+        let mut i = self.inner.lock();
+        if i.pos.next_seq != seq {
+            return Ok(false);
+        }
+        // Waiting events first would break the digest's place: it is written now,
+        // they after it.
+        let mut buf = String::from(line);
+        buf.push('\n');
+        self.sink
+            .append(buf.as_bytes())
+            .and_then(|()| self.sink.sync())
+            .map_err(|e| {
+                Error::AuditFailed(alloc::format!("the audit digest cannot be written: {e}"))
+            })?;
+        i.pos.prev_hash = line_hash(line);
+        i.pos.next_seq += 1;
+        i.pos.since_digest = 0;
+        i.pos.last_digest_ms = now_ms;
+        Ok(true)
+    }
+}
+
+/// The bytes a digest's signature covers (their SHA-256 is what is signed).
+#[must_use]
+pub fn digest_message(seq: u64, prev_hash: &str, is_final: bool) -> String {
+    alloc::format!("{DIGEST_DOMAIN}\n{seq}\n{prev_hash}\n{is_final}")
+}
+
+/// A digest record's line.
+pub(crate) fn digest_line(
+    seq: u64,
+    prev_hash: &str,
+    is_final: bool,
+    time_ms: u64,
+    key_id: &str,
+    key_version_id: &str,
+    signature: &[u8],
+) -> String {
+    use base64ct::{Base64, Encoding};
+    json!({
+        "recordType": "Digest",
+        "seq": seq,
+        "prevHash": prev_hash,
+        "digestTime": crate::time::iso8601_ms(time_ms),
+        "final": is_final,
+        "keyId": key_id,
+        "keyVersionId": key_version_id,
+        "signatureAlgorithm": "ECDSA_SHA_256",
+        "signature": Base64::encode_string(signature),
+    })
+    .to_string()
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Event records.
+    pub events: u64,
+    /// Digest records, each with a good signature.
+    pub digests: u64,
+    /// The first record's seq (0 unless the file continues a rotated trail).
+    pub first_seq: Option<u64>,
+    /// Its prevHash (GENESIS unless rotated).
+    pub first_prev_hash: Option<String>,
+    /// The last record's hash (what a following file's first prevHash must be).
+    pub last_hash: Option<String>,
+    /// Event records after the last digest: not yet covered by a signature.
+    pub unsigned_tail: u64,
+    /// Whether the trail ends with a final digest (written when its writer closed).
+    pub closed: bool,
+    /// Every problem, with its line number (from 1); empty when the trail is intact.
+    pub problems: Vec<String>,
+}
+
+impl AuditReport {
+    /// Intact: every link and every signature checks.
+    #[must_use]
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks a trail: each record's seq follows the previous one, its prevHash is the
+/// previous line's hash, and each digest's signature verifies under `public_key`
+/// (SubjectPublicKeyInfo, PEM or DER, of the audit key). `after` is the hash the
+/// first record must follow (the previous file's last hash; None: accept the first
+/// record's own prevHash, reported in [`AuditReport::first_prev_hash`]).
+///
+/// # Errors
+/// `InvalidParameter.PublicKey` for a key that does not parse.
+pub fn verify(text: &str, public_key: &[u8], after: Option<&str>) -> Result<AuditReport> {
+    use base64ct::{Base64, Encoding};
+    let spki = crate::asym::spki_der(public_key)?;
+    let mut r = AuditReport::default();
+    let mut prev: Option<(u64, String)> = None;
+    for (n, line) in text.split('\n').enumerate() {
+        let ln = n + 1;
+        if line.is_empty() {
+            continue;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            r.problems
+                .push(alloc::format!("line {ln}: not a JSON record"));
+            prev = None;
+            continue;
+        };
+        let seq = v.get("seq").and_then(Value::as_u64);
+        let ph = v.get("prevHash").and_then(Value::as_str).unwrap_or("");
+        let Some(seq) = seq else {
+            r.problems.push(alloc::format!("line {ln}: no seq"));
+            continue;
+        };
+        match &prev {
+            None if r.first_seq.is_none() => {
+                r.first_seq = Some(seq);
+                r.first_prev_hash = Some(String::from(ph));
+                let want = after.unwrap_or(if seq == 0 { GENESIS } else { ph });
+                if ph != want {
+                    r.problems.push(alloc::format!(
+                        "line {ln}: the first record does not follow the given hash"
+                    ));
+                }
+            }
+            None => {}
+            Some((ps, phash)) => {
+                if seq != ps + 1 {
+                    r.problems.push(alloc::format!(
+                        "line {ln}: seq {seq} follows seq {ps} (a record was removed, inserted or moved)"
+                    ));
+                }
+                if ph != phash {
+                    r.problems.push(alloc::format!(
+                        "line {ln}: prevHash does not match line {} (a record was edited, removed, inserted or moved)",
+                        ln - 1
+                    ));
+                }
+            }
+        }
+        match v.get("recordType").and_then(Value::as_str) {
+            Some("Event") => {
+                r.events += 1;
+                r.unsigned_tail += 1;
+                r.closed = false;
+            }
+            Some("Digest") => {
+                let is_final = v.get("final").and_then(Value::as_bool).unwrap_or(false);
+                let sig = v
+                    .get("signature")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Base64::decode_vec(s).ok());
+                let msg = digest_message(seq, ph, is_final);
+                let good = sig.is_some_and(|s| {
+                    crate::asym::verify(
+                        crate::vocab::KeySpec::EcP256,
+                        &spki,
+                        crate::asym::SigningAlgorithm::EcdsaSha256,
+                        &crate::vocab::sha256(msg.as_bytes()),
+                        &s,
+                    )
+                    .unwrap_or(false)
+                });
+                if good {
+                    r.digests += 1;
+                    r.unsigned_tail = 0;
+                    r.closed = is_final;
+                } else {
+                    r.problems.push(alloc::format!(
+                        "line {ln}: the digest's signature does not verify under this public key"
+                    ));
+                }
+            }
+            _ => r
+                .problems
+                .push(alloc::format!("line {ln}: unknown recordType")),
+        }
+        let h = line_hash(line);
+        r.last_hash = Some(h.clone());
+        prev = Some((seq, h));
+    }
+    Ok(r)
+}
+
+/// Filters for [`lookup`] (LookupEvents-style).
+#[derive(Debug, Clone, Default)]
+pub struct LookupFilter {
+    /// eventName equals.
+    pub event_name: Option<String>,
+    /// A resource ARN, KeyId or SecretName contained in resourceName.
+    pub resource_name: Option<String>,
+    /// userIdentity.arn or principalId or userName equals.
+    pub principal: Option<String>,
+    /// eventTime ≥ (ISO 8601).
+    pub start_time: Option<String>,
+    /// eventTime < (ISO 8601).
+    pub end_time: Option<String>,
+    /// Only events with an errorCode.
+    pub errors_only: bool,
+}
+
+/// The events of `text` that pass `f`, as their lines.
+#[must_use]
+pub fn lookup<'a>(text: &'a str, f: &LookupFilter) -> Vec<&'a str> {
+    let start = f
+        .start_time
+        .as_deref()
+        .and_then(crate::access::policy::parse_date);
+    let end = f
+        .end_time
+        .as_deref()
+        .and_then(crate::access::policy::parse_date);
+    text.lines()
+        .filter(|line| {
+            let Ok(v) = serde_json::from_str::<Value>(line) else {
+                return false;
+            };
+            if v.get("recordType").and_then(Value::as_str) != Some("Event") {
+                return false;
+            }
+            let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+            if f.event_name.as_deref().is_some_and(|n| n != s("eventName")) {
+                return false;
+            }
+            if f.resource_name
+                .as_deref()
+                .is_some_and(|n| !s("resourceName").contains(n))
+            {
+                return false;
+            }
+            if let Some(p) = f.principal.as_deref() {
+                let id = v.get("userIdentity");
+                let g = |k: &str| {
+                    id.and_then(|i| i.get(k))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                };
+                if p != g("arn") && p != g("principalId") && p != g("userName") {
+                    return false;
+                }
+            }
+            let t = crate::access::policy::parse_date(s("eventTime"));
+            if start.is_some_and(|st| t.is_none_or(|t| t < st)) {
+                return false;
+            }
+            if end.is_some_and(|en| t.is_none_or(|t| t >= en)) {
+                return false;
+            }
+            if f.errors_only && v.get("errorCode").is_none() {
+                return false;
+            }
+            true
+        })
+        .collect()
+}

@@ -1,0 +1,204 @@
+//! The instance's side of the audit trail (crate::audit): attaching a sink, the
+//! level in force, digests signed with the store's audit key, and who the typed
+//! methods act as.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use crate::access::AuditLevel;
+use crate::api::Caller;
+use crate::asym::SigningAlgorithm;
+use crate::audit::{self, AuditOptions, AuditSink, Trail};
+use crate::error::{Error, Result};
+use crate::kms::{CreateKeyRequest, Kms};
+use crate::vocab::{KeySpec, KeyUsage};
+
+fn level_code(l: AuditLevel) -> u8 {
+    match l {
+        AuditLevel::Off => 0,
+        AuditLevel::Management => 1,
+        AuditLevel::All => 2,
+    }
+}
+
+impl Kms {
+    /// Who the typed methods (`encrypt`, `create_key`, …) act as.
+    #[must_use]
+    pub fn default_caller(&self) -> Arc<Caller> {
+        self.default_caller.lock().clone()
+    }
+
+    /// Makes the typed methods act as `caller` (from [`Kms::authenticate`], or
+    /// [`Caller::new`] with a principal ARN): every call is then authorised against
+    /// that principal's policies. In one process whoever holds the store's passphrase
+    /// can act as anyone: this is least privilege against bugs, not a boundary against
+    /// the holder (docs/SECURITY.md).
+    pub fn act_as(&self, caller: Caller) {
+        *self.default_caller.lock() = Arc::new(caller);
+    }
+
+    /// The level a store that never ran SetAuditLevel audits at, in this runtime
+    /// (docs/AUDIT.md lists each runtime's default).
+    pub fn set_default_audit_level(&self, level: AuditLevel) {
+        *self.default_audit_level.lock() = level;
+        self.audit_level_changed();
+    }
+
+    pub(crate) fn default_audit_level(&self) -> AuditLevel {
+        *self.default_audit_level.lock()
+    }
+
+    /// The level in force: the store's own, else the runtime's default.
+    pub(crate) fn current_audit_level(&self) -> AuditLevel {
+        match self.audit_level.load(Ordering::Relaxed) {
+            0 => AuditLevel::Off,
+            2 => AuditLevel::All,
+            _ => AuditLevel::Management,
+        }
+    }
+
+    pub(crate) fn audit_level_changed(&self) {
+        let set = self.state.lock().iam.as_ref().and_then(|i| i.audit_level);
+        let l = set.unwrap_or_else(|| self.default_audit_level());
+        self.audit_level.store(level_code(l), Ordering::Relaxed);
+    }
+
+    /// Attaches the audit trail's sink (replacing any other): the chain continues from
+    /// the sink's last record. Natively the CLI and Python attach a file beside the
+    /// store; Node a file or a callback; browsers IndexedDB or a callback.
+    ///
+    /// # Errors
+    /// The sink's failure to read its last record; `Rejected.AuditFailed` when that
+    /// record is not part of a trail.
+    pub fn attach_audit(&self, sink: Arc<dyn AuditSink>, opts: AuditOptions) -> Result<()> {
+        let trail = Arc::new(Trail::new(sink, opts, self.env.now())?);
+        #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
+        spawn_flusher(&trail);
+        *self.audit.lock() = Some(trail);
+        self.audit_level_changed();
+        Ok(())
+    }
+
+    /// Detaches the trail (after writing what waits and a final digest).
+    ///
+    /// # Errors
+    /// As [`Kms::audit_digest`].
+    pub async fn detach_audit(&self) -> Result<()> {
+        let r = self.audit_digest(true).await;
+        *self.audit.lock() = None;
+        r
+    }
+
+    /// Writes every waiting event and makes the trail durable.
+    ///
+    /// # Errors
+    /// `Rejected.AuditFailed`.
+    pub fn flush_audit(&self) -> Result<()> {
+        match self.audit.lock().clone() {
+            Some(t) => t.flush(true),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a digest now (`final` when the writer is about to stop: a trail that
+    /// does not end with one may have lost its tail).
+    ///
+    /// # Errors
+    /// `Rejected.AuditFailed`; the audit key's errors.
+    pub async fn audit_digest(&self, is_final: bool) -> Result<()> {
+        let Some(t) = self.audit.lock().clone() else {
+            return Ok(());
+        };
+        self.write_audit_digest(&t, is_final).await
+    }
+
+    /// The audit key's public key (SubjectPublicKeyInfo PEM): what
+    /// `strongroom audit verify --public-key` takes. Made on first use.
+    ///
+    /// # Errors
+    /// Store and backend errors.
+    pub async fn audit_public_key(&self) -> Result<String> {
+        let id = self.ensure_audit_key().await?;
+        Ok(self.get_public_key_impl(&id, None).await?.public_key)
+    }
+
+    /// The audit key's KeyId, creating it (EC_P256, SIGN/VERIFY, alias
+    /// `alias/strongroom/audit`) if the store has none.
+    async fn ensure_audit_key(&self) -> Result<String> {
+        if let Some(id) = self.state.lock().aliases.get(audit::AUDIT_KEY_ALIAS) {
+            return Ok(id.clone());
+        }
+        let meta = self
+            .create_key_impl(CreateKeyRequest {
+                key_spec: Some(KeySpec::EcP256),
+                key_usage: Some(KeyUsage::SignVerify),
+                description: Some(String::from("strongroom audit trail digests")),
+                ..Default::default()
+            })
+            .await?;
+        match self
+            .create_alias_impl(audit::AUDIT_KEY_ALIAS, &meta.key_id)
+            .await
+        {
+            Ok(()) => Ok(meta.key_id),
+            // Another call made it first: use that one (this key stays unused).
+            Err(Error::AliasExists(_)) => self
+                .state
+                .lock()
+                .aliases
+                .get(audit::AUDIT_KEY_ALIAS)
+                .cloned()
+                .ok_or(Error::Internal("audit key alias")),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) async fn write_audit_digest(&self, t: &Trail, is_final: bool) -> Result<()> {
+        let key_id = self.ensure_audit_key().await?;
+        for _ in 0..4 {
+            let (seq, prev) = t.digest_point()?;
+            let msg = audit::digest_message(seq, &prev, is_final);
+            let sig = self
+                .asymmetric_sign_impl(
+                    &key_id,
+                    None,
+                    SigningAlgorithm::EcdsaSha256,
+                    crate::SignInput::Message(msg.as_bytes()),
+                )
+                .await?;
+            let now = self.env.now();
+            let line = audit::digest_line(
+                seq,
+                &prev,
+                is_final,
+                now,
+                &sig.key_id,
+                &sig.key_version_id,
+                &sig.value,
+            );
+            if t.append_digest(seq, &line, now)? {
+                return Ok(());
+            }
+        }
+        // Records keep arriving: the next call writes the digest.
+        Ok(())
+    }
+}
+
+/// Writes waiting events at least every window (the thread ends with the trail).
+#[cfg(all(feature = "std", not(target_arch = "wasm32")))]
+fn spawn_flusher(trail: &Arc<Trail>) {
+    let weak = Arc::downgrade(trail);
+    let every = core::time::Duration::from_millis(trail.opts.window_ms.clamp(10, 1000) / 2 + 1);
+    let _ = std::thread::Builder::new()
+        .name(String::from("strongroom-audit"))
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                let Some(t) = weak.upgrade() else { return };
+                // A failure is kept in the trail (calls are refused once too much waits).
+                let _ = t.flush_waiting();
+            }
+        });
+}
