@@ -4,7 +4,7 @@
 //! (`strongroom::api::wire`); this file only reads argv.
 
 use serde_json::{Map, Value};
-use strongroom::api::{Action, Caller};
+use strongroom::api::Action;
 use strongroom::{Error, Kms};
 
 /// The list actions and the path of their list in the answer (for `--pager`).
@@ -67,7 +67,7 @@ pub(crate) fn run(kms: &Kms, action: &str, args: &[String]) -> (Value, bool) {
 fn run_inner(kms: &Kms, action: &str, args: &[String], request_id: &str) -> Result<Value, Error> {
     let action: Action = action.parse()?;
     let (mut params, pager) = parse_args(args)?;
-    let caller = Caller::owner().with_request_id(request_id);
+    let caller = (*kms.default_caller()).clone().with_request_id(request_id);
     let one = |params: &Map<String, Value>| -> Result<Value, Error> {
         pollster::block_on(kms.call_wire(&caller, action, params))
     };

@@ -2,9 +2,11 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+mod audit;
 mod envelope;
 mod kms_verb;
 mod lab;
+mod ram;
 mod secret;
 
 use std::io::{IsTerminal, Read, Write};
@@ -81,6 +83,14 @@ enum Cmd {
     /// --PageSize 50`, `strongroom kms ListKeys --pager` (every page, merged).
     /// Binary parameters and answers are base64. Put --store before `kms`.
     Kms(KmsVerbArgs),
+    /// Principals and policies (RAM's actions): users, AccessKeys, roles, policies,
+    /// AssumeRole, key and secret policies, SimulatePolicy.
+    #[command(subcommand)]
+    Ram(ram::RamCmd),
+    /// The audit trail beside the store (`<store>.audit`): verify, lookup, export,
+    /// rotate, level.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
 }
 
 #[derive(Args, Debug)]
@@ -681,15 +691,52 @@ fn passphrase() -> Result<Passphrase, Error> {
     })
 }
 
+static AUDIT_SINK: std::sync::OnceLock<Arc<strongroom::storage::FileAuditSink>> =
+    std::sync::OnceLock::new();
+
+/// The store's audit file, once `open_store` attached it.
+pub(crate) fn audit_sink() -> Option<Arc<strongroom::storage::FileAuditSink>> {
+    AUDIT_SINK.get().cloned()
+}
+
+/// Opens the store, attaches its audit trail (`<store>.audit`; level from the store,
+/// else STRONGROOM_AUDIT, else management; STRONGROOM_AUDIT_STRICT=1 makes every
+/// event durable first) and, when STRONGROOM_ACCESS_KEY_ID is set, acts as the
+/// principal its AccessKey (and STRONGROOM_SECURITY_TOKEN) names.
 pub(crate) fn open_store(path: &Path, pass: &str, kdf: KdfParams) -> Result<Kms, Error> {
     let storage = Arc::new(FileStorage::open(path)?);
-    pollster::block_on(Kms::open(KmsOptions {
+    let kms = pollster::block_on(Kms::open(KmsOptions {
         env: Env::system(),
         storage,
         root: RootSecret::passphrase(pass),
         kdf,
         backend: None,
-    }))
+    }))?;
+    let level = match std::env::var("STRONGROOM_AUDIT") {
+        Ok(l) if !l.is_empty() => strongroom::access::AuditLevel::parse(&l)?,
+        _ => strongroom::access::AuditLevel::Management,
+    };
+    kms.set_default_audit_level(level);
+    let sink = Arc::new(strongroom::storage::FileAuditSink::open(
+        strongroom::storage::FileAuditSink::beside(path),
+    )?);
+    let opts = strongroom::audit::AuditOptions {
+        strict: std::env::var("STRONGROOM_AUDIT_STRICT").is_ok_and(|v| v == "1"),
+        ..Default::default()
+    };
+    kms.attach_audit(sink.clone(), opts)?;
+    let _ = AUDIT_SINK.set(sink);
+    if let Ok(id) = std::env::var("STRONGROOM_ACCESS_KEY_ID")
+        && !id.is_empty()
+    {
+        let secret = std::env::var("STRONGROOM_ACCESS_KEY_SECRET").unwrap_or_default();
+        let token = std::env::var("STRONGROOM_SECURITY_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty());
+        let caller = kms.authenticate(&id, secret.as_bytes(), token.as_deref())?;
+        kms.act_as(caller);
+    }
+    Ok(kms)
 }
 
 pub(crate) fn metadata_json(m: &KeyMetadata) -> Value {
@@ -976,9 +1023,37 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
     if let Cmd::Run(args) = &cli.cmd {
         return secret::run_command(&cli.store, &passphrase()?, args);
     }
+    // Verifying with the public key needs neither the store nor its passphrase.
+    if let Cmd::Audit(audit::AuditCmd::Verify {
+        public_key: Some(pk),
+        files,
+        require_closed,
+    }) = &cli.cmd
+    {
+        let pem = std::fs::read(pk)
+            .map_err(|e| Error::Io(format!("cannot read {}: {e}", pk.display())))?;
+        return audit::verify(&cli.store, &pem, files, *require_closed, json_mode)
+            .map(ExitCode::from);
+    }
     let kms = open_store(&cli.store, &passphrase_for(!exists)?, KdfParams::default())?;
+    let out = run_open(&kms, cli, json_mode);
+    // Closing writes the audit trail's final digest and releases the store.
+    let closed = pollster::block_on(kms.close());
+    let code = out?;
+    closed?;
+    Ok(code)
+}
+
+fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
+    if let Cmd::Audit(cmd) = cli.cmd {
+        return audit::run(kms, &cli.store, cmd, json_mode).map(ExitCode::from);
+    }
+    if let Cmd::Ram(cmd) = cli.cmd {
+        ram::run(kms, cmd, json_mode)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Cmd::Kms(args) = &cli.cmd {
-        let (v, ok) = kms_verb::run(&kms, &args.action, &args.params);
+        let (v, ok) = kms_verb::run(kms, &args.action, &args.params);
         let text = serde_json::to_string_pretty(&v).unwrap_or_default();
         if ok {
             println!("{text}");
@@ -1469,9 +1544,9 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
                 );
             }
         }
-        Cmd::Encrypt(a) => envelope::encrypt(&kms, a, json_mode)?,
-        Cmd::Decrypt(a) => envelope::decrypt(&kms, a, json_mode)?,
-        Cmd::Store(cmd) => store_cmd(&kms, cmd, json_mode)?,
+        Cmd::Encrypt(a) => envelope::encrypt(kms, a, json_mode)?,
+        Cmd::Decrypt(a) => envelope::decrypt(kms, a, json_mode)?,
+        Cmd::Store(cmd) => store_cmd(kms, cmd, json_mode)?,
         Cmd::RandomPassword(a) => {
             let p = kms.get_random_password(&strongroom::GetRandomPasswordRequest {
                 length: a.length,
@@ -1488,8 +1563,8 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
                 &json!({"RandomPasswordFile": a.out.display().to_string(), "Length": p.len()}),
             );
         }
-        Cmd::Secret(cmd) => secret::run(&kms, cmd, json_mode)?,
-        Cmd::Lab(_) | Cmd::Kms(_) | Cmd::Run(_) => {}
+        Cmd::Secret(cmd) => secret::run(kms, cmd, json_mode)?,
+        Cmd::Lab(_) | Cmd::Kms(_) | Cmd::Run(_) | Cmd::Ram(_) | Cmd::Audit(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use strongroom::api::{Caller, Request, Response};
+use strongroom::api::{Request, Response};
 use strongroom::{
     BoxFuture, CreateSecretRequest, DeleteSecretRequest, DescribeSecretRequest, Error,
     GetSecretValueRequest, KeyFilter, Kms, ListSecretVersionIdsRequest, ListSecretsRequest,
@@ -241,7 +241,10 @@ fn tags(list: &[String]) -> Result<Vec<Tag>, Error> {
 /// One action through the dispatch; its answer as Alibaba's JSON.
 fn call(kms: &Kms, req: Request) -> Result<(Response, Value), Error> {
     let rid = kms.new_request_id();
-    let resp = pollster::block_on(kms.call(&Caller::owner().with_request_id(rid.clone()), req))?;
+    let resp = pollster::block_on(kms.call(
+        &(*kms.default_caller()).clone().with_request_id(rid.clone()),
+        req,
+    ))?;
     let wire = resp.to_wire(&rid)?;
     Ok((resp, wire))
 }

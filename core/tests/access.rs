@@ -956,3 +956,156 @@ fn lookup_filters_events() {
         3
     );
 }
+
+/// A sink that tells appended lines from synced ones.
+#[derive(Default)]
+struct SyncSink {
+    appended: std::sync::Mutex<String>,
+    durable: std::sync::Mutex<String>,
+}
+
+impl strongroom::audit::AuditSink for SyncSink {
+    fn append(&self, lines: &[u8]) -> strongroom::Result<()> {
+        self.appended
+            .lock()
+            .unwrap()
+            .push_str(std::str::from_utf8(lines).unwrap());
+        Ok(())
+    }
+    fn sync(&self) -> strongroom::Result<()> {
+        let a = self.appended.lock().unwrap().clone();
+        *self.durable.lock().unwrap() = a;
+        Ok(())
+    }
+    fn last_line(&self) -> strongroom::Result<Option<String>> {
+        Ok(self
+            .appended
+            .lock()
+            .unwrap()
+            .lines()
+            .last()
+            .map(String::from))
+    }
+}
+
+#[test]
+fn management_events_are_durable_before_the_answer_and_reads_within_the_window() {
+    let (kms, clock, _) = fresh();
+    let sink = Arc::new(SyncSink::default());
+    kms.attach_audit(
+        sink.clone(),
+        AuditOptions {
+            window_ms: 1000,
+            ..AuditOptions::default()
+        },
+    )
+    .unwrap();
+    kms.set_default_audit_level(AuditLevel::All);
+    let key = owner(&kms, "CreateKey", json!({}))["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Acknowledged → durable.
+    assert!(
+        sink.durable
+            .lock()
+            .unwrap()
+            .contains("\"eventName\":\"CreateKey\"")
+    );
+    // A read waits (in memory, or appended but not synced) at most the window.
+    owner(&kms, "Encrypt", json!({"KeyId": key, "Plaintext": "aGk="}));
+    assert!(
+        !sink
+            .durable
+            .lock()
+            .unwrap()
+            .contains("\"eventName\":\"Encrypt\"")
+    );
+    clock.advance(1000);
+    owner(&kms, "DescribeKey", json!({"KeyId": key}));
+    assert!(
+        sink.appended
+            .lock()
+            .unwrap()
+            .contains("\"eventName\":\"Encrypt\"")
+    );
+    // The flusher thread syncs what waits (every half window at most).
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        sink.durable
+            .lock()
+            .unwrap()
+            .contains("\"eventName\":\"DescribeKey\"")
+            || sink
+                .appended
+                .lock()
+                .unwrap()
+                .contains("\"eventName\":\"DescribeKey\"")
+    );
+    // Strict mode: every event durable first.
+    let (kms, _, _) = fresh();
+    let sink = Arc::new(SyncSink::default());
+    kms.attach_audit(
+        sink.clone(),
+        AuditOptions {
+            strict: true,
+            ..AuditOptions::default()
+        },
+    )
+    .unwrap();
+    kms.set_default_audit_level(AuditLevel::All);
+    owner(&kms, "ListKeys", json!({}));
+    assert!(
+        sink.durable
+            .lock()
+            .unwrap()
+            .contains("\"eventName\":\"ListKeys\"")
+    );
+}
+
+/// Writing to the trail fails: a change that was made says so; reads go on until too
+/// many events wait; nothing is dropped once the sink works again.
+#[test]
+fn an_unwritable_trail_is_reported_not_ignored() {
+    struct Flaky {
+        inner: MemoryAuditSink,
+        broken: std::sync::atomic::AtomicBool,
+    }
+    impl strongroom::audit::AuditSink for Flaky {
+        fn append(&self, lines: &[u8]) -> strongroom::Result<()> {
+            if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(strongroom::Error::Io("disk full".into()));
+            }
+            self.inner.append(lines)
+        }
+        fn sync(&self) -> strongroom::Result<()> {
+            Ok(())
+        }
+        fn last_line(&self) -> strongroom::Result<Option<String>> {
+            self.inner.last_line()
+        }
+    }
+    let (kms, _, _) = fresh();
+    let sink = Arc::new(Flaky {
+        inner: MemoryAuditSink::new(),
+        broken: false.into(),
+    });
+    kms.attach_audit(sink.clone(), AuditOptions::default())
+        .unwrap();
+    kms.set_default_audit_level(AuditLevel::All);
+    sink.broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = call(&kms, &Caller::owner(), "CreateKey", json!({})).unwrap_err();
+    assert_eq!(err, "Rejected.AuditFailed");
+    sink.broken
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    owner(&kms, "CreateKey", json!({}));
+    let names: Vec<String> = events(&sink.inner.text())
+        .iter()
+        .map(|e| e["eventName"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["CreateKey", "CreateKey"],
+        "the first event waited and was written"
+    );
+}

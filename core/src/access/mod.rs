@@ -315,6 +315,8 @@ pub(crate) struct Iam {
     pub(crate) key_policies: BTreeMap<String, ResourcePolicy>,
     pub(crate) secret_policies: BTreeMap<String, ResourcePolicy>,
     pub(crate) audit_level: Option<AuditLevel>,
+    /// The audit trail's signing key: EC_P256, PKCS#8 (made with the first digest).
+    pub(crate) audit_key: Option<SecretBytes>,
     /// Compiled: the default resource policy, and the system policies by name.
     pub(crate) default_policy: Arc<Policy>,
     pub(crate) system: BTreeMap<&'static str, Arc<Policy>>,
@@ -346,6 +348,7 @@ impl Iam {
             key_policies: BTreeMap::new(),
             secret_policies: BTreeMap::new(),
             audit_level: None,
+            audit_key: None,
             default_policy,
             system,
         })
@@ -417,6 +420,12 @@ impl Iam {
                 w.bytes32(p.document.as_bytes());
             }
         }
+        w.bytes16(
+            self.audit_key
+                .as_ref()
+                .map(SecretBytes::expose)
+                .unwrap_or_default(),
+        );
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Iam> {
@@ -522,6 +531,8 @@ impl Iam {
                 }
             }
         }
+        let ak = r.bytes16().ok_or_else(t)?;
+        iam.audit_key = (!ak.is_empty()).then(|| SecretBytes::new(ak.to_vec()));
         Ok(iam)
     }
 }

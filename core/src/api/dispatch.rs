@@ -202,9 +202,18 @@ impl Kms {
                 error: out.as_ref().err().map(|e| (e.code(), e.to_string())),
             };
             let durable = crate::audit::is_management(action);
-            t.record(event, durable, now_ms)?;
-            if t.digest_due(now_ms) {
-                Box::pin(self.write_audit_digest(&t, false)).await?;
+            // A call that failed reports its own error; one that succeeded but whose
+            // event cannot be made durable reports that (the trail keeps the event
+            // and refuses further calls once too many wait).
+            let recorded = t.record(event, durable, now_ms);
+            if t.digest_due(now_ms) && recorded.is_ok() {
+                let digest = Box::pin(self.write_audit_digest(&t, false)).await;
+                if out.is_ok() {
+                    digest?;
+                }
+            }
+            if out.is_ok() {
+                recorded?;
             }
         }
         out

@@ -1,6 +1,6 @@
 //! The audit trail: one event per call through the dispatch, with ActionTrail's field
 //! names, hash-chained, and sealed every so often by a digest record signed with the
-//! store's audit key (EC_P256, alias `alias/strongroom/audit`), so that
+//! store's audit key (EC_P256, sealed in the store beside its principals), so that
 //! [`verify`] — given only the public key — finds an edited, removed, reordered or
 //! inserted record, and a tail cut off after the last digest.
 //!
@@ -25,8 +25,6 @@ use crate::api::{Action, Caller, Family, Resource};
 use crate::backend::MaybeSendSync;
 use crate::error::{Error, Result};
 
-/// The alias of the store's audit signing key.
-pub const AUDIT_KEY_ALIAS: &str = "alias/strongroom/audit";
 /// What a digest's signature covers, before its fields.
 pub const DIGEST_DOMAIN: &str = "strongroom-audit-digest-v1";
 /// `prevHash` of the first record of a trail.
@@ -281,6 +279,8 @@ pub(crate) struct ChainPos {
     pub(crate) prev_hash: String,
     pub(crate) since_digest: u64,
     pub(crate) last_digest_ms: u64,
+    /// The last record is a final digest (nothing to sign at the next close).
+    pub(crate) closed: bool,
 }
 
 impl ChainPos {
@@ -292,6 +292,7 @@ impl ChainPos {
                 prev_hash: String::from(GENESIS),
                 since_digest: 0,
                 last_digest_ms: now_ms,
+                closed: false,
             });
         };
         let v: Value = serde_json::from_str(line)
@@ -306,6 +307,8 @@ impl ChainPos {
             // A restart starts a new digest period.
             since_digest: u64::from(v.get("recordType").and_then(Value::as_str) != Some("Digest")),
             last_digest_ms: now_ms,
+            closed: v.get("recordType").and_then(Value::as_str) == Some("Digest")
+                && v.get("final").and_then(Value::as_bool) == Some(true),
         })
     }
 }
@@ -391,6 +394,7 @@ impl Trail {
             pos.prev_hash = line_hash(&line);
             pos.next_seq += 1;
             pos.since_digest += 1;
+            pos.closed = false;
             buf.push_str(&line);
             buf.push('\n');
         }
@@ -423,6 +427,35 @@ impl Trail {
         self.write_locked(&mut i, true)
     }
 
+    /// Rotates the sink (`rotate` renames its file and starts a fresh one) with nothing
+    /// written in between, then starts the fresh file with a `Continuation` record that
+    /// links it to the last record of the old one.
+    pub(crate) fn rotate(&self, rotate: &mut dyn FnMut() -> Result<()>, now_ms: u64) -> Result<()> {
+        let mut i = self.inner.lock();
+        self.write_locked(&mut i, true)?;
+        rotate()?;
+        let line = json!({
+            "recordType": "Continuation",
+            "seq": i.pos.next_seq,
+            "prevHash": i.pos.prev_hash,
+            "time": crate::time::iso8601_ms(now_ms),
+        })
+        .to_string();
+        let mut buf = line.clone();
+        buf.push('\n');
+        self.sink
+            .append(buf.as_bytes())
+            .and_then(|()| self.sink.sync())
+            .map_err(|e| {
+                Error::AuditFailed(alloc::format!("the rotated trail cannot be started: {e}"))
+            })?;
+        i.pos.prev_hash = line_hash(&line);
+        i.pos.next_seq += 1;
+        i.pos.since_digest += 1;
+        i.pos.closed = false;
+        Ok(())
+    }
+
     /// Whether a digest is due.
     pub(crate) fn digest_due(&self, now_ms: u64) -> bool {
         let i = self.inner.lock();
@@ -432,16 +465,27 @@ impl Trail {
                 || now_ms.saturating_sub(i.pos.last_digest_ms) >= self.opts.digest_interval_ms)
     }
 
-    /// Writes the waiting events and returns where the digest goes: (seq, prevHash).
-    pub(crate) fn digest_point(&self) -> Result<(u64, String)> {
+    /// Writes the waiting events and returns where the digest goes: (seq, prevHash),
+    /// or None when there is nothing to sign (no record since the last digest, and a
+    /// final one is not wanted or already there).
+    pub(crate) fn digest_point(&self, is_final: bool) -> Result<Option<(u64, String)>> {
         let mut i = self.inner.lock();
         self.write_locked(&mut i, false)?;
-        Ok((i.pos.next_seq, i.pos.prev_hash.clone()))
+        if i.pos.since_digest == 0 && (!is_final || i.pos.closed || i.pos.next_seq == 0) {
+            return Ok(None);
+        }
+        Ok(Some((i.pos.next_seq, i.pos.prev_hash.clone())))
     }
 
     /// Appends a signed digest at (seq, prev) — unless records were written since,
     /// in which case the caller tries again later.
-    pub(crate) fn append_digest(&self, seq: u64, line: &str, now_ms: u64) -> Result<bool> {
+    pub(crate) fn append_digest(
+        &self,
+        seq: u64,
+        line: &str,
+        is_final: bool,
+        now_ms: u64,
+    ) -> Result<bool> {
         let mut i = self.inner.lock();
         if i.pos.next_seq != seq {
             return Ok(false);
@@ -460,8 +504,16 @@ impl Trail {
         i.pos.next_seq += 1;
         i.pos.since_digest = 0;
         i.pos.last_digest_ms = now_ms;
+        i.pos.closed = is_final;
         Ok(true)
     }
+}
+
+/// The audit key's fingerprint in digest records: hex SHA-256 of its
+/// SubjectPublicKeyInfo DER.
+#[must_use]
+pub fn key_fingerprint(spki_der: &[u8]) -> String {
+    hex(&crate::vocab::sha256(spki_der))
 }
 
 /// The bytes a digest's signature covers (their SHA-256 is what is signed).
@@ -476,8 +528,7 @@ pub(crate) fn digest_line(
     prev_hash: &str,
     is_final: bool,
     time_ms: u64,
-    key_id: &str,
-    key_version_id: &str,
+    key_fingerprint: &str,
     signature: &[u8],
 ) -> String {
     use base64ct::{Base64, Encoding};
@@ -487,8 +538,7 @@ pub(crate) fn digest_line(
         "prevHash": prev_hash,
         "digestTime": crate::time::iso8601_ms(time_ms),
         "final": is_final,
-        "keyId": key_id,
-        "keyVersionId": key_version_id,
+        "keyFingerprint": key_fingerprint,
         "signatureAlgorithm": "ECDSA_SHA_256",
         "signature": Base64::encode_string(signature),
     })
@@ -535,6 +585,7 @@ impl AuditReport {
 pub fn verify(text: &str, public_key: &[u8], after: Option<&str>) -> Result<AuditReport> {
     use base64ct::{Base64, Encoding};
     let spki = crate::asym::spki_der(public_key)?;
+    let fingerprint = key_fingerprint(&spki);
     let mut r = AuditReport::default();
     let mut prev: Option<(u64, String)> = None;
     for (n, line) in text.split('\n').enumerate() {
@@ -586,6 +637,8 @@ pub fn verify(text: &str, public_key: &[u8], after: Option<&str>) -> Result<Audi
                 r.unsigned_tail += 1;
                 r.closed = false;
             }
+            // The first record of a rotated file: it links to the previous file.
+            Some("Continuation") => r.closed = false,
             Some("Digest") => {
                 let is_final = v.get("final").and_then(Value::as_bool).unwrap_or(false);
                 let sig = v
@@ -607,6 +660,12 @@ pub fn verify(text: &str, public_key: &[u8], after: Option<&str>) -> Result<Audi
                     r.digests += 1;
                     r.unsigned_tail = 0;
                     r.closed = is_final;
+                } else if v.get("keyFingerprint").and_then(Value::as_str)
+                    != Some(fingerprint.as_str())
+                {
+                    r.problems.push(alloc::format!(
+                        "line {ln}: the digest was signed by another audit key than this public key"
+                    ));
                 } else {
                     r.problems.push(alloc::format!(
                         "line {ln}: the digest's signature does not verify under this public key"

@@ -10,9 +10,10 @@ use crate::access::AuditLevel;
 use crate::api::Caller;
 use crate::asym::SigningAlgorithm;
 use crate::audit::{self, AuditOptions, AuditSink, Trail};
-use crate::error::{Error, Result};
-use crate::kms::{CreateKeyRequest, Kms};
-use crate::vocab::{KeySpec, KeyUsage};
+use crate::error::Result;
+use crate::kms::Kms;
+use crate::secret::SecretBytes;
+use crate::vocab::KeySpec;
 
 fn level_code(l: AuditLevel) -> u8 {
     match l {
@@ -90,6 +91,21 @@ impl Kms {
         r
     }
 
+    /// Rotates the trail: a final digest, then `rotate` (which renames the sink's file
+    /// and starts a new one, e.g. [`crate::storage::FileAuditSink::rotate`]) with
+    /// nothing written in between, then a `Continuation` record that chains the new
+    /// file to the old one.
+    ///
+    /// # Errors
+    /// `Rejected.AuditFailed`; `rotate`'s error.
+    pub async fn rotate_audit(&self, rotate: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        let Some(t) = self.audit.lock().clone() else {
+            return Ok(());
+        };
+        self.write_audit_digest(&t, true).await?;
+        t.rotate(rotate, self.env.now())
+    }
+
     /// Writes every waiting event and makes the trail durable.
     ///
     /// # Errors
@@ -117,67 +133,57 @@ impl Kms {
     /// `strongroom audit verify --public-key` takes. Made on first use.
     ///
     /// # Errors
-    /// Store and backend errors.
+    /// Store errors; `Rejected.Unsupported` in a build without EC_P256.
     pub async fn audit_public_key(&self) -> Result<String> {
-        let id = self.ensure_audit_key().await?;
-        Ok(self.get_public_key_impl(&id, None).await?.public_key)
+        let key = self.ensure_audit_key().await?;
+        let der = crate::asym::KeyCache::default().public_key(KeySpec::EcP256, key.expose())?;
+        Ok(crate::asym::spki_pem(&der))
     }
 
-    /// The audit key's KeyId, creating it (EC_P256, SIGN/VERIFY, alias
-    /// `alias/strongroom/audit`) if the store has none.
-    async fn ensure_audit_key(&self) -> Result<String> {
-        if let Some(id) = self.state.lock().aliases.get(audit::AUDIT_KEY_ALIAS) {
-            return Ok(id.clone());
-        }
-        let meta = self
-            .create_key_impl(CreateKeyRequest {
-                key_spec: Some(KeySpec::EcP256),
-                key_usage: Some(KeyUsage::SignVerify),
-                description: Some(String::from("strongroom audit trail digests")),
-                ..Default::default()
-            })
-            .await?;
-        match self
-            .create_alias_impl(audit::AUDIT_KEY_ALIAS, &meta.key_id)
-            .await
+    /// The audit key (EC_P256, PKCS#8), sealed in the store with its principals; made
+    /// (one store write) the first time a digest or the public key is needed. It is not
+    /// a CMK: it never shows in ListKeys and no action can use or delete it.
+    async fn ensure_audit_key(&self) -> Result<SecretBytes> {
+        if let Some(k) = self
+            .state
+            .lock()
+            .iam
+            .as_ref()
+            .and_then(|i| i.audit_key.clone())
         {
-            Ok(()) => Ok(meta.key_id),
-            // Another call made it first: use that one (this key stays unused).
-            Err(Error::AliasExists(_)) => self
-                .state
-                .lock()
-                .aliases
-                .get(audit::AUDIT_KEY_ALIAS)
-                .cloned()
-                .ok_or(Error::Internal("audit key alias")),
-            Err(e) => Err(e),
+            return Ok(k);
         }
+        let fresh = crate::asym::generate(KeySpec::EcP256)?;
+        self.mutate(|tx| {
+            let iam = tx.iam_mut(|| self.new_iam_table())?;
+            Ok(iam.audit_key.get_or_insert(fresh).clone())
+        })
+        .await
     }
 
     pub(crate) async fn write_audit_digest(&self, t: &Trail, is_final: bool) -> Result<()> {
-        let key_id = self.ensure_audit_key().await?;
+        // Nothing to sign: no audit key is made for an empty trail either.
+        if t.digest_point(is_final)?.is_none() {
+            return Ok(());
+        }
+        let key = self.ensure_audit_key().await?;
+        let signer = crate::asym::KeyCache::default();
+        let spki = signer.public_key(KeySpec::EcP256, key.expose())?;
+        let fingerprint = audit::key_fingerprint(&spki);
         for _ in 0..4 {
-            let (seq, prev) = t.digest_point()?;
+            let Some((seq, prev)) = t.digest_point(is_final)? else {
+                return Ok(());
+            };
             let msg = audit::digest_message(seq, &prev, is_final);
-            let sig = self
-                .asymmetric_sign_impl(
-                    &key_id,
-                    None,
-                    SigningAlgorithm::EcdsaSha256,
-                    crate::SignInput::Message(msg.as_bytes()),
-                )
-                .await?;
+            let sig = signer.sign(
+                KeySpec::EcP256,
+                key.expose(),
+                SigningAlgorithm::EcdsaSha256,
+                &crate::vocab::sha256(msg.as_bytes()),
+            )?;
             let now = self.env.now();
-            let line = audit::digest_line(
-                seq,
-                &prev,
-                is_final,
-                now,
-                &sig.key_id,
-                &sig.key_version_id,
-                &sig.value,
-            );
-            if t.append_digest(seq, &line, now)? {
+            let line = audit::digest_line(seq, &prev, is_final, now, &fingerprint, &sig);
+            if t.append_digest(seq, &line, is_final, now)? {
                 return Ok(());
             }
         }

@@ -446,6 +446,10 @@ fn check_policy_name_param(name: &Option<String>) -> Result<()> {
 
 impl Kms {
     /// A fresh principals table: a new account id and STS key.
+    pub(crate) fn new_iam_table(&self) -> Result<Iam> {
+        self.new_iam()
+    }
+
     fn new_iam(&self) -> Result<Iam> {
         let acct = access::new_account_id(self.env.random()?);
         Iam::new(acct, SecretBytes::new(self.env.random::<32>()?.to_vec()))
