@@ -202,6 +202,62 @@ impl strongroom::api::CallHook for PyCallHook {
     }
 }
 
+/// A Python callable that receives the audit trail's records (`str`, whole lines);
+/// returning means they are kept (durable, as far as the host is concerned).
+struct PyAuditSink {
+    callback: Py<PyAny>,
+    last: std::sync::Mutex<Option<String>>,
+}
+
+impl strongroom::audit::AuditSink for PyAuditSink {
+    fn append(&self, lines: &[u8]) -> strongroom::Result<()> {
+        let text = String::from_utf8_lossy(lines).into_owned();
+        Python::attach(|py| self.callback.call1(py, (text.clone(),)).map(|_| ()))
+            .map_err(|e| Error::AuditFailed(format!("the audit callback raised: {e}")))?;
+        if let Some(l) = text.lines().last() {
+            if let Ok(mut g) = self.last.lock() {
+                *g = Some(l.to_string());
+            }
+        }
+        Ok(())
+    }
+    fn sync(&self) -> strongroom::Result<()> {
+        Ok(())
+    }
+    fn last_line(&self) -> strongroom::Result<Option<String>> {
+        Ok(self.last.lock().ok().and_then(|g| g.clone()))
+    }
+}
+
+fn audit_options(strict: bool) -> strongroom::audit::AuditOptions {
+    strongroom::audit::AuditOptions {
+        strict,
+        ..Default::default()
+    }
+}
+
+/// Checks an audit trail (its text) with the audit key's public key (PEM):
+/// `{intact, events, digests, closed, unsigned_tail, last_hash, problems}`.
+#[pyfunction]
+#[pyo3(signature = (text, public_key, after=None))]
+fn verify_audit<'py>(
+    py: Python<'py>,
+    text: &str,
+    public_key: &[u8],
+    after: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let r = strongroom::audit::verify(text, public_key, after).map_err(to_pyerr)?;
+    let d = PyDict::new(py);
+    d.set_item("intact", r.ok())?;
+    d.set_item("events", r.events)?;
+    d.set_item("digests", r.digests)?;
+    d.set_item("closed", r.closed)?;
+    d.set_item("unsigned_tail", r.unsigned_tail)?;
+    d.set_item("last_hash", r.last_hash)?;
+    d.set_item("problems", r.problems)?;
+    Ok(d)
+}
+
 /// A decrypt's exact and required contexts, converted.
 type Contexts = (Option<EncryptionContext>, Option<EncryptionContext>);
 fn contexts(
@@ -283,31 +339,103 @@ impl strongroom::SecretRotator for PySecretRotator {
 
 #[pymethods]
 impl Kms {
+    /// Opens the store at `path`; its audit trail is `<path>.audit` at `audit_level`
+    /// (the store's own level wins once SetAuditLevel ran; `off` attaches nothing).
     #[staticmethod]
-    #[pyo3(signature = (path, passphrase, transport=None))]
+    #[pyo3(signature = (path, passphrase, transport=None, audit_level="management", audit_strict=false))]
     fn open(
         py: Python<'_>,
         path: std::path::PathBuf,
         passphrase: &str,
         transport: Option<Py<PyAny>>,
+        audit_level: &str,
+        audit_strict: bool,
     ) -> PyResult<Self> {
         let backend = backend_for(py, transport)?;
         let root = root(passphrase);
+        let level = strongroom::access::AuditLevel::parse(audit_level).map_err(to_pyerr)?;
         let kms = py
             .detach(|| -> strongroom::Result<CoreKms> {
                 let storage = Arc::new(FileStorage::open(&path)?);
-                pollster::block_on(CoreKms::open(KmsOptions {
+                let kms = pollster::block_on(CoreKms::open(KmsOptions {
                     env: Env::system(),
                     storage,
                     root,
                     kdf: KdfParams::default(),
                     backend,
-                }))
+                }))?;
+                kms.set_default_audit_level(level);
+                if level != strongroom::access::AuditLevel::Off {
+                    let sink = strongroom::storage::FileAuditSink::open(
+                        strongroom::storage::FileAuditSink::beside(&path),
+                    )?;
+                    kms.attach_audit(Arc::new(sink), audit_options(audit_strict))?;
+                }
+                Ok(kms)
             })
             .map_err(to_pyerr)?;
         Ok(Kms {
             inner: Arc::new(kms),
         })
+    }
+
+    /// Sends the audit trail's records to `callback` (a callable taking one `str` of
+    /// whole lines) at `level`; `last_line` continues an earlier trail's chain.
+    #[pyo3(signature = (callback, level="all", strict=false, last_line=None))]
+    fn attach_audit(
+        &self,
+        callback: Py<PyAny>,
+        level: &str,
+        strict: bool,
+        last_line: Option<String>,
+    ) -> PyResult<()> {
+        let level = strongroom::access::AuditLevel::parse(level).map_err(to_pyerr)?;
+        self.inner.set_default_audit_level(level);
+        self.inner
+            .attach_audit(
+                Arc::new(PyAuditSink {
+                    callback,
+                    last: std::sync::Mutex::new(last_line),
+                }),
+                audit_options(strict),
+            )
+            .map_err(to_pyerr)
+    }
+
+    /// Writes every waiting audit event and makes the trail durable.
+    fn flush_audit(&self, py: Python<'_>) -> PyResult<()> {
+        let kms = self.inner.clone();
+        py.detach(|| kms.flush_audit()).map_err(to_pyerr)
+    }
+
+    /// The audit key's public key (PEM).
+    fn audit_public_key(&self, py: Python<'_>) -> PyResult<String> {
+        let kms = self.inner.clone();
+        py.detach(|| pollster::block_on(kms.audit_public_key()))
+            .map_err(to_pyerr)
+    }
+
+    /// Acts as the principal an AccessKey pair (and SecurityToken) names: every later
+    /// call is authorised against its policies. Returns the principal's ARN.
+    #[pyo3(signature = (access_key_id, access_key_secret, security_token=None))]
+    fn authenticate(
+        &self,
+        access_key_id: &str,
+        access_key_secret: &str,
+        security_token: Option<&str>,
+    ) -> PyResult<String> {
+        let c = self
+            .inner
+            .authenticate(access_key_id, access_key_secret.as_bytes(), security_token)
+            .map_err(to_pyerr)?;
+        let p = c.principal.clone();
+        self.inner.act_as(c);
+        Ok(p)
+    }
+
+    /// Acts as `principal` (an ARN; `owner` for the store's owner).
+    fn act_as(&self, principal: &str) {
+        self.inner.act_as(strongroom::api::Caller::new(principal));
     }
 
     /// Any action by Alibaba's name; `params_json` is its wire parameters (a JSON
@@ -1468,7 +1596,7 @@ fn verify_signature(
 mod _native {
     #[pymodule_export]
     use super::{
-        BackendServer, Kms, vector_open_envelope, vector_seal, vector_seal_envelope,
+        BackendServer, Kms, vector_open_envelope, vector_seal, vector_seal_envelope, verify_audit,
         verify_signature,
     };
 }

@@ -39,7 +39,7 @@ def test_a_mixed_workload_is_recorded_call_by_call():
     arn = f"acs:kms:strongroom:local:key/{key_id}"
     alias = "acs:kms:strongroom:local:alias/py"
     assert [(r.action, r.resources, r.code) for r in seen] == [
-        ("CreateKey", ["*"], None),
+        ("CreateKey", ["*", arn], None),
         ("CreateAlias", [arn, alias], None),
         ("Encrypt", [alias, arn], None),
         ("Decrypt", [arn], None),

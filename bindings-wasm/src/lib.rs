@@ -402,6 +402,46 @@ impl strongroom::api::CallHook for JsCallHook {
     }
 }
 
+/// A JS audit sink: `append(lines: string)` (whole lines; returning means written),
+/// `sync()` (durable; optional). A throw is `Rejected.AuditFailed`.
+struct JsAuditSink {
+    append: Function,
+    sync: Option<Function>,
+    last: core::cell::RefCell<Option<String>>,
+}
+
+impl strongroom::audit::AuditSink for JsAuditSink {
+    fn append(&self, lines: &[u8]) -> strongroom::Result<()> {
+        let text = String::from_utf8_lossy(lines);
+        self.append
+            .call1(&JsValue::UNDEFINED, &JsValue::from_str(&text))
+            .map_err(|e| {
+                strongroom::Error::AuditFailed(format!(
+                    "the audit sink threw: {}",
+                    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+                ))
+            })?;
+        if let Some(l) = text.lines().last() {
+            *self.last.borrow_mut() = Some(l.to_string());
+        }
+        Ok(())
+    }
+    fn sync(&self) -> strongroom::Result<()> {
+        if let Some(f) = &self.sync {
+            f.call0(&JsValue::UNDEFINED).map_err(|e| {
+                strongroom::Error::AuditFailed(format!(
+                    "the audit sink's sync threw: {}",
+                    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+                ))
+            })?;
+        }
+        Ok(())
+    }
+    fn last_line(&self) -> strongroom::Result<Option<String>> {
+        Ok(self.last.borrow().clone())
+    }
+}
+
 /// A JS rotator: `async ({ step, secretName, versionId, secretType, extendedConfig,
 /// value }) => …` — for `create` it resolves to the new value (a string or a
 /// Uint8Array); for `set` and `test` it gets the value and resolves to anything. A
@@ -525,6 +565,78 @@ impl NativeKms {
                 .map_err(|e| js_err(&e))?;
             Ok(JsValue::from_str(&answer))
         })
+    }
+
+    /// Sends the audit trail to `append(lines)` (and `sync()`), continuing the chain
+    /// after `last_line`, at `level` (off, management, all) unless the store set its
+    /// own; `strict`: every event durable before its call is answered.
+    #[wasm_bindgen(js_name = attachAudit)]
+    pub fn attach_audit(
+        &self,
+        append: Function,
+        sync: Option<Function>,
+        last_line: Option<String>,
+        level: String,
+        strict: bool,
+    ) -> Result<(), JsValue> {
+        let level = strongroom::access::AuditLevel::parse(&level).map_err(|e| js_err(&e))?;
+        self.inner.set_default_audit_level(level);
+        self.inner
+            .attach_audit(
+                Arc::new(JsAuditSink {
+                    append,
+                    sync,
+                    last: core::cell::RefCell::new(last_line),
+                }),
+                strongroom::audit::AuditOptions {
+                    strict,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| js_err(&e))
+    }
+
+    /// Writes every waiting audit event and syncs the sink.
+    #[wasm_bindgen(js_name = flushAudit)]
+    pub fn flush_audit(&self) -> Result<(), JsValue> {
+        self.inner.flush_audit().map_err(|e| js_err(&e))
+    }
+
+    /// The audit key's public key (PEM), made on first use.
+    #[wasm_bindgen(js_name = auditPublicKey)]
+    pub fn audit_public_key(&self) -> Result<JsValue, JsValue> {
+        let kms = self.inner.clone();
+        promise(async move {
+            let pem = kms.audit_public_key().await.map_err(|e| js_err(&e))?;
+            Ok(JsValue::from_str(&pem))
+        })
+    }
+
+    /// Acts as the principal an AccessKey pair (and SecurityToken) names; returns its
+    /// ARN.
+    pub fn authenticate(
+        &self,
+        access_key_id: String,
+        access_key_secret: String,
+        security_token: Option<String>,
+    ) -> Result<String, JsValue> {
+        let c = self
+            .inner
+            .authenticate(
+                &access_key_id,
+                access_key_secret.as_bytes(),
+                security_token.as_deref(),
+            )
+            .map_err(|e| js_err(&e))?;
+        let p = c.principal.clone();
+        self.inner.act_as(c);
+        Ok(p)
+    }
+
+    /// Acts as `principal` (an ARN, or `owner`).
+    #[wasm_bindgen(js_name = actAs)]
+    pub fn act_as(&self, principal: String) {
+        self.inner.act_as(strongroom::api::Caller::new(principal));
     }
 
     /// Installs `hook` (or removes it, with `undefined`): called after every action
@@ -1708,6 +1820,38 @@ pub fn verify_signature(
         &signature,
     )
     .map_err(|e| js_err(&e))
+}
+
+/// Checks an audit trail's text with the audit key's public key (PEM or DER):
+/// `{ intact, events, digests, closed, unsignedTail, lastHash, problems }`.
+///
+/// # Errors
+/// `InvalidParameter.PublicKey`.
+#[wasm_bindgen(js_name = verifyAudit)]
+pub fn verify_audit(
+    text: String,
+    public_key: Vec<u8>,
+    after: Option<String>,
+) -> Result<JsValue, JsValue> {
+    let r =
+        strongroom::audit::verify(&text, &public_key, after.as_deref()).map_err(|e| js_err(&e))?;
+    let o = Object::new();
+    set(&o, "intact", r.ok());
+    set(&o, "events", r.events as f64);
+    set(&o, "digests", r.digests as f64);
+    set(&o, "closed", r.closed);
+    set(&o, "unsignedTail", r.unsigned_tail as f64);
+    set(
+        &o,
+        "lastHash",
+        r.last_hash.map_or(JsValue::NULL, |h| JsValue::from_str(&h)),
+    );
+    let problems = Array::new();
+    for p in &r.problems {
+        problems.push(&JsValue::from_str(p));
+    }
+    set(&o, "problems", problems);
+    Ok(o.into())
 }
 
 /// Hazmat for the shared test vectors: seal a blob with explicit material and nonce.

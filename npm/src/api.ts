@@ -80,6 +80,14 @@ async function call<T>(p: () => Promise<T>): Promise<T> {
   }
 }
 
+function callSync<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw convert(e);
+  }
+}
+
 function invalid(name: string, why: string): InvalidParameterError {
   return new InvalidParameterError(`InvalidParameter.${name}`, `invalid ${name}: ${why}`);
 }
@@ -225,6 +233,51 @@ export interface OpenOptions {
    * instead of the wasm core's pure-Rust RSA / ECDSA. Default true where WebCrypto
    * exists. Signing a digest, secp256k1 and everything public stay in wasm. */
   platformCrypto?: boolean;
+  /** Act as the principal these credentials name (a RAM user's AccessKey, or
+   * AssumeRole's temporary credentials): every call is then allowed only what its
+   * policies allow. The store's owner otherwise. */
+  credentials?: Credentials;
+  /** The audit level (docs/AUDIT.md) unless the store set its own with SetAuditLevel:
+   * `'off'`, `'management'` (default for file stores) or `'all'`. A file store's trail
+   * is `<path>.audit`; other stores write one only to `onAudit`. */
+  audit?: AuditLevel;
+  /** Every audit event durable before its call resolves (default: management events
+   * only; the rest within 1 s). */
+  auditStrict?: boolean;
+  /** Receives the audit trail (whole JSON lines) instead of, or — for memory, image and
+   * IndexedDB stores — as the only, sink. */
+  onAudit?: (lines: string) => void;
+}
+
+/** An AccessKey pair, or AssumeRole's temporary credentials. */
+export interface Credentials {
+  accessKeyId: string;
+  accessKeySecret: string;
+  securityToken?: string;
+}
+
+/** `off`, `management` or `all`. */
+export type AuditLevel = 'off' | 'management' | 'all';
+
+/** What `verifyAudit` found. */
+export interface AuditReport {
+  /** No record edited, removed, reordered or inserted; every digest signature good. */
+  intact: boolean;
+  events: number;
+  digests: number;
+  /** Ends with a final digest (else its writer runs, crashed, or its tail was cut). */
+  closed: boolean;
+  unsignedTail: number;
+  lastHash: string | null;
+  problems: string[];
+}
+
+/** Checks an audit trail's text with the audit key's public key (PEM, from
+ * `kms.auditPublicKey()`); `after`: the previous file's `lastHash` for a rotated trail. */
+export async function verifyAudit(text: string, publicKey: string | Uint8Array, opts: { after?: string } = {}): Promise<AuditReport> {
+  const n = await native();
+  const pk = typeof publicKey === 'string' ? new TextEncoder().encode(publicKey) : bytes('PublicKey', publicKey);
+  return callSync(() => n.verifyAudit(str('Text', text, true)!, pk, opts.after) as AuditReport);
 }
 
 export interface EncryptEnvelopeOptions {
@@ -294,6 +347,14 @@ export interface Platform {
    * core's one-shot default, 1 MiB). Browsers: 256 KiB, so WebCrypto seals several
    * frames at once. */
   oneShotFrameLength?: number;
+  /** Opens (creating, 0600) the audit trail file at `path`: cuts off a record a crash
+   * left torn; `append` writes whole lines, `sync` makes them durable (Node only). */
+  openAuditFile?(path: string): {
+    lastLine: string | undefined;
+    append: (lines: string) => void;
+    sync: () => void;
+    close: () => void;
+  };
   /** Wraps a web TransformStream as a Node Duplex (Node only). */
   toNodeDuplex?(t: TransformStream<Uint8Array, Uint8Array>): unknown;
   /** Reads a store file and returns its image (undefined if none), a durable whole-store
@@ -352,12 +413,19 @@ export class Kms {
    * this one, may then open it. Every later call rejects with `Rejected.StoreClosed`
    * (a `StoreError`). Closing twice is harmless. */
   async close(): Promise<void> {
-    // The core first (it waits for a write in flight, then refuses every later call
-    // with Rejected.StoreClosed), then the store's lock and handles.
+    // The core first (it writes the audit trail's final digest, waits for a write in
+    // flight, then refuses every later call with Rejected.StoreClosed), then the
+    // trail's file, then the store's lock and handles.
+    if (this.#auditTimer !== undefined) clearInterval(this.#auditTimer);
     try {
       await this.#n.close();
     } finally {
-      await this.#close?.();
+      try {
+        this.#auditClose?.();
+      } finally {
+        this.#auditClose = undefined;
+        await this.#close?.();
+      }
     }
   }
 
@@ -385,8 +453,53 @@ export class Kms {
     return call(async () => new Kms(await n.NativeKms.memory(wrapTransport(opts.transport), platformAsym(opts.platformCrypto))));
   }
 
-  /** Opens a store: `{ path, passphrase }` (Node file store) or `{ image, passphrase }`. */
+  /** Opens a store: `{ path, passphrase }` (Node file store) or `{ image, passphrase }`;
+   * `credentials` to act as a principal, `audit` / `auditStrict` / `onAudit` for the
+   * audit trail. */
   static async open(opts: OpenOptions): Promise<Kms> {
+    const kms = await Kms.#open(opts);
+    try {
+      kms.#setUpAccess(opts);
+    } catch (e) {
+      await kms.close().catch(() => undefined);
+      throw e;
+    }
+    return kms;
+  }
+
+  #auditTimer?: ReturnType<typeof setInterval>;
+  #auditClose?: () => void;
+
+  #setUpAccess(opts: OpenOptions): void {
+    const level = opts.audit ?? 'management';
+    if (!['off', 'management', 'all'].includes(level)) throw invalid('AuditLevel', 'must be off, management or all');
+    const strict = opts.auditStrict === true;
+    if (opts.onAudit !== undefined) {
+      if (typeof opts.onAudit !== 'function') throw invalid('OnAudit', 'must be a function');
+      this.attachAudit(opts.onAudit, { level, strict });
+    } else if (opts.path !== undefined && level !== 'off' && platform?.openAuditFile) {
+      const f = callSync(() => platform!.openAuditFile!(`${opts.path}.audit`));
+      callSync(() => this.#n.attachAudit(f.append, f.sync, f.lastLine, level, strict));
+      this.#auditClose = f.close;
+      // Events of read-only calls wait in memory at most ~1 s: this timer writes and
+      // syncs them (it does not keep the process alive).
+      this.#auditTimer = setInterval(() => {
+        try {
+          this.#n.flushAudit();
+        } catch {
+          // Kept in the trail: calls are refused once too many events wait.
+        }
+      }, 500);
+      (this.#auditTimer as { unref?: () => void }).unref?.();
+    }
+    if (opts.credentials !== undefined) {
+      const c = opts.credentials;
+      if (!c || typeof c !== 'object') throw invalid('Credentials', 'must be { accessKeyId, accessKeySecret, securityToken? }');
+      this.authenticate(c);
+    }
+  }
+
+  static async #open(opts: OpenOptions): Promise<Kms> {
     const n = await native();
     const passphrase = str('Passphrase', opts?.passphrase, true)!;
     const transport = wrapTransport(opts.transport);
@@ -450,6 +563,40 @@ export class Kms {
       wire[k] = v instanceof Uint8Array ? base64(v) : v;
     }
     return call(async () => JSON.parse(await this.#n.callWire(action, JSON.stringify(wire))) as Record<string, unknown>);
+  }
+
+  /** Acts, from now on, as the principal these credentials name; resolves to its ARN.
+   * A wrong secret is an `AccessDeniedError`; expired temporary credentials
+   * `InvalidSecurityToken.Expired`. */
+  authenticate(c: Credentials): string {
+    return callSync(() =>
+      this.#n.authenticate(str('AccessKeyId', c?.accessKeyId, true)!, str('AccessKeySecret', c.accessKeySecret, true)!, c.securityToken ?? undefined) as string,
+    );
+  }
+
+  /** Acts as `principal` (an ARN such as `acs:ram::<account>:user/<name>`, or
+   * `'owner'`) without credentials: in-process this is least privilege against bugs,
+   * not a boundary (whoever holds the passphrase can act as anyone). */
+  actAs(principal: string): void {
+    callSync(() => this.#n.actAs(str('Principal', principal, true)!));
+  }
+
+  /** Sends the audit trail to `sink` (whole JSON lines; returning means kept), at
+   * `level` unless the store set its own; `lastLine` continues an earlier chain. */
+  attachAudit(sink: (lines: string) => void, opts: { level?: AuditLevel; strict?: boolean; lastLine?: string } = {}): void {
+    if (typeof sink !== 'function') throw invalid('Sink', 'must be a function');
+    callSync(() => this.#n.attachAudit(sink, undefined, opts.lastLine, opts.level ?? 'all', opts.strict === true));
+  }
+
+  /** Writes every waiting audit event and syncs the trail. */
+  flushAudit(): void {
+    callSync(() => this.#n.flushAudit());
+  }
+
+  /** The audit key's public key (PEM): what `verifyAudit` and `strongroom audit verify
+   * --public-key` check digests with. */
+  auditPublicKey(): Promise<string> {
+    return call(async () => (await this.#n.auditPublicKey()) as string);
   }
 
   /** DescribeService: the protection levels, key specs, usages and actions this instance offers (Alibaba's JSON). */
@@ -1277,4 +1424,86 @@ export async function _frameCiphers(): Promise<Record<string, FrameCipherFactory
   if (platform?.frameCipher) out.platform = platform.frameCipher;
   if (globalThis.crypto?.subtle) out.webcrypto = webCryptoCipher;
   return out;
+}
+
+/** Parameters of the access actions: Alibaba's, in camelCase (`{ userName: 'ingest' }`);
+ * policy documents may be objects. */
+export type AccessParams = Record<string, unknown>;
+/** Alibaba's response JSON (PascalCase), with `RequestId`. */
+export type AccessAnswer = Record<string, unknown>;
+
+// RAM, STS, key and secret policies and the audit settings: one method each, taking
+// the action's parameters in camelCase and answering Alibaba's JSON, through the same
+// dispatch as `call` (and so authorised and audited like every action).
+export interface Kms {
+  createUser(p: { userName: string; displayName?: string; comments?: string; accountId?: string }): Promise<AccessAnswer>;
+  getUser(p: { userName: string }): Promise<AccessAnswer>;
+  listUsers(p?: AccessParams): Promise<AccessAnswer>;
+  deleteUser(p: { userName: string }): Promise<AccessAnswer>;
+  createRole(p: { roleName: string; assumeRolePolicyDocument: string | object; description?: string; maxSessionDuration?: number }): Promise<AccessAnswer>;
+  getRole(p: { roleName: string }): Promise<AccessAnswer>;
+  listRoles(p?: AccessParams): Promise<AccessAnswer>;
+  deleteRole(p: { roleName: string }): Promise<AccessAnswer>;
+  /** The answer's `AccessKey.AccessKeySecret` is shown this once. */
+  createAccessKey(p: { userName: string }): Promise<AccessAnswer>;
+  updateAccessKey(p: { userName: string; userAccessKeyId: string; status: 'Active' | 'Inactive' }): Promise<AccessAnswer>;
+  deleteAccessKey(p: { userName: string; userAccessKeyId: string }): Promise<AccessAnswer>;
+  listAccessKeys(p: { userName: string }): Promise<AccessAnswer>;
+  createPolicy(p: { policyName: string; policyDocument: string | object; description?: string }): Promise<AccessAnswer>;
+  getPolicy(p: { policyName: string; policyType?: 'System' | 'Custom' }): Promise<AccessAnswer>;
+  listPolicies(p?: { policyType?: 'System' | 'Custom' }): Promise<AccessAnswer>;
+  deletePolicy(p: { policyName: string }): Promise<AccessAnswer>;
+  attachPolicyToUser(p: { policyType: 'System' | 'Custom'; policyName: string; userName: string }): Promise<AccessAnswer>;
+  detachPolicyFromUser(p: { policyType: 'System' | 'Custom'; policyName: string; userName: string }): Promise<AccessAnswer>;
+  attachPolicyToRole(p: { policyType: 'System' | 'Custom'; policyName: string; roleName: string }): Promise<AccessAnswer>;
+  detachPolicyFromRole(p: { policyType: 'System' | 'Custom'; policyName: string; roleName: string }): Promise<AccessAnswer>;
+  listPoliciesForUser(p: { userName: string }): Promise<AccessAnswer>;
+  listPoliciesForRole(p: { roleName: string }): Promise<AccessAnswer>;
+  /** Temporary credentials for a role session (`Credentials.{AccessKeyId,
+   * AccessKeySecret, SecurityToken, Expiration}`): what a browser should hold. */
+  assumeRole(p: { roleArn: string; roleSessionName: string; durationSeconds?: number }): Promise<AccessAnswer>;
+  setKeyPolicy(p: { keyId: string; policy: string | object; policyName?: 'default' }): Promise<AccessAnswer>;
+  getKeyPolicy(p: { keyId: string; policyName?: 'default' }): Promise<AccessAnswer>;
+  setSecretPolicy(p: { secretName: string; policy: string | object; policyName?: 'default' }): Promise<AccessAnswer>;
+  getSecretPolicy(p: { secretName: string; policyName?: 'default' }): Promise<AccessAnswer>;
+  simulatePolicy(p: {
+    principalArn: string;
+    actionName: string;
+    resourceArn?: string;
+    encryptionContext?: string | object;
+    sourceIp?: string;
+    secureTransport?: boolean;
+    currentTime?: string;
+    credentialExpiration?: string;
+  }): Promise<AccessAnswer>;
+  setAuditLevel(p: { auditLevel: AuditLevel }): Promise<AccessAnswer>;
+  describeAuditConfig(p?: AccessParams): Promise<AccessAnswer>;
+}
+
+const ACCESS_ACTIONS = [
+  'CreateUser', 'GetUser', 'ListUsers', 'DeleteUser',
+  'CreateRole', 'GetRole', 'ListRoles', 'DeleteRole',
+  'CreateAccessKey', 'UpdateAccessKey', 'DeleteAccessKey', 'ListAccessKeys',
+  'CreatePolicy', 'GetPolicy', 'ListPolicies', 'DeletePolicy',
+  'AttachPolicyToUser', 'DetachPolicyFromUser', 'AttachPolicyToRole', 'DetachPolicyFromRole',
+  'ListPoliciesForUser', 'ListPoliciesForRole', 'AssumeRole',
+  'SetKeyPolicy', 'GetKeyPolicy', 'SetSecretPolicy', 'GetSecretPolicy',
+  'SimulatePolicy', 'SetAuditLevel', 'DescribeAuditConfig',
+] as const;
+
+for (const action of ACCESS_ACTIONS) {
+  const name = action[0].toLowerCase() + action.slice(1);
+  Object.defineProperty(Kms.prototype, name, {
+    value(this: Kms, p: AccessParams = {}) {
+      if (!p || typeof p !== 'object' || Array.isArray(p)) throw invalid('Request', 'parameters must be an object');
+      const wire: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(p)) {
+        if (v === undefined) continue;
+        wire[k[0].toUpperCase() + k.slice(1)] = v !== null && typeof v === 'object' && !(v instanceof Uint8Array) ? JSON.stringify(v) : v;
+      }
+      return this.call(action, wire);
+    },
+    writable: true,
+    configurable: true,
+  });
 }

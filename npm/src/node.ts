@@ -2,7 +2,7 @@
 // crash-safe: one journal record appended per mutation and fdatasync'd (group commit);
 // whole-store rewrites via temp file, fsync, rename, fsync of the directory.
 import wasm from './wasm-node/strongroom_wasm.js';
-import { promises as fs, unlinkSync } from 'node:fs';
+import { promises as fs, unlinkSync, openSync, readSync, writeSync, fdatasyncSync, ftruncateSync, fstatSync, closeSync, lstatSync, constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 import { Duplex } from 'node:stream';
@@ -310,9 +310,80 @@ async function openPath(p: string) {
   return { image, save, append, sync, close };
 }
 
+/** The audit trail file: opened for append (created 0600; links refused); a record a
+ * crash tore (bytes after the last newline) is cut off so the chain continues from the
+ * last whole record. */
+function openAuditFile(p: string) {
+  const file = path.resolve(p);
+  try {
+    if (lstatSync(file).isSymbolicLink()) {
+      throw { code: 'Rejected.AuditFailed', kind: 'Store', message: `audit trail ${file} is a symbolic link` };
+    }
+  } catch (e: any) {
+    if (e?.code !== 'ENOENT') throw e;
+  }
+  const fail = (what: string, e: any) => ({ code: 'Rejected.AuditFailed', kind: 'Store', message: `audit trail ${what} ${file}: ${e?.message ?? e}` });
+  let fd: number;
+  try {
+    fd = openSync(file, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_APPEND, 0o600);
+  } catch (e) {
+    throw fail('open', e);
+  }
+  let lastLine: string | undefined;
+  try {
+    const size = fstatSync(fd).size;
+    let chunk = 65536;
+    for (;;) {
+      const start = Math.max(0, size - chunk);
+      const buf = Buffer.alloc(size - start);
+      readSync(fd, buf, 0, buf.length, start);
+      const nl = buf.lastIndexOf(10);
+      if (nl < 0 && start === 0) {
+        if (size > 0) ftruncateSync(fd, 0);
+        break;
+      }
+      if (nl >= 0) {
+        const prev = buf.lastIndexOf(10, nl - 1);
+        if (prev >= 0 || start === 0) {
+          lastLine = buf.subarray(prev + 1, nl).toString('utf8') || undefined;
+          const keep = start + nl + 1;
+          if (keep < size) {
+            ftruncateSync(fd, keep);
+            fdatasyncSync(fd);
+          }
+          break;
+        }
+      }
+      chunk *= 4;
+    }
+  } catch (e) {
+    closeSync(fd);
+    throw fail('read', e);
+  }
+  let open = true;
+  return {
+    lastLine,
+    append: (lines: string) => {
+      if (!open) throw new Error('the audit trail is closed');
+      const b = Buffer.from(lines, 'utf8');
+      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
+    },
+    sync: () => {
+      if (open) fdatasyncSync(fd);
+    },
+    close: () => {
+      if (open) {
+        open = false;
+        closeSync(fd);
+      }
+    },
+  };
+}
+
 setPlatform({
   native: async () => wasm,
   openPath,
+  openAuditFile,
   frameCipher: nodeCipher,
   toNodeDuplex: (t) => Duplex.fromWeb(t as unknown as import('node:stream/web').TransformStream),
 });

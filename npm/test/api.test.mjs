@@ -41,7 +41,7 @@ test('a mixed workload is recorded call by call through the hook', async () => {
   assert.deepEqual(
     seen.map((r) => [r.action, r.resources, r.code]),
     [
-      ['CreateKey', ['*'], null],
+      ['CreateKey', ['*', arn], null],
       ['CreateAlias', [arn, alias], null],
       ['Encrypt', [alias, arn], null],
       ['Decrypt', [arn], null],

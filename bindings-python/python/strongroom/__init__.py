@@ -57,6 +57,7 @@ from .secrets import (
 )
 
 __all__ = [
+    "verify_audit",
     "Kms",
     "CallRecord",
     "verify_signature",
@@ -416,6 +417,16 @@ def _wire_value(v: object) -> object:
     return v
 
 
+def verify_audit(text: str, public_key: Union[str, bytes], *, after: Optional[str] = None) -> Dict[str, Any]:
+    """Checks an audit trail's text with the audit key's public key (PEM): ``{"intact",
+    "events", "digests", "closed", "unsigned_tail", "last_hash", "problems"}``.
+    ``intact`` is False when a record was edited, removed, reordered or inserted;
+    ``closed`` is False when the trail does not end with a final digest (its writer is
+    running, crashed, or its tail was cut off)."""
+    pk = public_key.encode() if isinstance(public_key, str) else public_key
+    return _native.verify_audit(text, pk, after)
+
+
 class Kms:
     """A key management service over one sealed store."""
 
@@ -423,9 +434,69 @@ class Kms:
         self._native = native
 
     @classmethod
-    def open(cls, path: Union[str, "os.PathLike[str]"], *, passphrase: str, transport: Optional[Transport] = None) -> "Kms":
-        """Opens (or creates) the single-file store at ``path``, sealed under ``passphrase``."""
-        return cls(_native.Kms.open(os.fspath(path), passphrase, transport))
+    def open(
+        cls,
+        path: Union[str, "os.PathLike[str]"],
+        *,
+        passphrase: str,
+        transport: Optional[Transport] = None,
+        credentials: Optional[Mapping[str, str]] = None,
+        audit: str = "management",
+        audit_strict: bool = False,
+    ) -> "Kms":
+        """Opens (or creates) the single-file store at ``path``, sealed under ``passphrase``.
+
+        Its audit trail is ``<path>.audit`` (docs/AUDIT.md): ``audit`` is the level
+        (``"off"``, ``"management"``, ``"all"``) unless the store set its own with
+        SetAuditLevel; ``audit_strict`` makes every event durable before its call
+        returns. With ``credentials`` (``{"AccessKeyId", "AccessKeySecret"[,
+        "SecurityToken"]}``) every call acts as the principal they name, allowed only
+        what its policies allow; the store's owner otherwise."""
+        kms = cls(_native.Kms.open(os.fspath(path), passphrase, transport, audit, audit_strict))
+        if credentials is not None:
+            try:
+                kms.authenticate(
+                    credentials["AccessKeyId"],
+                    credentials["AccessKeySecret"],
+                    credentials.get("SecurityToken"),
+                )
+            except BaseException:
+                kms.close()
+                raise
+        return kms
+
+    def authenticate(self, access_key_id: str, access_key_secret: str, security_token: Optional[str] = None) -> str:
+        """Acts, from now on, as the principal this AccessKey pair (and, for AssumeRole's
+        credentials, SecurityToken) names; returns its ARN. A wrong secret raises
+        ``AccessDeniedError``; expired credentials ``InvalidSecurityToken.Expired``."""
+        return self._native.authenticate(access_key_id, access_key_secret, security_token)
+
+    def act_as(self, principal: str) -> None:
+        """Acts as ``principal`` (an ARN such as ``acs:ram::<account>:user/<name>``, or
+        ``"owner"``) without credentials. In-process this is least privilege against
+        bugs, not a boundary: whoever holds the passphrase may act as anyone."""
+        self._native.act_as(principal)
+
+    def attach_audit(
+        self,
+        callback: Callable[[str], object],
+        *,
+        level: str = "all",
+        strict: bool = False,
+        last_line: Optional[str] = None,
+    ) -> None:
+        """Sends the audit trail to ``callback`` (whole JSON lines, as ``str``) instead of
+        a file; ``last_line`` (the last line it received before) continues that chain."""
+        self._native.attach_audit(callback, level, strict, last_line)
+
+    def flush_audit(self) -> None:
+        """Writes every waiting audit event and makes the trail durable."""
+        self._native.flush_audit()
+
+    def audit_public_key(self) -> str:
+        """The audit key's public key (PEM): what ``verify_audit`` and
+        ``strongroom audit verify --public-key`` check digests with."""
+        return self._native.audit_public_key()
 
     @classmethod
     def memory(cls, *, transport: Optional[Transport] = None) -> "Kms":
@@ -1114,3 +1185,44 @@ class Kms:
     def disable_data_key_cache(self) -> None:
         """Turns the data-key cache off and forgets every cached data key."""
         self._native.set_data_key_cache(False)
+
+
+# RAM, STS, key and secret policies, and the audit settings: each a method taking its
+# parameters as snake_case keywords (``kms.create_user(user_name="ingest")``) and
+# answering Alibaba's response JSON as a dict, through the same dispatch as ``call``.
+# Policy documents may be given as dicts.
+_ACCESS_ACTIONS = (
+    "CreateUser", "GetUser", "ListUsers", "DeleteUser",
+    "CreateRole", "GetRole", "ListRoles", "DeleteRole",
+    "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "ListAccessKeys",
+    "CreatePolicy", "GetPolicy", "ListPolicies", "DeletePolicy",
+    "AttachPolicyToUser", "DetachPolicyFromUser", "AttachPolicyToRole", "DetachPolicyFromRole",
+    "ListPoliciesForUser", "ListPoliciesForRole", "AssumeRole",
+    "SetKeyPolicy", "GetKeyPolicy", "SetSecretPolicy", "GetSecretPolicy",
+    "SimulatePolicy", "SetAuditLevel", "DescribeAuditConfig",
+)
+
+
+def _pascal(name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in name.split("_"))
+
+
+def _access_method(action: str) -> Callable[..., Dict[str, Any]]:
+    def method(self: Kms, **params: object) -> Dict[str, Any]:
+        wire = {}
+        for k, v in params.items():
+            if isinstance(v, Mapping):
+                v = json.dumps(dict(v))
+            wire[_pascal(k)] = v
+        return self.call(action, **wire)
+
+    method.__name__ = "_".join(w.lower() for w in __import__("re").findall(r"[A-Z][a-z]*", action))
+    method.__qualname__ = f"Kms.{method.__name__}"
+    method.__doc__ = f"{action} (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON)."
+    return method
+
+
+for _a in _ACCESS_ACTIONS:
+    _m = _access_method(_a)
+    setattr(Kms, _m.__name__, _m)
+del _a, _m
