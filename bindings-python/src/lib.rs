@@ -214,10 +214,10 @@ impl strongroom::audit::AuditSink for PyAuditSink {
         let text = String::from_utf8_lossy(lines).into_owned();
         Python::attach(|py| self.callback.call1(py, (text.clone(),)).map(|_| ()))
             .map_err(|e| Error::AuditFailed(format!("the audit callback raised: {e}")))?;
-        if let Some(l) = text.lines().last() {
-            if let Ok(mut g) = self.last.lock() {
-                *g = Some(l.to_string());
-            }
+        if let Some(l) = text.lines().last()
+            && let Ok(mut g) = self.last.lock()
+        {
+            *g = Some(l.to_string());
         }
         Ok(())
     }
