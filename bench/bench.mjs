@@ -188,3 +188,26 @@ for (const [spec, alg, wc, rounds] of [
   report('SecretCache cached get', ours, 'Map.get', peer);
   void sink;
 }
+
+// Audit: Encrypt 64 B on a file store with the audit level at all (its trail beside it)
+// against the same on a file store with audit off, in alternating blocks.
+{
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const d = mkdtempSync(join(tmpdir(), 'sr-bench-audit-'));
+  const on = await Kms.open({ path: join(d, 'on'), passphrase: 'bench', audit: 'all' });
+  const off = await Kms.open({ path: join(d, 'off'), passphrase: 'bench', audit: 'off' });
+  const kOn = (await on.createKey()).keyId;
+  const kOff = (await off.createKey()).keyId;
+  const [a, b] = await blockMedians(
+    () => on.encrypt({ keyId: kOn, plaintext: pt, encryptionContext: ctx }),
+    () => off.encrypt({ keyId: kOff, plaintext: pt, encryptionContext: ctx }),
+    31,
+    500,
+  );
+  console.log(JSON.stringify({ runtime: 'node', op: 'Encrypt-64B-audit-all', strongroom_median_ns: Math.round(a), peer: 'Encrypt-64B audit off', peer_median_ns: Math.round(b), cost_ratio: Math.round((a / b) * 1000) / 1000, goal_cost_ratio: 1.3 }));
+  await on.close();
+  await off.close();
+  rmSync(d, { recursive: true, force: true });
+}

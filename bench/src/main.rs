@@ -3,7 +3,9 @@
 //! OAEP decrypt against `openssl speed rsa2048 / ecdsap256` (`--asymmetric-only`);
 //! the file store at 100,000 keys — open time, CreateKey latency against a bare
 //! write + fdatasync of the same bytes, and group commit (`--store-only`); secrets at
-//! 100,000 keys and 100,000 secrets (`--secrets-only`, STRONGROOM_BENCH_SECRETS).
+//! 100,000 keys and 100,000 secrets (`--secrets-only`, STRONGROOM_BENCH_SECRETS); a
+//! policy check with 100 statements and Encrypt with audit all against audit off
+//! (`--access-only`).
 //! Prints one JSON object per comparison.
 #![allow(
     clippy::print_stdout,
@@ -719,7 +721,152 @@ fn secrets() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Access and audit: one policy check against a 100-statement policy (compiled), with
+/// a goal of 2 µs; Encrypt 64 B as a RAM user whose policy has 100 statements against
+/// the owner with no principals; Encrypt 64 B with the audit level at all (to a file
+/// trail, as the CLI and Python keep it) against the same call with audit off
+/// (goal ≤ 1.3×).
+fn access() {
+    use strongroom::access::{PolicyKind, policy};
+    let stmts: Vec<String> = (0..99)
+        .map(|i| {
+            format!(
+                r#"{{"Effect":"Allow","Action":["kms:Describe*","kms:List*","kms:Get*"],"Resource":"acs:kms:*:*:key/k-{i}-*","Condition":{{"StringEquals":{{"kms:tag/team":"t{i}"}}}}}}"#
+            )
+        })
+        .chain(std::iter::once(
+            r#"{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*","Condition":{"IpAddress":{"acs:SourceIp":"10.0.0.0/8"}}}"#.to_string(),
+        ))
+        .collect();
+    let doc = format!(r#"{{"Version":"1","Statement":[{}]}}"#, stmts.join(","));
+    let compiled = strongroom::access::compile(&doc, PolicyKind::Identity).unwrap();
+    let tags = std::collections::BTreeMap::from([("team".to_string(), "pay".to_string())]);
+    let cx = policy::RequestContext {
+        source_ip: Some("10.1.2.3".parse().unwrap()),
+        now_ms: 1_795_392_000_000,
+        secure_transport: true,
+        tags: Some(&tags),
+        ..Default::default()
+    };
+    let q = policy::Question {
+        principal: policy::PrincipalView {
+            arn: "acs:ram::1234567890123456:user/app",
+            role_arn: None,
+        },
+        action: "kms:Encrypt",
+        action_index: strongroom::api::Action::ALL
+            .iter()
+            .position(|a| *a == strongroom::api::Action::Encrypt),
+        resource: "acs:kms:strongroom:1234567890123456:key/0b6c0d39-9f43-4bb0-a66b-4d1f2b6f1f0e",
+        context: &cx,
+    };
+    let check = median_ns(31, 20_000, || {
+        black_box(compiled.evaluate(black_box(&q)));
+    });
+    println!(
+        "{}",
+        serde_json::json!({"runtime": "rust", "op": "policy-check-100-statements",
+            "strongroom_median_ns": check.round(), "goal_ns": 2000, "within_goal": check <= 2000.0})
+    );
+
+    let ctx = EncryptionContext::from_pairs([("app", "bench")]).unwrap();
+    let enc = |kms: &Kms, key: &str| {
+        black_box(
+            block_on(kms.encrypt(EncryptRequest {
+                key_id: key.to_string(),
+                plaintext: vec![7u8; 64],
+                encryption_context: ctx.clone(),
+            }))
+            .unwrap(),
+        );
+    };
+    // A RAM user with the 100-statement policy against the owner of a store without
+    // principals (no policy evaluated at all).
+    let plain = block_on(Kms::memory(Env::system(), None)).unwrap();
+    let plain_key = block_on(plain.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    let kms = block_on(Kms::memory(Env::system(), None)).unwrap();
+    let key = block_on(kms.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    let owner = strongroom::api::Caller::owner();
+    let wire = |a: &str, v: serde_json::Value| {
+        let serde_json::Value::Object(m) = v else {
+            unreachable!()
+        };
+        block_on(kms.call_wire(&owner, a.parse().unwrap(), &m)).unwrap()
+    };
+    let user = wire("CreateUser", serde_json::json!({"UserName": "app"}));
+    wire(
+        "CreatePolicy",
+        serde_json::json!({"PolicyName": "big", "PolicyDocument": doc}),
+    );
+    wire(
+        "AttachPolicyToUser",
+        serde_json::json!({"PolicyType": "Custom", "PolicyName": "big", "UserName": "app"}),
+    );
+    kms.act_as(
+        strongroom::api::Caller::new(user["User"]["Arn"].as_str().unwrap()).with_origin(
+            Some("10.1.2.3".parse().unwrap()),
+            true,
+            None,
+        ),
+    );
+    let ours = median_ns(31, 2000, || enc(&kms, &key));
+    let peer = median_ns(31, 2000, || enc(&plain, &plain_key));
+    println!(
+        "{}",
+        serde_json::json!({"runtime": "rust", "op": "Encrypt-64B-as-ram-user-100-statements",
+            "strongroom_median_ns": ours.round(), "peer": "Encrypt-64B as the owner, no principals",
+            "peer_median_ns": peer.round(), "cost_ratio": (ours / peer * 1000.0).round() / 1000.0})
+    );
+
+    // Audit all (a file trail) against audit off, same instance kind.
+    let dir = std::env::temp_dir().join(format!("sr-bench-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let audited = block_on(Kms::memory(Env::system(), None)).unwrap();
+    let akey = block_on(audited.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    let sink = strongroom::storage::FileAuditSink::open(dir.join("trail.audit")).unwrap();
+    audited
+        .attach_audit(
+            std::sync::Arc::new(sink),
+            strongroom::audit::AuditOptions::default(),
+        )
+        .unwrap();
+    audited.set_default_audit_level(strongroom::access::AuditLevel::All);
+    // Alternating blocks, so both see the same drift.
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..31 {
+        for (k, key, out) in [(&audited, &akey, &mut a), (&plain, &plain_key, &mut b)] {
+            let t = Instant::now();
+            for _ in 0..2000 {
+                enc(k, key);
+            }
+            out.push(t.elapsed().as_nanos() as f64 / 2000.0);
+        }
+    }
+    a.sort_by(|x, y| x.total_cmp(y));
+    b.sort_by(|x, y| x.total_cmp(y));
+    let (ours, peer) = (a[a.len() / 2], b[b.len() / 2]);
+    println!(
+        "{}",
+        serde_json::json!({"runtime": "rust", "op": "Encrypt-64B-audit-all",
+            "strongroom_median_ns": ours.round(), "peer": "Encrypt-64B audit off",
+            "peer_median_ns": peer.round(), "cost_ratio": (ours / peer * 1000.0).round() / 1000.0,
+            "goal_cost_ratio": 1.3})
+    );
+    block_on(audited.close()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--access-only") {
+        access();
+        return;
+    }
     if std::env::args().any(|a| a == "--secrets-only") {
         secrets();
         return;
@@ -801,4 +948,5 @@ fn main() {
     asymmetric(&kms);
     store();
     secrets();
+    access();
 }

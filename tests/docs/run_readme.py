@@ -1,5 +1,6 @@
-"""Runs every js / python / sh snippet of README.md's "Use it" section as it stands, each
-in a fresh empty directory, against this tree's npm package, Python wheel and CLI.
+"""Runs every js / python / sh snippet of README.md's "Use it" section and of
+docs/ACCESS.md's "Example" section as it stands, each in a fresh empty directory,
+against this tree's npm package, Python wheel and CLI.
 Usage: python tests/docs/run_readme.py CLI_DIR  (the directory holding `strongroom`)."""
 
 import os
@@ -11,12 +12,17 @@ import tempfile
 
 root = pathlib.Path(__file__).resolve().parents[2]
 cli_dir = pathlib.Path(sys.argv[1]).resolve()
-text = (root / "README.md").read_text()
-section = text[text.index("## Use it"):]
-blocks = re.findall(r"```(js|python|sh)\n(.*?)```", section, re.S)
-assert len(blocks) >= 3, f"found {len(blocks)} snippets"
+blocks = []
+for doc, heading, whole in (("README.md", "## Use it", True), ("docs/ACCESS.md", "## Example", False)):
+    text = (root / doc).read_text()
+    section = text[text.index(heading):]
+    if not whole and "\n## " in section[4:]:
+        section = section[: section.index("\n## ", 4)]
+    found = re.findall(r"```(js|python|sh)\n(.*?)```", section, re.S)
+    assert len(found) >= 3, f"found {len(found)} snippets in {doc}"
+    blocks += [(doc, lang, code) for lang, code in found]
 failed = 0
-for n, (lang, code) in enumerate(blocks, 1):
+for n, (doc, lang, code) in enumerate(blocks, 1):
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, STRONGROOM_PASSPHRASE="readme-snippet", PATH=f"{cli_dir}:{os.environ['PATH']}")
         if lang == "js":
@@ -34,8 +40,8 @@ for n, (lang, code) in enumerate(blocks, 1):
             cmd = ["bash", "-euo", "pipefail", "snippet.sh"]
         r = subprocess.run(cmd, cwd=d, env=env, capture_output=True, text=True, timeout=300)
         if r.returncode == 0:
-            print(f"ok - README snippet {n} ({lang}) runs as written")
+            print(f"ok - {doc} snippet {n} ({lang}) runs as written")
         else:
             failed += 1
-            print(f"not ok - README snippet {n} ({lang}) failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+            print(f"not ok - {doc} snippet {n} ({lang}) failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
 sys.exit(1 if failed else 0)

@@ -103,6 +103,13 @@ fn service_of(a: Action) -> &'static str {
     }
 }
 
+/// An action's place in the table (what compiled policies index by).
+pub(crate) fn action_index(a: Action) -> Option<usize> {
+    // The enum is fieldless and declared in table order: its discriminant is its place.
+    let i = a as usize;
+    (Action::ALL.get(i) == Some(&a)).then_some(i)
+}
+
 /// Whether a policy's Action pattern names at least one action strongroom serves.
 #[must_use]
 pub fn known_action(pattern: &str) -> bool {
@@ -716,6 +723,7 @@ pub(crate) fn authorize(
             role_arn: role.as_deref(),
         },
         action: &action_name,
+        action_index: action_index(action),
         resource: &resource_arn,
         context: &cx,
     };

@@ -52,10 +52,15 @@ pub struct Policy {
     statements: Vec<Statement>,
 }
 
+/// Words of the compiled action set (one bit per action of the table).
+const ACTION_WORDS: usize = 4;
+
 #[derive(Debug, Clone)]
 struct Statement {
     effect: Effect,
     actions: Vec<Glob>,
+    /// The table's actions the patterns match, one bit each (compiled once).
+    action_bits: [u64; ACTION_WORDS],
     resources: Vec<Glob>,
     principals: Option<Vec<PrincipalPattern>>,
     conditions: Vec<Condition>,
@@ -245,6 +250,8 @@ struct Condition {
     op: Op,
     key: CondKey,
     values: Vec<String>,
+    /// IpAddress / NotIpAddress: the blocks, parsed once.
+    cidrs: Vec<(IpAddr, u32)>,
 }
 
 /// What a condition can be asked about one request.
@@ -315,6 +322,9 @@ pub struct Question<'a> {
     pub principal: PrincipalView<'a>,
     /// `kms:Encrypt`, `ram:CreateUser`, …
     pub action: &'a str,
+    /// The action's place in the table (`Action::ALL`), when it is one: then the
+    /// statement's compiled action set answers instead of its patterns.
+    pub action_index: Option<usize>,
     /// The resource's ARN (`*` for actions on the instance).
     pub resource: &'a str,
     /// What conditions may test.
@@ -394,7 +404,14 @@ impl Policy {
     pub fn evaluate(&self, q: &Question<'_>) -> Verdict {
         let mut v = Verdict::default();
         for s in &self.statements {
-            if !s.actions.iter().any(|g| g.matches(q.action)) {
+            let hit = match q.action_index {
+                Some(i) => s
+                    .action_bits
+                    .get(i / 64)
+                    .is_some_and(|w| w & (1u64 << (i % 64)) != 0),
+                None => s.actions.iter().any(|g| g.matches(q.action)),
+            };
+            if !hit {
                 continue;
             }
             if !s.resources.is_empty() && !s.resources.iter().any(|g| g.matches(q.resource)) {
@@ -568,14 +585,34 @@ fn parse_statement(
                     )
                 })?;
                 let values = condition_values(vals, i, op_name)?;
-                let cond = Condition { op, key, values };
+                let cidrs = if matches!(op, Op::IpAddress | Op::NotIpAddress) {
+                    values.iter().filter_map(|v| parse_cidr(v)).collect()
+                } else {
+                    Vec::new()
+                };
+                let cond = Condition {
+                    op,
+                    key,
+                    values,
+                    cidrs,
+                };
                 cond.check(i)?;
                 conditions.push(cond);
             }
         }
     }
+    let mut action_bits = [0u64; ACTION_WORDS];
+    for (n, a) in crate::api::Action::ALL.iter().enumerate() {
+        let name = crate::access::policy_action(*a);
+        if globs.iter().any(|g| g.matches(&name))
+            && let Some(w) = action_bits.get_mut(n / 64)
+        {
+            *w |= 1u64 << (n % 64);
+        }
+    }
     Ok(Statement {
         effect,
+        action_bits,
         actions: globs,
         resources,
         principals,
@@ -690,6 +727,14 @@ impl Condition {
     }
 
     fn holds(&self, cx: &RequestContext<'_>) -> bool {
+        // The address against parsed blocks, without text on the way.
+        if self.key == CondKey::SourceIp && matches!(self.op, Op::IpAddress | Op::NotIpAddress) {
+            let Some(ip) = cx.source_ip else {
+                return self.op.negated();
+            };
+            let any = self.cidrs.iter().any(|(n, b)| ip_matches(ip, *n, *b));
+            return (self.op == Op::IpAddress) == any;
+        }
         let Some(actual) = cx.lookup(&self.key) else {
             return self.op.negated();
         };
@@ -742,6 +787,10 @@ fn ip_in(a: &str, cidr: &str) -> bool {
     let (Ok(ip), Some((net, bits))) = (a.parse::<IpAddr>(), parse_cidr(cidr)) else {
         return false;
     };
+    ip_matches(ip, net, bits)
+}
+
+fn ip_matches(ip: IpAddr, net: IpAddr, bits: u32) -> bool {
     match (ip, net) {
         (IpAddr::V4(x), IpAddr::V4(n)) => prefix_eq(&x.octets(), &n.octets(), bits),
         (IpAddr::V6(x), IpAddr::V6(n)) => prefix_eq(&x.octets(), &n.octets(), bits),

@@ -167,14 +167,10 @@ impl Kms {
         if !needs_id {
             return out;
         }
-        let drawn;
-        let request_id = match &caller.request_id {
-            Some(id) => id.as_str(),
-            None => {
-                drawn = self.new_request_id();
-                drawn.as_str()
-            }
-        };
+        // A hook is told a request id now; an audit event without one gets it drawn
+        // when it is written (off the call's path).
+        let drawn = (hook.is_some() && caller.request_id.is_none()).then(|| self.new_request_id());
+        let request_id: Option<&str> = caller.request_id.as_deref().or(drawn.as_deref());
         let mut resources = core::mem::take(&mut *cx.resources.lock());
         if let Ok(Response::CreateKey(m)) = &out {
             resources.push(Resource::Key(m.key_id.clone()));
@@ -182,7 +178,7 @@ impl Kms {
         if let Some(h) = &hook {
             h.record(&CallRecord {
                 caller,
-                request_id,
+                request_id: request_id.unwrap_or_default(),
                 action,
                 resources: &resources,
                 outcome: out.as_ref().map(|_| ()),
@@ -191,10 +187,8 @@ impl Kms {
         if let Some(t) = trail.filter(|_| crate::audit::recorded(level, action, denied)) {
             let event = crate::audit::PendingEvent {
                 time_ms: now_ms,
-                event_id: crate::ids::uuid_v4(&self.env)
-                    .unwrap_or_else(|_| String::from(request_id)),
-                request_id: String::from(request_id),
-                caller: caller.clone(),
+                request_id: request_id.map(String::from),
+                caller: self.caller_arc(caller),
                 account_id: self.state.lock().iam.as_ref().map(|i| i.account_id.clone()),
                 action,
                 resources,
@@ -202,16 +196,14 @@ impl Kms {
                 error: out.as_ref().err().map(|e| (e.code(), e.to_string())),
             };
             let durable = crate::audit::is_management(action);
+            // A digest is due but the trail has no key yet: make it (one store write).
+            if t.digest_blocked(now_ms) && out.is_ok() {
+                Box::pin(self.give_audit_key(&t)).await?;
+            }
             // A call that failed reports its own error; one that succeeded but whose
             // event cannot be made durable reports that (the trail keeps the event
             // and refuses further calls once too many wait).
             let recorded = t.record(event, durable, now_ms);
-            if t.digest_due(now_ms) && recorded.is_ok() {
-                let digest = Box::pin(self.write_audit_digest(&t, false)).await;
-                if out.is_ok() {
-                    digest?;
-                }
-            }
             if out.is_ok() {
                 recorded?;
             }

@@ -18,7 +18,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::access::AuditLevel;
 use crate::api::{Action, Caller, Family, Resource};
@@ -116,9 +116,9 @@ impl Default for AuditOptions {
 #[derive(Debug, Clone)]
 pub(crate) struct PendingEvent {
     pub(crate) time_ms: u64,
-    pub(crate) event_id: String,
-    pub(crate) request_id: String,
-    pub(crate) caller: Caller,
+    /// The caller's request id; drawn when the event is written if it had none.
+    pub(crate) request_id: Option<String>,
+    pub(crate) caller: Arc<Caller>,
     pub(crate) account_id: Option<String>,
     pub(crate) action: Action,
     pub(crate) resources: Vec<Resource>,
@@ -163,112 +163,140 @@ pub fn line_hash(line: &str) -> String {
     hex(&crate::vocab::sha256(line.as_bytes()))
 }
 
+/// A JSON string literal of `s` (quotes, backslashes and control characters escaped).
+fn push_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = core::fmt::Write::write_fmt(out, format_args!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `"key":"value"` after a comma (or the opening brace).
+fn field(out: &mut String, key: &str, value: &str) {
+    if !out.ends_with('{') {
+        out.push(',');
+    }
+    push_str(out, key);
+    out.push(':');
+    push_str(out, value);
+}
+
 impl PendingEvent {
-    fn to_json(&self, seq: u64, prev: &str) -> String {
-        let (kind, principal_id, user_name, account) =
-            match crate::access::parse_principal(&self.caller.principal) {
-                Some((acct, crate::access::Principal::Root)) => (
-                    "root-account",
-                    String::from(acct.or(self.account_id.as_deref()).unwrap_or("")),
-                    None,
-                    acct.map(String::from).or_else(|| self.account_id.clone()),
-                ),
-                Some((acct, crate::access::Principal::User(u))) => (
-                    "ram-user",
-                    String::from(u),
-                    Some(String::from(u)),
-                    acct.map(String::from),
-                ),
-                Some((acct, crate::access::Principal::RoleSession { role, session })) => (
-                    "assumed-role",
-                    alloc::format!("{role}:{session}"),
-                    Some(String::from(session)),
-                    acct.map(String::from),
-                ),
-                None => ("unknown", self.caller.principal.clone(), None, None),
-            };
-        let mut identity = Map::new();
-        identity.insert("type".into(), kind.into());
-        identity.insert("principalId".into(), principal_id.into());
-        identity.insert(
-            "arn".into(),
-            match (kind, &account) {
-                ("root-account", Some(a)) => crate::access::root_arn(a).into(),
-                _ => self.caller.principal.clone().into(),
-            },
-        );
-        if let Some(a) = account {
-            identity.insert("accountId".into(), a.into());
-        }
-        if let Some(u) = user_name {
-            identity.insert("userName".into(), u.into());
-        }
-        if let Some(k) = &self.caller.access_key_id {
-            identity.insert("accessKeyId".into(), k.clone().into());
-        }
-        let arns: Vec<Value> = self
-            .resources
-            .iter()
-            .map(|r| Value::from(r.arn()))
-            .collect();
-        let mut params = Map::new();
-        for (k, v) in &self.params {
-            params.insert((*k).into(), v.clone().into());
-        }
-        let mut e = Map::new();
-        e.insert("recordType".into(), "Event".into());
-        e.insert("seq".into(), seq.into());
-        e.insert("prevHash".into(), prev.into());
-        e.insert("eventId".into(), self.event_id.clone().into());
-        e.insert("eventVersion".into(), "1".into());
-        e.insert(
-            "eventTime".into(),
-            crate::time::iso8601_ms(self.time_ms).into(),
-        );
-        e.insert("eventName".into(), self.action.name().into());
-        e.insert("eventSource".into(), "kms.strongroom.local".into());
-        e.insert("serviceName".into(), "Kms".into());
-        e.insert("eventType".into(), "ApiCall".into());
-        e.insert(
-            "eventRW".into(),
+    /// The event's line: written field by field (one allocation for the line), in a
+    /// fixed order — recordType, seq and prevHash first.
+    fn to_json(&self, seq: u64, prev: &str, ids: &dyn Fn() -> String) -> String {
+        use core::fmt::Write as _;
+        let mut o = String::with_capacity(768);
+        o.push('{');
+        field(&mut o, "recordType", "Event");
+        let _ = write!(o, ",\"seq\":{seq}");
+        field(&mut o, "prevHash", prev);
+        field(&mut o, "eventId", &ids());
+        field(&mut o, "eventVersion", "1");
+        field(&mut o, "eventTime", &crate::time::iso8601_ms(self.time_ms));
+        field(&mut o, "eventName", self.action.name());
+        field(&mut o, "eventSource", "kms.strongroom.local");
+        field(&mut o, "serviceName", "Kms");
+        field(&mut o, "eventType", "ApiCall");
+        field(
+            &mut o,
+            "eventRW",
             if is_management(self.action) {
                 "Write"
             } else {
                 "Read"
+            },
+        );
+        field(&mut o, "acsRegion", crate::access::REGION);
+        field(&mut o, "apiVersion", "2016-01-20");
+        // userIdentity
+        o.push_str(",\"userIdentity\":{");
+        let principal = self.caller.principal.as_str();
+        match crate::access::parse_principal(principal) {
+            Some((acct, crate::access::Principal::Root)) => {
+                let acct = acct.or(self.account_id.as_deref());
+                field(&mut o, "type", "root-account");
+                field(&mut o, "principalId", acct.unwrap_or(""));
+                match acct {
+                    Some(a) => {
+                        field(&mut o, "arn", &crate::access::root_arn(a));
+                        field(&mut o, "accountId", a);
+                    }
+                    None => field(&mut o, "arn", principal),
+                }
             }
-            .into(),
-        );
-        e.insert("acsRegion".into(), crate::access::REGION.into());
-        e.insert("apiVersion".into(), "2016-01-20".into());
-        e.insert("userIdentity".into(), Value::Object(identity));
-        e.insert(
-            "sourceIpAddress".into(),
-            self.caller
-                .source_ip
-                .map_or_else(|| String::from("in-process"), |ip| ip.to_string())
-                .into(),
-        );
-        e.insert(
-            "userAgent".into(),
-            self.caller.user_agent.clone().unwrap_or_default().into(),
-        );
-        e.insert("requestId".into(), self.request_id.clone().into());
-        e.insert(
-            "resourceName".into(),
-            self.resources
-                .iter()
-                .map(Resource::arn)
-                .collect::<Vec<_>>()
-                .join(";")
-                .into(),
-        );
-        e.insert("resources".into(), Value::Array(arns));
-        e.insert("requestParameters".into(), Value::Object(params));
-        if let Some((code, msg)) = &self.error {
-            e.insert("errorCode".into(), (*code).into());
-            e.insert("errorMessage".into(), msg.clone().into());
+            Some((acct, crate::access::Principal::User(u))) => {
+                field(&mut o, "type", "ram-user");
+                field(&mut o, "principalId", u);
+                field(&mut o, "arn", principal);
+                if let Some(a) = acct {
+                    field(&mut o, "accountId", a);
+                }
+                field(&mut o, "userName", u);
+            }
+            Some((acct, crate::access::Principal::RoleSession { role, session })) => {
+                field(&mut o, "type", "assumed-role");
+                field(&mut o, "principalId", &alloc::format!("{role}:{session}"));
+                field(&mut o, "arn", principal);
+                if let Some(a) = acct {
+                    field(&mut o, "accountId", a);
+                }
+                field(&mut o, "userName", session);
+            }
+            None => {
+                field(&mut o, "type", "unknown");
+                field(&mut o, "principalId", principal);
+                field(&mut o, "arn", principal);
+            }
         }
-        Value::Object(e).to_string()
+        if let Some(k) = &self.caller.access_key_id {
+            field(&mut o, "accessKeyId", k);
+        }
+        o.push('}');
+        match self.caller.source_ip {
+            Some(ip) => field(&mut o, "sourceIpAddress", &ip.to_string()),
+            None => field(&mut o, "sourceIpAddress", "in-process"),
+        }
+        field(
+            &mut o,
+            "userAgent",
+            self.caller.user_agent.as_deref().unwrap_or(""),
+        );
+        match &self.request_id {
+            Some(r) => field(&mut o, "requestId", r),
+            None => field(&mut o, "requestId", &ids()),
+        }
+        let arns: Vec<String> = self.resources.iter().map(Resource::arn).collect();
+        field(&mut o, "resourceName", &arns.join(";"));
+        o.push_str(",\"resources\":[");
+        for (n, a) in arns.iter().enumerate() {
+            if n > 0 {
+                o.push(',');
+            }
+            push_str(&mut o, a);
+        }
+        o.push_str("],\"requestParameters\":{");
+        for (k, v) in &self.params {
+            field(&mut o, k, v);
+        }
+        o.push('}');
+        if let Some((code, msg)) = &self.error {
+            field(&mut o, "errorCode", code);
+            field(&mut o, "errorMessage", msg);
+        }
+        o.push('}');
+        o
     }
 }
 
@@ -314,83 +342,162 @@ impl ChainPos {
 }
 
 /// The trail an instance writes.
+///
+/// Two locks: `queue` (held for a push) and `writer` (held while a batch is turned into
+/// lines, hashed, signed and appended), always taken writer first. A call that records
+/// an event only pushes it; the serialization happens in whoever writes — the flusher
+/// thread, or a call whose event must be durable — without holding up other calls.
 pub(crate) struct Trail {
     pub(crate) sink: Arc<dyn AuditSink>,
     pub(crate) opts: AuditOptions,
-    pub(crate) inner: spin::Mutex<TrailInner>,
+    queue: spin::Mutex<Queue>,
+    writer: spin::Mutex<Writer>,
+    /// Whether `writer.key` is set (read on every call without the writer's lock).
+    has_key: core::sync::atomic::AtomicBool,
+    /// Draws eventIds and missing requestIds when events are written.
+    env: crate::env::Env,
 }
 
-pub(crate) struct TrailInner {
-    pub(crate) pos: ChainPos,
-    pub(crate) queue: Vec<PendingEvent>,
-    pub(crate) oldest_ms: u64,
-    /// A write failed: the queue is kept and calls that would add to it are refused.
-    pub(crate) failed: Option<String>,
+struct Queue {
+    events: Vec<PendingEvent>,
+    oldest_ms: u64,
+    /// A write failed: the events are kept and calls are refused once too many wait.
+    failed: Option<String>,
+}
+
+struct Writer {
+    pos: ChainPos,
+    /// The audit key (EC_P256 PKCS#8) and its fingerprint, once the instance gave it.
+    key: Option<(crate::secret::SecretBytes, String)>,
 }
 
 /// Most events kept waiting after a failed write before calls are refused.
 const MAX_QUEUE: usize = 100_000;
+/// Events waiting after which the caller writes them itself (else the flusher does).
+const INLINE_AT: usize = 65_536;
 
 impl Trail {
-    pub(crate) fn new(sink: Arc<dyn AuditSink>, opts: AuditOptions, now_ms: u64) -> Result<Trail> {
+    pub(crate) fn new(
+        sink: Arc<dyn AuditSink>,
+        opts: AuditOptions,
+        now_ms: u64,
+        env: crate::env::Env,
+    ) -> Result<Trail> {
         let pos = ChainPos::after(sink.last_line()?.as_deref(), now_ms)?;
         Ok(Trail {
             sink,
             opts,
-            inner: spin::Mutex::new(TrailInner {
-                pos,
-                queue: Vec::new(),
+            env,
+            queue: spin::Mutex::new(Queue {
+                events: Vec::new(),
                 oldest_ms: 0,
                 failed: None,
             }),
+            writer: spin::Mutex::new(Writer { pos, key: None }),
+            has_key: core::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Gives the trail the audit key that signs its digests.
+    pub(crate) fn set_key(&self, pkcs8: crate::secret::SecretBytes) -> Result<()> {
+        let spki = crate::asym::KeyCache::default()
+            .public_key(crate::vocab::KeySpec::EcP256, pkcs8.expose())?;
+        self.writer.lock().key = Some((pkcs8, key_fingerprint(&spki)));
+        self.has_key
+            .store(true, core::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether the trail still needs its key.
+    pub(crate) fn needs_key(&self) -> bool {
+        !self.has_key.load(core::sync::atomic::Ordering::Acquire)
     }
 
     /// Refuses new audited calls while earlier events cannot be written.
     pub(crate) fn check(&self) -> Result<()> {
-        let i = self.inner.lock();
-        match &i.failed {
-            Some(m) if i.queue.len() >= MAX_QUEUE => Err(Error::AuditFailed(m.clone())),
+        let q = self.queue.lock();
+        match &q.failed {
+            Some(m) if q.events.len() >= MAX_QUEUE => Err(Error::AuditFailed(m.clone())),
             _ => Ok(()),
         }
     }
 
-    /// Queues one event; writes the queue (and syncs) when `durable`, or when the
-    /// oldest waiting event is older than the window.
+    /// Queues one event. A durable one (or any in strict mode) is written and synced
+    /// now, with everything before it; otherwise the flusher writes it within the
+    /// window (where there is no flusher thread, the next call past the window does).
     pub(crate) fn record(&self, e: PendingEvent, durable: bool, now_ms: u64) -> Result<()> {
-        let mut i = self.inner.lock();
-        if i.queue.is_empty() {
-            i.oldest_ms = now_ms;
-        }
-        i.queue.push(e);
-        let due = durable
-            || self.opts.strict
-            || now_ms.saturating_sub(i.oldest_ms) >= self.opts.window_ms
-            || i.queue.len() >= 4096;
-        if due {
-            self.write_locked(&mut i, durable || self.opts.strict)
+        let (len, overdue) = {
+            let mut q = self.queue.lock();
+            if q.events.is_empty() {
+                q.oldest_ms = now_ms;
+            }
+            q.events.push(e);
+            (
+                q.events.len(),
+                now_ms.saturating_sub(q.oldest_ms) >= self.opts.window_ms,
+            )
+        };
+        let threaded = cfg!(all(feature = "std", not(target_arch = "wasm32")));
+        if durable || self.opts.strict || len >= INLINE_AT || (overdue && !threaded) {
+            self.write(durable || self.opts.strict || overdue, None, now_ms)
         } else {
             Ok(())
         }
     }
 
     /// Writes every waiting event (and syncs when `sync`).
-    pub(crate) fn flush(&self, sync: bool) -> Result<()> {
-        let mut i = self.inner.lock();
-        self.write_locked(&mut i, sync)
+    pub(crate) fn flush(&self, sync: bool, now_ms: u64) -> Result<()> {
+        self.write(sync, None, now_ms)
     }
 
-    fn write_locked(&self, i: &mut TrailInner, sync: bool) -> Result<()> {
-        if i.queue.is_empty() {
-            if sync {
-                return self.sink.sync();
-            }
+    /// The flusher thread's turn: writes and syncs the waiting events once a batch has
+    /// gathered (1024 events) or the oldest has waited half the window, and a digest
+    /// when one is due.
+    #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
+    pub(crate) fn flush_waiting(&self, now_ms: u64) -> Result<()> {
+        let (len, oldest) = {
+            let q = self.queue.lock();
+            (q.events.len(), q.oldest_ms)
+        };
+        let due =
+            len >= 1024 || (len > 0 && now_ms.saturating_sub(oldest) >= self.opts.window_ms / 2);
+        if !due && !self.digest_due(now_ms) {
             return Ok(());
         }
+        self.write(true, None, now_ms)
+    }
+
+    /// Writes what waits and a digest (`final` when the writer stops): nothing to sign
+    /// (no record since the last digest, and a final one is not wanted or is already
+    /// there) writes no digest.
+    pub(crate) fn digest(&self, is_final: bool, now_ms: u64) -> Result<()> {
+        self.write(true, Some(is_final), now_ms)
+    }
+
+    fn digest_due(&self, now_ms: u64) -> bool {
+        let w = self.writer.lock();
+        let waiting = self.queue.lock().events.len() as u64;
+        let pending = w.pos.since_digest + waiting;
+        pending > 0
+            && (pending >= self.opts.digest_every
+                || now_ms.saturating_sub(w.pos.last_digest_ms) >= self.opts.digest_interval_ms)
+    }
+
+    /// Whether a digest is due but cannot be written for want of the key.
+    pub(crate) fn digest_blocked(&self, now_ms: u64) -> bool {
+        self.needs_key() && self.digest_due(now_ms)
+    }
+
+    /// Writes the waiting events, then — when one is due (or `digest` asks) and the key
+    /// is there — a signed digest, in one append; syncs when `sync` (or a digest went).
+    fn write(&self, sync: bool, digest: Option<bool>, now_ms: u64) -> Result<()> {
+        let mut w = self.writer.lock();
+        let batch = core::mem::take(&mut self.queue.lock().events);
+        let ids = || crate::ids::uuid_v4(&self.env).unwrap_or_else(|_| String::from("unavailable"));
         let mut buf = String::new();
-        let mut pos = i.pos.clone();
-        for e in &i.queue {
-            let line = e.to_json(pos.next_seq, &pos.prev_hash);
+        let mut pos = w.pos.clone();
+        for e in &batch {
+            let line = e.to_json(pos.next_seq, &pos.prev_hash, &ids);
             pos.prev_hash = line_hash(&line);
             pos.next_seq += 1;
             pos.since_digest += 1;
@@ -398,46 +505,90 @@ impl Trail {
             buf.push_str(&line);
             buf.push('\n');
         }
-        let res = self
-            .sink
-            .append(buf.as_bytes())
-            .and_then(|()| if sync { self.sink.sync() } else { Ok(()) });
+        let want = match digest {
+            Some(is_final) => (pos.since_digest > 0
+                || (is_final && !pos.closed && pos.next_seq > 0))
+                .then_some(is_final),
+            None => (pos.since_digest > 0
+                && (pos.since_digest >= self.opts.digest_every
+                    || now_ms.saturating_sub(pos.last_digest_ms) >= self.opts.digest_interval_ms))
+                .then_some(false),
+        };
+        let mut signed = false;
+        if let (Some(is_final), Some((key, fp))) = (want, &w.key) {
+            let msg = digest_message(pos.next_seq, &pos.prev_hash, is_final);
+            let sig = crate::asym::KeyCache::default().sign(
+                crate::vocab::KeySpec::EcP256,
+                key.expose(),
+                crate::asym::SigningAlgorithm::EcdsaSha256,
+                &crate::vocab::sha256(msg.as_bytes()),
+            );
+            match sig {
+                Ok(sig) => {
+                    let line =
+                        digest_line(pos.next_seq, &pos.prev_hash, is_final, now_ms, fp, &sig);
+                    pos.prev_hash = line_hash(&line);
+                    pos.next_seq += 1;
+                    pos.since_digest = 0;
+                    pos.last_digest_ms = now_ms;
+                    pos.closed = is_final;
+                    buf.push_str(&line);
+                    buf.push('\n');
+                    signed = true;
+                }
+                Err(e) => {
+                    self.requeue(
+                        batch,
+                        alloc::format!("the audit digest cannot be signed: {e}"),
+                    );
+                    return Err(e);
+                }
+            }
+        }
+        if buf.is_empty() {
+            return if sync { self.sink.sync() } else { Ok(()) };
+        }
+        let res = self.sink.append(buf.as_bytes()).and_then(|()| {
+            if sync || signed {
+                self.sink.sync()
+            } else {
+                Ok(())
+            }
+        });
         match res {
             Ok(()) => {
-                i.pos = pos;
-                i.queue.clear();
-                i.failed = None;
+                w.pos = pos;
+                self.queue.lock().failed = None;
                 Ok(())
             }
             Err(e) => {
                 let m = alloc::format!("the audit trail cannot be written: {e}");
-                i.failed = Some(m.clone());
+                self.requeue(batch, m.clone());
                 Err(Error::AuditFailed(m))
             }
         }
     }
 
-    /// Writes and syncs the waiting events, if any.
-    #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
-    pub(crate) fn flush_waiting(&self) -> Result<()> {
-        let mut i = self.inner.lock();
-        if i.queue.is_empty() {
-            return Ok(());
-        }
-        self.write_locked(&mut i, true)
+    /// Puts a batch that could not be written back in front of what came since.
+    fn requeue(&self, mut batch: Vec<PendingEvent>, why: String) {
+        let mut q = self.queue.lock();
+        batch.append(&mut q.events);
+        q.events = batch;
+        q.failed = Some(why);
     }
 
     /// Rotates the sink (`rotate` renames its file and starts a fresh one) with nothing
     /// written in between, then starts the fresh file with a `Continuation` record that
     /// links it to the last record of the old one.
     pub(crate) fn rotate(&self, rotate: &mut dyn FnMut() -> Result<()>, now_ms: u64) -> Result<()> {
-        let mut i = self.inner.lock();
-        self.write_locked(&mut i, true)?;
+        self.write(true, Some(true), now_ms)?;
+        let mut w = self.writer.lock();
+        // Events that arrived since go to the new file, after the continuation.
         rotate()?;
         let line = json!({
             "recordType": "Continuation",
-            "seq": i.pos.next_seq,
-            "prevHash": i.pos.prev_hash,
+            "seq": w.pos.next_seq,
+            "prevHash": w.pos.prev_hash,
             "time": crate::time::iso8601_ms(now_ms),
         })
         .to_string();
@@ -449,63 +600,11 @@ impl Trail {
             .map_err(|e| {
                 Error::AuditFailed(alloc::format!("the rotated trail cannot be started: {e}"))
             })?;
-        i.pos.prev_hash = line_hash(&line);
-        i.pos.next_seq += 1;
-        i.pos.since_digest += 1;
-        i.pos.closed = false;
+        w.pos.prev_hash = line_hash(&line);
+        w.pos.next_seq += 1;
+        w.pos.since_digest += 1;
+        w.pos.closed = false;
         Ok(())
-    }
-
-    /// Whether a digest is due.
-    pub(crate) fn digest_due(&self, now_ms: u64) -> bool {
-        let i = self.inner.lock();
-        let pending = i.pos.since_digest + i.queue.len() as u64;
-        pending > 0
-            && (pending >= self.opts.digest_every
-                || now_ms.saturating_sub(i.pos.last_digest_ms) >= self.opts.digest_interval_ms)
-    }
-
-    /// Writes the waiting events and returns where the digest goes: (seq, prevHash),
-    /// or None when there is nothing to sign (no record since the last digest, and a
-    /// final one is not wanted or already there).
-    pub(crate) fn digest_point(&self, is_final: bool) -> Result<Option<(u64, String)>> {
-        let mut i = self.inner.lock();
-        self.write_locked(&mut i, false)?;
-        if i.pos.since_digest == 0 && (!is_final || i.pos.closed || i.pos.next_seq == 0) {
-            return Ok(None);
-        }
-        Ok(Some((i.pos.next_seq, i.pos.prev_hash.clone())))
-    }
-
-    /// Appends a signed digest at (seq, prev) — unless records were written since,
-    /// in which case the caller tries again later.
-    pub(crate) fn append_digest(
-        &self,
-        seq: u64,
-        line: &str,
-        is_final: bool,
-        now_ms: u64,
-    ) -> Result<bool> {
-        let mut i = self.inner.lock();
-        if i.pos.next_seq != seq {
-            return Ok(false);
-        }
-        // Waiting events first would break the digest's place: it is written now,
-        // they after it.
-        let mut buf = String::from(line);
-        buf.push('\n');
-        self.sink
-            .append(buf.as_bytes())
-            .and_then(|()| self.sink.sync())
-            .map_err(|e| {
-                Error::AuditFailed(alloc::format!("the audit digest cannot be written: {e}"))
-            })?;
-        i.pos.prev_hash = line_hash(line);
-        i.pos.next_seq += 1;
-        i.pos.since_digest = 0;
-        i.pos.last_digest_ms = now_ms;
-        i.pos.closed = is_final;
-        Ok(true)
     }
 }
 

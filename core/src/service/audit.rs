@@ -8,8 +8,7 @@ use core::sync::atomic::Ordering;
 
 use crate::access::AuditLevel;
 use crate::api::Caller;
-use crate::asym::SigningAlgorithm;
-use crate::audit::{self, AuditOptions, AuditSink, Trail};
+use crate::audit::{AuditOptions, AuditSink, Trail};
 use crate::error::Result;
 use crate::kms::Kms;
 use crate::secret::SecretBytes;
@@ -24,6 +23,17 @@ fn level_code(l: AuditLevel) -> u8 {
 }
 
 impl Kms {
+    /// The caller as an `Arc` for an audit event: the default caller's own when it is
+    /// that one (no copy on the hot path).
+    pub(crate) fn caller_arc(&self, caller: &Caller) -> Arc<Caller> {
+        let d = self.default_caller.lock();
+        if core::ptr::eq(caller, &**d) {
+            d.clone()
+        } else {
+            Arc::new(caller.clone())
+        }
+    }
+
     /// Who the typed methods (`encrypt`, `create_key`, …) act as.
     #[must_use]
     pub fn default_caller(&self) -> Arc<Caller> {
@@ -73,9 +83,18 @@ impl Kms {
     /// The sink's failure to read its last record; `Rejected.AuditFailed` when that
     /// record is not part of a trail.
     pub fn attach_audit(&self, sink: Arc<dyn AuditSink>, opts: AuditOptions) -> Result<()> {
-        let trail = Arc::new(Trail::new(sink, opts, self.env.now())?);
+        let trail = Arc::new(Trail::new(sink, opts, self.env.now(), self.env.clone())?);
+        if let Some(k) = self
+            .state
+            .lock()
+            .iam
+            .as_ref()
+            .and_then(|i| i.audit_key.clone())
+        {
+            trail.set_key(k)?;
+        }
         #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
-        spawn_flusher(&trail);
+        spawn_flusher(&trail, self.env.clock.clone());
         *self.audit.lock() = Some(trail);
         self.audit_level_changed();
         Ok(())
@@ -112,7 +131,7 @@ impl Kms {
     /// `Rejected.AuditFailed`.
     pub fn flush_audit(&self) -> Result<()> {
         match self.audit.lock().clone() {
-            Some(t) => t.flush(true),
+            Some(t) => t.flush(true, self.env.now()),
             None => Ok(()),
         }
     }
@@ -161,42 +180,31 @@ impl Kms {
         .await
     }
 
+    /// Gives the trail its signing key (made now if the store has none), then writes
+    /// what waits and a digest.
     pub(crate) async fn write_audit_digest(&self, t: &Trail, is_final: bool) -> Result<()> {
-        // Nothing to sign: no audit key is made for an empty trail either.
-        if t.digest_point(is_final)?.is_none() {
-            return Ok(());
+        self.give_audit_key(t).await?;
+        t.digest(is_final, self.env.now())
+    }
+
+    /// Makes sure the trail holds the audit key (one store write, the first time).
+    pub(crate) async fn give_audit_key(&self, t: &Trail) -> Result<()> {
+        if t.needs_key() {
+            let key = self.ensure_audit_key().await?;
+            t.set_key(key)?;
         }
-        let key = self.ensure_audit_key().await?;
-        let signer = crate::asym::KeyCache::default();
-        let spki = signer.public_key(KeySpec::EcP256, key.expose())?;
-        let fingerprint = audit::key_fingerprint(&spki);
-        for _ in 0..4 {
-            let Some((seq, prev)) = t.digest_point(is_final)? else {
-                return Ok(());
-            };
-            let msg = audit::digest_message(seq, &prev, is_final);
-            let sig = signer.sign(
-                KeySpec::EcP256,
-                key.expose(),
-                SigningAlgorithm::EcdsaSha256,
-                &crate::vocab::sha256(msg.as_bytes()),
-            )?;
-            let now = self.env.now();
-            let line = audit::digest_line(seq, &prev, is_final, now, &fingerprint, &sig);
-            if t.append_digest(seq, &line, is_final, now)? {
-                return Ok(());
-            }
-        }
-        // Records keep arriving: the next call writes the digest.
         Ok(())
     }
 }
 
 /// Writes waiting events at least every window (the thread ends with the trail).
 #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
-fn spawn_flusher(trail: &Arc<Trail>) {
+fn spawn_flusher(trail: &Arc<Trail>, clock: Arc<dyn crate::env::Clock>) {
+    let now = move || clock.now_millis();
     let weak = Arc::downgrade(trail);
-    let every = core::time::Duration::from_millis(trail.opts.window_ms.clamp(10, 1000) / 2 + 1);
+    // Often enough that a busy trail is written in batches of about a thousand events
+    // (never by the callers), and an idle one within half the window.
+    let every = core::time::Duration::from_millis((trail.opts.window_ms / 4).clamp(5, 20));
     let _ = std::thread::Builder::new()
         .name(String::from("strongroom-audit"))
         .spawn(move || {
@@ -204,7 +212,7 @@ fn spawn_flusher(trail: &Arc<Trail>) {
                 std::thread::sleep(every);
                 let Some(t) = weak.upgrade() else { return };
                 // A failure is kept in the trail (calls are refused once too much waits).
-                let _ = t.flush_waiting();
+                let _ = t.flush_waiting(now());
             }
         });
 }

@@ -1020,6 +1020,7 @@ impl Kms {
                 role_arn: role_of_caller.as_deref(),
             },
             action: "sts:AssumeRole",
+            action_index: access::action_index(crate::api::Action::AssumeRole),
             resource: &access::role_arn(&iam.account_id, role_name),
             context: &cx,
         };
