@@ -7,7 +7,11 @@ use crate::error::Result;
 
 /// A fresh random UUID (version 4, variant 1), lower-case hyphenated.
 pub(crate) fn uuid_v4(env: &Env) -> Result<String> {
-    let mut b: [u8; 16] = env.random()?;
+    Ok(uuid_v4_from(env.random()?))
+}
+
+/// A UUID v4 text from 16 random bytes (version and variant bits set here).
+pub(crate) fn uuid_v4_from(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let mut s = String::with_capacity(36);
@@ -18,7 +22,7 @@ pub(crate) fn uuid_v4(env: &Env) -> Result<String> {
         s.push(hex_digit(byte >> 4));
         s.push(hex_digit(byte & 0x0f));
     }
-    Ok(s)
+    s
 }
 
 fn hex_digit(n: u8) -> char {

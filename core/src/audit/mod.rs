@@ -192,7 +192,137 @@ fn field(out: &mut String, key: &str, value: &str) {
     push_str(out, value);
 }
 
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    b.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_be_bytes());
+    b.extend_from_slice(s.as_bytes());
+}
+
+fn put_opt(b: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => {
+            b.push(1);
+            put_str(b, s);
+        }
+        None => b.push(0),
+    }
+}
+
+fn get_str(r: &mut crate::codec::Reader<'_>) -> Option<String> {
+    String::from_utf8(r.bytes32()?.to_vec()).ok()
+}
+
+fn get_opt(r: &mut crate::codec::Reader<'_>) -> Option<Option<String>> {
+    match r.u8()? {
+        0 => Some(None),
+        _ => get_str(r).map(Some),
+    }
+}
+
 impl PendingEvent {
+    /// Appends the event (but its caller, kept beside) to a queue buffer.
+    fn encode(&self, b: &mut Vec<u8>) {
+        b.extend_from_slice(&self.time_ms.to_be_bytes());
+        let a = crate::access::action_index(self.action).unwrap_or(usize::MAX);
+        b.extend_from_slice(&u16::try_from(a).unwrap_or(u16::MAX).to_be_bytes());
+        put_opt(b, self.request_id.as_deref());
+        put_opt(b, self.account_id.as_deref());
+        b.extend_from_slice(
+            &u16::try_from(self.resources.len())
+                .unwrap_or(u16::MAX)
+                .to_be_bytes(),
+        );
+        for r in &self.resources {
+            let (tag, name) = match r {
+                Resource::Instance => (0u8, ""),
+                Resource::Key(n) => (1, n.as_str()),
+                Resource::Alias(n) => (2, n.as_str()),
+                Resource::Secret(n) => (3, n.as_str()),
+                Resource::User(n) => (4, n.as_str()),
+                Resource::Role(n) => (5, n.as_str()),
+                Resource::Policy(n) => (6, n.as_str()),
+            };
+            b.push(tag);
+            put_str(b, name);
+        }
+        b.extend_from_slice(
+            &u16::try_from(self.params.len())
+                .unwrap_or(u16::MAX)
+                .to_be_bytes(),
+        );
+        for (k, v) in &self.params {
+            put_str(b, k);
+            put_str(b, v);
+        }
+        match &self.error {
+            Some((code, msg)) => {
+                b.push(1);
+                put_str(b, code);
+                put_str(b, msg);
+            }
+            None => b.push(0),
+        }
+    }
+
+    /// Reads back what [`PendingEvent::encode`] wrote.
+    fn decode(r: &mut crate::codec::Reader<'_>, caller: Arc<Caller>) -> Option<Decoded> {
+        let time_ms = r.u64()?;
+        let action = *Action::ALL.get(usize::from(r.u16()?))?;
+        let request_id = get_opt(r)?;
+        let account_id = get_opt(r)?;
+        let mut resources = Vec::new();
+        for _ in 0..r.u16()? {
+            let tag = r.u8()?;
+            let n = get_str(r)?;
+            resources.push(match tag {
+                0 => Resource::Instance,
+                1 => Resource::Key(n),
+                2 => Resource::Alias(n),
+                3 => Resource::Secret(n),
+                4 => Resource::User(n),
+                5 => Resource::Role(n),
+                _ => Resource::Policy(n),
+            });
+        }
+        let mut params = Vec::new();
+        for _ in 0..r.u16()? {
+            let k = get_str(r)?;
+            let v = get_str(r)?;
+            params.push((k, v));
+        }
+        let error = match r.u8()? {
+            0 => None,
+            _ => {
+                let code = get_str(r)?;
+                let msg = get_str(r)?;
+                Some((code, msg))
+            }
+        };
+        Some(Decoded {
+            time_ms,
+            request_id,
+            caller,
+            account_id,
+            action,
+            resources,
+            params,
+            error,
+        })
+    }
+}
+
+/// An event read back from the queue, about to be written.
+struct Decoded {
+    time_ms: u64,
+    request_id: Option<String>,
+    caller: Arc<Caller>,
+    account_id: Option<String>,
+    action: Action,
+    resources: Vec<Resource>,
+    params: Vec<(String, String)>,
+    error: Option<(String, String)>,
+}
+
+impl Decoded {
     /// The event's line: written field by field (one allocation for the line), in a
     /// fixed order — recordType, seq and prevHash first.
     fn to_json(&self, seq: u64, prev: &str, ids: &dyn Fn() -> String) -> String {
@@ -358,8 +488,15 @@ pub(crate) struct Trail {
     env: crate::env::Env,
 }
 
+/// Waiting events, encoded on the calling thread into one byte buffer (so nothing a
+/// call allocates is freed by the writer thread: freeing across threads made every
+/// audited call contend with the writer in the allocator).
 struct Queue {
-    events: Vec<PendingEvent>,
+    buf: Vec<u8>,
+    callers: Vec<Arc<Caller>>,
+    count: usize,
+    /// The last written batch's buffer, emptied and reused.
+    spare: Vec<u8>,
     oldest_ms: u64,
     /// A write failed: the events are kept and calls are refused once too many wait.
     failed: Option<String>,
@@ -369,6 +506,13 @@ struct Writer {
     pos: ChainPos,
     /// The audit key (EC_P256 PKCS#8) and its fingerprint, once the instance gave it.
     key: Option<(crate::secret::SecretBytes, String)>,
+}
+
+/// Events taken from the queue to be written.
+struct Batch {
+    buf: Vec<u8>,
+    callers: Vec<Arc<Caller>>,
+    count: usize,
 }
 
 /// Most events kept waiting after a failed write before calls are refused.
@@ -389,7 +533,10 @@ impl Trail {
             opts,
             env,
             queue: spin::Mutex::new(Queue {
-                events: Vec::new(),
+                buf: Vec::with_capacity(1 << 16),
+                callers: Vec::with_capacity(1024),
+                count: 0,
+                spare: Vec::with_capacity(1 << 16),
                 oldest_ms: 0,
                 failed: None,
             }),
@@ -417,7 +564,7 @@ impl Trail {
     pub(crate) fn check(&self) -> Result<()> {
         let q = self.queue.lock();
         match &q.failed {
-            Some(m) if q.events.len() >= MAX_QUEUE => Err(Error::AuditFailed(m.clone())),
+            Some(m) if q.count >= MAX_QUEUE => Err(Error::AuditFailed(m.clone())),
             _ => Ok(()),
         }
     }
@@ -428,15 +575,18 @@ impl Trail {
     pub(crate) fn record(&self, e: PendingEvent, durable: bool, now_ms: u64) -> Result<()> {
         let (len, overdue) = {
             let mut q = self.queue.lock();
-            if q.events.is_empty() {
+            if q.count == 0 {
                 q.oldest_ms = now_ms;
             }
-            q.events.push(e);
+            e.encode(&mut q.buf);
+            q.callers.push(e.caller.clone());
+            q.count += 1;
             (
-                q.events.len(),
+                q.count,
                 now_ms.saturating_sub(q.oldest_ms) >= self.opts.window_ms,
             )
         };
+        drop(e);
         let threaded = cfg!(all(feature = "std", not(target_arch = "wasm32")));
         if durable || self.opts.strict || len >= INLINE_AT || (overdue && !threaded) {
             self.write(durable || self.opts.strict || overdue, None, now_ms)
@@ -457,7 +607,7 @@ impl Trail {
     pub(crate) fn flush_waiting(&self, now_ms: u64) -> Result<()> {
         let (len, oldest) = {
             let q = self.queue.lock();
-            (q.events.len(), q.oldest_ms)
+            (q.count, q.oldest_ms)
         };
         let due =
             len >= 1024 || (len > 0 && now_ms.saturating_sub(oldest) >= self.opts.window_ms / 2);
@@ -476,7 +626,7 @@ impl Trail {
 
     fn digest_due(&self, now_ms: u64) -> bool {
         let w = self.writer.lock();
-        let waiting = self.queue.lock().events.len() as u64;
+        let waiting = self.queue.lock().count as u64;
         let pending = w.pos.since_digest + waiting;
         pending > 0
             && (pending >= self.opts.digest_every
@@ -492,11 +642,41 @@ impl Trail {
     /// is there — a signed digest, in one append; syncs when `sync` (or a digest went).
     fn write(&self, sync: bool, digest: Option<bool>, now_ms: u64) -> Result<()> {
         let mut w = self.writer.lock();
-        let batch = core::mem::take(&mut self.queue.lock().events);
-        let ids = || crate::ids::uuid_v4(&self.env).unwrap_or_else(|_| String::from("unavailable"));
+        let batch = {
+            let mut q = self.queue.lock();
+            let spare = core::mem::take(&mut q.spare);
+            Batch {
+                buf: core::mem::replace(&mut q.buf, spare),
+                callers: core::mem::take(&mut q.callers),
+                count: core::mem::take(&mut q.count),
+            }
+        };
+        // Ids for the batch's events: one random draw, then a counter mixed into it
+        // (unique within the batch; batches draw afresh).
+        let seed: [u8; 16] = self.env.random().unwrap_or_else(|_| {
+            let mut s = [0u8; 16];
+            for (x, y) in s.iter_mut().zip(now_ms.to_be_bytes()) {
+                *x = y;
+            }
+            s
+        });
+        let counter = core::cell::Cell::new(0u64);
+        let ids = || {
+            let mut b = seed;
+            let n = counter.get();
+            counter.set(n + 1);
+            for (x, y) in b.iter_mut().skip(8).zip(n.to_be_bytes()) {
+                *x ^= y;
+            }
+            crate::ids::uuid_v4_from(b)
+        };
         let mut buf = String::new();
         let mut pos = w.pos.clone();
-        for e in &batch {
+        let mut r = crate::codec::Reader::new(&batch.buf);
+        for caller in &batch.callers {
+            let Some(e) = PendingEvent::decode(&mut r, caller.clone()) else {
+                return Err(Error::Internal("an audit event that does not decode"));
+            };
             let line = e.to_json(pos.next_seq, &pos.prev_hash, &ids);
             pos.prev_hash = line_hash(&line);
             pos.next_seq += 1;
@@ -546,6 +726,7 @@ impl Trail {
             }
         }
         if buf.is_empty() {
+            self.recycle(batch);
             return if sync { self.sink.sync() } else { Ok(()) };
         }
         let res = self.sink.append(buf.as_bytes()).and_then(|()| {
@@ -559,6 +740,7 @@ impl Trail {
             Ok(()) => {
                 w.pos = pos;
                 self.queue.lock().failed = None;
+                self.recycle(batch);
                 Ok(())
             }
             Err(e) => {
@@ -570,11 +752,27 @@ impl Trail {
     }
 
     /// Puts a batch that could not be written back in front of what came since.
-    fn requeue(&self, mut batch: Vec<PendingEvent>, why: String) {
+    fn requeue(&self, mut batch: Batch, why: String) {
         let mut q = self.queue.lock();
-        batch.append(&mut q.events);
-        q.events = batch;
+        batch.buf.extend_from_slice(&q.buf);
+        batch.callers.append(&mut q.callers);
+        q.buf = batch.buf;
+        q.callers = batch.callers;
+        q.count += batch.count;
         q.failed = Some(why);
+    }
+
+    /// Keeps a written batch's buffer for the next one.
+    fn recycle(&self, mut batch: Batch) {
+        batch.buf.clear();
+        let mut q = self.queue.lock();
+        if q.spare.capacity() < batch.buf.capacity() {
+            q.spare = batch.buf;
+        }
+        if q.callers.capacity() < batch.callers.capacity() && q.callers.is_empty() {
+            batch.callers.clear();
+            q.callers = batch.callers;
+        }
     }
 
     /// Rotates the sink (`rotate` renames its file and starts a fresh one) with nothing
