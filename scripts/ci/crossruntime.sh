@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-runtime round trips in one run: Python → Node, Chromium and the CLI (a store
 # image, a blob, an envelope), Node → Python, CLI → Python (envelopes through the same
-# file store), and a backup Python → Node (restored into a file store) → CLI. Needs the Python wheel, npm/dist and the CLI built by the earlier steps.
+# file store), a backup Python → Node (restored into a file store) → CLI, and the file
+# store's audit trail written by Python and the CLI in turn, verified by the CLI. Needs the Python wheel, npm/dist and the CLI built by the earlier steps.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=build/xrt
@@ -32,5 +33,12 @@ export STRONGROOM_PASSPHRASE=xrt-pass
     "$out/from-python.json.envelope" "$out/cli-restored-decrypted"
   cmp "$out/cli-restored-decrypted" "$out/from-python.json.envelope-plaintext" \
     && echo "ok - the CLI restored Node's backup (of Python's backup) and decrypted Python's envelope with it"
+  # The store's one audit trail, written in turn by Python and the CLI, verifies with
+  # only the audit key's public key and ends with a final digest.
+  "$cli" --store "$out/store" audit public-key > "$out/audit.pem"
+  "$cli" --store "$out/store" audit verify --public-key "$out/audit.pem" --require-closed > "$out/audit-verify.txt" \
+    && grep -q '"recordType":"Event"' "$out/store.audit" \
+    && echo "ok - the audit trail Python and the CLI wrote in turn verifies with only its public key" \
+    || { cat "$out/audit-verify.txt"; echo "not ok - the audit trail Python and the CLI wrote in turn verifies"; exit 1; }
 } | tee "$log"
 echo "crossruntime: $(grep -c '^ok - ' "$log") passed, $(grep -c '^not ok - ' "$log" || true) failed"

@@ -95,7 +95,11 @@ pub async fn every_call_goes_through_the_dispatch_and_the_hook_sees_it() {
     assert_eq!(
         got,
         vec![
-            ("CreateKey".to_string(), vec!["*".to_string()], None),
+            (
+                "CreateKey".to_string(),
+                vec!["*".to_string(), arn.clone()],
+                None
+            ),
             ("Encrypt".to_string(), vec![arn.clone()], None),
             ("Decrypt".to_string(), vec![arn.clone()], None),
             (
