@@ -64,6 +64,22 @@ pub fn iso8601(millis: u64) -> String {
     )
 }
 
+/// [`iso8601_ms`] appended to `out` (no allocation).
+pub(crate) fn write_iso8601_ms(out: &mut String, millis: u64) {
+    use core::fmt::Write as _;
+    let secs = millis / 1000;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(secs / 86_400);
+    let _ = write!(
+        out,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        millis % 1000
+    );
+}
+
 /// As [`iso8601`], with milliseconds (`YYYY-MM-DDTHH:MM:SS.mmmZ`): audit event times.
 #[must_use]
 pub fn iso8601_ms(millis: u64) -> String {

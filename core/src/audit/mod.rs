@@ -207,17 +207,6 @@ fn put_opt(b: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-fn get_str(r: &mut crate::codec::Reader<'_>) -> Option<String> {
-    String::from_utf8(r.bytes32()?.to_vec()).ok()
-}
-
-fn get_opt(r: &mut crate::codec::Reader<'_>) -> Option<Option<String>> {
-    match r.u8()? {
-        0 => Some(None),
-        _ => get_str(r).map(Some),
-    }
-}
-
 impl PendingEvent {
     /// Appends the event (but its caller, kept beside) to a queue buffer.
     fn encode(&self, b: &mut Vec<u8>) {
@@ -263,39 +252,34 @@ impl PendingEvent {
         }
     }
 
-    /// Reads back what [`PendingEvent::encode`] wrote.
-    fn decode(r: &mut crate::codec::Reader<'_>, caller: Arc<Caller>) -> Option<Decoded> {
+    /// Reads back what [`PendingEvent::encode`] wrote, borrowing its text.
+    fn decode<'a>(r: &mut crate::codec::Reader<'a>, caller: Arc<Caller>) -> Option<Decoded<'a>> {
+        let text = |r: &mut crate::codec::Reader<'a>| core::str::from_utf8(r.bytes32()?).ok();
+        let opt = |r: &mut crate::codec::Reader<'a>| -> Option<Option<&'a str>> {
+            match r.u8()? {
+                0 => Some(None),
+                _ => text(r).map(Some),
+            }
+        };
         let time_ms = r.u64()?;
         let action = *Action::ALL.get(usize::from(r.u16()?))?;
-        let request_id = get_opt(r)?;
-        let account_id = get_opt(r)?;
-        let mut resources = Vec::new();
-        for _ in 0..r.u16()? {
+        let request_id = opt(r)?;
+        let account_id = opt(r)?;
+        let n = r.u16()?;
+        let mut resources = Vec::with_capacity(usize::from(n));
+        for _ in 0..n {
             let tag = r.u8()?;
-            let n = get_str(r)?;
-            resources.push(match tag {
-                0 => Resource::Instance,
-                1 => Resource::Key(n),
-                2 => Resource::Alias(n),
-                3 => Resource::Secret(n),
-                4 => Resource::User(n),
-                5 => Resource::Role(n),
-                _ => Resource::Policy(n),
-            });
+            resources.push((tag, text(r)?));
         }
-        let mut params = Vec::new();
-        for _ in 0..r.u16()? {
-            let k = get_str(r)?;
-            let v = get_str(r)?;
-            params.push((k, v));
+        let n = r.u16()?;
+        let mut params = Vec::with_capacity(usize::from(n));
+        for _ in 0..n {
+            let k = text(r)?;
+            params.push((k, text(r)?));
         }
         let error = match r.u8()? {
             0 => None,
-            _ => {
-                let code = get_str(r)?;
-                let msg = get_str(r)?;
-                Some((code, msg))
-            }
+            _ => Some((text(r)?, text(r)?)),
         };
         Some(Decoded {
             time_ms,
@@ -310,19 +294,51 @@ impl PendingEvent {
     }
 }
 
-/// An event read back from the queue, about to be written.
-struct Decoded {
+/// An event read back from the queue (its text borrowed), about to be written.
+struct Decoded<'a> {
     time_ms: u64,
-    request_id: Option<String>,
+    request_id: Option<&'a str>,
     caller: Arc<Caller>,
-    account_id: Option<String>,
+    account_id: Option<&'a str>,
     action: Action,
-    resources: Vec<Resource>,
-    params: Vec<(String, String)>,
-    error: Option<(String, String)>,
+    /// (kind, name): 0 the instance, 1 key, 2 alias, 3 secret, 4 user, 5 role, 6 policy.
+    resources: Vec<(u8, &'a str)>,
+    params: Vec<(&'a str, &'a str)>,
+    error: Option<(&'a str, &'a str)>,
 }
 
-impl Decoded {
+/// A resource's ARN, as [`Resource::arn`] spells it, appended to `out`.
+fn push_arn(out: &mut String, kind: u8, name: &str) {
+    match kind {
+        0 => out.push('*'),
+        1 => {
+            out.push_str("acs:kms:strongroom:local:key/");
+            out.push_str(name);
+        }
+        2 => {
+            out.push_str("acs:kms:strongroom:local:");
+            out.push_str(name);
+        }
+        3 => {
+            out.push_str("acs:kms:strongroom:local:secret/");
+            out.push_str(name);
+        }
+        4 => {
+            out.push_str("acs:ram::local:user/");
+            out.push_str(name);
+        }
+        5 => {
+            out.push_str("acs:ram::local:role/");
+            out.push_str(name);
+        }
+        _ => {
+            out.push_str("acs:ram::local:policy/");
+            out.push_str(name);
+        }
+    }
+}
+
+impl Decoded<'_> {
     /// The event's line: written field by field (one allocation for the line), in a
     /// fixed order — recordType, seq and prevHash first.
     fn to_json(&self, seq: u64, prev: &str, ids: &dyn Fn() -> String) -> String {
@@ -334,7 +350,9 @@ impl Decoded {
         field(&mut o, "prevHash", prev);
         field(&mut o, "eventId", &ids());
         field(&mut o, "eventVersion", "1");
-        field(&mut o, "eventTime", &crate::time::iso8601_ms(self.time_ms));
+        o.push_str(",\"eventTime\":\"");
+        crate::time::write_iso8601_ms(&mut o, self.time_ms);
+        o.push('"');
         field(&mut o, "eventName", self.action.name());
         field(&mut o, "eventSource", "kms.strongroom.local");
         field(&mut o, "serviceName", "Kms");
@@ -355,7 +373,7 @@ impl Decoded {
         let principal = self.caller.principal.as_str();
         match crate::access::parse_principal(principal) {
             Some((acct, crate::access::Principal::Root)) => {
-                let acct = acct.or(self.account_id.as_deref());
+                let acct = acct.or(self.account_id);
                 field(&mut o, "type", "root-account");
                 field(&mut o, "principalId", acct.unwrap_or(""));
                 match acct {
@@ -403,25 +421,37 @@ impl Decoded {
             "userAgent",
             self.caller.user_agent.as_deref().unwrap_or(""),
         );
-        match &self.request_id {
+        match self.request_id {
             Some(r) => field(&mut o, "requestId", r),
             None => field(&mut o, "requestId", &ids()),
         }
-        let arns: Vec<String> = self.resources.iter().map(Resource::arn).collect();
-        field(&mut o, "resourceName", &arns.join(";"));
+        // ARNs hold no character JSON escapes except in names, which `push_str`
+        // escapes: build each once into a scratch string.
+        let mut arn = String::with_capacity(96);
+        o.push_str(",\"resourceName\":");
+        let mut joined = String::with_capacity(96);
+        for (n, (kind, name)) in self.resources.iter().enumerate() {
+            if n > 0 {
+                joined.push(';');
+            }
+            push_arn(&mut joined, *kind, name);
+        }
+        push_str(&mut o, &joined);
         o.push_str(",\"resources\":[");
-        for (n, a) in arns.iter().enumerate() {
+        for (n, (kind, name)) in self.resources.iter().enumerate() {
             if n > 0 {
                 o.push(',');
             }
-            push_str(&mut o, a);
+            arn.clear();
+            push_arn(&mut arn, *kind, name);
+            push_str(&mut o, &arn);
         }
         o.push_str("],\"requestParameters\":{");
         for (k, v) in &self.params {
             field(&mut o, k, v);
         }
         o.push('}');
-        if let Some((code, msg)) = &self.error {
+        if let Some((code, msg)) = self.error {
             field(&mut o, "errorCode", code);
             field(&mut o, "errorMessage", msg);
         }
