@@ -72,12 +72,23 @@ function convert(e: unknown): unknown {
   return e;
 }
 
+/** IndexedDB audit writes a call started: awaited before that call answers. */
+const auditWrites: Promise<void>[] = [];
+
 async function call<T>(p: () => Promise<T>): Promise<T> {
+  let out: T;
   try {
-    return await p();
+    out = await p();
   } catch (e) {
+    if (auditWrites.length) await Promise.allSettled(auditWrites.splice(0));
     throw convert(e);
   }
+  if (auditWrites.length) {
+    const r = await Promise.allSettled(auditWrites.splice(0));
+    const bad = r.find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (bad) throw convert({ code: 'Rejected.AuditFailed', kind: 'Store', message: `the audit trail cannot be written: ${bad.reason?.message ?? bad.reason}` });
+  }
+  return out;
 }
 
 function callSync<T>(f: () => T): T {
@@ -239,7 +250,8 @@ export interface OpenOptions {
   credentials?: Credentials;
   /** The audit level (docs/AUDIT.md) unless the store set its own with SetAuditLevel:
    * `'off'`, `'management'` (default for file stores) or `'all'`. A file store's trail
-   * is `<path>.audit`; other stores write one only to `onAudit`. */
+   * is `<path>.audit`; an IndexedDB store's, when `audit` is given, the database
+   * `<name>.audit` (`Kms.readAuditTrail`); other stores write one only to `onAudit`. */
   audit?: AuditLevel;
   /** Every audit event durable before its call resolves (default: management events
    * only; the rest within 1 s). */
@@ -355,6 +367,14 @@ export interface Platform {
     sync: () => void;
     close: () => void;
   };
+  /** Opens the audit trail of an IndexedDB store (browsers). */
+  openIndexedDbAudit?(name: string): Promise<{
+    lastLine: string | undefined;
+    append: (lines: string) => Promise<void>;
+    close: () => void;
+  }>;
+  /** Reads the audit trail of an IndexedDB store (browsers). */
+  readIndexedDbAudit?(name: string): Promise<string>;
   /** Wraps a web TransformStream as a Node Duplex (Node only). */
   toNodeDuplex?(t: TransformStream<Uint8Array, Uint8Array>): unknown;
   /** Reads a store file and returns its image (undefined if none), a durable whole-store
@@ -420,6 +440,7 @@ export class Kms {
     try {
       await this.#n.close();
     } finally {
+      if (auditWrites.length) await Promise.allSettled(auditWrites.splice(0));
       try {
         this.#auditClose?.();
       } finally {
@@ -459,18 +480,25 @@ export class Kms {
   static async open(opts: OpenOptions): Promise<Kms> {
     const kms = await Kms.#open(opts);
     try {
-      kms.#setUpAccess(opts);
+      await kms.#setUpAccess(opts);
     } catch (e) {
       await kms.close().catch(() => undefined);
-      throw e;
+      throw convert(e);
     }
     return kms;
+  }
+
+  /** The audit trail of the IndexedDB store `indexedDb` (browsers), as text: check it
+   * with `verifyAudit`. */
+  static async readAuditTrail(opts: { indexedDb: string }): Promise<string> {
+    if (!platform?.readIndexedDbAudit) throw invalid('IndexedDb', 'IndexedDB trails need a browser with indexedDB');
+    return call(() => platform!.readIndexedDbAudit!(str('IndexedDb', opts?.indexedDb, true)!));
   }
 
   #auditTimer?: ReturnType<typeof setInterval>;
   #auditClose?: () => void;
 
-  #setUpAccess(opts: OpenOptions): void {
+  async #setUpAccess(opts: OpenOptions): Promise<void> {
     const level = opts.audit ?? 'management';
     if (!['off', 'management', 'all'].includes(level)) throw invalid('AuditLevel', 'must be off, management or all');
     const strict = opts.auditStrict === true;
@@ -483,20 +511,34 @@ export class Kms {
       this.#auditClose = f.close;
       // Events of read-only calls wait in memory at most ~1 s: this timer writes and
       // syncs them (it does not keep the process alive).
-      this.#auditTimer = setInterval(() => {
-        try {
-          this.#n.flushAudit();
-        } catch {
-          // Kept in the trail: calls are refused once too many events wait.
-        }
-      }, 500);
-      (this.#auditTimer as { unref?: () => void }).unref?.();
+      this.#startAuditTimer();
+    } else if (opts.indexedDb !== undefined && opts.audit !== undefined && level !== 'off' && platform?.openIndexedDbAudit) {
+      const f = await platform.openIndexedDbAudit(opts.indexedDb);
+      const append = (lines: string) => {
+        auditWrites.push(f.append(lines));
+      };
+      callSync(() => this.#n.attachAudit(append, undefined, f.lastLine, level, strict));
+      this.#auditClose = f.close;
+      this.#startAuditTimer();
     }
     if (opts.credentials !== undefined) {
       const c = opts.credentials;
       if (!c || typeof c !== 'object') throw invalid('Credentials', 'must be { accessKeyId, accessKeySecret, securityToken? }');
       this.authenticate(c);
     }
+  }
+
+  #startAuditTimer(): void {
+    // Events of read-only calls wait in memory at most ~1 s: this timer writes them (it
+    // does not keep a Node process alive).
+    this.#auditTimer = setInterval(() => {
+      try {
+        this.#n.flushAudit();
+      } catch {
+        // Kept in the trail: calls are refused once too many events wait.
+      }
+    }, 500);
+    (this.#auditTimer as { unref?: () => void }).unref?.();
   }
 
   static async #open(opts: OpenOptions): Promise<Kms> {

@@ -179,6 +179,57 @@ async function openIndexedDb(name: string) {
   };
   return { image, save, append, sync, close };
 }
+/** The audit trail of the IndexedDB store `name`: database `<name>.audit`, one record
+ * per batch of lines (auto-increment keys keep their order). `append` starts a strict-
+ * durability transaction at once and hands its promise to the facade, which awaits it
+ * before answering the call that wrote it — so a management event is durable before
+ * its call resolves. */
+async function openIndexedDbAudit(name: string) {
+  const open = indexedDB.open(`${name}.audit`, 1);
+  open.onupgradeneeded = () => open.result.createObjectStore('lines', { autoIncrement: true });
+  const db = await req(open).catch((e) => {
+    throw { code: 'Rejected.AuditFailed', kind: 'Store', message: idbError(`opening ${name}.audit`, e).message };
+  });
+  db.onversionchange = () => db.close();
+  const tx = (mode: IDBTransactionMode) => db.transaction('lines', mode, { durability: 'strict' } as IDBTransactionOptions);
+  // The last whole line, to continue the chain.
+  let lastLine: string | undefined;
+  {
+    const t = tx('readonly');
+    const cur = await req(t.objectStore('lines').openCursor(null, 'prev'));
+    const text = cur?.value as string | undefined;
+    if (text) lastLine = text.replace(/\n$/, '').split('\n').pop() || undefined;
+  }
+  let closed = false;
+  return {
+    lastLine,
+    append: (lines: string): Promise<void> => {
+      if (closed) throw new Error('the audit trail is closed');
+      const t = tx('readwrite');
+      const finished = done(t);
+      t.objectStore('lines').add(lines);
+      return finished;
+    },
+    close: () => {
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+/** The whole trail of the IndexedDB store `name`, as text. */
+async function readIndexedDbAudit(name: string): Promise<string> {
+  const open = indexedDB.open(`${name}.audit`, 1);
+  open.onupgradeneeded = () => open.result.createObjectStore('lines', { autoIncrement: true });
+  const db = await req(open);
+  try {
+    const all = (await req(db.transaction('lines', 'readonly').objectStore('lines').getAll())) as string[];
+    return all.join('');
+  } finally {
+    db.close();
+  }
+}
+
 setPlatform({
   native: async () => {
     ready ??= init();
@@ -191,6 +242,8 @@ setPlatform({
   // MiB frames, several in flight, beat one 1 MiB call plus its copy (bench/browser.mjs).
   oneShotFrameLength: globalThis.crypto?.subtle ? 256 * 1024 : undefined,
   openIndexedDb: globalThis.indexedDB ? openIndexedDb : undefined,
+  openIndexedDbAudit: globalThis.indexedDB ? openIndexedDbAudit : undefined,
+  readIndexedDbAudit: globalThis.indexedDB ? readIndexedDbAudit : undefined,
 });
 
 export * from './api.js';

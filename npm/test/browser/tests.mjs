@@ -1,7 +1,7 @@
 // Runs in headless Chromium against the npm package's browser build (wasm-bindgen
 // `web` target): the shared vectors, the Kms actions, WebCrypto opening our blobs,
 // and (when the runner provides one) a store image + blob made by Python.
-import { Kms, BackendServer, SecretCache, ResourceNotFoundError, StrongroomError, InvalidCiphertextError, verifySignature, _vectorSeal, _vectorOpenEnvelope, _vectorResealEnvelope, _frameCiphers } from '/npm/dist/browser.mjs';
+import { Kms, BackendServer, SecretCache, ResourceNotFoundError, StrongroomError, InvalidCiphertextError, verifySignature, verifyAudit, _vectorSeal, _vectorOpenEnvelope, _vectorResealEnvelope, _frameCiphers } from '/npm/dist/browser.mjs';
 
 const results = [];
 async function test(name, fn) {
@@ -341,6 +341,31 @@ await test('a failed restore into IndexedDB leaves no empty database behind', as
   const kms = await Kms.open({ indexedDb: kept, passphrase: 'pw' });
   await kms.close();
   assert((await indexedDB.databases()).some((d) => d.name === kept), 'a written store stays');
+});
+
+await test('an IndexedDB store keeps its audit trail: management events durable before their answer, one chain across opens, verified', async () => {
+  const name = `audit-${crypto.randomUUID()}`;
+  try {
+    let kms = await Kms.open({ indexedDb: name, passphrase: 'pw', audit: 'all' });
+    const { keyId } = await kms.createKey();
+    let text = await Kms.readAuditTrail({ indexedDb: name });
+    assert(text.includes('"eventName":"CreateKey"'), 'CreateKey is not in the trail when its call resolved');
+    await kms.encrypt({ keyId, plaintext: enc.encode('SRLEAK-browser-audit') });
+    const pem = await kms.auditPublicKey();
+    await kms.close();
+    kms = await Kms.open({ indexedDb: name, passphrase: 'pw', audit: 'all' });
+    await kms.listKeys();
+    await kms.close();
+    text = await Kms.readAuditTrail({ indexedDb: name });
+    const r = await verifyAudit(text, pem);
+    assert(r.intact && r.closed && r.events === 3, JSON.stringify(r));
+    assert(!text.includes('SRLEAK-browser-audit'), 'plaintext in the trail');
+    const bad = await verifyAudit(text.replace('"eventName":"Encrypt"', '"eventName":"Decrypt"'), pem);
+    assert(!bad.intact, 'an edited event was not detected');
+  } finally {
+    indexedDB.deleteDatabase(name);
+    indexedDB.deleteDatabase(`${name}.audit`);
+  }
 });
 
 await test('secrets in the browser: IndexedDB store, versions, a JS rotator, SecretCache', async () => {
