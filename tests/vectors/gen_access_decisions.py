@@ -254,6 +254,15 @@ cond(f"acs:ram::{OTHER}:user/carol", "Encrypt", "${shared}", "Allow")
 # A principal ARN naming the wrong account is nobody.
 cond("acs:ram::9999888877776666:user/alice", "DescribeKey", "alias/dev", "Deny")
 cond(f"acs:ram::{OTHER}:user/ingest", "GenerateDataKey", "alias/dev", "Deny")
+# Another account itself (its root): the resource policy decides alone — the shared key
+# names the account; nothing else does.
+for a, r, exp in [("Encrypt", "alias/shared", "Allow"), ("DescribeKey", "alias/shared", "Allow"),
+                  ("GenerateDataKey", "alias/shared", "Deny"), ("Encrypt", "alias/dev", "Deny"),
+                  ("Decrypt", "alias/prod", "Deny")]:
+    cond(f"acs:ram::{OTHER}:root", a, r, exp)
+cond(f"acs:ram::{OTHER}:root", "ListKeys", None, "Deny")
+cases[-1].pop("resource")
+cond("acs:ram::9999888877776666:root", "Encrypt", "alias/shared", "Deny")
 # AssumeRole: the trust policy trusts the account; its identities need sts:AssumeRole.
 for who, exp in [("owner", "Allow"), ("acs:ram::${account}:user/everything", "Allow"),
                  ("acs:ram::${account}:user/bob", "Deny"), (f"acs:ram::{OTHER}:user/carol", "Deny")]:

@@ -625,12 +625,12 @@ pub(crate) fn authorize(
     // The identity's account, its identity policies, its ARN (and its role's ARN).
     let (account, identity, arn, role): (&str, Vec<&Arc<Policy>>, String, Option<String>) =
         match principal {
-            Principal::Root => {
-                if named_account.is_some_and(|a| a != acct) {
-                    return deny(resource.arn());
-                }
-                (acct, Vec::new(), root_arn(acct), None)
-            }
+            // Another account itself: it has every right in its own account (no
+            // identity policy to consult here), so the resource's policy decides.
+            Principal::Root => match named_account {
+                Some(a) if a != acct => (a, Vec::new(), root_arn(a), None),
+                _ => (acct, Vec::new(), root_arn(acct), None),
+            },
             Principal::User(name) => {
                 let Some(u) = iam.users.get(name) else {
                     return deny(resource.arn());
@@ -665,7 +665,8 @@ pub(crate) fn authorize(
                 )
             }
         };
-    let is_root = matches!(principal, Principal::Root);
+    let is_root = matches!(principal, Principal::Root) && account == acct;
+    let foreign_root = matches!(principal, Principal::Root) && account != acct;
     let resource_arn = policy_arn(acct, action, resource);
     // The resource's policy (keys and secrets have one: their own or the default) and
     // what its conditions may ask about it.
@@ -727,7 +728,7 @@ pub(crate) fn authorize(
         resource: &resource_arn,
         context: &cx,
     };
-    let mut id_allow = false;
+    let mut id_allow = foreign_root;
     for p in &identity {
         let v = p.evaluate(&q);
         if v.deny {

@@ -983,7 +983,9 @@ impl Kms {
         }
         // Who is asking, as the trust policy sees them.
         let (arn, role_of_caller) = match access::parse_principal(&caller.principal) {
-            Some((_, access::Principal::Root)) => (access::root_arn(&iam.account_id), None),
+            Some((acct, access::Principal::Root)) => {
+                (access::root_arn(acct.unwrap_or(&iam.account_id)), None)
+            }
             Some((_, access::Principal::User(u))) => {
                 let acct = iam
                     .users
