@@ -603,7 +603,7 @@ impl Trail {
     /// now, with everything before it; otherwise the flusher writes it within the
     /// window (where there is no flusher thread, the next call past the window does).
     pub(crate) fn record(&self, e: PendingEvent, durable: bool, now_ms: u64) -> Result<()> {
-        let (len, overdue) = {
+        let (len, waited) = {
             let mut q = self.queue.lock();
             if q.count == 0 {
                 q.oldest_ms = now_ms;
@@ -611,14 +611,15 @@ impl Trail {
             e.encode(&mut q.buf);
             q.callers.push(e.caller.clone());
             q.count += 1;
-            (
-                q.count,
-                now_ms.saturating_sub(q.oldest_ms) >= self.opts.window_ms,
-            )
+            (q.count, now_ms.saturating_sub(q.oldest_ms))
         };
         drop(e);
+        let overdue = waited >= self.opts.window_ms;
         let threaded = cfg!(all(feature = "std", not(target_arch = "wasm32")));
-        if durable || self.opts.strict || len >= INLINE_AT || (overdue && !threaded) {
+        // Twice the window without the writer thread having written (a forked child has
+        // no such thread): the caller writes.
+        let stalled = waited >= self.opts.window_ms.saturating_mul(2);
+        if durable || self.opts.strict || len >= INLINE_AT || (overdue && !threaded) || stalled {
             self.write(durable || self.opts.strict || overdue, None, now_ms)
         } else {
             Ok(())
