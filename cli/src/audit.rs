@@ -203,7 +203,8 @@ pub(crate) fn run(kms: &Kms, store: &Path, cmd: AuditCmd, json_mode: bool) -> Re
                 }
             }
             match out {
-                Some(p) => std::fs::File::create(&p)
+                // Events name principals, keys and secrets: the export is private too.
+                Some(p) => strongroom::storage::create_private(&p)
                     .and_then(|mut w| w.write_all(buf.as_bytes()))
                     .map_err(|e| Error::Io(format!("cannot write {}: {e}", p.display())))?,
                 None => print!("{buf}"),

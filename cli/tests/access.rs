@@ -238,7 +238,21 @@ fn rotation_keeps_one_chain_across_files() {
         ],
     );
     assert_eq!(swapped.status.code(), Some(1));
-    // Export writes events only, as JSON lines.
+    // Export writes events only, as JSON lines; to a file, a private one.
+    let out = dir.path().join("events.jsonl");
+    assert!(
+        sr(s, &["audit", "export", "--out", out.to_str().unwrap()])
+            .status
+            .success()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
     let exp = sr(s, &["audit", "export"]);
     for l in String::from_utf8_lossy(&exp.stdout).lines() {
         let v: Value = serde_json::from_str(l).unwrap();

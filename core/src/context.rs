@@ -145,7 +145,9 @@ impl EncryptionContext {
     }
 }
 
-fn json_string(out: &mut String, s: &str) {
+/// A JSON string literal of `s` (quotes, backslashes and control characters escaped),
+/// appended to `out`: the one JSON string writer of the core's hand-written JSON.
+pub(crate) fn json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -163,24 +163,7 @@ pub fn line_hash(line: &str) -> String {
     hex(&crate::vocab::sha256(line.as_bytes()))
 }
 
-/// A JSON string literal of `s` (quotes, backslashes and control characters escaped).
-fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = core::fmt::Write::write_fmt(out, format_args!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+use crate::context::json_string as push_str;
 
 /// `"key":"value"` after a comma (or the opening brace).
 fn field(out: &mut String, key: &str, value: &str) {
