@@ -8,6 +8,7 @@ mod kms_verb;
 mod lab;
 mod ram;
 mod secret;
+mod serve;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -91,6 +92,11 @@ enum Cmd {
     /// rotate, level.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Serve the store as a network KMS speaking Alibaba Cloud KMS's OpenAPI, so that
+    /// Alibaba's SDKs (and `curl` with a signature) drive it: requests are signed with
+    /// the store's AccessKeys (`strongroom ram create-access-key`), authorised and
+    /// audited. Stops on SIGTERM / SIGINT after draining. See docs/SERVE.md.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -1020,6 +1026,9 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
     if !exists && !creates_store(&cli.cmd) {
         return Err(Error::StoreNotFound(cli.store.display().to_string()));
     }
+    if let Cmd::Serve(args) = &cli.cmd {
+        return serve::run(args, &cli.store, store_given, &passphrase()?);
+    }
     if let Cmd::Run(args) = &cli.cmd {
         return secret::run_command(&cli.store, &passphrase()?, args);
     }
@@ -1564,7 +1573,7 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
             );
         }
         Cmd::Secret(cmd) => secret::run(kms, cmd, json_mode)?,
-        Cmd::Lab(_) | Cmd::Kms(_) | Cmd::Run(_) | Cmd::Ram(_) | Cmd::Audit(_) => {}
+        Cmd::Lab(_) | Cmd::Kms(_) | Cmd::Run(_) | Cmd::Ram(_) | Cmd::Audit(_) | Cmd::Serve(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

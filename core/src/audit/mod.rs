@@ -638,6 +638,11 @@ impl Trail {
         self.write(true, Some(is_final), now_ms)
     }
 
+    /// How many events wait to be written.
+    pub(crate) fn backlog(&self) -> u64 {
+        self.queue.lock().count as u64
+    }
+
     fn digest_due(&self, now_ms: u64) -> bool {
         let w = self.writer.lock();
         let waiting = self.queue.lock().count as u64;

@@ -125,6 +125,13 @@ impl Kms {
         t.rotate(rotate, self.env.now())
     }
 
+    /// How many audit events wait to be written (0 with no trail attached): what a
+    /// server reports as its audit backlog.
+    #[must_use]
+    pub fn audit_backlog(&self) -> u64 {
+        self.audit.lock().as_ref().map_or(0, |t| t.backlog())
+    }
+
     /// Writes every waiting event and makes the trail durable.
     ///
     /// # Errors
