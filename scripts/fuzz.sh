@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers with cargo-fuzz (libFuzzer + AddressSanitizer) for N seconds each
-# (default 30): `envelope` (the envelope message) and `store` (the store: header,
-# record framing, snapshot and journal-delta decoders), each seeded from the shared
+# (default 30): `envelope` (the envelope message), `store` (the store: header,
+# record framing, snapshot and journal-delta decoders) and `gateway` (the server's
+# request parser and signers), each seeded from the shared
 # vectors, and prints the exec counts. `bash scripts/fuzz.sh 3600` is the long run;
 # CI runs the short one. The machine's toolchain is stable: RUSTC_BOOTSTRAP lets
 # cargo-fuzz pass its -Z flags.
@@ -11,7 +12,7 @@ secs=${1:-30}
 if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "0.13.2" ]; then
   cargo install -q cargo-fuzz --version 0.13.2 --locked
 fi
-mkdir -p fuzz/corpus/envelope fuzz/corpus/store build
+mkdir -p fuzz/corpus/envelope fuzz/corpus/store fuzz/corpus/gateway build
 python3 - <<'PY'
 import hashlib, json, pathlib
 def seed(target, b):
@@ -28,10 +29,17 @@ seed("store", bytes.fromhex(json.loads(pathlib.Path("tests/vectors/store_v1.json
 sv = json.loads(pathlib.Path("tests/vectors/secrets_v1.json").read_text())
 seed("store", bytes.fromhex(sv["image"]))
 seed("store", bytes.fromhex(sv["fuzz_seed_hex"]))
+# Gateway requests: an RPC form and an ACS3 header set (fields split by 0xFF).
+sep = b"\xff"
+seed("gateway", sep.join([b"POST", b"/", b"", b"content-type:application/x-www-form-urlencoded",
+    b"Action=Encrypt&Version=2016-01-20&Format=JSON&AccessKeyId=LTAIx&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0&SignatureNonce=n&Timestamp=2026-12-02T09%3A30%3A00Z&KeyId=alias%2Fk&Plaintext=aGk%3D&EncryptionContext=%7B%22a%22%3A%22b%22%7D&Signature=abc%3D"]))
+seed("gateway", sep.join([b"POST", b"/", b"KeyId=k&Plaintext=aGk%3D",
+    b"authorization:ACS3-HMAC-SHA256 Credential=LTAIx,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,Signature=00\nx-acs-action:Encrypt\nx-acs-version:2016-01-20\nx-acs-date:2026-12-02T09:30:00Z\nx-acs-signature-nonce:n\nx-acs-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    b""]))
 PY
 cd fuzz
 status=0
-for target in envelope store; do
+for target in envelope store gateway; do
   RUSTC_BOOTSTRAP=1 cargo fuzz build -O "$target"
   RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$target" "corpus/$target" -- -max_total_time="$secs" -print_final_stats=1 2>&1 \
     | tee "../build/fuzz-$target.log" | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)' || true

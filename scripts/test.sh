@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ROOT="$PWD"
-steps=(setup rust wasm python npm crossruntime fuzz)
+steps=(setup rust wasm python npm crossruntime gateway fuzz)
 # Every step's output is kept, and at the end searched for the secret values the
 # secret tests use (they all contain SRLEAK): no value may reach any output.
 mkdir -p build

@@ -85,6 +85,16 @@ const RPC_PROTOCOL: &[&str] = &[
 ];
 
 impl Signed {
+    /// What the signature was checked against, for the `SignatureDoesNotMatch` message
+    /// of RPC requests (aliyun-python-sdk-core compares it with its own to tell a wrong
+    /// secret from a signing bug): `None` for ACS3, or when a parameter in
+    /// `sensitive` (plaintext, secret values) is in it, which must not be echoed.
+    #[must_use]
+    pub fn echoable_string_to_sign(&self, sensitive: &[&str]) -> Option<&str> {
+        let carries_sensitive = sensitive.iter().any(|n| self.params.contains_key(*n));
+        (self.style == Style::Rpc && !carries_sensitive).then_some(self.signed_text.as_str())
+    }
+
     /// Whether the signature is right under `secret`.
     #[must_use]
     pub fn verify(&self, secret: &[u8]) -> bool {

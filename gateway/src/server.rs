@@ -1,0 +1,625 @@
+//! The server: hyper on tokio, TLS by rustls.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming as Body;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use serde::Deserialize;
+use strongroom::Kms;
+use strongroom::api::{Action, Caller, Family};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::fault::Fault;
+use crate::guard::{NonceWindow, RateLimiter};
+use crate::metrics::Metrics;
+use crate::request;
+
+/// The gateway's settings: `strongroom serve`'s flags, its environment variables
+/// (`STRONGROOM_SERVE_*`) and its TOML configuration file all set these.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The store file (the CLI opens it; the library is handed a `Kms`).
+    pub store: Option<PathBuf>,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// A PEM certificate chain (with `tls_key`): serve HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a development certificate from a CA kept beside the store.
+    pub dev_tls: bool,
+    /// The largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// How long a client may take to send a request's headers, ms (slow clients).
+    pub header_timeout_ms: u64,
+    /// How long a client may take to send a request's body, ms.
+    pub body_timeout_ms: u64,
+    /// How long an action may take before the answer is `ServiceUnavailable`, ms.
+    pub request_timeout_ms: u64,
+    /// Requests answered at once; more are refused at once with `ServiceUnavailable`.
+    pub max_concurrency: usize,
+    /// Open connections at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Requests a second per AccessKeyId (0: no limit); more get `Throttling.User`.
+    pub rate_per_key: f64,
+    /// The burst a key may spend at once (default: one second's worth).
+    pub rate_burst: Option<f64>,
+    /// How far a request's signed time may be from the server's, seconds.
+    pub timestamp_skew_s: i64,
+    /// How many signature nonces are remembered (bounds the replay memory).
+    pub nonce_capacity: usize,
+    /// Origins allowed to call from a browser (`*` for any); none by default.
+    pub cors_origins: Vec<String>,
+    /// On SIGTERM, how long requests in flight may take to finish, ms.
+    pub drain_timeout_ms: u64,
+    /// The `HostId` in error bodies.
+    pub host_id: String,
+    /// Serve `/metrics`.
+    pub metrics: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            store: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls_cert: None,
+            tls_key: None,
+            dev_tls: false,
+            max_body_bytes: 1 << 20,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            request_timeout_ms: 30_000,
+            max_concurrency: 1024,
+            max_connections: 10_000,
+            rate_per_key: 0.0,
+            rate_burst: None,
+            timestamp_skew_s: 900,
+            nonce_capacity: 4_000_000,
+            cors_origins: Vec::new(),
+            drain_timeout_ms: 30_000,
+            host_id: "kms.strongroom.local".into(),
+            metrics: true,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML configuration file.
+    ///
+    /// # Errors
+    /// When the file cannot be read or is not valid (unknown keys are errors).
+    pub fn from_toml_file(path: &std::path::Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// The API version each family is called with.
+fn expected_version(action: Action) -> &'static str {
+    match action.family() {
+        Family::Ram => "2015-05-01",
+        Family::Sts => "2015-04-01",
+        _ => "2016-01-20",
+    }
+}
+
+fn now_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The shared state of a running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    kms: Arc<Kms>,
+    cfg: Config,
+    nonces: NonceWindow,
+    rate: Option<RateLimiter>,
+    permits: Semaphore,
+    metrics: Metrics,
+    draining: AtomicBool,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn json_answer(status: u16, body: &serde_json::Value, request_id: &str) -> Answer {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    if let Ok(v) = hyper::header::HeaderValue::from_str(request_id) {
+        h.insert("x-acs-request-id", v);
+    }
+    r
+}
+
+/// The per-connection service (a macro: an `impl Service` return type would hide
+/// that its futures are `Send`).
+macro_rules! service {
+    ($gw:expr, $peer:expr, $secure:expr) => {{
+        let gw = $gw;
+        hyper::service::service_fn(move |req: Request<Body>| {
+            let gw = gw.clone();
+            async move { Ok::<_, Infallible>(gw.handle(req, $peer, $secure).await) }
+        })
+    }};
+}
+
+/// A listening gateway, before it serves.
+#[derive(Debug)]
+pub struct Bound {
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+}
+
+impl Bound {
+    /// Where it listens (with the port the system chose for `:0`).
+    ///
+    /// # Errors
+    /// The socket's.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+impl Gateway {
+    /// Binds the listening socket.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn bind(
+        kms: Arc<Kms>,
+        cfg: Config,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Bound> {
+        let listener = TcpListener::bind(cfg.listen).await?;
+        let rate = (cfg.rate_per_key > 0.0).then(|| {
+            RateLimiter::new(cfg.rate_per_key, cfg.rate_burst.unwrap_or(cfg.rate_per_key))
+        });
+        let gateway = Arc::new(Gateway {
+            nonces: NonceWindow::new(cfg.timestamp_skew_s, cfg.nonce_capacity),
+            rate,
+            permits: Semaphore::new(cfg.max_concurrency.max(1)),
+            metrics: Metrics::new(),
+            draining: AtomicBool::new(false),
+            kms,
+            cfg,
+            tls,
+        });
+        Ok(Bound { gateway, listener })
+    }
+}
+
+impl Bound {
+    /// Serves until `shutdown` completes, then stops accepting, lets requests in
+    /// flight finish (up to the drain timeout) and closes the store (which writes the
+    /// audit trail's final digest and releases the store's lock).
+    ///
+    /// # Errors
+    /// The store's, when closing it fails.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), strongroom::Error> {
+        let Bound { gateway, listener } = self;
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let conns = Arc::new(Semaphore::new(gateway.cfg.max_connections.max(1)));
+        let acceptor = gateway.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                p = conns.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = tokio::select! {
+                a = listener.accept() => match a {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let gw = gateway.clone();
+            let watcher = graceful.watcher();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let header_timeout = Duration::from_millis(gw.cfg.header_timeout_ms);
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_timeout);
+                builder
+                    .http2()
+                    .timer(TokioTimer::new())
+                    .keep_alive_interval(Some(Duration::from_secs(30)));
+                match acceptor {
+                    Some(acceptor) => {
+                        let Ok(Ok(tls)) =
+                            tokio::time::timeout(header_timeout, acceptor.accept(stream)).await
+                        else {
+                            return;
+                        };
+                        let svc = service!(gw, peer, true);
+                        let conn = builder.serve_connection(TokioIo::new(tls), svc);
+                        let _ = watcher.watch(conn.into_owned()).await;
+                    }
+                    None => {
+                        let svc = service!(gw, peer, false);
+                        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                        let _ = watcher.watch(conn.into_owned()).await;
+                    }
+                }
+            });
+        }
+        drop(listener);
+        gateway.draining.store(true, Ordering::Release);
+        tracing::info!("shutting down: no new connections; draining requests in flight");
+        let drain = Duration::from_millis(gateway.cfg.drain_timeout_ms);
+        if tokio::time::timeout(drain, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("drain timeout: closing with requests still in flight");
+        }
+        let kms = gateway.kms.clone();
+        let closed = tokio::task::spawn_blocking(move || pollster::block_on(kms.close()))
+            .await
+            .unwrap_or(Ok(()));
+        tracing::info!("store closed");
+        closed
+    }
+}
+
+impl Gateway {
+    fn cors_origin(&self, req: &Request<Body>) -> Option<hyper::header::HeaderValue> {
+        let origin = req.headers().get(hyper::header::ORIGIN)?;
+        let o = origin.to_str().ok()?;
+        if self.cfg.cors_origins.iter().any(|a| a == "*") {
+            return Some(hyper::header::HeaderValue::from_static("*"));
+        }
+        self.cfg
+            .cors_origins
+            .iter()
+            .any(|a| a == o)
+            .then(|| origin.clone())
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Body>, peer: SocketAddr, secure: bool) -> Answer {
+        let cors = self.cors_origin(&req);
+        let mut answer = self.route(req, peer, secure, cors.is_some()).await;
+        if let Some(o) = cors {
+            let h = answer.headers_mut();
+            h.insert(hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+            h.insert(
+                hyper::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                hyper::header::HeaderValue::from_static("x-acs-request-id, x-acs-retry-after"),
+            );
+            h.insert(
+                hyper::header::VARY,
+                hyper::header::HeaderValue::from_static("Origin"),
+            );
+        }
+        answer
+    }
+
+    async fn route(
+        &self,
+        req: Request<Body>,
+        peer: SocketAddr,
+        secure: bool,
+        cors: bool,
+    ) -> Answer {
+        match (req.method().as_str(), req.uri().path()) {
+            ("GET", "/healthz") => {
+                let (status, state) = if self.draining.load(Ordering::Acquire) {
+                    (503, "draining")
+                } else {
+                    (200, "ok")
+                };
+                json_answer(status, &serde_json::json!({ "Status": state }), "")
+            }
+            ("GET", "/metrics") if self.cfg.metrics => {
+                let text = self
+                    .metrics
+                    .render(self.kms.audit_backlog(), self.nonces.len());
+                let mut r = Response::new(Full::new(Bytes::from(text)));
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                r
+            }
+            ("OPTIONS", _) if cors => {
+                let mut r = Response::new(Full::new(Bytes::new()));
+                *r.status_mut() = StatusCode::NO_CONTENT;
+                let h = r.headers_mut();
+                h.insert(
+                    hyper::header::ACCESS_CONTROL_ALLOW_METHODS,
+                    hyper::header::HeaderValue::from_static("GET, POST"),
+                );
+                h.insert(
+                    hyper::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    hyper::header::HeaderValue::from_static(
+                        "authorization, content-type, x-acs-action, x-acs-version, x-acs-date, x-acs-signature-nonce, x-acs-content-sha256, x-acs-security-token, x-acs-accesskey-id",
+                    ),
+                );
+                h.insert(
+                    hyper::header::ACCESS_CONTROL_MAX_AGE,
+                    hyper::header::HeaderValue::from_static("600"),
+                );
+                r
+            }
+            (_, "/") => self.api(req, peer, secure).await,
+            _ => {
+                let id = self.kms.new_request_id();
+                let f = Fault {
+                    code: "InvalidAction.NotFound",
+                    message: format!("there is nothing at {}: the API is at /", req.uri().path()),
+                    status: 404,
+                    retry_after_ms: None,
+                };
+                json_answer(f.status, &f.body(&id, &self.cfg.host_id), &id)
+            }
+        }
+    }
+
+    fn fault_answer(&self, f: &Fault, request_id: &str) -> Answer {
+        let mut r = json_answer(f.status, &f.body(request_id, &self.cfg.host_id), request_id);
+        if let Some(ms) = f.retry_after_ms {
+            let h = r.headers_mut();
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&ms.to_string()) {
+                h.insert("x-acs-retry-after", v);
+            }
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
+                h.insert(hyper::header::RETRY_AFTER, v);
+            }
+        }
+        r
+    }
+
+    async fn api(&self, req: Request<Body>, peer: SocketAddr, secure: bool) -> Answer {
+        let started = Instant::now();
+        let request_id = self.kms.new_request_id();
+        let Ok(_permit) = self.permits.try_acquire() else {
+            let mut f = Fault::new(
+                "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server: too many requests in flight",
+            );
+            f.retry_after_ms = Some(100);
+            self.metrics
+                .observe("-", f.code, started.elapsed().as_secs_f64());
+            return self.fault_answer(&f, &request_id);
+        };
+        self.metrics.in_flight.inc();
+        let (action, outcome) = self.api_inner(req, peer, secure, &request_id).await;
+        self.metrics.in_flight.dec();
+        let secs = started.elapsed().as_secs_f64();
+        match outcome {
+            Ok(body) => {
+                self.metrics.observe(&action, "Success", secs);
+                tracing::debug!(
+                    request_id,
+                    action,
+                    code = "Success",
+                    ms = secs * 1000.0,
+                    "request"
+                );
+                json_answer(200, &body, &request_id)
+            }
+            Err(f) => {
+                self.metrics.observe(&action, f.code, secs);
+                if f.status >= 500 {
+                    tracing::warn!(request_id, action, code = f.code, status = f.status, message = %f.message, "request failed");
+                } else {
+                    tracing::debug!(
+                        request_id,
+                        action,
+                        code = f.code,
+                        status = f.status,
+                        "request refused"
+                    );
+                }
+                self.fault_answer(&f, &request_id)
+            }
+        }
+    }
+
+    async fn read_body(&self, body: Body, declared: Option<u64>) -> Result<Bytes, Fault> {
+        let max = self.cfg.max_body_bytes;
+        let too_large = || {
+            Fault::new(
+                "Rejected.RequestTooLarge",
+                format!("the request body is larger than {max} bytes"),
+            )
+        };
+        if declared.is_some_and(|n| n > max as u64) {
+            return Err(too_large());
+        }
+        let limit = Duration::from_millis(self.cfg.body_timeout_ms);
+        match tokio::time::timeout(limit, Limited::new(body, max).collect()).await {
+            Err(_) => Err(Fault::new(
+                "RequestTimeout",
+                "the request body did not arrive in time",
+            )),
+            Ok(Err(e)) => {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    Err(too_large())
+                } else {
+                    Err(Fault::new(
+                        "InvalidParameter.Body",
+                        "the request body could not be read",
+                    ))
+                }
+            }
+            Ok(Ok(c)) => Ok(c.to_bytes()),
+        }
+    }
+
+    /// Authenticates and runs one API request: the action's name (for metrics) and the
+    /// answer or fault.
+    async fn api_inner(
+        &self,
+        req: Request<Body>,
+        peer: SocketAddr,
+        secure: bool,
+        request_id: &str,
+    ) -> (String, Result<serde_json::Value, Fault>) {
+        let (parts, body) = req.into_parts();
+        let declared = parts
+            .headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body = match self.read_body(body, declared).await {
+            Ok(b) => b,
+            Err(f) => return ("-".into(), Err(f)),
+        };
+        let mut headers = Vec::with_capacity(parts.headers.len());
+        for (name, value) in &parts.headers {
+            let Ok(v) = value.to_str() else {
+                return (
+                    "-".into(),
+                    Err(Fault::new(
+                        "InvalidParameter.Encoding",
+                        format!("the header {name} is not visible ASCII"),
+                    )),
+                );
+            };
+            headers.push((name.as_str().to_string(), v.to_string()));
+        }
+        let host = parts
+            .headers
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| {
+                parts
+                    .uri
+                    .authority()
+                    .map(hyper::http::uri::Authority::as_str)
+            });
+        let incoming = request::Incoming {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &headers,
+            host,
+            body: &body,
+        };
+        let signed = match request::parse(&incoming) {
+            Ok(s) => s,
+            Err(f) => return ("-".into(), Err(f)),
+        };
+        let label = match signed.action.parse::<Action>() {
+            Ok(a) => a.name().to_string(),
+            Err(_) => "-".into(),
+        };
+        let outcome = self.authorised_call(signed, peer, secure, request_id).await;
+        (label, outcome)
+    }
+
+    async fn authorised_call(
+        &self,
+        signed: request::Signed,
+        peer: SocketAddr,
+        secure: bool,
+        request_id: &str,
+    ) -> Result<serde_json::Value, Fault> {
+        #[allow(clippy::cast_possible_truncation)]
+        let now = now_s() as i64;
+        self.nonces.check_time(signed.timestamp, now)?;
+        let cred = self
+            .kms
+            .credential(&signed.access_key_id, signed.security_token.as_deref())?;
+        if !signed.verify(cred.secret.expose()) {
+            tracing::warn!(
+                access_key_id = signed.access_key_id,
+                peer = %peer.ip(),
+                style = signed.style.as_str(),
+                "signature mismatch"
+            );
+            let sensitive = signed
+                .action
+                .parse::<Action>()
+                .map_or(&["Plaintext", "SecretData"][..], Action::sensitive_fields);
+            let sts = signed
+                .echoable_string_to_sign(sensitive)
+                .unwrap_or("(withheld: the request carries sensitive parameters)");
+            return Err(Fault::new(
+                "SignatureDoesNotMatch",
+                format!(
+                    "Specified signature is not matched with our calculation. server string to sign is:{sts}"
+                ),
+            ));
+        }
+        self.nonces
+            .record(&signed.access_key_id, &signed.nonce, signed.timestamp, now)?;
+        if let Some(rate) = &self.rate {
+            rate.take(&signed.access_key_id, now_s())?;
+        }
+        let action: Action = signed.action.parse()?;
+        let want = expected_version(action);
+        if signed.version != want {
+            return Err(Fault::new(
+                "InvalidVersion",
+                format!(
+                    "Specified parameter Version {:?} is not valid: {} is served with Version {want}",
+                    signed.version,
+                    action.name()
+                ),
+            ));
+        }
+        let mut caller = Caller::new(cred.principal)
+            .with_request_id(request_id)
+            .with_origin(Some(peer.ip()), secure, signed.user_agent.clone());
+        caller.access_key_id = Some(cred.access_key_id);
+        caller.expires_ms = cred.expires_ms;
+        let params = signed.params;
+        let kms = self.kms.clone();
+        let timeout = Duration::from_millis(self.cfg.request_timeout_ms);
+        if action.mutates() {
+            // Mutations write the store (and fsync): off the reactor's threads.
+            let job = tokio::task::spawn_blocking(move || {
+                pollster::block_on(kms.call_wire(&caller, action, &params))
+            });
+            match tokio::time::timeout(timeout, job).await {
+                Ok(Ok(r)) => Ok(r?),
+                Ok(Err(_)) => Err(Fault::new(
+                    "InternalFailure",
+                    "the action failed unexpectedly",
+                )),
+                Err(_) => Err(Fault::new(
+                    "ServiceUnavailable",
+                    "the action did not finish in time (it may still complete)",
+                )),
+            }
+        } else {
+            Ok(pollster::block_on(kms.call_wire(&caller, action, &params))?)
+        }
+    }
+}
