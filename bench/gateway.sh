@@ -26,7 +26,7 @@ blob=$($SR kms Encrypt --KeyId "$key" --Plaintext "$pt" | python3 -c 'import jso
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 pt=$(enc "$pt")
 blob=$(enc "$blob")
-n=$((secs * 60000))
+n=$((secs * 80000))
 
 start() { # start CMD… ; sets ADDR to the host:port it prints
   "$@" > "$d/out" 2> "$d/err" &

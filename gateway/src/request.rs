@@ -247,6 +247,17 @@ fn take(all: &[(String, String)], name: &str) -> Result<String, Fault> {
         .ok_or_else(|| Fault::missing(name))
 }
 
+/// Parameters whose value is a map, which a client may send as a JSON string or
+/// flattened (`EncryptionContext.tenant=acme`).
+const MAP_PARAMS: &[&str] = &["EncryptionContext"];
+
+fn duplicate(name: &str) -> Fault {
+    Fault::new(
+        "InvalidParameter.Duplicate",
+        format!("the parameter \"{name}\" is given more than once"),
+    )
+}
+
 fn action_params(
     pairs: impl IntoIterator<Item = (String, String)>,
     protocol: &[&str],
@@ -256,11 +267,27 @@ fn action_params(
         if protocol.contains(&k.as_str()) {
             continue;
         }
+        // Map parameters flattened as `Name.key=value` (what @alicloud/rpc-client sends
+        // for an EncryptionContext object) are folded back into one object.
+        if let Some((base, sub)) = k.split_once('.')
+            && MAP_PARAMS.contains(&base)
+            && !sub.is_empty()
+        {
+            let slot = map
+                .entry(base.to_string())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            let serde_json::Value::Object(o) = slot else {
+                return Err(duplicate(base));
+            };
+            if o.insert(sub.to_string(), serde_json::Value::String(v))
+                .is_some()
+            {
+                return Err(duplicate(&k));
+            }
+            continue;
+        }
         if map.contains_key(&k) {
-            return Err(Fault::new(
-                "InvalidParameter.Duplicate",
-                format!("the parameter \"{k}\" is given more than once"),
-            ));
+            return Err(duplicate(&k));
         }
         map.insert(k, serde_json::Value::String(v));
     }
@@ -486,6 +513,26 @@ mod tests {
         );
         assert_eq!(parse_timestamp("2026-12-02 09:30:00"), None);
         assert_eq!(parse_timestamp("2026-13-02T09:30:00Z"), None);
+    }
+
+    #[test]
+    fn flattened_maps_are_folded() {
+        let pairs = vec![
+            ("KeyId".to_string(), "k".to_string()),
+            ("EncryptionContext.b".to_string(), "2".to_string()),
+            ("EncryptionContext.a".to_string(), "1 é".to_string()),
+        ];
+        let m = action_params(pairs.clone(), &[]).map_err(|f| f.code);
+        assert_eq!(
+            m.ok().and_then(|m| m.get("EncryptionContext").cloned()),
+            Some(serde_json::json!({"a": "1 é", "b": "2"}))
+        );
+        let mut both = pairs;
+        both.push(("EncryptionContext".into(), "{}".into()));
+        assert_eq!(
+            action_params(both, &[]).map_err(|f| f.code).err(),
+            Some("InvalidParameter.Duplicate")
+        );
     }
 
     #[test]

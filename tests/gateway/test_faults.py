@@ -141,6 +141,32 @@ def test_throttling_per_access_key():
         assert s.stop() == 0
 
 
+def test_overload_is_refused_at_once_and_admitted_requests_finish():
+    d = tempfile.mkdtemp(prefix="sr-gw-overload-")
+    store, keys, _ = make_store(d)
+    s = Server(store, ["--max-concurrency", "1"])
+    try:
+        port = int(s.endpoint.rsplit(":", 1)[1])
+        body = urllib.parse.urlencode(signed_params(keys["app"], "ListKeys", {})).encode()
+        # One request in flight, its body arriving slowly: it holds the only slot.
+        held = socket.create_connection(("127.0.0.1", port))
+        held.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+        time.sleep(0.3)
+        t0 = time.time()
+        status, err, headers = post(s, urllib.parse.urlencode(signed_params(keys["app"], "ListKeys", {})))
+        assert (status, err["Code"]) == (503, "ServiceUnavailable")
+        assert time.time() - t0 < 1 and int(headers["x-acs-retry-after"]) > 0
+        # The admitted request finishes normally once its body is in.
+        held.sendall(body[10:])
+        held.settimeout(5)
+        assert b" 200 " in held.recv(65536).split(b"\r\n")[0]
+        held.close()
+        assert post(s, urllib.parse.urlencode(signed_params(keys["app"], "ListKeys", {})))[0] == 200
+    finally:
+        assert s.stop() == 0
+
+
 def test_metrics_health_and_cors():
     d = tempfile.mkdtemp(prefix="sr-gw-ops-")
     store, keys, _ = make_store(d)
