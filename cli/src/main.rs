@@ -817,7 +817,7 @@ pub(crate) fn print(json_mode: bool, v: &Value) {
 
 /// A second secret (new passphrase, backup passphrase): from `var`, or prompted twice
 /// on a terminal.
-fn other_secret(var: &str, what: &str) -> Result<Passphrase, Error> {
+pub(crate) fn other_secret(var: &str, what: &str) -> Result<Passphrase, Error> {
     if let Ok(p) = std::env::var(var)
         && !p.is_empty()
     {

@@ -48,6 +48,22 @@ pub(crate) enum RamCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// CreateClientKey: a client key for the dedicated-instance API (what
+    /// alibabacloud-dkms-gcs signs with). The RSA_2048 key pair is made here; the store
+    /// keeps the public key; the private key goes to --out as Alibaba's client key file
+    /// ({"KeyId", "PrivateKeyData": PKCS#12}, 0600) sealed under the password from
+    /// STRONGROOM_CLIENT_KEY_PASSWORD (or a prompt, twice). Delete it with
+    /// delete-access-key.
+    CreateClientKey {
+        /// UserName: the principal requests signed with it act as.
+        user: String,
+        /// Where to write the client key file (a new 0600 file).
+        #[arg(long)]
+        out: PathBuf,
+        /// When it stops working, ISO 8601 (default: in one year).
+        #[arg(long)]
+        not_after: Option<String>,
+    },
     /// ListAccessKeys (no secrets).
     ListAccessKeys {
         /// UserName.
@@ -290,6 +306,49 @@ pub(crate) fn run(kms: &Kms, cmd: RamCmd, json_mode: bool) -> Result<(), Error> 
                 "CreateDate": at(&v, "/AccessKey/CreateDate"),
                 "SecretWrittenTo": out.display().to_string(),
             })
+        }
+        RamCmd::CreateClientKey {
+            user,
+            out,
+            not_after,
+        } => {
+            let password =
+                crate::other_secret("STRONGROOM_CLIENT_KEY_PASSWORD", "client key password")?;
+            // The file first (it must be new): a key registered with nowhere to put its
+            // private half would be useless.
+            let mut f = strongroom::storage::create_private(&out)
+                .map_err(|e| Error::Io(format!("cannot write {}: {e}", out.display())))?;
+            let made = (|| {
+                let pending = strongroom_gateway::client_key::generate()?;
+                let mut p = Map::new();
+                p.insert("UserName".into(), json!(user));
+                p.insert("PublicKey".into(), json!(pending.public_key_pem));
+                opt(&mut p, "NotAfter", not_after.clone());
+                let p = Value::Object(p);
+                let v = call(kms, Action::CreateClientKey, p)?;
+                let id = at(&v, "/KeyId").as_str().unwrap_or_default().to_string();
+                let file = pending.into_file(&id, &password)?;
+                f.write_all(file.as_bytes())
+                    .and_then(|()| f.write_all(b"\n"))
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| Error::Io(format!("cannot write {}: {e}", out.display())))?;
+                Ok::<_, Error>(v)
+            })();
+            match made {
+                Ok(mut v) => {
+                    if let Value::Object(o) = &mut v {
+                        o.insert(
+                            "ClientKeyWrittenTo".into(),
+                            json!(out.display().to_string()),
+                        );
+                    }
+                    v
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&out);
+                    return Err(e);
+                }
+            }
         }
         RamCmd::ListAccessKeys { user } => {
             call(kms, Action::ListAccessKeys, json!({"UserName": user}))?

@@ -16,6 +16,10 @@
 // A server on std: the core's no_std import lints do not apply.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+#[cfg(feature = "server")]
+pub mod client_key;
+#[cfg(feature = "server")]
+pub mod dkms;
 pub mod fault;
 pub mod guard;
 #[cfg(feature = "server")]

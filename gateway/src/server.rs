@@ -19,6 +19,9 @@ use strongroom::api::{Action, Caller, Family};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use base64::Engine as _;
+use sha2::Digest as _;
+
 use crate::fault::Fault;
 use crate::guard::{NonceWindow, RateLimiter};
 use crate::metrics::Metrics;
@@ -415,6 +418,41 @@ impl Gateway {
             return self.fault_answer(&f, &request_id);
         };
         self.metrics.in_flight.inc();
+        if req.headers().contains_key("x-kms-apiname") {
+            let (api, answer) = self.dkms(req, peer, secure, &request_id).await;
+            self.metrics.in_flight.dec();
+            let code = match &answer {
+                Ok(_) => "Success",
+                Err(f) => f.code,
+            };
+            self.metrics
+                .observe(&api, code, started.elapsed().as_secs_f64());
+            let (status, body) = match answer {
+                Ok(b) => (200, b),
+                Err(f) => {
+                    tracing::debug!(
+                        request_id,
+                        api,
+                        code = f.code,
+                        status = f.status,
+                        "instance API request refused"
+                    );
+                    (f.status, crate::dkms::error_body(&f, &request_id))
+                }
+            };
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            *r.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let h = r.headers_mut();
+            h.insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/x-protobuf"),
+            );
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&request_id) {
+                h.insert("x-kms-requestid", v);
+            }
+            return r;
+        }
         let (action, outcome) = self.api_inner(req, peer, secure, &request_id).await;
         self.metrics.in_flight.dec();
         let secs = started.elapsed().as_secs_f64();
@@ -541,6 +579,196 @@ impl Gateway {
         };
         let outcome = self.authorised_call(signed, peer, secure, request_id).await;
         (label, outcome)
+    }
+
+    /// One request of the dedicated-instance API (`x-kms-apiname`): its name (for
+    /// metrics) and the protobuf answer or fault.
+    async fn dkms(
+        &self,
+        req: Request<Body>,
+        peer: SocketAddr,
+        secure: bool,
+        request_id: &str,
+    ) -> (String, Result<Vec<u8>, Fault>) {
+        let (parts, body) = req.into_parts();
+        let mut headers = Vec::with_capacity(parts.headers.len());
+        for (name, value) in &parts.headers {
+            let Ok(v) = value.to_str() else {
+                return (
+                    "-".into(),
+                    Err(Fault::new(
+                        "InvalidParameter.Encoding",
+                        format!("the header {name} is not visible ASCII"),
+                    )),
+                );
+            };
+            headers.push((name.as_str().to_string(), v.to_string()));
+        }
+        let header = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let api = header("x-kms-apiname");
+        let label = api.clone();
+        let declared = parts
+            .headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body = match self.read_body(body, declared).await {
+            Ok(b) => b,
+            Err(f) => return (label, Err(f)),
+        };
+        let out = self
+            .dkms_call(
+                &parts.method,
+                &headers,
+                &api,
+                &body,
+                peer,
+                secure,
+                request_id,
+            )
+            .await;
+        (label, out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn dkms_call(
+        &self,
+        method: &hyper::Method,
+        headers: &[(String, String)],
+        api: &str,
+        body: &[u8],
+        peer: SocketAddr,
+        secure: bool,
+        request_id: &str,
+    ) -> Result<Vec<u8>, Fault> {
+        use crate::dkms;
+        let header = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default()
+        };
+        if method != hyper::Method::POST {
+            return Err(Fault::new(
+                "UnsupportedHTTPMethod",
+                "the instance API takes POST",
+            ));
+        }
+        let version = header("x-kms-apiversion");
+        if version != dkms::API_VERSION {
+            return Err(Fault::new(
+                "InvalidVersion",
+                format!(
+                    "x-kms-apiversion {version:?} is not served: use {}",
+                    dkms::API_VERSION
+                ),
+            ));
+        }
+        if header("x-kms-signaturemethod") != "RSA_PKCS1_SHA_256" {
+            return Err(Fault::new(
+                "UnsupportedSignatureMethod",
+                "x-kms-signaturemethod must be RSA_PKCS1_SHA_256",
+            ));
+        }
+        let key_id = header("x-kms-acccesskeyid");
+        if key_id.is_empty() {
+            return Err(Fault::missing("x-kms-acccesskeyid"));
+        }
+        let date = dkms::parse_http_date(header("date")).ok_or_else(|| {
+            Fault::new(
+                "InvalidTimeStamp.Format",
+                "the date header is not an HTTP date",
+            )
+        })?;
+        #[allow(clippy::cast_possible_truncation)]
+        let now = now_s() as i64;
+        self.nonces.check_time(date, now)?;
+        let want = hex::encode_upper(sha2::Sha256::digest(body));
+        if !crate::sign::same(header("content-sha256"), &want) {
+            return Err(Fault::new(
+                "InvalidParameter.ContentSha256",
+                "content-sha256 is not the SHA-256 of the body",
+            ));
+        }
+        let sig = header("authorization")
+            .strip_prefix("Bearer ")
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .ok_or_else(|| {
+                Fault::new(
+                    "IncompleteSignature",
+                    "authorization must be Bearer <base64 signature>",
+                )
+            })?;
+        let (principal, spki) = self.kms.client_key(key_id)?;
+        let text = dkms::string_to_sign(method.as_str(), headers);
+        let ok = strongroom::asym::verify(
+            strongroom::vocab::KeySpec::Rsa2048,
+            &spki,
+            strongroom::asym::SigningAlgorithm::RsaPkcs1Sha256,
+            &sha2::Sha256::digest(text.as_bytes()),
+            &sig,
+        )
+        .unwrap_or(false);
+        if !ok {
+            tracing::warn!(client_key = key_id, peer = %peer.ip(), "instance API signature mismatch");
+            return Err(Fault::new(
+                "SignatureDoesNotMatch",
+                "Specified signature is not matched with our calculation.",
+            ));
+        }
+        if let Some(rate) = &self.rate {
+            rate.take(key_id, now_s())?;
+        }
+        let mut caller = Caller::new(principal)
+            .with_request_id(request_id)
+            .with_origin(
+                Some(peer.ip()),
+                secure,
+                Some(header("user-agent").to_string()),
+            );
+        caller.access_key_id = Some(key_id.to_string());
+        let call = |action: Action, params: serde_json::Map<String, serde_json::Value>| {
+            let kms = self.kms.clone();
+            let caller = caller.clone();
+            async move { Ok::<_, Fault>(kms.call_wire(&caller, action, &params).await?) }
+        };
+        match dkms::plan(api, body)? {
+            dkms::Plan::Local(answer) => Ok(answer(request_id)),
+            dkms::Plan::Call {
+                action,
+                params,
+                api,
+            } => {
+                let answer = call(action, params).await?;
+                Ok(dkms::shape(&api, &answer, request_id))
+            }
+            dkms::Plan::Asymmetric {
+                action,
+                mut params,
+                api,
+            } => {
+                // The instance API names keys, not versions: the primary version.
+                let key = params.get("KeyId").cloned().unwrap_or_default();
+                let mut d = serde_json::Map::new();
+                d.insert("KeyId".into(), key);
+                let described = call(Action::DescribeKey, d).await?;
+                let version = described
+                    .get("KeyMetadata")
+                    .and_then(|m| m.get("PrimaryKeyVersion"))
+                    .cloned()
+                    .unwrap_or_default();
+                params.insert("KeyVersionId".into(), version);
+                let answer = call(action, params).await?;
+                Ok(dkms::shape(&api, &answer, request_id))
+            }
+        }
     }
 
     async fn authorised_call(

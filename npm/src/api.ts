@@ -1491,6 +1491,8 @@ export interface Kms {
   updateAccessKey(p: { userName: string; userAccessKeyId: string; status: 'Active' | 'Inactive' }): Promise<AccessAnswer>;
   deleteAccessKey(p: { userName: string; userAccessKeyId: string }): Promise<AccessAnswer>;
   listAccessKeys(p: { userName: string }): Promise<AccessAnswer>;
+  /** Registers a client key's RSA_2048 public key (PEM) for the dedicated-instance API. */
+  createClientKey(p: { userName: string; publicKey: string; notAfter?: string }): Promise<AccessAnswer>;
   createPolicy(p: { policyName: string; policyDocument: string | object; description?: string }): Promise<AccessAnswer>;
   getPolicy(p: { policyName: string; policyType?: 'System' | 'Custom' }): Promise<AccessAnswer>;
   listPolicies(p?: { policyType?: 'System' | 'Custom' }): Promise<AccessAnswer>;
@@ -1525,7 +1527,7 @@ export interface Kms {
 const ACCESS_ACTIONS = [
   'CreateUser', 'GetUser', 'ListUsers', 'DeleteUser',
   'CreateRole', 'GetRole', 'ListRoles', 'DeleteRole',
-  'CreateAccessKey', 'UpdateAccessKey', 'DeleteAccessKey', 'ListAccessKeys',
+  'CreateAccessKey', 'UpdateAccessKey', 'DeleteAccessKey', 'ListAccessKeys', 'CreateClientKey',
   'CreatePolicy', 'GetPolicy', 'ListPolicies', 'DeletePolicy',
   'AttachPolicyToUser', 'DetachPolicyFromUser', 'AttachPolicyToRole', 'DetachPolicyFromRole',
   'ListPoliciesForUser', 'ListPoliciesForRole', 'AssumeRole',

@@ -12,7 +12,7 @@ V=.venv-gateway
 [ -x "$V/bin/python" ] || python3 -m venv "$V"
 "$V/bin/python" -m pip install -q --disable-pip-version-check \
   alibabacloud_kms20160120==3.3.1 alibabacloud_tea_openapi==0.4.6 alibabacloud_sts20150401==1.2.0 \
-  aliyun-python-sdk-kms==2.16.5 aliyun-python-sdk-core==2.16.1 aliyun-secret-manager-client==0.1.5 \
+  aliyun-python-sdk-kms==2.16.5 aliyun-python-sdk-core==2.16.1 aliyun-secret-manager-client==0.1.5 alibabacloud-dkms-gcs==1.0.2 \
   pytest==8.3.4
 # npm's @alicloud/kms20160120, at the version the lock file pins.
 [ -d tests/gateway/node/node_modules/@alicloud/kms20160120 ] \

@@ -1194,7 +1194,7 @@ class Kms:
 _ACCESS_ACTIONS = (
     "CreateUser", "GetUser", "ListUsers", "DeleteUser",
     "CreateRole", "GetRole", "ListRoles", "DeleteRole",
-    "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "ListAccessKeys",
+    "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "ListAccessKeys", "CreateClientKey",
     "CreatePolicy", "GetPolicy", "ListPolicies", "DeletePolicy",
     "AttachPolicyToUser", "DetachPolicyFromUser", "AttachPolicyToRole", "DetachPolicyFromRole",
     "ListPoliciesForUser", "ListPoliciesForRole", "AssumeRole",

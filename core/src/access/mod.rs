@@ -245,6 +245,19 @@ pub(crate) struct RoleRec {
 }
 
 /// An AccessKey pair of a user (the secret is sealed in the store like everything in it).
+/// A client key (the dedicated-instance API's credential): an RSA public key whose
+/// private half only the client holds; requests are signed with RSA-PKCS1-SHA256.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientKeyRec {
+    pub(crate) id: String,
+    pub(crate) user: String,
+    /// SubjectPublicKeyInfo DER (RSA_2048).
+    pub(crate) public_key: Vec<u8>,
+    pub(crate) create_ms: u64,
+    /// After this, requests signed with it are refused.
+    pub(crate) not_after_ms: u64,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct AccessKeyRec {
     pub(crate) id: String,
@@ -318,6 +331,7 @@ pub(crate) struct Iam {
     pub(crate) users: BTreeMap<String, UserRec>,
     pub(crate) roles: BTreeMap<String, RoleRec>,
     pub(crate) access_keys: BTreeMap<String, AccessKeyRec>,
+    pub(crate) client_keys: BTreeMap<String, ClientKeyRec>,
     pub(crate) policies: BTreeMap<String, PolicyRec>,
     pub(crate) key_policies: BTreeMap<String, ResourcePolicy>,
     pub(crate) secret_policies: BTreeMap<String, ResourcePolicy>,
@@ -333,7 +347,8 @@ fn bad(what: &'static str) -> Error {
     Error::StoreCorrupted(what)
 }
 
-const IAM_VERSION: u8 = 1;
+/// Version 2 adds the client keys (after the audit key); version 1 still opens.
+const IAM_VERSION: u8 = 2;
 
 impl Iam {
     pub(crate) fn new(account_id: String, sts_key: SecretBytes) -> Result<Iam> {
@@ -351,6 +366,7 @@ impl Iam {
             users: BTreeMap::new(),
             roles: BTreeMap::new(),
             access_keys: BTreeMap::new(),
+            client_keys: BTreeMap::new(),
             policies: BTreeMap::new(),
             key_policies: BTreeMap::new(),
             secret_policies: BTreeMap::new(),
@@ -433,11 +449,20 @@ impl Iam {
                 .map(SecretBytes::expose)
                 .unwrap_or_default(),
         );
+        w.u32(len32(self.client_keys.len()));
+        for k in self.client_keys.values() {
+            w.str16(&k.id);
+            w.str16(&k.user);
+            w.bytes16(&k.public_key);
+            w.u64(k.create_ms);
+            w.u64(k.not_after_ms);
+        }
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Iam> {
         let t = || bad("truncated principals table");
-        if r.u8().ok_or_else(t)? != IAM_VERSION {
+        let version = r.u8().ok_or_else(t)?;
+        if version != 1 && version != IAM_VERSION {
             return Err(bad("unknown principals table version"));
         }
         let account_id = r.str16().ok_or_else(t)?;
@@ -540,6 +565,18 @@ impl Iam {
         }
         let ak = r.bytes16().ok_or_else(t)?;
         iam.audit_key = (!ak.is_empty()).then(|| SecretBytes::new(ak.to_vec()));
+        if version >= 2 {
+            for _ in 0..r.u32().ok_or_else(t)? {
+                let k = ClientKeyRec {
+                    id: r.str16().ok_or_else(t)?,
+                    user: r.str16().ok_or_else(t)?,
+                    public_key: r.bytes16().ok_or_else(t)?.to_vec(),
+                    create_ms: r.u64().ok_or_else(t)?,
+                    not_after_ms: r.u64().ok_or_else(t)?,
+                };
+                iam.client_keys.insert(k.id.clone(), k);
+            }
+        }
         Ok(iam)
     }
 }
@@ -912,6 +949,23 @@ pub(crate) fn credential(
         secret: k.secret.clone(),
         expires_ms: None,
     })
+}
+
+/// A client key's principal and public key (SubjectPublicKeyInfo DER), for checking a
+/// dedicated-instance API request's RSA signature.
+pub(crate) fn client_key(iam: &Iam, key_id: &str, now_ms: u64) -> Result<(String, Vec<u8>)> {
+    let k = iam
+        .client_keys
+        .get(key_id)
+        .ok_or_else(|| Error::InvalidAccessKeyId(String::from(key_id)))?;
+    if now_ms >= k.not_after_ms {
+        return Err(Error::CredentialsExpired);
+    }
+    let u = iam
+        .users
+        .get(&k.user)
+        .ok_or_else(|| Error::InvalidAccessKeyId(String::from(key_id)))?;
+    Ok((user_arn(&u.account_id, &u.name), k.public_key.clone()))
 }
 
 /// Whether `a` and `b` are equal, in constant time.

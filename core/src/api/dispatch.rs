@@ -341,6 +341,7 @@ impl Kms {
             Request::UpdateAccessKey(r) | Request::DeleteAccessKey(r) => {
                 cx.allow(&st, Resource::User(r.user_name.clone()))
             }
+            Request::CreateClientKey(r) => cx.allow(&st, Resource::User(r.user_name.clone())),
             Request::CreateRole(r) => cx.allow(&st, Resource::Role(r.role_name.clone())),
             Request::GetRole(r) | Request::DeleteRole(r) | Request::ListPoliciesForRole(r) => {
                 cx.allow(&st, Resource::Role(r.role_name.clone()))
@@ -648,6 +649,9 @@ impl Kms {
                 Response::UpdateAccessKey(super::Done)),
             Request::DeleteAccessKey(r) => arm!(self.delete_access_key_impl(r).await?;
                 Response::DeleteAccessKey(super::Done)),
+            Request::CreateClientKey(r) => arm!(Response::CreateClientKey(
+                self.create_client_key_impl(r).await?
+            )),
             Request::ListAccessKeys(r) => {
                 arm!(Response::ListAccessKeys(self.list_access_keys_impl(&r)?))
             }

@@ -183,6 +183,7 @@ impl Request {
             | Request::CreateAccessKey(r)
             | Request::ListAccessKeys(r)
             | Request::ListPoliciesForUser(r) => put("UserName", &r.user_name),
+            Request::CreateClientKey(r) => put("UserName", &r.user_name),
             Request::UpdateAccessKey(r) | Request::DeleteAccessKey(r) => {
                 put("UserName", &r.user_name);
                 put("UserAccessKeyId", &r.user_access_key_id);

@@ -393,6 +393,8 @@ model! {
     UpdateAccessKey(AccessKeyRequest) -> Done => UpdateAccessKey,
     /// DeleteAccessKey.
     DeleteAccessKey(AccessKeyRequest) -> Done => DeleteAccessKey,
+    /// CreateClientKey.
+    CreateClientKey(CreateClientKeyRequest) -> ClientKey => CreateClientKey,
     /// ListAccessKeys.
     ListAccessKeys(UserNameRequest) -> ListAccessKeysResponse => ListAccessKeys,
     /// CreatePolicy.

@@ -256,6 +256,9 @@ action_table! {
     UpdateAccessKey = ("UpdateAccessKey", Ram, true, UserName, []),
     /// DeleteAccessKey.
     DeleteAccessKey = ("DeleteAccessKey", Ram, true, UserName, []),
+    /// CreateClientKey: registers a client key's public key for a user (the
+    /// dedicated-instance API's credential; the store never sees the private key).
+    CreateClientKey = ("CreateClientKey", Ram, true, UserName, []),
     /// ListAccessKeys.
     ListAccessKeys = ("ListAccessKeys", Ram, false, UserName, []),
     /// CreatePolicy.

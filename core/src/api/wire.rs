@@ -665,6 +665,11 @@ impl Request {
                 status: None,
             }),
             Action::ListAccessKeys => Request::ListAccessKeys(user(&mut p)?),
+            Action::CreateClientKey => Request::CreateClientKey(CreateClientKeyRequest {
+                user_name: p.str("UserName")?,
+                public_key: p.str("PublicKey")?,
+                not_after: p.opt_str("NotAfter")?,
+            }),
             Action::CreatePolicy => Request::CreatePolicy(CreatePolicyRequest {
                 policy_name: p.str("PolicyName")?,
                 policy_document: json_text(&mut p, "PolicyDocument")?,
@@ -1198,6 +1203,13 @@ impl Response {
             | Response::SetKeyPolicy(_)
             | Response::SetSecretPolicy(_)
             | Response::SetAuditLevel(_) => json!({}),
+            Response::CreateClientKey(k) => json!({
+                "KeyId": k.key_id,
+                "UserName": k.user_name,
+                "KeyAlgorithm": "RSA_2048",
+                "CreateDate": crate::time::iso8601(k.create_ms),
+                "NotAfter": crate::time::iso8601(k.not_after_ms),
+            }),
             Response::CreateAccessKey(k) => {
                 let mut o = Map::new();
                 o.insert("AccessKeyId".into(), json!(k.access_key_id));

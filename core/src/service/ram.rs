@@ -19,6 +19,8 @@ use crate::secret::SecretBytes;
 pub const MAX_ENTITIES: usize = 1000;
 /// Most AccessKeys one user holds (RAM's limit).
 pub const MAX_ACCESS_KEYS_PER_USER: usize = 2;
+/// Client keys a user may hold.
+pub const MAX_CLIENT_KEYS_PER_USER: usize = 10;
 /// Most policies attached to one user or role.
 pub const MAX_ATTACHED: usize = 10;
 /// Shortest and longest role session (AssumeRole's DurationSeconds), in seconds.
@@ -256,6 +258,33 @@ pub struct AccessKey {
     pub status: &'static str,
     /// CreateDate, ms.
     pub create_ms: u64,
+}
+
+/// CreateClientKey: registers a client key (the dedicated-instance API's credential)
+/// for a RAM user. The key pair is made by the client (`strongroom ram
+/// create-client-key` makes one and writes the private half to a PKCS#12 file): the
+/// store keeps only the public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateClientKeyRequest {
+    /// UserName: the principal requests signed with the key act as.
+    pub user_name: String,
+    /// PublicKey: an RSA_2048 SubjectPublicKeyInfo, PEM.
+    pub public_key: String,
+    /// NotAfter: when the key stops working, ISO 8601 (default: 1 year).
+    pub not_after: Option<String>,
+}
+
+/// A client key, as CreateClientKey answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKey {
+    /// KeyId (`KAAP.<uuid>`): what the client's key file names.
+    pub key_id: String,
+    /// UserName.
+    pub user_name: String,
+    /// CreateDate, ms.
+    pub create_ms: u64,
+    /// NotAfter, ms.
+    pub not_after_ms: u64,
 }
 
 /// A policy's description.
@@ -549,7 +578,9 @@ impl Kms {
                     name: r.user_name.clone(),
                 });
             }
-            if iam.access_keys.values().any(|k| k.user == r.user_name) {
+            if iam.access_keys.values().any(|k| k.user == r.user_name)
+                || iam.client_keys.values().any(|k| k.user == r.user_name)
+            {
                 return Err(Error::DeleteConflict {
                     what: "User.AccessKey",
                     name: r.user_name.clone(),
@@ -685,6 +716,89 @@ impl Kms {
         .await
     }
 
+    pub(crate) async fn create_client_key_impl(
+        &self,
+        r: CreateClientKeyRequest,
+    ) -> Result<ClientKey> {
+        let spki = crate::asym::pem_spki(&r.public_key)?;
+        // Only an RSA_2048 public key passes: a signature check on it cannot fail on
+        // the key's size or type.
+        if crate::asym::verify(
+            crate::vocab::KeySpec::Rsa2048,
+            &spki,
+            crate::asym::SigningAlgorithm::RsaPkcs1Sha256,
+            &[0u8; 32],
+            &[0u8; 256],
+        )
+        .is_err()
+        {
+            return Err(Error::param("PublicKey", "must be an RSA_2048 public key"));
+        }
+        let now = self.env.now();
+        let not_after_ms = match &r.not_after {
+            None => now.saturating_add(365 * 86_400_000),
+            Some(t) => {
+                let ms = crate::access::policy::parse_date(t)
+                    .and_then(|secs| u64::try_from(secs).ok())
+                    .map(|secs| secs.saturating_mul(1000))
+                    .ok_or_else(|| Error::param("NotAfter", "must be an ISO 8601 time"))?;
+                if ms <= now {
+                    return Err(Error::param("NotAfter", "must be in the future"));
+                }
+                ms
+            }
+        };
+        let key_id = alloc::format!("KAAP.{}", crate::ids::uuid_v4(&self.env)?);
+        self.mutate(|tx| {
+            let iam = tx.iam_mut(|| self.new_iam())?;
+            if !iam.users.contains_key(&r.user_name) {
+                return Err(no_user(&r.user_name));
+            }
+            let n = iam
+                .client_keys
+                .values()
+                .filter(|k| k.user == r.user_name)
+                .count();
+            if n >= MAX_CLIENT_KEYS_PER_USER {
+                return Err(Error::LimitExceeded(String::from(
+                    "a user holds at most 10 client keys",
+                )));
+            }
+            iam.client_keys.insert(
+                key_id.clone(),
+                crate::access::ClientKeyRec {
+                    id: key_id.clone(),
+                    user: r.user_name.clone(),
+                    public_key: spki.clone(),
+                    create_ms: now,
+                    not_after_ms,
+                },
+            );
+            Ok(ClientKey {
+                key_id: key_id.clone(),
+                user_name: r.user_name.clone(),
+                create_ms: now,
+                not_after_ms,
+            })
+        })
+        .await
+    }
+
+    /// The principal a client key names and its public key (SubjectPublicKeyInfo DER):
+    /// what the gateway checks a dedicated-instance request's signature with.
+    ///
+    /// # Errors
+    /// `InvalidAccessKeyId.NotFound`, `InvalidSecurityToken.Expired` (past NotAfter).
+    pub fn client_key(&self, key_id: &str) -> Result<(String, Vec<u8>)> {
+        let now = self.env.now();
+        let st = self.state.lock();
+        let iam = st
+            .iam
+            .as_deref()
+            .ok_or_else(|| Error::InvalidAccessKeyId(key_id.to_string()))?;
+        access::client_key(iam, key_id, now)
+    }
+
     pub(crate) async fn update_access_key_impl(&self, r: AccessKeyRequest) -> Result<()> {
         let active = match r.status.as_deref() {
             Some("Active") => true,
@@ -710,6 +824,14 @@ impl Kms {
     pub(crate) async fn delete_access_key_impl(&self, r: AccessKeyRequest) -> Result<()> {
         self.mutate(|tx| {
             let iam = tx.iam_mut(|| self.new_iam())?;
+            if iam
+                .client_keys
+                .get(&r.user_access_key_id)
+                .is_some_and(|k| k.user == r.user_name)
+            {
+                iam.client_keys.remove(&r.user_access_key_id);
+                return Ok(());
+            }
             match iam.access_keys.get(&r.user_access_key_id) {
                 Some(k) if k.user == r.user_name => {
                     iam.access_keys.remove(&r.user_access_key_id);
@@ -744,6 +866,18 @@ impl Kms {
                         status: if k.active { "Active" } else { "Inactive" },
                         create_ms: k.create_ms,
                     })
+                    // Client keys (KAAP.…) are listed too: DeleteAccessKey removes them.
+                    .chain(
+                        i.client_keys
+                            .values()
+                            .filter(|k| k.user == r.user_name)
+                            .map(|k| AccessKey {
+                                access_key_id: k.id.clone(),
+                                access_key_secret: None,
+                                status: "Active",
+                                create_ms: k.create_ms,
+                            }),
+                    )
                     .collect(),
             })
         })

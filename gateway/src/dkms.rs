@@ -1,0 +1,847 @@
+//! The dedicated KMS instance API that Alibaba's instance SDK (`alibabacloud-dkms-gcs`,
+//! API version `dkms-gcs-0.2`) speaks: protobuf messages over HTTPS, each request
+//! signed with a client key (RSA-PKCS1-SHA256 over the method, `content-sha256`,
+//! `content-type`, `date` and the `x-kms-*` headers). The messages and the string to
+//! sign are taken from that SDK's source (`openapi_util/protobuf/api_pb2.py`,
+//! `openapi_util/client.py`).
+//!
+//! Each call goes through the one dispatch as the client key's principal (authorised
+//! and audited), mapped onto the OpenAPI action it is: Encrypt / Decrypt /
+//! GenerateDataKey (an `Aad` becomes the EncryptionContext `{"strongroom:aad":
+//! base64(Aad)}`), AsymmetricSign / AsymmetricVerify / GetPublicKey on the key's
+//! primary version, GetSecretValue. GenerateRandom and Hash need no key and are
+//! answered here; Hmac and the data key pair actions are refused (`Rejected.Unsupported`).
+
+use base64::Engine as _;
+use prost::Message;
+use serde_json::{Map, Value, json};
+use sha2::Digest as _;
+
+use crate::fault::Fault;
+
+// The SDK's api.proto, field for field (prost messages).
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct EncryptRequest {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub plaintext: Vec<u8>,
+    #[prost(string, tag = "3")]
+    pub algorithm: String,
+    #[prost(bytes = "vec", tag = "4")]
+    pub aad: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub iv: Vec<u8>,
+    #[prost(string, tag = "6")]
+    pub padding_mode: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct EncryptResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub ciphertext_blob: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
+    pub iv: Vec<u8>,
+    #[prost(string, tag = "4")]
+    pub request_id: String,
+    #[prost(string, tag = "5")]
+    pub algorithm: String,
+    #[prost(string, tag = "6")]
+    pub padding_mode: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct DecryptRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    pub ciphertext_blob: Vec<u8>,
+    #[prost(string, tag = "2")]
+    pub key_id: String,
+    #[prost(string, tag = "3")]
+    pub algorithm: String,
+    #[prost(bytes = "vec", tag = "4")]
+    pub aad: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub iv: Vec<u8>,
+    #[prost(string, tag = "6")]
+    pub padding_mode: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct DecryptResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub plaintext: Vec<u8>,
+    #[prost(string, tag = "3")]
+    pub request_id: String,
+    #[prost(string, tag = "4")]
+    pub algorithm: String,
+    #[prost(string, tag = "5")]
+    pub padding_mode: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct AdvanceEncryptResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub ciphertext_blob: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
+    pub iv: Vec<u8>,
+    #[prost(string, tag = "4")]
+    pub request_id: String,
+    #[prost(string, tag = "5")]
+    pub algorithm: String,
+    #[prost(string, tag = "6")]
+    pub padding_mode: String,
+    #[prost(string, tag = "7")]
+    pub key_version_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct AdvanceDecryptResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub plaintext: Vec<u8>,
+    #[prost(string, tag = "3")]
+    pub request_id: String,
+    #[prost(string, tag = "4")]
+    pub algorithm: String,
+    #[prost(string, tag = "5")]
+    pub padding_mode: String,
+    #[prost(string, tag = "6")]
+    pub key_version_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct SignRequest {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub digest: Vec<u8>,
+    #[prost(string, tag = "3")]
+    pub algorithm: String,
+    #[prost(bytes = "vec", tag = "4")]
+    pub message: Vec<u8>,
+    #[prost(string, tag = "5")]
+    pub message_type: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct SignResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub signature: Vec<u8>,
+    #[prost(string, tag = "3")]
+    pub request_id: String,
+    #[prost(string, tag = "4")]
+    pub algorithm: String,
+    #[prost(string, tag = "5")]
+    pub message_type: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct VerifyRequest {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub digest: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
+    pub signature: Vec<u8>,
+    #[prost(string, tag = "4")]
+    pub algorithm: String,
+    #[prost(bytes = "vec", tag = "5")]
+    pub message: Vec<u8>,
+    #[prost(string, tag = "6")]
+    pub message_type: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct VerifyResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bool, tag = "2")]
+    pub value: bool,
+    #[prost(string, tag = "3")]
+    pub request_id: String,
+    #[prost(string, tag = "4")]
+    pub algorithm: String,
+    #[prost(string, tag = "5")]
+    pub message_type: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct GenerateRandomRequest {
+    #[prost(int32, tag = "1")]
+    pub length: i32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct GenerateRandomResponse {
+    #[prost(bytes = "vec", tag = "1")]
+    pub random: Vec<u8>,
+    #[prost(string, tag = "2")]
+    pub request_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct HashRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    pub message: Vec<u8>,
+    #[prost(string, tag = "2")]
+    pub algorithm: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct HashResponse {
+    #[prost(bytes = "vec", tag = "1")]
+    pub digest: Vec<u8>,
+    #[prost(string, tag = "3")]
+    pub request_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct GenerateDataKeyRequest {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(string, tag = "2")]
+    pub algorithm: String,
+    #[prost(int32, tag = "3")]
+    pub number_of_bytes: i32,
+    #[prost(bytes = "vec", tag = "4")]
+    pub aad: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct GenerateDataKeyResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub iv: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
+    pub plaintext: Vec<u8>,
+    #[prost(bytes = "vec", tag = "4")]
+    pub ciphertext_blob: Vec<u8>,
+    #[prost(string, tag = "5")]
+    pub request_id: String,
+    #[prost(string, tag = "6")]
+    pub algorithm: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct AdvanceGenerateDataKeyRequest {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(int32, tag = "2")]
+    pub number_of_bytes: i32,
+    #[prost(bytes = "vec", tag = "3")]
+    pub aad: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct AdvanceGenerateDataKeyResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub iv: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
+    pub plaintext: Vec<u8>,
+    #[prost(bytes = "vec", tag = "4")]
+    pub ciphertext_blob: Vec<u8>,
+    #[prost(string, tag = "5")]
+    pub request_id: String,
+    #[prost(string, tag = "6")]
+    pub algorithm: String,
+    #[prost(string, tag = "7")]
+    pub key_version_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct GetPublicKeyRequest {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct GetPublicKeyResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(string, tag = "2")]
+    pub public_key: String,
+    #[prost(string, tag = "3")]
+    pub request_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct GetSecretValueRequest {
+    #[prost(string, tag = "1")]
+    pub secret_name: String,
+    #[prost(string, tag = "2")]
+    pub version_stage: String,
+    #[prost(string, tag = "3")]
+    pub version_id: String,
+    #[prost(bool, tag = "4")]
+    pub fetch_extended_config: bool,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct GetSecretValueResponse {
+    #[prost(string, tag = "1")]
+    pub secret_name: String,
+    #[prost(string, tag = "2")]
+    pub secret_type: String,
+    #[prost(string, tag = "3")]
+    pub secret_data: String,
+    #[prost(string, tag = "4")]
+    pub secret_data_type: String,
+    #[prost(string, repeated, tag = "5")]
+    pub version_stages: Vec<String>,
+    #[prost(string, tag = "6")]
+    pub version_id: String,
+    #[prost(string, tag = "7")]
+    pub create_time: String,
+    #[prost(string, tag = "8")]
+    pub request_id: String,
+    #[prost(string, tag = "9")]
+    pub last_rotation_date: String,
+    #[prost(string, tag = "10")]
+    pub next_rotation_date: String,
+    #[prost(string, tag = "11")]
+    pub extended_config: String,
+    #[prost(string, tag = "12")]
+    pub automatic_rotation: String,
+    #[prost(string, tag = "13")]
+    pub rotation_interval: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct ErrorBody {
+    #[prost(int32, tag = "1")]
+    pub status_code: i32,
+    #[prost(string, tag = "2")]
+    pub error_code: String,
+    #[prost(string, tag = "3")]
+    pub error_message: String,
+    #[prost(string, tag = "4")]
+    pub request_id: String,
+}
+
+/// The API version the SDK sends in `x-kms-apiversion`.
+pub const API_VERSION: &str = "dkms-gcs-0.2";
+
+/// The string a client key signs (the SDK's `get_string_to_sign`): method,
+/// `content-sha256`, `content-type`, `date`, then every `x-kms-*` header sorted by name
+/// as `name:trimmed value`, then the resource `/`.
+#[must_use]
+pub fn string_to_sign(method: &str, headers: &[(String, String)]) -> String {
+    let h = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let mut kms: Vec<&(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| k.starts_with("x-kms-"))
+        .collect();
+    kms.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut s = format!(
+        "{method}\n{}\n{}\n{}\n",
+        h("content-sha256"),
+        h("content-type"),
+        h("date")
+    );
+    for (k, v) in kms {
+        s.push_str(k);
+        s.push(':');
+        s.push_str(v.trim());
+        s.push('\n');
+    }
+    s.push('/');
+    s
+}
+
+/// Seconds since the epoch from an RFC 7231 date (`Wed, 02 Dec 2026 10:20:00 GMT`).
+#[must_use]
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    let mut p = s.split_whitespace();
+    let _weekday = p.next()?;
+    let day: u32 = p.next()?.parse().ok()?;
+    let month = match p.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: u32 = p.next()?.parse().ok()?;
+    let time = p.next()?;
+    if p.next()? != "GMT" {
+        return None;
+    }
+    crate::request::parse_timestamp(&format!("{year:04}-{month:02}-{day:02}T{time}Z"))
+}
+
+/// An answer made without a key: the protobuf bytes, given the request id.
+pub type LocalAnswer = Box<dyn FnOnce(&str) -> Vec<u8> + Send>;
+
+/// What a dedicated-instance request asks for, as an OpenAPI call (or an answer made
+/// here, for actions that need no key).
+pub enum Plan {
+    /// Call this OpenAPI action with these parameters, then shape the answer.
+    Call {
+        /// The OpenAPI action.
+        action: strongroom::Action,
+        /// Its wire parameters.
+        params: Map<String, Value>,
+        /// The dkms API name, for shaping the answer.
+        api: String,
+    },
+    /// Sign or verify: the key's primary version first (DescribeKey), then the call.
+    Asymmetric {
+        /// AsymmetricSign or AsymmetricVerify, or GetPublicKey.
+        action: strongroom::Action,
+        /// Its parameters but KeyVersionId.
+        params: Map<String, Value>,
+        /// The dkms API name.
+        api: String,
+    },
+    /// Answered without a key (GenerateRandom, Hash): the protobuf answer, but the
+    /// request id.
+    Local(LocalAnswer),
+}
+
+impl core::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never the parameters: they hold plaintext.
+        match self {
+            Plan::Call { action, api, .. } | Plan::Asymmetric { action, api, .. } => {
+                write!(f, "Plan({api} as {action})")
+            }
+            Plan::Local(_) => f.write_str("Plan(local)"),
+        }
+    }
+}
+
+fn b64(b: &[u8]) -> Value {
+    Value::String(base64::engine::general_purpose::STANDARD.encode(b))
+}
+
+fn bad_body(api: &str) -> Fault {
+    Fault::new(
+        "InvalidParameter.Request",
+        format!("the body is not a {api} protobuf message"),
+    )
+}
+
+fn context(aad: &[u8]) -> Option<Value> {
+    (!aad.is_empty()).then(|| {
+        let mut m = Map::new();
+        m.insert("strongroom:aad".into(), b64(aad));
+        Value::Object(m)
+    })
+}
+
+fn params(pairs: &[(&str, Option<Value>)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| ((*k).to_string(), v)))
+        .collect()
+}
+
+fn nonempty(s: &str) -> Option<Value> {
+    (!s.is_empty()).then(|| Value::String(s.to_string()))
+}
+
+/// What is signed: the `Digest` field when set; else `Message`, which is the digest
+/// itself with MessageType `DIGEST` (what the SDK sends), or the message to hash with
+/// SHA-256 with `RAW` (the default).
+fn digest_of(digest: Vec<u8>, message: Vec<u8>, message_type: &str) -> Vec<u8> {
+    if !digest.is_empty() {
+        digest
+    } else if message_type.eq_ignore_ascii_case("DIGEST") {
+        message
+    } else {
+        sha2::Sha256::digest(&message).to_vec()
+    }
+}
+
+/// Reads a request body for `api` into a plan.
+///
+/// # Errors
+/// `InvalidAction.NotFound` for an API this server does not know; `Rejected.Unsupported`
+/// for Hmac and the data key pairs; `InvalidParameter.*` for bodies that do not parse.
+pub fn plan(api: &str, body: &[u8]) -> Result<Plan, Fault> {
+    use strongroom::Action as A;
+    let call = |action, params| {
+        Ok(Plan::Call {
+            action,
+            params,
+            api: api.to_string(),
+        })
+    };
+    match api {
+        "Encrypt" | "AdvanceEncrypt" => {
+            let r = EncryptRequest::decode(body).map_err(|_| bad_body(api))?;
+            call(
+                A::Encrypt,
+                params(&[
+                    ("KeyId", nonempty(&r.key_id)),
+                    ("Plaintext", Some(b64(&r.plaintext))),
+                    ("EncryptionContext", context(&r.aad)),
+                ]),
+            )
+        }
+        "Decrypt" | "AdvanceDecrypt" => {
+            let r = DecryptRequest::decode(body).map_err(|_| bad_body(api))?;
+            call(
+                A::Decrypt,
+                params(&[
+                    ("CiphertextBlob", Some(b64(&r.ciphertext_blob))),
+                    ("EncryptionContext", context(&r.aad)),
+                ]),
+            )
+        }
+        "GenerateDataKey" => {
+            let r = GenerateDataKeyRequest::decode(body).map_err(|_| bad_body(api))?;
+            call(
+                A::GenerateDataKey,
+                params(&[
+                    ("KeyId", nonempty(&r.key_id)),
+                    (
+                        "NumberOfBytes",
+                        (r.number_of_bytes != 0).then(|| json!(r.number_of_bytes.to_string())),
+                    ),
+                    ("EncryptionContext", context(&r.aad)),
+                ]),
+            )
+        }
+        "AdvanceGenerateDataKey" => {
+            let r = AdvanceGenerateDataKeyRequest::decode(body).map_err(|_| bad_body(api))?;
+            call(
+                A::GenerateDataKey,
+                params(&[
+                    ("KeyId", nonempty(&r.key_id)),
+                    (
+                        "NumberOfBytes",
+                        (r.number_of_bytes != 0).then(|| json!(r.number_of_bytes.to_string())),
+                    ),
+                    ("EncryptionContext", context(&r.aad)),
+                ]),
+            )
+        }
+        "Sign" => {
+            let r = SignRequest::decode(body).map_err(|_| bad_body(api))?;
+            let digest = digest_of(r.digest, r.message, &r.message_type);
+            Ok(Plan::Asymmetric {
+                action: A::AsymmetricSign,
+                params: params(&[
+                    ("KeyId", nonempty(&r.key_id)),
+                    ("Algorithm", nonempty(&r.algorithm)),
+                    ("Digest", Some(b64(&digest))),
+                ]),
+                api: api.to_string(),
+            })
+        }
+        "Verify" => {
+            let r = VerifyRequest::decode(body).map_err(|_| bad_body(api))?;
+            let digest = digest_of(r.digest, r.message, &r.message_type);
+            Ok(Plan::Asymmetric {
+                action: A::AsymmetricVerify,
+                params: params(&[
+                    ("KeyId", nonempty(&r.key_id)),
+                    ("Algorithm", nonempty(&r.algorithm)),
+                    ("Digest", Some(b64(&digest))),
+                    ("Value", Some(b64(&r.signature))),
+                ]),
+                api: api.to_string(),
+            })
+        }
+        "GetPublicKey" => {
+            let r = GetPublicKeyRequest::decode(body).map_err(|_| bad_body(api))?;
+            Ok(Plan::Asymmetric {
+                action: A::GetPublicKey,
+                params: params(&[("KeyId", nonempty(&r.key_id))]),
+                api: api.to_string(),
+            })
+        }
+        "GetSecretValue" => {
+            let r = GetSecretValueRequest::decode(body).map_err(|_| bad_body(api))?;
+            call(
+                A::GetSecretValue,
+                params(&[
+                    ("SecretName", nonempty(&r.secret_name)),
+                    ("VersionStage", nonempty(&r.version_stage)),
+                    ("VersionId", nonempty(&r.version_id)),
+                    (
+                        "FetchExtendedConfig",
+                        r.fetch_extended_config.then(|| json!("true")),
+                    ),
+                ]),
+            )
+        }
+        "GenerateRandom" => {
+            let r = GenerateRandomRequest::decode(body).map_err(|_| bad_body(api))?;
+            let n = usize::try_from(r.length)
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| {
+                    Fault::new("InvalidParameter.Length", "Length must be 1 to 1024 bytes")
+                })?;
+            let mut random = vec![0u8; n];
+            getrandom::fill(&mut random)
+                .map_err(|_| Fault::new("Rejected.EntropyUnavailable", "no randomness"))?;
+            Ok(Plan::Local(Box::new(move |id| {
+                GenerateRandomResponse {
+                    random,
+                    request_id: id.to_string(),
+                }
+                .encode_to_vec()
+            })))
+        }
+        "Hash" => {
+            let r = HashRequest::decode(body).map_err(|_| bad_body(api))?;
+            let digest = match r.algorithm.as_str() {
+                "" | "SHA-256" | "SHA256" => sha2::Sha256::digest(&r.message).to_vec(),
+                "SHA-384" | "SHA384" => sha2::Sha384::digest(&r.message).to_vec(),
+                "SHA-512" | "SHA512" => sha2::Sha512::digest(&r.message).to_vec(),
+                other => {
+                    return Err(Fault::new(
+                        "InvalidParameter.Algorithm",
+                        format!(
+                            "Hash algorithm {other:?} is not served: SHA-256, SHA-384 or SHA-512 (no SM3)"
+                        ),
+                    ));
+                }
+            };
+            Ok(Plan::Local(Box::new(move |id| {
+                HashResponse {
+                    digest,
+                    request_id: id.to_string(),
+                }
+                .encode_to_vec()
+            })))
+        }
+        "Hmac"
+        | "GenerateDataKeyPair"
+        | "GenerateDataKeyPairWithoutPlaintext"
+        | "AdvanceGenerateDataKeyPair"
+        | "AdvanceGenerateDataKeyPairWithoutPlaintext" => Err(Fault::new(
+            "Rejected.Unsupported",
+            format!("{api} is not served: strongroom has no HMAC keys or data key pairs"),
+        )),
+        other => Err(Fault::new(
+            "InvalidAction.NotFound",
+            format!("the instance API has no action {other:?}"),
+        )),
+    }
+}
+
+fn s(v: &Value, k: &str) -> String {
+    v.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn bytes(v: &Value, k: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.get(k).and_then(Value::as_str).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// The protobuf answer for `api` from the OpenAPI action's JSON answer.
+#[must_use]
+pub fn shape(api: &str, answer: &Value, request_id: &str) -> Vec<u8> {
+    let id = request_id.to_string();
+    match api {
+        "Encrypt" => EncryptResponse {
+            key_id: s(answer, "KeyId"),
+            ciphertext_blob: bytes(answer, "CiphertextBlob"),
+            iv: Vec::new(),
+            request_id: id,
+            algorithm: "AES_GCM".into(),
+            padding_mode: String::new(),
+        }
+        .encode_to_vec(),
+        "AdvanceEncrypt" => AdvanceEncryptResponse {
+            key_id: s(answer, "KeyId"),
+            ciphertext_blob: bytes(answer, "CiphertextBlob"),
+            iv: Vec::new(),
+            request_id: id,
+            algorithm: "AES_GCM".into(),
+            padding_mode: String::new(),
+            key_version_id: s(answer, "KeyVersionId"),
+        }
+        .encode_to_vec(),
+        "Decrypt" => DecryptResponse {
+            key_id: s(answer, "KeyId"),
+            plaintext: bytes(answer, "Plaintext"),
+            request_id: id,
+            algorithm: "AES_GCM".into(),
+            padding_mode: String::new(),
+        }
+        .encode_to_vec(),
+        "AdvanceDecrypt" => AdvanceDecryptResponse {
+            key_id: s(answer, "KeyId"),
+            plaintext: bytes(answer, "Plaintext"),
+            request_id: id,
+            algorithm: "AES_GCM".into(),
+            padding_mode: String::new(),
+            key_version_id: s(answer, "KeyVersionId"),
+        }
+        .encode_to_vec(),
+        "GenerateDataKey" => GenerateDataKeyResponse {
+            key_id: s(answer, "KeyId"),
+            iv: Vec::new(),
+            plaintext: bytes(answer, "Plaintext"),
+            ciphertext_blob: bytes(answer, "CiphertextBlob"),
+            request_id: id,
+            algorithm: "AES_GCM".into(),
+        }
+        .encode_to_vec(),
+        "AdvanceGenerateDataKey" => AdvanceGenerateDataKeyResponse {
+            key_id: s(answer, "KeyId"),
+            iv: Vec::new(),
+            plaintext: bytes(answer, "Plaintext"),
+            ciphertext_blob: bytes(answer, "CiphertextBlob"),
+            request_id: id,
+            algorithm: "AES_GCM".into(),
+            key_version_id: s(answer, "KeyVersionId"),
+        }
+        .encode_to_vec(),
+        "Sign" => SignResponse {
+            key_id: s(answer, "KeyId"),
+            signature: bytes(answer, "Value"),
+            request_id: id,
+            algorithm: String::new(),
+            message_type: String::new(),
+        }
+        .encode_to_vec(),
+        "Verify" => VerifyResponse {
+            key_id: s(answer, "KeyId"),
+            value: answer
+                .get("Value")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            request_id: id,
+            algorithm: String::new(),
+            message_type: String::new(),
+        }
+        .encode_to_vec(),
+        "GetPublicKey" => GetPublicKeyResponse {
+            key_id: s(answer, "KeyId"),
+            public_key: s(answer, "PublicKey"),
+            request_id: id,
+        }
+        .encode_to_vec(),
+        "GetSecretValue" => GetSecretValueResponse {
+            secret_name: s(answer, "SecretName"),
+            secret_type: s(answer, "SecretType"),
+            secret_data: s(answer, "SecretData"),
+            secret_data_type: s(answer, "SecretDataType"),
+            version_stages: answer
+                .get("VersionStages")
+                .and_then(|v| v.get("VersionStage"))
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            version_id: s(answer, "VersionId"),
+            create_time: s(answer, "CreateTime"),
+            request_id: id,
+            last_rotation_date: s(answer, "LastRotationDate"),
+            next_rotation_date: s(answer, "NextRotationDate"),
+            extended_config: answer
+                .get("ExtendedConfig")
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .unwrap_or_default(),
+            automatic_rotation: s(answer, "AutomaticRotation"),
+            rotation_interval: s(answer, "RotationInterval"),
+        }
+        .encode_to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// The error body the SDK parses (`api_pb2.Error`).
+#[must_use]
+pub fn error_body(f: &Fault, request_id: &str) -> Vec<u8> {
+    ErrorBody {
+        status_code: i32::from(f.status),
+        error_code: f.code.to_string(),
+        error_message: f.message.clone(),
+        request_id: request_id.to_string(),
+    }
+    .encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(
+            parse_http_date("Wed, 02 Dec 2026 09:30:00 GMT"),
+            Some(1_796_203_800)
+        );
+        assert_eq!(parse_http_date("Wed, 02 Dec 2026 09:30:00 UTC"), None);
+    }
+
+    #[test]
+    fn the_string_to_sign_sorts_the_kms_headers() {
+        let h = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let headers = vec![
+            h("x-kms-apiname", "Encrypt"),
+            h("content-type", "application/x-protobuf"),
+            h("x-kms-acccesskeyid", " KAAP.x "),
+            h("date", "Wed, 02 Dec 2026 09:30:00 GMT"),
+            h("content-sha256", "AB"),
+            h("host", "ignored"),
+        ];
+        assert_eq!(
+            string_to_sign("POST", &headers),
+            "POST\nAB\napplication/x-protobuf\nWed, 02 Dec 2026 09:30:00 GMT\nx-kms-acccesskeyid:KAAP.x\nx-kms-apiname:Encrypt\n/"
+        );
+    }
+}

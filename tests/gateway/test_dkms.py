@@ -1,0 +1,135 @@
+"""Alibaba's dedicated-instance SDK, alibabacloud-dkms-gcs (PyPI), unmodified, against
+`strongroom serve --dev-tls`: protobuf over HTTPS, requests signed with client keys
+that `strongroom ram create-client-key` issued (PKCS#12 files with a password)."""
+import hashlib
+import json
+import os
+import tempfile
+
+import pytest
+from openapi.models import Config
+from sdk import models as m
+from sdk.client import Client
+
+from conftest import Server, make_store, sr
+
+PASSWORD = "client-key-password"
+
+
+@pytest.fixture(scope="module")
+def dkms():
+    d = tempfile.mkdtemp(prefix="sr-gw-dkms-")
+    store, _, _ = make_store(d)
+    os.environ["STRONGROOM_CLIENT_KEY_PASSWORD"] = PASSWORD
+    files = {}
+    for user in ["app", "reader"]:
+        files[user] = os.path.join(d, f"{user}-client-key.json")
+        out = json.loads(sr(store, "--json", "ram", "create-client-key", user, "--out", files[user]))
+        assert out["KeyId"].startswith("KAAP.") and oct(os.stat(files[user]).st_mode & 0o777) == "0o600"
+    aes = json.loads(sr(store, "--json", "key", "create"))["KeyId"]
+    rsa = json.loads(sr(store, "--json", "key", "create", "--key-spec", "RSA_2048", "--key-usage", "SIGN/VERIFY"))["KeyId"]
+    ec = json.loads(sr(store, "--json", "key", "create", "--key-spec", "EC_P256", "--key-usage", "SIGN/VERIFY"))["KeyId"]
+    secret_file = os.path.join(d, "secret")
+    with open(secret_file, "w") as f:
+        f.write("dkms-SRLEAK-value")
+    sr(store, "secret", "create", "dkms/db", "--value-file", secret_file)
+    s = Server(store, ["--dev-tls"])
+
+    def client(user, key_file=None):
+        return Client(Config(protocol="https", client_key_file=key_file or files[user], password=PASSWORD,
+                             endpoint=s.endpoint, ca_file_path=s.ca))
+    yield {"client": client, "aes": aes, "rsa": rsa, "ec": ec, "files": files, "dir": d, "store": store}
+    assert s.stop() == 0, s.stderr
+
+
+def code_of(fn):
+    with pytest.raises(Exception) as e:
+        fn()
+    return getattr(e.value, "code", None) or str(e.value)
+
+
+def test_encrypt_decrypt_and_data_keys(dkms):
+    c, key = dkms["client"]("app"), dkms["aes"]
+    for aad in [None, b"order-42"]:
+        e = c.encrypt(m.EncryptRequest(key_id=key, plaintext=b"dkms plaintext", aad=aad))
+        assert e.key_id == key and e.request_id
+        d = c.decrypt(m.DecryptRequest(key_id=key, ciphertext_blob=e.ciphertext_blob, iv=e.iv, aad=aad))
+        assert d.plaintext == b"dkms plaintext"
+    assert code_of(lambda: c.decrypt(m.DecryptRequest(key_id=key, ciphertext_blob=e.ciphertext_blob,
+                                                      iv=e.iv, aad=b"order-43"))) == "InvalidCiphertext"
+    g = c.generate_data_key(m.GenerateDataKeyRequest(key_id=key, number_of_bytes=32, aad=b"x"))
+    assert len(g.plaintext) == 32
+    back = c.decrypt(m.DecryptRequest(key_id=key, ciphertext_blob=g.ciphertext_blob, iv=g.iv, aad=b"x"))
+    assert back.plaintext == g.plaintext
+    a = c.advance_encrypt(m.AdvanceEncryptRequest(key_id=key, plaintext=b"advance"))
+    assert a.key_version_id
+    ad = c.advance_decrypt(m.AdvanceDecryptRequest(key_id=key, ciphertext_blob=a.ciphertext_blob, iv=a.iv))
+    assert ad.plaintext == b"advance" and ad.key_version_id == a.key_version_id
+    ag = c.advance_generate_data_key(m.AdvanceGenerateDataKeyRequest(key_id=key, number_of_bytes=16))
+    assert len(ag.plaintext) == 16 and ag.key_version_id
+
+
+def test_sign_verify_public_key(dkms):
+    c = dkms["client"]("app")
+    for key, alg in [(dkms["rsa"], "RSA_PSS_SHA_256"), (dkms["rsa"], "RSA_PKCS1_SHA_256"), (dkms["ec"], "ECDSA_SHA_256")]:
+        digest = hashlib.sha256(b"signed by the instance API").digest()
+        sig = c.sign(m.SignRequest(key_id=key, algorithm=alg, message=digest, message_type="DIGEST")).signature
+        assert c.verify(m.VerifyRequest(key_id=key, algorithm=alg, message=digest, signature=sig,
+                                        message_type="DIGEST")).value is True
+        # RAW: the server hashes the message; the signature is the same kind.
+        raw = c.sign(m.SignRequest(key_id=key, algorithm=alg, message=b"signed by the instance API",
+                                   message_type="RAW")).signature
+        assert c.verify(m.VerifyRequest(key_id=key, algorithm=alg, message=digest, signature=raw,
+                                        message_type="DIGEST")).value is True
+        other = hashlib.sha256(b"something else").digest()
+        assert c.verify(m.VerifyRequest(key_id=key, algorithm=alg, message=other, signature=sig,
+                                        message_type="DIGEST")).value is False
+        pem = c.get_public_key(m.GetPublicKeyRequest(key_id=key)).public_key
+        assert pem.startswith("-----BEGIN PUBLIC KEY-----")
+
+
+def test_secrets_and_random(dkms):
+    c = dkms["client"]("app")
+    v = c.get_secret_value(m.GetSecretValueRequest(secret_name="dkms/db"))
+    assert v.secret_data == "dkms-SRLEAK-value" and v.version_id == "v1" and "ACSCurrent" in v.version_stages
+    r = c.generate_random(m.GenerateRandomRequest(length=48))
+    assert len(r.random) == 48 and r.random != c.generate_random(m.GenerateRandomRequest(length=48)).random
+
+
+def test_authentication_and_policy(dkms):
+    key = dkms["aes"]
+    # The read-only user's client key authenticates, and policy denies it Encrypt.
+    reader = dkms["client"]("reader")
+    assert code_of(lambda: reader.encrypt(m.EncryptRequest(key_id=key, plaintext=b"x"))) == "Forbidden.NoPermission"
+    assert code_of(lambda: dkms["client"]("app").encrypt(m.EncryptRequest(key_id="no-such-key", plaintext=b"x"))) \
+        == "Forbidden.KeyNotFound"
+    # A file that claims the app's KeyId but holds the reader's private key.
+    forged = os.path.join(dkms["dir"], "forged.json")
+    with open(dkms["files"]["reader"]) as f:
+        r = json.load(f)
+    with open(dkms["files"]["app"]) as f:
+        r["KeyId"] = json.load(f)["KeyId"]
+    with open(forged, "w") as f:
+        json.dump(r, f)
+    assert code_of(lambda: dkms["client"]("app", forged).encrypt(m.EncryptRequest(key_id=key, plaintext=b"x"))) \
+        == "SignatureDoesNotMatch"
+    # A KeyId the store never issued.
+    r["KeyId"] = "KAAP.00000000-0000-0000-0000-000000000000"
+    with open(forged, "w") as f:
+        json.dump(r, f)
+    assert code_of(lambda: dkms["client"]("app", forged).encrypt(m.EncryptRequest(key_id=key, plaintext=b"x"))) \
+        == "InvalidAccessKeyId.NotFound"
+
+
+def test_the_trail_names_the_client_keys_user(dkms):
+    c = dkms["client"]("app")
+    c.encrypt(m.EncryptRequest(key_id=dkms["aes"], plaintext=b"audited"))
+    import time
+    with open(dkms["files"]["app"]) as f:
+        kid = json.load(f)["KeyId"]
+    for _ in range(100):
+        lines = [l for l in open(dkms["store"] + ".audit") if '"Encrypt"' in l and kid in l]
+        if lines:
+            break
+        time.sleep(0.05)
+    assert lines and ":user/app" in lines[-1]
