@@ -2045,6 +2045,7 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
     let rsa = rsa["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
     let pk = ok("GetPublicKey", &["--KeyId", &rsa]);
     let pem = pk["PublicKey"].as_str().unwrap();
+    let pem_owned = pem.to_string();
     assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
     let der_b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let c = ok(
@@ -2319,6 +2320,22 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
     ok(
         "DeleteAccessKey",
         &["--UserName", "app", "--UserAccessKeyId", &akid],
+    );
+    // A client key: any RSA_2048 public key (here the RSA key's) is registered; it is
+    // listed with the AccessKeys and deleted like one.
+    let ck = ok(
+        "CreateClientKey",
+        &["--UserName", "app", "--PublicKey", &pem_owned],
+    );
+    let ckid = ck["KeyId"].as_str().unwrap().to_string();
+    assert!(ckid.starts_with("KAAP.") && ck["KeyAlgorithm"] == "RSA_2048");
+    assert_eq!(
+        ok("ListAccessKeys", &["--UserName", "app"])["AccessKeys"]["AccessKey"][0]["AccessKeyId"],
+        ckid.as_str()
+    );
+    ok(
+        "DeleteAccessKey",
+        &["--UserName", "app", "--UserAccessKeyId", &ckid],
     );
     let doc =
         r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#;
