@@ -353,6 +353,56 @@ pub struct ErrorBody {
     pub request_id: String,
 }
 
+/// The instance API's action names (a metric label needs a name that lives on).
+const APIS: &[&str] = &[
+    "Encrypt",
+    "Decrypt",
+    "AdvanceEncrypt",
+    "AdvanceDecrypt",
+    "GenerateDataKey",
+    "AdvanceGenerateDataKey",
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "GetSecretValue",
+    "GenerateRandom",
+    "Hash",
+    "Hmac",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "AdvanceGenerateDataKeyPair",
+    "AdvanceGenerateDataKeyPairWithoutPlaintext",
+];
+
+/// `api` as a metric label: `dkms:<name>`, or `dkms:-` for a name this server does
+/// not know.
+#[must_use]
+pub fn api_label(api: &str) -> &'static str {
+    const LABELS: &[&str] = &[
+        "dkms:Encrypt",
+        "dkms:Decrypt",
+        "dkms:AdvanceEncrypt",
+        "dkms:AdvanceDecrypt",
+        "dkms:GenerateDataKey",
+        "dkms:AdvanceGenerateDataKey",
+        "dkms:Sign",
+        "dkms:Verify",
+        "dkms:GetPublicKey",
+        "dkms:GetSecretValue",
+        "dkms:GenerateRandom",
+        "dkms:Hash",
+        "dkms:Hmac",
+        "dkms:GenerateDataKeyPair",
+        "dkms:GenerateDataKeyPairWithoutPlaintext",
+        "dkms:AdvanceGenerateDataKeyPair",
+        "dkms:AdvanceGenerateDataKeyPairWithoutPlaintext",
+    ];
+    APIS.iter()
+        .position(|a| *a == api)
+        .and_then(|i| LABELS.get(i).copied())
+        .unwrap_or("dkms:-")
+}
+
 /// The API version the SDK sends in `x-kms-apiversion`.
 pub const API_VERSION: &str = "dkms-gcs-0.2";
 

@@ -10,13 +10,13 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionCode {
-    action: String,
-    code: String,
+    action: &'static str,
+    code: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionLabel {
-    action: String,
+    action: &'static str,
 }
 
 /// The gateway's metrics.
@@ -97,17 +97,12 @@ impl Metrics {
     }
 
     /// Counts one answered request.
-    pub fn observe(&self, action: &str, code: &str, seconds: f64) {
+    pub fn observe(&self, action: &'static str, code: &'static str, seconds: f64) {
         self.requests
-            .get_or_create(&ActionCode {
-                action: action.to_string(),
-                code: code.to_string(),
-            })
+            .get_or_create(&ActionCode { action, code })
             .inc();
         self.latency
-            .get_or_create(&ActionLabel {
-                action: action.to_string(),
-            })
+            .get_or_create(&ActionLabel { action })
             .observe(seconds);
         if code.starts_with("Rejected.Backend") {
             self.backend_errors.inc();

@@ -15,7 +15,7 @@ pub struct Incoming<'a> {
     /// The raw query string (after `?`), if any.
     pub query: Option<&'a str>,
     /// Every header: lower-case name, value. Values that are not UTF-8 are refused.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(&'a str, &'a str)],
     /// The host the request was sent to (`Host`, or HTTP/2's `:authority`).
     pub host: Option<&'a str>,
     /// The body.
@@ -197,10 +197,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
 }
 
 fn header<'a>(r: &'a Incoming<'_>, name: &str) -> Option<&'a str> {
-    r.headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+    r.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
 /// Reads a request: its parameters, style, credentials and signed text.
@@ -425,7 +422,7 @@ fn acs3(
     }
     // Every x-acs-* header and the host are signed, so none can be altered.
     for (n, _) in r.headers {
-        if n.starts_with("x-acs-") && !names.contains(&n.as_str()) {
+        if n.starts_with("x-acs-") && !names.contains(n) {
             return Err(incomplete(&format!("the header {n} must be signed")));
         }
     }
@@ -434,19 +431,19 @@ fn acs3(
     }
     let mut headers = Vec::with_capacity(names.len());
     for n in &names {
-        let values: Vec<String> = if *n == "host" {
-            r.host.map(|h| vec![h.to_string()]).unwrap_or_default()
+        let values: Vec<&str> = if *n == "host" {
+            r.host.map(|h| vec![h]).unwrap_or_default()
         } else {
             r.headers
                 .iter()
                 .filter(|(k, _)| k == n)
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| *v)
                 .collect()
         };
         if values.is_empty() {
             return Err(incomplete(&format!("the signed header {n} is missing")));
         }
-        headers.push(((*n).to_string(), values));
+        headers.push((*n, values));
     }
     let hv = |n: &str| header(r, n).map(str::to_string).filter(|v| !v.is_empty());
     let payload =

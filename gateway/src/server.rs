@@ -426,7 +426,7 @@ impl Gateway {
                 Err(f) => f.code,
             };
             self.metrics
-                .observe(&api, code, started.elapsed().as_secs_f64());
+                .observe(api, code, started.elapsed().as_secs_f64());
             let (status, body) = match answer {
                 Ok(b) => (200, b),
                 Err(f) => {
@@ -458,7 +458,7 @@ impl Gateway {
         let secs = started.elapsed().as_secs_f64();
         match outcome {
             Ok(body) => {
-                self.metrics.observe(&action, "Success", secs);
+                self.metrics.observe(action, "Success", secs);
                 tracing::debug!(
                     request_id,
                     action,
@@ -469,7 +469,7 @@ impl Gateway {
                 json_answer(200, &body, &request_id)
             }
             Err(f) => {
-                self.metrics.observe(&action, f.code, secs);
+                self.metrics.observe(action, f.code, secs);
                 if f.status >= 500 {
                     tracing::warn!(request_id, action, code = f.code, status = f.status, message = %f.message, "request failed");
                 } else {
@@ -527,7 +527,7 @@ impl Gateway {
         peer: SocketAddr,
         secure: bool,
         request_id: &str,
-    ) -> (String, Result<serde_json::Value, Fault>) {
+    ) -> (&'static str, Result<serde_json::Value, Fault>) {
         let (parts, body) = req.into_parts();
         let declared = parts
             .headers
@@ -536,20 +536,20 @@ impl Gateway {
             .and_then(|v| v.parse::<u64>().ok());
         let body = match self.read_body(body, declared).await {
             Ok(b) => b,
-            Err(f) => return ("-".into(), Err(f)),
+            Err(f) => return ("-", Err(f)),
         };
-        let mut headers = Vec::with_capacity(parts.headers.len());
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(parts.headers.len());
         for (name, value) in &parts.headers {
             let Ok(v) = value.to_str() else {
                 return (
-                    "-".into(),
+                    "-",
                     Err(Fault::new(
                         "InvalidParameter.Encoding",
                         format!("the header {name} is not visible ASCII"),
                     )),
                 );
             };
-            headers.push((name.as_str().to_string(), v.to_string()));
+            headers.push((name.as_str(), v));
         }
         let host = parts
             .headers
@@ -571,11 +571,11 @@ impl Gateway {
         };
         let signed = match request::parse(&incoming) {
             Ok(s) => s,
-            Err(f) => return ("-".into(), Err(f)),
+            Err(f) => return ("-", Err(f)),
         };
         let label = match signed.action.parse::<Action>() {
-            Ok(a) => a.name().to_string(),
-            Err(_) => "-".into(),
+            Ok(a) => a.name(),
+            Err(_) => "-",
         };
         let outcome = self.authorised_call(signed, peer, secure, request_id).await;
         (label, outcome)
@@ -589,13 +589,13 @@ impl Gateway {
         peer: SocketAddr,
         secure: bool,
         request_id: &str,
-    ) -> (String, Result<Vec<u8>, Fault>) {
+    ) -> (&'static str, Result<Vec<u8>, Fault>) {
         let (parts, body) = req.into_parts();
         let mut headers = Vec::with_capacity(parts.headers.len());
         for (name, value) in &parts.headers {
             let Ok(v) = value.to_str() else {
                 return (
-                    "-".into(),
+                    "-",
                     Err(Fault::new(
                         "InvalidParameter.Encoding",
                         format!("the header {name} is not visible ASCII"),
@@ -612,7 +612,7 @@ impl Gateway {
                 .unwrap_or_default()
         };
         let api = header("x-kms-apiname");
-        let label = api.clone();
+        let label = crate::dkms::api_label(&api);
         let declared = parts
             .headers
             .get(hyper::header::CONTENT_LENGTH)
@@ -771,19 +771,22 @@ impl Gateway {
         }
     }
 
-    async fn authorised_call(
+    /// Checks a request's time, credentials, signature, nonce and rate: its
+    /// credential, or the fault and (once the signature verified) its principal.
+    fn authenticate(
         &self,
-        signed: request::Signed,
+        signed: &request::Signed,
         peer: SocketAddr,
-        secure: bool,
-        request_id: &str,
-    ) -> Result<serde_json::Value, Fault> {
+    ) -> Result<strongroom::access::Credential, (Fault, Option<String>)> {
         #[allow(clippy::cast_possible_truncation)]
         let now = now_s() as i64;
-        self.nonces.check_time(signed.timestamp, now)?;
+        self.nonces
+            .check_time(signed.timestamp, now)
+            .map_err(|f| (f, None))?;
         let cred = self
             .kms
-            .credential(&signed.access_key_id, signed.security_token.as_deref())?;
+            .credential(&signed.access_key_id, signed.security_token.as_deref())
+            .map_err(|e| (Fault::from(e), None))?;
         if !signed.verify(cred.secret.expose()) {
             tracing::warn!(
                 access_key_id = signed.access_key_id,
@@ -798,18 +801,57 @@ impl Gateway {
             let sts = signed
                 .echoable_string_to_sign(sensitive)
                 .unwrap_or("(withheld: the request carries sensitive parameters)");
-            return Err(Fault::new(
-                "SignatureDoesNotMatch",
-                format!(
-                    "Specified signature is not matched with our calculation. server string to sign is:{sts}"
+            return Err((
+                Fault::new(
+                    "SignatureDoesNotMatch",
+                    format!(
+                        "Specified signature is not matched with our calculation. server string to sign is:{sts}"
+                    ),
                 ),
+                None,
             ));
         }
+        let known = || Some(cred.principal.clone());
         self.nonces
-            .record(&signed.access_key_id, &signed.nonce, signed.timestamp, now)?;
+            .record(&signed.access_key_id, &signed.nonce, signed.timestamp, now)
+            .map_err(|f| (f, known()))?;
         if let Some(rate) = &self.rate {
-            rate.take(&signed.access_key_id, now_s())?;
+            rate.take(&signed.access_key_id, now_s())
+                .map_err(|f| (f, known()))?;
         }
+        Ok(cred)
+    }
+
+    async fn authorised_call(
+        &self,
+        signed: request::Signed,
+        peer: SocketAddr,
+        secure: bool,
+        request_id: &str,
+    ) -> Result<serde_json::Value, Fault> {
+        let cred = match self.authenticate(&signed, peer) {
+            Ok(c) => c,
+            Err((f, principal)) => {
+                // Refusals of a request that names a real action are audited (a
+                // denied event), so a trail shows attempts, not only successes.
+                if let Ok(action) = signed.action.parse::<Action>() {
+                    let mut c = Caller::new(principal.unwrap_or_else(|| "unauthenticated".into()))
+                        .with_request_id(request_id)
+                        .with_origin(Some(peer.ip()), secure, signed.user_agent.clone());
+                    c.access_key_id = Some(signed.access_key_id.clone());
+                    // The string to sign stays out of the trail.
+                    let message = if f.code == "SignatureDoesNotMatch" {
+                        "the request's signature did not verify".to_string()
+                    } else {
+                        f.message.clone()
+                    };
+                    if let Err(e) = self.kms.audit_refusal(&c, action, f.code, message) {
+                        tracing::warn!(error = %e, "the refusal could not be audited");
+                    }
+                }
+                return Err(f);
+            }
+        };
         let action: Action = signed.action.parse()?;
         let want = expected_version(action);
         if signed.version != want {

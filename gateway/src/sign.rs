@@ -66,7 +66,7 @@ pub struct Acs3Request<'a> {
     /// The query parameters, decoded.
     pub query: &'a [(String, String)],
     /// The signed headers: lower-case name, then every value the request carries for it.
-    pub headers: &'a [(String, Vec<String>)],
+    pub headers: &'a [(&'a str, Vec<&'a str>)],
     /// `x-acs-content-sha256`: the hex SHA-256 of the body.
     pub payload_hash: &'a str,
 }
@@ -91,7 +91,7 @@ pub fn acs3_canonical_request(r: &Acs3Request<'_>) -> String {
         headers.push(':');
         headers.push_str(&vs.join(","));
         headers.push('\n');
-        names.push(name.as_str());
+        names.push(*name);
     }
     let path = if r.path.is_empty() { "/" } else { r.path };
     format!(
@@ -186,7 +186,9 @@ mod tests {
             ("EncryptionContext", r#"{"tenant":"a b*~é"}"#),
         ]);
         let empty = payload_hash(b"");
-        let h = |n: &str, v: &str| (n.to_string(), vec![v.to_string()]);
+        fn h<'a>(n: &'a str, v: &'a str) -> (&'a str, Vec<&'a str>) {
+            (n, vec![v])
+        }
         let headers = vec![
             h("accept", "application/json"),
             h("host", "127.0.0.1:8443"),

@@ -80,6 +80,18 @@ def test_replays_skew_and_malformed_requests(world):
     p = signed_params(app, "DescribeKey", {"KeyId": "a"})
     p["KeyId"] = "b"
     assert post(s, urllib.parse.urlencode(p))[1]["Code"] == "SignatureDoesNotMatch"
+    # The refusal is in the audit trail: a denied event naming the AccessKeyId claimed.
+    for _ in range(100):
+        refused = [json.loads(l) for l in open(world["store"] + ".audit")
+                   if '"SignatureDoesNotMatch"' in l and '"DescribeKey"' in l]
+        if refused:
+            break
+        time.sleep(0.05)
+    assert refused, "the refused request was not audited"
+    ident = refused[-1]["userIdentity"]
+    assert ident["accessKeyId"] == app["AccessKeyId"] and ident["arn"] == "unauthenticated"
+    assert refused[-1]["sourceIpAddress"] == "127.0.0.1"
+    assert "string to sign" not in refused[-1]["errorMessage"]
     # Unknown action, wrong version.
     assert post(s, urllib.parse.urlencode(signed_params(app, "MineBitcoin", {})))[:2][0] == 404
     assert post(s, urllib.parse.urlencode(signed_params(app, "ListKeys", {}, version="2020-01-01")))[1]["Code"] \

@@ -7,12 +7,13 @@ use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
 use crate::access::AuditLevel;
-use crate::api::Caller;
+use crate::api::{Action, Caller};
 use crate::audit::{AuditOptions, AuditSink, Trail};
 use crate::error::Result;
 use crate::kms::Kms;
 use crate::secret::SecretBytes;
 use crate::vocab::KeySpec;
+use alloc::vec::Vec;
 
 fn level_code(l: AuditLevel) -> u8 {
     match l {
@@ -123,6 +124,43 @@ impl Kms {
         };
         self.write_audit_digest(&t, true).await?;
         t.rotate(rotate, self.env.now())
+    }
+
+    /// Records a request a network face refused before it reached the dispatch — a
+    /// bad signature, an unknown AccessKeyId, a replay, throttling — as a denied event
+    /// of `action` with `code` and `message` and no resources, when the audit level
+    /// records denied calls (`management` and `all`). `caller` carries the AccessKeyId
+    /// the request claimed, its origin and request id; its principal is what the face
+    /// knows (`unauthenticated` when the signature did not verify).
+    ///
+    /// # Errors
+    /// `Rejected.AuditFailed` when the trail cannot take the event.
+    pub fn audit_refusal(
+        &self,
+        caller: &Caller,
+        action: Action,
+        code: &'static str,
+        message: String,
+    ) -> Result<()> {
+        let Some(t) = self.audit.lock().clone() else {
+            return Ok(());
+        };
+        let level = self.current_audit_level();
+        if !crate::audit::recorded(level, action, true) {
+            return Ok(());
+        }
+        let now_ms = self.env.now();
+        let event = crate::audit::PendingEvent {
+            time_ms: now_ms,
+            request_id: caller.request_id.clone(),
+            caller: Arc::new(caller.clone()),
+            account_id: self.state.lock().iam.as_ref().map(|i| i.account_id.clone()),
+            action,
+            resources: Vec::new(),
+            params: Vec::new(),
+            error: Some((code, message)),
+        };
+        t.record(event, false, now_ms)
     }
 
     /// How many audit events wait to be written (0 with no trail attached): what a
