@@ -697,6 +697,52 @@ fn passphrase() -> Result<Passphrase, Error> {
     })
 }
 
+/// The key backend: a PKCS#11 token when STRONGROOM_PKCS11_MODULE names a module
+/// (with STRONGROOM_PKCS11_TOKEN, its label, and the PIN from STRONGROOM_PKCS11_PIN,
+/// the file STRONGROOM_PKCS11_PIN_FILE names, or a prompt), else the software backend.
+fn key_backend() -> Result<Option<Arc<dyn strongroom::KeyBackend>>, Error> {
+    let Some(module) = std::env::var_os("STRONGROOM_PKCS11_MODULE").filter(|m| !m.is_empty())
+    else {
+        return Ok(None);
+    };
+    let bad = |reason: String| Error::InvalidParameter {
+        name: "Pkcs11",
+        reason,
+    };
+    let token_label = std::env::var("STRONGROOM_PKCS11_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| bad("STRONGROOM_PKCS11_TOKEN must name the token's label".into()))?;
+    let pin = if let Ok(p) = std::env::var("STRONGROOM_PKCS11_PIN")
+        && !p.is_empty()
+    {
+        p
+    } else if let Some(f) = std::env::var_os("STRONGROOM_PKCS11_PIN_FILE") {
+        std::fs::read_to_string(&f)
+            .map_err(|e| bad(format!("cannot read STRONGROOM_PKCS11_PIN_FILE: {e}")))?
+            .trim_end_matches(['\r', '\n'])
+            .to_string()
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("PIN of PKCS#11 token {token_label:?}: "))
+            .map_err(|e| bad(e.to_string()))?
+    } else {
+        return Err(bad(
+            "set STRONGROOM_PKCS11_PIN or STRONGROOM_PKCS11_PIN_FILE, or run on a terminal to be prompted".into(),
+        ));
+    };
+    let sessions = std::env::var("STRONGROOM_PKCS11_SESSIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4);
+    let b = strongroom_pkcs11::Pkcs11Backend::open(&strongroom_pkcs11::Pkcs11Config {
+        module: module.into(),
+        token_label,
+        pin: strongroom::SecretBytes::new(pin.into_bytes()),
+        sessions,
+    })?;
+    Ok(Some(b))
+}
+
 static AUDIT_SINK: std::sync::OnceLock<Arc<strongroom::storage::FileAuditSink>> =
     std::sync::OnceLock::new();
 
@@ -716,7 +762,7 @@ pub(crate) fn open_store(path: &Path, pass: &str, kdf: KdfParams) -> Result<Kms,
         storage,
         root: RootSecret::passphrase(pass),
         kdf,
-        backend: None,
+        backend: key_backend()?,
     }))?;
     let level = match std::env::var("STRONGROOM_AUDIT") {
         Ok(l) if !l.is_empty() => strongroom::access::AuditLevel::parse(&l)?,
@@ -1012,7 +1058,7 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
                 storage: Arc::new(FileStorage::open(&cli.store)?),
                 root: RootSecret::passphrase(&passphrase()?),
                 kdf: KdfParams::default(),
-                backend: None,
+                backend: key_backend()?,
             },
             &bytes,
             &pass,

@@ -58,10 +58,24 @@ impl SoftwareBackend {
     }
 
     fn encrypt_now(&self, handle: &KeyHandle, plaintext: &[u8], aad: &[u8]) -> Result<Sealed> {
+        not_elsewhere(handle)?;
         let nonce: [u8; aead::NONCE_LEN] = self.env.random()?;
         let ciphertext = aead::seal(handle.0.expose(), &nonce, plaintext, aad)?;
         Ok(Sealed { nonce, ciphertext })
     }
+}
+
+/// A handle another backend made (a PKCS#11 object reference starts `P11\x01`): a
+/// store whose keys live in a token was opened without that token.
+fn not_elsewhere(handle: &KeyHandle) -> Result<()> {
+    if handle.0.expose().starts_with(b"P11\x01") {
+        return Err(crate::error::Error::BackendUnavailable(
+            alloc::string::String::from(
+                "this key lives in a PKCS#11 token: open the store with that token (STRONGROOM_PKCS11_MODULE, _TOKEN, _PIN)",
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl KeyBackend for SoftwareBackend {
@@ -90,7 +104,10 @@ impl KeyBackend for SoftwareBackend {
         ciphertext: &'a [u8],
         aad: &'a [u8],
     ) -> BoxFuture<'a, Result<SecretBytes>> {
-        Box::pin(async move { aead::open(handle.0.expose(), nonce, ciphertext, aad) })
+        Box::pin(async move {
+            not_elsewhere(handle)?;
+            aead::open(handle.0.expose(), nonce, ciphertext, aad)
+        })
     }
 
     fn supports_import(&self) -> bool {

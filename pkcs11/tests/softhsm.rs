@@ -1,0 +1,254 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
+//! The PKCS#11 backend on a real token: SoftHSM2 (Debian's `softhsm2`, which
+//! scripts/ci/setup.sh installs), in a token directory made for this test run.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use pollster::block_on;
+use strongroom::backend::KeyBackend;
+use strongroom::storage::{KdfParams, MemoryStorage};
+use strongroom::{
+    CreateKeyRequest, DecryptRequest, EncryptRequest, EncryptionContext, Env, Error,
+    GenerateDataKeyRequest, KeySpec, Kms, KmsOptions, ProtectionLevel, RootSecret, SecretBytes,
+    Storage,
+};
+use strongroom_pkcs11::{Pkcs11Backend, Pkcs11Config};
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const LABEL: &str = "strongroom-test";
+const PIN: &str = "1234";
+
+/// One SoftHSM2 configuration and token for the whole test binary.
+fn token() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        assert!(
+            std::path::Path::new(MODULE).exists(),
+            "{MODULE} is missing: install Debian's softhsm2 (scripts/ci/setup.sh does)"
+        );
+        let dir = tempfile::tempdir().unwrap().keep();
+        std::fs::create_dir_all(dir.join("tokens")).unwrap();
+        let conf = dir.join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.join("tokens").display()
+            ),
+        )
+        .unwrap();
+        point_softhsm_at(&conf);
+        let out = Command::new("softhsm2-util")
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                LABEL,
+                "--pin",
+                PIN,
+                "--so-pin",
+                "5678",
+            ])
+            .env("SOFTHSM2_CONF", &conf)
+            .output()
+            .expect("softhsm2-util runs");
+        assert!(
+            out.status.success(),
+            "softhsm2-util --init-token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+/// SoftHSM2 reads the file SOFTHSM2_CONF names when it is loaded. Setting the
+/// variable in-process is unsafe (and the workspace denies unsafe code), so cargo sets
+/// it for every test process (`.cargo/config.toml`: `target/softhsm2.conf`) and the
+/// test writes this run's configuration there before loading the module.
+fn point_softhsm_at(conf: &std::path::Path) {
+    let path = std::env::var("SOFTHSM2_CONF")
+        .expect("SOFTHSM2_CONF is set by .cargo/config.toml for cargo test");
+    if let Some(dir) = std::path::Path::new(&path).parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::copy(conf, &path).unwrap();
+}
+
+fn backend() -> Arc<Pkcs11Backend> {
+    token();
+    Pkcs11Backend::open(&Pkcs11Config {
+        module: MODULE.into(),
+        token_label: LABEL.into(),
+        pin: SecretBytes::from_slice(PIN.as_bytes()),
+        sessions: 2,
+    })
+    .unwrap()
+}
+
+fn kms_on(storage: Arc<dyn Storage>, b: Arc<Pkcs11Backend>) -> Kms {
+    block_on(Kms::open(KmsOptions {
+        env: Env::system(),
+        storage,
+        root: RootSecret::passphrase("pw"),
+        kdf: KdfParams::insecure_fast(),
+        backend: Some(b),
+    }))
+    .unwrap()
+}
+
+fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
+    EncryptionContext::from_pairs(pairs.iter().copied()).unwrap()
+}
+
+#[test]
+fn keys_live_and_work_in_the_token() {
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = kms_on(storage.clone(), backend());
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    assert_eq!(k.protection_level, ProtectionLevel::Hsm);
+    let c = ctx(&[("app", "billing")]);
+    let e = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.key_id.clone(),
+        plaintext: b"in the token".to_vec(),
+        encryption_context: c.clone(),
+    }))
+    .unwrap();
+    let d = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: e.ciphertext_blob.clone(),
+        encryption_context: c.clone(),
+    }))
+    .unwrap();
+    assert_eq!(d.plaintext.expose(), b"in the token");
+    // Another context, a flipped byte: InvalidCiphertext, from the token's GCM check.
+    let wrong = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: e.ciphertext_blob.clone(),
+        encryption_context: ctx(&[("app", "other")]),
+    }))
+    .unwrap_err();
+    assert_eq!(wrong.code(), "InvalidCiphertext", "{wrong}");
+    let mut t = e.ciphertext_blob.clone();
+    let n = t.len() - 1;
+    t[n] ^= 1;
+    let tampered = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: t,
+        encryption_context: c.clone(),
+    }))
+    .unwrap_err();
+    assert_eq!(tampered.code(), "InvalidCiphertext");
+    // Data keys and a rotation: the old version still decrypts.
+    let g = block_on(kms.generate_data_key(GenerateDataKeyRequest {
+        key_id: k.key_id.clone(),
+        ..Default::default()
+    }))
+    .unwrap();
+    let v2 = block_on(kms.create_key_version(&k.key_id)).unwrap();
+    assert_ne!(v2.key_version_id, k.primary_key_version);
+    let back = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: g.ciphertext_blob.clone(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(back.plaintext, g.plaintext);
+    let e2 = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.key_id.clone(),
+        plaintext: b"v2".to_vec(),
+        encryption_context: EncryptionContext::default(),
+    }))
+    .unwrap();
+    assert_eq!(e2.key_version_id, v2.key_version_id);
+    // The store keeps references only: reopened with a new backend instance (a new
+    // process would do the same), every version still works.
+    block_on(kms.close()).unwrap();
+    let again = kms_on(storage, backend());
+    let d = block_on(again.decrypt(DecryptRequest {
+        ciphertext_blob: e.ciphertext_blob,
+        encryption_context: c,
+    }))
+    .unwrap();
+    assert_eq!(d.plaintext.expose(), b"in the token");
+}
+
+#[test]
+fn material_is_sensitive_and_not_extractable() {
+    let b = backend();
+    let h = block_on(b.generate(KeySpec::Aes256)).unwrap();
+    assert!(b.is_locked_in(&h).unwrap());
+    // The handle holds a reference, not 32 bytes of key.
+    assert_eq!(h.0.expose().len(), 4 + 16);
+}
+
+#[test]
+fn a_key_deleted_behind_strongroom_s_back_is_a_clear_error() {
+    let b = backend();
+    let h = block_on(b.generate(KeySpec::Aes128)).unwrap();
+    block_on(b.encrypt(&h, b"x", b"")).unwrap();
+    b.destroy(&h).unwrap();
+    let e = block_on(b.encrypt(&h, b"x", b"")).unwrap_err();
+    assert_eq!(e.code(), "Forbidden.KeyNotFound", "{e}");
+}
+
+#[test]
+fn a_wrong_pin_or_token_fails_at_open() {
+    token();
+    let open = |label: &str, pin: &str| {
+        Pkcs11Backend::open(&Pkcs11Config {
+            module: MODULE.into(),
+            token_label: label.into(),
+            pin: SecretBytes::from_slice(pin.as_bytes()),
+            sessions: 1,
+        })
+    };
+    let e = open(LABEL, "0000").unwrap_err();
+    assert!(
+        matches!(e, Error::BackendUnavailable(_)) && e.to_string().contains("PIN"),
+        "{e}"
+    );
+    let e = open("no-such-token", PIN).unwrap_err();
+    assert!(e.to_string().contains("no-such-token"), "{e}");
+    let e = Pkcs11Backend::open(&Pkcs11Config {
+        module: "/nonexistent/libpkcs11.so".into(),
+        token_label: LABEL.into(),
+        pin: SecretBytes::from_slice(PIN.as_bytes()),
+        sessions: 1,
+    })
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.BackendUnavailable");
+}
+
+#[test]
+fn asymmetric_specs_are_refused_clearly() {
+    let b = backend();
+    let e = block_on(b.generate(KeySpec::Rsa2048)).unwrap_err();
+    assert_eq!(e.code(), "Rejected.Unsupported");
+}
+
+#[test]
+fn concurrent_calls_share_the_session_pool() {
+    let b = backend();
+    let h = Arc::new(block_on(b.generate(KeySpec::Aes256)).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let (b, h) = (b.clone(), h.clone());
+            std::thread::spawn(move || {
+                for j in 0..50 {
+                    let msg = format!("thread {i} message {j}");
+                    let s = block_on(b.encrypt(&h, msg.as_bytes(), b"aad")).unwrap();
+                    let p = block_on(b.decrypt(&h, &s.nonce, &s.ciphertext, b"aad")).unwrap();
+                    assert_eq!(p.expose(), msg.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
