@@ -3,13 +3,18 @@
 //! there (AES-GCM through `C_Encrypt` / `C_Decrypt`), so the material never leaves the
 //! device. The store keeps only a handle naming the object (`CKA_ID`).
 //!
-//! What this version does: symmetric keys (Aliyun_AES_256 / 192 / 128) with
-//! ProtectionLevel HSM — CreateKey, rotation (a new object per version), Encrypt,
-//! Decrypt, data keys, envelopes — over a pool of logged-in sessions, with clear codes
-//! when the module, token or PIN is wrong (at open) and when the token goes away or an
-//! object was deleted behind strongroom's back (per call). Asymmetric keys, BYOK via
-//! `C_UnwrapKey`, destroying objects when deletion windows pass, and reconnecting a
-//! dropped token are not built yet (docs/TIERS.md).
+//! What this version does, with ProtectionLevel HSM, over a pool of logged-in
+//! sessions:
+//! - AES keys (Aliyun_AES_256 / 192 / 128): CreateKey, rotation (a new object per
+//!   version), Encrypt, Decrypt, data keys, envelopes.
+//! - RSA_2048/3072/4096, EC_P256 and EC_P256K key pairs: signing (`CKM_RSA_PKCS_PSS`,
+//!   `CKM_RSA_PKCS`, `CKM_ECDSA` over strongroom's SHA-256 digest), public keys from the
+//!   token's attributes, RSA-OAEP decryption.
+//! - Clear codes when the module, token or PIN is wrong (at open), and when the token
+//!   goes away or an object was deleted behind strongroom's back (per call).
+//!
+//! Not built yet (docs/TIERS.md): BYOK via `C_UnwrapKey`, destroying objects when
+//! deletion windows pass, reconnecting a dropped token.
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
@@ -19,13 +24,20 @@ use std::sync::{Arc, Mutex};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::MechanismType;
 use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
+use cryptoki::object::AttributeType;
 use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use strongroom::backend::{BoxFuture, KeyBackend, KeyHandle, Sealed};
-use strongroom::{Error, KeySpec, ProtectionLevel, Result, SecretBytes};
+use strongroom::{
+    EncryptionAlgorithm, Error, KeySpec, ProtectionLevel, Result, SecretBytes, SigningAlgorithm,
+};
+
+mod spki;
 
 /// The handle format: a magic and version, then the object's `CKA_ID`.
 const HANDLE_MAGIC: &[u8; 4] = b"P11\x01";
@@ -207,21 +219,33 @@ impl Pkcs11Backend {
         handle: &KeyHandle,
         f: impl FnOnce(&Session, ObjectHandle) -> core::result::Result<T, CkError>,
     ) -> Result<T> {
+        self.with_object(handle, ObjectClass::SECRET_KEY, f)
+    }
+
+    /// [`Pkcs11Backend::with_key`] for an object of `class` (a key pair's halves share
+    /// their `CKA_ID`).
+    fn with_object<T>(
+        &self,
+        handle: &KeyHandle,
+        class: ObjectClass,
+        f: impl FnOnce(&Session, ObjectHandle) -> core::result::Result<T, CkError>,
+    ) -> Result<T> {
         let _shared = TOKEN
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.with_key_locked(handle, f)
+        self.with_object_locked(handle, class, f)
     }
 
-    /// [`Pkcs11Backend::with_key`] for a caller that holds the token lock.
-    fn with_key_locked<T>(
+    /// [`Pkcs11Backend::with_object`] for a caller that holds the token lock.
+    fn with_object_locked<T>(
         &self,
         handle: &KeyHandle,
+        class: ObjectClass,
         f: impl FnOnce(&Session, ObjectHandle) -> core::result::Result<T, CkError>,
     ) -> Result<T> {
         let id = Self::id_of(handle)?;
         let found = self.with_session_locked(|s| {
-            Ok(match Self::find(s, &id)? {
+            Ok(match Self::find(s, &id, class)? {
                 Some(key) => Some(f(s, key)?),
                 None => None,
             })
@@ -287,11 +311,12 @@ impl Pkcs11Backend {
             ))
     }
 
-    fn find(session: &Session, id: &[u8]) -> core::result::Result<Option<ObjectHandle>, CkError> {
-        let found = session.find_objects(&[
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::Id(id.to_vec()),
-        ])?;
+    fn find(
+        session: &Session,
+        id: &[u8],
+        class: ObjectClass,
+    ) -> core::result::Result<Option<ObjectHandle>, CkError> {
+        let found = session.find_objects(&[Attribute::Class(class), Attribute::Id(id.to_vec())])?;
         Ok(found.first().copied())
     }
 
@@ -331,22 +356,112 @@ impl Pkcs11Backend {
         let _alone = TOKEN
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.with_key_locked(handle, |s, key| s.destroy_object(key))
+        let id = Self::id_of(handle)?;
+        self.with_session_locked(|s| {
+            let mut any = false;
+            for class in [
+                ObjectClass::SECRET_KEY,
+                ObjectClass::PRIVATE_KEY,
+                ObjectClass::PUBLIC_KEY,
+            ] {
+                if let Some(o) = Self::find(s, &id, class)? {
+                    s.destroy_object(o)?;
+                    any = true;
+                }
+            }
+            Ok(any)
+        })?
+        .then_some(())
+        .ok_or_else(|| {
+            Error::KeyNotFound(format!(
+                "the PKCS#11 object {} is gone from token {:?}",
+                hex::encode(id),
+                self.label
+            ))
+        })
+    }
+
+    /// An RSA or EC key pair in the token: the private half sensitive and not
+    /// extractable; both halves share the `CKA_ID`.
+    fn generate_pair(&self, spec: KeySpec, id: [u8; ID_LEN]) -> Result<KeyHandle> {
+        let label = format!("strongroom:{}", hex::encode(id)).into_bytes();
+        let (mech, mut public) = match spec {
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+                let bits: u64 = match spec {
+                    KeySpec::Rsa2048 => 2048,
+                    KeySpec::Rsa3072 => 3072,
+                    _ => 4096,
+                };
+                (
+                    Mechanism::RsaPkcsKeyPairGen,
+                    vec![
+                        Attribute::ModulusBits(bits.into()),
+                        Attribute::PublicExponent(vec![1, 0, 1]),
+                        Attribute::Encrypt(true),
+                    ],
+                )
+            }
+            KeySpec::EcP256 => (
+                Mechanism::EccKeyPairGen,
+                vec![Attribute::EcParams(spki::P256_OID.to_vec())],
+            ),
+            KeySpec::EcP256K => (
+                Mechanism::EccKeyPairGen,
+                vec![Attribute::EcParams(spki::K256_OID.to_vec())],
+            ),
+            _ => {
+                return Err(Error::Unsupported(
+                    "the PKCS#11 backend cannot make keys of this spec",
+                ));
+            }
+        };
+        let rsa = matches!(mech, Mechanism::RsaPkcsKeyPairGen);
+        public.extend([
+            Attribute::Token(true),
+            Attribute::Verify(true),
+            Attribute::Id(id.to_vec()),
+            Attribute::Label(label.clone()),
+        ]);
+        let mut private = vec![
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Id(id.to_vec()),
+            Attribute::Label(label),
+        ];
+        if rsa {
+            private.push(Attribute::Decrypt(true));
+        }
+        let _alone = TOKEN
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.with_session_locked(|s| s.generate_key_pair(&mech, &public, &private))
+            .map_err(|e| match e {
+                Error::BackendUnavailable(m)
+                    if m.contains("MechanismInvalid")
+                        || m.contains("CurveNotSupported")
+                        || m.contains("DomainParamsInvalid") =>
+                {
+                    Error::Unsupported("this PKCS#11 token cannot make keys of this spec")
+                }
+                e => e,
+            })?;
+        let mut h = HANDLE_MAGIC.to_vec();
+        h.extend_from_slice(&id);
+        Ok(KeyHandle(SecretBytes::new(h)))
     }
 
     fn generate_now(&self, spec: KeySpec) -> Result<KeyHandle> {
+        let mut id = [0u8; ID_LEN];
+        getrandom::fill(&mut id).map_err(|_| Error::EntropyUnavailable)?;
         let len: u64 = match spec {
             KeySpec::Aes256 => 32,
             KeySpec::Aes192 => 24,
             KeySpec::Aes128 => 16,
-            _ => {
-                return Err(Error::Unsupported(
-                    "the PKCS#11 backend holds symmetric keys only (RSA and EC keys in the token are not built yet)",
-                ));
-            }
+            _ => return self.generate_pair(spec, id),
         };
-        let mut id = [0u8; ID_LEN];
-        getrandom::fill(&mut id).map_err(|_| Error::EntropyUnavailable)?;
         let label = format!("strongroom:{}", hex::encode(id));
         let _alone = TOKEN
             .write()
@@ -383,6 +498,139 @@ impl KeyBackend for Pkcs11Backend {
 
     fn generate<'a>(&'a self, spec: KeySpec) -> BoxFuture<'a, Result<KeyHandle>> {
         Box::pin(async move { self.generate_now(spec) })
+    }
+
+    fn supports_asymmetric(&self) -> bool {
+        true
+    }
+
+    fn public_key<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        spec: KeySpec,
+    ) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move {
+            let rsa = matches!(spec, KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096);
+            let wanted = if rsa {
+                vec![AttributeType::Modulus, AttributeType::PublicExponent]
+            } else {
+                vec![AttributeType::EcPoint]
+            };
+            let attrs = self.with_object(handle, ObjectClass::PUBLIC_KEY, |s, key| {
+                s.get_attributes(key, &wanted)
+            })?;
+            let (mut n, mut e, mut point) = (None, None, None);
+            for a in attrs {
+                match a {
+                    Attribute::Modulus(v) => n = Some(v),
+                    Attribute::PublicExponent(v) => e = Some(v),
+                    Attribute::EcPoint(v) => point = Some(v),
+                    _ => {}
+                }
+            }
+            let bad = || Error::BackendProtocol("the token's public key attributes are malformed");
+            match (spec, n, e, point) {
+                (_, Some(n), Some(e), _) if rsa => Ok(spki::rsa(&n, &e)),
+                (KeySpec::EcP256, _, _, Some(p)) => {
+                    spki::ec(spki::P256_SPKI_PREFIX, &p).ok_or_else(bad)
+                }
+                (KeySpec::EcP256K, _, _, Some(p)) => {
+                    spki::ec(spki::K256_SPKI_PREFIX, &p).ok_or_else(bad)
+                }
+                _ => Err(bad()),
+            }
+        })
+    }
+
+    fn sign<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        spec: KeySpec,
+        alg: SigningAlgorithm,
+        digest: &'a [u8],
+    ) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move {
+            let (mech, input) = match alg {
+                SigningAlgorithm::RsaPssSha256 => (
+                    Mechanism::RsaPkcsPss(PkcsPssParams {
+                        hash_alg: MechanismType::SHA256,
+                        mgf: PkcsMgfType::MGF1_SHA256,
+                        s_len: 32.into(),
+                    }),
+                    digest.to_vec(),
+                ),
+                SigningAlgorithm::RsaPkcs1Sha256 => {
+                    // CKM_RSA_PKCS signs a DigestInfo: SHA-256's prefix, then the digest.
+                    let mut di = spki::SHA256_DIGEST_INFO.to_vec();
+                    di.extend_from_slice(digest);
+                    (Mechanism::RsaPkcs, di)
+                }
+                SigningAlgorithm::EcdsaSha256 => (Mechanism::Ecdsa, digest.to_vec()),
+                _ => {
+                    return Err(Error::Unsupported(
+                        "the PKCS#11 backend signs with RSA_PSS_SHA_256, RSA_PKCS1_SHA_256 and ECDSA_SHA_256",
+                    ));
+                }
+            };
+            let sig = self.with_object(handle, ObjectClass::PRIVATE_KEY, |s, key| {
+                s.sign(&mech, key, &input)
+            })?;
+            if matches!(alg, SigningAlgorithm::EcdsaSha256) {
+                // The token answers r ‖ s; AsymmetricSign answers DER.
+                let _ = spec;
+                return spki::ecdsa_der(&sig).ok_or(Error::BackendProtocol(
+                    "the token's ECDSA signature is malformed",
+                ));
+            }
+            Ok(sig)
+        })
+    }
+
+    fn asymmetric_decrypt<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        _spec: KeySpec,
+        alg: EncryptionAlgorithm,
+        ciphertext: &'a [u8],
+    ) -> BoxFuture<'a, Result<SecretBytes>> {
+        Box::pin(async move {
+            let (hash, mgf) = match alg {
+                EncryptionAlgorithm::RsaesOaepSha256 => {
+                    (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256)
+                }
+                EncryptionAlgorithm::RsaesOaepSha1 => (MechanismType::SHA1, PkcsMgfType::MGF1_SHA1),
+                _ => {
+                    return Err(Error::Unsupported(
+                        "the PKCS#11 backend decrypts RSAES_OAEP_SHA_256 and RSAES_OAEP_SHA_1",
+                    ));
+                }
+            };
+            let mech =
+                Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()));
+            let out = self.with_object(handle, ObjectClass::PRIVATE_KEY, |s, key| {
+                match s.decrypt(&mech, key, ciphertext) {
+                    Ok(p) => Ok(Ok(p)),
+                    Err(CkError::Pkcs11(RvError::MechanismInvalid
+                        | RvError::MechanismParamInvalid
+                        // SoftHSM2 2.6 answers OAEP with SHA-256 so at C_DecryptInit.
+                        | RvError::ArgumentsBad, _)) => {
+                        Ok(Err(Error::Unsupported(
+                            "this PKCS#11 token has no CKM_RSA_PKCS_OAEP with these parameters (SoftHSM2 2.6 has OAEP with SHA-1 only): use RSAES_OAEP_SHA_1",
+                        )))
+                    }
+                    // Every other failure of a decryption is the ciphertext's.
+                    Err(CkError::Pkcs11(
+                        RvError::EncryptedDataInvalid
+                        | RvError::EncryptedDataLenRange
+                        | RvError::GeneralError
+                        | RvError::FunctionFailed,
+                        _,
+                    )) => Ok(Err(Error::InvalidCiphertext)),
+                    Err(e) => Err(e),
+                }
+            })??;
+            Ok(SecretBytes::new(out))
+        })
     }
 
     fn encrypt<'a>(

@@ -225,10 +225,128 @@ fn a_wrong_pin_or_token_fails_at_open() {
 }
 
 #[test]
-fn asymmetric_specs_are_refused_clearly() {
-    let b = backend();
-    let e = block_on(b.generate(KeySpec::Rsa2048)).unwrap_err();
-    assert_eq!(e.code(), "Rejected.Unsupported");
+fn rsa_and_ec_keys_sign_and_decrypt_in_the_token() {
+    use strongroom::{
+        AsymmetricDecryptRequest, AsymmetricEncryptRequest, AsymmetricSignRequest,
+        AsymmetricVerifyRequest, EncryptionAlgorithm as E, KeyUsage, SigningAlgorithm as S,
+    };
+    let kms = kms_on(Arc::new(MemoryStorage::new()), backend());
+    let create = |spec, usage| {
+        block_on(kms.create_key(CreateKeyRequest {
+            key_spec: Some(spec),
+            key_usage: Some(usage),
+            ..Default::default()
+        }))
+    };
+    let digest = strongroom::vocab::sha256(b"signed in the token");
+    let other = strongroom::vocab::sha256(b"something else");
+    for (spec, algs) in [
+        (KeySpec::Rsa2048, &[S::RsaPssSha256, S::RsaPkcs1Sha256][..]),
+        (KeySpec::Rsa3072, &[S::RsaPssSha256][..]),
+        (KeySpec::EcP256, &[S::EcdsaSha256][..]),
+    ] {
+        let k = create(spec, KeyUsage::SignVerify).unwrap();
+        assert_eq!(k.protection_level, ProtectionLevel::Hsm);
+        // The public key comes from the token's attributes, as SPKI.
+        let pk = block_on(kms.get_public_key(&k.key_id, None)).unwrap();
+        assert!(
+            pk.public_key.starts_with("-----BEGIN PUBLIC KEY-----"),
+            "{spec}"
+        );
+        for &alg in algs {
+            let sig = block_on(kms.asymmetric_sign(AsymmetricSignRequest {
+                key_id: k.key_id.clone(),
+                key_version_id: None,
+                algorithm: alg,
+                digest: digest.clone(),
+            }))
+            .unwrap()
+            .value;
+            let verify = |d: &[u8], sig: &[u8]| {
+                // Verified by the core with the public key: the token's signature and
+                // the SPKI built from its attributes agree.
+                block_on(kms.asymmetric_verify(AsymmetricVerifyRequest {
+                    key_id: k.key_id.clone(),
+                    key_version_id: None,
+                    algorithm: alg,
+                    digest: d.to_vec(),
+                    value: sig.to_vec(),
+                }))
+                .unwrap()
+                .value
+            };
+            assert!(verify(&digest, &sig), "{spec} {alg}");
+            assert!(!verify(&other, &sig), "{spec} {alg}: other digest");
+            assert!(
+                strongroom::asym::verify(spec, &pk.public_key_der, alg, &digest, &sig).unwrap(),
+                "{spec} {alg}: offline verification"
+            );
+        }
+    }
+    // RSA-OAEP: encrypted by the core to the token's public key, decrypted in the
+    // token. SoftHSM2 may lack OAEP with SHA-256: then a clear Rejected.Unsupported.
+    let k = create(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt).unwrap();
+    for alg in [E::RsaesOaepSha1, E::RsaesOaepSha256] {
+        let ct = block_on(kms.asymmetric_encrypt(AsymmetricEncryptRequest {
+            key_id: k.key_id.clone(),
+            key_version_id: None,
+            algorithm: alg,
+            plaintext: b"for the token".to_vec(),
+        }))
+        .unwrap()
+        .ciphertext_blob;
+        let out = block_on(kms.asymmetric_decrypt(AsymmetricDecryptRequest {
+            key_id: k.key_id.clone(),
+            key_version_id: None,
+            algorithm: alg,
+            ciphertext_blob: ct.clone(),
+        }));
+        match out {
+            Ok(p) => assert_eq!(p.plaintext.expose(), b"for the token", "{alg}"),
+            Err(e) => {
+                assert_eq!(alg, E::RsaesOaepSha256, "{e}");
+                assert_eq!(e.code(), "Rejected.Unsupported", "{e}");
+                assert!(e.to_string().contains("OAEP"), "{e}");
+            }
+        }
+        if alg == E::RsaesOaepSha1 {
+            let mut bad = ct;
+            bad[10] ^= 1;
+            let e = block_on(kms.asymmetric_decrypt(AsymmetricDecryptRequest {
+                key_id: k.key_id.clone(),
+                key_version_id: None,
+                algorithm: alg,
+                ciphertext_blob: bad,
+            }))
+            .unwrap_err();
+            assert_eq!(e.code(), "InvalidCiphertext", "{e}");
+        }
+    }
+    // secp256k1: made in the token where it can be, else refused clearly.
+    match create(KeySpec::EcP256K, KeyUsage::SignVerify) {
+        Ok(k) => {
+            let sig = block_on(kms.asymmetric_sign(AsymmetricSignRequest {
+                key_id: k.key_id.clone(),
+                key_version_id: None,
+                algorithm: S::EcdsaSha256,
+                digest: digest.clone(),
+            }))
+            .unwrap()
+            .value;
+            let pk = block_on(kms.get_public_key(&k.key_id, None)).unwrap();
+            assert!(
+                strongroom::asym::verify(
+                    KeySpec::EcP256K,
+                    &pk.public_key_der,
+                    S::EcdsaSha256,
+                    &digest,
+                    &sig
+                )
+                .unwrap()
+            );
+        }
+        Err(e) => assert_eq!(e.code(), "Rejected.Unsupported", "{e}"),
+    }
 }
 
 #[test]
