@@ -1468,33 +1468,45 @@ impl Kms {
         if self.next_deletion.lock().is_none_or(|t| t > now) {
             return Ok(());
         }
-        self.mutate(|tx| {
-            let expired: Vec<String> = tx
-                .state()
-                .keys
-                .values()
-                .filter(|k| {
-                    k.state == KeyState::PendingDeletion && k.delete_ms.is_some_and(|t| t <= now)
-                })
-                .map(|k| k.key_id.clone())
-                .collect();
-            let gone: Vec<String> = tx
-                .state()
-                .aliases
-                .iter()
-                .filter(|(_, id)| expired.contains(id))
-                .map(|(a, _)| a.clone())
-                .collect();
-            for a in &gone {
-                tx.remove_alias(a);
-            }
-            for id in &expired {
-                tx.remove_key(id);
-            }
-            Ok(())
-        })
-        .await?;
+        let handles = self
+            .mutate(|tx| {
+                let expired: Vec<String> = tx
+                    .state()
+                    .keys
+                    .values()
+                    .filter(|k| {
+                        k.state == KeyState::PendingDeletion
+                            && k.delete_ms.is_some_and(|t| t <= now)
+                    })
+                    .map(|k| k.key_id.clone())
+                    .collect();
+                // Every version's handle, for the backend to destroy once this is durable.
+                let handles: Vec<KeyHandle> = expired
+                    .iter()
+                    .filter_map(|id| tx.state().keys.get(id))
+                    .flat_map(|k| k.versions.iter().map(|v| v.handle.clone()))
+                    .collect();
+                let gone: Vec<String> = tx
+                    .state()
+                    .aliases
+                    .iter()
+                    .filter(|(_, id)| expired.contains(id))
+                    .map(|(a, _)| a.clone())
+                    .collect();
+                for a in &gone {
+                    tx.remove_alias(a);
+                }
+                for id in &expired {
+                    tx.remove_key(id);
+                }
+                Ok(handles)
+            })
+            .await?;
         self.refresh_schedules();
+        // The material in a backend that keeps it (an HSM's objects) goes too.
+        for h in &handles {
+            let _ = self.backend.destroy(h).await;
+        }
         self.purge_destroyed().await;
         Ok(())
     }

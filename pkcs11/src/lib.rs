@@ -13,8 +13,10 @@
 //! - Clear codes when the module, token or PIN is wrong (at open), and when the token
 //!   goes away or an object was deleted behind strongroom's back (per call).
 //!
-//! Not built yet (docs/TIERS.md): BYOK via `C_UnwrapKey`, destroying objects when
-//! deletion windows pass, reconnecting a dropped token.
+//! - A deletion carried out (its window passed) destroys the key's objects.
+//!
+//! Not built yet (docs/TIERS.md): BYOK via `C_UnwrapKey`, reconnecting a dropped
+//! token.
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
@@ -347,12 +349,47 @@ impl Pkcs11Backend {
         Ok(sensitive && !extractable)
     }
 
-    /// Destroys the object behind `handle` (what deletion does once its window has
-    /// passed; also what a test does to delete a key behind strongroom's back).
+    /// The `CKA_ID`s of every strongroom object in the token (labelled
+    /// `strongroom:<id>`), each once: what the token holds for its stores.
+    ///
+    /// # Errors
+    /// As every call.
+    pub fn object_ids(&self) -> Result<Vec<String>> {
+        let _shared = TOKEN
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let labels = self.with_session_locked(|s| {
+            let mut out = Vec::new();
+            for o in s.find_objects(&[Attribute::Token(true)])? {
+                for a in s.get_attributes(o, &[AttributeType::Label])? {
+                    if let Attribute::Label(l) = a {
+                        out.push(l);
+                    }
+                }
+            }
+            Ok(out)
+        })?;
+        let mut ids: Vec<String> = labels
+            .iter()
+            .filter_map(|l| {
+                std::str::from_utf8(l)
+                    .ok()?
+                    .strip_prefix("strongroom:")
+                    .map(str::to_string)
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Destroys the object(s) behind `handle`: what deletion does once its window
+    /// has passed ([`KeyBackend::destroy`]), and what a test does to delete a key
+    /// behind strongroom's back.
     ///
     /// # Errors
     /// As every call; `Forbidden.KeyNotFound` when it is already gone.
-    pub fn destroy(&self, handle: &KeyHandle) -> Result<()> {
+    pub fn destroy_now(&self, handle: &KeyHandle) -> Result<()> {
         let _alone = TOKEN
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -502,6 +539,15 @@ impl KeyBackend for Pkcs11Backend {
 
     fn supports_asymmetric(&self) -> bool {
         true
+    }
+
+    fn destroy<'a>(&'a self, handle: &'a KeyHandle) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            match self.destroy_now(handle) {
+                Ok(()) | Err(Error::KeyNotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     fn public_key<'a>(

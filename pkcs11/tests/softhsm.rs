@@ -26,6 +26,7 @@ use strongroom_pkcs11::{Pkcs11Backend, Pkcs11Config};
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const LABEL: &str = "strongroom-test";
 const PIN: &str = "1234";
+const DELETION_LABEL: &str = "strongroom-deletion";
 
 /// One SoftHSM2 configuration and token for the whole test binary.
 fn token() -> &'static PathBuf {
@@ -64,6 +65,26 @@ fn token() -> &'static PathBuf {
         assert!(
             out.status.success(),
             "softhsm2-util --init-token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // A second token, for the test that counts objects.
+        let out = Command::new("softhsm2-util")
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                DELETION_LABEL,
+                "--pin",
+                PIN,
+                "--so-pin",
+                "5678",
+            ])
+            .env("SOFTHSM2_CONF", &conf)
+            .output()
+            .expect("softhsm2-util runs");
+        assert!(
+            out.status.success(),
+            "{}",
             String::from_utf8_lossy(&out.stderr)
         );
         dir
@@ -191,7 +212,7 @@ fn a_key_deleted_behind_strongroom_s_back_is_a_clear_error() {
     let b = backend();
     let h = block_on(b.generate(KeySpec::Aes128)).unwrap();
     block_on(b.encrypt(&h, b"x", b"")).unwrap();
-    b.destroy(&h).unwrap();
+    b.destroy_now(&h).unwrap();
     let e = block_on(b.encrypt(&h, b"x", b"")).unwrap_err();
     assert_eq!(e.code(), "Forbidden.KeyNotFound", "{e}");
 }
@@ -347,6 +368,53 @@ fn rsa_and_ec_keys_sign_and_decrypt_in_the_token() {
         }
         Err(e) => assert_eq!(e.code(), "Rejected.Unsupported", "{e}"),
     }
+}
+
+#[test]
+fn deleting_a_key_destroys_its_objects_in_the_token() {
+    token();
+    let b = Pkcs11Backend::open(&Pkcs11Config {
+        module: MODULE.into(),
+        token_label: DELETION_LABEL.into(),
+        pin: SecretBytes::from_slice(PIN.as_bytes()),
+        sessions: 1,
+    })
+    .unwrap();
+    let clock = Arc::new(strongroom::time::ManualClock::new(1_795_392_000_000));
+    let kms = block_on(Kms::open(KmsOptions {
+        env: Env::new(Arc::new(strongroom::env::OsEntropy), clock.clone()),
+        storage: Arc::new(MemoryStorage::new()),
+        root: RootSecret::passphrase("pw"),
+        kdf: KdfParams::insecure_fast(),
+        backend: Some(b.clone()),
+    }))
+    .unwrap();
+    let before = b.object_ids().unwrap();
+    let aes = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    block_on(kms.create_key_version(&aes.key_id)).unwrap();
+    let rsa = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::Rsa2048),
+        key_usage: Some(strongroom::KeyUsage::SignVerify),
+        ..Default::default()
+    }))
+    .unwrap();
+    let made = b.object_ids().unwrap();
+    assert_eq!(
+        made.len(),
+        before.len() + 3,
+        "two AES versions and one key pair"
+    );
+    block_on(kms.schedule_key_deletion(&aes.key_id, 7)).unwrap();
+    block_on(kms.schedule_key_deletion(&rsa.key_id, 7)).unwrap();
+    // Within the window the objects stay (CancelKeyDeletion could bring the keys back).
+    clock.advance(6 * 86_400_000);
+    block_on(kms.describe_key(&rsa.key_id)).unwrap();
+    assert_eq!(b.object_ids().unwrap().len(), made.len());
+    // Past it, the next call carries the deletion out and the token forgets them.
+    clock.advance(2 * 86_400_000);
+    let gone = block_on(kms.describe_key(&aes.key_id)).unwrap_err();
+    assert_eq!(gone.code(), "Forbidden.KeyNotFound");
+    assert_eq!(b.object_ids().unwrap(), before);
 }
 
 #[test]

@@ -114,6 +114,18 @@ pub trait KeyBackend: MaybeSendSync {
         aad: &'a [u8],
     ) -> BoxFuture<'a, Result<SecretBytes>>;
 
+    /// Destroys a key version's material inside the backend, once the key's deletion
+    /// is durable in the store (its window passed). Backends whose handle *is* the
+    /// material (software: it leaves the file with the record) have nothing to do.
+    /// Best effort: the store no longer names the version, so a failure leaves an
+    /// orphan in the backend, not a usable key.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn destroy<'a>(&'a self, _handle: &'a KeyHandle) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Whether [`KeyBackend::import`] works (BYOK).
     fn supports_import(&self) -> bool {
         false
