@@ -4,8 +4,9 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! The KMS actions, run against the software backend and against the same backend
-//! behind the wire protocol (loopback transport): both must behave identically.
+//! The backend conformance suite: the KMS actions, run against the software backend,
+//! the same backend behind the wire protocol (loopback transport), and a PKCS#11
+//! token (SoftHSM2): all must behave identically.
 
 mod common;
 
@@ -29,6 +30,7 @@ macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod software { $( #[test] fn $name() { super::$name(super::Backend::Software) } )* }
         mod loopback { $( #[test] fn $name() { super::$name(super::Backend::Loopback) } )* }
+        mod pkcs11 { $( #[test] fn $name() { super::$name(super::Backend::Pkcs11) } )* }
     };
 }
 
@@ -52,7 +54,7 @@ fn create_describe_list(b: Backend) {
     assert_eq!(m.key_spec, KeySpec::Aes256);
     assert_eq!(m.key_usage, KeyUsage::EncryptDecrypt);
     assert_eq!(m.key_state, KeyState::Enabled);
-    assert_eq!(m.protection_level, ProtectionLevel::Software);
+    assert_eq!(m.protection_level, b.protection_level());
     assert_eq!(m.creation_date, "2026-11-23T00:00:00Z");
     assert_eq!(m.arn, format!("acs:kms:strongroom:local:key/{}", m.key_id));
     assert_eq!(m.key_id.len(), 36);
@@ -275,8 +277,13 @@ fn bad_input_codes(b: Backend) {
     }))
     .unwrap_err();
     assert_eq!(e.code(), "InvalidParameter.KeyUsage");
+    // A protection level the backend does not give.
+    let other = match b.protection_level() {
+        ProtectionLevel::Hsm => ProtectionLevel::Software,
+        _ => ProtectionLevel::Hsm,
+    };
     let e = block_on(kms.create_key(CreateKeyRequest {
-        protection_level: Some(ProtectionLevel::Hsm),
+        protection_level: Some(other),
         ..Default::default()
     }))
     .unwrap_err();

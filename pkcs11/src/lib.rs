@@ -40,6 +40,8 @@ use strongroom::{
 };
 
 mod spki;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// The handle format: a magic and version, then the object's `CKA_ID`.
 const HANDLE_MAGIC: &[u8; 4] = b"P11\x01";
@@ -192,6 +194,12 @@ impl Pkcs11Backend {
         let digest: [u8; 32] = strongroom::vocab::sha256(self.pin.expose())
             .try_into()
             .unwrap_or([0; 32]);
+        // One login at a time, so the PIN that logged in is recorded before another
+        // session can see CKR_USER_ALREADY_LOGGED_IN.
+        static LOGIN: Mutex<()> = Mutex::new(());
+        let _one = LOGIN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match s.login(UserType::User, Some(&pin_of(&self.pin)?)) {
             Ok(()) => {
                 logged_in(self.slot, Some(digest));

@@ -9,9 +9,7 @@
 //! The PKCS#11 backend on a real token: SoftHSM2 (Debian's `softhsm2`, which
 //! scripts/ci/setup.sh installs), in a token directory made for this test run.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use pollster::block_on;
 use strongroom::backend::KeyBackend;
@@ -23,96 +21,19 @@ use strongroom::{
 };
 use strongroom_pkcs11::{Pkcs11Backend, Pkcs11Config};
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+use strongroom_pkcs11::testing;
+
 const LABEL: &str = "strongroom-test";
-const PIN: &str = "1234";
 const DELETION_LABEL: &str = "strongroom-deletion";
+const MODULE: &str = testing::MODULE;
+const PIN: &str = testing::PIN;
 
-/// One SoftHSM2 configuration and token for the whole test binary.
-fn token() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        assert!(
-            std::path::Path::new(MODULE).exists(),
-            "{MODULE} is missing: install Debian's softhsm2 (scripts/ci/setup.sh does)"
-        );
-        let dir = tempfile::tempdir().unwrap().keep();
-        std::fs::create_dir_all(dir.join("tokens")).unwrap();
-        let conf = dir.join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                dir.join("tokens").display()
-            ),
-        )
-        .unwrap();
-        point_softhsm_at(&conf);
-        let out = Command::new("softhsm2-util")
-            .args([
-                "--init-token",
-                "--free",
-                "--label",
-                LABEL,
-                "--pin",
-                PIN,
-                "--so-pin",
-                "5678",
-            ])
-            .env("SOFTHSM2_CONF", &conf)
-            .output()
-            .expect("softhsm2-util runs");
-        assert!(
-            out.status.success(),
-            "softhsm2-util --init-token: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // A second token, for the test that counts objects.
-        let out = Command::new("softhsm2-util")
-            .args([
-                "--init-token",
-                "--free",
-                "--label",
-                DELETION_LABEL,
-                "--pin",
-                PIN,
-                "--so-pin",
-                "5678",
-            ])
-            .env("SOFTHSM2_CONF", &conf)
-            .output()
-            .expect("softhsm2-util runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
-    })
-}
-
-/// SoftHSM2 reads the file SOFTHSM2_CONF names when it is loaded. Setting the
-/// variable in-process is unsafe (and the workspace denies unsafe code), so cargo sets
-/// it for every test process (`.cargo/config.toml`: `target/softhsm2.conf`) and the
-/// test writes this run's configuration there before loading the module.
-fn point_softhsm_at(conf: &std::path::Path) {
-    let path = std::env::var("SOFTHSM2_CONF")
-        .expect("SOFTHSM2_CONF is set by .cargo/config.toml for cargo test");
-    if let Some(dir) = std::path::Path::new(&path).parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    std::fs::copy(conf, &path).unwrap();
+fn token() {
+    let _ = testing::token(LABEL);
 }
 
 fn backend() -> Arc<Pkcs11Backend> {
-    token();
-    Pkcs11Backend::open(&Pkcs11Config {
-        module: MODULE.into(),
-        token_label: LABEL.into(),
-        pin: SecretBytes::from_slice(PIN.as_bytes()),
-        sessions: 2,
-    })
-    .unwrap()
+    Pkcs11Backend::open(&testing::token(LABEL)).unwrap()
 }
 
 fn kms_on(storage: Arc<dyn Storage>, b: Arc<Pkcs11Backend>) -> Kms {
@@ -373,13 +294,7 @@ fn rsa_and_ec_keys_sign_and_decrypt_in_the_token() {
 #[test]
 fn deleting_a_key_destroys_its_objects_in_the_token() {
     token();
-    let b = Pkcs11Backend::open(&Pkcs11Config {
-        module: MODULE.into(),
-        token_label: DELETION_LABEL.into(),
-        pin: SecretBytes::from_slice(PIN.as_bytes()),
-        sessions: 1,
-    })
-    .unwrap();
+    let b = Pkcs11Backend::open(&testing::token(DELETION_LABEL)).unwrap();
     let clock = Arc::new(strongroom::time::ManualClock::new(1_795_392_000_000));
     let kms = block_on(Kms::open(KmsOptions {
         env: Env::new(Arc::new(strongroom::env::OsEntropy), clock.clone()),

@@ -29,6 +29,18 @@ pub enum Backend {
     Software,
     /// Every call encoded on the wire protocol, awaited, decoded.
     Loopback,
+    /// A PKCS#11 token (SoftHSM2): keys generated and used in the token.
+    Pkcs11,
+}
+
+impl Backend {
+    /// The protection level its keys have.
+    pub fn protection_level(self) -> strongroom::ProtectionLevel {
+        match self {
+            Backend::Pkcs11 => strongroom::ProtectionLevel::Hsm,
+            _ => strongroom::ProtectionLevel::Software,
+        }
+    }
 }
 
 pub fn backend(kind: Backend, env: &Env) -> Arc<dyn KeyBackend> {
@@ -44,6 +56,10 @@ pub fn backend(kind: Backend, env: &Env) -> Arc<dyn KeyBackend> {
             let t = Arc::new(LoopbackTransport(Arc::new(server)));
             Arc::new(pollster::block_on(RemoteBackend::connect(t)).unwrap())
         }
+        Backend::Pkcs11 => strongroom_pkcs11::Pkcs11Backend::open(
+            &strongroom_pkcs11::testing::token("strongroom-conformance"),
+        )
+        .unwrap(),
     }
 }
 
