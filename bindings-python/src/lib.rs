@@ -342,7 +342,7 @@ impl Kms {
     /// Opens the store at `path`; its audit trail is `<path>.audit` at `audit_level`
     /// (the store's own level wins once SetAuditLevel ran; `off` attaches nothing).
     #[staticmethod]
-    #[pyo3(signature = (path, passphrase, transport=None, audit_level="management", audit_strict=false))]
+    #[pyo3(signature = (path, passphrase, transport=None, audit_level="management", audit_strict=false, pkcs11=None))]
     fn open(
         py: Python<'_>,
         path: std::path::PathBuf,
@@ -350,8 +350,29 @@ impl Kms {
         transport: Option<Py<PyAny>>,
         audit_level: &str,
         audit_strict: bool,
+        pkcs11: Option<(std::path::PathBuf, String, String, usize)>,
     ) -> PyResult<Self> {
-        let backend = backend_for(py, transport)?;
+        let backend = match pkcs11 {
+            None => backend_for(py, transport)?,
+            Some(_) if transport.is_some() => {
+                return Err(to_pyerr(strongroom::Error::InvalidParameter {
+                    name: "Pkcs11",
+                    reason: "give a transport or a PKCS#11 token, not both".into(),
+                }));
+            }
+            Some((module, token_label, pin, sessions)) => {
+                let cfg = strongroom_pkcs11::Pkcs11Config {
+                    module,
+                    token_label,
+                    pin: strongroom::SecretBytes::new(pin.into_bytes()),
+                    sessions,
+                };
+                let b = py
+                    .detach(|| strongroom_pkcs11::Pkcs11Backend::open(&cfg))
+                    .map_err(to_pyerr)?;
+                Some(b as Arc<dyn KeyBackend>)
+            }
+        };
         let root = root(passphrase);
         let level = strongroom::access::AuditLevel::parse(audit_level).map_err(to_pyerr)?;
         let kms = py

@@ -443,6 +443,7 @@ class Kms:
         credentials: Optional[Mapping[str, str]] = None,
         audit: str = "management",
         audit_strict: bool = False,
+        pkcs11: Optional[Mapping[str, Any]] = None,
     ) -> "Kms":
         """Opens (or creates) the single-file store at ``path``, sealed under ``passphrase``.
 
@@ -451,8 +452,22 @@ class Kms:
         SetAuditLevel; ``audit_strict`` makes every event durable before its call
         returns. With ``credentials`` (``{"AccessKeyId", "AccessKeySecret"[,
         "SecurityToken"]}``) every call acts as the principal they name, allowed only
-        what its policies allow; the store's owner otherwise."""
-        kms = cls(_native.Kms.open(os.fspath(path), passphrase, transport, audit, audit_strict))
+        what its policies allow; the store's owner otherwise.
+
+        With ``pkcs11`` (``{"module": "/usr/lib/softhsm/libsofthsm2.so", "token":
+        label, "pin": pin[, "sessions": 4]}``) the store's master keys are generated and
+        used inside that PKCS#11 token (ProtectionLevel ``HSM``); such a store needs the
+        token every time it is opened. A wrong PIN, token or module raises
+        ``BackendError`` (``Rejected.BackendUnavailable``) here."""
+        p11 = None
+        if pkcs11 is not None:
+            p11 = (
+                os.fspath(pkcs11["module"]),
+                str(pkcs11["token"]),
+                str(pkcs11["pin"]),
+                int(pkcs11.get("sessions", 4)),
+            )
+        kms = cls(_native.Kms.open(os.fspath(path), passphrase, transport, audit, audit_strict, p11))
         if credentials is not None:
             try:
                 kms.authenticate(
