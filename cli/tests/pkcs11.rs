@@ -15,6 +15,39 @@ use serde_json::Value;
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
+const P11KIT_CLIENT: &str = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so";
+
+fn softhsm(d: &Path, label: &str) {
+    std::fs::create_dir_all(d.join("tokens")).unwrap();
+    std::fs::write(
+        d.join("softhsm2.conf"),
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            d.join("tokens").display()
+        ),
+    )
+    .unwrap();
+    let init = Command::new("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--pin",
+            "4321",
+            "--so-pin",
+            "8765",
+        ])
+        .env("SOFTHSM2_CONF", d.join("softhsm2.conf"))
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+}
+
 fn sr(dir: &Path, pin: Option<&str>, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_strongroom"));
     c.args(args)
@@ -104,4 +137,135 @@ fn keys_in_a_token_across_processes() {
         err.contains("Rejected.BackendUnavailable") && err.contains("PKCS#11 token"),
         "{err}"
     );
+}
+
+/// The p11-kit RPC server in front of the token: what a remote HSM looks like.
+fn p11_kit_server(d: &Path) -> std::process::Child {
+    let sock = d.join("p11.sock");
+    let _ = std::fs::remove_file(&sock);
+    let child = Command::new("p11-kit")
+        .args(["server", "-f", "--provider", MODULE, "-n"])
+        .arg(&sock)
+        .arg("pkcs11:token=remote-test")
+        .env("SOFTHSM2_CONF", d.join("softhsm2.conf"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("p11-kit runs (scripts/ci/setup.sh installs it)");
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(sock.exists(), "p11-kit server did not start");
+    child
+}
+
+fn remote(d: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args(args)
+        .env("STRONGROOM_PASSPHRASE", "pw")
+        .env("STRONGROOM_STORE", d.join("store"))
+        .env("STRONGROOM_PKCS11_MODULE", P11KIT_CLIENT)
+        .env("STRONGROOM_PKCS11_TOKEN", "remote-test")
+        .env("STRONGROOM_PKCS11_PIN", "4321")
+        .env(
+            "P11_KIT_SERVER_ADDRESS",
+            format!("unix:path={}", d.join("p11.sock").display()),
+        )
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_token_reached_through_p11_kit_rpc() {
+    assert!(
+        Path::new(P11KIT_CLIENT).exists(),
+        "{P11KIT_CLIENT} is missing: install Debian's p11-kit-modules (scripts/ci/setup.sh does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    softhsm(d, "remote-test");
+    let mut server = p11_kit_server(d);
+    assert!(remote(d, &["store", "init"]).status.success());
+    let k = json(&remote(
+        d,
+        &[
+            "--json",
+            "key",
+            "create",
+            "--key-spec",
+            "RSA_2048",
+            "--key-usage",
+            "SIGN/VERIFY",
+        ],
+    ));
+    assert_eq!(k["ProtectionLevel"], "HSM");
+    let id = k["KeyId"].as_str().unwrap().to_string();
+    let digest = "Zm9yIHRoZSByZW1vdGUgdG9rZW4gLS0tLS0tLS0tLS0=";
+    let sign = |d: &Path| {
+        remote(
+            d,
+            &[
+                "kms",
+                "AsymmetricSign",
+                "--KeyId",
+                &id,
+                "--Algorithm",
+                "RSA_PSS_SHA_256",
+                "--Digest",
+                digest,
+            ],
+        )
+    };
+    let sig = json(&sign(d))["Value"].as_str().unwrap().to_string();
+    let ok = json(&remote(
+        d,
+        &[
+            "kms",
+            "AsymmetricVerify",
+            "--KeyId",
+            &id,
+            "--Algorithm",
+            "RSA_PSS_SHA_256",
+            "--Digest",
+            digest,
+            "--Value",
+            &sig,
+        ],
+    ));
+    assert_eq!(ok["Value"], true);
+    // p11-kit 0.24's RPC does not carry AES-GCM's parameters: a clear refusal.
+    let aes = json(&remote(d, &["--json", "key", "create"]));
+    let e = remote(
+        d,
+        &[
+            "kms",
+            "Encrypt",
+            "--KeyId",
+            aes["KeyId"].as_str().unwrap(),
+            "--Plaintext",
+            "aGk=",
+        ],
+    );
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        e.status.success() || (err.contains("Rejected.Unsupported") && err.contains("CKM_AES_GCM")),
+        "{err}"
+    );
+    // The remote HSM goes away: a clear error, in bounded time.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let t = std::time::Instant::now();
+    let down = sign(d);
+    assert!(!down.status.success());
+    let err = String::from_utf8_lossy(&down.stderr);
+    assert!(err.contains("Rejected.BackendUnavailable"), "{err}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    // It comes back: so do the calls.
+    let mut server = p11_kit_server(d);
+    assert!(json(&sign(d))["Value"].is_string());
+    server.kill().unwrap();
+    let _ = server.wait();
 }

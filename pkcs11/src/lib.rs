@@ -129,6 +129,14 @@ fn logged_in(slot: Slot, set: Option<[u8; 32]>) -> Option<[u8; 32]> {
     all.iter().find(|(s, _)| *s == id).map(|(_, d)| *d)
 }
 
+/// A token, or the RPC in front of it (p11-kit 0.24's does not carry GCM parameters),
+/// without AES-GCM.
+fn no_gcm() -> Error {
+    Error::Unsupported(
+        "this PKCS#11 token, or the RPC in front of it, has no CKM_AES_GCM: keep symmetric keys in a token that has it",
+    )
+}
+
 fn pin_of(pin: &SecretBytes) -> Result<AuthPin> {
     let text = std::str::from_utf8(pin.expose()).map_err(|_| Error::InvalidParameter {
         name: "Pin",
@@ -699,8 +707,15 @@ impl KeyBackend for Pkcs11Backend {
             let mut iv = nonce;
             let ciphertext = self.with_key(handle, |s, key| {
                 let params = GcmParams::new(&mut iv, aad, 128.into())?;
-                s.encrypt(&Mechanism::AesGcm(params), key, plaintext)
-            })?;
+                match s.encrypt(&Mechanism::AesGcm(params), key, plaintext) {
+                    Ok(c) => Ok(Ok(c)),
+                    Err(CkError::Pkcs11(
+                        RvError::MechanismInvalid | RvError::MechanismParamInvalid,
+                        _,
+                    )) => Ok(Err(no_gcm())),
+                    Err(e) => Err(e),
+                }
+            })??;
             Ok(Sealed { nonce, ciphertext })
         })
     }
@@ -718,6 +733,10 @@ impl KeyBackend for Pkcs11Backend {
                 let params = GcmParams::new(&mut iv, aad, 128.into())?;
                 match s.decrypt(&Mechanism::AesGcm(params), key, ciphertext) {
                     Ok(p) => Ok(Ok(p)),
+                    Err(CkError::Pkcs11(
+                        RvError::MechanismInvalid | RvError::MechanismParamInvalid,
+                        _,
+                    )) => Ok(Err(no_gcm())),
                     // A tag that does not verify: CKR_ENCRYPTED_DATA_INVALID by the
                     // standard; SoftHSM2 answers CKR_GENERAL_ERROR (a dead token
                     // answers CKR_DEVICE_* / CKR_SESSION_* / CKR_TOKEN_NOT_PRESENT).

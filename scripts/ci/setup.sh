@@ -27,6 +27,9 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 # SoftHSM2: the PKCS#11 token the pkcs11 backend's tests run on.
 [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null || need_apt+=(softhsm2)
+# p11-kit's RPC server and client module: the same token reached remotely.
+command -v p11-kit >/dev/null || need_apt+=(p11-kit)
+[ -e /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so ] || need_apt+=(p11-kit-modules)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
