@@ -403,6 +403,22 @@ pub fn api_label(api: &str) -> &'static str {
         .unwrap_or("dkms:-")
 }
 
+/// The OpenAPI action an instance API call is served as (for auditing its refusals).
+#[must_use]
+pub fn api_action(api: &str) -> Option<strongroom::Action> {
+    use strongroom::Action as A;
+    Some(match api {
+        "Encrypt" | "AdvanceEncrypt" => A::Encrypt,
+        "Decrypt" | "AdvanceDecrypt" => A::Decrypt,
+        "GenerateDataKey" | "AdvanceGenerateDataKey" => A::GenerateDataKey,
+        "Sign" => A::AsymmetricSign,
+        "Verify" => A::AsymmetricVerify,
+        "GetPublicKey" => A::GetPublicKey,
+        "GetSecretValue" => A::GetSecretValue,
+        _ => return None,
+    })
+}
+
 /// The API version the SDK sends in `x-kms-apiversion`.
 pub const API_VERSION: &str = "dkms-gcs-0.2";
 

@@ -633,6 +633,36 @@ impl Gateway {
                 request_id,
             )
             .await;
+        // A request refused before its signature verified is audited, as on the
+        // OpenAPI: a denied event of the action it named, by `unauthenticated`.
+        if let Err(f) = &out
+            && matches!(
+                f.code,
+                "SignatureDoesNotMatch"
+                    | "IncompleteSignature"
+                    | "InvalidAccessKeyId.NotFound"
+                    | "InvalidSecurityToken.Expired"
+                    | "InvalidTimeStamp.Expired"
+                    | "InvalidTimeStamp.Format"
+                    | "InvalidParameter.ContentSha256"
+            )
+            && let Some(action) = crate::dkms::api_action(&api)
+        {
+            let ua = header("user-agent");
+            let mut c = Caller::new("unauthenticated")
+                .with_request_id(request_id)
+                .with_origin(Some(peer.ip()), secure, (!ua.is_empty()).then_some(ua));
+            let key_id = header("x-kms-acccesskeyid");
+            c.access_key_id = (!key_id.is_empty()).then_some(key_id);
+            let message = if f.code == "SignatureDoesNotMatch" {
+                "the request's signature did not verify".to_string()
+            } else {
+                f.message.clone()
+            };
+            if let Err(e) = self.kms.audit_refusal(&c, action, f.code, message) {
+                tracing::warn!(error = %e, "the refusal could not be audited");
+            }
+        }
         (label, out)
     }
 

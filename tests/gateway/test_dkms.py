@@ -113,6 +113,17 @@ def test_authentication_and_policy(dkms):
         json.dump(r, f)
     assert code_of(lambda: dkms["client"]("app", forged).encrypt(m.EncryptRequest(key_id=key, plaintext=b"x"))) \
         == "SignatureDoesNotMatch"
+    # The refusal is in the trail, naming the client key claimed.
+    import time
+    claimed = r["KeyId"]
+    for _ in range(100):
+        refused = [json.loads(l) for l in open(dkms["store"] + ".audit")
+                   if '"SignatureDoesNotMatch"' in l and claimed in l]
+        if refused:
+            break
+        time.sleep(0.05)
+    assert refused and refused[-1]["userIdentity"]["arn"] == "unauthenticated"
+    assert refused[-1]["eventName"] == "Encrypt"
     # A KeyId the store never issued.
     r["KeyId"] = "KAAP.00000000-0000-0000-0000-000000000000"
     with open(forged, "w") as f:
@@ -128,7 +139,8 @@ def test_the_trail_names_the_client_keys_user(dkms):
     with open(dkms["files"]["app"]) as f:
         kid = json.load(f)["KeyId"]
     for _ in range(100):
-        lines = [l for l in open(dkms["store"] + ".audit") if '"Encrypt"' in l and kid in l]
+        lines = [l for l in open(dkms["store"] + ".audit")
+                 if '"Encrypt"' in l and kid in l and '"errorCode"' not in l]
         if lines:
             break
         time.sleep(0.05)
