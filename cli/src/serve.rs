@@ -39,6 +39,10 @@ pub(crate) struct ServeArgs {
     /// The largest request body, bytes [default: 1048576].
     #[arg(long, env = "STRONGROOM_SERVE_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// How long an action may take (a slow or unreachable HSM) before the answer is
+    /// Rejected.BackendUnavailable (503), ms [default: 30000].
+    #[arg(long, env = "STRONGROOM_SERVE_REQUEST_TIMEOUT_MS")]
+    request_timeout_ms: Option<u64>,
     /// How long a client may take to send its headers, ms [default: 10000].
     #[arg(long, env = "STRONGROOM_SERVE_HEADER_TIMEOUT_MS")]
     header_timeout_ms: Option<u64>,
@@ -99,6 +103,9 @@ fn settings(args: &ServeArgs, store: &Path, store_given: bool) -> Result<Config,
     }
     if let Some(t) = args.header_timeout_ms {
         cfg.header_timeout_ms = t;
+    }
+    if let Some(t) = args.request_timeout_ms {
+        cfg.request_timeout_ms = t;
     }
     if !args.cors_origins.is_empty() {
         cfg.cors_origins.clone_from(&args.cors_origins);

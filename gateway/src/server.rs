@@ -902,8 +902,11 @@ impl Gateway {
         let params = signed.params;
         let kms = self.kms.clone();
         let timeout = Duration::from_millis(self.cfg.request_timeout_ms);
-        if action.mutates() {
-            // Mutations write the store (and fsync): off the reactor's threads.
+        // Mutations write the store (and fsync), and every call may wait on a backend
+        // outside the process (an HSM): those run off the reactor's threads, under the
+        // request timeout. Reads on the in-process software backend run in place.
+        let remote_backend = kms.protection_level() != strongroom::ProtectionLevel::Software;
+        if action.mutates() || remote_backend {
             let job = tokio::task::spawn_blocking(move || {
                 pollster::block_on(kms.call_wire(&caller, action, &params))
             });
@@ -914,8 +917,8 @@ impl Gateway {
                     "the action failed unexpectedly",
                 )),
                 Err(_) => Err(Fault::new(
-                    "ServiceUnavailable",
-                    "the action did not finish in time (it may still complete)",
+                    "Rejected.BackendUnavailable",
+                    "the action did not finish in time: the key backend (or the store) is slow or unreachable; a change may still complete",
                 )),
             }
         } else {
