@@ -314,8 +314,15 @@ pub(crate) fn run(kms: &Kms, cmd: RamCmd, json_mode: bool) -> Result<(), Error> 
         } => {
             let password =
                 crate::other_secret("STRONGROOM_CLIENT_KEY_PASSWORD", "client key password")?;
-            // The file first (it must be new): a key registered with nowhere to put its
-            // private half would be useless.
+            // The file first (it must be new: it is removed again if anything fails,
+            // and an existing file is never overwritten): a key registered with
+            // nowhere to put its private half would be useless.
+            if out.symlink_metadata().is_ok() {
+                return Err(Error::InvalidParameter {
+                    name: "Out",
+                    reason: format!("{} exists: choose a new path", out.display()),
+                });
+            }
             let mut f = strongroom::storage::create_private(&out)
                 .map_err(|e| Error::Io(format!("cannot write {}: {e}", out.display())))?;
             let made = (|| {

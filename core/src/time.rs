@@ -102,6 +102,73 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// ISO 8601 (policies' Date conditions, audit event times, the gateway's signed
+/// timestamps) in UTC (`2026-12-02`, `2026-12-02T10:00:00Z`, with optional fraction, or
+/// a `±hh:mm` offset) → seconds since the epoch.
+#[must_use]
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let n = |r: core::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let at = |i: usize| b.get(i).copied().unwrap_or(0);
+    if b.len() < 10 || at(4) != b'-' || at(7) != b'-' {
+        return None;
+    }
+    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut secs = days_from_civil(y, m, d) * 86_400;
+    if b.len() == 10 {
+        return Some(secs);
+    }
+    if at(10) != b'T' || b.len() < 19 || at(13) != b':' || at(16) != b':' {
+        return None;
+    }
+    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    if hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    secs += hh * 3600 + mm * 60 + ss;
+    let mut rest = s.get(19..)?;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = frac.get(digits..)?;
+    }
+    match rest {
+        "Z" | "" => Some(secs),
+        off if off.len() == 6 && (off.starts_with('+') || off.starts_with('-')) => {
+            let oh: i64 = off.get(1..3)?.parse().ok()?;
+            let om: i64 = off.get(4..6)?.parse().ok()?;
+            let delta = oh * 3600 + om * 60;
+            Some(if off.starts_with('+') {
+                secs - delta
+            } else {
+                secs + delta
+            })
+        }
+        _ => None,
+    }
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

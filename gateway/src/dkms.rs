@@ -8,8 +8,8 @@
 //! Each call goes through the one dispatch as the client key's principal (authorised
 //! and audited), mapped onto the OpenAPI action it is: Encrypt / Decrypt /
 //! GenerateDataKey (an `Aad` becomes the EncryptionContext `{"strongroom:aad":
-//! base64(Aad)}`), AsymmetricSign / AsymmetricVerify / GetPublicKey on the key's
-//! primary version, GetSecretValue. GenerateRandom and Hash need no key and are
+//! base64(Aad)}`), AsymmetricSign / AsymmetricVerify / GetPublicKey (no KeyVersionId:
+//! the key's primary version), GetSecretValue. GenerateRandom and Hash need no key and are
 //! answered here; Hmac and the data key pair actions are refused (`Rejected.Unsupported`).
 
 use base64::Engine as _;
@@ -426,18 +426,18 @@ pub const API_VERSION: &str = "dkms-gcs-0.2";
 /// `content-sha256`, `content-type`, `date`, then every `x-kms-*` header sorted by name
 /// as `name:trimmed value`, then the resource `/`.
 #[must_use]
-pub fn string_to_sign(method: &str, headers: &[(String, String)]) -> String {
+pub fn string_to_sign(method: &str, headers: &[(&str, &str)]) -> String {
     let h = |n: &str| {
         headers
             .iter()
-            .find(|(k, _)| k == n)
-            .map_or("", |(_, v)| v.as_str())
+            .find(|(k, _)| *k == n)
+            .map_or("", |(_, v)| *v)
     };
-    let mut kms: Vec<&(String, String)> = headers
+    let mut kms: Vec<&(&str, &str)> = headers
         .iter()
         .filter(|(k, _)| k.starts_with("x-kms-"))
         .collect();
-    kms.sort_by(|a, b| a.0.cmp(&b.0));
+    kms.sort_by(|a, b| a.0.cmp(b.0));
     let mut s = format!(
         "{method}\n{}\n{}\n{}\n",
         h("content-sha256"),
@@ -498,15 +498,6 @@ pub enum Plan {
         /// The dkms API name, for shaping the answer.
         api: String,
     },
-    /// Sign or verify: the key's primary version first (DescribeKey), then the call.
-    Asymmetric {
-        /// AsymmetricSign or AsymmetricVerify, or GetPublicKey.
-        action: strongroom::Action,
-        /// Its parameters but KeyVersionId.
-        params: Map<String, Value>,
-        /// The dkms API name.
-        api: String,
-    },
     /// Answered without a key (GenerateRandom, Hash): the protobuf answer, but the
     /// request id.
     Local(LocalAnswer),
@@ -516,7 +507,7 @@ impl core::fmt::Debug for Plan {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Never the parameters: they hold plaintext.
         match self {
-            Plan::Call { action, api, .. } | Plan::Asymmetric { action, api, .. } => {
+            Plan::Call { action, api, .. } => {
                 write!(f, "Plan({api} as {action})")
             }
             Plan::Local(_) => f.write_str("Plan(local)"),
@@ -634,37 +625,31 @@ pub fn plan(api: &str, body: &[u8]) -> Result<Plan, Fault> {
         "Sign" => {
             let r = SignRequest::decode(body).map_err(|_| bad_body(api))?;
             let digest = digest_of(r.digest, r.message, &r.message_type);
-            Ok(Plan::Asymmetric {
-                action: A::AsymmetricSign,
-                params: params(&[
+            call(
+                A::AsymmetricSign,
+                params(&[
                     ("KeyId", nonempty(&r.key_id)),
                     ("Algorithm", nonempty(&r.algorithm)),
                     ("Digest", Some(b64(&digest))),
                 ]),
-                api: api.to_string(),
-            })
+            )
         }
         "Verify" => {
             let r = VerifyRequest::decode(body).map_err(|_| bad_body(api))?;
             let digest = digest_of(r.digest, r.message, &r.message_type);
-            Ok(Plan::Asymmetric {
-                action: A::AsymmetricVerify,
-                params: params(&[
+            call(
+                A::AsymmetricVerify,
+                params(&[
                     ("KeyId", nonempty(&r.key_id)),
                     ("Algorithm", nonempty(&r.algorithm)),
                     ("Digest", Some(b64(&digest))),
                     ("Value", Some(b64(&r.signature))),
                 ]),
-                api: api.to_string(),
-            })
+            )
         }
         "GetPublicKey" => {
             let r = GetPublicKeyRequest::decode(body).map_err(|_| bad_body(api))?;
-            Ok(Plan::Asymmetric {
-                action: A::GetPublicKey,
-                params: params(&[("KeyId", nonempty(&r.key_id))]),
-                api: api.to_string(),
-            })
+            call(A::GetPublicKey, params(&[("KeyId", nonempty(&r.key_id))]))
         }
         "GetSecretValue" => {
             let r = GetSecretValueRequest::decode(body).map_err(|_| bad_body(api))?;
@@ -896,7 +881,7 @@ mod tests {
 
     #[test]
     fn the_string_to_sign_sorts_the_kms_headers() {
-        let h = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let h = |k: &'static str, v: &'static str| (k, v);
         let headers = vec![
             h("x-kms-apiname", "Encrypt"),
             h("content-type", "application/x-protobuf"),

@@ -6,7 +6,6 @@ use crate::fault::Fault;
 use crate::sign;
 
 /// What the gateway read off the wire.
-#[derive(Debug)]
 pub struct Incoming<'a> {
     /// The method (`GET` or `POST`).
     pub method: &'a str,
@@ -43,7 +42,6 @@ impl Style {
 }
 
 /// A parsed request whose signature is still to be checked.
-#[derive(Debug)]
 pub struct Signed {
     /// The action's name, as sent.
     pub action: String,
@@ -66,6 +64,29 @@ pub struct Signed {
     signature: String,
     /// What the signature covers: RPC's string to sign, or ACS3's canonical request.
     signed_text: String,
+}
+
+// Debug never shows parameters, bodies or signed text: they hold plaintext and
+// secret values.
+impl core::fmt::Debug for Incoming<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Incoming")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl core::fmt::Debug for Signed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Signed")
+            .field("action", &self.action)
+            .field("access_key_id", &self.access_key_id)
+            .field("style", &self.style)
+            .field("params", &self.params.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Parameters that belong to the protocol, not to the action.
@@ -162,38 +183,13 @@ pub fn parse_form(s: &str, into: &mut Vec<(String, String)>) -> Result<(), Fault
 }
 
 /// Seconds since the epoch from Alibaba's ISO 8601 form, `2026-12-02T09:30:00Z`
-/// (fractional seconds allowed).
+/// (fractional seconds allowed; a date alone or a local time is refused).
 #[must_use]
 pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.splitn(3, '-');
-    let y: i64 = d.next()?.parse().ok()?;
-    let m: i64 = d.next()?.parse().ok()?;
-    let day: i64 = d.next()?.parse().ok()?;
-    let time = time.split_once('.').map_or(time, |(t, frac)| {
-        if frac.bytes().all(|b| b.is_ascii_digit()) {
-            t
-        } else {
-            ""
-        }
-    });
-    let mut t = time.splitn(3, ':');
-    let hh: i64 = t.next()?.parse().ok()?;
-    let mm: i64 = t.next()?.parse().ok()?;
-    let ss: i64 = t.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+    if !s.ends_with('Z') || s.as_bytes().get(10) != Some(&b'T') {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    strongroom::time::parse_iso8601(s)
 }
 
 fn header<'a>(r: &'a Incoming<'_>, name: &str) -> Option<&'a str> {
@@ -499,6 +495,26 @@ fn acs3(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_no_parameter_value() {
+        let headers = [("content-type", "application/x-www-form-urlencoded")];
+        let body = b"Action=Encrypt&Version=2016-01-20&AccessKeyId=LTAIx&SignatureMethod=HMAC-SHA1&SignatureVersion=1.0&SignatureNonce=n&Timestamp=2026-12-02T09%3A30%3A00Z&Signature=s&KeyId=k&Plaintext=U1JMRUFLLXNlY3JldA%3D%3D";
+        let r = Incoming {
+            method: "POST",
+            path: "/",
+            query: None,
+            headers: &headers,
+            host: None,
+            body,
+        };
+        let signed = parse(&r).map_err(|f| f.code);
+        let text = format!("{r:?} {signed:?}");
+        assert!(
+            text.contains("Plaintext") && !text.contains("U1JMRUFL"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn timestamps() {

@@ -154,6 +154,22 @@ fn json_answer(status: u16, body: &serde_json::Value, request_id: &str) -> Answe
     r
 }
 
+/// The request's headers as (lower-case name, value) pairs; a value that is not
+/// visible ASCII is refused.
+fn header_pairs(h: &hyper::HeaderMap) -> Result<Vec<(&str, &str)>, Fault> {
+    let mut out = Vec::with_capacity(h.len());
+    for (name, value) in h {
+        let v = value.to_str().map_err(|_| {
+            Fault::new(
+                "InvalidParameter.Encoding",
+                format!("the header {name} is not visible ASCII"),
+            )
+        })?;
+        out.push((name.as_str(), v));
+    }
+    Ok(out)
+}
+
 /// The per-connection service (a macro: an `impl Service` return type would hide
 /// that its futures are `Send`).
 macro_rules! service {
@@ -538,19 +554,10 @@ impl Gateway {
             Ok(b) => b,
             Err(f) => return ("-", Err(f)),
         };
-        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(parts.headers.len());
-        for (name, value) in &parts.headers {
-            let Ok(v) = value.to_str() else {
-                return (
-                    "-",
-                    Err(Fault::new(
-                        "InvalidParameter.Encoding",
-                        format!("the header {name} is not visible ASCII"),
-                    )),
-                );
-            };
-            headers.push((name.as_str(), v));
-        }
+        let headers = match header_pairs(&parts.headers) {
+            Ok(h) => h,
+            Err(f) => return ("-", Err(f)),
+        };
         let host = parts
             .headers
             .get(hyper::header::HOST)
@@ -591,24 +598,15 @@ impl Gateway {
         request_id: &str,
     ) -> (&'static str, Result<Vec<u8>, Fault>) {
         let (parts, body) = req.into_parts();
-        let mut headers = Vec::with_capacity(parts.headers.len());
-        for (name, value) in &parts.headers {
-            let Ok(v) = value.to_str() else {
-                return (
-                    "-",
-                    Err(Fault::new(
-                        "InvalidParameter.Encoding",
-                        format!("the header {name} is not visible ASCII"),
-                    )),
-                );
-            };
-            headers.push((name.as_str().to_string(), v.to_string()));
-        }
+        let headers = match header_pairs(&parts.headers) {
+            Ok(h) => h,
+            Err(f) => return ("-", Err(f)),
+        };
         let header = |n: &str| {
             headers
                 .iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.clone())
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| (*v).to_string())
                 .unwrap_or_default()
         };
         let api = header("x-kms-apiname");
@@ -670,7 +668,7 @@ impl Gateway {
     async fn dkms_call(
         &self,
         method: &hyper::Method,
-        headers: &[(String, String)],
+        headers: &[(&str, &str)],
         api: &str,
         body: &[u8],
         peer: SocketAddr,
@@ -681,8 +679,8 @@ impl Gateway {
         let header = |n: &str| {
             headers
                 .iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.as_str())
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| *v)
                 .unwrap_or_default()
         };
         if method != hyper::Method::POST {
@@ -776,25 +774,6 @@ impl Gateway {
                 params,
                 api,
             } => {
-                let answer = call(action, params).await?;
-                Ok(dkms::shape(&api, &answer, request_id))
-            }
-            dkms::Plan::Asymmetric {
-                action,
-                mut params,
-                api,
-            } => {
-                // The instance API names keys, not versions: the primary version.
-                let key = params.get("KeyId").cloned().unwrap_or_default();
-                let mut d = serde_json::Map::new();
-                d.insert("KeyId".into(), key);
-                let described = call(Action::DescribeKey, d).await?;
-                let version = described
-                    .get("KeyMetadata")
-                    .and_then(|m| m.get("PrimaryKeyVersion"))
-                    .cloned()
-                    .unwrap_or_default();
-                params.insert("KeyVersionId".into(), version);
                 let answer = call(action, params).await?;
                 Ok(dkms::shape(&api, &answer, request_id))
             }

@@ -112,16 +112,9 @@ pub fn dev(dir: &Path) -> Result<(Arc<ServerConfig>, PathBuf), TlsError> {
     Ok((server_config(vec![cert.der().clone()], key)?, ca_pem))
 }
 
+/// The CA key: a 0600 file, never through a link (the core's `create_private`).
 fn write_private(path: &Path, data: &[u8]) -> Result<(), TlsError> {
-    let mut o = fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        o.mode(0o600);
-    }
-    let mut f = o
-        .open(path)
+    let mut f = strongroom::storage::create_private(path)
         .map_err(|e| err(format!("cannot create {}: {e}", path.display())))?;
     f.write_all(data)
         .and_then(|()| f.sync_all())

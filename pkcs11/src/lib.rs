@@ -137,6 +137,20 @@ fn no_gcm() -> Error {
     )
 }
 
+/// Whether a failed `C_Decrypt` refused the ciphertext (GCM tag, OAEP padding):
+/// CKR_ENCRYPTED_DATA_INVALID / _LEN_RANGE by the standard; SoftHSM2 answers
+/// CKR_GENERAL_ERROR or CKR_FUNCTION_FAILED. A dead token answers CKR_DEVICE_*,
+/// CKR_SESSION_* or CKR_TOKEN_NOT_PRESENT instead, which stay backend errors.
+fn decryption_refused(rv: RvError) -> bool {
+    matches!(
+        rv,
+        RvError::EncryptedDataInvalid
+            | RvError::EncryptedDataLenRange
+            | RvError::GeneralError
+            | RvError::FunctionFailed
+    )
+}
+
 fn pin_of(pin: &SecretBytes) -> Result<AuthPin> {
     let text = std::str::from_utf8(pin.expose()).map_err(|_| Error::InvalidParameter {
         name: "Pin",
@@ -680,14 +694,9 @@ impl KeyBackend for Pkcs11Backend {
                             "this PKCS#11 token has no CKM_RSA_PKCS_OAEP with these parameters (SoftHSM2 2.6 has OAEP with SHA-1 only): use RSAES_OAEP_SHA_1",
                         )))
                     }
-                    // Every other failure of a decryption is the ciphertext's.
-                    Err(CkError::Pkcs11(
-                        RvError::EncryptedDataInvalid
-                        | RvError::EncryptedDataLenRange
-                        | RvError::GeneralError
-                        | RvError::FunctionFailed,
-                        _,
-                    )) => Ok(Err(Error::InvalidCiphertext)),
+                    Err(CkError::Pkcs11(rv, _)) if decryption_refused(rv) => {
+                        Ok(Err(Error::InvalidCiphertext))
+                    }
                     Err(e) => Err(e),
                 }
             })??;
@@ -737,16 +746,9 @@ impl KeyBackend for Pkcs11Backend {
                         RvError::MechanismInvalid | RvError::MechanismParamInvalid,
                         _,
                     )) => Ok(Err(no_gcm())),
-                    // A tag that does not verify: CKR_ENCRYPTED_DATA_INVALID by the
-                    // standard; SoftHSM2 answers CKR_GENERAL_ERROR (a dead token
-                    // answers CKR_DEVICE_* / CKR_SESSION_* / CKR_TOKEN_NOT_PRESENT).
-                    Err(CkError::Pkcs11(
-                        RvError::EncryptedDataInvalid
-                        | RvError::EncryptedDataLenRange
-                        | RvError::GeneralError
-                        | RvError::FunctionFailed,
-                        _,
-                    )) => Ok(Err(Error::InvalidCiphertext)),
+                    Err(CkError::Pkcs11(rv, _)) if decryption_refused(rv) => {
+                        Ok(Err(Error::InvalidCiphertext))
+                    }
                     Err(e) => Err(e),
                 }
             })??;

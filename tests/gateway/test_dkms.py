@@ -26,6 +26,13 @@ def dkms():
         files[user] = os.path.join(d, f"{user}-client-key.json")
         out = json.loads(sr(store, "--json", "ram", "create-client-key", user, "--out", files[user]))
         assert out["KeyId"].startswith("KAAP.") and oct(os.stat(files[user]).st_mode & 0o777) == "0o600"
+    # An existing key file is never overwritten (nor removed when the call fails).
+    with open(files["app"]) as f:
+        before = f.read()
+    with pytest.raises(RuntimeError, match="exists"):
+        sr(store, "ram", "create-client-key", "app", "--out", files["app"])
+    with open(files["app"]) as f:
+        assert f.read() == before
     aes = json.loads(sr(store, "--json", "key", "create"))["KeyId"]
     rsa = json.loads(sr(store, "--json", "key", "create", "--key-spec", "RSA_2048", "--key-usage", "SIGN/VERIFY"))["KeyId"]
     ec = json.loads(sr(store, "--json", "key", "create", "--key-spec", "EC_P256", "--key-usage", "SIGN/VERIFY"))["KeyId"]
