@@ -203,6 +203,9 @@ pub enum Error {
     /// the wrong shape: a bug in strongroom, never the caller's fault
     /// (`InternalFailure`).
     Internal(&'static str),
+    /// What a gateway answered a connected `Kms` (`Kms::connect`): the server's own
+    /// code, family and message.
+    Remote(alloc::boxed::Box<RemoteError>),
 }
 
 /// Why an envelope message could not be opened. Each has its own code; none tells
@@ -376,6 +379,9 @@ impl Error {
                 "AccountId" => "InvalidParameter.AccountId",
                 "Status" => "InvalidParameter.Status",
                 "AuditLevel" => "InvalidParameter.AuditLevel",
+                "Endpoint" => "InvalidParameter.Endpoint",
+                "AccessKeyId" => "InvalidParameter.AccessKeyId",
+                "SecurityToken" => "InvalidParameter.SecurityToken",
                 _ => "InvalidParameter",
             },
             Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",
@@ -455,6 +461,7 @@ impl Error {
             Error::CredentialsExpired => "InvalidSecurityToken.Expired",
             Error::AuditFailed(_) => "Rejected.AuditFailed",
             Error::Internal(_) => "InternalFailure",
+            Error::Remote(r) => r.code,
         }
     }
 
@@ -511,6 +518,7 @@ impl Error {
             | Error::ImportTokenExpired(_)
             | Error::KeyMaterialMismatch(_)
             | Error::Internal(_) => "Rejected",
+            Error::Remote(r) => r.kind,
         }
     }
 
@@ -642,8 +650,65 @@ impl fmt::Display for Error {
                 "rotation failed, ACSCurrent is unchanged: {why}"
             ),
             Error::Internal(what) => write!(f, "internal failure (a bug in strongroom): {what}"),
+            Error::Remote(r) => f.write_str(&r.message),
         }
     }
 }
 
 impl core::error::Error for Error {}
+
+/// An error the gateway answered a connected `Kms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteError {
+    /// The server's code (`Forbidden.KeyNotFound`, `SignatureDoesNotMatch`, …).
+    pub code: &'static str,
+    /// Its family (see [`Error::kind`]).
+    pub kind: &'static str,
+    /// The server's message.
+    pub message: String,
+    /// The RequestId the server gave the call.
+    pub request_id: Option<String>,
+    /// The HTTP status it came with.
+    pub status: u16,
+}
+
+/// Every error family [`Error::kind`] names.
+pub const KINDS: &[&str] = &[
+    "InvalidParameter",
+    "KeyNotFound",
+    "KeyState",
+    "InvalidCiphertext",
+    "WrongPassphrase",
+    "AccessDenied",
+    "ResourceNotFound",
+    "ResourceState",
+    "Store",
+    "Backend",
+    "Rejected",
+];
+
+/// The family of a code the gateway itself answers (it sends no `Kind`): signature
+/// and credential codes are AccessDenied, malformed requests InvalidParameter, a
+/// 503 Backend, anything else Rejected.
+#[must_use]
+pub fn kind_of_gateway_code(code: &str, status: u16) -> &'static str {
+    let prefix = code.split('.').next().unwrap_or_default();
+    match prefix {
+        "SignatureDoesNotMatch"
+        | "IncompleteSignature"
+        | "InvalidAccessKeyId"
+        | "MissingAccessKeyId"
+        | "InvalidSecurityToken"
+        | "Forbidden"
+        | "SignatureNonceUsed"
+        | "InvalidTimeStamp" => "AccessDenied",
+        "InvalidParameter"
+        | "MissingParameter"
+        | "InvalidAction"
+        | "UnsupportedHTTPMethod"
+        | "UnsupportedSignatureMethod"
+        | "UnsupportedSignatureVersion" => "InvalidParameter",
+        _ if status == 503 => "Backend",
+        _ => "Rejected",
+    }
+}

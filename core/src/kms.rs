@@ -475,6 +475,9 @@ pub struct Kms {
     rollbacks: core::sync::atomic::AtomicU64,
     /// The envelope data-key cache (off unless configured).
     pub(crate) data_key_cache: spin::Mutex<crate::envelope::cache::Cache>,
+    /// The gateway a connected instance sends its actions to ([`Kms::connect`]).
+    #[cfg(feature = "wire")]
+    pub(crate) remote: Option<Arc<crate::service::connect::Connection>>,
     /// Parsed public keys for AsymmetricVerify / AsymmetricEncrypt.
     pub(crate) public_keys: crate::asym::PublicKeyCache,
 }
@@ -790,6 +793,8 @@ impl Kms {
             durable_seq: core::sync::atomic::AtomicU64::new(0),
             rollbacks: core::sync::atomic::AtomicU64::new(0),
             data_key_cache: spin::Mutex::new(crate::envelope::cache::Cache::default()),
+            #[cfg(feature = "wire")]
+            remote: None,
             public_keys: crate::asym::PublicKeyCache::default(),
         };
         if fresh || legacy {
@@ -826,6 +831,24 @@ impl Kms {
         .await
     }
 
+    /// Whether this instance is connected to a gateway (`Kms::connect`, feature
+    /// `wire`): its actions run there.
+    #[must_use]
+    pub fn is_connected(&self) -> bool {
+        #[cfg(feature = "wire")]
+        return self.remote.is_some();
+        #[cfg(not(feature = "wire"))]
+        false
+    }
+
+    /// Refuses `what` on a connected instance: it has no store of its own.
+    pub(crate) fn local_only(&self, what: &'static str) -> Result<()> {
+        if self.is_connected() {
+            return Err(Error::Unsupported(what));
+        }
+        Ok(())
+    }
+
     /// The store compacted into one image (header and snapshot), as bytes. With
     /// `reseal`, it is sealed under that new root (fresh salt and store key) instead
     /// of the store's own.
@@ -834,6 +857,7 @@ impl Kms {
     /// `InvalidParameter.Passphrase` for an in-memory store without a passphrase and
     /// no `reseal` root.
     pub async fn export_image(&self, reseal: Option<(RootSecret, KdfParams)>) -> Result<Vec<u8>> {
+        self.local_only("a connected Kms has no store of its own: export the gateway's store")?;
         let _w = self.writer.lock().await;
         let state = self.state.lock().encode();
         let (generation, seq) = {
@@ -867,6 +891,7 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Passphrase` (empty, or Argon2id parameters out of range).
     pub async fn create_backup(&self, passphrase: &str, kdf: KdfParams) -> Result<Vec<u8>> {
+        self.local_only("a connected Kms has no store of its own: back up the gateway's store (`strongroom backup`)")?;
         self.export_image(Some((RootSecret::passphrase(passphrase), kdf)))
             .await
     }
@@ -910,6 +935,7 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Passphrase`; store failures (the store stays as it was).
     pub async fn change_root(&self, root: RootSecret, kdf: KdfParams) -> Result<()> {
+        self.local_only("a connected Kms has no store passphrase: change the gateway store's")?;
         let _w = self.writer.lock().await;
         self.check_poisoned()?;
         let next = self.sealer.lock().with_root(&root, kdf, false, &self.env)?;
@@ -925,6 +951,7 @@ impl Kms {
     /// # Errors
     /// Store failures (the store stays as it was).
     pub async fn rekey_store(&self) -> Result<()> {
+        self.local_only("a connected Kms has no store of its own to rekey")?;
         let _w = self.writer.lock().await;
         self.check_poisoned()?;
         let next = self.sealer.lock().rekeyed(&self.env)?;
@@ -936,6 +963,7 @@ impl Kms {
     /// # Errors
     /// Store failures (the store stays as it was).
     pub async fn compact_store(&self) -> Result<()> {
+        self.local_only("a connected Kms has no store of its own to compact")?;
         let _w = self.writer.lock().await;
         self.check_poisoned()?;
         self.compact().await

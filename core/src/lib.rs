@@ -50,10 +50,12 @@ pub use envelope::{
     ContextCheck, DataKeyCacheConfig, DecryptEnvelopeRequest, DecryptEnvelopeResponse,
     EncryptEnvelopeRequest, EnvelopeInfo,
 };
-pub use error::{EnvelopeFailure, Error, Result};
+pub use error::{EnvelopeFailure, Error, RemoteError, Result};
 pub use kms::*;
 pub use secret::SecretBytes;
 pub use service::asymmetric::*;
+#[cfg(feature = "wire")]
+pub use service::connect::{Endpoint, HttpClient, HttpRequest, HttpResponse};
 pub use service::import::*;
 pub use service::ram::*;
 pub use service::secret_cache::*;

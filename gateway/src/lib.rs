@@ -16,6 +16,8 @@
 // A server on std: the core's no_std import lints do not apply.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "server")]
 pub mod client_key;
 #[cfg(feature = "server")]

@@ -131,6 +131,11 @@ impl Kms {
     /// The action's own errors (see each method of [`Kms`]); `Forbidden.NoPermission`
     /// when the hook refuses a resource.
     pub async fn call(&self, caller: &Caller, request: Request) -> Result<Response> {
+        #[cfg(feature = "wire")]
+        if let Some(c) = &self.remote {
+            // Boxed: the connected path's future stays out of every embedded call's.
+            return Box::pin(self.call_remote(c, request)).await;
+        }
         let hook = self.call_hook.lock().clone();
         let trail = self.audit.lock().clone();
         let action = request.action();

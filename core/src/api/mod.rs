@@ -10,9 +10,13 @@
 //! authorised (an UpdateAlias racing the call cannot redirect it). When the action
 //! ends, the hook is told its outcome. Policy ([access-audit]) and audit plug in there.
 
+#[cfg(feature = "wire")]
+pub mod client;
 pub(crate) mod dispatch;
 mod facts;
 mod model;
+#[cfg(feature = "wire")]
+pub mod sign;
 mod table;
 #[cfg(feature = "wire")]
 pub mod wire;

@@ -84,6 +84,7 @@ impl Kms {
     /// The sink's failure to read its last record; `Rejected.AuditFailed` when that
     /// record is not part of a trail.
     pub fn attach_audit(&self, sink: Arc<dyn AuditSink>, opts: AuditOptions) -> Result<()> {
+        self.local_only("a connected Kms writes no audit trail: the gateway audits every call")?;
         let trail = Arc::new(Trail::new(sink, opts, self.env.now(), self.env.clone())?);
         if let Some(k) = self
             .state
@@ -199,6 +200,7 @@ impl Kms {
     /// # Errors
     /// Store errors; `Rejected.Unsupported` in a build without EC_P256.
     pub async fn audit_public_key(&self) -> Result<String> {
+        self.local_only("a connected Kms has no audit trail: ask the gateway's store")?;
         let key = self.ensure_audit_key().await?;
         let der = crate::asym::KeyCache::default().public_key(KeySpec::EcP256, key.expose())?;
         Ok(crate::asym::spki_pem(&der))

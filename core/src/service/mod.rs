@@ -4,6 +4,8 @@
 pub mod asymmetric;
 pub(crate) mod audit;
 pub mod backend_server;
+#[cfg(feature = "wire")]
+pub mod connect;
 pub(crate) mod envelope;
 #[cfg(feature = "std")]
 pub(crate) mod envelope_io;

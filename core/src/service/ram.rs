@@ -1385,6 +1385,7 @@ impl Kms {
         access_key_secret: &[u8],
         security_token: Option<&str>,
     ) -> Result<Caller> {
+        self.local_only("a connected Kms acts as the credentials it was connected with")?;
         let c = self.credential(access_key_id, security_token)?;
         if !access::ct_eq(c.secret.expose(), access_key_secret) {
             return Err(Error::AccessDenied {

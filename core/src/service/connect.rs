@@ -1,0 +1,471 @@
+//! A connected [`Kms`] ([`Kms::connect`], feature `wire`): the same API as an embedded
+//! one, every action carried out by a strongroom gateway (`strongroom serve`) that the
+//! client reaches over HTTPS with Alibaba's ACS3-HMAC-SHA256 signature under an
+//! AccessKey (or STS credentials from AssumeRole). Moving from embedded to served is
+//! one line: the faces call the same methods.
+//!
+//! What runs in the client: the envelope's frames (a message's plaintext and body
+//! never leave it; each recipient's data key is wrapped by the gateway's Encrypt and
+//! unwrapped by its Decrypt, so the client never holds a CMK), hashing for
+//! AsymmetricSign over a message, GetRandomPassword, and the envelope data-key cache
+//! when turned on. Authorisation, audit and the keys themselves stay in the gateway.
+//! The HTTP exchange is the runtime's ([`HttpClient`]: `fetch` in JS, a native client
+//! elsewhere); this file builds and signs the request and reads the answer.
+
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::api::sign::{
+    Acs3Request, acs3_canonical_request, acs3_signature, payload_hash, percent_encode,
+};
+use crate::api::{OpenedEnvelopeKey, Request, Response};
+use crate::backend::{BoxFuture, MaybeSendSync};
+use crate::context::EncryptionContext;
+use crate::envelope::*;
+use crate::error::{EnvelopeFailure, Error, Result};
+use crate::kms::Kms;
+use crate::secret::SecretBytes;
+
+/// One signed POST to the gateway.
+pub struct HttpRequest {
+    /// `scheme://host[:port]/`.
+    pub url: String,
+    /// Headers to send (lower-case names), besides `host`, which the client sets
+    /// from the URL.
+    pub headers: Vec<(String, String)>,
+    /// The form body.
+    pub body: Vec<u8>,
+}
+
+impl core::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The body carries plaintext, data keys or secret values.
+        f.debug_struct("HttpRequest")
+            .field("url", &self.url)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The gateway's answer.
+pub struct HttpResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Vec<u8>,
+}
+
+/// Sends one request and returns the answer: the runtime's HTTP client.
+pub trait HttpClient: MaybeSendSync {
+    /// POSTs `request`.
+    ///
+    /// # Errors
+    /// `Rejected.BackendUnavailable` when the gateway cannot be reached (refused,
+    /// timed out, a TLS failure).
+    fn post<'a>(&'a self, request: HttpRequest) -> BoxFuture<'a, Result<HttpResponse>>;
+}
+
+/// Where the gateway is and who the client is.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// `https://host[:port]` (or `http://` for a gateway on loopback).
+    pub url: String,
+    /// The AccessKeyId (a RAM user's, or the temporary one from AssumeRole).
+    pub access_key_id: String,
+    /// Its AccessKeySecret.
+    pub access_key_secret: SecretBytes,
+    /// The STS SecurityToken that comes with temporary credentials.
+    pub security_token: Option<SecretBytes>,
+}
+
+impl core::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.url)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connected instance's gateway, credentials and HTTP client.
+pub(crate) struct Connection {
+    url: String,
+    host: String,
+    access_key_id: String,
+    access_key_secret: SecretBytes,
+    security_token: Option<String>,
+    http: Arc<dyn HttpClient>,
+}
+
+/// `scheme://authority` → (`scheme://authority/`, the Host header a client sends).
+fn parse_url(url: &str) -> Result<(String, String)> {
+    let bad = |why: &str| Error::param("Endpoint", why.to_string());
+    let url = url.trim().trim_end_matches('/');
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad("must be https://host[:port] (or http:// on loopback)"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return Err(bad("must start with https:// or http://"));
+    }
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(bad(
+            "must be scheme://host[:port] with no path, query or user",
+        ));
+    }
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let host = rest
+        .strip_suffix(default_port)
+        .unwrap_or(rest)
+        .to_ascii_lowercase();
+    Ok((alloc::format!("{scheme}://{rest}/"), host))
+}
+
+/// `k=v&…`, every name and value percent-encoded as the signature expects.
+fn form(params: &[(String, String)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| alloc::format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Kms {
+    /// A `Kms` whose actions run in the strongroom gateway at `endpoint.url`, signed
+    /// with `endpoint`'s credentials and sent through `http`. It has the embedded
+    /// API; what it may do is what the gateway's policies let those credentials do.
+    /// Store operations (backups, passphrases, the audit sink) belong to the gateway
+    /// and are refused here with `Rejected.Unsupported`.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Endpoint` for a URL that is not `https://host[:port]` or
+    /// `http://host[:port]`; `InvalidParameter.AccessKeyId` when it is empty.
+    pub async fn connect(
+        env: crate::env::Env,
+        endpoint: Endpoint,
+        http: Arc<dyn HttpClient>,
+    ) -> Result<Kms> {
+        let (url, host) = parse_url(&endpoint.url)?;
+        if endpoint.access_key_id.trim().is_empty() {
+            return Err(Error::param("AccessKeyId", "required"));
+        }
+        let security_token = match endpoint.security_token {
+            Some(t) => Some(
+                core::str::from_utf8(t.expose())
+                    .map_err(|_| Error::param("SecurityToken", "must be text"))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let mut kms = Kms::memory(env, None).await?;
+        kms.remote = Some(Arc::new(Connection {
+            url,
+            host,
+            access_key_id: endpoint.access_key_id,
+            access_key_secret: endpoint.access_key_secret,
+            security_token,
+            http,
+        }));
+        Ok(kms)
+    }
+
+    /// One action on a connected instance.
+    pub(crate) async fn call_remote(&self, c: &Connection, request: Request) -> Result<Response> {
+        match request {
+            Request::BeginEnvelope(r) => self.remote_begin(c, r).await.map(Response::BeginEnvelope),
+            Request::OpenEnvelope(r) => {
+                let check = ContextCheck {
+                    exact: r.expected.as_ref(),
+                    required: r.required.as_ref(),
+                };
+                self.remote_open(c, &r.header, check)
+                    .await
+                    .map(Response::OpenEnvelope)
+            }
+            Request::EncryptEnvelope(r) => {
+                let plaintext = r.plaintext;
+                let b = self
+                    .remote_begin(
+                        c,
+                        crate::api::BeginEnvelopeRequest {
+                            key_ids: r.key_ids,
+                            encryption_context: r.encryption_context,
+                            frame_length: r.frame_length,
+                            plaintext_length: Some(plaintext.len() as u64),
+                        },
+                    )
+                    .await?;
+                let enc = Encryptor::new(b.message_key.expose(), b.header, b.frame_length)?;
+                let mut out = alloc::vec![0u8; enc.message_len(plaintext.len())];
+                enc.seal_into(&plaintext, &mut out)?;
+                Ok(Response::EncryptEnvelope(
+                    crate::api::EncryptEnvelopeResponse { ciphertext: out },
+                ))
+            }
+            Request::DecryptEnvelope(r) => {
+                let (header, body_offset) = parse_whole_header(&r.ciphertext)?;
+                let check = ContextCheck {
+                    exact: r.encryption_context.as_ref(),
+                    required: r.required_encryption_context.as_ref(),
+                };
+                let opened = self.remote_open(c, &header, check).await?;
+                let decryptor = Decryptor::new(opened.message_key.expose(), header.frame_length)?;
+                let body = r.ciphertext.get(body_offset..).unwrap_or_default();
+                let mut plaintext = alloc::vec![0u8; decryptor.plaintext_len(body)?];
+                decryptor.open_into(body, &mut plaintext)?;
+                Ok(Response::DecryptEnvelope(DecryptEnvelopeResponse {
+                    plaintext,
+                    info: opened.info,
+                }))
+            }
+            // The message is hashed here, as the embedded KMS hashes it (every
+            // signing algorithm is over SHA-256); the gateway signs the digest.
+            Request::AsymmetricSignMessage(r) => {
+                use sha2::Digest as _;
+                let digest = sha2::Sha256::digest(&r.message).to_vec();
+                let sign = Request::AsymmetricSign(crate::AsymmetricSignRequest {
+                    key_id: r.key_id,
+                    key_version_id: r.key_version_id,
+                    algorithm: r.algorithm,
+                    digest,
+                });
+                match self.send(c, &sign).await? {
+                    Response::AsymmetricSign(s) => Ok(Response::AsymmetricSignMessage(s)),
+                    _ => Err(Error::Internal("a response of another action")),
+                }
+            }
+            other => self.send(c, &other).await,
+        }
+    }
+
+    /// Signs and sends one wire action and reads its answer.
+    async fn send(&self, c: &Connection, request: &Request) -> Result<Response> {
+        let (action, params) = request.to_wire()?;
+        let body = form(&params).into_bytes();
+        let payload = payload_hash(&body);
+        let date = crate::time::iso8601(self.env.now());
+        let nonce = crate::ids::uuid_v4(&self.env)?;
+        let mut signed: Vec<(&str, String)> = alloc::vec![
+            ("host", c.host.clone()),
+            ("x-acs-action", action.name().to_string()),
+            ("x-acs-content-sha256", payload.clone()),
+            ("x-acs-date", date),
+        ];
+        if let Some(t) = &c.security_token {
+            signed.push(("x-acs-security-token", t.clone()));
+        }
+        signed.push(("x-acs-signature-nonce", nonce));
+        signed.push(("x-acs-version", "2016-01-20".to_string()));
+        let header_values: Vec<(&str, Vec<&str>)> = signed
+            .iter()
+            .map(|(k, v)| (*k, alloc::vec![v.as_str()]))
+            .collect();
+        let canonical = acs3_canonical_request(&Acs3Request {
+            method: "POST",
+            path: "/",
+            query: &[],
+            headers: &header_values,
+            payload_hash: &payload,
+        });
+        let signature = acs3_signature(c.access_key_secret.expose(), &canonical);
+        let names: Vec<&str> = signed.iter().map(|(k, _)| *k).collect();
+        let mut headers: Vec<(String, String)> = signed
+            .iter()
+            .filter(|(k, _)| *k != "host")
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        headers.push((
+            "authorization".into(),
+            alloc::format!(
+                "ACS3-HMAC-SHA256 Credential={},SignedHeaders={},Signature={signature}",
+                c.access_key_id,
+                names.join(";")
+            ),
+        ));
+        headers.push((
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ));
+        headers.push(("accept".into(), "application/json".into()));
+        let answer = c
+            .http
+            .post(HttpRequest {
+                url: c.url.clone(),
+                headers,
+                body,
+            })
+            .await?;
+        let json: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|_| {
+            Error::BackendProtocol(crate::api::client::intern(&alloc::format!(
+                "the gateway answered HTTP {} with a body that is not JSON",
+                answer.status
+            )))
+        })?;
+        if answer.status != 200 {
+            return Err(Error::from_wire(answer.status, &json));
+        }
+        Response::from_wire(request, &json)
+    }
+
+    /// The envelope's KMS part on a connected instance: a fresh data key (or the
+    /// cache's) wrapped by the gateway's Encrypt under each recipient.
+    async fn remote_begin(
+        &self,
+        c: &Connection,
+        req: crate::api::BeginEnvelopeRequest,
+    ) -> Result<EnvelopeStart> {
+        let default = if req.plaintext_length.is_some() {
+            ONE_SHOT_FRAME_LENGTH
+        } else {
+            DEFAULT_FRAME_LENGTH
+        };
+        let frame_length = check_frame_length(req.frame_length.unwrap_or(default))?;
+        if req.key_ids.is_empty() {
+            return Err(Error::param("KeyIds", "at least one key is required"));
+        }
+        if req.key_ids.len() > MAX_RECIPIENTS {
+            return Err(Error::param(
+                "KeyIds",
+                alloc::format!("at most {MAX_RECIPIENTS} keys per message"),
+            ));
+        }
+        for (i, k) in req.key_ids.iter().enumerate() {
+            if req.key_ids.iter().skip(i + 1).any(|o| o == k) {
+                return Err(Error::param("KeyIds", "a key appears twice"));
+            }
+        }
+        let ctx = &req.encryption_context;
+        let cached = req
+            .plaintext_length
+            .and_then(|n| self.cache_take_encrypt(&req.key_ids, ctx, n));
+        let (data_key, stanzas) = match cached {
+            Some(hit) => hit,
+            None => {
+                let mut dk = SecretBytes::zeroed(DATA_KEY_LEN);
+                self.env.fill(dk.expose_mut())?;
+                let mut stanzas = Vec::with_capacity(req.key_ids.len());
+                for id in &req.key_ids {
+                    let wrap = Request::Encrypt(crate::EncryptRequest {
+                        key_id: id.clone(),
+                        plaintext: dk.expose().to_vec(),
+                        encryption_context: ctx.clone(),
+                    });
+                    let Response::Encrypt(r) = self.send(c, &wrap).await? else {
+                        return Err(Error::Internal("a response of another action"));
+                    };
+                    stanzas.push(Stanza {
+                        kind: STANZA_KMS_BLOB,
+                        body: r.ciphertext_blob,
+                    });
+                }
+                if let Some(n) = req.plaintext_length {
+                    self.cache_put_encrypt(&req.key_ids, ctx, &dk, &stanzas, n);
+                }
+                (dk, stanzas)
+            }
+        };
+        let mut message_id = [0u8; MESSAGE_ID_LEN];
+        self.env.fill(&mut message_id)?;
+        build_header(data_key.expose(), &message_id, &stanzas, ctx, frame_length)
+    }
+
+    /// Opens a header on a connected instance: each stanza the gateway has a key for
+    /// is unwrapped by its Decrypt (a key it does not hold is not this reader's; an
+    /// unreachable gateway fails the call at once).
+    async fn remote_open(
+        &self,
+        c: &Connection,
+        header: &EnvelopeHeader,
+        check: ContextCheck<'_>,
+    ) -> Result<OpenedEnvelopeKey> {
+        let ctx: &EncryptionContext = &header.encryption_context;
+        check.check(ctx)?;
+        let mut first_failure: Option<Error> = None;
+        for s in &header.stanzas {
+            if s.key().is_none() {
+                continue;
+            }
+            let opened = match self.cache_get_decrypt(&s.body, ctx) {
+                Some(hit) => Ok(hit),
+                None => {
+                    let unwrap = Request::Decrypt(crate::DecryptRequest {
+                        ciphertext_blob: s.body.clone(),
+                        encryption_context: ctx.clone(),
+                    });
+                    match self.send(c, &unwrap).await {
+                        Ok(Response::Decrypt(r)) if r.plaintext.len() == DATA_KEY_LEN => {
+                            self.cache_put_decrypt(
+                                &s.body,
+                                ctx,
+                                &r.plaintext,
+                                &r.key_id,
+                                &r.key_version_id,
+                            );
+                            Ok((r.plaintext, r.key_id, r.key_version_id))
+                        }
+                        Ok(_) => Err(Error::InvalidCiphertext),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match opened {
+                Ok((dk, key_id, key_version_id)) => {
+                    return Ok(OpenedEnvelopeKey {
+                        message_key: verify_header(dk.expose(), header)?,
+                        info: EnvelopeInfo {
+                            key_id,
+                            key_version_id,
+                            encryption_context: ctx.clone(),
+                            message_id: header.message_id,
+                        },
+                    });
+                }
+                // Not a key the gateway holds: another reader's stanza.
+                Err(e) if e.code() == "Forbidden.KeyNotFound" => {}
+                Err(e) if e.kind() == "Backend" => return Err(e),
+                Err(e) => {
+                    if first_failure.is_none() {
+                        first_failure = Some(if e.code() == "Forbidden.KeyVersionNotFound" {
+                            fail(EnvelopeFailure::KeyVersionNotFound)
+                        } else {
+                            e
+                        });
+                    }
+                }
+            }
+        }
+        Err(first_failure.unwrap_or(fail(EnvelopeFailure::NoRecipient)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_urls() {
+        let ok = |u: &str| parse_url(u).map_err(|e| e.code());
+        assert_eq!(
+            ok("https://127.0.0.1:8443"),
+            Ok(("https://127.0.0.1:8443/".into(), "127.0.0.1:8443".into()))
+        );
+        assert_eq!(
+            ok("https://KMS.example:443/"),
+            Ok(("https://KMS.example:443/".into(), "kms.example".into()))
+        );
+        assert_eq!(
+            ok("http://localhost:80"),
+            Ok(("http://localhost:80/".into(), "localhost".into()))
+        );
+        for bad in [
+            "kms.example",
+            "ftp://x",
+            "https://",
+            "https://h/path",
+            "https://u@h",
+        ] {
+            assert_eq!(ok(bad), Err("InvalidParameter.Endpoint"), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The native HTTP client of a connected [`Kms`] (feature `client`): what the CLI,
+//! Python and Rust programs use for `Kms::connect`. Blocking HTTP/1.1 with keep-alive
+//! (ureq) over rustls on AWS-LC; the server's certificate is checked against the
+//! given CA file (the `--dev-tls` CA, say) or the Mozilla roots.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strongroom::Kms;
+use strongroom::backend::BoxFuture;
+use strongroom::env::Env;
+use strongroom::{Endpoint, Error, HttpClient, HttpRequest, HttpResponse, Result};
+
+/// The largest answer read (a ListSecrets page of 100 with tags is far below it).
+const MAX_ANSWER: u64 = 16 << 20;
+
+/// How a native client reaches the gateway.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// A PEM file of the CA certificates to trust instead of the Mozilla roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Per-request time limit (connect, send and answer); default 30 s.
+    pub timeout: Option<Duration>,
+}
+
+/// ureq's agent as a [`HttpClient`].
+pub struct NativeHttp {
+    agent: ureq::Agent,
+}
+
+fn unavailable(what: String) -> Error {
+    Error::BackendUnavailable(what)
+}
+
+impl NativeHttp {
+    /// An agent with `opts`.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Endpoint` when the CA file cannot be read or holds no
+    /// certificate.
+    pub fn new(opts: &ClientOptions) -> Result<NativeHttp> {
+        let roots = match &opts.ca_file {
+            Some(path) => ureq::tls::RootCerts::Specific(Arc::new(read_certs(path)?)),
+            None => ureq::tls::RootCerts::WebPki,
+        };
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(roots)
+            .unversioned_rustls_crypto_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .timeout_global(Some(opts.timeout.unwrap_or(Duration::from_secs(30))))
+            .user_agent(concat!("strongroom/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Ok(NativeHttp { agent })
+    }
+}
+
+fn read_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
+    let bad = |reason: String| Error::InvalidParameter {
+        name: "Endpoint",
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| {
+        bad(format!(
+            "the CA file {} cannot be read: {e}",
+            path.display()
+        ))
+    })?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(bad(format!(
+            "the CA file {} holds no PEM certificate",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+impl HttpClient for NativeHttp {
+    fn post<'a>(&'a self, request: HttpRequest) -> BoxFuture<'a, Result<HttpResponse>> {
+        Box::pin(async move {
+            let mut r = self.agent.post(&request.url);
+            for (k, v) in &request.headers {
+                r = r.header(k.as_str(), v.as_str());
+            }
+            let answer = r.send(&request.body[..]).map_err(|e| {
+                unavailable(format!(
+                    "the gateway {} cannot be reached: {e}",
+                    request.url
+                ))
+            })?;
+            let status = answer.status().as_u16();
+            let mut body = Vec::new();
+            answer
+                .into_body()
+                .into_reader()
+                .take(MAX_ANSWER)
+                .read_to_end(&mut body)
+                .map_err(|e| unavailable(format!("the gateway's answer was cut off: {e}")))?;
+            Ok(HttpResponse { status, body })
+        })
+    }
+}
+
+/// A [`Kms`] connected to the gateway at `endpoint` through a [`NativeHttp`].
+///
+/// # Errors
+/// As [`Kms::connect`] and [`NativeHttp::new`].
+pub async fn connect(endpoint: Endpoint, opts: &ClientOptions) -> Result<Kms> {
+    let http = NativeHttp::new(opts)?;
+    Kms::connect(Env::system(), endpoint, Arc::new(http)).await
+}
