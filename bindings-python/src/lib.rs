@@ -504,6 +504,44 @@ impl Kms {
         })
     }
 
+    /// A Kms whose actions run in the strongroom gateway at `endpoint`.
+    #[staticmethod]
+    #[pyo3(signature = (endpoint, access_key_id, access_key_secret, security_token=None, ca_file=None, timeout_s=None))]
+    fn connect(
+        py: Python<'_>,
+        endpoint: String,
+        access_key_id: String,
+        access_key_secret: String,
+        security_token: Option<String>,
+        ca_file: Option<std::path::PathBuf>,
+        timeout_s: Option<f64>,
+    ) -> PyResult<Self> {
+        let timeout = match timeout_s {
+            Some(t) if t.is_finite() && t > 0.0 => Some(std::time::Duration::from_secs_f64(t)),
+            Some(_) => {
+                return Err(to_pyerr(strongroom::Error::InvalidParameter {
+                    name: "Timeout",
+                    reason: "must be a positive number of seconds".into(),
+                }));
+            }
+            None => None,
+        };
+        let endpoint = strongroom::Endpoint {
+            url: endpoint,
+            access_key_id,
+            access_key_secret: strongroom::SecretBytes::from_slice(access_key_secret.as_bytes()),
+            security_token: security_token
+                .map(|t| strongroom::SecretBytes::from_slice(t.as_bytes())),
+        };
+        let opts = strongroom_gateway::client::ClientOptions { ca_file, timeout };
+        let kms = py
+            .detach(|| pollster::block_on(strongroom_gateway::client::connect(endpoint, &opts)))
+            .map_err(to_pyerr)?;
+        Ok(Kms {
+            inner: Arc::new(kms),
+        })
+    }
+
     #[staticmethod]
     #[pyo3(signature = (data, passphrase, transport=None))]
     fn open_image(
@@ -520,6 +558,11 @@ impl Kms {
         Ok(Kms {
             inner: Arc::new(kms),
         })
+    }
+
+    /// Whether this instance runs its actions in a gateway (Kms.connect).
+    fn is_connected(&self) -> bool {
+        self.inner.is_connected()
     }
 
     #[pyo3(signature = (passphrase=None))]

@@ -16,8 +16,10 @@ from strongroom import InvalidCiphertextError, InvalidParameterError, Strongroom
 MSG = b"signed by strongroom, checked by pyca/cryptography"
 
 
-@pytest.fixture(scope="module")
-def kms():
+@pytest.fixture(scope="module", params=["embedded", "connected"])
+def kms(request):
+    if request.param == "connected":
+        return request.getfixturevalue("gateway").connect()
     return strongroom.Kms.memory()
 
 

@@ -104,8 +104,10 @@ def test_independent_reader_opens_vector(v):
     assert independent_open(bytes.fromhex(v["data_key"]), bytes.fromhex(v["message"])).hex() == v["plaintext"]
 
 
-@pytest.fixture()
-def kms():
+@pytest.fixture(params=["embedded", "connected"])
+def kms(request):
+    if request.param == "connected":
+        return request.getfixturevalue("fresh_gateway").connect()
     return strongroom.Kms.memory()
 
 

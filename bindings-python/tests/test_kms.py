@@ -1,5 +1,6 @@
 """The Python face of strongroom: every action, its errors, and the async backend seam
-(the same tests run with the wire-protocol loopback transport)."""
+(the same tests run with the wire-protocol loopback transport, and on a Kms connected
+to a real `strongroom serve` over HTTPS)."""
 
 import os
 
@@ -12,15 +13,18 @@ from strongroom import (
     InvalidParameterError,
     KeyNotFoundError,
     Kms,
+    RejectedError,
     StrongroomError,
     WrongPassphraseError,
 )
 
 
-@pytest.fixture(params=["software", "loopback"])
+@pytest.fixture(params=["software", "loopback", "connected"])
 def kms(request):
     if request.param == "software":
         return Kms.memory()
+    if request.param == "connected":
+        return request.getfixturevalue("fresh_gateway").connect()
     server = BackendServer.software(Kms.memory())
     calls = []
 
@@ -96,7 +100,8 @@ def test_bad_input(kms):
         assert ei.value.code == code, (ei.value, code)
     with pytest.raises(KeyNotFoundError):
         kms.describe_key(key_id="00000000-0000-4000-8000-000000000000")
-    with pytest.raises(InvalidParameterError):
+    # A connected Kms has no store of its own to export.
+    with pytest.raises(RejectedError if kms.connected else InvalidParameterError):
         kms.export_image()
 
 

@@ -266,6 +266,54 @@ impl Storage for JsStorage {
     }
 }
 
+/// The HTTP client of a connected Kms: the facade's `post(url, headers, body)`, a
+/// `Promise<{ status, body }>` over the platform's `fetch` (npm/src/api.ts). A
+/// rejection (network down, CORS refused, timeout) is `Rejected.BackendUnavailable`.
+struct JsHttp {
+    post: Function,
+}
+
+impl strongroom::HttpClient for JsHttp {
+    fn post<'a>(
+        &'a self,
+        r: strongroom::HttpRequest,
+    ) -> BoxFuture<'a, strongroom::Result<strongroom::HttpResponse>> {
+        Box::pin(async move {
+            let headers = Array::new();
+            for (k, v) in &r.headers {
+                headers.push(&Array::of2(&k.as_str().into(), &v.as_str().into()));
+            }
+            let down = |e: &JsValue| {
+                let msg = Reflect::get(e, &"message".into())
+                    .ok()
+                    .and_then(|m| m.as_string())
+                    .or_else(|| e.as_string())
+                    .unwrap_or_else(|| "the request failed".into());
+                Error::BackendUnavailable(format!("the gateway {} cannot be reached: {msg}", r.url))
+            };
+            let args = Array::of3(&r.url.as_str().into(), &headers, &bytes(&r.body));
+            let p = self
+                .post
+                .apply(&JsValue::NULL, &args)
+                .map_err(|e| down(&e))?;
+            let out = JsFuture::from(Promise::resolve(&p))
+                .await
+                .map_err(|e| down(&e))?;
+            let status = Reflect::get(&out, &"status".into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .and_then(|v| u16::try_from(v as i64).ok())
+                .ok_or(Error::BackendProtocol("the gateway's answer has no status"))?;
+            let body = Reflect::get(&out, &"body".into())
+                .ok()
+                .filter(|b| b.is_instance_of::<Uint8Array>())
+                .map(|b| Uint8Array::from(b).to_vec())
+                .ok_or(Error::BackendProtocol("the gateway's answer has no body"))?;
+            Ok(strongroom::HttpResponse { status, body })
+        })
+    }
+}
+
 /// RSA and P-256 private-key operations on the JS side's WebCrypto (npm/src/api.ts):
 /// `decrypt(fingerprint, spec, pkcs8, algorithm, ciphertext)` and
 /// `sign(fingerprint, spec, pkcs8, algorithm, message)`, each `Promise<Uint8Array |
@@ -667,6 +715,33 @@ impl NativeKms {
         self.inner.set_secret_rotator(
             rotator.map(|f| Arc::new(JsSecretRotator(f)) as Arc<dyn strongroom::SecretRotator>),
         );
+    }
+
+    /// A Kms whose actions run in the strongroom gateway at `url` (Kms::connect),
+    /// signed with the AccessKey pair (and STS `security_token`) and sent through
+    /// `post` (JsHttp).
+    pub fn connect(
+        url: String,
+        access_key_id: String,
+        access_key_secret: String,
+        security_token: Option<String>,
+        post: Function,
+    ) -> Result<JsValue, JsValue> {
+        promise(async move {
+            let endpoint = strongroom::Endpoint {
+                url,
+                access_key_id,
+                access_key_secret: SecretBytes::from_slice(access_key_secret.as_bytes()),
+                security_token: security_token.map(|t| SecretBytes::from_slice(t.as_bytes())),
+            };
+            let kms = Kms::connect(env(), endpoint, Arc::new(JsHttp { post }))
+                .await
+                .map_err(|e| js_err(&e))?;
+            Ok(NativeKms {
+                inner: Rc::new(kms),
+            }
+            .into())
+        })
     }
 
     /// An in-memory instance; `transport` sends master-key operations over the wire

@@ -57,8 +57,8 @@ impl HttpClient for Loop {
                     .unwrap_or_default()
             };
             assert!(header("authorization").starts_with("ACS3-HMAC-SHA256 Credential=AKtest,"));
-            assert_eq!(header("x-acs-version"), "2016-01-20");
             let action: Action = header("x-acs-action").parse().unwrap();
+            assert_eq!(header("x-acs-version"), action.api_version());
             let body = String::from_utf8(r.body.clone()).unwrap();
             let sent: Vec<(String, String)> = body
                 .split('&')

@@ -14,6 +14,10 @@ pub struct Fault {
     pub status: u16,
     /// For throttling and overload: when to try again, ms (`x-acs-retry-after`).
     pub retry_after_ms: Option<u64>,
+    /// The error's family when the core raised it ([`strongroom::Error::kind`]),
+    /// answered as `Kind` (beside Alibaba's fields, which its SDKs ignore) so that
+    /// a connected strongroom client raises the embedded error class.
+    pub kind: Option<&'static str>,
 }
 
 impl Fault {
@@ -25,6 +29,7 @@ impl Fault {
             message: message.into(),
             status: status_for(code),
             retry_after_ms: None,
+            kind: None,
         }
     }
 
@@ -42,19 +47,26 @@ impl Fault {
     /// The error body.
     #[must_use]
     pub fn body(&self, request_id: &str, host_id: &str) -> Value {
-        json!({
+        let mut v = json!({
             "RequestId": request_id,
             "HostId": host_id,
             "Code": self.code,
             "Message": self.message,
             "Recommend": format!("https://strongroom.invalid/docs/SERVE.md#error-codes ({})", self.code),
-        })
+        });
+        if let (Some(k), Value::Object(o)) = (self.kind, &mut v) {
+            o.insert("Kind".into(), Value::String(k.into()));
+        }
+        v
     }
 }
 
 impl From<strongroom::Error> for Fault {
     fn from(e: strongroom::Error) -> Fault {
-        Fault::new(e.code(), e.to_string())
+        Fault {
+            kind: Some(e.kind()),
+            ..Fault::new(e.code(), e.to_string())
+        }
     }
 }
 

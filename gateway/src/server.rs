@@ -15,7 +15,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use serde::Deserialize;
 use strongroom::Kms;
-use strongroom::api::{Action, Caller, Family};
+use strongroom::api::{Action, Caller};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -107,15 +107,6 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-    }
-}
-
-/// The API version each family is called with.
-fn expected_version(action: Action) -> &'static str {
-    match action.family() {
-        Family::Ram => "2015-05-01",
-        Family::Sts => "2015-04-01",
-        _ => "2016-01-20",
     }
 }
 
@@ -400,6 +391,7 @@ impl Gateway {
                     message: format!("there is nothing at {}: the API is at /", req.uri().path()),
                     status: 404,
                     retry_after_ms: None,
+                    kind: None,
                 };
                 json_answer(f.status, &f.body(&id, &self.cfg.host_id), &id)
             }
@@ -862,7 +854,7 @@ impl Gateway {
             }
         };
         let action: Action = signed.action.parse()?;
-        let want = expected_version(action);
+        let want = action.api_version();
         if signed.version != want {
             return Err(Fault::new(
                 "InvalidVersion",

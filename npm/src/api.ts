@@ -131,6 +131,22 @@ export interface KeyFilter {
   values: string[];
 }
 
+/** Where `Kms.connect` finds its gateway and who it is there. */
+export interface ConnectOptions {
+  /** `https://host[:port]` (or `http://` for a gateway on loopback). */
+  endpoint: string;
+  /** An AccessKeyId: a RAM user's, or the temporary one from AssumeRole. */
+  accessKeyId: string;
+  /** Its AccessKeySecret. */
+  accessKeySecret: string;
+  /** The STS SecurityToken that comes with AssumeRole's credentials. */
+  securityToken?: string;
+  /** The `fetch` to send with (default: the platform's). */
+  fetch?: typeof fetch;
+  /** Per-request time limit, ms (default 30,000). */
+  timeoutMs?: number;
+}
+
 /** What the store holds (`Kms.storeInfo`). */
 export interface StoreInfo {
   /** 2: journal store (docs/FORMAT.md §Store). */
@@ -472,6 +488,34 @@ export class Kms {
   static async memory(opts: { transport?: Transport; platformCrypto?: boolean } = {}): Promise<Kms> {
     const n = await native();
     return call(async () => new Kms(await n.NativeKms.memory(wrapTransport(opts.transport), platformAsym(opts.platformCrypto))));
+  }
+
+  /** A Kms whose actions run in the strongroom gateway (`strongroom serve`) at
+   * `endpoint` (`https://host:port`), with exactly this class's API: moving from
+   * embedded to served is this one line. Requests are signed (ACS3-HMAC-SHA256) with
+   * the AccessKey pair — in a browser, the temporary credentials of AssumeRole with
+   * their `securityToken`, never a long-lived key — and the gateway authorises and
+   * audits each. Envelope messages are framed here (WebCrypto in browsers): each
+   * recipient's data key is wrapped by the gateway's Encrypt and unwrapped by its
+   * Decrypt, so neither the message nor a CMK crosses the network. `fetch` defaults to
+   * the platform's; `timeoutMs` bounds each request (default 30 s). Store operations
+   * (backups, passphrases, audit sinks) belong to the gateway and reject with
+   * `Rejected.Unsupported`; an unreachable gateway (or a CORS refusal) with
+   * `Rejected.BackendUnavailable` (a `BackendError`). */
+  static async connect(opts: ConnectOptions): Promise<Kms> {
+    const endpoint = str('Endpoint', opts?.endpoint, true)!;
+    const accessKeyId = str('AccessKeyId', opts.accessKeyId, true)!;
+    const accessKeySecret = str('AccessKeySecret', opts.accessKeySecret, true)!;
+    const securityToken = str('SecurityToken', opts.securityToken);
+    const f = opts.fetch ?? globalThis.fetch;
+    if (typeof f !== 'function') throw invalid('Fetch', 'no fetch on this platform: pass one');
+    const timeoutMs = u32('TimeoutMs', opts.timeoutMs) ?? 30_000;
+    const post = async (url: string, headers: [string, string][], body: Uint8Array) => {
+      const r = await f(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      return { status: r.status, body: new Uint8Array(await r.arrayBuffer()) };
+    };
+    const n = await native();
+    return call(async () => new Kms(await n.NativeKms.connect(endpoint, accessKeyId, accessKeySecret, securityToken, post)));
   }
 
   /** Opens a store: `{ path, passphrase }` (Node file store) or `{ image, passphrase }`;

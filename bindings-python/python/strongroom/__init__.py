@@ -514,6 +514,42 @@ class Kms:
         return self._native.audit_public_key()
 
     @classmethod
+    def connect(
+        cls,
+        endpoint: str,
+        *,
+        access_key_id: str,
+        access_key_secret: str,
+        security_token: Optional[str] = None,
+        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        timeout: Optional[float] = None,
+    ) -> "Kms":
+        """A Kms whose actions run in the strongroom gateway (``strongroom serve``) at
+        ``endpoint`` (``https://host:port``), with exactly this class's API: moving from
+        embedded to served is this one line. Requests are signed with the AccessKey
+        pair (and, for AssumeRole's temporary credentials, ``security_token``); the
+        gateway authorises and audits each. ``ca_file`` is a PEM CA to trust (the one
+        ``strongroom serve --dev-tls`` prints) instead of the Mozilla roots; ``timeout``
+        bounds each request (seconds, default 30).
+
+        Envelope messages are framed here: each recipient's data key is wrapped by the
+        gateway's Encrypt and unwrapped by its Decrypt, so neither the message nor a
+        CMK crosses the network. Store operations (backups, passphrases, audit sinks,
+        ``authenticate``) belong to the gateway's store and raise ``RejectedError``
+        (``Rejected.Unsupported``); an unreachable gateway raises ``BackendError``
+        (``Rejected.BackendUnavailable``)."""
+        return cls(
+            _native.Kms.connect(
+                endpoint,
+                access_key_id,
+                access_key_secret,
+                security_token,
+                os.fspath(ca_file) if ca_file is not None else None,
+                timeout,
+            )
+        )
+
+    @classmethod
     def memory(cls, *, transport: Optional[Transport] = None) -> "Kms":
         """A throwaway in-memory instance."""
         return cls(_native.Kms.memory(transport))
@@ -569,6 +605,11 @@ class Kms:
         if not callable(hook):
             raise InvalidParameterError("InvalidParameter.Hook", "invalid Hook: must be callable or None")
         self._native.set_call_hook(lambda d: hook(CallRecord(**d)))
+
+    @property
+    def connected(self) -> bool:
+        """Whether this instance runs its actions in a gateway (``Kms.connect``)."""
+        return self._native.is_connected()
 
     def export_image(self, *, passphrase: Optional[str] = None) -> bytes:
         """The sealed store image; with ``passphrase``, resealed under it."""

@@ -110,6 +110,17 @@ macro_rules! action_table {
             #[must_use]
             pub fn family(self) -> Family { match self { $(Action::$v => Family::$family),+ } }
 
+            /// The OpenAPI version it is called with: RAM's `2015-05-01`, STS's
+            /// `2015-04-01`, KMS's `2016-01-20` for everything else.
+            #[must_use]
+            pub fn api_version(self) -> &'static str {
+                match self.family() {
+                    Family::Ram => "2015-05-01",
+                    Family::Sts => "2015-04-01",
+                    _ => "2016-01-20",
+                }
+            }
+
             /// Whether it changes the store.
             #[must_use]
             pub fn mutates(self) -> bool { match self { $(Action::$v => $mutates),+ } }

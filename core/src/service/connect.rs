@@ -256,7 +256,7 @@ impl Kms {
             signed.push(("x-acs-security-token", t.clone()));
         }
         signed.push(("x-acs-signature-nonce", nonce));
-        signed.push(("x-acs-version", "2016-01-20".to_string()));
+        signed.push(("x-acs-version", action.api_version().to_string()));
         let header_values: Vec<(&str, Vec<&str>)> = signed
             .iter()
             .map(|(k, v)| (*k, alloc::vec![v.as_str()]))
