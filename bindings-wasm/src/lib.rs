@@ -717,6 +717,12 @@ impl NativeKms {
         );
     }
 
+    /// Whether this instance runs its actions in a gateway (Kms::connect).
+    #[wasm_bindgen(js_name = isConnected)]
+    pub fn is_connected(&self) -> bool {
+        self.inner.is_connected()
+    }
+
     /// A Kms whose actions run in the strongroom gateway at `url` (Kms::connect),
     /// signed with the AccessKey pair (and STS `security_token`) and sent through
     /// `post` (JsHttp).

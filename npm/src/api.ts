@@ -439,6 +439,11 @@ export class Kms {
     this.#close = close;
   }
 
+  /** Whether this instance runs its actions in a gateway (`Kms.connect`). */
+  get connected(): boolean {
+    return this.#n.isConnected();
+  }
+
   /** @internal The native instance, for `BackendServer.software`. */
   static _nativeOf(k: Kms): any {
     return k.#n;
@@ -511,7 +516,7 @@ export class Kms {
     if (typeof f !== 'function') throw invalid('Fetch', 'no fetch on this platform: pass one');
     const timeoutMs = u32('TimeoutMs', opts.timeoutMs) ?? 30_000;
     const post = async (url: string, headers: [string, string][], body: Uint8Array) => {
-      const r = await f(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      const r = await f(url, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(timeoutMs) });
       return { status: r.status, body: new Uint8Array(await r.arrayBuffer()) };
     };
     const n = await native();

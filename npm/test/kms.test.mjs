@@ -1,20 +1,30 @@
-// The npm package as Node users import it (ESM), against the software backend and
-// against the same backend behind the wire protocol (an async JS transport).
-import { test, describe } from 'node:test';
+// The npm package as Node users import it (ESM), against the software backend, against
+// the same backend behind the wire protocol (an async JS transport), and connected to
+// a real `strongroom serve` (Kms.connect over fetch, a fresh gateway per test).
+import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync, appendFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   Kms, BackendServer, StrongroomError, InvalidCiphertextError, InvalidParameterError,
-  KeyNotFoundError, WrongPassphraseError, StoreError, BackendError,
+  KeyNotFoundError, WrongPassphraseError, StoreError, BackendError, RejectedError,
 } from 'strongroom';
+import { startGateway } from './helpers/gateway.mjs';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+const gateways = [];
+after(() => Promise.all(gateways.map((g) => g.stop())));
+
 async function makeKms(kind) {
   if (kind === 'software') return { kms: await Kms.memory(), calls: null };
+  if (kind === 'connected') {
+    const g = await startGateway();
+    gateways.push(g);
+    return { kms: await Kms.connect(g.creds()), calls: null };
+  }
   const server = await BackendServer.software({ kms: await Kms.memory() });
   const calls = [];
   const transport = async (req) => {
@@ -35,7 +45,7 @@ async function code(p) {
   assert.fail('expected a rejection');
 }
 
-for (const kind of ['software', 'loopback']) {
+for (const kind of ['software', 'loopback', 'connected']) {
   describe(`Kms (${kind})`, () => {
     test('create, describe, list', async () => {
       const { kms } = await makeKms(kind);
@@ -173,7 +183,8 @@ for (const kind of ['software', 'loopback']) {
       assert.equal(await code(kms.decrypt({ ciphertextBlob: enc.encode('junk') })), 'InvalidCiphertext');
       assert.equal(await code(kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('x'), encryptionContext: { a: 1 } })), 'InvalidParameter.EncryptionContext');
       await assert.rejects(kms.describeKey({ keyId: '00000000-0000-4000-8000-000000000000' }), KeyNotFoundError);
-      await assert.rejects(kms.exportImage(), InvalidParameterError);
+      // A connected Kms has no store of its own to export.
+      await assert.rejects(kms.exportImage(), kind === 'connected' ? RejectedError : InvalidParameterError);
     });
   });
 }

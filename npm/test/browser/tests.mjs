@@ -211,8 +211,19 @@ await test('without Web Locks, a superseded IndexedDB writer fails instead of ov
   await new Promise((ok) => { const d = indexedDB.deleteDatabase(name); d.onsuccess = d.onerror = d.onblocked = ok; });
 });
 
-await test('envelope round trip, web streams, and tamper in the browser', async () => {
-  const kms = await Kms.memory();
+// The runner's gateway (Kms.connect): the shared tests below run on an embedded and on
+// a connected Kms.
+const connectInfo = await fetch('/__connect.json').then((r) => (r.ok ? r.json() : null));
+const kinds = {
+  embedded: () => Kms.memory(),
+  connected: () => {
+    assert(connectInfo, 'the runner set up a gateway');
+    return Kms.connect({ endpoint: connectInfo.endpoint, ...connectInfo.app });
+  },
+};
+
+for (const [kind, makeKms] of Object.entries(kinds)) await test(`envelope round trip, web streams, and tamper in the browser (${kind})`, async () => {
+  const kms = await makeKms();
   const a = (await kms.createKey()).keyId, b = (await kms.createKey()).keyId;
   const data = new Uint8Array(150_000).map((_, i) => (i * 11) & 255);
   const ct = await kms.encryptEnvelope({ keyIds: [a, b], plaintext: data, encryptionContext: { page: 'browser' }, frameLength: 8192 });
@@ -270,9 +281,9 @@ function webCryptoParams(spec, alg) {
   return { import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, verify: { name: 'RSASSA-PKCS1-v1_5' }, gen: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) } };
 }
 
-for (const [spec, alg] of [['RSA_2048', 'RSA_PSS_SHA_256'], ['RSA_2048', 'RSA_PKCS1_SHA_256'], ['EC_P256', 'ECDSA_SHA_256']]) {
-  await test(`${spec} ${alg}: GetPublicKey loads in WebCrypto, signatures verify both ways`, async () => {
-    const kms = await Kms.memory();
+for (const [kind, makeKms] of Object.entries(kinds)) for (const [spec, alg] of [['RSA_2048', 'RSA_PSS_SHA_256'], ['RSA_2048', 'RSA_PKCS1_SHA_256'], ['EC_P256', 'ECDSA_SHA_256']]) {
+  await test(`${spec} ${alg}: GetPublicKey loads in WebCrypto, signatures verify both ways (${kind})`, async () => {
+    const kms = await makeKms();
     const msg = enc.encode(`signed in the browser with ${spec}`);
     const k = await kms.createKey({ keySpec: spec, keyUsage: 'SIGN/VERIFY' });
     const pub = await kms.getPublicKey({ keyId: k.keyId });
@@ -437,5 +448,33 @@ if (xrt) {
     assert(tohex(r.plaintext) === x.envelope_plaintext, 'envelope plaintext differs');
   });
 }
+
+await test('Kms.connect in the page: AssumeRole credentials, data keys unwrapped by the gateway, frames decrypted in the page, CORS', async () => {
+  const info = connectInfo;
+  assert(info, 'the runner set up the gateways');
+  const msg = Uint8Array.from(atob(info.message), (ch) => ch.charCodeAt(0));
+  const kms = await Kms.connect({ endpoint: info.endpoint, ...info.credentials });
+  assert(kms.connected);
+  const out = await kms.decryptEnvelope({ ciphertext: msg, requiredEncryptionContext: { page: 'orders' } });
+  assert(new TextDecoder().decode(out.plaintext) === info.plaintext, 'plaintext');
+  assert(out.keyId === info.keyId, 'the disabled first recipient was skipped');
+  // The same through a web stream (frames decrypted as they arrive).
+  const dec = kms.decryptStream();
+  const chunks = [];
+  const src = new ReadableStream({ start(c) { for (let i = 0; i < msg.length; i += 3000) c.enqueue(msg.subarray(i, i + 3000)); c.close(); } });
+  const reader = src.pipeThrough(dec).getReader();
+  for (;;) { const { done, value } = await reader.read(); if (done) break; chunks.push(value); }
+  assert(chunks.reduce((n, c) => n + c.length, 0) === info.plaintext.length, 'streamed length');
+  assert((await dec.info).encryptionContext.page === 'orders');
+  // The page's role may only Decrypt.
+  let denied;
+  try { await kms.encrypt({ keyId: info.keyId, plaintext: enc.encode('no') }); } catch (e) { denied = e; }
+  assert(denied && denied.code === 'Forbidden.NoPermission', `encrypt: ${denied}`);
+  // A gateway that does not allow this origin cannot be called from the page.
+  const closed = await Kms.connect({ endpoint: info.closedEndpoint, ...info.credentials });
+  let refused;
+  try { await closed.listKeys(); } catch (e) { refused = e; }
+  assert(refused && refused.code === 'Rejected.BackendUnavailable', `CORS: ${refused}`);
+});
 
 window.__results = results;

@@ -1,0 +1,85 @@
+// Kms.connect from Node (fetch) against a real `strongroom serve`: the embedded API,
+// envelopes framed here with data keys wrapped by the gateway, the caller's policies,
+// AssumeRole's temporary credentials, the gateway's own refusals, and a gateway that
+// is not there. (The shared suite in kms.test.mjs runs on a connected Kms as well.)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { Kms, AccessDeniedError, BackendError, RejectedError, InvalidParameterError } from 'strongroom';
+import { startGateway } from './helpers/gateway.mjs';
+
+const enc = new TextEncoder();
+let g;
+before(async () => {
+  g = await startGateway({ full: true });
+});
+after(async () => {
+  assert.equal(await g.stop(), 0, g.stderr());
+});
+
+async function collect(stream) {
+  const parts = [];
+  for await (const p of stream) parts.push(p);
+  return Buffer.concat(parts);
+}
+
+test('the embedded API, served: envelopes in streams and one-shot, aliases, secrets', async () => {
+  const kms = await Kms.connect(g.creds());
+  assert.equal(kms.connected, true);
+  const a = (await kms.createKey({ description: 'node' })).keyId;
+  const b = (await kms.createKey()).keyId;
+  await kms.createAlias({ aliasName: 'alias/node-orders', keyId: a });
+  const data = new Uint8Array(300_000).map((_, i) => (i * 13) & 255);
+  const msg = await kms.encryptEnvelope({ keyIds: ['alias/node-orders', b], plaintext: data, encryptionContext: { t: 'orders' } });
+  const out = await kms.decryptEnvelope({ ciphertext: msg, encryptionContext: { t: 'orders' } });
+  assert.deepEqual(out.plaintext, data);
+  assert.equal(out.keyId, a);
+  const src = new ReadableStream({ start(c) { c.enqueue(data.subarray(0, 7)); c.enqueue(data.subarray(7)); c.close(); } });
+  const ct = await collect(src.pipeThrough(kms.encryptStream({ keyIds: [b], frameLength: 4096 })));
+  const dec = kms.decryptStream();
+  const back = await collect(new ReadableStream({ start(c) { c.enqueue(new Uint8Array(ct)); c.close(); } }).pipeThrough(dec));
+  assert.deepEqual(new Uint8Array(back), data);
+  assert.equal((await dec.info).keyId, b);
+  // What the server holds is what an embedded Kms over its store would say.
+  assert.equal((await kms.describeKey({ keyId: 'alias/node-orders' })).description, 'node');
+  await kms.createSecret({ secretName: 'node/db', versionId: 'v1', secretData: 'hunter2' });
+  assert.equal((await kms.getSecretValue({ secretName: 'node/db' })).secretData, 'hunter2');
+  assert.ok(!inspect(await kms.getSecretValue({ secretName: 'node/db' })).includes('hunter2'));
+  // Store operations belong to the gateway.
+  await assert.rejects(kms.createBackup({ backupPassphrase: 'a long passphrase' }), (e) => e instanceof RejectedError && e.code === 'Rejected.Unsupported');
+});
+
+test('the caller\'s policies apply; a wrong secret and an unknown AccessKey are refused', async () => {
+  const app = await Kms.connect(g.creds('app'));
+  const key = (await app.createKey()).keyId;
+  const reader = await Kms.connect(g.creds('reader'));
+  assert.equal((await reader.describeKey({ keyId: key })).keyId, key);
+  await assert.rejects(reader.encrypt({ keyId: key, plaintext: enc.encode('x') }), (e) => e instanceof AccessDeniedError && e.code === 'Forbidden.NoPermission');
+  const wrong = await Kms.connect({ ...g.creds('app'), accessKeySecret: 'wrong' });
+  await assert.rejects(wrong.listKeys(), (e) => e instanceof AccessDeniedError && e.code === 'SignatureDoesNotMatch');
+  const nobody = await Kms.connect({ ...g.creds('app'), accessKeyId: 'LTAInobody' });
+  await assert.rejects(nobody.listKeys(), (e) => e instanceof AccessDeniedError && e.code.startsWith('InvalidAccessKeyId'));
+});
+
+test('AssumeRole\'s temporary credentials: decrypt only, a forged token refused', async () => {
+  const app = await Kms.connect(g.creds('app'));
+  const key = (await app.createKey()).keyId;
+  const msg = await app.encryptEnvelope({ keyIds: [key], plaintext: enc.encode('for the page') });
+  const ops = await Kms.connect(g.creds('ops'));
+  const c = (await ops.call('AssumeRole', { RoleArn: g.roleArn, RoleSessionName: 'tab-1', DurationSeconds: 900 })).Credentials;
+  const page = await Kms.connect({ endpoint: g.url, accessKeyId: c.AccessKeyId, accessKeySecret: c.AccessKeySecret, securityToken: c.SecurityToken });
+  assert.equal(new TextDecoder().decode((await page.decryptEnvelope({ ciphertext: msg })).plaintext), 'for the page');
+  await assert.rejects(page.encrypt({ keyId: key, plaintext: enc.encode('no') }), AccessDeniedError);
+  await assert.rejects(page.createKey(), AccessDeniedError);
+  const forged = await Kms.connect({ endpoint: g.url, accessKeyId: c.AccessKeyId, accessKeySecret: c.AccessKeySecret, securityToken: c.SecurityToken.slice(0, -4) + 'AAAA' });
+  await assert.rejects(forged.decryptEnvelope({ ciphertext: msg }), AccessDeniedError);
+});
+
+test('a gateway that is not there, or a bad endpoint, is a clear error', async () => {
+  const gone = await Kms.connect({ endpoint: 'http://127.0.0.1:9', accessKeyId: 'a', accessKeySecret: 'b', timeoutMs: 5000 });
+  await assert.rejects(gone.describeKey({ keyId: 'k' }), (e) => e instanceof BackendError && e.code === 'Rejected.BackendUnavailable');
+  for (const endpoint of ['kms.example', 'ftp://h', 'https://h/path']) {
+    await assert.rejects(Kms.connect({ endpoint, accessKeyId: 'a', accessKeySecret: 'b' }), (e) => e instanceof InvalidParameterError && e.code === 'InvalidParameter.Endpoint');
+  }
+  await assert.rejects(Kms.connect({ endpoint: g.url, accessKeySecret: 'b' }), (e) => e.code === 'InvalidParameter.AccessKeyId');
+});
