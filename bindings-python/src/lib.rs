@@ -455,8 +455,14 @@ impl Kms {
     }
 
     /// Acts as `principal` (an ARN; `owner` for the store's owner).
-    fn act_as(&self, principal: &str) {
+    fn act_as(&self, principal: &str) -> PyResult<()> {
+        if self.inner.is_connected() {
+            return Err(to_pyerr(strongroom::Error::Unsupported(
+                "a connected Kms acts as the credentials it was connected with",
+            )));
+        }
         self.inner.act_as(strongroom::api::Caller::new(principal));
+        Ok(())
     }
 
     /// Any action by Alibaba's name; `params_json` is its wire parameters (a JSON

@@ -683,8 +683,14 @@ impl NativeKms {
 
     /// Acts as `principal` (an ARN, or `owner`).
     #[wasm_bindgen(js_name = actAs)]
-    pub fn act_as(&self, principal: String) {
+    pub fn act_as(&self, principal: String) -> Result<(), JsValue> {
+        if self.inner.is_connected() {
+            return Err(js_err(&Error::Unsupported(
+                "a connected Kms acts as the credentials it was connected with",
+            )));
+        }
         self.inner.act_as(strongroom::api::Caller::new(principal));
+        Ok(())
     }
 
     /// Installs `hook` (or removes it, with `undefined`): called after every action

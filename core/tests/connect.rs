@@ -780,3 +780,33 @@ fn store_operations_are_refused_on_a_connected_kms() {
         assert_eq!(e.code(), "InvalidParameter.Endpoint");
     }
 }
+
+#[test]
+fn a_hook_hears_each_connected_call_as_the_client_saw_it() {
+    struct Rec(Mutex<Vec<(String, Option<String>)>>);
+    impl strongroom::api::CallHook for Rec {
+        fn record(&self, r: &strongroom::api::CallRecord<'_>) {
+            self.0.lock().unwrap().push((
+                r.action.name().to_string(),
+                r.outcome.err().map(|e| e.code().to_string()),
+            ));
+        }
+    }
+    let (c, _) = pair();
+    let rec = Arc::new(Rec(Mutex::new(Vec::new())));
+    c.set_call_hook(Some(rec.clone()));
+    let k = block_on(c.create_key(Default::default())).unwrap().key_id;
+    assert!(block_on(c.describe_key("nope")).is_err());
+    block_on(c.describe_key(&k)).unwrap();
+    assert_eq!(
+        *rec.0.lock().unwrap(),
+        vec![
+            ("CreateKey".to_string(), None),
+            (
+                "DescribeKey".to_string(),
+                Some("Forbidden.KeyNotFound".to_string())
+            ),
+            ("DescribeKey".to_string(), None),
+        ]
+    );
+}

@@ -133,8 +133,26 @@ impl Kms {
     pub async fn call(&self, caller: &Caller, request: Request) -> Result<Response> {
         #[cfg(feature = "wire")]
         if let Some(c) = &self.remote {
-            // Boxed: the connected path's future stays out of every embedded call's.
-            return Box::pin(self.call_remote(c, request)).await;
+            // Authorisation and audit happen in the gateway; a hook here is told each
+            // call's outcome as the client saw it (no resources: the gateway resolved
+            // them). Boxed: the connected path's future stays out of every embedded
+            // call's.
+            let action = request.action();
+            let out = Box::pin(self.call_remote(c, request)).await;
+            if let Some(h) = self.call_hook.lock().clone() {
+                let request_id = match &out {
+                    Err(Error::Remote(r)) => r.request_id.clone().unwrap_or_default(),
+                    _ => String::new(),
+                };
+                h.record(&CallRecord {
+                    caller,
+                    request_id: &request_id,
+                    action,
+                    resources: &[],
+                    outcome: out.as_ref().map(|_| ()),
+                });
+            }
+            return out;
         }
         let hook = self.call_hook.lock().clone();
         let trail = self.audit.lock().clone();
