@@ -673,6 +673,7 @@ pub struct RemoteError {
 }
 
 /// Every error family [`Error::kind`] names.
+#[cfg(feature = "wire")]
 pub const KINDS: &[&str] = &[
     "InvalidParameter",
     "KeyNotFound",
@@ -690,6 +691,7 @@ pub const KINDS: &[&str] = &[
 /// The family of a code the gateway itself answers (it sends no `Kind`): signature
 /// and credential codes are AccessDenied, malformed requests InvalidParameter, a
 /// 503 Backend, anything else Rejected.
+#[cfg(feature = "wire")]
 #[must_use]
 pub fn kind_of_gateway_code(code: &str, status: u16) -> &'static str {
     let prefix = code.split('.').next().unwrap_or_default();
