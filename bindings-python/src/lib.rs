@@ -96,6 +96,24 @@ impl Transport for PyTransport {
     }
 }
 
+/// (address, token, mount, key prefix, CA file) of an OpenBao / Vault transit engine.
+type TransitArgs = (String, String, String, String, Option<std::path::PathBuf>);
+
+fn transit_for(t: TransitArgs) -> PyResult<Arc<dyn KeyBackend>> {
+    let (address, token, mount, key_prefix, ca_file) = t;
+    let mut cfg = strongroom::backend::transit::TransitConfig::new(
+        address,
+        strongroom::SecretBytes::new(token.into_bytes()),
+    );
+    cfg.mount = mount;
+    cfg.key_prefix = key_prefix;
+    let opts = strongroom_gateway::client::ClientOptions {
+        ca_file,
+        timeout: None,
+    };
+    strongroom_gateway::client::transit_backend(cfg, &opts).map_err(to_pyerr)
+}
+
 fn backend_for(
     py: Python<'_>,
     transport: Option<Py<PyAny>>,
@@ -342,7 +360,8 @@ impl Kms {
     /// Opens the store at `path`; its audit trail is `<path>.audit` at `audit_level`
     /// (the store's own level wins once SetAuditLevel ran; `off` attaches nothing).
     #[staticmethod]
-    #[pyo3(signature = (path, passphrase, transport=None, audit_level="management", audit_strict=false, pkcs11=None))]
+    #[pyo3(signature = (path, passphrase, transport=None, audit_level="management", audit_strict=false, pkcs11=None, transit=None))]
+    #[allow(clippy::too_many_arguments)]
     fn open(
         py: Python<'_>,
         path: std::path::PathBuf,
@@ -351,8 +370,21 @@ impl Kms {
         audit_level: &str,
         audit_strict: bool,
         pkcs11: Option<(std::path::PathBuf, String, String, usize)>,
+        transit: Option<TransitArgs>,
     ) -> PyResult<Self> {
+        if [transport.is_some(), pkcs11.is_some(), transit.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count()
+            > 1
+        {
+            return Err(to_pyerr(strongroom::Error::InvalidParameter {
+                name: "Transit",
+                reason: "give one of transport, pkcs11 and transit".into(),
+            }));
+        }
         let backend = match pkcs11 {
+            None if transit.is_some() => transit.map(transit_for).transpose()?,
             None => backend_for(py, transport)?,
             Some(_) if transport.is_some() => {
                 return Err(to_pyerr(strongroom::Error::InvalidParameter {
@@ -499,9 +531,22 @@ impl Kms {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (transport=None))]
-    fn memory(py: Python<'_>, transport: Option<Py<PyAny>>) -> PyResult<Self> {
-        let backend = backend_for(py, transport)?;
+    #[pyo3(signature = (transport=None, transit=None))]
+    fn memory(
+        py: Python<'_>,
+        transport: Option<Py<PyAny>>,
+        transit: Option<TransitArgs>,
+    ) -> PyResult<Self> {
+        let backend = match transit {
+            Some(_) if transport.is_some() => {
+                return Err(to_pyerr(strongroom::Error::InvalidParameter {
+                    name: "Transit",
+                    reason: "give a transport or a transit engine, not both".into(),
+                }));
+            }
+            Some(t) => Some(transit_for(t)?),
+            None => backend_for(py, transport)?,
+        };
         let kms = py
             .detach(|| pollster::block_on(CoreKms::memory(Env::system(), backend)))
             .map_err(to_pyerr)?;

@@ -266,15 +266,16 @@ impl Storage for JsStorage {
     }
 }
 
-/// The HTTP client of a connected Kms: the facade's `post(url, headers, body)`, a
-/// `Promise<{ status, body }>` over the platform's `fetch` (npm/src/api.ts). A
-/// rejection (network down, CORS refused, timeout) is `Rejected.BackendUnavailable`.
+/// The HTTP client of a connected Kms and of the transit backend: the facade's
+/// `send(method, url, headers, body)`, a `Promise<{ status, body }>` over the
+/// platform's `fetch` (npm/src/api.ts). A rejection (network down, CORS refused,
+/// timeout) is `Rejected.BackendUnavailable`.
 struct JsHttp {
-    post: Function,
+    send: Function,
 }
 
 impl strongroom::HttpClient for JsHttp {
-    fn post<'a>(
+    fn send<'a>(
         &'a self,
         r: strongroom::HttpRequest,
     ) -> BoxFuture<'a, strongroom::Result<strongroom::HttpResponse>> {
@@ -289,11 +290,16 @@ impl strongroom::HttpClient for JsHttp {
                     .and_then(|m| m.as_string())
                     .or_else(|| e.as_string())
                     .unwrap_or_else(|| "the request failed".into());
-                Error::BackendUnavailable(format!("the gateway {} cannot be reached: {msg}", r.url))
+                Error::BackendUnavailable(format!("{} cannot be reached: {msg}", r.url))
             };
-            let args = Array::of3(&r.url.as_str().into(), &headers, &bytes(&r.body));
+            let args = Array::of4(
+                &r.method.into(),
+                &r.url.as_str().into(),
+                &headers,
+                &bytes(&r.body),
+            );
             let p = self
-                .post
+                .send
                 .apply(&JsValue::NULL, &args)
                 .map_err(|e| down(&e))?;
             let out = JsFuture::from(Promise::resolve(&p))
@@ -409,22 +415,54 @@ impl strongroom::PlatformAsym for JsPlatformAsym {
 /// The backend for a new instance: remote over `transport`, else the software
 /// backend, with `platform` (a JsPlatformAsym object) running RSA / P-256 private-key
 /// operations when given.
+/// The key backend a JS `transport` argument asks for: none (the software backend,
+/// with WebCrypto for private-key operations when `platform` offers it), a function
+/// (the wire protocol to a BackendServer), or `{ address, token, mount, keyPrefix,
+/// send }` (an OpenBao / Vault transit engine over the facade's `fetch`).
 async fn backend_for(
-    transport: Option<Function>,
+    transport: JsValue,
     platform: JsValue,
 ) -> Result<Option<Arc<dyn KeyBackend>>, JsValue> {
-    match transport {
-        None => Ok(JsPlatformAsym::from_js(&platform).map(|p| {
+    if transport.is_undefined() || transport.is_null() {
+        return Ok(JsPlatformAsym::from_js(&platform).map(|p| {
             Arc::new(SoftwareBackend::new(env()).with_platform_asym(Arc::new(p)))
                 as Arc<dyn KeyBackend>
-        })),
-        Some(f) => {
-            let b = RemoteBackend::connect(Arc::new(JsTransport(f)))
-                .await
-                .map_err(|e| js_err(&e))?;
-            Ok(Some(Arc::new(b)))
-        }
+        }));
     }
+    if let Some(f) = transport.dyn_ref::<Function>() {
+        let b = RemoteBackend::connect(Arc::new(JsTransport(f.clone())))
+            .await
+            .map_err(|e| js_err(&e))?;
+        return Ok(Some(Arc::new(b)));
+    }
+    let get = |k: &str| {
+        Reflect::get(&transport, &k.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let send = Reflect::get(&transport, &"send".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or_else(|| {
+            js_err(&Error::InvalidParameter {
+                name: "Transit",
+                reason: "needs a send function".into(),
+            })
+        })?;
+    let mut cfg = strongroom::backend::transit::TransitConfig::new(
+        get("address").unwrap_or_default(),
+        SecretBytes::from_slice(get("token").unwrap_or_default().as_bytes()),
+    );
+    if let Some(m) = get("mount") {
+        cfg.mount = m;
+    }
+    if let Some(p) = get("keyPrefix") {
+        cfg.key_prefix = p;
+    }
+    let b =
+        strongroom::backend::transit::TransitBackend::new(cfg, Arc::new(JsHttp { send }), env())
+            .map_err(|e| js_err(&e))?;
+    Ok(Some(Arc::new(b)))
 }
 
 /// A JS function told of every call (see `NativeKms::setCallHook`).
@@ -731,13 +769,13 @@ impl NativeKms {
 
     /// A Kms whose actions run in the strongroom gateway at `url` (Kms::connect),
     /// signed with the AccessKey pair (and STS `security_token`) and sent through
-    /// `post` (JsHttp).
+    /// `send` (JsHttp).
     pub fn connect(
         url: String,
         access_key_id: String,
         access_key_secret: String,
         security_token: Option<String>,
-        post: Function,
+        send: Function,
     ) -> Result<JsValue, JsValue> {
         promise(async move {
             let endpoint = strongroom::Endpoint {
@@ -746,7 +784,7 @@ impl NativeKms {
                 access_key_secret: SecretBytes::from_slice(access_key_secret.as_bytes()),
                 security_token: security_token.map(|t| SecretBytes::from_slice(t.as_bytes())),
             };
-            let kms = Kms::connect(env(), endpoint, Arc::new(JsHttp { post }))
+            let kms = Kms::connect(env(), endpoint, Arc::new(JsHttp { send }))
                 .await
                 .map_err(|e| js_err(&e))?;
             Ok(NativeKms {
@@ -759,7 +797,7 @@ impl NativeKms {
     /// An in-memory instance; `transport` sends master-key operations over the wire
     /// protocol; `platform` (see JsPlatformAsym) runs RSA / P-256 private-key
     /// operations on WebCrypto.
-    pub fn memory(transport: Option<Function>, platform: JsValue) -> Result<JsValue, JsValue> {
+    pub fn memory(transport: JsValue, platform: JsValue) -> Result<JsValue, JsValue> {
         promise(async move {
             let backend = backend_for(transport, platform).await?;
             let kms = Kms::memory(env(), backend).await.map_err(|e| js_err(&e))?;
@@ -779,7 +817,7 @@ impl NativeKms {
         image: Option<Vec<u8>>,
         passphrase: String,
         save: Option<Function>,
-        transport: Option<Function>,
+        transport: JsValue,
         append: Option<Function>,
         sync: Option<Function>,
         backup: Option<Vec<u8>>,

@@ -700,11 +700,63 @@ fn passphrase() -> Result<Passphrase, Error> {
 /// The key backend: a PKCS#11 token when STRONGROOM_PKCS11_MODULE names a module
 /// (with STRONGROOM_PKCS11_TOKEN, its label, and the PIN from STRONGROOM_PKCS11_PIN,
 /// the file STRONGROOM_PKCS11_PIN_FILE names, or a prompt), else the software backend.
+/// Master keys in an OpenBao / Vault transit engine: STRONGROOM_TRANSIT_ADDR, the
+/// token from STRONGROOM_TRANSIT_TOKEN or _TOKEN_FILE, and optionally _MOUNT,
+/// _KEY_PREFIX and _CA_FILE.
+fn transit_backend(address: String) -> Result<Arc<dyn strongroom::KeyBackend>, Error> {
+    let bad = |reason: String| Error::InvalidParameter {
+        name: "Transit",
+        reason,
+    };
+    let token = if let Ok(t) = std::env::var("STRONGROOM_TRANSIT_TOKEN")
+        && !t.is_empty()
+    {
+        t
+    } else if let Some(f) = std::env::var_os("STRONGROOM_TRANSIT_TOKEN_FILE") {
+        std::fs::read_to_string(&f)
+            .map_err(|e| bad(format!("cannot read STRONGROOM_TRANSIT_TOKEN_FILE: {e}")))?
+            .trim()
+            .to_string()
+    } else {
+        return Err(bad(
+            "set STRONGROOM_TRANSIT_TOKEN or STRONGROOM_TRANSIT_TOKEN_FILE".into(),
+        ));
+    };
+    let mut cfg = strongroom::backend::transit::TransitConfig::new(
+        address,
+        strongroom::SecretBytes::new(token.into_bytes()),
+    );
+    if let Ok(m) = std::env::var("STRONGROOM_TRANSIT_MOUNT")
+        && !m.is_empty()
+    {
+        cfg.mount = m;
+    }
+    if let Ok(p) = std::env::var("STRONGROOM_TRANSIT_KEY_PREFIX") {
+        cfg.key_prefix = p;
+    }
+    let opts = strongroom_gateway::client::ClientOptions {
+        ca_file: std::env::var_os("STRONGROOM_TRANSIT_CA_FILE")
+            .filter(|f| !f.is_empty())
+            .map(Into::into),
+        timeout: None,
+    };
+    strongroom_gateway::client::transit_backend(cfg, &opts)
+}
+
 fn key_backend() -> Result<Option<Arc<dyn strongroom::KeyBackend>>, Error> {
+    let transit = std::env::var("STRONGROOM_TRANSIT_ADDR")
+        .ok()
+        .filter(|a| !a.is_empty());
     let Some(module) = std::env::var_os("STRONGROOM_PKCS11_MODULE").filter(|m| !m.is_empty())
     else {
-        return Ok(None);
+        return transit.map(transit_backend).transpose();
     };
+    if transit.is_some() {
+        return Err(Error::InvalidParameter {
+            name: "Transit",
+            reason: "set STRONGROOM_PKCS11_MODULE or STRONGROOM_TRANSIT_ADDR, not both".into(),
+        });
+    }
     let bad = |reason: String| Error::InvalidParameter {
         name: "Pkcs11",
         reason,

@@ -380,6 +380,8 @@ impl Error {
                 "Status" => "InvalidParameter.Status",
                 "AuditLevel" => "InvalidParameter.AuditLevel",
                 "Endpoint" => "InvalidParameter.Endpoint",
+                "Transit" => "InvalidParameter.Transit",
+                "Timeout" => "InvalidParameter.Timeout",
                 "AccessKeyId" => "InvalidParameter.AccessKeyId",
                 "SecurityToken" => "InvalidParameter.SecurityToken",
                 _ => "InvalidParameter",

@@ -43,6 +43,7 @@ pub mod vocab;
 
 pub use api::{Action, CallHook, CallRecord, Caller, Family, Request, Resource, Response, Target};
 pub use asym::{EncryptionAlgorithm, SignInput, SigningAlgorithm, WrappingAlgorithm};
+pub use backend::http::{HttpClient, HttpRequest, HttpResponse};
 pub use backend::{BoxFuture, KeyBackend, KeyHandle, MaybeSend, MaybeSendSync, PlatformAsym};
 pub use context::EncryptionContext;
 pub use env::{Clock, Entropy, Env};
@@ -55,7 +56,7 @@ pub use kms::*;
 pub use secret::SecretBytes;
 pub use service::asymmetric::*;
 #[cfg(feature = "wire")]
-pub use service::connect::{Endpoint, HttpClient, HttpRequest, HttpResponse};
+pub use service::connect::Endpoint;
 pub use service::import::*;
 pub use service::ram::*;
 pub use service::secret_cache::*;

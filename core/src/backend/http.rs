@@ -1,0 +1,52 @@
+//! The HTTP seam: what a runtime's HTTP client must do for the parts of the core that
+//! speak HTTP (a connected `Kms`, the transit backend). No HTTP code lives in the core.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::{BoxFuture, MaybeSendSync};
+use crate::error::Result;
+
+/// One HTTP request: a connected Kms's signed POST to its gateway, or a transit
+/// backend's call to OpenBao / Vault.
+pub struct HttpRequest {
+    /// `POST`, `GET` or `DELETE`.
+    pub method: &'static str,
+    /// The whole URL.
+    pub url: String,
+    /// Headers to send (lower-case names), besides `host`, which the client sets
+    /// from the URL (and `content-length`).
+    pub headers: Vec<(String, String)>,
+    /// The body (empty for GET and DELETE).
+    pub body: Vec<u8>,
+}
+
+impl core::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The body carries plaintext, data keys or secret values.
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer.
+pub struct HttpResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Sends one request and returns the answer, whatever its status: the runtime's HTTP
+/// client (`fetch` in JS, a native client elsewhere).
+pub trait HttpClient: MaybeSendSync {
+    /// Sends `request`.
+    ///
+    /// # Errors
+    /// `Rejected.BackendUnavailable` when the server cannot be reached (refused,
+    /// timed out, a TLS failure, a browser's CORS refusal).
+    fn send<'a>(&'a self, request: HttpRequest) -> BoxFuture<'a, Result<HttpResponse>>;
+}

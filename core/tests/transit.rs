@@ -1,0 +1,263 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! The transit backend beyond the conformance suite (core/tests/kms.rs runs that on
+//! it too): asymmetric keys signed and decrypted in OpenBao, public keys read from
+//! it, what it cannot do refused by name, deleted keys destroyed in the engine, a
+//! store opened without its engine, and an engine that refuses the token or is gone.
+#![cfg(any(feature = "aws-lc", feature = "rustcrypto-asym"))]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{PlainHttp, bao};
+use pollster::block_on;
+use strongroom::backend::transit::{TransitBackend, TransitConfig};
+use strongroom::storage::{KdfParams, MemoryStorage};
+use strongroom::{
+    AsymmetricDecryptRequest, AsymmetricEncryptRequest, AsymmetricSignRequest,
+    AsymmetricVerifyRequest, CreateKeyRequest, EncryptRequest, EncryptionAlgorithm, Env,
+    HttpClient, HttpRequest, KeySpec, KeyUsage, Kms, KmsOptions, RootSecret, SecretBytes,
+    SigningAlgorithm,
+};
+
+fn transit(env: &Env, token: &str, address: &str) -> Arc<dyn strongroom::KeyBackend> {
+    Arc::new(
+        TransitBackend::new(
+            TransitConfig::new(address, SecretBytes::from_slice(token.as_bytes())),
+            Arc::new(PlainHttp),
+            env.clone(),
+        )
+        .unwrap(),
+    )
+}
+
+fn open(
+    env: Env,
+    storage: Arc<MemoryStorage>,
+    backend: Option<Arc<dyn strongroom::KeyBackend>>,
+) -> strongroom::Result<Kms> {
+    block_on(Kms::open(KmsOptions {
+        env,
+        storage,
+        root: RootSecret::passphrase("transit"),
+        kdf: KdfParams::insecure_fast(),
+        backend,
+    }))
+}
+
+/// The names of the transit keys the engine holds now.
+fn transit_keys() -> Vec<String> {
+    let b = bao();
+    let a = block_on(PlainHttp.send(HttpRequest {
+        method: "GET",
+        url: format!("{}/v1/transit/keys?list=true", b.address),
+        headers: vec![("x-vault-token".into(), b.token.clone())],
+        body: Vec::new(),
+    }))
+    .unwrap();
+    if a.status == 404 {
+        return Vec::new();
+    }
+    let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    v["data"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn asymmetric_keys_live_and_work_in_the_engine() {
+    let env = common::env();
+    let b = bao();
+    let kms = open(
+        env.clone(),
+        Arc::new(MemoryStorage::new()),
+        Some(transit(&env, &b.token, &b.address)),
+    )
+    .unwrap();
+    let digest = strongroom::sha256(b"signed in OpenBao").to_vec();
+    for (spec, alg) in [
+        (KeySpec::Rsa2048, SigningAlgorithm::RsaPssSha256),
+        (KeySpec::Rsa3072, SigningAlgorithm::RsaPkcs1Sha256),
+        (KeySpec::EcP256, SigningAlgorithm::EcdsaSha256),
+    ] {
+        let k = block_on(kms.create_key(CreateKeyRequest {
+            key_spec: Some(spec),
+            key_usage: Some(KeyUsage::SignVerify),
+            ..Default::default()
+        }))
+        .unwrap()
+        .key_id;
+        let pk = block_on(kms.get_public_key(&k, None)).unwrap();
+        assert!(pk.public_key.starts_with("-----BEGIN PUBLIC KEY-----"));
+        let sig = block_on(kms.asymmetric_sign(AsymmetricSignRequest {
+            key_id: k.clone(),
+            key_version_id: None,
+            algorithm: alg,
+            digest: digest.clone(),
+        }))
+        .unwrap()
+        .value;
+        // Verified outside the engine, with the public key it gave.
+        assert!(
+            strongroom::asym::verify_input(
+                spec,
+                &pk.public_key_der,
+                alg,
+                strongroom::SignInput::Digest(&digest),
+                &sig
+            )
+            .unwrap(),
+            "{spec:?} {alg:?}"
+        );
+        let mut bad = sig.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        let v = block_on(kms.asymmetric_verify(AsymmetricVerifyRequest {
+            key_id: k,
+            key_version_id: None,
+            algorithm: alg,
+            digest: digest.clone(),
+            value: bad,
+        }));
+        assert!(!matches!(v, Ok(ref r) if r.value));
+    }
+    let rsa = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::Rsa2048),
+        key_usage: Some(KeyUsage::EncryptDecrypt),
+        ..Default::default()
+    }))
+    .unwrap()
+    .key_id;
+    let ct = block_on(kms.asymmetric_encrypt(AsymmetricEncryptRequest {
+        key_id: rsa.clone(),
+        key_version_id: None,
+        algorithm: EncryptionAlgorithm::RsaesOaepSha256,
+        plaintext: b"to the engine".to_vec(),
+    }))
+    .unwrap()
+    .ciphertext_blob;
+    let pt = block_on(kms.asymmetric_decrypt(AsymmetricDecryptRequest {
+        key_id: rsa.clone(),
+        key_version_id: None,
+        algorithm: EncryptionAlgorithm::RsaesOaepSha256,
+        ciphertext_blob: ct.clone(),
+    }))
+    .unwrap();
+    assert_eq!(pt.plaintext.expose(), b"to the engine");
+    let mut t = ct.clone();
+    t[5] ^= 1;
+    let e = block_on(kms.asymmetric_decrypt(AsymmetricDecryptRequest {
+        key_id: rsa.clone(),
+        key_version_id: None,
+        algorithm: EncryptionAlgorithm::RsaesOaepSha256,
+        ciphertext_blob: t,
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidCiphertext");
+    // What transit cannot do is refused by name, not attempted.
+    let e = block_on(kms.asymmetric_decrypt(AsymmetricDecryptRequest {
+        key_id: rsa,
+        key_version_id: None,
+        algorithm: EncryptionAlgorithm::RsaesOaepSha1,
+        ciphertext_blob: ct,
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.Unsupported");
+    let e = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::EcP256K),
+        key_usage: Some(KeyUsage::SignVerify),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.Unsupported");
+}
+
+#[test]
+fn deleted_keys_leave_the_engine_and_a_store_needs_its_engine() {
+    let clock = common::clock();
+    let env = Env::new(Arc::new(strongroom::env::OsEntropy), clock.clone());
+    let b = bao();
+    let storage = Arc::new(MemoryStorage::new());
+    let kms = open(
+        env.clone(),
+        storage.clone(),
+        Some(transit(&env, &b.token, &b.address)),
+    )
+    .unwrap();
+    let before = transit_keys().len();
+    let k = block_on(kms.create_key(Default::default())).unwrap().key_id;
+    block_on(kms.create_key_version(&k)).unwrap();
+    assert_eq!(
+        transit_keys().len(),
+        before + 2,
+        "one transit key per version"
+    );
+    let blob = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.clone(),
+        plaintext: b"x".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap()
+    .ciphertext_blob;
+    block_on(kms.close()).unwrap();
+    // Opened without the engine: the keys are named, not usable, and the error says where they are.
+    let plain = open(env.clone(), storage.clone(), None).unwrap();
+    let e = block_on(plain.decrypt(strongroom::DecryptRequest {
+        ciphertext_blob: blob.clone(),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.BackendUnavailable");
+    assert!(e.to_string().contains("transit"), "{e}");
+    block_on(plain.close()).unwrap();
+    // A token the engine refuses, and an engine that is not there.
+    let wrong = open(
+        env.clone(),
+        storage.clone(),
+        Some(transit(&env, "not-the-token", &b.address)),
+    )
+    .unwrap();
+    let e = block_on(wrong.decrypt(strongroom::DecryptRequest {
+        ciphertext_blob: blob.clone(),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.BackendUnavailable");
+    block_on(wrong.close()).unwrap();
+    let gone = open(
+        env.clone(),
+        storage.clone(),
+        Some(transit(&env, &b.token, "http://127.0.0.1:9")),
+    )
+    .unwrap();
+    let e = block_on(gone.decrypt(strongroom::DecryptRequest {
+        ciphertext_blob: blob.clone(),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.BackendUnavailable");
+    block_on(gone.close()).unwrap();
+    // Back with the engine: scheduled deletion, the window passes, both versions are destroyed there.
+    let kms = open(
+        env.clone(),
+        storage,
+        Some(transit(&env, &b.token, &b.address)),
+    )
+    .unwrap();
+    block_on(kms.schedule_key_deletion(&k, 7)).unwrap();
+    clock.advance(8 * 86_400_000);
+    let e = block_on(kms.describe_key(&k)).unwrap_err();
+    assert_eq!(e.code(), "Forbidden.KeyNotFound");
+    assert_eq!(
+        transit_keys().len(),
+        before,
+        "the engine no longer holds the key's versions"
+    );
+}
