@@ -989,6 +989,13 @@ impl Kms {
         self.backend.protection_level()
     }
 
+    /// Whether the key backend's operations leave the process (see
+    /// [`KeyBackend::out_of_process`]).
+    #[must_use]
+    pub fn backend_out_of_process(&self) -> bool {
+        self.backend.out_of_process()
+    }
+
     /// Closes the instance: waits for the change being written (if any), then
     /// releases the store (a file store's writer lock and handles) so another process
     /// or instance may open it. Every later call fails with `Rejected.StoreClosed`.

@@ -876,7 +876,7 @@ impl Gateway {
         // Mutations write the store (and fsync), and every call may wait on a backend
         // outside the process (an HSM): those run off the reactor's threads, under the
         // request timeout. Reads on the in-process software backend run in place.
-        let remote_backend = kms.protection_level() != strongroom::ProtectionLevel::Software;
+        let remote_backend = kms.backend_out_of_process();
         if action.mutates() || remote_backend {
             let job = tokio::task::spawn_blocking(move || {
                 pollster::block_on(kms.call_wire(&caller, action, &params))

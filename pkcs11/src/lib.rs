@@ -563,6 +563,10 @@ impl KeyBackend for Pkcs11Backend {
         ProtectionLevel::Hsm
     }
 
+    fn out_of_process(&self) -> bool {
+        true
+    }
+
     fn generate<'a>(&'a self, spec: KeySpec) -> BoxFuture<'a, Result<KeyHandle>> {
         Box::pin(async move { self.generate_now(spec) })
     }

@@ -72,6 +72,13 @@ pub trait KeyBackend: MaybeSendSync {
     /// The protection level keys made here have (`SOFTWARE` or `HSM`).
     fn protection_level(&self) -> ProtectionLevel;
 
+    /// Whether operations leave the process (a network service, a token's library
+    /// talking to a device or a server): a server runs such calls off its event loop,
+    /// under a timeout. False for the in-process software backend.
+    fn out_of_process(&self) -> bool {
+        false
+    }
+
     /// Generates material for one new key version.
     ///
     /// # Errors

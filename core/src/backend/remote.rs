@@ -145,6 +145,10 @@ impl KeyBackend for RemoteBackend {
         self.level
     }
 
+    fn out_of_process(&self) -> bool {
+        true
+    }
+
     fn generate<'a>(&'a self, spec: KeySpec) -> BoxFuture<'a, Result<KeyHandle>> {
         match default_usage(spec) {
             Ok(usage) => self.generate_for(spec, usage),

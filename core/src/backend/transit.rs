@@ -264,6 +264,10 @@ impl KeyBackend for TransitBackend {
         ProtectionLevel::Software
     }
 
+    fn out_of_process(&self) -> bool {
+        true
+    }
+
     fn generate<'a>(&'a self, spec: KeySpec) -> BoxFuture<'a, Result<KeyHandle>> {
         Box::pin(async move {
             let ty = key_type(spec)?;
