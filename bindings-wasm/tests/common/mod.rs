@@ -40,7 +40,7 @@ async fn wire(kms: &NativeKms, action: &str, params: &str) -> Result<serde_json:
 }
 
 async fn memory() -> NativeKms {
-    let k = settle(NativeKms::memory(None, JsValue::UNDEFINED))
+    let k = settle(NativeKms::memory(JsValue::UNDEFINED, JsValue::UNDEFINED))
         .await
         .unwrap();
     // wasm-bindgen hands back the exported class as a JS object: take it back.
@@ -181,7 +181,7 @@ pub async fn a_store_asking_argon2id_for_more_than_the_wasm_cap_is_refused() {
         Some(img),
         "pw".into(),
         None,
-        None,
+        JsValue::UNDEFINED,
         None,
         None,
         None,
