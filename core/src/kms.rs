@@ -1467,7 +1467,17 @@ impl Kms {
         usage: KeyUsage,
     ) -> Result<KeyVersion> {
         let version_id = ids::uuid_v4(&self.env)?;
-        let handle = self.backend.generate_for(spec, usage).await?;
+        // The primary version's handle, for backends that rotate in place (transit).
+        let current = self.state.lock().keys.get(key_id).and_then(|k| {
+            k.versions
+                .iter()
+                .find(|v| v.version_id == k.primary_version)
+                .map(|v| v.handle.clone())
+        });
+        let handle = match current {
+            Some(h) if !h.0.expose().is_empty() => self.backend.rotate(&h, spec, usage).await?,
+            _ => self.backend.generate_for(spec, usage).await?,
+        };
         let now = self.env.now();
         let kid = key_id.to_string();
         let vid = version_id.clone();

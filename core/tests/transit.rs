@@ -72,6 +72,20 @@ fn transit_keys() -> Vec<String> {
         .collect()
 }
 
+/// One transit key's description.
+fn transit_key(name: &str) -> serde_json::Value {
+    let b = bao();
+    let a = block_on(PlainHttp.send(HttpRequest {
+        method: "GET",
+        url: format!("{}/v1/transit/keys/{name}", b.address),
+        headers: vec![("x-vault-token".into(), b.token.clone())],
+        body: Vec::new(),
+    }))
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    v["data"].clone()
+}
+
 #[test]
 fn asymmetric_keys_live_and_work_in_the_engine() {
     let env = common::env();
@@ -128,6 +142,49 @@ fn asymmetric_keys_live_and_work_in_the_engine() {
         }));
         assert!(!matches!(v, Ok(ref r) if r.value));
     }
+    // A rotated signing key: version 2 is transit's version 2, with its own public key.
+    let ec = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::EcP256),
+        key_usage: Some(KeyUsage::SignVerify),
+        ..Default::default()
+    }))
+    .unwrap()
+    .key_id;
+    let v1 = block_on(kms.get_public_key(&ec, None)).unwrap();
+    let v2_id = block_on(kms.create_key_version(&ec))
+        .unwrap()
+        .key_version_id;
+    let v2 = block_on(kms.get_public_key(&ec, None)).unwrap();
+    assert_eq!(v2.key_version_id, v2_id);
+    assert_ne!(v1.public_key_der, v2.public_key_der, "a new key pair");
+    let sig = block_on(kms.asymmetric_sign(AsymmetricSignRequest {
+        key_id: ec.clone(),
+        key_version_id: None,
+        algorithm: SigningAlgorithm::EcdsaSha256,
+        digest: digest.clone(),
+    }))
+    .unwrap()
+    .value;
+    assert!(
+        strongroom::asym::verify_input(
+            KeySpec::EcP256,
+            &v2.public_key_der,
+            SigningAlgorithm::EcdsaSha256,
+            strongroom::SignInput::Digest(&digest),
+            &sig
+        )
+        .unwrap()
+    );
+    assert!(
+        !strongroom::asym::verify_input(
+            KeySpec::EcP256,
+            &v1.public_key_der,
+            SigningAlgorithm::EcdsaSha256,
+            strongroom::SignInput::Digest(&digest),
+            &sig
+        )
+        .unwrap()
+    );
     let rsa = block_on(kms.create_key(CreateKeyRequest {
         key_spec: Some(KeySpec::Rsa2048),
         key_usage: Some(KeyUsage::EncryptDecrypt),
@@ -193,11 +250,19 @@ fn deleted_keys_leave_the_engine_and_a_store_needs_its_engine() {
     .unwrap();
     let before = transit_keys().len();
     let k = block_on(kms.create_key(Default::default())).unwrap().key_id;
+    let old_blob = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.clone(),
+        plaintext: b"v1".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap()
+    .ciphertext_blob;
     block_on(kms.create_key_version(&k)).unwrap();
+    // A strongroom key is one transit key; its new version is transit's version 2.
     assert_eq!(
         transit_keys().len(),
-        before + 2,
-        "one transit key per version"
+        before + 1,
+        "one transit key per strongroom key"
     );
     let blob = block_on(kms.encrypt(EncryptRequest {
         key_id: k.clone(),
@@ -206,6 +271,20 @@ fn deleted_keys_leave_the_engine_and_a_store_needs_its_engine() {
     }))
     .unwrap()
     .ciphertext_blob;
+    let latest: Vec<u64> = transit_keys()
+        .iter()
+        .map(|n| transit_key(n)["latest_version"].as_u64().unwrap())
+        .collect();
+    assert!(latest.contains(&2), "{latest:?}");
+    // Both versions decrypt: each blob names its version, each version its transit one.
+    for (b, want) in [(&old_blob, &b"v1"[..]), (&blob, &b"x"[..])] {
+        let d = block_on(kms.decrypt(strongroom::DecryptRequest {
+            ciphertext_blob: b.clone(),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(d.plaintext.expose(), want);
+    }
     block_on(kms.close()).unwrap();
     // Opened without the engine: the keys are named, not usable, and the error says where they are.
     let plain = open(env.clone(), storage.clone(), None).unwrap();

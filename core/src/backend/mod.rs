@@ -100,6 +100,22 @@ pub trait KeyBackend: MaybeSendSync {
         self.generate(spec)
     }
 
+    /// Material for a key's next version, given its current primary version's handle:
+    /// backends that version keys themselves (transit) rotate that key; the default
+    /// makes a fresh one ([`KeyBackend::generate_for`]).
+    ///
+    /// # Errors
+    /// As [`KeyBackend::generate`].
+    fn rotate<'a>(
+        &'a self,
+        current: &'a KeyHandle,
+        spec: KeySpec,
+        usage: crate::vocab::KeyUsage,
+    ) -> BoxFuture<'a, Result<KeyHandle>> {
+        let _ = current;
+        self.generate_for(spec, usage)
+    }
+
     /// AES-GCM encryption under the key version, with a fresh nonce chosen here.
     ///
     /// # Errors

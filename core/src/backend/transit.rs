@@ -7,7 +7,9 @@
 //! runtime's ([`HttpClient`]: `fetch` in JS, a native client elsewhere), so the same
 //! backend serves native programs, Python, Node and browsers.
 //!
-//! A handle is `TRN\x01` ‖ the transit key's name (`<prefix><uuid>`); the engine's
+//! A strongroom key is one transit key: CreateKeyVersion (and automatic rotation)
+//! rotates it, so strongroom's versions are transit's. A handle is `TRN\x01` ‖ the
+//! transit key's name (`<prefix><uuid>`) ‖ `:v<N>` for version N ≥ 2; the engine's
 //! address, mount and token are the backend's, so a store moves with its engine.
 
 use alloc::boxed::Box;
@@ -36,7 +38,8 @@ pub struct TransitConfig {
     /// `https://host:port` (or `http://` on loopback) of OpenBao / Vault.
     pub address: String,
     /// The token (`X-Vault-Token`); it needs create, update, read and delete on
-    /// `<mount>/keys/<prefix>*` and update on `<mount>/{encrypt,decrypt,sign}/<prefix>*`.
+    /// `<mount>/keys/<prefix>*` (and its `config` and `rotate`), and update on
+    /// `<mount>/{encrypt,decrypt,sign}/<prefix>*`.
     pub token: SecretBytes,
     /// The transit engine's mount path (default `transit`).
     pub mount: String,
@@ -150,19 +153,36 @@ impl TransitBackend {
         })
     }
 
-    fn name<'h>(&self, handle: &'h KeyHandle) -> Result<&'h str> {
-        let name = handle
+    /// The transit key and version a handle names (`TRN\x01` name, `:v<N>` for N ≥ 2).
+    fn key<'h>(&self, handle: &'h KeyHandle) -> Result<(&'h str, u32)> {
+        let other = || {
+            Error::BackendUnavailable(
+                "this key was not made by a transit backend: open the store with the backend that made it".into(),
+            )
+        };
+        let text = handle
             .0
             .expose()
             .strip_prefix(HANDLE_PREFIX)
             .and_then(|n| core::str::from_utf8(n).ok())
-            .filter(|n| name_ok(n))
-            .ok_or_else(|| {
-                Error::BackendUnavailable(
-                    "this key was not made by a transit backend: open the store with the backend that made it".into(),
-                )
-            })?;
-        Ok(name)
+            .ok_or_else(other)?;
+        let (name, version) = match text.rsplit_once(":v") {
+            Some((n, v)) => (n, v.parse::<u32>().map_err(|_| other())?),
+            None => (text, 1),
+        };
+        if !name_ok(name) || version == 0 {
+            return Err(other());
+        }
+        Ok((name, version))
+    }
+
+    fn handle(name: &str, version: u32) -> KeyHandle {
+        let mut h = HANDLE_PREFIX.to_vec();
+        h.extend_from_slice(name.as_bytes());
+        if version > 1 {
+            h.extend_from_slice(format!(":v{version}").as_bytes());
+        }
+        KeyHandle(SecretBytes::new(h))
     }
 
     /// One request to the engine; its `data` on success. `decrypting`: an
@@ -231,17 +251,19 @@ impl TransitBackend {
         )))
     }
 
-    /// `vault:v1:<base64>` → the bytes.
-    fn unwrap_vault(v: &Value, field: &str) -> Result<Vec<u8>> {
+    /// `vault:v<version>:<base64>` → the bytes.
+    fn unwrap_vault(v: &Value, field: &str, version: u32) -> Result<Vec<u8>> {
         let s = v
             .get(field)
             .and_then(Value::as_str)
             .ok_or(Error::BackendProtocol(
                 "the transit engine's answer lacks a field",
             ))?;
-        let b64 = s.strip_prefix("vault:v1:").ok_or(Error::BackendProtocol(
-            "the transit engine answered another key version",
-        ))?;
+        let b64 = s
+            .strip_prefix(&format!("vault:v{version}:"))
+            .ok_or(Error::BackendProtocol(
+                "the transit engine answered another key version",
+            ))?;
         Base64::decode_vec(b64)
             .map_err(|_| Error::BackendProtocol("the transit engine's answer is not base64"))
     }
@@ -279,9 +301,7 @@ impl KeyBackend for TransitBackend {
                 false,
             )
             .await?;
-            let mut h = HANDLE_PREFIX.to_vec();
-            h.extend_from_slice(name.as_bytes());
-            Ok(KeyHandle(SecretBytes::new(h)))
+            Ok(Self::handle(&name, 1))
         })
     }
 
@@ -292,9 +312,10 @@ impl KeyBackend for TransitBackend {
         aad: &'a [u8],
     ) -> BoxFuture<'a, Result<Sealed>> {
         Box::pin(async move {
-            let name = self.name(handle)?;
+            let (name, version) = self.key(handle)?;
             let mut body = Map::new();
             body.insert("plaintext".into(), Base64::encode_string(plaintext).into());
+            body.insert("key_version".into(), version.into());
             if !aad.is_empty() {
                 body.insert("associated_data".into(), Base64::encode_string(aad).into());
             }
@@ -306,7 +327,7 @@ impl KeyBackend for TransitBackend {
                     false,
                 )
                 .await?;
-            let raw = Self::unwrap_vault(&d, "ciphertext")?;
+            let raw = Self::unwrap_vault(&d, "ciphertext", version)?;
             // nonce (12) ‖ ciphertext ‖ tag (16), as transit lays out AES-GCM.
             if raw.len() < 12 + 16 {
                 return Err(Error::BackendProtocol(
@@ -331,14 +352,14 @@ impl KeyBackend for TransitBackend {
         aad: &'a [u8],
     ) -> BoxFuture<'a, Result<SecretBytes>> {
         Box::pin(async move {
-            let name = self.name(handle)?;
+            let (name, version) = self.key(handle)?;
             let mut raw = Vec::with_capacity(12 + ciphertext.len());
             raw.extend_from_slice(nonce);
             raw.extend_from_slice(ciphertext);
             let mut body = Map::new();
             body.insert(
                 "ciphertext".into(),
-                format!("vault:v1:{}", Base64::encode_string(&raw)).into(),
+                format!("vault:v{version}:{}", Base64::encode_string(&raw)).into(),
             );
             if !aad.is_empty() {
                 body.insert("associated_data".into(), Base64::encode_string(aad).into());
@@ -355,19 +376,59 @@ impl KeyBackend for TransitBackend {
         })
     }
 
+    fn rotate<'a>(
+        &'a self,
+        current: &'a KeyHandle,
+        spec: KeySpec,
+        _usage: crate::vocab::KeyUsage,
+    ) -> BoxFuture<'a, Result<KeyHandle>> {
+        Box::pin(async move {
+            key_type(spec)?;
+            let (name, _) = self.key(current)?;
+            let d = self
+                .send("POST", &format!("keys/{name}/rotate"), None, false)
+                .await?;
+            let latest = d
+                .get("latest_version")
+                .and_then(Value::as_u64)
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or(Error::BackendProtocol(
+                    "the transit engine did not say the new version",
+                ))?;
+            Ok(Self::handle(name, latest))
+        })
+    }
+
+    /// Deletes the transit key (with every version: strongroom deletes whole keys, and
+    /// each version's call after the first finds it gone).
     fn destroy<'a>(&'a self, handle: &'a KeyHandle) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let name = self.name(handle)?;
-            self.send(
-                "POST",
-                &format!("keys/{name}/config"),
-                Some(json!({"deletion_allowed": true})),
-                false,
-            )
-            .await?;
-            self.send("DELETE", &format!("keys/{name}"), None, false)
-                .await?;
-            Ok(())
+            let (name, _) = self.key(handle)?;
+            let gone = |e: &Error| {
+                let m = e.to_string();
+                m.contains("HTTP 404") || m.contains("no existing key") || m.contains("not found")
+            };
+            match self
+                .send(
+                    "POST",
+                    &format!("keys/{name}/config"),
+                    Some(json!({"deletion_allowed": true})),
+                    false,
+                )
+                .await
+            {
+                Err(e) if gone(&e) => return Ok(()),
+                other => {
+                    other?;
+                }
+            }
+            match self
+                .send("DELETE", &format!("keys/{name}"), None, false)
+                .await
+            {
+                Err(e) if gone(&e) => Ok(()),
+                other => other.map(|_| ()),
+            }
         })
     }
 
@@ -381,13 +442,13 @@ impl KeyBackend for TransitBackend {
         _spec: KeySpec,
     ) -> BoxFuture<'a, Result<Vec<u8>>> {
         Box::pin(async move {
-            let name = self.name(handle)?;
+            let (name, version) = self.key(handle)?;
             let d = self
                 .send("GET", &format!("keys/{name}"), None, false)
                 .await?;
             let pem = d
                 .get("keys")
-                .and_then(|k| k.get("1"))
+                .and_then(|k| k.get(version.to_string().as_str()))
                 .and_then(|k| k.get("public_key"))
                 .and_then(Value::as_str)
                 .filter(|p| !p.is_empty())
@@ -410,9 +471,10 @@ impl KeyBackend for TransitBackend {
         digest: &'a [u8],
     ) -> BoxFuture<'a, Result<Vec<u8>>> {
         Box::pin(async move {
-            let name = self.name(handle)?;
+            let (name, version) = self.key(handle)?;
             let mut body = Map::new();
             body.insert("input".into(), Base64::encode_string(digest).into());
+            body.insert("key_version".into(), version.into());
             body.insert("prehashed".into(), true.into());
             body.insert("hash_algorithm".into(), "sha2-256".into());
             match alg {
@@ -435,7 +497,7 @@ impl KeyBackend for TransitBackend {
                     false,
                 )
                 .await?;
-            Self::unwrap_vault(&d, "signature")
+            Self::unwrap_vault(&d, "signature", version)
         })
     }
 
@@ -452,9 +514,10 @@ impl KeyBackend for TransitBackend {
                     "the transit engine decrypts RSAES_OAEP_SHA_256 only (no OAEP with SHA-1)",
                 ));
             }
-            let name = self.name(handle)?;
-            let body =
-                json!({"ciphertext": format!("vault:v1:{}", Base64::encode_string(ciphertext))});
+            let (name, version) = self.key(handle)?;
+            let body = json!({
+                "ciphertext": format!("vault:v{version}:{}", Base64::encode_string(ciphertext))
+            });
             let d = self
                 .send("POST", &format!("decrypt/{name}"), Some(body), true)
                 .await?;
