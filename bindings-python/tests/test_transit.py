@@ -84,6 +84,8 @@ def test_keys_live_in_the_engine(engine, tmp_path):
 
 def test_what_transit_lacks_is_refused_by_name(engine):
     kms = Kms.memory(transit=engine)
+    specs = [k["Name"] for k in kms.describe_service()["KeySpecs"]["KeySpec"]]
+    assert specs == ["Aliyun_AES_256", "Aliyun_AES_128", "RSA_2048", "RSA_3072", "RSA_4096", "EC_P256"]
     with pytest.raises(RejectedError) as e:
         kms.create_key(key_spec="Aliyun_AES_192")
     assert e.value.code == "Rejected.Unsupported"

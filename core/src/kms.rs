@@ -1312,6 +1312,11 @@ impl Kms {
             ));
         }
         let origin = req.origin.unwrap_or(Origin::AliyunKms);
+        if origin != Origin::External && !self.backend.key_specs().contains(&spec) {
+            return Err(Error::Unsupported(
+                "this store's key backend does not make keys of this KeySpec (DescribeService lists the ones it does)",
+            ));
+        }
         if origin == Origin::External
             && (!self.backend.supports_import() || !crate::asym::AVAILABLE)
         {

@@ -26,14 +26,10 @@ use strongroom::{
 };
 
 fn transit(env: &Env, token: &str, address: &str) -> Arc<dyn strongroom::KeyBackend> {
-    Arc::new(
-        TransitBackend::new(
-            TransitConfig::new(address, SecretBytes::from_slice(token.as_bytes())),
-            Arc::new(PlainHttp),
-            env.clone(),
-        )
-        .unwrap(),
-    )
+    let mut cfg = TransitConfig::new(address, SecretBytes::from_slice(token.as_bytes()));
+    // Each test process's keys under their own prefix: the tests run in parallel.
+    cfg.key_prefix = PREFIX.with(|p| p.clone());
+    Arc::new(TransitBackend::new(cfg, Arc::new(PlainHttp), env.clone()).unwrap())
 }
 
 fn open(
@@ -50,7 +46,12 @@ fn open(
     }))
 }
 
-/// The names of the transit keys the engine holds now.
+thread_local! {
+    /// The key prefix of the test running on this thread.
+    static PREFIX: String = format!("sr-{:?}-", std::thread::current().id()).replace(['(', ')'], "").to_lowercase();
+}
+
+/// The names of the transit keys this test's backend made, held by the engine now.
 fn transit_keys() -> Vec<String> {
     let b = bao();
     let a = block_on(PlainHttp.send(HttpRequest {
@@ -69,6 +70,7 @@ fn transit_keys() -> Vec<String> {
         .unwrap()
         .iter()
         .map(|k| k.as_str().unwrap().to_string())
+        .filter(|k| PREFIX.with(|p| k.starts_with(p.as_str())))
         .collect()
 }
 
@@ -218,6 +220,29 @@ fn asymmetric_keys_live_and_work_in_the_engine() {
     }))
     .unwrap_err();
     assert_eq!(e.code(), "InvalidCiphertext");
+    // DescribeService says what the engine makes (the tier rules as data).
+    let caller = strongroom::api::Caller::owner();
+    let d = match block_on(kms.call(
+        &caller,
+        strongroom::Request::DescribeService(Default::default()),
+    ))
+    .unwrap()
+    {
+        strongroom::Response::DescribeService(d) => d,
+        _ => panic!(),
+    };
+    let names: Vec<KeySpec> = d.key_specs.iter().map(|k| k.name).collect();
+    assert_eq!(
+        names,
+        vec![
+            KeySpec::Aes256,
+            KeySpec::Aes128,
+            KeySpec::Rsa2048,
+            KeySpec::Rsa3072,
+            KeySpec::Rsa4096,
+            KeySpec::EcP256
+        ]
+    );
     // What transit cannot do is refused by name, not attempted.
     let e = block_on(kms.asymmetric_decrypt(AsymmetricDecryptRequest {
         key_id: rsa,

@@ -65,9 +65,34 @@ pub struct Pkcs11Config {
 pub struct Pkcs11Backend {
     ctx: Pkcs11,
     slot: Slot,
+    /// The key specs the token's mechanism list allows (DescribeService, CreateKey).
+    specs: Vec<KeySpec>,
     pin: SecretBytes,
     pool: Mutex<Vec<Session>>,
     label: String,
+}
+
+/// The key specs a token with these mechanisms can make and use: AES keys with
+/// CKM_AES_KEY_GEN (a token without CKM_AES_GCM refuses their use naming it), RSA pairs
+/// with CKM_RSA_PKCS_KEY_PAIR_GEN and a signature or OAEP mechanism, EC pairs with
+/// CKM_EC_KEY_PAIR_GEN and CKM_ECDSA.
+fn token_specs(mechs: &[MechanismType]) -> Vec<KeySpec> {
+    let has = |m: MechanismType| mechs.contains(&m);
+    let mut out = Vec::new();
+    if has(MechanismType::AES_KEY_GEN) {
+        out.extend([KeySpec::Aes256, KeySpec::Aes192, KeySpec::Aes128]);
+    }
+    if has(MechanismType::RSA_PKCS_KEY_PAIR_GEN)
+        && (has(MechanismType::RSA_PKCS_PSS)
+            || has(MechanismType::RSA_PKCS)
+            || has(MechanismType::RSA_PKCS_OAEP))
+    {
+        out.extend([KeySpec::Rsa2048, KeySpec::Rsa3072, KeySpec::Rsa4096]);
+    }
+    if has(MechanismType::ECC_KEY_PAIR_GEN) && has(MechanismType::ECDSA) {
+        out.extend([KeySpec::EcP256, KeySpec::EcP256K]);
+    }
+    out
 }
 
 /// Token objects are made and destroyed while no other call of the process uses the
@@ -185,9 +210,11 @@ impl Pkcs11Backend {
                 cfg.token_label
             ))
         })?;
+        let specs = token_specs(&ctx.get_mechanism_list(slot).unwrap_or_default());
         let b = Pkcs11Backend {
             ctx,
             slot,
+            specs,
             pin: cfg.pin.clone(),
             pool: Mutex::new(Vec::new()),
             label: cfg.token_label.clone(),
@@ -573,6 +600,10 @@ impl KeyBackend for Pkcs11Backend {
 
     fn supports_asymmetric(&self) -> bool {
         true
+    }
+
+    fn key_specs(&self) -> Vec<KeySpec> {
+        self.specs.clone()
     }
 
     fn destroy<'a>(&'a self, handle: &'a KeyHandle) -> BoxFuture<'a, Result<()>> {

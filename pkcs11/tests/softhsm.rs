@@ -353,3 +353,24 @@ fn concurrent_calls_share_the_session_pool() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn the_token_s_mechanisms_say_which_key_specs_it_makes() {
+    // SoftHSM2 has AES key generation, RSA and EC pair generation, PSS / PKCS#1 / OAEP
+    // and ECDSA: every spec, which DescribeService then lists.
+    let b = backend();
+    assert_eq!(b.key_specs(), strongroom::KeySpec::ALL.to_vec());
+    let kms = kms_on(Arc::new(strongroom::storage::MemoryStorage::new()), b);
+    let caller = strongroom::api::Caller::owner();
+    let d = match block_on(kms.call(
+        &caller,
+        strongroom::Request::DescribeService(Default::default()),
+    ))
+    .unwrap()
+    {
+        strongroom::Response::DescribeService(d) => d,
+        _ => panic!(),
+    };
+    assert_eq!(d.key_specs.len(), strongroom::KeySpec::ALL.len());
+    assert_eq!(d.protection_levels, vec![strongroom::ProtectionLevel::Hsm]);
+}

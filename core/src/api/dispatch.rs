@@ -730,13 +730,13 @@ impl Kms {
     /// DescribeService: the protection levels, key specs and usages this build and its
     /// key backend offer, and every action it serves.
     fn describe_service(&self) -> super::DescribeServiceResponse {
-        use crate::kms::{KeySpec, KeyUsage};
+        use crate::kms::KeyUsage;
         let level = self.backend.protection_level();
         let asymmetric = self.backend.supports_asymmetric();
-        let key_specs = KeySpec::ALL
-            .iter()
-            .copied()
-            .filter(|s| s.symmetric_key_len().is_some() || asymmetric)
+        let key_specs = self
+            .backend
+            .key_specs()
+            .into_iter()
             .map(|s| super::KeySpecInfo {
                 name: s,
                 supported_protection_levels: alloc::vec![level],
@@ -749,7 +749,11 @@ impl Kms {
                 },
             })
             .collect::<Vec<_>>();
-        let key_usages = if asymmetric {
+        let key_usages = if asymmetric
+            && key_specs
+                .iter()
+                .any(|k| k.name.symmetric_key_len().is_none())
+        {
             alloc::vec![KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
         } else {
             alloc::vec![KeyUsage::EncryptDecrypt]

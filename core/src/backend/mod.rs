@@ -188,6 +188,20 @@ pub trait KeyBackend: MaybeSendSync {
         self.import(spec, material)
     }
 
+    /// The key specs this backend makes, as data: what DescribeService reports and
+    /// CreateKey checks before asking the backend (the tier rules of docs/TIERS.md).
+    /// The default: every symmetric spec, and every asymmetric one when
+    /// [`KeyBackend::supports_asymmetric`]. Backends that hold fewer (a token without a
+    /// mechanism, transit without AES-192 or secp256k1) say which.
+    fn key_specs(&self) -> Vec<KeySpec> {
+        let asymmetric = self.supports_asymmetric();
+        KeySpec::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.symmetric_key_len().is_some() || asymmetric)
+            .collect()
+    }
+
     /// Whether [`KeyBackend::generate`] makes RSA / EC keys and the asymmetric
     /// operations below work. CreateKey refuses asymmetric specs otherwise.
     fn supports_asymmetric(&self) -> bool {

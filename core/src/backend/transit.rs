@@ -436,6 +436,14 @@ impl KeyBackend for TransitBackend {
         true
     }
 
+    fn key_specs(&self) -> Vec<KeySpec> {
+        KeySpec::ALL
+            .iter()
+            .copied()
+            .filter(|s| key_type(*s).is_ok())
+            .collect()
+    }
+
     fn public_key<'a>(
         &'a self,
         handle: &'a KeyHandle,
