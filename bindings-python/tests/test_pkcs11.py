@@ -52,3 +52,57 @@ def test_a_wrong_pin_fails_at_open(token, tmp_path):
     with pytest.raises(BackendError) as err:
         Kms.open(tmp_path / "store", passphrase="pw", pkcs11=dict(token, pin="0000"))
     assert err.value.code == "Rejected.BackendUnavailable" and "PIN" in str(err.value)
+
+
+P11KIT_CLIENT = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"
+
+
+def test_a_long_running_process_reconnects_when_the_remote_token_comes_back(tmp_path):
+    """The token behind p11-kit's RPC server goes away (the server killed) and comes
+    back on the same socket: the same Kms fails clearly meanwhile, then works again."""
+    import signal
+    import time
+    assert os.path.exists(P11KIT_CLIENT) and shutil.which("p11-kit"), \
+        "install Debian's p11-kit and p11-kit-modules (scripts/ci/setup.sh does)"
+    (tmp_path / "tokens").mkdir()
+    conf = tmp_path / "server-softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    env = dict(os.environ, SOFTHSM2_CONF=str(conf))
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "py-remote",
+                    "--pin", "1111", "--so-pin", "2222"], check=True, capture_output=True, env=env)
+    sock = tmp_path / "p11.sock"
+
+    def serve():
+        if sock.exists():
+            sock.unlink()
+        p = subprocess.Popen(["p11-kit", "server", "-f", "--provider", MODULE, "-n", str(sock), "pkcs11:token=py-remote"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        for _ in range(200):
+            if sock.exists():
+                return p
+            time.sleep(0.05)
+        raise AssertionError("p11-kit server did not start")
+
+    server = serve()
+    os.environ["P11_KIT_SERVER_ADDRESS"] = f"unix:path={sock}"
+    try:
+        kms = Kms.open(tmp_path / "store", passphrase="pw",
+                       pkcs11={"module": P11KIT_CLIENT, "token": "py-remote", "pin": "1111"})
+        key = kms.create_key(key_spec="EC_P256", key_usage="SIGN/VERIFY").key_id
+        sign = lambda: kms.asymmetric_sign(key_id=key, algorithm="ECDSA_SHA_256", digest=b"\0" * 32).value
+        assert sign()
+        os.killpg(server.pid, signal.SIGKILL)  # the server and its per-connection children
+        server.wait()
+        with pytest.raises(BackendError) as e:
+            sign()
+        assert e.value.code == "Rejected.BackendUnavailable"
+        server = serve()
+        assert sign(), "the same process signs again once the token is back"
+        kms.close()
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        server.wait()
+        os.environ.pop("P11_KIT_SERVER_ADDRESS", None)

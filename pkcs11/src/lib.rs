@@ -64,7 +64,15 @@ pub struct Pkcs11Config {
 /// A [`KeyBackend`] on a PKCS#11 token.
 pub struct Pkcs11Backend {
     ctx: Pkcs11,
-    slot: Slot,
+    module: std::path::PathBuf,
+    /// The token's slot (found again by label after a reconnect).
+    slot: Mutex<Slot>,
+    /// A call saw the token, or the server in front of it, go away: the next call
+    /// reconnects first (see [`Pkcs11Backend::reconnect`]).
+    broken: std::sync::atomic::AtomicBool,
+    /// The module's initialization this backend's sessions belong to (see
+    /// [`module_generation`]).
+    generation: std::sync::atomic::AtomicU64,
     /// The key specs the token's mechanism list allows (DescribeService, CreateKey).
     specs: Vec<KeySpec>,
     pin: SecretBytes,
@@ -140,8 +148,16 @@ fn context(module: &Path) -> Result<Pkcs11> {
 
 /// The hash of the PIN this process logged `slot` in with: set when `set` is given,
 /// read otherwise.
+static LOGINS: Mutex<Vec<(u64, [u8; 32])>> = Mutex::new(Vec::new());
+
+fn logged_in_clear() {
+    LOGINS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clear();
+}
+
 fn logged_in(slot: Slot, set: Option<[u8; 32]>) -> Option<[u8; 32]> {
-    static LOGINS: Mutex<Vec<(u64, [u8; 32])>> = Mutex::new(Vec::new());
     let mut all = LOGINS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -152,6 +168,69 @@ fn logged_in(slot: Slot, set: Option<[u8; 32]>) -> Option<[u8; 32]> {
         return Some(d);
     }
     all.iter().find(|(s, _)| *s == id).map(|(_, d)| *d)
+}
+
+/// Whether an error says the token, or the server in front of it, went away (a
+/// reconnect may bring it back), rather than that one call failed.
+fn gone(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::DeviceRemoved
+                | RvError::DeviceError
+                | RvError::TokenNotPresent
+                | RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::CryptokiNotInitialized,
+            _
+        )
+    )
+}
+
+/// How many times this process re-initialized `module` (after its token went away);
+/// with `bump`, one more.
+fn module_generation(module: &Path, bump: bool) -> u64 {
+    static GENERATIONS: Mutex<Vec<(std::path::PathBuf, u64)>> = Mutex::new(Vec::new());
+    let mut all = GENERATIONS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let slot = match all.iter().position(|(p, _)| p == module) {
+        Some(i) => i,
+        None => {
+            all.push((module.to_path_buf(), 0));
+            all.len() - 1
+        }
+    };
+    let Some(entry) = all.get_mut(slot) else {
+        return 0;
+    };
+    if bump {
+        entry.1 += 1;
+    }
+    entry.1
+}
+
+/// Forgets every login: after C_Finalize the process is logged in nowhere.
+fn forget_logins() {
+    logged_in_clear();
+}
+
+/// The slot holding the token labelled `label`.
+fn find_slot(ctx: &Pkcs11, label: &str, module: &Path) -> Result<Slot> {
+    let slots = ctx
+        .get_slots_with_token()
+        .map_err(|e| unavailable("C_GetSlotList", &e))?;
+    for s in slots {
+        if let Ok(info) = ctx.get_token_info(s)
+            && info.label().trim_end() == label
+        {
+            return Ok(s);
+        }
+    }
+    Err(Error::BackendUnavailable(format!(
+        "no PKCS#11 token labelled {label:?} in {}",
+        module.display()
+    )))
 }
 
 /// A token, or the RPC in front of it (p11-kit 0.24's does not carry GCM parameters),
@@ -213,7 +292,10 @@ impl Pkcs11Backend {
         let specs = token_specs(&ctx.get_mechanism_list(slot).unwrap_or_default());
         let b = Pkcs11Backend {
             ctx,
-            slot,
+            module: cfg.module.clone(),
+            slot: Mutex::new(slot),
+            broken: std::sync::atomic::AtomicBool::new(false),
+            generation: std::sync::atomic::AtomicU64::new(module_generation(&cfg.module, false)),
             specs,
             pin: cfg.pin.clone(),
             pool: Mutex::new(Vec::new()),
@@ -231,11 +313,22 @@ impl Pkcs11Backend {
         Ok(Arc::new(b))
     }
 
+    fn slot(&self) -> Slot {
+        *self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn new_session(&self) -> Result<Session> {
-        let s = self
-            .ctx
-            .open_rw_session(self.slot)
-            .map_err(|e| unavailable("C_OpenSession", &e))?;
+        let slot = self.slot();
+        let s = self.ctx.open_rw_session(slot).map_err(|e| {
+            if gone(&e) {
+                self.broken
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            unavailable("C_OpenSession", &e)
+        })?;
         // The login state is the whole process's (PKCS#11 logs an application in,
         // not a session): once one backend logged in, a second one's C_Login answers
         // CKR_USER_ALREADY_LOGGED_IN whatever PIN it gives. The PIN that logged in is
@@ -251,11 +344,11 @@ impl Pkcs11Backend {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match s.login(UserType::User, Some(&pin_of(&self.pin)?)) {
             Ok(()) => {
-                logged_in(self.slot, Some(digest));
+                logged_in(slot, Some(digest));
                 Ok(s)
             }
             Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
-                if logged_in(self.slot, None).is_some_and(|d| d == digest) {
+                if logged_in(slot, None).is_some_and(|d| d == digest) {
                     Ok(s)
                 } else {
                     Err(Error::BackendUnavailable(format!(
@@ -276,23 +369,90 @@ impl Pkcs11Backend {
     fn with_key<T>(
         &self,
         handle: &KeyHandle,
-        f: impl FnOnce(&Session, ObjectHandle) -> core::result::Result<T, CkError>,
+        f: impl Fn(&Session, ObjectHandle) -> core::result::Result<T, CkError>,
     ) -> Result<T> {
         self.with_object(handle, ObjectClass::SECRET_KEY, f)
     }
 
     /// [`Pkcs11Backend::with_key`] for an object of `class` (a key pair's halves share
     /// their `CKA_ID`).
+    /// When the token (or the server in front of it) went away, the module is
+    /// reconnected first and, if the call fails that way, reconnected and tried once
+    /// more: a long-running process recovers when the token comes back.
     fn with_object<T>(
         &self,
         handle: &KeyHandle,
         class: ObjectClass,
-        f: impl FnOnce(&Session, ObjectHandle) -> core::result::Result<T, CkError>,
+        f: impl Fn(&Session, ObjectHandle) -> core::result::Result<T, CkError>,
     ) -> Result<T> {
-        let _shared = TOKEN
-            .read()
+        use std::sync::atomic::Ordering;
+        if self.broken.load(Ordering::Relaxed) {
+            self.reconnect()?;
+        }
+        let first = {
+            let _shared = TOKEN
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.with_object_locked(handle, class, &f)
+        };
+        if first.is_err() && self.broken.load(Ordering::Relaxed) {
+            self.reconnect()?;
+            let _shared = TOKEN
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            return self.with_object_locked(handle, class, &f);
+        }
+        first
+    }
+
+    /// Reconnects to the token after it (or the RPC server in front of it) went away:
+    /// with no other call of the process using the token, drops every pooled session,
+    /// finalizes and initializes the module again (p11-kit's client module reconnects
+    /// in C_Initialize), finds the token by label and logs in. Fails with
+    /// `Rejected.BackendUnavailable` while the token is still away; a later call tries
+    /// again.
+    fn reconnect(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let _alone = TOKEN
+            .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.with_object_locked(handle, class, f)
+        if !self.broken.load(Ordering::Relaxed) {
+            return Ok(()); // another call reconnected meanwhile
+        }
+        self.pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        // Another backend of this process on the same module may have re-initialized
+        // it already: then only this one's sessions and login are renewed.
+        let current = module_generation(&self.module, false);
+        if self.generation.load(Ordering::Relaxed) == current {
+            let _ = self.ctx.clone().finalize();
+            match self
+                .ctx
+                .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            {
+                Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+                Err(e) => return Err(unavailable("C_Initialize", &e)),
+            }
+            forget_logins();
+            self.generation
+                .store(module_generation(&self.module, true), Ordering::Relaxed);
+        } else {
+            self.generation.store(current, Ordering::Relaxed);
+        }
+        let slot = find_slot(&self.ctx, &self.label, &self.module)?;
+        *self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = slot;
+        let s = self.new_session()?;
+        self.pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(s);
+        self.broken.store(false, Ordering::Relaxed);
+        Ok(())
     }
 
     /// [`Pkcs11Backend::with_object`] for a caller that holds the token lock.
@@ -300,7 +460,7 @@ impl Pkcs11Backend {
         &self,
         handle: &KeyHandle,
         class: ObjectClass,
-        f: impl FnOnce(&Session, ObjectHandle) -> core::result::Result<T, CkError>,
+        f: impl Fn(&Session, ObjectHandle) -> core::result::Result<T, CkError>,
     ) -> Result<T> {
         let id = Self::id_of(handle)?;
         let found = self.with_session_locked(|s| {
@@ -347,7 +507,15 @@ impl Pkcs11Backend {
                 _
             ))
         );
-        if !broken {
+        if broken {
+            // The other pooled sessions went with it: reconnect before the next call.
+            if let Err(e) = &out
+                && gone(e)
+            {
+                self.broken
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        } else {
             self.pool
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -748,8 +916,8 @@ impl KeyBackend for Pkcs11Backend {
         Box::pin(async move {
             let mut nonce = [0u8; 12];
             getrandom::fill(&mut nonce).map_err(|_| Error::EntropyUnavailable)?;
-            let mut iv = nonce;
             let ciphertext = self.with_key(handle, |s, key| {
+                let mut iv = nonce;
                 let params = GcmParams::new(&mut iv, aad, 128.into())?;
                 match s.encrypt(&Mechanism::AesGcm(params), key, plaintext) {
                     Ok(c) => Ok(Ok(c)),
@@ -772,8 +940,8 @@ impl KeyBackend for Pkcs11Backend {
         aad: &'a [u8],
     ) -> BoxFuture<'a, Result<SecretBytes>> {
         Box::pin(async move {
-            let mut iv = *nonce;
             let plain = self.with_key(handle, |s, key| {
+                let mut iv = *nonce;
                 let params = GcmParams::new(&mut iv, aad, 128.into())?;
                 match s.decrypt(&Mechanism::AesGcm(params), key, ciphertext) {
                     Ok(p) => Ok(Ok(p)),

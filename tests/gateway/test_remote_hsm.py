@@ -1,7 +1,7 @@
 """`strongroom serve` with its keys in a remote HSM: SoftHSM2 behind p11-kit's RPC
 server, reached through p11-kit's client module. The HSM frozen mid-service (SIGSTOP)
 → a timely 503 with Rejected.BackendUnavailable, no hung request; thawed → calls
-succeed again."""
+succeed again; its server killed and started again → the running gateway reconnects."""
 import base64
 import json
 import os
@@ -83,6 +83,22 @@ def test_a_frozen_hsm_is_a_timely_503_and_calls_recover():
                 time.sleep(0.1)
         else:
             raise AssertionError("calls did not recover after the HSM came back")
+        # The HSM's server dies and a new one starts on the same socket: the running
+        # gateway reconnects (the module is initialized again) without a restart.
+        os.killpg(hsm.pid, signal.SIGKILL)
+        hsm.wait()
+        with pytest.raises(Exception) as e:
+            c.asymmetric_sign_with_options(req, once)
+        assert e.value.code == "Rejected.BackendUnavailable"
+        os.unlink(sock)
+        hsm = subprocess.Popen(["p11-kit", "server", "-f", "--provider", SOFTHSM, "-n", sock, "pkcs11:token=gw-remote"],
+                               env=hsm_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        assert c.asymmetric_sign_with_options(req, once).body.value
     finally:
         try:
             os.killpg(hsm.pid, signal.SIGCONT)
