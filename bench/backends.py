@@ -1,7 +1,9 @@
 """Where the keys live, and what it costs: Encrypt (64 B), Decrypt and a 64 KiB envelope
-round trip through the Python wheel with master keys in-process (software), in an
-OpenBao transit engine (`bao server -dev` on loopback), and through a connected Kms
-(`strongroom serve` on loopback, plain HTTP), in one run, in alternating blocks.
+round trip through the Python wheel with master keys in-process (software), in a
+PKCS#11 token (SoftHSM2), in an OpenBao transit engine (`bao server -dev` on
+loopback), and through a connected Kms (`strongroom serve` on loopback, plain HTTP;
+the CLI at SR, build it with --release for serving figures), in one run, in
+alternating blocks.
 Prints JSON lines with each median and its ratio to the in-process one.
 
     bash scripts/ci/setup.sh && cargo build -p strongroom-cli && \\
@@ -66,6 +68,19 @@ def start_gateway():
     return p, url, key
 
 
+def softhsm(d):
+    module = "/usr/lib/softhsm/libsofthsm2.so"
+    os.makedirs(os.path.join(d, "tokens"))
+    conf = os.path.join(d, "softhsm2.conf")
+    with open(conf, "w") as f:
+        f.write(f"directories.tokendir = {d}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+    os.environ["SOFTHSM2_CONF"] = conf
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "bench", "--pin", "1111", "--so-pin", "2222"],
+                   check=True, capture_output=True)
+    return strongroom.Kms.open(os.path.join(d, "store"), passphrase="bench", audit="off",
+                               pkcs11={"module": module, "token": "bench", "pin": "1111"})
+
+
 def medians(fns, blocks=15, block=40):
     out = {k: [] for k in fns}
     for _ in range(blocks):
@@ -84,6 +99,7 @@ def main():
     try:
         kinds = {
             "software": strongroom.Kms.memory(),
+            "pkcs11": softhsm(tempfile.mkdtemp(prefix="sr-bench-hsm-")),
             "transit": strongroom.Kms.memory(transit=transit),
             "connected": strongroom.Kms.connect(url, access_key_id=key["AccessKeyId"],
                                                 access_key_secret=key["AccessKeySecret"]),
