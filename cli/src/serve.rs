@@ -53,6 +53,17 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     cors_origins: Vec<String>,
+    /// A proxy (address or CIDR) whose X-Forwarded-For is believed for the client's
+    /// address (repeat); none by default.
+    #[arg(
+        long = "trusted-proxy",
+        env = "STRONGROOM_SERVE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<String>,
+    /// A file holding the bearer token /metrics requires; without it /metrics is open.
+    #[arg(long, env = "STRONGROOM_SERVE_METRICS_TOKEN_FILE")]
+    metrics_token_file: Option<PathBuf>,
     /// Worker threads [default: the number of cores].
     #[arg(long, env = "STRONGROOM_SERVE_THREADS")]
     threads: Option<usize>,
@@ -109,6 +120,12 @@ fn settings(args: &ServeArgs, store: &Path, store_given: bool) -> Result<Config,
     }
     if !args.cors_origins.is_empty() {
         cfg.cors_origins.clone_from(&args.cors_origins);
+    }
+    if !args.trusted_proxies.is_empty() {
+        cfg.trusted_proxies.clone_from(&args.trusted_proxies);
+    }
+    if args.metrics_token_file.is_some() {
+        cfg.metrics_token_file.clone_from(&args.metrics_token_file);
     }
     if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {
         return Err(usage("tls_cert and tls_key go together".into()));
@@ -186,7 +203,13 @@ pub(crate) fn run(
         let scheme = if tls.is_some() { "https" } else { "http" };
         let bound = strongroom_gateway::Gateway::bind(kms, cfg, tls)
             .await
-            .map_err(|e| Error::Io(format!("cannot listen: {e}")))?;
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::InvalidInput {
+                    usage(e.to_string())
+                } else {
+                    Error::Io(format!("cannot listen: {e}"))
+                }
+            })?;
         let addr = bound
             .local_addr()
             .map_err(|e| Error::Io(format!("cannot listen: {e}")))?;

@@ -70,6 +70,13 @@ pub struct Config {
     pub host_id: String,
     /// Serve `/metrics`.
     pub metrics: bool,
+    /// A file holding the bearer token `/metrics` requires (`Authorization: Bearer
+    /// <token>`); without it `/metrics` is open to whoever reaches the port.
+    pub metrics_token_file: Option<PathBuf>,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` is believed: a request from one of them
+    /// is taken to come from the right-most address in that header that is not itself
+    /// a trusted proxy (what `acs:SourceIp` and the audit trail see). None by default.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -94,6 +101,8 @@ impl Default for Config {
             drain_timeout_ms: 30_000,
             host_id: "kms.strongroom.local".into(),
             metrics: true,
+            metrics_token_file: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -127,6 +136,62 @@ pub struct Gateway {
     metrics: Metrics,
     draining: AtomicBool,
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// The bearer token `/metrics` requires, if any.
+    metrics_token: Option<String>,
+    /// `trusted_proxies`, parsed.
+    proxies: Vec<Cidr>,
+}
+
+/// An address range (`10.0.0.0/8`, `::1/128`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cidr {
+    net: std::net::IpAddr,
+    len: u8,
+}
+
+impl Cidr {
+    fn parse(s: &str) -> Result<Cidr, String> {
+        let s = s.trim();
+        let (addr, len) = match s.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (s, None),
+        };
+        let net: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("trusted proxy {s:?} is not an address or CIDR"))?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| format!("trusted proxy {s:?} has a bad prefix length"))?,
+            None => max,
+        };
+        Ok(Cidr { net, len })
+    }
+
+    fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let bits = |ip: std::net::IpAddr| -> Option<u128> {
+            match (self.net, ip) {
+                (std::net::IpAddr::V4(_), std::net::IpAddr::V4(a)) => {
+                    Some(u128::from(u32::from(a)) << 96)
+                }
+                (std::net::IpAddr::V6(_), std::net::IpAddr::V6(a)) => Some(u128::from(a)),
+                _ => None,
+            }
+        };
+        let (Some(n), Some(a)) = (bits(self.net), bits(ip)) else {
+            return false;
+        };
+        // Both sit in the top bits (IPv4 shifted up): keep the top `len` bits.
+        let mask = if self.len == 0 {
+            0
+        } else {
+            !0u128 << (128 - u32::from(self.len))
+        };
+        n & mask == a & mask
+    }
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -200,6 +265,31 @@ impl Gateway {
         cfg: Config,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<Bound> {
+        let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+        let proxies = cfg
+            .trusted_proxies
+            .iter()
+            .map(|p| Cidr::parse(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        let metrics_token = match &cfg.metrics_token_file {
+            Some(f) => {
+                let t = std::fs::read_to_string(f)
+                    .map_err(|e| {
+                        bad(format!(
+                            "cannot read metrics_token_file {}: {e}",
+                            f.display()
+                        ))
+                    })?
+                    .trim()
+                    .to_string();
+                if t.is_empty() {
+                    return Err(bad(format!("metrics_token_file {} is empty", f.display())));
+                }
+                Some(t)
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(cfg.listen).await?;
         let rate = (cfg.rate_per_key > 0.0).then(|| {
             RateLimiter::new(cfg.rate_per_key, cfg.rate_burst.unwrap_or(cfg.rate_per_key))
@@ -213,6 +303,8 @@ impl Gateway {
             kms,
             cfg,
             tls,
+            metrics_token,
+            proxies,
         });
         Ok(Bound { gateway, listener })
     }
@@ -316,7 +408,31 @@ impl Gateway {
             .then(|| origin.clone())
     }
 
+    /// The client's address: the TCP peer, or — when the peer is a trusted proxy —
+    /// the right-most `X-Forwarded-For` address that is not a trusted proxy.
+    fn client_addr(&self, req: &Request<Body>, peer: SocketAddr) -> SocketAddr {
+        if self.proxies.is_empty() || !self.proxies.iter().any(|c| c.contains(peer.ip())) {
+            return peer;
+        }
+        let mut hops: Vec<std::net::IpAddr> = Vec::new();
+        for v in req.headers().get_all("x-forwarded-for") {
+            let Ok(v) = v.to_str() else { return peer };
+            for part in v.split(',') {
+                match part.trim().parse() {
+                    Ok(ip) => hops.push(ip),
+                    // A malformed hop: nothing left of it can be believed.
+                    Err(_) => hops.clear(),
+                }
+            }
+        }
+        hops.iter()
+            .rev()
+            .find(|ip| !self.proxies.iter().any(|c| c.contains(**ip)))
+            .map_or(peer, |ip| SocketAddr::new(*ip, 0))
+    }
+
     async fn handle(self: Arc<Self>, req: Request<Body>, peer: SocketAddr, secure: bool) -> Answer {
+        let peer = self.client_addr(&req, peer);
         let cors = self.cors_origin(&req);
         let mut answer = self.route(req, peer, secure, cors.is_some()).await;
         if let Some(o) = cors {
@@ -351,6 +467,29 @@ impl Gateway {
                 json_answer(status, &serde_json::json!({ "Status": state }), "")
             }
             ("GET", "/metrics") if self.cfg.metrics => {
+                if let Some(token) = &self.metrics_token {
+                    let given = req
+                        .headers()
+                        .get(hyper::header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                        .unwrap_or_default();
+                    if !crate::sign::same(given, token) {
+                        let f = Fault {
+                            code: "Unauthorized",
+                            message: "/metrics needs the bearer token (metrics_token_file)".into(),
+                            status: 401,
+                            retry_after_ms: None,
+                            kind: None,
+                        };
+                        let mut r = json_answer(401, &f.body("", &self.cfg.host_id), "");
+                        r.headers_mut().insert(
+                            hyper::header::WWW_AUTHENTICATE,
+                            hyper::header::HeaderValue::from_static("Bearer"),
+                        );
+                        return r;
+                    }
+                }
                 let text = self
                     .metrics
                     .render(self.kms.audit_backlog(), self.nonces.len());
@@ -894,6 +1033,31 @@ impl Gateway {
             }
         } else {
             Ok(pollster::block_on(kms.call_wire(&caller, action, &params))?)
+        }
+    }
+}
+
+#[cfg(test)]
+mod cidr_tests {
+    use super::Cidr;
+
+    #[test]
+    fn ranges() {
+        let c = |s: &str| Cidr::parse(s).unwrap();
+        let ip = |s: &str| s.parse().unwrap();
+        assert!(c("10.0.0.0/8").contains(ip("10.200.1.2")));
+        assert!(!c("10.0.0.0/8").contains(ip("11.0.0.1")));
+        assert!(c("127.0.0.1").contains(ip("127.0.0.1")));
+        assert!(!c("127.0.0.1").contains(ip("127.0.0.2")));
+        assert!(c("0.0.0.0/0").contains(ip("8.8.8.8")));
+        assert!(!c("0.0.0.0/0").contains(ip("::1")));
+        assert!(c("fd00::/8").contains(ip("fd12::1")));
+        assert!(!c("fd00::/8").contains(ip("fe80::1")));
+        assert!(c("::1/128").contains(ip("::1")));
+        assert!(c("192.168.1.0/25").contains(ip("192.168.1.127")));
+        assert!(!c("192.168.1.0/25").contains(ip("192.168.1.128")));
+        for bad in ["10.0.0.0/33", "x", "::/129", "10.0.0.0/"] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
     }
 }

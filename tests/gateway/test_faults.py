@@ -254,3 +254,66 @@ def test_sigkill_under_mutation_load_loses_nothing_acknowledged():
     ids = {k["KeyId"] for k in listed["Keys"]}
     missing = [k for k in acked if k not in ids]
     assert not missing, f"{len(missing)} acknowledged CreateKey lost"
+
+
+def test_metrics_token_and_trusted_proxies():
+    d = tempfile.mkdtemp(prefix="sr-gw-proxy-")
+    store, keys, _ = make_store(d)
+    token = os.path.join(d, "metrics.token")
+    with open(token, "w") as f:
+        f.write("s3cret-metrics\n")
+    s = Server(store, ["--metrics-token-file", token, "--trusted-proxy", "127.0.0.0/8,10.0.0.0/8"])
+    try:
+        conn = http.client.HTTPConnection(s.endpoint, timeout=5)
+        conn.request("GET", "/metrics")
+        r = conn.getresponse(); r.read()
+        assert r.status == 401 and r.getheader("WWW-Authenticate") == "Bearer"
+        conn.request("GET", "/metrics", headers={"Authorization": "Bearer wrong"})
+        r = conn.getresponse(); r.read()
+        assert r.status == 401
+        conn.request("GET", "/metrics", headers={"Authorization": "Bearer s3cret-metrics"})
+        r = conn.getresponse()
+        assert r.status == 200 and "strongroom_replay_nonces" in r.read().decode()
+        # From a trusted proxy: the client is the right-most untrusted forwarded hop.
+        p = signed_params(keys["app"], "ListKeys", {})
+        st, body, _ = post(s, urllib.parse.urlencode(p),
+                           headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.7, 10.1.2.3"})
+        assert st == 200, body
+        rid = body["RequestId"]
+        deadline = time.time() + 10
+        seen = None
+        while time.time() < deadline and seen is None:
+            with open(store + ".audit") as f:
+                for line in f:
+                    e = json.loads(line)
+                    if e.get("requestId") == rid:
+                        seen = e
+            time.sleep(0.1)
+        assert seen and seen["sourceIpAddress"] == "203.0.113.7", seen
+    finally:
+        assert s.stop() == 0
+    # Without trusted proxies the header is ignored: the peer is the client.
+    s = Server(store)
+    try:
+        p = signed_params(keys["app"], "ListKeys", {})
+        st, body, _ = post(s, urllib.parse.urlencode(p), headers={"X-Forwarded-For": "203.0.113.7"})
+        assert st == 200
+        rid = body["RequestId"]
+        deadline = time.time() + 10
+        seen = None
+        while time.time() < deadline and seen is None:
+            with open(store + ".audit") as f:
+                for line in f:
+                    e = json.loads(line)
+                    if e.get("requestId") == rid:
+                        seen = e
+            time.sleep(0.1)
+        assert seen and seen["sourceIpAddress"] == "127.0.0.1", seen
+    finally:
+        assert s.stop() == 0
+    # A malformed range is a usage error at start.
+    import subprocess
+    from conftest import SR
+    r = subprocess.run([SR, "--store", store, "serve", "--listen", "127.0.0.1:0", "--trusted-proxy", "10.0.0.0/40"],
+                       env=dict(os.environ, STRONGROOM_PASSPHRASE="gateway-test"), capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "prefix length" in r.stderr, r.stderr
