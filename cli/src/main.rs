@@ -40,6 +40,11 @@ struct Cli {
     /// Print results as JSON (Alibaba's PascalCase field names).
     #[arg(long, global = true)]
     json: bool,
+    /// Act on the gateway at this URL (`strongroom serve`) instead of a store file:
+    /// the same commands, each signed with STRONGROOM_ACCESS_KEY_ID / _SECRET (and
+    /// _SECURITY_TOKEN); STRONGROOM_CA_FILE is a CA to trust (the `--dev-tls` one).
+    #[arg(long, global = true, env = "STRONGROOM_ENDPOINT")]
+    endpoint: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -1067,6 +1072,9 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
         }
         return lab::run(args, json_mode).map(|()| ExitCode::SUCCESS);
     }
+    if let Some(url) = cli.endpoint.clone() {
+        return run_connected(url, cli, json_mode);
+    }
     if let Cmd::Store(StoreCmd::Check) = &cli.cmd {
         let bytes = match std::fs::read(&cli.store) {
             Ok(b) => b,
@@ -1149,6 +1157,52 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
     let code = out?;
     closed?;
     Ok(code)
+}
+
+/// A command against a gateway (`--endpoint`): the store's own commands (store,
+/// audit, serve, run) belong to the gateway's host and are refused here.
+fn run_connected(url: String, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
+    let refuse = |what: &str| {
+        Err(Error::InvalidParameter {
+            name: "Endpoint",
+            reason: format!(
+                "`{what}` works on a store file, not through --endpoint: run it where the gateway's store is"
+            ),
+        })
+    };
+    match &cli.cmd {
+        Cmd::Store(_) => return refuse("store"),
+        Cmd::Audit(_) => return refuse("audit"),
+        Cmd::Serve(_) => return refuse("serve"),
+        Cmd::Run(_) => return refuse("run"),
+        _ => {}
+    }
+    let id = std::env::var("STRONGROOM_ACCESS_KEY_ID")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::InvalidParameter {
+            name: "AccessKeyId",
+            reason: "--endpoint needs STRONGROOM_ACCESS_KEY_ID and STRONGROOM_ACCESS_KEY_SECRET"
+                .into(),
+        })?;
+    let secret = other_secret("STRONGROOM_ACCESS_KEY_SECRET", "AccessKey secret")?;
+    let token = std::env::var("STRONGROOM_SECURITY_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let endpoint = strongroom::Endpoint {
+        url,
+        access_key_id: id,
+        access_key_secret: strongroom::SecretBytes::from_slice(secret.as_bytes()),
+        security_token: token.map(|t| strongroom::SecretBytes::new(t.into_bytes())),
+    };
+    let opts = strongroom_gateway::client::ClientOptions {
+        ca_file: std::env::var_os("STRONGROOM_CA_FILE")
+            .filter(|f| !f.is_empty())
+            .map(Into::into),
+        timeout: None,
+    };
+    let kms = pollster::block_on(strongroom_gateway::client::connect(endpoint, &opts))?;
+    run_open(&kms, cli, json_mode)
 }
 
 fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
