@@ -365,3 +365,53 @@ fn deleted_keys_leave_the_engine_and_a_store_needs_its_engine() {
         "the engine no longer holds the key's versions"
     );
 }
+
+#[test]
+fn backups_carry_transit_keys_as_references() {
+    let env = common::env();
+    let b = bao();
+    let kms = open(
+        env.clone(),
+        Arc::new(MemoryStorage::new()),
+        Some(transit(&env, &b.token, &b.address)),
+    )
+    .unwrap();
+    let k = block_on(kms.create_key(Default::default())).unwrap().key_id;
+    let blob = block_on(kms.encrypt(EncryptRequest {
+        key_id: k.clone(),
+        plaintext: b"kept in bao".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap()
+    .ciphertext_blob;
+    // The backup names the transit key; the material stays in the engine.
+    let backup =
+        block_on(kms.create_backup("backup passphrase", KdfParams::insecure_fast())).unwrap();
+    let restore = |backend| {
+        block_on(Kms::restore_backup(
+            KmsOptions {
+                env: env.clone(),
+                storage: Arc::new(MemoryStorage::new()),
+                root: RootSecret::passphrase("restored"),
+                kdf: KdfParams::insecure_fast(),
+                backend,
+            },
+            &backup,
+            "backup passphrase",
+        ))
+        .unwrap()
+    };
+    let decrypt = |kms: &Kms| {
+        block_on(kms.decrypt(strongroom::DecryptRequest {
+            ciphertext_blob: blob.clone(),
+            ..Default::default()
+        }))
+    };
+    let with = restore(Some(transit(&env, &b.token, &b.address)));
+    assert_eq!(decrypt(&with).unwrap().plaintext.expose(), b"kept in bao");
+    // Restored without the engine: the key is named, its use says where it lives.
+    let without = restore(None);
+    let e = decrypt(&without).unwrap_err();
+    assert_eq!(e.code(), "Rejected.BackendUnavailable");
+    assert!(e.to_string().contains("transit"), "{e}");
+}
