@@ -374,3 +374,48 @@ fn the_token_s_mechanisms_say_which_key_specs_it_makes() {
     assert_eq!(d.key_specs.len(), strongroom::KeySpec::ALL.len());
     assert_eq!(d.protection_levels, vec![strongroom::ProtectionLevel::Hsm]);
 }
+
+#[test]
+fn backups_carry_token_keys_as_references() {
+    let b = backend();
+    let kms = kms_on(Arc::new(MemoryStorage::new()), b.clone());
+    let k = block_on(kms.create_key(Default::default())).unwrap().key_id;
+    let blob = block_on(kms.encrypt(strongroom::EncryptRequest {
+        key_id: k,
+        plaintext: b"kept in the token".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap()
+    .ciphertext_blob;
+    let backup =
+        block_on(kms.create_backup("backup passphrase", KdfParams::insecure_fast())).unwrap();
+    let restore = |backend: Option<Arc<dyn KeyBackend>>| {
+        block_on(Kms::restore_backup(
+            KmsOptions {
+                env: strongroom::Env::system(),
+                storage: Arc::new(MemoryStorage::new()),
+                root: RootSecret::passphrase("restored"),
+                kdf: KdfParams::insecure_fast(),
+                backend,
+            },
+            &backup,
+            "backup passphrase",
+        ))
+        .unwrap()
+    };
+    let decrypt = |kms: &Kms| {
+        block_on(kms.decrypt(strongroom::DecryptRequest {
+            ciphertext_blob: blob.clone(),
+            ..Default::default()
+        }))
+    };
+    let with = restore(Some(b));
+    assert_eq!(
+        decrypt(&with).unwrap().plaintext.expose(),
+        b"kept in the token"
+    );
+    let without = restore(None);
+    let e = decrypt(&without).unwrap_err();
+    assert_eq!(e.code(), "Rejected.BackendUnavailable");
+    assert!(e.to_string().contains("PKCS#11"), "{e}");
+}
