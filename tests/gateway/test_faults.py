@@ -256,6 +256,19 @@ def test_sigkill_under_mutation_load_loses_nothing_acknowledged():
     assert not missing, f"{len(missing)} acknowledged CreateKey lost"
 
 
+def audit_event(store, request_id, wait_s=10):
+    """The audit trail's event for `request_id` (written off the call's path: waited for)."""
+    deadline = time.time() + wait_s
+    while time.time() < deadline:
+        with open(store + ".audit") as f:
+            for line in f:
+                e = json.loads(line)
+                if e.get("requestId") == request_id:
+                    return e
+        time.sleep(0.1)
+    return None
+
+
 def test_metrics_token_and_trusted_proxies():
     d = tempfile.mkdtemp(prefix="sr-gw-proxy-")
     store, keys, _ = make_store(d)
@@ -279,16 +292,7 @@ def test_metrics_token_and_trusted_proxies():
         st, body, _ = post(s, urllib.parse.urlencode(p),
                            headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.7, 10.1.2.3"})
         assert st == 200, body
-        rid = body["RequestId"]
-        deadline = time.time() + 10
-        seen = None
-        while time.time() < deadline and seen is None:
-            with open(store + ".audit") as f:
-                for line in f:
-                    e = json.loads(line)
-                    if e.get("requestId") == rid:
-                        seen = e
-            time.sleep(0.1)
+        seen = audit_event(store, body["RequestId"])
         assert seen and seen["sourceIpAddress"] == "203.0.113.7", seen
     finally:
         assert s.stop() == 0
@@ -298,16 +302,7 @@ def test_metrics_token_and_trusted_proxies():
         p = signed_params(keys["app"], "ListKeys", {})
         st, body, _ = post(s, urllib.parse.urlencode(p), headers={"X-Forwarded-For": "203.0.113.7"})
         assert st == 200
-        rid = body["RequestId"]
-        deadline = time.time() + 10
-        seen = None
-        while time.time() < deadline and seen is None:
-            with open(store + ".audit") as f:
-                for line in f:
-                    e = json.loads(line)
-                    if e.get("requestId") == rid:
-                        seen = e
-            time.sleep(0.1)
+        seen = audit_event(store, body["RequestId"])
         assert seen and seen["sourceIpAddress"] == "127.0.0.1", seen
     finally:
         assert s.stop() == 0

@@ -277,21 +277,7 @@ impl Kms {
         c: &Connection,
         req: crate::api::BeginEnvelopeRequest,
     ) -> Result<EnvelopeStart> {
-        let default = if req.plaintext_length.is_some() {
-            ONE_SHOT_FRAME_LENGTH
-        } else {
-            DEFAULT_FRAME_LENGTH
-        };
-        let frame_length = check_frame_length(req.frame_length.unwrap_or(default))?;
-        if req.key_ids.is_empty() {
-            return Err(Error::param("KeyIds", "at least one key is required"));
-        }
-        if req.key_ids.len() > MAX_RECIPIENTS {
-            return Err(Error::param(
-                "KeyIds",
-                alloc::format!("at most {MAX_RECIPIENTS} keys per message"),
-            ));
-        }
+        let frame_length = crate::service::envelope::begin_checks(&req)?;
         for (i, k) in req.key_ids.iter().enumerate() {
             if req.key_ids.iter().skip(i + 1).any(|o| o == k) {
                 return Err(Error::param("KeyIds", "a key appears twice"));

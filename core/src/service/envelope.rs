@@ -14,6 +14,28 @@ use crate::error::{EnvelopeFailure, Error, Result};
 use crate::kms::Kms;
 use crate::secret::SecretBytes;
 
+/// A new message's frame length (the one-shot default when its length is known, the
+/// streaming one otherwise) and its recipients' count, checked as every
+/// BeginEnvelope checks them, embedded or connected.
+pub(crate) fn begin_checks(req: &crate::api::BeginEnvelopeRequest) -> Result<u32> {
+    let default = if req.plaintext_length.is_some() {
+        ONE_SHOT_FRAME_LENGTH
+    } else {
+        DEFAULT_FRAME_LENGTH
+    };
+    let frame_length = check_frame_length(req.frame_length.unwrap_or(default))?;
+    if req.key_ids.is_empty() {
+        return Err(Error::param("KeyIds", "at least one key is required"));
+    }
+    if req.key_ids.len() > MAX_RECIPIENTS {
+        return Err(Error::param(
+            "KeyIds",
+            alloc::format!("at most {MAX_RECIPIENTS} keys per message"),
+        ));
+    }
+    Ok(frame_length)
+}
+
 impl Kms {
     /// Starts an envelope message to `key_ids` (`req.plaintext` is ignored): draws a
     /// data key (or takes one from the data-key cache), wraps it under every CMK and
@@ -60,21 +82,7 @@ impl Kms {
         req: crate::api::BeginEnvelopeRequest,
     ) -> Result<EnvelopeStart> {
         let plaintext_length = req.plaintext_length;
-        let default = if plaintext_length.is_some() {
-            ONE_SHOT_FRAME_LENGTH
-        } else {
-            DEFAULT_FRAME_LENGTH
-        };
-        let frame_length = check_frame_length(req.frame_length.unwrap_or(default))?;
-        if req.key_ids.is_empty() {
-            return Err(Error::param("KeyIds", "at least one key is required"));
-        }
-        if req.key_ids.len() > MAX_RECIPIENTS {
-            return Err(Error::param(
-                "KeyIds",
-                alloc::format!("at most {MAX_RECIPIENTS} keys per message"),
-            ));
-        }
+        let frame_length = begin_checks(&req)?;
         let mut resolved: Vec<String> = Vec::with_capacity(req.key_ids.len());
         for k in &req.key_ids {
             let id = self.resolve(k)?;
