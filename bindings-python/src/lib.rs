@@ -722,6 +722,11 @@ impl Kms {
     }
 
     fn store_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        if self.inner.is_connected() {
+            return Err(to_pyerr(strongroom::Error::Unsupported(
+                "a connected Kms has no store of its own: ask the gateway's host",
+            )));
+        }
         let i = self.inner.store_info();
         let d = PyDict::new(py);
         d.set_item("format_version", i.format_version)?;

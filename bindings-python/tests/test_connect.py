@@ -103,7 +103,9 @@ def test_store_operations_belong_to_the_gateway(gateway, tmp_path):
     kms = gateway.connect()
     for f in [lambda: kms.create_backup(backup_passphrase="a long passphrase"),
               lambda: kms.export_image(passphrase="x"),
-              lambda: kms.authenticate("a", "b")]:
+              lambda: kms.authenticate("a", "b"),
+              lambda: kms.act_as("owner"),
+              lambda: kms.store_info()]:
         with pytest.raises(RejectedError) as e:
             f()
         assert e.value.code == "Rejected.Unsupported"

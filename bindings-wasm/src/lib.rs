@@ -949,7 +949,12 @@ impl NativeKms {
 
     /// What the store holds: format, generation, snapshot / journal sizes, torn bytes.
     #[wasm_bindgen(js_name = storeInfo)]
-    pub fn store_info(&self) -> JsValue {
+    pub fn store_info(&self) -> Result<JsValue, JsValue> {
+        if self.inner.is_connected() {
+            return Err(js_err(&Error::Unsupported(
+                "a connected Kms has no store of its own: ask the gateway's host",
+            )));
+        }
         let i = self.inner.store_info();
         let o = Object::new();
         set(&o, "formatVersion", i.format_version);
@@ -958,7 +963,7 @@ impl NativeKms {
         set(&o, "journalRecords", i.journal_records as f64);
         set(&o, "journalBytes", i.journal_bytes as f64);
         set(&o, "tornBytes", i.torn_bytes as f64);
-        o.into()
+        Ok(o.into())
     }
 
     /// CreateKey.

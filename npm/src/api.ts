@@ -771,7 +771,7 @@ export class Kms {
 
   /** Format version, generation, snapshot and journal sizes, torn bytes dropped on open. */
   storeInfo(): StoreInfo {
-    return this.#n.storeInfo();
+    return callSync(() => this.#n.storeInfo());
   }
 
   /** The sealed store image; resealed under `passphrase` when given. */

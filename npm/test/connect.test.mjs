@@ -47,6 +47,8 @@ test('the embedded API, served: envelopes in streams and one-shot, aliases, secr
   assert.ok(!inspect(await kms.getSecretValue({ secretName: 'node/db' })).includes('hunter2'));
   // Store operations belong to the gateway.
   await assert.rejects(kms.createBackup({ backupPassphrase: 'a long passphrase' }), (e) => e instanceof RejectedError && e.code === 'Rejected.Unsupported');
+  assert.throws(() => kms.storeInfo(), (e) => e instanceof RejectedError && e.code === 'Rejected.Unsupported');
+  assert.throws(() => kms.actAs('owner'), (e) => e instanceof RejectedError && e.code === 'Rejected.Unsupported');
 });
 
 test('the caller\'s policies apply; a wrong secret and an unknown AccessKey are refused', async () => {
