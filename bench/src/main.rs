@@ -388,7 +388,7 @@ fn store() {
                 let t = Instant::now();
                 let kms = open();
                 let s = t.elapsed().as_secs_f64();
-                (s, kms.store_info())
+                (s, kms.store_info().unwrap())
             })
             .collect();
         v.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -411,8 +411,8 @@ fn store() {
     opens("snapshot only", built);
 
     let kms = open();
-    let record = kms.store_info().snapshot_bytes; // for the size of one key record below
-    let before = kms.store_info().journal_bytes;
+    let record = kms.store_info().unwrap().snapshot_bytes; // for the size of one key record below
+    let before = kms.store_info().unwrap().journal_bytes;
     let mut lat: Vec<f64> = (0..m)
         .map(|_| {
             let t = Instant::now();
@@ -420,7 +420,7 @@ fn store() {
             t.elapsed().as_nanos() as f64
         })
         .collect();
-    let per_record = ((kms.store_info().journal_bytes - before) / m as u64) as usize;
+    let per_record = ((kms.store_info().unwrap().journal_bytes - before) / m as u64) as usize;
     lat.sort_by(f64::total_cmp);
     // The floor: the same bytes appended and fdatasync'd on the same file system.
     let mut f = std::fs::File::create(dir.join("peer.bin")).unwrap();
@@ -599,7 +599,7 @@ fn secrets() {
     let kms = open();
     let m = 1000;
     let value = vec![b'v'; 4096];
-    let before = kms.store_info().journal_bytes;
+    let before = kms.store_info().unwrap().journal_bytes;
     let mut create: Vec<f64> = (0..m)
         .map(|i| {
             let t = Instant::now();
@@ -613,7 +613,7 @@ fn secrets() {
             t.elapsed().as_nanos() as f64
         })
         .collect();
-    let per_record = ((kms.store_info().journal_bytes - before) / m as u64) as usize;
+    let per_record = ((kms.store_info().unwrap().journal_bytes - before) / m as u64) as usize;
     let mut put: Vec<f64> = (0..m)
         .map(|i| {
             let t = Instant::now();
@@ -812,7 +812,8 @@ fn access() {
             true,
             None,
         ),
-    );
+    )
+    .unwrap();
     let ours = median_ns(31, 2000, || enc(&kms, &key));
     let peer = median_ns(31, 2000, || enc(&plain, &plain_key));
     println!(

@@ -482,19 +482,15 @@ impl Kms {
             .authenticate(access_key_id, access_key_secret.as_bytes(), security_token)
             .map_err(to_pyerr)?;
         let p = c.principal.clone();
-        self.inner.act_as(c);
+        self.inner.act_as(c).map_err(to_pyerr)?;
         Ok(p)
     }
 
     /// Acts as `principal` (an ARN; `owner` for the store's owner).
     fn act_as(&self, principal: &str) -> PyResult<()> {
-        if self.inner.is_connected() {
-            return Err(to_pyerr(strongroom::Error::Unsupported(
-                "a connected Kms acts as the credentials it was connected with",
-            )));
-        }
-        self.inner.act_as(strongroom::api::Caller::new(principal));
-        Ok(())
+        self.inner
+            .act_as(strongroom::api::Caller::new(principal))
+            .map_err(to_pyerr)
     }
 
     /// Any action by Alibaba's name; `params_json` is its wire parameters (a JSON
@@ -722,12 +718,7 @@ impl Kms {
     }
 
     fn store_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        if self.inner.is_connected() {
-            return Err(to_pyerr(strongroom::Error::Unsupported(
-                "a connected Kms has no store of its own: ask the gateway's host",
-            )));
-        }
-        let i = self.inner.store_info();
+        let i = self.inner.store_info().map_err(to_pyerr)?;
         let d = PyDict::new(py);
         d.set_item("format_version", i.format_version)?;
         d.set_item("generation", i.generation)?;

@@ -715,20 +715,16 @@ impl NativeKms {
             )
             .map_err(|e| js_err(&e))?;
         let p = c.principal.clone();
-        self.inner.act_as(c);
+        self.inner.act_as(c).map_err(|e| js_err(&e))?;
         Ok(p)
     }
 
     /// Acts as `principal` (an ARN, or `owner`).
     #[wasm_bindgen(js_name = actAs)]
     pub fn act_as(&self, principal: String) -> Result<(), JsValue> {
-        if self.inner.is_connected() {
-            return Err(js_err(&Error::Unsupported(
-                "a connected Kms acts as the credentials it was connected with",
-            )));
-        }
-        self.inner.act_as(strongroom::api::Caller::new(principal));
-        Ok(())
+        self.inner
+            .act_as(strongroom::api::Caller::new(principal))
+            .map_err(|e| js_err(&e))
     }
 
     /// Installs `hook` (or removes it, with `undefined`): called after every action
@@ -950,12 +946,7 @@ impl NativeKms {
     /// What the store holds: format, generation, snapshot / journal sizes, torn bytes.
     #[wasm_bindgen(js_name = storeInfo)]
     pub fn store_info(&self) -> Result<JsValue, JsValue> {
-        if self.inner.is_connected() {
-            return Err(js_err(&Error::Unsupported(
-                "a connected Kms has no store of its own: ask the gateway's host",
-            )));
-        }
-        let i = self.inner.store_info();
+        let i = self.inner.store_info().map_err(|e| js_err(&e))?;
         let o = Object::new();
         set(&o, "formatVersion", i.format_version);
         set(&o, "generation", i.generation as f64);

@@ -843,7 +843,7 @@ pub(crate) fn open_store(path: &Path, pass: &str, kdf: KdfParams) -> Result<Kms,
             .ok()
             .filter(|t| !t.is_empty());
         let caller = kms.authenticate(&id, secret.as_bytes(), token.as_deref())?;
-        kms.act_as(caller);
+        kms.act_as(caller)?;
     }
     Ok(kms)
 }
@@ -951,7 +951,7 @@ fn store_cmd(kms: &Kms, cmd: StoreCmd, json_mode: bool) -> Result<(), Error> {
     match cmd {
         StoreCmd::Info | StoreCmd::Check | StoreCmd::Init => {}
         StoreCmd::Repair => {
-            let torn = kms.store_info().torn_bytes;
+            let torn = kms.store_info()?.torn_bytes;
             if torn > 0 {
                 pollster::block_on(kms.compact_store())?;
             }
@@ -989,7 +989,7 @@ fn store_cmd(kms: &Kms, cmd: StoreCmd, json_mode: bool) -> Result<(), Error> {
         }
         StoreCmd::Restore { .. } => {}
     }
-    let i = kms.store_info();
+    let i = kms.store_info()?;
     let keys = pollster::block_on(kms.list_keys(ListKeysRequest::default()))?.total_count;
     print(
         json_mode,

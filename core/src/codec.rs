@@ -4,6 +4,18 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+/// Lower-case hex of `b` (digests in the audit trail, the request signature).
+pub(crate) fn hex(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        for n in [x >> 4, x & 15] {
+            s.push(char::from(D.get(usize::from(n)).copied().unwrap_or(b'0')));
+        }
+    }
+    s
+}
+
 /// Appends fields to a buffer.
 #[derive(Default)]
 pub(crate) struct Writer {

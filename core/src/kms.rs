@@ -971,9 +971,12 @@ impl Kms {
 
     /// What the store holds on disk: format, generation, snapshot and journal sizes,
     /// and any torn tail dropped when it was opened.
-    #[must_use]
-    pub fn store_info(&self) -> StoreInfo {
-        self.journal.lock().info
+    ///
+    /// # Errors
+    /// `Rejected.Unsupported` on a connected instance: its store is the gateway's.
+    pub fn store_info(&self) -> Result<StoreInfo> {
+        self.local_only("a connected Kms has no store of its own: ask the gateway's host")?;
+        Ok(self.journal.lock().info)
     }
 
     /// Sets how long the journal may grow (at least; it must also outgrow the

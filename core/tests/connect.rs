@@ -759,6 +759,8 @@ fn store_operations_are_refused_on_a_connected_kms() {
         block_on(c.compact_store()).unwrap_err(),
         block_on(c.export_image(None)).unwrap_err(),
         c.authenticate("AK", b"s", None).unwrap_err(),
+        c.store_info().unwrap_err(),
+        c.act_as(Caller::new("acs:ram::1:user/x")).unwrap_err(),
     ] {
         assert_eq!(e.code(), "Rejected.Unsupported", "{e}");
     }

@@ -715,7 +715,7 @@ fn deletion_window_restore_and_force() {
         ),
         "Forbidden.ResourceNotFound"
     );
-    assert_eq!(kms.store_info().journal_records, 0);
+    assert_eq!(kms.store_info().unwrap().journal_records, 0);
     // Force: gone now, no recovery.
     let d = block_on(kms.delete_secret(DeleteSecretRequest {
         secret_name: "t".into(),
@@ -724,7 +724,7 @@ fn deletion_window_restore_and_force() {
     }))
     .unwrap();
     assert_eq!(d.planned_delete_time, None);
-    assert_eq!(kms.store_info().journal_records, 0);
+    assert_eq!(kms.store_info().unwrap().journal_records, 0);
     drop(kms);
     let kms = open(&clock, &storage);
     let l = block_on(kms.list_secrets(ListSecretsRequest::default())).unwrap();

@@ -85,13 +85,13 @@ fn the_journal_replays_to_the_same_state() {
     let storage = Arc::new(MemoryStorage::new());
     let kms = open_with(Backend::Software, storage.clone(), PASS).unwrap();
     busy(&kms);
-    let info = kms.store_info();
+    let info = kms.store_info().unwrap();
     assert_eq!(info.format_version, 2);
     assert_eq!(info.journal_records, 14, "{info:?}");
     let before = snapshot(&kms);
     drop(kms);
     let again = open_with(Backend::Software, storage, PASS).unwrap();
-    assert_eq!(again.store_info().journal_records, 14);
+    assert_eq!(again.store_info().unwrap().journal_records, 14);
     assert_eq!(snapshot(&again), before);
 }
 
@@ -103,7 +103,7 @@ fn compaction_rewrites_the_journal_into_a_snapshot() {
     let mut generations = std::collections::BTreeSet::new();
     for _ in 0..60 {
         block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
-        let info = kms.store_info();
+        let info = kms.store_info().unwrap();
         generations.insert(info.generation);
         assert!(
             info.journal_bytes < 4096 + 1024 || info.journal_bytes < info.snapshot_bytes + 1024
@@ -133,7 +133,7 @@ fn a_torn_tail_is_dropped_at_every_cut_and_the_next_write_replaces_it() {
         let s = Arc::new(MemoryStorage::with_image(torn));
         let kms = open_with(Backend::Software, s.clone(), PASS).unwrap();
         assert_eq!(
-            kms.store_info().torn_bytes,
+            kms.store_info().unwrap().torn_bytes,
             (torn_len - good_len) as u64,
             "cut {i}"
         );
@@ -144,7 +144,7 @@ fn a_torn_tail_is_dropped_at_every_cut_and_the_next_write_replaces_it() {
         let second = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
         drop(kms);
         let kms = open_with(Backend::Software, s, PASS).unwrap();
-        assert_eq!(kms.store_info().torn_bytes, 0);
+        assert_eq!(kms.store_info().unwrap().torn_bytes, 0);
         block_on(kms.describe_key(&second.key_id)).unwrap();
         assert_eq!(
             block_on(kms.list_keys(ListKeysRequest::default()))
@@ -195,7 +195,7 @@ fn every_bit_flip_and_every_removed_or_reordered_record_is_refused() {
         );
         if i / 8 >= final_body {
             let kms = opened.unwrap_or_else(|e| panic!("bit {i} in the final record: {e}"));
-            assert_eq!(kms.store_info().torn_bytes, final_len as u64);
+            assert_eq!(kms.store_info().unwrap().torn_bytes, final_len as u64);
             assert_eq!(snapshot(&kms), before_last, "bit {i}");
             torn += 1;
             continue;
@@ -278,8 +278,8 @@ fn every_bit_flip_and_every_removed_or_reordered_record_is_refused() {
         PASS,
     )
     .unwrap();
-    assert_eq!(kms.store_info().torn_bytes, theirs[1].len() as u64);
-    assert_eq!(kms.store_info().journal_records, 0);
+    assert_eq!(kms.store_info().unwrap().torn_bytes, theirs[1].len() as u64);
+    assert_eq!(kms.store_info().unwrap().journal_records, 0);
     drop(kms);
     // The wrong passphrase is told apart from damage.
     let e = open_with(
@@ -646,7 +646,7 @@ fn a_store_with_version_1_state_records_opens_and_takes_new_records() {
     let pass = v["passphrase"].as_str().unwrap();
     let kms = open_with(Backend::Software, storage.clone(), pass).unwrap();
     assert!(
-        kms.store_info().journal_records > 0,
+        kms.store_info().unwrap().journal_records > 0,
         "the vector has version-1 deltas"
     );
     let check = |kms: &Kms| {
@@ -713,7 +713,7 @@ fn the_file_store_group_commits_concurrent_writers() {
         "200 concurrent CreateKeys: {} flushes",
         storage.sync_count() - base
     );
-    assert_eq!(kms.store_info().journal_records, 200);
+    assert_eq!(kms.store_info().unwrap().journal_records, 200);
     drop(kms);
     drop(storage);
     let storage = Arc::new(FileStorage::open(&path).unwrap());
@@ -756,7 +756,7 @@ fn the_file_store_drops_a_torn_tail_on_disk() {
         PASS,
     )
     .unwrap();
-    assert_eq!(kms.store_info().torn_bytes, 7);
+    assert_eq!(kms.store_info().unwrap().torn_bytes, 7);
     let b = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
     drop(kms);
     let kms = open_with(
@@ -765,7 +765,7 @@ fn the_file_store_drops_a_torn_tail_on_disk() {
         PASS,
     )
     .unwrap();
-    assert_eq!(kms.store_info().torn_bytes, 0);
+    assert_eq!(kms.store_info().unwrap().torn_bytes, 0);
     assert!(std::fs::metadata(&path).unwrap().len() > good);
     block_on(kms.describe_key(&a.key_id)).unwrap();
     block_on(kms.describe_key(&b.key_id)).unwrap();
@@ -1140,7 +1140,7 @@ fn a_final_record_with_a_zeroed_tail_is_torn_not_corruption() {
         PASS,
     )
     .unwrap();
-    assert_eq!(kms.store_info().torn_bytes, last_len as u64);
+    assert_eq!(kms.store_info().unwrap().torn_bytes, last_len as u64);
     assert_eq!(snapshot(&kms), before_last);
     block_on(kms.describe_key(&a.key_id)).unwrap();
     // inspect (what `store check` runs) reports the same without writing.

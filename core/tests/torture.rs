@@ -222,7 +222,7 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
                 e.code()
             ),
         };
-        let info = kms.store_info();
+        let info = kms.store_info().unwrap();
         torn += u32::from(info.torn_bytes > 0);
         max_gen = max_gen.max(info.generation);
         // Every trial: the key count, and this trial's acknowledged mutations. Every

@@ -684,16 +684,6 @@ fn policies(a: &Answer<'_>) -> Result<ListPoliciesResponse> {
     })
 }
 
-/// The DER inside a PEM block.
-fn pem_der(pem: &str) -> Result<Vec<u8>> {
-    let body: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .flat_map(|l| l.trim().chars())
-        .collect();
-    Base64::decode_vec(&body).map_err(|_| bad("PublicKey"))
-}
-
 impl Response {
     /// The answer to `request` from Alibaba's JSON (what [`Response::to_wire`]
     /// writes): the inverse of [`Response::to_wire`].
@@ -844,7 +834,8 @@ impl Response {
                 Response::GetPublicKey(crate::GetPublicKeyResponse {
                     key_id,
                     key_version_id,
-                    public_key_der: pem_der(&public_key)?,
+                    public_key_der: crate::asym::pem_spki(&public_key)
+                        .map_err(|_| bad("PublicKey"))?,
                     public_key,
                 })
             }

@@ -10,16 +10,7 @@ use alloc::vec::Vec;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        let digit = |n: u8| char::from(HEX.get(usize::from(n)).copied().unwrap_or(b'0'));
-        s.push(digit(b >> 4));
-        s.push(digit(b & 0x0f));
-    }
-    s
-}
+use crate::codec::hex;
 
 /// RFC 3986 percent-encoding as Alibaba's signers apply it: every byte but
 /// `A-Z a-z 0-9 - _ . ~` becomes `%XX` (upper-case hex), spaces `%20`.

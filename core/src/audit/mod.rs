@@ -146,16 +146,7 @@ pub fn recorded(level: AuditLevel, a: Action, denied: bool) -> bool {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        for n in [x >> 4, x & 15] {
-            s.push(char::from(D.get(usize::from(n)).copied().unwrap_or(b'0')));
-        }
-    }
-    s
-}
+use crate::codec::hex;
 
 /// Hex SHA-256 of a record's line.
 #[must_use]

@@ -461,12 +461,7 @@ impl KeyBackend for TransitBackend {
                 .and_then(Value::as_str)
                 .filter(|p| !p.is_empty())
                 .ok_or(Error::BackendProtocol("the transit key has no public key"))?;
-            let body: String = pem
-                .lines()
-                .filter(|l| !l.starts_with("-----"))
-                .flat_map(|l| l.trim().chars())
-                .collect();
-            Base64::decode_vec(&body)
+            crate::asym::pem_spki(pem)
                 .map_err(|_| Error::BackendProtocol("the transit public key is not PEM"))
         })
     }

@@ -46,8 +46,14 @@ impl Kms {
     /// that principal's policies. In one process whoever holds the store's passphrase
     /// can act as anyone: this is least privilege against bugs, not a boundary against
     /// the holder (docs/SECURITY.md).
-    pub fn act_as(&self, caller: Caller) {
+    ///
+    /// # Errors
+    /// `Rejected.Unsupported` on a connected instance (`Kms::connect`): it acts as the
+    /// credentials it was connected with.
+    pub fn act_as(&self, caller: Caller) -> Result<()> {
+        self.local_only("a connected Kms acts as the credentials it was connected with")?;
         *self.default_caller.lock() = Arc::new(caller);
+        Ok(())
     }
 
     /// The level a store that never ran SetAuditLevel audits at, in this runtime
