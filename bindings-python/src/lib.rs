@@ -114,6 +114,56 @@ fn transit_for(t: TransitArgs) -> PyResult<Arc<dyn KeyBackend>> {
     strongroom_gateway::client::transit_backend(cfg, &opts).map_err(to_pyerr)
 }
 
+/// (address, CA file, certificate file, key file, server name, timeout in seconds,
+/// protection level) of a KMIP server.
+type KmipArgs = (
+    String,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    Option<String>,
+    Option<f64>,
+    Option<String>,
+);
+
+fn kmip_for(py: Python<'_>, k: KmipArgs) -> PyResult<Arc<dyn KeyBackend>> {
+    let (address, ca_file, cert_file, key_file, server_name, timeout, level) = k;
+    let bad = |reason: &str| {
+        to_pyerr(strongroom::Error::InvalidParameter {
+            name: "Kmip",
+            reason: reason.into(),
+        })
+    };
+    let mut cfg = strongroom_kmip::KmipConfig::new(address, ca_file, cert_file, key_file);
+    cfg.server_name = server_name;
+    if let Some(t) = timeout {
+        if !(t > 0.0 && t <= 3600.0) {
+            return Err(bad("timeout must be seconds in (0, 3600]"));
+        }
+        cfg.timeout = std::time::Duration::from_secs_f64(t);
+    }
+    if let Some(l) = level {
+        cfg.protection_level = l
+            .parse()
+            .map_err(|_| bad("protection_level must be SOFTWARE or HSM"))?;
+    }
+    let b = py
+        .detach(|| strongroom_kmip::KmipBackend::connect(cfg))
+        .map_err(to_pyerr)?;
+    Ok(b)
+}
+
+/// At most one of the backends a store can be given.
+fn one_backend(given: &[bool]) -> PyResult<()> {
+    if given.iter().filter(|x| **x).count() > 1 {
+        return Err(to_pyerr(strongroom::Error::InvalidParameter {
+            name: "Backend",
+            reason: "give at most one of transport, pkcs11, transit and kmip".into(),
+        }));
+    }
+    Ok(())
+}
+
 fn backend_for(
     py: Python<'_>,
     transport: Option<Py<PyAny>>,
@@ -360,7 +410,7 @@ impl Kms {
     /// Opens the store at `path`; its audit trail is `<path>.audit` at `audit_level`
     /// (the store's own level wins once SetAuditLevel ran; `off` attaches nothing).
     #[staticmethod]
-    #[pyo3(signature = (path, passphrase, transport=None, audit_level="management", audit_strict=false, pkcs11=None, transit=None))]
+    #[pyo3(signature = (path, passphrase, transport=None, audit_level="management", audit_strict=false, pkcs11=None, transit=None, kmip=None))]
     #[allow(clippy::too_many_arguments)]
     fn open(
         py: Python<'_>,
@@ -371,19 +421,16 @@ impl Kms {
         audit_strict: bool,
         pkcs11: Option<(std::path::PathBuf, String, String, usize)>,
         transit: Option<TransitArgs>,
+        kmip: Option<KmipArgs>,
     ) -> PyResult<Self> {
-        if [transport.is_some(), pkcs11.is_some(), transit.is_some()]
-            .iter()
-            .filter(|x| **x)
-            .count()
-            > 1
-        {
-            return Err(to_pyerr(strongroom::Error::InvalidParameter {
-                name: "Transit",
-                reason: "give one of transport, pkcs11 and transit".into(),
-            }));
-        }
+        one_backend(&[
+            transport.is_some(),
+            pkcs11.is_some(),
+            transit.is_some(),
+            kmip.is_some(),
+        ])?;
         let backend = match pkcs11 {
+            None if kmip.is_some() => kmip.map(|k| kmip_for(py, k)).transpose()?,
             None if transit.is_some() => transit.map(transit_for).transpose()?,
             None => backend_for(py, transport)?,
             Some(_) if transport.is_some() => {
@@ -527,21 +574,18 @@ impl Kms {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (transport=None, transit=None))]
+    #[pyo3(signature = (transport=None, transit=None, kmip=None))]
     fn memory(
         py: Python<'_>,
         transport: Option<Py<PyAny>>,
         transit: Option<TransitArgs>,
+        kmip: Option<KmipArgs>,
     ) -> PyResult<Self> {
-        let backend = match transit {
-            Some(_) if transport.is_some() => {
-                return Err(to_pyerr(strongroom::Error::InvalidParameter {
-                    name: "Transit",
-                    reason: "give a transport or a transit engine, not both".into(),
-                }));
-            }
-            Some(t) => Some(transit_for(t)?),
-            None => backend_for(py, transport)?,
+        one_backend(&[transport.is_some(), transit.is_some(), kmip.is_some()])?;
+        let backend = match (transit, kmip) {
+            (Some(t), _) => Some(transit_for(t)?),
+            (_, Some(k)) => Some(kmip_for(py, k)?),
+            _ => backend_for(py, transport)?,
         };
         let kms = py
             .detach(|| pollster::block_on(CoreKms::memory(Env::system(), backend)))

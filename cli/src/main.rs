@@ -748,12 +748,58 @@ fn transit_backend(address: String) -> Result<Arc<dyn strongroom::KeyBackend>, E
     strongroom_gateway::client::transit_backend(cfg, &opts)
 }
 
+/// Master keys on a KMIP server: STRONGROOM_KMIP_ADDR (`host:port`), the PEM files
+/// STRONGROOM_KMIP_CA_FILE, _CERT_FILE and _KEY_FILE (mutual TLS), and optionally
+/// _SERVER_NAME, _TIMEOUT (seconds) and _PROTECTION_LEVEL (`SOFTWARE`, the default,
+/// or `HSM` for a server in front of an HSM).
+fn kmip_backend(address: String) -> Result<Arc<dyn strongroom::KeyBackend>, Error> {
+    let bad = |reason: String| Error::InvalidParameter {
+        name: "Kmip",
+        reason,
+    };
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let file = |name: &str| var(name).ok_or_else(|| bad(format!("set {name}")));
+    let mut cfg = strongroom_kmip::KmipConfig::new(
+        address,
+        file("STRONGROOM_KMIP_CA_FILE")?,
+        file("STRONGROOM_KMIP_CERT_FILE")?,
+        file("STRONGROOM_KMIP_KEY_FILE")?,
+    );
+    cfg.server_name = var("STRONGROOM_KMIP_SERVER_NAME");
+    if let Some(t) = var("STRONGROOM_KMIP_TIMEOUT") {
+        cfg.timeout = t
+            .parse::<f64>()
+            .ok()
+            .filter(|t| *t > 0.0 && *t <= 3600.0)
+            .map(std::time::Duration::from_secs_f64)
+            .ok_or_else(|| bad("STRONGROOM_KMIP_TIMEOUT must be seconds in (0, 3600]".into()))?;
+    }
+    if let Some(p) = var("STRONGROOM_KMIP_PROTECTION_LEVEL") {
+        cfg.protection_level = p
+            .parse()
+            .map_err(|_| bad("STRONGROOM_KMIP_PROTECTION_LEVEL must be SOFTWARE or HSM".into()))?;
+    }
+    Ok(strongroom_kmip::KmipBackend::connect(cfg)?)
+}
+
 fn key_backend() -> Result<Option<Arc<dyn strongroom::KeyBackend>>, Error> {
     let transit = std::env::var("STRONGROOM_TRANSIT_ADDR")
         .ok()
         .filter(|a| !a.is_empty());
-    let Some(module) = std::env::var_os("STRONGROOM_PKCS11_MODULE").filter(|m| !m.is_empty())
-    else {
+    let kmip = std::env::var("STRONGROOM_KMIP_ADDR")
+        .ok()
+        .filter(|a| !a.is_empty());
+    let pkcs11 = std::env::var_os("STRONGROOM_PKCS11_MODULE").filter(|m| !m.is_empty());
+    if kmip.is_some() && (transit.is_some() || pkcs11.is_some()) {
+        return Err(Error::InvalidParameter {
+            name: "Kmip",
+            reason: "set one of STRONGROOM_PKCS11_MODULE, STRONGROOM_TRANSIT_ADDR and STRONGROOM_KMIP_ADDR".into(),
+        });
+    }
+    if let Some(a) = kmip {
+        return kmip_backend(a).map(Some);
+    }
+    let Some(module) = pkcs11 else {
         return transit.map(transit_backend).transpose();
     };
     if transit.is_some() {

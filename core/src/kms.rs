@@ -1311,7 +1311,7 @@ impl Kms {
         }
         if spec.symmetric_key_len().is_none() && !self.backend.supports_asymmetric() {
             return Err(Error::Unsupported(
-                "this build's key backend cannot hold asymmetric keys (RSA_*, EC_*): native builds with AWS-LC and the software backend can",
+                "this store's key backend cannot hold asymmetric keys (RSA_*, EC_* KeySpec; DescribeService lists the ones it makes): the software backend with AWS-LC or rustcrypto-asym, PKCS#11 and transit can",
             ));
         }
         let origin = req.origin.unwrap_or(Origin::AliyunKms);

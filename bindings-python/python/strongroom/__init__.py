@@ -440,6 +440,24 @@ def _transit(t: Optional[Mapping[str, Any]]) -> Optional[Tuple[str, str, str, st
     )
 
 
+_KmipArgs = Tuple[str, str, str, str, Optional[str], Optional[float], Optional[str]]
+
+
+def _kmip(k: Optional[Mapping[str, Any]]) -> Optional[_KmipArgs]:
+    if k is None:
+        return None
+    timeout = k.get("timeout")
+    return (
+        str(k["address"]),
+        os.fspath(k["ca_file"]),
+        os.fspath(k["cert_file"]),
+        os.fspath(k["key_file"]),
+        k.get("server_name"),
+        float(timeout) if timeout is not None else None,
+        k.get("protection_level"),
+    )
+
+
 class Kms:
     """A key management service over one sealed store."""
 
@@ -458,6 +476,7 @@ class Kms:
         audit_strict: bool = False,
         pkcs11: Optional[Mapping[str, Any]] = None,
         transit: Optional[Mapping[str, Any]] = None,
+        kmip: Optional[Mapping[str, Any]] = None,
     ) -> "Kms":
         """Opens (or creates) the single-file store at ``path``, sealed under ``passphrase``.
 
@@ -478,7 +497,14 @@ class Kms:
         "transit", "key_prefix": "strongroom-", "ca_file": path]}``) the master keys are
         OpenBao / Vault transit keys, generated and used in the engine; such a store
         needs the engine every time. A refused token or an unreachable engine raises
-        ``BackendError`` when a key is used."""
+        ``BackendError`` when a key is used.
+
+        With ``kmip`` (``{"address": "kmip.example:5696", "ca_file": path, "cert_file":
+        path, "key_file": path[, "server_name": name, "timeout": 10.0,
+        "protection_level": "SOFTWARE" | "HSM"]}``) the master keys are AES key objects
+        created and used on a KMIP 1.4 server over mutual TLS. The connection is
+        checked here: an unreachable server or a refused certificate raises
+        ``BackendError``; a missing file ``InvalidParameterError``."""
         p11 = None
         if pkcs11 is not None:
             p11 = (
@@ -487,7 +513,11 @@ class Kms:
                 str(pkcs11["pin"]),
                 int(pkcs11.get("sessions", 4)),
             )
-        kms = cls(_native.Kms.open(os.fspath(path), passphrase, transport, audit, audit_strict, p11, _transit(transit)))
+        kms = cls(
+            _native.Kms.open(
+                os.fspath(path), passphrase, transport, audit, audit_strict, p11, _transit(transit), _kmip(kmip)
+            )
+        )
         if credentials is not None:
             try:
                 kms.authenticate(
@@ -570,10 +600,16 @@ class Kms:
         )
 
     @classmethod
-    def memory(cls, *, transport: Optional[Transport] = None, transit: Optional[Mapping[str, Any]] = None) -> "Kms":
+    def memory(
+        cls,
+        *,
+        transport: Optional[Transport] = None,
+        transit: Optional[Mapping[str, Any]] = None,
+        kmip: Optional[Mapping[str, Any]] = None,
+    ) -> "Kms":
         """A throwaway in-memory instance (its master keys in a transit engine with
-        ``transit``, as for ``Kms.open``)."""
-        return cls(_native.Kms.memory(transport, _transit(transit)))
+        ``transit``, on a KMIP server with ``kmip``, as for ``Kms.open``)."""
+        return cls(_native.Kms.memory(transport, _transit(transit), _kmip(kmip)))
 
     @classmethod
     def open_image(cls, data: bytes, *, passphrase: str, transport: Optional[Transport] = None) -> "Kms":

@@ -66,13 +66,20 @@ impl SoftwareBackend {
 }
 
 /// A handle another backend made (a PKCS#11 object reference starts `P11\x01`, a
-/// transit key's name `TRN\x01`): a store whose keys live in a token or a transit
-/// engine was opened without it.
+/// transit key's name `TRN\x01`, a KMIP object's identifier `KMP\x01`): a store whose
+/// keys live in a token, a transit engine or a KMIP server was opened without it.
 fn not_elsewhere(handle: &KeyHandle) -> Result<()> {
     if handle.0.expose().starts_with(b"P11\x01") {
         return Err(crate::error::Error::BackendUnavailable(
             alloc::string::String::from(
                 "this key lives in a PKCS#11 token: open the store with that token (STRONGROOM_PKCS11_MODULE, _TOKEN, _PIN)",
+            ),
+        ));
+    }
+    if handle.0.expose().starts_with(b"KMP\x01") {
+        return Err(crate::error::Error::BackendUnavailable(
+            alloc::string::String::from(
+                "this key lives on a KMIP server: open the store with that server (STRONGROOM_KMIP_ADDR, _CA_FILE, _CERT_FILE, _KEY_FILE)",
             ),
         ));
     }
