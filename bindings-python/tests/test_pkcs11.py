@@ -48,6 +48,27 @@ def test_keys_are_made_and_used_in_the_token(token, tmp_path):
         assert err.value.code == "Rejected.BackendUnavailable" and "PKCS#11 token" in str(err.value)
 
 
+def test_software_and_hsm_keys_in_one_store(token, tmp_path):
+    store = tmp_path / "store"
+    with Kms.open(store, passphrase="pw") as kms:
+        old = kms.create_key().key_id
+        old_blob = kms.encrypt(key_id=old, plaintext=b"before the token").ciphertext_blob
+    with Kms.open(store, passphrase="pw", pkcs11=token) as kms:
+        assert kms.decrypt(ciphertext_blob=old_blob).plaintext == b"before the token"
+        hsm = kms.create_key()
+        sw = kms.create_key(protection_level="SOFTWARE")
+        assert (hsm.protection_level, sw.protection_level) == ("HSM", "SOFTWARE")
+        assert kms.describe_key(key_id=old).protection_level == "SOFTWARE"
+        levels = [p["Type"] for p in kms.describe_service()["ProtectionLevels"]["ProtectionLevel"]]
+        assert levels == ["SOFTWARE", "HSM"]
+        sw_blob = kms.encrypt(key_id=sw.key_id, plaintext=b"in-process").ciphertext_blob
+        hsm_blob = kms.encrypt(key_id=hsm.key_id, plaintext=b"in the token").ciphertext_blob
+    with Kms.open(store, passphrase="pw") as kms:
+        assert kms.decrypt(ciphertext_blob=sw_blob).plaintext == b"in-process"
+        with pytest.raises(BackendError):
+            kms.decrypt(ciphertext_blob=hsm_blob)
+
+
 def test_a_wrong_pin_fails_at_open(token, tmp_path):
     with pytest.raises(BackendError) as err:
         Kms.open(tmp_path / "store", passphrase="pw", pkcs11=dict(token, pin="0000"))

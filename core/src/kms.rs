@@ -426,6 +426,9 @@ struct JournalPos {
 pub struct Kms {
     pub(crate) env: Env,
     pub(crate) backend: Arc<dyn KeyBackend>,
+    /// Where SOFTWARE keys live: the in-process software backend beside an HSM-level
+    /// backend (keys of both levels in one store), else the configured backend itself.
+    pub(crate) software: Arc<dyn KeyBackend>,
     storage: Arc<dyn Storage>,
     /// Seals records; replaced by change_root / rekey_store.
     sealer: spin::Mutex<Sealer>,
@@ -729,6 +732,13 @@ impl Kms {
         let backend = opts
             .backend
             .unwrap_or_else(|| Arc::new(SoftwareBackend::new(opts.env.clone())));
+        // Beside an HSM, SOFTWARE keys (made with ProtectionLevel SOFTWARE, or before
+        // the store had an HSM) live in-process, as Alibaba's instances mix them.
+        let software: Arc<dyn KeyBackend> = if backend.protection_level() == ProtectionLevel::Hsm {
+            Arc::new(SoftwareBackend::new(opts.env.clone()))
+        } else {
+            backend.clone()
+        };
         let existing = match written {
             Some(bytes) => Some(bytes),
             None => opts.storage.load().await?,
@@ -762,6 +772,7 @@ impl Kms {
         let kms = Kms {
             env: opts.env,
             backend,
+            software,
             storage: opts.storage,
             // A version-1 image gets a random store key as it is rewritten below.
             sealer: spin::Mutex::new(sealer),
@@ -1309,29 +1320,33 @@ impl Kms {
                 "EC_P256 / EC_P256K keys are SIGN/VERIFY only",
             ));
         }
-        if spec.symmetric_key_len().is_none() && !self.backend.supports_asymmetric() {
+        // The backend a key of the requested level lives in (tier rules: docs/TIERS.md).
+        let level = req
+            .protection_level
+            .unwrap_or_else(|| self.backend.protection_level());
+        let backend = self.backend_for(level).ok_or_else(|| {
+            Error::param(
+                "ProtectionLevel",
+                alloc::format!(
+                    "this instance holds {} keys, not {level} (configure an HSM backend: PKCS#11, or KMIP declared HSM)",
+                    self.backend.protection_level()
+                ),
+            )
+        })?;
+        if spec.symmetric_key_len().is_none() && !backend.supports_asymmetric() {
             return Err(Error::Unsupported(
                 "this store's key backend cannot hold asymmetric keys (RSA_*, EC_* KeySpec; DescribeService lists the ones it makes): the software backend with AWS-LC or rustcrypto-asym, PKCS#11 and transit can",
             ));
         }
         let origin = req.origin.unwrap_or(Origin::AliyunKms);
-        if origin != Origin::External && !self.backend.key_specs().contains(&spec) {
+        if origin != Origin::External && !backend.key_specs().contains(&spec) {
             return Err(Error::Unsupported(
                 "this store's key backend does not make keys of this KeySpec (DescribeService lists the ones it does)",
             ));
         }
-        if origin == Origin::External
-            && (!self.backend.supports_import() || !crate::asym::AVAILABLE)
-        {
+        if origin == Origin::External && (!backend.supports_import() || !crate::asym::AVAILABLE) {
             return Err(Error::Unsupported(
                 "EXTERNAL origin (BYOK) needs the software key backend and an RSA implementation (AWS-LC, or rustcrypto-asym in wasm)",
-            ));
-        }
-        let level = self.backend.protection_level();
-        if let Some(want) = req.protection_level.filter(|w| *w != level) {
-            return Err(Error::param(
-                "ProtectionLevel",
-                alloc::format!("this instance's backend holds {level} keys, not {want}"),
             ));
         }
         let description = req.description.unwrap_or_default();
@@ -1347,7 +1362,7 @@ impl Kms {
         let handle = if origin == Origin::External {
             KeyHandle(SecretBytes::new(Vec::new()))
         } else {
-            self.backend.generate_for(spec, usage).await?
+            backend.generate_for(spec, usage).await?
         };
         let now = self.env.now();
         let rec = KeyRecord {
@@ -1476,15 +1491,24 @@ impl Kms {
     ) -> Result<KeyVersion> {
         let version_id = ids::uuid_v4(&self.env)?;
         // The primary version's handle, for backends that rotate in place (transit).
-        let current = self.state.lock().keys.get(key_id).and_then(|k| {
-            k.versions
-                .iter()
-                .find(|v| v.version_id == k.primary_version)
-                .map(|v| v.handle.clone())
-        });
+        let (current, level) = self
+            .state
+            .lock()
+            .keys
+            .get(key_id)
+            .map(|k| {
+                let h = k
+                    .versions
+                    .iter()
+                    .find(|v| v.version_id == k.primary_version)
+                    .map(|v| v.handle.clone());
+                (h, k.protection)
+            })
+            .ok_or_else(|| Error::KeyNotFound(key_id.into()))?;
+        let backend = self.key_backend(level);
         let handle = match current {
-            Some(h) if !h.0.expose().is_empty() => self.backend.rotate(&h, spec, usage).await?,
-            _ => self.backend.generate_for(spec, usage).await?,
+            Some(h) if !h.0.expose().is_empty() => backend.rotate(&h, spec, usage).await?,
+            _ => backend.generate_for(spec, usage).await?,
         };
         let now = self.env.now();
         let kid = key_id.to_string();
@@ -1534,10 +1558,10 @@ impl Kms {
                     .map(|k| k.key_id.clone())
                     .collect();
                 // Every version's handle, for the backend to destroy once this is durable.
-                let handles: Vec<KeyHandle> = expired
+                let handles: Vec<(ProtectionLevel, KeyHandle)> = expired
                     .iter()
                     .filter_map(|id| tx.state().keys.get(id))
-                    .flat_map(|k| k.versions.iter().map(|v| v.handle.clone()))
+                    .flat_map(|k| k.versions.iter().map(|v| (k.protection, v.handle.clone())))
                     .collect();
                 let gone: Vec<String> = tx
                     .state()
@@ -1557,8 +1581,8 @@ impl Kms {
             .await?;
         self.refresh_schedules();
         // The material in a backend that keeps it (an HSM's objects) goes too.
-        for h in &handles {
-            let _ = self.backend.destroy(h).await;
+        for (level, h) in &handles {
+            let _ = self.key_backend(*level).destroy(h).await;
         }
         self.purge_destroyed().await;
         Ok(())
@@ -2453,14 +2477,42 @@ impl Kms {
     }
 
     /// The primary version's handle of an Enabled ENCRYPT/DECRYPT key.
-    fn primary_for_encrypt(&self, key_id: &str) -> Result<(String, String, KeyHandle)> {
+    fn primary_for_encrypt(
+        &self,
+        key_id: &str,
+    ) -> Result<(String, String, KeyHandle, ProtectionLevel)> {
         self.with_key(key_id, |k| {
             Self::usable_for_encrypt(k)?;
             let v = k
                 .version(&k.primary_version)
                 .ok_or(Error::StoreCorrupted("primary version missing"))?;
-            Ok((k.key_id.clone(), v.version_id.clone(), v.handle.clone()))
+            Ok((
+                k.key_id.clone(),
+                v.version_id.clone(),
+                v.handle.clone(),
+                k.protection,
+            ))
         })
+    }
+
+    /// The backend holding keys of `level`: the configured one for its own level, the
+    /// in-process software backend for SOFTWARE beside an HSM; `None` for HSM keys
+    /// when no HSM is configured.
+    pub(crate) fn backend_for(&self, level: ProtectionLevel) -> Option<&Arc<dyn KeyBackend>> {
+        if level == self.backend.protection_level() {
+            Some(&self.backend)
+        } else if level == ProtectionLevel::Software {
+            Some(&self.software)
+        } else {
+            None
+        }
+    }
+
+    /// The backend an existing key of `level` is used through. An HSM key in a store
+    /// opened without its HSM goes to the configured backend, whose error names where
+    /// the key lives.
+    pub(crate) fn key_backend(&self, level: ProtectionLevel) -> &Arc<dyn KeyBackend> {
+        self.backend_for(level).unwrap_or(&self.backend)
     }
 
     pub(crate) async fn seal_blob(
@@ -2469,10 +2521,10 @@ impl Kms {
         plaintext: &[u8],
         ctx: &EncryptionContext,
     ) -> Result<EncryptResponse> {
-        let (key_id, version_id, handle) = self.primary_for_encrypt(key_id)?;
+        let (key_id, version_id, handle, level) = self.primary_for_encrypt(key_id)?;
         let header = blob::header(&key_id, &version_id)?;
         let sealed = self
-            .backend
+            .key_backend(level)
             .encrypt(&handle, plaintext, &blob::aad(&header, ctx))
             .await?;
         Ok(EncryptResponse {
@@ -2510,7 +2562,7 @@ impl Kms {
 
     pub(crate) async fn decrypt_impl(&self, req: DecryptRequest) -> Result<DecryptResponse> {
         let parsed = blob::parse(&req.ciphertext_blob)?;
-        let (key_id, version_id, handle) = self.with_key(&parsed.key_id, |k| {
+        let (key_id, version_id, handle, level) = self.with_key(&parsed.key_id, |k| {
             Self::usable_for_encrypt(k)?;
             let v = k
                 .version(&parsed.key_version_id)
@@ -2518,11 +2570,16 @@ impl Kms {
                     key_id: k.key_id.clone(),
                     key_version_id: parsed.key_version_id.clone(),
                 })?;
-            Ok((k.key_id.clone(), v.version_id.clone(), v.handle.clone()))
+            Ok((
+                k.key_id.clone(),
+                v.version_id.clone(),
+                v.handle.clone(),
+                k.protection,
+            ))
         })?;
         let aad = blob::aad(parsed.header, &req.encryption_context);
         let plaintext = self
-            .backend
+            .key_backend(level)
             .decrypt(&handle, &parsed.nonce, parsed.ciphertext, &aad)
             .await?;
         Ok(DecryptResponse {

@@ -279,17 +279,22 @@ fn bad_input_codes(b: Backend) {
     }))
     .unwrap_err();
     assert_eq!(e.code(), "InvalidParameter.KeyUsage");
-    // A protection level the backend does not give.
-    let other = match b.protection_level() {
-        ProtectionLevel::Hsm => ProtectionLevel::Software,
-        _ => ProtectionLevel::Hsm,
-    };
-    let e = block_on(kms.create_key(CreateKeyRequest {
-        protection_level: Some(other),
+    // A protection level the instance does not give: HSM without an HSM backend.
+    // Beside an HSM, SOFTWARE keys are made in-process (one store mixes both).
+    let r = block_on(kms.create_key(CreateKeyRequest {
+        protection_level: Some(ProtectionLevel::Hsm),
+        ..Default::default()
+    }));
+    match b.protection_level() {
+        ProtectionLevel::Hsm => assert_eq!(r.unwrap().protection_level, ProtectionLevel::Hsm),
+        _ => assert_eq!(r.unwrap_err().code(), "InvalidParameter.ProtectionLevel"),
+    }
+    let sw = block_on(kms.create_key(CreateKeyRequest {
+        protection_level: Some(ProtectionLevel::Software),
         ..Default::default()
     }))
-    .unwrap_err();
-    assert_eq!(e.code(), "InvalidParameter.ProtectionLevel");
+    .unwrap();
+    assert_eq!(sw.protection_level, ProtectionLevel::Software);
     let e = block_on(kms.decrypt(DecryptRequest {
         ciphertext_blob: b"not a blob".to_vec(),
         ..Default::default()

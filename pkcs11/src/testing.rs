@@ -23,6 +23,7 @@ pub const LABELS: &[&str] = &[
     "strongroom-test",
     "strongroom-deletion",
     "strongroom-conformance",
+    "strongroom-mixed",
 ];
 
 fn setup() -> &'static PathBuf {

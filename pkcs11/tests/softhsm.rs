@@ -372,7 +372,18 @@ fn the_token_s_mechanisms_say_which_key_specs_it_makes() {
         _ => panic!(),
     };
     assert_eq!(d.key_specs.len(), strongroom::KeySpec::ALL.len());
-    assert_eq!(d.protection_levels, vec![strongroom::ProtectionLevel::Hsm]);
+    // SOFTWARE too: beside the token, keys can be made in-process.
+    assert_eq!(
+        d.protection_levels,
+        vec![
+            strongroom::ProtectionLevel::Software,
+            strongroom::ProtectionLevel::Hsm
+        ]
+    );
+    assert!(d.key_specs.iter().all(|k| {
+        k.supported_protection_levels
+            .contains(&strongroom::ProtectionLevel::Hsm)
+    }));
 }
 
 #[test]
@@ -418,4 +429,163 @@ fn backups_carry_token_keys_as_references() {
     let e = decrypt(&without).unwrap_err();
     assert_eq!(e.code(), "Rejected.BackendUnavailable");
     assert!(e.to_string().contains("PKCS#11"), "{e}");
+}
+
+#[test]
+fn software_and_hsm_keys_in_one_store() {
+    // A store made in software, later given a token: its old keys keep working
+    // in-process, new keys go to the token by default, and ProtectionLevel SOFTWARE
+    // still makes software keys. DescribeKey tells each key's level.
+    use strongroom::{DecryptEnvelopeRequest, EncryptEnvelopeRequest, ListKeysRequest};
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let open = |b: Option<Arc<dyn KeyBackend>>| {
+        block_on(Kms::open(KmsOptions {
+            env: Env::system(),
+            storage: storage.clone(),
+            root: RootSecret::passphrase("pw"),
+            kdf: KdfParams::insecure_fast(),
+            backend: b,
+        }))
+        .unwrap()
+    };
+    let enc = |kms: &Kms, key: &str| {
+        block_on(kms.encrypt(EncryptRequest {
+            key_id: key.into(),
+            plaintext: b"mixed".to_vec(),
+            ..Default::default()
+        }))
+        .map(|r| r.ciphertext_blob)
+    };
+    let dec = |kms: &Kms, blob: &[u8]| {
+        block_on(kms.decrypt(DecryptRequest {
+            ciphertext_blob: blob.to_vec(),
+            ..Default::default()
+        }))
+        .map(|r| r.plaintext.expose().to_vec())
+    };
+    let soft = open(None);
+    let old = block_on(soft.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    let old_blob = enc(&soft, &old).unwrap();
+    // An HSM level asked of a software-only instance is refused by name.
+    let e = block_on(soft.create_key(CreateKeyRequest {
+        protection_level: Some(ProtectionLevel::Hsm),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.ProtectionLevel");
+    soft.close();
+
+    let token = Pkcs11Backend::open(&testing::token("strongroom-mixed")).unwrap();
+    let before = token.object_ids().unwrap().len();
+    let mixed = open(Some(token.clone()));
+    assert_eq!(
+        dec(&mixed, &old_blob).unwrap(),
+        b"mixed",
+        "the old software key"
+    );
+    let hsm = block_on(mixed.create_key(CreateKeyRequest::default())).unwrap();
+    assert_eq!(hsm.protection_level, ProtectionLevel::Hsm);
+    let sw = block_on(mixed.create_key(CreateKeyRequest {
+        protection_level: Some(ProtectionLevel::Software),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(sw.protection_level, ProtectionLevel::Software);
+    let sw_ec = block_on(mixed.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::EcP256),
+        key_usage: Some(strongroom::KeyUsage::SignVerify),
+        protection_level: Some(ProtectionLevel::Software),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(
+        token.object_ids().unwrap().len(),
+        before + 1,
+        "only the HSM key is in the token"
+    );
+    for (id, level) in [
+        (&old, ProtectionLevel::Software),
+        (&hsm.key_id, ProtectionLevel::Hsm),
+        (&sw.key_id, ProtectionLevel::Software),
+        (&sw_ec.key_id, ProtectionLevel::Software),
+    ] {
+        assert_eq!(
+            block_on(mixed.describe_key(id)).unwrap().protection_level,
+            level
+        );
+    }
+    // Each key's own backend, also across a rotation and in one envelope.
+    block_on(mixed.create_key_version(&sw.key_id)).unwrap();
+    block_on(mixed.create_key_version(&hsm.key_id)).unwrap();
+    assert_eq!(token.object_ids().unwrap().len(), before + 2);
+    let hsm_blob = enc(&mixed, &hsm.key_id).unwrap();
+    let sw_blob = enc(&mixed, &sw.key_id).unwrap();
+    assert_eq!(dec(&mixed, &hsm_blob).unwrap(), b"mixed");
+    assert_eq!(dec(&mixed, &sw_blob).unwrap(), b"mixed");
+    let d = strongroom::vocab::sha256(b"m");
+    let sig = block_on(mixed.asymmetric_sign(strongroom::AsymmetricSignRequest {
+        key_id: sw_ec.key_id.clone(),
+        algorithm: strongroom::SigningAlgorithm::EcdsaSha256,
+        digest: d.to_vec(),
+        key_version_id: None,
+    }))
+    .unwrap();
+    assert!(!sig.value.is_empty());
+    let env = block_on(mixed.encrypt_envelope(EncryptEnvelopeRequest {
+        key_ids: vec![sw.key_id.clone(), hsm.key_id.clone()],
+        plaintext: b"both".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap();
+    // ListKeys filters by level.
+    let listed = block_on(mixed.list_keys(ListKeysRequest {
+        filters: vec![strongroom::KeyFilter {
+            key: "ProtectionLevel".into(),
+            values: vec!["HSM".into()],
+        }],
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(listed.keys.len(), 1);
+    // DescribeService lists both levels, and for each spec the levels that make it.
+    let caller = strongroom::api::Caller::owner();
+    let strongroom::Response::DescribeService(svc) = block_on(mixed.call(
+        &caller,
+        strongroom::Request::DescribeService(Default::default()),
+    ))
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        svc.protection_levels,
+        vec![ProtectionLevel::Software, ProtectionLevel::Hsm]
+    );
+    let aes = svc
+        .key_specs
+        .iter()
+        .find(|k| k.name == KeySpec::Aes256)
+        .unwrap();
+    assert_eq!(
+        aes.supported_protection_levels,
+        vec![ProtectionLevel::Software, ProtectionLevel::Hsm]
+    );
+    mixed.close();
+
+    // Opened without the token: software keys work, the HSM key names its token.
+    let again = open(None);
+    assert_eq!(dec(&again, &sw_blob).unwrap(), b"mixed");
+    assert_eq!(dec(&again, &old_blob).unwrap(), b"mixed");
+    let e = dec(&again, &hsm_blob).unwrap_err();
+    assert_eq!(e.code(), "Rejected.BackendUnavailable");
+    assert!(e.to_string().contains("PKCS#11"), "{e}");
+    // The envelope opens through its software recipient.
+    let opened = block_on(again.decrypt_envelope(DecryptEnvelopeRequest {
+        ciphertext: env,
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(opened.plaintext, b"both");
+    again.close();
 }

@@ -731,38 +731,54 @@ impl Kms {
     /// key backend offer, and every action it serves.
     fn describe_service(&self) -> super::DescribeServiceResponse {
         use crate::kms::KeyUsage;
-        let level = self.backend.protection_level();
-        let asymmetric = self.backend.supports_asymmetric();
-        let key_specs = self
-            .backend
-            .key_specs()
-            .into_iter()
-            .map(|s| super::KeySpecInfo {
-                name: s,
-                supported_protection_levels: alloc::vec![level],
-                usages: if s.symmetric_key_len().is_some() {
-                    alloc::vec![KeyUsage::EncryptDecrypt]
-                } else if s.is_ec() {
-                    alloc::vec![KeyUsage::SignVerify]
-                } else {
-                    alloc::vec![KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
-                },
-            })
-            .collect::<Vec<_>>();
-        let key_usages = if asymmetric
-            && key_specs
-                .iter()
-                .any(|k| k.name.symmetric_key_len().is_none())
+        use crate::vocab::ProtectionLevel;
+        // The levels this instance holds: the configured backend's, and SOFTWARE beside
+        // an HSM (the in-process backend); each spec with the levels that make it.
+        let mut levels = alloc::vec![self.backend.protection_level()];
+        if self.backend.protection_level() == ProtectionLevel::Hsm {
+            levels.insert(0, ProtectionLevel::Software);
+        }
+        let mut key_specs: Vec<super::KeySpecInfo> = Vec::new();
+        for level in &levels {
+            let Some(b) = self.backend_for(*level) else {
+                continue;
+            };
+            for s in b.key_specs() {
+                if let Some(k) = key_specs.iter_mut().find(|k| k.name == s) {
+                    k.supported_protection_levels.push(*level);
+                    continue;
+                }
+                key_specs.push(super::KeySpecInfo {
+                    name: s,
+                    supported_protection_levels: alloc::vec![*level],
+                    usages: if s.symmetric_key_len().is_some() {
+                        alloc::vec![KeyUsage::EncryptDecrypt]
+                    } else if s.is_ec() {
+                        alloc::vec![KeyUsage::SignVerify]
+                    } else {
+                        alloc::vec![KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
+                    },
+                });
+            }
+        }
+        let key_usages = if key_specs
+            .iter()
+            .any(|k| k.name.symmetric_key_len().is_none())
         {
             alloc::vec![KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
         } else {
             alloc::vec![KeyUsage::EncryptDecrypt]
         };
+        let supports_import = levels
+            .iter()
+            .filter_map(|l| self.backend_for(*l))
+            .any(|b| b.supports_import())
+            && crate::asym::AVAILABLE;
         super::DescribeServiceResponse {
-            protection_levels: alloc::vec![level],
+            protection_levels: levels,
             key_specs,
             key_usages,
-            supports_import: self.backend.supports_import() && crate::asym::AVAILABLE,
+            supports_import,
             actions: Action::ALL.iter().map(|a| a.name()).collect(),
         }
     }

@@ -140,6 +140,7 @@ struct Target {
     version_id: String,
     spec: KeySpec,
     handle: KeyHandle,
+    protection: crate::vocab::ProtectionLevel,
 }
 
 impl Kms {
@@ -175,6 +176,7 @@ impl Kms {
                 version_id: v.version_id.clone(),
                 spec: k.spec,
                 handle: v.handle.clone(),
+                protection: k.protection,
             })
         })
     }
@@ -205,7 +207,10 @@ impl Kms {
         key_version_id: Option<&str>,
     ) -> Result<GetPublicKeyResponse> {
         let t = self.asymmetric_target(key_id, key_version_id, None)?;
-        let der = self.backend.public_key(&t.handle, t.spec).await?;
+        let der = self
+            .key_backend(t.protection)
+            .public_key(&t.handle, t.spec)
+            .await?;
         Ok(GetPublicKeyResponse {
             key_id: t.key_id,
             key_version_id: t.version_id,
@@ -279,9 +284,13 @@ impl Kms {
         let t = self.asymmetric_target(key_id, key_version_id, Some(KeyUsage::SignVerify))?;
         asym::check_signing(t.spec, algorithm)?;
         let value = match input {
-            SignInput::Digest(d) => self.backend.sign(&t.handle, t.spec, algorithm, d).await?,
+            SignInput::Digest(d) => {
+                self.key_backend(t.protection)
+                    .sign(&t.handle, t.spec, algorithm, d)
+                    .await?
+            }
             SignInput::Message(m) => {
-                self.backend
+                self.key_backend(t.protection)
                     .sign_message(&t.handle, t.spec, algorithm, m)
                     .await?
             }
@@ -359,7 +368,10 @@ impl Kms {
         )?;
         asym::check_signing(t.spec, req.algorithm)?;
         asym::check_digest(&req.digest)?;
-        let spki = self.backend.public_key(&t.handle, t.spec).await?;
+        let spki = self
+            .key_backend(t.protection)
+            .public_key(&t.handle, t.spec)
+            .await?;
         let value =
             self.public_keys
                 .verify(t.spec, &spki, req.algorithm, &req.digest, &req.value)?;
@@ -396,7 +408,10 @@ impl Kms {
         if req.plaintext.is_empty() {
             return Err(Error::param("Plaintext", "required"));
         }
-        let spki = self.backend.public_key(&t.handle, t.spec).await?;
+        let spki = self
+            .key_backend(t.protection)
+            .public_key(&t.handle, t.spec)
+            .await?;
         let ciphertext_blob = asym::encrypt(&spki, req.algorithm, &req.plaintext)?;
         Ok(AsymmetricEncryptResponse {
             key_id: t.key_id,
@@ -429,7 +444,7 @@ impl Kms {
         )?;
         asym::check_encryption(t.spec, req.algorithm)?;
         let plaintext = self
-            .backend
+            .key_backend(t.protection)
             .asymmetric_decrypt(&t.handle, t.spec, req.algorithm, &req.ciphertext_blob)
             .await?;
         Ok(AsymmetricDecryptResponse {

@@ -268,7 +268,7 @@ impl Kms {
             }
         };
         let (token_key, token_id) = decode_token(&req.import_token)?;
-        let (key_id, spec, usage, params) = self.with_key(&req.key_id, |k| {
+        let (key_id, spec, usage, level, params) = self.with_key(&req.key_id, |k| {
             require_external(k)?;
             if k.state == KeyState::PendingDeletion {
                 return Err(Self::state_error(k));
@@ -286,7 +286,7 @@ impl Kms {
             if now >= p.expire_ms {
                 return Err(Error::ImportTokenExpired(k.key_id.clone()));
             }
-            Ok((k.key_id.clone(), k.spec, k.usage, p.clone()))
+            Ok((k.key_id.clone(), k.spec, k.usage, k.protection, p.clone()))
         })?;
         let alg = ImportWrappingAlgorithm::from_code(params.algorithm)
             .ok_or(Error::StoreCorrupted("unknown import wrapping algorithm"))?;
@@ -304,7 +304,10 @@ impl Kms {
             None => asym::canonical_private_key(spec, material.expose())?,
         };
         let check = material_check(&key_id, material.expose());
-        let handle = self.backend.import_for(spec, usage, &material).await?;
+        let handle = self
+            .key_backend(level)
+            .import_for(spec, usage, &material)
+            .await?;
         let meta = self
             .mutate_key(&key_id, |k| {
                 if k.state == KeyState::PendingDeletion {
