@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers with cargo-fuzz (libFuzzer + AddressSanitizer) for N seconds each
 # (default 30): `envelope` (the envelope message), `store` (the store: header,
-# record framing, snapshot and journal-delta decoders) and `gateway` (the server's
-# request parser and signers), each seeded from the shared
+# record framing, snapshot and journal-delta decoders), `gateway` (the server's
+# request parser and signers) and `wire` (the remote-backend server: version 2's
+# authentication, and every operation's decoder behind it), each seeded from the shared
 # vectors, and prints the exec counts. `bash scripts/fuzz.sh 3600` is the long run;
 # CI runs the short one. The machine's toolchain is stable: RUSTC_BOOTSTRAP lets
 # cargo-fuzz pass its -Z flags.
@@ -12,7 +13,7 @@ secs=${1:-30}
 if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "0.13.2" ]; then
   cargo install -q cargo-fuzz --version 0.13.2 --locked
 fi
-mkdir -p fuzz/corpus/envelope fuzz/corpus/store fuzz/corpus/gateway build
+mkdir -p fuzz/corpus/envelope fuzz/corpus/store fuzz/corpus/gateway fuzz/corpus/wire build
 python3 - <<'PY'
 import hashlib, json, pathlib
 def seed(target, b):
@@ -36,10 +37,16 @@ seed("gateway", sep.join([b"POST", b"/", b"", b"content-type:application/x-www-f
 seed("gateway", sep.join([b"POST", b"/", b"KeyId=k&Plaintext=aGk%3D",
     b"authorization:ACS3-HMAC-SHA256 Credential=LTAIx,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,Signature=00\nx-acs-action:Encrypt\nx-acs-version:2016-01-20\nx-acs-date:2026-12-02T09:30:00Z\nx-acs-signature-nonce:n\nx-acs-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     b""]))
+# Wire requests: tagged (first byte odd) Describe, Generate AES-256, Encrypt with a
+# short handle; and a raw version-1 Describe (first byte 2: version 1 accepted).
+seed("wire", b"\x01\x01")
+seed("wire", b"\x01\x02\x03\x01")
+seed("wire", b"\x01\x03\x00\x04abcd\x00\x00\x00\x02hi\x00\x00\x00\x00")
+seed("wire", b"\x02SRW\x01\x01")
 PY
 cd fuzz
 status=0
-for target in envelope store gateway; do
+for target in envelope store gateway wire; do
   RUSTC_BOOTSTRAP=1 cargo fuzz build -O "$target"
   RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$target" "corpus/$target" -- -max_total_time="$secs" -print_final_stats=1 2>&1 \
     | tee "../build/fuzz-$target.log" | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)' || true

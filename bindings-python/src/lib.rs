@@ -170,6 +170,24 @@ fn backend_for(
 ) -> PyResult<Option<Arc<dyn KeyBackend>>> {
     match transport {
         None => Ok(None),
+        // `(transport, client id, client secret)`: wire protocol version 2.
+        Some(t) if t.bind(py).is_instance_of::<pyo3::types::PyTuple>() => {
+            let (f, id, secret): (Py<PyAny>, String, Vec<u8>) = t.extract(py)?;
+            let key = strongroom::backend::remote::WireClientKey {
+                id,
+                secret: strongroom::SecretBytes::new(secret),
+            };
+            let b = py
+                .detach(|| {
+                    pollster::block_on(RemoteBackend::connect_with_key(
+                        Arc::new(PyTransport(f)),
+                        key,
+                        Env::system(),
+                    ))
+                })
+                .map_err(to_pyerr)?;
+            Ok(Some(Arc::new(b)))
+        }
         Some(t) => {
             let b = py
                 .detach(|| pollster::block_on(RemoteBackend::connect(Arc::new(PyTransport(t)))))
@@ -1648,6 +1666,29 @@ impl BackendServer {
     fn handle<'py>(&self, py: Python<'py>, request: &[u8]) -> Bound<'py, PyBytes> {
         let out = py.detach(|| pollster::block_on(self.inner.handle(request)));
         PyBytes::new(py, &out)
+    }
+
+    /// A fresh client key, admitted: `(id, secret)`.
+    fn create_client<'py>(&self, py: Python<'py>) -> PyResult<(String, Bound<'py, PyBytes>)> {
+        let k = self.inner.create_client().map_err(to_pyerr)?;
+        Ok((k.id.clone(), PyBytes::new(py, k.secret.expose())))
+    }
+
+    fn add_client(&self, id: String, secret: Vec<u8>) -> PyResult<()> {
+        self.inner
+            .add_client(strongroom::backend::remote::WireClientKey {
+                id,
+                secret: strongroom::SecretBytes::new(secret),
+            })
+            .map_err(to_pyerr)
+    }
+
+    fn remove_client(&self, id: &str) -> bool {
+        self.inner.remove_client(id)
+    }
+
+    fn set_accept_v1(&self, accept: bool) {
+        self.inner.set_accept_v1(accept);
     }
 }
 

@@ -32,7 +32,7 @@ def kms(request):
         calls.append(len(req))
         return server.handle(req)
 
-    k = Kms.memory(transport=transport)
+    k = Kms.memory(transport=transport, client_key=server.create_client())
     k._calls = calls  # for the seam assertion
     return k
 
@@ -142,7 +142,7 @@ def test_transport_failure_is_a_clear_error():
             raise ConnectionError("HSM unreachable")
         return server.handle(req)
 
-    kms = Kms.memory(transport=transport)
+    kms = Kms.memory(transport=transport, client_key=server.create_client())
     k = kms.create_key()
     alive["ok"] = False
     with pytest.raises(strongroom.BackendError) as ei:
@@ -150,6 +150,45 @@ def test_transport_failure_is_a_clear_error():
     assert ei.value.code == "Rejected.BackendUnavailable"
     alive["ok"] = True
     assert kms.list_keys().total_count == 1
+
+
+def test_wire_v2_client_keys():
+    server = BackendServer.software(Kms.memory())
+    # Version 1 (no client key) is refused unless the operator allows it.
+    with pytest.raises(strongroom.BackendError) as ei:
+        Kms.memory(transport=server.handle)
+    assert "version 1" in str(ei.value)
+    server.accept_v1(True)
+    Kms.memory(transport=server.handle).create_key()
+    server.accept_v1(False)
+    key = server.create_client()
+    assert key["id"].startswith("wk-") and len(key["secret"]) == 32
+    kms = Kms.memory(transport=server.handle, client_key=key)
+    k = kms.create_key().key_id
+    blob = kms.encrypt(key_id=k, plaintext=b"v2").ciphertext_blob
+    with pytest.raises(strongroom.BackendError) as ei:
+        Kms.memory(transport=server.handle, client_key={"id": key["id"], "secret": bytes(32)})
+    assert "Forbidden.WireAuthentication" in str(ei.value)
+    with pytest.raises(strongroom.InvalidParameterError):
+        Kms.memory(client_key=key)
+    # A replayed request is refused by the server.
+    seen = []
+
+    def tap(req: bytes) -> bytes:
+        seen.append(req)
+        return server.handle(req)
+
+    tapped = Kms.memory(transport=tap, client_key=key)
+    tk = tapped.create_key().key_id
+    tblob = tapped.encrypt(key_id=tk, plaintext=b"tapped").ciphertext_blob
+    assert tapped.decrypt(ciphertext_blob=tblob).plaintext == b"tapped"
+    assert b"Forbidden.WireAuthentication" in server.handle(seen[-1])
+    # Withdrawn, then admitted again (as after a server restart).
+    assert server.remove_client(key["id"]) is True
+    with pytest.raises(strongroom.BackendError):
+        kms.decrypt(ciphertext_blob=blob)
+    server.add_client(key["id"], key["secret"])
+    assert kms.decrypt(ciphertext_blob=blob).plaintext == b"v2"
 
 
 def test_lifecycle(kms):
@@ -358,7 +397,8 @@ def test_a_restarted_backend_server_serves_the_keys_it_made(tmp_path):
     server_store = tmp_path / "server"
     server_kms = Kms.open(server_store, passphrase="server")
     server = BackendServer.software(server_kms)
-    client = Kms.open(tmp_path / "client", passphrase="client", transport=server.handle)
+    ck = server.create_client()
+    client = Kms.open(tmp_path / "client", passphrase="client", transport=server.handle, client_key=ck)
     key = client.create_key().key_id
     blob = client.encrypt(key_id=key, plaintext=b"kept").ciphertext_blob
     del client, server, server_kms
@@ -366,7 +406,8 @@ def test_a_restarted_backend_server_serves_the_keys_it_made(tmp_path):
 
     gc.collect()
     server = BackendServer.software(Kms.open(server_store, passphrase="server"))
-    client = Kms.open(tmp_path / "client", passphrase="client", transport=server.handle)
+    server.add_client(ck["id"], ck["secret"])  # client keys are the operator's to re-admit
+    client = Kms.open(tmp_path / "client", passphrase="client", transport=server.handle, client_key=ck)
     assert client.decrypt(ciphertext_blob=blob).plaintext == b"kept"
     with pytest.raises(InvalidParameterError):
         BackendServer.software(None)  # type: ignore[arg-type]

@@ -435,6 +435,29 @@ async fn backend_for(
             .map_err(|e| js_err(&e))?;
         return Ok(Some(Arc::new(b)));
     }
+    // `{ wire, clientId, clientSecret }`: wire protocol version 2 under a client key.
+    if let Some(f) = Reflect::get(&transport, &"wire".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+    {
+        let id = Reflect::get(&transport, &"clientId".into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default();
+        let secret = Reflect::get(&transport, &"clientSecret".into())
+            .ok()
+            .filter(|v| v.is_instance_of::<js_sys::Uint8Array>())
+            .map(|v| js_sys::Uint8Array::new(&v).to_vec())
+            .unwrap_or_default();
+        let key = strongroom::backend::remote::WireClientKey {
+            id,
+            secret: SecretBytes::new(secret),
+        };
+        let b = RemoteBackend::connect_with_key(Arc::new(JsTransport(f)), key, env())
+            .await
+            .map_err(|e| js_err(&e))?;
+        return Ok(Some(Arc::new(b)));
+    }
     let get = |k: &str| {
         Reflect::get(&transport, &k.into())
             .ok()
@@ -1891,6 +1914,40 @@ impl NativeBackendServer {
                 .map_err(|e| js_err(&e))?;
             Ok(NativeBackendServer { inner: Rc::new(s) }.into())
         })
+    }
+
+    /// Makes a fresh client key and admits it: `{ id, secret }` (32 bytes).
+    #[wasm_bindgen(js_name = createClient)]
+    pub fn create_client(&self) -> Result<JsValue, JsValue> {
+        let k = self.inner.create_client().map_err(|e| js_err(&e))?;
+        let o = js_sys::Object::new();
+        Reflect::set(&o, &"id".into(), &k.id.into())?;
+        Reflect::set(&o, &"secret".into(), &bytes(k.secret.expose()).into())?;
+        Ok(o.into())
+    }
+
+    /// Admits a client key (replacing one with the same id).
+    #[wasm_bindgen(js_name = addClient)]
+    pub fn add_client(&self, id: String, secret: Vec<u8>) -> Result<(), JsValue> {
+        self.inner
+            .add_client(strongroom::backend::remote::WireClientKey {
+                id,
+                secret: SecretBytes::new(secret),
+            })
+            .map_err(|e| js_err(&e))
+    }
+
+    /// Withdraws a client key; whether it was admitted.
+    #[wasm_bindgen(js_name = removeClient)]
+    #[must_use]
+    pub fn remove_client(&self, id: String) -> bool {
+        self.inner.remove_client(&id)
+    }
+
+    /// Serves unauthenticated version-1 requests too (off by default).
+    #[wasm_bindgen(js_name = setAcceptV1)]
+    pub fn set_accept_v1(&self, accept: bool) {
+        self.inner.set_accept_v1(accept);
     }
 
     /// Serves one request: a `Uint8Array`, or a `Promise` of one.

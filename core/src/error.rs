@@ -189,6 +189,10 @@ pub enum Error {
     PolicyLockout(String),
     /// No active AccessKey by this id (`InvalidAccessKeyId.NotFound`).
     InvalidAccessKeyId(String),
+    /// A remote-backend request (wire protocol v2) that does not authenticate: an
+    /// unknown client key, a wrong MAC, a timestamp outside the window, a reused nonce
+    /// (`Forbidden.WireAuthentication`).
+    WireAuthentication(&'static str),
     /// A SecurityToken that this store did not issue, or that is malformed or for
     /// another AccessKeyId (`InvalidSecurityToken.Malformed` /
     /// `InvalidSecurityToken.MismatchWithAccessKey`).
@@ -456,6 +460,7 @@ impl Error {
             },
             Error::PolicyLockout(_) => "Forbidden.PolicyLockout",
             Error::InvalidAccessKeyId(_) => "InvalidAccessKeyId.NotFound",
+            Error::WireAuthentication(_) => "Forbidden.WireAuthentication",
             Error::InvalidSecurityToken(why) => {
                 if *why == "issued for another AccessKeyId" {
                     "InvalidSecurityToken.MismatchWithAccessKey"
@@ -494,6 +499,7 @@ impl Error {
             Error::EntityExists { .. } | Error::DeleteConflict { .. } => "Rejected",
             Error::PolicyLockout(_)
             | Error::InvalidAccessKeyId(_)
+            | Error::WireAuthentication(_)
             | Error::InvalidSecurityToken(_)
             | Error::CredentialsExpired => "AccessDenied",
             Error::ResourceInDeleteWindow(_) => "ResourceState",
@@ -638,6 +644,9 @@ impl fmt::Display for Error {
                 "the policy would deny the owning account the right to manage the policy of {r}; nothing was changed"
             ),
             Error::InvalidAccessKeyId(id) => write!(f, "no active AccessKey {id:?} in this store"),
+            Error::WireAuthentication(why) => {
+                write!(f, "the backend server refused the request: {why}")
+            }
             Error::InvalidSecurityToken(why) => write!(f, "the SecurityToken is invalid: {why}"),
             Error::AuditFailed(m) => f.write_str(m),
             Error::CredentialsExpired => f.write_str(

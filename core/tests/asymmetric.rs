@@ -364,7 +364,7 @@ impl strongroom::KeyBackend for SymmetricOnly {
 
 #[test]
 fn a_backend_without_asymmetric_support_refuses_clearly() {
-    use strongroom::backend::remote::{BackendServer, LoopbackTransport, RemoteBackend};
+    use strongroom::backend::remote::BackendServer;
     let env = common::env();
     let inner = std::sync::Arc::new(SymmetricOnly(common::backend(Backend::Software, &env)));
     let server = BackendServer::with_handle_key(
@@ -373,10 +373,7 @@ fn a_backend_without_asymmetric_support_refuses_clearly() {
         strongroom::SecretBytes::from_slice(&[1; 32]),
     )
     .unwrap();
-    let remote = block_on(RemoteBackend::connect(std::sync::Arc::new(
-        LoopbackTransport(std::sync::Arc::new(server)),
-    )))
-    .unwrap();
+    let remote = common::remote_to(std::sync::Arc::new(server), &env);
     assert!(!strongroom::KeyBackend::supports_asymmetric(&remote));
     let kms = block_on(Kms::memory(env, Some(std::sync::Arc::new(remote)))).unwrap();
     let e = block_on(kms.create_key(CreateKeyRequest {

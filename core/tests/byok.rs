@@ -590,9 +590,13 @@ fn byok_through_a_remote_backend() {
         strongroom::SecretBytes::from_slice(&[2; 32]),
     )
     .unwrap();
-    let remote = block_on(RemoteBackend::connect(Arc::new(LoopbackTransport(
-        Arc::new(server),
-    ))))
+    let server = Arc::new(server);
+    let key = server.create_client().unwrap();
+    let remote = block_on(RemoteBackend::connect_with_key(
+        Arc::new(LoopbackTransport(server)),
+        key,
+        env.clone(),
+    ))
     .unwrap();
     let kms = block_on(Kms::open(KmsOptions {
         env,

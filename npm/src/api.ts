@@ -271,6 +271,10 @@ export interface OpenOptions {
   image?: Uint8Array;
   passphrase: string;
   transport?: Transport;
+  /** The client key `transport`'s requests are authenticated with (wire protocol
+   * version 2; `BackendServer.createClient()` makes one). Without it the transport
+   * speaks version 1, which servers refuse unless told otherwise. */
+  clientKey?: ClientKey;
   /** Master keys in an OpenBao / Vault transit engine (over `fetch`): generated and
    * used there, never in this process. Not with `transport`. */
   transit?: TransitOptions;
@@ -456,8 +460,21 @@ function httpSender(f: typeof fetch | undefined, timeoutMs: number | undefined) 
   };
 }
 
+/** A remote-backend client key: its id and 32-byte secret (wire protocol version 2). */
+export interface ClientKey { id: string; secret: Uint8Array }
+
 /** The native `transport` argument: a wire-protocol transport, or a transit engine. */
-function backendArg(opts: { transport?: Transport; transit?: TransitOptions }): unknown {
+function backendArg(opts: { transport?: Transport; transit?: TransitOptions; clientKey?: ClientKey }): unknown {
+  if (opts.clientKey !== undefined) {
+    if (opts.transit !== undefined) throw invalid('Transit', 'give transport or transit, not both');
+    if (opts.transport === undefined) throw invalid('ClientKey', 'a clientKey goes with a transport');
+    const k = opts.clientKey;
+    return {
+      wire: wrapTransport(opts.transport),
+      clientId: str('ClientKey', k?.id, true),
+      clientSecret: bytes('ClientKey', k.secret),
+    };
+  }
   if (opts.transit !== undefined) {
     if (opts.transport !== undefined) throw invalid('Transit', 'give transport or transit, not both');
     const t = opts.transit;
@@ -538,7 +555,7 @@ export class Kms {
   }
 
   /** A throwaway in-memory instance. */
-  static async memory(opts: { transport?: Transport; transit?: TransitOptions; platformCrypto?: boolean } = {}): Promise<Kms> {
+  static async memory(opts: { transport?: Transport; clientKey?: ClientKey; transit?: TransitOptions; platformCrypto?: boolean } = {}): Promise<Kms> {
     const n = await native();
     return call(async () => new Kms(await n.NativeKms.memory(backendArg(opts), platformAsym(opts.platformCrypto))));
   }
@@ -661,6 +678,7 @@ export class Kms {
     passphrase: string;
     path?: string;
     transport?: Transport;
+    clientKey?: ClientKey;
     transit?: TransitOptions;
     platformCrypto?: boolean;
   }): Promise<Kms> {
@@ -1491,6 +1509,25 @@ export class BackendServer {
     const n = await native();
     if (!(opts?.kms instanceof Kms)) throw invalid('Kms', 'BackendServer.software needs { kms }: the Kms whose store keeps its handle key');
     return call(async () => new BackendServer(await n.NativeBackendServer.software(Kms._nativeOf(opts.kms))));
+  }
+  /** Makes a fresh client key and admits it: give `{ id, secret }` to the client
+   * (`Kms.open({ transport, clientKey })`). Keys live in this server object: add them
+   * again (`addClient`) after a restart. */
+  createClient(): ClientKey {
+    return callSync(() => this.#n.createClient());
+  }
+  /** Admits a client key (replacing one with the same id). */
+  addClient(key: ClientKey): void {
+    callSync(() => this.#n.addClient(str('ClientKey', key?.id, true), bytes('ClientKey', key.secret)));
+  }
+  /** Withdraws a client key; whether it was admitted. */
+  removeClient(id: string): boolean {
+    return this.#n.removeClient(str('ClientKey', id, true));
+  }
+  /** Serves unauthenticated wire-protocol version-1 requests too (off by default:
+   * only over a channel that authenticates both ends). */
+  acceptV1(accept: boolean): void {
+    this.#n.setAcceptV1(accept === true);
   }
   handle(request: Uint8Array): Promise<Uint8Array> {
     return this.#n.handle(bytes('Request', request));

@@ -32,7 +32,7 @@ async function makeKms(kind) {
     await new Promise((r) => setTimeout(r, 0)); // really asynchronous
     return server.handle(req);
   };
-  return { kms: await Kms.memory({ transport }), calls };
+  return { kms: await Kms.memory({ transport, clientKey: server.createClient() }), calls };
 }
 
 async function code(p) {
@@ -404,7 +404,7 @@ test('listKeys filters and getRandomPassword', async () => {
 test('a dead transport is a clear BackendError', async () => {
   const server = await BackendServer.software({ kms: await Kms.memory() });
   let alive = true;
-  const kms = await Kms.memory({ transport: async (r) => { if (!alive) throw new Error('HSM unreachable'); return server.handle(r); } });
+  const kms = await Kms.memory({ transport: async (r) => { if (!alive) throw new Error('HSM unreachable'); return server.handle(r); }, clientKey: server.createClient() });
   const k = await kms.createKey();
   alive = false;
   await assert.rejects(kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('x') }), (e) => e instanceof BackendError && e.code === 'Rejected.BackendUnavailable');
@@ -415,19 +415,57 @@ test('a restarted BackendServer on the same store serves the keys it made', asyn
   try {
     let serverKms = await Kms.open({ path: join(dir, 'server'), passphrase: 's' });
     let server = await BackendServer.software({ kms: serverKms });
-    const client = await Kms.memory({ transport: (r) => server.handle(r) });
+    const clientKey = server.createClient();
+    const client = await Kms.memory({ transport: (r) => server.handle(r), clientKey });
     const k = await client.createKey();
     const blob = (await client.encrypt({ keyId: k.keyId, plaintext: enc.encode('kept') })).ciphertextBlob;
     await serverKms.close();
     // The server restarts: same store, new instance; the client keeps its keys.
     serverKms = await Kms.open({ path: join(dir, 'server'), passphrase: 's' });
     server = await BackendServer.software({ kms: serverKms });
+    // Client keys live in the server object: the operator admits them again.
+    await assert.rejects(client.decrypt({ ciphertextBlob: blob }), (e) => e instanceof BackendError && /InvalidAccessKeyId/.test(e.message));
+    server.addClient(clientKey);
     assert.equal(dec.decode((await client.decrypt({ ciphertextBlob: blob })).plaintext), 'kept');
     await serverKms.close();
     await assert.rejects(BackendServer.software(), (e) => e instanceof InvalidParameterError && e.code === 'InvalidParameter.Kms');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('wire protocol v2: client keys, version 1 refused by default, keys withdrawn', async () => {
+  const server = await BackendServer.software({ kms: await Kms.memory() });
+  const transport = (r) => server.handle(r);
+  // Version 1 (no client key) is refused with a clear error, unless the operator allows it.
+  await assert.rejects(Kms.memory({ transport }), (e) => e instanceof BackendError && /version 1/.test(e.message));
+  server.acceptV1(true);
+  const v1 = await Kms.memory({ transport });
+  await v1.createKey();
+  server.acceptV1(false);
+  const key = server.createClient();
+  assert.match(key.id, /^wk-[0-9a-f]{16}$/);
+  assert.equal(key.secret.length, 32);
+  const kms = await Kms.memory({ transport, clientKey: key });
+  const k = await kms.createKey();
+  const blob = (await kms.encrypt({ keyId: k.keyId, plaintext: enc.encode('v2') })).ciphertextBlob;
+  // Another secret under the same id; an unknown id; a malformed key.
+  await assert.rejects(Kms.memory({ transport, clientKey: { id: key.id, secret: new Uint8Array(32) } }), (e) => e instanceof BackendError && /Forbidden\.WireAuthentication/.test(e.message));
+  await assert.rejects(Kms.memory({ transport, clientKey: { id: 'wk-nobody', secret: key.secret } }), (e) => /InvalidAccessKeyId/.test(e.message));
+  await assert.rejects(Kms.memory({ transport, clientKey: { id: 'bad id', secret: key.secret } }), (e) => e instanceof InvalidParameterError);
+  await assert.rejects(Kms.memory({ clientKey: key }), (e) => e instanceof InvalidParameterError && e.code === 'InvalidParameter.ClientKey');
+  // An answer altered in transit is not believed.
+  let flip = false;
+  const flipping = await Kms.memory({ transport: async (r) => { const a = await server.handle(r); if (flip) a[6] ^= 1; return a; }, clientKey: key });
+  const fk = await flipping.createKey();
+  const fblob = (await flipping.encrypt({ keyId: fk.keyId, plaintext: enc.encode('v2') })).ciphertextBlob;
+  flip = true;
+  await assert.rejects(flipping.decrypt({ ciphertextBlob: fblob }), (e) => e instanceof BackendError && e.code === 'Rejected.BackendProtocol');
+  flip = false;
+  assert.equal(dec.decode((await flipping.decrypt({ ciphertextBlob: fblob })).plaintext), 'v2');
+  // Withdrawn: refused on the next call.
+  assert.equal(server.removeClient(key.id), true);
+  await assert.rejects(kms.decrypt({ ciphertextBlob: blob }), (e) => e instanceof BackendError);
 });
 
 test('an EncryptionContext string with a lone surrogate is refused, not turned into U+FFFD', async () => {

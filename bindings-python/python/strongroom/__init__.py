@@ -111,6 +111,16 @@ __all__ = [
 ]
 
 Transport = Callable[[bytes], bytes]
+
+
+def _wire(transport: Optional[Transport], client_key: Optional[Mapping[str, Any]]) -> Any:
+    """The native transport argument: the callable (wire version 1), or with a client
+    key ``(callable, id, secret)`` (version 2, every request authenticated)."""
+    if client_key is None:
+        return transport
+    if transport is None:
+        raise InvalidParameterError("InvalidParameter.ClientKey", "a client_key goes with a transport")
+    return (transport, str(client_key["id"]), _bytes("ClientKey", client_key["secret"]))
 Context = Optional[Mapping[str, str]]
 
 
@@ -329,6 +339,26 @@ class BackendServer:
     def handle(self, request: bytes) -> bytes:
         return self._native.handle(request)
 
+    def create_client(self) -> Dict[str, Any]:
+        """Makes a fresh client key and admits it: ``{"id": …, "secret": 32 bytes}``, for
+        ``Kms.open(…, transport=…, client_key=…)``. Keys live in this server object: add
+        them again (:meth:`add_client`) after a restart."""
+        id_, secret = self._native.create_client()
+        return {"id": id_, "secret": secret}
+
+    def add_client(self, id: str, secret: bytes) -> None:
+        """Admits a client key (replacing one with the same id)."""
+        self._native.add_client(id, _bytes("ClientKey", secret))
+
+    def remove_client(self, id: str) -> bool:
+        """Withdraws a client key; whether it was admitted."""
+        return self._native.remove_client(id)
+
+    def accept_v1(self, accept: bool) -> None:
+        """Serves unauthenticated wire-protocol version-1 requests too (off by
+        default: only over a channel that authenticates both ends)."""
+        self._native.set_accept_v1(bool(accept))
+
 
 @dataclass(frozen=True)
 class ExportDataKeyResult:
@@ -471,6 +501,7 @@ class Kms:
         *,
         passphrase: str,
         transport: Optional[Transport] = None,
+        client_key: Optional[Mapping[str, Any]] = None,
         credentials: Optional[Mapping[str, str]] = None,
         audit: str = "management",
         audit_strict: bool = False,
@@ -515,7 +546,14 @@ class Kms:
             )
         kms = cls(
             _native.Kms.open(
-                os.fspath(path), passphrase, transport, audit, audit_strict, p11, _transit(transit), _kmip(kmip)
+                os.fspath(path),
+                passphrase,
+                _wire(transport, client_key),
+                audit,
+                audit_strict,
+                p11,
+                _transit(transit),
+                _kmip(kmip),
             )
         )
         if credentials is not None:
@@ -604,17 +642,25 @@ class Kms:
         cls,
         *,
         transport: Optional[Transport] = None,
+        client_key: Optional[Mapping[str, Any]] = None,
         transit: Optional[Mapping[str, Any]] = None,
         kmip: Optional[Mapping[str, Any]] = None,
     ) -> "Kms":
         """A throwaway in-memory instance (its master keys in a transit engine with
         ``transit``, on a KMIP server with ``kmip``, as for ``Kms.open``)."""
-        return cls(_native.Kms.memory(transport, _transit(transit), _kmip(kmip)))
+        return cls(_native.Kms.memory(_wire(transport, client_key), _transit(transit), _kmip(kmip)))
 
     @classmethod
-    def open_image(cls, data: bytes, *, passphrase: str, transport: Optional[Transport] = None) -> "Kms":
+    def open_image(
+        cls,
+        data: bytes,
+        *,
+        passphrase: str,
+        transport: Optional[Transport] = None,
+        client_key: Optional[Mapping[str, Any]] = None,
+    ) -> "Kms":
         """Opens a sealed store image held as bytes (changes stay in memory)."""
-        return cls(_native.Kms.open_image(_bytes("Image", data), passphrase, transport))
+        return cls(_native.Kms.open_image(_bytes("Image", data), passphrase, _wire(transport, client_key)))
 
     def close(self) -> None:
         """Closes the instance and releases the store's writer lock now, so another
@@ -681,12 +727,13 @@ class Kms:
         passphrase: str,
         backup_passphrase: str,
         transport: Optional[Transport] = None,
+        client_key: Optional[Mapping[str, Any]] = None,
     ) -> "Kms":
         """RestoreBackup: ``backup`` becomes a new store at ``path`` (which must not hold
         one: ``Rejected.StoreExists``), sealed under ``passphrase``."""
         return cls(
             _native.Kms.restore_backup(
-                os.fspath(path), passphrase, _bytes("Backup", backup), backup_passphrase, transport
+                os.fspath(path), passphrase, _bytes("Backup", backup), backup_passphrase, _wire(transport, client_key)
             )
         )
 

@@ -92,9 +92,11 @@ impl BackendServer {
             }
             Err(e) => return Err(e),
         };
+        let env = kms.env.clone();
         Ok(BackendServer::with_sealer(
             inner,
             Box::new(StoreSealer { kms, key_id }),
+            env,
         ))
     }
 }

@@ -57,8 +57,7 @@ pub fn backend(kind: Backend, env: &Env) -> Arc<dyn KeyBackend> {
                 strongroom::SecretBytes::from_slice(&[0x5A; 32]),
             )
             .unwrap();
-            let t = Arc::new(LoopbackTransport(Arc::new(server)));
-            Arc::new(pollster::block_on(RemoteBackend::connect(t)).unwrap())
+            Arc::new(remote_to(Arc::new(server), env))
         }
         Backend::Pkcs11 => strongroom_pkcs11::Pkcs11Backend::open(
             &strongroom_pkcs11::testing::token("strongroom-conformance"),
@@ -83,6 +82,13 @@ pub fn backend(kind: Backend, env: &Env) -> Arc<dyn KeyBackend> {
             )
         }
     }
+}
+
+/// A version-2 client of `server`, under a client key the server admits.
+pub fn remote_to(server: Arc<BackendServer>, env: &Env) -> RemoteBackend {
+    let key = server.create_client().unwrap();
+    let t = Arc::new(LoopbackTransport(server));
+    pollster::block_on(RemoteBackend::connect_with_key(t, key, env.clone())).unwrap()
 }
 
 pub fn open_with(kind: Backend, storage: Arc<dyn Storage>, pass: &str) -> strongroom::Result<Kms> {

@@ -56,7 +56,7 @@ for (const kind of ['software', 'loopback']) {
     if (kind === 'software') kms = await Kms.memory();
     else {
       const server = await BackendServer.software({ kms: await Kms.memory() });
-      kms = await Kms.memory({ transport: (r) => server.handle(r) });
+      kms = await Kms.memory({ transport: (r) => server.handle(r), clientKey: server.createClient() });
     }
     const k = await kms.createKey({ description: 'browser' });
     assert(k.keyState === 'Enabled' && k.keySpec === 'Aliyun_AES_256');
