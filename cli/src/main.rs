@@ -102,6 +102,19 @@ enum Cmd {
     /// the store's AccessKeys (`strongroom ram create-access-key`), authorised and
     /// audited. Stops on SIGTERM / SIGINT after draining. See docs/SERVE.md.
     Serve(serve::ServeArgs),
+    /// Make a client key for a remote-backend server (`serve --backend-clients FILE`):
+    /// `{"id", "secret"}` into --out (0600, never printed). Add the same object to the
+    /// server's clients file; the client names the file in
+    /// STRONGROOM_REMOTE_CLIENT_KEY_FILE (with STRONGROOM_REMOTE_URL).
+    #[command(name = "backend-client-key")]
+    BackendClientKey(BackendClientKeyArgs),
+}
+
+#[derive(Args, Debug)]
+struct BackendClientKeyArgs {
+    /// Where the key goes (a new 0600 file).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -782,7 +795,70 @@ fn kmip_backend(address: String) -> Result<Arc<dyn strongroom::KeyBackend>, Erro
     Ok(strongroom_kmip::KmipBackend::connect(cfg)?)
 }
 
+/// Master keys behind another strongroom (`serve --backend-clients`), over the wire
+/// protocol version 2: STRONGROOM_REMOTE_URL (`https://host:8443/strongroom-backend`),
+/// the client key file STRONGROOM_REMOTE_CLIENT_KEY_FILE (`backend-client-key`), and
+/// optionally STRONGROOM_REMOTE_CA_FILE.
+fn remote_backend(url: String) -> Result<Arc<dyn strongroom::KeyBackend>, Error> {
+    use base64::Engine as _;
+    let bad = |reason: String| Error::InvalidParameter {
+        name: "ClientKey",
+        reason,
+    };
+    let file = std::env::var_os("STRONGROOM_REMOTE_CLIENT_KEY_FILE")
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| bad("STRONGROOM_REMOTE_URL needs STRONGROOM_REMOTE_CLIENT_KEY_FILE (`strongroom backend-client-key --out FILE`)".into()))?;
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        bad(format!(
+            "cannot read STRONGROOM_REMOTE_CLIENT_KEY_FILE {}: {e}",
+            Path::new(&file).display()
+        ))
+    })?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|_| bad("the client key file is not JSON {\"id\", \"secret\"}".into()))?;
+    let id = v
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let secret = v
+        .get("secret")
+        .and_then(Value::as_str)
+        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+        .ok_or_else(|| bad("the client key file's \"secret\" is not base64".into()))?;
+    let key = strongroom::backend::remote::WireClientKey {
+        id,
+        secret: strongroom::SecretBytes::new(secret),
+    };
+    let opts = strongroom_gateway::client::ClientOptions {
+        ca_file: std::env::var_os("STRONGROOM_REMOTE_CA_FILE")
+            .filter(|f| !f.is_empty())
+            .map(Into::into),
+        timeout: None,
+    };
+    strongroom_gateway::client::remote_backend(&url, key, &opts)
+}
+
 fn key_backend() -> Result<Option<Arc<dyn strongroom::KeyBackend>>, Error> {
+    let remote = std::env::var("STRONGROOM_REMOTE_URL")
+        .ok()
+        .filter(|a| !a.is_empty());
+    if let Some(url) = remote {
+        let others = [
+            "STRONGROOM_PKCS11_MODULE",
+            "STRONGROOM_TRANSIT_ADDR",
+            "STRONGROOM_KMIP_ADDR",
+        ]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+        if others {
+            return Err(Error::InvalidParameter {
+                name: "Backend",
+                reason: "set one of STRONGROOM_REMOTE_URL, STRONGROOM_PKCS11_MODULE, STRONGROOM_TRANSIT_ADDR and STRONGROOM_KMIP_ADDR".into(),
+            });
+        }
+        return remote_backend(url).map(Some);
+    }
     let transit = std::env::var("STRONGROOM_TRANSIT_ADDR")
         .ok()
         .filter(|a| !a.is_empty());
@@ -1117,6 +1193,23 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
             });
         }
         return lab::run(args, json_mode).map(|()| ExitCode::SUCCESS);
+    }
+    if let Cmd::BackendClientKey(a) = &cli.cmd {
+        use base64::Engine as _;
+        let k = strongroom::backend::remote::WireClientKey::generate(&Env::system())?;
+        let v = json!({
+            "id": k.id,
+            "secret": base64::engine::general_purpose::STANDARD.encode(k.secret.expose()),
+        });
+        write_secret_file(
+            &a.out,
+            format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()).as_bytes(),
+        )?;
+        print(
+            json_mode,
+            &json!({"ClientKeyId": k.id, "ClientKeyFile": a.out.display().to_string()}),
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     if let Some(url) = cli.endpoint.clone() {
         return run_connected(url, cli, json_mode);
@@ -1771,7 +1864,13 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
             );
         }
         Cmd::Secret(cmd) => secret::run(kms, cmd, json_mode)?,
-        Cmd::Lab(_) | Cmd::Kms(_) | Cmd::Run(_) | Cmd::Ram(_) | Cmd::Audit(_) | Cmd::Serve(_) => {}
+        Cmd::Lab(_)
+        | Cmd::Kms(_)
+        | Cmd::Run(_)
+        | Cmd::Ram(_)
+        | Cmd::Audit(_)
+        | Cmd::Serve(_)
+        | Cmd::BackendClientKey(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -64,6 +64,11 @@ pub(crate) struct ServeArgs {
     /// A file holding the bearer token /metrics requires; without it /metrics is open.
     #[arg(long, env = "STRONGROOM_SERVE_METRICS_TOKEN_FILE")]
     metrics_token_file: Option<PathBuf>,
+    /// Serve this store's key backend to other strongrooms over the remote-backend
+    /// wire protocol (version 2) at POST /strongroom-backend, admitting the client keys
+    /// in this JSON file (`[{"id", "secret"}]`, from `strongroom backend-client-key`).
+    #[arg(long, env = "STRONGROOM_SERVE_BACKEND_CLIENTS")]
+    backend_clients: Option<PathBuf>,
     /// Worker threads [default: the number of cores].
     #[arg(long, env = "STRONGROOM_SERVE_THREADS")]
     threads: Option<usize>,
@@ -126,6 +131,9 @@ fn settings(args: &ServeArgs, store: &Path, store_given: bool) -> Result<Config,
     }
     if args.metrics_token_file.is_some() {
         cfg.metrics_token_file.clone_from(&args.metrics_token_file);
+    }
+    if args.backend_clients.is_some() {
+        cfg.backend_clients_file.clone_from(&args.backend_clients);
     }
     if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {
         return Err(usage("tls_cert and tls_key go together".into()));

@@ -1010,6 +1010,13 @@ impl Kms {
         self.backend.out_of_process()
     }
 
+    /// The configured key backend, for serving it to others (a
+    /// [`crate::backend::remote::BackendServer`] in front of this store's HSM).
+    #[must_use]
+    pub fn backend(&self) -> Arc<dyn KeyBackend> {
+        self.backend.clone()
+    }
+
     /// Closes the instance: waits for the change being written (if any), then
     /// releases the store (a file store's writer lock and handles) so another process
     /// or instance may open it. Every later call fails with `Rejected.StoreClosed`.

@@ -161,3 +161,27 @@ pub fn transit_backend(
         Env::system(),
     )?))
 }
+
+/// A remote backend (wire protocol version 2) at `url` — a `strongroom serve
+/// --backend-clients` gateway's `/strongroom-backend` — authenticated with `key`,
+/// reached through a [`NativeHttp`] with `opts`.
+///
+/// # Errors
+/// As [`strongroom::backend::remote::RemoteBackend::connect_with_key`] and
+/// [`NativeHttp::new`].
+pub fn remote_backend(
+    url: &str,
+    key: strongroom::backend::remote::WireClientKey,
+    opts: &ClientOptions,
+) -> Result<Arc<dyn strongroom::KeyBackend>> {
+    let http = NativeHttp::new(opts)?;
+    let t = strongroom::backend::remote::HttpTransport::new(Arc::new(http), url);
+    let b = pollster::block_on(
+        strongroom::backend::remote::RemoteBackend::connect_with_key(
+            Arc::new(t),
+            key,
+            Env::system(),
+        ),
+    )?;
+    Ok(Arc::new(b))
+}

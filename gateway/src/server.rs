@@ -77,6 +77,11 @@ pub struct Config {
     /// is taken to come from the right-most address in that header that is not itself
     /// a trusted proxy (what `acs:SourceIp` and the audit trail see). None by default.
     pub trusted_proxies: Vec<String>,
+    /// A JSON file of remote-backend client keys (`[{"id": "wk-…", "secret":
+    /// "<base64 of 32 bytes>"}]`): serve the store's key backend over the wire
+    /// protocol (version 2, every request authenticated under one of them) at
+    /// `POST /strongroom-backend`. Off without it.
+    pub backend_clients_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -103,6 +108,7 @@ impl Default for Config {
             metrics: true,
             metrics_token_file: None,
             trusted_proxies: Vec::new(),
+            backend_clients_file: None,
         }
     }
 }
@@ -140,6 +146,8 @@ pub struct Gateway {
     metrics_token: Option<String>,
     /// `trusted_proxies`, parsed.
     proxies: Vec<Cidr>,
+    /// The remote-backend server (`backend_clients_file`), if any.
+    wire: Option<Arc<strongroom::backend::remote::BackendServer>>,
 }
 
 /// An address range (`10.0.0.0/8`, `::1/128`, or one address).
@@ -290,6 +298,29 @@ impl Gateway {
             }
             None => None,
         };
+        let wire = match &cfg.backend_clients_file {
+            Some(f) => {
+                let keys = read_client_keys(f).map_err(bad)?;
+                // Its handle key lives in this store (created on first use).
+                let k = kms.clone();
+                let server = tokio::task::spawn_blocking(move || {
+                    pollster::block_on(strongroom::backend::remote::BackendServer::with_store(
+                        k.backend(),
+                        k,
+                    ))
+                })
+                .await
+                .map_err(|e| bad(format!("the backend server did not start: {e}")))?
+                .map_err(|e| bad(format!("the backend server did not start: {e}")))?;
+                for key in keys {
+                    server
+                        .add_client(key)
+                        .map_err(|e| bad(format!("{}: {e}", f.display())))?;
+                }
+                Some(Arc::new(server))
+            }
+            None => None,
+        };
         let listener = TcpListener::bind(cfg.listen).await?;
         let rate = (cfg.rate_per_key > 0.0).then(|| {
             RateLimiter::new(cfg.rate_per_key, cfg.rate_burst.unwrap_or(cfg.rate_per_key))
@@ -305,6 +336,7 @@ impl Gateway {
             tls,
             metrics_token,
             proxies,
+            wire,
         });
         Ok(Bound { gateway, listener })
     }
@@ -522,6 +554,7 @@ impl Gateway {
                 );
                 r
             }
+            ("POST", "/strongroom-backend") if self.wire.is_some() => self.wire(req).await,
             (_, "/") => self.api(req, peer, secure).await,
             _ => {
                 let id = self.kms.new_request_id();
@@ -631,6 +664,63 @@ impl Gateway {
                 self.fault_answer(&f, &request_id)
             }
         }
+    }
+
+    /// One remote-backend request (wire protocol): the body in, the answer out. Its own
+    /// errors travel inside the protocol; only transport-level faults (body too large
+    /// or too slow, overload, the backend too slow) are HTTP errors.
+    async fn wire(&self, req: Request<Body>) -> Answer {
+        let started = Instant::now();
+        let request_id = self.kms.new_request_id();
+        let Some(server) = self.wire.clone() else {
+            return self.fault_answer(
+                &Fault::new("InternalFailure", "no backend server"),
+                &request_id,
+            );
+        };
+        let Ok(_permit) = self.permits.try_acquire() else {
+            let mut f = Fault::new(
+                "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server: too many requests in flight",
+            );
+            f.retry_after_ms = Some(100);
+            return self.fault_answer(&f, &request_id);
+        };
+        let declared = req
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body = match self.read_body(req.into_body(), declared).await {
+            Ok(b) => b,
+            Err(f) => return self.fault_answer(&f, &request_id),
+        };
+        let timeout = Duration::from_millis(self.cfg.request_timeout_ms);
+        let job = tokio::task::spawn_blocking(move || pollster::block_on(server.handle(&body)));
+        let answer = match tokio::time::timeout(timeout, job).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(_)) => {
+                return self.fault_answer(
+                    &Fault::new("InternalFailure", "the operation failed unexpectedly"),
+                    &request_id,
+                );
+            }
+            Err(_) => {
+                let f = Fault::new(
+                    "Rejected.BackendUnavailable",
+                    "the operation did not finish in time: the key backend is slow or unreachable",
+                );
+                return self.fault_answer(&f, &request_id);
+            }
+        };
+        self.metrics
+            .observe("WireBackend", "Success", started.elapsed().as_secs_f64());
+        let mut r = Response::new(Full::new(Bytes::from(answer)));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/octet-stream"),
+        );
+        r
     }
 
     async fn read_body(&self, body: Body, declared: Option<u64>) -> Result<Bytes, Fault> {
@@ -1060,4 +1150,49 @@ mod cidr_tests {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// Reads `backend_clients_file`: a JSON list of `{"id", "secret"}` (base64, 32 bytes).
+fn read_client_keys(
+    path: &std::path::Path,
+) -> Result<Vec<strongroom::backend::remote::WireClientKey>, String> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read backend_clients_file {}: {e}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("backend_clients_file {}: not JSON: {e}", path.display()))?;
+    let list = v.as_array().ok_or_else(|| {
+        format!(
+            "backend_clients_file {}: a JSON list of {{\"id\", \"secret\"}}",
+            path.display()
+        )
+    })?;
+    let mut keys = Vec::new();
+    for k in list {
+        let id = k.get("id").and_then(|v| v.as_str());
+        let secret = k
+            .get("secret")
+            .and_then(|v| v.as_str())
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok());
+        let (Some(id), Some(secret)) = (id, secret) else {
+            return Err(format!(
+                "backend_clients_file {}: each entry needs \"id\" and a base64 \"secret\"",
+                path.display()
+            ));
+        };
+        let key = strongroom::backend::remote::WireClientKey {
+            id: id.to_owned(),
+            secret: strongroom::SecretBytes::new(secret),
+        };
+        key.validate()
+            .map_err(|e| format!("backend_clients_file {}: {e}", path.display()))?;
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        return Err(format!(
+            "backend_clients_file {} admits no client",
+            path.display()
+        ));
+    }
+    Ok(keys)
 }

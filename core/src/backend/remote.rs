@@ -963,6 +963,61 @@ impl BackendServer {
     }
 }
 
+/// The wire protocol over HTTP: each request is the body of a `POST` to `url` (a
+/// `strongroom serve --backend-clients` gateway's `/strongroom-backend`, or any server
+/// that hands the body to a [`BackendServer`] and answers with its bytes).
+pub struct HttpTransport {
+    http: Arc<dyn super::http::HttpClient>,
+    url: String,
+}
+
+impl HttpTransport {
+    /// A transport posting to `url` through `http`.
+    #[must_use]
+    pub fn new(http: Arc<dyn super::http::HttpClient>, url: impl Into<String>) -> HttpTransport {
+        HttpTransport {
+            http,
+            url: url.into(),
+        }
+    }
+}
+
+impl core::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport for HttpTransport {
+    fn round_trip<'a>(&'a self, request: Vec<u8>) -> BoxFuture<'a, Result<Vec<u8>>> {
+        Box::pin(async move {
+            let req = Zeroizing::new(request);
+            let a = self
+                .http
+                .send(super::http::HttpRequest {
+                    method: "POST",
+                    url: self.url.clone(),
+                    headers: alloc::vec![(
+                        String::from("content-type"),
+                        String::from("application/octet-stream"),
+                    )],
+                    body: req.to_vec(),
+                })
+                .await?;
+            if a.status != 200 {
+                let text: String = String::from_utf8_lossy(&a.body).chars().take(300).collect();
+                return Err(Error::BackendUnavailable(format!(
+                    "the backend server answered HTTP {}: {text}",
+                    a.status
+                )));
+            }
+            Ok(a.body)
+        })
+    }
+}
+
 /// An in-process transport straight into a [`BackendServer`]: every call is really
 /// encoded, awaited and decoded, which proves the async seam without a network.
 #[derive(Debug, Clone)]
