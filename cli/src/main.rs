@@ -919,6 +919,16 @@ fn key_backend() -> Result<Option<Arc<dyn strongroom::KeyBackend>>, Error> {
         pin: strongroom::SecretBytes::new(pin.into_bytes()),
         sessions,
     })?;
+    // How long a found key object's handle is used before its CKA_ID is checked again
+    // (0: before every use; default 1000).
+    if let Ok(ms) = std::env::var("STRONGROOM_PKCS11_HANDLE_CHECK_MS")
+        && !ms.is_empty()
+    {
+        let ms: u64 = ms
+            .parse()
+            .map_err(|_| bad("STRONGROOM_PKCS11_HANDLE_CHECK_MS must be milliseconds".into()))?;
+        b.set_handle_check(std::time::Duration::from_millis(ms));
+    }
     Ok(Some(b))
 }
 

@@ -15,8 +15,10 @@
 //!
 //! - A deletion carried out (its window passed) destroys the key's objects.
 //!
-//! Not built yet (docs/TIERS.md): BYOK via `C_UnwrapKey`, reconnecting a dropped
-//! token.
+//! - Reconnecting after the token (or the RPC server in front of it) went away, and
+//!   found object handles cached by `CKA_ID` ([`Pkcs11Backend::set_handle_check`]).
+//!
+//! Not built yet (docs/TIERS.md): BYOK via `C_UnwrapKey`.
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
@@ -78,7 +80,21 @@ pub struct Pkcs11Backend {
     pin: SecretBytes,
     pool: Mutex<Vec<Session>>,
     label: String,
+    /// Object handles found by `CKA_ID` (and class), with when each was last checked,
+    /// so that a call does not search the token each time (C_FindObjects costs
+    /// SoftHSM2 more than the AES-GCM itself). See [`Pkcs11Backend::set_handle_check`].
+    /// Cleared on reconnect; entries dropped on destroy.
+    handles: Mutex<HandleCache>,
+    /// How long a checked handle is used without checking it again.
+    handle_check: Mutex<std::time::Duration>,
 }
+
+/// Found object handles by (class, `CKA_ID`), with when each was last checked.
+type HandleCache =
+    std::collections::HashMap<(u64, [u8; ID_LEN]), (ObjectHandle, std::time::Instant)>;
+
+/// A cached handle is used without re-checking its `CKA_ID` for this long by default.
+pub const DEFAULT_HANDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The key specs a token with these mechanisms can make and use: AES keys with
 /// CKM_AES_KEY_GEN (a token without CKM_AES_GCM refuses their use naming it), RSA pairs
@@ -299,6 +315,8 @@ impl Pkcs11Backend {
             specs,
             pin: cfg.pin.clone(),
             pool: Mutex::new(Vec::new()),
+            handles: Mutex::new(std::collections::HashMap::new()),
+            handle_check: Mutex::new(DEFAULT_HANDLE_CHECK),
             label: cfg.token_label.clone(),
         };
         // One session now: a wrong PIN is an error at open, not at the first call.
@@ -423,6 +441,10 @@ impl Pkcs11Backend {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+        self.handles
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         // Another backend of this process on the same module may have re-initialized
         // it already: then only this one's sessions and login are renewed.
         let current = module_generation(&self.module, false);
@@ -463,10 +485,66 @@ impl Pkcs11Backend {
         f: impl Fn(&Session, ObjectHandle) -> core::result::Result<T, CkError>,
     ) -> Result<T> {
         let id = Self::id_of(handle)?;
+        let slot = (u64::from(class), id);
+        let cached = self
+            .handles
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&slot)
+            .copied();
+        let check = *self
+            .handle_check
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let forget = || {
+            self.handles
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&slot);
+        };
         let found = self.with_session_locked(|s| {
+            if let Some((key, checked)) = cached {
+                // Checked recently: used as is. Otherwise it must still name an object
+                // with this CKA_ID (an object deleted outside strongroom frees its
+                // handle, which a token may give to another object).
+                let fresh = checked.elapsed() < check || {
+                    let same = matches!(
+                        s.get_attributes(key, &[AttributeType::Id]).as_deref(),
+                        Ok([Attribute::Id(got)]) if got.as_slice() == id.as_slice()
+                    );
+                    if same {
+                        self.handles
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .insert(slot, (key, std::time::Instant::now()));
+                    }
+                    same
+                };
+                if fresh {
+                    match f(s, key) {
+                        // The handle went stale within the interval: search again.
+                        Err(CkError::Pkcs11(
+                            RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid,
+                            _,
+                        )) => forget(),
+                        other => return other.map(Some),
+                    }
+                } else {
+                    forget();
+                }
+            }
             Ok(match Self::find(s, &id, class)? {
-                Some(key) => Some(f(s, key)?),
-                None => None,
+                Some(key) => {
+                    self.handles
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(slot, (key, std::time::Instant::now()));
+                    Some(f(s, key)?)
+                }
+                None => {
+                    forget();
+                    None
+                }
             })
         })?;
         found.ok_or_else(|| {
@@ -527,6 +605,19 @@ impl Pkcs11Backend {
             }
             e => unavailable("call", &e),
         })
+    }
+
+    /// How long a key object's handle, once found or checked, is used without checking
+    /// again that it still names the object with that `CKA_ID` (default 1 s; zero
+    /// checks before every use). Within the interval, an object deleted outside
+    /// strongroom whose handle the token gave to a new object could be used in its
+    /// place; a handle the token reports invalid is searched again at once. Deletions
+    /// strongroom carries out drop their handles at once.
+    pub fn set_handle_check(&self, interval: std::time::Duration) {
+        *self
+            .handle_check
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = interval;
     }
 
     fn id_of(handle: &KeyHandle) -> Result<[u8; ID_LEN]> {
@@ -619,6 +710,10 @@ impl Pkcs11Backend {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let id = Self::id_of(handle)?;
+        self.handles
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(_, i), _| *i != id);
         self.with_session_locked(|s| {
             let mut any = false;
             for class in [

@@ -139,6 +139,48 @@ fn a_key_deleted_behind_strongroom_s_back_is_a_clear_error() {
 }
 
 #[test]
+fn a_cached_handle_whose_object_was_destroyed_outside_is_not_used() {
+    // The backend keeps found handles (C_FindObjects costs more than AES-GCM); an
+    // object destroyed by another application must still be a clear KeyNotFound on the
+    // next call, inside the check interval too.
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::object::{Attribute, ObjectClass};
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+    let b = backend();
+    b.set_handle_check(std::time::Duration::from_secs(3600));
+    let h = block_on(b.generate(KeySpec::Aes256)).unwrap();
+    let s = block_on(b.encrypt(&h, b"cached", b"")).unwrap();
+    assert_eq!(
+        block_on(b.decrypt(&h, &s.nonce, &s.ciphertext, b""))
+            .unwrap()
+            .expose(),
+        b"cached"
+    );
+    // Another application on the same token destroys the object.
+    let ctx = Pkcs11::new(MODULE).unwrap();
+    let _ = ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+    let slot = ctx
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label().trim_end() == LABEL)
+        .unwrap();
+    let session = ctx.open_rw_session(slot).unwrap();
+    let _ = session.login(UserType::User, Some(&AuthPin::new(PIN.into())));
+    let id = h.0.expose()[4..].to_vec();
+    let objects = session
+        .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Id(id)])
+        .unwrap();
+    assert_eq!(objects.len(), 1);
+    session.destroy_object(objects[0]).unwrap();
+    let e = block_on(b.encrypt(&h, b"after", b"")).unwrap_err();
+    assert_eq!(e.code(), "Forbidden.KeyNotFound", "{e}");
+    let e = block_on(b.decrypt(&h, &s.nonce, &s.ciphertext, b"")).unwrap_err();
+    assert_eq!(e.code(), "Forbidden.KeyNotFound", "{e}");
+}
+
+#[test]
 fn a_wrong_pin_or_token_fails_at_open() {
     token();
     let open = |label: &str, pin: &str| {
