@@ -1351,9 +1351,12 @@ impl Kms {
                 "this store's key backend does not make keys of this KeySpec (DescribeService lists the ones it does)",
             ));
         }
-        if origin == Origin::External && (!backend.supports_import() || !crate::asym::AVAILABLE) {
+        if origin == Origin::External
+            && !backend.unwraps_imports()
+            && (!backend.supports_import() || !crate::asym::AVAILABLE)
+        {
             return Err(Error::Unsupported(
-                "EXTERNAL origin (BYOK) needs the software key backend and an RSA implementation (AWS-LC, or rustcrypto-asym in wasm)",
+                "EXTERNAL origin (BYOK) needs a key backend that imports (software, PKCS#11, KMIP, remote) and, unless the backend unwraps itself, an RSA implementation (AWS-LC, or rustcrypto-asym in wasm)",
             ));
         }
         let description = req.description.unwrap_or_default();
@@ -1568,7 +1571,20 @@ impl Kms {
                 let handles: Vec<(ProtectionLevel, KeyHandle)> = expired
                     .iter()
                     .filter_map(|id| tx.state().keys.get(id))
-                    .flat_map(|k| k.versions.iter().map(|v| (k.protection, v.handle.clone())))
+                    .flat_map(|k| {
+                        // Each version's, and a pending import's wrapping key kept in
+                        // the backend.
+                        let wrapping = k
+                            .import
+                            .as_ref()
+                            .filter(|p| crate::service::import::in_backend(p))
+                            .map(|p| (k.protection, KeyHandle(p.private_key.clone())));
+                        k.versions
+                            .iter()
+                            .filter(|v| !v.handle.0.expose().is_empty())
+                            .map(|v| (k.protection, v.handle.clone()))
+                            .chain(wrapping)
+                    })
                     .collect();
                 let gone: Vec<String> = tx
                     .state()

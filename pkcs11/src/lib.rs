@@ -18,7 +18,10 @@
 //! - Reconnecting after the token (or the RPC server in front of it) went away, and
 //!   found object handles cached by `CKA_ID` ([`Pkcs11Backend::set_handle_check`]).
 //!
-//! Not built yet (docs/TIERS.md): BYOK via `C_UnwrapKey`.
+//! - BYOK of AES material through `C_UnwrapKey` with a wrapping key pair made in the
+//!   token ([`KeyBackend::unwrap_import`]): the material never leaves the token.
+//!
+//! Not built (docs/TIERS.md): BYOK of RSA / EC keys into the token.
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
@@ -32,7 +35,7 @@ use cryptoki::mechanism::MechanismType;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
 use cryptoki::object::AttributeType;
-use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -671,6 +674,20 @@ impl Pkcs11Backend {
     /// # Errors
     /// As every call.
     pub fn object_ids(&self) -> Result<Vec<String>> {
+        self.labelled("strongroom:")
+    }
+
+    /// The `CKA_ID`s of the BYOK wrapping key pairs in the token (labelled
+    /// `strongroom-import:<id>`): made by GetParametersForImport, destroyed when used,
+    /// superseded or their key deleted.
+    ///
+    /// # Errors
+    /// As every call.
+    pub fn wrapping_key_ids(&self) -> Result<Vec<String>> {
+        self.labelled("strongroom-import:")
+    }
+
+    fn labelled(&self, prefix: &str) -> Result<Vec<String>> {
         let _shared = TOKEN
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -690,7 +707,7 @@ impl Pkcs11Backend {
             .filter_map(|l| {
                 std::str::from_utf8(l)
                     .ok()?
-                    .strip_prefix("strongroom:")
+                    .strip_prefix(prefix)
                     .map(str::to_string)
             })
             .collect();
@@ -848,6 +865,219 @@ impl Pkcs11Backend {
     }
 }
 
+impl Pkcs11Backend {
+    /// An RSA key pair in the token for one BYOK import: the private half only unwraps
+    /// (no decrypt, no sign), is sensitive and never leaves the token.
+    fn import_wrapping_key_now(&self, spec: KeySpec) -> Result<(KeyHandle, Vec<u8>)> {
+        if spec != KeySpec::Rsa2048 {
+            return Err(Error::Unsupported("the import wrapping key is RSA_2048"));
+        }
+        let mut id = [0u8; ID_LEN];
+        getrandom::fill(&mut id).map_err(|_| Error::EntropyUnavailable)?;
+        let label = format!("strongroom-import:{}", hex::encode(id)).into_bytes();
+        let public = [
+            Attribute::Token(true),
+            Attribute::ModulusBits(2048u64.into()),
+            Attribute::PublicExponent(vec![1, 0, 1]),
+            Attribute::Wrap(true),
+            Attribute::Encrypt(false),
+            Attribute::Verify(false),
+            Attribute::Id(id.to_vec()),
+            Attribute::Label(label.clone()),
+        ];
+        let private = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Unwrap(true),
+            Attribute::Decrypt(false),
+            Attribute::Sign(false),
+            Attribute::Id(id.to_vec()),
+            Attribute::Label(label),
+        ];
+        let spki = {
+            let _alone = TOKEN
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.with_session_locked(|s| {
+                let (public_key, _) =
+                    s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)?;
+                s.get_attributes(
+                    public_key,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
+            })?
+        };
+        let (mut n, mut e) = (None, None);
+        for a in spki {
+            match a {
+                Attribute::Modulus(v) => n = Some(v),
+                Attribute::PublicExponent(v) => e = Some(v),
+                _ => {}
+            }
+        }
+        let (Some(n), Some(e)) = (n, e) else {
+            return Err(Error::BackendProtocol(
+                "the token's wrapping public key attributes are malformed",
+            ));
+        };
+        let mut h = HANDLE_MAGIC.to_vec();
+        h.extend_from_slice(&id);
+        Ok((KeyHandle(SecretBytes::new(h)), spki::rsa(&n, &e)))
+    }
+
+    /// C_UnwrapKey of imported AES material into a new token key (sensitive, not
+    /// extractable), and its key check value (AES-ECB of a zero block, in the token).
+    fn unwrap_import_now(
+        &self,
+        wrapping: &KeyHandle,
+        oaep: EncryptionAlgorithm,
+        key_wrap: bool,
+        wrapped: &[u8],
+        spec: KeySpec,
+    ) -> Result<(KeyHandle, Vec<u8>)> {
+        let Some(len) = spec.symmetric_key_len() else {
+            return Err(Error::Unsupported(
+                "BYOK of RSA / EC keys into a PKCS#11 token is not built: import AES keys there, or keep asymmetric imported keys at ProtectionLevel SOFTWARE",
+            ));
+        };
+        let (hash, mgf) = match oaep {
+            EncryptionAlgorithm::RsaesOaepSha256 => {
+                (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256)
+            }
+            EncryptionAlgorithm::RsaesOaepSha1 => (MechanismType::SHA1, PkcsMgfType::MGF1_SHA1),
+            _ => {
+                return Err(Error::Unsupported(
+                    "the PKCS#11 backend unwraps with RSAES-OAEP only",
+                ));
+            }
+        };
+        let rsa = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()));
+        let mut id = [0u8; ID_LEN];
+        getrandom::fill(&mut id).map_err(|_| Error::EntropyUnavailable)?;
+        let label = format!("strongroom:{}", hex::encode(id));
+        let template = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+            Attribute::Id(id.to_vec()),
+            Attribute::Label(label.into_bytes()),
+        ];
+        let outcome = self.with_object(wrapping, ObjectClass::PRIVATE_KEY, |s, private| {
+            let key = if key_wrap {
+                // RSA-OAEP carries a fresh AES-256 key (a session object, gone with
+                // the session if anything below fails); KWP then carries the material.
+                let Some((head, body)) = wrapped.split_at_checked(256) else {
+                    return Ok(Err(not_unwrapped()));
+                };
+                let ephemeral = match s.unwrap_key(
+                    &rsa,
+                    private,
+                    head,
+                    &[
+                        Attribute::Class(ObjectClass::SECRET_KEY),
+                        Attribute::KeyType(KeyType::AES),
+                        Attribute::Token(false),
+                        Attribute::Sensitive(true),
+                        Attribute::Extractable(false),
+                        Attribute::Unwrap(true),
+                    ],
+                ) {
+                    Ok(k) => k,
+                    Err(e) => return unwrap_failure(e),
+                };
+                let k = s.unwrap_key(&Mechanism::AesKeyWrapPad, ephemeral, body, &template);
+                let _ = s.destroy_object(ephemeral);
+                match k {
+                    Ok(k) => k,
+                    Err(e) => return unwrap_failure(e),
+                }
+            } else {
+                match s.unwrap_key(&rsa, private, wrapped, &template) {
+                    Ok(k) => k,
+                    Err(e) => return unwrap_failure(e),
+                }
+            };
+            // The material's length is the spec's, or the object goes. A token that
+            // does not report CKA_VALUE_LEN for unwrapped keys (SoftHSM2 says 0) is
+            // checked by the key-wrap layer's length, which gives the material's;
+            // RSA-OAEP alone does not (docs/API.md).
+            let got = s.get_attributes(key, &[AttributeType::ValueLen])?;
+            let reported = match got.as_slice() {
+                [Attribute::ValueLen(n)] => u64::from(*n),
+                _ => 0,
+            };
+            let fits = match reported {
+                0 if key_wrap => wrapped.len().checked_sub(256) == Some(8 + len.div_ceil(8) * 8),
+                0 => true,
+                n => n == len as u64,
+            };
+            if !fits {
+                let _ = s.destroy_object(key);
+                return Ok(Err(Error::InvalidParameter {
+                    name: "EncryptedKeyMaterial",
+                    reason: format!("{spec} key material is {len} bytes"),
+                }));
+            }
+            match s.encrypt(&Mechanism::AesEcb, key, &[0u8; 16]) {
+                Ok(kcv) => Ok(Ok(kcv)),
+                Err(e) => {
+                    let _ = s.destroy_object(key);
+                    Err(e)
+                }
+            }
+        })?;
+        let kcv = outcome?;
+        let mut h = HANDLE_MAGIC.to_vec();
+        h.extend_from_slice(&id);
+        Ok((KeyHandle(SecretBytes::new(h)), kcv))
+    }
+}
+
+/// One answer for every way the material fails to unwrap (no oracle on the padding).
+fn not_unwrapped() -> Error {
+    Error::InvalidParameter {
+        name: "EncryptedKeyMaterial",
+        reason: "does not unwrap with this token's wrapping key and the token's algorithm".into(),
+    }
+}
+
+/// A C_UnwrapKey failure: the mechanism the token lacks, or material that does not
+/// unwrap; other errors (the token gone) pass through.
+fn unwrap_failure(
+    e: CkError,
+) -> core::result::Result<core::result::Result<Vec<u8>, Error>, CkError> {
+    match e {
+        CkError::Pkcs11(
+            RvError::MechanismInvalid | RvError::MechanismParamInvalid | RvError::ArgumentsBad,
+            _,
+        ) => Ok(Err(Error::Unsupported(
+            "this PKCS#11 token cannot C_UnwrapKey with CKM_RSA_PKCS_OAEP and these parameters (SoftHSM2 2.6 has OAEP with SHA-1 only): use RSAES_OAEP_SHA_1 / RSA_AES_KEY_WRAP_SHA_1",
+        ))),
+        CkError::Pkcs11(
+            RvError::EncryptedDataInvalid
+            | RvError::EncryptedDataLenRange
+            | RvError::WrappedKeyInvalid
+            | RvError::WrappedKeyLenRange
+            | RvError::KeySizeRange
+            | RvError::TemplateInconsistent
+            | RvError::DataInvalid
+            | RvError::DataLenRange
+            | RvError::GeneralError,
+            _,
+        ) => Ok(Err(not_unwrapped())),
+        e => Err(e),
+    }
+}
+
 impl KeyBackend for Pkcs11Backend {
     fn protection_level(&self) -> ProtectionLevel {
         ProtectionLevel::Hsm
@@ -859,6 +1089,29 @@ impl KeyBackend for Pkcs11Backend {
 
     fn generate<'a>(&'a self, spec: KeySpec) -> BoxFuture<'a, Result<KeyHandle>> {
         Box::pin(async move { self.generate_now(spec) })
+    }
+
+    fn unwraps_imports(&self) -> bool {
+        true
+    }
+
+    fn import_wrapping_key<'a>(
+        &'a self,
+        spec: KeySpec,
+    ) -> BoxFuture<'a, Result<(KeyHandle, Vec<u8>)>> {
+        Box::pin(async move { self.import_wrapping_key_now(spec) })
+    }
+
+    fn unwrap_import<'a>(
+        &'a self,
+        wrapping: &'a KeyHandle,
+        oaep: EncryptionAlgorithm,
+        key_wrap: bool,
+        wrapped: &'a [u8],
+        spec: KeySpec,
+        _usage: strongroom::KeyUsage,
+    ) -> BoxFuture<'a, Result<(KeyHandle, Vec<u8>)>> {
+        Box::pin(async move { self.unwrap_import_now(wrapping, oaep, key_wrap, wrapped, spec) })
     }
 
     fn supports_asymmetric(&self) -> bool {

@@ -24,6 +24,7 @@ pub const LABELS: &[&str] = &[
     "strongroom-deletion",
     "strongroom-conformance",
     "strongroom-mixed",
+    "strongroom-byok",
 ];
 
 fn setup() -> &'static PathBuf {

@@ -631,3 +631,155 @@ fn software_and_hsm_keys_in_one_store() {
     assert_eq!(opened.plaintext, b"both");
     again.close();
 }
+
+#[test]
+fn byok_material_is_unwrapped_inside_the_token() {
+    // GetParametersForImport makes the RSA wrapping key in the token; ImportKeyMaterial
+    // hands the wrapped material to C_UnwrapKey: the plaintext never enters strongroom.
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use strongroom::{ImportKeyMaterialRequest, ImportWrappingAlgorithm, Origin};
+    let b = Pkcs11Backend::open(&testing::token("strongroom-byok")).unwrap();
+    let clock = Arc::new(strongroom::time::ManualClock::new(1_795_392_000_000));
+    let kms = block_on(Kms::open(KmsOptions {
+        env: Env::new(Arc::new(strongroom::env::OsEntropy), clock.clone()),
+        storage: Arc::new(MemoryStorage::new()),
+        root: RootSecret::passphrase("pw"),
+        kdf: KdfParams::insecure_fast(),
+        backend: Some(b.clone()),
+    }))
+    .unwrap();
+    let keys_before = b.object_ids().unwrap().len();
+    let key = block_on(kms.create_key(CreateKeyRequest {
+        origin: Some(Origin::External),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(key.protection_level, ProtectionLevel::Hsm);
+    let params =
+        |alg| block_on(kms.get_parameters_for_import(&key.key_id, alg, KeySpec::Rsa2048)).unwrap();
+    let import = |p: &strongroom::ImportParameters, wrapped: Vec<u8>| {
+        block_on(kms.import_key_material(ImportKeyMaterialRequest {
+            key_id: key.key_id.clone(),
+            encrypted_key_material: wrapped,
+            import_token: p.import_token.clone(),
+            key_material_expire_unix: None,
+        }))
+    };
+    let material = [0x42u8; 32];
+    // A superseded wrapping key is destroyed in the token.
+    let _first = params(ImportWrappingAlgorithm::RsaesOaepSha1);
+    let p = params(ImportWrappingAlgorithm::RsaesOaepSha1);
+    assert_eq!(b.wrapping_key_ids().unwrap().len(), 1);
+    // Bytes that do not unwrap: one clear code, nothing made.
+    let e = import(&p, vec![0u8; 256]).unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.EncryptedKeyMaterial", "{e}");
+    // Material of the wrong length for the spec (key-wrapped, whose length shows even
+    // where the token does not report CKA_VALUE_LEN): refused, the object destroyed.
+    let pk = params(ImportWrappingAlgorithm::RsaAesKeyWrapSha1);
+    let kek = [9u8; 32];
+    let mut short = strongroom::asym::encrypt(
+        &pk.public_key,
+        strongroom::EncryptionAlgorithm::RsaesOaepSha1,
+        &kek,
+    )
+    .unwrap();
+    short.extend(strongroom::asym::kwp_wrap(&kek, &[1u8; 16]).unwrap());
+    let e = import(&pk, short).unwrap_err();
+    assert_eq!(e.code(), "InvalidParameter.EncryptedKeyMaterial", "{e}");
+    assert_eq!(b.object_ids().unwrap().len(), keys_before);
+    let p = params(ImportWrappingAlgorithm::RsaesOaepSha1);
+    let wrapped = strongroom::asym::encrypt(
+        &p.public_key,
+        strongroom::EncryptionAlgorithm::RsaesOaepSha1,
+        &material,
+    )
+    .unwrap();
+    import(&p, wrapped).unwrap();
+    assert_eq!(b.object_ids().unwrap().len(), keys_before + 1);
+    assert!(
+        b.wrapping_key_ids().unwrap().is_empty(),
+        "the used wrapping key is destroyed"
+    );
+    let blob = block_on(kms.encrypt(EncryptRequest {
+        key_id: key.key_id.clone(),
+        plaintext: b"byok in the token".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap()
+    .ciphertext_blob;
+    // The token's key is the imported material: a local AES-GCM opens the blob.
+    let parsed = strongroom::blob::parse(&blob).unwrap();
+    let opened = aes_gcm::Aes256Gcm::new_from_slice(&material)
+        .unwrap()
+        .decrypt(
+            (&parsed.nonce).into(),
+            Payload {
+                msg: parsed.ciphertext,
+                aad: &strongroom::blob::aad(parsed.header, &EncryptionContext::default()),
+            },
+        )
+        .unwrap();
+    assert_eq!(opened, b"byok in the token");
+    // DeleteKeyMaterial destroys the token's object; the same material comes back
+    // (same key check value, computed in the token), other material does not.
+    block_on(kms.delete_key_material(&key.key_id)).unwrap();
+    assert_eq!(b.object_ids().unwrap().len(), keys_before);
+    let p = params(ImportWrappingAlgorithm::RsaAesKeyWrapSha1);
+    let mut kek = [0u8; 32];
+    getrandom::fill(&mut kek).unwrap();
+    let kw = |m: &[u8]| {
+        let mut w = strongroom::asym::encrypt(
+            &p.public_key,
+            strongroom::EncryptionAlgorithm::RsaesOaepSha1,
+            &kek,
+        )
+        .unwrap();
+        w.extend(strongroom::asym::kwp_wrap(&kek, m).unwrap());
+        w
+    };
+    let e = import(&p, kw(&[0x43u8; 32])).unwrap_err();
+    assert_eq!(e.code(), "Rejected.KeyMaterialMismatch", "{e}");
+    assert_eq!(
+        b.object_ids().unwrap().len(),
+        keys_before,
+        "the mismatched object is destroyed"
+    );
+    let p2 = params(ImportWrappingAlgorithm::RsaAesKeyWrapSha1);
+    let mut w = strongroom::asym::encrypt(
+        &p2.public_key,
+        strongroom::EncryptionAlgorithm::RsaesOaepSha1,
+        &kek,
+    )
+    .unwrap();
+    w.extend(strongroom::asym::kwp_wrap(&kek, &material).unwrap());
+    import(&p2, w).unwrap();
+    let back = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: blob,
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(back.plaintext.expose(), b"byok in the token");
+    // OAEP with SHA-256: where the token lacks it (SoftHSM2 2.6), a clear refusal.
+    let p3 = params(ImportWrappingAlgorithm::RsaesOaepSha256);
+    let w = strongroom::asym::encrypt(
+        &p3.public_key,
+        strongroom::EncryptionAlgorithm::RsaesOaepSha256,
+        &material,
+    )
+    .unwrap();
+    match import(&p3, w) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.code(), "Rejected.Unsupported", "{e}"),
+    }
+    // Deleting the key destroys its object and any pending wrapping key.
+    let _pending = params(ImportWrappingAlgorithm::RsaesOaepSha1);
+    assert_eq!(b.wrapping_key_ids().unwrap().len(), 1);
+    block_on(kms.schedule_key_deletion(&key.key_id, 7)).unwrap();
+    clock.advance(8 * 86_400_000);
+    assert_eq!(
+        block_on(kms.describe_key(&key.key_id)).unwrap_err().code(),
+        "Forbidden.KeyNotFound"
+    );
+    assert_eq!(b.object_ids().unwrap().len(), keys_before);
+    assert!(b.wrapping_key_ids().unwrap().is_empty());
+}

@@ -772,8 +772,7 @@ impl Kms {
         let supports_import = levels
             .iter()
             .filter_map(|l| self.backend_for(*l))
-            .any(|b| b.supports_import())
-            && crate::asym::AVAILABLE;
+            .any(|b| b.unwraps_imports() || (b.supports_import() && crate::asym::AVAILABLE));
         super::DescribeServiceResponse {
             protection_levels: levels,
             key_specs,

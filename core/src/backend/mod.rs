@@ -188,6 +188,60 @@ pub trait KeyBackend: MaybeSendSync {
         self.import(spec, material)
     }
 
+    /// Whether BYOK unwraps inside the backend: GetParametersForImport then asks it
+    /// for the wrapping key pair ([`KeyBackend::import_wrapping_key`]) and
+    /// ImportKeyMaterial hands it the encrypted material
+    /// ([`KeyBackend::unwrap_import`]), so the plaintext material never enters this
+    /// process (a PKCS#11 token's C_UnwrapKey). Otherwise the core unwraps it and calls
+    /// [`KeyBackend::import_for`].
+    fn unwraps_imports(&self) -> bool {
+        false
+    }
+
+    /// A new RSA wrapping key pair of `spec` made in the backend for one import: its
+    /// handle (the private half, usable only to unwrap) and its public key
+    /// (SubjectPublicKeyInfo DER).
+    ///
+    /// # Errors
+    /// `Rejected.Unsupported` when the backend does not unwrap imports; backend
+    /// failures.
+    fn import_wrapping_key<'a>(
+        &'a self,
+        _spec: KeySpec,
+    ) -> BoxFuture<'a, Result<(KeyHandle, Vec<u8>)>> {
+        Box::pin(async {
+            Err(crate::error::Error::Unsupported(
+                "this key backend does not unwrap imported material itself",
+            ))
+        })
+    }
+
+    /// Unwraps `wrapped` with the wrapping key `wrapping` — RSA-OAEP (`oaep`) alone, or
+    /// with `key_wrap` around an AES-256 key-wrap-with-padding layer — into a new key
+    /// version of `spec` and `usage`, inside the backend. Returns its handle and a check
+    /// value computed in the backend (the same material gives the same value), from
+    /// which the core derives its same-material fingerprint.
+    ///
+    /// # Errors
+    /// `InvalidParameter.EncryptedKeyMaterial` when it does not unwrap or has the wrong
+    /// length for `spec`; `Rejected.Unsupported` naming what the backend lacks; backend
+    /// failures.
+    fn unwrap_import<'a>(
+        &'a self,
+        _wrapping: &'a KeyHandle,
+        _oaep: EncryptionAlgorithm,
+        _key_wrap: bool,
+        _wrapped: &'a [u8],
+        _spec: KeySpec,
+        _usage: crate::vocab::KeyUsage,
+    ) -> BoxFuture<'a, Result<(KeyHandle, Vec<u8>)>> {
+        Box::pin(async {
+            Err(crate::error::Error::Unsupported(
+                "this key backend does not unwrap imported material itself",
+            ))
+        })
+    }
+
     /// The key specs this backend makes, as data: what DescribeService reports and
     /// CreateKey checks before asking the backend (the tier rules of docs/TIERS.md).
     /// The default: every symmetric spec, and every asymmetric one when

@@ -16,6 +16,7 @@ use sha2::Digest;
 use subtle::ConstantTimeEq;
 
 use crate::asym::{self, EncryptionAlgorithm};
+use crate::backend::KeyHandle;
 use crate::error::{Error, Result};
 use crate::kms::{KeyMetadata, KeySpec, KeyState, Kms, Origin};
 use crate::secret::SecretBytes;
@@ -101,8 +102,22 @@ pub struct ImportKeyMaterialRequest {
 /// A fingerprint of imported material, bound to its key, so a re-import can be checked
 /// to be the same material without keeping the material once it is deleted.
 fn material_check(key_id: &str, material: &[u8]) -> [u8; 32] {
+    fingerprint(b"strongroom/byok-material-check/v1\0", key_id, material)
+}
+
+/// The same for material a backend unwrapped itself, from the check value it computed
+/// inside (a PKCS#11 token's AES-ECB of a zero block: a key check value).
+fn backend_material_check(key_id: &str, check_value: &[u8]) -> [u8; 32] {
+    fingerprint(
+        b"strongroom/byok-material-check/backend/v1\0",
+        key_id,
+        check_value,
+    )
+}
+
+fn fingerprint(domain: &[u8], key_id: &str, material: &[u8]) -> [u8; 32] {
     let mut h = sha2::Sha256::new();
-    h.update(b"strongroom/byok-material-check/v1\0");
+    h.update(domain);
     h.update(key_id.as_bytes());
     h.update([0u8]);
     h.update(material);
@@ -185,7 +200,7 @@ impl Kms {
                 "the import wrapping key is RSA_2048",
             ));
         }
-        self.with_key(key_id, |k| {
+        let level = self.with_key(key_id, |k| {
             require_external(k)?;
             if k.state == KeyState::PendingDeletion {
                 return Err(Self::state_error(k));
@@ -199,11 +214,20 @@ impl Kms {
                     ),
                 ));
             }
-            Ok(())
+            Ok(k.protection)
         })?;
-        let private_key = asym::generate(wrapping_key_spec)?;
-        let public_key =
-            asym::KeyCache::default().public_key(wrapping_key_spec, private_key.expose())?;
+        // A backend that unwraps itself keeps the wrapping key too (its handle stands
+        // where the PKCS#8 key would: never a DER SEQUENCE, so the two never mix).
+        let backend = self.key_backend(level).clone();
+        let (private_key, public_key) = if backend.unwraps_imports() {
+            let (h, spki) = backend.import_wrapping_key(wrapping_key_spec).await?;
+            (h.0, spki)
+        } else {
+            let private_key = asym::generate(wrapping_key_spec)?;
+            let public_key =
+                asym::KeyCache::default().public_key(wrapping_key_spec, private_key.expose())?;
+            (private_key, public_key)
+        };
         let token_id: [u8; 16] = self.env.random()?;
         let expire_ms = self.env.now().saturating_add(IMPORT_TOKEN_LIFETIME_MS);
         let params = ImportParams {
@@ -214,16 +238,34 @@ impl Kms {
             expire_ms,
         };
         let mut id = String::new();
-        self.mutate_key(key_id, |k| {
-            require_external(k)?;
-            if k.state == KeyState::PendingDeletion {
-                return Err(Self::state_error(k));
+        let mut superseded = None;
+        let new_wrapping = in_backend(&params).then(|| params.private_key.clone());
+        let stored = self
+            .mutate_key(key_id, |k| {
+                require_external(k)?;
+                if k.state == KeyState::PendingDeletion {
+                    return Err(Self::state_error(k));
+                }
+                id.clone_from(&k.key_id);
+                superseded = k
+                    .import
+                    .replace(params.clone())
+                    .filter(in_backend)
+                    .map(|p| p.private_key);
+                Ok(())
+            })
+            .await;
+        // A wrapping key the backend keeps for nothing is destroyed there: the one just
+        // made when the store refused it, the one a new call supersedes.
+        if let Err(e) = stored {
+            if let Some(h) = new_wrapping {
+                let _ = backend.destroy(&KeyHandle(h)).await;
             }
-            id.clone_from(&k.key_id);
-            k.import = Some(params);
-            Ok(())
-        })
-        .await?;
+            return Err(e);
+        }
+        if let Some(h) = superseded {
+            let _ = backend.destroy(&KeyHandle(h)).await;
+        }
         Ok(ImportParameters {
             import_token: encode_token(&id, &token_id),
             key_id: id,
@@ -290,24 +332,41 @@ impl Kms {
         })?;
         let alg = ImportWrappingAlgorithm::from_code(params.algorithm)
             .ok_or(Error::StoreCorrupted("unknown import wrapping algorithm"))?;
-        let material = unwrap_material(&params, alg, &req.encrypted_key_material)?;
-        let material = match spec.symmetric_key_len() {
-            Some(want) if material.expose().len() != want => {
-                return Err(Error::param(
-                    "EncryptedKeyMaterial",
-                    alloc::format!("{spec} key material is {want} bytes"),
-                ));
-            }
-            Some(_) => material,
-            // An RSA / EC private key: checked against the spec and stored as this build
-            // stores generated keys.
-            None => asym::canonical_private_key(spec, material.expose())?,
+        let backend = self.key_backend(level).clone();
+        let (handle, check) = if in_backend(&params) {
+            // The backend unwraps with the wrapping key it made: the material never
+            // enters this process.
+            let wrapping = KeyHandle(params.private_key.clone());
+            let (h, check_value) = backend
+                .unwrap_import(
+                    &wrapping,
+                    alg.oaep(),
+                    alg.key_wrap(),
+                    &req.encrypted_key_material,
+                    spec,
+                    usage,
+                )
+                .await?;
+            (h, backend_material_check(&key_id, &check_value))
+        } else {
+            let material = unwrap_material(&params, alg, &req.encrypted_key_material)?;
+            let material = match spec.symmetric_key_len() {
+                Some(want) if material.expose().len() != want => {
+                    return Err(Error::param(
+                        "EncryptedKeyMaterial",
+                        alloc::format!("{spec} key material is {want} bytes"),
+                    ));
+                }
+                Some(_) => material,
+                // An RSA / EC private key: checked against the spec and stored as this
+                // build stores generated keys.
+                None => asym::canonical_private_key(spec, material.expose())?,
+            };
+            let check = material_check(&key_id, material.expose());
+            (backend.import_for(spec, usage, &material).await?, check)
         };
-        let check = material_check(&key_id, material.expose());
-        let handle = self
-            .key_backend(level)
-            .import_for(spec, usage, &material)
-            .await?;
+        let mut replaced = None;
+        let new_handle = handle.clone();
         let meta = self
             .mutate_key(&key_id, |k| {
                 if k.state == KeyState::PendingDeletion {
@@ -333,7 +392,7 @@ impl Kms {
                     .versions
                     .first_mut()
                     .ok_or(Error::StoreCorrupted("an EXTERNAL key without a version"))?;
-                v.handle = handle;
+                replaced = Some(core::mem::replace(&mut v.handle, handle.clone()));
                 k.material_check = Some(check);
                 k.material_expire_ms = expire_ms;
                 k.import = None;
@@ -342,7 +401,25 @@ impl Kms {
                 }
                 Ok(())
             })
-            .await?;
+            .await;
+        // What the backend holds for nothing goes: the new version when the store
+        // refused it (another material, a raced token), else the version it replaced
+        // (the same material imported again) and the used-up wrapping key.
+        let meta = match meta {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = backend.destroy(&new_handle).await;
+                return Err(e);
+            }
+        };
+        if let Some(old) = replaced.filter(|h| !h.0.expose().is_empty()) {
+            let _ = backend.destroy(&old).await;
+        }
+        if in_backend(&params) {
+            let _ = backend
+                .destroy(&KeyHandle(params.private_key.clone()))
+                .await;
+        }
         self.refresh_schedules();
         Ok(meta)
     }
@@ -365,16 +442,27 @@ impl Kms {
     }
 
     pub(crate) async fn delete_key_material_impl(&self, key_id: &str) -> Result<KeyMetadata> {
+        let mut gone = Vec::new();
         let meta = self
             .mutate_key(key_id, |k| {
                 require_external(k)?;
-                clear_material(k);
+                gone = clear_material(k);
                 Ok(())
             })
             .await?;
         self.refresh_schedules();
+        self.destroy_cleared(gone).await;
         self.purge_destroyed().await;
         Ok(meta)
+    }
+
+    /// Destroys cleared material in the backends that hold it (a token's object, a
+    /// KMIP server's), once its removal from the store is durable. Best effort, as for
+    /// deleted keys.
+    async fn destroy_cleared(&self, gone: Vec<(crate::vocab::ProtectionLevel, KeyHandle)>) {
+        for (level, h) in gone {
+            let _ = self.key_backend(level).destroy(&h).await;
+        }
     }
 
     /// Imported material whose KeyMaterialExpireUnix has passed is destroyed and its
@@ -384,26 +472,35 @@ impl Kms {
         if self.next_material_expiry.lock().is_none_or(|t| t > now) {
             return Ok(());
         }
-        self.mutate(|tx| {
-            let due: Vec<String> = tx
-                .state()
-                .keys
-                .values()
-                .filter(|k| k.material_expire_ms.is_some_and(|t| t <= now))
-                .map(|k| k.key_id.clone())
-                .collect();
-            for id in due {
-                if let Some(k) = tx.key_mut(&id) {
-                    clear_material(k);
+        let gone = self
+            .mutate(|tx| {
+                let due: Vec<String> = tx
+                    .state()
+                    .keys
+                    .values()
+                    .filter(|k| k.material_expire_ms.is_some_and(|t| t <= now))
+                    .map(|k| k.key_id.clone())
+                    .collect();
+                let mut gone = Vec::new();
+                for id in due {
+                    if let Some(k) = tx.key_mut(&id) {
+                        gone.extend(clear_material(k));
+                    }
                 }
-            }
-            Ok(())
-        })
-        .await?;
+                Ok(gone)
+            })
+            .await?;
         self.refresh_schedules();
+        self.destroy_cleared(gone).await;
         self.purge_destroyed().await;
         Ok(())
     }
+}
+
+/// Whether the import parameters' wrapping key is a backend's handle (its backend
+/// unwraps) rather than a PKCS#8 RSA key, which is a DER SEQUENCE (0x30).
+pub(crate) fn in_backend(params: &ImportParams) -> bool {
+    params.private_key.expose().first() != Some(&0x30)
 }
 
 /// The material inside EncryptedKeyMaterial. Every RSA failure is one answer (no
@@ -447,13 +544,19 @@ fn unwrap_material(
 }
 
 /// Drops an EXTERNAL key's material (the handle is zeroized) and its expiry; keeps
-/// the fingerprint, the version id and any pending import parameters.
-fn clear_material(k: &mut KeyRecord) {
+/// the fingerprint, the version id and any pending import parameters. Returns the
+/// handles it dropped, with the key's level, for the backend to destroy.
+fn clear_material(k: &mut KeyRecord) -> Vec<(crate::vocab::ProtectionLevel, KeyHandle)> {
+    let mut gone = Vec::new();
     for v in &mut k.versions {
-        v.handle = crate::backend::KeyHandle(SecretBytes::new(Vec::new()));
+        let h = core::mem::replace(&mut v.handle, KeyHandle(SecretBytes::new(Vec::new())));
+        if !h.0.expose().is_empty() {
+            gone.push((k.protection, h));
+        }
     }
     k.material_expire_ms = None;
     if k.state != KeyState::PendingDeletion {
         k.state = KeyState::PendingImport;
     }
+    gone
 }
