@@ -415,3 +415,127 @@ fn backups_carry_transit_keys_as_references() {
     assert_eq!(e.code(), "Rejected.BackendUnavailable");
     assert!(e.to_string().contains("transit"), "{e}");
 }
+
+/// PlainHttp that records each request's path.
+struct Recording(std::sync::Mutex<Vec<String>>);
+
+impl HttpClient for Recording {
+    fn send<'a>(
+        &'a self,
+        req: HttpRequest,
+    ) -> strongroom::backend::BoxFuture<'a, strongroom::Result<strongroom::HttpResponse>> {
+        self.0.lock().unwrap().push(req.url.clone());
+        PlainHttp.send(req)
+    }
+}
+
+fn bao_call(method: &'static str, path: &str, body: &str) -> u16 {
+    let b = bao();
+    block_on(PlainHttp.send(HttpRequest {
+        method,
+        url: format!("{}/v1/{path}", b.address),
+        headers: vec![("x-vault-token".into(), b.token.clone())],
+        body: body.as_bytes().to_vec(),
+    }))
+    .unwrap()
+    .status
+}
+
+#[test]
+fn data_keys_come_from_transit_datakey_and_deleted_keys_are_key_not_found() {
+    use strongroom::{DecryptRequest, GenerateDataKeyRequest};
+    let env = common::env();
+    let b = bao();
+    let rec = Arc::new(Recording(std::sync::Mutex::new(Vec::new())));
+    let mut cfg = TransitConfig::new(
+        b.address.clone(),
+        SecretBytes::from_slice(b.token.as_bytes()),
+    );
+    cfg.key_prefix = PREFIX.with(|p| p.clone());
+    let backend = Arc::new(TransitBackend::new(cfg, rec.clone(), env.clone()).unwrap());
+    let kms = open(env, Arc::new(MemoryStorage::new()), Some(backend)).unwrap();
+    let key = block_on(kms.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    let ctx = strongroom::EncryptionContext::from_pairs([("a", "b")]).unwrap();
+    // AES_256 and AES_128 data keys are drawn by the engine (datakey), under the
+    // blob's AAD: our Decrypt opens them, and only with the same context.
+    for spec in [None, Some("AES_128")] {
+        let dk = block_on(kms.generate_data_key(GenerateDataKeyRequest {
+            key_id: key.clone(),
+            key_spec: spec.map(|s| s.parse().unwrap()),
+            number_of_bytes: None,
+            encryption_context: ctx.clone(),
+        }))
+        .unwrap();
+        let back = block_on(kms.decrypt(DecryptRequest {
+            ciphertext_blob: dk.ciphertext_blob.clone(),
+            encryption_context: ctx.clone(),
+        }))
+        .unwrap();
+        assert_eq!(back.plaintext.expose(), dk.plaintext.expose());
+        assert!(
+            block_on(kms.decrypt(DecryptRequest {
+                ciphertext_blob: dk.ciphertext_blob,
+                encryption_context: strongroom::EncryptionContext::default(),
+            }))
+            .is_err()
+        );
+    }
+    assert_eq!(
+        rec.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|u| u.contains("/datakey/plaintext/"))
+            .count(),
+        2
+    );
+    // NumberOfBytes 20: no such transit length; drawn here and encrypted.
+    let dk = block_on(kms.generate_data_key(GenerateDataKeyRequest {
+        key_id: key.clone(),
+        key_spec: None,
+        number_of_bytes: Some(20),
+        encryption_context: ctx.clone(),
+    }))
+    .unwrap();
+    assert_eq!(dk.plaintext.len(), 20);
+    let blob = block_on(kms.encrypt(EncryptRequest {
+        key_id: key.clone(),
+        plaintext: b"kept".to_vec(),
+        encryption_context: ctx.clone(),
+    }))
+    .unwrap()
+    .ciphertext_blob;
+    // The key deleted in the engine behind strongroom's back: KeyNotFound, not a
+    // generic backend failure. With disable_upsert on the mount, an Encrypt does not
+    // silently re-create it either.
+    assert_eq!(
+        bao_call("POST", "transit/config/keys", r#"{"disable_upsert":true}"#),
+        200
+    );
+    let name = transit_keys().into_iter().next().unwrap();
+    assert_eq!(
+        bao_call(
+            "POST",
+            &format!("transit/keys/{name}/config"),
+            r#"{"deletion_allowed":true}"#
+        ),
+        200
+    );
+    assert_eq!(bao_call("DELETE", &format!("transit/keys/{name}"), ""), 204);
+    let e = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: blob,
+        encryption_context: ctx.clone(),
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Forbidden.KeyNotFound", "{e}");
+    let e = block_on(kms.encrypt(EncryptRequest {
+        key_id: key,
+        plaintext: b"after".to_vec(),
+        encryption_context: ctx,
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Forbidden.KeyNotFound", "{e}");
+    assert!(transit_keys().is_empty(), "not re-created");
+}

@@ -188,6 +188,22 @@ pub trait KeyBackend: MaybeSendSync {
         self.import(spec, material)
     }
 
+    /// A fresh data key of `len` bytes drawn by the backend and encrypted there under
+    /// the key version with `aad` (transit's `datakey`), as
+    /// [`KeyBackend::encrypt`] would seal it: `Ok(None)` when the backend has no such
+    /// operation for this length, and the core draws the key and calls `encrypt`.
+    ///
+    /// # Errors
+    /// As [`KeyBackend::encrypt`].
+    fn generate_data_key<'a>(
+        &'a self,
+        _handle: &'a KeyHandle,
+        _len: usize,
+        _aad: &'a [u8],
+    ) -> BoxFuture<'a, Result<Option<(SecretBytes, Sealed)>>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Whether BYOK unwraps inside the backend: GetParametersForImport then asks it
     /// for the wrapping key pair ([`KeyBackend::import_wrapping_key`]) and
     /// ImportKeyMaterial hands it the encrypted material

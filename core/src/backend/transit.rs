@@ -245,6 +245,14 @@ impl TransitBackend {
         {
             return Err(Error::InvalidCiphertext);
         }
+        // A key deleted in the engine behind strongroom's back (with the mount's
+        // `disable_upsert`, an encrypt no longer re-creates it: docs/API.md).
+        if matches!(answer.status, 400 | 404) && why.contains("key not found") {
+            let key = path.rsplit('/').next().unwrap_or_default();
+            return Err(Error::KeyNotFound(format!(
+                "the transit engine no longer holds key {key} (deleted outside strongroom)"
+            )));
+        }
         Err(Error::BackendUnavailable(format!(
             "the transit engine refused {method} {path}: HTTP {} {why}",
             answer.status
@@ -341,6 +349,56 @@ impl KeyBackend for TransitBackend {
                 nonce,
                 ciphertext: ct.to_vec(),
             })
+        })
+    }
+
+    fn generate_data_key<'a>(
+        &'a self,
+        handle: &'a KeyHandle,
+        len: usize,
+        aad: &'a [u8],
+    ) -> BoxFuture<'a, Result<Option<(SecretBytes, Sealed)>>> {
+        Box::pin(async move {
+            // Transit's datakey draws 128, 256 or 512 bits; other lengths (a
+            // NumberOfBytes) are drawn here and encrypted.
+            let bits: u32 = match len {
+                16 => 128,
+                32 => 256,
+                64 => 512,
+                _ => return Ok(None),
+            };
+            let (name, version) = self.key(handle)?;
+            let mut body = Map::new();
+            body.insert("bits".into(), bits.into());
+            body.insert("key_version".into(), version.into());
+            if !aad.is_empty() {
+                body.insert("associated_data".into(), Base64::encode_string(aad).into());
+            }
+            let d = self
+                .send(
+                    "POST",
+                    &format!("datakey/plaintext/{name}"),
+                    Some(Value::Object(body)),
+                    false,
+                )
+                .await?;
+            let plaintext = Self::b64(&d, "plaintext")?;
+            let raw = Self::unwrap_vault(&d, "ciphertext", version)?;
+            if raw.len() != 12 + len + 16 {
+                return Err(Error::BackendProtocol(
+                    "the transit data key's ciphertext has the wrong length",
+                ));
+            }
+            let (n, ct) = raw.split_at(12);
+            let mut nonce = [0u8; 12];
+            nonce.copy_from_slice(n);
+            Ok(Some((
+                plaintext,
+                Sealed {
+                    nonce,
+                    ciphertext: ct.to_vec(),
+                },
+            )))
         })
     }
 
