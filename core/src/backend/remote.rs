@@ -28,6 +28,9 @@ use crate::vocab::{KeySpec, KeyUsage, ProtectionLevel};
 const MAGIC: &[u8; 3] = b"SRW";
 const VERSION_1: u8 = 1;
 const VERSION: u8 = 2;
+/// The wire protocol version clients send and servers answer by default (servers read
+/// version 1 too when told to: [`BackendServer::set_accept_v1`]).
+pub const WIRE_VERSION: u8 = VERSION;
 /// Requests are accepted this far from the server's clock, either way.
 pub const WIRE_WINDOW_MS: u64 = 5 * 60 * 1000;
 /// Nonces a server remembers at most (each for two windows): beyond, requests are

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
 use crate::state::State;
 
-const VERSION: u8 = 2;
+pub(crate) const VERSION: u8 = 2;
 /// Header bytes: magic 4, version 1, derivation 13, salt 16, wrap nonce 12, wrapped
 /// store key 48, generation 8, header check 8.
 pub(crate) const HEADER_LEN: usize = 110;

@@ -30,6 +30,13 @@ pub use file::{FileStorage, create_private};
 pub use image::{KdfParams, MAX_ARGON2_KIB, RootSecret};
 pub use journal::{StoreInfo, fuzz_seed_plaintexts, inspect, replay_plaintexts};
 
+/// The store format version this build writes (docs/FORMAT.md §Store; CHANGELOG.md's
+/// compatibility table).
+pub const STORE_VERSION: u8 = journal::VERSION;
+/// The store format versions this build opens (version 1 is rewritten as version 2 on
+/// its first change).
+pub const STORE_VERSIONS_READ: &[u8] = &[1, journal::VERSION];
+
 /// Keeps one sealed store.
 pub trait Storage: MaybeSendSync {
     /// The store's bytes, or `None` when there is no store yet.
