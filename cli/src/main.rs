@@ -108,6 +108,66 @@ enum Cmd {
     /// STRONGROOM_REMOTE_CLIENT_KEY_FILE (with STRONGROOM_REMOTE_URL).
     #[command(name = "backend-client-key")]
     BackendClientKey(BackendClientKeyArgs),
+    /// Print a shell completion script: `source <(strongroom completions bash)`, or
+    /// save it where your shell loads completions (zsh: a `_strongroom` file on
+    /// $fpath; fish: ~/.config/fish/completions/strongroom.fish).
+    Completions(CompletionsArgs),
+    /// Write the manual pages (roff): strongroom.1 and one per subcommand
+    /// (strongroom-key.1, strongroom-key-create.1, …) into --out; `man -l
+    /// DIR/strongroom.1` reads one in place.
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+struct ManArgs {
+    /// The directory the pages go into (made if missing).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `completions` and `man`: generated from the CLI's own definition, so they list
+/// every subcommand and flag this build has.
+fn generated(cmd: &Cmd, json_mode: bool) -> Result<bool, Error> {
+    use clap::CommandFactory;
+    match cmd {
+        Cmd::Completions(a) => {
+            let mut c = Cli::command();
+            // Into memory first: clap_complete panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut c, "strongroom", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+                Err(e) => Err(Error::Io(format!("cannot write the script: {e}"))),
+            }
+        }
+        Cmd::Man(a) => {
+            std::fs::create_dir_all(&a.out)
+                .map_err(|e| Error::Io(format!("cannot create {}: {e}", a.out.display())))?;
+            let c = Cli::command();
+            clap_mangen::generate_to(c, &a.out)
+                .map_err(|e| Error::Io(format!("cannot write to {}: {e}", a.out.display())))?;
+            let n = std::fs::read_dir(&a.out)
+                .map(|d| {
+                    d.filter_map(std::result::Result::ok)
+                        .filter(|e| e.path().extension().is_some_and(|x| x == "1"))
+                        .count()
+                })
+                .unwrap_or(0);
+            print(
+                json_mode,
+                &json!({"ManDirectory": a.out.display().to_string(), "Pages": n}),
+            );
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -1204,6 +1264,9 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
         }
         return lab::run(args, json_mode).map(|()| ExitCode::SUCCESS);
     }
+    if generated(&cli.cmd, json_mode)? {
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Cmd::BackendClientKey(a) = &cli.cmd {
         use base64::Engine as _;
         let k = strongroom::backend::remote::WireClientKey::generate(&Env::system())?;
@@ -1880,7 +1943,9 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
         | Cmd::Ram(_)
         | Cmd::Audit(_)
         | Cmd::Serve(_)
-        | Cmd::BackendClientKey(_) => {}
+        | Cmd::BackendClientKey(_)
+        | Cmd::Completions(_)
+        | Cmd::Man(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }
