@@ -41,6 +41,10 @@ struct Loop {
     seen: Mutex<BTreeSet<String>>,
     /// Reachable or not (a gateway that is down).
     up: std::sync::atomic::AtomicBool,
+    /// Requests still to be lost before reaching the server (a reset connection).
+    drop_next: std::sync::atomic::AtomicU32,
+    /// Requests that reached the server.
+    served: std::sync::atomic::AtomicU32,
 }
 
 impl HttpClient for Loop {
@@ -50,6 +54,19 @@ impl HttpClient for Loop {
             if !self.up.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(Error::BackendUnavailable("connection refused".into()));
             }
+            if self
+                .drop_next
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok()
+            {
+                return Err(Error::BackendUnavailable("connection reset by peer".into()));
+            }
+            self.served
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let header = |n: &str| {
                 r.headers
                     .iter()
@@ -123,6 +140,8 @@ fn pair() -> (Kms, Arc<Loop>) {
         server,
         seen: Mutex::new(BTreeSet::new()),
         up: std::sync::atomic::AtomicBool::new(true),
+        drop_next: 0.into(),
+        served: 0.into(),
     });
     let client = block_on(Kms::connect(
         Env::system(),
@@ -777,6 +796,8 @@ fn store_operations_are_refused_on_a_connected_kms() {
                 server: Arc::new(block_on(Kms::memory(Env::system(), None)).unwrap()),
                 seen: Mutex::new(BTreeSet::new()),
                 up: true.into(),
+                drop_next: 0.into(),
+                served: 0.into(),
             }),
         ))
         .unwrap_err();
@@ -812,4 +833,52 @@ fn a_hook_hears_each_connected_call_as_the_client_saw_it() {
             ("DescribeKey".to_string(), None),
         ]
     );
+}
+
+#[test]
+fn a_lost_request_is_resent_once_unless_it_changes_something() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (c, http) = pair();
+    let key = block_on(c.create_key(strongroom::CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    // Encrypt lost once on the way: sent again, freshly signed, and answered.
+    http.drop_next.store(1, SeqCst);
+    let before = http.served.load(SeqCst);
+    let blob = block_on(c.encrypt(strongroom::EncryptRequest {
+        key_id: key.clone(),
+        plaintext: b"resent".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap()
+    .ciphertext_blob;
+    assert_eq!(http.served.load(SeqCst), before + 1, "served once");
+    // Lost twice: one retry only, then the transport's error.
+    http.drop_next.store(2, SeqCst);
+    let e = block_on(c.decrypt(strongroom::DecryptRequest {
+        ciphertext_blob: blob.clone(),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.BackendUnavailable");
+    // A mutation is never resent: the caller hears the failure, nothing was created.
+    let keys = block_on(c.list_keys(Default::default()))
+        .unwrap()
+        .total_count;
+    http.drop_next.store(1, SeqCst);
+    let served = http.served.load(SeqCst);
+    let e = block_on(c.create_key(strongroom::CreateKeyRequest::default())).unwrap_err();
+    assert_eq!(e.code(), "Rejected.BackendUnavailable");
+    assert_eq!(http.served.load(SeqCst), served, "not resent");
+    assert_eq!(
+        block_on(c.list_keys(Default::default()))
+            .unwrap()
+            .total_count,
+        keys
+    );
+    // An answered error is not retried either.
+    let served = http.served.load(SeqCst);
+    let e = block_on(c.describe_key("no-such-key")).unwrap_err();
+    assert_eq!(e.code(), "Forbidden.KeyNotFound");
+    assert_eq!(http.served.load(SeqCst), served + 1);
 }

@@ -200,13 +200,36 @@ impl Kms {
         }
     }
 
-    /// Signs and sends one wire action and reads its answer.
+    /// Sends one wire action and reads its answer. An action that changes nothing
+    /// (Encrypt, Decrypt, GenerateDataKey, Describe*, List*, …) is sent once more, freshly
+    /// signed, when the transport fails before an answer arrives (a connection the
+    /// gateway closed, a reset, a restart): repeating it is harmless. A mutation is
+    /// never resent — its first attempt may have been carried out — and the failure
+    /// is the caller's to judge.
     async fn send(&self, c: &Connection, request: &Request) -> Result<Response> {
-        let (action, params) = request.to_wire()?;
+        let retryable = !request.action().mutates();
+        match self.send_once(c, request).await {
+            Err(Sent::Transport(_)) if retryable => {}
+            Err(Sent::Transport(e) | Sent::Answered(e)) => return Err(e),
+            Ok(r) => return Ok(r),
+        }
+        match self.send_once(c, request).await {
+            Ok(r) => Ok(r),
+            Err(Sent::Transport(e) | Sent::Answered(e)) => Err(e),
+        }
+    }
+
+    /// Signs and sends one wire action once.
+    async fn send_once(
+        &self,
+        c: &Connection,
+        request: &Request,
+    ) -> core::result::Result<Response, Sent> {
+        let (action, params) = request.to_wire().map_err(Sent::Answered)?;
         let body = form(&params).into_bytes();
         let payload = payload_hash(&body);
         let date = crate::time::iso8601(self.env.now());
-        let nonce = crate::ids::uuid_v4(&self.env)?;
+        let nonce = crate::ids::uuid_v4(&self.env).map_err(Sent::Answered)?;
         let mut signed: Vec<(&str, String)> = alloc::vec![
             ("host", c.host.clone()),
             ("x-acs-action", action.name().to_string()),
@@ -257,17 +280,20 @@ impl Kms {
                 headers,
                 body,
             })
-            .await?;
+            .await
+            .map_err(Sent::Transport)?;
         let json: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|_| {
-            Error::BackendProtocol(crate::api::client::intern(&alloc::format!(
-                "the gateway answered HTTP {} with a body that is not JSON",
-                answer.status
+            Sent::Answered(Error::BackendProtocol(crate::api::client::intern(
+                &alloc::format!(
+                    "the gateway answered HTTP {} with a body that is not JSON",
+                    answer.status
+                ),
             )))
         })?;
         if answer.status != 200 {
-            return Err(Error::from_wire(answer.status, &json));
+            return Err(Sent::Answered(Error::from_wire(answer.status, &json)));
         }
-        Response::from_wire(request, &json)
+        Response::from_wire(request, &json).map_err(Sent::Answered)
     }
 
     /// The envelope's KMS part on a connected instance: a fresh data key (or the
@@ -416,4 +442,10 @@ mod tests {
             assert_eq!(ok(bad), Err("InvalidParameter.Endpoint"), "{bad}");
         }
     }
+}
+
+/// How one attempt failed: before any answer (the transport), or with one.
+enum Sent {
+    Transport(Error),
+    Answered(Error),
 }
