@@ -7,3 +7,5 @@ rm -rf target/wheels/strongroom-*.whl
 (cd bindings-python && ../.venv/bin/maturin build --release -q -o ../target/wheels)
 $PY -m pip install -q --force-reinstall --no-deps target/wheels/strongroom-*.whl
 (cd bindings-python && ../$PY -m pytest -q tests)
+# The examples type-check strictly against the installed package's stubs.
+$PY -m mypy --strict examples/python

