@@ -840,25 +840,9 @@ impl Pkcs11Backend {
         let _alone = TOKEN
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.with_session_locked(|s| {
-            s.generate_key(
-                &Mechanism::AesKeyGen,
-                &[
-                    Attribute::Class(ObjectClass::SECRET_KEY),
-                    Attribute::Token(true),
-                    Attribute::Private(true),
-                    Attribute::Sensitive(true),
-                    Attribute::Extractable(false),
-                    Attribute::Encrypt(true),
-                    Attribute::Decrypt(true),
-                    Attribute::Wrap(false),
-                    Attribute::Unwrap(false),
-                    Attribute::ValueLen(len.into()),
-                    Attribute::Id(id.to_vec()),
-                    Attribute::Label(label.into_bytes()),
-                ],
-            )
-        })?;
+        let mut template = aes_key_template(id, label);
+        template.push(Attribute::ValueLen(len.into()));
+        self.with_session_locked(|s| s.generate_key(&Mechanism::AesKeyGen, &template))?;
         let mut h = HANDLE_MAGIC.to_vec();
         h.extend_from_slice(&id);
         Ok(KeyHandle(SecretBytes::new(h)))
@@ -957,20 +941,9 @@ impl Pkcs11Backend {
         let mut id = [0u8; ID_LEN];
         getrandom::fill(&mut id).map_err(|_| Error::EntropyUnavailable)?;
         let label = format!("strongroom:{}", hex::encode(id));
-        let template = [
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-            Attribute::Wrap(false),
-            Attribute::Unwrap(false),
-            Attribute::Id(id.to_vec()),
-            Attribute::Label(label.into_bytes()),
-        ];
+        // The length comes from the material (SoftHSM2 refuses CKA_VALUE_LEN here).
+        let mut template = aes_key_template(id, label);
+        template.push(Attribute::KeyType(KeyType::AES));
         let outcome = self.with_object(wrapping, ObjectClass::PRIVATE_KEY, |s, private| {
             let key = if key_wrap {
                 // RSA-OAEP carries a fresh AES-256 key (a session object, gone with
@@ -1040,6 +1013,24 @@ impl Pkcs11Backend {
         h.extend_from_slice(&id);
         Ok((KeyHandle(SecretBytes::new(h)), kcv))
     }
+}
+
+/// A strongroom AES key object: in the token, private, sensitive, never extractable,
+/// for Encrypt and Decrypt only (generated, or unwrapped from imported material).
+fn aes_key_template(id: [u8; ID_LEN], label: String) -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::Wrap(false),
+        Attribute::Unwrap(false),
+        Attribute::Id(id.to_vec()),
+        Attribute::Label(label.into_bytes()),
+    ]
 }
 
 /// One answer for every way the material fails to unwrap (no oracle on the padding).

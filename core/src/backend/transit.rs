@@ -259,6 +259,34 @@ impl TransitBackend {
         )))
     }
 
+    /// The body of an encrypt or datakey request: the key version, and the blob's AAD.
+    fn sealing_body(version: u32, aad: &[u8]) -> Map<String, Value> {
+        let mut body = Map::new();
+        body.insert("key_version".into(), version.into());
+        if !aad.is_empty() {
+            body.insert("associated_data".into(), Base64::encode_string(aad).into());
+        }
+        body
+    }
+
+    /// An answer's `ciphertext` of a `len`-byte plaintext as strongroom's sealed form:
+    /// transit lays AES-GCM out as nonce (12) ‖ ciphertext ‖ tag (16).
+    fn sealed(d: &Value, version: u32, len: usize) -> Result<Sealed> {
+        let raw = Self::unwrap_vault(d, "ciphertext", version)?;
+        if raw.len() != 12 + len + 16 {
+            return Err(Error::BackendProtocol(
+                "the transit ciphertext is not nonce, ciphertext and tag",
+            ));
+        }
+        let (n, ct) = raw.split_at(12);
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(n);
+        Ok(Sealed {
+            nonce,
+            ciphertext: ct.to_vec(),
+        })
+    }
+
     /// `vault:v<version>:<base64>` → the bytes.
     fn unwrap_vault(v: &Value, field: &str, version: u32) -> Result<Vec<u8>> {
         let s = v
@@ -321,12 +349,8 @@ impl KeyBackend for TransitBackend {
     ) -> BoxFuture<'a, Result<Sealed>> {
         Box::pin(async move {
             let (name, version) = self.key(handle)?;
-            let mut body = Map::new();
+            let mut body = Self::sealing_body(version, aad);
             body.insert("plaintext".into(), Base64::encode_string(plaintext).into());
-            body.insert("key_version".into(), version.into());
-            if !aad.is_empty() {
-                body.insert("associated_data".into(), Base64::encode_string(aad).into());
-            }
             let d = self
                 .send(
                     "POST",
@@ -335,20 +359,7 @@ impl KeyBackend for TransitBackend {
                     false,
                 )
                 .await?;
-            let raw = Self::unwrap_vault(&d, "ciphertext", version)?;
-            // nonce (12) ‖ ciphertext ‖ tag (16), as transit lays out AES-GCM.
-            if raw.len() < 12 + 16 {
-                return Err(Error::BackendProtocol(
-                    "the transit ciphertext is too short",
-                ));
-            }
-            let (n, ct) = raw.split_at(12);
-            let mut nonce = [0u8; 12];
-            nonce.copy_from_slice(n);
-            Ok(Sealed {
-                nonce,
-                ciphertext: ct.to_vec(),
-            })
+            Self::sealed(&d, version, plaintext.len())
         })
     }
 
@@ -368,12 +379,8 @@ impl KeyBackend for TransitBackend {
                 _ => return Ok(None),
             };
             let (name, version) = self.key(handle)?;
-            let mut body = Map::new();
+            let mut body = Self::sealing_body(version, aad);
             body.insert("bits".into(), bits.into());
-            body.insert("key_version".into(), version.into());
-            if !aad.is_empty() {
-                body.insert("associated_data".into(), Base64::encode_string(aad).into());
-            }
             let d = self
                 .send(
                     "POST",
@@ -383,22 +390,12 @@ impl KeyBackend for TransitBackend {
                 )
                 .await?;
             let plaintext = Self::b64(&d, "plaintext")?;
-            let raw = Self::unwrap_vault(&d, "ciphertext", version)?;
-            if raw.len() != 12 + len + 16 {
+            if plaintext.len() != len {
                 return Err(Error::BackendProtocol(
-                    "the transit data key's ciphertext has the wrong length",
+                    "the transit data key has the wrong length",
                 ));
             }
-            let (n, ct) = raw.split_at(12);
-            let mut nonce = [0u8; 12];
-            nonce.copy_from_slice(n);
-            Ok(Some((
-                plaintext,
-                Sealed {
-                    nonce,
-                    ciphertext: ct.to_vec(),
-                },
-            )))
+            Ok(Some((plaintext, Self::sealed(&d, version, len)?)))
         })
     }
 
