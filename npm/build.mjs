@@ -1,7 +1,7 @@
 // Builds the npm package: wasm (release) → wasm-bindgen (nodejs + web) → esbuild
 // (node ESM, node CJS, browser ESM) → .d.ts with tsc. cargo rebuilds only what changed.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync, rmSync, statSync } from 'node:fs';
+import { writeFileSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -28,5 +28,11 @@ await esbuild.build({ ...common, entryPoints: [join(here, 'src/browser.ts')], pl
 
 run(join(here, 'node_modules/.bin/tsc'), ['--declaration', '--emitDeclarationOnly', '--strict', '--target', 'es2022', '--module', 'es2022',
   '--moduleResolution', 'bundler', '--skipLibCheck', '--outDir', join(dist, 'types'), join(here, 'src/api.ts')]);
+// The same declarations as CommonJS ones (.d.cts), for `require` under node16 /
+// nodenext resolution: a .d.ts in a "type": "module" package is read as ESM.
+for (const f of readdirSync(join(dist, 'types')).filter((f) => f.endsWith('.d.ts'))) {
+  const text = readFileSync(join(dist, 'types', f), 'utf8').replace(/from '(\.\/[^']+)\.js'/g, "from '$1.cjs'");
+  writeFileSync(join(dist, 'types', f.replace(/\.d\.ts$/, '.d.cts')), text);
+}
 const sz = statSync(join(dist, 'wasm-web/strongroom_wasm_bg.wasm')).size;
 console.log(`built npm/dist (wasm ${Math.round(sz / 1024)} KiB)`);
