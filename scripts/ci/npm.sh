@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # npm package: build the wasm core and the JS facade, check the packed tarball
 # (publint; @arethetypeswrong/cli: types resolve for node10, node16 from CJS and ESM,
-# and bundlers), run the Node tests (ESM + CJS), then the browser tests in headless
-# Chromium.
+# and bundlers) and its consumers (tests/consumers: Node ESM and CJS, TypeScript strict
+# under node16 and bundler, each installing the tarball), run the Node tests (ESM +
+# CJS), then the browser tests in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/../../npm"
 [ -d node_modules/esbuild ] || npm ci --no-audit --no-fund
@@ -11,6 +12,7 @@ pack=$(mktemp -d)
 npm pack --silent --pack-destination "$pack" > /dev/null
 ./node_modules/.bin/publint --strict "$pack"/strongroom-*.tgz
 ./node_modules/.bin/attw --format ascii "$pack"/strongroom-*.tgz
+bash ../tests/consumers/run.sh "$pack"/strongroom-*.tgz
 rm -rf "$pack"
 npm test
 node test/browser/run.mjs
