@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../npm"
 [ -d node_modules/esbuild ] || npm ci --no-audit --no-fund
 node build.mjs
+node test/size-budget.mjs
 pack=$(mktemp -d)
 npm pack --silent --pack-destination "$pack" > /dev/null
 ./node_modules/.bin/publint --strict "$pack"/strongroom-*.tgz
