@@ -18,10 +18,11 @@
 //! - Reconnecting after the token (or the RPC server in front of it) went away, and
 //!   found object handles cached by `CKA_ID` ([`Pkcs11Backend::set_handle_check`]).
 //!
-//! - BYOK of AES material through `C_UnwrapKey` with a wrapping key pair made in the
-//!   token ([`KeyBackend::unwrap_import`]): the material never leaves the token.
+//! - BYOK of AES material and RSA private keys through `C_UnwrapKey` with a wrapping
+//!   key pair made in the token ([`KeyBackend::unwrap_import`]): the material never
+//!   enters strongroom.
 //!
-//! Not built (docs/TIERS.md): BYOK of RSA / EC keys into the token.
+//! Not built (docs/TIERS.md): BYOK of EC keys into the token.
 
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
@@ -911,6 +912,106 @@ impl Pkcs11Backend {
         Ok((KeyHandle(SecretBytes::new(h)), spki::rsa(&n, &e)))
     }
 
+    /// C_UnwrapKey of an imported RSA private key (PKCS#8 under RSA_AES_KEY_WRAP) into a
+    /// sensitive, non-extractable private key object, and its public half made from the
+    /// modulus and exponent the token reads from it. The check value is the public key.
+    #[allow(clippy::too_many_arguments)]
+    fn unwrap_rsa_now(
+        &self,
+        wrapping: &KeyHandle,
+        rsa: &Mechanism<'_>,
+        wrapped: &[u8],
+        spec: KeySpec,
+        usage: strongroom::KeyUsage,
+        id: [u8; ID_LEN],
+        label: String,
+    ) -> Result<(KeyHandle, Vec<u8>)> {
+        let bits: usize = match spec {
+            KeySpec::Rsa2048 => 2048,
+            KeySpec::Rsa3072 => 3072,
+            _ => 4096,
+        };
+        let sign = usage == strongroom::KeyUsage::SignVerify;
+        let private = [
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(KeyType::RSA),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(sign),
+            Attribute::Decrypt(!sign),
+            Attribute::Id(id.to_vec()),
+            Attribute::Label(label.clone().into_bytes()),
+        ];
+        let outcome = self.with_object(wrapping, ObjectClass::PRIVATE_KEY, |s, unwrapping| {
+            let Some((head, body)) = wrapped.split_at_checked(256) else {
+                return Ok(Err(not_unwrapped()));
+            };
+            let ephemeral = match s.unwrap_key(
+                rsa,
+                unwrapping,
+                head,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::Token(false),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(false),
+                    Attribute::Unwrap(true),
+                ],
+            ) {
+                Ok(k) => k,
+                Err(e) => return unwrap_failure(e),
+            };
+            let k = s.unwrap_key(&Mechanism::AesKeyWrapPad, ephemeral, body, &private);
+            let _ = s.destroy_object(ephemeral);
+            let key = match k {
+                Ok(k) => k,
+                Err(e) => return unwrap_failure(e),
+            };
+            let (mut n, mut e) = (Vec::new(), Vec::new());
+            for a in s.get_attributes(
+                key,
+                &[AttributeType::Modulus, AttributeType::PublicExponent],
+            )? {
+                match a {
+                    Attribute::Modulus(v) => n = v,
+                    Attribute::PublicExponent(v) => e = v,
+                    _ => {}
+                }
+            }
+            let significant = n.iter().skip_while(|b| **b == 0).count();
+            if significant * 8 != bits || e.is_empty() {
+                let _ = s.destroy_object(key);
+                return Ok(Err(Error::InvalidParameter {
+                    name: "EncryptedKeyMaterial",
+                    reason: format!("{spec} key material is a {bits}-bit RSA private key"),
+                }));
+            }
+            let public = [
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(KeyType::RSA),
+                Attribute::Token(true),
+                Attribute::Modulus(n.clone()),
+                Attribute::PublicExponent(e.clone()),
+                Attribute::Verify(sign),
+                Attribute::Encrypt(!sign),
+                Attribute::Id(id.to_vec()),
+                Attribute::Label(label.clone().into_bytes()),
+            ];
+            if let Err(err) = s.create_object(&public) {
+                let _ = s.destroy_object(key);
+                return Err(err);
+            }
+            Ok(Ok(spki::rsa(&n, &e)))
+        })?;
+        let check = outcome?;
+        let mut h = HANDLE_MAGIC.to_vec();
+        h.extend_from_slice(&id);
+        Ok((KeyHandle(SecretBytes::new(h)), check))
+    }
+
     /// C_UnwrapKey of imported AES material into a new token key (sensitive, not
     /// extractable), and its key check value (AES-ECB of a zero block, in the token).
     fn unwrap_import_now(
@@ -920,11 +1021,16 @@ impl Pkcs11Backend {
         key_wrap: bool,
         wrapped: &[u8],
         spec: KeySpec,
+        usage: strongroom::KeyUsage,
     ) -> Result<(KeyHandle, Vec<u8>)> {
-        let Some(len) = spec.symmetric_key_len() else {
-            return Err(Error::Unsupported(
-                "BYOK of RSA / EC keys into a PKCS#11 token is not built: import AES keys there, or keep asymmetric imported keys at ProtectionLevel SOFTWARE",
-            ));
+        let len = match spec.symmetric_key_len() {
+            Some(len) => Some(len),
+            None if matches!(spec, KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096) => None,
+            None => {
+                return Err(Error::Unsupported(
+                    "BYOK of EC keys into a PKCS#11 token is not built (a token does not give an EC private key's public point): import them at ProtectionLevel SOFTWARE",
+                ));
+            }
         };
         let (hash, mgf) = match oaep {
             EncryptionAlgorithm::RsaesOaepSha256 => {
@@ -941,6 +1047,9 @@ impl Pkcs11Backend {
         let mut id = [0u8; ID_LEN];
         getrandom::fill(&mut id).map_err(|_| Error::EntropyUnavailable)?;
         let label = format!("strongroom:{}", hex::encode(id));
+        let Some(len) = len else {
+            return self.unwrap_rsa_now(wrapping, &rsa, wrapped, spec, usage, id, label);
+        };
         // The length comes from the material (SoftHSM2 refuses CKA_VALUE_LEN here).
         let mut template = aes_key_template(id, label);
         template.push(Attribute::KeyType(KeyType::AES));
@@ -1100,9 +1209,11 @@ impl KeyBackend for Pkcs11Backend {
         key_wrap: bool,
         wrapped: &'a [u8],
         spec: KeySpec,
-        _usage: strongroom::KeyUsage,
+        usage: strongroom::KeyUsage,
     ) -> BoxFuture<'a, Result<(KeyHandle, Vec<u8>)>> {
-        Box::pin(async move { self.unwrap_import_now(wrapping, oaep, key_wrap, wrapped, spec) })
+        Box::pin(
+            async move { self.unwrap_import_now(wrapping, oaep, key_wrap, wrapped, spec, usage) },
+        )
     }
 
     fn supports_asymmetric(&self) -> bool {

@@ -25,6 +25,7 @@ pub const LABELS: &[&str] = &[
     "strongroom-conformance",
     "strongroom-mixed",
     "strongroom-byok",
+    "strongroom-byok-rsa",
 ];
 
 fn setup() -> &'static PathBuf {

@@ -783,3 +783,88 @@ fn byok_material_is_unwrapped_inside_the_token() {
     assert_eq!(b.object_ids().unwrap().len(), keys_before);
     assert!(b.wrapping_key_ids().unwrap().is_empty());
 }
+
+#[test]
+fn an_rsa_private_key_is_imported_into_the_token() {
+    // RSA_AES_KEY_WRAP: the PKCS#8 key is unwrapped by C_UnwrapKey into a sensitive
+    // private key object; its public half is made from what the token reads from it.
+    use strongroom::{
+        AsymmetricDecryptRequest, EncryptionAlgorithm, ImportKeyMaterialRequest,
+        ImportWrappingAlgorithm, KeyUsage, Origin,
+    };
+    let b = Pkcs11Backend::open(&testing::token("strongroom-byok-rsa")).unwrap();
+    let kms = kms_on(Arc::new(MemoryStorage::new()), b.clone());
+    let key = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::Rsa2048),
+        key_usage: Some(KeyUsage::EncryptDecrypt),
+        origin: Some(Origin::External),
+        ..Default::default()
+    }))
+    .unwrap()
+    .key_id;
+    let material = strongroom::asym::generate(KeySpec::Rsa2048).unwrap();
+    let p = block_on(kms.get_parameters_for_import(
+        &key,
+        ImportWrappingAlgorithm::RsaAesKeyWrapSha1,
+        KeySpec::Rsa2048,
+    ))
+    .unwrap();
+    let mut kek = [0u8; 32];
+    getrandom::fill(&mut kek).unwrap();
+    let mut wrapped =
+        strongroom::asym::encrypt(&p.public_key, EncryptionAlgorithm::RsaesOaepSha1, &kek).unwrap();
+    wrapped.extend(strongroom::asym::kwp_wrap(&kek, material.expose()).unwrap());
+    let before = b.object_ids().unwrap().len();
+    block_on(kms.import_key_material(ImportKeyMaterialRequest {
+        key_id: key.clone(),
+        encrypted_key_material: wrapped,
+        import_token: p.import_token,
+        key_material_expire_unix: None,
+    }))
+    .unwrap();
+    assert_eq!(b.object_ids().unwrap().len(), before + 1);
+    // The token's public key is the material's (the material decrypts what it encrypts),
+    // and the token's private key decrypts it too: they are the same key.
+    let spki = block_on(kms.get_public_key(&key, None))
+        .unwrap()
+        .public_key_der;
+    let ct =
+        strongroom::asym::encrypt(&spki, EncryptionAlgorithm::RsaesOaepSha1, b"rsa byok").unwrap();
+    assert_eq!(
+        strongroom::asym::decrypt(material.expose(), EncryptionAlgorithm::RsaesOaepSha1, &ct)
+            .unwrap()
+            .expose(),
+        b"rsa byok"
+    );
+    let out = block_on(kms.asymmetric_decrypt(AsymmetricDecryptRequest {
+        key_id: key.clone(),
+        key_version_id: None,
+        algorithm: EncryptionAlgorithm::RsaesOaepSha1,
+        ciphertext_blob: ct,
+    }))
+    .unwrap();
+    assert_eq!(out.plaintext.expose(), b"rsa byok");
+    // EC keys into the token: refused by name.
+    let ec = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(KeySpec::EcP256),
+        key_usage: Some(KeyUsage::SignVerify),
+        origin: Some(Origin::External),
+        ..Default::default()
+    }))
+    .unwrap()
+    .key_id;
+    let p = block_on(kms.get_parameters_for_import(
+        &ec,
+        ImportWrappingAlgorithm::RsaAesKeyWrapSha1,
+        KeySpec::Rsa2048,
+    ))
+    .unwrap();
+    let e = block_on(kms.import_key_material(ImportKeyMaterialRequest {
+        key_id: ec,
+        encrypted_key_material: vec![0; 300],
+        import_token: p.import_token,
+        key_material_expire_unix: None,
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "Rejected.Unsupported", "{e}");
+}
