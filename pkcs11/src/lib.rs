@@ -945,30 +945,9 @@ impl Pkcs11Backend {
             Attribute::Label(label.clone().into_bytes()),
         ];
         let outcome = self.with_object(wrapping, ObjectClass::PRIVATE_KEY, |s, unwrapping| {
-            let Some((head, body)) = wrapped.split_at_checked(256) else {
-                return Ok(Err(not_unwrapped()));
-            };
-            let ephemeral = match s.unwrap_key(
-                rsa,
-                unwrapping,
-                head,
-                &[
-                    Attribute::Class(ObjectClass::SECRET_KEY),
-                    Attribute::KeyType(KeyType::AES),
-                    Attribute::Token(false),
-                    Attribute::Sensitive(true),
-                    Attribute::Extractable(false),
-                    Attribute::Unwrap(true),
-                ],
-            ) {
+            let key = match unwrap_key_wrapped(s, rsa, unwrapping, wrapped, &private)? {
                 Ok(k) => k,
-                Err(e) => return unwrap_failure(e),
-            };
-            let k = s.unwrap_key(&Mechanism::AesKeyWrapPad, ephemeral, body, &private);
-            let _ = s.destroy_object(ephemeral);
-            let key = match k {
-                Ok(k) => k,
-                Err(e) => return unwrap_failure(e),
+                Err(e) => return Ok(Err(e)),
             };
             let (mut n, mut e) = (Vec::new(), Vec::new());
             for a in s.get_attributes(
@@ -1055,37 +1034,14 @@ impl Pkcs11Backend {
         template.push(Attribute::KeyType(KeyType::AES));
         let outcome = self.with_object(wrapping, ObjectClass::PRIVATE_KEY, |s, private| {
             let key = if key_wrap {
-                // RSA-OAEP carries a fresh AES-256 key (a session object, gone with
-                // the session if anything below fails); KWP then carries the material.
-                let Some((head, body)) = wrapped.split_at_checked(256) else {
-                    return Ok(Err(not_unwrapped()));
-                };
-                let ephemeral = match s.unwrap_key(
-                    &rsa,
-                    private,
-                    head,
-                    &[
-                        Attribute::Class(ObjectClass::SECRET_KEY),
-                        Attribute::KeyType(KeyType::AES),
-                        Attribute::Token(false),
-                        Attribute::Sensitive(true),
-                        Attribute::Extractable(false),
-                        Attribute::Unwrap(true),
-                    ],
-                ) {
+                match unwrap_key_wrapped(s, &rsa, private, wrapped, &template)? {
                     Ok(k) => k,
-                    Err(e) => return unwrap_failure(e),
-                };
-                let k = s.unwrap_key(&Mechanism::AesKeyWrapPad, ephemeral, body, &template);
-                let _ = s.destroy_object(ephemeral);
-                match k {
-                    Ok(k) => k,
-                    Err(e) => return unwrap_failure(e),
+                    Err(e) => return Ok(Err(e)),
                 }
             } else {
                 match s.unwrap_key(&rsa, private, wrapped, &template) {
                     Ok(k) => k,
-                    Err(e) => return unwrap_failure(e),
+                    Err(e) => return unwrap_failure(e).map(Err),
                 }
             };
             // The material's length is the spec's, or the object goes. A token that
@@ -1142,6 +1098,44 @@ fn aes_key_template(id: [u8; ID_LEN], label: String) -> Vec<Attribute> {
     ]
 }
 
+/// RSA_AES_KEY_WRAP inside the token: RSA-OAEP (`rsa`) with `unwrapping` carries a
+/// fresh AES-256 key (a session object, destroyed at once), and CKM_AES_KEY_WRAP_PAD
+/// under it carries the material into a new object of `template`. Refusals as
+/// [`unwrap_failure`] says.
+fn unwrap_key_wrapped(
+    s: &Session,
+    rsa: &Mechanism<'_>,
+    unwrapping: ObjectHandle,
+    wrapped: &[u8],
+    template: &[Attribute],
+) -> core::result::Result<core::result::Result<ObjectHandle, Error>, CkError> {
+    let Some((head, body)) = wrapped.split_at_checked(256) else {
+        return Ok(Err(not_unwrapped()));
+    };
+    let ephemeral = match s.unwrap_key(
+        rsa,
+        unwrapping,
+        head,
+        &[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(false),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Unwrap(true),
+        ],
+    ) {
+        Ok(k) => k,
+        Err(e) => return unwrap_failure(e).map(Err),
+    };
+    let k = s.unwrap_key(&Mechanism::AesKeyWrapPad, ephemeral, body, template);
+    let _ = s.destroy_object(ephemeral);
+    match k {
+        Ok(k) => Ok(Ok(k)),
+        Err(e) => unwrap_failure(e).map(Err),
+    }
+}
+
 /// One answer for every way the material fails to unwrap (no oracle on the padding).
 fn not_unwrapped() -> Error {
     Error::InvalidParameter {
@@ -1152,16 +1146,14 @@ fn not_unwrapped() -> Error {
 
 /// A C_UnwrapKey failure: the mechanism the token lacks, or material that does not
 /// unwrap; other errors (the token gone) pass through.
-fn unwrap_failure(
-    e: CkError,
-) -> core::result::Result<core::result::Result<Vec<u8>, Error>, CkError> {
+fn unwrap_failure(e: CkError) -> core::result::Result<Error, CkError> {
     match e {
         CkError::Pkcs11(
             RvError::MechanismInvalid | RvError::MechanismParamInvalid | RvError::ArgumentsBad,
             _,
-        ) => Ok(Err(Error::Unsupported(
+        ) => Ok(Error::Unsupported(
             "this PKCS#11 token cannot C_UnwrapKey with CKM_RSA_PKCS_OAEP and these parameters (SoftHSM2 2.6 has OAEP with SHA-1 only): use RSAES_OAEP_SHA_1 / RSA_AES_KEY_WRAP_SHA_1",
-        ))),
+        )),
         CkError::Pkcs11(
             RvError::EncryptedDataInvalid
             | RvError::EncryptedDataLenRange
@@ -1173,7 +1165,7 @@ fn unwrap_failure(
             | RvError::DataLenRange
             | RvError::GeneralError,
             _,
-        ) => Ok(Err(not_unwrapped())),
+        ) => Ok(not_unwrapped()),
         e => Err(e),
     }
 }
