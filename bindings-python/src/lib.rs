@@ -128,24 +128,13 @@ type KmipArgs = (
 
 fn kmip_for(py: Python<'_>, k: KmipArgs) -> PyResult<Arc<dyn KeyBackend>> {
     let (address, ca_file, cert_file, key_file, server_name, timeout, level) = k;
-    let bad = |reason: &str| {
-        to_pyerr(strongroom::Error::InvalidParameter {
-            name: "Kmip",
-            reason: reason.into(),
-        })
-    };
     let mut cfg = strongroom_kmip::KmipConfig::new(address, ca_file, cert_file, key_file);
     cfg.server_name = server_name;
     if let Some(t) = timeout {
-        if !(t > 0.0 && t <= 3600.0) {
-            return Err(bad("timeout must be seconds in (0, 3600]"));
-        }
-        cfg.timeout = std::time::Duration::from_secs_f64(t);
+        cfg.set_timeout_secs(t).map_err(to_pyerr)?;
     }
     if let Some(l) = level {
-        cfg.protection_level = l
-            .parse()
-            .map_err(|_| bad("protection_level must be SOFTWARE or HSM"))?;
+        cfg.set_protection_level(&l).map_err(to_pyerr)?;
     }
     let b = py
         .detach(|| strongroom_kmip::KmipBackend::connect(cfg))

@@ -127,6 +127,31 @@ impl KmipConfig {
     }
 }
 
+impl KmipConfig {
+    /// Sets the timeout from seconds, as the CLI and Python take it.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Kmip` unless `0 < secs <= 3600`.
+    pub fn set_timeout_secs(&mut self, secs: f64) -> Result<()> {
+        if !(secs > 0.0 && secs <= 3600.0) {
+            return Err(bad_config("the timeout is seconds in (0, 3600]".into()));
+        }
+        self.timeout = Duration::from_secs_f64(secs);
+        Ok(())
+    }
+
+    /// Sets the declared protection level from its name.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Kmip` unless `SOFTWARE` or `HSM`.
+    pub fn set_protection_level(&mut self, level: &str) -> Result<()> {
+        self.protection_level = level
+            .parse()
+            .map_err(|_| bad_config("the protection level is SOFTWARE or HSM".into()))?;
+        Ok(())
+    }
+}
+
 impl core::fmt::Debug for KmipConfig {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("KmipConfig")
