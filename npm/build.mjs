@@ -5,6 +5,7 @@ import { writeFileSync, readFileSync, readdirSync, rmSync, statSync } from 'node
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { gzipSync } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -21,13 +22,38 @@ for (const [target, dir] of [['nodejs', 'wasm-node'], ['web', 'wasm-web']]) {
   writeFileSync(join(out, 'package.json'), JSON.stringify({ type: target === 'nodejs' ? 'commonjs' : 'module' }) + '\n');
 }
 
+// The error classes live in one file per module format that every entry imports, so
+// `instanceof` holds across entry points (an error from `strongroom` is a
+// KeyStateError of `strongroom/decrypt` too).
+const sharedErrors = (format) => ({
+  name: 'shared-errors',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/errors\.js$/ }, () => ({ path: format === 'cjs' ? './errors.cjs' : './errors.mjs', external: true }));
+  },
+});
 const common = { bundle: true, external: ['./wasm-node/*', './wasm-web/*', 'node:*'], logLevel: 'warning', target: 'es2022' };
-await esbuild.build({ ...common, entryPoints: [join(here, 'src/node.ts')], platform: 'node', format: 'esm', outfile: join(dist, 'node.mjs') });
-await esbuild.build({ ...common, entryPoints: [join(here, 'src/node.ts')], platform: 'node', format: 'cjs', outfile: join(dist, 'node.cjs') });
-await esbuild.build({ ...common, entryPoints: [join(here, 'src/browser.ts')], platform: 'browser', format: 'esm', outfile: join(dist, 'browser.mjs') });
+for (const [format, ext] of [['esm', 'mjs'], ['cjs', 'cjs']]) {
+  await esbuild.build({ ...common, entryPoints: [join(here, 'src/errors.ts')], platform: 'neutral', format, outfile: join(dist, `errors.${ext}`) });
+}
+await esbuild.build({ ...common, plugins: [sharedErrors('esm')], entryPoints: [join(here, 'src/node.ts')], platform: 'node', format: 'esm', outfile: join(dist, 'node.mjs') });
+await esbuild.build({ ...common, plugins: [sharedErrors('cjs')], entryPoints: [join(here, 'src/node.ts')], platform: 'node', format: 'cjs', outfile: join(dist, 'node.cjs') });
+await esbuild.build({ ...common, plugins: [sharedErrors('esm')], entryPoints: [join(here, 'src/browser.ts')], platform: 'browser', format: 'esm', outfile: join(dist, 'browser.mjs') });
+// strongroom/inline: the same, with the wasm inside (gzip -9, base64).
+const packed = gzipSync(readFileSync(join(dist, 'wasm-web/strongroom_wasm_bg.wasm')), { level: 9 }).toString('base64');
+const inlineWasm = {
+  name: 'inline-wasm',
+  setup(b) {
+    b.onResolve({ filter: /^strongroom:wasm-gzip-base64$/ }, (a) => ({ path: a.path, namespace: 'inline-wasm' }));
+    b.onLoad({ filter: /.*/, namespace: 'inline-wasm' }, () => ({ contents: `export default ${JSON.stringify(packed)};`, loader: 'js' }));
+  },
+};
+await esbuild.build({ ...common, plugins: [sharedErrors('esm'), inlineWasm], entryPoints: [join(here, 'src/inline.ts')], platform: 'browser', format: 'esm', outfile: join(dist, 'inline.mjs') });
+// strongroom/decrypt: no wasm, WebCrypto only (browsers, Node >= 20, workers).
+await esbuild.build({ ...common, plugins: [sharedErrors('esm')], entryPoints: [join(here, 'src/decrypt.ts')], platform: 'neutral', format: 'esm', outfile: join(dist, 'decrypt.mjs') });
+await esbuild.build({ ...common, plugins: [sharedErrors('cjs')], entryPoints: [join(here, 'src/decrypt.ts')], platform: 'neutral', format: 'cjs', outfile: join(dist, 'decrypt.cjs') });
 
 run(join(here, 'node_modules/.bin/tsc'), ['--declaration', '--emitDeclarationOnly', '--strict', '--target', 'es2022', '--module', 'es2022',
-  '--moduleResolution', 'bundler', '--skipLibCheck', '--outDir', join(dist, 'types'), join(here, 'src/api.ts')]);
+  '--moduleResolution', 'bundler', '--skipLibCheck', '--outDir', join(dist, 'types'), join(here, 'src/api.ts'), join(here, 'src/decrypt.ts')]);
 // The same declarations as CommonJS ones (.d.cts), for `require` under node16 /
 // nodenext resolution: a .d.ts in a "type": "module" package is read as ESM.
 for (const f of readdirSync(join(dist, 'types')).filter((f) => f.endsWith('.d.ts'))) {

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Consumers of the packed npm tarball, each in a scratch project that installs it:
 # Node ESM and CJS run an envelope / Encrypt round trip; TypeScript --strict compiles
-# an ESM and a CJS consumer under node16 resolution and an ESM one under bundler.
+# an ESM and a CJS consumer under node16 resolution and an ESM one under bundler;
+# runtimes.mjs runs in Node, Bun and Deno (their npm packages, pinned in npm/); and
+# bundlers/run.mjs bundles pages with Vite, webpack 5 and esbuild and loads each in
+# headless Chromium.
 # Usage: bash tests/consumers/run.sh path/to/strongroom-X.tgz
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 printf '{"name":"consumer","version":"1.0.0","private":true}\n' > package.json
 npm install --silent --no-audit --no-fund --offline "$tgz" > /dev/null 2>&1 || npm install --silent --no-audit --no-fund "$tgz" > /dev/null
-cp "$here/esm.mjs" "$here/cjs.cjs" "$here/typed.mts" "$here/typed.cts" .
+cp "$here/esm.mjs" "$here/cjs.cjs" "$here/typed.mts" "$here/typed.cts" "$here/runtimes.mjs" .
 node esm.mjs
 node cjs.cjs
 # @types/node is not installed here: the consumers use no Node typings.
@@ -20,4 +23,9 @@ common=(--strict --noEmit --target es2022 --lib es2022,dom)
 "$tsc" "${common[@]}" --module node16 --moduleResolution node16 typed.mts
 "$tsc" "${common[@]}" --module node16 --moduleResolution node16 typed.cts
 "$tsc" "${common[@]}" --module esnext --moduleResolution bundler typed.mts
-echo "consumers ok: Node ESM, Node CJS, TypeScript strict (node16 ESM, node16 CJS, bundler)"
+bin="$here/../../npm/node_modules/.bin"
+node runtimes.mjs
+"$bin/bun" runtimes.mjs
+"$bin/deno" run --allow-read --allow-write --allow-env --allow-sys --no-prompt runtimes.mjs
+node "$here/bundlers/run.mjs" "$work" "$here/../../npm"
+echo "consumers ok: Node ESM, Node CJS, TypeScript strict (node16 ESM, node16 CJS, bundler), Node/Bun/Deno, Vite/webpack/esbuild in Chromium"

@@ -13,3 +13,14 @@ export async function roundTrip(): Promise<string> {
     throw e;
   }
 }
+
+// strongroom/decrypt, typed: an unwrap callback and the gateway one.
+import { decryptEnvelope, gatewayUnwrap, type Unwrap, type EnvelopeHeaderInfo, parseEnvelopeHeader } from 'strongroom/decrypt';
+
+export async function light(kms: Kms, ciphertext: Uint8Array): Promise<number> {
+  const unwrap: Unwrap = async (r) => (await kms.decrypt({ ciphertextBlob: r.ciphertextBlob, encryptionContext: r.encryptionContext })).plaintext;
+  const h: EnvelopeHeaderInfo | undefined = parseEnvelopeHeader(ciphertext);
+  const viaGateway: Unwrap = gatewayUnwrap({ endpoint: 'https://kms.example:8443', accessKeyId: 'id', accessKeySecret: 'secret' });
+  void viaGateway;
+  return (await decryptEnvelope({ ciphertext, unwrap })).plaintext.length + (h?.recipients.length ?? 0);
+}

@@ -449,6 +449,33 @@ if (xrt) {
   });
 }
 
+await test('strongroom/decrypt in the page: no wasm, the data key unwrapped by the gateway (AssumeRole credentials, CORS), frames on WebCrypto', async () => {
+  const info = connectInfo;
+  assert(info, 'the runner set up the gateways');
+  const d = await import('/npm/dist/decrypt.mjs');
+  const msg = Uint8Array.from(atob(info.message), (ch) => ch.charCodeAt(0));
+  const unwrap = d.gatewayUnwrap({ endpoint: info.endpoint, ...info.credentials });
+  assert(d.parseEnvelopeHeader(msg).recipients.length === 2, 'two recipients');
+  const out = await d.decryptEnvelope({ ciphertext: msg, unwrap, requiredEncryptionContext: { page: 'orders' } });
+  assert(new TextDecoder().decode(out.plaintext) === info.plaintext, 'plaintext');
+  assert(out.keyId === info.keyId, 'the disabled first recipient was skipped');
+  assert(JSON.stringify(out).includes('"plaintext":"[redacted]"'), 'redacted when serialised');
+  const src = new ReadableStream({ start(c) { for (let i = 0; i < msg.length; i += 5000) c.enqueue(msg.subarray(i, i + 5000)); c.close(); } });
+  const ds = d.createDecryptStream({ unwrap });
+  const text = await new Response(src.pipeThrough(ds)).text();
+  assert(text === info.plaintext, 'streamed');
+  assert((await ds.info).keyId === info.keyId, 'stream info');
+  // One error class hierarchy across entry points.
+  let tampered;
+  const bad = msg.slice();
+  bad[bad.length - 1] ^= 1;
+  try { await d.decryptEnvelope({ ciphertext: bad, unwrap }); } catch (e) { tampered = e; }
+  assert(tampered instanceof InvalidCiphertextError && tampered.code === 'InvalidCiphertext.FrameAuthentication', `tampered: ${tampered}`);
+  let refused;
+  try { await d.decryptEnvelope({ ciphertext: msg, unwrap: d.gatewayUnwrap({ endpoint: info.closedEndpoint, ...info.credentials }) }); } catch (e) { refused = e; }
+  assert(refused && refused.code === 'Rejected.BackendUnavailable', `CORS: ${refused}`);
+});
+
 await test('Kms.connect in the page: AssumeRole credentials, data keys unwrapped by the gateway, frames decrypted in the page, CORS', async () => {
   const info = connectInfo;
   assert(info, 'the runner set up the gateways');
