@@ -4,7 +4,8 @@
 # an ESM and a CJS consumer under node16 resolution and an ESM one under bundler;
 # runtimes.mjs runs in Node, Bun and Deno (their npm packages, pinned in npm/); and
 # bundlers/run.mjs bundles pages with Vite, webpack 5 and esbuild and loads each in
-# headless Chromium.
+# headless Chromium; examples.mjs runs examples/node (records service) and
+# examples/browser (report page, screenshot checked) against a real gateway.
 # Usage: bash tests/consumers/run.sh path/to/strongroom-X.tgz
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,4 +29,8 @@ node runtimes.mjs
 "$bin/bun" runtimes.mjs
 "$bin/deno" run --allow-read --allow-write --allow-env --allow-sys --no-prompt runtimes.mjs
 node "$here/bundlers/run.mjs" "$work" "$here/../../npm"
-echo "consumers ok: Node ESM, Node CJS, TypeScript strict (node16 ESM, node16 CJS, bundler), Node/Bun/Deno, Vite/webpack/esbuild in Chromium"
+# examples/node and examples/browser, as a user would copy them next to the package.
+mkdir -p examples && cp -r "$here/../../examples/node" "$here/../../examples/browser" examples/
+cp "$here/examples.mjs" .
+node examples.mjs "$here/../../npm"
+echo "consumers ok: Node ESM, Node CJS, TypeScript strict (node16 ESM, node16 CJS, bundler), Node/Bun/Deno, Vite/webpack/esbuild in Chromium, examples/node and examples/browser"
