@@ -1367,7 +1367,7 @@ impl Kms {
         envelope_info(py, &info)
     }
 
-    #[pyo3(signature = (enabled, max_age_ms=300_000, max_messages=1000, max_bytes=1 << 30, capacity=64))]
+    #[pyo3(signature = (enabled, max_age_ms=300_000, max_messages=1000, max_bytes=1073741824, capacity=64))]
     fn set_data_key_cache(
         &self,
         enabled: bool,

@@ -14,6 +14,11 @@ import pytest
 
 import strongroom
 
+if os.environ.get("STRONGROOM_TEST_INSTALLED"):
+    # scripts/ci/python.sh: the suite must test the wheel as installed, not the sources.
+    assert "site-packages" in strongroom.__file__, f"testing {strongroom.__file__}, not the installed wheel"
+    print(f"testing the installed wheel: {os.path.dirname(strongroom.__file__)}")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SR = os.environ.get("SR", os.path.join(ROOT, "target", "debug", "strongroom"))
 

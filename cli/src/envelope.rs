@@ -7,17 +7,13 @@
 //! authenticate: a failure exits non-zero after earlier frames were written.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use serde_json::json;
 use strongroom::{EncryptEnvelopeRequest, Error, Kms};
 
 use crate::{EnvelopeDecryptArgs, EnvelopeEncryptArgs, parse_context};
-
-/// Inputs at least this large show a progress bar when stderr is a terminal.
-const PROGRESS_MIN: u64 = 8 << 20;
 
 fn open_input(path: &str) -> Result<(Box<dyn Read>, Option<u64>), Error> {
     if path == "-" {
@@ -95,57 +91,6 @@ impl Sink {
     }
 }
 
-/// Counts bytes read and draws a progress bar on stderr.
-struct Progress<R> {
-    inner: R,
-    done: u64,
-    total: u64,
-    shown: u64,
-    start: Instant,
-    label: &'static str,
-    finished: bool,
-}
-
-impl<R: Read> Read for Progress<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.done += n as u64;
-        let pct = (self.done * 100)
-            .checked_div(self.total)
-            .unwrap_or(100)
-            .min(100);
-        if pct != self.shown {
-            self.shown = pct;
-            let secs = self.start.elapsed().as_secs_f64().max(1e-3);
-            let mib_s = self.done as f64 / secs / (1 << 20) as f64;
-            let bar = "#".repeat((pct / 4) as usize);
-            eprint!("\r{} [{bar:<25}] {pct:>3}% {mib_s:>8.1} MiB/s", self.label);
-        }
-        if n == 0 && !self.finished {
-            self.finished = true;
-            eprintln!();
-        }
-        Ok(n)
-    }
-}
-
-fn with_progress(r: Box<dyn Read>, len: Option<u64>, label: &'static str) -> Box<dyn Read> {
-    match len {
-        Some(total) if total >= PROGRESS_MIN && std::io::stderr().is_terminal() => {
-            Box::new(Progress {
-                inner: r,
-                done: 0,
-                total,
-                shown: u64::MAX,
-                start: Instant::now(),
-                label,
-                finished: false,
-            })
-        }
-        _ => r,
-    }
-}
-
 fn same_file(input: &str, output: &str) -> bool {
     input != "-"
         && output != "-"
@@ -177,7 +122,7 @@ pub(crate) fn encrypt(kms: &Kms, a: EnvelopeEncryptArgs, json_mode: bool) -> Res
         ..Default::default()
     };
     let (src, len) = open_input(&a.input)?;
-    let mut src = with_progress(src, len, "encrypting");
+    let mut src = crate::progress::reader(src, len, "encrypting", json_mode);
     let mut sink = Sink::open(&a.output)?;
     match pollster::block_on(kms.encrypt_stream(&req, &mut src, sink.writer())) {
         Ok(n) => {
@@ -214,7 +159,7 @@ pub(crate) fn decrypt(kms: &Kms, a: EnvelopeDecryptArgs, json_mode: bool) -> Res
         required: required.as_ref(),
     };
     let (src, len) = open_input(&a.input)?;
-    let mut src = with_progress(src, len, "decrypting");
+    let mut src = crate::progress::reader(src, len, "decrypting", json_mode);
     let mut sink = Sink::open(&a.output)?;
     match pollster::block_on(kms.decrypt_stream(&mut src, sink.writer(), check)) {
         Ok(info) => {

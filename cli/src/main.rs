@@ -6,6 +6,7 @@ mod audit;
 mod envelope;
 mod kms_verb;
 mod lab;
+mod progress;
 mod ram;
 mod secret;
 mod serve;
@@ -1145,7 +1146,9 @@ fn store_cmd(kms: &Kms, cmd: StoreCmd, json_mode: bool) -> Result<(), Error> {
         StoreCmd::Repair => {
             let torn = kms.store_info()?.torn_bytes;
             if torn > 0 {
+                let p = progress::Activity::start("repairing", json_mode);
                 pollster::block_on(kms.compact_store())?;
+                p.finish();
             }
             print(
                 json_mode,
@@ -1161,17 +1164,29 @@ fn store_cmd(kms: &Kms, cmd: StoreCmd, json_mode: bool) -> Result<(), Error> {
             );
             return Ok(());
         }
-        StoreCmd::Compact => pollster::block_on(kms.compact_store())?,
+        StoreCmd::Compact => {
+            let p = progress::Activity::start("compacting", json_mode);
+            pollster::block_on(kms.compact_store())?;
+            p.finish();
+        }
         StoreCmd::ChangePassphrase => {
             let new = other_secret("STRONGROOM_NEW_PASSPHRASE", "new store passphrase")?;
+            let p = progress::Activity::start("changing the passphrase", json_mode);
             pollster::block_on(
                 kms.change_root(RootSecret::passphrase(&new), KdfParams::default()),
             )?;
+            p.finish();
         }
-        StoreCmd::Rekey => pollster::block_on(kms.rekey_store())?,
+        StoreCmd::Rekey => {
+            let p = progress::Activity::start("rekeying", json_mode);
+            pollster::block_on(kms.rekey_store())?;
+            p.finish();
+        }
         StoreCmd::Backup { out } => {
             let pass = other_secret("STRONGROOM_BACKUP_PASSPHRASE", "backup passphrase")?;
+            let p = progress::Activity::start("backing up", json_mode);
             let b = pollster::block_on(kms.create_backup(&pass, KdfParams::default()))?;
+            p.finish();
             write_secret_file(&out, &b)?;
             print(
                 json_mode,
@@ -1324,17 +1339,17 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
         let bytes = std::fs::read(backup)
             .map_err(|e| Error::Io(format!("cannot read {}: {e}", backup.display())))?;
         let pass = other_secret("STRONGROOM_BACKUP_PASSPHRASE", "backup passphrase")?;
-        let kms = pollster::block_on(Kms::restore_backup(
-            KmsOptions {
-                env: Env::system(),
-                storage: Arc::new(FileStorage::open(&cli.store)?),
-                root: RootSecret::passphrase(&passphrase()?),
-                kdf: KdfParams::default(),
-                backend: key_backend()?,
-            },
-            &bytes,
-            &pass,
-        ))?;
+        let options = KmsOptions {
+            env: Env::system(),
+            storage: Arc::new(FileStorage::open(&cli.store)?),
+            root: RootSecret::passphrase(&passphrase()?),
+            kdf: KdfParams::default(),
+            backend: key_backend()?,
+        };
+        // Drawn only once every passphrase has been asked for.
+        let p = progress::Activity::start("restoring", json_mode);
+        let kms = pollster::block_on(Kms::restore_backup(options, &bytes, &pass))?;
+        p.finish();
         store_cmd(&kms, StoreCmd::Info, json_mode)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -1993,8 +2008,28 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
+/// A reader that went away (`strongroom key list | head -1`) ends the process quietly
+/// with the status a SIGPIPE would give (141), as other Unix tools do, instead of a
+/// panic message: Rust ignores SIGPIPE, so `println!` panics on EPIPE.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
+    quiet_on_closed_stdout();
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => return usage_error(&e),

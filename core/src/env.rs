@@ -90,7 +90,7 @@ impl Entropy for OsEntropy {
 #[cfg(feature = "getrandom")]
 const POOL: usize = 4096;
 
-/// The operating system's CSPRNG, drawn [`POOL`] bytes at a time: an envelope message
+/// The operating system's CSPRNG, drawn `POOL` bytes at a time: an envelope message
 /// needs three small draws (data key, message id, wrapping nonce), and a `getrandom`
 /// call each was a sixth of a small message's cost from Python (in wasm, where each is
 /// a call into JS, more). Bytes are handed out once and wiped from the pool as they

@@ -11,7 +11,23 @@ export { StrongroomError, InvalidParameterError, KeyNotFoundError, KeyStateError
 import type {
   ListSecretsResult, ListSecretVersionIdsResult, SecretCreated, SecretFilter, SecretMetadata, SecretRotator, SecretType, SecretValue,
 } from './secrets.js';
-export * from './secrets.js';
+export { SecretCache } from './secrets.js';
+export type {
+  SecretDataType,
+  SecretType,
+  SecretCreated,
+  SecretValue,
+  SecretVersion,
+  ListSecretVersionIdsResult,
+  SecretMetadata,
+  SecretListEntry,
+  ListSecretsResult,
+  SecretFilter,
+  RotationStep,
+  SecretRotator,
+  SecretCacheEvent,
+  SecretCacheOptions,
+} from './secrets.js';
 export type { FrameCipher, FrameCipherFactory } from './envelope.js';
 
 /** Bytes in, bytes out: a remote-backend transport (e.g. a `fetch` to a gateway). */
@@ -271,7 +287,9 @@ export interface AuditReport {
 }
 
 /** Checks an audit trail's text with the audit key's public key (PEM, from
- * `kms.auditPublicKey()`); `after`: the previous file's `lastHash` for a rotated trail. */
+ * `kms.auditPublicKey()`); `after`: the previous file's `lastHash` for a rotated trail.
+ * @example const report = await verifyAudit(trailText, await kms.auditPublicKey());
+ */
 export async function verifyAudit(text: string, publicKey: string | Uint8Array, opts: { after?: string } = {}): Promise<AuditReport> {
   const n = await native();
   const pk = typeof publicKey === 'string' ? new TextEncoder().encode(publicKey) : bytes('PublicKey', publicKey);
@@ -326,7 +344,9 @@ const MAX_HEADER_LEN = 4 + 1 + 2 + 32 + 2 + 65535 + 4 + 2 + 16 * (3 + 65535) + 3
 
 /** A Node `stream.Duplex` (typed loosely so browser users need no Node types). */
 export interface NodeDuplex {
+  /** As `stream.Readable#pipe`. */
   pipe<T>(destination: T, options?: { end?: boolean }): T;
+  /** As `EventEmitter#on` ('data', 'error', 'finish', …). */
   on(event: string, listener: (...args: any[]) => void): this;
 }
 
@@ -336,7 +356,7 @@ function keyIdList(v: unknown): string[] {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-/** What an entry point (node / browser) provides. */
+/** What an entry point (node / browser) provides. @internal */
 export interface Platform {
   native(): Promise<any>;
   /** AES-256-GCM for envelope frames (node:crypto, WebCrypto); the wasm core's otherwise. */
@@ -386,6 +406,7 @@ export interface Platform {
 
 let platform: Platform | undefined;
 /** @internal */
+/** Installs an entry point's platform (node.ts, browser-platform.ts). @internal */
 export function setPlatform(p: Platform): void {
   platform = p;
 }
@@ -464,7 +485,9 @@ export class Kms {
   /** Closes the instance and releases a file or IndexedDB store (its writer lock, file
    * handles or database connection): another process or tab, or another `Kms.open` in
    * this one, may then open it. Every later call rejects with `Rejected.StoreClosed`
-   * (a `StoreError`). Closing twice is harmless. */
+   * (a `StoreError`). Closing twice is harmless.
+   * @example await kms.close();
+   */
   async close(): Promise<void> {
     // The core first (it writes the audit trail's final digest, waits for a write in
     // flight, then refuses every later call with Rejected.StoreClosed), then the
@@ -501,7 +524,9 @@ export class Kms {
     }
   }
 
-  /** A throwaway in-memory instance. */
+  /** A throwaway in-memory instance.
+   * @example const kms = await Kms.memory();
+   */
   static async memory(opts: { transport?: Transport; clientKey?: ClientKey; transit?: TransitOptions; platformCrypto?: boolean } = {}): Promise<Kms> {
     const n = await native();
     return call(async () => new Kms(await n.NativeKms.memory(backendArg(opts), platformAsym(opts.platformCrypto))));
@@ -518,7 +543,9 @@ export class Kms {
    * the platform's; `timeoutMs` bounds each request (default 30 s). Store operations
    * (backups, passphrases, audit sinks) belong to the gateway and reject with
    * `Rejected.Unsupported`; an unreachable gateway (or a CORS refusal) with
-   * `Rejected.BackendUnavailable` (a `BackendError`). */
+   * `Rejected.BackendUnavailable` (a `BackendError`).
+   * @example const kms = await Kms.connect({ endpoint: 'https://kms.example:8443', accessKeyId, accessKeySecret });
+   */
   static async connect(opts: ConnectOptions): Promise<Kms> {
     const endpoint = str('Endpoint', opts?.endpoint, true)!;
     const accessKeyId = str('AccessKeyId', opts.accessKeyId, true)!;
@@ -531,7 +558,9 @@ export class Kms {
 
   /** Opens a store: `{ path, passphrase }` (Node file store) or `{ image, passphrase }`;
    * `credentials` to act as a principal, `audit` / `auditStrict` / `onAudit` for the
-   * audit trail. */
+   * audit trail.
+   * @example const kms = await Kms.open({ path: './store', passphrase: process.env.STRONGROOM_PASSPHRASE });
+   */
   static async open(opts: OpenOptions): Promise<Kms> {
     const kms = await Kms.#open(opts);
     try {
@@ -544,7 +573,9 @@ export class Kms {
   }
 
   /** The audit trail of the IndexedDB store `indexedDb` (browsers), as text: check it
-   * with `verifyAudit`. */
+   * with `verifyAudit`.
+   * @example const text = await Kms.readAuditTrail({ indexedDb: 'keys' });
+   */
   static async readAuditTrail(opts: { indexedDb: string }): Promise<string> {
     if (!platform?.readIndexedDbAudit) throw invalid('IndexedDb', 'IndexedDB trails need a browser with indexedDB');
     return call(() => platform!.readIndexedDbAudit!(str('IndexedDb', opts?.indexedDb, true)!));
@@ -618,7 +649,9 @@ export class Kms {
   /** RestoreBackup: `backup` (from `createBackup`, any runtime), opened with
    * `backupPassphrase`, becomes a new store sealed under `passphrase` — a file at
    * `path` (Node; it must not exist: `Rejected.StoreExists`) or, without `path`, an
-   * in-memory store to `exportImage` from. */
+   * in-memory store to `exportImage` from.
+   * @example const kms = await Kms.restoreBackup({ backup, backupPassphrase, passphrase, path: './restored' });
+   */
   static async restoreBackup(opts: {
     backup: Uint8Array;
     backupPassphrase: string;
@@ -652,6 +685,7 @@ export class Kms {
    * { PageSize: 50 })`. Binary parameters are base64 strings or `Uint8Array`s (sent as
    * base64); binary answers are base64 strings. Goes through the same dispatch as
    * every method.
+   * @example const r = await kms.call('ListKeys', { PageSize: 50 });
    */
   call(action: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     if (typeof action !== 'string') throw invalid('Action', 'must be a string');
@@ -666,7 +700,9 @@ export class Kms {
 
   /** Acts, from now on, as the principal these credentials name; resolves to its ARN.
    * A wrong secret is an `AccessDeniedError`; expired temporary credentials
-   * `InvalidSecurityToken.Expired`. */
+   * `InvalidSecurityToken.Expired`.
+   * @example const principal = kms.authenticate({ accessKeyId, accessKeySecret });
+   */
   authenticate(c: Credentials): string {
     return callSync(() =>
       this.#n.authenticate(str('AccessKeyId', c?.accessKeyId, true)!, str('AccessKeySecret', c.accessKeySecret, true)!, c.securityToken ?? undefined) as string,
@@ -675,30 +711,40 @@ export class Kms {
 
   /** Acts as `principal` (an ARN such as `acs:ram::<account>:user/<name>`, or
    * `'owner'`) without credentials: in-process this is least privilege against bugs,
-   * not a boundary (whoever holds the passphrase can act as anyone). */
+   * not a boundary (whoever holds the passphrase can act as anyone).
+   * @example kms.actAs(principal);
+   */
   actAs(principal: string): void {
     callSync(() => this.#n.actAs(str('Principal', principal, true)!));
   }
 
   /** Sends the audit trail to `sink` (whole JSON lines; returning means kept), at
-   * `level` unless the store set its own; `lastLine` continues an earlier chain. */
+   * `level` unless the store set its own; `lastLine` continues an earlier chain.
+   * @example kms.attachAudit((lines) => process.stdout.write(lines), { level: 'all' });
+   */
   attachAudit(sink: (lines: string) => void, opts: { level?: AuditLevel; strict?: boolean; lastLine?: string } = {}): void {
     if (typeof sink !== 'function') throw invalid('Sink', 'must be a function');
     callSync(() => this.#n.attachAudit(sink, undefined, opts.lastLine, opts.level ?? 'all', opts.strict === true));
   }
 
-  /** Writes every waiting audit event and syncs the trail. */
+  /** Writes every waiting audit event and syncs the trail.
+   * @example kms.flushAudit();
+   */
   flushAudit(): void {
     callSync(() => this.#n.flushAudit());
   }
 
   /** The audit key's public key (PEM): what `verifyAudit` and `strongroom audit verify
-   * --public-key` check digests with. */
+   * --public-key` check digests with.
+   * @example const pem = await kms.auditPublicKey();
+   */
   auditPublicKey(): Promise<string> {
     return call(async () => (await this.#n.auditPublicKey()) as string);
   }
 
-  /** DescribeService: the protection levels, key specs, usages and actions this instance offers (Alibaba's JSON). */
+  /** DescribeService: the protection levels, key specs, usages and actions this instance offers (Alibaba's JSON).
+   * @example const { ProtectionLevels } = await kms.describeService();
+   */
   describeService(): Promise<Record<string, unknown>> {
     return this.call('DescribeService');
   }
@@ -708,42 +754,57 @@ export class Kms {
    * failed — with the principal, request id, action, the resources it resolved (ARNs)
    * and the error code (`null` on success). `null` removes it. An exception in the hook
    * does not change the call's outcome. (Audit and policy build on this seam.)
+   * @example kms.onCall((r) => console.log(r.action, r.resource, r.outcome));
    */
   onCall(hook: ((record: CallRecord) => void) | null): void {
     if (hook !== null && typeof hook !== 'function') throw invalid('Hook', 'must be a function or null');
     this.#n.setCallHook(hook ?? undefined);
   }
 
-  /** CreateBackup: the whole store sealed under its own passphrase (restorable on any runtime). */
+  /** CreateBackup: the whole store sealed under its own passphrase (restorable on any runtime).
+   * @example const backup = await kms.createBackup({ backupPassphrase });
+   */
   createBackup(opts: { backupPassphrase: string }): Promise<Uint8Array> {
     return call(() => this.#n.createBackup(str('BackupPassphrase', opts?.backupPassphrase, true)));
   }
 
-  /** Reseals the store under a new passphrase; the old one stops opening it. */
+  /** Reseals the store under a new passphrase; the old one stops opening it.
+   * @example await kms.changePassphrase({ passphrase: newPassphrase });
+   */
   changePassphrase(opts: { passphrase: string }): Promise<void> {
     return call(() => this.#n.changePassphrase(str('Passphrase', opts?.passphrase, true)));
   }
 
-  /** A new random store key; the whole store is rewritten under it. */
+  /** A new random store key; the whole store is rewritten under it.
+   * @example await kms.rekeyStore();
+   */
   rekeyStore(): Promise<void> {
     return call(() => this.#n.rekeyStore());
   }
 
-  /** Rewrites the journal into one snapshot now. */
+  /** Rewrites the journal into one snapshot now.
+   * @example await kms.compactStore();
+   */
   compactStore(): Promise<void> {
     return call(() => this.#n.compactStore());
   }
 
-  /** Format version, generation, snapshot and journal sizes, torn bytes dropped on open. */
+  /** Format version, generation, snapshot and journal sizes, torn bytes dropped on open.
+   * @example const { journalBytes } = kms.storeInfo();
+   */
   storeInfo(): StoreInfo {
     return callSync(() => this.#n.storeInfo());
   }
 
-  /** The sealed store image; resealed under `passphrase` when given. */
+  /** The sealed store image; resealed under `passphrase` when given.
+   * @example const image = await kms.exportImage({ passphrase });
+   */
   exportImage(opts: { passphrase?: string } = {}): Promise<Uint8Array> {
     return call(() => this.#n.exportImage(str('Passphrase', opts.passphrase)));
   }
 
+  /** CreateKey: a new CMK (default Aliyun_AES_256, ENCRYPT/DECRYPT, SOFTWARE).
+     * @example const { keyId } = await kms.createKey({ description: 'orders' }); */
   createKey(opts: CreateKeyOptions = {}): Promise<KeyMetadata> {
     return call(() =>
       this.#n.createKey(
@@ -756,38 +817,54 @@ export class Kms {
     );
   }
 
+  /** DescribeKey: a key's metadata (KeyId, alias or ARN).
+     * @example const { keyState } = await kms.describeKey({ keyId: 'alias/orders' }); */
   describeKey(opts: { keyId: string }): Promise<KeyMetadata> {
     return call(async () => this.#n.describeKey(str('KeyId', opts?.keyId, true)));
   }
 
-  /** `alias/<name>` for a key; usable wherever a keyId is. */
+  /** `alias/<name>` for a key; usable wherever a keyId is.
+   * @example await kms.createAlias({ aliasName: 'alias/orders', keyId });
+   */
   createAlias(opts: { aliasName: string; keyId: string }): Promise<void> {
     return call(async () => this.#n.createAlias(str('AliasName', opts?.aliasName, true), str('KeyId', opts.keyId, true)));
   }
 
+  /** UpdateAlias: points an alias at another key.
+     * @example await kms.updateAlias({ aliasName: 'alias/orders', keyId: newKeyId }); */
   updateAlias(opts: { aliasName: string; keyId: string }): Promise<void> {
     return call(async () => this.#n.updateAlias(str('AliasName', opts?.aliasName, true), str('KeyId', opts.keyId, true)));
   }
 
+  /** DeleteAlias.
+     * @example await kms.deleteAlias({ aliasName: 'alias/orders' }); */
   deleteAlias(opts: { aliasName: string }): Promise<void> {
     return call(async () => this.#n.deleteAlias(str('AliasName', opts?.aliasName, true)));
   }
 
+  /** ListAliases: every alias, a page at a time.
+     * @example const { aliases } = await kms.listAliases({ pageSize: 100 }); */
   listAliases(opts: { pageNumber?: number; pageSize?: number } = {}): Promise<ListAliasesResult> {
     return call(async () => this.#n.listAliases(u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
   }
 
+  /** ListAliasesByKeyId: the aliases of one key.
+     * @example const { aliases } = await kms.listAliasesByKeyId({ keyId }); */
   listAliasesByKeyId(opts: { keyId: string; pageNumber?: number; pageSize?: number }): Promise<ListAliasesResult> {
     return call(async () => this.#n.listAliasesByKeyId(str('KeyId', opts?.keyId, true), u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
   }
 
-  /** TagResource on a key (`keyId`) or a secret (`secretName`). */
+  /** TagResource on a key (`keyId`) or a secret (`secretName`).
+   * @example await kms.tagResource({ keyId, tags: { team: 'payments' } });
+   */
   tagResource(opts: { keyId: string; tags: Record<string, string> } | { secretName: string; tags: Record<string, string> }): Promise<void> {
     if (opts && 'secretName' in opts) return secrets.tagSecret(this.#wire, opts.secretName, opts.tags);
     return call(async () => this.#n.tagResource(str('KeyId', opts?.keyId, true), opts.tags));
   }
 
-  /** UntagResource on a key (`keyId`) or a secret (`secretName`). */
+  /** UntagResource on a key (`keyId`) or a secret (`secretName`).
+   * @example await kms.untagResource({ keyId, tagKeys: ['team'] });
+   */
   untagResource(opts: { keyId: string; tagKeys: string[] } | { secretName: string; tagKeys: string[] }): Promise<void> {
     if (opts && 'secretName' in opts) return secrets.untagSecret(this.#wire, opts.secretName, opts.tagKeys);
     return call(async () => {
@@ -796,7 +873,9 @@ export class Kms {
     });
   }
 
-  /** ListResourceTags of a key (`keyId`) or a secret (`secretName`). */
+  /** ListResourceTags of a key (`keyId`) or a secret (`secretName`).
+   * @example const tags = await kms.listResourceTags({ keyId });
+   */
   listResourceTags(opts: { keyId: string } | { secretName: string }): Promise<Tag[]> {
     if (opts && 'secretName' in opts) return secrets.listSecretTags(this.#wire, opts.secretName);
     return call(async () => this.#n.listResourceTags(str('KeyId', (opts as { keyId?: string })?.keyId, true)));
@@ -808,6 +887,7 @@ export class Kms {
    * CreateSecret: a secret and its first value (`versionId` 'v1' unless given), sealed
    * under `encryptionKeyId` (default: the store-managed secrets key). A string is a
    * text secret, a Uint8Array a binary one.
+   * @example await kms.createSecret({ secretName: 'db/password', secretData: 's3cret' });
    */
   createSecret(opts: {
     secretName: string;
@@ -824,53 +904,75 @@ export class Kms {
     return secrets.createSecret(this.#wire, opts);
   }
 
-  /** GetSecretValue: ACSCurrent unless `versionId` / `versionStage` say otherwise. The result logs as `[redacted]`. */
+  /** GetSecretValue: ACSCurrent unless `versionId` / `versionStage` say otherwise. The result logs as `[redacted]`.
+   * @example const { secretData } = await kms.getSecretValue({ secretName: 'db/password' });
+   */
   getSecretValue(opts: { secretName: string; versionId?: string; versionStage?: string; fetchExtendedConfig?: boolean }): Promise<SecretValue> {
     return secrets.getSecretValue(this.#wire, opts);
   }
 
-  /** PutSecretValue: a new version (ACSCurrent unless `versionStages`); the same versionId and data again is a no-op. */
+  /** PutSecretValue: a new version (ACSCurrent unless `versionStages`); the same versionId and data again is a no-op.
+   * @example await kms.putSecretValue({ secretName: 'db/password', versionId: 'v2', secretData: 'n3w' });
+   */
   putSecretValue(opts: { secretName: string; versionId: string; secretData: string | Uint8Array; versionStages?: string[] }): Promise<{ secretName: string; versionId: string; versionStages: string[] }> {
     return secrets.putSecretValue(this.#wire, opts);
   }
 
-  /** UpdateSecretVersionStage: move a stage to `moveToVersion` and / or remove it from `removeFromVersion`. */
+  /** UpdateSecretVersionStage: move a stage to `moveToVersion` and / or remove it from `removeFromVersion`.
+   * @example await kms.updateSecretVersionStage({ secretName: 'db/password', versionStage: 'ACSCurrent', moveToVersion: 'v1' });
+   */
   updateSecretVersionStage(opts: { secretName: string; versionStage: string; removeFromVersion?: string; moveToVersion?: string }): Promise<void> {
     return secrets.updateSecretVersionStage(this.#wire, opts);
   }
 
+  /** ListSecretVersionIds: a secret's versions and their stages.
+     * @example const { versionIds } = await kms.listSecretVersionIds({ secretName: 'db/password' }); */
   listSecretVersionIds(opts: { secretName: string; includeDeprecated?: boolean; pageNumber?: number; pageSize?: number }): Promise<ListSecretVersionIdsResult> {
     return secrets.listSecretVersionIds(this.#wire, opts);
   }
 
-  /** DescribeSecret: metadata, never the value. */
+  /** DescribeSecret: metadata, never the value.
+   * @example const meta = await kms.describeSecret({ secretName: 'db/password', fetchTags: true });
+   */
   describeSecret(opts: { secretName: string; fetchTags?: boolean }): Promise<SecretMetadata> {
     return secrets.describeSecret(this.#wire, opts);
   }
 
+  /** ListSecrets, with paging and Filters.
+     * @example const { secretList } = await kms.listSecrets({ pageSize: 50 }); */
   listSecrets(opts: { fetchTags?: boolean; pageNumber?: number; pageSize?: number; filters?: SecretFilter[] } = {}): Promise<ListSecretsResult> {
     return secrets.listSecrets(this.#wire, opts);
   }
 
-  /** UpdateSecret: description and / or ExtendedConfig.CustomData. */
+  /** UpdateSecret: description and / or ExtendedConfig.CustomData.
+   * @example await kms.updateSecret({ secretName: 'db/password', description: 'orders database' });
+   */
   updateSecret(opts: { secretName: string; description?: string; customData?: Record<string, unknown> }): Promise<void> {
     return secrets.updateSecret(this.#wire, opts);
   }
 
-  /** DeleteSecret after `recoveryWindowInDays` (7-30, default 30), or now with `forceDeleteWithoutRecovery`. */
+  /** DeleteSecret after `recoveryWindowInDays` (7-30, default 30), or now with `forceDeleteWithoutRecovery`.
+   * @example const { plannedDeleteTime } = await kms.deleteSecret({ secretName: 'db/password', recoveryWindowInDays: 7 });
+   */
   deleteSecret(opts: { secretName: string; recoveryWindowInDays?: number; forceDeleteWithoutRecovery?: boolean }): Promise<{ secretName: string; plannedDeleteTime?: string }> {
     return secrets.deleteSecret(this.#wire, opts);
   }
 
+  /** RestoreSecret: cancels a scheduled deletion.
+     * @example await kms.restoreSecret({ secretName: 'db/password' }); */
   restoreSecret(opts: { secretName: string }): Promise<void> {
     return secrets.restoreSecret(this.#wire, opts);
   }
 
-  /** RotateSecret now, with the rotator from setSecretRotator (or a random password). */
+  /** RotateSecret now, with the rotator from setSecretRotator (or a random password).
+   * @example const { versionId } = await kms.rotateSecret({ secretName: 'db/password' });
+   */
   rotateSecret(opts: { secretName: string; versionId?: string }): Promise<SecretCreated> {
     return secrets.rotateSecret(this.#wire, opts);
   }
 
+  /** UpdateSecretRotationPolicy: automatic rotation on or off, and its interval.
+     * @example await kms.updateSecretRotationPolicy({ secretName: 'db/password', enableAutomaticRotation: true, rotationInterval: '604800s' }); */
   updateSecretRotationPolicy(opts: { secretName: string; enableAutomaticRotation: boolean; rotationInterval?: string }): Promise<void> {
     return secrets.updateSecretRotationPolicy(this.#wire, opts);
   }
@@ -878,26 +980,35 @@ export class Kms {
   /**
    * The rotator RotateSecret and automatic rotation use (undefined: the built-in
    * random-password rotator, by the secret's ExtendedConfig rules).
+   * @example kms.setSecretRotator(async (step) => myRotation(step)); // step: create, set, test or finish
    */
   setSecretRotator(rotator: SecretRotator | undefined): void {
     if (rotator !== undefined && typeof rotator !== 'function') throw invalid('Rotator', 'must be a function or undefined');
     this.#n.setSecretRotator(rotator);
   }
 
-  /** A new version, made primary; blobs under older versions still decrypt. */
+  /** A new version, made primary; blobs under older versions still decrypt.
+   * @example const { keyVersionId } = await kms.createKeyVersion({ keyId });
+   */
   createKeyVersion(opts: { keyId: string }): Promise<KeyVersion> {
     return call(async () => this.#n.createKeyVersion(str('KeyId', opts?.keyId, true)));
   }
 
+  /** DescribeKeyVersion.
+     * @example const v = await kms.describeKeyVersion({ keyId, keyVersionId }); */
   describeKeyVersion(opts: { keyId: string; keyVersionId: string }): Promise<KeyVersion> {
     return call(async () => this.#n.describeKeyVersion(str('KeyId', opts?.keyId, true), str('KeyVersionId', opts.keyVersionId, true)));
   }
 
+  /** ListKeyVersions: every version of a key, a page at a time.
+     * @example const { keyVersions } = await kms.listKeyVersions({ keyId }); */
   listKeyVersions(opts: { keyId: string; pageNumber?: number; pageSize?: number }): Promise<ListKeyVersionsResult> {
     return call(async () => this.#n.listKeyVersions(str('KeyId', opts?.keyId, true), u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
   }
 
-  /** Automatic rotation every `rotationInterval` ("604800s"; 7–365 days). */
+  /** Automatic rotation every `rotationInterval` ("604800s"; 7–365 days).
+   * @example await kms.updateRotationPolicy({ keyId, enableAutomaticRotation: true, rotationInterval: '604800s' });
+   */
   updateRotationPolicy(opts: { keyId: string; enableAutomaticRotation: boolean; rotationInterval?: string }): Promise<KeyMetadata> {
     return call(async () => {
       if (typeof opts?.enableAutomaticRotation !== 'boolean') throw invalid('EnableAutomaticRotation', 'must be a boolean');
@@ -905,14 +1016,18 @@ export class Kms {
     });
   }
 
-  /** Moves a blob to the destination key's primary version without exposing the plaintext. */
+  /** Moves a blob to the destination key's primary version without exposing the plaintext.
+   * @example const { ciphertextBlob } = await kms.reEncrypt({ ciphertextBlob: old, destinationKeyId: newKeyId });
+   */
   reEncrypt(opts: { ciphertextBlob: Uint8Array; destinationKeyId: string; sourceEncryptionContext?: EncryptionContext; destinationEncryptionContext?: EncryptionContext }): Promise<ReEncryptResult> {
     return call(async () =>
       this.#n.reEncrypt(bytes('CiphertextBlob', opts?.ciphertextBlob), str('DestinationKeyId', opts.destinationKeyId, true), opts.sourceEncryptionContext, opts.destinationEncryptionContext),
     );
   }
 
-  /** While on, scheduleKeyDeletion is refused (`Forbidden.DeletionProtection`). keyId may be an ARN or alias. */
+  /** While on, scheduleKeyDeletion is refused (`Forbidden.DeletionProtection`). keyId may be an ARN or alias.
+   * @example await kms.setDeletionProtection({ keyId, enableDeletionProtection: true });
+   */
   setDeletionProtection(opts: { keyId: string; enableDeletionProtection: boolean; deletionProtectionDescription?: string }): Promise<KeyMetadata> {
     return call(async () => {
       if (typeof opts?.enableDeletionProtection !== 'boolean') throw invalid('EnableDeletionProtection', 'must be a boolean');
@@ -920,15 +1035,21 @@ export class Kms {
     });
   }
 
+  /** EnableKey.
+     * @example await kms.enableKey({ keyId }); */
   enableKey(opts: { keyId: string }): Promise<KeyMetadata> {
     return call(async () => this.#n.enableKey(str('KeyId', opts?.keyId, true)));
   }
 
+  /** DisableKey: the key refuses cryptographic use until enabled.
+     * @example await kms.disableKey({ keyId }); */
   disableKey(opts: { keyId: string }): Promise<KeyMetadata> {
     return call(async () => this.#n.disableKey(str('KeyId', opts?.keyId, true)));
   }
 
-  /** The key becomes PendingDeletion; its material is destroyed after 7–30 days. */
+  /** The key becomes PendingDeletion; its material is destroyed after 7–30 days.
+   * @example await kms.scheduleKeyDeletion({ keyId, pendingWindowInDays: 7 });
+   */
   scheduleKeyDeletion(opts: { keyId: string; pendingWindowInDays: number }): Promise<KeyMetadata> {
     return call(async () => {
       const days = u32('PendingWindowInDays', opts?.pendingWindowInDays);
@@ -937,16 +1058,22 @@ export class Kms {
     });
   }
 
+  /** CancelKeyDeletion: a PendingDeletion key back to Enabled.
+     * @example await kms.cancelKeyDeletion({ keyId }); */
   cancelKeyDeletion(opts: { keyId: string }): Promise<KeyMetadata> {
     return call(async () => this.#n.cancelKeyDeletion(str('KeyId', opts?.keyId, true)));
   }
 
+  /** UpdateKeyDescription.
+     * @example await kms.updateKeyDescription({ keyId, description: 'orders, 2027' }); */
   updateKeyDescription(opts: { keyId: string; description: string }): Promise<KeyMetadata> {
     return call(async () => this.#n.updateKeyDescription(str('KeyId', opts?.keyId, true), str('Description', opts.description, true)));
   }
 
   /** ListKeys. `filters`: `[{ key: 'KeyState', values: ['Enabled'] }]` (values of one key
-   * ORed, different keys ANDed; keys as in Alibaba's Filters). */
+   * ORed, different keys ANDed; keys as in Alibaba's Filters).
+   * @example const { keys } = await kms.listKeys({ filters: [{ key: 'KeyState', values: ['Enabled'] }] });
+   */
   listKeys(opts: { pageNumber?: number; pageSize?: number; filters?: KeyFilter[] } = {}): Promise<ListKeysResult> {
     return call(async () => {
       const filters = opts.filters?.map((f) => {
@@ -958,7 +1085,9 @@ export class Kms {
     });
   }
 
-  /** GetRandomPassword: 8–128 characters (default 32) from the CSPRNG. */
+  /** GetRandomPassword: 8–128 characters (default 32) from the CSPRNG.
+   * @example const password = await kms.getRandomPassword({ length: 24, excludePunctuation: true });
+   */
   getRandomPassword(
     opts: {
       length?: number;
@@ -985,20 +1114,26 @@ export class Kms {
     }
   }
 
+  /** Encrypt: up to 6 KiB under a CMK, bound to the EncryptionContext.
+     * @example const { ciphertextBlob } = await kms.encrypt({ keyId, plaintext, encryptionContext: { app: 'orders' } }); */
   encrypt(opts: { keyId: string; plaintext: Uint8Array; encryptionContext?: EncryptionContext }): Promise<EncryptResult> {
     return call(async () =>
       this.#n.encrypt(str('KeyId', opts?.keyId, true), bytes('Plaintext', opts.plaintext), opts.encryptionContext),
     );
   }
 
-  /** Decrypt. The result logs its plaintext as `[redacted]` (the bytes stay in `.plaintext`). */
+  /** Decrypt. The result logs its plaintext as `[redacted]` (the bytes stay in `.plaintext`).
+   * @example const { plaintext } = await kms.decrypt({ ciphertextBlob, encryptionContext: { app: 'orders' } });
+   */
   decrypt(opts: { ciphertextBlob: Uint8Array; encryptionContext?: EncryptionContext }): Promise<DecryptResult> {
     return call(async () =>
       secrets.redactValue(await this.#n.decrypt(bytes('CiphertextBlob', opts?.ciphertextBlob), opts.encryptionContext), 'plaintext'),
     );
   }
 
-  /** GenerateDataKey. The result logs its plaintext data key as `[redacted]`. */
+  /** GenerateDataKey. The result logs its plaintext data key as `[redacted]`.
+   * @example const { plaintext, ciphertextBlob } = await kms.generateDataKey({ keyId });
+   */
   generateDataKey(opts: GenerateDataKeyOptions): Promise<DataKeyResult> {
     return call(async () =>
       secrets.redactValue(
@@ -1014,7 +1149,9 @@ export class Kms {
     );
   }
 
-  /** Encrypts `plaintext` of any size into an envelope message for `keyIds`. */
+  /** Encrypts `plaintext` of any size into an envelope message for `keyIds`.
+   * @example const message = await kms.encryptEnvelope({ keyIds: [keyId], plaintext, encryptionContext: { app: 'orders' } });
+   */
   encryptEnvelope(opts: EncryptEnvelopeOptions, _cipher?: FrameCipherFactory): Promise<Uint8Array> {
     return call(async () => {
       const pt = bytes('Plaintext', opts?.plaintext);
@@ -1025,7 +1162,9 @@ export class Kms {
     });
   }
 
-  /** Decrypts a whole envelope message. */
+  /** Decrypts a whole envelope message.
+   * @example const { plaintext } = await kms.decryptEnvelope({ ciphertext: message, encryptionContext: { app: 'orders' } });
+   */
   decryptEnvelope(opts: DecryptEnvelopeOptions, _cipher?: FrameCipherFactory): Promise<DecryptEnvelopeResult> {
     return call(async () => {
       const ct = bytes('Ciphertext', opts?.ciphertext);
@@ -1037,7 +1176,9 @@ export class Kms {
   }
 
   /** A `TransformStream` from plaintext chunks to an envelope message, one frame in
-   * memory at a time (`readable.pipeThrough(kms.encryptStream({ keyIds }))`). */
+   * memory at a time (`readable.pipeThrough(kms.encryptStream({ keyIds }))`).
+   * @example await readable.pipeThrough(kms.encryptStream({ keyIds: [keyId] })).pipeTo(writable);
+   */
   encryptStream(opts: EnvelopeStreamOptions, _cipher?: FrameCipherFactory): TransformStream<Uint8Array, Uint8Array> {
     const n = this.#n;
     let w: FrameWriter;
@@ -1056,7 +1197,9 @@ export class Kms {
     });
   }
 
-  /** A `TransformStream` from an envelope message to its plaintext. */
+  /** A `TransformStream` from an envelope message to its plaintext.
+   * @example await readable.pipeThrough(kms.decryptStream()).pipeTo(writable);
+   */
   decryptStream(opts: DecryptStreamOptions = {}, _cipher?: FrameCipherFactory): EnvelopeDecryptStream {
     const n = this.#n;
     // The header as it arrives, in a buffer that doubles (so arrival in many small
@@ -1120,7 +1263,9 @@ export class Kms {
     return Object.assign(ts, { info: infoP });
   }
 
-  /** Node only: `encryptStream` as a Node `Duplex` for `stream.pipeline`. */
+  /** Node only: `encryptStream` as a Node `Duplex` for `stream.pipeline`.
+   * @example await pipeline(createReadStream('in'), kms.createEncryptStream({ keyIds: [keyId] }), createWriteStream('in.sren'));
+   */
   createEncryptStream(opts: EnvelopeStreamOptions): NodeDuplex {
     if (!platform?.toNodeDuplex) throw invalid('Platform', 'Node streams need Node; use encryptStream');
     // Checked here, at the call: a bad option must not become an 'error' event later,
@@ -1135,7 +1280,9 @@ export class Kms {
     return platform.toNodeDuplex(this.encryptStream(opts)) as NodeDuplex;
   }
 
-  /** Node only: `decryptStream` as a Node `Duplex` for `stream.pipeline`. */
+  /** Node only: `decryptStream` as a Node `Duplex` for `stream.pipeline`.
+   * @example await pipeline(createReadStream('in.sren'), kms.createDecryptStream(), createWriteStream('out'));
+   */
   createDecryptStream(opts: DecryptStreamOptions = {}): NodeDuplex & { readonly info: Promise<EnvelopeInfo> } {
     if (!platform?.toNodeDuplex) throw invalid('Platform', 'Node streams need Node; use decryptStream');
     const t = this.decryptStream(opts);
@@ -1149,7 +1296,9 @@ export class Kms {
   }
 
   /** Reuses envelope data keys within these limits (`null` turns the cache off). A
-   * cached data key still obeys its CMK's state. */
+   * cached data key still obeys its CMK's state.
+   * @example kms.setDataKeyCache({ maxAgeMs: 60_000, maxMessages: 1000 });
+   */
   setDataKeyCache(opts: DataKeyCacheOptions | null): void {
     if (opts === null) {
       this.#n.setDataKeyCache(false, 0, 0, 0, 0);
@@ -1158,6 +1307,8 @@ export class Kms {
     this.#n.setDataKeyCache(true, opts.maxAgeMs ?? 300_000, opts.maxMessages ?? 1000, opts.maxBytes ?? 2 ** 30, opts.capacity ?? 64);
   }
 
+  /** GenerateDataKeyWithoutPlaintext: only the wrapped data key.
+     * @example const { ciphertextBlob } = await kms.generateDataKeyWithoutPlaintext({ keyId }); */
   generateDataKeyWithoutPlaintext(opts: GenerateDataKeyOptions): Promise<DataKeyWithoutPlaintextResult> {
     return call(async () =>
       this.#n.generateDataKey(
@@ -1170,12 +1321,16 @@ export class Kms {
     );
   }
 
-  /** GetPublicKey: the SubjectPublicKeyInfo of an asymmetric key version, PEM and DER. */
+  /** GetPublicKey: the SubjectPublicKeyInfo of an asymmetric key version, PEM and DER.
+   * @example const { publicKey } = await kms.getPublicKey({ keyId });
+   */
   getPublicKey(opts: { keyId: string; keyVersionId?: string }): Promise<PublicKeyResult> {
     return call(async () => this.#n.getPublicKey(str('KeyId', opts?.keyId, true), str('KeyVersionId', opts.keyVersionId)));
   }
 
-  /** AsymmetricSign: RSA_PSS_SHA_256, RSA_PKCS1_SHA_256 or ECDSA_SHA_256 (DER). */
+  /** AsymmetricSign: RSA_PSS_SHA_256, RSA_PKCS1_SHA_256 or ECDSA_SHA_256 (DER).
+   * @example const { value } = await kms.asymmetricSign({ keyId, algorithm: 'ECDSA_SHA_256', message });
+   */
   asymmetricSign(opts: SignOptions): Promise<SignResult> {
     return call(async () => {
       const [digest, message] = signInput(opts);
@@ -1183,7 +1338,9 @@ export class Kms {
     });
   }
 
-  /** AsymmetricVerify: `value` is whether `signature` verifies (a wrong one is `false`). */
+  /** AsymmetricVerify: `value` is whether `signature` verifies (a wrong one is `false`).
+   * @example const { value: ok } = await kms.asymmetricVerify({ keyId, algorithm: 'ECDSA_SHA_256', message, signature });
+   */
   asymmetricVerify(opts: SignOptions & { signature: Uint8Array }): Promise<VerifyResult> {
     return call(async () => {
       const [digest, message] = signInput(opts);
@@ -1198,14 +1355,18 @@ export class Kms {
     });
   }
 
-  /** AsymmetricEncrypt (RSA-OAEP; RSA_2048: at most 190 B with SHA-256, 214 B with SHA-1). */
+  /** AsymmetricEncrypt (RSA-OAEP; RSA_2048: at most 190 B with SHA-256, 214 B with SHA-1).
+   * @example const { ciphertextBlob } = await kms.asymmetricEncrypt({ keyId, algorithm: 'RSAES_OAEP_SHA_256', plaintext });
+   */
   asymmetricEncrypt(opts: { keyId: string; algorithm: EncryptionAlgorithm; plaintext: Uint8Array; keyVersionId?: string }): Promise<AsymmetricEncryptResult> {
     return call(async () =>
       this.#n.asymmetricEncrypt(str('KeyId', opts?.keyId, true), str('Algorithm', opts.algorithm, true), bytes('Plaintext', opts.plaintext), str('KeyVersionId', opts.keyVersionId)),
     );
   }
 
-  /** AsymmetricDecrypt (RSA-OAEP); every failure is `InvalidCiphertext`. */
+  /** AsymmetricDecrypt (RSA-OAEP); every failure is `InvalidCiphertext`.
+   * @example const { plaintext } = await kms.asymmetricDecrypt({ keyId, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob });
+   */
   asymmetricDecrypt(opts: { keyId: string; algorithm: EncryptionAlgorithm; ciphertextBlob: Uint8Array; keyVersionId?: string }): Promise<AsymmetricDecryptResult> {
     return call(async () =>
       secrets.redactValue(
@@ -1221,7 +1382,9 @@ export class Kms {
   }
 
   /** ExportDataKey: the data key in `ciphertextBlob` re-wrapped under an RSA public key
-   * (SubjectPublicKeyInfo, DER or PEM bytes). */
+   * (SubjectPublicKeyInfo, DER or PEM bytes).
+   * @example const { exportedDataKey } = await kms.exportDataKey({ ciphertextBlob, publicKeyBlob: spkiDer });
+   */
   exportDataKey(opts: {
     ciphertextBlob: Uint8Array;
     publicKeyBlob: Uint8Array;
@@ -1241,7 +1404,9 @@ export class Kms {
   }
 
   /** GenerateAndExportDataKey: a new data key under the CMK (`ciphertextBlob`) and under
-   * the caller's RSA public key (`exportedDataKey`); no plaintext is returned. */
+   * the caller's RSA public key (`exportedDataKey`); no plaintext is returned.
+   * @example const r = await kms.generateAndExportDataKey({ keyId, publicKeyBlob: spkiDer });
+   */
   generateAndExportDataKey(
     opts: GenerateDataKeyOptions & {
       publicKeyBlob: Uint8Array;
@@ -1264,7 +1429,9 @@ export class Kms {
 
   /** GetParametersForImport (BYOK): an RSA_2048 wrapping public key (SPKI DER) and an
    * ImportToken valid for 24 hours, for a key created with `origin: 'EXTERNAL'`. The
-   * wrapping key pair is made in pure Rust here: expect ~1 s. */
+   * wrapping key pair is made in pure Rust here: expect ~1 s.
+   * @example const { publicKey, importToken } = await kms.getParametersForImport({ keyId });
+   */
   getParametersForImport(opts: {
     keyId: string;
     wrappingAlgorithm?: 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
@@ -1281,7 +1448,9 @@ export class Kms {
 
   /** ImportKeyMaterial (BYOK): `encryptedKeyMaterial` is the raw key material (16, 24 or
    * 32 bytes) RSA-OAEP-encrypted to the import public key. `keyMaterialExpireUnix`
-   * (Unix seconds; 0 or absent = never) sends the key back to PendingImport. */
+   * (Unix seconds; 0 or absent = never) sends the key back to PendingImport.
+   * @example await kms.importKeyMaterial({ keyId, encryptedKeyMaterial, importToken });
+   */
   importKeyMaterial(opts: { keyId: string; encryptedKeyMaterial: Uint8Array; importToken: string; keyMaterialExpireUnix?: number }): Promise<KeyMetadata> {
     return call(async () => {
       const t = opts?.keyMaterialExpireUnix;
@@ -1295,7 +1464,9 @@ export class Kms {
     });
   }
 
-  /** DeleteKeyMaterial (BYOK): the key goes back to PendingImport. */
+  /** DeleteKeyMaterial (BYOK): the key goes back to PendingImport.
+   * @example await kms.deleteKeyMaterial({ keyId });
+   */
   deleteKeyMaterial(opts: { keyId: string }): Promise<KeyMetadata> {
     return call(async () => this.#n.deleteKeyMaterial(str('KeyId', opts?.keyId, true)));
   }
@@ -1352,7 +1523,9 @@ function signInput(opts: { digest?: Uint8Array; message?: Uint8Array }): [Uint8A
 }
 
 /** Verifies a signature with a public key from anywhere (SubjectPublicKeyInfo, DER or
- * PEM bytes) — no KMS key needed. A wrong signature is `false`. */
+ * PEM bytes) — no KMS key needed. A wrong signature is `false`.
+ * @example const ok = await verifySignature({ publicKey: der, keySpec: 'EC_P256', algorithm: 'ECDSA_SHA_256', signature, message });
+ */
 export async function verifySignature(opts: {
   publicKey: Uint8Array;
   keySpec: AsymmetricKeySpec;
@@ -1452,6 +1625,8 @@ export class BackendServer {
   private constructor(n: any) {
     this.#n = n;
   }
+  /** A server for software keys kept in `kms`'s store.
+   * @example const server = await BackendServer.software({ kms }); */
   static async software(opts: { kms: Kms }): Promise<BackendServer> {
     const n = await native();
     if (!(opts?.kms instanceof Kms)) throw invalid('Kms', 'BackendServer.software needs { kms }: the Kms whose store keeps its handle key');
@@ -1459,23 +1634,33 @@ export class BackendServer {
   }
   /** Makes a fresh client key and admits it: give `{ id, secret }` to the client
    * (`Kms.open({ transport, clientKey })`). Keys live in this server object: add them
-   * again (`addClient`) after a restart. */
+   * again (`addClient`) after a restart.
+   * @example const clientKey = server.createClient(); // give it to the client, keep it secret
+   */
   createClient(): ClientKey {
     return callSync(() => this.#n.createClient());
   }
-  /** Admits a client key (replacing one with the same id). */
+  /** Admits a client key (replacing one with the same id).
+   * @example server.addClient(savedClientKey);
+   */
   addClient(key: ClientKey): void {
     callSync(() => this.#n.addClient(str('ClientKey', key?.id, true), bytes('ClientKey', key.secret)));
   }
-  /** Withdraws a client key; whether it was admitted. */
+  /** Withdraws a client key; whether it was admitted.
+   * @example server.removeClient(clientKey.id);
+   */
   removeClient(id: string): boolean {
     return this.#n.removeClient(str('ClientKey', id, true));
   }
   /** Serves unauthenticated wire-protocol version-1 requests too (off by default:
-   * only over a channel that authenticates both ends). */
+   * only over a channel that authenticates both ends).
+   * @example server.acceptV1(false);
+   */
   acceptV1(accept: boolean): void {
     this.#n.setAcceptV1(accept === true);
   }
+  /** Answers one wire-protocol request (what a transport's POST body carries).
+   * @example res.end(await server.handle(body)); */
   handle(request: Uint8Array): Promise<Uint8Array> {
     return this.#n.handle(bytes('Request', request));
   }
@@ -1554,38 +1739,70 @@ export type AccessAnswer = Record<string, unknown>;
 // the action's parameters in camelCase and answering Alibaba's JSON, through the same
 // dispatch as `call` (and so authorised and audited like every action).
 export interface Kms {
+  /** CreateUser (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.createUser({ … }); */
   createUser(p: { userName: string; displayName?: string; comments?: string; accountId?: string }): Promise<AccessAnswer>;
+  /** GetUser (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.getUser({ … }); */
   getUser(p: { userName: string }): Promise<AccessAnswer>;
+  /** ListUsers (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.listUsers({ … }); */
   listUsers(p?: AccessParams): Promise<AccessAnswer>;
+  /** DeleteUser (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.deleteUser({ … }); */
   deleteUser(p: { userName: string }): Promise<AccessAnswer>;
+  /** CreateRole (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.createRole({ … }); */
   createRole(p: { roleName: string; assumeRolePolicyDocument: string | object; description?: string; maxSessionDuration?: number }): Promise<AccessAnswer>;
+  /** GetRole (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.getRole({ … }); */
   getRole(p: { roleName: string }): Promise<AccessAnswer>;
+  /** ListRoles (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.listRoles({ … }); */
   listRoles(p?: AccessParams): Promise<AccessAnswer>;
+  /** DeleteRole (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.deleteRole({ … }); */
   deleteRole(p: { roleName: string }): Promise<AccessAnswer>;
-  /** The answer's `AccessKey.AccessKeySecret` is shown this once. */
+  /** The answer's `AccessKey.AccessKeySecret` is shown this once.
+   * @example const { AccessKey } = await kms.createAccessKey({ userName: 'ingest' });
+   */
   createAccessKey(p: { userName: string }): Promise<AccessAnswer>;
+  /** UpdateAccessKey (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.updateAccessKey({ … }); */
   updateAccessKey(p: { userName: string; userAccessKeyId: string; status: 'Active' | 'Inactive' }): Promise<AccessAnswer>;
+  /** DeleteAccessKey (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.deleteAccessKey({ … }); */
   deleteAccessKey(p: { userName: string; userAccessKeyId: string }): Promise<AccessAnswer>;
+  /** ListAccessKeys (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.listAccessKeys({ … }); */
   listAccessKeys(p: { userName: string }): Promise<AccessAnswer>;
-  /** Registers a client key's RSA_2048 public key (PEM) for the dedicated-instance API. */
+  /** Registers a client key's RSA_2048 public key (PEM) for the dedicated-instance API.
+   * @example await kms.createClientKey({ userName: 'ingest', publicKey: pem });
+   */
   createClientKey(p: { userName: string; publicKey: string; notAfter?: string }): Promise<AccessAnswer>;
+  /** CreatePolicy (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.createPolicy({ … }); */
   createPolicy(p: { policyName: string; policyDocument: string | object; description?: string }): Promise<AccessAnswer>;
+  /** GetPolicy (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.getPolicy({ … }); */
   getPolicy(p: { policyName: string; policyType?: 'System' | 'Custom' }): Promise<AccessAnswer>;
+  /** ListPolicies (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.listPolicies({ … }); */
   listPolicies(p?: { policyType?: 'System' | 'Custom' }): Promise<AccessAnswer>;
+  /** DeletePolicy (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.deletePolicy({ … }); */
   deletePolicy(p: { policyName: string }): Promise<AccessAnswer>;
+  /** AttachPolicyToUser (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.attachPolicyToUser({ … }); */
   attachPolicyToUser(p: { policyType: 'System' | 'Custom'; policyName: string; userName: string }): Promise<AccessAnswer>;
+  /** DetachPolicyFromUser (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.detachPolicyFromUser({ … }); */
   detachPolicyFromUser(p: { policyType: 'System' | 'Custom'; policyName: string; userName: string }): Promise<AccessAnswer>;
+  /** AttachPolicyToRole (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.attachPolicyToRole({ … }); */
   attachPolicyToRole(p: { policyType: 'System' | 'Custom'; policyName: string; roleName: string }): Promise<AccessAnswer>;
+  /** DetachPolicyFromRole (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.detachPolicyFromRole({ … }); */
   detachPolicyFromRole(p: { policyType: 'System' | 'Custom'; policyName: string; roleName: string }): Promise<AccessAnswer>;
+  /** ListPoliciesForUser (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.listPoliciesForUser({ … }); */
   listPoliciesForUser(p: { userName: string }): Promise<AccessAnswer>;
+  /** ListPoliciesForRole (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.listPoliciesForRole({ … }); */
   listPoliciesForRole(p: { roleName: string }): Promise<AccessAnswer>;
   /** Temporary credentials for a role session (`Credentials.{AccessKeyId,
-   * AccessKeySecret, SecurityToken, Expiration}`): what a browser should hold. */
+   * AccessKeySecret, SecurityToken, Expiration}`): what a browser should hold.
+   * @example const { Credentials } = await kms.assumeRole({ roleArn, roleSessionName: 'page', durationSeconds: 900 });
+   */
   assumeRole(p: { roleArn: string; roleSessionName: string; durationSeconds?: number }): Promise<AccessAnswer>;
+  /** SetKeyPolicy (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.setKeyPolicy({ … }); */
   setKeyPolicy(p: { keyId: string; policy: string | object; policyName?: 'default' }): Promise<AccessAnswer>;
+  /** GetKeyPolicy (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.getKeyPolicy({ … }); */
   getKeyPolicy(p: { keyId: string; policyName?: 'default' }): Promise<AccessAnswer>;
+  /** SetSecretPolicy (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.setSecretPolicy({ … }); */
   setSecretPolicy(p: { secretName: string; policy: string | object; policyName?: 'default' }): Promise<AccessAnswer>;
+  /** GetSecretPolicy (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.getSecretPolicy({ … }); */
   getSecretPolicy(p: { secretName: string; policyName?: 'default' }): Promise<AccessAnswer>;
+  /** SimulatePolicy (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.simulatePolicy({ … }); */
   simulatePolicy(p: {
     principalArn: string;
     actionName: string;
@@ -1596,7 +1813,9 @@ export interface Kms {
     currentTime?: string;
     credentialExpiration?: string;
   }): Promise<AccessAnswer>;
+  /** SetAuditLevel (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.setAuditLevel({ … }); */
   setAuditLevel(p: { auditLevel: AuditLevel }): Promise<AccessAnswer>;
+  /** DescribeAuditConfig (Alibaba's parameters in camelCase; answers Alibaba's JSON). @example await kms.describeAuditConfig({ … }); */
   describeAuditConfig(p?: AccessParams): Promise<AccessAnswer>;
 }
 

@@ -7,7 +7,9 @@
 /** AES-256-GCM under one per-message key. `seal` returns ciphertext‖tag; `open`
  * throws when the tag does not verify. */
 export interface FrameCipher {
+  /** AES-256-GCM seal: ciphertext ‖ 16-byte tag. */
   seal(nonce: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> | Uint8Array;
+  /** AES-256-GCM open; throws when the tag does not verify. */
   open(nonce: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> | Uint8Array;
   /** Optional: seal straight into `out` (plaintext.length + 16 bytes), saving a copy. */
   sealInto?(nonce: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
@@ -19,6 +21,7 @@ export interface FrameCipher {
    * one-shot). */
   alloc?(n: number): Uint8Array;
 }
+/** Makes a FrameCipher for one per-message key. */
 export type FrameCipherFactory = (key: Uint8Array) => Promise<FrameCipher>;
 
 const TAG = 16;

@@ -435,6 +435,7 @@ export class SecretCache {
    * The secret's value (cached); see the class for when it is fetched. A hit returns
    * the value itself (no Promise, no clock read: a timer marks the entry due when its
    * interval passes); `await` works on either.
+   * @example const { secretData } = await cache.get('db/password');
    */
   get(secretName: string): Promise<SecretValue> | SecretValue {
     const e = this.#entries.get(secretName);
@@ -452,18 +453,24 @@ export class SecretCache {
     t.unref?.();
   }
 
-  /** Fetches now (sharing a fetch already running). */
+  /** Fetches now (sharing a fetch already running).
+   * @example await cache.refresh('db/password');
+   */
   refresh(secretName: string): Promise<SecretValue> {
     return this.#fetch(secretName);
   }
 
-  /** Forgets one secret, or all. */
+  /** Forgets one secret, or all.
+   * @example cache.invalidate('db/password');
+   */
   invalidate(secretName?: string): void {
     if (secretName === undefined) this.#entries.clear();
     else this.#entries.delete(secretName);
   }
 
-  /** The error of the last failed refresh of a secret still served stale, if any. */
+  /** The error of the last failed refresh of a secret still served stale, if any.
+   * @example const err = cache.lastError('db/password');
+   */
   lastError(secretName: string): unknown {
     return this.#entries.get(secretName)?.lastError;
   }

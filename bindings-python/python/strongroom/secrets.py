@@ -351,18 +351,27 @@ class SecretCache:
                 pass
 
     def get(self, secret_name: str) -> SecretValue:
-        """The secret's value (cached); see the class for when it is fetched."""
+        """The secret's value (cached); see the class for when it is fetched.
+
+        Example: ``cache.get("db/password").secret_data``
+        """
         e = self._entries.get(secret_name)
         if e is not None and self._clock() - e.fetched_at < self._refresh:
             return e.value
         return self._fetch(secret_name)
 
     def refresh(self, secret_name: str) -> SecretValue:
-        """Fetches now (sharing a fetch already running)."""
+        """Fetches now (sharing a fetch already running).
+
+        Example: ``cache.refresh("db/password")``
+        """
         return self._fetch(secret_name)
 
     def invalidate(self, secret_name: Optional[str] = None) -> None:
-        """Forgets one secret, or all."""
+        """Forgets one secret, or all.
+
+        Example: ``cache.invalidate("db/password")``
+        """
         with self._lock:
             if secret_name is None:
                 self._entries.clear()
@@ -370,7 +379,10 @@ class SecretCache:
                 self._entries.pop(secret_name, None)
 
     def last_error(self, secret_name: str) -> Optional[BaseException]:
-        """The error of the last failed refresh of a secret still served stale."""
+        """The error of the last failed refresh of a secret still served stale.
+
+        Example: ``err = cache.last_error("db/password")``
+        """
         e = self._entries.get(secret_name)
         return e.last_error if e is not None else None
 

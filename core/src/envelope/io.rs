@@ -1,5 +1,5 @@
 //! `std::io` adapters: an encrypting [`Write`], a decrypting [`Read`], and
-//! [`Kms::encrypt_stream`] / [`Kms::decrypt_stream`] that copy between the two with
+//! [`Kms::encrypt_stream`](crate::Kms::encrypt_stream) / [`Kms::decrypt_stream`](crate::Kms::decrypt_stream) that copy between the two with
 //! memory bounded by the frame length.
 //!
 //! Errors cross `std::io` as [`io::Error`]s wrapping the [`Error`]; get it back with

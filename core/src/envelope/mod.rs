@@ -1,9 +1,9 @@
 //! Envelope messages: data of any size encrypted under a fresh data key that one or
 //! more CMKs wrap (docs/FORMAT.md §Envelope message).
 //!
-//! One-shot: [`Kms::encrypt_envelope`] / [`Kms::decrypt_envelope`]. Streaming without
-//! `std`: [`Kms::envelope_encryptor`] gives an [`Encryptor`]; a [`HeaderParser`] reads
-//! a header, [`Kms::open_envelope`] unwraps its data key and gives a [`Decryptor`].
+//! One-shot: [`Kms::encrypt_envelope`](crate::Kms::encrypt_envelope) / [`Kms::decrypt_envelope`](crate::Kms::decrypt_envelope). Streaming without
+//! `std`: [`Kms::envelope_encryptor`](crate::Kms::envelope_encryptor) gives an [`Encryptor`]; a [`HeaderParser`] reads
+//! a header, [`Kms::open_envelope`](crate::Kms::open_envelope) unwraps its data key and gives a [`Decryptor`].
 //! With `std`, [`io`] wraps those in `Read` / `Write`.
 
 pub(crate) mod cache;
@@ -110,7 +110,7 @@ pub struct EnvelopeInfo {
     pub message_id: [u8; MESSAGE_ID_LEN],
 }
 
-/// A new message's header and per-message key (see [`Kms::envelope_begin`]).
+/// A new message's header and per-message key (see [`Kms::envelope_begin`](crate::Kms::envelope_begin)).
 #[derive(Debug)]
 pub struct EnvelopeStart {
     /// The whole header, tag included: the message's first bytes.
@@ -121,7 +121,7 @@ pub struct EnvelopeStart {
     pub frame_length: u32,
 }
 
-/// A message opened by [`Kms::open_message`], ready to decrypt in one go.
+/// A message opened by [`Kms::open_message`](crate::Kms::open_message), ready to decrypt in one go.
 #[derive(Debug)]
 pub struct OpenedMessage {
     /// The body's decryptor.
@@ -242,7 +242,7 @@ pub fn seal_with_data_key(
 /// Hazmat, for test vectors only: opens an envelope with an explicit data key.
 ///
 /// # Errors
-/// As [`Kms::decrypt_envelope`] after the stanza step.
+/// As [`Kms::decrypt_envelope`](crate::Kms::decrypt_envelope) after the stanza step.
 pub fn open_with_data_key(data_key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
     let (key, header, n) = header_key_with_data_key(data_key, message)?;
     let mut dec = Decryptor::new(key.expose(), header.frame_length)?;

@@ -66,7 +66,7 @@ impl<K: Deref<Target = Kms> + MaybeSendSync> HandleSealer for StoreSealer<K> {
 
 impl BackendServer {
     /// A server over `inner` whose handles are sealed by a key in `kms`'s store
-    /// (created under [`HANDLE_KEY_ALIAS`] on first use): reopen the same store after
+    /// (created under `HANDLE_KEY_ALIAS` (`alias/strongroom/backend-server-handles`) on first use): reopen the same store after
     /// a restart and every handle still opens. Disabling or deleting that key revokes
     /// every handle; rotating it keeps old handles working.
     ///
