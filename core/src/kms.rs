@@ -700,6 +700,15 @@ impl Kms {
     /// # Errors
     /// `Forbidden.WrongPassphrase`, `Rejected.StoreCorrupted`, `Rejected.StoreVersion`,
     /// `Rejected.StoreIo`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let opts = || -> Result<KmsOptions> { Ok(KmsOptions { env: Env::system(), storage: std::sync::Arc::new(storage::FileStorage::open("store")?), root: storage::RootSecret::passphrase("pw"), kdf: storage::KdfParams::default(), backend: None }) };
+    /// let kms = Kms::open(opts()?).await?;
+    /// # });
+    /// ```
     pub async fn open(opts: KmsOptions) -> Result<Kms> {
         Self::open_inner(opts, false, None).await
     }
@@ -709,6 +718,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Rejected.EntropyUnavailable`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let kms = Kms::memory(Env::system(), None).await?;
+    /// # });
+    /// ```
     pub async fn memory(env: Env, backend: Option<Arc<dyn KeyBackend>>) -> Result<Kms> {
         let mut root = SecretBytes::zeroed(32);
         env.fill(root.expose_mut())?;
@@ -826,6 +843,16 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::open`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let pw = || storage::RootSecret::passphrase("pw");
+    /// # let image = kms.export_image(Some((pw(), storage::KdfParams::default()))).await?;
+    /// let copy = Kms::open_image(Env::system(), image, pw(), None).await?;
+    /// # });
+    /// ```
     pub async fn open_image(
         env: Env,
         image: Vec<u8>,
@@ -844,6 +871,14 @@ impl Kms {
 
     /// Whether this instance is connected to a gateway (`Kms::connect`, feature
     /// `wire`): its actions run there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// assert!(!kms.is_connected());
+    /// # });
+    /// ```
     #[must_use]
     pub fn is_connected(&self) -> bool {
         #[cfg(feature = "wire")]
@@ -867,6 +902,14 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Passphrase` for an in-memory store without a passphrase and
     /// no `reseal` root.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let image = kms.export_image(Some((storage::RootSecret::passphrase("pw"), storage::KdfParams::default()))).await?;
+    /// # });
+    /// ```
     pub async fn export_image(&self, reseal: Option<(RootSecret, KdfParams)>) -> Result<Vec<u8>> {
         self.local_only("a connected Kms has no store of its own: export the gateway's store")?;
         let _w = self.writer.lock().await;
@@ -901,6 +944,14 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.Passphrase` (empty, or Argon2id parameters out of range).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let backup = kms.create_backup("backup passphrase", storage::KdfParams::default()).await?;
+    /// # });
+    /// ```
     pub async fn create_backup(&self, passphrase: &str, kdf: KdfParams) -> Result<Vec<u8>> {
         self.local_only("a connected Kms has no store of its own: back up the gateway's store (`strongroom backup`)")?;
         self.export_image(Some((RootSecret::passphrase(passphrase), kdf)))
@@ -914,6 +965,16 @@ impl Kms {
     /// `Rejected.StoreExists` when `opts.storage` already holds a store;
     /// `Forbidden.WrongPassphrase` (a wrong backup passphrase, said so) /
     /// `Rejected.BackupCorrupted` for the backup; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let opts = || -> Result<KmsOptions> { Ok(KmsOptions { env: Env::system(), storage: std::sync::Arc::new(storage::FileStorage::open("store")?), root: storage::RootSecret::passphrase("pw"), kdf: storage::KdfParams::default(), backend: None }) };
+    /// # let backup = kms.create_backup("backup passphrase", storage::KdfParams::default()).await?;
+    /// let restored = Kms::restore_backup(opts()?, &backup, "backup passphrase").await?;
+    /// # });
+    /// ```
     pub async fn restore_backup(opts: KmsOptions, backup: &[u8], passphrase: &str) -> Result<Kms> {
         if opts.storage.load().await?.is_some() {
             return Err(Error::StoreExists);
@@ -945,6 +1006,14 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.Passphrase`; store failures (the store stays as it was).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.change_root(storage::RootSecret::passphrase("new passphrase"), storage::KdfParams::default()).await?;
+    /// # });
+    /// ```
     pub async fn change_root(&self, root: RootSecret, kdf: KdfParams) -> Result<()> {
         self.local_only("a connected Kms has no store passphrase: change the gateway store's")?;
         let _w = self.writer.lock().await;
@@ -961,6 +1030,14 @@ impl Kms {
     ///
     /// # Errors
     /// Store failures (the store stays as it was).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.rekey_store().await?;
+    /// # });
+    /// ```
     pub async fn rekey_store(&self) -> Result<()> {
         self.local_only("a connected Kms has no store of its own to rekey")?;
         let _w = self.writer.lock().await;
@@ -973,6 +1050,14 @@ impl Kms {
     ///
     /// # Errors
     /// Store failures (the store stays as it was).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.compact_store().await?;
+    /// # });
+    /// ```
     pub async fn compact_store(&self) -> Result<()> {
         self.local_only("a connected Kms has no store of its own to compact")?;
         let _w = self.writer.lock().await;
@@ -985,6 +1070,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Rejected.Unsupported` on a connected instance: its store is the gateway's.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let journal_bytes = kms.store_info()?.journal_bytes;
+    /// # });
+    /// ```
     pub fn store_info(&self) -> Result<StoreInfo> {
         self.local_only("a connected Kms has no store of its own: ask the gateway's host")?;
         Ok(self.journal.lock().info)
@@ -993,11 +1086,27 @@ impl Kms {
     /// Sets how long the journal may grow (at least; it must also outgrow the
     /// snapshot) before a mutation compacts the store. Default
     /// [`COMPACT_MIN_BYTES`]; small values are for tests that want compaction often.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.set_compact_min_bytes(1 << 20);
+    /// # });
+    /// ```
     pub fn set_compact_min_bytes(&self, bytes: u64) {
         self.journal.lock().compact_min_bytes = bytes;
     }
 
     /// The backend's protection level.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// assert_eq!(kms.protection_level(), ProtectionLevel::Software);
+    /// # });
+    /// ```
     #[must_use]
     pub fn protection_level(&self) -> ProtectionLevel {
         self.backend.protection_level()
@@ -1005,6 +1114,14 @@ impl Kms {
 
     /// Whether the key backend's operations leave the process (see
     /// [`KeyBackend::out_of_process`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// assert!(!kms.backend_out_of_process());
+    /// # });
+    /// ```
     #[must_use]
     pub fn backend_out_of_process(&self) -> bool {
         self.backend.out_of_process()
@@ -1012,6 +1129,14 @@ impl Kms {
 
     /// The configured key backend, for serving it to others (a
     /// [`crate::backend::remote::BackendServer`] in front of this store's HSM).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let backend = kms.backend();
+    /// # });
+    /// ```
     #[must_use]
     pub fn backend(&self) -> Arc<dyn KeyBackend> {
         self.backend.clone()
@@ -1024,6 +1149,14 @@ impl Kms {
     ///
     /// # Errors
     /// The storage's, when releasing fails (the instance is closed anyway).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.close().await?;
+    /// # });
+    /// ```
     pub async fn close(&self) -> Result<()> {
         // The trail's last word: a final digest, so a cut-off tail shows.
         let audit = if self.closed.load(Ordering::Acquire) {
@@ -1308,6 +1441,14 @@ impl Kms {
     /// `Rejected.Unsupported` for asymmetric specs without AWS-LC, and for EXTERNAL
     /// origin with an asymmetric spec or a backend that cannot import;
     /// `Rejected.QuotaExceeded`; store and backend failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let key = kms.create_key(CreateKeyRequest { description: Some("orders".into()), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn create_key(&self, req: CreateKeyRequest) -> Result<KeyMetadata> {
         crate::api::as_owner!(self, CreateKey, req).map(|m| *m)
     }
@@ -1657,6 +1798,14 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`; `Forbidden.KeyPendingDeletion` (cancel the deletion
     /// first); `Forbidden.KeyPendingImport`; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.enable_key(&key_id).await?;
+    /// # });
+    /// ```
     pub async fn enable_key(&self, key_id: &str) -> Result<KeyMetadata> {
         crate::api::as_owner!(
             self,
@@ -1684,6 +1833,14 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::enable_key`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.disable_key(&key_id).await?;
+    /// # });
+    /// ```
     pub async fn disable_key(&self, key_id: &str) -> Result<KeyMetadata> {
         crate::api::as_owner!(
             self,
@@ -1712,6 +1869,14 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.PendingWindowInDays`; `Forbidden.KeyNotFound`;
     /// `Forbidden.KeyPendingDeletion` when already scheduled; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let meta = kms.schedule_key_deletion(&key_id, 7).await?;
+    /// # });
+    /// ```
     pub async fn schedule_key_deletion(
         &self,
         key_id: &str,
@@ -1755,6 +1920,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`; `Forbidden.KeyNotPendingDeletion`; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.schedule_key_deletion(&key_id, 7).await?;
+    /// kms.cancel_key_deletion(&key_id).await?;
+    /// # });
+    /// ```
     pub async fn cancel_key_deletion(&self, key_id: &str) -> Result<KeyMetadata> {
         crate::api::as_owner!(
             self,
@@ -1792,6 +1966,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`, `InvalidParameter.Description`; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.set_deletion_protection(&key_id, true, Some("payments")).await?;
+    /// # });
+    /// ```
     pub async fn set_deletion_protection(
         &self,
         key_id: &str,
@@ -1831,6 +2013,14 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.Description` (over 8192 characters); `Forbidden.KeyNotFound`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.update_key_description(&key_id, "orders, 2027").await?;
+    /// # });
+    /// ```
     pub async fn update_key_description(
         &self,
         key_id: &str,
@@ -1868,6 +2058,14 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyDisabled` (…), `Rejected.KeyUsage`,
     /// `Rejected.QuotaExceeded`; backend and store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let version = kms.create_key_version(&key_id).await?;
+    /// # });
+    /// ```
     pub async fn create_key_version(&self, key_id: &str) -> Result<KeyVersion> {
         crate::api::as_owner!(
             self,
@@ -1901,6 +2099,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyVersionNotFound`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let v = kms.create_key_version(&key_id).await?;
+    /// let same = kms.describe_key_version(&key_id, &v.key_version_id).await?;
+    /// # });
+    /// ```
     pub async fn describe_key_version(
         &self,
         key_id: &str,
@@ -1940,6 +2147,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`, `InvalidParameter.Limit`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let page = kms.list_key_versions(&key_id, None, Some(50)).await?;
+    /// # });
+    /// ```
     pub async fn list_key_versions(
         &self,
         key_id: &str,
@@ -1986,6 +2201,14 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.RotationInterval`; `Forbidden.KeyNotFound`; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.update_rotation_policy(UpdateRotationPolicyRequest { key_id: key_id.clone(), enable_automatic_rotation: true, rotation_interval: Some("604800s".into()) }).await?;
+    /// # });
+    /// ```
     pub async fn update_rotation_policy(
         &self,
         req: UpdateRotationPolicyRequest,
@@ -2040,6 +2263,16 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::decrypt`] for the source and [`Kms::encrypt`] for the destination.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let blob = kms.encrypt(EncryptRequest { key_id: key_id.clone(), plaintext: b"hi".to_vec(), ..Default::default() }).await?.ciphertext_blob;
+    /// # let other = kms.create_key(CreateKeyRequest::default()).await?.key_id;
+    /// let moved = kms.re_encrypt(ReEncryptRequest { ciphertext_blob: blob, destination_key_id: other, ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn re_encrypt(&self, req: ReEncryptRequest) -> Result<ReEncryptResponse> {
         crate::api::as_owner!(self, ReEncrypt, req)
     }
@@ -2072,6 +2305,14 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.AliasName`, `Rejected.AliasExists`, `Forbidden.KeyNotFound`,
     /// `Rejected.QuotaExceeded` (50 per key); store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.create_alias("alias/orders", &key_id).await?;
+    /// # });
+    /// ```
     pub async fn create_alias(&self, alias_name: &str, key_id: &str) -> Result<()> {
         crate::api::as_owner!(
             self,
@@ -2092,6 +2333,16 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.AliasNotFound`, `Forbidden.KeyNotFound`, `Rejected.QuotaExceeded`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_alias("alias/orders", &key_id).await?;
+    /// # let other = kms.create_key(CreateKeyRequest::default()).await?.key_id;
+    /// kms.update_alias("alias/orders", &other).await?;
+    /// # });
+    /// ```
     pub async fn update_alias(&self, alias_name: &str, key_id: &str) -> Result<()> {
         crate::api::as_owner!(
             self,
@@ -2131,6 +2382,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.AliasNotFound`; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_alias("alias/orders", &key_id).await?;
+    /// kms.delete_alias("alias/orders").await?;
+    /// # });
+    /// ```
     pub async fn delete_alias(&self, alias_name: &str) -> Result<()> {
         crate::api::as_owner!(
             self,
@@ -2167,6 +2427,14 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.Limit`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let page = kms.list_aliases(None, Some(100)).await?;
+    /// # });
+    /// ```
     pub async fn list_aliases(
         &self,
         page_number: Option<u32>,
@@ -2202,6 +2470,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`, `InvalidParameter.Limit`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let page = kms.list_aliases_by_key_id(&key_id, None, None).await?;
+    /// # });
+    /// ```
     pub async fn list_aliases_by_key_id(
         &self,
         key_id: &str,
@@ -2245,6 +2521,14 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.Tags`, `Forbidden.KeyNotFound`; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.tag_resource(&key_id, &[Tag { tag_key: "team".into(), tag_value: "payments".into() }]).await?;
+    /// # });
+    /// ```
     pub async fn tag_resource(&self, key_id: &str, tags: &[Tag]) -> Result<()> {
         crate::api::as_owner!(
             self,
@@ -2276,6 +2560,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.untag_resource(&key_id, &["team".to_string()]).await?;
+    /// # });
+    /// ```
     pub async fn untag_resource(&self, key_id: &str, tag_keys: &[String]) -> Result<()> {
         crate::api::as_owner!(
             self,
@@ -2307,6 +2599,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let tags = kms.list_resource_tags(&key_id).await?;
+    /// # });
+    /// ```
     pub async fn list_resource_tags(&self, key_id: &str) -> Result<Vec<Tag>> {
         crate::api::as_owner!(
             self,
@@ -2334,6 +2634,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`, `InvalidParameter.KeyId`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let state = kms.describe_key(&key_id).await?.key_state;
+    /// # });
+    /// ```
     pub async fn describe_key(&self, key_id: &str) -> Result<KeyMetadata> {
         crate::api::as_owner!(
             self,
@@ -2353,6 +2661,14 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.Limit` for a page size outside 1–100 or page number 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let page = kms.list_keys(ListKeysRequest { filters: vec![KeyFilter { key: "KeyState".into(), values: vec!["Enabled".into()] }], ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn list_keys(&self, req: ListKeysRequest) -> Result<ListKeysResponse> {
         crate::api::as_owner!(self, ListKeys, req)
     }
@@ -2421,6 +2737,14 @@ impl Kms {
     /// `InvalidParameter.Length` (outside 8–128, or shorter than the number of types
     /// required); `InvalidParameter.ExcludeCharacters` (nothing left to draw from);
     /// `Rejected.EntropyUnavailable`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let password = kms.get_random_password(&GetRandomPasswordRequest { length: Some(24), ..Default::default() })?;
+    /// # });
+    /// ```
     pub fn get_random_password(&self, req: &GetRandomPasswordRequest) -> Result<SecretBytes> {
         // GetRandomPassword never waits (no sweep, no storage, no backend): its future
         // is ready on the first poll, so this face stays synchronous.
@@ -2563,6 +2887,14 @@ impl Kms {
     /// `InvalidParameter.PlaintextTooLarge`, `InvalidParameter.Plaintext` (empty),
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyDisabled` (and other states),
     /// `Rejected.KeyUsage`; backend failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let blob = kms.encrypt(EncryptRequest { key_id: key_id.clone(), plaintext: b"hi".to_vec(), ..Default::default() }).await?.ciphertext_blob;
+    /// # });
+    /// ```
     pub async fn encrypt(&self, req: EncryptRequest) -> Result<EncryptResponse> {
         crate::api::as_owner!(self, Encrypt, req)
     }
@@ -2579,6 +2911,15 @@ impl Kms {
     /// `InvalidCiphertext` (malformed, tampered, wrong context);
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyVersionNotFound`, `Forbidden.KeyDisabled`;
     /// backend failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let blob = kms.encrypt(EncryptRequest { key_id: key_id.clone(), plaintext: b"hi".to_vec(), ..Default::default() }).await?.ciphertext_blob;
+    /// let plaintext = kms.decrypt(DecryptRequest { ciphertext_blob: blob, ..Default::default() }).await?.plaintext;
+    /// # });
+    /// ```
     pub async fn decrypt(&self, req: DecryptRequest) -> Result<DecryptResponse> {
         crate::api::as_owner!(self, Decrypt, req)
     }
@@ -2625,6 +2966,14 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.NumberOfBytes`; as [`Kms::encrypt`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let data_key = kms.generate_data_key(GenerateDataKeyRequest { key_id: key_id.clone(), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn generate_data_key(
         &self,
         req: GenerateDataKeyRequest,
@@ -2676,6 +3025,14 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::generate_data_key`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let wrapped = kms.generate_data_key_without_plaintext(GenerateDataKeyRequest { key_id: key_id.clone(), ..Default::default() }).await?.ciphertext_blob;
+    /// # });
+    /// ```
     pub async fn generate_data_key_without_plaintext(
         &self,
         req: GenerateDataKeyRequest,

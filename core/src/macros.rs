@@ -41,3 +41,28 @@ macro_rules! named_enum {
         }
     };
 }
+
+/// The frame of the one-line examples in the API docs (not part of the API): runs
+/// `$body` in an async block on a fresh in-memory [`crate::Kms`] named `$kms`, with
+/// `$key_id` a new symmetric key's KeyId, and `?` returning [`crate::Error`]. Doc
+/// tests get `pollster` from the crate's dev-dependencies.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(all(feature = "std", feature = "getrandom"))]
+macro_rules! doc_example {
+    ($kms:ident, $key_id:ident, $body:block) => {
+        ::pollster::block_on(async {
+            #[allow(unused_imports)]
+            use $crate::*;
+            let $kms = $crate::Kms::memory($crate::env::Env::system(), None).await?;
+            #[allow(unused_variables)]
+            let $key_id: String = $kms
+                .create_key($crate::CreateKeyRequest::default())
+                .await?
+                .key_id;
+            $body
+            Ok::<(), $crate::Error>(())
+        })
+        .unwrap()
+    };
+}

@@ -106,6 +106,14 @@ fn blob_key(blob: &[u8]) -> Result<String> {
 impl Kms {
     /// Installs (or, with `None`, removes) the hook that authorises every resolved
     /// resource and records every call (see [`CallHook`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.set_call_hook(None); // or Some(Arc::new(hook)): every (caller, action, resource, outcome)
+    /// # });
+    /// ```
     pub fn set_call_hook(&self, hook: Option<Arc<dyn CallHook>>) {
         *self.call_hook.lock() = hook;
     }
@@ -113,6 +121,14 @@ impl Kms {
     /// A fresh request id for faces that answer with a RequestId: a random UUID, or —
     /// if the random source fails — `strongroom-<n>` from this instance's call counter,
     /// so that every answer and every hook record still carries a distinct id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let id = kms.new_request_id();
+    /// # });
+    /// ```
     #[must_use]
     pub fn new_request_id(&self) -> String {
         crate::ids::uuid_v4(&self.env).unwrap_or_else(|_| {
@@ -130,6 +146,14 @@ impl Kms {
     /// # Errors
     /// The action's own errors (see each method of [`Kms`]); `Forbidden.NoPermission`
     /// when the hook refuses a resource.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let answer = kms.call(&Caller::owner(), Request::ListKeys(ListKeysRequest::default())).await?;
+    /// # });
+    /// ```
     pub async fn call(&self, caller: &Caller, request: Request) -> Result<Response> {
         #[cfg(feature = "wire")]
         if let Some(c) = &self.remote {

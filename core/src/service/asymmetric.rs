@@ -186,6 +186,15 @@ impl Kms {
     /// # Errors
     /// `Forbidden.KeyNotFound`, `Forbidden.KeyVersionNotFound`,
     /// `InvalidParameter.KeySpec` (symmetric key), `Forbidden.Key*` (not Enabled).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let ec = kms.create_key(CreateKeyRequest { key_spec: Some(KeySpec::EcP256), key_usage: Some(KeyUsage::SignVerify), ..Default::default() }).await?.key_id;
+    /// let pem = kms.get_public_key(&ec, None).await?.public_key;
+    /// # });
+    /// ```
     pub async fn get_public_key(
         &self,
         key_id: &str,
@@ -225,6 +234,15 @@ impl Kms {
     /// `InvalidParameter.Digest` (not 32 bytes), `InvalidParameter.Algorithm` (does not
     /// fit the key), `Rejected.KeyUsage` (an ENCRYPT/DECRYPT key), and as
     /// [`Kms::get_public_key`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let ec = kms.create_key(CreateKeyRequest { key_spec: Some(KeySpec::EcP256), key_usage: Some(KeyUsage::SignVerify), ..Default::default() }).await?.key_id;
+    /// let sig = kms.asymmetric_sign(AsymmetricSignRequest { key_id: ec.clone(), key_version_id: None, algorithm: SigningAlgorithm::EcdsaSha256, digest: vec![0u8; 32] }).await?.value;
+    /// # });
+    /// ```
     pub async fn asymmetric_sign(
         &self,
         req: AsymmetricSignRequest,
@@ -238,6 +256,15 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::asymmetric_sign`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let ec = kms.create_key(CreateKeyRequest { key_spec: Some(KeySpec::EcP256), key_usage: Some(KeyUsage::SignVerify), ..Default::default() }).await?.key_id;
+    /// let sig = kms.asymmetric_sign_input(&ec, None, SigningAlgorithm::EcdsaSha256, SignInput::Message(b"doc")).await?.value;
+    /// # });
+    /// ```
     pub async fn asymmetric_sign_input(
         &self,
         key_id: &str,
@@ -307,6 +334,15 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::asymmetric_sign`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let ec = kms.create_key(CreateKeyRequest { key_spec: Some(KeySpec::EcP256), key_usage: Some(KeyUsage::SignVerify), ..Default::default() }).await?.key_id;
+    /// let sig = kms.asymmetric_sign_message(&ec, None, SigningAlgorithm::EcdsaSha256, b"doc").await?.value;
+    /// # });
+    /// ```
     pub async fn asymmetric_sign_message(
         &self,
         key_id: &str,
@@ -327,6 +363,16 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::asymmetric_verify`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let ec = kms.create_key(CreateKeyRequest { key_spec: Some(KeySpec::EcP256), key_usage: Some(KeyUsage::SignVerify), ..Default::default() }).await?.key_id;
+    /// # let sig = kms.asymmetric_sign_message(&ec, None, SigningAlgorithm::EcdsaSha256, b"doc").await?.value;
+    /// let ok = kms.asymmetric_verify_input(&ec, None, SigningAlgorithm::EcdsaSha256, SignInput::Message(b"doc"), &sig).await?.value;
+    /// # });
+    /// ```
     pub async fn asymmetric_verify_input(
         &self,
         key_id: &str,
@@ -350,6 +396,16 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::asymmetric_sign`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let ec = kms.create_key(CreateKeyRequest { key_spec: Some(KeySpec::EcP256), key_usage: Some(KeyUsage::SignVerify), ..Default::default() }).await?.key_id;
+    /// # let sig = vec![0u8; 64];
+    /// let ok = kms.asymmetric_verify(AsymmetricVerifyRequest { key_id: ec.clone(), key_version_id: None, algorithm: SigningAlgorithm::EcdsaSha256, digest: vec![0u8; 32], value: sig }).await?.value;
+    /// # });
+    /// ```
     pub async fn asymmetric_verify(
         &self,
         req: AsymmetricVerifyRequest,
@@ -388,6 +444,15 @@ impl Kms {
     /// `InvalidParameter.PlaintextTooLarge` (over the OAEP limit),
     /// `InvalidParameter.Plaintext` (empty), `InvalidParameter.Algorithm`,
     /// `Rejected.KeyUsage`, and as [`Kms::get_public_key`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let rsa = kms.create_key(CreateKeyRequest { key_spec: Some(KeySpec::Rsa2048), key_usage: Some(KeyUsage::EncryptDecrypt), ..Default::default() }).await?.key_id;
+    /// let ct = kms.asymmetric_encrypt(AsymmetricEncryptRequest { key_id: rsa.clone(), key_version_id: None, algorithm: EncryptionAlgorithm::RsaesOaepSha256, plaintext: b"hi".to_vec() }).await?.ciphertext_blob;
+    /// # });
+    /// ```
     pub async fn asymmetric_encrypt(
         &self,
         req: AsymmetricEncryptRequest,
@@ -426,6 +491,16 @@ impl Kms {
     /// # Errors
     /// `InvalidCiphertext`, `InvalidParameter.Algorithm`, `Rejected.KeyUsage`, and as
     /// [`Kms::get_public_key`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let rsa = kms.create_key(CreateKeyRequest { key_spec: Some(KeySpec::Rsa2048), key_usage: Some(KeyUsage::EncryptDecrypt), ..Default::default() }).await?.key_id;
+    /// # let ct = vec![0u8; 256];
+    /// let pt = kms.asymmetric_decrypt(AsymmetricDecryptRequest { key_id: rsa.clone(), key_version_id: None, algorithm: EncryptionAlgorithm::RsaesOaepSha256, ciphertext_blob: ct }).await?.plaintext;
+    /// # });
+    /// ```
     pub async fn asymmetric_decrypt(
         &self,
         req: AsymmetricDecryptRequest,
@@ -519,6 +594,17 @@ impl Kms {
     /// # Errors
     /// As [`Kms::decrypt`]; `InvalidParameter.PublicKey` / `.WrappingKeySpec` /
     /// `.PlaintextTooLarge`; `Rejected.Unsupported` without AWS-LC (wasm).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let rsa = kms.create_key(CreateKeyRequest { key_spec: Some(KeySpec::Rsa2048), key_usage: Some(KeyUsage::EncryptDecrypt), ..Default::default() }).await?.key_id;
+    /// # let blob = kms.encrypt(EncryptRequest { key_id: key_id.clone(), plaintext: b"hi".to_vec(), ..Default::default() }).await?.ciphertext_blob;
+    /// # let spki_der = kms.get_public_key(&rsa, None).await?.public_key_der;
+    /// let exported = kms.export_data_key(ExportDataKeyRequest { ciphertext_blob: blob, encryption_context: EncryptionContext::new(), public_key_blob: spki_der, wrapping_algorithm: WrappingAlgorithm::RsaesOaepSha256, wrapping_key_spec: KeySpec::Rsa2048 }).await?;
+    /// # });
+    /// ```
     pub async fn export_data_key(
         &self,
         req: ExportDataKeyRequest,
@@ -555,6 +641,16 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::generate_data_key`] and [`Kms::export_data_key`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let rsa = kms.create_key(CreateKeyRequest { key_spec: Some(KeySpec::Rsa2048), key_usage: Some(KeyUsage::EncryptDecrypt), ..Default::default() }).await?.key_id;
+    /// # let spki_der = kms.get_public_key(&rsa, None).await?.public_key_der;
+    /// let both = kms.generate_and_export_data_key(GenerateAndExportDataKeyRequest { data_key: GenerateDataKeyRequest { key_id: key_id.clone(), ..Default::default() }, public_key_blob: spki_der, wrapping_algorithm: WrappingAlgorithm::RsaesOaepSha256, wrapping_key_spec: KeySpec::Rsa2048 }).await?;
+    /// # });
+    /// ```
     pub async fn generate_and_export_data_key(
         &self,
         req: GenerateAndExportDataKeyRequest,

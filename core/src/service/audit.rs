@@ -36,6 +36,14 @@ impl Kms {
     }
 
     /// Who the typed methods (`encrypt`, `create_key`, …) act as.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let me = kms.default_caller();
+    /// # });
+    /// ```
     #[must_use]
     pub fn default_caller(&self) -> Arc<Caller> {
         self.default_caller.lock().clone()
@@ -50,6 +58,14 @@ impl Kms {
     /// # Errors
     /// `Rejected.Unsupported` on a connected instance (`Kms::connect`): it acts as the
     /// credentials it was connected with.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.act_as(Caller::new("acs:ram::1234567890123456:user/ingest"))?;
+    /// # });
+    /// ```
     pub fn act_as(&self, caller: Caller) -> Result<()> {
         self.local_only("a connected Kms acts as the credentials it was connected with")?;
         *self.default_caller.lock() = Arc::new(caller);
@@ -58,6 +74,14 @@ impl Kms {
 
     /// The level a store that never ran SetAuditLevel audits at, in this runtime
     /// (docs/AUDIT.md lists each runtime's default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.set_default_audit_level(access::AuditLevel::All);
+    /// # });
+    /// ```
     pub fn set_default_audit_level(&self, level: AuditLevel) {
         *self.default_audit_level.lock() = level;
         self.audit_level_changed();
@@ -89,6 +113,14 @@ impl Kms {
     /// # Errors
     /// The sink's failure to read its last record; `Rejected.AuditFailed` when that
     /// record is not part of a trail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.attach_audit(std::sync::Arc::new(audit::MemoryAuditSink::new()), audit::AuditOptions::default())?;
+    /// # });
+    /// ```
     pub fn attach_audit(&self, sink: Arc<dyn AuditSink>, opts: AuditOptions) -> Result<()> {
         self.local_only("a connected Kms writes no audit trail: the gateway audits every call")?;
         let trail = Arc::new(Trail::new(sink, opts, self.env.now(), self.env.clone())?);
@@ -112,6 +144,15 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::audit_digest`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.attach_audit(std::sync::Arc::new(audit::MemoryAuditSink::new()), audit::AuditOptions::default())?;
+    /// kms.detach_audit().await?;
+    /// # });
+    /// ```
     pub async fn detach_audit(&self) -> Result<()> {
         let r = self.audit_digest(true).await;
         *self.audit.lock() = None;
@@ -125,6 +166,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Rejected.AuditFailed`; `rotate`'s error.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.rotate_audit(&mut || Ok(())).await?; // the closure moves the sink's file aside
+    /// # });
+    /// ```
     pub async fn rotate_audit(&self, rotate: &mut dyn FnMut() -> Result<()>) -> Result<()> {
         let Some(t) = self.audit.lock().clone() else {
             return Ok(());
@@ -142,6 +191,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Rejected.AuditFailed` when the trail cannot take the event.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.audit_refusal(&Caller::owner(), Action::Decrypt, "Forbidden.NoPermission", "refused at the gateway".into())?;
+    /// # });
+    /// ```
     pub fn audit_refusal(
         &self,
         caller: &Caller,
@@ -172,6 +229,14 @@ impl Kms {
 
     /// How many audit events wait to be written (0 with no trail attached): what a
     /// server reports as its audit backlog.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let pending = kms.audit_backlog();
+    /// # });
+    /// ```
     #[must_use]
     pub fn audit_backlog(&self) -> u64 {
         self.audit.lock().as_ref().map_or(0, |t| t.backlog())
@@ -181,6 +246,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Rejected.AuditFailed`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.flush_audit()?;
+    /// # });
+    /// ```
     pub fn flush_audit(&self) -> Result<()> {
         match self.audit.lock().clone() {
             Some(t) => t.flush(true, self.env.now()),
@@ -193,6 +266,14 @@ impl Kms {
     ///
     /// # Errors
     /// `Rejected.AuditFailed`; the audit key's errors.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.audit_digest(false).await?;
+    /// # });
+    /// ```
     pub async fn audit_digest(&self, is_final: bool) -> Result<()> {
         let Some(t) = self.audit.lock().clone() else {
             return Ok(());
@@ -205,6 +286,14 @@ impl Kms {
     ///
     /// # Errors
     /// Store errors; `Rejected.Unsupported` in a build without EC_P256.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let pem = kms.audit_public_key().await?;
+    /// # });
+    /// ```
     pub async fn audit_public_key(&self) -> Result<String> {
         self.local_only("a connected Kms has no audit trail: ask the gateway's store")?;
         let key = self.ensure_audit_key().await?;

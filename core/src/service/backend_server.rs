@@ -72,6 +72,15 @@ impl BackendServer {
     ///
     /// # Errors
     /// Store failures while creating the handle key.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let inner: std::sync::Arc<dyn KeyBackend> = kms.backend();
+    /// let server = backend::remote::BackendServer::with_store(inner, std::sync::Arc::new(kms)).await?;
+    /// # });
+    /// ```
     pub async fn with_store<K>(inner: Arc<dyn KeyBackend>, kms: K) -> Result<Self>
     where
         K: Deref<Target = Kms> + MaybeSendSync + 'static,

@@ -102,6 +102,15 @@ impl Kms {
     /// # Errors
     /// `InvalidParameter.Endpoint` for a URL that is not `https://host[:port]` or
     /// `http://host[:port]`; `InvalidParameter.AccessKeyId` when it is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let http: std::sync::Arc<dyn HttpClient> = unimplemented!();
+    /// let remote = Kms::connect(Env::system(), Endpoint { url: "https://kms.example:8443".into(), access_key_id: "LTAI…".into(), access_key_secret: SecretBytes::from_slice(b"secret"), security_token: None }, http).await?;
+    /// # });
+    /// ```
     pub async fn connect(
         env: crate::env::Env,
         endpoint: Endpoint,

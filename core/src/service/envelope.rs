@@ -48,6 +48,14 @@ impl Kms {
     /// `InvalidParameter.KeyIds` (none, too many, repeated), `InvalidParameter.FrameLength`;
     /// what Encrypt gives for each key (`Forbidden.KeyNotFound`, `Forbidden.KeyDisabled`,
     /// `Rejected.KeyUsage`, backend failures).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let mut enc = kms.envelope_encryptor(&EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], ..Default::default() }, None).await?;
+    /// # });
+    /// ```
     pub async fn envelope_encryptor(
         &self,
         req: &EncryptEnvelopeRequest,
@@ -63,6 +71,14 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::envelope_encryptor`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let start = kms.envelope_begin(&EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], ..Default::default() }, Some(5)).await?;
+    /// # });
+    /// ```
     pub async fn envelope_begin(
         &self,
         req: &EncryptEnvelopeRequest,
@@ -127,6 +143,14 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::envelope_encryptor`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let message = kms.encrypt_envelope(EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], plaintext: b"any size".to_vec(), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn encrypt_envelope(&self, req: EncryptEnvelopeRequest) -> Result<Vec<u8>> {
         crate::api::as_owner!(self, EncryptEnvelope, req).map(|r| r.ciphertext)
     }
@@ -159,6 +183,15 @@ impl Kms {
     /// the stanza that named one of our keys and failed (`Forbidden.KeyDisabled`,
     /// `InvalidCiphertext`, …); `InvalidCiphertext.KeyCommitment`;
     /// `InvalidCiphertext.HeaderAuthentication`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let message = kms.encrypt_envelope(EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], plaintext: b"any size".to_vec(), ..Default::default() }).await?;
+    /// let (decryptor, info) = kms.open_envelope(&envelope::parse_whole_header(&message)?.0, None::<&EncryptionContext>).await?;
+    /// # });
+    /// ```
     pub async fn open_envelope(
         &self,
         header: &EnvelopeHeader,
@@ -173,6 +206,15 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::open_envelope`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let message = kms.encrypt_envelope(EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], plaintext: b"any size".to_vec(), ..Default::default() }).await?;
+    /// let (message_key, info) = kms.open_envelope_key(&envelope::parse_whole_header(&message)?.0, None::<&EncryptionContext>).await?;
+    /// # });
+    /// ```
     pub async fn open_envelope_key(
         &self,
         header: &EnvelopeHeader,
@@ -276,6 +318,15 @@ impl Kms {
     /// `InvalidCiphertext.MalformedEnvelope`, `InvalidCiphertext.TooManyRecipients`,
     /// `InvalidCiphertext.Truncated`, `InvalidCiphertext.TrailingData`,
     /// `InvalidCiphertext.FrameAuthentication`; as [`Kms::open_envelope`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let message = kms.encrypt_envelope(EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], plaintext: b"any size".to_vec(), ..Default::default() }).await?;
+    /// let opened = kms.decrypt_envelope(DecryptEnvelopeRequest { ciphertext: message, ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn decrypt_envelope(
         &self,
         req: DecryptEnvelopeRequest,
@@ -308,6 +359,15 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::decrypt_envelope`], except frame authentication.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let message = kms.encrypt_envelope(EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], plaintext: b"any size".to_vec(), ..Default::default() }).await?;
+    /// let opened = kms.open_message(&message, None::<&EncryptionContext>).await?;
+    /// # });
+    /// ```
     pub async fn open_message(
         &self,
         ciphertext: &[u8],
@@ -329,6 +389,14 @@ impl Kms {
 impl Kms {
     /// Turns the envelope data-key cache on (with these limits) or off (`None`).
     /// Either way every entry held so far is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.set_data_key_cache(Some(DataKeyCacheConfig::default()));
+    /// # });
+    /// ```
     pub fn set_data_key_cache(&self, config: Option<DataKeyCacheConfig>) {
         let mut c = self.data_key_cache.lock();
         c.enc.clear();
@@ -337,6 +405,14 @@ impl Kms {
     }
 
     /// The cache's current limits, if it is on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// assert!(kms.data_key_cache().is_none());
+    /// # });
+    /// ```
     #[must_use]
     pub fn data_key_cache(&self) -> Option<DataKeyCacheConfig> {
         self.data_key_cache.lock().config

@@ -16,6 +16,15 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::envelope_encryptor`]; `Rejected.Io` for I/O failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let mut out = Vec::new();
+    /// kms.encrypt_stream(&EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], ..Default::default() }, &mut &b"streamed"[..], &mut out).await?;
+    /// # });
+    /// ```
     pub async fn encrypt_stream<R: Read + ?Sized, W: Write + ?Sized>(
         &self,
         req: &EncryptEnvelopeRequest,
@@ -48,6 +57,16 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::decrypt_envelope`]; `Rejected.Io` for I/O failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let message = kms.encrypt_envelope(EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], plaintext: b"any size".to_vec(), ..Default::default() }).await?;
+    /// let mut out = Vec::new();
+    /// let info = kms.decrypt_stream(&mut &message[..], &mut out, None::<&EncryptionContext>).await?;
+    /// # });
+    /// ```
     pub async fn decrypt_stream<R: Read + ?Sized, W: Write + ?Sized>(
         &self,
         src: &mut R,

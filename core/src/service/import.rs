@@ -171,6 +171,15 @@ impl Kms {
     /// `InvalidParameter.WrappingKeySpec` (only RSA_2048); `Forbidden.KeyNotFound`;
     /// `Rejected.KeyOrigin` (not EXTERNAL); `Forbidden.KeyPendingDeletion`;
     /// `Rejected.Unsupported` without AWS-LC; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let ext = kms.create_key(CreateKeyRequest { origin: Some(Origin::External), ..Default::default() }).await?.key_id;
+    /// let params = kms.get_parameters_for_import(&ext, ImportWrappingAlgorithm::RsaesOaepSha256, KeySpec::Rsa2048).await?;
+    /// # });
+    /// ```
     pub async fn get_parameters_for_import(
         &self,
         key_id: &str,
@@ -287,6 +296,15 @@ impl Kms {
     /// `InvalidParameter.KeyMaterialExpireUnix` (in the past);
     /// `Rejected.KeyMaterialMismatch`; `Rejected.KeyOrigin`;
     /// `Forbidden.KeyPendingDeletion`; `Forbidden.KeyNotFound`; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let (ext, wrapped, token) = (String::new(), Vec::new(), String::new());
+    /// kms.import_key_material(ImportKeyMaterialRequest { key_id: ext, encrypted_key_material: wrapped, import_token: token, key_material_expire_unix: None }).await?;
+    /// # });
+    /// ```
     pub async fn import_key_material(&self, req: ImportKeyMaterialRequest) -> Result<KeyMetadata> {
         crate::api::as_owner!(self, ImportKeyMaterial, req).map(|m| *m)
     }
@@ -430,6 +448,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.KeyNotFound`; `Rejected.KeyOrigin`; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let ext = String::new();
+    /// kms.delete_key_material(&ext).await?;
+    /// # });
+    /// ```
     pub async fn delete_key_material(&self, key_id: &str) -> Result<KeyMetadata> {
         crate::api::as_owner!(
             self,

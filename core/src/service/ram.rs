@@ -494,6 +494,14 @@ impl Kms {
     ///
     /// # Errors
     /// Store errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let account = kms.account_id().await?;
+    /// # });
+    /// ```
     pub async fn account_id(&self) -> Result<String> {
         if let Some(a) = self.with_iam(|i| Ok(i.map(|i| i.account_id.clone())))? {
             return Ok(a);
@@ -789,6 +797,14 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidAccessKeyId.NotFound`, `InvalidSecurityToken.Expired` (past NotAfter).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let (principal, secret) = kms.client_key("client-key-id")?;
+    /// # });
+    /// ```
     pub fn client_key(&self, key_id: &str) -> Result<(String, Vec<u8>)> {
         let now = self.env.now();
         let st = self.state.lock();
@@ -1379,6 +1395,14 @@ impl Kms {
     /// # Errors
     /// `InvalidAccessKeyId.NotFound`, `InvalidSecurityToken.*`,
     /// `InvalidSecurityToken.Expired`, `Forbidden.NoPermission` (wrong secret).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let caller = kms.authenticate("LTAI…", b"secret", None)?;
+    /// # });
+    /// ```
     pub fn authenticate(
         &self,
         access_key_id: &str,
@@ -1404,6 +1428,14 @@ impl Kms {
     ///
     /// # Errors
     /// As [`Kms::authenticate`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let credential = kms.credential("LTAI…", None)?;
+    /// # });
+    /// ```
     pub fn credential(
         &self,
         access_key_id: &str,

@@ -74,6 +74,14 @@ pub struct SecretCache<K: Deref<Target = Kms>> {
 impl<K: Deref<Target = Kms>> SecretCache<K> {
     /// A cache over `kms` with a 60 s refresh interval and 5 minutes of stale serving,
     /// reading ACSCurrent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let cache = SecretCache::new(&kms);
+    /// # });
+    /// ```
     pub fn new(kms: K) -> Self {
         SecretCache {
             kms,
@@ -87,6 +95,14 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
     }
 
     /// How long a value is served before it is fetched again (ms).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let cache = SecretCache::new(&kms).refresh_interval_ms(60_000);
+    /// # });
+    /// ```
     #[must_use]
     pub fn refresh_interval_ms(mut self, ms: u64) -> Self {
         self.refresh_ms = ms;
@@ -94,6 +110,14 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
     }
 
     /// How long, from the first failed refresh, the last good value is still served (ms).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let cache = SecretCache::new(&kms).max_stale_ms(300_000);
+    /// # });
+    /// ```
     #[must_use]
     pub fn max_stale_ms(mut self, ms: u64) -> Self {
         self.max_stale_ms = ms;
@@ -101,6 +125,14 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
     }
 
     /// The stage to read (default ACSCurrent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let cache = SecretCache::new(&kms).version_stage("ACSPrevious");
+    /// # });
+    /// ```
     #[must_use]
     pub fn version_stage(mut self, stage: impl Into<String>) -> Self {
         self.stage = stage.into();
@@ -108,6 +140,14 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
     }
 
     /// Told of every fetch, refresh, change, stale serving and error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let cache = SecretCache::new(&kms).on_event(Box::new(|e| { let _ = e; }));
+    /// # });
+    /// ```
     #[must_use]
     pub fn on_event(mut self, hook: SecretCacheHook) -> Self {
         self.hook = Some(hook);
@@ -142,6 +182,16 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
     ///
     /// # Errors
     /// GetSecretValue's errors, once no good value may be served any longer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// # let cache = SecretCache::new(&kms);
+    /// let value = cache.get("db/password").await?;
+    /// # });
+    /// ```
     pub async fn get(&self, secret_name: &str) -> Result<Arc<GetSecretValueResponse>> {
         if let Some(v) = self.fresh(secret_name, self.kms.env.now()) {
             return Ok(v);
@@ -153,11 +203,30 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
     ///
     /// # Errors
     /// As [`SecretCache::get`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// # let cache = SecretCache::new(&kms);
+    /// let value = cache.refresh("db/password").await?;
+    /// # });
+    /// ```
     pub async fn refresh(&self, secret_name: &str) -> Result<Arc<GetSecretValueResponse>> {
         self.fetch(secret_name, true).await
     }
 
     /// Forgets one secret (`Some`), or every one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let cache = SecretCache::new(&kms);
+    /// cache.invalidate(Some("db/password"));
+    /// # });
+    /// ```
     pub fn invalidate(&self, secret_name: Option<&str>) {
         let mut e = self.entries.lock();
         match secret_name {
@@ -169,6 +238,15 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
     }
 
     /// The error of the last failed refresh of a secret still served stale.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let cache = SecretCache::new(&kms);
+    /// let err = cache.last_error("db/password");
+    /// # });
+    /// ```
     #[must_use]
     pub fn last_error(&self, secret_name: &str) -> Option<Error> {
         self.entries

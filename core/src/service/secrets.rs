@@ -871,6 +871,14 @@ fn trim_versions(rec: &mut SecretRecord) -> Result<()> {
 impl Kms {
     /// Installs (or, with `None`, removes) the rotator RotateSecret and automatic
     /// rotation use; without one, the built-in random-password rotator.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.set_secret_rotator(None); // the built-in random-password rotator
+    /// # });
+    /// ```
     pub fn set_secret_rotator(&self, rotator: Option<Arc<dyn SecretRotator>>) {
         *self.secret_rotator.lock() = rotator;
     }
@@ -1883,6 +1891,14 @@ impl Kms {
     /// `Rejected.ResourceExist` (the name is taken); the CMK's errors
     /// (`Forbidden.KeyNotFound`, `Forbidden.KeyDisabled`, `Rejected.KeyUsage`);
     /// `Rejected.LimitExceeded`; store failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn create_secret(&self, req: CreateSecretRequest) -> Result<SecretCreated> {
         crate::api::as_owner!(self, CreateSecret, req)
     }
@@ -1893,6 +1909,15 @@ impl Kms {
     /// # Errors
     /// `Forbidden.ResourceNotFound` (no such secret, version or stage);
     /// `Rejected.ResourceInDeleteWindow`; the CMK's errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// let value = kms.get_secret_value(GetSecretValueRequest { secret_name: "db/password".into(), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn get_secret_value(
         &self,
         req: GetSecretValueRequest,
@@ -1905,6 +1930,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Rejected.ResourceExist` (that VersionId with other data); as CreateSecret.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// kms.put_secret_value(PutSecretValueRequest { secret_name: "db/password".into(), version_id: "v2".into(), secret_data: SecretBytes::from_slice(b"n3w"), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn put_secret_value(
         &self,
         req: PutSecretValueRequest,
@@ -1917,6 +1951,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.ResourceNotFound`; `InvalidParameter.*`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// kms.update_secret_version_stage(UpdateSecretVersionStageRequest { secret_name: "db/password".into(), version_stage: "Custom1".into(), move_to_version: Some("v1".into()), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn update_secret_version_stage(
         &self,
         req: UpdateSecretVersionStageRequest,
@@ -1929,6 +1972,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.ResourceNotFound`; `InvalidParameter.Limit`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// let versions = kms.list_secret_version_ids(ListSecretVersionIdsRequest { secret_name: "db/password".into(), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn list_secret_version_ids(
         &self,
         req: ListSecretVersionIdsRequest,
@@ -1940,6 +1992,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.ResourceNotFound`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// let meta = kms.describe_secret(DescribeSecretRequest { secret_name: "db/password".into(), fetch_tags: true }).await?;
+    /// # });
+    /// ```
     pub async fn describe_secret(&self, req: DescribeSecretRequest) -> Result<SecretMetadata> {
         crate::api::as_owner!(self, DescribeSecret, req).map(|b| *b)
     }
@@ -1948,6 +2009,14 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.Filters`, `InvalidParameter.Limit`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let page = kms.list_secrets(ListSecretsRequest { page_size: Some(50), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn list_secrets(&self, req: ListSecretsRequest) -> Result<ListSecretsResponse> {
         crate::api::as_owner!(self, ListSecrets, req)
     }
@@ -1956,6 +2025,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.ResourceNotFound`; `InvalidParameter.*`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// kms.update_secret(UpdateSecretRequest { secret_name: "db/password".into(), description: Some("orders database".into()), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn update_secret(&self, req: UpdateSecretRequest) -> Result<SecretNameResponse> {
         crate::api::as_owner!(self, UpdateSecret, req)
     }
@@ -1965,6 +2043,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.ResourceNotFound`; `InvalidParameter.RecoveryWindowInDays`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// let planned = kms.delete_secret(DeleteSecretRequest { secret_name: "db/password".into(), recovery_window_in_days: Some(7), ..Default::default() }).await?;
+    /// # });
+    /// ```
     pub async fn delete_secret(&self, req: DeleteSecretRequest) -> Result<DeleteSecretResponse> {
         crate::api::as_owner!(self, DeleteSecret, req)
     }
@@ -1973,6 +2060,16 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.ResourceNotFound`; `InvalidParameter.SecretName` (not scheduled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// # kms.delete_secret(DeleteSecretRequest { secret_name: "db/password".into(), ..Default::default() }).await?;
+    /// kms.restore_secret(RestoreSecretRequest { secret_name: "db/password".into() }).await?;
+    /// # });
+    /// ```
     pub async fn restore_secret(&self, req: RestoreSecretRequest) -> Result<SecretNameResponse> {
         crate::api::as_owner!(self, RestoreSecret, req)
     }
@@ -1982,6 +2079,15 @@ impl Kms {
     /// # Errors
     /// The rotator's error (ACSCurrent stays); `Rejected.Unsupported` for the dynamic
     /// secret types; as PutSecretValue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// let rotated = kms.rotate_secret(RotateSecretRequest { secret_name: "db/password".into(), version_id: None }).await?;
+    /// # });
+    /// ```
     pub async fn rotate_secret(&self, req: RotateSecretRequest) -> Result<SecretCreated> {
         crate::api::as_owner!(self, RotateSecret, req)
     }
@@ -1990,6 +2096,15 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.RotationInterval`; `Rejected.Unsupported` for the dynamic types.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// kms.update_secret_rotation_policy(UpdateSecretRotationPolicyRequest { secret_name: "db/password".into(), enable_automatic_rotation: true, rotation_interval: Some("604800s".into()) }).await?;
+    /// # });
+    /// ```
     pub async fn update_secret_rotation_policy(
         &self,
         req: UpdateSecretRotationPolicyRequest,
@@ -2001,6 +2116,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.ResourceNotFound`; `InvalidParameter.Tags`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// kms.tag_secret("db/password", &[Tag { tag_key: "team".into(), tag_value: "payments".into() }]).await?;
+    /// # });
+    /// ```
     pub async fn tag_secret(&self, secret_name: &str, tags: &[Tag]) -> Result<()> {
         crate::api::as_owner!(
             self,
@@ -2017,6 +2141,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.ResourceNotFound`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// kms.untag_secret("db/password", &["team".to_string()]).await?;
+    /// # });
+    /// ```
     pub async fn untag_secret(&self, secret_name: &str, tag_keys: &[String]) -> Result<()> {
         crate::api::as_owner!(
             self,
@@ -2033,6 +2166,15 @@ impl Kms {
     ///
     /// # Errors
     /// `Forbidden.ResourceNotFound`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # kms.create_secret(CreateSecretRequest { secret_name: "db/password".into(), version_id: "v1".into(), secret_data: SecretBytes::from_slice(b"s3cret"), ..Default::default() }).await?;
+    /// let tags = kms.list_secret_tags("db/password").await?;
+    /// # });
+    /// ```
     pub async fn list_secret_tags(&self, secret_name: &str) -> Result<Vec<Tag>> {
         crate::api::as_owner!(
             self,
