@@ -106,7 +106,7 @@ impl Default for AuditOptions {
         AuditOptions {
             strict: false,
             window_ms: 1000,
-            digest_every: 1000,
+            digest_every: 100_000,
             digest_interval_ms: 300_000,
         }
     }

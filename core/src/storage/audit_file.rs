@@ -149,6 +149,22 @@ fn last_line(f: &mut File) -> std::io::Result<(Option<String>, u64)> {
     }
 }
 
+/// The last line of `b`, as `str::lines().last()` gives it (without its `\n` or
+/// `\r\n`), found from the end.
+fn last_line_of(b: &[u8]) -> Option<&[u8]> {
+    if b.is_empty() {
+        return None;
+    }
+    let body = b.strip_suffix(b"\n").unwrap_or(b);
+    let body = if body.len() < b.len() {
+        body.strip_suffix(b"\r").unwrap_or(body)
+    } else {
+        body
+    };
+    let start = body.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+    body.get(start..)
+}
+
 impl AuditSink for FileAuditSink {
     fn append(&self, lines: &[u8]) -> Result<()> {
         let mut f = self
@@ -157,12 +173,13 @@ impl AuditSink for FileAuditSink {
             .map_err(|_| Error::Internal("audit file lock"))?;
         f.write_all(lines)
             .map_err(|e| err("write", &self.path, &e))?;
-        let text = String::from_utf8_lossy(lines);
-        if let Some(l) = text.lines().last() {
+        // The last line only (a batch can be megabytes): found from the end.
+        if let Some(l) = last_line_of(lines) {
             *self
                 .last
                 .lock()
-                .map_err(|_| Error::Internal("audit file lock"))? = Some(String::from(l));
+                .map_err(|_| Error::Internal("audit file lock"))? =
+                Some(String::from_utf8_lossy(l).into_owned());
         }
         Ok(())
     }
@@ -181,5 +198,28 @@ impl AuditSink for FileAuditSink {
             .lock()
             .map_err(|_| Error::Internal("audit file lock"))?
             .clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_line_of;
+
+    #[test]
+    fn last_line_is_what_lines_last_gives() {
+        for t in [
+            "",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\nb\n",
+            "a\r\nb\r\n",
+            "a\n\n",
+            "\n",
+            "x\ny\nz",
+        ] {
+            let want = t.lines().last().map(str::as_bytes);
+            assert_eq!(last_line_of(t.as_bytes()), want, "{t:?}");
+        }
     }
 }
