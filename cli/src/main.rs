@@ -7,6 +7,12 @@ mod envelope;
 mod kms_verb;
 mod lab;
 mod progress;
+
+/// mimalloc for the whole binary: `strongroom serve` allocates per request (parsing,
+/// signing strings, JSON answers) and glibc malloc was a tenth of its time under load
+/// (bench/gateway.sh).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod ram;
 mod secret;
 mod serve;
