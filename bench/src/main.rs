@@ -195,6 +195,7 @@ fn bulk(kms: &Kms, key_id: &str) {
             plaintext: pt.clone(),
             encryption_context: ctx.clone(),
             frame_length: None,
+            ..Default::default()
         };
         let ct = block_on(kms.encrypt_envelope(req.clone())).unwrap();
         // Streaming, as files and pipes go: 1 MiB chunks in, output buffer reused

@@ -1252,7 +1252,7 @@ impl Kms {
         Ok(d)
     }
 
-    #[pyo3(signature = (key_ids, plaintext, encryption_context=None, frame_length=None))]
+    #[pyo3(signature = (key_ids, plaintext, encryption_context=None, frame_length=None, signing_key_id=None))]
     fn encrypt_envelope<'py>(
         &self,
         py: Python<'py>,
@@ -1260,13 +1260,23 @@ impl Kms {
         plaintext: &[u8],
         encryption_context: Option<HashMap<String, String>>,
         frame_length: Option<u32>,
+        signing_key_id: Option<String>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let req = EncryptEnvelopeRequest {
+        let mut req = EncryptEnvelopeRequest {
             key_ids,
             encryption_context: context(encryption_context)?,
             frame_length,
+            signing_key_id,
             ..Default::default()
         };
+        if req.signing_key_id.is_some() {
+            // A signed message's length depends on its DER signature: built by the core.
+            req.plaintext = plaintext.to_vec();
+            let out = py
+                .detach(|| pollster::block_on(self.inner.encrypt_envelope(req)))
+                .map_err(to_pyerr)?;
+            return Ok(PyBytes::new(py, &out));
+        }
         let len = plaintext.len() as u64;
         let enc = py
             .detach(|| pollster::block_on(self.inner.envelope_encryptor(&req, Some(len))))
@@ -1283,18 +1293,20 @@ impl Kms {
         })
     }
 
-    #[pyo3(signature = (ciphertext, encryption_context=None, required_encryption_context=None))]
+    #[pyo3(signature = (ciphertext, encryption_context=None, required_encryption_context=None, required_signer=None))]
     fn decrypt_envelope<'py>(
         &self,
         py: Python<'py>,
         ciphertext: &[u8],
         encryption_context: Option<HashMap<String, String>>,
         required_encryption_context: Option<HashMap<String, String>>,
+        required_signer: Option<String>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let (exact, required) = contexts(encryption_context, required_encryption_context)?;
         let check = strongroom::ContextCheck {
             exact: exact.as_ref(),
             required: required.as_ref(),
+            required_signer: required_signer.as_deref(),
         };
         let m = py
             .detach(|| pollster::block_on(self.inner.open_message(ciphertext, check)))
@@ -1315,7 +1327,8 @@ impl Kms {
 
     /// Streams `src.read` → envelope → `dst.write`; the GIL is held only for the
     /// Python I/O calls.
-    #[pyo3(signature = (src, dst, key_ids, encryption_context=None, frame_length=None))]
+    #[pyo3(signature = (src, dst, key_ids, encryption_context=None, frame_length=None, signing_key_id=None))]
+    #[allow(clippy::too_many_arguments)]
     fn encrypt_stream(
         &self,
         py: Python<'_>,
@@ -1324,11 +1337,13 @@ impl Kms {
         key_ids: Vec<String>,
         encryption_context: Option<HashMap<String, String>>,
         frame_length: Option<u32>,
+        signing_key_id: Option<String>,
     ) -> PyResult<u64> {
         let req = EncryptEnvelopeRequest {
             key_ids,
             encryption_context: context(encryption_context)?,
             frame_length,
+            signing_key_id,
             ..Default::default()
         };
         let mut r = PyIo::new(src);
@@ -1341,7 +1356,7 @@ impl Kms {
         })
     }
 
-    #[pyo3(signature = (src, dst, encryption_context=None, required_encryption_context=None))]
+    #[pyo3(signature = (src, dst, encryption_context=None, required_encryption_context=None, required_signer=None))]
     fn decrypt_stream<'py>(
         &self,
         py: Python<'py>,
@@ -1349,11 +1364,13 @@ impl Kms {
         dst: Py<PyAny>,
         encryption_context: Option<HashMap<String, String>>,
         required_encryption_context: Option<HashMap<String, String>>,
+        required_signer: Option<String>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let (exact, required) = contexts(encryption_context, required_encryption_context)?;
         let check = strongroom::ContextCheck {
             exact: exact.as_ref(),
             required: required.as_ref(),
+            required_signer: required_signer.as_deref(),
         };
         let mut r = PyIo::new(src);
         let mut w = PyIo::new(dst);
@@ -1546,6 +1563,17 @@ fn envelope_info<'py>(
     }
     d.set_item("encryption_context", ctx)?;
     d.set_item("message_id", PyBytes::new(py, &info.message_id))?;
+    match &info.signer {
+        Some(s) => {
+            let sd = PyDict::new(py);
+            sd.set_item("key_id", &s.key_id)?;
+            sd.set_item("key_version_id", &s.key_version_id)?;
+            sd.set_item("public_key", PyBytes::new(py, &s.public_key))?;
+            sd.set_item("known", s.known)?;
+            d.set_item("signer", sd)?;
+        }
+        None => d.set_item("signer", py.None())?,
+    }
     Ok(d)
 }
 

@@ -1457,6 +1457,7 @@ impl NativeKms {
         encryption_context: JsValue,
         frame_length: Option<u32>,
         plaintext_length: Option<f64>,
+        signing_key_id: Option<String>,
     ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
@@ -1464,6 +1465,7 @@ impl NativeKms {
                 key_ids,
                 encryption_context: context(&encryption_context)?,
                 frame_length,
+                signing_key_id,
                 ..Default::default()
             };
             let len = plaintext_length
@@ -1474,7 +1476,8 @@ impl NativeKms {
                 .await
                 .map_err(|e| js_err(&e))?;
             // One array, `u32 frameLength ‖ messageKey (32) ‖ header`: an object of three
-            // fields cost a fifth of this call in property-name strings and copies.
+            // fields cost a fifth of this call in property-name strings and copies. A
+            // signed message's header names its signer (the facade parses it there).
             let key = b.message_key.expose();
             let mut out =
                 zeroize::Zeroizing::new(Vec::with_capacity(4 + key.len() + b.header.len()));
@@ -1503,7 +1506,10 @@ impl NativeKms {
     /// whole message and an incomplete header is an error), else `{ headerLength,
     /// messageKey, frameLength, keyId, keyVersionId, encryptionContext, messageId }`.
     /// With an `expected` context the message's must equal it; with `required`, it
-    /// must hold those pairs (others allowed).
+    /// must hold those pairs (others allowed); with `required_signer`, it must be
+    /// signed by that key of the store. A signed message's answer also has `signer`
+    /// (`{ keyId, keyVersionId, publicKey, known }`): the facade's frame reader checks
+    /// the signature at the end.
     #[wasm_bindgen(js_name = openEnvelope)]
     pub fn open_envelope(
         &self,
@@ -1511,6 +1517,7 @@ impl NativeKms {
         expected: JsValue,
         whole: bool,
         required: JsValue,
+        required_signer: Option<String>,
     ) -> Result<JsValue, JsValue> {
         let kms = self.inner.clone();
         promise(async move {
@@ -1534,6 +1541,7 @@ impl NativeKms {
             let check = strongroom::ContextCheck {
                 exact: expected.as_ref(),
                 required: required.as_ref(),
+                required_signer: required_signer.as_deref(),
             };
             let (key, info) = kms
                 .open_envelope_key(&header, check)
@@ -1551,6 +1559,14 @@ impl NativeKms {
             }
             set(&o, "encryptionContext", c);
             set(&o, "messageId", bytes(&info.message_id));
+            if let Some(s) = &info.signer {
+                let so = Object::new();
+                set(&so, "keyId", s.key_id.as_str());
+                set(&so, "keyVersionId", s.key_version_id.as_str());
+                set(&so, "publicKey", bytes(&s.public_key));
+                set(&so, "known", s.known);
+                set(&o, "signer", so);
+            }
             Ok(o.into())
         })
     }

@@ -119,6 +119,7 @@ pub(crate) fn encrypt(kms: &Kms, a: EnvelopeEncryptArgs, json_mode: bool) -> Res
         key_ids: a.key_ids,
         encryption_context: parse_context(&a.context.context)?,
         frame_length: a.frame_length,
+        signing_key_id: a.sign_key,
         ..Default::default()
     };
     let (src, len) = open_input(&a.input)?;
@@ -128,10 +129,11 @@ pub(crate) fn encrypt(kms: &Kms, a: EnvelopeEncryptArgs, json_mode: bool) -> Res
         Ok(n) => {
             sink.commit()?;
             if json_mode {
-                crate::print_result(
-                    &json!({"KeyIds": req.key_ids, "PlaintextBytes": n}),
-                    a.output == "-",
-                );
+                let mut v = json!({"KeyIds": req.key_ids, "PlaintextBytes": n});
+                if let (Some(k), Some(o)) = (&req.signing_key_id, v.as_object_mut()) {
+                    o.insert("SigningKeyId".into(), json!(k));
+                }
+                crate::print_result(&v, a.output == "-");
             }
             Ok(())
         }
@@ -157,6 +159,7 @@ pub(crate) fn decrypt(kms: &Kms, a: EnvelopeDecryptArgs, json_mode: bool) -> Res
     let check = strongroom::ContextCheck {
         exact: expected.as_ref(),
         required: required.as_ref(),
+        required_signer: a.require_signer.as_deref(),
     };
     let (src, len) = open_input(&a.input)?;
     let mut src = crate::progress::reader(src, len, "decrypting", json_mode);
@@ -169,10 +172,27 @@ pub(crate) fn decrypt(kms: &Kms, a: EnvelopeDecryptArgs, json_mode: bool) -> Res
                 .iter()
                 .map(|(k, v)| (k.to_string(), json!(v)))
                 .collect();
+            let signer = info.signer.as_ref().map(
+                |s| json!({"KeyId": s.key_id, "KeyVersionId": s.key_version_id, "Known": s.known}),
+            );
             if json_mode {
-                crate::print_result(
-                    &json!({"KeyId": info.key_id, "KeyVersionId": info.key_version_id, "EncryptionContext": ctx}),
-                    a.output == "-",
+                let mut v = json!({"KeyId": info.key_id, "KeyVersionId": info.key_version_id, "EncryptionContext": ctx});
+                if let (Some(s), Some(o)) = (signer, v.as_object_mut()) {
+                    o.insert("Signer".into(), s);
+                }
+                crate::print_result(&v, a.output == "-");
+            } else if let Some(s) = &info.signer
+                && a.require_signer.is_none()
+            {
+                eprintln!(
+                    "note: signed by {} version {} ({})",
+                    s.key_id,
+                    s.key_version_id,
+                    if s.known {
+                        "a key of this store"
+                    } else {
+                        "not a key of this store: check its public key yourself"
+                    }
                 );
             } else if expected.is_none()
                 && required.is_none()

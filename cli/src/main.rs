@@ -598,6 +598,10 @@ struct EnvelopeEncryptArgs {
     /// Plaintext bytes per frame (default 262144; 1 to 16 MiB).
     #[arg(long = "frame-length")]
     frame_length: Option<u32>,
+    /// Sign the message with this EC_P256 SIGN/VERIFY key (KeyId, alias or ARN):
+    /// readers verify the signature and report the signer (docs/FORMAT.md suite 0x0002).
+    #[arg(long = "sign-key")]
+    sign_key: Option<String>,
     /// Input file, or - for stdin.
     input: String,
     /// Output file, or - for stdout.
@@ -615,6 +619,10 @@ struct EnvelopeDecryptArgs {
     /// pairs are allowed. Checked before any plaintext is written.
     #[arg(long = "require-context")]
     require_context: Vec<String>,
+    /// The message must be signed by this key of the store (KeyId, alias or ARN);
+    /// checked before any key is used.
+    #[arg(long = "require-signer")]
+    require_signer: Option<String>,
     /// Input file, or - for stdin.
     input: String,
     /// Output file, or - for stdout.

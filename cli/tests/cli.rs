@@ -2687,3 +2687,114 @@ fn store_check_and_repair_handle_a_torn_final_record() {
         "Forbidden.StoreNotFound"
     );
 }
+
+/// `encrypt --sign-key` and `decrypt --require-signer`: a signed message (suite 0x0002)
+/// reports its signer; a required signer refuses an unsigned message or another key.
+#[test]
+fn signed_envelopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let pass = "signed-cli";
+    let to = json(&sr(&store, pass, &["--json", "key", "create"]))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let signer = json(&sr(
+        &store,
+        pass,
+        &[
+            "--json",
+            "key",
+            "create",
+            "--key-spec",
+            "EC_P256",
+            "--key-usage",
+            "SIGN/VERIFY",
+        ],
+    ))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = json(&sr(
+        &store,
+        pass,
+        &[
+            "--json",
+            "key",
+            "create",
+            "--key-spec",
+            "EC_P256",
+            "--key-usage",
+            "SIGN/VERIFY",
+        ],
+    ))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pt = dir.path().join("pt");
+    std::fs::write(&pt, b"signed on the command line").unwrap();
+    let (p, s, u) = (
+        pt.to_str().unwrap(),
+        dir.path().join("signed"),
+        dir.path().join("unsigned"),
+    );
+    let (s, u) = (s.to_str().unwrap(), u.to_str().unwrap());
+    let v = json(&sr(
+        &store,
+        pass,
+        &[
+            "--json",
+            "encrypt",
+            "--key",
+            &to,
+            "--sign-key",
+            &signer,
+            p,
+            s,
+        ],
+    ));
+    assert_eq!(v["SigningKeyId"], signer.as_str());
+    json(&sr(
+        &store,
+        pass,
+        &["--json", "encrypt", "--key", &to, p, u],
+    ));
+    let out = dir.path().join("out");
+    let v = json(&sr(
+        &store,
+        pass,
+        &[
+            "--json",
+            "decrypt",
+            "--require-signer",
+            &signer,
+            s,
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(v["Signer"]["KeyId"], signer.as_str());
+    assert_eq!(v["Signer"]["Known"], true);
+    assert_eq!(std::fs::read(&out).unwrap(), b"signed on the command line");
+    // Text mode says who signed.
+    let o = sr(&store, pass, &["decrypt", s, "-"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("signed by {signer}")),
+        "{o:?}"
+    );
+    for (msg, req) in [(u, signer.as_str()), (s, other.as_str())] {
+        let o = sr(
+            &store,
+            pass,
+            &["--json", "decrypt", "--require-signer", req, msg, "-"],
+        );
+        assert_eq!(err_code(&o), "InvalidCiphertext.SignerMismatch");
+        assert!(o.stdout.is_empty(), "no plaintext on a refused message");
+    }
+    // A symmetric key cannot sign.
+    let o = sr(
+        &store,
+        pass,
+        &["--json", "encrypt", "--key", &to, "--sign-key", &to, p, "-"],
+    );
+    assert_eq!(err_code(&o), "InvalidParameter.SigningKeyId");
+}

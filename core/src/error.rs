@@ -248,6 +248,12 @@ pub enum EnvelopeFailure {
     Truncated,
     /// Bytes follow the final frame (`InvalidCiphertext.TrailingData`).
     TrailingData,
+    /// A signed message's signature does not verify with the header's public key
+    /// (`InvalidCiphertext.Signature`).
+    Signature,
+    /// The message is not signed by the signer required, or names a key of this store
+    /// with another public key (`InvalidCiphertext.SignerMismatch`).
+    SignerMismatch,
 }
 
 impl EnvelopeFailure {
@@ -268,6 +274,8 @@ impl EnvelopeFailure {
             EnvelopeFailure::FrameAuthentication(_) => "InvalidCiphertext.FrameAuthentication",
             EnvelopeFailure::Truncated => "InvalidCiphertext.Truncated",
             EnvelopeFailure::TrailingData => "InvalidCiphertext.TrailingData",
+            EnvelopeFailure::Signature => "InvalidCiphertext.Signature",
+            EnvelopeFailure::SignerMismatch => "InvalidCiphertext.SignerMismatch",
         }
     }
 }
@@ -315,6 +323,12 @@ impl fmt::Display for EnvelopeFailure {
             ),
             EnvelopeFailure::Truncated => f.write_str("the envelope ends before its final frame"),
             EnvelopeFailure::TrailingData => f.write_str("bytes follow the envelope's final frame"),
+            EnvelopeFailure::Signature => {
+                f.write_str("the envelope's signature does not verify (altered, or not made by its signer)")
+            }
+            EnvelopeFailure::SignerMismatch => f.write_str(
+                "the envelope is not signed by the signer required, or names a signing key of this store with another public key",
+            ),
         }
     }
 }
@@ -343,6 +357,8 @@ impl Error {
                 "Tags" => "InvalidParameter.Tags",
                 "KeyIds" => "InvalidParameter.KeyIds",
                 "FrameLength" => "InvalidParameter.FrameLength",
+                "SigningKeyId" => "InvalidParameter.SigningKeyId",
+                "RequiredSigner" => "InvalidParameter.RequiredSigner",
                 "Digest" => "InvalidParameter.Digest",
                 "Algorithm" => "InvalidParameter.Algorithm",
                 "KeyVersionId" => "InvalidParameter.KeyVersionId",

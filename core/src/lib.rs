@@ -49,7 +49,7 @@ pub use context::EncryptionContext;
 pub use env::{Clock, Entropy, Env};
 pub use envelope::{
     ContextCheck, DataKeyCacheConfig, DecryptEnvelopeRequest, DecryptEnvelopeResponse,
-    EncryptEnvelopeRequest, EnvelopeInfo,
+    EncryptEnvelopeRequest, EnvelopeInfo, EnvelopeSigner,
 };
 pub use error::{EnvelopeFailure, Error, RemoteError, Result};
 pub use kms::*;

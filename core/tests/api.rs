@@ -146,6 +146,7 @@ fn a_mixed_workload_is_recorded_call_by_call() {
         plaintext: vec![7; 3000],
         encryption_context: ctx.clone(),
         frame_length: Some(1024),
+        ..Default::default()
     }))
     .unwrap();
     block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {

@@ -665,6 +665,7 @@ fn envelopes_are_framed_in_the_client_and_wrapped_by_the_server() {
         plaintext: plaintext.clone(),
         encryption_context: ctx.clone(),
         frame_length: Some(4096),
+        ..Default::default()
     }))
     .unwrap();
     // The server only saw the two wraps, never the message.
@@ -677,6 +678,7 @@ fn envelopes_are_framed_in_the_client_and_wrapped_by_the_server() {
                 ciphertext: msg.clone(),
                 encryption_context: Some(ctx.clone()),
                 required_encryption_context: None,
+                ..Default::default()
             }),
     )
     .unwrap();
@@ -686,6 +688,7 @@ fn envelopes_are_framed_in_the_client_and_wrapped_by_the_server() {
         ciphertext: msg.clone(),
         encryption_context: None,
         required_encryption_context: Some(ctx.clone()),
+        ..Default::default()
     }))
     .unwrap();
     assert_eq!(opened.plaintext, plaintext);
@@ -695,6 +698,7 @@ fn envelopes_are_framed_in_the_client_and_wrapped_by_the_server() {
         ciphertext: msg.clone(),
         encryption_context: None,
         required_encryption_context: None,
+        ..Default::default()
     }))
     .unwrap_err();
     assert_eq!(e.code(), "Forbidden.KeyDisabled");
@@ -713,6 +717,7 @@ fn envelopes_are_framed_in_the_client_and_wrapped_by_the_server() {
         ciphertext: foreign,
         encryption_context: None,
         required_encryption_context: None,
+        ..Default::default()
     }))
     .unwrap_err();
     assert_eq!(e.code(), "Forbidden.NoRecipientKey");
@@ -725,6 +730,7 @@ fn envelopes_are_framed_in_the_client_and_wrapped_by_the_server() {
         ciphertext: bad,
         encryption_context: None,
         required_encryption_context: None,
+        ..Default::default()
     }))
     .unwrap_err();
     assert_eq!(e.code(), "InvalidCiphertext.FrameAuthentication");

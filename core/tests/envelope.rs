@@ -39,6 +39,7 @@ fn enc(kms: &Kms, keys: &[&str], pt: &[u8], c: &EncryptionContext, frame: Option
         plaintext: pt.to_vec(),
         encryption_context: c.clone(),
         frame_length: frame,
+        ..Default::default()
     }))
     .unwrap()
 }
@@ -198,6 +199,7 @@ fn bad_requests_have_their_own_codes() {
         plaintext: b"x".to_vec(),
         encryption_context: c.clone(),
         frame_length: frame,
+        ..Default::default()
     };
     let e = |r| block_on(kms.encrypt_envelope(r)).unwrap_err().code();
     assert_eq!(e(req(vec![], None)), "InvalidParameter.KeyIds");
@@ -298,7 +300,7 @@ fn every_failure_is_distinct() {
         "InvalidCiphertext.EnvelopeVersion"
     );
     let mut t = ct.clone();
-    t[6] = 2;
+    t[6] = 3; // (2 is the signed suite)
     assert_eq!(
         code(dec(&kms, &t, Some(&c))),
         "InvalidCiphertext.EnvelopeSuite"
@@ -701,6 +703,7 @@ fn a_required_encryption_context() {
     let check = strongroom::ContextCheck {
         exact: None,
         required: Some(&ctx(&[("tenant", "t2")])),
+        required_signer: None,
     };
     let e = block_on(kms.decrypt_stream(&mut ct.as_slice(), &mut out, check)).unwrap_err();
     assert_eq!(e.code(), "InvalidCiphertext.ContextMismatch");
@@ -709,6 +712,7 @@ fn a_required_encryption_context() {
     let check = strongroom::ContextCheck {
         exact: None,
         required: Some(&good),
+        required_signer: None,
     };
     block_on(kms.decrypt_stream(&mut ct.as_slice(), &mut out, check)).unwrap();
     assert_eq!(out, b"required pairs");

@@ -237,6 +237,7 @@ fn generate() -> Value {
             plaintext: pt.clone(),
             encryption_context: ctx(&c),
             frame_length: frame,
+            ..Default::default()
         }))
         .unwrap();
         messages.push(json!({"name": name, "key_ids": keys, "encryption_context": c, "plaintext": h(&pt), "message": h(&m)}));

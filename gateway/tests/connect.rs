@@ -116,12 +116,14 @@ fn the_embedded_api_served_to_a_rust_client() {
         plaintext: vec![9; 200_000],
         encryption_context: ctx.clone(),
         frame_length: None,
+        ..Default::default()
     }))
     .unwrap();
     let out = block_on(app.decrypt_envelope(strongroom::DecryptEnvelopeRequest {
         ciphertext: msg,
         encryption_context: Some(ctx),
         required_encryption_context: None,
+        ..Default::default()
     }))
     .unwrap();
     assert_eq!(out.plaintext, vec![9; 200_000]);

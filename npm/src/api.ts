@@ -4,7 +4,8 @@
 // are encrypted on the platform's AES-GCM (envelope.ts).
 
 import { FrameReader, FrameWriter, concat, wasmCipher, webCryptoCipher } from './envelope.js';
-import type { FrameCipher, FrameCipherFactory } from './envelope.js';
+import type { FrameCipher, FrameCipherFactory, SignedReading, SignedWriting } from './envelope.js';
+import { parseEnvelopeHeader } from './decrypt.js';
 import * as secrets from './secrets.js';
 import { convert, InvalidParameterError } from './errors.js';
 export { StrongroomError, InvalidParameterError, KeyNotFoundError, KeyStateError, InvalidCiphertextError, WrongPassphraseError, AccessDeniedError, ResourceNotFoundError, ResourceStateError, StoreError, BackendError, RejectedError } from './errors.js';
@@ -303,11 +304,16 @@ export interface EncryptEnvelopeOptions {
   encryptionContext?: EncryptionContext;
   /** Plaintext bytes per frame (default for encryptEnvelope 1048576 in Node and 262144 in browsers, 262144 for streams; at most 16 MiB). */
   frameLength?: number;
+  /** Sign the message (suite 0x0002) with this EC_P256 SIGN/VERIFY key (authorised as
+   * AsymmetricSign): readers verify it and report the signer. */
+  signingKeyId?: string;
 }
 export interface EnvelopeStreamOptions {
   keyIds: string[];
   encryptionContext?: EncryptionContext;
   frameLength?: number;
+  /** As for encryptEnvelope: the signature is appended when the stream ends. */
+  signingKeyId?: string;
 }
 export interface DecryptEnvelopeOptions {
   ciphertext: Uint8Array;
@@ -316,11 +322,23 @@ export interface DecryptEnvelopeOptions {
   /** When given, the message's context must hold these pairs; others are allowed
    * (`InvalidCiphertext.ContextMismatch` otherwise, before any plaintext). */
   requiredEncryptionContext?: EncryptionContext;
+  /** When given, the message must be signed by this key of the store (KeyId, alias
+   * or ARN): `InvalidCiphertext.SignerMismatch` otherwise, before any key is used. */
+  requiredSigner?: string;
 }
 /** The context checks of a streamed decrypt (see DecryptEnvelopeOptions). */
 export interface DecryptStreamOptions {
   encryptionContext?: EncryptionContext;
   requiredEncryptionContext?: EncryptionContext;
+  requiredSigner?: string;
+}
+/** Who signed a message (suite 0x0002): the signature verified with `publicKey`;
+ * `known` when this store holds that key version with that public key. */
+export interface EnvelopeSigner {
+  keyId: string;
+  keyVersionId: string;
+  publicKey: Uint8Array;
+  known: boolean;
 }
 /** Which recipient opened a message, and what it was bound to. */
 export interface EnvelopeInfo {
@@ -328,6 +346,8 @@ export interface EnvelopeInfo {
   keyVersionId: string;
   encryptionContext: EncryptionContext;
   messageId: Uint8Array;
+  /** A signed message's signer (its signature verified); absent for unsigned ones. */
+  signer?: EnvelopeSigner;
 }
 export interface DecryptEnvelopeResult extends EnvelopeInfo { plaintext: Uint8Array }
 export interface DataKeyCacheOptions { maxAgeMs?: number; maxMessages?: number; maxBytes?: number; capacity?: number }
@@ -340,7 +360,7 @@ export interface EnvelopeDecryptStream extends TransformStream<Uint8Array, Uint8
 }
 
 /** The largest header a valid message can have (docs/FORMAT.md). */
-const MAX_HEADER_LEN = 4 + 1 + 2 + 32 + 2 + 65535 + 4 + 2 + 16 * (3 + 65535) + 32 + 16;
+const MAX_HEADER_LEN = 4 + 1 + 2 + 32 + 2 + 65535 + 4 + 2 + 16 * (3 + 65535) + (1 + 255 + 1 + 255 + 2 + 1024) + 32 + 16;
 
 /** A Node `stream.Duplex` (typed loosely so browser users need no Node types). */
 export interface NodeDuplex {
@@ -1149,6 +1169,17 @@ export class Kms {
     );
   }
 
+  /** How a FrameWriter signs a message whose header `header` names a signer: this
+   * instance's AsymmetricSign of the chain's digest, with the header's key version. */
+  #signedWriting(header: Uint8Array): SignedWriting | undefined {
+    const signer = parseEnvelopeHeader(header)?.signer;
+    if (!signer) return undefined;
+    return {
+      header: header.slice(),
+      sign: async (digest) => (await this.asymmetricSign({ keyId: signer.keyId, keyVersionId: signer.keyVersionId, algorithm: 'ECDSA_SHA_256', digest })).value,
+    };
+  }
+
   /** Encrypts `plaintext` of any size into an envelope message for `keyIds`.
    * @example const message = await kms.encryptEnvelope({ keyIds: [keyId], plaintext, encryptionContext: { app: 'orders' } });
    */
@@ -1156,8 +1187,8 @@ export class Kms {
     return call(async () => {
       const pt = bytes('Plaintext', opts?.plaintext);
       const frameLength = u32('FrameLength', opts.frameLength) ?? (_cipher ? undefined : platform?.oneShotFrameLength);
-      const b = began(await this.#n.beginEnvelope(keyIdList(opts.keyIds), opts.encryptionContext, frameLength, pt.length));
-      const w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength);
+      const b = began(await this.#n.beginEnvelope(keyIdList(opts.keyIds), opts.encryptionContext, frameLength, pt.length, signingKey(opts.signingKeyId)));
+      const w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength, this.#signedWriting(b.header));
       return w.sealAll(b.header, pt);
     });
   }
@@ -1168,9 +1199,9 @@ export class Kms {
   decryptEnvelope(opts: DecryptEnvelopeOptions, _cipher?: FrameCipherFactory): Promise<DecryptEnvelopeResult> {
     return call(async () => {
       const ct = bytes('Ciphertext', opts?.ciphertext);
-      const h = await openHeader(this.#n, ct, opts.encryptionContext, opts.requiredEncryptionContext);
+      const h = await openHeader(this.#n, ct, opts.encryptionContext, opts.requiredEncryptionContext, signingKey(opts.requiredSigner, 'RequiredSigner'));
       const fc = await frameCipher(h.messageKey, _cipher);
-      const plaintext = await new FrameReader(fc, h.frameLength).openAll(ct.subarray(h.headerLength));
+      const plaintext = await new FrameReader(fc, h.frameLength, signedReading(h, ct)).openAll(ct.subarray(h.headerLength));
       return secrets.redactValue({ ...info(h), plaintext }, 'plaintext');
     });
   }
@@ -1185,9 +1216,9 @@ export class Kms {
     return new TransformStream<Uint8Array, Uint8Array>({
       start: (c) =>
         call(async () => {
-          const b = began(await n.beginEnvelope(keyIdList(opts?.keyIds), opts.encryptionContext, u32('FrameLength', opts.frameLength), undefined));
-          w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength);
-          c.enqueue(b.header);
+          const b = began(await n.beginEnvelope(keyIdList(opts?.keyIds), opts.encryptionContext, u32('FrameLength', opts.frameLength), undefined, signingKey(opts.signingKeyId)));
+          w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength, this.#signedWriting(b.header));
+          c.enqueue(b.header.slice());
         }),
       transform: (chunk, c) =>
         call(async () => {
@@ -1242,9 +1273,9 @@ export class Kms {
           if (head.length < need) return;
           need = n.headerNeeds(head);
           if (need > head.length) return;
-          const h = await n.openEnvelope(head, opts.encryptionContext ?? null, false, opts.requiredEncryptionContext ?? null);
+          const h = await n.openEnvelope(head, opts.encryptionContext ?? null, false, opts.requiredEncryptionContext ?? null, signingKey(opts.requiredSigner, 'RequiredSigner'));
           if (h === null) return;
-          r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength);
+          r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength, signedReading(h, head));
           resolve(info(h));
           const rest = head.slice(h.headerLength);
           head = headBuf = new Uint8Array(0);
@@ -1254,8 +1285,8 @@ export class Kms {
         guard(async () => {
           if (!r) {
             // Still no header at the end: the core says why (empty, or cut short).
-            const h = await n.openEnvelope(head, opts.encryptionContext ?? null, true, opts.requiredEncryptionContext ?? null);
-            r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength);
+            const h = await n.openEnvelope(head, opts.encryptionContext ?? null, true, opts.requiredEncryptionContext ?? null, signingKey(opts.requiredSigner, 'RequiredSigner'));
+            r = new FrameReader(await frameCipher(h.messageKey, _cipher), h.frameLength, signedReading(h, head));
           }
           r.finish();
         }),
@@ -1596,18 +1627,38 @@ function began(r: Uint8Array): { frameLength: number; messageKey: Uint8Array; he
 }
 
 function info(h: any): EnvelopeInfo {
-  return { keyId: h.keyId, keyVersionId: h.keyVersionId, encryptionContext: h.encryptionContext, messageId: h.messageId };
+  const i: EnvelopeInfo = { keyId: h.keyId, keyVersionId: h.keyVersionId, encryptionContext: h.encryptionContext, messageId: h.messageId };
+  if (h.signer) i.signer = { keyId: h.signer.keyId, keyVersionId: h.signer.keyVersionId, publicKey: h.signer.publicKey, known: h.signer.known };
+  return i;
+}
+
+/** A signing-key option: a string, or undefined. */
+function signingKey(k: unknown, name = 'SigningKeyId'): string | undefined {
+  if (k === undefined || k === null) return undefined;
+  if (typeof k !== 'string' || !k) throw invalid(name, 'must be a KeyId, alias or ARN');
+  return k;
+}
+
+/** The FrameReader's signature check for an opened signed header (`h.signer`): ECDSA
+ * P-256 / SHA-256 with the header's public key, on the platform's verifier. */
+function signedReading(h: any, bytesFrom: Uint8Array): SignedReading | undefined {
+  if (!h.signer) return undefined;
+  const publicKey: Uint8Array = h.signer.publicKey;
+  return {
+    header: bytesFrom.slice(0, h.headerLength),
+    verify: (message, signature) => verifySignature({ publicKey, keySpec: 'EC_P256', algorithm: 'ECDSA_SHA_256', signature, message }),
+  };
 }
 
 /** Reads the header of `ct` with as few bytes copied into wasm as possible (a header
  * with one or two recipients is a few hundred bytes; copying 64 KiB for it was a tenth
  * of the fixed cost of a decryption); the last try passes everything there is, and the
  * core names what is wrong. */
-async function openHeader(n: any, ct: Uint8Array, ctx: EncryptionContext | undefined, required?: EncryptionContext): Promise<any> {
+async function openHeader(n: any, ct: Uint8Array, ctx: EncryptionContext | undefined, required?: EncryptionContext, requiredSigner?: string): Promise<any> {
   let size = Math.min(ct.length, 4096);
   for (;;) {
     const last = size >= ct.length || size >= MAX_HEADER_LEN;
-    const h = await n.openEnvelope(ct.subarray(0, size), ctx ?? null, last, required ?? null);
+    const h = await n.openEnvelope(ct.subarray(0, size), ctx ?? null, last, required ?? null, requiredSigner);
     if (h !== null) return h;
     size = Math.min(ct.length, size * 16, MAX_HEADER_LEN);
   }
@@ -1683,16 +1734,19 @@ export async function _vectorOpenEnvelope(dataKey: Uint8Array, message: Uint8Arr
     const h = n.vectorEnvelopeKey(dataKey, message);
     const fc = await frameCipher(h.messageKey, cipher);
     const body = message.subarray(h.headerLength);
+    // A signed vector's signature is checked as a reader checks it.
+    const signer = parseEnvelopeHeader(message)?.signer;
+    const sr = () => (signer ? signedReading({ signer, headerLength: h.headerLength }, message) : undefined);
     const settle = (p: Promise<Uint8Array>) => p.then((v) => ({ v, e: undefined }), (e) => ({ v: undefined, e }));
     const streamed = await settle(
       (async () => {
-        const r = new FrameReader(fc, h.frameLength);
+        const r = new FrameReader(fc, h.frameLength, sr());
         const parts = await r.push(body);
         r.finish();
         return concat(parts);
       })(),
     );
-    const oneShot = await settle(new FrameReader(fc, h.frameLength).openAll(body));
+    const oneShot = await settle(new FrameReader(fc, h.frameLength, sr()).openAll(body));
     const same =
       streamed.v && oneShot.v
         ? streamed.v.length === oneShot.v.length && streamed.v.every((b, i) => b === oneShot.v[i])

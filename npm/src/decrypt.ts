@@ -6,6 +6,7 @@
 // by the same FrameReader the full package uses. Checked against
 // tests/vectors/envelope_v1.json in Node and Chromium.
 import { FrameReader, webCryptoCipher } from './envelope.js';
+import type { SignedReading } from './envelope.js';
 import { BackendError, convert } from './errors.js';
 
 export {
@@ -37,6 +38,19 @@ export interface UnwrapRequest {
  * tried. Any other error is remembered, and reported if no stanza opens. */
 export type Unwrap = (request: UnwrapRequest) => Promise<Uint8Array>;
 
+/** The signer a signed message's header names (suite 0x0002, docs/FORMAT.md). */
+export interface Signer {
+  keyId: string;
+  keyVersionId: string;
+  /** SubjectPublicKeyInfo DER of its EC P-256 public key. */
+  publicKey: Uint8Array;
+}
+/** Who signed a message, as a reader reports it: the signature verified with
+ * `publicKey`; `known` when it is the `requiredSigner`'s public key. */
+export interface EnvelopeSigner extends Signer {
+  known: boolean;
+}
+
 /** A recipient the header names. */
 export interface Recipient {
   keyId: string;
@@ -51,6 +65,8 @@ export interface EnvelopeHeaderInfo {
   frameLength: number;
   /** The kms-blob recipients, in order (stanzas of other types are not listed). */
   recipients: Recipient[];
+  /** Suite 0x0002: the signer the header names (not yet verified). */
+  signer?: Signer;
   /** Header bytes, tag included: the frames start here. */
   headerLength: number;
 }
@@ -60,6 +76,8 @@ export interface EnvelopeInfo {
   keyVersionId: string;
   encryptionContext: EncryptionContext;
   messageId: Uint8Array;
+  /** A signed message's signer (its signature verified); absent for unsigned ones. */
+  signer?: EnvelopeSigner;
 }
 export interface DecryptEnvelopeResult extends EnvelopeInfo {
   plaintext: Uint8Array;
@@ -72,6 +90,10 @@ export interface OpenOptions {
   /** When given, each of these pairs must be in the message's context with this value;
    * other pairs are allowed (`InvalidCiphertext.ContextMismatch`). */
   requiredEncryptionContext?: EncryptionContext;
+  /** When given, the message must be signed (suite 0x0002) by the key with this
+   * public key (SPKI DER, e.g. `publicKeyDer` of GetPublicKey), and by this KeyId when
+   * `keyId` is given (`InvalidCiphertext.SignerMismatch`, before any unwrap). */
+  requiredSigner?: { publicKey: Uint8Array; keyId?: string };
 }
 export interface DecryptEnvelopeOptions extends OpenOptions {
   ciphertext: Uint8Array;
@@ -86,6 +108,8 @@ export interface EnvelopeDecryptStream extends TransformStream<Uint8Array, Uint8
 const MAGIC = [0x53, 0x52, 0x45, 0x4e];
 const VERSION = 1;
 const SUITE = 1;
+const SUITE_SIGNED = 2;
+const P256_SPKI_PREFIX = [0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04];
 const ID_LEN = 32;
 const COMMIT_LEN = 32;
 const TAG_LEN = 16;
@@ -95,7 +119,7 @@ const MAX_RECIPIENTS = 16;
 const STANZA_KMS_BLOB = 0x01;
 const MAX_CONTEXT_CHARS = 8192;
 /** The largest header a valid message can have. */
-const MAX_HEADER_LEN = 4 + 1 + 2 + ID_LEN + 2 + 65535 + 4 + 2 + MAX_RECIPIENTS * (3 + 65535) + COMMIT_LEN + TAG_LEN;
+const MAX_HEADER_LEN = 4 + 1 + 2 + ID_LEN + 2 + 65535 + 4 + 2 + MAX_RECIPIENTS * (3 + 65535) + (1 + 255 + 1 + 255 + 2 + 1024) + COMMIT_LEN + TAG_LEN;
 
 type Failure = { code: string; kind: string; message: string };
 const fail = (code: string, message: string): Failure => ({ code: `InvalidCiphertext.${code}`, kind: 'InvalidCiphertext', message });
@@ -196,7 +220,7 @@ function scan(buf: Uint8Array): Header | number {
   if (version !== VERSION) throw fail('EnvelopeVersion', `envelope version ${version} is not supported (this reader knows 1)`);
   if ((more = need(2))) return more;
   const suite = v.getUint16(5);
-  if (suite !== SUITE) throw fail('EnvelopeSuite', `envelope suite ${suite} is not supported (this reader knows 1)`);
+  if (suite !== SUITE && suite !== SUITE_SIGNED) throw fail('EnvelopeSuite', `envelope suite ${suite} is not supported (this reader knows 1 and 2)`);
   if ((more = need(ID_LEN))) return more;
   const messageId = buf.slice(7, 7 + ID_LEN);
   if ((more = need(2))) return more;
@@ -219,6 +243,25 @@ function scan(buf: Uint8Array): Header | number {
     if ((more = need(len))) return more;
     stanzas.push({ kind, body: buf.slice(at - len, at) });
   }
+  let signer: Signer | undefined;
+  if (suite === SUITE_SIGNED) {
+    const visible = (s: Uint8Array) => s.length > 0 && s.every((c) => c >= 0x21 && c <= 0x7e);
+    if ((more = need(1))) return more;
+    const n = buf[at - 1];
+    if ((more = need(n))) return more;
+    const id = buf.subarray(at - n, at);
+    if ((more = need(1))) return more;
+    const m = buf[at - 1];
+    if ((more = need(m))) return more;
+    const ver = buf.subarray(at - m, at);
+    if ((more = need(2))) return more;
+    const p = v.getUint16(at - 2);
+    if (p > 1024) throw malformed('signer');
+    if ((more = need(p))) return more;
+    const publicKey = buf.slice(at - p, at);
+    if (!visible(id) || !visible(ver) || publicKey.length !== 91 || !P256_SPKI_PREFIX.every((b, i) => publicKey[i] === b)) throw malformed('signer');
+    signer = { keyId: String.fromCharCode(...id), keyVersionId: String.fromCharCode(...ver), publicKey };
+  }
   if ((more = need(COMMIT_LEN))) return more;
   const commitment = buf.slice(at - COMMIT_LEN, at);
   const authenticated = buf.slice(0, at);
@@ -229,7 +272,7 @@ function scan(buf: Uint8Array): Header | number {
     const k = s.kind === STANZA_KMS_BLOB ? blobKey(s.body) : undefined;
     if (k) recipients.push(k);
   }
-  return { version, suite, messageId, encryptionContext, frameLength, recipients, headerLength: at, stanzas, commitment, tag, authenticated };
+  return { version, suite, messageId, encryptionContext, frameLength, recipients, signer, headerLength: at, stanzas, commitment, tag, authenticated };
 }
 
 /** Reads the header at the start of `bytes` without authenticating it (nothing in it
@@ -284,15 +327,13 @@ function nonce(seq: number, kind: number): Uint8Array {
   return n;
 }
 
-const info = (label: string) => {
+const info = (label: string, suite: number) => {
   const l = enc.encode(label);
   const out = new Uint8Array(l.length + 2);
   out.set(l);
-  out[l.length + 1] = SUITE;
+  out[l.length + 1] = suite;
   return out;
 };
-const INFO_KEY = info('strongroom-envelope-v1 key');
-const INFO_COMMIT = info('strongroom-envelope-v1 commit');
 
 /** The message key after the commitment and the header tag check out. */
 async function verify(dataKey: Uint8Array, h: Header): Promise<Uint8Array> {
@@ -301,11 +342,11 @@ async function verify(dataKey: Uint8Array, h: Header): Promise<Uint8Array> {
   const ikm = await subtle.importKey('raw', dataKey as BufferSource, 'HKDF', false, ['deriveBits']);
   const expand = async (i: Uint8Array) =>
     new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: h.messageId as BufferSource, info: i as BufferSource }, ikm, 256));
-  const commitment = await expand(INFO_COMMIT);
+  const commitment = await expand(info('strongroom-envelope-v1 commit', h.suite));
   let diff = 0;
   for (let i = 0; i < COMMIT_LEN; i++) diff |= commitment[i] ^ h.commitment[i];
   if (diff !== 0) throw fail('KeyCommitment', 'the data key does not match the envelope\'s key commitment');
-  const key = await expand(INFO_KEY);
+  const key = await expand(info('strongroom-envelope-v1 key', h.suite));
   const k = await subtle.importKey('raw', key as BufferSource, { name: 'AES-GCM' }, false, ['decrypt']);
   try {
     await subtle.decrypt({ name: 'AES-GCM', iv: nonce(0, 0x02) as BufferSource, additionalData: h.authenticated as BufferSource, tagLength: 128 }, k, h.tag as BufferSource);
@@ -325,6 +366,12 @@ async function open(h: Header, opts: OpenOptions): Promise<{ key: Uint8Array; in
   if (!contextOk(h.encryptionContext, opts.encryptionContext, opts.requiredEncryptionContext)) {
     throw fail('ContextMismatch', 'the envelope\'s EncryptionContext is not the one expected');
   }
+  // The signer, on the header, before any data key is unwrapped.
+  const req = opts.requiredSigner;
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const known = !!(req && h.signer && same(req.publicKey, h.signer.publicKey) && (req.keyId === undefined || req.keyId === h.signer.keyId));
+  if (req && !known) throw fail('SignerMismatch', 'the envelope is not signed by the signer required');
+  const signer: EnvelopeSigner | undefined = h.signer && { ...h.signer, publicKey: h.signer.publicKey.slice(), known };
   let first: unknown;
   for (const s of h.stanzas) {
     const r = s.kind === STANZA_KMS_BLOB ? blobKey(s.body) : undefined;
@@ -342,12 +389,56 @@ async function open(h: Header, opts: OpenOptions): Promise<{ key: Uint8Array; in
     }
     try {
       const key = await verify(dk, h);
-      return { key, info: { ...r, encryptionContext: { ...h.encryptionContext }, messageId: h.messageId.slice() } };
+      const i: EnvelopeInfo = { ...r, encryptionContext: { ...h.encryptionContext }, messageId: h.messageId.slice() };
+      if (signer) i.signer = signer;
+      return { key, info: i };
     } finally {
       dk.fill(0);
     }
   }
   throw first ?? { code: 'Forbidden.NoRecipientKey', kind: 'KeyNotFound', message: 'no recipient stanza of the envelope names a key this reader holds' };
+}
+
+/** DER ECDSA signature (SEQUENCE { INTEGER r, INTEGER s }) → WebCrypto's r ‖ s. */
+function derToRaw(der: Uint8Array): Uint8Array | undefined {
+  if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2) return undefined;
+  const out = new Uint8Array(64);
+  let at = 2;
+  for (const half of [0, 32]) {
+    if (der[at] !== 0x02) return undefined;
+    const len = der[at + 1];
+    let v = der.subarray(at + 2, at + 2 + len);
+    if (len === 0 || len > 33 || v.length !== len || v[0] & 0x80) return undefined;
+    while (v.length > 1 && v[0] === 0) v = v.subarray(1);
+    if (v.length > 32) return undefined;
+    out.set(v, half + 32 - v.length);
+    at += 2 + len;
+  }
+  return at === der.length ? out : undefined;
+}
+
+/** The FrameReader's signature check for a signed header: ECDSA P-256 / SHA-256 on
+ * WebCrypto with the header's public key. */
+function signedReading(h: Header): SignedReading | undefined {
+  const s = h.signer;
+  if (!s) return undefined;
+  const subtle = globalThis.crypto.subtle;
+  const key = subtle.importKey('spki', s.publicKey as BufferSource, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+  return {
+    header: concatBytes(h.authenticated, h.tag),
+    verify: async (message, signature) => {
+      const raw = derToRaw(signature);
+      if (!raw) return false;
+      return subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, await key, raw as BufferSource, message as BufferSource);
+    },
+  };
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** Decrypts a whole envelope message: its plaintext and which recipient opened it.
@@ -362,7 +453,7 @@ export async function decryptEnvelope(opts: DecryptEnvelopeOptions): Promise<Dec
     if (typeof h === 'number') throw ct.length === 0 ? fail('NotAnEnvelope', 'not a strongroom envelope message') : fail('Truncated', 'the envelope ends before its final frame');
     const { key, info: i } = await open(h, o);
     const cipher = await webCryptoCipher(key);
-    const reader = new FrameReader(cipher, h.frameLength);
+    const reader = new FrameReader(cipher, h.frameLength, signedReading(h));
     key.fill(0);
     const plaintext = await reader.openAll(ct.subarray(h.headerLength));
     return redact({ ...i, plaintext });
@@ -371,12 +462,22 @@ export async function decryptEnvelope(opts: DecryptEnvelopeOptions): Promise<Dec
   }
 }
 
+function checkSigner(r: unknown): OpenOptions['requiredSigner'] {
+  if (r === undefined) return undefined;
+  const o = r as { publicKey?: unknown; keyId?: unknown };
+  if (!o || !(o.publicKey instanceof Uint8Array) || (o.keyId !== undefined && typeof o.keyId !== 'string')) {
+    throw { code: 'InvalidParameter.RequiredSigner', kind: 'InvalidParameter', message: 'invalid RequiredSigner: { publicKey: Uint8Array (SPKI DER), keyId?: string }' };
+  }
+  return { publicKey: o.publicKey, keyId: o.keyId as string | undefined };
+}
+
 function checkOptions(opts: OpenOptions): OpenOptions {
   if (typeof opts?.unwrap !== 'function') throw { code: 'InvalidParameter.Unwrap', kind: 'InvalidParameter', message: 'invalid Unwrap: a function is required (gatewayUnwrap(…) or your own)' };
   return {
     unwrap: opts.unwrap,
     encryptionContext: checkContext('EncryptionContext', opts.encryptionContext),
     requiredEncryptionContext: checkContext('RequiredEncryptionContext', opts.requiredEncryptionContext),
+    requiredSigner: checkSigner(opts.requiredSigner),
   };
 }
 
@@ -436,7 +537,7 @@ export function createDecryptStream(opts: OpenOptions): EnvelopeDecryptStream {
           return;
         }
         const { key, info: i } = await open(h, o);
-        reader = new FrameReader(await webCryptoCipher(key), h.frameLength);
+        reader = new FrameReader(await webCryptoCipher(key), h.frameLength, signedReading(h));
         key.fill(0);
         resolve(i);
         const rest = head.slice(h.headerLength);

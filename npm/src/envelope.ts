@@ -27,6 +27,51 @@ export type FrameCipherFactory = (key: Uint8Array) => Promise<FrameCipher>;
 const TAG = 16;
 const REGULAR = 0x00;
 const FINAL = 0x01;
+/** The first hash of a signed message's chain (docs/FORMAT.md §Suite 0x0002). */
+const SIGNATURE_LABEL = new TextEncoder().encode('strongroom-envelope-v1 signature');
+
+/** SHA-256 of the parts, concatenated (WebCrypto: browsers and Node >= 20). */
+export async function sha256(...parts: Uint8Array[]): Promise<Uint8Array> {
+  return new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', concat(parts) as BufferSource));
+}
+
+/** A signed message's hash chain: h_0 = SHA-256(label ‖ header), h_i = SHA-256(h_(i-1) ‖ frame i). */
+class Chain {
+  #h: Promise<Uint8Array>;
+  constructor(header: Uint8Array) {
+    this.#h = sha256(SIGNATURE_LABEL, header);
+  }
+  absorb(frame: Uint8Array): void {
+    const prev = this.#h;
+    const f = frame.slice();
+    this.#h = prev.then((h) => sha256(h, f));
+  }
+  /** h_n: what the signature is over (the KMS signs its SHA-256 digest). */
+  value(): Promise<Uint8Array> {
+    return this.#h;
+  }
+}
+
+/** How a FrameWriter signs a message (suite 0x0002): the header it follows, and the
+ * KMS's AsymmetricSign (ECDSA_SHA_256) of a digest, DER. */
+export interface SignedWriting {
+  header: Uint8Array;
+  sign(digest: Uint8Array): Promise<Uint8Array>;
+}
+/** How a FrameReader checks a signed message: its header, and an ECDSA P-256 / SHA-256
+ * verification of `message` (h_n) with the header's public key. */
+export interface SignedReading {
+  header: Uint8Array;
+  verify(message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+}
+
+function trailer(signature: Uint8Array): Uint8Array {
+  if (signature.length < 8 || signature.length > 72) throw envelopeError('InvalidCiphertext.Signature', 'an ECDSA P-256 signature of unexpected length');
+  const t = new Uint8Array(2 + signature.length);
+  new DataView(t.buffer).setUint16(0, signature.length);
+  t.set(signature, 2);
+  return t;
+}
 const MAX_FRAMES = 0xffffffff;
 /** Frames a one-shot encryption keeps in flight on an asynchronous cipher. */
 const IN_FLIGHT = 8;
@@ -51,13 +96,25 @@ export function frameNonce(seq: number, kind: number): Uint8Array {
 export class FrameWriter {
   #c: FrameCipher;
   #f: number;
+  #signed: SignedWriting | undefined;
+  #chain: Chain | undefined;
   // One frame of buffer, allocated on first use: the one-shot sealAll never needs it.
   #buf: Uint8Array | undefined;
   #fill = 0;
   #seq = 0;
-  constructor(cipher: FrameCipher, frameLength: number) {
+  constructor(cipher: FrameCipher, frameLength: number, signed?: SignedWriting) {
     this.#c = cipher;
     this.#f = frameLength;
+    this.#signed = signed;
+    this.#chain = signed ? new Chain(signed.header) : undefined;
+  }
+
+  /** A signed message's trailer, once every frame went through the chain. */
+  async #trailer(): Promise<Uint8Array> {
+    const s = this.#signed;
+    const c = this.#chain;
+    if (!s || !c) return new Uint8Array(0);
+    return trailer(await s.sign(await sha256(await c.value())));
   }
 
   /** Seals one frame; writes it at `into[at]` when given (no extra copy), else
@@ -110,7 +167,7 @@ export class FrameWriter {
         i += f;
       }
       this.#frameSync(FINAL, pt.subarray(i), out, at);
-      return out;
+      return this.#signed ? this.#signAll(out, header.length) : out;
     }
     // An asynchronous one (WebCrypto) gets up to IN_FLIGHT frames at once: each frame's
     // place in `out` and its sequence number are fixed before it is sealed.
@@ -129,11 +186,35 @@ export class FrameWriter {
       while (next < jobs.length) await jobs[next++]();
     };
     await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, jobs.length) }, worker));
-    return out;
+    return this.#signed ? this.#signAll(out, header.length) : out;
+  }
+
+  /** A one-shot signed message: the chain over `out`'s frames (in order), then the
+   * signature appended. */
+  async #signAll(out: Uint8Array, headerLength: number): Promise<Uint8Array> {
+    let at = headerLength;
+    while (at < out.length) {
+      const kind = out[at];
+      const n = kind === FINAL ? 5 + new DataView(out.buffer, out.byteOffset + at + 1, 4).getUint32(0) + TAG : 1 + this.#f + TAG;
+      this.#chain?.absorb(out.subarray(at, at + n));
+      at += n;
+    }
+    const t = await this.#trailer();
+    const whole = new Uint8Array(out.length + t.length);
+    whole.set(out);
+    whole.set(t, out.length);
+    out.fill(0);
+    return whole;
   }
 
   /** Frames completed by `chunk` (a frame is emitted only once more data follows it). */
   async push(chunk: Uint8Array): Promise<Uint8Array[]> {
+    const out = await this.#push(chunk);
+    for (const fr of out) this.#chain?.absorb(fr);
+    return out;
+  }
+
+  async #push(chunk: Uint8Array): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
     let i = 0;
     const f = this.#f;
@@ -155,12 +236,14 @@ export class FrameWriter {
     return out;
   }
 
-  /** The final frame. */
+  /** The final frame (and a signed message's signature trailer). */
   async finish(): Promise<Uint8Array> {
     const buf = this.#buf ?? new Uint8Array(0);
     const last = await this.#frame(FINAL, buf.subarray(0, this.#fill));
     buf.fill(0);
-    return last;
+    if (!this.#signed) return last;
+    this.#chain?.absorb(last);
+    return concat([last, await this.#trailer()]);
   }
 }
 
@@ -168,19 +251,52 @@ export class FrameWriter {
 export class FrameReader {
   #c: FrameCipher;
   #f: number;
+  #signed: SignedReading | undefined;
+  #chain: Chain | undefined;
+  /** A signed message's final frame plaintext, released once the signature verifies. */
+  #held: Uint8Array | undefined;
+  #trailer: Uint8Array | undefined;
+  #verified = false;
   // One frame of buffer for frames split across chunks, allocated on first need.
   #acc: Uint8Array | undefined;
   #len = 0;
   #seq = 0;
   #done = false;
   #failed: unknown;
-  constructor(cipher: FrameCipher, frameLength: number) {
+  constructor(cipher: FrameCipher, frameLength: number, signed?: SignedReading) {
     this.#c = cipher;
     this.#f = frameLength;
+    this.#signed = signed;
+    this.#chain = signed ? new Chain(signed.header) : undefined;
   }
 
   get done(): boolean {
-    return this.#done;
+    return this.#done && (!this.#signed || this.#verified);
+  }
+
+  /** Takes trailer bytes from `chunk` at `i`; once whole, verifies the signature and
+   * releases the held final frame. Returns where it stopped in `chunk`. */
+  async #takeTrailer(chunk: Uint8Array, i: number, out: Uint8Array[]): Promise<number> {
+    const t = this.#trailer ?? new Uint8Array(0);
+    const want = t.length < 2 ? 2 : 2 + new DataView(t.buffer, t.byteOffset, 2).getUint16(0);
+    const take = Math.min(want - t.length, chunk.length - i);
+    const grown = new Uint8Array(t.length + take);
+    grown.set(t);
+    grown.set(chunk.subarray(i, i + take), t.length);
+    this.#trailer = grown;
+    i += take;
+    if (grown.length >= 2 && grown.length === 2 + new DataView(grown.buffer, grown.byteOffset, 2).getUint16(0)) {
+      const sig = grown.subarray(2);
+      const ok = sig.length >= 8 && sig.length <= 72 && this.#signed && this.#chain && (await this.#signed.verify(await this.#chain.value(), sig).catch(() => false));
+      if (!ok) {
+        this.#held?.fill(0);
+        throw envelopeError('InvalidCiphertext.Signature', 'the envelope\'s signature does not verify (altered, or not made by its signer)');
+      }
+      this.#verified = true;
+      if (this.#held) out.push(this.#held);
+      this.#held = undefined;
+    }
+    return i;
   }
 
   /** The frame starting at `b`'s total length, or undefined until it can be known. */
@@ -210,14 +326,27 @@ export class FrameReader {
         `frame ${this.#seq} of the envelope failed authentication (altered, reordered or dropped)`,
       );
     }
+    this.#chain?.absorb(frame);
     if (kind === FINAL) this.#done = true;
     return pt;
+  }
+
+  /** Opens a frame; a signed message's final frame is held back. */
+  async #openOut(frame: Uint8Array, out: Uint8Array[]): Promise<void> {
+    const pt = await this.#open(frame);
+    if (this.#signed && frame[0] === FINAL) this.#held = pt;
+    else out.push(pt);
   }
 
   async #step(chunk: Uint8Array, out: Uint8Array[]): Promise<void> {
     let i = 0;
     for (;;) {
       if (this.#done) {
+        if (this.#signed && !this.#verified) {
+          if (i >= chunk.length) return;
+          i = await this.#takeTrailer(chunk, i, out);
+          continue;
+        }
         if (i < chunk.length || this.#len > 0) throw envelopeError('InvalidCiphertext.TrailingData', 'bytes follow the envelope\'s final frame');
         return;
       }
@@ -226,7 +355,7 @@ export class FrameReader {
         const rest = chunk.subarray(i);
         const t = this.#total(rest);
         if (t !== undefined && rest.length >= t) {
-          out.push(await this.#open(rest.subarray(0, t)));
+          await this.#openOut(rest.subarray(0, t), out);
           i += t;
           continue;
         }
@@ -240,7 +369,7 @@ export class FrameReader {
       i += take;
       const t = this.#total(acc.subarray(0, this.#len));
       if (t !== undefined && this.#len === t) {
-        out.push(await this.#open(acc.slice(0, t)));
+        await this.#openOut(acc.slice(0, t), out);
         this.#len = 0;
       }
     }
@@ -277,7 +406,8 @@ export class FrameReader {
    * what is wrong with it. */
   async openAll(body: Uint8Array): Promise<Uint8Array> {
     const openInto = this.#c.openInto;
-    const layout = openInto && this.#seq === 0 && this.#len === 0 && this.#failed === undefined ? this.#layout(body) : undefined;
+    // A signed body ends with its signature: it goes through `push`, which checks it.
+    const layout = openInto && !this.#signed && this.#seq === 0 && this.#len === 0 && this.#failed === undefined ? this.#layout(body) : undefined;
     // One frame: the cipher's own output buffer is handed over as is, with no copy.
     if (!openInto || !layout || layout.frames.length === 1) {
       const parts = await this.push(body);
@@ -318,10 +448,13 @@ export class FrameReader {
     return out;
   }
 
-  /** Throws unless the final frame was seen. */
+  /** Throws unless the final frame (and a signed message's signature) was seen. */
   finish(): void {
     if (this.#failed !== undefined) throw this.#failed;
-    if (!this.#done) throw envelopeError('InvalidCiphertext.Truncated', 'the envelope ends before its final frame');
+    if (!this.done) {
+      this.#held?.fill(0);
+      throw envelopeError('InvalidCiphertext.Truncated', 'the envelope ends before its final frame');
+    }
   }
 }
 

@@ -85,3 +85,24 @@ test('a gateway that is not there, or a bad endpoint, is a clear error', async (
   }
   await assert.rejects(Kms.connect({ endpoint: g.url, accessKeySecret: 'b' }), (e) => e.code === 'InvalidParameter.AccessKeyId');
 });
+
+test('signed envelopes through the gateway: signed with its AsymmetricSign, the signer checked with its GetPublicKey', async () => {
+  const kms = await Kms.connect(g.creds());
+  const to = (await kms.createKey()).keyId;
+  const signer = (await kms.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY' })).keyId;
+  const pt = new TextEncoder().encode('signed through the gateway');
+  const msg = await kms.encryptEnvelope({ keyIds: [to], plaintext: pt, signingKeyId: signer });
+  const r = await kms.decryptEnvelope({ ciphertext: msg, requiredSigner: signer });
+  assert.deepEqual(r.plaintext, pt);
+  assert.equal(r.signer.known, true);
+  // The embedded reader of the same message (no gateway): it verifies, but the signer is
+  // not a key of its store.
+  const local = await Kms.memory();
+  const other = (await local.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY' })).keyId;
+  const plain = await kms.encryptEnvelope({ keyIds: [to], plaintext: pt });
+  await assert.rejects(kms.decryptEnvelope({ ciphertext: plain, requiredSigner: signer }), { code: 'InvalidCiphertext.SignerMismatch' });
+  void other;
+  // A user who may not sign (read-only) cannot make a signed message.
+  const reader = await Kms.connect(g.creds('reader'));
+  await assert.rejects(reader.encryptEnvelope({ keyIds: [to], plaintext: pt, signingKeyId: signer }), (e) => e instanceof AccessDeniedError);
+});

@@ -81,6 +81,7 @@ __all__ = [
     "VerifyResult",
     "EnvelopeInfo",
     "DecryptEnvelopeResult",
+    "EnvelopeSigner",
     "StoreInfo",
     "ExportDataKeyResult",
     "GenerateAndExportDataKeyResult",
@@ -279,13 +280,27 @@ class DataKeyWithoutPlaintextResult:
 
 
 @dataclass(frozen=True)
+class EnvelopeSigner:
+    """Who signed an envelope message (suite 0x0002, docs/FORMAT.md). The signature
+    verified with ``public_key``; ``known`` says this store holds that key version
+    with that public key (else only "whoever holds this public key" signed)."""
+
+    key_id: str
+    key_version_id: str
+    public_key: bytes
+    known: bool
+
+
+@dataclass(frozen=True)
 class EnvelopeInfo:
-    """Which recipient opened an envelope message, and what it was bound to."""
+    """Which recipient opened an envelope message, what it was bound to, and who
+    signed it (``signer``: ``None`` for an unsigned message)."""
 
     key_id: str
     key_version_id: str
     encryption_context: Mapping[str, str]
     message_id: bytes
+    signer: Optional[EnvelopeSigner]
 
 
 @dataclass(frozen=True)
@@ -293,7 +308,12 @@ class DecryptEnvelopeResult(EnvelopeInfo):
     plaintext: bytes
 
     def __repr__(self) -> str:  # never print the plaintext
-        return f"DecryptEnvelopeResult(key_id={self.key_id!r}, key_version_id={self.key_version_id!r}, encryption_context={dict(self.encryption_context)!r}, plaintext=<{len(self.plaintext)} bytes>)"
+        return f"DecryptEnvelopeResult(key_id={self.key_id!r}, key_version_id={self.key_version_id!r}, encryption_context={dict(self.encryption_context)!r}, signer={self.signer!r}, plaintext=<{len(self.plaintext)} bytes>)"
+
+
+def _envelope_info(d: Dict[str, Any]) -> Dict[str, Any]:
+    s = d.get("signer")
+    return {**d, "signer": EnvelopeSigner(**s) if s is not None else None}
 
 
 def _key_ids(v: object) -> list:
@@ -1467,29 +1487,44 @@ class Kms:
         plaintext: bytes,
         encryption_context: Context = None,
         frame_length: Optional[int] = None,
+        signing_key_id: Optional[str] = None,
     ) -> bytes:
         """Encrypts ``plaintext`` under a fresh data key wrapped by every CMK in
-        ``key_ids`` (any one of them decrypts). Returns the whole message.
+        ``key_ids`` (any one of them decrypts). Returns the whole message. With
+        ``signing_key_id`` (an EC_P256 SIGN/VERIFY key) the message is signed: readers
+        verify it and report the signer.
 
         Example: ``message = kms.encrypt_envelope(key_ids=[key_id], plaintext=data, encryption_context={"app": "orders"})``
         """
         return self._native.encrypt_envelope(
-            _key_ids(key_ids), _bytes("Plaintext", plaintext), _ctx(encryption_context), frame_length
+            _key_ids(key_ids), _bytes("Plaintext", plaintext), _ctx(encryption_context), frame_length, signing_key_id
         )
 
     def decrypt_envelope(
-        self, *, ciphertext: bytes, encryption_context: Context = None, required_encryption_context: Context = None
+        self,
+        *,
+        ciphertext: bytes,
+        encryption_context: Context = None,
+        required_encryption_context: Context = None,
+        required_signer: Optional[str] = None,
     ) -> DecryptEnvelopeResult:
         """Decrypts a whole message. With ``encryption_context`` the message's context
         must equal it; with ``required_encryption_context`` it must hold those pairs
         (others allowed) — ``InvalidCiphertext.ContextMismatch`` otherwise, before any
         plaintext. Without either, the message's context is returned for you to check.
+        With ``required_signer`` (a key of this store) the message must be signed by it
+        (``InvalidCiphertext.SignerMismatch`` otherwise, before any key is used).
 
         Example: ``kms.decrypt_envelope(ciphertext=message, encryption_context={"app": "orders"}).plaintext``
         """
         return DecryptEnvelopeResult(
-            **self._native.decrypt_envelope(
-                _bytes("Ciphertext", ciphertext), _ctx(encryption_context), _ctx(required_encryption_context)
+            **_envelope_info(
+                self._native.decrypt_envelope(
+                    _bytes("Ciphertext", ciphertext),
+                    _ctx(encryption_context),
+                    _ctx(required_encryption_context),
+                    required_signer,
+                )
             )
         )
 
@@ -1501,11 +1536,14 @@ class Kms:
         key_ids: Sequence[str],
         encryption_context: Context = None,
         frame_length: Optional[int] = None,
+        signing_key_id: Optional[str] = None,
     ) -> int:
         """Reads ``src`` (``.read(n)``) to its end and writes the envelope to ``dst``
         (``.write(b)``), one frame in memory at a time, with the GIL released between
         the Python I/O calls. Returns the number of plaintext bytes."""
-        return self._native.encrypt_stream(src, dst, _key_ids(key_ids), _ctx(encryption_context), frame_length)
+        return self._native.encrypt_stream(
+            src, dst, _key_ids(key_ids), _ctx(encryption_context), frame_length, signing_key_id
+        )
 
     def decrypt_stream(
         self,
@@ -1514,6 +1552,7 @@ class Kms:
         *,
         encryption_context: Context = None,
         required_encryption_context: Context = None,
+        required_signer: Optional[str] = None,
     ) -> EnvelopeInfo:
         """Decrypts the envelope read from ``src`` into ``dst`` frame by frame. Plaintext
         of a frame is written only once it authenticates, but a failure at a later
@@ -1523,7 +1562,11 @@ class Kms:
         Example: ``info = kms.decrypt_stream(open("in.sren", "rb"), open("out", "wb"))``
         """
         return EnvelopeInfo(
-            **self._native.decrypt_stream(src, dst, _ctx(encryption_context), _ctx(required_encryption_context))
+            **_envelope_info(
+                self._native.decrypt_stream(
+                    src, dst, _ctx(encryption_context), _ctx(required_encryption_context), required_signer
+                )
+            )
         )
 
     def set_data_key_cache(

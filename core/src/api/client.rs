@@ -890,6 +890,18 @@ impl Response {
                         key_version_id: a.s("KeyVersionId")?,
                         encryption_context: a.context("EncryptionContext")?,
                         message_id,
+                        signer: match a.get("Signer") {
+                            None => None,
+                            Some(_) => {
+                                let s = a.at("Signer")?;
+                                Some(crate::envelope::EnvelopeSigner {
+                                    key_id: s.s("KeyId")?,
+                                    key_version_id: s.s("KeyVersionId")?,
+                                    public_key: s.bytes("PublicKey")?,
+                                    known: s.bool("Known")?,
+                                })
+                            }
+                        },
                     },
                 })
             }

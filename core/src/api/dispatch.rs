@@ -40,6 +40,12 @@ impl Cx<'_> {
     /// Authorises `resource` for this call (and remembers it for the record): the
     /// store's policies first, then the hook. `st` is the state, locked by the caller.
     pub(crate) fn allow(&self, st: &State, resource: Resource) -> Result<()> {
+        self.allow_as(st, self.action, resource)
+    }
+
+    /// As [`Cx::allow`], for another action on the resource (a signed envelope's
+    /// signing key is authorised as AsymmetricSign).
+    pub(crate) fn allow_as(&self, st: &State, action: Action, resource: Resource) -> Result<()> {
         if !self.enforce && !self.track {
             return Ok(());
         }
@@ -50,19 +56,13 @@ impl Cx<'_> {
                 encryption_context: f.encryption_context.as_ref(),
                 key_attrs: f.key_attrs,
             };
-            verdict = crate::access::authorize(
-                st,
-                self.caller,
-                self.action,
-                &resource,
-                &facts,
-                self.now_ms,
-            );
+            verdict =
+                crate::access::authorize(st, self.caller, action, &resource, &facts, self.now_ms);
         }
         if verdict.is_ok()
             && let Some(hook) = self.hook
         {
-            verdict = hook.authorize(self.caller, self.action, &resource);
+            verdict = hook.authorize(self.caller, action, &resource);
         }
         if verdict.is_err() {
             self.denied
@@ -352,8 +352,14 @@ impl Kms {
             Request::AsymmetricVerify(r) => key(&mut r.key_id),
             Request::AsymmetricEncrypt(r) => key(&mut r.key_id),
             Request::AsymmetricDecrypt(r) => key(&mut r.key_id),
-            Request::EncryptEnvelope(r) => admit_recipients(&st, cx, &mut r.key_ids),
-            Request::BeginEnvelope(r) => admit_recipients(&st, cx, &mut r.key_ids),
+            Request::EncryptEnvelope(r) => {
+                admit_recipients(&st, cx, &mut r.key_ids)?;
+                admit_signer(&st, cx, &mut r.signing_key_id)
+            }
+            Request::BeginEnvelope(r) => {
+                admit_recipients(&st, cx, &mut r.key_ids)?;
+                admit_signer(&st, cx, &mut r.signing_key_id)
+            }
             Request::CreateSecret(r) => {
                 if let Some(k) = &mut r.encryption_key_id {
                     key(k)?;
@@ -631,6 +637,7 @@ impl Kms {
                         crate::envelope::ContextCheck {
                             exact: r.expected.as_ref(),
                             required: r.required.as_ref(),
+                            required_signer: r.required_signer.as_deref(),
                         },
                     )
                     .await?;
@@ -870,6 +877,23 @@ fn secret(st: &State, cx: &Cx<'_>, name: &mut String) -> Result<()> {
 }
 
 /// Resolves and authorises every recipient of a new envelope message.
+/// The signing key of a signed envelope: resolved, and authorised as AsymmetricSign on
+/// it (the signature is made when the message ends).
+fn admit_signer(st: &State, cx: &Cx<'_>, signing_key_id: &mut Option<String>) -> Result<()> {
+    let Some(k) = signing_key_id else {
+        return Ok(());
+    };
+    let id = String::from(st.resolve_ref(k)?);
+    if cx.track || cx.enforce {
+        if let Some(alias) = crate::kms::alias_named(k) {
+            cx.allow_as(st, Action::AsymmetricSign, Resource::Alias(alias))?;
+        }
+        cx.allow_as(st, Action::AsymmetricSign, Resource::Key(id.clone()))?;
+    }
+    *k = id;
+    Ok(())
+}
+
 fn admit_recipients(st: &State, cx: &Cx<'_>, key_ids: &mut [String]) -> Result<()> {
     for k in key_ids.iter_mut() {
         let id = cx.admit_key_ref(st, k)?;

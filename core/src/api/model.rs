@@ -198,6 +198,8 @@ pub struct BeginEnvelopeRequest {
     /// The plaintext's length when known (a one-shot message): lets the data-key cache
     /// count bytes and picks the one-shot frame length.
     pub plaintext_length: Option<u64>,
+    /// Sign the message (suite 0x0002) with this EC_P256 SIGN/VERIFY key.
+    pub signing_key_id: Option<String>,
 }
 
 /// The opening of an envelope message's parsed header.
@@ -209,6 +211,8 @@ pub struct OpenEnvelopeRequest {
     pub expected: Option<EncryptionContext>,
     /// When given, these pairs must be in the header's EncryptionContext.
     pub required: Option<EncryptionContext>,
+    /// When given, the message must be signed by this key of the store.
+    pub required_signer: Option<String>,
 }
 
 /// DescribeService (takes no parameters).

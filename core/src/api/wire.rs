@@ -530,11 +530,13 @@ impl Request {
                 plaintext: p.bytes("Plaintext")?,
                 encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
                 frame_length: p.opt_u32("FrameLength")?,
+                signing_key_id: p.opt_str("SigningKeyId")?,
             }),
             Action::DecryptEnvelope => Request::DecryptEnvelope(DecryptEnvelopeRequest {
                 ciphertext: p.bytes("Ciphertext")?,
                 encryption_context: p.context("EncryptionContext")?,
                 required_encryption_context: p.context("RequiredEncryptionContext")?,
+                required_signer: p.opt_str("RequiredSigner")?,
             }),
             Action::CreateSecret => {
                 let secret_name = p.str("SecretName")?;
@@ -901,6 +903,17 @@ fn envelope_info(i: &EnvelopeInfo) -> Map<String, Value> {
     o.insert("KeyVersionId".into(), json!(i.key_version_id));
     o.insert("EncryptionContext".into(), Value::Object(ctx));
     o.insert("MessageId".into(), b64(&i.message_id));
+    if let Some(s) = &i.signer {
+        o.insert(
+            "Signer".into(),
+            json!({
+                "KeyId": s.key_id,
+                "KeyVersionId": s.key_version_id,
+                "PublicKey": b64(&s.public_key),
+                "Known": s.known,
+            }),
+        );
+    }
     o
 }
 

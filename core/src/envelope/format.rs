@@ -3,12 +3,14 @@
 //! ```text
 //! [4]  magic "SREN"
 //! u8   version = 0x01
-//! u16  suite = 0x0001 (AES-256-GCM frames, HKDF-SHA-256, key commitment)
+//! u16  suite = 0x0001 (AES-256-GCM frames, HKDF-SHA-256, key commitment) or 0x0002
+//!      (the same, signed by an EC P-256 KMS key)
 //! [32] message id (random)
 //! u16  n, EncryptionContext in its canonical encoding (n bytes)
 //! u32  frame length F (plaintext bytes per regular frame), 1 ..= 16 MiB
 //! u16  stanza count (1 ..= MAX_RECIPIENTS)
 //!      per stanza: u8 type, u16 len, body (len bytes)
+//!      suite 0x0002: u8 + signer KeyId, u8 + KeyVersionId, u16 + SPKI DER public key
 //! [32] key commitment
 //! [16] header tag
 //! ```
@@ -32,6 +34,16 @@ pub const ENVELOPE_VERSION: u8 = 1;
 /// Suite 0x0001: 256-bit data key, HKDF-SHA-256 (salt = message id) to a per-message
 /// AES-256-GCM key and a 256-bit key commitment.
 pub const SUITE_AES256_GCM_HKDF_SHA256_COMMIT: u16 = 0x0001;
+/// Suite 0x0002: suite 0x0001 whose header names a signer (an EC P-256 KMS key) and
+/// whose body ends with that key's ECDSA signature over a hash chain of the header and
+/// frames (docs/FORMAT.md §Suite 0x0002).
+pub const SUITE_SIGNED_ECDSA_P256: u16 = 0x0002;
+/// The label of the signature chain's first hash (32 ASCII bytes).
+pub const SIGNATURE_LABEL: &[u8] = b"strongroom-envelope-v1 signature";
+/// The most bytes a signer's public key may have in a header.
+pub const MAX_SIGNER_KEY_LEN: usize = 1024;
+/// The shortest and longest DER ECDSA P-256 signature a trailer may hold.
+pub const SIGNATURE_LEN: core::ops::RangeInclusive<usize> = 8..=72;
 /// Message id length.
 pub const MESSAGE_ID_LEN: usize = 32;
 /// Key commitment length.
@@ -63,6 +75,35 @@ pub(crate) const NONCE_HEADER: u8 = 0x02;
 
 const INFO_KEY: &[u8] = b"strongroom-envelope-v1 key";
 const INFO_COMMIT: &[u8] = b"strongroom-envelope-v1 commit";
+
+/// The signer a suite-0x0002 header names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// The signing key's KeyId (as the writer resolved it).
+    pub key_id: String,
+    /// The key version that signed.
+    pub key_version_id: String,
+    /// Its public key: SubjectPublicKeyInfo DER of an uncompressed EC P-256 point.
+    pub public_key: Vec<u8>,
+}
+
+/// The fixed start of an uncompressed EC P-256 SubjectPublicKeyInfo (91 bytes in all):
+/// SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING 04 ‖ x ‖ y }.
+const P256_SPKI_PREFIX: [u8; 27] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+];
+
+/// Whether `spki` has the shape of an uncompressed EC P-256 SubjectPublicKeyInfo (the
+/// point itself is checked when a signature is verified).
+#[must_use]
+pub fn is_p256_spki(spki: &[u8]) -> bool {
+    spki.len() == 91 && spki.starts_with(&P256_SPKI_PREFIX)
+}
+
+fn visible_id(b: &[u8]) -> bool {
+    !b.is_empty() && b.iter().all(|c| (0x21..=0x7e).contains(c))
+}
 
 /// One recipient: a data key wrapped for one key, naming it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +143,8 @@ pub struct EnvelopeHeader {
     pub frame_length: u32,
     /// The recipient stanzas, in order.
     pub stanzas: Vec<Stanza>,
+    /// Suite 0x0002: who signed (the body ends with the signature).
+    pub signer: Option<Signer>,
     /// The key commitment.
     pub commitment: [u8; COMMITMENT_LEN],
     /// The header tag.
@@ -173,12 +216,13 @@ pub(crate) fn encode_unauthenticated(
     ctx: &EncryptionContext,
     frame_length: u32,
     stanzas: &[Stanza],
+    signer: Option<&Signer>,
     commitment: &[u8; COMMITMENT_LEN],
 ) -> Result<Vec<u8>> {
     let mut w = Writer::new();
     w.raw(&MAGIC);
     w.u8(ENVELOPE_VERSION);
-    w.u16(SUITE_AES256_GCM_HKDF_SHA256_COMMIT);
+    w.u16(suite_of(signer.is_some()));
     w.raw(message_id);
     let aad = ctx.aad();
     if aad.len() > usize::from(u16::MAX) {
@@ -199,8 +243,32 @@ pub(crate) fn encode_unauthenticated(
         w.u8(s.kind);
         w.bytes16(&s.body);
     }
+    if let Some(sg) = signer {
+        let id_ok = |b: &str| visible_id(b.as_bytes()) && b.len() <= 255;
+        if !id_ok(&sg.key_id) || !id_ok(&sg.key_version_id) || !is_p256_spki(&sg.public_key) {
+            return Err(Error::param(
+                "SigningKeyId",
+                "the signing key must be an EC_P256 key with a well-formed id",
+            ));
+        }
+        w.u8(u8::try_from(sg.key_id.len()).unwrap_or(u8::MAX));
+        w.raw(sg.key_id.as_bytes());
+        w.u8(u8::try_from(sg.key_version_id.len()).unwrap_or(u8::MAX));
+        w.raw(sg.key_version_id.as_bytes());
+        w.bytes16(&sg.public_key);
+    }
     w.raw(commitment);
     Ok(w.buf)
+}
+
+/// The suite a message with (or without) a signer is written in.
+#[must_use]
+pub fn suite_of(signed: bool) -> u16 {
+    if signed {
+        SUITE_SIGNED_ECDSA_P256
+    } else {
+        SUITE_AES256_GCM_HKDF_SHA256_COMMIT
+    }
 }
 
 /// Parses a header from the start of `buf`.
@@ -214,14 +282,14 @@ pub(crate) fn encode_unauthenticated(
 /// `InvalidCiphertext.MalformedEnvelope`.
 pub fn parse_header(buf: &[u8]) -> Result<Option<(EnvelopeHeader, usize)>> {
     Ok(match scan_header(buf)? {
-        Scan::Done(h, n) => Some((h, n)),
+        Scan::Done(h, n) => Some((*h, n)),
         Scan::Need(_) => None,
     })
 }
 
 /// How far a header parse got.
 enum Scan {
-    Done(EnvelopeHeader, usize),
+    Done(alloc::boxed::Box<EnvelopeHeader>, usize),
     /// The buffer ends inside the header: nothing can change before it holds at least
     /// this many bytes (so an incremental parser waits for them instead of parsing
     /// again on every byte).
@@ -259,7 +327,7 @@ fn scan_header(buf: &[u8]) -> Result<Scan> {
         return Err(fail(EnvelopeFailure::UnsupportedVersion(version)));
     }
     let suite = be!(u16);
-    if suite != SUITE_AES256_GCM_HKDF_SHA256_COMMIT {
+    if suite != SUITE_AES256_GCM_HKDF_SHA256_COMMIT && suite != SUITE_SIGNED_ECDSA_P256 {
         return Err(fail(EnvelopeFailure::UnsupportedSuite(suite)));
     }
     let mut message_id = [0u8; MESSAGE_ID_LEN];
@@ -291,6 +359,28 @@ fn scan_header(buf: &[u8]) -> Result<Scan> {
         need!(len);
         *slot = (kind, at, len);
     }
+    let signer = if suite == SUITE_SIGNED_ECDSA_P256 {
+        let malformed = || fail(EnvelopeFailure::Malformed("signer"));
+        let n = usize::from(be!(u8));
+        let id = need!(n).to_vec();
+        let m = usize::from(be!(u8));
+        let ver = need!(m).to_vec();
+        let p = usize::from(be!(u16));
+        if p > MAX_SIGNER_KEY_LEN {
+            return Err(malformed());
+        }
+        let public_key = need!(p).to_vec();
+        if !visible_id(&id) || !visible_id(&ver) || !is_p256_spki(&public_key) {
+            return Err(malformed());
+        }
+        Some(Signer {
+            key_id: String::from_utf8(id).map_err(|_| malformed())?,
+            key_version_id: String::from_utf8(ver).map_err(|_| malformed())?,
+            public_key,
+        })
+    } else {
+        None
+    };
     let mut commitment = [0u8; COMMITMENT_LEN];
     commitment.copy_from_slice(need!(COMMITMENT_LEN));
     let authenticated_len = buf.len() - r.remaining();
@@ -309,17 +399,18 @@ fn scan_header(buf: &[u8]) -> Result<Scan> {
         .ok_or(fail(EnvelopeFailure::Malformed("header")))?
         .to_vec();
     Ok(Scan::Done(
-        EnvelopeHeader {
+        alloc::boxed::Box::new(EnvelopeHeader {
             version,
             suite,
             message_id,
             encryption_context,
             frame_length,
             stanzas,
+            signer,
             commitment,
             header_tag,
             authenticated,
-        },
+        }),
         authenticated_len + TAG_LEN,
     ))
 }
@@ -361,6 +452,7 @@ pub const MAX_HEADER_LEN: usize = 4
     + 4
     + 2
     + MAX_RECIPIENTS * (3 + u16::MAX as usize)
+    + (1 + 255 + 1 + 255 + 2 + MAX_SIGNER_KEY_LEN)
     + COMMITMENT_LEN
     + TAG_LEN;
 
@@ -409,7 +501,7 @@ impl HeaderParser {
                 let used = n.saturating_sub(before);
                 self.buf = Vec::new();
                 self.need = 0;
-                Ok(Some((h, used)))
+                Ok(Some((*h, used)))
             }
             Scan::Need(_) if self.buf.len() >= MAX_HEADER_LEN => {
                 Err(fail(EnvelopeFailure::Malformed("header too long")))

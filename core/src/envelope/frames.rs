@@ -13,8 +13,85 @@ use alloc::vec::Vec;
 
 use zeroize::{Zeroize, Zeroizing};
 
-use super::format::{FRAME_FINAL, FRAME_REGULAR, MAX_FRAMES, NONCE_HEADER, TAG_LEN, nonce};
+use super::format::{
+    FRAME_FINAL, FRAME_REGULAR, MAX_FRAMES, NONCE_HEADER, SIGNATURE_LABEL, SIGNATURE_LEN, Signer,
+    TAG_LEN, nonce,
+};
 use crate::error::{EnvelopeFailure, Error, Result};
+
+/// The hash chain a suite-0x0002 signature covers (docs/FORMAT.md §Suite 0x0002):
+/// `h_0 = SHA-256(label ‖ header)`, `h_i = SHA-256(h_(i−1) ‖ frame i)`.
+#[derive(Clone)]
+pub(crate) struct Chain([u8; 32]);
+
+impl Chain {
+    pub(crate) fn new(header: &[u8]) -> Chain {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(SIGNATURE_LABEL);
+        h.update(header);
+        Chain(h.finalize().into())
+    }
+
+    pub(crate) fn absorb(&mut self, frame: &[u8]) {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(self.0);
+        h.update(frame);
+        self.0 = h.finalize().into();
+    }
+
+    /// What AsymmetricSign signs: the SHA-256 digest of `h_n`.
+    pub(crate) fn digest(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(self.0).into()
+    }
+}
+
+/// The signature trailer: `u16 len ‖ DER signature`.
+pub(crate) fn trailer(signature: &[u8]) -> Result<Vec<u8>> {
+    if !SIGNATURE_LEN.contains(&signature.len()) {
+        return Err(Error::BackendProtocol(
+            "an ECDSA P-256 signature of unexpected length",
+        ));
+    }
+    let mut t = Vec::with_capacity(2 + signature.len());
+    t.extend_from_slice(&u16::try_from(signature.len()).unwrap_or(0).to_be_bytes());
+    t.extend_from_slice(signature);
+    Ok(t)
+}
+
+/// How long a whole trailer at the start of `b` is, once its length field is there.
+fn trailer_total(b: &[u8]) -> Option<usize> {
+    let l = b.get(..2)?;
+    Some(
+        2 + usize::from(u16::from_be_bytes([
+            l.first().copied()?,
+            l.get(1).copied()?,
+        ])),
+    )
+}
+
+/// Checks a whole trailer (`u16 len ‖ signature`, nothing more) against the chain.
+fn verify_trailer(chain: &Chain, public_key: &[u8], t: &[u8]) -> Result<()> {
+    let bad = || Error::Envelope(EnvelopeFailure::Signature);
+    let sig = t.get(2..).ok_or_else(bad)?;
+    if trailer_total(t) != Some(t.len()) || !SIGNATURE_LEN.contains(&sig.len()) {
+        return Err(bad());
+    }
+    match crate::asym::verify(
+        crate::vocab::KeySpec::EcP256,
+        public_key,
+        crate::asym::SigningAlgorithm::EcdsaSha256,
+        &chain.digest(),
+        sig,
+    ) {
+        Ok(true) => Ok(()),
+        // No ECDSA in this build: say so rather than blame the message.
+        Err(e) if e.code().starts_with("Rejected.") => Err(e),
+        Ok(false) | Err(_) => Err(bad()),
+    }
+}
 
 /// AES-256-GCM with detached tags, in place. With the `aws-lc` feature (native builds)
 /// it is AWS-LC's through aws-lc-rs (assembly: AES-NI, VAES with AVX2 or AVX-512,
@@ -235,6 +312,8 @@ pub struct Encryptor {
     header: Option<Vec<u8>>,
     buf: Zeroizing<Vec<u8>>,
     seq: u64,
+    /// Suite 0x0002: the signing key version and the chain so far.
+    signed: Option<(Signer, Chain)>,
 }
 
 impl core::fmt::Debug for Encryptor {
@@ -247,8 +326,17 @@ impl core::fmt::Debug for Encryptor {
 }
 
 impl Encryptor {
-    pub(crate) fn new(key: &[u8], header: Vec<u8>, frame_len: u32) -> Result<Self> {
+    pub(crate) fn new(
+        key: &[u8],
+        header: Vec<u8>,
+        frame_len: u32,
+        signer: Option<Signer>,
+    ) -> Result<Self> {
         let frame_len = frame_len as usize;
+        let signed = signer.map(|s| {
+            let c = Chain::new(&header);
+            (s, c)
+        });
         Ok(Encryptor {
             cipher: Gcm::new(key)?,
             frame_len,
@@ -257,7 +345,21 @@ impl Encryptor {
             // left behind in a freed reallocation): one-shot `seal_into` never needs it.
             buf: Zeroizing::new(Vec::new()),
             seq: 0,
+            signed,
         })
+    }
+
+    /// The signer of a signed message (suite 0x0002): finish it with
+    /// [`crate::Kms::finish_envelope`], which appends the signature.
+    #[must_use]
+    pub fn signer(&self) -> Option<&Signer> {
+        self.signed.as_ref().map(|(s, _)| s)
+    }
+
+    fn absorb(&mut self, frame: &[u8]) {
+        if let Some((_, c)) = &mut self.signed {
+            c.absorb(frame);
+        }
     }
 
     /// The frame length (plaintext bytes per regular frame).
@@ -283,10 +385,16 @@ impl Encryptor {
     fn regular(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let seq = self.next_seq()?;
         out.reserve(1 + plaintext.len() + TAG_LEN);
+        let frame_start = out.len();
         out.push(FRAME_REGULAR);
         let start = out.len();
         out.extend_from_slice(plaintext);
-        seal_tail(&self.cipher, seq, FRAME_REGULAR, out, start)
+        seal_tail(&self.cipher, seq, FRAME_REGULAR, out, start)?;
+        if self.signed.is_some() {
+            let frame = out.get(frame_start..).unwrap_or_default().to_vec();
+            self.absorb(&frame);
+        }
+        Ok(())
     }
 
     /// Encrypts `input`, appending whatever is ready (the header first, then whole
@@ -326,18 +434,35 @@ impl Encryptor {
     /// Encrypts what is held back as the final frame and appends it to `out`.
     ///
     /// # Errors
-    /// As [`Encryptor::update`].
-    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<()> {
+    /// As [`Encryptor::update`]; `InvalidParameter.SigningKeyId` for a signed message,
+    /// which [`crate::Kms::finish_envelope`] finishes (it signs).
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<()> {
+        if self.signed.is_some() {
+            return Err(Error::param(
+                "SigningKeyId",
+                "a signed message is finished by Kms::finish_envelope, which signs it",
+            ));
+        }
+        self.finish_frames(out).map(|_| ())
+    }
+
+    /// The final frame; for a signed message, the digest its signature is made over.
+    pub(crate) fn finish_frames(mut self, out: &mut Vec<u8>) -> Result<Option<(Signer, [u8; 32])>> {
         self.emit_header(out);
         let seq = self.next_seq()?;
         let len =
             u32::try_from(self.buf.len()).map_err(|_| Error::BackendProtocol("frame length"))?;
         out.reserve(5 + self.buf.len() + TAG_LEN);
+        let frame_start = out.len();
         out.push(FRAME_FINAL);
         out.extend_from_slice(&len.to_be_bytes());
         let start = out.len();
         out.extend_from_slice(&self.buf);
-        seal_tail(&self.cipher, seq, FRAME_FINAL, out, start)
+        seal_tail(&self.cipher, seq, FRAME_FINAL, out, start)?;
+        Ok(self.signed.take().map(|(signer, mut c)| {
+            c.absorb(out.get(frame_start..).unwrap_or_default());
+            (signer, c.digest())
+        }))
     }
 
     /// The exact length of the whole message for a plaintext of `plaintext_len` bytes,
@@ -357,7 +482,23 @@ impl Encryptor {
     /// # Errors
     /// `InvalidParameter.Plaintext` when `out` has the wrong length or past the frame
     /// limit; `Rejected.BackendProtocol` if this encryptor was already fed.
-    pub fn seal_into(mut self, plaintext: &[u8], out: &mut [u8]) -> Result<()> {
+    pub fn seal_into(self, plaintext: &[u8], out: &mut [u8]) -> Result<()> {
+        if self.signed.is_some() {
+            return Err(Error::param(
+                "SigningKeyId",
+                "a signed message is finished by Kms::finish_envelope, which signs it",
+            ));
+        }
+        self.seal_frames_into(plaintext, out).map(|_| ())
+    }
+
+    /// As [`Encryptor::seal_into`] (frames only); for a signed message, the digest its
+    /// signature is made over.
+    pub(crate) fn seal_frames_into(
+        mut self,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<(Signer, [u8; 32])>> {
         if out.len() != self.message_len(plaintext.len()) || !self.buf.is_empty() {
             return Err(Error::param(
                 "Plaintext",
@@ -395,10 +536,13 @@ impl Encryptor {
                 ct,
             )?;
             tag.copy_from_slice(&t);
+            if let Some((_, c)) = &mut self.signed {
+                c.absorb(frame);
+            }
             rest = tail;
             pt = more;
             if last {
-                return Ok(());
+                return Ok(self.signed.take().map(|(s, c)| (s, c.digest())));
             }
         }
     }
@@ -413,6 +557,18 @@ pub struct Decryptor {
     seq: u64,
     done: bool,
     failed: Option<Error>,
+    /// Suite 0x0002: the signature still to check.
+    sig: Option<SigState>,
+}
+
+/// A signed message's reading state: the chain so far, the final frame's plaintext
+/// (held until the signature verifies), the trailer as it arrives.
+struct SigState {
+    chain: Chain,
+    public_key: Vec<u8>,
+    held: Zeroizing<Vec<u8>>,
+    trailer: Vec<u8>,
+    verified: bool,
 }
 
 impl core::fmt::Debug for Decryptor {
@@ -430,21 +586,31 @@ fn env_err(f: EnvelopeFailure) -> Error {
 }
 
 impl Decryptor {
-    pub(crate) fn new(key: &[u8], frame_len: u32) -> Result<Self> {
+    /// The body's decryptor for a header whose message key is `key` (a signed header's
+    /// signature is checked at the end).
+    pub(crate) fn for_header(key: &[u8], header: &super::EnvelopeHeader) -> Result<Self> {
         Ok(Decryptor {
             cipher: Gcm::new(key)?,
-            frame_len: frame_len as usize,
+            frame_len: header.frame_length as usize,
             buf: Vec::new(),
             seq: 0,
             done: false,
             failed: None,
+            sig: header.signer.as_ref().map(|s| SigState {
+                chain: Chain::new(&header.to_bytes()),
+                public_key: s.public_key.clone(),
+                held: Zeroizing::new(Vec::new()),
+                trailer: Vec::new(),
+                verified: false,
+            }),
         })
     }
 
-    /// Whether the final frame has been authenticated.
+    /// Whether the message is complete: the final frame authenticated (and, for a
+    /// signed message, its signature verified).
     #[must_use]
     pub fn is_done(&self) -> bool {
-        self.done
+        self.done && self.sig.as_ref().is_none_or(|s| s.verified)
     }
 
     /// The total length of the frame starting at `b`, once it can be known.
@@ -504,6 +670,9 @@ impl Decryptor {
         if !self.cipher.open_to(nonce(self.seq, kind), ct, tag, slot) {
             return Err(env_err(EnvelopeFailure::FrameAuthentication(self.seq)));
         }
+        if let Some(sg) = &mut self.sig {
+            sg.chain.absorb(f);
+        }
         if kind == FRAME_FINAL {
             self.done = true;
         }
@@ -513,6 +682,19 @@ impl Decryptor {
     /// Opens one whole frame `f`, appending its plaintext to `out` only if it
     /// authenticates.
     fn open_frame(&mut self, f: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        // A signed message's final frame waits for the signature.
+        if self.sig.is_some() && f.first() == Some(&FRAME_FINAL) {
+            let mut held = Zeroizing::new(Vec::new());
+            self.open_frame_into(f, &mut held)?;
+            if let Some(sg) = &mut self.sig {
+                sg.held = held;
+            }
+            return Ok(());
+        }
+        self.open_frame_into(f, out)
+    }
+
+    fn open_frame_into(&mut self, f: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
         out.resize(start + Self::frame_plaintext_len(f), 0);
         let r = match out.get_mut(start..) {
@@ -528,6 +710,27 @@ impl Decryptor {
     fn step(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<()> {
         loop {
             if self.done {
+                if let Some(sg) = &mut self.sig
+                    && !sg.verified
+                {
+                    // The trailer: its length, then the signature.
+                    let want = trailer_total(&sg.trailer).unwrap_or(2);
+                    let take = want.saturating_sub(sg.trailer.len()).min(input.len());
+                    let (head, rest) = input.split_at(take);
+                    sg.trailer.extend_from_slice(head);
+                    input = rest;
+                    if trailer_total(&sg.trailer) == Some(sg.trailer.len()) {
+                        verify_trailer(&sg.chain, &sg.public_key, &sg.trailer)?;
+                        sg.verified = true;
+                        out.extend_from_slice(&sg.held);
+                        sg.held.zeroize();
+                        continue;
+                    }
+                    if input.is_empty() {
+                        return Ok(());
+                    }
+                    continue;
+                }
                 if !input.is_empty() || !self.buf.is_empty() {
                     return Err(env_err(EnvelopeFailure::TrailingData));
                 }
@@ -607,6 +810,15 @@ impl Decryptor {
             total += t - head - TAG_LEN;
             rest = more;
             if head == 5 {
+                if self.sig.is_some() {
+                    match trailer_total(rest) {
+                        Some(n) if rest.len() > n => {
+                            return Err(env_err(EnvelopeFailure::TrailingData));
+                        }
+                        Some(n) if rest.len() == n => return Ok(total),
+                        _ => return Err(env_err(EnvelopeFailure::Truncated)),
+                    }
+                }
                 if !rest.is_empty() {
                     return Err(env_err(EnvelopeFailure::TrailingData));
                 }
@@ -650,6 +862,11 @@ impl Decryptor {
             dst = after;
             rest = more;
             if self.done {
+                if let Some(sg) = &mut self.sig {
+                    // `plaintext_len` checked that `rest` is exactly the trailer.
+                    verify_trailer(&sg.chain, &sg.public_key, rest)?;
+                    sg.verified = true;
+                }
                 return Ok(());
             }
         }
@@ -664,7 +881,7 @@ impl Decryptor {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if !self.done {
+        if !self.is_done() {
             return Err(env_err(EnvelopeFailure::Truncated));
         }
         Ok(())

@@ -19,9 +19,9 @@ pub use cache::DataKeyCacheConfig;
 pub use format::{
     COMMITMENT_LEN, DATA_KEY_LEN, DEFAULT_FRAME_LENGTH, ENVELOPE_VERSION, EnvelopeHeader,
     FRAME_FINAL, FRAME_REGULAR, HeaderParser, MAGIC, MAX_FRAME_LENGTH, MAX_FRAMES, MAX_HEADER_LEN,
-    MAX_RECIPIENTS, MESSAGE_ID_LEN, ONE_SHOT_FRAME_LENGTH, STANZA_KMS_BLOB,
-    SUITE_AES256_GCM_HKDF_SHA256_COMMIT, Stanza, TAG_LEN, header_needs, parse_header,
-    parse_whole_header,
+    MAX_RECIPIENTS, MAX_SIGNER_KEY_LEN, MESSAGE_ID_LEN, ONE_SHOT_FRAME_LENGTH, SIGNATURE_LABEL,
+    SIGNATURE_LEN, STANZA_KMS_BLOB, SUITE_AES256_GCM_HKDF_SHA256_COMMIT, SUITE_SIGNED_ECDSA_P256,
+    Signer, Stanza, TAG_LEN, header_needs, is_p256_spki, parse_header, parse_whole_header,
 };
 pub use frames::{Decryptor, Encryptor};
 
@@ -42,6 +42,10 @@ pub struct EncryptEnvelopeRequest {
     /// Plaintext bytes per frame (default [`ONE_SHOT_FRAME_LENGTH`] for one-shot
     /// messages, [`DEFAULT_FRAME_LENGTH`] for streams).
     pub frame_length: Option<u32>,
+    /// Sign the message (suite 0x0002, docs/FORMAT.md) with this key: an Enabled
+    /// EC_P256 key of usage SIGN/VERIFY (KeyId, alias or ARN), authorised as
+    /// AsymmetricSign. Readers verify the signature and report the signer.
+    pub signing_key_id: Option<String>,
 }
 
 /// DecryptEnvelope.
@@ -57,6 +61,9 @@ pub struct DecryptEnvelopeRequest {
     /// that value; other pairs are allowed (AWS Encryption SDK's "required encryption
     /// context"). `InvalidCiphertext.ContextMismatch` otherwise, before any plaintext.
     pub required_encryption_context: Option<EncryptionContext>,
+    /// When given, the message must be signed by this key of the store (KeyId, alias
+    /// or ARN): `InvalidCiphertext.SignerMismatch` otherwise, before any key is used.
+    pub required_signer: Option<String>,
 }
 
 /// What a reader demands of a message's EncryptionContext, checked once the header is
@@ -68,6 +75,9 @@ pub struct ContextCheck<'a> {
     pub exact: Option<&'a EncryptionContext>,
     /// These pairs must be present with these values; others are allowed.
     pub required: Option<&'a EncryptionContext>,
+    /// The message must be signed (suite 0x0002) by this key of the reader's store
+    /// (KeyId, alias or ARN), checked on the header before any data key is unwrapped.
+    pub required_signer: Option<&'a str>,
 }
 
 impl<'a> From<Option<&'a EncryptionContext>> for ContextCheck<'a> {
@@ -75,6 +85,7 @@ impl<'a> From<Option<&'a EncryptionContext>> for ContextCheck<'a> {
         ContextCheck {
             exact,
             required: None,
+            required_signer: None,
         }
     }
 }
@@ -108,6 +119,24 @@ pub struct EnvelopeInfo {
     pub encryption_context: EncryptionContext,
     /// The message id.
     pub message_id: [u8; MESSAGE_ID_LEN],
+    /// Suite 0x0002: who signed it (the signature verifies with `public_key`; `known`
+    /// says whether this reader's store holds that key version with that public key).
+    pub signer: Option<EnvelopeSigner>,
+}
+
+/// The signer of a signed message, as a reader reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeSigner {
+    /// The signing key's KeyId, as the header names it.
+    pub key_id: String,
+    /// The key version that signed.
+    pub key_version_id: String,
+    /// Its public key (SubjectPublicKeyInfo DER), from the header.
+    pub public_key: Vec<u8>,
+    /// This reader's store holds that key version and its public key is the header's:
+    /// the message was made by that key of this account. Without it, only "whoever holds
+    /// this public key" signed.
+    pub known: bool,
 }
 
 /// A new message's header and per-message key (see [`Kms::envelope_begin`](crate::Kms::envelope_begin)).
@@ -119,6 +148,9 @@ pub struct EnvelopeStart {
     pub message_key: SecretBytes,
     /// Plaintext bytes per regular frame.
     pub frame_length: u32,
+    /// Suite 0x0002: the signer the header names; the body ends with its signature
+    /// ([`Kms::finish_envelope`](crate::Kms::finish_envelope) makes it).
+    pub signer: Option<Signer>,
 }
 
 /// A message opened by [`Kms::open_message`](crate::Kms::open_message), ready to decrypt in one go.
@@ -150,6 +182,7 @@ impl core::fmt::Debug for EncryptEnvelopeRequest {
             .field("plaintext", &crate::secret::Redacted(self.plaintext.len()))
             .field("encryption_context", &self.encryption_context)
             .field("frame_length", &self.frame_length)
+            .field("signing_key_id", &self.signing_key_id)
             .finish()
     }
 }
@@ -184,16 +217,38 @@ pub(crate) fn build_header(
     stanzas: &[Stanza],
     ctx: &EncryptionContext,
     frame_length: u32,
+    signer: Option<Signer>,
 ) -> Result<EnvelopeStart> {
-    let keys = format::derive(data_key, message_id, SUITE_AES256_GCM_HKDF_SHA256_COMMIT)?;
-    let mut header =
-        format::encode_unauthenticated(message_id, ctx, frame_length, stanzas, &keys.commitment)?;
+    let keys = format::derive(data_key, message_id, format::suite_of(signer.is_some()))?;
+    let mut header = format::encode_unauthenticated(
+        message_id,
+        ctx,
+        frame_length,
+        stanzas,
+        signer.as_ref(),
+        &keys.commitment,
+    )?;
     let tag = frames::header_tag(keys.key.expose(), &header)?;
     header.extend_from_slice(&tag);
     Ok(EnvelopeStart {
         header,
         message_key: keys.key,
         frame_length,
+        signer,
+    })
+}
+
+/// The signer a reader reports for `header`: `known` when `store_public_key` (the
+/// reader's copy of that key version's public key, if it holds it) is the header's.
+pub(crate) fn reported_signer(
+    header: &EnvelopeHeader,
+    store_public_key: Option<&[u8]>,
+) -> Option<EnvelopeSigner> {
+    header.signer.as_ref().map(|s| EnvelopeSigner {
+        key_id: s.key_id.clone(),
+        key_version_id: s.key_version_id.clone(),
+        public_key: s.public_key.clone(),
+        known: store_public_key.is_some_and(|p| p == s.public_key.as_slice()),
     })
 }
 
@@ -231,11 +286,59 @@ pub fn seal_with_data_key(
         stanzas,
         ctx,
         check_frame_length(frame_length)?,
+        None,
     )?;
-    let mut enc = Encryptor::new(b.message_key.expose(), b.header, b.frame_length)?;
+    let mut enc = Encryptor::new(b.message_key.expose(), b.header, b.frame_length, None)?;
     let mut out = Vec::new();
     enc.update(plaintext, &mut out)?;
     enc.finish(&mut out)?;
+    Ok(out)
+}
+
+/// Hazmat, for test vectors only: a signed message (suite 0x0002) with an explicit
+/// data key, message id and stanzas, signed with the EC P-256 private key `pkcs8`
+/// (whose public key the header names with `key_id` / `key_version_id`).
+///
+/// # Errors
+/// As [`seal_with_data_key`]; `InvalidParameter.*` for a key that is not EC P-256.
+#[allow(clippy::too_many_arguments)]
+pub fn seal_signed_with_data_key(
+    data_key: &[u8],
+    message_id: &[u8; MESSAGE_ID_LEN],
+    stanzas: &[Stanza],
+    ctx: &EncryptionContext,
+    frame_length: u32,
+    plaintext: &[u8],
+    signer: (&str, &str, &[u8]),
+) -> Result<Vec<u8>> {
+    let (key_id, key_version_id, pkcs8) = signer;
+    let cache = crate::asym::KeyCache::default();
+    let public_key = cache.public_key(crate::vocab::KeySpec::EcP256, pkcs8)?;
+    let signer = Signer {
+        key_id: key_id.into(),
+        key_version_id: key_version_id.into(),
+        public_key,
+    };
+    let b = build_header(
+        data_key,
+        message_id,
+        stanzas,
+        ctx,
+        check_frame_length(frame_length)?,
+        Some(signer),
+    )?;
+    let mut enc = Encryptor::new(b.message_key.expose(), b.header, b.frame_length, b.signer)?;
+    let mut out = Vec::new();
+    enc.update(plaintext, &mut out)?;
+    if let Some((_, digest)) = enc.finish_frames(&mut out)? {
+        let sig = cache.sign(
+            crate::vocab::KeySpec::EcP256,
+            pkcs8,
+            crate::asym::SigningAlgorithm::EcdsaSha256,
+            &digest,
+        )?;
+        out.extend_from_slice(&frames::trailer(&sig)?);
+    }
     Ok(out)
 }
 
@@ -245,7 +348,7 @@ pub fn seal_with_data_key(
 /// As [`Kms::decrypt_envelope`](crate::Kms::decrypt_envelope) after the stanza step.
 pub fn open_with_data_key(data_key: &[u8], message: &[u8]) -> Result<Vec<u8>> {
     let (key, header, n) = header_key_with_data_key(data_key, message)?;
-    let mut dec = Decryptor::new(key.expose(), header.frame_length)?;
+    let mut dec = Decryptor::for_header(key.expose(), &header)?;
     let mut out = Vec::new();
     dec.update(message.get(n..).unwrap_or_default(), &mut out)?;
     dec.finish()?;

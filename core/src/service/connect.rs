@@ -148,6 +148,7 @@ impl Kms {
                 let check = ContextCheck {
                     exact: r.expected.as_ref(),
                     required: r.required.as_ref(),
+                    required_signer: r.required_signer.as_deref(),
                 };
                 self.remote_open(c, &r.header, check)
                     .await
@@ -163,12 +164,17 @@ impl Kms {
                             encryption_context: r.encryption_context,
                             frame_length: r.frame_length,
                             plaintext_length: Some(plaintext.len() as u64),
+                            signing_key_id: r.signing_key_id,
                         },
                     )
                     .await?;
-                let enc = Encryptor::new(b.message_key.expose(), b.header, b.frame_length)?;
+                let enc =
+                    Encryptor::new(b.message_key.expose(), b.header, b.frame_length, b.signer)?;
                 let mut out = alloc::vec![0u8; enc.message_len(plaintext.len())];
-                enc.seal_into(&plaintext, &mut out)?;
+                if let Some((signer, digest)) = enc.seal_frames_into(&plaintext, &mut out)? {
+                    let sig = self.remote_sign(c, &signer, &digest).await?;
+                    out.extend_from_slice(&crate::envelope::frames::trailer(&sig)?);
+                }
                 Ok(Response::EncryptEnvelope(
                     crate::api::EncryptEnvelopeResponse { ciphertext: out },
                 ))
@@ -178,9 +184,10 @@ impl Kms {
                 let check = ContextCheck {
                     exact: r.encryption_context.as_ref(),
                     required: r.required_encryption_context.as_ref(),
+                    required_signer: r.required_signer.as_deref(),
                 };
                 let opened = self.remote_open(c, &header, check).await?;
-                let decryptor = Decryptor::new(opened.message_key.expose(), header.frame_length)?;
+                let decryptor = Decryptor::for_header(opened.message_key.expose(), &header)?;
                 let body = r.ciphertext.get(body_offset..).unwrap_or_default();
                 let mut plaintext = alloc::vec![0u8; decryptor.plaintext_len(body)?];
                 decryptor.open_into(body, &mut plaintext)?;
@@ -348,9 +355,113 @@ impl Kms {
                 (dk, stanzas)
             }
         };
+        let signer = match &req.signing_key_id {
+            Some(k) => Some(self.remote_signer(c, k).await?),
+            None => None,
+        };
         let mut message_id = [0u8; MESSAGE_ID_LEN];
         self.env.fill(&mut message_id)?;
-        build_header(data_key.expose(), &message_id, &stanzas, ctx, frame_length)
+        build_header(
+            data_key.expose(),
+            &message_id,
+            &stanzas,
+            ctx,
+            frame_length,
+            signer,
+        )
+    }
+
+    /// A signed message's signer, from the gateway's GetPublicKey of its primary
+    /// version (the gateway authorises GetPublicKey; AsymmetricSign at the end).
+    async fn remote_signer(&self, c: &Connection, key_id: &str) -> Result<Signer> {
+        let get = Request::GetPublicKey(crate::api::GetPublicKeyRequest {
+            key_id: key_id.into(),
+            key_version_id: None,
+        });
+        let Response::GetPublicKey(pk) = self.send(c, &get).await? else {
+            return Err(Error::Internal("a response of another action"));
+        };
+        if !crate::envelope::is_p256_spki(&pk.public_key_der) {
+            return Err(Error::param(
+                "SigningKeyId",
+                "the signing key must be an EC_P256 key",
+            ));
+        }
+        Ok(Signer {
+            key_id: pk.key_id,
+            key_version_id: pk.key_version_id,
+            public_key: pk.public_key_der,
+        })
+    }
+
+    /// The gateway's AsymmetricSign of a signed message's chain digest.
+    pub(crate) async fn remote_sign(
+        &self,
+        c: &Connection,
+        signer: &Signer,
+        digest: &[u8; 32],
+    ) -> Result<Vec<u8>> {
+        let sign = Request::AsymmetricSign(crate::AsymmetricSignRequest {
+            key_id: signer.key_id.clone(),
+            key_version_id: Some(signer.key_version_id.clone()),
+            algorithm: crate::asym::SigningAlgorithm::EcdsaSha256,
+            digest: digest.to_vec(),
+        });
+        match self.send(c, &sign).await? {
+            Response::AsymmetricSign(s) => Ok(s.value),
+            _ => Err(Error::Internal("a response of another action")),
+        }
+    }
+
+    /// As [`Kms::reader_signer`] on a connected instance: the gateway's GetPublicKey
+    /// tells whether the signer is a key of that account (a key it does not hold, or
+    /// that this caller may not read, is not known).
+    async fn remote_reader_signer(
+        &self,
+        c: &Connection,
+        header: &EnvelopeHeader,
+        required: Option<&str>,
+    ) -> Result<Option<crate::envelope::EnvelopeSigner>> {
+        let mismatch = || fail(EnvelopeFailure::SignerMismatch);
+        let Some(s) = &header.signer else {
+            return if required.is_some() {
+                Err(mismatch())
+            } else {
+                Ok(None)
+            };
+        };
+        let get = Request::GetPublicKey(crate::api::GetPublicKeyRequest {
+            key_id: s.key_id.clone(),
+            key_version_id: Some(s.key_version_id.clone()),
+        });
+        let store_pk = match self.send(c, &get).await {
+            Ok(Response::GetPublicKey(pk)) => Some(pk.public_key_der),
+            Err(e) if e.code() == "Forbidden.KeyVersionNotFound" => return Err(mismatch()),
+            Err(e) if e.kind() == "Backend" => return Err(e),
+            _ => None,
+        };
+        if store_pk.as_ref().is_some_and(|p| *p != s.public_key) {
+            return Err(mismatch());
+        }
+        let reported = crate::envelope::reported_signer(header, store_pk.as_deref());
+        if let Some(r) = required {
+            // The required key as the gateway resolves it (an alias or ARN included).
+            let get = Request::GetPublicKey(crate::api::GetPublicKeyRequest {
+                key_id: r.into(),
+                key_version_id: Some(s.key_version_id.clone()),
+            });
+            let same = match self.send(c, &get).await {
+                Ok(Response::GetPublicKey(pk)) => {
+                    pk.key_id == s.key_id && pk.public_key_der == s.public_key
+                }
+                Err(e) if e.kind() == "Backend" => return Err(e),
+                _ => false,
+            };
+            if !same || !reported.as_ref().is_some_and(|x| x.known) {
+                return Err(mismatch());
+            }
+        }
+        Ok(reported)
     }
 
     /// Opens a header on a connected instance: each stanza the gateway has a key for
@@ -364,6 +475,9 @@ impl Kms {
     ) -> Result<OpenedEnvelopeKey> {
         let ctx: &EncryptionContext = &header.encryption_context;
         check.check(ctx)?;
+        let signer = self
+            .remote_reader_signer(c, header, check.required_signer)
+            .await?;
         let mut first_failure: Option<Error> = None;
         for s in &header.stanzas {
             if s.key().is_none() {
@@ -401,6 +515,7 @@ impl Kms {
                             key_version_id,
                             encryption_context: ctx.clone(),
                             message_id: header.message_id,
+                            signer,
                         },
                     });
                 }

@@ -62,7 +62,117 @@ impl Kms {
         plaintext_length: Option<u64>,
     ) -> Result<Encryptor> {
         let b = self.envelope_begin(req, plaintext_length).await?;
-        Encryptor::new(b.message_key.expose(), b.header, b.frame_length)
+        Encryptor::new(b.message_key.expose(), b.header, b.frame_length, b.signer)
+    }
+
+    /// Ends a message begun by [`Kms::envelope_encryptor`]: the final frame, and for a
+    /// signed message (`signing_key_id`) the signature trailer, made by AsymmetricSign
+    /// with the header's key version.
+    ///
+    /// # Errors
+    /// As [`Encryptor::update`]; for a signed message what AsymmetricSign gives
+    /// (`Forbidden.KeyDisabled` if the signing key was disabled meanwhile, backend
+    /// failures).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let mut enc = kms.envelope_encryptor(&EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], ..Default::default() }, None).await?;
+    /// # let mut out = Vec::new();
+    /// # enc.update(b"streamed", &mut out)?;
+    /// kms.finish_envelope(enc, &mut out).await?;
+    /// # });
+    /// ```
+    pub async fn finish_envelope(&self, enc: Encryptor, out: &mut Vec<u8>) -> Result<()> {
+        if let Some((signer, digest)) = enc.finish_frames(out)? {
+            let sig = self.sign_envelope(&signer, &digest).await?;
+            out.extend_from_slice(&crate::envelope::frames::trailer(&sig)?);
+        }
+        Ok(())
+    }
+
+    /// The signature of a signed message's chain digest, by the header's key version.
+    pub(crate) async fn sign_envelope(
+        &self,
+        signer: &Signer,
+        digest: &[u8; 32],
+    ) -> Result<Vec<u8>> {
+        #[cfg(feature = "wire")]
+        if let Some(c) = &self.remote {
+            return self.remote_sign(c, signer, digest).await;
+        }
+        Ok(self
+            .asymmetric_sign_impl(
+                &signer.key_id,
+                Some(&signer.key_version_id),
+                crate::asym::SigningAlgorithm::EcdsaSha256,
+                crate::asym::SignInput::Digest(digest),
+            )
+            .await?
+            .value)
+    }
+
+    /// A signed message's signer: an EC_P256 SIGN/VERIFY key's primary version and its
+    /// public key (the key was resolved and authorised as AsymmetricSign).
+    pub(crate) async fn envelope_signer(&self, key_id: &str) -> Result<Signer> {
+        let bad = |why: &str| Error::param("SigningKeyId", String::from(why));
+        let (spec, usage) = self.with_key(key_id, |k| Ok((k.spec, k.usage)))?;
+        if spec != crate::vocab::KeySpec::EcP256 {
+            return Err(bad("the signing key must be an EC_P256 key"));
+        }
+        if usage != crate::vocab::KeyUsage::SignVerify {
+            return Err(bad("the signing key must have usage SIGN/VERIFY"));
+        }
+        let pk = self.get_public_key_impl(key_id, None).await?;
+        Ok(Signer {
+            key_id: pk.key_id,
+            key_version_id: pk.key_version_id,
+            public_key: pk.public_key_der,
+        })
+    }
+
+    /// The signer a reader reports for `header`, after checking it against the
+    /// reader's store: a KeyId of this store with another public key (or a version it
+    /// does not hold) is `InvalidCiphertext.SignerMismatch`; so is a message not signed
+    /// by `required` (a key of this store) when one is required.
+    pub(crate) async fn reader_signer(
+        &self,
+        header: &EnvelopeHeader,
+        required: Option<&str>,
+    ) -> Result<Option<EnvelopeSigner>> {
+        let mismatch = || fail(EnvelopeFailure::SignerMismatch);
+        let Some(s) = &header.signer else {
+            return if required.is_some() {
+                Err(mismatch())
+            } else {
+                Ok(None)
+            };
+        };
+        let required_id = match required {
+            Some(r) => Some(self.resolve(r)?),
+            None => None,
+        };
+        let held = self.resolve(&s.key_id).ok().filter(|id| self.holds_key(id));
+        let store_pk = match &held {
+            Some(id) => match self.get_public_key_impl(id, Some(&s.key_version_id)).await {
+                Ok(r) => Some(r.public_key_der),
+                Err(Error::KeyVersionNotFound { .. }) => return Err(mismatch()),
+                // Not Enabled, or not an asymmetric key: it does not vouch.
+                Err(_) => None,
+            },
+            None => None,
+        };
+        if store_pk.as_ref().is_some_and(|p| *p != s.public_key) {
+            return Err(mismatch());
+        }
+        let reported = reported_signer(header, store_pk.as_deref());
+        if let Some(r) = required_id
+            && (held.as_deref() != Some(r.as_str()) || !reported.as_ref().is_some_and(|x| x.known))
+        {
+            return Err(mismatch());
+        }
+        Ok(reported)
     }
 
     /// The header and per-message key of a new envelope message, for bindings that
@@ -89,6 +199,7 @@ impl Kms {
             encryption_context: req.encryption_context.clone(),
             frame_length: req.frame_length,
             plaintext_length,
+            signing_key_id: req.signing_key_id.clone(),
         };
         crate::api::as_owner!(self, BeginEnvelope, begin)
     }
@@ -134,9 +245,20 @@ impl Kms {
                 (dk, stanzas)
             }
         };
+        let signer = match &req.signing_key_id {
+            Some(k) => Some(self.envelope_signer(k).await?),
+            None => None,
+        };
         let mut message_id = [0u8; MESSAGE_ID_LEN];
         self.env.fill(&mut message_id)?;
-        build_header(data_key.expose(), &message_id, &stanzas, ctx, frame_length)
+        build_header(
+            data_key.expose(),
+            &message_id,
+            &stanzas,
+            ctx,
+            frame_length,
+            signer,
+        )
     }
 
     /// EncryptEnvelope: the whole message for `req.plaintext`.
@@ -165,11 +287,15 @@ impl Kms {
                 encryption_context: req.encryption_context,
                 frame_length: req.frame_length,
                 plaintext_length: Some(req.plaintext.len() as u64),
+                signing_key_id: req.signing_key_id,
             })
             .await?;
-        let enc = Encryptor::new(b.message_key.expose(), b.header, b.frame_length)?;
+        let enc = Encryptor::new(b.message_key.expose(), b.header, b.frame_length, b.signer)?;
         let mut out = alloc::vec![0u8; enc.message_len(req.plaintext.len())];
-        enc.seal_into(&req.plaintext, &mut out)?;
+        if let Some((signer, digest)) = enc.seal_frames_into(&req.plaintext, &mut out)? {
+            let sig = self.sign_envelope(&signer, &digest).await?;
+            out.extend_from_slice(&crate::envelope::frames::trailer(&sig)?);
+        }
         Ok(out)
     }
 
@@ -198,7 +324,7 @@ impl Kms {
         expected: impl Into<ContextCheck<'_>>,
     ) -> Result<(Decryptor, EnvelopeInfo)> {
         let (key, info) = self.open_envelope_key(header, expected).await?;
-        Ok((Decryptor::new(key.expose(), header.frame_length)?, info))
+        Ok((Decryptor::for_header(key.expose(), header)?, info))
     }
 
     /// As [`Kms::open_envelope`], but returns the per-message key, for bindings that
@@ -225,6 +351,7 @@ impl Kms {
             header: header.clone(),
             expected: check.exact.cloned(),
             required: check.required.cloned(),
+            required_signer: check.required_signer.map(String::from),
         };
         crate::api::as_owner!(self, OpenEnvelope, Box::new(open)).map(|o| (o.message_key, o.info))
     }
@@ -240,6 +367,8 @@ impl Kms {
     ) -> Result<(SecretBytes, EnvelopeInfo)> {
         let ctx = &header.encryption_context;
         check.check(ctx)?;
+        // The signer is checked on the header, before any data key is unwrapped.
+        let signer = self.reader_signer(header, check.required_signer).await?;
         cx.set_context(ctx);
         let mut first_failure: Option<Error> = None;
         for s in &header.stanzas {
@@ -268,6 +397,7 @@ impl Kms {
                             key_version_id,
                             encryption_context: ctx.clone(),
                             message_id: header.message_id,
+                            signer,
                         },
                     ));
                 }
@@ -343,9 +473,10 @@ impl Kms {
         let check = ContextCheck {
             exact: req.encryption_context.as_ref(),
             required: req.required_encryption_context.as_ref(),
+            required_signer: req.required_signer.as_deref(),
         };
         let (key, info) = self.open_envelope_key_in(cx, &header, check).await?;
-        let decryptor = Decryptor::new(key.expose(), header.frame_length)?;
+        let decryptor = Decryptor::for_header(key.expose(), &header)?;
         let body = req.ciphertext.get(body_offset..).unwrap_or_default();
         let mut plaintext = alloc::vec![0u8; decryptor.plaintext_len(body)?];
         decryptor.open_into(body, &mut plaintext)?;

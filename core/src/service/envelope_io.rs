@@ -45,7 +45,8 @@ impl Kms {
             dst.write_all(&out).map_err(from_io)?;
             out.clear();
         }
-        enc.finish(&mut out)?;
+        // The final frame, and a signed message's signature.
+        self.finish_envelope(enc, &mut out).await?;
         dst.write_all(&out).map_err(from_io)?;
         dst.flush().map_err(from_io)?;
         Ok(total)

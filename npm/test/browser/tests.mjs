@@ -449,6 +449,27 @@ if (xrt) {
   });
 }
 
+await test('signed envelopes in the page: the full package signs and verifies, strongroom/decrypt verifies on WebCrypto', async () => {
+  const kms = await Kms.memory();
+  const to = (await kms.createKey()).keyId;
+  const signer = (await kms.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY' })).keyId;
+  const pt = enc.encode('signed in the page '.repeat(5000));
+  const msg = await kms.encryptEnvelope({ keyIds: [to], plaintext: pt, signingKeyId: signer, frameLength: 8192 });
+  const r = await kms.decryptEnvelope({ ciphertext: msg, requiredSigner: signer });
+  assert(r.plaintext.length === pt.length && r.signer.known && r.signer.keyId === signer, 'full package');
+  const d = await import('/npm/dist/decrypt.mjs');
+  const unwrap = async (q) => (await kms.decrypt({ ciphertextBlob: q.ciphertextBlob, encryptionContext: q.encryptionContext })).plaintext;
+  const publicKey = (await kms.getPublicKey({ keyId: signer })).publicKeyDer;
+  const l = await d.decryptEnvelope({ ciphertext: msg, unwrap, requiredSigner: { publicKey } });
+  assert(l.plaintext.length === pt.length && l.signer.known, 'decrypt entry');
+  const bad = msg.slice();
+  bad[bad.length - 3] ^= 1;
+  let e1, e2;
+  try { await kms.decryptEnvelope({ ciphertext: bad }); } catch (e) { e1 = e; }
+  try { await d.decryptEnvelope({ ciphertext: bad, unwrap }); } catch (e) { e2 = e; }
+  assert(e1?.code === 'InvalidCiphertext.Signature' && e2?.code === 'InvalidCiphertext.Signature', `tampered: ${e1} / ${e2}`);
+});
+
 await test('strongroom/decrypt in the page: no wasm, the data key unwrapped by the gateway (AssumeRole credentials, CORS), frames on WebCrypto', async () => {
   const info = connectInfo;
   assert(info, 'the runner set up the gateways');
