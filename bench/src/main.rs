@@ -186,6 +186,69 @@ fn asymmetric(kms: &Kms) {
     }
 }
 
+/// Signed envelope messages (suite 0x0002) against unsigned ones, one-shot, on the same
+/// instance: what one AsymmetricSign (encrypt) or one ECDSA verification and the hash
+/// chain (decrypt) add per message.
+fn signed(kms: &Kms, key_id: &str) {
+    let signer = block_on(kms.create_key(CreateKeyRequest {
+        key_spec: Some(strongroom::KeySpec::EcP256),
+        key_usage: Some(strongroom::KeyUsage::SignVerify),
+        ..Default::default()
+    }))
+    .unwrap()
+    .key_id;
+    for (label, size) in [("1KiB", 1usize << 10), ("1MiB", 1 << 20)] {
+        let req = |sign: bool| EncryptEnvelopeRequest {
+            key_ids: vec![key_id.to_string()],
+            plaintext: vec![0x5au8; size],
+            signing_key_id: sign.then(|| signer.clone()),
+            ..Default::default()
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..31 {
+            for (sign, out) in [(true, &mut a), (false, &mut b)] {
+                let r = req(sign);
+                let t = Instant::now();
+                black_box(block_on(kms.encrypt_envelope(r)).unwrap());
+                out.push(t.elapsed().as_nanos() as f64);
+            }
+        }
+        a.sort_by(|x, y| x.total_cmp(y));
+        b.sort_by(|x, y| x.total_cmp(y));
+        report(
+            &format!("EnvelopeEncrypt-{label}-signed"),
+            a[15],
+            "EnvelopeEncrypt unsigned",
+            b[15],
+        );
+        let signed_ct = block_on(kms.encrypt_envelope(req(true))).unwrap();
+        let plain_ct = block_on(kms.encrypt_envelope(req(false))).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..31 {
+            for (ct, out) in [(&signed_ct, &mut a), (&plain_ct, &mut b)] {
+                let c = ct.clone();
+                let t = Instant::now();
+                black_box(
+                    block_on(kms.decrypt_envelope(DecryptEnvelopeRequest {
+                        ciphertext: c,
+                        ..Default::default()
+                    }))
+                    .unwrap(),
+                );
+                out.push(t.elapsed().as_nanos() as f64);
+            }
+        }
+        a.sort_by(|x, y| x.total_cmp(y));
+        b.sort_by(|x, y| x.total_cmp(y));
+        report(
+            &format!("EnvelopeDecrypt-{label}-signed"),
+            a[15],
+            "EnvelopeDecrypt unsigned",
+            b[15],
+        );
+    }
+}
+
 fn bulk(kms: &Kms, key_id: &str) {
     let ctx = EncryptionContext::from_pairs([("bench", "bulk")]).unwrap();
     for (label, size, rounds) in [("1MiB", 1usize << 20, 31), ("64MiB", 64 << 20, 5)] {
@@ -875,6 +938,10 @@ fn main() {
     }
     let kms = block_on(Kms::memory(Env::system(), None)).unwrap();
     let key = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    if std::env::args().any(|a| a == "--signed-only") {
+        signed(&kms, &key.key_id);
+        return;
+    }
     let ctx = EncryptionContext::from_pairs([("app", "bench")]).unwrap();
     let pt = [7u8; 64];
     let raw = Aes256Gcm::new_from_slice(&[9u8; 32]).unwrap();
@@ -896,6 +963,7 @@ fn main() {
     let (rounds, batch) = (31, 2000);
     if std::env::args().any(|a| a == "--bulk-only") {
         bulk(&kms, &key.key_id);
+        signed(&kms, &key.key_id);
         return;
     }
     if std::env::args().any(|a| a == "--asymmetric-only") {
@@ -947,6 +1015,7 @@ fn main() {
         peer,
     );
     bulk(&kms, &key.key_id);
+    signed(&kms, &key.key_id);
     asymmetric(&kms);
     store();
     secrets();

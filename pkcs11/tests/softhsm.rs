@@ -517,7 +517,7 @@ fn software_and_hsm_keys_in_one_store() {
     }))
     .unwrap_err();
     assert_eq!(e.code(), "InvalidParameter.ProtectionLevel");
-    soft.close();
+    block_on(soft.close()).unwrap();
 
     let token = Pkcs11Backend::open(&testing::token("strongroom-mixed")).unwrap();
     let before = token.object_ids().unwrap().len();
@@ -613,7 +613,7 @@ fn software_and_hsm_keys_in_one_store() {
         aes.supported_protection_levels,
         vec![ProtectionLevel::Software, ProtectionLevel::Hsm]
     );
-    mixed.close();
+    block_on(mixed.close()).unwrap();
 
     // Opened without the token: software keys work, the HSM key names its token.
     let again = open(None);
@@ -629,7 +629,7 @@ fn software_and_hsm_keys_in_one_store() {
     }))
     .unwrap();
     assert_eq!(opened.plaintext, b"both");
-    again.close();
+    block_on(again.close()).unwrap();
 }
 
 #[test]
