@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-runtime round trips in one run: Python → Node, Chromium and the CLI (a store
+# Cross-runtime round trips in one run (signed envelopes included): Python → Node, Chromium and the CLI (a store
 # image, a blob, an envelope), Node → Python, CLI → Python (envelopes through the same
 # file store), a backup Python → Node (restored into a file store) → CLI, and the file
 # store's audit trail written by Python and the CLI in turn, verified by the CLI. Needs the Python wheel, npm/dist and the CLI built by the earlier steps.
@@ -21,6 +21,8 @@ export STRONGROOM_PASSPHRASE=xrt-pass
   "$cli" --store "$out/store" decrypt --context from=python --context to=node+chromium \
     "$out/from-python.json.envelope" "$out/cli-decrypted"
   cmp "$out/cli-decrypted" "$out/from-python.json.envelope-plaintext" && echo "ok - the CLI decrypted the envelope Python made"
+  "$cli" --store "$out/store" decrypt --require-signer alias/xrt-signer "$out/from-python.json.signed" "$out/cli-verified"
+  cmp "$out/cli-verified" "$out/from-python.json.envelope-plaintext" && echo "ok - the CLI verified the signed envelope Python made (required signer)"
   [ "$("$cli" --store "$out/store" secret get xrt/db-password)" = "$(printf 'current from python \303\251')" ] \
     && echo "ok - the CLI read the secret Python made in its file store" \
     || { echo "not ok - the CLI read the secret Python made in its file store"; exit 1; }

@@ -14,6 +14,12 @@ console.log('ok - node decrypted the blob Python made');
 const r = await kms.decryptEnvelope({ ciphertext: hex(x.envelope), encryptionContext: x.encryption_context });
 assert.equal(Buffer.from(r.plaintext).toString('hex'), x.envelope_plaintext);
 console.log('ok - node decrypted the envelope Python made');
+{
+  const s = await kms.decryptEnvelope({ ciphertext: hex(x.signed), requiredSigner: 'alias/xrt-signer' });
+  assert.equal(Buffer.from(s.plaintext).toString('hex'), x.envelope_plaintext);
+  assert.ok(s.signer.known && s.signer.keyId === x.signer_key_id);
+  console.log('ok - node verified the signed envelope Python made (required signer, known)');
+}
 
 // Python's secrets, read here from its store image.
 {
@@ -62,6 +68,8 @@ const pt = Buffer.from('encrypted by Node, decrypted in Python');
 const e = await mine.encrypt({ keyId: k.keyId, plaintext: new Uint8Array(pt), encryptionContext: ctx });
 const envPt = new Uint8Array(123_457).map((_, i) => (i * 3) & 255);
 const env = await mine.encryptEnvelope({ keyIds: [k.keyId], plaintext: envPt, encryptionContext: ctx, frameLength: 4096 });
+const signerKey = await mine.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY' });
+const signed = await mine.encryptEnvelope({ keyIds: [k.keyId], plaintext: envPt, encryptionContext: ctx, frameLength: 4096, signingKeyId: signerKey.keyId });
 const image = await mine.exportImage({ passphrase: 'xrt-pass-2' });
-writeFileSync(outPath, JSON.stringify({ passphrase: 'xrt-pass-2', image: Buffer.from(image).toString('hex'), blob: Buffer.from(e.ciphertextBlob).toString('hex'), encryption_context: ctx, plaintext: pt.toString('hex'), envelope: Buffer.from(env).toString('hex'), envelope_plaintext: Buffer.from(envPt).toString('hex'), asym, rsa_key_id: x.rsa_key_id, rsa_ciphertexts: rsaCiphertexts, rsa_plaintext: Buffer.from(rsaPt).toString('hex') }));
+writeFileSync(outPath, JSON.stringify({ passphrase: 'xrt-pass-2', image: Buffer.from(image).toString('hex'), blob: Buffer.from(e.ciphertextBlob).toString('hex'), encryption_context: ctx, plaintext: pt.toString('hex'), envelope: Buffer.from(env).toString('hex'), envelope_plaintext: Buffer.from(envPt).toString('hex'), signed: Buffer.from(signed).toString('hex'), signer_key_id: signerKey.keyId, asym, rsa_key_id: x.rsa_key_id, rsa_ciphertexts: rsaCiphertexts, rsa_plaintext: Buffer.from(rsaPt).toString('hex') }));
 console.log('ok - node produced a store image and blob');

@@ -19,6 +19,12 @@ if mode == "produce":
     env = kms.encrypt_envelope(key_ids=["alias/xrt"], plaintext=big, encryption_context=ctx, frame_length=10000)
     open(path + ".envelope", "wb").write(env)
     open(path + ".envelope-plaintext", "wb").write(big)
+    # A signed envelope (suite 0x0002), signed on AWS-LC, verified elsewhere.
+    signer = kms.create_key(key_spec="EC_P256", key_usage="SIGN/VERIFY")
+    kms.create_alias(alias_name="alias/xrt-signer", key_id=signer.key_id)
+    signed = kms.encrypt_envelope(key_ids=["alias/xrt"], plaintext=big, encryption_context=ctx,
+                                  frame_length=10000, signing_key_id="alias/xrt-signer")
+    open(path + ".signed", "wb").write(signed)
     # Asymmetric keys made and used on AWS-LC: the others verify these signatures, sign
     # with the same private keys (PKCS#8 from AWS-LC, parsed by RustCrypto in wasm) and
     # encrypt to the RSA key.
@@ -44,6 +50,7 @@ if mode == "produce":
            "rsa_public_key": kms.get_public_key(key_id=rsa.key_id).public_key,
            "blob": e.ciphertext_blob.hex(), "encryption_context": ctx, "plaintext": pt.hex(),
            "envelope": env.hex(), "envelope_plaintext": big.hex(), "key_id": k.key_id,
+           "signed": signed.hex(), "signer_key_id": signer.key_id,
            "secrets": secrets}
     open(path, "w").write(json.dumps(doc))
     open(path + ".backup", "wb").write(kms.create_backup(backup_passphrase="xrt-backup"))
@@ -64,6 +71,9 @@ else:
     r = kms.decrypt_envelope(ciphertext=bytes.fromhex(x["envelope"]), encryption_context=x["encryption_context"])
     assert r.plaintext.hex() == x["envelope_plaintext"], "envelope plaintext differs"
     print("ok - python decrypted the envelope Node made")
+    r = kms.decrypt_envelope(ciphertext=bytes.fromhex(x["signed"]), required_signer=x["signer_key_id"])
+    assert r.plaintext.hex() == x["envelope_plaintext"] and r.signer is not None and r.signer.known
+    print("ok - python verified the signed envelope Node made")
     mine = strongroom.Kms.open(sys.argv[3], passphrase="xrt-pass")
     for s in x["asym"]:
         v = mine.asymmetric_verify(key_id=s["key_id"], algorithm=s["algorithm"], message=bytes.fromhex(s["message"]),
