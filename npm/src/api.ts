@@ -7,7 +7,7 @@ import { FrameReader, FrameWriter, concat, wasmCipher, webCryptoCipher } from '.
 import type { FrameCipher, FrameCipherFactory, SignedReading, SignedWriting } from './envelope.js';
 import { parseEnvelopeHeader } from './decrypt.js';
 import * as secrets from './secrets.js';
-import { convert, InvalidParameterError } from './errors.js';
+import { callSync, convert, InvalidParameterError } from './errors.js';
 export { StrongroomError, InvalidParameterError, KeyNotFoundError, KeyStateError, InvalidCiphertextError, WrongPassphraseError, AccessDeniedError, ResourceNotFoundError, ResourceStateError, StoreError, BackendError, RejectedError } from './errors.js';
 import type {
   ListSecretsResult, ListSecretVersionIdsResult, SecretCreated, SecretFilter, SecretMetadata, SecretRotator, SecretType, SecretValue,
@@ -53,14 +53,6 @@ async function call<T>(p: () => Promise<T>): Promise<T> {
     if (bad) throw convert({ code: 'Rejected.AuditFailed', kind: 'Store', message: `the audit trail cannot be written: ${bad.reason?.message ?? bad.reason}` });
   }
   return out;
-}
-
-function callSync<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    throw convert(e);
-  }
 }
 
 function invalid(name: string, why: string): InvalidParameterError {

@@ -7,7 +7,7 @@
 // tests/vectors/envelope_v1.json in Node and Chromium.
 import { FrameReader, webCryptoCipher } from './envelope.js';
 import type { SignedReading } from './envelope.js';
-import { BackendError, convert } from './errors.js';
+import { BackendError, callSync as call, convert } from './errors.js';
 
 export {
   StrongroomError,
@@ -286,14 +286,6 @@ export function parseEnvelopeHeader(bytes: Uint8Array): EnvelopeHeaderInfo | und
   if (typeof h === 'number') return undefined;
   const { stanzas: _s, commitment: _c, tag: _t, authenticated: _a, ...info } = h;
   return info;
-}
-
-function call<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    throw convert(e);
-  }
 }
 
 function checkBytes(name: string, b: unknown): Uint8Array {

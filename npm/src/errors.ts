@@ -47,6 +47,15 @@ const classes: Record<string, typeof StrongroomError> = {
   Rejected: RejectedError,
 };
 
+/** Runs `f`, turning a `{ code, kind, message }` it throws into its error class. */
+export function callSync<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw convert(e);
+  }
+}
+
 export function convert(e: unknown): unknown {
   if (e && typeof e === 'object' && !(e instanceof Error) && typeof (e as { code?: unknown }).code === 'string') {
     const { code, kind, message } = e as { code: string; kind?: string; message?: string };

@@ -238,6 +238,21 @@ pub(crate) fn build_header(
     })
 }
 
+/// The end of every BeginEnvelope (embedded or connected): a fresh message id, then
+/// the header built and authenticated.
+pub(crate) fn begin_with(
+    env: &crate::env::Env,
+    data_key: &[u8],
+    stanzas: &[Stanza],
+    ctx: &EncryptionContext,
+    frame_length: u32,
+    signer: Option<Signer>,
+) -> Result<EnvelopeStart> {
+    let mut message_id = [0u8; MESSAGE_ID_LEN];
+    env.fill(&mut message_id)?;
+    build_header(data_key, &message_id, stanzas, ctx, frame_length, signer)
+}
+
 /// The signer a reader reports for `header`: `known` when `store_public_key` (the
 /// reader's copy of that key version's public key, if it holds it) is the header's.
 pub(crate) fn reported_signer(

@@ -249,11 +249,9 @@ impl Kms {
             Some(k) => Some(self.envelope_signer(k).await?),
             None => None,
         };
-        let mut message_id = [0u8; MESSAGE_ID_LEN];
-        self.env.fill(&mut message_id)?;
-        build_header(
+        begin_with(
+            &self.env,
             data_key.expose(),
-            &message_id,
             &stanzas,
             ctx,
             frame_length,
