@@ -119,11 +119,23 @@ def test_huge_bodies_and_slow_clients():
         c = socket.create_connection(("127.0.0.1", int(s.endpoint.rsplit(":", 1)[1])))
         c.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                   b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
-        for _ in range(20):
-            c.sendall(b"1000\r\n" + b"y" * 4096 + b"\r\n")
-        c.sendall(b"0\r\n\r\n")
-        assert b" 413 " in c.recv(4096).split(b"\r\n")[0]
+        # The server answers 413 as soon as the limit is passed and closes: the rest of
+        # what this client sends may meet a closed socket (EPIPE), and the close may reset
+        # the connection before the answer is read. Either way the body was cut.
+        cut = False
+        try:
+            for _ in range(20):
+                c.sendall(b"1000\r\n" + b"y" * 4096 + b"\r\n")
+            c.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            cut = True
+        try:
+            first = c.recv(4096).split(b"\r\n")[0]
+            assert b" 413 " in first, first
+        except ConnectionResetError:
+            assert cut, "reset without the body being cut"
         c.close()
+        assert alive(s)
         # A client that never finishes its headers is disconnected; others are served.
         slow = socket.create_connection(("127.0.0.1", int(s.endpoint.rsplit(":", 1)[1])))
         slow.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
