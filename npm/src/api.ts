@@ -8,6 +8,7 @@ import type { FrameCipher, FrameCipherFactory, SignedReading, SignedWriting } fr
 import { parseEnvelopeHeader } from './decrypt.js';
 import * as secrets from './secrets.js';
 import { callSync, convert, InvalidParameterError } from './errors.js';
+import { base64 } from './util.js';
 export { StrongroomError, InvalidParameterError, KeyNotFoundError, KeyStateError, InvalidCiphertextError, WrongPassphraseError, AccessDeniedError, ResourceNotFoundError, ResourceStateError, StoreError, BackendError, RejectedError } from './errors.js';
 import type {
   ListSecretsResult, ListSecretVersionIdsResult, SecretCreated, SecretFilter, SecretMetadata, SecretRotator, SecretType, SecretValue,
@@ -57,11 +58,6 @@ async function call<T>(p: () => Promise<T>): Promise<T> {
 
 function invalid(name: string, why: string): InvalidParameterError {
   return new InvalidParameterError(`InvalidParameter.${name}`, `invalid ${name}: ${why}`);
-}
-function base64(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-  return btoa(s);
 }
 function bytes(name: string, v: unknown): Uint8Array {
   if (v instanceof Uint8Array) return v;

@@ -5,7 +5,8 @@
 // the message key and commitment come from WebCrypto's HKDF, and the frames are opened
 // by the same FrameReader the full package uses. Checked against
 // tests/vectors/envelope_v1.json in Node and Chromium.
-import { FrameReader, webCryptoCipher } from './envelope.js';
+import { FrameReader, frameNonce, webCryptoCipher } from './envelope.js';
+import { base64 as b64, redactValue, unbase64 as unb64 } from './util.js';
 import type { SignedReading } from './envelope.js';
 import { BackendError, callSync as call, convert } from './errors.js';
 
@@ -310,14 +311,6 @@ function contextOk(ctx: EncryptionContext, exact?: EncryptionContext, required?:
   return !required || Object.entries(required).every(([k, v]) => has(k) && ctx[k] === v);
 }
 
-function nonce(seq: number, kind: number): Uint8Array {
-  const n = new Uint8Array(12);
-  const v = new DataView(n.buffer);
-  v.setUint32(3, Math.floor(seq / 0x100000000));
-  v.setUint32(7, seq >>> 0);
-  n[11] = kind;
-  return n;
-}
 
 const info = (label: string, suite: number) => {
   const l = enc.encode(label);
@@ -341,7 +334,7 @@ async function verify(dataKey: Uint8Array, h: Header): Promise<Uint8Array> {
   const key = await expand(info('strongroom-envelope-v1 key', h.suite));
   const k = await subtle.importKey('raw', key as BufferSource, { name: 'AES-GCM' }, false, ['decrypt']);
   try {
-    await subtle.decrypt({ name: 'AES-GCM', iv: nonce(0, 0x02) as BufferSource, additionalData: h.authenticated as BufferSource, tagLength: 128 }, k, h.tag as BufferSource);
+    await subtle.decrypt({ name: 'AES-GCM', iv: frameNonce(0, 0x02) as BufferSource, additionalData: h.authenticated as BufferSource, tagLength: 128 }, k, h.tag as BufferSource);
   } catch {
     key.fill(0);
     throw fail('HeaderAuthentication', 'the envelope header was altered');
@@ -448,7 +441,7 @@ export async function decryptEnvelope(opts: DecryptEnvelopeOptions): Promise<Dec
     const reader = new FrameReader(cipher, h.frameLength, signedReading(h));
     key.fill(0);
     const plaintext = await reader.openAll(ct.subarray(h.headerLength));
-    return redact({ ...i, plaintext });
+    return redactValue({ ...i, plaintext }, 'plaintext');
   } catch (e) {
     throw convert(e);
   }
@@ -473,16 +466,6 @@ function checkOptions(opts: OpenOptions): OpenOptions {
   };
 }
 
-/** Plaintext results print as `[redacted]` (console.log, JSON.stringify); the bytes stay reachable. */
-function redact<T extends object>(o: T): T {
-  const shown = () => ({ ...(o as Record<string, unknown>), plaintext: '[redacted]' });
-  Object.defineProperty(o, 'toJSON', { value: shown, enumerable: false });
-  Object.defineProperty(o, Symbol.for('nodejs.util.inspect.custom'), {
-    value: (_d: number, options: object, inspect?: (v: unknown, o: object) => string) => (inspect ? inspect(shown(), options) : JSON.stringify(shown())),
-    enumerable: false,
-  });
-  return o;
-}
 
 /** Decrypts a stream of envelope bytes (e.g. `(await fetch(url)).body.pipeThrough(…)`),
  * holding at most one frame; `info` resolves once the header is authenticated.
@@ -559,17 +542,6 @@ export interface GatewayOptions {
 
 const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
 const pct = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-function b64(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-function unb64(s: string): Uint8Array {
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
 
 /** An `Unwrap` that calls Decrypt on a strongroom gateway (`strongroom serve`), signed
  * with ACS3-HMAC-SHA256 as Alibaba's SDKs sign (on WebCrypto). A key the gateway does

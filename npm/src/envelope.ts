@@ -66,7 +66,8 @@ export interface SignedReading {
 }
 
 function trailer(signature: Uint8Array): Uint8Array {
-  if (signature.length < 8 || signature.length > 72) throw envelopeError('InvalidCiphertext.Signature', 'an ECDSA P-256 signature of unexpected length');
+  // What the KMS answered, not the message: a backend fault.
+  if (signature.length < 8 || signature.length > 72) throw { code: 'Rejected.BackendProtocol', kind: 'Backend', message: 'AsymmetricSign answered an ECDSA P-256 signature of unexpected length' };
   const t = new Uint8Array(2 + signature.length);
   new DataView(t.buffer).setUint16(0, signature.length);
   t.set(signature, 2);

@@ -113,7 +113,6 @@ export interface RotationStep {
  */
 export type SecretRotator = (step: RotationStep) => Promise<string | Uint8Array | void> | string | Uint8Array | void;
 
-const REDACTED = '[redacted]';
 
 function invalid(name: string, why: string): InvalidParameterError {
   return new InvalidParameterError(`InvalidParameter.${name}`, `invalid ${name}: ${why}`);
@@ -168,18 +167,8 @@ function camel<T>(o: Record<string, unknown>): T {
   return out as T;
 }
 
-/** Gives a result holding a secret value, plaintext or a data key a redacting
- * `util.inspect` / `toJSON` (the property itself stays readable). */
-export function redactValue<T extends object>(o: T, field: string): T {
-  const shown = (): Record<string, unknown> => ({ ...(o as Record<string, unknown>), [field]: REDACTED });
-  Object.defineProperty(o, 'toJSON', { value: shown, enumerable: false });
-  Object.defineProperty(o, Symbol.for('nodejs.util.inspect.custom'), {
-    value: (_depth: number, options: object, inspect?: (v: unknown, o: object) => string) =>
-      inspect ? inspect(shown(), options) : JSON.stringify(shown()),
-    enumerable: false,
-  });
-  return o;
-}
+export { redactValue } from './util.js';
+import { redactValue } from './util.js';
 
 export async function createSecret(
   call: WireCall,
