@@ -253,6 +253,36 @@ pub(crate) fn begin_with(
     build_header(data_key, &message_id, stanzas, ctx, frame_length, signer)
 }
 
+/// The one judgement of a signed header's signer, embedded or connected, from what the
+/// reader's store says: `store_public_key` is its copy of that key version's public key
+/// (`None`: it does not hold it, or it cannot vouch), `required` whether the signer
+/// required (when one is) is the header's key. A header naming a key of the store with
+/// another public key, an unsigned message when a signer is required, or another
+/// signer than the one required, is `InvalidCiphertext.SignerMismatch`.
+pub(crate) fn judge_signer(
+    header: &EnvelopeHeader,
+    store_public_key: Option<&[u8]>,
+    required: Option<bool>,
+) -> Result<Option<EnvelopeSigner>> {
+    let mismatch = || fail(EnvelopeFailure::SignerMismatch);
+    let Some(s) = &header.signer else {
+        return if required.is_some() {
+            Err(mismatch())
+        } else {
+            Ok(None)
+        };
+    };
+    if store_public_key.is_some_and(|p| p != s.public_key.as_slice()) {
+        return Err(mismatch());
+    }
+    let reported = reported_signer(header, store_public_key);
+    let known = reported.as_ref().is_some_and(|x| x.known);
+    if required.is_some_and(|same| !same || !known) {
+        return Err(mismatch());
+    }
+    Ok(reported)
+}
+
 /// The signer a reader reports for `header`: `known` when `store_public_key` (the
 /// reader's copy of that key version's public key, if it holds it) is the header's.
 pub(crate) fn reported_signer(

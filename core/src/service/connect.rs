@@ -422,11 +422,7 @@ impl Kms {
     ) -> Result<Option<crate::envelope::EnvelopeSigner>> {
         let mismatch = || fail(EnvelopeFailure::SignerMismatch);
         let Some(s) = &header.signer else {
-            return if required.is_some() {
-                Err(mismatch())
-            } else {
-                Ok(None)
-            };
+            return crate::envelope::judge_signer(header, None, required.map(|_| false));
         };
         let get = Request::GetPublicKey(crate::api::GetPublicKeyRequest {
             key_id: s.key_id.clone(),
@@ -438,28 +434,22 @@ impl Kms {
             Err(e) if e.kind() == "Backend" => return Err(e),
             _ => None,
         };
-        if store_pk.as_ref().is_some_and(|p| *p != s.public_key) {
-            return Err(mismatch());
-        }
-        let reported = crate::envelope::reported_signer(header, store_pk.as_deref());
+        let mut same = None;
         if let Some(r) = required {
             // The required key as the gateway resolves it (an alias or ARN included).
             let get = Request::GetPublicKey(crate::api::GetPublicKeyRequest {
                 key_id: r.into(),
                 key_version_id: Some(s.key_version_id.clone()),
             });
-            let same = match self.send(c, &get).await {
+            same = Some(match self.send(c, &get).await {
                 Ok(Response::GetPublicKey(pk)) => {
                     pk.key_id == s.key_id && pk.public_key_der == s.public_key
                 }
                 Err(e) if e.kind() == "Backend" => return Err(e),
                 _ => false,
-            };
-            if !same || !reported.as_ref().is_some_and(|x| x.known) {
-                return Err(mismatch());
-            }
+            });
         }
-        Ok(reported)
+        crate::envelope::judge_signer(header, store_pk.as_deref(), same)
     }
 
     /// Opens a header on a connected instance: each stanza the gateway has a key for

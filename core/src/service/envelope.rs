@@ -141,13 +141,8 @@ impl Kms {
         header: &EnvelopeHeader,
         required: Option<&str>,
     ) -> Result<Option<EnvelopeSigner>> {
-        let mismatch = || fail(EnvelopeFailure::SignerMismatch);
         let Some(s) = &header.signer else {
-            return if required.is_some() {
-                Err(mismatch())
-            } else {
-                Ok(None)
-            };
+            return judge_signer(header, None, required.map(|_| false));
         };
         let required_id = match required {
             Some(r) => Some(self.resolve(r)?),
@@ -157,22 +152,16 @@ impl Kms {
         let store_pk = match &held {
             Some(id) => match self.get_public_key_impl(id, Some(&s.key_version_id)).await {
                 Ok(r) => Some(r.public_key_der),
-                Err(Error::KeyVersionNotFound { .. }) => return Err(mismatch()),
+                Err(Error::KeyVersionNotFound { .. }) => {
+                    return Err(fail(EnvelopeFailure::SignerMismatch));
+                }
                 // Not Enabled, or not an asymmetric key: it does not vouch.
                 Err(_) => None,
             },
             None => None,
         };
-        if store_pk.as_ref().is_some_and(|p| *p != s.public_key) {
-            return Err(mismatch());
-        }
-        let reported = reported_signer(header, store_pk.as_deref());
-        if let Some(r) = required_id
-            && (held.as_deref() != Some(r.as_str()) || !reported.as_ref().is_some_and(|x| x.known))
-        {
-            return Err(mismatch());
-        }
-        Ok(reported)
+        let same = required_id.map(|r| held.as_deref() == Some(r.as_str()));
+        judge_signer(header, store_pk.as_deref(), same)
     }
 
     /// The header and per-message key of a new envelope message, for bindings that
