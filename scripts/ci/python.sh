@@ -47,3 +47,8 @@ svenv=$(dirname "$venv")/sdist-venv
 python3 -m venv "$svenv"
 CARGO_TARGET_DIR="$ROOT/target" "$svenv/bin/pip" install -q "$out"/strongroom-*.tar.gz
 "$svenv/bin/python" -c "import strongroom; k = strongroom.Kms.memory(); i = k.create_key().key_id; assert k.decrypt(ciphertext_blob=k.encrypt(key_id=i, plaintext=b'sdist').ciphertext_blob).plaintext == b'sdist'; print('ok - the sdist built from source and works')"
+
+# The later steps (npm's cross-process lock test, crossruntime, the README check) drive
+# the binding from the project venv: they get the wheel this step just tested.
+.venv/bin/pip install -q --force-reinstall --no-deps "$out"/strongroom-*-manylinux*_x86_64.whl
+echo "ok - .venv has the tested x86_64 wheel for the steps after this one"
