@@ -344,17 +344,24 @@ impl Kms {
 fn spawn_flusher(trail: &Arc<Trail>, clock: Arc<dyn crate::env::Clock>) {
     let now = move || clock.now_millis();
     let weak = Arc::downgrade(trail);
-    // Often enough that a busy trail is written in batches of about a thousand events
-    // (never by the callers), and an idle one within half the window.
-    let every = core::time::Duration::from_millis((trail.opts.window_ms / 4).clamp(5, 20));
+    // Every 5 ms while events wait, so that a busy trail is written in batches of a few
+    // hundred events (never by the callers) and synced every `sync_every_ms`; when
+    // idle, every window/4 (at most 20 ms), so an idle one is written within half the
+    // window.
+    let idle = core::time::Duration::from_millis(trail.sync_every_ms());
+    let busy = idle.min(core::time::Duration::from_millis(5));
     let _ = std::thread::Builder::new()
         .name(String::from("strongroom-audit"))
         .spawn(move || {
+            let mut every = idle;
             loop {
                 std::thread::sleep(every);
                 let Some(t) = weak.upgrade() else { return };
                 // A failure is kept in the trail (calls are refused once too much waits).
-                let _ = t.flush_waiting(now());
+                every = match t.flush_waiting(now()) {
+                    Ok(n) if n > 0 => busy,
+                    _ => idle,
+                };
             }
         });
 }
