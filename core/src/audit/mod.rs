@@ -491,6 +491,8 @@ pub(crate) struct Trail {
     /// When the sink was last synced (ms): the flusher writes every few ms under load
     /// but syncs at most every [`Trail::sync_every_ms`].
     last_sync_ms: core::sync::atomic::AtomicU64,
+    /// Whether something was written since the last sync.
+    unsynced: core::sync::atomic::AtomicBool,
     /// Draws eventIds and missing requestIds when events are written.
     env: crate::env::Env,
 }
@@ -550,6 +552,7 @@ impl Trail {
             writer: spin::Mutex::new(Writer { pos, key: None }),
             has_key: core::sync::atomic::AtomicBool::new(false),
             last_sync_ms: core::sync::atomic::AtomicU64::new(0),
+            unsynced: core::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -627,13 +630,19 @@ impl Trail {
     #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
     pub(crate) fn flush_waiting(&self, now_ms: u64) -> Result<usize> {
         let len = self.queue.lock().count;
-        if len == 0 && !self.digest_due(now_ms) {
-            return Ok(0);
-        }
         let last = self
             .last_sync_ms
             .load(core::sync::atomic::Ordering::Relaxed);
         let sync = now_ms.saturating_sub(last) >= self.sync_every_ms();
+        if len == 0 && !self.digest_due(now_ms) {
+            // What an earlier turn wrote without syncing is synced once its time comes.
+            if sync && self.unsynced.load(core::sync::atomic::Ordering::Relaxed) {
+                let _w = self.writer.lock();
+                self.sink.sync()?;
+                self.synced(now_ms);
+            }
+            return Ok(0);
+        }
         self.write(sync, None, now_ms).map(|()| len)
     }
 
@@ -647,6 +656,8 @@ impl Trail {
     fn synced(&self, now_ms: u64) {
         self.last_sync_ms
             .store(now_ms, core::sync::atomic::Ordering::Relaxed);
+        self.unsynced
+            .store(false, core::sync::atomic::Ordering::Relaxed);
     }
 
     /// Writes what waits and a digest (`final` when the writer stops): nothing to sign
@@ -787,6 +798,8 @@ impl Trail {
             };
         }
         let res = self.sink.append(buf.as_bytes()).and_then(|()| {
+            self.unsynced
+                .store(true, core::sync::atomic::Ordering::Relaxed);
             if sync || signed {
                 self.sink.sync().map(|()| self.synced(now_ms))
             } else {
@@ -1121,6 +1134,88 @@ mod flusher_tests {
             crate::env::Env::system(),
         )
         .expect("a trail on memory")
+    }
+
+    /// Counts appends and syncs.
+    #[derive(Default)]
+    struct Counting {
+        appends: core::sync::atomic::AtomicUsize,
+        syncs: core::sync::atomic::AtomicUsize,
+    }
+
+    impl AuditSink for Counting {
+        fn append(&self, _lines: &[u8]) -> Result<()> {
+            self.appends
+                .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        fn sync(&self) -> Result<()> {
+            self.syncs
+                .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        fn last_line(&self) -> Result<Option<String>> {
+            Ok(None)
+        }
+    }
+
+    fn event(t: u64) -> PendingEvent {
+        PendingEvent {
+            time_ms: t,
+            request_id: Some("r".into()),
+            caller: Arc::new(crate::api::Caller::owner()),
+            account_id: None,
+            action: Action::Encrypt,
+            resources: Vec::new(),
+            params: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// The flusher writes every turn while events come, syncs at most every
+    /// `sync_every_ms`, and syncs what it wrote unsynced once the calls stop.
+    #[test]
+    fn the_flusher_writes_each_turn_and_syncs_what_it_wrote_later() {
+        let sink = Arc::new(Counting::default());
+        let t = Trail::new(
+            Arc::clone(&sink) as Arc<dyn AuditSink>,
+            AuditOptions::default(),
+            0,
+            crate::env::Env::system(),
+        )
+        .expect("trail");
+        let every = t.sync_every_ms();
+        let counts = || {
+            (
+                sink.appends.load(core::sync::atomic::Ordering::Relaxed),
+                sink.syncs.load(core::sync::atomic::Ordering::Relaxed),
+            )
+        };
+        let now = 1_000; // well within the digest interval of the trail made at 0
+        t.record(event(now), false, now).expect("record");
+        assert_eq!(t.flush_waiting(now).expect("turn"), 1);
+        assert_eq!(counts(), (1, 1), "the first turn writes and syncs");
+        t.record(event(now + 5), false, now + 5).expect("record");
+        assert_eq!(t.flush_waiting(now + 5).expect("turn"), 1);
+        assert_eq!(
+            counts(),
+            (2, 1),
+            "a turn within the sync interval writes only"
+        );
+        assert_eq!(t.flush_waiting(now + 6).expect("turn"), 0);
+        assert_eq!(
+            counts(),
+            (2, 1),
+            "nothing waits and the interval has not passed"
+        );
+        assert_eq!(t.flush_waiting(now + every).expect("turn"), 0);
+        assert_eq!(
+            counts(),
+            (2, 2),
+            "what was written unsynced is synced when it is time"
+        );
+        assert_eq!(t.flush_waiting(now + 3 * every).expect("turn"), 0);
+        assert_eq!(counts(), (2, 2), "and only once");
     }
 
     /// Every audited call asks `digest_blocked` until the trail has its key; it must not
