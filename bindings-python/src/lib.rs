@@ -110,6 +110,7 @@ fn transit_for(t: TransitArgs) -> PyResult<Arc<dyn KeyBackend>> {
     let opts = strongroom_gateway::client::ClientOptions {
         ca_file,
         timeout: None,
+        ..Default::default()
     };
     strongroom_gateway::client::transit_backend(cfg, &opts).map_err(to_pyerr)
 }
@@ -604,7 +605,8 @@ impl Kms {
 
     /// A Kms whose actions run in the strongroom gateway at `endpoint`.
     #[staticmethod]
-    #[pyo3(signature = (endpoint, access_key_id, access_key_secret, security_token=None, ca_file=None, timeout_s=None))]
+    #[pyo3(signature = (endpoint, access_key_id, access_key_secret, security_token=None, ca_file=None, timeout_s=None, max_attempts=None, base_delay_ms=None, max_delay_ms=None))]
+    #[allow(clippy::too_many_arguments)]
     fn connect(
         py: Python<'_>,
         endpoint: String,
@@ -613,7 +615,28 @@ impl Kms {
         security_token: Option<String>,
         ca_file: Option<std::path::PathBuf>,
         timeout_s: Option<f64>,
+        max_attempts: Option<i64>,
+        base_delay_ms: Option<i64>,
+        max_delay_ms: Option<i64>,
     ) -> PyResult<Self> {
+        let retry_part = |v: Option<i64>, default: u64| -> PyResult<u64> {
+            match v {
+                None => Ok(default),
+                Some(n) => u64::try_from(n).map_err(|_| {
+                    to_pyerr(strongroom::Error::InvalidParameter {
+                        name: "Retry",
+                        reason: "must be a non-negative integer".into(),
+                    })
+                }),
+            }
+        };
+        let d = strongroom::RetryPolicy::default();
+        let retry = strongroom::RetryPolicy {
+            max_attempts: u32::try_from(retry_part(max_attempts, u64::from(d.max_attempts))?)
+                .unwrap_or(u32::MAX),
+            base_delay_ms: retry_part(base_delay_ms, d.base_delay_ms)?,
+            max_delay_ms: retry_part(max_delay_ms, d.max_delay_ms)?,
+        };
         let timeout = match timeout_s {
             Some(t) if t.is_finite() && t > 0.0 => Some(std::time::Duration::from_secs_f64(t)),
             Some(_) => {
@@ -631,7 +654,11 @@ impl Kms {
             security_token: security_token
                 .map(|t| strongroom::SecretBytes::from_slice(t.as_bytes())),
         };
-        let opts = strongroom_gateway::client::ClientOptions { ca_file, timeout };
+        let opts = strongroom_gateway::client::ClientOptions {
+            ca_file,
+            timeout,
+            retry: Some(retry),
+        };
         let kms = py
             .detach(|| pollster::block_on(strongroom_gateway::client::connect(endpoint, &opts)))
             .map_err(to_pyerr)?;

@@ -32,7 +32,8 @@ def _sr(store, *args):
 
 
 class Gateway:
-    def __init__(self, minimal=False):
+    def __init__(self, minimal=False, extra_args=()):
+        self.extra_args = list(extra_args)
         if not os.path.exists(SR):
             raise RuntimeError(f"{SR} is missing: build the CLI first (cargo build -p strongroom-cli)")
         d = tempfile.mkdtemp(prefix="sr-connect-")
@@ -74,7 +75,7 @@ class Gateway:
     def _serve(self):
         env = dict(os.environ, STRONGROOM_PASSPHRASE="connect-test")
         self.proc = subprocess.Popen(
-            [SR, "--store", self.store, "serve", "--listen", "127.0.0.1:0", "--dev-tls"],
+            [SR, "--store", self.store, "serve", "--listen", "127.0.0.1:0", "--dev-tls", *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         line = self.proc.stdout.readline()
         if "listening on" not in line:

@@ -118,3 +118,35 @@ def test_secrets_and_the_caching_client_through_the_gateway(gateway):
     kms.put_secret_value(secret_name="db/password", version_id="v2", secret_data="hunter3")
     assert kms.get_secret_value(secret_name="db/password").secret_data == "hunter3"
     assert "hunter3" not in repr(kms.get_secret_value(secret_name="db/password"))
+
+
+def test_a_throttled_client_backs_off_and_gets_through():
+    """A gateway throttling the AccessKey at 10 requests a second: the client waits as
+    the gateway says (x-acs-retry-after) and resends, mutations too, so 25 calls in a
+    row succeed and the key is made once; with max_attempts=1 some are refused with
+    Alibaba's code; a policy out of range is refused by name."""
+    from conftest import Gateway
+    g = Gateway(minimal=True, extra_args=["--rate-per-key", "10"])
+    try:
+        kms = g.connect()
+        start = time.monotonic()
+        key = kms.create_key().key_id
+        for i in range(24):
+            kms.encrypt(key_id=key, plaintext=b"n%d" % i)
+        assert time.monotonic() - start >= 1.0, "paced by the gateway"
+        assert kms.list_keys().total_count == 1
+        impatient = g.connect(max_attempts=1)
+        codes = []
+        for _ in range(30):
+            try:
+                impatient.describe_key(key_id=key)
+            except RejectedError as e:
+                codes.append(e.code)
+        assert codes and all(c == "Throttling.User" for c in codes), codes
+        for bad in (dict(max_attempts=0), dict(max_attempts=11), dict(max_delay_ms=60_001), dict(base_delay_ms=-1)):
+            with pytest.raises(InvalidParameterError) as e:
+                g.connect(**bad)
+            assert e.value.code == "InvalidParameter.Retry", bad
+    finally:
+        rc, err = g.stop()
+        assert rc == 0, err

@@ -315,8 +315,32 @@ impl strongroom::HttpClient for JsHttp {
                 .filter(|b| b.is_instance_of::<Uint8Array>())
                 .map(|b| Uint8Array::from(b).to_vec())
                 .ok_or(Error::BackendProtocol("the gateway's answer has no body"))?;
-            Ok(strongroom::HttpResponse { status, body })
+            let retry_after_ms = Reflect::get(&out, &"retryAfterMs".into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(|v| v.min(60_000.0) as u64);
+            Ok(strongroom::HttpResponse {
+                status,
+                body,
+                retry_after_ms,
+            })
         })
+    }
+
+    /// The platform's `setTimeout` (Node, browsers, workers, Deno, Bun).
+    fn sleep(&self, ms: u64) -> Option<BoxFuture<'_, ()>> {
+        let global = js_sys::global();
+        let set_timeout: Function = Reflect::get(&global, &"setTimeout".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let p = Promise::new(&mut |resolve, _| {
+            let _ = set_timeout.call2(&global, &resolve, &JsValue::from_f64(ms as f64));
+        });
+        Some(Box::pin(async move {
+            let _ = JsFuture::from(p).await;
+        }))
     }
 }
 
@@ -795,15 +819,24 @@ impl NativeKms {
         access_key_secret: String,
         security_token: Option<String>,
         send: Function,
+        max_attempts: Option<u32>,
+        base_delay_ms: Option<u32>,
+        max_delay_ms: Option<u32>,
     ) -> Result<JsValue, JsValue> {
         promise(async move {
+            let d = strongroom::RetryPolicy::default();
+            let retry = strongroom::RetryPolicy {
+                max_attempts: max_attempts.unwrap_or(d.max_attempts),
+                base_delay_ms: base_delay_ms.map_or(d.base_delay_ms, u64::from),
+                max_delay_ms: max_delay_ms.map_or(d.max_delay_ms, u64::from),
+            };
             let endpoint = strongroom::Endpoint {
                 url,
                 access_key_id,
                 access_key_secret: SecretBytes::from_slice(access_key_secret.as_bytes()),
                 security_token: security_token.map(|t| SecretBytes::from_slice(t.as_bytes())),
             };
-            let kms = Kms::connect(env(), endpoint, Arc::new(JsHttp { send }))
+            let kms = Kms::connect_with(env(), endpoint, Arc::new(JsHttp { send }), retry)
                 .await
                 .map_err(|e| js_err(&e))?;
             Ok(NativeKms {

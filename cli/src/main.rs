@@ -832,6 +832,7 @@ fn transit_backend(address: String) -> Result<Arc<dyn strongroom::KeyBackend>, E
             .filter(|f| !f.is_empty())
             .map(Into::into),
         timeout: None,
+        ..Default::default()
     };
     strongroom_gateway::client::transit_backend(cfg, &opts)
 }
@@ -910,6 +911,7 @@ fn remote_backend(url: String) -> Result<Arc<dyn strongroom::KeyBackend>, Error>
             .filter(|f| !f.is_empty())
             .map(Into::into),
         timeout: None,
+        ..Default::default()
     };
     strongroom_gateway::client::remote_backend(&url, key, &opts)
 }
@@ -1441,6 +1443,7 @@ fn run_connected(url: String, cli: Cli, json_mode: bool) -> Result<ExitCode, Err
             .filter(|f| !f.is_empty())
             .map(Into::into),
         timeout: None,
+        ..Default::default()
     };
     let kms = pollster::block_on(strongroom_gateway::client::connect(endpoint, &opts))?;
     run_open(&kms, cli, json_mode)

@@ -405,6 +405,7 @@ impl Error {
                 "Pkcs11" => "InvalidParameter.Pkcs11",
                 "Backend" => "InvalidParameter.Backend",
                 "Timeout" => "InvalidParameter.Timeout",
+                "Retry" => "InvalidParameter.Retry",
                 "AccessKeyId" => "InvalidParameter.AccessKeyId",
                 "SecurityToken" => "InvalidParameter.SecurityToken",
                 _ => "InvalidParameter",

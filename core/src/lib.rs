@@ -56,7 +56,7 @@ pub use kms::*;
 pub use secret::SecretBytes;
 pub use service::asymmetric::*;
 #[cfg(feature = "wire")]
-pub use service::connect::Endpoint;
+pub use service::connect::{Endpoint, RetryPolicy};
 pub use service::import::*;
 pub use service::ram::*;
 pub use service::secret_cache::*;

@@ -45,6 +45,29 @@ struct Loop {
     drop_next: std::sync::atomic::AtomicU32,
     /// Requests that reached the server.
     served: std::sync::atomic::AtomicU32,
+    /// Requests still to be refused for load before reaching the server, with this
+    /// code and asked wait (a throttled or overloaded gateway).
+    refuse_next: std::sync::atomic::AtomicU32,
+    refuse_with: Mutex<(&'static str, u16, Option<u64>)>,
+    /// The waits the client asked for; whether it can wait at all.
+    slept: Mutex<Vec<u64>>,
+    can_sleep: std::sync::atomic::AtomicBool,
+}
+
+impl Loop {
+    fn new(server: Arc<Kms>) -> Loop {
+        Loop {
+            server,
+            seen: Mutex::new(BTreeSet::new()),
+            up: std::sync::atomic::AtomicBool::new(true),
+            drop_next: 0.into(),
+            served: 0.into(),
+            refuse_next: 0.into(),
+            refuse_with: Mutex::new(("Throttling.User", 429, None)),
+            slept: Mutex::new(Vec::new()),
+            can_sleep: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
 }
 
 impl HttpClient for Loop {
@@ -64,6 +87,23 @@ impl HttpClient for Loop {
                 .is_ok()
             {
                 return Err(Error::BackendUnavailable("connection reset by peer".into()));
+            }
+            if self
+                .refuse_next
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok()
+            {
+                let (code, status, retry_after_ms) = *self.refuse_with.lock().unwrap();
+                let body = serde_json::json!({"RequestId": "rid-t", "HostId": "h", "Code": code, "Message": "refused for load"});
+                return Ok(HttpResponse {
+                    status,
+                    body: body.to_string().into_bytes(),
+                    retry_after_ms,
+                });
             }
             self.served
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -125,8 +165,17 @@ impl HttpClient for Loop {
             Ok(HttpResponse {
                 status,
                 body: json.to_string().into_bytes(),
+                retry_after_ms: None,
             })
         })
+    }
+
+    fn sleep(&self, ms: u64) -> Option<BoxFuture<'_, ()>> {
+        if !self.can_sleep.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        self.slept.lock().unwrap().push(ms);
+        Some(Box::pin(async {}))
     }
 }
 
@@ -136,13 +185,7 @@ thread_local! {
 
 fn pair() -> (Kms, Arc<Loop>) {
     let server = Arc::new(block_on(Kms::memory(Env::system(), None)).unwrap());
-    let http = Arc::new(Loop {
-        server,
-        seen: Mutex::new(BTreeSet::new()),
-        up: std::sync::atomic::AtomicBool::new(true),
-        drop_next: 0.into(),
-        served: 0.into(),
-    });
+    let http = Arc::new(Loop::new(server));
     let client = block_on(Kms::connect(
         Env::system(),
         Endpoint {
@@ -798,13 +841,9 @@ fn store_operations_are_refused_on_a_connected_kms() {
                 access_key_secret: SecretBytes::from_slice(b"s"),
                 security_token: None,
             },
-            Arc::new(Loop {
-                server: Arc::new(block_on(Kms::memory(Env::system(), None)).unwrap()),
-                seen: Mutex::new(BTreeSet::new()),
-                up: true.into(),
-                drop_next: 0.into(),
-                served: 0.into(),
-            }),
+            Arc::new(Loop::new(Arc::new(
+                block_on(Kms::memory(Env::system(), None)).unwrap(),
+            ))),
         ))
         .unwrap_err();
         assert_eq!(e.code(), "InvalidParameter.Endpoint");
@@ -839,6 +878,103 @@ fn a_hook_hears_each_connected_call_as_the_client_saw_it() {
             ("DescribeKey".to_string(), None),
         ]
     );
+}
+
+/// A request the gateway refused for load (answered before the action ran) is resent
+/// after a wait — a mutation too — with the wait the gateway asked for or else
+/// doubling ones, each up to half again; then the refusal is the answer. Other
+/// errors are never resent; nor is anything when the client cannot wait.
+#[test]
+fn a_request_refused_for_load_is_resent_after_a_backoff() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (c, http) = pair();
+    let take_slept = || std::mem::take(&mut *http.slept.lock().unwrap());
+    // A mutation throttled twice (the gateway asks for 250 ms): created once.
+    *http.refuse_with.lock().unwrap() = ("Throttling.User", 429, Some(250));
+    http.refuse_next.store(2, SeqCst);
+    let served = http.served.load(SeqCst);
+    let key = block_on(c.create_key(strongroom::CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    assert_eq!(http.served.load(SeqCst), served + 1, "carried out once");
+    let waits = take_slept();
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    assert!(waits.iter().all(|w| (250..=375).contains(w)), "{waits:?}");
+    // Overloaded with no wait named: 100, 200, 400 ms (each up to half again), then
+    // the fourth refusal is the answer.
+    *http.refuse_with.lock().unwrap() = ("ServiceUnavailable", 503, None);
+    http.refuse_next.store(10, SeqCst);
+    let e = block_on(c.encrypt(strongroom::EncryptRequest {
+        key_id: key.clone(),
+        plaintext: b"busy".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "ServiceUnavailable");
+    assert_eq!(http.refuse_next.load(SeqCst), 6, "4 attempts in all");
+    let waits = take_slept();
+    assert_eq!(waits.len(), 3, "{waits:?}");
+    for (w, base) in waits.iter().zip([100u64, 200, 400]) {
+        assert!((base..=base + base / 2).contains(w), "{waits:?}");
+    }
+    http.refuse_next.store(0, SeqCst);
+    // Another error is the answer at once.
+    let e = block_on(c.describe_key("no-such-key")).unwrap_err();
+    assert_eq!(e.code(), "Forbidden.KeyNotFound");
+    assert!(take_slept().is_empty());
+    // A client that cannot wait gets the refusal as it is.
+    http.can_sleep.store(false, SeqCst);
+    http.refuse_next.store(1, SeqCst);
+    let e = block_on(c.describe_key(&key)).unwrap_err();
+    assert_eq!(e.code(), "ServiceUnavailable");
+    http.can_sleep.store(true, SeqCst);
+    // max_attempts 1: never resent; a policy out of range is refused by name.
+    let endpoint = || Endpoint {
+        url: "https://127.0.0.1:8443".into(),
+        access_key_id: "AKtest".into(),
+        access_key_secret: SecretBytes::from_slice(b"secret"),
+        security_token: None,
+    };
+    let once = block_on(Kms::connect_with(
+        Env::system(),
+        endpoint(),
+        http.clone(),
+        strongroom::RetryPolicy {
+            max_attempts: 1,
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    http.refuse_next.store(1, SeqCst);
+    assert_eq!(
+        block_on(once.describe_key(&key)).unwrap_err().code(),
+        "ServiceUnavailable"
+    );
+    assert!(take_slept().is_empty());
+    for bad in [
+        strongroom::RetryPolicy {
+            max_attempts: 0,
+            ..Default::default()
+        },
+        strongroom::RetryPolicy {
+            max_attempts: 11,
+            ..Default::default()
+        },
+        strongroom::RetryPolicy {
+            max_delay_ms: 60_001,
+            ..Default::default()
+        },
+    ] {
+        let e = block_on(Kms::connect_with(
+            Env::system(),
+            endpoint(),
+            http.clone(),
+            bad,
+        ))
+        .err()
+        .unwrap();
+        assert_eq!(e.code(), "InvalidParameter.Retry");
+    }
 }
 
 #[test]

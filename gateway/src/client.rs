@@ -25,6 +25,8 @@ pub struct ClientOptions {
     /// Time limit of each phase of a request (connecting: at most 10 s; sending;
     /// waiting for the answer; reading it); default 30 s.
     pub timeout: Option<Duration>,
+    /// How requests refused for load are resent (default: [`strongroom::RetryPolicy`]'s).
+    pub retry: Option<strongroom::RetryPolicy>,
 }
 
 /// ureq's agent as a [`HttpClient`].
@@ -122,6 +124,11 @@ impl HttpClient for NativeHttp {
                 }
             };
             let status = answer.status().as_u16();
+            let header = |name: &str| answer.headers().get(name).and_then(|v| v.to_str().ok());
+            let retry_after_ms = strongroom::backend::http::retry_after_ms(
+                header("x-acs-retry-after"),
+                header("retry-after"),
+            );
             let mut body = Vec::new();
             answer
                 .into_body()
@@ -131,8 +138,19 @@ impl HttpClient for NativeHttp {
                 .map_err(|e| {
                     unavailable(format!("the answer from {} was cut off: {e}", request.url))
                 })?;
-            Ok(HttpResponse { status, body })
+            Ok(HttpResponse {
+                status,
+                body,
+                retry_after_ms,
+            })
         })
+    }
+
+    /// The client blocks its thread for each request; so does its wait.
+    fn sleep(&self, ms: u64) -> Option<BoxFuture<'_, ()>> {
+        Some(Box::pin(async move {
+            std::thread::sleep(Duration::from_millis(ms));
+        }))
     }
 }
 
@@ -142,7 +160,13 @@ impl HttpClient for NativeHttp {
 /// As [`Kms::connect`] and [`NativeHttp::new`].
 pub async fn connect(endpoint: Endpoint, opts: &ClientOptions) -> Result<Kms> {
     let http = NativeHttp::new(opts)?;
-    Kms::connect(Env::system(), endpoint, Arc::new(http)).await
+    Kms::connect_with(
+        Env::system(),
+        endpoint,
+        Arc::new(http),
+        opts.retry.unwrap_or_default(),
+    )
+    .await
 }
 
 /// A transit backend ([`strongroom::backend::transit`]) reached through a

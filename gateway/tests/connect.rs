@@ -31,6 +31,17 @@ fn served() -> (
     Vec<(String, String)>,
     tokio::sync::oneshot::Sender<()>,
 ) {
+    served_with(Config::default())
+}
+
+/// As [`served`], with the gateway configured as `base` says (its address aside).
+fn served_with(
+    base: Config,
+) -> (
+    String,
+    Vec<(String, String)>,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let kms = Arc::new(block_on(Kms::memory(strongroom::Env::system(), None)).unwrap());
     let mut keys = Vec::new();
     for (user, policy) in [
@@ -63,7 +74,7 @@ fn served() -> (
         rt.block_on(async move {
             let cfg = Config {
                 listen: "127.0.0.1:0".parse().unwrap(),
-                ..Config::default()
+                ..base
             };
             let bound = Gateway::bind(kms, cfg, None).await.unwrap();
             addr_tx.send(bound.local_addr().unwrap()).unwrap();
@@ -152,4 +163,65 @@ fn the_embedded_api_served_to_a_rust_client() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let e = block_on(app.describe_key(&k)).unwrap_err();
     assert_eq!(e.code(), "Rejected.BackendUnavailable");
+}
+
+/// A gateway that throttles the AccessKey (10 requests a second, bursts of 10): the
+/// native client waits as `x-acs-retry-after` says and resends, so 25 calls in a row
+/// all succeed (a mutation among them is made once); with `max_attempts: 1` the
+/// refusal is the caller's, with Alibaba's code.
+#[test]
+fn a_throttled_client_backs_off_and_gets_through() {
+    let (url, keys, stop) = served_with(Config {
+        rate_per_key: 10.0,
+        ..Config::default()
+    });
+    let endpoint = || Endpoint {
+        url: url.clone(),
+        access_key_id: keys[0].0.clone(),
+        access_key_secret: SecretBytes::from_slice(keys[0].1.as_bytes()),
+        security_token: None,
+    };
+    let kms = block_on(connect(endpoint(), &ClientOptions::default())).unwrap();
+    let started = std::time::Instant::now();
+    let key = block_on(kms.create_key(strongroom::CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    for i in 0..24 {
+        block_on(kms.encrypt(strongroom::EncryptRequest {
+            key_id: key.clone(),
+            plaintext: vec![i],
+            ..Default::default()
+        }))
+        .unwrap_or_else(|e| panic!("call {i}: {}", e.code()));
+    }
+    // 25 calls against a bucket of 10 refilled at 10 a second take over a second.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1_000));
+    assert_eq!(
+        block_on(kms.list_keys(Default::default()))
+            .unwrap()
+            .total_count,
+        1,
+        "the throttled CreateKey was made once"
+    );
+    let impatient = block_on(connect(
+        endpoint(),
+        &ClientOptions {
+            retry: Some(strongroom::RetryPolicy {
+                max_attempts: 1,
+                ..Default::default()
+            }),
+            ..ClientOptions::default()
+        },
+    ))
+    .unwrap();
+    let refused = (0..30)
+        .filter_map(|_| block_on(impatient.describe_key(&key)).err())
+        .map(|e| e.code().to_string())
+        .collect::<Vec<_>>();
+    assert!(!refused.is_empty());
+    assert!(
+        refused.iter().all(|c| c == "Throttling.User"),
+        "{refused:?}"
+    );
+    let _ = stop.send(());
 }

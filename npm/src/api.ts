@@ -113,6 +113,21 @@ export interface ConnectOptions {
   fetch?: typeof fetch;
   /** Per-request time limit, ms (default 30,000). */
   timeoutMs?: number;
+  /** How a request the gateway refused for load (`Throttling.*`, `ServiceUnavailable`:
+   * answered before the action ran) is resent — after the wait the gateway asks for,
+   * else `baseDelayMs` doubled per attempt up to `maxDelayMs`, each up to half again at
+   * random. Defaults: 4 attempts, 100 ms, 5,000 ms; `maxAttempts: 1` never resends. */
+  retry?: RetryOptions;
+}
+
+/** `ConnectOptions.retry`. */
+export interface RetryOptions {
+  /** Attempts in all, the first included: 1 to 10 (default 4). */
+  maxAttempts?: number;
+  /** The first wait when the gateway names none, ms (default 100). */
+  baseDelayMs?: number;
+  /** The longest wait, ms: at most 60,000 (default 5,000). */
+  maxDelayMs?: number;
 }
 
 /** What the store holds (`Kms.storeInfo`). */
@@ -432,7 +447,11 @@ function httpSender(f: typeof fetch | undefined, timeoutMs: number | undefined) 
     const init: RequestInit = { method, headers, signal: AbortSignal.timeout(ms) };
     if (method !== 'GET' && method !== 'DELETE') init.body = body as Uint8Array<ArrayBuffer>;
     const r = await fetchImpl(url, init);
-    return { status: r.status, body: new Uint8Array(await r.arrayBuffer()) };
+    // The wait a throttled gateway asks for: x-acs-retry-after (ms), else Retry-After (s).
+    const askedMs = Number(r.headers.get('x-acs-retry-after') ?? NaN);
+    const askedS = Number(r.headers.get('retry-after') ?? NaN);
+    const retryAfterMs = Number.isFinite(askedMs) && askedMs >= 0 ? askedMs : Number.isFinite(askedS) && askedS >= 0 ? askedS * 1000 : undefined;
+    return { status: r.status, body: new Uint8Array(await r.arrayBuffer()), retryAfterMs };
   };
 }
 
@@ -560,8 +579,12 @@ export class Kms {
     const accessKeySecret = str('AccessKeySecret', opts.accessKeySecret, true)!;
     const securityToken = str('SecurityToken', opts.securityToken);
     const send = httpSender(opts.fetch, opts.timeoutMs);
+    const retry = opts.retry ?? {};
+    const maxAttempts = u32('Retry', retry.maxAttempts);
+    const baseDelayMs = u32('Retry', retry.baseDelayMs);
+    const maxDelayMs = u32('Retry', retry.maxDelayMs);
     const n = await native();
-    return call(async () => new Kms(await n.NativeKms.connect(endpoint, accessKeyId, accessKeySecret, securityToken, send)));
+    return call(async () => new Kms(await n.NativeKms.connect(endpoint, accessKeyId, accessKeySecret, securityToken, send, maxAttempts, baseDelayMs, maxDelayMs)));
   }
 
   /** Opens a store: `{ path, passphrase }` (Node file store) or `{ image, passphrase }`;

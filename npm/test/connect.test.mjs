@@ -106,3 +106,50 @@ test('signed envelopes through the gateway: signed with its AsymmetricSign, the 
   const reader = await Kms.connect(g.creds('reader'));
   await assert.rejects(reader.encryptEnvelope({ keyIds: [to], plaintext: pt, signingKeyId: signer }), (e) => e instanceof AccessDeniedError);
 });
+
+test('a request refused for load is resent after the wait the gateway asks for; a throttled AccessKey gets through', async () => {
+  // A gateway in front of the real one refuses the first two requests as an overloaded
+  // gateway would (429, x-acs-retry-after: 40 ms): the call waits and succeeds.
+  let fetches = 0;
+  let refuse = 2;
+  const busy = async (url, init) => {
+    fetches += 1;
+    if (refuse > 0) {
+      refuse -= 1;
+      return new Response(JSON.stringify({ RequestId: 'r', HostId: 'h', Code: 'Throttling.User', Message: 'slow down' }), {
+        status: 429,
+        headers: { 'content-type': 'application/json', 'x-acs-retry-after': '40' },
+      });
+    }
+    return fetch(url, init);
+  };
+  const kms = await Kms.connect({ ...g.creds('app'), fetch: busy });
+  const t0 = performance.now();
+  const key = (await kms.createKey()).keyId;
+  assert.ok(performance.now() - t0 >= 80, 'waited twice 40 ms at least');
+  assert.equal(fetches, 3);
+  // Never resent with maxAttempts 1; bad settings are refused by name.
+  refuse = 1;
+  const once = await Kms.connect({ ...g.creds('app'), fetch: busy, retry: { maxAttempts: 1 } });
+  await assert.rejects(once.describeKey({ keyId: key }), (e) => e.code === 'Throttling.User');
+  await assert.rejects(Kms.connect({ ...g.creds('app'), retry: { maxAttempts: 0 } }), (e) => e instanceof InvalidParameterError && e.code === 'InvalidParameter.Retry');
+  await assert.rejects(Kms.connect({ ...g.creds('app'), retry: { maxDelayMs: -1 } }), (e) => e instanceof InvalidParameterError && e.code === 'InvalidParameter.Retry');
+  // A real gateway throttling the AccessKey at 10 requests a second: 25 calls in a row
+  // all succeed, the client waiting as the gateway says; without resending, some are
+  // refused with Alibaba's code.
+  const t = await startGateway({ extraArgs: ['--rate-per-key', '10'] });
+  try {
+    const patient = await Kms.connect(t.creds('app'));
+    const k = (await patient.createKey()).keyId;
+    const t1 = performance.now();
+    for (let i = 0; i < 24; i++) await patient.encrypt({ keyId: k, plaintext: enc.encode(`n${i}`) });
+    assert.ok(performance.now() - t1 >= 1000, 'paced by the gateway');
+    assert.equal((await patient.listKeys()).totalCount, 1, 'the key was made once');
+    const impatient = await Kms.connect({ ...t.creds('app'), retry: { maxAttempts: 1 } });
+    const codes = [];
+    for (let i = 0; i < 30; i++) await impatient.describeKey({ keyId: k }).catch((e) => codes.push(e.code));
+    assert.ok(codes.length > 0 && codes.every((c) => c === 'Throttling.User'), codes.join());
+  } finally {
+    assert.equal(await t.stop(), 0, t.stderr());
+  }
+});

@@ -675,6 +675,9 @@ class Kms:
         security_token: Optional[str] = None,
         ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
         timeout: Optional[float] = None,
+        max_attempts: Optional[int] = None,
+        base_delay_ms: Optional[int] = None,
+        max_delay_ms: Optional[int] = None,
     ) -> "Kms":
         """A Kms whose actions run in the strongroom gateway (``strongroom serve``) at
         ``endpoint`` (``https://host:port``), with exactly this class's API: moving from
@@ -683,6 +686,12 @@ class Kms:
         gateway authorises and audits each. ``ca_file`` is a PEM CA to trust (the one
         ``strongroom serve --dev-tls`` prints) instead of the Mozilla roots; ``timeout``
         bounds each request (seconds, default 30).
+
+        A request the gateway refuses for load (``Throttling.*``, ``ServiceUnavailable``:
+        answered before the action ran) is resent, mutations too: after the wait the
+        gateway asks for, else ``base_delay_ms`` (default 100) doubled per attempt up to
+        ``max_delay_ms`` (default 5,000), each up to half again at random, for
+        ``max_attempts`` attempts in all (default 4; 1 never resends; at most 10).
 
         Envelope messages are framed here: each recipient's data key is wrapped by the
         gateway's Encrypt and unwrapped by its Decrypt, so neither the message nor a
@@ -701,6 +710,9 @@ class Kms:
                 security_token,
                 os.fspath(ca_file) if ca_file is not None else None,
                 timeout,
+                max_attempts,
+                base_delay_ms,
+                max_delay_ms,
             )
         )
 

@@ -33,11 +33,31 @@ impl core::fmt::Debug for HttpRequest {
 }
 
 /// The answer.
+#[derive(Debug, Default)]
 pub struct HttpResponse {
     /// The HTTP status.
     pub status: u16,
     /// The body.
     pub body: Vec<u8>,
+    /// How long the server asked the client to wait before it tries again, when it
+    /// said (a throttled or overloaded gateway): [`retry_after_ms`] reads it from the
+    /// headers.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// The wait a server asks for, in ms: `x-acs-retry-after` (ms, as the strongroom
+/// gateway sends it) or else `Retry-After` in whole seconds (an HTTP date is not
+/// read). At most 60 s.
+#[must_use]
+pub fn retry_after_ms(x_acs_retry_after: Option<&str>, retry_after: Option<&str>) -> Option<u64> {
+    let ms = x_acs_retry_after
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or_else(|| {
+            retry_after
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| s.saturating_mul(1000))
+        })?;
+    Some(ms.min(60_000))
 }
 
 /// Sends one request and returns the answer, whatever its status: the runtime's HTTP
@@ -49,4 +69,13 @@ pub trait HttpClient: MaybeSendSync {
     /// `Rejected.BackendUnavailable` when the server cannot be reached (refused,
     /// timed out, a TLS failure, a browser's CORS refusal).
     fn send<'a>(&'a self, request: HttpRequest) -> BoxFuture<'a, Result<HttpResponse>>;
+
+    /// Waits `ms` milliseconds: how a connected Kms backs off before resending a
+    /// request the gateway refused for load (`Throttling.*`, `ServiceUnavailable`).
+    /// `None` (the default) says this client cannot wait: such answers are then
+    /// returned as they are.
+    fn sleep(&self, ms: u64) -> Option<BoxFuture<'_, ()>> {
+        let _ = ms;
+        None
+    }
 }

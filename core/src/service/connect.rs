@@ -57,6 +57,62 @@ pub(crate) struct Connection {
     access_key_secret: SecretBytes,
     security_token: Option<String>,
     http: Arc<dyn HttpClient>,
+    retry: RetryPolicy,
+}
+
+/// How a connected [`Kms`] resends a request the gateway refused for load. The
+/// strongroom gateway answers `Throttling.User` (a per-AccessKey rate) and
+/// `ServiceUnavailable` (too many requests in flight, or draining) before the action
+/// runs, so every action, mutations included, is resent: after the wait the gateway
+/// asks for (`x-acs-retry-after` / `Retry-After`), else after `base_delay_ms` doubled
+/// at each attempt up to `max_delay_ms`, each wait plus up to half again at random
+/// (so that many throttled clients do not come back together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1: never resend); at most 10.
+    pub max_attempts: u32,
+    /// The first wait when the gateway names none, ms.
+    pub base_delay_ms: u64,
+    /// The longest wait, ms (a wait the gateway asks for included).
+    pub max_delay_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    /// 4 attempts; 100 ms, 200 ms, 400 ms (each up to half again) when the gateway
+    /// names no wait; no wait over 5 s.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay_ms: 100,
+            max_delay_ms: 5_000,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `next` (2 for the first resend), without the jitter.
+    fn delay_ms(&self, next: u32, asked: Option<u64>) -> u64 {
+        let doubled = self
+            .base_delay_ms
+            .saturating_mul(1u64 << next.saturating_sub(2).min(20));
+        asked.unwrap_or(doubled).min(self.max_delay_ms)
+    }
+
+    fn check(&self) -> Result<()> {
+        if !(1..=10).contains(&self.max_attempts) {
+            return Err(Error::param("Retry", "max_attempts must be 1 to 10"));
+        }
+        if self.max_delay_ms > 60_000 {
+            return Err(Error::param("Retry", "max_delay_ms must be at most 60000"));
+        }
+        Ok(())
+    }
+}
+
+/// Whether an answered error is a refusal for load, made before the action ran.
+fn refused_for_load(e: &Error) -> bool {
+    let code = e.code();
+    code == "ServiceUnavailable" || code == "Throttling" || code.starts_with("Throttling.")
 }
 
 /// `scheme://authority` → (`scheme://authority/`, the Host header a client sends).
@@ -116,6 +172,30 @@ impl Kms {
         endpoint: Endpoint,
         http: Arc<dyn HttpClient>,
     ) -> Result<Kms> {
+        Kms::connect_with(env, endpoint, http, RetryPolicy::default()).await
+    }
+
+    /// As [`Kms::connect`], resending requests refused for load as `retry` says.
+    ///
+    /// # Errors
+    /// As [`Kms::connect`]; `InvalidParameter.Retry` for a policy out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let http: std::sync::Arc<dyn HttpClient> = unimplemented!();
+    /// # let endpoint: Endpoint = unimplemented!();
+    /// let remote = Kms::connect_with(Env::system(), endpoint, http, RetryPolicy { max_attempts: 6, ..RetryPolicy::default() }).await?;
+    /// # });
+    /// ```
+    pub async fn connect_with(
+        env: crate::env::Env,
+        endpoint: Endpoint,
+        http: Arc<dyn HttpClient>,
+        retry: RetryPolicy,
+    ) -> Result<Kms> {
+        retry.check()?;
         let (url, host) = parse_url(&endpoint.url)?;
         if endpoint.access_key_id.trim().is_empty() {
             return Err(Error::param("AccessKeyId", "required"));
@@ -136,6 +216,7 @@ impl Kms {
             access_key_secret: endpoint.access_key_secret,
             security_token,
             http,
+            retry,
         }));
         Ok(kms)
     }
@@ -216,22 +297,50 @@ impl Kms {
         }
     }
 
-    /// Sends one wire action and reads its answer. An action that changes nothing
-    /// (Encrypt, Decrypt, GenerateDataKey, Describe*, List*, …) is sent once more, freshly
-    /// signed, when the transport fails before an answer arrives (a connection the
-    /// gateway closed, a reset, a restart): repeating it is harmless. A mutation is
-    /// never resent — its first attempt may have been carried out — and the failure
-    /// is the caller's to judge.
+    /// Sends one wire action and reads its answer.
+    ///
+    /// - An action that changes nothing (Encrypt, Decrypt, GenerateDataKey, Describe*,
+    ///   List*, …) is sent once more, freshly signed, when the transport fails before
+    ///   an answer arrives (a connection the gateway closed, a reset, a restart):
+    ///   repeating it is harmless. A mutation is not — its first attempt may have been
+    ///   carried out — and that failure is the caller's to judge.
+    /// - Any action refused for load (`Throttling.*`, `ServiceUnavailable`: answered
+    ///   before the action runs) is resent after a wait, as the connection's
+    ///   [`RetryPolicy`] says, when the HTTP client can wait. Every attempt is signed
+    ///   afresh (a new nonce and time).
     async fn send(&self, c: &Connection, request: &Request) -> Result<Response> {
-        let retryable = !request.action().mutates();
-        match self.send_once(c, request).await {
-            Err(Sent::Transport(_)) if retryable => {}
-            Err(Sent::Transport(e) | Sent::Answered(e)) => return Err(e),
-            Ok(r) => return Ok(r),
+        let mut transport_resent = request.action().mutates();
+        let mut attempt = 1u32;
+        loop {
+            match self.send_once(c, request).await {
+                Ok(r) => return Ok(r),
+                Err(Sent::Transport(e)) if transport_resent => return Err(e),
+                Err(Sent::Transport(_)) => transport_resent = true,
+                Err(Sent::Answered(e, asked)) => {
+                    if !refused_for_load(&e) || attempt >= c.retry.max_attempts {
+                        return Err(e);
+                    }
+                    attempt += 1;
+                    let wait = c.retry.delay_ms(attempt, asked);
+                    let jitter = self.jitter_ms(wait / 2);
+                    let Some(sleep) = c.http.sleep(wait.saturating_add(jitter)) else {
+                        return Err(e);
+                    };
+                    sleep.await;
+                }
+            }
         }
-        match self.send_once(c, request).await {
-            Ok(r) => Ok(r),
-            Err(Sent::Transport(e) | Sent::Answered(e)) => Err(e),
+    }
+
+    /// A random wait of 0 to `max` ms (0 when the random source fails).
+    fn jitter_ms(&self, max: u64) -> u64 {
+        if max == 0 {
+            return 0;
+        }
+        let mut b = [0u8; 8];
+        match self.env.fill(&mut b) {
+            Ok(()) => u64::from_le_bytes(b) % (max + 1),
+            Err(_) => 0,
         }
     }
 
@@ -241,11 +350,11 @@ impl Kms {
         c: &Connection,
         request: &Request,
     ) -> core::result::Result<Response, Sent> {
-        let (action, params) = request.to_wire().map_err(Sent::Answered)?;
+        let (action, params) = request.to_wire().map_err(Sent::answered)?;
         let body = form(&params).into_bytes();
         let payload = payload_hash(&body);
         let date = crate::time::iso8601(self.env.now());
-        let nonce = crate::ids::uuid_v4(&self.env).map_err(Sent::Answered)?;
+        let nonce = crate::ids::uuid_v4(&self.env).map_err(Sent::answered)?;
         let mut signed: Vec<(&str, String)> = alloc::vec![
             ("host", c.host.clone()),
             ("x-acs-action", action.name().to_string()),
@@ -299,7 +408,7 @@ impl Kms {
             .await
             .map_err(Sent::Transport)?;
         let json: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|_| {
-            Sent::Answered(Error::BackendProtocol(crate::api::client::intern(
+            Sent::answered(Error::BackendProtocol(crate::api::client::intern(
                 &alloc::format!(
                     "the gateway answered HTTP {} with a body that is not JSON",
                     answer.status
@@ -307,9 +416,12 @@ impl Kms {
             )))
         })?;
         if answer.status != 200 {
-            return Err(Sent::Answered(Error::from_wire(answer.status, &json)));
+            return Err(Sent::Answered(
+                Error::from_wire(answer.status, &json),
+                answer.retry_after_ms,
+            ));
         }
-        Response::from_wire(request, &json).map_err(Sent::Answered)
+        Response::from_wire(request, &json).map_err(Sent::answered)
     }
 
     /// The envelope's KMS part on a connected instance: a fresh data key (or the
@@ -556,8 +668,15 @@ mod tests {
     }
 }
 
-/// How one attempt failed: before any answer (the transport), or with one.
+/// How one attempt failed: before any answer (the transport), or with one (and the
+/// wait the gateway asked for, if it did).
 enum Sent {
     Transport(Error),
-    Answered(Error),
+    Answered(Error, Option<u64>),
+}
+
+impl Sent {
+    fn answered(e: Error) -> Sent {
+        Sent::Answered(e, None)
+    }
 }

@@ -192,6 +192,7 @@ impl strongroom::HttpClient for PlainHttp {
             Ok(strongroom::HttpResponse {
                 status,
                 body: out[split + 4..].to_vec(),
+                retry_after_ms: None,
             })
         })
     }

@@ -17,7 +17,7 @@ function sr(store, ...args) {
   return p.stdout;
 }
 
-export async function startGateway({ full = false, tls = false, cors = [] } = {}) {
+export async function startGateway({ full = false, tls = false, cors = [], extraArgs = [] } = {}) {
   if (!existsSync(SR)) throw new Error(`${SR} is missing: build the CLI first (cargo build -p strongroom-cli)`);
   const dir = mkdtempSync(join(tmpdir(), 'sr-node-connect-'));
   const store = join(dir, 'store');
@@ -46,6 +46,7 @@ export async function startGateway({ full = false, tls = false, cors = [] } = {}
   const args = ['--store', store, 'serve', '--listen', '127.0.0.1:0'];
   if (tls) args.push('--dev-tls');
   for (const o of cors) args.push('--cors-origin', o);
+  args.push(...extraArgs);
   const proc = spawn(SR, args, { env: { ...process.env, STRONGROOM_PASSPHRASE: 'connect-test' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));
