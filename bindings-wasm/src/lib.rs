@@ -812,7 +812,9 @@ impl NativeKms {
 
     /// A Kms whose actions run in the strongroom gateway at `url` (Kms::connect),
     /// signed with the AccessKey pair (and STS `security_token`) and sent through
-    /// `send` (JsHttp).
+    /// `send` (JsHttp), resending what the gateway refused for load as the retry
+    /// settings say (each `undefined` for its default).
+    #[allow(clippy::too_many_arguments)] // the facade's positional call (npm/src/api.ts)
     pub fn connect(
         url: String,
         access_key_id: String,
