@@ -2466,6 +2466,19 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
     );
     ok("SetAuditLevel", &["--AuditLevel", "all"]);
     assert_eq!(ok("DescribeAuditConfig", &[])["AuditLevel"], "all");
+    // The store's own operations, as its owner (the CLI on the store's file).
+    let image = ok("ExportImage", &["--Passphrase", "image pw"]);
+    assert!(unb64(&image["Image"]).len() > 100);
+    let backup = ok("CreateBackup", &["--BackupPassphrase", "backup pw"]);
+    assert!(unb64(&backup["Backup"]).len() > 100);
+    ok("RekeyStore", &[]);
+    ok("CompactStore", &[]);
+    // Resealed under the passphrase the rest of this test uses (a fresh salt).
+    ok("ChangePassphrase", &["--NewPassphrase", "pw"]);
+    assert_eq!(
+        ok("DescribeKey", &["--KeyId", &id])["KeyMetadata"]["KeyId"],
+        id.as_str()
+    );
 
     let done = done.borrow();
     let missing: Vec<&String> = actions

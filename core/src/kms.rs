@@ -901,7 +901,8 @@ impl Kms {
     ///
     /// # Errors
     /// `InvalidParameter.Passphrase` for an in-memory store without a passphrase and
-    /// no `reseal` root.
+    /// no `reseal` root; `Forbidden.NoPermission` for a caller other than the store's
+    /// owner (store operations are the owner's alone, and audited).
     ///
     /// # Examples
     ///
@@ -911,6 +912,15 @@ impl Kms {
     /// # });
     /// ```
     pub async fn export_image(&self, reseal: Option<(RootSecret, KdfParams)>) -> Result<Vec<u8>> {
+        crate::api::as_owner!(self, ExportImage, crate::api::ExportImageRequest { reseal })
+            .map(|r| r.bytes)
+    }
+
+    /// ExportImage's service code (the dispatch has admitted the caller).
+    pub(crate) async fn export_image_impl(
+        &self,
+        reseal: Option<(RootSecret, KdfParams)>,
+    ) -> Result<Vec<u8>> {
         self.local_only("a connected Kms has no store of its own: export the gateway's store")?;
         let _w = self.writer.lock().await;
         let state = self.state.lock().encode();
@@ -943,7 +953,8 @@ impl Kms {
     /// ([`Kms::protection_level`] says which).
     ///
     /// # Errors
-    /// `InvalidParameter.Passphrase` (empty, or Argon2id parameters out of range).
+    /// `InvalidParameter.Passphrase` (empty, or Argon2id parameters out of range);
+    /// `Forbidden.NoPermission` for a caller other than the store's owner.
     ///
     /// # Examples
     ///
@@ -953,8 +964,24 @@ impl Kms {
     /// # });
     /// ```
     pub async fn create_backup(&self, passphrase: &str, kdf: KdfParams) -> Result<Vec<u8>> {
+        crate::api::as_owner!(
+            self,
+            CreateBackup,
+            crate::api::CreateBackupRequest {
+                backup_passphrase: SecretBytes::from_slice(passphrase.as_bytes()),
+                kdf,
+            }
+        )
+        .map(|r| r.bytes)
+    }
+
+    /// CreateBackup's service code.
+    pub(crate) async fn create_backup_impl(
+        &self,
+        r: crate::api::CreateBackupRequest,
+    ) -> Result<Vec<u8>> {
         self.local_only("a connected Kms has no store of its own: back up the gateway's store (`strongroom backup`)")?;
-        self.export_image(Some((RootSecret::passphrase(passphrase), kdf)))
+        self.export_image_impl(Some((RootSecret::Passphrase(r.backup_passphrase), r.kdf)))
             .await
     }
 
@@ -1005,7 +1032,8 @@ impl Kms {
     /// root no longer opens it. Key material is never written in the clear.
     ///
     /// # Errors
-    /// `InvalidParameter.Passphrase`; store failures (the store stays as it was).
+    /// `InvalidParameter.Passphrase`; store failures (the store stays as it was);
+    /// `Forbidden.NoPermission` for a caller other than the store's owner.
     ///
     /// # Examples
     ///
@@ -1015,6 +1043,16 @@ impl Kms {
     /// # });
     /// ```
     pub async fn change_root(&self, root: RootSecret, kdf: KdfParams) -> Result<()> {
+        crate::api::as_owner!(
+            self,
+            ChangePassphrase,
+            crate::api::ChangePassphraseRequest { root, kdf }
+        )
+        .map(|_| ())
+    }
+
+    /// ChangePassphrase's service code.
+    pub(crate) async fn change_root_impl(&self, root: RootSecret, kdf: KdfParams) -> Result<()> {
         self.local_only("a connected Kms has no store passphrase: change the gateway store's")?;
         let _w = self.writer.lock().await;
         self.check_poisoned()?;
@@ -1029,7 +1067,8 @@ impl Kms {
     /// rewritten under it atomically.
     ///
     /// # Errors
-    /// Store failures (the store stays as it was).
+    /// Store failures (the store stays as it was); `Forbidden.NoPermission` for a
+    /// caller other than the store's owner.
     ///
     /// # Examples
     ///
@@ -1039,6 +1078,11 @@ impl Kms {
     /// # });
     /// ```
     pub async fn rekey_store(&self) -> Result<()> {
+        crate::api::as_owner!(self, RekeyStore, crate::api::RekeyStoreRequest {}).map(|_| ())
+    }
+
+    /// RekeyStore's service code.
+    pub(crate) async fn rekey_store_impl(&self) -> Result<()> {
         self.local_only("a connected Kms has no store of its own to rekey")?;
         let _w = self.writer.lock().await;
         self.check_poisoned()?;
@@ -1049,7 +1093,8 @@ impl Kms {
     /// Compacts the store now: the journal is rewritten into one snapshot, atomically.
     ///
     /// # Errors
-    /// Store failures (the store stays as it was).
+    /// Store failures (the store stays as it was); `Forbidden.NoPermission` for a
+    /// caller other than the store's owner.
     ///
     /// # Examples
     ///
@@ -1059,6 +1104,11 @@ impl Kms {
     /// # });
     /// ```
     pub async fn compact_store(&self) -> Result<()> {
+        crate::api::as_owner!(self, CompactStore, crate::api::CompactStoreRequest {}).map(|_| ())
+    }
+
+    /// CompactStore's service code.
+    pub(crate) async fn compact_store_impl(&self) -> Result<()> {
         self.local_only("a connected Kms has no store of its own to compact")?;
         let _w = self.writer.lock().await;
         self.check_poisoned()?;

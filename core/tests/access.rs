@@ -1106,3 +1106,118 @@ fn an_unwritable_trail_is_reported_not_ignored() {
         "the first event waited and was written"
     );
 }
+
+/// The store's own operations (ExportImage, CreateBackup, ChangePassphrase, RekeyStore,
+/// CompactStore) are actions of the table: they go through the dispatch, are the
+/// owner's alone — a RAM user with `kms:*` (AliyunKMSFullAccess) is refused each, in
+/// the typed API too — and are audited as management events without their passphrases.
+#[test]
+fn store_operations_are_the_owners_and_audited() {
+    let (kms, _, sink) = audited();
+    let key = owner(&kms, "CreateKey", json!({}))["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    owner(&kms, "CreateUser", json!({"UserName": "admin"}));
+    owner(
+        &kms,
+        "AttachPolicyToUser",
+        json!({"PolicyType": "System", "PolicyName": "AliyunKMSFullAccess", "UserName": "admin"}),
+    );
+    let account = owner(&kms, "GetUser", json!({"UserName": "admin"}))["User"]["AccountId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let admin = Caller::new(format!("acs:ram::{account}:user/admin"));
+    // kms:* lets admin use and manage keys…
+    assert!(call(&kms, &admin, "DescribeKey", json!({"KeyId": key})).is_ok());
+    // …but not take or rewrite the store.
+    for (action, params) in [
+        ("ExportImage", json!({"Passphrase": "SRLEAK-export-pw"})),
+        (
+            "CreateBackup",
+            json!({"BackupPassphrase": "SRLEAK-backup-pw"}),
+        ),
+        (
+            "ChangePassphrase",
+            json!({"NewPassphrase": "SRLEAK-new-pw"}),
+        ),
+        ("RekeyStore", json!({})),
+        ("CompactStore", json!({})),
+    ] {
+        assert_eq!(
+            call(&kms, &admin, action, params).unwrap_err(),
+            "Forbidden.NoPermission",
+            "{action}"
+        );
+    }
+    kms.act_as(admin.clone()).unwrap();
+    let e =
+        block_on(kms.create_backup("SRLEAK-backup-pw", KdfParams::insecure_fast())).unwrap_err();
+    assert_eq!(e.code(), "Forbidden.NoPermission");
+    assert_eq!(
+        block_on(kms.rekey_store()).unwrap_err().code(),
+        "Forbidden.NoPermission"
+    );
+    kms.act_as(Caller::owner()).unwrap();
+    // The owner may, typed and on the wire; the backup opens with its passphrase.
+    let backup =
+        block_on(kms.create_backup("SRLEAK-backup-pw", KdfParams::insecure_fast())).unwrap();
+    let wire = owner(
+        &kms,
+        "CreateBackup",
+        json!({"BackupPassphrase": "SRLEAK-backup-pw"}),
+    );
+    assert!(wire["Backup"].as_str().unwrap().len() > 100);
+    owner(
+        &kms,
+        "ExportImage",
+        json!({"Passphrase": "SRLEAK-export-pw"}),
+    );
+    owner(&kms, "RekeyStore", json!({}));
+    owner(&kms, "CompactStore", json!({}));
+    owner(
+        &kms,
+        "ChangePassphrase",
+        json!({"NewPassphrase": "SRLEAK-new-pw"}),
+    );
+    let restored = block_on(Kms::restore_backup(
+        KmsOptions {
+            env: Env::system(),
+            storage: Arc::new(MemoryStorage::new()),
+            root: RootSecret::passphrase("pw2"),
+            kdf: KdfParams::insecure_fast(),
+            backend: None,
+        },
+        &backup,
+        "SRLEAK-backup-pw",
+    ))
+    .unwrap();
+    assert_eq!(block_on(restored.describe_key(&key)).unwrap().key_id, key);
+    // Each refusal and each success is an event, written before its answer
+    // (management), and no passphrase is in the trail.
+    let text = sink.text();
+    let ev = events(&text);
+    let of = |name: &str| -> Vec<&Value> { ev.iter().filter(|e| e["eventName"] == name).collect() };
+    for name in [
+        "ExportImage",
+        "CreateBackup",
+        "ChangePassphrase",
+        "RekeyStore",
+        "CompactStore",
+    ] {
+        let es = of(name);
+        assert!(
+            es.iter().any(|e| e["errorCode"] == "Forbidden.NoPermission"
+                && e["userIdentity"]["userName"] == "admin"),
+            "{name}: the refusal is not recorded"
+        );
+        assert!(
+            es.iter().any(
+                |e| e.get("errorCode").is_none() && e["userIdentity"]["type"] == "root-account"
+            ),
+            "{name}: the owner's call is not recorded"
+        );
+    }
+    assert!(!text.contains("SRLEAK"), "a passphrase reached the trail");
+}

@@ -637,14 +637,50 @@ fn every_action_survives_the_wire_both_ways() {
     );
     ok(&c, "CancelKeyDeletion", json!({"KeyId": key2}));
 
-    // Every action but the two envelope ones (framed in the client) crossed the wire.
+    // The store's own operations are refused here and never sent (their passphrases
+    // stay in the client).
+    for (action, params) in [
+        ("ExportImage", json!({"Passphrase": "SRLEAK-client-pw"})),
+        (
+            "CreateBackup",
+            json!({"BackupPassphrase": "SRLEAK-client-pw"}),
+        ),
+        (
+            "ChangePassphrase",
+            json!({"NewPassphrase": "SRLEAK-client-pw"}),
+        ),
+        ("RekeyStore", json!({})),
+        ("CompactStore", json!({})),
+    ] {
+        assert_eq!(
+            call(&c, action, params).unwrap_err(),
+            "Rejected.Unsupported",
+            "{action}"
+        );
+    }
+    assert_eq!(
+        block_on(c.create_backup("SRLEAK-client-pw", Default::default()))
+            .unwrap_err()
+            .code(),
+        "Rejected.Unsupported"
+    );
+
+    // Every action but the two envelope ones (framed in the client) and the store's
+    // own crossed the wire.
     let seen = http.seen.lock().unwrap().clone();
     let missing: Vec<&str> = Action::ALL
         .iter()
+        .filter(|a| a.family() != strongroom::api::Family::Store)
         .map(|a| a.name())
         .filter(|n| !seen.contains(*n) && !matches!(*n, "EncryptEnvelope" | "DecryptEnvelope"))
         .collect();
     assert!(missing.is_empty(), "actions never sent: {missing:?}");
+    for a in Action::ALL
+        .iter()
+        .filter(|a| a.family() == strongroom::api::Family::Store)
+    {
+        assert!(!seen.contains(a.name()), "{} was sent", a.name());
+    }
 }
 
 /// An RSA public key (PEM) for CreateClientKey.

@@ -1099,6 +1099,25 @@ impl Gateway {
             .with_origin(Some(peer.ip()), secure, signed.user_agent.clone());
         caller.access_key_id = Some(cred.access_key_id);
         caller.expires_ms = cred.expires_ms;
+        if action.family() == strongroom::api::Family::Store {
+            // A backup or image holds every key's material: it is taken on the store's
+            // host (`strongroom backup`, …) by its owner, never over the network. The
+            // attempt is audited (without its parameters: they hold passphrases).
+            let f = Fault::new(
+                "Forbidden.NoPermission",
+                format!(
+                    "{} is a store operation: it is not served over the network (run it on the gateway's host, as the store's owner)",
+                    action.name()
+                ),
+            );
+            if let Err(e) = self
+                .kms
+                .audit_refusal(&caller, action, f.code, f.message.clone())
+            {
+                tracing::warn!(error = %e, "the refusal could not be audited");
+            }
+            return Err(f);
+        }
         let params = signed.params;
         let kms = self.kms.clone();
         let timeout = Duration::from_millis(self.cfg.request_timeout_ms);

@@ -92,6 +92,23 @@ def test_replays_skew_and_malformed_requests(world):
     assert ident["accessKeyId"] == app["AccessKeyId"] and ident["arn"] == "unauthenticated"
     assert refused[-1]["sourceIpAddress"] == "127.0.0.1"
     assert "string to sign" not in refused[-1]["errorMessage"]
+    # The store's own operations are not served over the network, even to kms:*.
+    for action, params in [("CreateBackup", {"BackupPassphrase": "SRLEAK-gw-backup"}), ("ExportImage", {}),
+                           ("ChangePassphrase", {"NewPassphrase": "SRLEAK-gw-new"}), ("RekeyStore", {}),
+                           ("CompactStore", {})]:
+        status, err, _ = post(s, urllib.parse.urlencode(signed_params(app, action, params)))
+        assert (status, err["Code"]) == (403, "Forbidden.NoPermission"), (action, err)
+        assert "not served over the network" in err["Message"]
+    # Each attempt is in the trail as a refusal by its user, without the passphrase.
+    for _ in range(100):
+        trail = open(world["store"] + ".audit").read()
+        if '"eventName":"CompactStore"' in trail:
+            break
+        time.sleep(0.05)
+    attempts = [json.loads(l) for l in trail.splitlines() if '"eventName":"CreateBackup"' in l]
+    assert attempts and attempts[-1]["errorCode"] == "Forbidden.NoPermission"
+    assert attempts[-1]["userIdentity"]["userName"] == "app"
+    assert "SRLEAK" not in trail
     # Unknown action, wrong version.
     assert post(s, urllib.parse.urlencode(signed_params(app, "MineBitcoin", {})))[:2][0] == 404
     assert post(s, urllib.parse.urlencode(signed_params(app, "ListKeys", {}, version="2020-01-01")))[1]["Code"] \

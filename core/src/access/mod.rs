@@ -704,6 +704,15 @@ pub(crate) fn authorize(
         };
     let is_root = matches!(principal, Principal::Root) && account == acct;
     let foreign_root = matches!(principal, Principal::Root) && account != acct;
+    // The store as a whole (its image, backups, passphrase, store key) is its owner's:
+    // no policy grants it, `kms:*` included — a backup holds every key's material.
+    if action.family() == Family::Store {
+        return if is_root {
+            Ok(())
+        } else {
+            deny(resource.arn())
+        };
+    }
     let resource_arn = policy_arn(acct, action, resource);
     // The resource's policy (keys and secrets have one: their own or the default) and
     // what its conditions may ask about it.

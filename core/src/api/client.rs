@@ -111,6 +111,16 @@ impl Request {
     pub fn to_wire(&self) -> Result<(Action, Vec<(String, String)>)> {
         let mut p = Params::default();
         match self {
+            // The store's own operations are never sent: their passphrases stay here.
+            Request::ExportImage(_)
+            | Request::CreateBackup(_)
+            | Request::ChangePassphrase(_)
+            | Request::RekeyStore(_)
+            | Request::CompactStore(_) => {
+                return Err(Error::Unsupported(
+                    "store operations run where the store is, and are not sent to a gateway",
+                ));
+            }
             Request::CreateKey(r) => {
                 p.o("KeySpec", r.key_spec.map(|v| v.as_str()));
                 p.o("KeyUsage", r.key_usage.map(|v| v.as_str()));
@@ -1012,6 +1022,15 @@ impl Response {
                 secret_name: a.s("SecretName")?,
                 planned_delete_time: a.os("PlannedDeleteTime")?,
             }),
+            Request::ExportImage(_)
+            | Request::CreateBackup(_)
+            | Request::ChangePassphrase(_)
+            | Request::RekeyStore(_)
+            | Request::CompactStore(_) => {
+                return Err(Error::Unsupported(
+                    "store operations run where the store is, and are not sent to a gateway",
+                ));
+            }
             Request::DescribeService(_) => Response::DescribeService(DescribeServiceResponse {
                 protection_levels: a
                     .list("ProtectionLevels", "ProtectionLevel")?

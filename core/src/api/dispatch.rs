@@ -290,7 +290,12 @@ impl Kms {
             | Request::ListSecrets(_)
             | Request::ListAliases(_)
             | Request::GetRandomPassword(_)
-            | Request::DescribeService(_) => cx.allow(&st, Resource::Instance),
+            | Request::DescribeService(_)
+            | Request::ExportImage(_)
+            | Request::CreateBackup(_)
+            | Request::ChangePassphrase(_)
+            | Request::RekeyStore(_)
+            | Request::CompactStore(_) => cx.allow(&st, Resource::Instance),
             Request::DescribeKey(r) => key(&mut r.key_id),
             Request::UpdateKeyDescription(r) => key(&mut r.key_id),
             Request::EnableKey(r) => key(&mut r.key_id),
@@ -686,6 +691,18 @@ impl Kms {
                 }))
             }
             Request::DescribeService(_) => arm!(Response::DescribeService(self.describe_service())),
+            Request::ExportImage(r) => arm!(Response::ExportImage(super::StoreImage {
+                bytes: self.export_image_impl(r.reseal).await?,
+            })),
+            Request::CreateBackup(r) => arm!(Response::CreateBackup(super::StoreImage {
+                bytes: self.create_backup_impl(r).await?,
+            })),
+            Request::ChangePassphrase(r) => arm!(self.change_root_impl(r.root, r.kdf).await?;
+                Response::ChangePassphrase(super::Done)),
+            Request::RekeyStore(_) => arm!(self.rekey_store_impl().await?;
+                Response::RekeyStore(super::Done)),
+            Request::CompactStore(_) => arm!(self.compact_store_impl().await?;
+                Response::CompactStore(super::Done)),
             Request::CreateUser(r) => arm!(Response::CreateUser(self.create_user_impl(r).await?)),
             Request::GetUser(r) => arm!(Response::GetUser(self.get_user_impl(&r)?)),
             Request::ListUsers(_) => arm!(Response::ListUsers(self.list_users_impl()?)),

@@ -375,6 +375,16 @@ model! {
     ListSecretTags(ListSecretTagsRequest) -> ListResourceTagsResponse => ListResourceTags,
     /// DescribeService.
     DescribeService(DescribeServiceRequest) -> DescribeServiceResponse => DescribeService,
+    /// ExportImage.
+    ExportImage(ExportImageRequest) -> StoreImage => ExportImage,
+    /// CreateBackup.
+    CreateBackup(CreateBackupRequest) -> StoreImage => CreateBackup,
+    /// ChangePassphrase.
+    ChangePassphrase(ChangePassphraseRequest) -> Done => ChangePassphrase,
+    /// RekeyStore.
+    RekeyStore(RekeyStoreRequest) -> Done => RekeyStore,
+    /// CompactStore.
+    CompactStore(CompactStoreRequest) -> Done => CompactStore,
     /// CreateUser.
     CreateUser(CreateUserRequest) -> User => CreateUser,
     /// GetUser.

@@ -219,6 +219,48 @@ pub struct OpenEnvelopeRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DescribeServiceRequest {}
 
+/// ExportImage: the store compacted into one image.
+#[derive(Debug, Clone, Default)]
+pub struct ExportImageRequest {
+    /// Seal the image under this root (fresh salt and store key) instead of the
+    /// store's own.
+    pub reseal: Option<(crate::storage::RootSecret, crate::storage::KdfParams)>,
+}
+
+/// CreateBackup: the whole store sealed under its own passphrase.
+#[derive(Debug, Clone)]
+pub struct CreateBackupRequest {
+    /// BackupPassphrase (sensitive).
+    pub backup_passphrase: crate::secret::SecretBytes,
+    /// The Argon2id parameters of the backup's seal.
+    pub kdf: crate::storage::KdfParams,
+}
+
+/// ChangePassphrase: the store resealed under a new root (passphrase or raw key).
+#[derive(Debug, Clone)]
+pub struct ChangePassphraseRequest {
+    /// The new root (on the wire: NewPassphrase, sensitive).
+    pub root: crate::storage::RootSecret,
+    /// Its Argon2id parameters.
+    pub kdf: crate::storage::KdfParams,
+}
+
+/// RekeyStore (takes no parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RekeyStoreRequest {}
+
+/// CompactStore (takes no parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactStoreRequest {}
+
+/// ExportImage's and CreateBackup's answer: the sealed image (on the wire: `Image` /
+/// `Backup`, base64).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreImage {
+    /// The image's bytes.
+    pub bytes: Vec<u8>,
+}
+
 /// One key spec this instance can create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySpecInfo {

@@ -32,6 +32,9 @@ pub enum Family {
     Audit,
     /// The instance itself.
     Service,
+    /// The store as a whole: its image, backups, passphrase, store key and compaction
+    /// (strongroom's own actions; the store's owner only, never served over the network).
+    Store,
 }
 
 impl Family {
@@ -51,6 +54,7 @@ impl Family {
             Family::Access => "Access",
             Family::Audit => "Audit",
             Family::Service => "Service",
+            Family::Store => "Store",
         }
     }
 }
@@ -245,6 +249,17 @@ action_table! {
     UpdateSecretRotationPolicy = ("UpdateSecretRotationPolicy", Secrets, true, SecretName, []),
     /// DescribeService: what this instance's build and backend offer.
     DescribeService = ("DescribeService", Service, false, Instance, []),
+    /// ExportImage: the whole store as one image, sealed under its own root or a new
+    /// passphrase.
+    ExportImage = ("ExportImage", Store, false, Instance, ["Passphrase"]),
+    /// CreateBackup: the whole store sealed under a backup passphrase.
+    CreateBackup = ("CreateBackup", Store, false, Instance, ["BackupPassphrase"]),
+    /// ChangePassphrase: the store resealed under a new root.
+    ChangePassphrase = ("ChangePassphrase", Store, true, Instance, ["NewPassphrase"]),
+    /// RekeyStore: a new store key, the store rewritten under it.
+    RekeyStore = ("RekeyStore", Store, true, Instance, []),
+    /// CompactStore: the journal rewritten into one snapshot.
+    CompactStore = ("CompactStore", Store, true, Instance, []),
     /// CreateUser.
     CreateUser = ("CreateUser", Ram, true, UserName, []),
     /// GetUser.

@@ -637,6 +637,26 @@ impl Request {
                 })
             }
             Action::DescribeService => Request::DescribeService(DescribeServiceRequest {}),
+            Action::ExportImage => Request::ExportImage(ExportImageRequest {
+                reseal: p.opt_str("Passphrase")?.map(|pw| {
+                    (
+                        crate::storage::RootSecret::passphrase(&pw),
+                        crate::storage::KdfParams::default(),
+                    )
+                }),
+            }),
+            Action::CreateBackup => Request::CreateBackup(CreateBackupRequest {
+                backup_passphrase: crate::secret::SecretBytes::from_slice(
+                    p.str("BackupPassphrase")?.as_bytes(),
+                ),
+                kdf: crate::storage::KdfParams::default(),
+            }),
+            Action::ChangePassphrase => Request::ChangePassphrase(ChangePassphraseRequest {
+                root: crate::storage::RootSecret::passphrase(&p.str("NewPassphrase")?),
+                kdf: crate::storage::KdfParams::default(),
+            }),
+            Action::RekeyStore => Request::RekeyStore(RekeyStoreRequest {}),
+            Action::CompactStore => Request::CompactStore(CompactStoreRequest {}),
             Action::CreateUser => Request::CreateUser(CreateUserRequest {
                 user_name: p.str("UserName")?,
                 display_name: p.opt_str("DisplayName")?,
@@ -1203,6 +1223,11 @@ impl Response {
             Response::ListRoles(r) => {
                 let l: Vec<Value> = r.roles.iter().map(ram_role).collect();
                 json!({"Roles": {"Role": l}, "IsTruncated": false})
+            }
+            Response::ExportImage(i) => json!({"Image": b64(&i.bytes)}),
+            Response::CreateBackup(i) => json!({"Backup": b64(&i.bytes)}),
+            Response::ChangePassphrase(_) | Response::RekeyStore(_) | Response::CompactStore(_) => {
+                json!({})
             }
             Response::DeleteUser(_)
             | Response::DeleteRole(_)

@@ -132,7 +132,7 @@ pub fn is_management(a: Action) -> bool {
     a.mutates()
         || matches!(
             a.family(),
-            Family::Ram | Family::Sts | Family::Access | Family::Audit
+            Family::Ram | Family::Sts | Family::Access | Family::Audit | Family::Store
         )
 }
 

@@ -223,6 +223,11 @@ impl Kms {
 
     /// One action on a connected instance.
     pub(crate) async fn call_remote(&self, c: &Connection, request: Request) -> Result<Response> {
+        if request.action().family() == crate::api::Family::Store {
+            return Err(Error::Unsupported(
+                "a connected Kms has no store of its own: store operations (backups, images, passphrase, rekey, compaction) run where the gateway's store is",
+            ));
+        }
         match request {
             Request::BeginEnvelope(r) => self.remote_begin(c, r).await.map(Response::BeginEnvelope),
             Request::OpenEnvelope(r) => {
