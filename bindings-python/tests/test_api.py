@@ -126,3 +126,19 @@ def test_every_action_of_the_core_table_has_a_method():
     snake = lambda a: re.sub(r"(?<!^)(?=[A-Z])", "_", a).lower()
     assert [a for a in actions if not callable(getattr(kms, snake(a), None))] == []
     assert kms.describe_service()["Actions"]["Action"] == actions
+
+
+def test_generate_random_and_hash_go_through_the_dispatch():
+    kms = strongroom.Kms.memory()
+    seen = []
+    kms.set_call_hook(lambda r: seen.append(r.action))
+    a = kms.generate_random(length=32)
+    assert isinstance(a, bytes) and len(a) == 32 and a != kms.generate_random(length=32)
+    for bad in (0, 1025, -1, 2**70):
+        assert code(kms.generate_random, length=bad) == "InvalidParameter.Length", bad
+    algorithm, digest = kms.hash(message=b"abc")
+    assert algorithm == "SHA-256"
+    assert digest.hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert len(kms.hash(message=b"abc", algorithm="SHA-384")[1]) == 48
+    assert code(kms.hash, message=b"abc", algorithm="SM3") == "InvalidParameter.Algorithm"
+    assert "GenerateRandom" in seen and "Hash" in seen

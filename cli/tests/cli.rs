@@ -2466,6 +2466,17 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
     );
     ok("SetAuditLevel", &["--AuditLevel", "all"]);
     assert_eq!(ok("DescribeAuditConfig", &[])["AuditLevel"], "all");
+    // The instance API's keyless actions.
+    assert_eq!(
+        unb64(&ok("GenerateRandom", &["--Length", "48"])["Random"]).len(),
+        48
+    );
+    let h = ok(
+        "Hash",
+        &["--Message", &b64(b"abc"), "--Algorithm", "SHA-384"],
+    );
+    assert_eq!(h["Algorithm"], "SHA-384");
+    assert_eq!(unb64(&h["Digest"]).len(), 48);
     // The store's own operations, as its owner (the CLI on the store's file).
     let image = ok("ExportImage", &["--Passphrase", "image pw"]);
     assert!(unb64(&image["Image"]).len() > 100);

@@ -406,6 +406,7 @@ impl Error {
                 "Backend" => "InvalidParameter.Backend",
                 "Timeout" => "InvalidParameter.Timeout",
                 "Retry" => "InvalidParameter.Retry",
+                "Message" => "InvalidParameter.Message",
                 "AccessKeyId" => "InvalidParameter.AccessKeyId",
                 "SecurityToken" => "InvalidParameter.SecurityToken",
                 _ => "InvalidParameter",

@@ -559,6 +559,25 @@ impl State {
 }
 
 /// Encrypt's plaintext: 1 byte to 6 KiB.
+/// GenerateRandom's Length: 1 to 1024 bytes (the instance API's bounds).
+pub(crate) fn check_random_length(length: u32) -> Result<()> {
+    if !(1..=1024).contains(&length) {
+        return Err(Error::param(
+            "Length",
+            "GenerateRandom gives 1 to 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Hash's Message: at most 4 MiB (a digest of more is the client's to compute).
+pub(crate) fn check_hash_message(message: &[u8]) -> Result<()> {
+    if message.len() > 4 << 20 {
+        return Err(Error::param("Message", "Hash takes at most 4 MiB"));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_encrypt_plaintext(plaintext: &[u8]) -> Result<()> {
     if plaintext.is_empty() {
         return Err(Error::param("Plaintext", "required (1 byte to 6 KiB)"));
@@ -2803,6 +2822,70 @@ impl Kms {
         let r =
             crate::sync::poll_ready(fut).ok_or(Error::Internal("GetRandomPassword waited"))??;
         crate::api::take!(r, GetRandomPassword).map(|r| r.random_password)
+    }
+
+    /// GenerateRandom: `length` (1–1024) bytes from the injected CSPRNG, as the
+    /// instance API's GenerateRandom gives them.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Length` (outside 1–1024); `Rejected.EntropyUnavailable`;
+    /// `Forbidden.NoPermission` for a principal not allowed `kms:GenerateRandom`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let bytes = kms.generate_random(32).await?;
+    /// assert_eq!(bytes.expose().len(), 32);
+    /// # });
+    /// ```
+    pub async fn generate_random(&self, length: u32) -> Result<SecretBytes> {
+        crate::api::as_owner!(
+            self,
+            GenerateRandom,
+            crate::api::GenerateRandomRequest { length }
+        )
+        .map(|r| r.random)
+    }
+
+    pub(crate) fn generate_random_impl(&self, length: u32) -> Result<SecretBytes> {
+        check_random_length(length)?;
+        let mut out = SecretBytes::zeroed(length as usize);
+        self.env.fill(out.expose_mut())?;
+        Ok(out)
+    }
+
+    /// Hash: the SHA-256 (default), SHA-384 or SHA-512 digest of a message, as the
+    /// instance API's Hash gives it.
+    ///
+    /// # Errors
+    /// `InvalidParameter.Message` (over 4 MiB); `Forbidden.NoPermission` for a
+    /// principal not allowed `kms:Hash`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let d = kms.hash(api::HashRequest { message: SecretBytes::from_slice(b"abc"), ..Default::default() }).await?;
+    /// assert_eq!(d.digest.len(), 32);
+    /// # });
+    /// ```
+    pub async fn hash(&self, req: crate::api::HashRequest) -> Result<crate::api::HashResponse> {
+        crate::api::as_owner!(self, Hash, req)
+    }
+
+    pub(crate) fn hash_impl(req: &crate::api::HashRequest) -> crate::api::HashResponse {
+        use sha2::Digest as _;
+        let m = req.message.expose();
+        let digest = match req.algorithm {
+            crate::api::HashAlgorithm::Sha256 => sha2::Sha256::digest(m).to_vec(),
+            crate::api::HashAlgorithm::Sha384 => sha2::Sha384::digest(m).to_vec(),
+            crate::api::HashAlgorithm::Sha512 => sha2::Sha512::digest(m).to_vec(),
+        };
+        crate::api::HashResponse {
+            algorithm: req.algorithm,
+            digest,
+        }
     }
 
     pub(crate) fn get_random_password_impl(

@@ -641,3 +641,96 @@ fn request_ids_stay_distinct_when_the_random_source_fails() {
         ]
     );
 }
+
+/// GenerateRandom and Hash (the instance API's keyless actions) are actions of the
+/// table: bounded, recorded by the hook, and refused to a principal no policy allows.
+#[test]
+fn generate_random_and_hash_go_through_the_dispatch() {
+    use strongroom::SecretBytes;
+    use strongroom::api::{HashAlgorithm, HashRequest};
+    let (kms, _) = memory(Backend::Software);
+    let rec = Arc::new(Recorder::default());
+    kms.set_call_hook(Some(rec.clone()));
+    let a = block_on(kms.generate_random(32)).unwrap();
+    let b = block_on(kms.generate_random(32)).unwrap();
+    assert_eq!(a.expose().len(), 32);
+    assert_ne!(a.expose(), b.expose());
+    assert_eq!(
+        block_on(kms.generate_random(1024)).unwrap().expose().len(),
+        1024
+    );
+    for bad in [0, 1025, u32::MAX] {
+        assert_eq!(
+            block_on(kms.generate_random(bad)).unwrap_err().code(),
+            "InvalidParameter.Length"
+        );
+    }
+    // FIPS 180-2's "abc" vectors.
+    let abc = |algorithm| {
+        block_on(kms.hash(HashRequest {
+            algorithm,
+            message: SecretBytes::from_slice(b"abc"),
+        }))
+        .unwrap()
+    };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    assert_eq!(
+        hex(&abc(HashAlgorithm::Sha256).digest),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert!(hex(&abc(HashAlgorithm::Sha384).digest).starts_with("cb00753f45a35e8b"));
+    assert!(hex(&abc(HashAlgorithm::Sha512).digest).starts_with("ddaf35a193617aba"));
+    assert_eq!(abc(HashAlgorithm::Sha512).algorithm.as_str(), "SHA-512");
+    for spelled in ["SHA-256", "sha256", "SHA_256"] {
+        assert_eq!(
+            spelled.parse::<HashAlgorithm>().unwrap(),
+            HashAlgorithm::Sha256
+        );
+    }
+    assert_eq!(
+        "SM3".parse::<HashAlgorithm>().unwrap_err().code(),
+        "InvalidParameter.Algorithm"
+    );
+    let big = block_on(kms.hash(HashRequest {
+        message: SecretBytes::from_slice(&vec![0u8; (4 << 20) + 1]),
+        ..Default::default()
+    }));
+    assert_eq!(big.unwrap_err().code(), "InvalidParameter.Message");
+    let seen = take(&rec);
+    assert!(
+        seen.iter()
+            .any(|s| s.action == Action::GenerateRandom && s.resources == [Resource::Instance])
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.action == Action::Hash && s.outcome.is_ok())
+    );
+    // A RAM user with no policy may do neither.
+    block_on(kms.call(
+        &Caller::owner(),
+        Request::CreateUser(strongroom::CreateUserRequest {
+            user_name: "nobody".into(),
+            ..Default::default()
+        }),
+    ))
+    .unwrap();
+    let Response::GetUser(u) = block_on(kms.call(
+        &Caller::owner(),
+        Request::GetUser(strongroom::UserNameRequest {
+            user_name: "nobody".into(),
+        }),
+    ))
+    .unwrap() else {
+        panic!()
+    };
+    let nobody = Caller::new(format!("acs:ram::{}:user/nobody", u.account_id));
+    for r in [
+        Request::GenerateRandom(strongroom::api::GenerateRandomRequest { length: 16 }),
+        Request::Hash(HashRequest::default()),
+    ] {
+        assert_eq!(
+            block_on(kms.call(&nobody, r)).err().unwrap().code(),
+            "Forbidden.NoPermission"
+        );
+    }
+}

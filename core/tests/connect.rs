@@ -518,6 +518,10 @@ fn every_action_survives_the_wire_both_ways() {
         json!({"SecretName": "bin", "ForceDeleteWithoutRecovery": true}),
     );
     ok(&c, "DescribeService", json!({}));
+    let r = ok(&c, "GenerateRandom", json!({"Length": 20}));
+    assert_eq!(r["Random"].as_str().unwrap().len(), 28, "20 bytes in base64");
+    let h = ok(&c, "Hash", json!({"Message": "YWJj", "Algorithm": "SHA-512"}));
+    assert_eq!(h["Algorithm"], "SHA-512");
     // RAM, STS and policies.
     let acct = s(
         &ok(

@@ -9,8 +9,9 @@
 //! and audited), mapped onto the OpenAPI action it is: Encrypt / Decrypt /
 //! GenerateDataKey (an `Aad` becomes the EncryptionContext `{"strongroom:aad":
 //! base64(Aad)}`), AsymmetricSign / AsymmetricVerify / GetPublicKey (no KeyVersionId:
-//! the key's primary version), GetSecretValue. GenerateRandom and Hash need no key and are
-//! answered here; Hmac and the data key pair actions are refused (`Rejected.Unsupported`).
+//! the key's primary version), GetSecretValue, GenerateRandom and Hash (actions of the
+//! table too, so they are authorised and audited like the rest); Hmac and the data key
+//! pair actions are refused (`Rejected.Unsupported`).
 
 use base64::Engine as _;
 use prost::Message;
@@ -415,6 +416,8 @@ pub fn api_action(api: &str) -> Option<strongroom::Action> {
         "Verify" => A::AsymmetricVerify,
         "GetPublicKey" => A::GetPublicKey,
         "GetSecretValue" => A::GetSecretValue,
+        "GenerateRandom" => A::GenerateRandom,
+        "Hash" => A::Hash,
         _ => return None,
     })
 }
@@ -483,11 +486,7 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     crate::request::parse_timestamp(&format!("{year:04}-{month:02}-{day:02}T{time}Z"))
 }
 
-/// An answer made without a key: the protobuf bytes, given the request id.
-pub type LocalAnswer = Box<dyn FnOnce(&str) -> Vec<u8> + Send>;
-
-/// What a dedicated-instance request asks for, as an OpenAPI call (or an answer made
-/// here, for actions that need no key).
+/// What a dedicated-instance request asks for, as an OpenAPI call.
 pub enum Plan {
     /// Call this OpenAPI action with these parameters, then shape the answer.
     Call {
@@ -498,9 +497,6 @@ pub enum Plan {
         /// The dkms API name, for shaping the answer.
         api: String,
     },
-    /// Answered without a key (GenerateRandom, Hash): the protobuf answer, but the
-    /// request id.
-    Local(LocalAnswer),
 }
 
 impl core::fmt::Debug for Plan {
@@ -510,7 +506,6 @@ impl core::fmt::Debug for Plan {
             Plan::Call { action, api, .. } => {
                 write!(f, "Plan({api} as {action})")
             }
-            Plan::Local(_) => f.write_str("Plan(local)"),
         }
     }
 }
@@ -668,45 +663,20 @@ pub fn plan(api: &str, body: &[u8]) -> Result<Plan, Fault> {
         }
         "GenerateRandom" => {
             let r = GenerateRandomRequest::decode(body).map_err(|_| bad_body(api))?;
-            let n = usize::try_from(r.length)
-                .ok()
-                .filter(|n| (1..=1024).contains(n))
-                .ok_or_else(|| {
-                    Fault::new("InvalidParameter.Length", "Length must be 1 to 1024 bytes")
-                })?;
-            let mut random = vec![0u8; n];
-            getrandom::fill(&mut random)
-                .map_err(|_| Fault::new("Rejected.EntropyUnavailable", "no randomness"))?;
-            Ok(Plan::Local(Box::new(move |id| {
-                GenerateRandomResponse {
-                    random,
-                    request_id: id.to_string(),
-                }
-                .encode_to_vec()
-            })))
+            call(
+                A::GenerateRandom,
+                params(&[("Length", Some(json!(r.length.to_string())))]),
+            )
         }
         "Hash" => {
             let r = HashRequest::decode(body).map_err(|_| bad_body(api))?;
-            let digest = match r.algorithm.as_str() {
-                "" | "SHA-256" | "SHA256" => sha2::Sha256::digest(&r.message).to_vec(),
-                "SHA-384" | "SHA384" => sha2::Sha384::digest(&r.message).to_vec(),
-                "SHA-512" | "SHA512" => sha2::Sha512::digest(&r.message).to_vec(),
-                other => {
-                    return Err(Fault::new(
-                        "InvalidParameter.Algorithm",
-                        format!(
-                            "Hash algorithm {other:?} is not served: SHA-256, SHA-384 or SHA-512 (no SM3)"
-                        ),
-                    ));
-                }
-            };
-            Ok(Plan::Local(Box::new(move |id| {
-                HashResponse {
-                    digest,
-                    request_id: id.to_string(),
-                }
-                .encode_to_vec()
-            })))
+            call(
+                A::Hash,
+                params(&[
+                    ("Algorithm", nonempty(&r.algorithm)),
+                    ("Message", Some(b64(&r.message))),
+                ]),
+            )
         }
         "Hmac"
         | "GenerateDataKeyPair"
@@ -821,6 +791,16 @@ pub fn shape(api: &str, answer: &Value, request_id: &str) -> Vec<u8> {
             request_id: id,
         }
         .encode_to_vec(),
+        "GenerateRandom" => GenerateRandomResponse {
+            random: bytes(answer, "Random"),
+            request_id: id,
+        }
+        .encode_to_vec(),
+        "Hash" => HashResponse {
+            digest: bytes(answer, "Digest"),
+            request_id: id,
+        }
+        .encode_to_vec(),
         "GetSecretValue" => GetSecretValueResponse {
             secret_name: s(answer, "SecretName"),
             secret_type: s(answer, "SecretType"),
@@ -869,6 +849,37 @@ pub fn error_body(f: &Fault, request_id: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hash and GenerateRandom are planned as the table's actions (so the dispatch
+    /// authorises and audits them) and their answers shaped into the SDK's messages.
+    #[test]
+    fn keyless_apis_are_planned_as_actions() {
+        let body = HashRequest {
+            algorithm: "SHA-384".into(),
+            message: b"abc".to_vec(),
+        }
+        .encode_to_vec();
+        let Ok(Plan::Call { action, params, .. }) = plan("Hash", &body) else {
+            panic!("Hash is not a call")
+        };
+        assert_eq!(action, strongroom::Action::Hash);
+        assert_eq!(params.get("Algorithm"), Some(&json!("SHA-384")));
+        assert_eq!(params.get("Message"), Some(&json!("YWJj")));
+        let out = shape(
+            "Hash",
+            &json!({"Algorithm": "SHA-384", "Digest": "AAEC"}),
+            "rid",
+        );
+        let h = HashResponse::decode(out.as_slice()).unwrap_or_default();
+        assert_eq!((h.digest, h.request_id.as_str()), (vec![0, 1, 2], "rid"));
+        let body = GenerateRandomRequest { length: 24 }.encode_to_vec();
+        let Ok(Plan::Call { action, params, .. }) = plan("GenerateRandom", &body) else {
+            panic!("GenerateRandom is not a call")
+        };
+        assert_eq!(action, strongroom::Action::GenerateRandom);
+        assert_eq!(params.get("Length"), Some(&json!("24")));
+        assert_eq!(api_action("Hash"), Some(strongroom::Action::Hash));
+    }
 
     #[test]
     fn http_dates() {

@@ -989,7 +989,6 @@ impl Gateway {
             async move { Ok::<_, Fault>(kms.call_wire(&caller, action, &params).await?) }
         };
         match dkms::plan(api, body)? {
-            dkms::Plan::Local(answer) => Ok(answer(request_id)),
             dkms::Plan::Call {
                 action,
                 params,

@@ -8,7 +8,7 @@ import type { FrameCipher, FrameCipherFactory, SignedReading, SignedWriting } fr
 import { parseEnvelopeHeader } from './decrypt.js';
 import * as secrets from './secrets.js';
 import { callSync, convert, InvalidParameterError } from './errors.js';
-import { base64 } from './util.js';
+import { base64, unbase64 } from './util.js';
 export { StrongroomError, InvalidParameterError, KeyNotFoundError, KeyStateError, InvalidCiphertextError, WrongPassphraseError, AccessDeniedError, ResourceNotFoundError, ResourceStateError, StoreError, BackendError, RejectedError } from './errors.js';
 import type {
   ListSecretsResult, ListSecretVersionIdsResult, SecretCreated, SecretFilter, SecretMetadata, SecretRotator, SecretType, SecretValue,
@@ -1114,6 +1114,24 @@ export class Kms {
       });
       return this.#n.listKeys(u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize), filters);
     });
+  }
+
+  /** GenerateRandom: 1–1024 random bytes from the CSPRNG (the instance API's
+   * GenerateRandom), through the dispatch like every action (authorised and audited).
+   * @example const bytes = await kms.generateRandom({ length: 32 });
+   */
+  async generateRandom(opts: { length: number }): Promise<Uint8Array> {
+    const r = await this.call('GenerateRandom', { Length: u32('Length', opts?.length) });
+    return unbase64(r.Random as string);
+  }
+
+  /** Hash: the SHA-256 (default), SHA-384 or SHA-512 digest of a message of at most
+   * 4 MiB (the instance API's Hash).
+   * @example const { digest } = await kms.hash({ message: new TextEncoder().encode('abc') });
+   */
+  async hash(opts: { message: Uint8Array; algorithm?: 'SHA-256' | 'SHA-384' | 'SHA-512' }): Promise<{ algorithm: string; digest: Uint8Array }> {
+    const r = await this.call('Hash', { Message: bytes('Message', opts?.message), Algorithm: str('Algorithm', opts.algorithm) });
+    return { algorithm: r.Algorithm as string, digest: unbase64(r.Digest as string) };
   }
 
   /** GetRandomPassword: 8–128 characters (default 32) from the CSPRNG.

@@ -107,3 +107,20 @@ test('every action of the core table has a method on Kms (no face drifts)', asyn
   const s = await kms.describeService();
   assert.deepEqual(s.Actions.Action, actions);
 });
+
+test('generateRandom and hash: the instance API\'s keyless actions, through the dispatch', async () => {
+  const kms = await Kms.memory();
+  const seen = [];
+  kms.onCall((r) => seen.push(r.action));
+  const a = await kms.generateRandom({ length: 32 });
+  assert.ok(a instanceof Uint8Array && a.length === 32);
+  assert.notDeepEqual(a, await kms.generateRandom({ length: 32 }));
+  assert.equal(await code(kms.generateRandom({ length: 0 })), 'InvalidParameter.Length');
+  assert.equal(await code(kms.generateRandom({ length: 1025 })), 'InvalidParameter.Length');
+  const { algorithm, digest } = await kms.hash({ message: enc.encode('abc') });
+  assert.equal(algorithm, 'SHA-256');
+  assert.equal(Buffer.from(digest).toString('hex'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  assert.equal((await kms.hash({ message: enc.encode('abc'), algorithm: 'SHA-512' })).digest.length, 64);
+  assert.equal(await code(kms.hash({ message: enc.encode('abc'), algorithm: 'SM3' })), 'InvalidParameter.Algorithm');
+  assert.ok(seen.includes('GenerateRandom') && seen.includes('Hash'), seen.join());
+});

@@ -101,6 +101,20 @@ def test_secrets_and_random(dkms):
     assert v.secret_data == "dkms-SRLEAK-value" and v.version_id == "v1" and "ACSCurrent" in v.version_stages
     r = c.generate_random(m.GenerateRandomRequest(length=48))
     assert len(r.random) == 48 and r.random != c.generate_random(m.GenerateRandomRequest(length=48)).random
+    assert code_of(lambda: c.generate_random(m.GenerateRandomRequest(length=0))) == "InvalidParameter.Length"
+    # An action of the table (as Hash is; this SDK version has no Hash call): authorised
+    # (the read-only user may not) and audited.
+    reader = dkms["client"]("reader")
+    assert code_of(lambda: reader.generate_random(m.GenerateRandomRequest(length=8))) == "Forbidden.NoPermission"
+    import time
+    for _ in range(100):
+        events = [json.loads(l) for l in open(dkms["store"] + ".audit") if '"eventName":"GenerateRandom"' in l]
+        if any(e["userIdentity"].get("userName") == "reader" for e in events):
+            break
+        time.sleep(0.05)
+    assert any(e["userIdentity"].get("userName") == "app" and "errorCode" not in e for e in events)
+    assert any(e["userIdentity"].get("userName") == "reader" and e.get("errorCode") == "Forbidden.NoPermission"
+               for e in events)
 
 
 def test_authentication_and_policy(dkms):

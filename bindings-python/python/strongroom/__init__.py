@@ -844,6 +844,23 @@ class Kms:
         """
         return self._native.create_backup(backup_passphrase)
 
+    def generate_random(self, *, length: int) -> bytes:
+        """GenerateRandom: 1–1024 random bytes from the CSPRNG (the instance API's
+        GenerateRandom), through the dispatch like every action (authorised, audited).
+
+        Example: ``key = kms.generate_random(length=32)``
+        """
+        return base64.b64decode(self.call("GenerateRandom", Length=length)["Random"])
+
+    def hash(self, *, message: bytes, algorithm: Optional[str] = None) -> Tuple[str, bytes]:
+        """Hash: ``(algorithm, digest)`` of a message of at most 4 MiB, SHA-256 by default
+        (``algorithm`` ``"SHA-384"`` or ``"SHA-512"`` for the others).
+
+        Example: ``algorithm, digest = kms.hash(message=b"abc")``
+        """
+        r = self.call("Hash", Message=message, Algorithm=algorithm)
+        return r["Algorithm"], base64.b64decode(r["Digest"])
+
     def get_random_password(
         self,
         *,

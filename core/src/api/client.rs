@@ -363,6 +363,11 @@ impl Request {
                 p.b("EnableAutomaticRotation", r.enable_automatic_rotation);
                 p.o("RotationInterval", r.rotation_interval.as_deref());
             }
+            Request::GenerateRandom(r) => p.s("Length", &r.length.to_string()),
+            Request::Hash(r) => {
+                p.s("Algorithm", r.algorithm.as_str());
+                p.bytes("Message", r.message.expose());
+            }
             Request::DescribeService(_)
             | Request::ListUsers(_)
             | Request::ListRoles(_)
@@ -1031,6 +1036,13 @@ impl Response {
                     "store operations run where the store is, and are not sent to a gateway",
                 ));
             }
+            Request::GenerateRandom(_) => Response::GenerateRandom(GenerateRandomResponse {
+                random: SecretBytes::from_slice(&a.bytes("Random")?),
+            }),
+            Request::Hash(_) => Response::Hash(HashResponse {
+                algorithm: a.s("Algorithm")?.parse()?,
+                digest: a.bytes("Digest")?,
+            }),
             Request::DescribeService(_) => Response::DescribeService(DescribeServiceResponse {
                 protection_levels: a
                     .list("ProtectionLevels", "ProtectionLevel")?

@@ -290,6 +290,8 @@ impl Kms {
             | Request::ListSecrets(_)
             | Request::ListAliases(_)
             | Request::GetRandomPassword(_)
+            | Request::GenerateRandom(_)
+            | Request::Hash(_)
             | Request::DescribeService(_)
             | Request::ExportImage(_)
             | Request::CreateBackup(_)
@@ -448,7 +450,10 @@ impl Kms {
     async fn dispatch_inner(&self, cx: &Cx<'_>, mut req: Request) -> Result<Response> {
         if !matches!(
             req,
-            Request::GetRandomPassword(_) | Request::DescribeService(_)
+            Request::GetRandomPassword(_)
+                | Request::GenerateRandom(_)
+                | Request::Hash(_)
+                | Request::DescribeService(_)
         ) {
             self.sweep().await?;
         }
@@ -690,6 +695,12 @@ impl Kms {
                     tags: self.list_secret_tags_impl(&r)?,
                 }))
             }
+            Request::GenerateRandom(r) => {
+                arm!(Response::GenerateRandom(super::GenerateRandomResponse {
+                    random: self.generate_random_impl(r.length)?,
+                }))
+            }
+            Request::Hash(r) => arm!(Response::Hash(Kms::hash_impl(&r))),
             Request::DescribeService(_) => arm!(Response::DescribeService(self.describe_service())),
             Request::ExportImage(r) => arm!(Response::ExportImage(super::StoreImage {
                 bytes: self.export_image_impl(r.reseal).await?,
@@ -844,6 +855,8 @@ fn validate(req: &Request) -> Result<()> {
         Request::ScheduleKeyDeletion(r) => {
             crate::kms::check_pending_window(r.pending_window_in_days)
         }
+        Request::GenerateRandom(r) => crate::kms::check_random_length(r.length),
+        Request::Hash(r) => crate::kms::check_hash_message(r.message.expose()),
         Request::AsymmetricSign(r) => crate::asym::check_digest(&r.digest),
         Request::AsymmetricVerify(r) => crate::asym::check_digest(&r.digest),
         Request::CreateAlias(r) | Request::UpdateAlias(r) => {

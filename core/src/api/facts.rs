@@ -51,6 +51,8 @@ impl Request {
                     put("ProtectionLevel", l.as_str());
                 }
             }
+            Request::GenerateRandom(r) => put("Length", &r.length.to_string()),
+            Request::Hash(r) => put("Algorithm", r.algorithm.as_str()),
             Request::DescribeKey(r) => put("KeyId", &r.key_id),
             Request::UpdateKeyDescription(r) => put("KeyId", &r.key_id),
             Request::EnableKey(r) => put("KeyId", &r.key_id),

@@ -373,6 +373,10 @@ model! {
     UntagSecret(UntagSecretRequest) -> Done => UntagResource,
     /// ListResourceTags with a SecretName.
     ListSecretTags(ListSecretTagsRequest) -> ListResourceTagsResponse => ListResourceTags,
+    /// GenerateRandom.
+    GenerateRandom(GenerateRandomRequest) -> GenerateRandomResponse => GenerateRandom,
+    /// Hash.
+    Hash(HashRequest) -> HashResponse => Hash,
     /// DescribeService.
     DescribeService(DescribeServiceRequest) -> DescribeServiceResponse => DescribeService,
     /// ExportImage.

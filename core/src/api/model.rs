@@ -215,6 +215,81 @@ pub struct OpenEnvelopeRequest {
     pub required_signer: Option<String>,
 }
 
+/// GenerateRandom: `length` random bytes (1–1024).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenerateRandomRequest {
+    /// Length: how many bytes.
+    pub length: u32,
+}
+
+/// GenerateRandom's answer.
+#[derive(Debug, Clone)]
+pub struct GenerateRandomResponse {
+    /// Random: the bytes (sensitive: they may become a key).
+    pub random: crate::secret::SecretBytes,
+}
+
+/// The digests Hash computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashAlgorithm {
+    /// SHA-256 (the default).
+    #[default]
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+impl HashAlgorithm {
+    /// The name answered (`SHA-256`, `SHA-384`, `SHA-512`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha256 => "SHA-256",
+            HashAlgorithm::Sha384 => "SHA-384",
+            HashAlgorithm::Sha512 => "SHA-512",
+        }
+    }
+}
+
+impl core::str::FromStr for HashAlgorithm {
+    type Err = crate::error::Error;
+    /// `SHA-256` / `SHA256` / `SHA_256` and the same for 384 and 512 (what the instance
+    /// SDK and Alibaba's docs spell); SM3 is not served.
+    fn from_str(s: &str) -> crate::error::Result<Self> {
+        match s.to_ascii_uppercase().replace(['-', '_'], "").as_str() {
+            "SHA256" => Ok(HashAlgorithm::Sha256),
+            "SHA384" => Ok(HashAlgorithm::Sha384),
+            "SHA512" => Ok(HashAlgorithm::Sha512),
+            _ => Err(crate::error::Error::param(
+                "Algorithm",
+                alloc::format!(
+                    "Hash algorithm {s:?} is not served: SHA-256, SHA-384 or SHA-512 (no SM3)"
+                ),
+            )),
+        }
+    }
+}
+
+/// Hash: the digest of `message`.
+#[derive(Debug, Clone, Default)]
+pub struct HashRequest {
+    /// Algorithm (SHA-256 when not given).
+    pub algorithm: HashAlgorithm,
+    /// Message (sensitive: never printed or audited).
+    pub message: crate::secret::SecretBytes,
+}
+
+/// Hash's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashResponse {
+    /// The algorithm used.
+    pub algorithm: HashAlgorithm,
+    /// Digest.
+    pub digest: Vec<u8>,
+}
+
 /// DescribeService (takes no parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DescribeServiceRequest {}

@@ -208,6 +208,10 @@ action_table! {
     GenerateAndExportDataKey = ("GenerateAndExportDataKey", Crypto, false, KeyId, []),
     /// GetRandomPassword.
     GetRandomPassword = ("GetRandomPassword", Crypto, false, Instance, ["RandomPassword"]),
+    /// GenerateRandom: 1–1024 random bytes from the CSPRNG (the instance API's).
+    GenerateRandom = ("GenerateRandom", Crypto, false, Instance, ["Random"]),
+    /// Hash: SHA-256 / -384 / -512 of a message (the instance API's).
+    Hash = ("Hash", Crypto, false, Instance, ["Message"]),
     /// GetPublicKey.
     GetPublicKey = ("GetPublicKey", Asymmetric, false, KeyId, []),
     /// AsymmetricSign (a digest, or a message hashed in the KMS).

@@ -636,6 +636,19 @@ impl Request {
                     rotation_interval: p.opt_str("RotationInterval")?,
                 })
             }
+            Action::GenerateRandom => Request::GenerateRandom(GenerateRandomRequest {
+                length: p
+                    .opt_u32("Length")?
+                    .ok_or_else(|| param("Length", "required"))?,
+            }),
+            Action::Hash => Request::Hash(HashRequest {
+                algorithm: p
+                    .opt_str("Algorithm")?
+                    .map(|a| a.parse())
+                    .transpose()?
+                    .unwrap_or_default(),
+                message: crate::secret::SecretBytes::from_slice(&p.bytes("Message")?),
+            }),
             Action::DescribeService => Request::DescribeService(DescribeServiceRequest {}),
             Action::ExportImage => Request::ExportImage(ExportImageRequest {
                 reseal: p.opt_str("Passphrase")?.map(|pw| {
@@ -1223,6 +1236,10 @@ impl Response {
             Response::ListRoles(r) => {
                 let l: Vec<Value> = r.roles.iter().map(ram_role).collect();
                 json!({"Roles": {"Role": l}, "IsTruncated": false})
+            }
+            Response::GenerateRandom(r) => json!({"Random": b64(r.random.expose())}),
+            Response::Hash(r) => {
+                json!({"Algorithm": r.algorithm.as_str(), "Digest": b64(&r.digest)})
             }
             Response::ExportImage(i) => json!({"Image": b64(&i.bytes)}),
             Response::CreateBackup(i) => json!({"Backup": b64(&i.bytes)}),
