@@ -67,3 +67,31 @@ pub(crate) fn poll_ready<F: Future>(fut: F) -> Option<F::Output> {
         Poll::Pending => None,
     }
 }
+
+/// Runs `futs` together and gives their outputs in order: each is polled whenever the
+/// whole is, so requests they start are in flight at once (a connected Kms's wraps of
+/// one data key under several recipients: one round trip, not one per recipient, where
+/// the HTTP client is asynchronous, as `fetch` is).
+pub(crate) async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut futs: Vec<Pin<alloc::boxed::Box<F>>> =
+        futs.into_iter().map(alloc::boxed::Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    core::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *o = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}

@@ -519,8 +519,16 @@ fn every_action_survives_the_wire_both_ways() {
     );
     ok(&c, "DescribeService", json!({}));
     let r = ok(&c, "GenerateRandom", json!({"Length": 20}));
-    assert_eq!(r["Random"].as_str().unwrap().len(), 28, "20 bytes in base64");
-    let h = ok(&c, "Hash", json!({"Message": "YWJj", "Algorithm": "SHA-512"}));
+    assert_eq!(
+        r["Random"].as_str().unwrap().len(),
+        28,
+        "20 bytes in base64"
+    );
+    let h = ok(
+        &c,
+        "Hash",
+        json!({"Message": "YWJj", "Algorithm": "SHA-512"}),
+    );
     assert_eq!(h["Algorithm"], "SHA-512");
     // RAM, STS and policies.
     let acct = s(
@@ -1063,4 +1071,88 @@ fn a_lost_request_is_resent_once_unless_it_changes_something() {
     let e = block_on(c.describe_key("no-such-key")).unwrap_err();
     assert_eq!(e.code(), "Forbidden.KeyNotFound");
     assert_eq!(http.served.load(SeqCst), served + 1);
+}
+
+/// Lets no request through until `want` are in flight together (or 2 s pass: then the
+/// requests were sent one after another, and each fails).
+struct Gate {
+    inner: Arc<Loop>,
+    arrived: std::sync::atomic::AtomicUsize,
+    want: usize,
+}
+
+impl HttpClient for Gate {
+    fn send<'a>(&'a self, r: HttpRequest) -> BoxFuture<'a, Result<HttpResponse>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let gated = r
+            .headers
+            .iter()
+            .any(|(k, v)| k == "x-acs-action" && v == "Encrypt");
+        if gated {
+            self.arrived.fetch_add(1, SeqCst);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        Box::pin(async move {
+            if gated {
+                std::future::poll_fn(|cx| {
+                    if self.arrived.load(SeqCst) >= self.want {
+                        return std::task::Poll::Ready(Ok(()));
+                    }
+                    if std::time::Instant::now() > deadline {
+                        return std::task::Poll::Ready(Err(Error::BackendUnavailable(
+                            "the wraps were sent one after another".into(),
+                        )));
+                    }
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                })
+                .await?;
+            }
+            self.inner.send(r).await
+        })
+    }
+}
+
+/// A connected Kms wraps a new envelope's data key under every recipient with requests
+/// in flight together (one round trip where the client is asynchronous, as fetch is),
+/// and the message opens under each recipient.
+#[test]
+fn recipients_are_wrapped_with_requests_in_flight_together() {
+    let (owner_side, http) = pair();
+    let keys: Vec<String> = (0..3)
+        .map(|_| {
+            block_on(owner_side.create_key(strongroom::CreateKeyRequest::default()))
+                .unwrap()
+                .key_id
+        })
+        .collect();
+    let gate = Arc::new(Gate {
+        inner: http.clone(),
+        arrived: 0.into(),
+        want: 3,
+    });
+    let c = block_on(Kms::connect(
+        Env::system(),
+        Endpoint {
+            url: "https://127.0.0.1:8443".into(),
+            access_key_id: "AKtest".into(),
+            access_key_secret: SecretBytes::from_slice(b"secret"),
+            security_token: None,
+        },
+        gate.clone(),
+    ))
+    .unwrap();
+    let msg = block_on(c.encrypt_envelope(strongroom::EncryptEnvelopeRequest {
+        key_ids: keys.clone(),
+        plaintext: b"three recipients".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap();
+    let out = block_on(c.decrypt_envelope(strongroom::DecryptEnvelopeRequest {
+        ciphertext: msg,
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(out.plaintext, b"three recipients");
+    assert_eq!(gate.arrived.load(std::sync::atomic::Ordering::SeqCst), 3);
 }

@@ -451,14 +451,31 @@ impl Kms {
             None => {
                 let mut dk = SecretBytes::zeroed(DATA_KEY_LEN);
                 self.env.fill(dk.expose_mut())?;
-                let mut stanzas = Vec::with_capacity(req.key_ids.len());
-                for id in &req.key_ids {
-                    let wrap = Request::Encrypt(crate::EncryptRequest {
-                        key_id: id.clone(),
-                        plaintext: dk.expose().to_vec(),
-                        encryption_context: ctx.clone(),
-                    });
-                    let Response::Encrypt(r) = self.send(c, &wrap).await? else {
+                // One Encrypt per recipient, all in flight together; the first error
+                // (in recipient order) is the answer.
+                let wraps: Vec<Request> = req
+                    .key_ids
+                    .iter()
+                    .map(|id| {
+                        Request::Encrypt(crate::EncryptRequest {
+                            key_id: id.clone(),
+                            plaintext: dk.expose().to_vec(),
+                            encryption_context: ctx.clone(),
+                        })
+                    })
+                    .collect();
+                let mut wraps = wraps;
+                let answers =
+                    crate::sync::join_all(wraps.iter().map(|w| self.send(c, w)).collect()).await;
+                // The requests' copies of the data key go now, not with the allocator.
+                for w in &mut wraps {
+                    if let Request::Encrypt(r) = w {
+                        zeroize::Zeroize::zeroize(&mut r.plaintext);
+                    }
+                }
+                let mut stanzas = Vec::with_capacity(answers.len());
+                for a in answers {
+                    let Response::Encrypt(r) = a? else {
                         return Err(Error::Internal("a response of another action"));
                     };
                     stanzas.push(Stanza {
