@@ -72,6 +72,7 @@ pub(crate) fn poll_ready<F: Future>(fut: F) -> Option<F::Output> {
 /// whole is, so requests they start are in flight at once (a connected Kms's wraps of
 /// one data key under several recipients: one round trip, not one per recipient, where
 /// the HTTP client is asynchronous, as `fetch` is).
+#[cfg(feature = "wire")]
 pub(crate) async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
     let mut futs: Vec<Pin<alloc::boxed::Box<F>>> =
         futs.into_iter().map(alloc::boxed::Box::pin).collect();
