@@ -90,6 +90,11 @@ impl Params {
     }
 }
 
+/// The store's own operations (family Store) have no request or answer on the wire.
+fn store_not_sent() -> Error {
+    Error::Unsupported("store operations run where the store is, and are not sent to a gateway")
+}
+
 fn context_json(c: &EncryptionContext) -> Value {
     Value::Object(
         c.iter()
@@ -116,11 +121,7 @@ impl Request {
             | Request::CreateBackup(_)
             | Request::ChangePassphrase(_)
             | Request::RekeyStore(_)
-            | Request::CompactStore(_) => {
-                return Err(Error::Unsupported(
-                    "store operations run where the store is, and are not sent to a gateway",
-                ));
-            }
+            | Request::CompactStore(_) => return Err(store_not_sent()),
             Request::CreateKey(r) => {
                 p.o("KeySpec", r.key_spec.map(|v| v.as_str()));
                 p.o("KeyUsage", r.key_usage.map(|v| v.as_str()));
@@ -1031,11 +1032,7 @@ impl Response {
             | Request::CreateBackup(_)
             | Request::ChangePassphrase(_)
             | Request::RekeyStore(_)
-            | Request::CompactStore(_) => {
-                return Err(Error::Unsupported(
-                    "store operations run where the store is, and are not sent to a gateway",
-                ));
-            }
+            | Request::CompactStore(_) => return Err(store_not_sent()),
             Request::GenerateRandom(_) => Response::GenerateRandom(GenerateRandomResponse {
                 random: SecretBytes::from_slice(&a.bytes("Random")?),
             }),
