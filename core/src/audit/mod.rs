@@ -616,17 +616,14 @@ impl Trail {
     /// when one is due. Returns how many events were waiting (the thread looks again
     /// sooner while there are some).
     ///
-    /// The thread turns every 5 ms under load, so a batch holds what 5 ms of calls made
-    /// (a few hundred at the gateway's rate, thousands in-process) with one sync, rather
-    /// than waiting for thousands: a batch is formatted, hashed and written in one turn
-    /// of this thread, and a long turn on a busy machine is a pause for the request
-    /// threads it displaces (the gateway's p99 under wrk went from 2.6-4.1 to about
-    /// 1.5 ms, bench/gateway.sh).
+    /// How often the thread turns is `spawn_flusher`'s choice (service/audit.rs: every
+    /// 5 ms at a server's rates, so that one turn never pauses the request threads for
+    /// long; every 20 ms at in-process rates); each turn writes what waits.
     ///
-    /// It syncs at most every [`Trail::sync_every_ms`] (20 ms with the default window):
-    /// a sync every 5 ms cost the in-process Encrypt 3x (`strongroom-bench
-    /// --access-only`: the file system's work on a 2-core machine), and what is written
-    /// but not yet synced survives the process, only not the machine.
+    /// It syncs at most every [`Trail::sync_every_ms`] (20 ms with the default window),
+    /// so 5 ms turns do not mean four times the fsyncs; what is written but not yet
+    /// synced survives the process, only not the machine, and is synced by a later
+    /// turn even when no further event comes.
     #[cfg(all(feature = "std", not(target_arch = "wasm32")))]
     pub(crate) fn flush_waiting(&self, now_ms: u64) -> Result<usize> {
         let len = self.queue.lock().count;
