@@ -142,3 +142,69 @@ def test_generate_random_and_hash_go_through_the_dispatch():
     assert len(kms.hash(message=b"abc", algorithm="SHA-384")[1]) == 48
     assert code(kms.hash, message=b"abc", algorithm="SM3") == "InvalidParameter.Algorithm"
     assert "GenerateRandom" in seen and "Hash" in seen
+
+
+def test_results_are_derived_from_the_wire_and_drop_no_field(monkeypatch):
+    """The management methods build their results from the action's Alibaba JSON by
+    name (``KeyVersionId`` → ``key_version_id``), not field by field: every wire field
+    of every answer must land in a field of the result class, or the face has drifted
+    from the model."""
+    import dataclasses
+
+    derive = strongroom._from_wire
+    seen: dict = {}
+
+    def strict(cls, obj):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        dropped = {k for k in obj if k != "RequestId" and strongroom._snake(k) not in fields}
+        assert not dropped, f"{cls.__name__} drops wire fields {sorted(dropped)}"
+        seen.setdefault(cls.__name__, set()).update(obj)
+        return derive(cls, obj)
+
+    monkeypatch.setattr(strongroom, "_from_wire", strict)
+    kms = strongroom.Kms.memory()
+    k = kms.create_key(description="drift")
+    key_id = k.key_id
+    assert k.description == "drift" and k.key_state == "Enabled" and k.delete_date is None
+    kms.describe_key(key_id=key_id)
+    kms.create_alias(alias_name="alias/drift", key_id=key_id)
+    al = kms.list_aliases()
+    assert [(a.alias_name, a.key_id) for a in al.aliases] == [("alias/drift", key_id)] and al.total_count == 1
+    assert kms.list_aliases_by_key_id(key_id=key_id).aliases[0].alias_arn.endswith("alias/drift")
+    kms.tag_resource(key_id=key_id, tags={"team": "a"})
+    assert [(t.tag_key, t.tag_value) for t in kms.list_resource_tags(key_id=key_id)] == [("team", "a")]
+    v = kms.create_key_version(key_id=key_id)
+    assert kms.describe_key_version(key_id=key_id, key_version_id=v.key_version_id) == v
+    assert len(kms.list_key_versions(key_id=key_id).key_versions) == 2
+    m = kms.update_rotation_policy(key_id=key_id, enable_automatic_rotation=True, rotation_interval="604800s")
+    assert m.automatic_rotation == "Enabled" and m.rotation_interval == "604800s" and m.next_rotation_date
+    blob = kms.encrypt(key_id=key_id, plaintext=b"hi").ciphertext_blob
+    k2 = kms.create_key().key_id
+    r = kms.re_encrypt(ciphertext_blob=blob, destination_key_id=k2)
+    assert r.source_key_id == key_id and r.key_id == k2
+    assert kms.decrypt(ciphertext_blob=r.ciphertext_blob).plaintext == b"hi"
+    assert kms.set_deletion_protection(key_id=key_id, enable_deletion_protection=True).deletion_protection == "Enabled"
+    kms.set_deletion_protection(key_id=key_id, enable_deletion_protection=False)
+    kms.update_key_description(key_id=key_id, description="d2")
+    kms.disable_key(key_id=key_id)
+    kms.enable_key(key_id=key_id)
+    assert kms.schedule_key_deletion(key_id=k2, pending_window_in_days=7).key_state == "PendingDeletion"
+    kms.cancel_key_deletion(key_id=k2)
+    keys = kms.list_keys(filters={"KeyState": ["Enabled"]})
+    assert {e.key_id for e in keys.keys} == {key_id, k2} and all(e.key_arn.endswith(e.key_id) for e in keys.keys)
+    rsa = kms.create_key(key_spec="RSA_2048", key_usage="ENCRYPT/DECRYPT").key_id
+    pk = kms.get_public_key(key_id=rsa)
+    ct = kms.asymmetric_encrypt(key_id=rsa, algorithm="RSAES_OAEP_SHA_256", plaintext=b"x").ciphertext_blob
+    assert kms.asymmetric_decrypt(key_id=rsa, algorithm="RSAES_OAEP_SHA_256", ciphertext_blob=ct).plaintext == b"x"
+    dk = kms.generate_data_key(key_id=key_id)
+    assert kms.export_data_key(ciphertext_blob=dk.ciphertext_blob, public_key_blob=pk.public_key_der).exported_data_key
+    ge = kms.generate_and_export_data_key(key_id=key_id, public_key_blob=pk.public_key_der)
+    assert ge.ciphertext_blob and ge.exported_data_key
+    ext = kms.create_key(origin="EXTERNAL").key_id
+    p = kms.get_parameters_for_import(key_id=ext)
+    assert isinstance(p.public_key, bytes) and p.import_token and p.token_expire_time
+    assert set(seen) >= {
+        "KeyMetadata", "ListAliasesResult", "AliasEntry", "Tag", "KeyVersion", "ListKeyVersionsResult",
+        "ReEncryptResult", "ListKeysResult", "KeyListEntry", "PublicKeyResult", "EncryptResult",
+        "DecryptResult", "ExportDataKeyResult", "GenerateAndExportDataKeyResult", "ImportParameters",
+    }

@@ -8,7 +8,7 @@ import type { FrameCipher, FrameCipherFactory, SignedReading, SignedWriting } fr
 import { parseEnvelopeHeader } from './decrypt.js';
 import * as secrets from './secrets.js';
 import { callSync, convert, InvalidParameterError } from './errors.js';
-import { base64, unbase64 } from './util.js';
+import { base64, fromWire, pemDer, unbase64 } from './util.js';
 export { StrongroomError, InvalidParameterError, KeyNotFoundError, KeyStateError, InvalidCiphertextError, WrongPassphraseError, AccessDeniedError, ResourceNotFoundError, ResourceStateError, StoreError, BackendError, RejectedError } from './errors.js';
 import type {
   ListSecretsResult, ListSecretVersionIdsResult, SecretCreated, SecretFilter, SecretMetadata, SecretRotator, SecretType, SecretValue,
@@ -75,6 +75,13 @@ function str(name: string, v: unknown, required = false): string | undefined {
   }
   if (typeof v === 'string') return v;
   throw invalid(name, 'must be a string');
+}
+
+function ctx(v: unknown): EncryptionContext | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string'))
+    throw invalid('EncryptionContext', 'must be an object of string values');
+  return v as EncryptionContext;
 }
 
 /** One ListKeys filter (Alibaba's `{"Key": …, "Values": […]}`). */
@@ -179,8 +186,9 @@ export interface CreateKeyOptions {
   origin?: 'Aliyun_KMS' | 'EXTERNAL';
   protectionLevel?: 'SOFTWARE' | 'HSM';
 }
+export interface KeyListEntry { keyId: string; keyArn: string }
 export interface ListKeysResult {
-  keys: { keyId: string; keyArn: string }[];
+  keys: KeyListEntry[];
   totalCount: number;
   pageNumber: number;
   pageSize: number;
@@ -837,52 +845,50 @@ export class Kms {
   /** CreateKey: a new CMK (default Aliyun_AES_256, ENCRYPT/DECRYPT, SOFTWARE).
      * @example const { keyId } = await kms.createKey({ description: 'orders' }); */
   createKey(opts: CreateKeyOptions = {}): Promise<KeyMetadata> {
-    return call(() =>
-      this.#n.createKey(
-        str('KeySpec', opts.keySpec),
-        str('KeyUsage', opts.keyUsage),
-        str('Description', opts.description),
-        str('Origin', opts.origin),
-        str('ProtectionLevel', opts.protectionLevel),
-      ),
-    );
+    return this.#key('CreateKey', () => ({
+      KeySpec: str('KeySpec', opts.keySpec),
+      KeyUsage: str('KeyUsage', opts.keyUsage),
+      Description: str('Description', opts.description),
+      Origin: str('Origin', opts.origin),
+      ProtectionLevel: str('ProtectionLevel', opts.protectionLevel),
+    }));
   }
 
   /** DescribeKey: a key's metadata (KeyId, alias or ARN).
      * @example const { keyState } = await kms.describeKey({ keyId: 'alias/orders' }); */
   describeKey(opts: { keyId: string }): Promise<KeyMetadata> {
-    return call(async () => this.#n.describeKey(str('KeyId', opts?.keyId, true)));
+    return this.#key('DescribeKey', () => ({ KeyId: str('KeyId', opts?.keyId, true) }));
   }
 
   /** `alias/<name>` for a key; usable wherever a keyId is.
    * @example await kms.createAlias({ aliasName: 'alias/orders', keyId });
    */
   createAlias(opts: { aliasName: string; keyId: string }): Promise<void> {
-    return call(async () => this.#n.createAlias(str('AliasName', opts?.aliasName, true), str('KeyId', opts.keyId, true)));
+    return this.#act('CreateAlias', () => ({ AliasName: str('AliasName', opts?.aliasName, true), KeyId: str('KeyId', opts.keyId, true) })).then(() => undefined);
   }
 
   /** UpdateAlias: points an alias at another key.
      * @example await kms.updateAlias({ aliasName: 'alias/orders', keyId: newKeyId }); */
   updateAlias(opts: { aliasName: string; keyId: string }): Promise<void> {
-    return call(async () => this.#n.updateAlias(str('AliasName', opts?.aliasName, true), str('KeyId', opts.keyId, true)));
+    return this.#act('UpdateAlias', () => ({ AliasName: str('AliasName', opts?.aliasName, true), KeyId: str('KeyId', opts.keyId, true) })).then(() => undefined);
   }
 
   /** DeleteAlias.
      * @example await kms.deleteAlias({ aliasName: 'alias/orders' }); */
   deleteAlias(opts: { aliasName: string }): Promise<void> {
-    return call(async () => this.#n.deleteAlias(str('AliasName', opts?.aliasName, true)));
+    return this.#act('DeleteAlias', () => ({ AliasName: str('AliasName', opts?.aliasName, true) })).then(() => undefined);
   }
 
   /** ListAliases: every alias, a page at a time.
      * @example const { aliases } = await kms.listAliases({ pageSize: 100 }); */
   listAliases(opts: { pageNumber?: number; pageSize?: number } = {}): Promise<ListAliasesResult> {
-    return call(async () => this.#n.listAliases(u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
+    return this.#act('ListAliases', () => ({ PageNumber: u32('Limit', opts.pageNumber), PageSize: u32('Limit', opts.pageSize) }));
   }
 
   /** ListAliasesByKeyId: the aliases of one key.
      * @example const { aliases } = await kms.listAliasesByKeyId({ keyId }); */
   listAliasesByKeyId(opts: { keyId: string; pageNumber?: number; pageSize?: number }): Promise<ListAliasesResult> {
-    return call(async () => this.#n.listAliasesByKeyId(str('KeyId', opts?.keyId, true), u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
+    return this.#act('ListAliasesByKeyId', () => ({ KeyId: str('KeyId', opts?.keyId, true), PageNumber: u32('Limit', opts.pageNumber), PageSize: u32('Limit', opts.pageSize) }));
   }
 
   /** TagResource on a key (`keyId`) or a secret (`secretName`).
@@ -890,7 +896,7 @@ export class Kms {
    */
   tagResource(opts: { keyId: string; tags: Record<string, string> } | { secretName: string; tags: Record<string, string> }): Promise<void> {
     if (opts && 'secretName' in opts) return secrets.tagSecret(this.#wire, opts.secretName, opts.tags);
-    return call(async () => this.#n.tagResource(str('KeyId', opts?.keyId, true), opts.tags));
+    return this.#act('TagResource', () => ({ KeyId: str('KeyId', opts?.keyId, true), Tags: secrets.tagsParam(opts.tags) ?? '[]' })).then(() => undefined);
   }
 
   /** UntagResource on a key (`keyId`) or a secret (`secretName`).
@@ -898,10 +904,10 @@ export class Kms {
    */
   untagResource(opts: { keyId: string; tagKeys: string[] } | { secretName: string; tagKeys: string[] }): Promise<void> {
     if (opts && 'secretName' in opts) return secrets.untagSecret(this.#wire, opts.secretName, opts.tagKeys);
-    return call(async () => {
+    return this.#act('UntagResource', () => {
       if (!Array.isArray(opts?.tagKeys) || !opts.tagKeys.every((k) => typeof k === 'string')) throw invalid('TagKeys', 'must be an array of strings');
-      return this.#n.untagResource(str('KeyId', opts.keyId, true), opts.tagKeys);
-    });
+      return { KeyId: str('KeyId', opts.keyId, true), TagKeys: opts.tagKeys };
+    }).then(() => undefined);
   }
 
   /** ListResourceTags of a key (`keyId`) or a secret (`secretName`).
@@ -909,7 +915,23 @@ export class Kms {
    */
   listResourceTags(opts: { keyId: string } | { secretName: string }): Promise<Tag[]> {
     if (opts && 'secretName' in opts) return secrets.listSecretTags(this.#wire, opts.secretName);
-    return call(async () => this.#n.listResourceTags(str('KeyId', (opts as { keyId?: string })?.keyId, true)));
+    return this.#act<{ tags: Tag[] }>('ListResourceTags', () => ({ KeyId: str('KeyId', (opts as { keyId?: string })?.keyId, true) })).then((r) => r.tags);
+  }
+
+  /** A management action through the dispatch (as `call`), its answer derived by name
+   * (`fromWire`: camelCase, wrappers unwrapped, the `binary` wire fields as bytes);
+   * `pick` takes one wrapped object (`KeyMetadata`, `KeyVersion`). The parameters are
+   * made inside, so a bad one rejects the promise like every other failure. */
+  #act<T>(action: string, params: () => Record<string, unknown>, binary: readonly string[] = [], pick?: string): Promise<T> {
+    return call(async () => {
+      const r = await this.call(action, params());
+      return fromWire<T>(pick ? (r[pick] as Record<string, unknown>) : r, binary);
+    });
+  }
+
+  /** An action answering one KeyMetadata. */
+  #key(action: string, params: () => Record<string, unknown>): Promise<KeyMetadata> {
+    return this.#act(action, params, [], 'KeyMetadata');
   }
 
   readonly #wire: secrets.WireCall = (action, params) => this.call(action, params);
@@ -1022,28 +1044,28 @@ export class Kms {
    * @example const { keyVersionId } = await kms.createKeyVersion({ keyId });
    */
   createKeyVersion(opts: { keyId: string }): Promise<KeyVersion> {
-    return call(async () => this.#n.createKeyVersion(str('KeyId', opts?.keyId, true)));
+    return this.#act('CreateKeyVersion', () => ({ KeyId: str('KeyId', opts?.keyId, true) }), [], 'KeyVersion');
   }
 
   /** DescribeKeyVersion.
      * @example const v = await kms.describeKeyVersion({ keyId, keyVersionId }); */
   describeKeyVersion(opts: { keyId: string; keyVersionId: string }): Promise<KeyVersion> {
-    return call(async () => this.#n.describeKeyVersion(str('KeyId', opts?.keyId, true), str('KeyVersionId', opts.keyVersionId, true)));
+    return this.#act('DescribeKeyVersion', () => ({ KeyId: str('KeyId', opts?.keyId, true), KeyVersionId: str('KeyVersionId', opts.keyVersionId, true) }), [], 'KeyVersion');
   }
 
   /** ListKeyVersions: every version of a key, a page at a time.
      * @example const { keyVersions } = await kms.listKeyVersions({ keyId }); */
   listKeyVersions(opts: { keyId: string; pageNumber?: number; pageSize?: number }): Promise<ListKeyVersionsResult> {
-    return call(async () => this.#n.listKeyVersions(str('KeyId', opts?.keyId, true), u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize)));
+    return this.#act('ListKeyVersions', () => ({ KeyId: str('KeyId', opts?.keyId, true), PageNumber: u32('Limit', opts.pageNumber), PageSize: u32('Limit', opts.pageSize) }));
   }
 
   /** Automatic rotation every `rotationInterval` ("604800s"; 7–365 days).
    * @example await kms.updateRotationPolicy({ keyId, enableAutomaticRotation: true, rotationInterval: '604800s' });
    */
   updateRotationPolicy(opts: { keyId: string; enableAutomaticRotation: boolean; rotationInterval?: string }): Promise<KeyMetadata> {
-    return call(async () => {
+    return this.#key('UpdateRotationPolicy', () => {
       if (typeof opts?.enableAutomaticRotation !== 'boolean') throw invalid('EnableAutomaticRotation', 'must be a boolean');
-      return this.#n.updateRotationPolicy(str('KeyId', opts.keyId, true), opts.enableAutomaticRotation, str('RotationInterval', opts.rotationInterval));
+      return { KeyId: str('KeyId', opts.keyId, true), EnableAutomaticRotation: opts.enableAutomaticRotation, RotationInterval: str('RotationInterval', opts.rotationInterval) };
     });
   }
 
@@ -1051,8 +1073,15 @@ export class Kms {
    * @example const { ciphertextBlob } = await kms.reEncrypt({ ciphertextBlob: old, destinationKeyId: newKeyId });
    */
   reEncrypt(opts: { ciphertextBlob: Uint8Array; destinationKeyId: string; sourceEncryptionContext?: EncryptionContext; destinationEncryptionContext?: EncryptionContext }): Promise<ReEncryptResult> {
-    return call(async () =>
-      this.#n.reEncrypt(bytes('CiphertextBlob', opts?.ciphertextBlob), str('DestinationKeyId', opts.destinationKeyId, true), opts.sourceEncryptionContext, opts.destinationEncryptionContext),
+    return this.#act(
+      'ReEncrypt',
+      () => ({
+        CiphertextBlob: bytes('CiphertextBlob', opts?.ciphertextBlob),
+        DestinationKeyId: str('DestinationKeyId', opts.destinationKeyId, true),
+        SourceEncryptionContext: ctx(opts.sourceEncryptionContext),
+        DestinationEncryptionContext: ctx(opts.destinationEncryptionContext),
+      }),
+      ['CiphertextBlob'],
     );
   }
 
@@ -1060,45 +1089,49 @@ export class Kms {
    * @example await kms.setDeletionProtection({ keyId, enableDeletionProtection: true });
    */
   setDeletionProtection(opts: { keyId: string; enableDeletionProtection: boolean; deletionProtectionDescription?: string }): Promise<KeyMetadata> {
-    return call(async () => {
+    return this.#key('SetDeletionProtection', () => {
       if (typeof opts?.enableDeletionProtection !== 'boolean') throw invalid('EnableDeletionProtection', 'must be a boolean');
-      return this.#n.setDeletionProtection(str('KeyId', opts.keyId, true), opts.enableDeletionProtection, str('Description', opts.deletionProtectionDescription));
+      return {
+        ProtectedResourceArn: str('KeyId', opts.keyId, true),
+        EnableDeletionProtection: opts.enableDeletionProtection,
+        DeletionProtectionDescription: str('Description', opts.deletionProtectionDescription),
+      };
     });
   }
 
   /** EnableKey.
      * @example await kms.enableKey({ keyId }); */
   enableKey(opts: { keyId: string }): Promise<KeyMetadata> {
-    return call(async () => this.#n.enableKey(str('KeyId', opts?.keyId, true)));
+    return this.#key('EnableKey', () => ({ KeyId: str('KeyId', opts?.keyId, true) }));
   }
 
   /** DisableKey: the key refuses cryptographic use until enabled.
      * @example await kms.disableKey({ keyId }); */
   disableKey(opts: { keyId: string }): Promise<KeyMetadata> {
-    return call(async () => this.#n.disableKey(str('KeyId', opts?.keyId, true)));
+    return this.#key('DisableKey', () => ({ KeyId: str('KeyId', opts?.keyId, true) }));
   }
 
   /** The key becomes PendingDeletion; its material is destroyed after 7–30 days.
    * @example await kms.scheduleKeyDeletion({ keyId, pendingWindowInDays: 7 });
    */
   scheduleKeyDeletion(opts: { keyId: string; pendingWindowInDays: number }): Promise<KeyMetadata> {
-    return call(async () => {
+    return this.#key('ScheduleKeyDeletion', () => {
       const days = u32('PendingWindowInDays', opts?.pendingWindowInDays);
       if (days === undefined) throw invalid('PendingWindowInDays', 'required');
-      return this.#n.scheduleKeyDeletion(str('KeyId', opts.keyId, true), days);
+      return { KeyId: str('KeyId', opts.keyId, true), PendingWindowInDays: days };
     });
   }
 
   /** CancelKeyDeletion: a PendingDeletion key back to Enabled.
      * @example await kms.cancelKeyDeletion({ keyId }); */
   cancelKeyDeletion(opts: { keyId: string }): Promise<KeyMetadata> {
-    return call(async () => this.#n.cancelKeyDeletion(str('KeyId', opts?.keyId, true)));
+    return this.#key('CancelKeyDeletion', () => ({ KeyId: str('KeyId', opts?.keyId, true) }));
   }
 
   /** UpdateKeyDescription.
      * @example await kms.updateKeyDescription({ keyId, description: 'orders, 2027' }); */
   updateKeyDescription(opts: { keyId: string; description: string }): Promise<KeyMetadata> {
-    return call(async () => this.#n.updateKeyDescription(str('KeyId', opts?.keyId, true), str('Description', opts.description, true)));
+    return this.#key('UpdateKeyDescription', () => ({ KeyId: str('KeyId', opts?.keyId, true), Description: str('Description', opts.description, true) }));
   }
 
   /** ListKeys. `filters`: `[{ key: 'KeyState', values: ['Enabled'] }]` (values of one key
@@ -1106,13 +1139,13 @@ export class Kms {
    * @example const { keys } = await kms.listKeys({ filters: [{ key: 'KeyState', values: ['Enabled'] }] });
    */
   listKeys(opts: { pageNumber?: number; pageSize?: number; filters?: KeyFilter[] } = {}): Promise<ListKeysResult> {
-    return call(async () => {
+    return this.#act('ListKeys', () => {
       const filters = opts.filters?.map((f) => {
         if (!f || typeof f.key !== 'string' || !Array.isArray(f.values) || !f.values.every((v) => typeof v === 'string'))
           throw invalid('Filters', 'each filter is { key: string, values: string[] }');
-        return { key: f.key, values: [...f.values] };
+        return { Key: f.key, Values: [...f.values] };
       });
-      return this.#n.listKeys(u32('Limit', opts.pageNumber), u32('Limit', opts.pageSize), filters);
+      return { PageNumber: u32('Limit', opts.pageNumber), PageSize: u32('Limit', opts.pageSize), Filters: filters };
     });
   }
 
@@ -1385,7 +1418,9 @@ export class Kms {
    * @example const { publicKey } = await kms.getPublicKey({ keyId });
    */
   getPublicKey(opts: { keyId: string; keyVersionId?: string }): Promise<PublicKeyResult> {
-    return call(async () => this.#n.getPublicKey(str('KeyId', opts?.keyId, true), str('KeyVersionId', opts.keyVersionId)));
+    return this.#act<PublicKeyResult>('GetPublicKey', () => ({ KeyId: str('KeyId', opts?.keyId, true), KeyVersionId: str('KeyVersionId', opts.keyVersionId) })).then(
+      (r) => ({ ...r, publicKeyDer: pemDer(r.publicKey) }),
+    );
   }
 
   /** AsymmetricSign: RSA_PSS_SHA_256, RSA_PKCS1_SHA_256 or ECDSA_SHA_256 (DER).
@@ -1419,8 +1454,15 @@ export class Kms {
    * @example const { ciphertextBlob } = await kms.asymmetricEncrypt({ keyId, algorithm: 'RSAES_OAEP_SHA_256', plaintext });
    */
   asymmetricEncrypt(opts: { keyId: string; algorithm: EncryptionAlgorithm; plaintext: Uint8Array; keyVersionId?: string }): Promise<AsymmetricEncryptResult> {
-    return call(async () =>
-      this.#n.asymmetricEncrypt(str('KeyId', opts?.keyId, true), str('Algorithm', opts.algorithm, true), bytes('Plaintext', opts.plaintext), str('KeyVersionId', opts.keyVersionId)),
+    return this.#act(
+      'AsymmetricEncrypt',
+      () => ({
+        KeyId: str('KeyId', opts?.keyId, true),
+        Algorithm: str('Algorithm', opts.algorithm, true),
+        Plaintext: bytes('Plaintext', opts.plaintext),
+        KeyVersionId: str('KeyVersionId', opts.keyVersionId),
+      }),
+      ['CiphertextBlob'],
     );
   }
 
@@ -1428,17 +1470,16 @@ export class Kms {
    * @example const { plaintext } = await kms.asymmetricDecrypt({ keyId, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob });
    */
   asymmetricDecrypt(opts: { keyId: string; algorithm: EncryptionAlgorithm; ciphertextBlob: Uint8Array; keyVersionId?: string }): Promise<AsymmetricDecryptResult> {
-    return call(async () =>
-      secrets.redactValue(
-        await this.#n.asymmetricDecrypt(
-          str('KeyId', opts?.keyId, true),
-          str('Algorithm', opts.algorithm, true),
-          bytes('CiphertextBlob', opts.ciphertextBlob),
-          str('KeyVersionId', opts.keyVersionId),
-        ),
-        'plaintext',
-      ),
-    );
+    return this.#act<AsymmetricDecryptResult>(
+      'AsymmetricDecrypt',
+      () => ({
+        KeyId: str('KeyId', opts?.keyId, true),
+        Algorithm: str('Algorithm', opts.algorithm, true),
+        CiphertextBlob: bytes('CiphertextBlob', opts.ciphertextBlob),
+        KeyVersionId: str('KeyVersionId', opts.keyVersionId),
+      }),
+      ['Plaintext'],
+    ).then((r) => secrets.redactValue(r, 'plaintext'));
   }
 
   /** ExportDataKey: the data key in `ciphertextBlob` re-wrapped under an RSA public key
@@ -1452,14 +1493,16 @@ export class Kms {
     wrappingKeySpec?: 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
     encryptionContext?: EncryptionContext;
   }): Promise<ExportDataKeyResult> {
-    return call(async () =>
-      this.#n.exportDataKey(
-        bytes('CiphertextBlob', opts?.ciphertextBlob),
-        bytes('PublicKey', opts.publicKeyBlob),
-        str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
-        str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
-        opts.encryptionContext,
-      ),
+    return this.#act(
+      'ExportDataKey',
+      () => ({
+        CiphertextBlob: bytes('CiphertextBlob', opts?.ciphertextBlob),
+        PublicKeyBlob: bytes('PublicKey', opts.publicKeyBlob),
+        WrappingAlgorithm: str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
+        WrappingKeySpec: str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
+        EncryptionContext: ctx(opts.encryptionContext),
+      }),
+      ['ExportedDataKey'],
     );
   }
 
@@ -1474,16 +1517,18 @@ export class Kms {
       wrappingKeySpec?: 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
     },
   ): Promise<GenerateAndExportDataKeyResult> {
-    return call(async () =>
-      this.#n.generateAndExportDataKey(
-        str('KeyId', opts?.keyId, true),
-        bytes('PublicKey', opts.publicKeyBlob),
-        str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
-        str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
-        str('KeySpec', opts.keySpec),
-        u32('NumberOfBytes', opts.numberOfBytes),
-        opts.encryptionContext,
-      ),
+    return this.#act(
+      'GenerateAndExportDataKey',
+      () => ({
+        KeyId: str('KeyId', opts?.keyId, true),
+        PublicKeyBlob: bytes('PublicKey', opts.publicKeyBlob),
+        WrappingAlgorithm: str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
+        WrappingKeySpec: str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
+        KeySpec: str('KeySpec', opts.keySpec),
+        NumberOfBytes: u32('NumberOfBytes', opts.numberOfBytes),
+        EncryptionContext: ctx(opts.encryptionContext),
+      }),
+      ['CiphertextBlob', 'ExportedDataKey'],
     );
   }
 
@@ -1497,12 +1542,14 @@ export class Kms {
     wrappingAlgorithm?: 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
     wrappingKeySpec?: 'RSA_2048';
   }): Promise<ImportParameters> {
-    return call(async () =>
-      this.#n.getParametersForImport(
-        str('KeyId', opts?.keyId, true),
-        str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
-        str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
-      ),
+    return this.#act(
+      'GetParametersForImport',
+      () => ({
+        KeyId: str('KeyId', opts?.keyId, true),
+        WrappingAlgorithm: str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
+        WrappingKeySpec: str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
+      }),
+      ['PublicKey'],
     );
   }
 
@@ -1512,15 +1559,15 @@ export class Kms {
    * @example await kms.importKeyMaterial({ keyId, encryptedKeyMaterial, importToken });
    */
   importKeyMaterial(opts: { keyId: string; encryptedKeyMaterial: Uint8Array; importToken: string; keyMaterialExpireUnix?: number }): Promise<KeyMetadata> {
-    return call(async () => {
+    return this.#key('ImportKeyMaterial', () => {
       const t = opts?.keyMaterialExpireUnix;
       if (t !== undefined && !(typeof t === 'number' && Number.isInteger(t) && t >= 0)) throw invalid('KeyMaterialExpireUnix', 'must be whole Unix seconds');
-      return this.#n.importKeyMaterial(
-        str('KeyId', opts.keyId, true),
-        bytes('EncryptedKeyMaterial', opts.encryptedKeyMaterial),
-        str('ImportToken', opts.importToken, true),
-        t,
-      );
+      return {
+        KeyId: str('KeyId', opts.keyId, true),
+        EncryptedKeyMaterial: bytes('EncryptedKeyMaterial', opts.encryptedKeyMaterial),
+        ImportToken: str('ImportToken', opts.importToken, true),
+        KeyMaterialExpireUnix: t,
+      };
     });
   }
 
@@ -1528,7 +1575,7 @@ export class Kms {
    * @example await kms.deleteKeyMaterial({ keyId });
    */
   deleteKeyMaterial(opts: { keyId: string }): Promise<KeyMetadata> {
-    return call(async () => this.#n.deleteKeyMaterial(str('KeyId', opts?.keyId, true)));
+    return this.#key('DeleteKeyMaterial', () => ({ KeyId: str('KeyId', opts?.keyId, true) }));
   }
 }
 

@@ -141,7 +141,7 @@ function data(v: unknown): { SecretData: string; SecretDataType: SecretDataType 
   if (v instanceof Uint8Array) return { SecretData: base64(v), SecretDataType: 'binary' };
   throw invalid('SecretData', 'must be a string (text) or a Uint8Array (binary)');
 }
-function tagsParam(tags: unknown): string | undefined {
+export function tagsParam(tags: unknown): string | undefined {
   if (tags === undefined) return undefined;
   if (!tags || typeof tags !== 'object' || Array.isArray(tags)) throw invalid('Tags', 'must be an object of string values');
   return JSON.stringify(Object.entries(tags).map(([TagKey, TagValue]) => {

@@ -124,3 +124,86 @@ test('generateRandom and hash: the instance API\'s keyless actions, through the 
   assert.equal(await code(kms.hash({ message: enc.encode('abc'), algorithm: 'SM3' })), 'InvalidParameter.Algorithm');
   assert.ok(seen.includes('GenerateRandom') && seen.includes('Hash'), seen.join());
 });
+
+// The management methods derive their results from the action's Alibaba JSON by name
+// (KeyVersionId → keyVersionId), not field by field. This checks each result against
+// the published TypeScript declaration (dist/types/api.d.ts): every field the wire gives
+// is declared, every required declared field is there, bytes are Uint8Array — so the
+// types cannot drift from the model unnoticed.
+import { readFileSync } from 'node:fs';
+
+function declarations() {
+  const src = readFileSync(new URL('../dist/types/api.d.ts', import.meta.url), 'utf8');
+  const out = {};
+  for (const m of src.matchAll(/export interface (\w+)(?: extends (\w+))? \{([^}]*)\}/g)) {
+    const fields = {};
+    for (const f of m[3].matchAll(/^\s*(?:readonly\s+)?(\w+)(\??):\s*([^;]+);/gm)) fields[f[1]] = { optional: f[2] === '?', type: f[3].trim() };
+    out[m[1]] = { base: m[2], fields };
+  }
+  return out;
+}
+
+test('results conform to the published TypeScript declarations (derived from the wire, no drift)', async () => {
+  const ifs = declarations();
+  const fieldsOf = (name) => ({ ...(ifs[name].base ? fieldsOf(ifs[name].base) : {}), ...ifs[name].fields });
+  const checked = new Set();
+  const conforms = (name, v, path = name) => {
+    assert.ok(ifs[name], `no declaration ${name}`);
+    checked.add(name);
+    const fields = fieldsOf(name);
+    for (const k of Object.keys(v)) assert.ok(k in fields, `${path}: ${name} declares no ${k}`);
+    for (const [k, f] of Object.entries(fields)) {
+      if (!f.optional) assert.notEqual(v[k], undefined, `${path}: ${name}.${k} is missing`);
+      if (f.type === 'Uint8Array' && v[k] !== undefined) assert.ok(v[k] instanceof Uint8Array, `${path}.${k} is not bytes`);
+      const list = f.type.match(/^(\w+)\[\]$/);
+      if (list && ifs[list[1]]) v[k].forEach((x, i) => conforms(list[1], x, `${path}.${k}[${i}]`));
+    }
+    return v;
+  };
+  const kms = await Kms.memory();
+  const k = conforms('KeyMetadata', await kms.createKey({ description: 'drift' }));
+  const keyId = k.keyId;
+  assert.equal(k.description, 'drift');
+  assert.equal(k.deleteDate, undefined);
+  conforms('KeyMetadata', await kms.describeKey({ keyId }));
+  await kms.createAlias({ aliasName: 'alias/drift', keyId });
+  assert.deepEqual(conforms('ListAliasesResult', await kms.listAliases()).aliases.map((a) => a.aliasName), ['alias/drift']);
+  conforms('ListAliasesResult', await kms.listAliasesByKeyId({ keyId }));
+  await kms.tagResource({ keyId, tags: { team: 'a' } });
+  const tags = await kms.listResourceTags({ keyId });
+  tags.forEach((t) => conforms('Tag', t));
+  assert.deepEqual(tags, [{ tagKey: 'team', tagValue: 'a' }]);
+  const v = conforms('KeyVersion', await kms.createKeyVersion({ keyId }));
+  assert.deepEqual(conforms('KeyVersion', await kms.describeKeyVersion({ keyId, keyVersionId: v.keyVersionId })), v);
+  assert.equal(conforms('ListKeyVersionsResult', await kms.listKeyVersions({ keyId })).keyVersions.length, 2);
+  const rot = conforms('KeyMetadata', await kms.updateRotationPolicy({ keyId, enableAutomaticRotation: true, rotationInterval: '604800s' }));
+  assert.equal(rot.automaticRotation, 'Enabled');
+  const { ciphertextBlob } = await kms.encrypt({ keyId, plaintext: enc.encode('hi') });
+  const { keyId: k2 } = await kms.createKey();
+  const re = conforms('ReEncryptResult', await kms.reEncrypt({ ciphertextBlob, destinationKeyId: k2 }));
+  assert.equal(re.sourceKeyId, keyId);
+  assert.deepEqual((await kms.decrypt({ ciphertextBlob: re.ciphertextBlob })).plaintext, enc.encode('hi'));
+  assert.equal(conforms('KeyMetadata', await kms.setDeletionProtection({ keyId, enableDeletionProtection: true })).deletionProtection, 'Enabled');
+  await kms.setDeletionProtection({ keyId, enableDeletionProtection: false });
+  conforms('KeyMetadata', await kms.updateKeyDescription({ keyId, description: 'd2' }));
+  conforms('KeyMetadata', await kms.disableKey({ keyId }));
+  conforms('KeyMetadata', await kms.enableKey({ keyId }));
+  assert.equal((await kms.scheduleKeyDeletion({ keyId: k2, pendingWindowInDays: 7 })).keyState, 'PendingDeletion');
+  conforms('KeyMetadata', await kms.cancelKeyDeletion({ keyId: k2 }));
+  const keys = conforms('ListKeysResult', await kms.listKeys({ filters: [{ key: 'KeyState', values: ['Enabled'] }] }));
+  assert.deepEqual(new Set(keys.keys.map((x) => x.keyId)), new Set([keyId, k2]));
+  const { keyId: rsa } = await kms.createKey({ keySpec: 'RSA_2048', keyUsage: 'ENCRYPT/DECRYPT' });
+  const pk = conforms('PublicKeyResult', await kms.getPublicKey({ keyId: rsa }));
+  assert.equal(pk.publicKeyDer.length, 294);
+  const ct = conforms('AsymmetricEncryptResult', await kms.asymmetricEncrypt({ keyId: rsa, algorithm: 'RSAES_OAEP_SHA_256', plaintext: enc.encode('x') }));
+  const pt = conforms('AsymmetricDecryptResult', await kms.asymmetricDecrypt({ keyId: rsa, algorithm: 'RSAES_OAEP_SHA_256', ciphertextBlob: ct.ciphertextBlob }));
+  assert.deepEqual(pt.plaintext, enc.encode('x'));
+  assert.ok(!JSON.stringify(pt).includes('"0":'), 'asymmetricDecrypt results redact the plaintext');
+  const dk = await kms.generateDataKey({ keyId });
+  conforms('ExportDataKeyResult', await kms.exportDataKey({ ciphertextBlob: dk.ciphertextBlob, publicKeyBlob: pk.publicKeyDer }));
+  conforms('GenerateAndExportDataKeyResult', await kms.generateAndExportDataKey({ keyId, publicKeyBlob: pk.publicKeyDer }));
+  const { keyId: ext } = await kms.createKey({ origin: 'EXTERNAL' });
+  const params = conforms('ImportParameters', await kms.getParametersForImport({ keyId: ext }));
+  assert.ok(params.importToken && params.tokenExpireTime);
+  assert.ok(checked.size >= 15, [...checked].join(','));
+});

@@ -13,10 +13,14 @@ Every action runs in the Rust core with the GIL released. Errors derive from
 from __future__ import annotations
 
 import base64
+import collections.abc
+import dataclasses
 import json
 import os
+import re
+import typing
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from . import _native
 
@@ -123,6 +127,67 @@ def _wire(transport: Optional[Transport], client_key: Optional[Mapping[str, Any]
         raise InvalidParameterError("InvalidParameter.ClientKey", "a client_key goes with a transport")
     return (transport, str(client_key["id"]), _bytes("ClientKey", client_key["secret"]))
 Context = Optional[Mapping[str, str]]
+
+
+_T = TypeVar("_T")
+_HINTS: Dict[type, Dict[str, Any]] = {}
+_CAPS = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake(name: str) -> str:
+    """Alibaba's PascalCase wire name as this face spells it: ``KeyVersionId`` → ``key_version_id``."""
+    return _CAPS.sub("_", name).lower()
+
+
+def _unwrap(v: Any) -> Any:
+    """Alibaba's list wrappers (``{"Keys": {"Key": [...]}}``) → the list."""
+    if isinstance(v, dict) and len(v) == 1:
+        (inner,) = v.values()
+        if isinstance(inner, list):
+            return inner
+    return v
+
+
+def _as_hint(hint: Any, v: Any) -> Any:
+    if v is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin is Union:
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        origin = typing.get_origin(hint)
+    if hint is bytes:
+        return base64.b64decode(v) if isinstance(v, str) else v
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _from_wire(hint, v)
+    if origin in (list, collections.abc.Sequence):
+        (item,) = typing.get_args(hint)
+        return [_as_hint(item, x) for x in _unwrap(v)]
+    return v
+
+
+def _from_wire(cls: Type[_T], obj: Mapping[str, Any]) -> _T:
+    """One of this module's result dataclasses from an action's answer in Alibaba's
+    JSON (what ``Kms.call`` returns): each field is its wire name in snake_case,
+    ``bytes`` fields come from base64, list wrappers are unwrapped, absent optional
+    fields are None. The names are derived, never mapped by hand: the tests check that
+    every wire field of every action lands in a field."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    given = {_snake(k): v for k, v in obj.items() if k != "RequestId"}
+    args: Dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in given:
+            args[f.name] = _as_hint(hints[f.name], given[f.name])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            args[f.name] = None
+    return cls(**args)
+
+
+def _pem_der(pem: str) -> bytes:
+    """The DER inside a PEM block."""
+    body = "".join(line for line in pem.strip().splitlines() if not line.startswith("-----"))
+    return base64.b64decode(body)
 
 
 def _key_or_secret(key_id: Optional[str]) -> str:
@@ -482,6 +547,18 @@ def _secret_tags(tags: Optional[Mapping[str, str]]) -> list:
     if not isinstance(tags, Mapping):
         raise InvalidParameterError("InvalidParameter.Tags", "invalid Tags: must be a mapping of str to str")
     return [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
+
+
+def _bool(name: str, v: object) -> bool:
+    if not isinstance(v, bool):
+        raise InvalidParameterError(f"InvalidParameter.{name}", f"invalid {name}: must be True or False")
+    return v
+
+
+def _str_list(name: str, v: object) -> List[str]:
+    if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or not all(isinstance(x, str) for x in v):
+        raise InvalidParameterError(f"InvalidParameter.{name}", f"invalid {name}: must be a list of str")
+    return list(v)
 
 
 def _wire_value(v: object) -> object:
@@ -924,70 +1001,66 @@ class Kms:
         protection_level: Optional[str] = None,
     ) -> KeyMetadata:
         """CreateKey: a new CMK (default Aliyun_AES_256, ENCRYPT/DECRYPT, SOFTWARE): ``key_id = kms.create_key(description="orders").key_id``."""
-        return KeyMetadata(**self._native.create_key(key_spec, key_usage, description, origin, protection_level))
+        return self._key("CreateKey", KeySpec=key_spec, KeyUsage=key_usage, Description=description, Origin=origin, ProtectionLevel=protection_level)
 
     def describe_key(self, *, key_id: str) -> KeyMetadata:
         """DescribeKey (KeyId, alias or ARN): ``kms.describe_key(key_id="alias/orders").key_state``."""
-        return KeyMetadata(**self._native.describe_key(key_id))
+        return self._key("DescribeKey", KeyId=key_id)
 
     def create_alias(self, *, alias_name: str, key_id: str) -> None:
         """CreateAlias: ``kms.create_alias(alias_name="alias/orders", key_id=key_id)``."""
-        self._native.create_alias(alias_name, key_id)
+        self.call("CreateAlias", AliasName=alias_name, KeyId=key_id)
 
     def update_alias(self, *, alias_name: str, key_id: str) -> None:
         """UpdateAlias: points an alias at another key: ``kms.update_alias(alias_name="alias/orders", key_id=new_id)``."""
-        self._native.update_alias(alias_name, key_id)
+        self.call("UpdateAlias", AliasName=alias_name, KeyId=key_id)
 
     def delete_alias(self, *, alias_name: str) -> None:
         """DeleteAlias: ``kms.delete_alias(alias_name="alias/orders")``."""
-        self._native.delete_alias(alias_name)
+        self.call("DeleteAlias", AliasName=alias_name)
 
-    @staticmethod
-    def _aliases(r: dict) -> ListAliasesResult:
-        return ListAliasesResult(
-            aliases=[AliasEntry(**a) for a in r["aliases"]],
-            total_count=r["total_count"],
-            page_number=r["page_number"],
-            page_size=r["page_size"],
-        )
+    def _key(self, action: str, **params: object) -> KeyMetadata:
+        """An action answering one KeyMetadata."""
+        return _from_wire(KeyMetadata, self.call(action, **params)["KeyMetadata"])
 
     def list_aliases(self, *, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListAliasesResult:
         """ListAliases, a page at a time: ``kms.list_aliases(page_size=100).aliases``."""
-        return self._aliases(self._native.list_aliases(_page("PageNumber", page_number), _page("PageSize", page_size)))
+        return _from_wire(ListAliasesResult, self.call("ListAliases", PageNumber=_page("PageNumber", page_number), PageSize=_page("PageSize", page_size)))
 
     def list_aliases_by_key_id(self, *, key_id: str, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListAliasesResult:
         """ListAliasesByKeyId: ``kms.list_aliases_by_key_id(key_id=key_id).aliases``."""
-        return self._aliases(self._native.list_aliases_by_key_id(key_id, _page("PageNumber", page_number), _page("PageSize", page_size)))
+        return _from_wire(
+            ListAliasesResult,
+            self.call("ListAliasesByKeyId", KeyId=key_id, PageNumber=_page("PageNumber", page_number), PageSize=_page("PageSize", page_size)),
+        )
 
     def tag_resource(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None, tags: Mapping[str, str]) -> None:
         """TagResource on a key (``key_id``) or a secret (``secret_name``).
 
         Example: ``kms.tag_resource(key_id=key_id, tags={"team": "payments"})``
         """
-        if secret_name is not None:
-            self.call("TagResource", SecretName=secret_name, KeyId=key_id, Tags=_secret_tags(tags))
-            return
-        self._native.tag_resource(_key_or_secret(key_id), list(dict(tags).items()))
+        if secret_name is None:
+            _key_or_secret(key_id)
+        self.call("TagResource", SecretName=secret_name, KeyId=key_id, Tags=_secret_tags(tags))
 
     def untag_resource(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None, tag_keys: Sequence[str]) -> None:
         """UntagResource on a key (``key_id``) or a secret (``secret_name``).
 
         Example: ``kms.untag_resource(key_id=key_id, tag_keys=["team"])``
         """
-        if secret_name is not None:
-            self.call("UntagResource", SecretName=secret_name, KeyId=key_id, TagKeys=list(tag_keys))
-            return
-        self._native.untag_resource(_key_or_secret(key_id), list(tag_keys))
+        if secret_name is None:
+            _key_or_secret(key_id)
+        self.call("UntagResource", SecretName=secret_name, KeyId=key_id, TagKeys=_str_list("TagKeys", tag_keys))
 
     def list_resource_tags(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None) -> list:
         """ListResourceTags of a key (``key_id``) or a secret (``secret_name``).
 
         Example: ``tags = kms.list_resource_tags(secret_name="db/password")``
         """
-        if secret_name is not None:
-            r = self.call("ListResourceTags", SecretName=secret_name, KeyId=key_id)
-            return [Tag(tag_key=t["TagKey"], tag_value=t["TagValue"]) for t in r["Tags"]["Tag"]]
-        return [Tag(tag_key=k, tag_value=v) for k, v in self._native.list_resource_tags(_key_or_secret(key_id))]
+        if secret_name is None:
+            _key_or_secret(key_id)
+        r = self.call("ListResourceTags", SecretName=secret_name, KeyId=key_id)
+        return [_from_wire(Tag, t) for t in _unwrap(r["Tags"])]
 
     # Secrets Manager: each method is one action through the dispatch (Kms.call).
 
@@ -1220,25 +1293,22 @@ class Kms:
 
     def create_key_version(self, *, key_id: str) -> KeyVersion:
         """CreateKeyVersion: a new primary version (manual rotation): ``kms.create_key_version(key_id=key_id)``."""
-        return KeyVersion(**self._native.create_key_version(key_id))
+        return _from_wire(KeyVersion, self.call("CreateKeyVersion", KeyId=key_id)["KeyVersion"])
 
     def describe_key_version(self, *, key_id: str, key_version_id: str) -> KeyVersion:
         """DescribeKeyVersion: ``kms.describe_key_version(key_id=key_id, key_version_id=v)``."""
-        return KeyVersion(**self._native.describe_key_version(key_id, key_version_id))
+        return _from_wire(KeyVersion, self.call("DescribeKeyVersion", KeyId=key_id, KeyVersionId=key_version_id)["KeyVersion"])
 
     def list_key_versions(self, *, key_id: str, page_number: Optional[int] = None, page_size: Optional[int] = None) -> ListKeyVersionsResult:
         """ListKeyVersions, a page at a time: ``kms.list_key_versions(key_id=key_id).key_versions``."""
-        r = self._native.list_key_versions(key_id, _page("PageNumber", page_number), _page("PageSize", page_size))
-        return ListKeyVersionsResult(
-            key_versions=[KeyVersion(**v) for v in r["key_versions"]],
-            total_count=r["total_count"],
-            page_number=r["page_number"],
-            page_size=r["page_size"],
-        )
+        r = self.call("ListKeyVersions", KeyId=key_id, PageNumber=_page("PageNumber", page_number), PageSize=_page("PageSize", page_size))
+        return _from_wire(ListKeyVersionsResult, r)
 
     def update_rotation_policy(self, *, key_id: str, enable_automatic_rotation: bool, rotation_interval: Optional[str] = None) -> KeyMetadata:
         """UpdateRotationPolicy (7-365 days): ``kms.update_rotation_policy(key_id=key_id, enable_automatic_rotation=True, rotation_interval="604800s")``."""
-        return KeyMetadata(**self._native.update_rotation_policy(key_id, enable_automatic_rotation, rotation_interval))
+        return self._key(
+            "UpdateRotationPolicy", KeyId=key_id, EnableAutomaticRotation=_bool("EnableAutomaticRotation", enable_automatic_rotation), RotationInterval=rotation_interval
+        )
 
     def re_encrypt(
         self,
@@ -1249,11 +1319,14 @@ class Kms:
         destination_encryption_context: Context = None,
     ) -> ReEncryptResult:
         """ReEncrypt inside the KMS (the plaintext never leaves it): ``kms.re_encrypt(ciphertext_blob=blob, destination_key_id=new_id)``."""
-        return ReEncryptResult(
-            **self._native.re_encrypt(
-                _bytes("CiphertextBlob", ciphertext_blob), destination_key_id, _ctx(source_encryption_context), _ctx(destination_encryption_context)
-            )
+        r = self.call(
+            "ReEncrypt",
+            CiphertextBlob=_bytes("CiphertextBlob", ciphertext_blob),
+            DestinationKeyId=destination_key_id,
+            SourceEncryptionContext=_ctx(source_encryption_context),
+            DestinationEncryptionContext=_ctx(destination_encryption_context),
         )
+        return _from_wire(ReEncryptResult, r)
 
     def set_deletion_protection(
         self, *, key_id: str, enable_deletion_protection: bool, deletion_protection_description: Optional[str] = None
@@ -1262,27 +1335,32 @@ class Kms:
 
         Example: ``kms.set_deletion_protection(key_id=key_id, enable_deletion_protection=True)``
         """
-        return KeyMetadata(**self._native.set_deletion_protection(key_id, enable_deletion_protection, deletion_protection_description))
+        return self._key(
+            "SetDeletionProtection",
+            ProtectedResourceArn=key_id,
+            EnableDeletionProtection=_bool("EnableDeletionProtection", enable_deletion_protection),
+            DeletionProtectionDescription=deletion_protection_description,
+        )
 
     def enable_key(self, *, key_id: str) -> KeyMetadata:
         """EnableKey: ``kms.enable_key(key_id=key_id)``."""
-        return KeyMetadata(**self._native.enable_key(key_id))
+        return self._key("EnableKey", KeyId=key_id)
 
     def disable_key(self, *, key_id: str) -> KeyMetadata:
         """DisableKey: the key refuses cryptographic use until enabled: ``kms.disable_key(key_id=key_id)``."""
-        return KeyMetadata(**self._native.disable_key(key_id))
+        return self._key("DisableKey", KeyId=key_id)
 
     def schedule_key_deletion(self, *, key_id: str, pending_window_in_days: int) -> KeyMetadata:
         """ScheduleKeyDeletion (7-30 days): ``kms.schedule_key_deletion(key_id=key_id, pending_window_in_days=7)``."""
-        return KeyMetadata(**self._native.schedule_key_deletion(key_id, pending_window_in_days))
+        return self._key("ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=pending_window_in_days)
 
     def cancel_key_deletion(self, *, key_id: str) -> KeyMetadata:
         """CancelKeyDeletion: back to Enabled: ``kms.cancel_key_deletion(key_id=key_id)``."""
-        return KeyMetadata(**self._native.cancel_key_deletion(key_id))
+        return self._key("CancelKeyDeletion", KeyId=key_id)
 
     def update_key_description(self, *, key_id: str, description: str) -> KeyMetadata:
         """UpdateKeyDescription: ``kms.update_key_description(key_id=key_id, description="orders, 2027")``."""
-        return KeyMetadata(**self._native.update_key_description(key_id, description))
+        return self._key("UpdateKeyDescription", KeyId=key_id, Description=description)
 
     def list_keys(
         self,
@@ -1308,13 +1386,13 @@ class Kms:
                     raise InvalidParameterError(
                         "InvalidParameter.Filters", f'filters are {{"Key": ..., "Values": [...]}} pairs: {e}'
                     ) from None
-        r = self._native.list_keys(_page("PageNumber", page_number), _page("PageSize", page_size), pairs)
-        return ListKeysResult(
-            keys=[KeyListEntry(**k) for k in r["keys"]],
-            total_count=r["total_count"],
-            page_number=r["page_number"],
-            page_size=r["page_size"],
+        r = self.call(
+            "ListKeys",
+            PageNumber=_page("PageNumber", page_number),
+            PageSize=_page("PageSize", page_size),
+            Filters=None if pairs is None else [{"Key": k, "Values": vs} for k, vs in pairs],
         )
+        return _from_wire(ListKeysResult, r)
 
     def encrypt(self, *, key_id: str, plaintext: bytes, encryption_context: Context = None) -> EncryptResult:
         """Encrypt up to 6 KiB under a CMK: ``blob = kms.encrypt(key_id=key_id, plaintext=b"hi", encryption_context={"app": "orders"}).ciphertext_blob``."""
@@ -1329,7 +1407,8 @@ class Kms:
 
         Example: ``pem = kms.get_public_key(key_id=key_id).public_key``
         """
-        return PublicKeyResult(**self._native.get_public_key(key_id, key_version_id))
+        r = _from_wire(PublicKeyResult, self.call("GetPublicKey", KeyId=key_id, KeyVersionId=key_version_id))
+        return dataclasses.replace(r, public_key_der=_pem_der(r.public_key))
 
     def asymmetric_sign(
         self,
@@ -1373,8 +1452,8 @@ class Kms:
 
         Example: ``kms.asymmetric_encrypt(key_id=key_id, algorithm="RSAES_OAEP_SHA_256", plaintext=b"hi").ciphertext_blob``
         """
-        return EncryptResult(**self._native.asymmetric_encrypt(
-            key_id, algorithm, _bytes("Plaintext", plaintext), key_version_id))
+        r = self.call("AsymmetricEncrypt", KeyId=key_id, Algorithm=algorithm, Plaintext=_bytes("Plaintext", plaintext), KeyVersionId=key_version_id)
+        return _from_wire(EncryptResult, r)
 
     def asymmetric_decrypt(
         self, *, key_id: str, algorithm: str, ciphertext_blob: bytes, key_version_id: Optional[str] = None
@@ -1383,8 +1462,10 @@ class Kms:
 
         Example: ``kms.asymmetric_decrypt(key_id=key_id, algorithm="RSAES_OAEP_SHA_256", ciphertext_blob=ct).plaintext``
         """
-        return DecryptResult(**self._native.asymmetric_decrypt(
-            key_id, algorithm, _bytes("CiphertextBlob", ciphertext_blob), key_version_id))
+        r = self.call(
+            "AsymmetricDecrypt", KeyId=key_id, Algorithm=algorithm, CiphertextBlob=_bytes("CiphertextBlob", ciphertext_blob), KeyVersionId=key_version_id
+        )
+        return _from_wire(DecryptResult, r)
 
     def generate_data_key(
         self,
@@ -1411,7 +1492,9 @@ class Kms:
 
         Example: ``params = kms.get_parameters_for_import(key_id=key_id)``
         """
-        return ImportParameters(**self._native.get_parameters_for_import(key_id, wrapping_algorithm, wrapping_key_spec))
+        return _from_wire(
+            ImportParameters, self.call("GetParametersForImport", KeyId=key_id, WrappingAlgorithm=wrapping_algorithm, WrappingKeySpec=wrapping_key_spec)
+        )
 
     def import_key_material(
         self,
@@ -1428,10 +1511,12 @@ class Kms:
 
         Example: ``kms.import_key_material(key_id=key_id, encrypted_key_material=wrapped, import_token=params.import_token)``
         """
-        return KeyMetadata(
-            **self._native.import_key_material(
-                key_id, _bytes("EncryptedKeyMaterial", encrypted_key_material), import_token, key_material_expire_unix
-            )
+        return self._key(
+            "ImportKeyMaterial",
+            KeyId=key_id,
+            EncryptedKeyMaterial=_bytes("EncryptedKeyMaterial", encrypted_key_material),
+            ImportToken=import_token,
+            KeyMaterialExpireUnix=key_material_expire_unix,
         )
 
     def delete_key_material(self, *, key_id: str) -> KeyMetadata:
@@ -1440,7 +1525,7 @@ class Kms:
 
         Example: ``kms.delete_key_material(key_id=key_id)``
         """
-        return KeyMetadata(**self._native.delete_key_material(key_id))
+        return self._key("DeleteKeyMaterial", KeyId=key_id)
 
     def export_data_key(
         self,
@@ -1456,15 +1541,15 @@ class Kms:
 
         Example: ``kms.export_data_key(ciphertext_blob=blob, public_key_blob=spki_der).exported_data_key``
         """
-        return ExportDataKeyResult(
-            **self._native.export_data_key(
-                _bytes("CiphertextBlob", ciphertext_blob),
-                _bytes("PublicKey", public_key_blob),
-                wrapping_algorithm,
-                wrapping_key_spec,
-                _ctx(encryption_context),
-            )
+        r = self.call(
+            "ExportDataKey",
+            CiphertextBlob=_bytes("CiphertextBlob", ciphertext_blob),
+            PublicKeyBlob=_bytes("PublicKey", public_key_blob),
+            WrappingAlgorithm=wrapping_algorithm,
+            WrappingKeySpec=wrapping_key_spec,
+            EncryptionContext=_ctx(encryption_context),
         )
+        return _from_wire(ExportDataKeyResult, r)
 
     def generate_and_export_data_key(
         self,
@@ -1482,17 +1567,17 @@ class Kms:
 
         Example: ``r = kms.generate_and_export_data_key(key_id=key_id, public_key_blob=spki_der)``
         """
-        return GenerateAndExportDataKeyResult(
-            **self._native.generate_and_export_data_key(
-                key_id,
-                _bytes("PublicKey", public_key_blob),
-                wrapping_algorithm,
-                wrapping_key_spec,
-                key_spec,
-                number_of_bytes,
-                _ctx(encryption_context),
-            )
+        r = self.call(
+            "GenerateAndExportDataKey",
+            KeyId=key_id,
+            PublicKeyBlob=_bytes("PublicKey", public_key_blob),
+            WrappingAlgorithm=wrapping_algorithm,
+            WrappingKeySpec=wrapping_key_spec,
+            KeySpec=key_spec,
+            NumberOfBytes=number_of_bytes,
+            EncryptionContext=_ctx(encryption_context),
         )
+        return _from_wire(GenerateAndExportDataKeyResult, r)
 
     def generate_data_key_without_plaintext(
         self,
