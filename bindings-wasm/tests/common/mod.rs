@@ -66,17 +66,15 @@ pub async fn every_call_goes_through_the_dispatch_and_the_hook_sees_it() {
     });
     kms.set_call_hook(Some(hook.as_ref().unchecked_ref::<Function>().clone()));
 
-    let meta = settle(kms.create_key(None, None, None, None, None))
-        .await
-        .unwrap();
-    let key_id = get(&meta, "keyId").as_string().unwrap();
+    let meta = wire(&kms, "CreateKey", "{}").await.unwrap();
+    let key_id = meta["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
     let enc = settle(kms.encrypt(key_id.clone(), b"hi".to_vec(), JsValue::UNDEFINED))
         .await
         .unwrap();
     let blob = Uint8Array::new(&get(&enc, "ciphertextBlob")).to_vec();
     let dec = settle(kms.decrypt(blob, JsValue::UNDEFINED)).await.unwrap();
     assert_eq!(Uint8Array::new(&get(&dec, "plaintext")).to_vec(), b"hi");
-    let e = settle(kms.describe_key("no-such-key".into()))
+    let e = wire(&kms, "DescribeKey", r#"{"KeyId":"no-such-key"}"#)
         .await
         .unwrap_err();
     assert_eq!(code(&e), "Forbidden.KeyNotFound");
@@ -111,7 +109,9 @@ pub async fn every_call_goes_through_the_dispatch_and_the_hook_sees_it() {
         ]
     );
     kms.set_call_hook(None);
-    settle(kms.describe_key(key_id)).await.unwrap();
+    wire(&kms, "DescribeKey", &format!(r#"{{"KeyId":"{key_id}"}}"#))
+        .await
+        .unwrap();
     assert_eq!(seen.borrow().len(), 5, "no record once the hook is removed");
 }
 
