@@ -54,10 +54,13 @@ pub use envelope::{
 pub use error::{EnvelopeFailure, Error, RemoteError, Result};
 pub use kms::*;
 pub use secret::SecretBytes;
+pub use service::aliases::*;
 pub use service::asymmetric::*;
 #[cfg(feature = "wire")]
 pub use service::connect::{Endpoint, RetryPolicy};
+pub use service::crypto::*;
 pub use service::import::*;
+pub use service::keys::*;
 pub use service::ram::*;
 pub use service::secret_cache::*;
 pub use service::secrets::*;

@@ -64,3 +64,48 @@ fn lower_layers_never_import_the_kms_logic() {
     }
     assert!(bad.is_empty(), "upward imports:\n{}", bad.join("\n"));
 }
+
+/// kms.rs is the instance (opening, the write path, the store's own operations, the
+/// backends): each family's actions live in its own service file (service/keys.rs,
+/// aliases.rs, crypto.rs, …), not beside the Kms struct.
+#[test]
+fn kms_rs_holds_the_instance_and_no_family_s_actions() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/kms.rs")).unwrap();
+    let store_family = [
+        "export_image_impl",
+        "create_backup_impl",
+        "change_root_impl",
+        "rekey_store_impl",
+        "compact_store_impl",
+    ];
+    let mut bad = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if let Some(rest) = t.split("fn ").nth(1).filter(|_| t.contains("fn ")) {
+            let name = rest.split(['(', '<']).next().unwrap_or_default();
+            if name.ends_with("_impl") && !store_family.contains(&name) {
+                bad.push(format!("kms.rs:{}: {t}", n + 1));
+            }
+        }
+        if t.starts_with("pub struct ")
+            && !(t.starts_with("pub struct Kms ") || t.starts_with("pub struct KmsOptions "))
+        {
+            bad.push(format!("kms.rs:{}: {t}", n + 1));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "service code in kms.rs:\n{}",
+        bad.join("\n")
+    );
+    for f in ["keys.rs", "aliases.rs", "crypto.rs"] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/service")
+            .join(f);
+        assert!(
+            std::fs::read_to_string(&p).unwrap().contains("impl Kms {"),
+            "{f}"
+        );
+    }
+}

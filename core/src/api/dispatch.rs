@@ -89,7 +89,7 @@ impl Cx<'_> {
     pub(crate) fn admit_key_ref<'s>(&self, st: &'s State, input: &str) -> Result<&'s str> {
         let id = st.resolve_ref(input)?;
         if self.track || self.enforce {
-            if let Some(alias) = crate::kms::alias_named(input) {
+            if let Some(alias) = crate::service::aliases::alias_named(input) {
                 self.allow(st, Resource::Alias(alias))?;
             }
             self.allow(st, Resource::Key(String::from(id)))?;
@@ -315,7 +315,7 @@ impl Kms {
             Request::ListKeyVersions(r) => key(&mut r.key_id),
             Request::UpdateRotationPolicy(r) => key(&mut r.key_id),
             Request::CreateAlias(r) | Request::UpdateAlias(r) => {
-                crate::kms::check_alias_name(&r.alias_name)?;
+                crate::service::aliases::check_alias_name(&r.alias_name)?;
                 if r.key_id.trim().starts_with("alias/") || r.key_id.contains(":alias/") {
                     // An alias of an alias names the key the second alias names now.
                     key(&mut r.key_id)?;
@@ -789,7 +789,7 @@ impl Kms {
     /// DescribeService: the protection levels, key specs and usages this build and its
     /// key backend offer, and every action it serves.
     fn describe_service(&self) -> super::DescribeServiceResponse {
-        use crate::kms::KeyUsage;
+        use crate::vocab::KeyUsage;
         use crate::vocab::ProtectionLevel;
         // The levels this instance holds: the configured backend's, and SOFTWARE beside
         // an HSM (the in-process backend); each spec with the levels that make it.
@@ -847,20 +847,20 @@ impl Kms {
 /// service code checks again; these are the cheap ones a caller meets first.)
 fn validate(req: &Request) -> Result<()> {
     match req {
-        Request::Encrypt(r) => crate::kms::check_encrypt_plaintext(&r.plaintext),
+        Request::Encrypt(r) => crate::service::crypto::check_encrypt_plaintext(&r.plaintext),
         Request::GenerateDataKey(r) | Request::GenerateDataKeyWithoutPlaintext(r) => {
             Kms::data_key_len(r).map(|_| ())
         }
         Request::GenerateAndExportDataKey(r) => Kms::data_key_len(&r.data_key).map(|_| ()),
         Request::ScheduleKeyDeletion(r) => {
-            crate::kms::check_pending_window(r.pending_window_in_days)
+            crate::service::keys::check_pending_window(r.pending_window_in_days)
         }
-        Request::GenerateRandom(r) => crate::kms::check_random_length(r.length),
-        Request::Hash(r) => crate::kms::check_hash_message(r.message.expose()),
+        Request::GenerateRandom(r) => crate::service::crypto::check_random_length(r.length),
+        Request::Hash(r) => crate::service::crypto::check_hash_message(r.message.expose()),
         Request::AsymmetricSign(r) => crate::asym::check_digest(&r.digest),
         Request::AsymmetricVerify(r) => crate::asym::check_digest(&r.digest),
         Request::CreateAlias(r) | Request::UpdateAlias(r) => {
-            crate::kms::check_alias_name(&r.alias_name)
+            crate::service::aliases::check_alias_name(&r.alias_name)
         }
         Request::CreateSecret(r) => crate::service::secrets::validate_create(r),
         Request::PutSecretValue(r) => crate::service::secrets::validate_put(r),
@@ -915,7 +915,7 @@ fn admit_signer(st: &State, cx: &Cx<'_>, signing_key_id: &mut Option<String>) ->
     };
     let id = String::from(st.resolve_ref(k)?);
     if cx.track || cx.enforce {
-        if let Some(alias) = crate::kms::alias_named(k) {
+        if let Some(alias) = crate::service::aliases::alias_named(k) {
             cx.allow_as(st, Action::AsymmetricSign, Resource::Alias(alias))?;
         }
         cx.allow_as(st, Action::AsymmetricSign, Resource::Key(id.clone()))?;

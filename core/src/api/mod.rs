@@ -1,5 +1,5 @@
 //! The action layer: one table of actions ([`Action`]), one request / response model
-//! ([`Request`], [`Response`]) and one entry, [`Kms::call`], that every face — Rust,
+//! ([`Request`], [`Response`]) and one entry, [`Kms::call`](crate::Kms::call), that every face — Rust,
 //! wasm, Python, the CLI and (later) the gateway — reaches every action through.
 //!
 //! The caller's identity and the request id travel in a [`Caller`]. The dispatch
@@ -34,10 +34,12 @@ use crate::envelope::{
     EnvelopeStart,
 };
 use crate::error::{Error, Result};
-use crate::kms::*;
 use crate::secret::SecretBytes;
+use crate::service::aliases::*;
 use crate::service::asymmetric::*;
+use crate::service::crypto::*;
 use crate::service::import::*;
+use crate::service::keys::*;
 use crate::service::ram::*;
 use crate::service::secrets::*;
 
@@ -201,12 +203,12 @@ pub struct OpenedEnvelopeKey {
 
 macro_rules! model {
     ($($(#[$m:meta])* $v:ident($req:ty) -> $resp:ty => $action:ident),+ $(,)?) => {
-        /// One action's request: what [`Kms::call`] takes.
+        /// One action's request: what [`Kms::call`](crate::Kms::call) takes.
         #[derive(Clone)]
         #[non_exhaustive]
         pub enum Request { $($(#[$m])* $v($req)),+ }
 
-        /// One action's answer: what [`Kms::call`] returns.
+        /// One action's answer: what [`Kms::call`](crate::Kms::call) returns.
         #[non_exhaustive]
         pub enum Response { $($(#[$m])* $v($resp)),+ }
 

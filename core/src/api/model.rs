@@ -6,8 +6,9 @@ use alloc::vec::Vec;
 
 use crate::asym::SigningAlgorithm;
 use crate::context::EncryptionContext;
-use crate::kms::{KeySpec, KeyUsage, ProtectionLevel, Tag};
+use crate::service::aliases::Tag;
 use crate::service::import::ImportWrappingAlgorithm;
+use crate::vocab::{KeySpec, KeyUsage, ProtectionLevel};
 
 macro_rules! key_id_request {
     ($($(#[$m:meta])* $name:ident),+ $(,)?) => {$(

@@ -19,6 +19,7 @@ use super::*;
 use crate::asym::{EncryptionAlgorithm, WrappingAlgorithm};
 use crate::context::EncryptionContext;
 use crate::envelope::{DecryptEnvelopeRequest, EncryptEnvelopeRequest, EnvelopeInfo};
+use crate::vocab::DataKeySpec;
 
 /// Reads one action's parameters, refusing names the action does not take.
 struct Params<'a> {

@@ -8,9 +8,10 @@ use alloc::vec::Vec;
 use crate::asym::{self, EncryptionAlgorithm, SignInput, SigningAlgorithm};
 use crate::backend::KeyHandle;
 use crate::error::{Error, Result};
-use crate::kms::{KeySpec, KeyState, KeyUsage, Kms};
+use crate::kms::Kms;
 use crate::secret::SecretBytes;
 use crate::state::KeyRecord;
+use crate::vocab::{KeySpec, KeyState, KeyUsage};
 
 /// GetPublicKey's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,10 @@ use crate::backend::remote::{BackendServer, HandleSealer};
 use crate::backend::{BoxFuture, KeyBackend, MaybeSendSync};
 use crate::context::EncryptionContext;
 use crate::error::{Error, Result};
-use crate::kms::{CreateKeyRequest, DecryptRequest, EncryptRequest, Kms};
+use crate::kms::Kms;
 use crate::secret::SecretBytes;
+use crate::service::crypto::{DecryptRequest, EncryptRequest};
+use crate::service::keys::CreateKeyRequest;
 
 /// The alias of the key that seals a store-backed server's handles.
 pub const HANDLE_KEY_ALIAS: &str = "alias/strongroom/backend-server-handles";

@@ -416,7 +416,7 @@ impl Kms {
             return Ok(hit);
         }
         let r = self
-            .decrypt_impl(crate::kms::DecryptRequest {
+            .decrypt_impl(crate::service::crypto::DecryptRequest {
                 ciphertext_blob: body.to_vec(),
                 encryption_context: ctx.clone(),
             })

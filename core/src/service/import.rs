@@ -18,10 +18,12 @@ use subtle::ConstantTimeEq;
 use crate::asym::{self, EncryptionAlgorithm};
 use crate::backend::KeyHandle;
 use crate::error::{Error, Result};
-use crate::kms::{KeyMetadata, KeySpec, KeyState, Kms, Origin};
+use crate::kms::Kms;
 use crate::secret::SecretBytes;
+use crate::service::keys::KeyMetadata;
 use crate::state::{ImportParams, KeyRecord};
 use crate::time::iso8601;
+use crate::vocab::{KeySpec, KeyState, Origin};
 
 /// How long an ImportToken (and its wrapping key) is accepted.
 pub const IMPORT_TOKEN_LIFETIME_MS: u64 = 24 * 3_600_000;

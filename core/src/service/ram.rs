@@ -1341,7 +1341,7 @@ impl Kms {
             }
             Some(x) => {
                 let id = st.resolve_ref(x)?;
-                if let Some(a) = crate::kms::alias_named(x) {
+                if let Some(a) = crate::service::aliases::alias_named(x) {
                     resources.push(crate::api::Resource::Alias(a));
                 }
                 resources.push(crate::api::Resource::Key(String::from(id)));

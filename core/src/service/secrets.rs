@@ -18,11 +18,11 @@ use alloc::vec::Vec;
 use crate::backend::{BoxFuture, MaybeSendSync};
 use crate::context::EncryptionContext;
 use crate::error::{Error, Result};
-use crate::kms::{
-    CreateKeyRequest, DecryptRequest, GetRandomPasswordRequest, KeyFilter, Kms, Tag, check_tags,
-    page,
-};
+use crate::kms::{Kms, page};
 use crate::secret::SecretBytes;
+use crate::service::aliases::{Tag, check_tags};
+use crate::service::crypto::{DecryptRequest, GetRandomPasswordRequest};
+use crate::service::keys::{CreateKeyRequest, KeyFilter};
 use crate::state::{SecretRecord, SecretVersionRecord};
 use crate::time::iso8601;
 
