@@ -1291,11 +1291,52 @@ fn verify_signature(
     .map_err(to_pyerr)
 }
 
+/// A `SecretCache` disk copy sealed for (secret, stage) under a 32-byte key
+/// (docs/FORMAT.md §Secret cache entry; the format is the core's, shared by every runtime).
+#[pyfunction]
+fn secret_cache_seal<'py>(
+    py: Python<'py>,
+    key: &[u8],
+    secret_name: &str,
+    stage: &str,
+    content: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let sealed = strongroom::storage::secret_cache_file::seal(
+        &Env::system(),
+        key,
+        secret_name,
+        stage,
+        content,
+    )
+    .map_err(to_pyerr)?;
+    Ok(PyBytes::new(py, &sealed))
+}
+
+/// Opens a copy sealed by `secret_cache_seal` (InvalidCiphertext for anything else).
+#[pyfunction]
+fn secret_cache_open<'py>(
+    py: Python<'py>,
+    key: &[u8],
+    secret_name: &str,
+    stage: &str,
+    sealed: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let content = strongroom::storage::secret_cache_file::open(key, secret_name, stage, sealed)
+        .map_err(to_pyerr)?;
+    Ok(PyBytes::new(py, content.expose()))
+}
+
+/// The file name of a (secret, stage)'s disk copy.
+#[pyfunction]
+fn secret_cache_file_name(secret_name: &str, stage: &str) -> String {
+    strongroom::storage::secret_cache_file::file_name(secret_name, stage)
+}
+
 #[pymodule]
 mod _native {
     #[pymodule_export]
     use super::{
-        BackendServer, Kms, vector_open_envelope, vector_seal, vector_seal_envelope, verify_audit,
-        verify_signature,
+        BackendServer, Kms, secret_cache_file_name, secret_cache_open, secret_cache_seal,
+        vector_open_envelope, vector_seal, vector_seal_envelope, verify_audit, verify_signature,
     };
 }

@@ -239,3 +239,61 @@ def test_secret_cache_getters_share_a_failed_fetch():
         t.join()
     assert codes == ["Rejected.BackendUnavailable"] * 50
     assert calls[0] == 1
+
+
+def test_secret_cache_keeps_a_sealed_copy_only_when_asked(tmp_path):
+    """persist: one sealed 0600 file per secret (no plaintext in it) that a restarted
+    process serves while the KMS refuses; another key, a changed byte, an old copy are
+    not served; invalidate removes copies; without persist nothing is written."""
+    import os
+    import stat
+
+    kms = Kms.memory()
+    cmk = kms.create_key().key_id
+    kms.create_secret(secret_name="app/db", secret_data=VALUE, encryption_key_id=cmk)
+    kms.create_secret(secret_name="app/bin", secret_data=b"\x00\x01SRLEAK", encryption_key_id=cmk)
+    d = tmp_path / "copies"
+    key = bytes(range(32))
+    SecretCache(kms).get("app/db")
+    assert not d.exists()
+    with pytest.raises(InvalidParameterError) as e:
+        SecretCache(kms, persist={"path": d, "key": b"short"})
+    assert e.value.code == "InvalidParameter.CacheKey"
+
+    a = SecretCache(kms, persist={"path": d, "key": key})
+    a.get("app/db")
+    a.get("app/bin")
+    files = sorted(os.listdir(d))
+    assert len(files) == 2 and all(f.endswith(".srsc") for f in files)
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    for f in files:
+        data = (d / f).read_bytes()
+        assert data[:5] == b"SRSC\x01" and b"SRLEAK" not in data
+        assert stat.S_IMODE(os.stat(d / f).st_mode) == 0o600
+
+    kms.disable_key(key_id=cmk)
+    events = []
+    b = SecretCache(kms, persist={"path": d, "key": key}, on_event=events.append)
+    assert b.get("app/db").secret_data == VALUE
+    assert b.get("app/bin").secret_data == b"\x00\x01SRLEAK"
+    assert b.last_error("app/db").code == "Forbidden.KeyDisabled"
+    assert [(e.type, getattr(e.error, "code", None)) for e in events[:2]] == [
+        ("error", "Forbidden.KeyDisabled"),
+        ("stale", "Forbidden.KeyDisabled"),
+    ]
+    with pytest.raises(StrongroomError) as e:
+        SecretCache(kms, persist={"path": d, "key": bytes(32)}).get("app/db")
+    assert e.value.code == "Forbidden.KeyDisabled"
+    with pytest.raises(StrongroomError):
+        SecretCache(kms, persist={"path": d, "key": key, "max_age": 0}).get("app/db")
+    name = strongroom._native.secret_cache_file_name("app/db", "ACSCurrent")
+    good = (d / name).read_bytes()
+    (d / name).write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    with pytest.raises(StrongroomError):
+        SecretCache(kms, persist={"path": d, "key": key}).get("app/db")
+    (d / name).write_bytes(good)
+    c = SecretCache(kms, persist={"path": d, "key": key})
+    c.invalidate("app/db")
+    assert not (d / name).exists() and len(os.listdir(d)) == 1
+    c.invalidate()
+    assert os.listdir(d) == []

@@ -1364,6 +1364,44 @@ pub fn verify_signature(
     .map_err(|e| js_err(&e))
 }
 
+/// A `SecretCache` disk copy sealed for (secret, stage) under a 32-byte key
+/// (docs/FORMAT.md §Secret cache entry; the core's format, shared by every runtime).
+///
+/// # Errors
+/// `InvalidParameter.CacheKey` for a key that is not 32 bytes.
+#[wasm_bindgen(js_name = secretCacheSeal)]
+pub fn secret_cache_seal(
+    key: Vec<u8>,
+    secret_name: String,
+    stage: String,
+    content: Vec<u8>,
+) -> Result<Vec<u8>, JsValue> {
+    strongroom::storage::secret_cache_file::seal(&env(), &key, &secret_name, &stage, &content)
+        .map_err(|e| js_err(&e))
+}
+
+/// Opens a copy sealed by `secretCacheSeal`.
+///
+/// # Errors
+/// `InvalidCiphertext` for anything else; `InvalidParameter.CacheKey`.
+#[wasm_bindgen(js_name = secretCacheOpen)]
+pub fn secret_cache_open(
+    key: Vec<u8>,
+    secret_name: String,
+    stage: String,
+    sealed: Vec<u8>,
+) -> Result<Vec<u8>, JsValue> {
+    strongroom::storage::secret_cache_file::open(&key, &secret_name, &stage, &sealed)
+        .map(|c| c.expose().to_vec())
+        .map_err(|e| js_err(&e))
+}
+
+/// The file name of a (secret, stage)'s disk copy.
+#[wasm_bindgen(js_name = secretCacheFileName)]
+pub fn secret_cache_file_name(secret_name: String, stage: String) -> String {
+    strongroom::storage::secret_cache_file::file_name(&secret_name, &stage)
+}
+
 /// Checks an audit trail's text with the audit key's public key (PEM or DER):
 /// `{ intact, events, digests, closed, unsignedTail, lastHash, problems }`.
 ///

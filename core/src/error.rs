@@ -409,6 +409,8 @@ impl Error {
                 "Message" => "InvalidParameter.Message",
                 "AccessKeyId" => "InvalidParameter.AccessKeyId",
                 "SecurityToken" => "InvalidParameter.SecurityToken",
+                "CacheKey" => "InvalidParameter.CacheKey",
+                "CachePath" => "InvalidParameter.CachePath",
                 _ => "InvalidParameter",
             },
             Error::PlaintextTooLarge { .. } => "InvalidParameter.PlaintextTooLarge",

@@ -145,6 +145,31 @@ fn the_changelog_states_what_this_build_writes_and_reads() {
             "Secrets in the store" => {
                 assert!(!store_versions(row).is_empty());
             }
+            "Secret cache entry" => {
+                use strongroom::storage::secret_cache_file as scf;
+                assert_eq!(row.writes, scf::VERSION);
+                let j = json(&row.vectors[0]);
+                let s = |k: &str| j[k].as_str().unwrap().to_string();
+                let file = hex(&s("file"));
+                assert_eq!(
+                    row.reads,
+                    BTreeSet::from([file[4]]),
+                    "the vector's version byte"
+                );
+                let content =
+                    scf::open(&hex(&s("key")), &s("secret_name"), &s("stage"), &file).unwrap();
+                assert_eq!(content.expose(), s("content").as_bytes());
+                assert_eq!(
+                    scf::file_name(&s("secret_name"), &s("stage")),
+                    s("file_name")
+                );
+                // Bound to its secret and stage, and to its key.
+                assert!(scf::open(&hex(&s("key")), "other", &s("stage"), &file).is_err());
+                assert!(
+                    scf::open(&hex(&s("key")), &s("secret_name"), "ACSPrevious", &file).is_err()
+                );
+                assert!(scf::open(&[0; 32], &s("secret_name"), &s("stage"), &file).is_err());
+            }
             "Remote-backend wire protocol" => {
                 assert_eq!(row.writes, strongroom::backend::remote::WIRE_VERSION);
                 assert!(

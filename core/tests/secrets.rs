@@ -25,8 +25,9 @@ use strongroom::{
     DEFAULT_SECRET_KEY_ALIAS, DeleteSecretRequest, DescribeSecretRequest, Env,
     GetSecretValueRequest, KeyFilter, Kms, KmsOptions, ListSecretVersionIdsRequest,
     ListSecretsRequest, PutSecretValueRequest, RestoreSecretRequest, RootSecret,
-    RotateSecretRequest, RotationStep, SecretBytes, SecretDataType, SecretRotator, SecretType, Tag,
-    UpdateSecretRequest, UpdateSecretRotationPolicyRequest, UpdateSecretVersionStageRequest,
+    RotateSecretRequest, RotationStep, SecretBytes, SecretCache, SecretDataType, SecretRotator,
+    SecretType, Tag, UpdateSecretRequest, UpdateSecretRotationPolicyRequest,
+    UpdateSecretVersionStageRequest,
 };
 
 const DAY: u64 = 86_400_000;
@@ -1566,4 +1567,164 @@ fn at_most_ten_stages_per_version() {
     let kms = open(&clock, &storage);
     assert_eq!(stages(&kms, "s")[0].1.len(), 10);
     assert_eq!(get(&kms, "s"), "x");
+}
+
+/// `SecretCache::persist`: a sealed copy per secret on disk (0600, no plaintext in it),
+/// served by a restarted process while the KMS refuses, within its age; a copy under
+/// another key, a changed byte or another secret's file is not served; invalidate
+/// removes copies.
+#[test]
+fn the_cache_keeps_a_sealed_copy_only_when_asked() {
+    use strongroom::SecretCacheEventKind as K;
+    use strongroom::storage::secret_cache_file;
+    let (kms, clock, _s) = fresh();
+    let cmk = block_on(kms.create_key(CreateKeyRequest::default()))
+        .unwrap()
+        .key_id;
+    for (name, value, binary) in [
+        ("app/db", "SRLEAK-disk-copy-7d1", false),
+        ("app/bin", "\u{1}\u{2}SRLEAK-bin", true),
+    ] {
+        block_on(kms.create_secret(CreateSecretRequest {
+            secret_name: name.into(),
+            version_id: "v1".into(),
+            secret_data: SecretBytes::from_slice(value.as_bytes()),
+            secret_data_type: Some(if binary {
+                SecretDataType::Binary
+            } else {
+                SecretDataType::Text
+            }),
+            encryption_key_id: Some(cmk.clone()),
+            ..Default::default()
+        }))
+        .unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("sr-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let key = || SecretBytes::new(vec![9; 32]);
+    // Without persist nothing is written.
+    block_on(SecretCache::new(&kms).get("app/db")).unwrap();
+    assert!(!dir.exists());
+    assert_eq!(
+        SecretCache::new(&kms)
+            .persist(&dir, SecretBytes::new(vec![9; 16]))
+            .err()
+            .unwrap()
+            .code(),
+        "InvalidParameter.CacheKey"
+    );
+    let a = SecretCache::new(&kms).persist(&dir, key()).unwrap();
+    block_on(a.get("app/db")).unwrap();
+    block_on(a.get("app/bin")).unwrap();
+    let file = dir.join(secret_cache_file::file_name("app/db", ACS_CURRENT));
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(&bytes[..5], b"SRSC\x01");
+    assert!(
+        !bytes.windows(6).any(|w| w == b"SRLEAK"),
+        "the copy is sealed"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(dir.metadata().unwrap().permissions().mode() & 0o777, 0o700);
+    }
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        2,
+        "no temp file left"
+    );
+
+    // The KMS refuses now (the CMK is disabled): a restarted process serves the copies.
+    block_on(kms.disable_key(&cmk)).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let b = SecretCache::new(&kms)
+        .persist(&dir, key())
+        .unwrap()
+        .on_event(Box::new(move |e| {
+            seen.lock()
+                .unwrap()
+                .push((e.kind, e.error.as_ref().map(|x| x.code())))
+        }));
+    assert_eq!(
+        block_on(b.get("app/db")).unwrap().secret_data.expose(),
+        b"SRLEAK-disk-copy-7d1"
+    );
+    let bin = block_on(b.get("app/bin")).unwrap();
+    assert_eq!(bin.secret_data.expose(), "\u{1}\u{2}SRLEAK-bin".as_bytes());
+    assert_eq!(bin.secret_data_type, SecretDataType::Binary);
+    assert_eq!(bin.version_stages, vec![ACS_CURRENT.to_string()]);
+    assert_eq!(
+        b.last_error("app/db").unwrap().code(),
+        "Forbidden.KeyDisabled"
+    );
+    assert_eq!(
+        events.lock().unwrap()[..2],
+        [
+            (K::Error, Some("Forbidden.KeyDisabled")),
+            (K::Stale, Some("Forbidden.KeyDisabled"))
+        ]
+    );
+    // Another key: the copy does not open, the KMS's error is the answer.
+    let other = SecretCache::new(&kms)
+        .persist(&dir, SecretBytes::new(vec![8; 32]))
+        .unwrap();
+    assert_eq!(
+        block_on(other.get("app/db")).unwrap_err().code(),
+        "Forbidden.KeyDisabled"
+    );
+    // Another secret's file put in this one's place does not open either.
+    let bin_file = dir.join(secret_cache_file::file_name("app/bin", ACS_CURRENT));
+    std::fs::copy(&file, dir.join("keep")).unwrap();
+    std::fs::copy(&bin_file, &file).unwrap();
+    let c = SecretCache::new(&kms).persist(&dir, key()).unwrap();
+    assert_eq!(
+        block_on(c.get("app/db")).unwrap_err().code(),
+        "Forbidden.KeyDisabled"
+    );
+    // A changed byte: not served.
+    let mut bad = std::fs::read(dir.join("keep")).unwrap();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    std::fs::write(&file, &bad).unwrap();
+    let c = SecretCache::new(&kms).persist(&dir, key()).unwrap();
+    assert_eq!(
+        block_on(c.get("app/db")).unwrap_err().code(),
+        "Forbidden.KeyDisabled"
+    );
+    // Too old: not served (24 hours by default, or as set).
+    std::fs::copy(dir.join("keep"), &file).unwrap();
+    clock.advance(3_600_000);
+    let young = SecretCache::new(&kms)
+        .persist(&dir, key())
+        .unwrap()
+        .persist_max_age_ms(7_200_000);
+    block_on(young.get("app/db")).unwrap();
+    let old = SecretCache::new(&kms)
+        .persist(&dir, key())
+        .unwrap()
+        .persist_max_age_ms(1_800_000);
+    assert_eq!(
+        block_on(old.get("app/db")).unwrap_err().code(),
+        "Forbidden.KeyDisabled"
+    );
+    clock.advance(DAY);
+    assert!(
+        block_on(
+            SecretCache::new(&kms)
+                .persist(&dir, key())
+                .unwrap()
+                .get("app/db")
+        )
+        .is_err()
+    );
+    // invalidate removes the copies.
+    std::fs::remove_file(dir.join("keep")).unwrap();
+    let d = SecretCache::new(&kms).persist(&dir, key()).unwrap();
+    d.invalidate(Some("app/db"));
+    assert!(!file.exists() && bin_file.exists());
+    d.invalidate(None);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

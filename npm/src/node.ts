@@ -4,9 +4,11 @@
 import wasm from './wasm-node/strongroom_wasm.js';
 import { promises as fs, unlinkSync, openSync, readSync, writeSync, fdatasyncSync, ftruncateSync, fstatSync, closeSync, lstatSync, constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
+import * as fsSync from 'node:fs';
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
 import { Duplex } from 'node:stream';
-import { setPlatform } from './api.js';
+import { InvalidParameterError, setPlatform } from './api.js';
+import { setSecretCacheDisk } from './secrets.js';
 import type { FrameCipherFactory } from './api.js';
 
 /** Bytes per node:crypto `update` when a frame is sealed or opened into place. */
@@ -379,6 +381,67 @@ function openAuditFile(p: string) {
     },
   };
 }
+
+/** SecretCache `persist`: sealed copies (the core seals them: one format in every
+ * runtime) in a 0700 directory, one 0600 file per secret, each written to a temp file,
+ * fsync'd, renamed into place, and the directory fsync'd. */
+setSecretCacheDisk((dir, key, stage) => {
+  const { mkdirSync, readFileSync, renameSync, readdirSync, fsyncSync } = fsSync;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new InvalidParameterError('InvalidParameter.CachePath', `invalid CachePath: cannot create the directory ${dir}: ${(e as Error).message}`);
+  }
+  const k = new Uint8Array(key);
+  const file = (name: string) => path.join(dir, wasm.secretCacheFileName(name, stage) as string);
+  return {
+    save(name, content) {
+      const sealed = wasm.secretCacheSeal(k, name, stage, content) as Uint8Array;
+      const target = file(name);
+      const tmp = `${target}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`;
+      try {
+        const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+        try {
+          writeSync(fd, sealed);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        renameSync(tmp, target);
+        const d = openSync(dir, 'r');
+        try {
+          fsyncSync(d);
+        } finally {
+          closeSync(d);
+        }
+      } catch (e) {
+        try {
+          unlinkSync(tmp);
+        } catch {
+          // never written
+        }
+        throw e;
+      }
+    },
+    load(name) {
+      try {
+        return wasm.secretCacheOpen(k, name, stage, readFileSync(file(name))) as Uint8Array;
+      } catch {
+        return undefined;
+      }
+    },
+    remove(name) {
+      const files = name === undefined ? readdirSync(dir).filter((f) => f.endsWith('.srsc')).map((f) => path.join(dir, f)) : [file(name)];
+      for (const f of files) {
+        try {
+          unlinkSync(f);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        }
+      }
+    },
+  };
+});
 
 setPlatform({
   native: async () => wasm,

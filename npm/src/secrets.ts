@@ -211,6 +211,10 @@ export async function getSecretValue(
     VersionStage: opt('VersionStage', opts.versionStage),
     FetchExtendedConfig: opts.fetchExtendedConfig,
   });
+  return valueFromWire(r);
+}
+
+function valueFromWire(r: Record<string, unknown>): SecretValue {
   const v = camel<SecretValue>(r);
   v.versionStages = stagesOut(r.VersionStages);
   if (v.secretDataType === 'binary') v.secretData = unbase64(r.SecretData as string);
@@ -347,7 +351,8 @@ export async function listSecretTags(call: WireCall, secretName: unknown): Promi
 
 /** What SecretCache hooks are told. */
 export interface SecretCacheEvent {
-  type: 'fetch' | 'refresh' | 'changed' | 'stale' | 'error';
+  /** `persist`: writing or removing a disk copy failed (the value is still served). */
+  type: 'fetch' | 'refresh' | 'changed' | 'stale' | 'error' | 'persist';
   secretName: string;
   versionId?: string;
   error?: StrongroomError | Error;
@@ -364,6 +369,44 @@ export interface SecretCacheOptions {
   onEvent?: (e: SecretCacheEvent) => void;
   /** The clock (ms), for tests. */
   now?: () => number;
+  /**
+   * Node only: also keep a sealed copy of every value fetched in `path` (0700; one 0600
+   * file per secret, written atomically), AES-256-GCM under `key` — 32 bytes the
+   * application keeps outside the KMS, since the copy exists for when the KMS cannot be
+   * reached. When a fetch fails and memory holds nothing (a restarted process), a copy
+   * younger than `maxAgeMs` (default 24 hours) is served as a stale value (`onEvent`
+   * is told `stale` with the error). A copy that does not open is ignored;
+   * `invalidate` removes copies. The format is the core's (docs/FORMAT.md §Secret
+   * cache entry): the Rust, Node and Python caches read each other's copies.
+   */
+  persist?: { path: string; key: Uint8Array; maxAgeMs?: number };
+}
+
+/** Sealed disk copies for one cache (the Node entry point provides them). */
+export interface SecretCacheDisk {
+  save(secretName: string, content: Uint8Array): void;
+  /** The opened content, or undefined (no copy, or one that does not open). */
+  load(secretName: string): Uint8Array | undefined;
+  remove(secretName?: string): void;
+}
+let diskCopies: ((path: string, key: Uint8Array, stage: string) => SecretCacheDisk) | undefined;
+/** Called by the Node entry point: how a SecretCache keeps its sealed disk copies. */
+export function setSecretCacheDisk(f: (path: string, key: Uint8Array, stage: string) => SecretCacheDisk): void {
+  diskCopies = f;
+}
+
+/** A value as its disk copy holds it: GetSecretValue's answer as Alibaba spells it,
+ * plus FetchedAt (docs/FORMAT.md §Secret cache entry). */
+function copyContent(v: SecretValue, fetchedAt: number): Uint8Array {
+  const o: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === undefined || k === 'secretData' || k === 'versionStages') continue;
+    o[k[0]!.toUpperCase() + k.slice(1)] = x;
+  }
+  o.SecretData = v.secretData instanceof Uint8Array ? base64(v.secretData) : v.secretData;
+  o.VersionStages = { VersionStage: [...v.versionStages] };
+  o.FetchedAt = fetchedAt;
+  return new TextEncoder().encode(JSON.stringify(o));
 }
 
 interface Entry {
@@ -378,7 +421,7 @@ interface Entry {
 
 /**
  * A caching client over a Kms (the embedded one now, the gateway's later), like
- * Alibaba's secret client: values kept in memory only; each served for
+ * Alibaba's secret client: values kept in memory (on disk only with `persist`, sealed); each served for
  * `refreshIntervalMs`, then fetched again (a new ACSCurrent is picked up then, and
  * `refresh()` forces it); concurrent getters of one secret share one fetch; when a
  * refresh fails, the last good value is served for `maxStaleMs` with the error
@@ -395,6 +438,8 @@ export class SecretCache {
   readonly #now: () => number;
   /** An injected clock (tests): hits compare times instead of waiting for timers. */
   readonly #clocked: boolean;
+  readonly #disk?: SecretCacheDisk;
+  readonly #diskMaxAgeMs: number = 0;
 
   constructor(kms: { getSecretValue(opts: { secretName: string; versionStage?: string }): Promise<SecretValue> }, opts: SecretCacheOptions = {}) {
     if (!kms || typeof kms.getSecretValue !== 'function') throw invalid('Kms', 'must be a Kms');
@@ -410,6 +455,29 @@ export class SecretCache {
     this.#now = opts.now ?? Date.now;
     this.#clocked = opts.now !== undefined;
     this.#get = (secretName, versionStage) => kms.getSecretValue({ secretName, versionStage });
+    if (opts.persist !== undefined) {
+      const p = opts.persist;
+      if (!p || typeof p !== 'object' || typeof p.path !== 'string') throw invalid('CachePath', 'persist is { path, key }');
+      if (!(p.key instanceof Uint8Array) || p.key.length !== 32) throw invalid('CacheKey', 'the secret cache key is 32 bytes (AES-256)');
+      if (!diskCopies) throw invalid('Platform', 'persist keeps files: it needs Node');
+      this.#diskMaxAgeMs = ms('MaxAgeMs', p.maxAgeMs, 86_400_000);
+      this.#disk = diskCopies(p.path, p.key, this.#stage);
+    }
+  }
+
+  /** A disk copy of a secret that opens, is this secret's and is young enough. */
+  #loadCopy(secretName: string): SecretValue | undefined {
+    const content = this.#disk?.load(secretName);
+    if (!content) return undefined;
+    try {
+      const r = JSON.parse(new TextDecoder().decode(content)) as Record<string, unknown>;
+      const age = Date.now() - (r.FetchedAt as number);
+      if (r.SecretName !== secretName || !(age < this.#diskMaxAgeMs)) return undefined;
+      delete r.FetchedAt;
+      return valueFromWire(r);
+    } catch {
+      return undefined;
+    }
   }
 
   #emit(e: SecretCacheEvent): void {
@@ -455,6 +523,11 @@ export class SecretCache {
   invalidate(secretName?: string): void {
     if (secretName === undefined) this.#entries.clear();
     else this.#entries.delete(secretName);
+    try {
+      this.#disk?.remove(secretName);
+    } catch (err) {
+      this.#emit({ type: 'persist', secretName: secretName ?? '', error: err as Error });
+    }
   }
 
   /** The error of the last failed refresh of a secret still served stale, if any.
@@ -471,6 +544,13 @@ export class SecretCache {
       const before = this.#entries.get(secretName);
       try {
         const v = await this.#get(secretName, this.#stage);
+        if (this.#disk) {
+          try {
+            this.#disk.save(secretName, copyContent(v, Date.now()));
+          } catch (err) {
+            this.#emit({ type: 'persist', secretName, versionId: v.versionId, error: err as Error });
+          }
+        }
         this.#store(secretName, { value: v, fetchedAt: this.#now(), due: false });
         this.#emit({ type: before ? 'refresh' : 'fetch', secretName, versionId: v.versionId });
         if (before && before.value.versionId !== v.versionId) this.#emit({ type: 'changed', secretName, versionId: v.versionId });
@@ -487,6 +567,14 @@ export class SecretCache {
             return before.value;
           }
           this.#entries.delete(secretName);
+          throw err;
+        }
+        // Nothing in memory (a restarted process): the disk copy, if asked for.
+        const copy = this.#loadCopy(secretName);
+        if (copy) {
+          this.#store(secretName, { value: copy, fetchedAt: now, due: false, failedAt: now, lastError: err });
+          this.#emit({ type: 'stale', secretName, versionId: copy.versionId, error: err as Error });
+          return copy;
         }
         throw err;
       } finally {

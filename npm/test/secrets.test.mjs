@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Kms, SecretCache, StrongroomError, InvalidParameterError } from 'strongroom';
 
 const VALUE = 'SRLEAK-node-s3cret';
@@ -191,4 +191,55 @@ test('SecretCache on the real clock: a timer marks a value due, hits read no clo
   await new Promise((r) => setTimeout(r, 80));
   assert.equal((await cache.get('t')).secretData, 'two');
   assert.equal(fetches, 2);
+});
+
+test('SecretCache persist: a sealed copy per secret that a restarted process serves while the KMS refuses', async () => {
+  const { readdirSync, readFileSync, writeFileSync, statSync, existsSync } = await import('node:fs');
+  const kms = await Kms.memory();
+  const { keyId } = await kms.createKey();
+  await kms.createSecret({ secretName: 'app/db', secretData: VALUE, encryptionKeyId: keyId });
+  await kms.createSecret({ secretName: 'app/bin', secretData: new Uint8Array([0, 1, 2]), encryptionKeyId: keyId });
+  const dir = join(mkdtempSync(join(tmpdir(), 'sr-cache-')), 'copies');
+  const key = new Uint8Array(32).fill(5);
+  await new SecretCache(kms).get('app/db');
+  assert.ok(!existsSync(dir), 'nothing on disk without persist');
+  assert.throws(() => new SecretCache(kms, { persist: { path: dir, key: new Uint8Array(16) } }), (e) => e.code === 'InvalidParameter.CacheKey');
+
+  const a = new SecretCache(kms, { persist: { path: dir, key } });
+  await a.get('app/db');
+  await a.get('app/bin');
+  const files = readdirSync(dir);
+  assert.equal(files.length, 2);
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+  for (const f of files) {
+    const b = readFileSync(join(dir, f));
+    assert.equal(b.subarray(0, 5).toString('latin1'), 'SRSC\x01');
+    assert.ok(!b.includes('SRLEAK'), 'the copy is sealed');
+    assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600);
+  }
+
+  await kms.disableKey({ keyId });
+  const events = [];
+  const b = new SecretCache(kms, { persist: { path: dir, key }, onEvent: (e) => events.push([e.type, e.error?.code]) });
+  assert.equal((await b.get('app/db')).secretData, VALUE);
+  assert.deepEqual((await b.get('app/bin')).secretData, new Uint8Array([0, 1, 2]));
+  assert.equal(b.lastError('app/db').code, 'Forbidden.KeyDisabled');
+  assert.deepEqual(events.slice(0, 2), [['error', 'Forbidden.KeyDisabled'], ['stale', 'Forbidden.KeyDisabled']]);
+  assert.ok(!inspect(await b.get('app/db')).includes('SRLEAK'), 'a served copy logs redacted');
+  assert.equal(await code(new SecretCache(kms, { persist: { path: dir, key: new Uint8Array(32) } }).get('app/db')), 'Forbidden.KeyDisabled');
+  assert.equal(await code(new SecretCache(kms, { persist: { path: dir, key, maxAgeMs: 0 } }).get('app/db')), 'Forbidden.KeyDisabled');
+  const f = files.map((x) => join(dir, x)).find((x) => readFileSync(x).length > 60) ?? join(dir, files[0]);
+  const good = readFileSync(f);
+  const bad = Buffer.from(good);
+  bad[bad.length - 1] ^= 1;
+  writeFileSync(f, bad);
+  const c = new SecretCache(kms, { persist: { path: dir, key } });
+  const served = await Promise.allSettled([c.get('app/db'), c.get('app/bin')]);
+  assert.equal(served.filter((x) => x.status === 'rejected').length, 1, 'the changed copy is not served');
+  writeFileSync(f, good);
+  c.invalidate('app/db');
+  assert.equal(readdirSync(dir).length, 1);
+  c.invalidate();
+  assert.deepEqual(readdirSync(dir), []);
+  rmSync(dirname(dir), { recursive: true });
 });

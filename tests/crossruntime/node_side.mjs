@@ -2,7 +2,7 @@
 // image, blob and envelope for Python. Usage: node node_side.mjs IN OUT
 import { readFileSync, writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { Kms, verifySignature } from '../../npm/dist/node.mjs';
+import { Kms, SecretCache, verifySignature } from '../../npm/dist/node.mjs';
 
 const [inPath, outPath] = process.argv.slice(2);
 const hex = (s) => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -32,6 +32,16 @@ console.log('ok - node decrypted the envelope Python made');
   assert.equal(Buffer.from(b.secretData).toString('hex'), x.secrets.binary);
   assert.deepEqual((await kms.describeSecret({ secretName: 'xrt/db-password', fetchTags: true })).tags, { from: 'python' });
   console.log('ok - node read the secrets Python made (text, stages, binary, tags)');
+}
+
+// The sealed disk copies Python's SecretCache kept: served here by a cache whose KMS
+// cannot be reached (the same file format in every runtime).
+{
+  const down = { getSecretValue: async () => { throw Object.assign(new Error('unreachable'), { code: 'Rejected.BackendUnavailable' }); } };
+  const cache = new SecretCache(down, { persist: { path: `${inPath}.cache`, key: Uint8Array.from({ length: 32 }, (_, i) => i) } });
+  assert.equal((await cache.get('xrt/db-password')).secretData, x.secrets.current);
+  assert.equal(Buffer.from((await cache.get('xrt/binary')).secretData).toString('hex'), x.secrets.binary);
+  console.log("ok - node served the sealed disk copies Python's SecretCache kept");
 }
 
 // Python's backup, restored into a Node file store; then backed up again for the CLI.

@@ -44,6 +44,10 @@ if mode == "produce":
     kms.create_secret(secret_name="xrt/binary", secret_data=bytes(range(256)), encryption_key_id="alias/xrt")
     secrets = {"current": "current from python \u00e9", "previous": "first from python", "blue": "blue",
                "binary": bytes(range(256)).hex()}
+    # The SecretCache's sealed disk copies (persist): Node serves them below.
+    cache = strongroom.SecretCache(kms, persist={"path": path + ".cache", "key": bytes(range(32))})
+    cache.get("xrt/db-password")
+    cache.get("xrt/binary")
     rsa = kms.create_key(key_spec="RSA_2048")
     doc = {"passphrase": "xrt-pass", "image": kms.export_image(passphrase="xrt-pass").hex(),
            "asym": asym, "message": msg.hex(), "rsa_key_id": rsa.key_id,

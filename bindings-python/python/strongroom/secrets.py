@@ -8,6 +8,9 @@ dataclasses. No secret logic lives here.
 from __future__ import annotations
 
 import base64
+import json
+import os
+import secrets as _py_secrets
 import heapq
 import threading
 import time
@@ -234,7 +237,7 @@ def data(v: object) -> Dict[str, str]:
 class SecretCacheEvent:
     """What a :class:`SecretCache` ``on_event`` hook is told."""
 
-    type: str  # fetch, refresh, changed, stale, error
+    type: str  # fetch, refresh, changed, stale, error, persist (writing a disk copy failed)
     secret_name: str
     version_id: Optional[str] = None
     error: Optional[BaseException] = None
@@ -290,6 +293,100 @@ class _Refresher:
                 self._cond.wait(self._heap[0][0] - now)
 
 
+def _wire_value(v: SecretValue, fetched_ms: int) -> bytes:
+    """A value as its disk copy holds it: GetSecretValue's answer as Alibaba spells it,
+    plus ``FetchedAt`` (docs/FORMAT.md §Secret cache entry)."""
+    pascal = {snake: wire for wire, snake in _SNAKE.items()}
+    out: Dict[str, Any] = {}
+    for f in ("secret_name", "secret_type", "secret_data_type", "version_id", "create_time", "automatic_rotation",
+              "extended_config", "rotation_interval", "next_rotation_date", "last_rotation_date"):
+        x = getattr(v, f)
+        if x is not None:
+            out[pascal[f]] = x
+    data = v.secret_data
+    out["SecretData"] = base64.b64encode(data).decode("ascii") if isinstance(data, bytes) else data
+    out["VersionStages"] = {"VersionStage": list(v.version_stages)}
+    out["FetchedAt"] = fetched_ms
+    return json.dumps(out).encode()
+
+
+class _DiskCopies:
+    """Sealed copies of a cache's values in a directory (see ``SecretCache``'s
+    ``persist``): one 0600 file per secret and stage, written atomically, sealed by
+    the core under the application's 32-byte key."""
+
+    def __init__(self, opts: Mapping[str, Any], stage: str) -> None:
+        from . import _native  # the sealing is the core's (one format in every runtime)
+
+        self._native = _native
+        if not isinstance(opts, Mapping) or "path" not in opts or "key" not in opts:
+            raise InvalidParameterError("InvalidParameter.CachePath", 'invalid CachePath: persist is {"path": ..., "key": 32 bytes}')
+        key = opts["key"]
+        if not isinstance(key, (bytes, bytearray)) or len(key) != 32:
+            raise InvalidParameterError("InvalidParameter.CacheKey", "invalid CacheKey: the secret cache key is 32 bytes (AES-256)")
+        max_age = opts.get("max_age", 86400.0)
+        if isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or max_age < 0:
+            raise InvalidParameterError("InvalidParameter.MaxAge", "invalid MaxAge: a non-negative number of seconds")
+        self._key = bytes(key)
+        self._max_age_ms = float(max_age) * 1000.0
+        self._stage = stage
+        self._dir = os.fspath(opts["path"])
+        try:
+            os.makedirs(self._dir, mode=0o700, exist_ok=True)
+        except OSError as e:
+            raise InvalidParameterError("InvalidParameter.CachePath", f"invalid CachePath: cannot create the directory {self._dir}: {e}") from None
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self._dir, self._native.secret_cache_file_name(name, self._stage))
+
+    def save(self, v: SecretValue) -> None:
+        sealed = self._native.secret_cache_seal(self._key, v.secret_name, self._stage, _wire_value(v, int(time.time() * 1000)))
+        path = self._file(v.secret_name)
+        tmp = f"{path}.tmp-{_py_secrets.token_hex(8)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, sealed)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            d = os.open(self._dir, os.O_RDONLY)
+            try:
+                os.fsync(d)
+            finally:
+                os.close(d)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def load(self, name: str) -> Optional[SecretValue]:
+        from .errors import StrongroomError
+
+        try:
+            with open(self._file(name), "rb") as f:
+                sealed = f.read()
+            r = json.loads(self._native.secret_cache_open(self._key, name, self._stage, sealed))
+            if r.get("SecretName") != name or time.time() * 1000 - float(r["FetchedAt"]) >= self._max_age_ms:
+                return None
+            return value(r)
+        except (OSError, ValueError, KeyError, TypeError, StrongroomError):
+            return None  # no copy, or one that does not open: not served
+
+    def remove(self, name: Optional[str]) -> None:
+        names = [self._file(name)] if name is not None else [
+            os.path.join(self._dir, f) for f in os.listdir(self._dir) if f.endswith(".srsc")
+        ]
+        for p in names:
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+
+
 class SecretCache:
     """A caching client over a :class:`strongroom.Kms` (the embedded one now, the
     gateway's later), like Alibaba's secret client: values kept in memory only; each
@@ -297,7 +394,17 @@ class SecretCache:
     picked up then, and :meth:`refresh` forces it); concurrent getters of one secret —
     threads included — share one fetch; when a refresh fails, the last good value is
     served for ``max_stale`` seconds with the error reported to ``on_event`` (and in
-    :meth:`last_error`), then the error is raised."""
+    :meth:`last_error`), then the error is raised.
+
+    Values touch the disk only with ``persist={"path": dir, "key": key[, "max_age":
+    seconds]}``: a sealed copy of each value fetched is kept in ``dir`` (0700; one 0600
+    file per secret, written atomically), AES-256-GCM under ``key`` — 32 bytes the
+    application keeps outside the KMS, since the copy exists for when the KMS cannot be
+    reached. When a fetch fails and memory holds nothing (a restarted process), a copy
+    younger than ``max_age`` (default 24 hours) is served as a stale value (the hook
+    is told ``stale`` with the error). A copy that does not open is ignored;
+    :meth:`invalidate` removes copies. The file format is the core's, so the Rust, Node
+    and Python caches read each other's copies."""
 
     def __init__(
         self,
@@ -308,6 +415,7 @@ class SecretCache:
         version_stage: str = "ACSCurrent",
         on_event: Optional[Callable[[SecretCacheEvent], None]] = None,
         clock: Optional[Callable[[], float]] = None,
+        persist: Optional[Mapping[str, Any]] = None,
     ) -> None:
         if not callable(getattr(kms, "get_secret_value", None)):
             raise InvalidParameterError("InvalidParameter.Kms", "invalid Kms: must be a Kms")
@@ -318,6 +426,7 @@ class SecretCache:
         self._refresh = float(refresh_interval)
         self._stale = float(max_stale)
         self._stage = version_stage
+        self._disk = _DiskCopies(persist, version_stage) if persist is not None else None
         self._on_event = on_event
         # An injected clock (tests): hits compare times. Otherwise a refresher thread
         # marks entries due and a hit is one dict lookup and one flag test.
@@ -377,6 +486,11 @@ class SecretCache:
                 self._entries.clear()
             else:
                 self._entries.pop(secret_name, None)
+        if self._disk is not None:
+            try:
+                self._disk.remove(secret_name)
+            except OSError as e:
+                self._emit(SecretCacheEvent("persist", secret_name or "", error=e))
 
     def last_error(self, secret_name: str) -> Optional[BaseException]:
         """The error of the last failed refresh of a secret still served stale.
@@ -419,6 +533,11 @@ class SecretCache:
     def _fetch_value(self, secret_name: str, before: Optional[_Entry]) -> SecretValue:
         try:
             v = self._kms.get_secret_value(secret_name=secret_name, version_stage=self._stage)
+            if self._disk is not None:
+                try:
+                    self._disk.save(v)
+                except Exception as e:  # the value is still served from memory
+                    self._emit(SecretCacheEvent("persist", secret_name, v.version_id, e))
             self._store(secret_name, _Entry(v, self._clock()))
             self._emit(SecretCacheEvent("refresh" if before else "fetch", secret_name, v.version_id))
             if before is not None and before.value.version_id != v.version_id:
@@ -437,4 +556,14 @@ class SecretCache:
                     self._emit(SecretCacheEvent("stale", secret_name, before.value.version_id, err))
                     return before.value
                 self._entries.pop(secret_name, None)
+                raise
+            # Nothing in memory (a restarted process): the disk copy, if asked for.
+            copy = self._disk.load(secret_name) if self._disk is not None else None
+            if copy is not None:
+                stale = _Entry(copy, now)
+                stale.failed_at = now
+                stale.last_error = err
+                self._store(secret_name, stale)
+                self._emit(SecretCacheEvent("stale", secret_name, copy.version_id, err))
+                return copy
             raise

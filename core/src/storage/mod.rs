@@ -22,6 +22,7 @@ mod audit_file;
 mod file;
 pub(crate) mod image;
 pub(crate) mod journal;
+pub mod secret_cache_file;
 
 #[cfg(feature = "std")]
 pub use audit_file::FileAuditSink;
