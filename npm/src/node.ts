@@ -386,7 +386,7 @@ function openAuditFile(p: string) {
  * runtime) in a 0700 directory, one 0600 file per secret, each written to a temp file,
  * fsync'd, renamed into place, and the directory fsync'd. */
 setSecretCacheDisk((dir, key, stage) => {
-  const { mkdirSync, readFileSync, renameSync, readdirSync, fsyncSync } = fsSync;
+  const { mkdirSync, readFileSync, readdirSync } = fsSync;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -395,31 +395,28 @@ setSecretCacheDisk((dir, key, stage) => {
   const k = new Uint8Array(key);
   const file = (name: string) => path.join(dir, wasm.secretCacheFileName(name, stage) as string);
   return {
-    save(name, content) {
+    // Asynchronous: a refresh's fsyncs never block the event loop.
+    async save(name, content) {
       const sealed = wasm.secretCacheSeal(k, name, stage, content) as Uint8Array;
       const target = file(name);
       const tmp = `${target}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`;
       try {
-        const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+        const f = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
         try {
-          writeSync(fd, sealed);
-          fsyncSync(fd);
+          await f.writeFile(sealed);
+          await f.sync();
         } finally {
-          closeSync(fd);
+          await f.close();
         }
-        renameSync(tmp, target);
-        const d = openSync(dir, 'r');
+        await fs.rename(tmp, target);
+        const d = await fs.open(dir, 'r');
         try {
-          fsyncSync(d);
+          await d.sync();
         } finally {
-          closeSync(d);
+          await d.close();
         }
       } catch (e) {
-        try {
-          unlinkSync(tmp);
-        } catch {
-          // never written
-        }
+        await fs.unlink(tmp).catch(() => undefined);
         throw e;
       }
     },

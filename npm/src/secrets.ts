@@ -384,7 +384,8 @@ export interface SecretCacheOptions {
 
 /** Sealed disk copies for one cache (the Node entry point provides them). */
 export interface SecretCacheDisk {
-  save(secretName: string, content: Uint8Array): void;
+  /** Writes a copy durably (temp file, fsync, rename, directory fsync). */
+  save(secretName: string, content: Uint8Array): Promise<void>;
   /** The opened content, or undefined (no copy, or one that does not open). */
   load(secretName: string): Uint8Array | undefined;
   remove(secretName?: string): void;
@@ -546,7 +547,7 @@ export class SecretCache {
         const v = await this.#get(secretName, this.#stage);
         if (this.#disk) {
           try {
-            this.#disk.save(secretName, copyContent(v, Date.now()));
+            await this.#disk.save(secretName, copyContent(v, Date.now()));
           } catch (err) {
             this.#emit({ type: 'persist', secretName, versionId: v.versionId, error: err as Error });
           }

@@ -1,7 +1,7 @@
 from typing import Union, Any, Callable, Dict, Optional, Tuple, final
 
 
-__all__ = ['BackendServer', 'Kms', 'vector_open_envelope', 'vector_seal', 'vector_seal_envelope', 'verify_audit', 'verify_signature']
+__all__ = ['BackendServer', 'Kms', 'secret_cache_file_name', 'secret_cache_open', 'secret_cache_seal', 'vector_open_envelope', 'vector_seal', 'vector_seal_envelope', 'verify_audit', 'verify_signature']
 
 @final
 class Kms:

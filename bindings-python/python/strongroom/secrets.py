@@ -18,6 +18,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
+from . import _native  # the copies' sealing is the core's: one format in every runtime
 from .errors import InvalidParameterError
 
 __all__ = [
@@ -316,9 +317,6 @@ class _DiskCopies:
     the core under the application's 32-byte key."""
 
     def __init__(self, opts: Mapping[str, Any], stage: str) -> None:
-        from . import _native  # the sealing is the core's (one format in every runtime)
-
-        self._native = _native
         if not isinstance(opts, Mapping) or "path" not in opts or "key" not in opts:
             raise InvalidParameterError("InvalidParameter.CachePath", 'invalid CachePath: persist is {"path": ..., "key": 32 bytes}')
         key = opts["key"]
@@ -337,10 +335,10 @@ class _DiskCopies:
             raise InvalidParameterError("InvalidParameter.CachePath", f"invalid CachePath: cannot create the directory {self._dir}: {e}") from None
 
     def _file(self, name: str) -> str:
-        return os.path.join(self._dir, self._native.secret_cache_file_name(name, self._stage))
+        return os.path.join(self._dir, _native.secret_cache_file_name(name, self._stage))
 
     def save(self, v: SecretValue) -> None:
-        sealed = self._native.secret_cache_seal(self._key, v.secret_name, self._stage, _wire_value(v, int(time.time() * 1000)))
+        sealed = _native.secret_cache_seal(self._key, v.secret_name, self._stage, _wire_value(v, int(time.time() * 1000)))
         path = self._file(v.secret_name)
         tmp = f"{path}.tmp-{_py_secrets.token_hex(8)}"
         try:
@@ -369,7 +367,7 @@ class _DiskCopies:
         try:
             with open(self._file(name), "rb") as f:
                 sealed = f.read()
-            r = json.loads(self._native.secret_cache_open(self._key, name, self._stage, sealed))
+            r = json.loads(_native.secret_cache_open(self._key, name, self._stage, sealed))
             if r.get("SecretName") != name or time.time() * 1000 - float(r["FetchedAt"]) >= self._max_age_ms:
                 return None
             return value(r)
