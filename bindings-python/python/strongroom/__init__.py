@@ -130,13 +130,20 @@ Context = Optional[Mapping[str, str]]
 
 
 _T = TypeVar("_T")
-_HINTS: Dict[type, Dict[str, Any]] = {}
 _CAPS = re.compile(r"(?<!^)(?=[A-Z])")
+# Per result class: wire name -> (field, converter or None), and the fields without a
+# default (absent from the wire -> None). Built once per class from its type hints.
+_PLANS: Dict[type, Tuple[Dict[str, Tuple[str, Optional[Callable[[Any], Any]]]], List[str]]] = {}
 
 
 def _snake(name: str) -> str:
     """Alibaba's PascalCase wire name as this face spells it: ``KeyVersionId`` → ``key_version_id``."""
     return _CAPS.sub("_", name).lower()
+
+
+def _pascal(field: str) -> str:
+    """The wire name of a snake_case field: ``key_version_id`` → ``KeyVersionId``."""
+    return "".join(p[:1].upper() + p[1:] for p in field.split("_"))
 
 
 def _unwrap(v: Any) -> Any:
@@ -148,21 +155,26 @@ def _unwrap(v: Any) -> Any:
     return v
 
 
-def _as_hint(hint: Any, v: Any) -> Any:
-    if v is None:
-        return None
-    origin = typing.get_origin(hint)
-    if origin is Union:
+def _b64(v: Any) -> Any:
+    return base64.b64decode(v) if isinstance(v, str) else v
+
+
+def _converter(hint: Any) -> Optional[Callable[[Any], Any]]:
+    """How a wire value becomes a field of type ``hint`` (None: as it is)."""
+    if typing.get_origin(hint) is Union:
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
-        origin = typing.get_origin(hint)
     if hint is bytes:
-        return base64.b64decode(v) if isinstance(v, str) else v
+        return _b64
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _from_wire(hint, v)
-    if origin in (list, collections.abc.Sequence):
+        cls = hint
+        return lambda v: _from_wire(cls, v)
+    if typing.get_origin(hint) in (list, collections.abc.Sequence):
         (item,) = typing.get_args(hint)
-        return [_as_hint(item, x) for x in _unwrap(v)]
-    return v
+        each = _converter(item)
+        if each is None:
+            return lambda v: list(_unwrap(v))
+        return lambda v: [each(x) for x in _unwrap(v)]
+    return None
 
 
 def _from_wire(cls: Type[_T], obj: Mapping[str, Any]) -> _T:
@@ -171,16 +183,23 @@ def _from_wire(cls: Type[_T], obj: Mapping[str, Any]) -> _T:
     ``bytes`` fields come from base64, list wrappers are unwrapped, absent optional
     fields are None. The names are derived, never mapped by hand: the tests check that
     every wire field of every action lands in a field."""
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls)
-    given = {_snake(k): v for k, v in obj.items() if k != "RequestId"}
+    plan = _PLANS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        plan = _PLANS[cls] = (
+            {_pascal(f.name): (f.name, _converter(hints[f.name])) for f in fields},
+            [f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING],
+        )
+    names, required = plan
     args: Dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in given:
-            args[f.name] = _as_hint(hints[f.name], given[f.name])
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            args[f.name] = None
+    for k, v in obj.items():
+        c = names.get(k)
+        if c is not None:
+            args[c[0]] = v if v is None or c[1] is None else c[1](v)
+    for name in required:
+        if name not in args:
+            args[name] = None
     return cls(**args)
 
 
