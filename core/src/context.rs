@@ -15,6 +15,7 @@ pub const MAX_CONTEXT_CHARS: usize = 8192;
 /// data. Never stored in the ciphertext: Decrypt must be given the same pairs (in any
 /// order).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct EncryptionContext(BTreeMap<String, String>);
 
 impl EncryptionContext {
@@ -233,5 +234,15 @@ mod tests {
             e.map(|_| ()).map_err(|e| e.code()),
             Err("InvalidParameter.EncryptionContext")
         );
+    }
+}
+
+/// The serde form is a map of strings; reading it back applies
+/// [`EncryptionContext::from_pairs`]'s rules.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for EncryptionContext {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+        let pairs = <BTreeMap<String, String> as serde::Deserialize>::deserialize(d)?;
+        EncryptionContext::from_pairs(pairs).map_err(<D::Error as serde::de::Error>::custom)
     }
 }

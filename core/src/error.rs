@@ -748,3 +748,187 @@ pub fn kind_of_gateway_code(code: &str, status: u16) -> &'static str {
         _ => "Rejected",
     }
 }
+
+/// Every stable code [`Error::code`] answers, for the serde form of answers that carry
+/// one (`SimulatePolicyResponse::error_code` deserializes to these `&'static str`s).
+/// A unit test keeps it equal to the codes written in `code()`.
+#[cfg(any(feature = "serde", test))]
+pub(crate) const CODES: &[&str] = &[
+    "DeleteConflict",
+    "DeleteConflict.Policy.Role",
+    "DeleteConflict.Policy.User",
+    "DeleteConflict.Role.Policy",
+    "DeleteConflict.User.AccessKey",
+    "DeleteConflict.User.Policy",
+    "EntityAlreadyExists",
+    "EntityAlreadyExists.Policy",
+    "EntityAlreadyExists.Policy.Attachment",
+    "EntityAlreadyExists.Role",
+    "EntityAlreadyExists.User",
+    "EntityNotExist",
+    "EntityNotExist.Policy",
+    "EntityNotExist.Role",
+    "EntityNotExist.User",
+    "EntityNotExist.User.AccessKey",
+    "Forbidden.AliasNotFound",
+    "Forbidden.DeletionProtection",
+    "Forbidden.KeyDisabled",
+    "Forbidden.KeyNotFound",
+    "Forbidden.KeyNotPendingDeletion",
+    "Forbidden.KeyPendingDeletion",
+    "Forbidden.KeyPendingImport",
+    "Forbidden.KeyState",
+    "Forbidden.KeyVersionNotFound",
+    "Forbidden.NoPermission",
+    "Forbidden.PolicyLockout",
+    "Forbidden.ResourceNotFound",
+    "Forbidden.StoreNotFound",
+    "Forbidden.WireAuthentication",
+    "Forbidden.WrongPassphrase",
+    "InternalFailure",
+    "InvalidAccessKeyId.NotFound",
+    "InvalidAction.NotFound",
+    "InvalidCiphertext",
+    "InvalidParameter",
+    "InvalidParameter.AccessKeyId",
+    "InvalidParameter.AccountId",
+    "InvalidParameter.Algorithm",
+    "InvalidParameter.AliasName",
+    "InvalidParameter.AuditLevel",
+    "InvalidParameter.Backend",
+    "InvalidParameter.CacheKey",
+    "InvalidParameter.CachePath",
+    "InvalidParameter.CiphertextBlob",
+    "InvalidParameter.Description",
+    "InvalidParameter.Digest",
+    "InvalidParameter.DurationSeconds",
+    "InvalidParameter.EncryptedKeyMaterial",
+    "InvalidParameter.EncryptionContext",
+    "InvalidParameter.EncryptionKeyId",
+    "InvalidParameter.Endpoint",
+    "InvalidParameter.ExcludeCharacters",
+    "InvalidParameter.ExtendedConfig",
+    "InvalidParameter.Filters",
+    "InvalidParameter.FrameLength",
+    "InvalidParameter.ImportToken",
+    "InvalidParameter.KeyId",
+    "InvalidParameter.KeyIds",
+    "InvalidParameter.KeyMaterialExpireUnix",
+    "InvalidParameter.KeySpec",
+    "InvalidParameter.KeyUsage",
+    "InvalidParameter.KeyVersionId",
+    "InvalidParameter.Kmip",
+    "InvalidParameter.Length",
+    "InvalidParameter.Limit",
+    "InvalidParameter.MaxSessionDuration",
+    "InvalidParameter.Message",
+    "InvalidParameter.NumberOfBytes",
+    "InvalidParameter.Origin",
+    "InvalidParameter.Passphrase",
+    "InvalidParameter.PendingWindowInDays",
+    "InvalidParameter.Pkcs11",
+    "InvalidParameter.Plaintext",
+    "InvalidParameter.PlaintextTooLarge",
+    "InvalidParameter.PolicyAction",
+    "InvalidParameter.PolicyCondition",
+    "InvalidParameter.PolicyDocument",
+    "InvalidParameter.PolicyName",
+    "InvalidParameter.PolicyTooLarge",
+    "InvalidParameter.PolicyType",
+    "InvalidParameter.ProtectedResourceArn",
+    "InvalidParameter.ProtectionLevel",
+    "InvalidParameter.PublicKey",
+    "InvalidParameter.RecoveryWindowInDays",
+    "InvalidParameter.Request",
+    "InvalidParameter.RequiredSigner",
+    "InvalidParameter.Retry",
+    "InvalidParameter.RoleArn",
+    "InvalidParameter.RoleName",
+    "InvalidParameter.RoleSessionName",
+    "InvalidParameter.RotationInterval",
+    "InvalidParameter.SecretData",
+    "InvalidParameter.SecretDataType",
+    "InvalidParameter.SecretName",
+    "InvalidParameter.SecretType",
+    "InvalidParameter.SecurityToken",
+    "InvalidParameter.SigningKeyId",
+    "InvalidParameter.Status",
+    "InvalidParameter.Tags",
+    "InvalidParameter.Timeout",
+    "InvalidParameter.Transit",
+    "InvalidParameter.UserName",
+    "InvalidParameter.VersionId",
+    "InvalidParameter.VersionStage",
+    "InvalidParameter.VersionStages",
+    "InvalidParameter.WrappingAlgorithm",
+    "InvalidParameter.WrappingKeySpec",
+    "InvalidSecurityToken.Expired",
+    "InvalidSecurityToken.Malformed",
+    "InvalidSecurityToken.MismatchWithAccessKey",
+    "Rejected.AliasExists",
+    "Rejected.AuditFailed",
+    "Rejected.BackendProtocol",
+    "Rejected.BackendUnavailable",
+    "Rejected.BackupCorrupted",
+    "Rejected.EntropyUnavailable",
+    "Rejected.ImportTokenExpired",
+    "Rejected.Io",
+    "Rejected.KdfCost",
+    "Rejected.KeyMaterialMismatch",
+    "Rejected.KeyOrigin",
+    "Rejected.KeyUsage",
+    "Rejected.LimitExceeded",
+    "Rejected.QuotaExceeded",
+    "Rejected.ResourceExist",
+    "Rejected.ResourceInDeleteWindow",
+    "Rejected.RotationFailed",
+    "Rejected.StoreClosed",
+    "Rejected.StoreCorrupted",
+    "Rejected.StoreExists",
+    "Rejected.StoreFull",
+    "Rejected.StoreIo",
+    "Rejected.StoreLocked",
+    "Rejected.StoreVersion",
+    "Rejected.Unsupported",
+];
+
+#[cfg(test)]
+mod codes_tests {
+    use alloc::collections::BTreeSet;
+    use alloc::vec::Vec;
+
+    /// CODES lists exactly the codes `Error::code` answers.
+    #[test]
+    fn codes_lists_every_code_of_error_code() {
+        let src = include_str!("error.rs");
+        let start = src
+            .find("    pub fn code(&self) -> &'static str {")
+            .unwrap();
+        let body = &src[start..];
+        let body = &body[..body.find("\n    }\n").unwrap()];
+        let mut found = BTreeSet::new();
+        // A code is a literal an arm answers: after `=>`, or alone in an if / else
+        // block; literals before `=>` (parameter names) or compared with `==` are not.
+        for line in body.lines() {
+            let part = match line.split_once("=>") {
+                Some((_, answer)) => answer,
+                None if line.contains("==") => continue,
+                None => line,
+            };
+            let mut rest = part;
+            while let Some(a) = rest.find('"') {
+                let after = &rest[a + 1..];
+                let Some(b) = after.find('"') else { break };
+                found.insert(&after[..b]);
+                rest = &after[b + 1..];
+            }
+        }
+        let listed: BTreeSet<&str> = super::CODES.iter().copied().collect();
+        let missing: Vec<_> = found.difference(&listed).collect();
+        let extra: Vec<_> = listed.difference(&found).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "missing {missing:?}, extra {extra:?}"
+        );
+    }
+}

@@ -11,6 +11,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// The buffer is wiped when dropped, `Debug` prints only the length, and equality is
 /// constant-time.
 #[derive(Clone, Zeroize, ZeroizeOnDrop, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SecretBytes(Vec<u8>);
 
 impl SecretBytes {

@@ -99,3 +99,9 @@ pub fn sha256(m: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(m).to_vec()
 }
+
+/// A static string the model answers with: one of Alibaba's words (`Enabled`,
+/// `Disabled`, `Allow`, `Active`, `v1`, …), an action's name or an error code. (An
+/// alias of `&'static str`, spelled so that the serde form, feature `serde`, reads it
+/// back by value instead of borrowing.)
+pub type StaticStr = &'static str;

@@ -10,12 +10,16 @@ cargo test -q -p strongroom --test envelope --test envelope_vectors --test wyche
 # RSA / ECDSA on the pure-Rust path the wasm build uses (RustCrypto rsa, p256, k256):
 # the same asymmetric, Wycheproof and BYOK tests as on AWS-LC.
 cargo test -q -p strongroom --no-default-features --features std,getrandom,rustcrypto-asym --test asymmetric --test byok
+# The action model's serde form (feature `serde`): round trips through `Kms::call`.
+cargo test -q -p strongroom --features serde,aws-lc,wire --test serde_model
 cargo clippy -q --workspace --no-deps -- -D warnings
+cargo clippy -q -p strongroom --features serde,aws-lc,wire --no-deps -- -D warnings
 cargo clippy -q -p strongroom --no-default-features --features std,getrandom,rustcrypto-asym --no-deps -- -D warnings
 # The core as a library user gets it (default features, no RSA / EC implementation).
 cargo clippy -q -p strongroom --no-deps -- -D warnings
 cargo clippy -q -p strongroom-wasm --target wasm32-unknown-unknown --no-deps -- -D warnings
 cargo build -q -p strongroom --no-default-features --target wasm32-unknown-unknown
+cargo build -q -p strongroom --no-default-features --features serde --target wasm32-unknown-unknown
 # The reference docs of the library crates: rustdoc with missing docs and broken or
 # private intra-doc links denied (target/doc/).
 RUSTDOCFLAGS="-D warnings -D missing_docs" cargo doc -q --no-deps -p strongroom -p strongroom-gateway -p strongroom-pkcs11 -p strongroom-kmip --features strongroom/aws-lc,strongroom/wire

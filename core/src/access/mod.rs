@@ -140,6 +140,7 @@ pub fn compile(doc: &str, kind: PolicyKind) -> Result<Policy> {
 
 /// A PolicyType: `System` (built in) or `Custom` (made by CreatePolicy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum PolicyType {
     /// Built in.
     System,
@@ -287,6 +288,7 @@ pub(crate) struct ResourcePolicy {
 
 /// The audit level of a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum AuditLevel {
     /// No events.
     Off,
@@ -813,6 +815,7 @@ fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 
 /// Temporary credentials from AssumeRole.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TemporaryCredentials {
     /// `STS.` followed by 24 characters.
     pub access_key_id: String,

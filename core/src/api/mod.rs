@@ -15,6 +15,8 @@ pub mod client;
 pub(crate) mod dispatch;
 mod facts;
 mod model;
+#[cfg(feature = "serde")]
+pub(crate) mod serde_static;
 #[cfg(feature = "wire")]
 pub mod sign;
 mod table;
@@ -205,10 +207,12 @@ macro_rules! model {
     ($($(#[$m:meta])* $v:ident($req:ty) -> $resp:ty => $action:ident),+ $(,)?) => {
         /// One action's request: what [`Kms::call`](crate::Kms::call) takes.
         #[derive(Clone)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
         #[non_exhaustive]
         pub enum Request { $($(#[$m])* $v($req)),+ }
 
         /// One action's answer: what [`Kms::call`](crate::Kms::call) returns.
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
         #[non_exhaustive]
         pub enum Response { $($(#[$m])* $v($resp)),+ }
 
@@ -244,10 +248,12 @@ impl core::fmt::Debug for Response {
 
 /// An action that answers nothing but success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Done;
 
 /// ListResourceTags' answer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListResourceTagsResponse {
     /// The key's tags, by TagKey.
     pub tags: Vec<Tag>,
@@ -255,6 +261,7 @@ pub struct ListResourceTagsResponse {
 
 /// GetRandomPassword's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GetRandomPasswordResponse {
     /// RandomPassword (ASCII).
     pub random_password: SecretBytes,
@@ -342,8 +349,12 @@ model! {
     /// DecryptEnvelope, one-shot.
     DecryptEnvelope(DecryptEnvelopeRequest) -> DecryptEnvelopeResponse => DecryptEnvelope,
     /// EncryptEnvelope's KMS part (header and message key) for streams and platform frames.
+    /// In-process only: it holds a message key, so serde skips it.
+    #[cfg_attr(feature = "serde", serde(skip))]
     BeginEnvelope(BeginEnvelopeRequest) -> EnvelopeStart => EncryptEnvelope,
-    /// DecryptEnvelope's KMS part (unwrap and verify a parsed header).
+    /// DecryptEnvelope's KMS part (unwrap and verify a parsed header). In-process only
+    /// (serde skips it).
+    #[cfg_attr(feature = "serde", serde(skip))]
     OpenEnvelope(Box<OpenEnvelopeRequest>) -> OpenedEnvelopeKey => DecryptEnvelope,
     /// CreateSecret.
     CreateSecret(CreateSecretRequest) -> SecretCreated => CreateSecret,
@@ -457,6 +468,7 @@ model! {
 
 /// EncryptEnvelope's answer: the whole message.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EncryptEnvelopeResponse {
     /// The envelope message (docs/FORMAT.md §Envelope message).
     pub ciphertext: Vec<u8>,

@@ -14,6 +14,7 @@ macro_rules! key_id_request {
     ($($(#[$m:meta])* $name:ident),+ $(,)?) => {$(
         $(#[$m])*
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
         pub struct $name {
             /// KeyId (a KeyId, alias, key ARN or alias ARN).
             pub key_id: String,
@@ -40,6 +41,7 @@ key_id_request!(
 
 /// ScheduleKeyDeletion.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ScheduleKeyDeletionRequest {
     /// KeyId.
     pub key_id: String,
@@ -49,6 +51,7 @@ pub struct ScheduleKeyDeletionRequest {
 
 /// SetDeletionProtection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SetDeletionProtectionRequest {
     /// ProtectedResourceArn: the key's ARN (a KeyId or alias is accepted too).
     pub protected_resource_arn: String,
@@ -60,6 +63,7 @@ pub struct SetDeletionProtectionRequest {
 
 /// UpdateKeyDescription.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UpdateKeyDescriptionRequest {
     /// KeyId.
     pub key_id: String,
@@ -69,6 +73,7 @@ pub struct UpdateKeyDescriptionRequest {
 
 /// DescribeKeyVersion.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DescribeKeyVersionRequest {
     /// KeyId.
     pub key_id: String,
@@ -78,6 +83,7 @@ pub struct DescribeKeyVersionRequest {
 
 /// ListKeyVersions (PageNumber from 1; PageSize 1–100, default 10).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListKeyVersionsRequest {
     /// KeyId.
     pub key_id: String,
@@ -89,6 +95,7 @@ pub struct ListKeyVersionsRequest {
 
 /// CreateAlias and UpdateAlias.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AliasRequest {
     /// AliasName (`alias/…`).
     pub alias_name: String,
@@ -98,6 +105,7 @@ pub struct AliasRequest {
 
 /// DeleteAlias.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DeleteAliasRequest {
     /// AliasName.
     pub alias_name: String,
@@ -105,6 +113,7 @@ pub struct DeleteAliasRequest {
 
 /// ListAliases (PageNumber from 1; PageSize 1–100, default 10).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListAliasesRequest {
     /// PageNumber.
     pub page_number: Option<u32>,
@@ -114,6 +123,7 @@ pub struct ListAliasesRequest {
 
 /// ListAliasesByKeyId.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListAliasesByKeyIdRequest {
     /// KeyId.
     pub key_id: String,
@@ -125,6 +135,7 @@ pub struct ListAliasesByKeyIdRequest {
 
 /// TagResource.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TagResourceRequest {
     /// KeyId.
     pub key_id: String,
@@ -134,6 +145,7 @@ pub struct TagResourceRequest {
 
 /// UntagResource.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UntagResourceRequest {
     /// KeyId.
     pub key_id: String,
@@ -143,6 +155,7 @@ pub struct UntagResourceRequest {
 
 /// GetPublicKey.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GetPublicKeyRequest {
     /// KeyId.
     pub key_id: String,
@@ -153,6 +166,7 @@ pub struct GetPublicKeyRequest {
 /// AsymmetricSign over a whole message, hashed with SHA-256 inside the KMS (and,
 /// with a [`crate::PlatformAsym`], possibly signed on the platform).
 #[derive(Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsymmetricSignMessageRequest {
     /// KeyId.
     pub key_id: String,
@@ -177,6 +191,7 @@ impl core::fmt::Debug for AsymmetricSignMessageRequest {
 
 /// GetParametersForImport.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GetParametersForImportRequest {
     /// KeyId (an EXTERNAL key).
     pub key_id: String,
@@ -218,6 +233,7 @@ pub struct OpenEnvelopeRequest {
 
 /// GenerateRandom: `length` random bytes (1–1024).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GenerateRandomRequest {
     /// Length: how many bytes.
     pub length: u32,
@@ -225,6 +241,7 @@ pub struct GenerateRandomRequest {
 
 /// GenerateRandom's answer.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GenerateRandomResponse {
     /// Random: the bytes (sensitive: they may become a key).
     pub random: crate::secret::SecretBytes,
@@ -232,6 +249,7 @@ pub struct GenerateRandomResponse {
 
 /// The digests Hash computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum HashAlgorithm {
     /// SHA-256 (the default).
     #[default]
@@ -275,6 +293,7 @@ impl core::str::FromStr for HashAlgorithm {
 
 /// Hash: the digest of `message`.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HashRequest {
     /// Algorithm (SHA-256 when not given).
     pub algorithm: HashAlgorithm,
@@ -284,6 +303,7 @@ pub struct HashRequest {
 
 /// Hash's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HashResponse {
     /// The algorithm used.
     pub algorithm: HashAlgorithm,
@@ -293,10 +313,12 @@ pub struct HashResponse {
 
 /// DescribeService (takes no parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DescribeServiceRequest {}
 
 /// ExportImage: the store compacted into one image.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExportImageRequest {
     /// Seal the image under this root (fresh salt and store key) instead of the
     /// store's own.
@@ -305,6 +327,7 @@ pub struct ExportImageRequest {
 
 /// CreateBackup: the whole store sealed under its own passphrase.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CreateBackupRequest {
     /// BackupPassphrase (sensitive).
     pub backup_passphrase: crate::secret::SecretBytes,
@@ -314,6 +337,7 @@ pub struct CreateBackupRequest {
 
 /// ChangePassphrase: the store resealed under a new root (passphrase or raw key).
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ChangePassphraseRequest {
     /// The new root (on the wire: NewPassphrase, sensitive).
     pub root: crate::storage::RootSecret,
@@ -323,15 +347,18 @@ pub struct ChangePassphraseRequest {
 
 /// RekeyStore (takes no parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RekeyStoreRequest {}
 
 /// CompactStore (takes no parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CompactStoreRequest {}
 
 /// ExportImage's and CreateBackup's answer: the sealed image (on the wire: `Image` /
 /// `Backup`, base64).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StoreImage {
     /// The image's bytes.
     pub bytes: Vec<u8>,
@@ -339,6 +366,7 @@ pub struct StoreImage {
 
 /// One key spec this instance can create.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeySpecInfo {
     /// Name (`Aliyun_AES_256`, `RSA_2048`, …).
     pub name: KeySpec,
@@ -350,6 +378,7 @@ pub struct KeySpecInfo {
 
 /// DescribeService's answer: what this build and its key backend offer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DescribeServiceResponse {
     /// ProtectionLevels this instance's backend holds keys at.
     pub protection_levels: Vec<ProtectionLevel>,
@@ -360,5 +389,9 @@ pub struct DescribeServiceResponse {
     /// Whether EXTERNAL keys (BYOK) can be created and imported.
     pub supports_import: bool,
     /// Every action this instance serves, by Alibaba's name.
-    pub actions: Vec<&'static str>,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::list")
+    )]
+    pub actions: Vec<crate::vocab::StaticStr>,
 }

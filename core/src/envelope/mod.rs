@@ -31,6 +31,7 @@ use crate::secret::SecretBytes;
 
 /// EncryptEnvelope. `Debug` shows the plaintext's length, never its bytes.
 #[derive(Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EncryptEnvelopeRequest {
     /// The CMKs (KeyId, ARN or alias) that each wrap the data key: 1 ..=
     /// [`MAX_RECIPIENTS`]. Any one of them decrypts.
@@ -50,6 +51,7 @@ pub struct EncryptEnvelopeRequest {
 
 /// DecryptEnvelope.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DecryptEnvelopeRequest {
     /// The whole message.
     pub ciphertext: Vec<u8>,
@@ -110,6 +112,7 @@ impl ContextCheck<'_> {
 
 /// Which recipient opened a message, and what it was bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EnvelopeInfo {
     /// The KeyId whose stanza was unwrapped.
     pub key_id: String,
@@ -126,6 +129,7 @@ pub struct EnvelopeInfo {
 
 /// The signer of a signed message, as a reader reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EnvelopeSigner {
     /// The signing key's KeyId, as the header names it.
     pub key_id: String,
@@ -168,6 +172,7 @@ pub struct OpenedMessage {
 
 /// DecryptEnvelope's answer. `Debug` shows the plaintext's length, never its bytes.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DecryptEnvelopeResponse {
     /// The plaintext.
     pub plaintext: Vec<u8>,

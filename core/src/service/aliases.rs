@@ -47,6 +47,7 @@ pub(crate) fn check_alias_name(a: &str) -> Result<()> {
 
 /// One alias (ListAliases, ListAliasesByKeyId).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AliasEntry {
     /// AliasName (`alias/…`).
     pub alias_name: String,
@@ -58,6 +59,7 @@ pub struct AliasEntry {
 
 /// ListAliases' answer (Alibaba's `Aliases.Alias[]` → `aliases`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListAliasesResponse {
     /// The page of aliases, by name.
     pub aliases: Vec<AliasEntry>,
@@ -71,6 +73,7 @@ pub struct ListAliasesResponse {
 
 /// A tag on a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Tag {
     /// TagKey.
     pub tag_key: String,

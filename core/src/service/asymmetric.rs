@@ -15,6 +15,7 @@ use crate::vocab::{KeySpec, KeyState, KeyUsage};
 
 /// GetPublicKey's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GetPublicKeyResponse {
     /// KeyId.
     pub key_id: String,
@@ -28,6 +29,7 @@ pub struct GetPublicKeyResponse {
 
 /// AsymmetricSign.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsymmetricSignRequest {
     /// KeyId (or alias / ARN).
     pub key_id: String,
@@ -41,6 +43,7 @@ pub struct AsymmetricSignRequest {
 
 /// AsymmetricSign's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsymmetricSignResponse {
     /// KeyId.
     pub key_id: String,
@@ -52,6 +55,7 @@ pub struct AsymmetricSignResponse {
 
 /// AsymmetricVerify.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsymmetricVerifyRequest {
     /// KeyId (or alias / ARN).
     pub key_id: String,
@@ -67,6 +71,7 @@ pub struct AsymmetricVerifyRequest {
 
 /// AsymmetricVerify's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsymmetricVerifyResponse {
     /// KeyId.
     pub key_id: String,
@@ -78,6 +83,7 @@ pub struct AsymmetricVerifyResponse {
 
 /// AsymmetricEncrypt.
 #[derive(Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsymmetricEncryptRequest {
     /// KeyId (or alias / ARN).
     pub key_id: String,
@@ -102,6 +108,7 @@ impl core::fmt::Debug for AsymmetricEncryptRequest {
 
 /// AsymmetricEncrypt's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsymmetricEncryptResponse {
     /// KeyId.
     pub key_id: String,
@@ -113,6 +120,7 @@ pub struct AsymmetricEncryptResponse {
 
 /// AsymmetricDecrypt.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsymmetricDecryptRequest {
     /// KeyId (or alias / ARN).
     pub key_id: String,
@@ -126,6 +134,7 @@ pub struct AsymmetricDecryptRequest {
 
 /// AsymmetricDecrypt's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AsymmetricDecryptResponse {
     /// KeyId.
     pub key_id: String,
@@ -536,6 +545,7 @@ pub use crate::vocab::sha256;
 /// ExportDataKey: a data key (a CiphertextBlob from GenerateDataKey /
 /// GenerateDataKeyWithoutPlaintext) re-wrapped under the caller's RSA public key.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExportDataKeyRequest {
     /// CiphertextBlob of the data key.
     pub ciphertext_blob: Vec<u8>,
@@ -551,6 +561,7 @@ pub struct ExportDataKeyRequest {
 
 /// ExportDataKey's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExportDataKeyResponse {
     /// KeyId of the CMK that wrapped the blob.
     pub key_id: String,
@@ -563,6 +574,7 @@ pub struct ExportDataKeyResponse {
 /// GenerateAndExportDataKey: a new data key, wrapped by a CMK and by the caller's
 /// RSA public key.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GenerateAndExportDataKeyRequest {
     /// The data key as GenerateDataKey makes it (KeyId, KeySpec / NumberOfBytes,
     /// EncryptionContext).
@@ -577,6 +589,7 @@ pub struct GenerateAndExportDataKeyRequest {
 
 /// GenerateAndExportDataKey's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GenerateAndExportDataKeyResponse {
     /// KeyId.
     pub key_id: String,

@@ -19,6 +19,7 @@ pub const MAX_ENCRYPT_PLAINTEXT: usize = 6144;
 /// ReEncrypt: decrypt under the blob's key, encrypt under a destination key's
 /// primary version, without the plaintext leaving the KMS.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ReEncryptRequest {
     /// CiphertextBlob.
     pub ciphertext_blob: Vec<u8>,
@@ -32,6 +33,7 @@ pub struct ReEncryptRequest {
 
 /// ReEncrypt's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ReEncryptResponse {
     /// KeyId (destination).
     pub key_id: String,
@@ -48,6 +50,7 @@ pub struct ReEncryptResponse {
 /// GetRandomPassword (Alibaba's parameters; defaults: 32 characters of every type,
 /// at least one of each).
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GetRandomPasswordRequest {
     /// Length: 8–128 (default 32).
     pub length: Option<u32>,
@@ -72,6 +75,7 @@ pub const PASSWORD_PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
 /// Encrypt. `Debug` shows the plaintext's length, never its bytes.
 #[derive(Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EncryptRequest {
     /// KeyId (or ARN).
     pub key_id: String,
@@ -83,6 +87,7 @@ pub struct EncryptRequest {
 
 /// Encrypt's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EncryptResponse {
     /// KeyId.
     pub key_id: String,
@@ -94,6 +99,7 @@ pub struct EncryptResponse {
 
 /// Decrypt (no KeyId: the blob names its key version).
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DecryptRequest {
     /// CiphertextBlob.
     pub ciphertext_blob: Vec<u8>,
@@ -103,6 +109,7 @@ pub struct DecryptRequest {
 
 /// Decrypt's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DecryptResponse {
     /// KeyId.
     pub key_id: String,
@@ -114,6 +121,7 @@ pub struct DecryptResponse {
 
 /// GenerateDataKey and GenerateDataKeyWithoutPlaintext.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GenerateDataKeyRequest {
     /// KeyId (or ARN) of the CMK that wraps the data key.
     pub key_id: String,
@@ -127,6 +135,7 @@ pub struct GenerateDataKeyRequest {
 
 /// GenerateDataKey's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GenerateDataKeyResponse {
     /// KeyId.
     pub key_id: String,
@@ -140,6 +149,7 @@ pub struct GenerateDataKeyResponse {
 
 /// GenerateDataKeyWithoutPlaintext's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GenerateDataKeyWithoutPlaintextResponse {
     /// KeyId.
     pub key_id: String,

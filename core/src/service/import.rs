@@ -73,6 +73,7 @@ impl ImportWrappingAlgorithm {
 
 /// GetParametersForImport's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ImportParameters {
     /// KeyId.
     pub key_id: String,
@@ -87,6 +88,7 @@ pub struct ImportParameters {
 
 /// ImportKeyMaterial's request.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ImportKeyMaterialRequest {
     /// KeyId (id, alias or ARN) of an EXTERNAL key.
     pub key_id: String,

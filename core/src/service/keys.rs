@@ -23,6 +23,7 @@ pub const MAX_VERSIONS: usize = 1000;
 
 /// DescribeKey's `KeyMetadata`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyMetadata {
     /// KeyId.
     pub key_id: String,
@@ -49,7 +50,11 @@ pub struct KeyMetadata {
     /// DeleteDate, when PendingDeletion.
     pub delete_date: Option<String>,
     /// AutomaticRotation: `Enabled` or `Disabled`.
-    pub automatic_rotation: &'static str,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::one")
+    )]
+    pub automatic_rotation: crate::vocab::StaticStr,
     /// RotationInterval, e.g. `"604800s"`, when automatic rotation is on.
     pub rotation_interval: Option<String>,
     /// LastRotationDate, when the key was ever rotated.
@@ -57,7 +62,11 @@ pub struct KeyMetadata {
     /// NextRotationDate, when automatic rotation is on.
     pub next_rotation_date: Option<String>,
     /// DeletionProtection: `Enabled` or `Disabled`.
-    pub deletion_protection: &'static str,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::one")
+    )]
+    pub deletion_protection: crate::vocab::StaticStr,
     /// DeletionProtectionDescription, when protection is on.
     pub deletion_protection_description: Option<String>,
     /// MaterialExpireTime: when imported key material expires (EXTERNAL keys).
@@ -66,6 +75,7 @@ pub struct KeyMetadata {
 
 /// One key version (DescribeKeyVersion, ListKeyVersions, CreateKeyVersion).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyVersion {
     /// KeyId.
     pub key_id: String,
@@ -77,6 +87,7 @@ pub struct KeyVersion {
 
 /// ListKeyVersions' answer (Alibaba's `KeyVersions.KeyVersion[]` → `key_versions`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListKeyVersionsResponse {
     /// The page of versions, oldest first.
     pub key_versions: Vec<KeyVersion>,
@@ -90,6 +101,7 @@ pub struct ListKeyVersionsResponse {
 
 /// UpdateRotationPolicy.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UpdateRotationPolicyRequest {
     /// KeyId (or ARN).
     pub key_id: String,
@@ -121,6 +133,7 @@ pub(crate) fn parse_rotation_interval(s: &str) -> Result<u64> {
 
 /// CreateKey.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CreateKeyRequest {
     /// KeySpec (default `Aliyun_AES_256`).
     pub key_spec: Option<KeySpec>,
@@ -136,6 +149,7 @@ pub struct CreateKeyRequest {
 
 /// ListKeys (PageNumber from 1; PageSize 1–100, default 10).
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListKeysRequest {
     /// PageNumber.
     pub page_number: Option<u32>,
@@ -149,6 +163,7 @@ pub struct ListKeysRequest {
 
 /// One ListKeys filter pair, as Alibaba's `Filters` `{"Key": …, "Values": […]}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyFilter {
     /// KeyState, KeySpec, KeyUsage, ProtectionLevel, CreatorType (`User`), KeyId,
     /// AliasName, Creator, TagKey or TagValue.
@@ -221,6 +236,7 @@ pub(crate) fn merge_filters(
 
 /// One entry of ListKeys.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyListEntry {
     /// KeyId.
     pub key_id: String,
@@ -230,6 +246,7 @@ pub struct KeyListEntry {
 
 /// ListKeys' answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListKeysResponse {
     /// The page of keys (Alibaba's `Keys.Key[]`).
     pub keys: Vec<KeyListEntry>,

@@ -28,6 +28,7 @@ pub const SESSION_SECS: core::ops::RangeInclusive<u32> = 900..=43_200;
 
 /// CreateUser.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CreateUserRequest {
     /// UserName: 1–64 of letters, digits, `. _ - @`.
     pub user_name: String,
@@ -43,6 +44,7 @@ pub struct CreateUserRequest {
 /// A request that names one user (GetUser, DeleteUser, CreateAccessKey,
 /// ListAccessKeys, ListPoliciesForUser).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UserNameRequest {
     /// UserName.
     pub user_name: String,
@@ -50,6 +52,7 @@ pub struct UserNameRequest {
 
 /// A request that names one role (GetRole, DeleteRole, ListPoliciesForRole).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoleNameRequest {
     /// RoleName.
     pub role_name: String,
@@ -57,10 +60,12 @@ pub struct RoleNameRequest {
 
 /// ListUsers, ListRoles.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListEntitiesRequest;
 
 /// CreateRole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CreateRoleRequest {
     /// RoleName.
     pub role_name: String,
@@ -74,6 +79,7 @@ pub struct CreateRoleRequest {
 
 /// UpdateAccessKey / DeleteAccessKey.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AccessKeyRequest {
     /// UserName.
     pub user_name: String,
@@ -85,6 +91,7 @@ pub struct AccessKeyRequest {
 
 /// CreatePolicy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CreatePolicyRequest {
     /// PolicyName.
     pub policy_name: String,
@@ -96,6 +103,7 @@ pub struct CreatePolicyRequest {
 
 /// GetPolicy / DeletePolicy.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PolicyNameRequest {
     /// PolicyName.
     pub policy_name: String,
@@ -105,6 +113,7 @@ pub struct PolicyNameRequest {
 
 /// ListPolicies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListPoliciesRequest {
     /// PolicyType filter.
     pub policy_type: Option<PolicyType>,
@@ -112,6 +121,7 @@ pub struct ListPoliciesRequest {
 
 /// AttachPolicyToUser / DetachPolicyFromUser / AttachPolicyToRole / DetachPolicyFromRole.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AttachPolicyRequest {
     /// PolicyType.
     pub policy_type: PolicyType,
@@ -123,6 +133,7 @@ pub struct AttachPolicyRequest {
 
 /// AssumeRole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AssumeRoleRequest {
     /// RoleArn (`acs:ram::<account>:role/<name>`).
     pub role_arn: String,
@@ -134,6 +145,7 @@ pub struct AssumeRoleRequest {
 
 /// SetKeyPolicy / GetKeyPolicy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KeyPolicyRequest {
     /// KeyId.
     pub key_id: String,
@@ -145,6 +157,7 @@ pub struct KeyPolicyRequest {
 
 /// SetSecretPolicy / GetSecretPolicy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SecretPolicyRequest {
     /// SecretName.
     pub secret_name: String,
@@ -156,6 +169,7 @@ pub struct SecretPolicyRequest {
 
 /// SimulatePolicy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SimulatePolicyRequest {
     /// PrincipalArn: `owner`, `acs:ram::<account>:root`, `…:user/<name>` or
     /// `…:assumed-role/<role>/<session>`.
@@ -180,15 +194,25 @@ pub struct SimulatePolicyRequest {
 
 /// SimulatePolicy's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SimulatePolicyResponse {
     /// `Allow` or `Deny`.
-    pub decision: &'static str,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::one")
+    )]
+    pub decision: crate::vocab::StaticStr,
     /// Why not: `Forbidden.NoPermission`, `InvalidSecurityToken.Expired`, ….
-    pub error_code: Option<&'static str>,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::opt")
+    )]
+    pub error_code: Option<crate::vocab::StaticStr>,
 }
 
 /// SetAuditLevel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SetAuditLevelRequest {
     /// The level.
     pub level: AuditLevel,
@@ -196,10 +220,12 @@ pub struct SetAuditLevelRequest {
 
 /// DescribeAuditConfig.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DescribeAuditConfigRequest;
 
 /// DescribeAuditConfig's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AuditConfig {
     /// The store's level (its default until SetAuditLevel: see docs/AUDIT.md).
     pub level: AuditLevel,
@@ -211,6 +237,7 @@ pub struct AuditConfig {
 
 /// A RAM user.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct User {
     /// UserName.
     pub user_name: String,
@@ -230,6 +257,7 @@ pub struct User {
 
 /// A RAM role.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Role {
     /// RoleName.
     pub role_name: String,
@@ -249,13 +277,18 @@ pub struct Role {
 
 /// An AccessKey.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AccessKey {
     /// AccessKeyId.
     pub access_key_id: String,
     /// AccessKeySecret: answered by CreateAccessKey only, once.
     pub access_key_secret: Option<SecretBytes>,
     /// `Active` or `Inactive`.
-    pub status: &'static str,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::one")
+    )]
+    pub status: crate::vocab::StaticStr,
     /// CreateDate, ms.
     pub create_ms: u64,
 }
@@ -265,6 +298,7 @@ pub struct AccessKey {
 /// create-client-key` makes one and writes the private half to a PKCS#12 file): the
 /// store keeps only the public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CreateClientKeyRequest {
     /// UserName: the principal requests signed with the key act as.
     pub user_name: String,
@@ -276,6 +310,7 @@ pub struct CreateClientKeyRequest {
 
 /// A client key, as CreateClientKey answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ClientKey {
     /// KeyId (`KAAP.<uuid>`): what the client's key file names.
     pub key_id: String,
@@ -289,6 +324,7 @@ pub struct ClientKey {
 
 /// A policy's description.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PolicyInfo {
     /// PolicyName.
     pub policy_name: String,
@@ -297,7 +333,11 @@ pub struct PolicyInfo {
     /// Description.
     pub description: String,
     /// DefaultVersion (always `v1`: a policy has one version here).
-    pub default_version: &'static str,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::one")
+    )]
+    pub default_version: crate::vocab::StaticStr,
     /// AttachmentCount.
     pub attachment_count: u32,
     /// CreateDate, ms (0 for System policies).
@@ -310,6 +350,7 @@ pub struct PolicyInfo {
 
 /// A list of users.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListUsersResponse {
     /// Users.
     pub users: Vec<User>,
@@ -317,6 +358,7 @@ pub struct ListUsersResponse {
 
 /// A list of roles.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListRolesResponse {
     /// Roles.
     pub roles: Vec<Role>,
@@ -324,6 +366,7 @@ pub struct ListRolesResponse {
 
 /// A list of AccessKeys (no secrets).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListAccessKeysResponse {
     /// AccessKeys.
     pub access_keys: Vec<AccessKey>,
@@ -331,6 +374,7 @@ pub struct ListAccessKeysResponse {
 
 /// A list of policies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListPoliciesResponse {
     /// Policies.
     pub policies: Vec<PolicyInfo>,
@@ -338,6 +382,7 @@ pub struct ListPoliciesResponse {
 
 /// GetKeyPolicy / GetSecretPolicy's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PolicyText {
     /// Policy (JSON).
     pub policy: String,

@@ -75,6 +75,7 @@ named_enum!(
 
 /// CreateSecret.
 #[derive(Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CreateSecretRequest {
     /// SecretName: up to 192 letters, digits and `_ / + = . - @`; not `acs/…`.
     pub secret_name: String,
@@ -113,6 +114,7 @@ impl core::fmt::Debug for CreateSecretRequest {
 
 /// CreateSecret's and RotateSecret's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SecretCreated {
     /// Arn.
     pub arn: String,
@@ -123,7 +125,11 @@ pub struct SecretCreated {
     /// SecretType.
     pub secret_type: SecretType,
     /// AutomaticRotation: `Enabled` or `Disabled`.
-    pub automatic_rotation: &'static str,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::one")
+    )]
+    pub automatic_rotation: crate::vocab::StaticStr,
     /// RotationInterval (`604800s`).
     pub rotation_interval: Option<String>,
     /// NextRotationDate.
@@ -132,6 +138,7 @@ pub struct SecretCreated {
 
 /// GetSecretValue (VersionStage ACSCurrent when neither is given).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GetSecretValueRequest {
     /// SecretName (or its ARN).
     pub secret_name: String,
@@ -145,6 +152,7 @@ pub struct GetSecretValueRequest {
 
 /// GetSecretValue's answer. Its Debug never shows the value.
 #[derive(Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GetSecretValueResponse {
     /// SecretName.
     pub secret_name: String,
@@ -163,7 +171,11 @@ pub struct GetSecretValueResponse {
     /// ExtendedConfig (when FetchExtendedConfig).
     pub extended_config: Option<String>,
     /// AutomaticRotation.
-    pub automatic_rotation: &'static str,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::one")
+    )]
+    pub automatic_rotation: crate::vocab::StaticStr,
     /// RotationInterval.
     pub rotation_interval: Option<String>,
     /// NextRotationDate.
@@ -185,6 +197,7 @@ impl core::fmt::Debug for GetSecretValueResponse {
 
 /// PutSecretValue.
 #[derive(Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PutSecretValueRequest {
     /// SecretName.
     pub secret_name: String,
@@ -211,6 +224,7 @@ impl core::fmt::Debug for PutSecretValueRequest {
 
 /// PutSecretValue's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PutSecretValueResponse {
     /// SecretName.
     pub secret_name: String,
@@ -222,6 +236,7 @@ pub struct PutSecretValueResponse {
 
 /// UpdateSecretVersionStage: moves a stage to a version, removes it, or both.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UpdateSecretVersionStageRequest {
     /// SecretName.
     pub secret_name: String,
@@ -235,6 +250,7 @@ pub struct UpdateSecretVersionStageRequest {
 
 /// The answer of actions that name only the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SecretNameResponse {
     /// SecretName.
     pub secret_name: String,
@@ -242,6 +258,7 @@ pub struct SecretNameResponse {
 
 /// ListSecretVersionIds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListSecretVersionIdsRequest {
     /// SecretName.
     pub secret_name: String,
@@ -255,6 +272,7 @@ pub struct ListSecretVersionIdsRequest {
 
 /// One version in ListSecretVersionIds.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SecretVersionEntry {
     /// VersionId.
     pub version_id: String,
@@ -266,6 +284,7 @@ pub struct SecretVersionEntry {
 
 /// ListSecretVersionIds' answer (newest first).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListSecretVersionIdsResponse {
     /// SecretName.
     pub secret_name: String,
@@ -281,6 +300,7 @@ pub struct ListSecretVersionIdsResponse {
 
 /// DescribeSecret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DescribeSecretRequest {
     /// SecretName.
     pub secret_name: String,
@@ -290,6 +310,7 @@ pub struct DescribeSecretRequest {
 
 /// A secret's metadata (DescribeSecret).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SecretMetadata {
     /// Arn.
     pub arn: String,
@@ -308,7 +329,11 @@ pub struct SecretMetadata {
     /// PlannedDeleteTime.
     pub planned_delete_time: Option<String>,
     /// AutomaticRotation.
-    pub automatic_rotation: &'static str,
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::one")
+    )]
+    pub automatic_rotation: crate::vocab::StaticStr,
     /// RotationInterval.
     pub rotation_interval: Option<String>,
     /// LastRotationDate.
@@ -323,6 +348,7 @@ pub struct SecretMetadata {
 
 /// ListSecrets (PageSize 1–100, default 10).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListSecretsRequest {
     /// FetchTags.
     pub fetch_tags: bool,
@@ -337,6 +363,7 @@ pub struct ListSecretsRequest {
 
 /// One secret in ListSecrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SecretListEntry {
     /// SecretName.
     pub secret_name: String,
@@ -354,6 +381,7 @@ pub struct SecretListEntry {
 
 /// ListSecrets' answer (by name).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListSecretsResponse {
     /// SecretList.
     pub secrets: Vec<SecretListEntry>,
@@ -367,6 +395,7 @@ pub struct ListSecretsResponse {
 
 /// UpdateSecret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UpdateSecretRequest {
     /// SecretName.
     pub secret_name: String,
@@ -378,6 +407,7 @@ pub struct UpdateSecretRequest {
 
 /// DeleteSecret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DeleteSecretRequest {
     /// SecretName.
     pub secret_name: String,
@@ -389,6 +419,7 @@ pub struct DeleteSecretRequest {
 
 /// DeleteSecret's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DeleteSecretResponse {
     /// SecretName.
     pub secret_name: String,
@@ -398,6 +429,7 @@ pub struct DeleteSecretResponse {
 
 /// RestoreSecret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RestoreSecretRequest {
     /// SecretName.
     pub secret_name: String,
@@ -405,6 +437,7 @@ pub struct RestoreSecretRequest {
 
 /// RotateSecret: runs a rotation now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RotateSecretRequest {
     /// SecretName.
     pub secret_name: String,
@@ -414,6 +447,7 @@ pub struct RotateSecretRequest {
 
 /// UpdateSecretRotationPolicy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UpdateSecretRotationPolicyRequest {
     /// SecretName.
     pub secret_name: String,
@@ -425,6 +459,7 @@ pub struct UpdateSecretRotationPolicyRequest {
 
 /// TagResource with a SecretName.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TagSecretRequest {
     /// SecretName.
     pub secret_name: String,
@@ -434,6 +469,7 @@ pub struct TagSecretRequest {
 
 /// UntagResource with a SecretName.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UntagSecretRequest {
     /// SecretName.
     pub secret_name: String,
@@ -443,6 +479,7 @@ pub struct UntagSecretRequest {
 
 /// ListResourceTags with a SecretName.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ListSecretTagsRequest {
     /// SecretName.
     pub secret_name: String,

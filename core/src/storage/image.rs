@@ -20,6 +20,7 @@ const V1_HEADER_LEN: usize = 70;
 /// Argon2id cost parameters for deriving the root key from a passphrase. Stored in
 /// the image header, so a store opens with the parameters it was made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KdfParams {
     /// Memory in KiB (default 19456 = 19 MiB, OWASP's Argon2id baseline).
     pub m_cost_kib: u32,
@@ -74,6 +75,7 @@ pub const MAX_ARGON2_KIB: u32 = 256 * 1024;
 
 /// What seals the store: a passphrase (through Argon2id) or a raw 32-byte key.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RootSecret {
     /// A passphrase; the root key is Argon2id(passphrase, salt).
     Passphrase(SecretBytes),
