@@ -203,6 +203,8 @@ def test_results_are_derived_from_the_wire_and_drop_no_field(monkeypatch):
     ext = kms.create_key(origin="EXTERNAL").key_id
     p = kms.get_parameters_for_import(key_id=ext)
     assert isinstance(p.public_key, bytes) and p.import_token and p.token_expire_time
+    # The wrapping defaults are the core's: the call above sent none.
+    assert len(p.public_key) == 294  # an RSA_2048 SubjectPublicKeyInfo
     assert set(seen) >= {
         "KeyMetadata", "ListAliasesResult", "AliasEntry", "Tag", "KeyVersion", "ListKeyVersionsResult",
         "ReEncryptResult", "ListKeysResult", "KeyListEntry", "PublicKeyResult", "EncryptResult",

@@ -285,12 +285,12 @@ enum KeyCmd {
     ImportParams {
         /// KeyId, alias or ARN of an EXTERNAL key.
         key_id: String,
-        /// WrappingAlgorithm: RSAES_OAEP_SHA_256 (default) or RSAES_OAEP_SHA_1.
-        #[arg(long = "wrapping-algorithm", default_value = "RSAES_OAEP_SHA_256")]
-        wrapping_algorithm: String,
-        /// WrappingKeySpec: RSA_2048.
-        #[arg(long = "wrapping-key-spec", default_value = "RSA_2048")]
-        wrapping_key_spec: String,
+        /// WrappingAlgorithm: RSAES_OAEP_SHA_256 (the default) or RSAES_OAEP_SHA_1.
+        #[arg(long = "wrapping-algorithm")]
+        wrapping_algorithm: Option<String>,
+        /// WrappingKeySpec: RSA_2048 (the default).
+        #[arg(long = "wrapping-key-spec")]
+        wrapping_key_spec: Option<String>,
         /// Also write the wrapping public key here as PEM (for `openssl pkeyutl`).
         #[arg(long = "public-key-out")]
         public_key_out: Option<PathBuf>,
@@ -546,12 +546,12 @@ struct WrapArgs {
     /// The RSA public key to wrap under (SubjectPublicKeyInfo, PEM or DER file).
     #[arg(long = "public-key")]
     public_key: PathBuf,
-    /// RSAES_OAEP_SHA_256 (default), RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5.
-    #[arg(long = "wrapping-algorithm", default_value = "RSAES_OAEP_SHA_256")]
-    wrapping_algorithm: String,
-    /// RSA_2048 (default), RSA_3072 or RSA_4096: must match the public key.
-    #[arg(long = "wrapping-key-spec", default_value = "RSA_2048")]
-    wrapping_key_spec: String,
+    /// RSAES_OAEP_SHA_256 (the default), RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5.
+    #[arg(long = "wrapping-algorithm")]
+    wrapping_algorithm: Option<String>,
+    /// RSA_2048 (the default), RSA_3072 or RSA_4096: must match the public key.
+    #[arg(long = "wrapping-key-spec")]
+    wrapping_key_spec: Option<String>,
 }
 
 impl WrapArgs {
@@ -560,8 +560,16 @@ impl WrapArgs {
             .map_err(|e| Error::Io(format!("cannot read {}: {e}", self.public_key.display())))?;
         Ok((
             key,
-            self.wrapping_algorithm.parse()?,
-            self.wrapping_key_spec.parse()?,
+            self.wrapping_algorithm
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or(strongroom::DEFAULT_EXPORT_WRAPPING_ALGORITHM),
+            self.wrapping_key_spec
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or(strongroom::DEFAULT_WRAPPING_KEY_SPEC),
         ))
     }
 }
@@ -1497,11 +1505,21 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
             public_key_out,
             token_out,
         }) => {
-            let p = pollster::block_on(kms.get_parameters_for_import(
-                &key_id,
-                wrapping_algorithm.parse()?,
-                wrapping_key_spec.parse()?,
-            ))?;
+            let p = pollster::block_on(
+                kms.get_parameters_for_import(
+                    &key_id,
+                    wrapping_algorithm
+                        .as_deref()
+                        .map(str::parse)
+                        .transpose()?
+                        .unwrap_or(strongroom::DEFAULT_IMPORT_WRAPPING_ALGORITHM),
+                    wrapping_key_spec
+                        .as_deref()
+                        .map(str::parse)
+                        .transpose()?
+                        .unwrap_or(strongroom::DEFAULT_WRAPPING_KEY_SPEC),
+                ),
+            )?;
             if let Some(f) = public_key_out {
                 write_output(
                     &f.display().to_string(),

@@ -2135,6 +2135,10 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
 
     let ext = ok("CreateKey", &["--Origin", "EXTERNAL"]);
     let ext = ext["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    // Without WrappingAlgorithm / WrappingKeySpec: the core's defaults
+    // (RSAES_OAEP_SHA_256, RSA_2048) — no face names them.
+    let default = ok("GetParametersForImport", &["--KeyId", &ext]);
+    assert!(default["ImportToken"].is_string());
     let params = ok(
         "GetParametersForImport",
         &[

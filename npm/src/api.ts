@@ -1498,8 +1498,8 @@ export class Kms {
       () => ({
         CiphertextBlob: bytes('CiphertextBlob', opts?.ciphertextBlob),
         PublicKeyBlob: bytes('PublicKey', opts.publicKeyBlob),
-        WrappingAlgorithm: str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
-        WrappingKeySpec: str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
+        WrappingAlgorithm: str('WrappingAlgorithm', opts.wrappingAlgorithm),
+        WrappingKeySpec: str('WrappingKeySpec', opts.wrappingKeySpec),
         EncryptionContext: ctx(opts.encryptionContext),
       }),
       ['ExportedDataKey'],
@@ -1522,8 +1522,8 @@ export class Kms {
       () => ({
         KeyId: str('KeyId', opts?.keyId, true),
         PublicKeyBlob: bytes('PublicKey', opts.publicKeyBlob),
-        WrappingAlgorithm: str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
-        WrappingKeySpec: str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
+        WrappingAlgorithm: str('WrappingAlgorithm', opts.wrappingAlgorithm),
+        WrappingKeySpec: str('WrappingKeySpec', opts.wrappingKeySpec),
         KeySpec: str('KeySpec', opts.keySpec),
         NumberOfBytes: u32('NumberOfBytes', opts.numberOfBytes),
         EncryptionContext: ctx(opts.encryptionContext),
@@ -1546,8 +1546,8 @@ export class Kms {
       'GetParametersForImport',
       () => ({
         KeyId: str('KeyId', opts?.keyId, true),
-        WrappingAlgorithm: str('WrappingAlgorithm', opts.wrappingAlgorithm) ?? 'RSAES_OAEP_SHA_256',
-        WrappingKeySpec: str('WrappingKeySpec', opts.wrappingKeySpec) ?? 'RSA_2048',
+        WrappingAlgorithm: str('WrappingAlgorithm', opts.wrappingAlgorithm),
+        WrappingKeySpec: str('WrappingKeySpec', opts.wrappingKeySpec),
       }),
       ['PublicKey'],
     );

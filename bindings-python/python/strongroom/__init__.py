@@ -1501,8 +1501,8 @@ class Kms:
         self,
         *,
         key_id: str,
-        wrapping_algorithm: str = "RSAES_OAEP_SHA_256",
-        wrapping_key_spec: str = "RSA_2048",
+        wrapping_algorithm: Optional[str] = None,
+        wrapping_key_spec: Optional[str] = None,
     ) -> ImportParameters:
         """GetParametersForImport: an RSA wrapping public key (SubjectPublicKeyInfo DER)
         and an ImportToken valid for 24 hours, for a key created with
@@ -1551,8 +1551,8 @@ class Kms:
         *,
         ciphertext_blob: bytes,
         public_key_blob: bytes,
-        wrapping_algorithm: str = "RSAES_OAEP_SHA_256",
-        wrapping_key_spec: str = "RSA_2048",
+        wrapping_algorithm: Optional[str] = None,
+        wrapping_key_spec: Optional[str] = None,
         encryption_context: Context = None,
     ) -> ExportDataKeyResult:
         """ExportDataKey: the data key in ``ciphertext_blob`` re-wrapped under an RSA
@@ -1575,8 +1575,8 @@ class Kms:
         *,
         key_id: str,
         public_key_blob: bytes,
-        wrapping_algorithm: str = "RSAES_OAEP_SHA_256",
-        wrapping_key_spec: str = "RSA_2048",
+        wrapping_algorithm: Optional[str] = None,
+        wrapping_key_spec: Optional[str] = None,
         key_spec: Optional[str] = None,
         number_of_bytes: Optional[int] = None,
         encryption_context: Context = None,

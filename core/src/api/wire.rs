@@ -435,8 +435,12 @@ impl Request {
             Action::GetParametersForImport => {
                 Request::GetParametersForImport(GetParametersForImportRequest {
                     key_id: key_id(&mut p)?,
-                    wrapping_algorithm: p.required("WrappingAlgorithm")?,
-                    wrapping_key_spec: p.required("WrappingKeySpec")?,
+                    wrapping_algorithm: p
+                        .parsed("WrappingAlgorithm")?
+                        .unwrap_or(DEFAULT_IMPORT_WRAPPING_ALGORITHM),
+                    wrapping_key_spec: p
+                        .parsed("WrappingKeySpec")?
+                        .unwrap_or(DEFAULT_WRAPPING_KEY_SPEC),
                 })
             }
             Action::ImportKeyMaterial => Request::ImportKeyMaterial(ImportKeyMaterialRequest {
@@ -475,15 +479,23 @@ impl Request {
                 ciphertext_blob: p.bytes("CiphertextBlob")?,
                 encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
                 public_key_blob: p.bytes("PublicKeyBlob")?,
-                wrapping_algorithm: p.required::<WrappingAlgorithm>("WrappingAlgorithm")?,
-                wrapping_key_spec: p.required("WrappingKeySpec")?,
+                wrapping_algorithm: p
+                    .parsed::<WrappingAlgorithm>("WrappingAlgorithm")?
+                    .unwrap_or(DEFAULT_EXPORT_WRAPPING_ALGORITHM),
+                wrapping_key_spec: p
+                    .parsed("WrappingKeySpec")?
+                    .unwrap_or(DEFAULT_WRAPPING_KEY_SPEC),
             }),
             Action::GenerateAndExportDataKey => {
                 Request::GenerateAndExportDataKey(GenerateAndExportDataKeyRequest {
                     data_key: data_key(&mut p)?,
                     public_key_blob: p.bytes("PublicKeyBlob")?,
-                    wrapping_algorithm: p.required::<WrappingAlgorithm>("WrappingAlgorithm")?,
-                    wrapping_key_spec: p.required("WrappingKeySpec")?,
+                    wrapping_algorithm: p
+                        .parsed::<WrappingAlgorithm>("WrappingAlgorithm")?
+                        .unwrap_or(DEFAULT_EXPORT_WRAPPING_ALGORITHM),
+                    wrapping_key_spec: p
+                        .parsed("WrappingKeySpec")?
+                        .unwrap_or(DEFAULT_WRAPPING_KEY_SPEC),
                 })
             }
             Action::GetRandomPassword => Request::GetRandomPassword(GetRandomPasswordRequest {

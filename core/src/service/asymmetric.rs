@@ -571,6 +571,14 @@ pub struct ExportDataKeyResponse {
     pub exported_data_key: Vec<u8>,
 }
 
+/// The WrappingAlgorithm ExportDataKey and GenerateAndExportDataKey use when a request
+/// names none (Alibaba's API requires it; strongroom's faces may leave it out).
+pub const DEFAULT_EXPORT_WRAPPING_ALGORITHM: asym::WrappingAlgorithm =
+    asym::WrappingAlgorithm::RsaesOaepSha256;
+/// The WrappingKeySpec data-key export and GetParametersForImport use when a request
+/// names none.
+pub const DEFAULT_WRAPPING_KEY_SPEC: KeySpec = KeySpec::Rsa2048;
+
 /// GenerateAndExportDataKey: a new data key, wrapped by a CMK and by the caller's
 /// RSA public key.
 #[derive(Debug, Clone)]

@@ -51,6 +51,11 @@ named_enum!(
     }
 );
 
+/// The WrappingAlgorithm GetParametersForImport uses when a request names none
+/// (Alibaba's API requires it; strongroom's faces may leave it out).
+pub const DEFAULT_IMPORT_WRAPPING_ALGORITHM: ImportWrappingAlgorithm =
+    ImportWrappingAlgorithm::RsaesOaepSha256;
+
 impl ImportWrappingAlgorithm {
     fn oaep(self) -> EncryptionAlgorithm {
         match self {
