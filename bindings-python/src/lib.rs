@@ -739,6 +739,11 @@ impl Kms {
             .map_err(to_pyerr)
     }
 
+    fn run_due(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| pollster::block_on(self.inner.run_due()))
+            .map_err(to_pyerr)
+    }
+
     fn store_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let i = self.inner.store_info().map_err(to_pyerr)?;
         let d = PyDict::new(py);

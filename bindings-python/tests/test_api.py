@@ -205,6 +205,7 @@ def test_results_are_derived_from_the_wire_and_drop_no_field(monkeypatch):
     assert isinstance(p.public_key, bytes) and p.import_token and p.token_expire_time
     # The wrapping defaults are the core's: the call above sent none.
     assert len(p.public_key) == 294  # an RSA_2048 SubjectPublicKeyInfo
+    assert kms.run_due() is None  # what is due (nothing here) without an action
     assert set(seen) >= {
         "KeyMetadata", "ListAliasesResult", "AliasEntry", "Tag", "KeyVersion", "ListKeyVersionsResult",
         "ReEncryptResult", "ListKeysResult", "KeyListEntry", "PublicKeyResult", "EncryptResult",

@@ -947,6 +947,16 @@ impl NativeKms {
         })
     }
 
+    /// Carries out what is due now (deletions, expiries, automatic rotations).
+    #[wasm_bindgen(js_name = runDue)]
+    pub fn run_due(&self) -> Result<JsValue, JsValue> {
+        let kms = self.inner.clone();
+        promise(async move {
+            kms.run_due().await.map_err(|e| js_err(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// What the store holds: format, generation, snapshot / journal sizes, torn bytes.
     #[wasm_bindgen(js_name = storeInfo)]
     pub fn store_info(&self) -> Result<JsValue, JsValue> {

@@ -556,11 +556,16 @@ pub(crate) fn run(kms: &Kms, cmd: SecretCmd, json_mode: bool) -> Result<(), Erro
 }
 
 /// `--rotate-command`: each rotation step runs the command through `sh -c`.
-struct CommandRotator {
+pub(crate) struct CommandRotator {
     command: String,
 }
 
 impl CommandRotator {
+    /// A rotator running `command` for each step (`secret rotate`, `serve`).
+    pub(crate) fn new(command: String) -> Self {
+        CommandRotator { command }
+    }
+
     fn step(
         &self,
         step: &str,

@@ -70,6 +70,21 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "STRONGROOM_SERVE_BACKEND_CLIENTS")]
     backend_clients: Option<PathBuf>,
     /// Worker threads [default: the number of cores].
+    /// The rotator for RotateSecret and automatic secret rotation in this server: each
+    /// step runs CMD through `sh -c` (as `secret rotate --rotate-command`). Without it,
+    /// automatic rotation uses the built-in random password only for secrets whose
+    /// ExtendedConfig asks for it.
+    #[arg(long = "rotate-command", env = "STRONGROOM_SERVE_ROTATE_COMMAND")]
+    pub(crate) rotate_command: Option<String>,
+    /// Every N seconds, carry out what is due (scheduled deletions, expiries, automatic
+    /// key and secret rotations) even when no request comes; 0: only when a request
+    /// comes.
+    #[arg(
+        long = "sweep-interval-s",
+        env = "STRONGROOM_SERVE_SWEEP_INTERVAL_S",
+        default_value_t = 60
+    )]
+    pub(crate) sweep_interval_s: u64,
     #[arg(long, env = "STRONGROOM_SERVE_THREADS")]
     threads: Option<usize>,
     /// Log format on stderr: json or text.
@@ -198,6 +213,11 @@ pub(crate) fn run(
     if std::env::var("STRONGROOM_AUDIT").is_err() {
         kms.set_default_audit_level(strongroom::access::AuditLevel::All);
     }
+    if let Some(cmd) = &args.rotate_command {
+        kms.set_secret_rotator(Some(Arc::new(crate::secret::CommandRotator::new(
+            cmd.clone(),
+        ))));
+    }
     let kms = Arc::new(kms);
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
@@ -207,6 +227,7 @@ pub(crate) fn run(
     let rt = rt
         .build()
         .map_err(|e| Error::Io(format!("cannot start the server's runtime: {e}")))?;
+    let sweeper_kms = kms.clone();
     rt.block_on(async move {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let bound = strongroom_gateway::Gateway::bind(kms, cfg, tls)
@@ -230,6 +251,28 @@ pub(crate) fn run(
             );
         }
         tracing::info!(%addr, scheme, "listening");
+        if args.sweep_interval_s > 0 {
+            // What is due runs on the clock, not only when a request comes: an idle
+            // server still rotates and deletes on time. Off the workers (a rotate
+            // command may take a while); a failure is logged and tried again next tick.
+            let kms = sweeper_kms;
+            let every = std::time::Duration::from_secs(args.sweep_interval_s);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let k = kms.clone();
+                    match tokio::task::spawn_blocking(move || pollster::block_on(k.run_due())).await
+                    {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => tracing::warn!(code = e.code(), error = %e, "sweep failed"),
+                        Err(e) => tracing::warn!(error = %e, "sweep task failed"),
+                    }
+                }
+            });
+        }
         bound.serve(shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)

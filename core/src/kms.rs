@@ -857,6 +857,30 @@ impl Kms {
         Ok(())
     }
 
+    /// Carries out what is due now on the store's clock — scheduled key deletions,
+    /// expiries of imported key material, automatic key rotations, planned secret
+    /// deletions, automatic secret rotations (through the installed rotator) and their
+    /// retries — without waiting for the next action. Every action does this first; a
+    /// long-running process that may go idle calls it from a timer (`strongroom serve`
+    /// does, every `--sweep-interval-s`). Cheap when nothing is due (one clock read).
+    ///
+    /// # Errors
+    /// Store failures (`Rejected.StoreIo`, …) of the changes it makes; a failed automatic
+    /// secret rotation is not an error here (it is retried with backoff and shows in
+    /// DescribeSecret), as for the action that would have run it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// kms.run_due().await?;
+    /// # });
+    /// ```
+    pub async fn run_due(&self) -> Result<()> {
+        self.check_poisoned()?;
+        self.sweep().await
+    }
+
     /// Destroys every key whose deletion window has passed (its versions' handles are
     /// dropped and zeroized, and the store is rewritten without them). Runs at open and
     /// before every action, so the injected clock alone drives deletion.

@@ -1728,3 +1728,36 @@ fn the_cache_keeps_a_sealed_copy_only_when_asked() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `Kms::run_due` carries out a due automatic rotation with no action called: an idle
+/// process (or `strongroom serve`'s sweeper) rotates on the clock.
+#[test]
+fn run_due_rotates_on_the_clock_without_a_call() {
+    let (kms, clock, _s) = fresh();
+    block_on(kms.create_secret(CreateSecretRequest {
+        secret_name: "idle".into(),
+        version_id: "v1".into(),
+        secret_data: SecretBytes::from_slice(b"first"),
+        extended_config: Some(r#"{"RotationMethod": "RandomPassword"}"#.into()),
+        enable_automatic_rotation: true,
+        rotation_interval: Some("1d".into()),
+        ..Default::default()
+    }))
+    .unwrap();
+    let records = || kms.store_info().unwrap().journal_records;
+    let before = records();
+    clock.advance(DAY + 1);
+    assert_eq!(records(), before, "nothing happens by itself");
+    block_on(kms.run_due()).unwrap();
+    assert!(records() > before, "run_due wrote the rotation");
+    let after = records();
+    block_on(kms.run_due()).unwrap();
+    assert_eq!(records(), after, "nothing more is due");
+    let v = block_on(kms.list_secret_version_ids(ListSecretVersionIdsRequest {
+        secret_name: "idle".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(v.version_ids.len(), 2);
+    assert_ne!(get(&kms, "idle"), "first");
+}

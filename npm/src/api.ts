@@ -828,6 +828,16 @@ export class Kms {
     return call(() => this.#n.compactStore());
   }
 
+  /** Carries out what is due now on the store's clock — scheduled deletions, expiries,
+   * automatic key and secret rotations (through the installed rotator) — without
+   * waiting for the next call. Every call does this first; a long-running process that
+   * may go idle calls it from a timer.
+   * @example setInterval(() => kms.runDue(), 60_000).unref();
+   */
+  runDue(): Promise<void> {
+    return call(() => this.#n.runDue());
+  }
+
   /** Format version, generation, snapshot and journal sizes, torn bytes dropped on open.
    * @example const { journalBytes } = kms.storeInfo();
    */

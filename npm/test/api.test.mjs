@@ -206,4 +206,6 @@ test('results conform to the published TypeScript declarations (derived from the
   const params = conforms('ImportParameters', await kms.getParametersForImport({ keyId: ext }));
   assert.ok(params.importToken && params.tokenExpireTime);
   assert.ok(checked.size >= 15, [...checked].join(','));
+  // runDue: what is due (nothing here) without an action; resolves to nothing.
+  assert.equal(await kms.runDue(), undefined);
 });

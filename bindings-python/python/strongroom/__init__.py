@@ -1003,6 +1003,16 @@ class Kms:
         """
         self._native.compact_store()
 
+    def run_due(self) -> None:
+        """Carries out what is due now on the store's clock — scheduled deletions,
+        expiries, automatic key and secret rotations (through the installed rotator) —
+        without waiting for the next call. Every call does this first; a long-running
+        process that may go idle calls it from a timer.
+
+        Example: ``threading.Timer(60, kms.run_due).start()``
+        """
+        self._native.run_due()
+
     def store_info(self) -> StoreInfo:
         """Format version, generation, snapshot and journal sizes, torn bytes dropped on open.
 
