@@ -175,6 +175,35 @@ async function lock(file: string): Promise<() => void> {
   return release;
 }
 
+/** Writes `data` over `target` durably and atomically: `tmp` made afresh 0600 (never
+ * through a link planted there), written, fsync'd, renamed over `target`, and the
+ * directory fsync'd. On failure before the rename the temp file is removed;
+ * `renamed.done` says whether the rename happened (after it, `target` is the new file,
+ * perhaps not yet durable). */
+async function writeDurably(dir: string, target: string, tmp: string, data: Uint8Array, renamed = { done: false }): Promise<void> {
+  try {
+    await fs.rm(tmp, { force: true });
+    const t = await fs.open(tmp, 'wx', 0o600);
+    try {
+      await t.writeFile(data);
+      await t.sync();
+    } finally {
+      await t.close();
+    }
+    await fs.rename(tmp, target);
+    renamed.done = true;
+    const d = await fs.open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch (e) {
+    if (!renamed.done) await fs.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
 async function openPath(p: string) {
   const file = path.resolve(p);
   const link = await fs.lstat(file).catch(() => undefined);
@@ -226,33 +255,13 @@ async function openPath(p: string) {
     // `<store>.tmp`, the store's own (the writer lock makes it ours alone), made
     // afresh 0600 (never through a link planted there); the rename gives the store
     // that mode.
-    const tmp = `${file}.tmp`;
-    let renamed = false;
+    const renamed = { done: false };
     try {
-      await fs.rm(tmp, { force: true });
-      const t = await fs.open(tmp, 'wx', 0o600);
-      try {
-        await t.writeFile(data);
-        await t.sync();
-      } finally {
-        await t.close();
-      }
-      await fs.rename(tmp, file);
-      renamed = true;
-      const d = await fs.open(dir, 'r');
-      try {
-        await d.sync();
-      } finally {
-        await d.close();
-      }
+      await writeDurably(dir, file, `${file}.tmp`, data, renamed);
     } catch (e) {
-      if (renamed) {
-        // The new file is in place but maybe not durable, and `fh` points at the old,
-        // unlinked one: appending there would lose records. Accept nothing more.
-        poisoned = true;
-      } else {
-        await fs.rm(tmp, { force: true });
-      }
+      // Renamed: the new file is in place but maybe not durable, and `fh` points at
+      // the old, unlinked one: appending there would lose records. Accept nothing more.
+      if (renamed.done) poisoned = true;
       throw storeError('writing', file, e);
     }
     const old = fh;
@@ -399,26 +408,7 @@ setSecretCacheDisk((dir, key, stage) => {
     async save(name, content) {
       const sealed = wasm.secretCacheSeal(k, name, stage, content) as Uint8Array;
       const target = file(name);
-      const tmp = `${target}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`;
-      try {
-        const f = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-        try {
-          await f.writeFile(sealed);
-          await f.sync();
-        } finally {
-          await f.close();
-        }
-        await fs.rename(tmp, target);
-        const d = await fs.open(dir, 'r');
-        try {
-          await d.sync();
-        } finally {
-          await d.close();
-        }
-      } catch (e) {
-        await fs.unlink(tmp).catch(() => undefined);
-        throw e;
-      }
+      await writeDurably(dir, target, `${target}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`, sealed);
     },
     load(name) {
       try {

@@ -537,6 +537,33 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
             .and_then(|e| e.last_error.clone())
     }
 
+    /// Keeps serving `value` after a failed fetch (failing since `since`), tells the hook.
+    fn serve_stale(
+        &self,
+        name: &str,
+        value: Arc<GetSecretValueResponse>,
+        now: u64,
+        since: u64,
+        e: Error,
+    ) -> Arc<GetSecretValueResponse> {
+        self.entries.lock().insert(
+            String::from(name),
+            Entry {
+                value: value.clone(),
+                fetched_ms: now,
+                failing_since: Some(since),
+                last_error: Some(e.clone()),
+            },
+        );
+        self.emit(
+            SecretCacheEventKind::Stale,
+            name,
+            Some(&value.version_id),
+            Some(&e),
+        );
+        value
+    }
+
     async fn fetch(&self, name: &str, force: bool) -> Result<Arc<GetSecretValueResponse>> {
         let lock = self
             .fetching
@@ -607,22 +634,7 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
                 if let Some((old, failing)) = before {
                     let since = failing.unwrap_or(now);
                     if now.saturating_sub(since) < self.max_stale_ms {
-                        self.entries.lock().insert(
-                            String::from(name),
-                            Entry {
-                                value: old.clone(),
-                                fetched_ms: now,
-                                failing_since: Some(since),
-                                last_error: Some(e.clone()),
-                            },
-                        );
-                        self.emit(
-                            SecretCacheEventKind::Stale,
-                            name,
-                            Some(&old.version_id),
-                            Some(&e),
-                        );
-                        return Ok(old);
+                        return Ok(self.serve_stale(name, old, now, since, e));
                     }
                     self.entries.lock().remove(name);
                     return Err(e);
@@ -630,23 +642,7 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
                 // Nothing in memory (a restarted process): the disk copy, if asked for.
                 #[cfg(feature = "std")]
                 if let Some(v) = self.load_copy(name, now) {
-                    let v = Arc::new(v);
-                    self.entries.lock().insert(
-                        String::from(name),
-                        Entry {
-                            value: v.clone(),
-                            fetched_ms: now,
-                            failing_since: Some(now),
-                            last_error: Some(e.clone()),
-                        },
-                    );
-                    self.emit(
-                        SecretCacheEventKind::Stale,
-                        name,
-                        Some(&v.version_id),
-                        Some(&e),
-                    );
-                    return Ok(v);
+                    return Ok(self.serve_stale(name, Arc::new(v), now, now, e));
                 }
                 Err(e)
             }
