@@ -1317,7 +1317,9 @@ fn secret_cache_seal<'py>(
     Ok(PyBytes::new(py, &sealed))
 }
 
-/// Opens a copy sealed by `secret_cache_seal` (InvalidCiphertext for anything else).
+/// A copy sealed by `secret_cache_seal`, opened, if it may be served now: this
+/// secret's, fetched less than `max_age_ms` before `now_ms` (the core's rule for every
+/// runtime); `None` otherwise.
 #[pyfunction]
 fn secret_cache_open<'py>(
     py: Python<'py>,
@@ -1325,10 +1327,18 @@ fn secret_cache_open<'py>(
     secret_name: &str,
     stage: &str,
     sealed: &[u8],
-) -> PyResult<Bound<'py, PyBytes>> {
-    let content = strongroom::storage::secret_cache_file::open(key, secret_name, stage, sealed)
-        .map_err(to_pyerr)?;
-    Ok(PyBytes::new(py, content.expose()))
+    now_ms: u64,
+    max_age_ms: u64,
+) -> Option<Bound<'py, PyBytes>> {
+    strongroom::storage::secret_cache_file::open_fresh(
+        key,
+        secret_name,
+        stage,
+        sealed,
+        now_ms,
+        max_age_ms,
+    )
+    .map(|c| PyBytes::new(py, c.expose()))
 }
 
 /// The file name of a (secret, stage)'s disk copy.

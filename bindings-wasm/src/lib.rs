@@ -1390,20 +1390,29 @@ pub fn secret_cache_seal(
         .map_err(|e| js_err(&e))
 }
 
-/// Opens a copy sealed by `secretCacheSeal`.
-///
-/// # Errors
-/// `InvalidCiphertext` for anything else; `InvalidParameter.CacheKey`.
+/// A copy sealed by `secretCacheSeal`, opened, if it may be served now: this secret's,
+/// fetched less than `max_age_ms` before `now_ms` (the core's rule for every runtime);
+/// `undefined` otherwise.
 #[wasm_bindgen(js_name = secretCacheOpen)]
 pub fn secret_cache_open(
     key: Vec<u8>,
     secret_name: String,
     stage: String,
     sealed: Vec<u8>,
-) -> Result<Vec<u8>, JsValue> {
-    strongroom::storage::secret_cache_file::open(&key, &secret_name, &stage, &sealed)
-        .map(|c| c.expose().to_vec())
-        .map_err(|e| js_err(&e))
+    now_ms: f64,
+    max_age_ms: f64,
+) -> Option<Vec<u8>> {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (now, max) = (now_ms.max(0.0) as u64, max_age_ms.max(0.0) as u64);
+    strongroom::storage::secret_cache_file::open_fresh(
+        &key,
+        &secret_name,
+        &stage,
+        &sealed,
+        now,
+        max,
+    )
+    .map(|c| c.expose().to_vec())
 }
 
 /// The file name of a (secret, stage)'s disk copy.

@@ -410,12 +410,14 @@ setSecretCacheDisk((dir, key, stage) => {
       const target = file(name);
       await writeDurably(dir, target, `${target}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`, sealed);
     },
-    load(name) {
+    load(name, nowMs, maxAgeMs) {
+      let sealed: Uint8Array;
       try {
-        return wasm.secretCacheOpen(k, name, stage, readFileSync(file(name))) as Uint8Array;
+        sealed = readFileSync(file(name));
       } catch {
-        return undefined;
+        return undefined; // no copy
       }
+      return (wasm.secretCacheOpen(k, name, stage, sealed, nowMs, maxAgeMs) as Uint8Array | undefined) ?? undefined;
     },
     remove(name) {
       const files = name === undefined ? readdirSync(dir).filter((f) => f.endsWith('.srsc')).map((f) => path.join(dir, f)) : [file(name)];

@@ -386,8 +386,9 @@ export interface SecretCacheOptions {
 export interface SecretCacheDisk {
   /** Writes a copy durably (temp file, fsync, rename, directory fsync). */
   save(secretName: string, content: Uint8Array): Promise<void>;
-  /** The opened content, or undefined (no copy, or one that does not open). */
-  load(secretName: string): Uint8Array | undefined;
+  /** The opened content if the copy may be served at `nowMs` (the core's rule: it
+   * opens, is this secret's, and is younger than `maxAgeMs`), else undefined. */
+  load(secretName: string, nowMs: number, maxAgeMs: number): Uint8Array | undefined;
   remove(secretName?: string): void;
 }
 let diskCopies: ((path: string, key: Uint8Array, stage: string) => SecretCacheDisk) | undefined;
@@ -466,14 +467,13 @@ export class SecretCache {
     }
   }
 
-  /** A disk copy of a secret that opens, is this secret's and is young enough. */
+  /** A disk copy of a secret that may be served now (it opens, is this secret's and
+   * is young enough: the core decides, in `load`). */
   #loadCopy(secretName: string): SecretValue | undefined {
-    const content = this.#disk?.load(secretName);
+    const content = this.#disk?.load(secretName, Date.now(), this.#diskMaxAgeMs);
     if (!content) return undefined;
     try {
       const r = JSON.parse(new TextDecoder().decode(content)) as Record<string, unknown>;
-      const age = Date.now() - (r.FetchedAt as number);
-      if (r.SecretName !== secretName || !(age < this.#diskMaxAgeMs)) return undefined;
       delete r.FetchedAt;
       return valueFromWire(r);
     } catch {

@@ -326,7 +326,7 @@ class _DiskCopies:
         if isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or max_age < 0:
             raise InvalidParameterError("InvalidParameter.MaxAge", "invalid MaxAge: a non-negative number of seconds")
         self._key = bytes(key)
-        self._max_age_ms = float(max_age) * 1000.0
+        self._max_age_ms = int(min(float(max_age) * 1000.0, 2.0**63))
         self._stage = stage
         self._dir = os.fspath(opts["path"])
         try:
@@ -362,17 +362,19 @@ class _DiskCopies:
             raise
 
     def load(self, name: str) -> Optional[SecretValue]:
-        from .errors import StrongroomError
-
         try:
             with open(self._file(name), "rb") as f:
                 sealed = f.read()
-            r = json.loads(_native.secret_cache_open(self._key, name, self._stage, sealed))
-            if r.get("SecretName") != name or time.time() * 1000 - float(r["FetchedAt"]) >= self._max_age_ms:
-                return None
-            return value(r)
-        except (OSError, ValueError, KeyError, TypeError, StrongroomError):
-            return None  # no copy, or one that does not open: not served
+        except OSError:
+            return None  # no copy
+        # Whether it may be served (opens, this secret's, young enough) is the core's rule.
+        content = _native.secret_cache_open(self._key, name, self._stage, sealed, int(time.time() * 1000), self._max_age_ms)
+        if content is None:
+            return None
+        try:
+            return value(json.loads(content))
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def remove(self, name: Optional[str]) -> None:
         names = [self._file(name)] if name is not None else [

@@ -286,6 +286,18 @@ fn secret_created(r: &SecretCreated) -> Value {
     Value::Object(o)
 }
 
+/// The public key a data key is exported to, and how (ExportDataKey and
+/// GenerateAndExportDataKey); the core's defaults for what the request leaves out.
+fn export_to(p: &mut Params<'_>) -> Result<(Vec<u8>, WrappingAlgorithm, crate::vocab::KeySpec)> {
+    Ok((
+        p.bytes("PublicKeyBlob")?,
+        p.parsed::<WrappingAlgorithm>("WrappingAlgorithm")?
+            .unwrap_or(DEFAULT_EXPORT_WRAPPING_ALGORITHM),
+        p.parsed("WrappingKeySpec")?
+            .unwrap_or(DEFAULT_WRAPPING_KEY_SPEC),
+    ))
+}
+
 fn data_key(p: &mut Params<'_>) -> Result<GenerateDataKeyRequest> {
     Ok(GenerateDataKeyRequest {
         key_id: p.str("KeyId")?,
@@ -475,27 +487,26 @@ impl Request {
             Action::GenerateDataKeyWithoutPlaintext => {
                 Request::GenerateDataKeyWithoutPlaintext(data_key(&mut p)?)
             }
-            Action::ExportDataKey => Request::ExportDataKey(ExportDataKeyRequest {
-                ciphertext_blob: p.bytes("CiphertextBlob")?,
-                encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
-                public_key_blob: p.bytes("PublicKeyBlob")?,
-                wrapping_algorithm: p
-                    .parsed::<WrappingAlgorithm>("WrappingAlgorithm")?
-                    .unwrap_or(DEFAULT_EXPORT_WRAPPING_ALGORITHM),
-                wrapping_key_spec: p
-                    .parsed("WrappingKeySpec")?
-                    .unwrap_or(DEFAULT_WRAPPING_KEY_SPEC),
-            }),
+            Action::ExportDataKey => {
+                let ciphertext_blob = p.bytes("CiphertextBlob")?;
+                let encryption_context = p.context("EncryptionContext")?.unwrap_or_default();
+                let (public_key_blob, wrapping_algorithm, wrapping_key_spec) = export_to(&mut p)?;
+                Request::ExportDataKey(ExportDataKeyRequest {
+                    ciphertext_blob,
+                    encryption_context,
+                    public_key_blob,
+                    wrapping_algorithm,
+                    wrapping_key_spec,
+                })
+            }
             Action::GenerateAndExportDataKey => {
+                let data_key = data_key(&mut p)?;
+                let (public_key_blob, wrapping_algorithm, wrapping_key_spec) = export_to(&mut p)?;
                 Request::GenerateAndExportDataKey(GenerateAndExportDataKeyRequest {
-                    data_key: data_key(&mut p)?,
-                    public_key_blob: p.bytes("PublicKeyBlob")?,
-                    wrapping_algorithm: p
-                        .parsed::<WrappingAlgorithm>("WrappingAlgorithm")?
-                        .unwrap_or(DEFAULT_EXPORT_WRAPPING_ALGORITHM),
-                    wrapping_key_spec: p
-                        .parsed("WrappingKeySpec")?
-                        .unwrap_or(DEFAULT_WRAPPING_KEY_SPEC),
+                    data_key,
+                    public_key_blob,
+                    wrapping_algorithm,
+                    wrapping_key_spec,
                 })
             }
             Action::GetRandomPassword => Request::GetRandomPassword(GetRandomPasswordRequest {

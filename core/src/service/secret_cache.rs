@@ -89,11 +89,14 @@ struct Persist {
 }
 
 /// A value as the disk copy holds it: GetSecretValue's answer as Alibaba spells it,
-/// plus `FetchedAt` (docs/FORMAT.md §Secret cache entry).
+/// plus `FetchedAt` (docs/FORMAT.md §Secret cache entry). The JSON's own copy of the
+/// value is wiped once written, and the output buffer is sized up front so that no
+/// growth leaves an unwiped copy behind.
 #[cfg(feature = "std")]
-fn value_json(v: &GetSecretValueResponse, fetched_ms: u64) -> crate::secret::SecretBytes {
+fn value_json(v: &GetSecretValueResponse, fetched_ms: u64) -> Result<crate::secret::SecretBytes> {
     use base64ct::{Base64, Encoding};
     use serde_json::{Map, Value};
+    use zeroize::Zeroize as _;
     let mut o = Map::new();
     let s = |x: &str| Value::String(String::from(x));
     o.insert("SecretName".into(), s(&v.secret_name));
@@ -103,6 +106,7 @@ fn value_json(v: &GetSecretValueResponse, fetched_ms: u64) -> crate::secret::Sec
         SecretDataType::Binary => Base64::encode_string(v.secret_data.expose()),
         _ => String::from_utf8_lossy(v.secret_data.expose()).into_owned(),
     };
+    let room = data.len() * 6 + 4096;
     o.insert("SecretData".into(), Value::String(data));
     o.insert("VersionId".into(), s(&v.version_id));
     o.insert(
@@ -121,24 +125,45 @@ fn value_json(v: &GetSecretValueResponse, fetched_ms: u64) -> crate::secret::Sec
     opt("NextRotationDate", &v.next_rotation_date);
     opt("LastRotationDate", &v.last_rotation_date);
     o.insert("FetchedAt".into(), Value::from(fetched_ms));
-    crate::secret::SecretBytes::new(serde_json::to_vec(&Value::Object(o)).unwrap_or_default())
+    let mut out = alloc::vec::Vec::with_capacity(room);
+    let written = serde_json::to_writer(&mut out, &o);
+    if let Some(Value::String(d)) = o.get_mut("SecretData") {
+        d.zeroize();
+    }
+    let out = crate::secret::SecretBytes::new(out);
+    written.map_err(|_| Error::Internal("a secret cache copy could not be written as JSON"))?;
+    Ok(out)
 }
 
-/// [`value_json`] read back; `None` for anything it did not write.
+/// [`value_json`] read back (the copy already judged servable by
+/// `secret_cache_file::open_fresh`); `None` for anything it did not write. The parsed
+/// copies of the value are wiped.
 #[cfg(feature = "std")]
-fn value_from_json(bytes: &[u8]) -> Option<(GetSecretValueResponse, u64)> {
+fn value_from_json(bytes: &[u8]) -> Option<GetSecretValueResponse> {
     use base64ct::{Base64, Encoding};
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    use zeroize::Zeroize as _;
+    let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let mut data = match v.get_mut("SecretData") {
+        Some(serde_json::Value::String(d)) => core::mem::take(d),
+        _ => return None,
+    };
     let text = |k: &str| {
         v.get(k)
             .and_then(serde_json::Value::as_str)
             .map(String::from)
     };
-    let data_type: SecretDataType = text("SecretDataType")?.parse().ok()?;
-    let data = text("SecretData")?;
+    let Some(data_type) = text("SecretDataType").and_then(|t| t.parse::<SecretDataType>().ok())
+    else {
+        data.zeroize();
+        return None;
+    };
     let secret_data = match data_type {
-        SecretDataType::Binary => Base64::decode_vec(&data).ok()?,
-        _ => data.into_bytes(),
+        SecretDataType::Binary => {
+            let decoded = Base64::decode_vec(&data).ok();
+            data.zeroize();
+            crate::secret::SecretBytes::new(decoded?)
+        }
+        _ => crate::secret::SecretBytes::new(data.into_bytes()),
     };
     let stages = v
         .get("VersionStages")?
@@ -147,27 +172,24 @@ fn value_from_json(bytes: &[u8]) -> Option<(GetSecretValueResponse, u64)> {
         .iter()
         .map(|x| x.as_str().map(String::from))
         .collect::<Option<alloc::vec::Vec<_>>>()?;
-    Some((
-        GetSecretValueResponse {
-            secret_name: text("SecretName")?,
-            secret_type: text("SecretType")?.parse().ok()?,
-            secret_data: crate::secret::SecretBytes::new(secret_data),
-            secret_data_type: data_type,
-            version_id: text("VersionId")?,
-            version_stages: stages,
-            create_time: text("CreateTime")?,
-            extended_config: text("ExtendedConfig"),
-            automatic_rotation: if text("AutomaticRotation")? == "Enabled" {
-                "Enabled"
-            } else {
-                "Disabled"
-            },
-            rotation_interval: text("RotationInterval"),
-            next_rotation_date: text("NextRotationDate"),
-            last_rotation_date: text("LastRotationDate"),
+    Some(GetSecretValueResponse {
+        secret_name: text("SecretName")?,
+        secret_type: text("SecretType")?.parse().ok()?,
+        secret_data,
+        secret_data_type: data_type,
+        version_id: text("VersionId")?,
+        version_stages: stages,
+        create_time: text("CreateTime")?,
+        extended_config: text("ExtendedConfig"),
+        automatic_rotation: if text("AutomaticRotation")? == "Enabled" {
+            "Enabled"
+        } else {
+            "Disabled"
         },
-        v.get("FetchedAt")?.as_u64()?,
-    ))
+        rotation_interval: text("RotationInterval"),
+        next_rotation_date: text("NextRotationDate"),
+        last_rotation_date: text("LastRotationDate"),
+    })
 }
 
 impl<K: Deref<Target = Kms>> SecretCache<K> {
@@ -441,7 +463,7 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
         let Some(p) = &self.persist else {
             return Ok(());
         };
-        let content = value_json(v, now);
+        let content = value_json(v, now)?;
         let sealed = crate::storage::secret_cache_file::seal(
             &self.kms.env,
             p.key.expose(),
@@ -479,11 +501,15 @@ impl<K: Deref<Target = Kms>> SecretCache<K> {
     fn load_copy(&self, name: &str, now: u64) -> Option<GetSecretValueResponse> {
         let p = self.persist.as_ref()?;
         let bytes = std::fs::read(self.copy_path(p, name)).ok()?;
-        let content =
-            crate::storage::secret_cache_file::open(p.key.expose(), name, &self.stage, &bytes)
-                .ok()?;
-        let (v, fetched) = value_from_json(content.expose())?;
-        (v.secret_name == name && now.saturating_sub(fetched) < p.max_age_ms).then_some(v)
+        let content = crate::storage::secret_cache_file::open_fresh(
+            p.key.expose(),
+            name,
+            &self.stage,
+            &bytes,
+            now,
+            p.max_age_ms,
+        )?;
+        value_from_json(content.expose())
     }
 
     /// Removes one secret's copy, or every copy in the directory.

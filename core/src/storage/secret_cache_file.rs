@@ -119,3 +119,30 @@ pub fn open(key: &[u8], secret_name: &str, stage: &str, file: &[u8]) -> Result<S
     let nonce: [u8; aead::NONCE_LEN] = nonce.try_into().map_err(|_| Error::InvalidCiphertext)?;
     aead::open(key, &nonce, ct, &aad(secret_name, stage))
 }
+
+/// A copy's content if it may be served now: it opens for this secret, stage and key,
+/// its `SecretName` is `secret_name`, and it was fetched less than `max_age_ms` before
+/// `now_ms`. `None` for anything else (no error: a copy that may not be served is
+/// ignored). Every runtime's cache asks this one question here.
+#[must_use]
+pub fn open_fresh(
+    key: &[u8],
+    secret_name: &str,
+    stage: &str,
+    file: &[u8],
+    now_ms: u64,
+    max_age_ms: u64,
+) -> Option<SecretBytes> {
+    use zeroize::Zeroize as _;
+    let content = open(key, secret_name, stage, file).ok()?;
+    let mut v: serde_json::Value = serde_json::from_slice(content.expose()).ok()?;
+    let fresh = v.get("SecretName").and_then(serde_json::Value::as_str) == Some(secret_name)
+        && v.get("FetchedAt")
+            .and_then(serde_json::Value::as_u64)
+            .is_some_and(|at| now_ms.saturating_sub(at) < max_age_ms);
+    // The parsed copy of the value is wiped; the caller gets the sealed bytes' plaintext.
+    if let Some(serde_json::Value::String(d)) = v.get_mut("SecretData") {
+        d.zeroize();
+    }
+    fresh.then_some(content)
+}
