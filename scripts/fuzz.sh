@@ -30,6 +30,10 @@ seed("store", bytes.fromhex(json.loads(pathlib.Path("tests/vectors/store_v1.json
 sv = json.loads(pathlib.Path("tests/vectors/secrets_v1.json").read_text())
 seed("store", bytes.fromhex(sv["image"]))
 seed("store", bytes.fromhex(sv["fuzz_seed_hex"]))
+# A file store whose values are in its values file: state version 5, op-0x09 records.
+vv = json.loads(pathlib.Path("tests/vectors/secrets_values_v1.json").read_text())
+seed("store", bytes.fromhex(vv["store"]))
+seed("store", bytes.fromhex(vv["fuzz_seed_hex"]))
 # Gateway requests: an RPC form and an ACS3 header set (fields split by 0xFF).
 sep = b"\xff"
 seed("gateway", sep.join([b"POST", b"/", b"", b"content-type:application/x-www-form-urlencoded",

@@ -16,7 +16,7 @@ use crate::backend::software::SoftwareBackend;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
-use crate::state::{State, Txn};
+use crate::state::{SecretValue, State, Txn};
 use crate::storage::journal::{self, KIND_DELTA, Opened, Sealer, Tail};
 use crate::storage::{KdfParams, MemoryStorage, Storage, StoreInfo};
 use crate::sync::AsyncMutex;
@@ -58,7 +58,7 @@ pub struct Kms {
     /// Where SOFTWARE keys live: the in-process software backend beside an HSM-level
     /// backend (keys of both levels in one store), else the configured backend itself.
     pub(crate) software: Arc<dyn KeyBackend>,
-    storage: Arc<dyn Storage>,
+    pub(crate) storage: Arc<dyn Storage>,
     /// Seals records; replaced by change_root / rekey_store.
     sealer: spin::Mutex<Sealer>,
     /// The root was random and unknown to the caller (an ephemeral memory store).
@@ -377,7 +377,15 @@ impl Kms {
     ) -> Result<Vec<u8>> {
         self.local_only("a connected Kms has no store of its own: export the gateway's store")?;
         let _w = self.writer.lock().await;
-        let state = self.state.lock().encode();
+        // Values the values file keeps go into the image: it opens on its own.
+        let spans = self.state.lock().spans();
+        let mut values = alloc::collections::BTreeMap::new();
+        for (offset, len) in spans {
+            let bytes = self.storage.read_value(offset, len).await?;
+            values.insert(offset, Arc::<[u8]>::from(bytes));
+        }
+        let state = self.state.lock().encode_inlined(&values);
+        drop(values);
         let (generation, seq) = {
             let j = self.journal.lock();
             (j.generation, j.tail.seq)
@@ -478,7 +486,12 @@ impl Kms {
             &opts.env,
         )?;
         opts.storage.save(&image.bytes).await?;
-        Self::open_inner(opts, false, Some(image.bytes)).await
+        let kms = Self::open_inner(opts, false, Some(image.bytes)).await?;
+        if kms.storage.supports_values() {
+            let _w = kms.writer.lock().await;
+            kms.move_values_out().await?;
+        }
+        Ok(kms)
     }
 
     /// ChangeRoot: seals the store under a new passphrase or raw key (fresh salt),
@@ -566,7 +579,52 @@ impl Kms {
         self.local_only("a connected Kms has no store of its own to compact")?;
         let _w = self.writer.lock().await;
         self.check_poisoned()?;
-        self.compact().await
+        self.move_values_out().await
+    }
+
+    /// Moves every secret value still inside the store's records (a store written
+    /// before values files, a restored backup) to the storage's values file, then
+    /// compacts, so the new snapshot names their spans. Without a values file it only
+    /// compacts. The writer lock must be held.
+    async fn move_values_out(&self) -> Result<()> {
+        let moving: Vec<(String, String, Arc<[u8]>)> = if self.storage.supports_values() {
+            let st = self.state.lock();
+            st.secrets
+                .values()
+                .flat_map(|r| {
+                    r.versions.iter().filter_map(move |v| match &v.value {
+                        SecretValue::Inline(b) => {
+                            Some((r.name.clone(), v.version_id.clone(), b.clone()))
+                        }
+                        SecretValue::Stored { .. } => None,
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if moving.is_empty() {
+            return self.compact().await;
+        }
+        let placed = self.place_values(&moving).await?;
+        let set = |stored: bool| {
+            let mut st = self.state.lock();
+            for ((name, version_id, bytes), &(offset, len)) in moving.iter().zip(&placed) {
+                let value = if stored {
+                    SecretValue::Stored { offset, len }
+                } else {
+                    SecretValue::Inline(bytes.clone())
+                };
+                st.set_value(name, version_id, value);
+            }
+        };
+        set(true);
+        if let Err(e) = self.compact().await {
+            set(false);
+            self.erase_values(&placed).await;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// What the store holds on disk: format, generation, snapshot and journal sizes,
@@ -737,7 +795,7 @@ impl Kms {
     ) -> Result<T> {
         let w = self.writer.lock().await;
         self.check_poisoned()?;
-        let (out, undo, delta, seq) = {
+        let (out, undo, seq, moving, released) = {
             let mut st = self.state.lock();
             let mut tx = Txn::new(&mut st);
             let out = match change(&mut tx) {
@@ -751,11 +809,24 @@ impl Kms {
             if undo.is_empty() {
                 return Ok(out);
             }
-            let delta = undo.delta(&st);
+            // Values the storage keeps in its values file go there before the record
+            // that names them; spans no version uses any more are erased once the
+            // record is durable.
+            let values = self.storage.supports_values();
+            let moving = if values {
+                undo.inline_values(&st)
+            } else {
+                Vec::new()
+            };
+            let released = if values {
+                undo.released_spans(&st)
+            } else {
+                Vec::new()
+            };
             // Counted while the state lock is held, so a reader that saw this change
             // also sees a count that covers it.
             let seq = self.applied_seq.fetch_add(1, Ordering::AcqRel) + 1;
-            (out, undo, delta, seq)
+            (out, undo, seq, moving, released)
         };
         // Undoes the change; calls that saw it meanwhile then fail (`await_durable`).
         let rollback = |undo: crate::state::Undo| {
@@ -763,6 +834,28 @@ impl Kms {
             undo.rollback(&mut st);
             self.rollbacks.fetch_add(1, Ordering::AcqRel);
         };
+        let placed = match self.place_values(&moving).await {
+            Ok(p) => p,
+            Err(e) => {
+                rollback(undo);
+                return Err(e);
+            }
+        };
+        let delta = {
+            let mut st = self.state.lock();
+            for ((name, version_id, _), span) in moving.iter().zip(&placed) {
+                st.set_value(
+                    name,
+                    version_id,
+                    SecretValue::Stored {
+                        offset: span.0,
+                        len: span.1,
+                    },
+                );
+            }
+            undo.delta(&st)
+        };
+        drop(moving);
         let append = {
             let j = self.journal.lock();
             self.storage.supports_append()
@@ -771,11 +864,15 @@ impl Kms {
                     && j.info.journal_bytes >= j.info.snapshot_bytes)
         };
         if !append {
+            drop(delta);
             if let Err(e) = self.compact().await {
                 rollback(undo);
+                self.erase_values(&placed).await;
                 return Err(e);
             }
             self.durable_seq.fetch_max(seq, Ordering::AcqRel);
+            drop(w);
+            self.erase_values(&released).await;
             return Ok(out);
         }
         let tail = self.journal.lock().tail;
@@ -788,11 +885,13 @@ impl Kms {
             Ok(s) => s,
             Err(e) => {
                 rollback(undo);
+                self.erase_values(&placed).await;
                 return Err(e);
             }
         };
         if let Err(e) = self.storage.append(tail.len, &sealed.bytes).await {
             rollback(undo);
+            self.erase_values(&placed).await;
             return Err(e);
         }
         {
@@ -812,7 +911,46 @@ impl Kms {
         }
         // Storage::sync made every append so far durable, this one included.
         self.durable_seq.fetch_max(seq, Ordering::AcqRel);
+        self.erase_values(&released).await;
         Ok(out)
+    }
+
+    /// Appends `values` to the storage's values file and makes them durable; answers
+    /// each one's span. On failure nothing appended stays readable.
+    pub(crate) async fn place_values(
+        &self,
+        values: &[(String, String, Arc<[u8]>)],
+    ) -> Result<Vec<(u64, u32)>> {
+        let mut placed = Vec::with_capacity(values.len());
+        if values.is_empty() {
+            return Ok(placed);
+        }
+        let mut run = async || -> Result<()> {
+            for (_, _, bytes) in values {
+                let len = u32::try_from(bytes.len())
+                    .map_err(|_| Error::Internal("secret value larger than 4 GiB"))?;
+                let at = self.storage.append_value(bytes).await?;
+                placed.push((at, len));
+            }
+            self.storage.sync_values().await
+        };
+        match run().await {
+            Ok(()) => Ok(placed),
+            Err(e) => {
+                self.erase_values(&placed).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Overwrites values-file spans no version uses with zeros. Best effort: the
+    /// change that let go of them is durable already, and a span left behind is
+    /// unreadable without the data key its record took along (it goes at the
+    /// store's next values-file compaction).
+    pub(crate) async fn erase_values(&self, spans: &[(u64, u32)]) {
+        for &(offset, len) in spans {
+            let _ = self.storage.erase_value(offset, len).await;
+        }
     }
 
     /// Whether every mutation applied so far is known durable; otherwise the

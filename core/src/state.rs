@@ -17,6 +17,9 @@ const STATE_VERSION_SECRETS: u8 = 3;
 /// 4 adds the principals table (users, roles, AccessKeys, policies, key and secret
 /// policies, the audit level), written only when the store has one.
 const STATE_VERSION_IAM: u8 = 4;
+/// 5: secret records in layout 2 (each value inline or a span of the values file),
+/// then a principals-table flag; written only when some value is in the values file.
+const STATE_VERSION_VALUES: u8 = 5;
 
 #[derive(Clone, Debug)]
 pub(crate) struct VersionRecord {
@@ -118,9 +121,47 @@ pub(crate) struct SecretVersionRecord {
     /// The data key: a ciphertext blob under the secret's CMK.
     pub(crate) wrapped_key: Vec<u8>,
     pub(crate) nonce: [u8; 12],
-    /// AES-256-GCM of the value under the data key (ciphertext ‖ tag); shared, so
-    /// that copies of the record (undo images, reads) do not copy the value.
-    pub(crate) ciphertext: alloc::sync::Arc<[u8]>,
+    /// AES-256-GCM of the value under the data key (ciphertext ‖ tag), or where the
+    /// values file keeps it.
+    pub(crate) value: SecretValue,
+}
+
+/// Where a secret version's sealed value is (docs/FORMAT.md §Values file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SecretValue {
+    /// In the record itself (stores whose storage has no values file: memory,
+    /// images, backups, browsers); shared, so that copies of the record (undo
+    /// images, reads) do not copy the value.
+    Inline(alloc::sync::Arc<[u8]>),
+    /// `len` bytes at `offset` of the store's values file.
+    Stored {
+        /// Byte offset in the values file.
+        offset: u64,
+        /// Length (ciphertext ‖ tag).
+        len: u32,
+    },
+}
+
+impl SecretValue {
+    /// The span of the values file, if the value is there.
+    pub(crate) fn span(&self) -> Option<(u64, u32)> {
+        match self {
+            SecretValue::Stored { offset, len } => Some((*offset, *len)),
+            SecretValue::Inline(_) => None,
+        }
+    }
+}
+
+impl SecretRecord {
+    /// The values-file spans its versions use.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.versions.iter().filter_map(|v| v.value.span())
+    }
+    /// Whether any version's value is in the values file (then the record is written
+    /// in layout 2).
+    fn has_stored(&self) -> bool {
+        self.spans().next().is_some()
+    }
 }
 
 /// A secret (metadata in the clear inside the sealed store, as Alibaba documents).
@@ -172,6 +213,26 @@ impl SecretRecord {
 }
 
 impl State {
+    /// Points version `version_id` of secret `name` at `value` (a value moved to or
+    /// from the values file; the bytes are the same).
+    pub(crate) fn set_value(&mut self, name: &str, version_id: &str, value: SecretValue) {
+        if let Some(v) = self
+            .secrets
+            .get_mut(name)
+            .and_then(|r| r.versions.iter_mut().find(|v| v.version_id == version_id))
+        {
+            v.value = value;
+        }
+    }
+
+    /// Every values-file span the state uses.
+    pub(crate) fn spans(&self) -> Vec<(u64, u32)> {
+        self.secrets
+            .values()
+            .flat_map(SecretRecord::spans)
+            .collect()
+    }
+
     /// The earliest scheduled deletion, if any (O(keys); called on open and after
     /// deletions are scheduled, cancelled or carried out).
     pub(crate) fn next_deletion(&self) -> Option<u64> {
@@ -212,8 +273,25 @@ impl State {
     }
 
     pub(crate) fn encode(&self) -> SecretBytes {
+        self.encode_inlined(&BTreeMap::new())
+    }
+
+    /// The state's binary form with the values-file spans found in `values` (by
+    /// offset) written inline: what an image or a backup holds, which must open
+    /// without the values file. Spans not in `values` are written as they are.
+    pub(crate) fn encode_inlined(
+        &self,
+        values: &BTreeMap<u64, alloc::sync::Arc<[u8]>>,
+    ) -> SecretBytes {
         let mut w = Writer::secret();
-        let version = if self.iam.is_some() {
+        let stored = self
+            .secrets
+            .values()
+            .flat_map(SecretRecord::spans)
+            .any(|(o, _)| !values.contains_key(&o));
+        let version = if stored {
+            STATE_VERSION_VALUES
+        } else if self.iam.is_some() {
             STATE_VERSION_IAM
         } else if self.secrets.is_empty() {
             STATE_VERSION
@@ -233,9 +311,17 @@ impl State {
         }
         if version >= STATE_VERSION_SECRETS {
             w.u32(u32::try_from(self.secrets.len()).unwrap_or(u32::MAX));
+            let layout = if version == STATE_VERSION_VALUES {
+                2
+            } else {
+                1
+            };
             for rec in self.secrets.values() {
-                encode_secret(&mut w, rec);
+                encode_secret(&mut w, rec, layout, values);
             }
+        }
+        if version == STATE_VERSION_VALUES {
+            w.u8(u8::from(self.iam.is_some()));
         }
         if let Some(iam) = &self.iam {
             iam.encode(&mut w);
@@ -246,7 +332,13 @@ impl State {
     pub(crate) fn decode(bytes: &[u8]) -> Result<State> {
         let mut r = Reader::new(bytes);
         let version = match r.u8() {
-            Some(v @ (1 | STATE_VERSION | STATE_VERSION_SECRETS | STATE_VERSION_IAM)) => v,
+            Some(
+                v @ (1
+                | STATE_VERSION
+                | STATE_VERSION_SECRETS
+                | STATE_VERSION_IAM
+                | STATE_VERSION_VALUES),
+            ) => v,
             Some(v) => return Err(Error::UnsupportedStoreVersion(v)),
             None => return Err(bad("empty state")),
         };
@@ -268,14 +360,28 @@ impl State {
         }
         if version >= STATE_VERSION_SECRETS {
             let ns = r.u32().ok_or(bad("truncated secret table"))?;
+            let layout = if version == STATE_VERSION_VALUES {
+                2
+            } else {
+                1
+            };
             for _ in 0..ns {
-                let rec = decode_secret(&mut r)?;
+                let rec = decode_secret(&mut r, layout)?;
                 if st.secrets.insert(rec.name.clone(), rec).is_some() {
                     return Err(bad("duplicate secret name"));
                 }
             }
         }
-        if version >= STATE_VERSION_IAM {
+        let has_iam = match version {
+            STATE_VERSION_IAM => true,
+            STATE_VERSION_VALUES => match r.u8() {
+                Some(0) => false,
+                Some(1) => true,
+                _ => return Err(bad("bad principals-table flag")),
+            },
+            _ => false,
+        };
+        if has_iam {
             st.iam = Some(alloc::boxed::Box::new(crate::access::Iam::decode(&mut r)?));
         }
         if r.remaining() != 0 {
@@ -326,8 +432,8 @@ impl State {
                         return Err(bad("delta deletes a missing alias"));
                     }
                 }
-                Some(OP_PUT_SECRET) => {
-                    let rec = decode_secret(&mut r)?;
+                Some(op @ (OP_PUT_SECRET | OP_PUT_SECRET_V2)) => {
+                    let rec = decode_secret(&mut r, if op == OP_PUT_SECRET { 1 } else { 2 })?;
                     self.secrets.insert(rec.name.clone(), rec);
                 }
                 Some(OP_DELETE_SECRET) => {
@@ -367,8 +473,18 @@ const OP_PUT_SECRET: u8 = 6;
 const OP_DELETE_SECRET: u8 = 7;
 /// The whole principals table, replaced.
 const OP_PUT_IAM: u8 = 8;
+/// A secret record in layout 2 (values inline or in the values file).
+const OP_PUT_SECRET_V2: u8 = 9;
 
-fn encode_secret(w: &mut Writer, s: &SecretRecord) {
+/// A secret record: layout 1 holds every value inline; layout 2 tags each value with
+/// where it is (0 inline, 1 a span of the values file). Spans found in `values` are
+/// written inline.
+fn encode_secret(
+    w: &mut Writer,
+    s: &SecretRecord,
+    layout: u8,
+    values: &BTreeMap<u64, alloc::sync::Arc<[u8]>>,
+) {
     w.str16(&s.name);
     w.str16(&s.secret_type);
     w.str16(&s.description);
@@ -398,11 +514,28 @@ fn encode_secret(w: &mut Writer, s: &SecretRecord) {
         w.u8(v.data_type);
         w.bytes16(&v.wrapped_key);
         w.raw(&v.nonce);
-        w.bytes32(&v.ciphertext);
+        let inline = match &v.value {
+            SecretValue::Inline(b) => Some(&**b),
+            SecretValue::Stored { offset, .. } => values.get(offset).map(|b| &**b),
+        };
+        match (layout, inline, &v.value) {
+            (1, Some(b), _) => w.bytes32(b),
+            (_, Some(b), _) => {
+                w.u8(0);
+                w.bytes32(b);
+            }
+            (_, None, SecretValue::Stored { offset, len }) => {
+                w.u8(1);
+                w.u64(*offset);
+                w.u32(*len);
+            }
+            // Unreachable: a value is inline unless it is stored.
+            (_, None, SecretValue::Inline(_)) => w.bytes32(&[]),
+        }
     }
 }
 
-fn decode_secret(r: &mut Reader<'_>) -> Result<SecretRecord> {
+fn decode_secret(r: &mut Reader<'_>, layout: u8) -> Result<SecretRecord> {
     let t = || bad("truncated secret record");
     let opt = |v: u64| (v != 0).then_some(v);
     let name = r.str16().ok_or_else(t)?;
@@ -448,7 +581,23 @@ fn decode_secret(r: &mut Reader<'_>) -> Result<SecretRecord> {
         }
         let wrapped_key = r.bytes16().ok_or_else(t)?.to_vec();
         let nonce = r.array::<12>().ok_or_else(t)?;
-        let ciphertext = alloc::sync::Arc::from(r.bytes32().ok_or_else(t)?);
+        let location = if layout == 1 {
+            0
+        } else {
+            r.u8().ok_or_else(t)?
+        };
+        let value = match location {
+            0 => SecretValue::Inline(alloc::sync::Arc::from(r.bytes32().ok_or_else(t)?)),
+            1 => {
+                let offset = r.u64().ok_or_else(t)?;
+                let len = r.u32().ok_or_else(t)?;
+                if len < 16 || offset.checked_add(u64::from(len)).is_none() {
+                    return Err(bad("bad values-file span"));
+                }
+                SecretValue::Stored { offset, len }
+            }
+            _ => return Err(bad("unknown secret value location")),
+        };
         versions.push(SecretVersionRecord {
             version_id,
             creation_ms,
@@ -456,7 +605,7 @@ fn decode_secret(r: &mut Reader<'_>) -> Result<SecretRecord> {
             data_type,
             wrapped_key,
             nonce,
-            ciphertext,
+            value,
         });
     }
     Ok(SecretRecord {
@@ -835,9 +984,13 @@ impl Undo {
         }
         for (name, before) in &self.secrets {
             match (st.secrets.get(name), before) {
+                (Some(rec), _) if rec.has_stored() => {
+                    w.u8(OP_PUT_SECRET_V2);
+                    encode_secret(&mut w, rec, 2, &BTreeMap::new());
+                }
                 (Some(rec), _) => {
                     w.u8(OP_PUT_SECRET);
-                    encode_secret(&mut w, rec);
+                    encode_secret(&mut w, rec, 1, &BTreeMap::new());
                 }
                 (None, Some(_)) => {
                     w.u8(OP_DELETE_SECRET);
@@ -865,6 +1018,43 @@ impl Undo {
             count.copy_from_slice(&n.to_be_bytes());
         }
         SecretBytes::new(core::mem::take(&mut w.buf))
+    }
+
+    /// Values-file spans the mutation let go of: a touched secret used them before
+    /// and uses them no more (a trimmed, deleted or purged version).
+    pub(crate) fn released_spans(&self, st: &State) -> Vec<(u64, u32)> {
+        let mut out = Vec::new();
+        for (name, before) in &self.secrets {
+            let Some(before) = before else { continue };
+            let now: Vec<(u64, u32)> = st
+                .secrets
+                .get(name)
+                .map(|r| r.spans().collect())
+                .unwrap_or_default();
+            out.extend(before.spans().filter(|s| !now.contains(s)));
+        }
+        out
+    }
+
+    /// The inline values of the secrets the mutation touched (name, VersionId,
+    /// bytes): what a storage with a values file moves there before the record is
+    /// written.
+    pub(crate) fn inline_values(
+        &self,
+        st: &State,
+    ) -> Vec<(String, String, alloc::sync::Arc<[u8]>)> {
+        let mut out = Vec::new();
+        for name in self.secrets.keys() {
+            let Some(rec) = st.secrets.get(name) else {
+                continue;
+            };
+            for v in &rec.versions {
+                if let SecretValue::Inline(b) = &v.value {
+                    out.push((name.clone(), v.version_id.clone(), b.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// Puts every touched entry of `st` back as it was.

@@ -78,7 +78,7 @@ fn store_versions(row: &Row) -> BTreeSet<u8> {
         .map(|v| {
             let j = json(v);
             let (info, _, _) = strongroom::storage::inspect(
-                &hex(j["image"].as_str().unwrap()),
+                &hex(j.get("image").unwrap_or(&j["store"]).as_str().unwrap()),
                 &strongroom::RootSecret::passphrase(j["passphrase"].as_str().unwrap()),
             )
             .unwrap_or_else(|e| panic!("{v} does not open: {e}"));
@@ -144,6 +144,16 @@ fn the_changelog_states_what_this_build_writes_and_reads() {
             }
             "Secrets in the store" => {
                 assert!(!store_versions(row).is_empty());
+                // Layout 1 (values inline) and layout 2 (values-file spans), each with
+                // its vector.
+                assert_eq!(row.reads, BTreeSet::from([1, 2]));
+                assert_eq!(row.vectors.len(), 2);
+            }
+            "Values file" => {
+                let values = hex(json(&row.vectors[0])["values"].as_str().unwrap());
+                assert_eq!(&values[..8], strongroom::storage::VALUES_MAGIC);
+                assert_eq!(row.writes, strongroom::storage::VALUES_MAGIC[4]);
+                assert_eq!(row.reads, BTreeSet::from([values[4]]));
             }
             "Secret cache entry" => {
                 use strongroom::storage::secret_cache_file as scf;

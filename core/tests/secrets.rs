@@ -44,9 +44,20 @@ fn open(clock: &Arc<ManualClock>, storage: &Arc<MemoryStorage>) -> Kms {
     .unwrap()
 }
 
+/// The storage these tests run on: values inside the store's records, or — with
+/// `SR_TEST_VALUES_FILE=1` (scripts/ci/rust.sh runs this file both ways) — in a values
+/// file beside it, as the file store keeps them.
+fn storage() -> Arc<MemoryStorage> {
+    Arc::new(if std::env::var_os("SR_TEST_VALUES_FILE").is_some() {
+        MemoryStorage::with_values_file()
+    } else {
+        MemoryStorage::new()
+    })
+}
+
 fn fresh() -> (Kms, Arc<ManualClock>, Arc<MemoryStorage>) {
     let clock = Arc::new(ManualClock::new(T0));
-    let storage = Arc::new(MemoryStorage::new());
+    let storage = storage();
     (open(&clock, &storage), clock, storage)
 }
 
@@ -599,7 +610,7 @@ fn rewrap_moves_every_version_to_the_new_primary() {
     });
     let kms = block_on(Kms::open(KmsOptions {
         env,
-        storage: Arc::new(MemoryStorage::new()),
+        storage: storage(),
         root: RootSecret::passphrase("pw"),
         kdf: KdfParams::insecure_fast(),
         backend: Some(backend.clone()),
@@ -1171,7 +1182,7 @@ fn values_never_leak_into_debug_errors_or_other_answers() {
 fn secrets_vector() {
     let entropy = Arc::new(common::Deterministic(std::sync::atomic::AtomicU64::new(0)));
     let clock = Arc::new(ManualClock::new(T0));
-    let storage = Arc::new(MemoryStorage::new());
+    let storage = storage();
     let kms = block_on(Kms::open(KmsOptions {
         env: Env::new(entropy, clock.clone()),
         storage,
@@ -1361,7 +1372,7 @@ fn the_rust_secret_cache() {
     });
     let kms = block_on(Kms::open(KmsOptions {
         env,
-        storage: Arc::new(MemoryStorage::new()),
+        storage: storage(),
         root: RootSecret::passphrase("pw"),
         kdf: KdfParams::insecure_fast(),
         backend: Some(backend.clone()),

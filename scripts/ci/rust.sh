@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo test --workspace --exclude strongroom-python --exclude strongroom-wasm
+# The secrets tests again with values kept in a values file beside the store (as the
+# file stores keep them) instead of inside the store's records.
+SR_TEST_VALUES_FILE=1 cargo test -q --workspace --exclude strongroom-python --exclude strongroom-wasm --test secrets
 # The envelope and Wycheproof AES-GCM again on the RustCrypto AES-GCM (the workspace run above unifies the
 # `aws-lc` feature that the CLI turns on).
 cargo test -q -p strongroom --test envelope --test envelope_vectors --test wycheproof_aead

@@ -23,7 +23,7 @@ use crate::secret::SecretBytes;
 use crate::service::aliases::{Tag, check_tags};
 use crate::service::crypto::{DecryptRequest, GetRandomPasswordRequest};
 use crate::service::keys::{CreateKeyRequest, KeyFilter};
-use crate::state::{SecretRecord, SecretVersionRecord};
+use crate::state::{SecretRecord, SecretValue, SecretVersionRecord};
 use crate::time::iso8601;
 
 /// SecretData's limit, bytes (after base64 decoding for binary data).
@@ -979,7 +979,7 @@ impl Kms {
             data_type: data_type.code(),
             wrapped_key: wrapped.ciphertext_blob,
             nonce,
-            ciphertext: Arc::from(ciphertext),
+            value: SecretValue::Inline(Arc::from(ciphertext)),
         })
     }
 
@@ -992,13 +992,45 @@ impl Kms {
                 encryption_context: secret_context(name, &v.version_id)?,
             })
             .await?;
-        crate::envelope::frames::open_256(
+        let stored: Vec<u8>;
+        let sealed: &[u8] = match &v.value {
+            SecretValue::Inline(b) => b,
+            SecretValue::Stored { offset, len } => {
+                stored = self.storage.read_value(*offset, *len).await?;
+                &stored
+            }
+        };
+        let opened = crate::envelope::frames::open_256(
             dk.plaintext.expose(),
             v.nonce,
             &value_aad(name, &v.version_id, v.data_type),
-            &v.ciphertext,
-        )?
-        .ok_or(Error::InvalidCiphertext)
+            sealed,
+        )?;
+        match (opened, v.value.span()) {
+            (Some(value), _) => Ok(value),
+            (None, None) => Err(Error::InvalidCiphertext),
+            // A span that does not open: either a change that let go of this version
+            // erased it after the caller read the record (then the version is gone,
+            // as if the change came first), or the values file is damaged.
+            (None, Some(span)) => {
+                let still = self
+                    .state
+                    .lock()
+                    .secrets
+                    .get(name)
+                    .is_some_and(|r| r.spans().any(|s| s == span));
+                if still {
+                    Err(Error::StoreCorrupted(
+                        "a secret value in the values file does not authenticate",
+                    ))
+                } else {
+                    Err(Error::ResourceNotFound(alloc::format!(
+                        "secret {name} version {} (deleted meanwhile)",
+                        v.version_id
+                    )))
+                }
+            }
+        }
     }
 
     /// The secret record (a copy), or `Forbidden.ResourceNotFound`.

@@ -13,7 +13,7 @@ use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::Storage;
+use super::{Storage, VALUES_MAGIC};
 use crate::backend::BoxFuture;
 use crate::error::{Error, Result};
 
@@ -37,6 +37,36 @@ pub struct FileStorage {
     /// A flush failed: appended bytes may be lost, so nothing more is accepted.
     poisoned: AtomicBool,
     syncs: AtomicU64,
+    /// The values file (`path` + `.values`), opened on first use.
+    values: Mutex<Values>,
+}
+
+/// The values file's handle, its length, and whether appends await a flush.
+#[derive(Debug, Default)]
+struct Values {
+    file: Option<alloc::sync::Arc<File>>,
+    end: u64,
+    dirty: bool,
+}
+
+#[cfg(unix)]
+fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(f, buf, at)
+}
+#[cfg(unix)]
+fn write_at(f: &File, buf: &[u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(f, buf, at)
+}
+#[cfg(not(unix))]
+fn read_at(mut f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    use std::io::Read;
+    f.seek(SeekFrom::Start(at))?;
+    f.read_exact(buf)
+}
+#[cfg(not(unix))]
+fn write_at(mut f: &File, buf: &[u8], at: u64) -> std::io::Result<()> {
+    f.seek(SeekFrom::Start(at))?;
+    f.write_all(buf)
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +160,7 @@ impl FileStorage {
             durable: Mutex::new(0),
             poisoned: AtomicBool::new(false),
             syncs: AtomicU64::new(0),
+            values: Mutex::new(Values::default()),
         })
     }
 
@@ -252,6 +283,141 @@ impl FileStorage {
                 Err(io("appending to", &self.path, &e))
             }
         }
+    }
+
+    /// The values file's path.
+    fn values_path(&self) -> PathBuf {
+        suffixed(&self.path, ".values")
+    }
+
+    /// The values file, opened (and made, with its header, when `create`) if it is
+    /// not yet; `None` when it does not exist and `create` is false.
+    fn values_file(&self, v: &mut Values, create: bool) -> Result<Option<alloc::sync::Arc<File>>> {
+        if let Some(f) = &v.file {
+            return Ok(Some(f.clone()));
+        }
+        let path = self.values_path();
+        let existing = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(io("opening", &path, &e)),
+        };
+        let f = match existing {
+            Some(f) => {
+                let len = f.metadata().map_err(|e| io("reading", &path, &e))?.len();
+                let mut head = [0u8; 8];
+                if len < 8 || read_at(&f, &mut head, 0).is_err() || &head != VALUES_MAGIC {
+                    return Err(Error::StoreCorrupted(
+                        "the values file beside the store has no values-file header",
+                    ));
+                }
+                v.end = len;
+                f
+            }
+            None if !create => return Ok(None),
+            None => {
+                let make = || -> std::io::Result<File> {
+                    refuse_link(&path)?;
+                    let f = private_options()
+                        .read(true)
+                        .write(true)
+                        .create_new(true)
+                        .open(&path)?;
+                    write_at(&f, VALUES_MAGIC, 0)?;
+                    f.sync_all()?;
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        File::open(dir)?.sync_all()?;
+                    }
+                    Ok(f)
+                };
+                let f = make().map_err(|e| io("creating", &path, &e))?;
+                v.end = VALUES_MAGIC.len() as u64;
+                f
+            }
+        };
+        let f = alloc::sync::Arc::new(f);
+        v.file = Some(f.clone());
+        Ok(Some(f))
+    }
+
+    fn lock_values(&self) -> std::sync::MutexGuard<'_, Values> {
+        self.values
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn append_value_now(&self, value: &[u8]) -> Result<u64> {
+        self.check_poisoned()?;
+        let mut v = self.lock_values();
+        let f = self
+            .values_file(&mut v, true)?
+            .ok_or(Error::Internal("values file"))?;
+        let at = v.end;
+        if let Err(e) = write_at(&f, value, at) {
+            // Keep nothing of a partial write.
+            let _ = f.set_len(at);
+            return Err(io("appending to", &self.values_path(), &e));
+        }
+        v.end = at + value.len() as u64;
+        v.dirty = true;
+        Ok(at)
+    }
+
+    fn sync_values_now(&self) -> Result<()> {
+        self.check_poisoned()?;
+        let mut v = self.lock_values();
+        if !v.dirty {
+            return Ok(());
+        }
+        let Some(f) = v.file.clone() else {
+            return Ok(());
+        };
+        if let Err(e) = f.sync_data() {
+            // As for the store: after a failed flush nothing unflushed is trusted.
+            self.poisoned.store(true, Ordering::Release);
+            return Err(io("flushing", &self.values_path(), &e));
+        }
+        v.dirty = false;
+        Ok(())
+    }
+
+    fn read_value_now(&self, offset: u64, len: u32) -> Result<Vec<u8>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::StoreClosed);
+        }
+        let f = {
+            let mut v = self.lock_values();
+            self.values_file(&mut v, false)?
+        };
+        let Some(f) = f else {
+            return Err(Error::StoreCorrupted(
+                "the store names values in its values file, which is missing",
+            ));
+        };
+        let mut buf = alloc::vec![0u8; len as usize];
+        match read_at(&f, &mut buf, offset) {
+            Ok(()) => Ok(buf),
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => Err(Error::StoreCorrupted(
+                "the values file is shorter than the store says",
+            )),
+            Err(e) => Err(io("reading", &self.values_path(), &e)),
+        }
+    }
+
+    fn erase_value_now(&self, offset: u64, len: u32) -> Result<()> {
+        self.check_poisoned()?;
+        let v = &mut *self.lock_values();
+        let Some(f) = self.values_file(v, false)? else {
+            return Ok(());
+        };
+        let end = offset.saturating_add(u64::from(len)).min(v.end);
+        if offset < VALUES_MAGIC.len() as u64 || end <= offset {
+            return Ok(());
+        }
+        let zeros = alloc::vec![0u8; usize::try_from(end - offset).unwrap_or(0)];
+        let path = self.values_path();
+        write_at(&f, &zeros, offset).map_err(|e| io("erasing in", &path, &e))?;
+        f.sync_data().map_err(|e| io("flushing", &path, &e))
     }
 
     fn sync_now(&self) -> Result<()> {
@@ -418,6 +584,7 @@ impl Storage for FileStorage {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .file = None;
+        self.lock_values().file = None;
         self.release();
         Box::pin(async { Ok(()) })
     }
@@ -450,6 +617,30 @@ impl Storage for FileStorage {
 
     fn sync(&self) -> BoxFuture<'_, Result<()>> {
         let r = self.sync_now();
+        Box::pin(async move { r })
+    }
+
+    fn supports_values(&self) -> bool {
+        true
+    }
+
+    fn append_value<'a>(&'a self, value: &'a [u8]) -> BoxFuture<'a, Result<u64>> {
+        let r = self.append_value_now(value);
+        Box::pin(async move { r })
+    }
+
+    fn sync_values(&self) -> BoxFuture<'_, Result<()>> {
+        let r = self.sync_values_now();
+        Box::pin(async move { r })
+    }
+
+    fn read_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<Vec<u8>>> {
+        let r = self.read_value_now(offset, len);
+        Box::pin(async move { r })
+    }
+
+    fn erase_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<()>> {
+        let r = self.erase_value_now(offset, len);
         Box::pin(async move { r })
     }
 }

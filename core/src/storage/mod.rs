@@ -38,6 +38,9 @@ pub const STORE_VERSION: u8 = journal::VERSION;
 /// its first change).
 pub const STORE_VERSIONS_READ: &[u8] = &[1, journal::VERSION];
 
+/// The first bytes of a values file (docs/FORMAT.md §Values file).
+pub const VALUES_MAGIC: &[u8; 8] = b"SRSV\x01\0\0\0";
+
 /// Keeps one sealed store.
 pub trait Storage: MaybeSendSync {
     /// The store's bytes, or `None` when there is no store yet.
@@ -81,6 +84,68 @@ pub trait Storage: MaybeSendSync {
         Box::pin(async { Ok(()) })
     }
 
+    /// Whether this storage keeps secret values in a values file beside the store
+    /// (docs/FORMAT.md §Values file). When it does, each new secret version's sealed
+    /// value is appended there ([`Storage::append_value`], [`Storage::sync_values`])
+    /// before the journal record that names its span, so opening the store reads no
+    /// value; when it does not, values stay inside the store's records.
+    fn supports_values(&self) -> bool {
+        false
+    }
+
+    /// Appends `value` (a sealed secret value) to the values file and answers its
+    /// byte offset. Not durable until [`Storage::sync_values`].
+    ///
+    /// # Errors
+    /// `Rejected.StoreIo` or `Rejected.StoreFull`; `Rejected.Unsupported` when
+    /// [`Storage::supports_values`] is false.
+    fn append_value<'a>(&'a self, value: &'a [u8]) -> BoxFuture<'a, Result<u64>> {
+        let _ = value;
+        Box::pin(async {
+            Err(crate::Error::Unsupported(
+                "this storage keeps no values file",
+            ))
+        })
+    }
+
+    /// Makes every value appended so far durable.
+    ///
+    /// # Errors
+    /// `Rejected.StoreIo`.
+    fn sync_values(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Reads the `len` bytes at `offset` of the values file.
+    ///
+    /// # Errors
+    /// `Rejected.StoreCorrupted` when the values file is missing or shorter than the
+    /// span; `Rejected.StoreIo` when reading fails; `Rejected.Unsupported` when this
+    /// storage keeps no values file (a store that names one opened elsewhere: move
+    /// it with `exportImage` or a backup, which carry the values inline).
+    fn read_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<Vec<u8>>> {
+        let _ = (offset, len);
+        Box::pin(async {
+            Err(crate::Error::Unsupported(
+                "this storage cannot read a values file (move stores with exportImage or a backup)",
+            ))
+        })
+    }
+
+    /// Overwrites the span with zeros, durably: the value of a version that is gone
+    /// leaves the file.
+    ///
+    /// # Errors
+    /// `Rejected.StoreIo`; `Rejected.Unsupported` as for [`Storage::read_value`].
+    fn erase_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<()>> {
+        let _ = (offset, len);
+        Box::pin(async {
+            Err(crate::Error::Unsupported(
+                "this storage keeps no values file",
+            ))
+        })
+    }
+
     /// Makes every append made so far durable. Callers that sync at the same time may
     /// share one flush (group commit).
     ///
@@ -94,7 +159,11 @@ pub trait Storage: MaybeSendSync {
 
 /// A store image in memory.
 #[derive(Debug, Default)]
-pub struct MemoryStorage(spin::Mutex<Option<Vec<u8>>>);
+pub struct MemoryStorage {
+    image: spin::Mutex<Option<Vec<u8>>>,
+    /// A values file in memory ([`MemoryStorage::with_values_file`]).
+    values: Option<spin::Mutex<Vec<u8>>>,
+}
 
 impl MemoryStorage {
     /// Empty: opening a Kms on it creates a new store.
@@ -105,29 +174,51 @@ impl MemoryStorage {
     /// Holding an existing image.
     #[must_use]
     pub fn with_image(image: Vec<u8>) -> Self {
-        MemoryStorage(spin::Mutex::new(Some(image)))
+        MemoryStorage {
+            image: spin::Mutex::new(Some(image)),
+            values: None,
+        }
+    }
+    /// Empty, and keeping secret values apart from the store as a file store does
+    /// ([`Storage::supports_values`]): for tests of that path. Its
+    /// [`MemoryStorage::image`] then names values it does not hold; export images
+    /// with `Kms::export_image`, which puts them back inline.
+    #[must_use]
+    pub fn with_values_file() -> Self {
+        MemoryStorage {
+            image: spin::Mutex::new(None),
+            values: Some(spin::Mutex::new(VALUES_MAGIC.to_vec())),
+        }
     }
     /// The image currently held.
     #[must_use]
     pub fn image(&self) -> Option<Vec<u8>> {
-        self.0.lock().clone()
+        self.image.lock().clone()
+    }
+    /// The in-memory values file (empty without [`MemoryStorage::with_values_file`]).
+    #[must_use]
+    pub fn values_file(&self) -> Vec<u8> {
+        self.values
+            .as_ref()
+            .map(|v| v.lock().clone())
+            .unwrap_or_default()
     }
 }
 
 impl Storage for MemoryStorage {
     fn load(&self) -> BoxFuture<'_, Result<Option<Vec<u8>>>> {
-        let v = self.0.lock().clone();
+        let v = self.image.lock().clone();
         Box::pin(async move { Ok(v) })
     }
     fn save<'a>(&'a self, image: &'a [u8]) -> BoxFuture<'a, Result<()>> {
-        *self.0.lock() = Some(image.to_vec());
+        *self.image.lock() = Some(image.to_vec());
         Box::pin(async move { Ok(()) })
     }
     fn supports_append(&self) -> bool {
         true
     }
     fn append<'a>(&'a self, at: u64, record: &'a [u8]) -> BoxFuture<'a, Result<()>> {
-        let r = match self.0.lock().as_mut() {
+        let r = match self.image.lock().as_mut() {
             Some(v) if at <= v.len() as u64 => {
                 v.truncate(usize::try_from(at).unwrap_or(usize::MAX));
                 v.extend_from_slice(record);
@@ -138,5 +229,51 @@ impl Storage for MemoryStorage {
             ))),
         };
         Box::pin(async move { r })
+    }
+    fn supports_values(&self) -> bool {
+        self.values.is_some()
+    }
+    fn append_value<'a>(&'a self, value: &'a [u8]) -> BoxFuture<'a, Result<u64>> {
+        let r = match &self.values {
+            Some(v) => {
+                let mut v = v.lock();
+                let at = v.len() as u64;
+                v.extend_from_slice(value);
+                Ok(at)
+            }
+            None => Err(crate::Error::Unsupported(
+                "this storage keeps no values file",
+            )),
+        };
+        Box::pin(async move { r })
+    }
+    fn read_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<Vec<u8>>> {
+        let r = match &self.values {
+            Some(v) => {
+                let v = v.lock();
+                usize::try_from(offset)
+                    .ok()
+                    .and_then(|o| v.get(o..o.checked_add(len as usize)?))
+                    .map(<[u8]>::to_vec)
+                    .ok_or(crate::Error::StoreCorrupted(
+                        "the values file is shorter than the store says",
+                    ))
+            }
+            None => Err(crate::Error::Unsupported(
+                "this storage cannot read a values file (move stores with exportImage or a backup)",
+            )),
+        };
+        Box::pin(async move { r })
+    }
+    fn erase_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<()>> {
+        if let Some(v) = &self.values {
+            let mut v = v.lock();
+            let o = usize::try_from(offset).unwrap_or(usize::MAX);
+            let end = o.saturating_add(len as usize).min(v.len());
+            if let Some(span) = v.get_mut(o.min(end)..end) {
+                span.fill(0);
+            }
+        }
+        Box::pin(async { Ok(()) })
     }
 }
