@@ -297,3 +297,42 @@ def test_secret_cache_keeps_a_sealed_copy_only_when_asked(tmp_path):
     assert not (d / name).exists() and len(os.listdir(d)) == 1
     c.invalidate()
     assert os.listdir(d) == []
+
+
+def test_a_file_store_keeps_values_in_its_values_file_and_the_vector_opens(tmp_path):
+    import json
+    import os
+    import pathlib
+
+    path = tmp_path / "store"
+    with Kms.open(str(path), passphrase="pw") as kms:
+        kms.create_secret(secret_name="big", secret_data="x" * 20000)
+        kms.put_secret_value(secret_name="big", version_id="v2", secret_data="y" * 10000)
+    values = (tmp_path / "store.values").read_bytes()
+    assert values[:8] == b"SRSV\x01\x00\x00\x00"
+    assert len(values) == 8 + 20016 + 10016
+    assert path.stat().st_size < 10000  # spans, not values
+    assert (tmp_path / "store.values").stat().st_mode & 0o777 == 0o600
+    with Kms.open(str(path), passphrase="pw") as kms:
+        assert kms.get_secret_value(secret_name="big", version_id="v1").secret_data == "x" * 20000
+        kms.delete_secret(secret_name="big", force_delete_without_recovery=True)
+    assert set((tmp_path / "store.values").read_bytes()[8:]) == {0}
+
+    # tests/vectors/secrets_values_v1.json as files: the Node and Rust file stores
+    # open the same bytes.
+    root = pathlib.Path(__file__).resolve().parents[2]
+    v = json.loads((root / "tests/vectors/secrets_values_v1.json").read_text())
+    vp = tmp_path / "vector"
+    vp.write_bytes(bytes.fromhex(v["store"]))
+    (tmp_path / "vector.values").write_bytes(bytes.fromhex(v["values"]))
+    with Kms.open(str(vp), passphrase=v["passphrase"]) as kms:
+        for s in v["secrets"]:
+            r = kms.get_secret_value(secret_name=s["name"], version_id=s["version_id"])
+            data = r.secret_data if isinstance(r.secret_data, bytes) else r.secret_data.encode()
+            assert data.hex() == s["value_hex"], (s["name"], s["version_id"])
+            assert list(r.version_stages) == s["stages"]
+    os.remove(tmp_path / "vector.values")
+    with Kms.open(str(vp), passphrase=v["passphrase"]) as kms:
+        with pytest.raises(StrongroomError) as e:
+            kms.get_secret_value(secret_name="vector/db")
+        assert e.value.code == "Rejected.StoreCorrupted"

@@ -161,6 +161,14 @@ struct JsStorage {
     save: Function,
     append: Option<Function>,
     sync: Option<Function>,
+    /// The values file's `{ append, sync, read, erase }` (Node's file store).
+    values: Option<[Function; 4]>,
+}
+
+/// The facade's values-file functions, when it gave all four.
+fn values_fns(v: &JsValue) -> Option<[Function; 4]> {
+    let f = |k: &str| Reflect::get(v, &k.into()).ok()?.dyn_into::<Function>().ok();
+    Some([f("append")?, f("sync")?, f("read")?, f("erase")?])
 }
 
 /// A JS storage error as a store error: ENOSPC / EDQUOT / EFBIG are `StoreFull`;
@@ -171,16 +179,22 @@ fn store_err(e: &JsValue) -> Error {
     match get("code").as_deref() {
         Some("ENOSPC" | "EDQUOT" | "EFBIG") => Error::StoreFull(msg),
         Some("Rejected.StoreLocked") => Error::StoreLocked,
+        Some("Rejected.StoreCorrupted") => {
+            Error::StoreCorrupted("the values file is damaged or missing")
+        }
         _ => Error::StoreIo(msg),
     }
 }
 
 async fn call_js(f: &Function, args: &Array) -> strongroom::Result<()> {
+    call_js_value(f, args).await.map(|_| ())
+}
+
+async fn call_js_value(f: &Function, args: &Array) -> strongroom::Result<JsValue> {
     let r = f.apply(&JsValue::NULL, args).map_err(|e| store_err(&e))?;
     JsFuture::from(Promise::resolve(&r))
         .await
-        .map_err(|e| store_err(&e))?;
-    Ok(())
+        .map_err(|e| store_err(&e))
 }
 
 impl Storage for JsStorage {
@@ -208,6 +222,47 @@ impl Storage for JsStorage {
                 Some(f) => call_js(f, &Array::new()).await,
                 None => Ok(()),
             }
+        })
+    }
+    fn supports_values(&self) -> bool {
+        self.values.is_some()
+    }
+    fn append_value<'a>(&'a self, value: &'a [u8]) -> BoxFuture<'a, strongroom::Result<u64>> {
+        Box::pin(async move {
+            let [f, ..] = self
+                .values
+                .as_ref()
+                .ok_or(Error::Unsupported("no values file"))?;
+            let at = call_js_value(f, &Array::of1(&bytes(value))).await?;
+            at.as_f64()
+                .map(|n| n as u64)
+                .ok_or(Error::Internal("values file offset"))
+        })
+    }
+    fn sync_values(&self) -> BoxFuture<'_, strongroom::Result<()>> {
+        Box::pin(async move {
+            match &self.values {
+                Some([_, f, ..]) => call_js(f, &Array::new()).await,
+                None => Ok(()),
+            }
+        })
+    }
+    fn read_value(&self, offset: u64, len: u32) -> BoxFuture<'_, strongroom::Result<Vec<u8>>> {
+        Box::pin(async move {
+            let [_, _, f, _] = self.values.as_ref().ok_or(Error::Unsupported(
+                "this storage cannot read a values file (move stores with exportImage or a backup)",
+            ))?;
+            let v = call_js_value(f, &Array::of2(&(offset as f64).into(), &len.into())).await?;
+            Ok(Uint8Array::new(&v).to_vec())
+        })
+    }
+    fn erase_value(&self, offset: u64, len: u32) -> BoxFuture<'_, strongroom::Result<()>> {
+        Box::pin(async move {
+            let [.., f] = self
+                .values
+                .as_ref()
+                .ok_or(Error::Unsupported("no values file"))?;
+            call_js(f, &Array::of2(&(offset as f64).into(), &len.into())).await
         })
     }
 }
@@ -809,7 +864,9 @@ impl NativeKms {
     }
 
     /// Opens a store from its image (or creates one when `image` is undefined);
-    /// `save` (and `append` + `sync`), when given, persist every change (JsStorage).
+    /// `save` (and `append` + `sync`), when given, persist every change (JsStorage);
+    /// `values` (`{ append, sync, read, erase }`), when given, keeps secret values in
+    /// the store's values file.
     /// With `backup`, the store must not exist yet: the backup, opened with
     /// `backup_passphrase`, becomes it (RestoreBackup).
     #[allow(clippy::too_many_arguments)]
@@ -823,6 +880,7 @@ impl NativeKms {
         backup: Option<Vec<u8>>,
         backup_passphrase: Option<String>,
         platform: JsValue,
+        values: JsValue,
     ) -> Result<JsValue, JsValue> {
         promise(async move {
             let backend = backend_for(transport, platform).await?;
@@ -832,6 +890,7 @@ impl NativeKms {
                     save,
                     append,
                     sync,
+                    values: values_fns(&values),
                 }),
                 None => Arc::new(match image {
                     Some(i) => MemoryStorage::with_image(i),

@@ -795,7 +795,7 @@ impl Kms {
     ) -> Result<T> {
         let w = self.writer.lock().await;
         self.check_poisoned()?;
-        let (out, undo, seq, moving, released) = {
+        let (out, undo, seq) = {
             let mut st = self.state.lock();
             let mut tx = Txn::new(&mut st);
             let out = match change(&mut tx) {
@@ -809,24 +809,34 @@ impl Kms {
             if undo.is_empty() {
                 return Ok(out);
             }
-            // Values the storage keeps in its values file go there before the record
-            // that names them; spans no version uses any more are erased once the
-            // record is durable.
-            let values = self.storage.supports_values();
-            let moving = if values {
-                undo.inline_values(&st)
-            } else {
-                Vec::new()
-            };
-            let released = if values {
-                undo.released_spans(&st)
-            } else {
-                Vec::new()
-            };
             // Counted while the state lock is held, so a reader that saw this change
             // also sees a count that covers it.
             let seq = self.applied_seq.fetch_add(1, Ordering::AcqRel) + 1;
-            (out, undo, seq, moving, released)
+            (out, undo, seq)
+        };
+        self.commit(w, undo, seq).await?;
+        Ok(out)
+    }
+
+    /// Makes one applied change durable (the part of [`Kms::mutate`] that does not
+    /// depend on the change's result type, so it is compiled once): moves new values
+    /// to the values file, appends the journal record (or compacts), flushes, and
+    /// erases the values-file spans the change let go of. Undoes the change if
+    /// writing fails.
+    async fn commit(
+        &self,
+        w: crate::sync::Guard<'_>,
+        undo: crate::state::Undo,
+        seq: u64,
+    ) -> Result<()> {
+        // Values the storage keeps in its values file go there before the record that
+        // names them; spans no version uses any more are erased once the record is
+        // durable.
+        let (moving, released) = if self.storage.supports_values() {
+            let st = self.state.lock();
+            (undo.inline_values(&st), undo.released_spans(&st))
+        } else {
+            (Vec::new(), Vec::new())
         };
         // Undoes the change; calls that saw it meanwhile then fail (`await_durable`).
         let rollback = |undo: crate::state::Undo| {
@@ -873,7 +883,7 @@ impl Kms {
             self.durable_seq.fetch_max(seq, Ordering::AcqRel);
             drop(w);
             self.erase_values(&released).await;
-            return Ok(out);
+            return Ok(());
         }
         let tail = self.journal.lock().tail;
         let sealed = self
@@ -912,7 +922,7 @@ impl Kms {
         // Storage::sync made every append so far durable, this one included.
         self.durable_seq.fetch_max(seq, Ordering::AcqRel);
         self.erase_values(&released).await;
-        Ok(out)
+        Ok(())
     }
 
     /// Appends `values` to the storage's values file and makes them durable; answers

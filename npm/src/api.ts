@@ -421,6 +421,14 @@ export interface Platform {
     save: (image: Uint8Array) => Promise<void>;
     append?: (at: number, record: Uint8Array) => Promise<void>;
     sync?: () => Promise<void>;
+    /** The values file beside the store (docs/FORMAT.md §Values file): append a
+     * sealed value (answers its offset; durable after `sync`), read or zero a span. */
+    values?: {
+      append: (value: Uint8Array) => Promise<number>;
+      sync: () => Promise<void>;
+      read: (offset: number, len: number) => Promise<Uint8Array>;
+      erase: (offset: number, len: number) => Promise<void>;
+    };
     /** Releases the writer lock and file handles. */
     close?: () => Promise<void>;
   }>;
@@ -544,7 +552,7 @@ export class Kms {
   /** Opens native `open` on a platform store; releases the store if that fails. */
   static async #fromStore(
     n: any,
-    f: { image?: Uint8Array; save: unknown; append?: unknown; sync?: unknown; close?: () => Promise<void> },
+    f: { image?: Uint8Array; save: unknown; append?: unknown; sync?: unknown; values?: unknown; close?: () => Promise<void> },
     passphrase: string,
     transport: unknown,
     platformCrypto: unknown,
@@ -552,7 +560,7 @@ export class Kms {
     backupPassphrase?: string,
   ): Promise<Kms> {
     try {
-      return new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync, backup, backupPassphrase, platformCrypto), f.close);
+      return new Kms(await n.NativeKms.open(f.image, passphrase, f.save, transport, f.append, f.sync, backup, backupPassphrase, platformCrypto, f.values), f.close);
     } catch (e) {
       await f.close?.();
       throw e;

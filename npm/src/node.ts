@@ -308,18 +308,125 @@ async function openPath(p: string) {
       await flushing;
     }
   };
+  // The values file (`<store>.values`, docs/FORMAT.md §Values file): secret values
+  // kept apart from the records, so opening reads none of them. Opened on first use;
+  // made (0600, with its header, durably) by the first value written.
+  const valuesFile = `${file}.values`;
+  let vh: fs.FileHandle | undefined;
+  let vEnd = 0;
+  let vDirty = false;
+  const corrupted = (message: string) => ({ code: 'Rejected.StoreCorrupted', message: `${valuesFile}: ${message}` });
+  const openValues = async (create: boolean): Promise<fs.FileHandle | undefined> => {
+    if (vh) return vh;
+    let h: fs.FileHandle;
+    try {
+      h = await fs.open(valuesFile, 'r+');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw storeError('opening', valuesFile, e);
+      if (!create) return undefined;
+      try {
+        if ((await fs.lstat(valuesFile).catch(() => undefined))?.isSymbolicLink()) throw new Error('is a symbolic link');
+        h = await fs.open(valuesFile, 'wx+', 0o600);
+        await h.write(VALUES_MAGIC, 0, VALUES_MAGIC.length, 0);
+        await h.sync();
+        const d = await fs.open(dir, 'r');
+        try {
+          await d.sync();
+        } finally {
+          await d.close();
+        }
+      } catch (e2) {
+        throw storeError('creating', valuesFile, e2);
+      }
+      vh = h;
+      vEnd = VALUES_MAGIC.length;
+      return h;
+    }
+    const head = new Uint8Array(VALUES_MAGIC.length);
+    const { bytesRead } = await h.read(head, 0, head.length, 0);
+    if (bytesRead !== head.length || head.some((b, i) => b !== VALUES_MAGIC[i])) {
+      await h.close();
+      throw corrupted('the values file beside the store has no values-file header');
+    }
+    vEnd = (await h.stat()).size;
+    vh = h;
+    return h;
+  };
+  const values = {
+    append: async (value: Uint8Array): Promise<number> => {
+      usable();
+      const h = (await openValues(true))!;
+      const at = vEnd;
+      try {
+        let done = 0;
+        while (done < value.length) {
+          const { bytesWritten } = await h.write(value, done, value.length - done, at + done);
+          done += bytesWritten;
+        }
+      } catch (e) {
+        await h.truncate(at).catch(() => undefined);
+        throw storeError('appending to', valuesFile, e);
+      }
+      vEnd = at + value.length;
+      vDirty = true;
+      return at;
+    },
+    sync: async (): Promise<void> => {
+      usable();
+      if (!vDirty || !vh) return;
+      try {
+        await vh.datasync();
+      } catch (e) {
+        poisoned = true;
+        throw storeError('flushing', valuesFile, e);
+      }
+      vDirty = false;
+    },
+    read: async (offset: number, len: number): Promise<Uint8Array> => {
+      if (closed) throw { message: `${file}: this Kms was closed` };
+      const h = await openValues(false);
+      if (!h) throw corrupted('the store names values in its values file, which is missing');
+      const buf = new Uint8Array(len);
+      let done = 0;
+      while (done < len) {
+        const { bytesRead } = await h.read(buf, done, len - done, offset + done).catch((e) => {
+          throw storeError('reading', valuesFile, e);
+        });
+        if (bytesRead === 0) throw corrupted('the values file is shorter than the store says');
+        done += bytesRead;
+      }
+      return buf;
+    },
+    erase: async (offset: number, len: number): Promise<void> => {
+      usable();
+      const h = await openValues(false);
+      const end = Math.min(offset + len, vEnd);
+      if (!h || offset < VALUES_MAGIC.length || end <= offset) return;
+      try {
+        await h.write(new Uint8Array(end - offset), 0, end - offset, offset);
+        await h.datasync();
+      } catch (e) {
+        throw storeError('erasing in', valuesFile, e);
+      }
+    },
+  };
   const close = async () => {
     if (closed) return;
     closed = true;
     await flushing?.catch(() => undefined);
     await fh?.close().catch(() => undefined);
     fh = undefined;
+    await vh?.close().catch(() => undefined);
+    vh = undefined;
     release();
     // Never written (a failed open or restore): remove the directories this open made.
     await forget();
   };
-  return { image, save, append, sync, close };
+  return { image, save, append, sync, values, close };
 }
+
+/** The values file's first bytes (docs/FORMAT.md §Values file). */
+const VALUES_MAGIC = new Uint8Array([0x53, 0x52, 0x53, 0x56, 0x01, 0, 0, 0]);
 
 /** The audit trail file: opened for append (created 0600; links refused); a record a
  * crash tore (bytes after the last newline) is cut off so the chain continues from the

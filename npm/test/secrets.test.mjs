@@ -243,3 +243,54 @@ test('SecretCache persist: a sealed copy per secret that a restarted process ser
   assert.deepEqual(readdirSync(dir), []);
   rmSync(dirname(dir), { recursive: true });
 });
+
+test('a file store keeps secret values in its values file; the shared vector opens', async () => {
+  const { readFileSync, writeFileSync, existsSync, statSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'sr-node-values-'));
+  try {
+    const path = join(dir, 'store.srs');
+    let kms = await Kms.open({ path, passphrase: 'pw' });
+    await kms.createSecret({ secretName: 'big', secretData: 'x'.repeat(20000) });
+    await kms.putSecretValue({ secretName: 'big', versionId: 'v2', secretData: 'y'.repeat(10000) });
+    await kms.close();
+    const values = readFileSync(`${path}.values`);
+    assert.deepEqual([...values.subarray(0, 8)], [0x53, 0x52, 0x53, 0x56, 1, 0, 0, 0]);
+    assert.equal(values.length, 8 + 20016 + 10016);
+    assert.ok(statSync(path).size < 10000, 'the store holds spans, not values');
+    assert.equal(statSync(`${path}.values`).mode & 0o777, 0o600);
+    kms = await Kms.open({ path, passphrase: 'pw' });
+    assert.equal((await kms.getSecretValue({ secretName: 'big' })).secretData, 'y'.repeat(10000));
+    assert.equal((await kms.getSecretValue({ secretName: 'big', versionId: 'v1' })).secretData, 'x'.repeat(20000));
+    // Gone without recovery: zeroed in the values file.
+    await kms.deleteSecret({ secretName: 'big', forceDeleteWithoutRecovery: true });
+    assert.ok(readFileSync(`${path}.values`).subarray(8).every((b) => b === 0));
+    // An image carries values inline: it opens in memory (a browser, another host).
+    await kms.createSecret({ secretName: 'small', secretData: 'inline in images' });
+    const image = await kms.exportImage();
+    await kms.close();
+    const copy = await Kms.open({ image, passphrase: 'pw' });
+    assert.equal((await copy.getSecretValue({ secretName: 'small' })).secretData, 'inline in images');
+    // Without its values file the store opens, and a value read says it is damaged.
+    writeFileSync(`${path}.values`, 'not a values file');
+    kms = await Kms.open({ path, passphrase: 'pw' });
+    assert.equal(await code(kms.getSecretValue({ secretName: 'small' })), 'Rejected.StoreCorrupted');
+    await kms.close();
+
+    // tests/vectors/secrets_values_v1.json, as files.
+    const v = JSON.parse(readFileSync(new URL('../../tests/vectors/secrets_values_v1.json', import.meta.url), 'utf8'));
+    const vp = join(dir, 'vector.srs');
+    writeFileSync(vp, Buffer.from(v.store, 'hex'));
+    writeFileSync(`${vp}.values`, Buffer.from(v.values, 'hex'));
+    const vk = await Kms.open({ path: vp, passphrase: v.passphrase });
+    for (const s of v.secrets) {
+      const r = await vk.getSecretValue({ secretName: s.name, versionId: s.version_id });
+      const got = typeof r.secretData === 'string' ? Buffer.from(r.secretData) : Buffer.from(r.secretData);
+      assert.equal(got.toString('hex'), s.value_hex, `${s.name} ${s.version_id}`);
+      assert.deepEqual(r.versionStages, s.stages);
+    }
+    await vk.close();
+    assert.ok(existsSync(`${vp}.values`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
