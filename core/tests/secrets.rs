@@ -727,7 +727,12 @@ fn deletion_window_restore_and_force() {
         ),
         "Forbidden.ResourceNotFound"
     );
-    assert_eq!(kms.store_info().unwrap().journal_records, 0);
+    // Values inside the store's records: the store is rewritten without them. Values
+    // in a values file are zeroed there instead (checked below).
+    let values_file = std::env::var_os("SR_TEST_VALUES_FILE").is_some();
+    if !values_file {
+        assert_eq!(kms.store_info().unwrap().journal_records, 0);
+    }
     // Force: gone now, no recovery.
     let d = block_on(kms.delete_secret(DeleteSecretRequest {
         secret_name: "t".into(),
@@ -736,7 +741,12 @@ fn deletion_window_restore_and_force() {
     }))
     .unwrap();
     assert_eq!(d.planned_delete_time, None);
-    assert_eq!(kms.store_info().unwrap().journal_records, 0);
+    if values_file {
+        let values = storage.values_file();
+        assert!(values.len() > 8 && values[8..].iter().all(|b| *b == 0));
+    } else {
+        assert_eq!(kms.store_info().unwrap().journal_records, 0);
+    }
     drop(kms);
     let kms = open(&clock, &storage);
     let l = block_on(kms.list_secrets(ListSecretsRequest::default())).unwrap();

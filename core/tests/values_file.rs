@@ -457,7 +457,8 @@ fn values_file_vector() {
     // Journal records: op 0x09.
     put(&kms, "vector/db", "v2", "second").unwrap();
     put(&kms, "vector/db", "v3", "third").unwrap();
-    // The first value, trimmed? No: deleted with its secret, zeroed in the file.
+    // A value deleted with its secret: zeroed in the file (the store is not rewritten
+    // for it: the journal records stay).
     create(&kms, "vector/gone", "erased");
     block_on(kms.delete_secret(DeleteSecretRequest {
         secret_name: "vector/gone".into(),

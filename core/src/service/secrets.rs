@@ -1525,11 +1525,16 @@ impl Kms {
         } else {
             Some(now + u64::from(r.recovery_window_in_days.unwrap_or(30)) * 86_400_000)
         };
+        // Whether a removed value sits inside the store's records (not in a values
+        // file, where removal zeroes it): then the store is rewritten without it.
+        let mut inline = false;
         let planned_out = self
             .mutate(|tx| {
                 if r.force_delete_without_recovery {
-                    tx.remove_secret(&name)
+                    let gone = tx
+                        .remove_secret(&name)
                         .ok_or_else(|| Error::ResourceNotFound(alloc::format!("secret {name}")))?;
+                    inline = has_inline_value(&gone);
                     return Ok(None);
                 }
                 let s = tx
@@ -1544,7 +1549,7 @@ impl Kms {
             })
             .await?;
         self.refresh_schedules();
-        if r.force_delete_without_recovery {
+        if inline {
             self.purge_destroyed().await;
         }
         Ok(DeleteSecretResponse {
@@ -1865,28 +1870,33 @@ impl Kms {
     }
 
     /// Carries out every secret deletion whose recovery window has passed; the values
-    /// then leave the file (the store is rewritten without them).
+    /// then leave the file (zeroed in the values file; values inside the store's
+    /// records go by rewriting the store without them).
     pub(crate) async fn delete_due_secrets(&self) -> Result<()> {
         let now = self.env.now();
         if self.next_secret_deletion.lock().is_none_or(|t| t > now) {
             return Ok(());
         }
-        self.mutate(|tx| {
-            let expired: Vec<String> = tx
-                .state()
-                .secrets
-                .values()
-                .filter(|s| s.planned_delete_ms.is_some_and(|t| t <= now))
-                .map(|s| s.name.clone())
-                .collect();
-            for n in &expired {
-                tx.remove_secret(n);
-            }
-            Ok(())
-        })
-        .await?;
+        let inline = self
+            .mutate(|tx| {
+                let expired: Vec<String> = tx
+                    .state()
+                    .secrets
+                    .values()
+                    .filter(|s| s.planned_delete_ms.is_some_and(|t| t <= now))
+                    .map(|s| s.name.clone())
+                    .collect();
+                let mut inline = false;
+                for n in &expired {
+                    inline |= tx.remove_secret(n).is_some_and(|r| has_inline_value(&r));
+                }
+                Ok(inline)
+            })
+            .await?;
         self.refresh_schedules();
-        self.purge_destroyed().await;
+        if inline {
+            self.purge_destroyed().await;
+        }
         Ok(())
     }
 
@@ -2254,4 +2264,13 @@ impl Kms {
         )
         .map(|r| r.tags)
     }
+}
+
+/// Whether any version's value is inside the store's records: removing such a secret
+/// rewrites the store so the value leaves the file (values in a values file are
+/// zeroed there instead, docs/FORMAT.md §Values file).
+fn has_inline_value(rec: &SecretRecord) -> bool {
+    rec.versions
+        .iter()
+        .any(|v| matches!(v.value, SecretValue::Inline(_)))
 }
