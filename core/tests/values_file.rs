@@ -528,3 +528,37 @@ fn values_file_vector() {
     drop(kms);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// On Linux the blocks of erased values go back to the file system (a punched hole):
+/// a values file does not keep the space of every version ever written.
+#[cfg(target_os = "linux")]
+#[test]
+fn erased_values_give_their_space_back() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempdir("punch");
+    let path = dir.join("store.srs");
+    let clock = Arc::new(ManualClock::new(T0));
+    let kms = open(&path, &clock);
+    for i in 0..20 {
+        create(&kms, &format!("s{i}"), &value(&format!("v{i}"), 30_000));
+    }
+    let blocks = || std::fs::metadata(values_path(&path)).unwrap().blocks();
+    let before = blocks();
+    assert!(before >= 20 * 30_000 / 512, "{before} blocks");
+    for i in 0..20 {
+        block_on(kms.delete_secret(DeleteSecretRequest {
+            secret_name: format!("s{i}"),
+            force_delete_without_recovery: true,
+            ..Default::default()
+        }))
+        .unwrap();
+    }
+    let after = blocks();
+    assert!(after < before / 4, "{before} -> {after} blocks");
+    // The file keeps its size (spans are never reused) and reads as zeros.
+    let values = std::fs::read(values_path(&path)).unwrap();
+    assert_eq!(values.len(), 8 + 20 * 30_016);
+    assert!(values[8..].iter().all(|b| *b == 0));
+    drop(kms);
+    let _ = std::fs::remove_dir_all(&dir);
+}

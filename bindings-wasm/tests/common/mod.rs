@@ -187,6 +187,7 @@ pub async fn a_store_asking_argon2id_for_more_than_the_wasm_cap_is_refused() {
         None,
         None,
         JsValue::UNDEFINED,
+        JsValue::UNDEFINED,
     ))
     .await
     .unwrap_err();

@@ -49,6 +49,22 @@ struct Values {
     dirty: bool,
 }
 
+/// Gives the blocks of an erased span back to the file system (Linux: fallocate
+/// PUNCH_HOLE, the file keeping its size; the span already reads as zeros, so where
+/// holes are not supported nothing changes but the space). Elsewhere a no-op.
+#[cfg(target_os = "linux")]
+fn punch_hole(f: &File, offset: u64, len: u64) {
+    use rustix::fs::{FallocateFlags, fallocate};
+    let _ = fallocate(
+        f,
+        FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
+        offset,
+        len,
+    );
+}
+#[cfg(not(target_os = "linux"))]
+fn punch_hole(_: &File, _: u64, _: u64) {}
+
 #[cfg(unix)]
 fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(f, buf, at)
@@ -417,6 +433,7 @@ impl FileStorage {
         let zeros = alloc::vec![0u8; usize::try_from(end - offset).unwrap_or(0)];
         let path = self.values_path();
         write_at(&f, &zeros, offset).map_err(|e| io("erasing in", &path, &e))?;
+        punch_hole(&f, offset, end - offset);
         f.sync_data().map_err(|e| io("flushing", &path, &e))
     }
 
