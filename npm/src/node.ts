@@ -175,6 +175,16 @@ async function lock(file: string): Promise<() => void> {
   return release;
 }
 
+/** Makes a directory's entries (a rename, a new file) durable. */
+async function syncDir(dir: string): Promise<void> {
+  const d = await fs.open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
 /** Writes `data` over `target` durably and atomically: `tmp` made afresh 0600 (never
  * through a link planted there), written, fsync'd, renamed over `target`, and the
  * directory fsync'd. On failure before the rename the temp file is removed;
@@ -192,12 +202,7 @@ async function writeDurably(dir: string, target: string, tmp: string, data: Uint
     }
     await fs.rename(tmp, target);
     renamed.done = true;
-    const d = await fs.open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await syncDir(dir);
   } catch (e) {
     if (!renamed.done) await fs.rm(tmp, { force: true });
     throw e;
@@ -329,12 +334,7 @@ async function openPath(p: string) {
         h = await fs.open(valuesFile, 'wx+', 0o600);
         await h.write(VALUES_MAGIC, 0, VALUES_MAGIC.length, 0);
         await h.sync();
-        const d = await fs.open(dir, 'r');
-        try {
-          await d.sync();
-        } finally {
-          await d.close();
-        }
+        await syncDir(dir);
       } catch (e2) {
         throw storeError('creating', valuesFile, e2);
       }

@@ -8,7 +8,9 @@
 //! mutation instead of a rewrite. [`MemoryStorage`] is for tests and throwaway
 //! instances; [`FileStorage`] (feature `std`) is the native single-file store with
 //! group commit; bindings plug their own (the Node facade writes files from JS,
-//! browsers keep the store as bytes).
+//! browsers keep the store as bytes). A storage may also keep secret values apart,
+//! in a values file ([`Storage::supports_values`], docs/FORMAT.md §Values file), so
+//! that opening a store reads metadata only.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
