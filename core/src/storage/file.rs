@@ -73,13 +73,46 @@ fn read_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
 fn write_at(f: &File, buf: &[u8], at: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::write_all_at(f, buf, at)
 }
-#[cfg(not(unix))]
+/// Positioned reads and writes: `seek_read` / `seek_write` (Windows moves the file
+/// cursor, but each call names its offset, so concurrent readers stay correct).
+#[cfg(windows)]
+fn read_at(f: &File, mut buf: &mut [u8], mut at: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match f.seek_read(buf, at)? {
+            0 => return Err(std::io::Error::from(ErrorKind::UnexpectedEof)),
+            n => {
+                buf = core::mem::take(&mut buf).get_mut(n..).unwrap_or_default();
+                at += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
+#[cfg(windows)]
+fn write_at(f: &File, mut buf: &[u8], mut at: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match f.seek_write(buf, at)? {
+            0 => return Err(std::io::Error::from(ErrorKind::WriteZero)),
+            n => {
+                buf = buf.get(n..).unwrap_or_default();
+                at += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere (WASI): through the cursor; the values file's callers hold no lock while
+/// reading, so concurrent reads there may interleave (not a supported target).
+#[cfg(not(any(unix, windows)))]
 fn read_at(mut f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
     use std::io::Read;
     f.seek(SeekFrom::Start(at))?;
     f.read_exact(buf)
 }
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 fn write_at(mut f: &File, buf: &[u8], at: u64) -> std::io::Result<()> {
     f.seek(SeekFrom::Start(at))?;
     f.write_all(buf)
