@@ -32,6 +32,18 @@ const CHILD: &str = "STRONGROOM_TORTURE_CHILD";
 const PASS: &str = "torture";
 
 /// The writer (runs only as the child process this test spawns).
+/// The value the writer puts at step `i` (its ACK line names it `val-{i}`): up to
+/// 30,000 bytes, so a SIGKILL also lands between a value reaching the values file and
+/// the journal record that names it.
+fn torture_value(i: u64) -> String {
+    let mut v = format!("val-{i}-");
+    let len = usize::try_from(i.wrapping_mul(7919) % 30_000).unwrap();
+    while v.len() < len {
+        v.push_str("0123456789");
+    }
+    v
+}
+
 #[test]
 fn torture_writer() {
     let Some(path) = std::env::var_os(CHILD) else {
@@ -58,7 +70,7 @@ fn torture_writer() {
                 block_on(kms.create_secret(strongroom::CreateSecretRequest {
                     secret_name: secret.clone(),
                     version_id: "v1".into(),
-                    secret_data: strongroom::SecretBytes::from_slice(format!("val-{i}").as_bytes()),
+                    secret_data: strongroom::SecretBytes::from_slice(torture_value(i).as_bytes()),
                     ..Default::default()
                 }))
                 .unwrap();
@@ -69,7 +81,7 @@ fn torture_writer() {
                 block_on(kms.put_secret_value(strongroom::PutSecretValueRequest {
                     secret_name: secret.clone(),
                     version_id: vid.clone(),
-                    secret_data: strongroom::SecretBytes::from_slice(format!("val-{i}").as_bytes()),
+                    secret_data: strongroom::SecretBytes::from_slice(torture_value(i).as_bytes()),
                     ..Default::default()
                 }))
                 .unwrap();
@@ -257,9 +269,10 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
             }))
             .unwrap_or_else(|e| panic!("trial {trial}: acknowledged {name} {vid} lost: {e}"));
             if let Some(v) = value {
+                let i: u64 = v.strip_prefix("val-").unwrap().parse().unwrap();
                 assert_eq!(
                     got.secret_data.expose(),
-                    v.as_bytes(),
+                    torture_value(i).as_bytes(),
                     "trial {trial}: {name} {vid}"
                 );
             } else {
