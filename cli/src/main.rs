@@ -1339,8 +1339,10 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
                 )));
             }
         };
-        let (i, keys, _) =
-            strongroom::storage::inspect(&bytes, &RootSecret::passphrase(&passphrase()?))?;
+        let (i, keys, spans) =
+            strongroom::storage::inspect_values(&bytes, &RootSecret::passphrase(&passphrase()?))?;
+        // The values file must hold every value the store names.
+        let v = strongroom::storage::check_values_file(&cli.store, &spans)?;
         print(
             json_mode,
             &json!({
@@ -1350,6 +1352,12 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
                 "Keys": keys,
                 "JournalRecords": i.journal_records,
                 "WouldDropBytes": i.torn_bytes,
+                "ValuesFile": {
+                    "Path": v.path.display().to_string(),
+                    "Bytes": v.bytes,
+                    "Values": v.values,
+                    "LiveBytes": v.live_bytes,
+                },
                 "Message": if i.torn_bytes > 0 {
                     format!("opening drops a torn final record of {} bytes (a write a crash cut short, never acknowledged); `store repair` rewrites the store without it", i.torn_bytes)
                 } else {

@@ -541,3 +541,59 @@ fn sign_prints_one_line_plaintext_out_dash_and_lab_store() {
     assert_eq!(err_code(&o), "InvalidParameter");
     assert!(String::from_utf8_lossy(&o.stderr).contains("--dir"));
 }
+
+/// Secret values live in `<store>.values`; `store check` holds that file against the
+/// store (there, with its header, long enough for every value) and says what it
+/// holds; `store compact` leaves it as it is.
+#[test]
+fn store_check_covers_the_values_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let values = dir.path().join("store.values");
+    json(&sr(&store, &["--json", "store", "init"], None));
+    let c = json(&sr(&store, &["--json", "store", "check"], None));
+    assert_eq!(c["ValuesFile"]["Values"], 0, "{c}");
+    json(&sr(
+        &store,
+        &["--json", "secret", "create", "a", "--value-file", "-"],
+        Some(b"first value"),
+    ));
+    json(&sr(
+        &store,
+        &[
+            "--json",
+            "secret",
+            "put",
+            "a",
+            "--version-id",
+            "v2",
+            "--value-file",
+            "-",
+        ],
+        Some(b"second"),
+    ));
+    let c = json(&sr(&store, &["--json", "store", "check"], None));
+    assert_eq!(c["ValuesFile"]["Values"], 2, "{c}");
+    assert_eq!(c["ValuesFile"]["LiveBytes"], 11 + 16 + 6 + 16);
+    assert_eq!(c["ValuesFile"]["Bytes"], 8 + 11 + 16 + 6 + 16);
+    assert_eq!(
+        std::fs::metadata(&values).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let whole = std::fs::read(&values).unwrap();
+    // Cut short: the last value is not all there.
+    std::fs::write(&values, &whole[..whole.len() - 1]).unwrap();
+    assert_eq!(
+        err_code(&sr(&store, &["--json", "store", "check"], None)),
+        "Rejected.StoreCorrupted"
+    );
+    // Missing.
+    std::fs::remove_file(&values).unwrap();
+    let o = sr(&store, &["--json", "store", "check"], None);
+    assert_eq!(err_code(&o), "Rejected.StoreCorrupted");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing"));
+    // Back: whole again, and the values read.
+    std::fs::write(&values, &whole).unwrap();
+    json(&sr(&store, &["--json", "store", "check"], None));
+    assert_eq!(ok(&sr(&store, &["secret", "get", "a"], None)), "second");
+}

@@ -520,6 +520,66 @@ impl FileStorage {
     }
 }
 
+/// What [`check_values_file`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValuesFileCheck {
+    /// The values file's path (`<store>.values`).
+    pub path: PathBuf,
+    /// Its length in bytes (0 when there is none).
+    pub bytes: u64,
+    /// How many values the store names there.
+    pub values: usize,
+    /// Their bytes: the rest is the header, zeroed spans of versions that are gone,
+    /// and values a crash or a failed write left unnamed.
+    pub live_bytes: u64,
+}
+
+/// Holds the values file beside the store at `store` against the spans the store
+/// names (from [`crate::storage::inspect_values`]): the file is there, starts with the
+/// values-file header and holds every span. It reads nothing else of the file (a
+/// value's bytes are checked when it is opened, with its data key).
+///
+/// # Errors
+/// `Rejected.StoreCorrupted` naming what is wrong (missing, no header, shorter than a
+/// span); `Rejected.StoreIo` when it cannot be read.
+pub fn check_values_file(store: &Path, spans: &[(u64, u32)]) -> Result<ValuesFileCheck> {
+    let path = suffixed(store, ".values");
+    let mut out = ValuesFileCheck {
+        path: path.clone(),
+        bytes: 0,
+        values: spans.len(),
+        live_bytes: spans.iter().map(|s| u64::from(s.1)).sum(),
+    };
+    let f = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound && spans.is_empty() => return Ok(out),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(Error::StoreCorrupted(
+                "the store names values in its values file, which is missing",
+            ));
+        }
+        Err(e) => return Err(io("opening", &path, &e)),
+    };
+    out.bytes = f.metadata().map_err(|e| io("reading", &path, &e))?.len();
+    let mut head = [0u8; 8];
+    if out.bytes < 8 || read_at(&f, &mut head, 0).is_err() || &head != VALUES_MAGIC {
+        return Err(Error::StoreCorrupted(
+            "the values file beside the store has no values-file header",
+        ));
+    }
+    let end = spans
+        .iter()
+        .map(|&(o, l)| o.saturating_add(u64::from(l)))
+        .max()
+        .unwrap_or(0);
+    if end > out.bytes {
+        return Err(Error::StoreCorrupted(
+            "the values file is shorter than the store says",
+        ));
+    }
+    Ok(out)
+}
+
 /// Options that create a file readable and writable by its owner only (0600 on Unix).
 fn private_options() -> OpenOptions {
     #[allow(unused_mut)]

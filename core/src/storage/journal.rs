@@ -476,6 +476,20 @@ pub fn inspect(bytes: &[u8], root: &RootSecret) -> Result<(StoreInfo, usize, usi
     Ok((o.info, o.state.keys.len(), o.state.aliases.len()))
 }
 
+/// A values-file span: byte offset and length (docs/FORMAT.md §Values file).
+pub type Span = (u64, u32);
+
+/// [`inspect`], with the values-file spans the state names (offset, length): what
+/// `strongroom store check` holds the values file against (docs/FORMAT.md §Values
+/// file).
+///
+/// # Errors
+/// As [`inspect`].
+pub fn inspect_values(bytes: &[u8], root: &RootSecret) -> Result<(StoreInfo, usize, Vec<Span>)> {
+    let o = open(bytes, root)?;
+    Ok((o.info, o.state.keys.len(), o.state.spans()))
+}
+
 /// For the fuzzer's seeds: the plaintext of every record of a version-2 store (the
 /// snapshot, then each delta), in the framing fuzz/fuzz_targets/store.rs reads
 /// (`[u16 length][bytes]` each). Holds key material in the clear: never for use

@@ -29,9 +29,11 @@ pub mod secret_cache_file;
 #[cfg(feature = "std")]
 pub use audit_file::FileAuditSink;
 #[cfg(feature = "std")]
-pub use file::{FileStorage, create_private};
+pub use file::{FileStorage, ValuesFileCheck, check_values_file, create_private};
 pub use image::{KdfParams, MAX_ARGON2_KIB, RootSecret};
-pub use journal::{StoreInfo, fuzz_seed_plaintexts, inspect, replay_plaintexts};
+pub use journal::{
+    Span, StoreInfo, fuzz_seed_plaintexts, inspect, inspect_values, replay_plaintexts,
+};
 
 /// The store format version this build writes (docs/FORMAT.md §Store; CHANGELOG.md's
 /// compatibility table).
