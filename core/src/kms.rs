@@ -488,8 +488,15 @@ impl Kms {
         opts.storage.save(&image.bytes).await?;
         let kms = Self::open_inner(opts, false, Some(image.bytes)).await?;
         if kms.storage.supports_values() {
+            // The restored store is whole with its values inline; moving them out is
+            // for open time, so a failure here (no room for the values file) leaves
+            // them inline for a later change or `compact_store` to move.
             let _w = kms.writer.lock().await;
-            kms.move_values_out().await?;
+            if let Err(e) = kms.move_values_out().await
+                && kms.check_poisoned().is_err()
+            {
+                return Err(e);
+            }
         }
         Ok(kms)
     }
