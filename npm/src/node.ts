@@ -321,7 +321,22 @@ async function openPath(p: string) {
   let vEnd = 0;
   let vDirty = false;
   const corrupted = (message: string) => ({ code: 'Rejected.StoreCorrupted', message: `${valuesFile}: ${message}` });
+  // Concurrent first reads share one open (no handle left behind).
+  let vOpening: Promise<fs.FileHandle | undefined> | undefined;
   const openValues = async (create: boolean): Promise<fs.FileHandle | undefined> => {
+    if (vh) return vh;
+    if (vOpening) {
+      const h = await vOpening;
+      if (h || !create) return h;
+    }
+    vOpening = openValuesNow(create);
+    try {
+      return await vOpening;
+    } finally {
+      vOpening = undefined;
+    }
+  };
+  const openValuesNow = async (create: boolean): Promise<fs.FileHandle | undefined> => {
     if (vh) return vh;
     let h: fs.FileHandle;
     try {
