@@ -240,7 +240,8 @@ enum StoreCmd {
     /// anywhere else cannot be repaired: restore a backup.
     Repair,
     /// Rewrites the journal into one snapshot now (it also happens on its own once the
-    /// journal outgrows the snapshot).
+    /// journal outgrows the snapshot), moving any secret values still inside the
+    /// store (a store from before values files) to `<store>.values`.
     Compact,
     /// Seals the store under a new passphrase (STRONGROOM_NEW_PASSPHRASE, or a
     /// prompt); the old one stops opening it.
