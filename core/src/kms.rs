@@ -377,8 +377,15 @@ impl Kms {
     ) -> Result<Vec<u8>> {
         self.local_only("a connected Kms has no store of its own: export the gateway's store")?;
         let _w = self.writer.lock().await;
-        // Values the values file keeps go into the image: it opens on its own.
+        // Values the values file keeps go into the image: it opens on its own. An
+        // image is one sealed record, so they must fit in one (1 GiB).
         let spans = self.state.lock().spans();
+        let inline: u64 = spans.iter().map(|s| u64::from(s.1)).sum();
+        if inline >= u64::from(journal::MAX_RECORD_LEN) {
+            return Err(Error::QuotaExceeded(
+                "an image or backup holds its secret values inline, in one record of at most 1 GiB, and this store's values are larger: copy the store file with its values file (<store>.values) instead",
+            ));
+        }
         let mut values = alloc::collections::BTreeMap::new();
         for (offset, len) in spans {
             let bytes = self.storage.read_value(offset, len).await?;
@@ -1100,5 +1107,61 @@ impl Kms {
     /// the key lives.
     pub(crate) fn key_backend(&self, level: ProtectionLevel) -> &Arc<dyn KeyBackend> {
         self.backend_for(level).unwrap_or(&self.backend)
+    }
+}
+
+#[cfg(all(test, feature = "std", feature = "getrandom"))]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::state::{SecretRecord, SecretVersionRecord};
+
+    /// An image is one record of at most 1 GiB: a store whose values file holds more
+    /// than that cannot be exported or backed up inline, and says so before reading
+    /// any value.
+    #[test]
+    fn an_image_of_values_over_one_gib_is_refused_with_its_reason() {
+        let kms = pollster::block_on(Kms::open(KmsOptions {
+            env: Env::system(),
+            storage: Arc::new(MemoryStorage::with_values_file()),
+            root: RootSecret::passphrase("pw"),
+            kdf: KdfParams::insecure_fast(),
+            backend: None,
+        }))
+        .unwrap();
+        let version = |id: &str, offset: u64| SecretVersionRecord {
+            version_id: id.into(),
+            creation_ms: 0,
+            stages: Vec::new(),
+            data_type: 0,
+            wrapped_key: Vec::new(),
+            nonce: [0; 12],
+            value: SecretValue::Stored {
+                offset,
+                len: 1 << 29,
+            },
+        };
+        kms.state.lock().secrets.insert(
+            "big".into(),
+            SecretRecord {
+                name: "big".into(),
+                secret_type: "Generic".into(),
+                description: String::new(),
+                encryption_key_id: String::new(),
+                creation_ms: 0,
+                update_ms: 0,
+                planned_delete_ms: None,
+                tags: alloc::collections::BTreeMap::new(),
+                extended_config: None,
+                rotation_interval_secs: None,
+                last_rotation_ms: None,
+                rotation_retry_ms: None,
+                rotation_failures: 0,
+                versions: alloc::vec![version("v1", 8), version("v2", 8 + (1 << 29))],
+            },
+        );
+        let e = pollster::block_on(kms.export_image(None)).unwrap_err();
+        assert_eq!(e.code(), "Rejected.QuotaExceeded");
+        assert!(alloc::format!("{e}").contains("values file"), "{e}");
     }
 }
