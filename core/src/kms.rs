@@ -605,14 +605,7 @@ impl Kms {
             let st = self.state.lock();
             st.secrets
                 .values()
-                .flat_map(|r| {
-                    r.versions.iter().filter_map(move |v| match &v.value {
-                        SecretValue::Inline(b) => {
-                            Some((r.name.clone(), v.version_id.clone(), b.clone()))
-                        }
-                        SecretValue::Stored { .. } => None,
-                    })
-                })
+                .flat_map(crate::state::SecretRecord::inline_values)
                 .collect()
         } else {
             Vec::new()

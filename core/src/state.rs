@@ -20,6 +20,9 @@ const STATE_VERSION_IAM: u8 = 4;
 /// 5: secret records in layout 2 (each value inline or a span of the values file),
 /// then a principals-table flag; written only when some value is in the values file.
 const STATE_VERSION_VALUES: u8 = 5;
+/// The longest sealed value a values-file span may name: far above a secret's
+/// 30,720-byte limit (+ tag), and low enough that a reader never allocates more.
+const MAX_SEALED_VALUE: u32 = 1 << 20;
 
 #[derive(Clone, Debug)]
 pub(crate) struct VersionRecord {
@@ -161,6 +164,21 @@ impl SecretRecord {
     /// in layout 2).
     fn has_stored(&self) -> bool {
         self.spans().next().is_some()
+    }
+    /// The values still inside the record (name, VersionId, sealed bytes): what a
+    /// storage with a values file moves there.
+    pub(crate) fn inline_values(
+        &self,
+    ) -> impl Iterator<Item = (String, String, alloc::sync::Arc<[u8]>)> + '_ {
+        self.versions.iter().filter_map(|v| match &v.value {
+            SecretValue::Inline(b) => Some((self.name.clone(), v.version_id.clone(), b.clone())),
+            SecretValue::Stored { .. } => None,
+        })
+    }
+    /// Whether any value is inside the record (removing the secret then rewrites the
+    /// store, so that value leaves the file).
+    pub(crate) fn has_inline(&self) -> bool {
+        self.inline_values().next().is_some()
     }
 }
 
@@ -591,7 +609,9 @@ fn decode_secret(r: &mut Reader<'_>, layout: u8) -> Result<SecretRecord> {
             1 => {
                 let offset = r.u64().ok_or_else(t)?;
                 let len = r.u32().ok_or_else(t)?;
-                if len < 16 || offset.checked_add(u64::from(len)).is_none() {
+                if !(16..=MAX_SEALED_VALUE).contains(&len)
+                    || offset.checked_add(u64::from(len)).is_none()
+                {
                     return Err(bad("bad values-file span"));
                 }
                 SecretValue::Stored { offset, len }
@@ -1043,18 +1063,11 @@ impl Undo {
         &self,
         st: &State,
     ) -> Vec<(String, String, alloc::sync::Arc<[u8]>)> {
-        let mut out = Vec::new();
-        for name in self.secrets.keys() {
-            let Some(rec) = st.secrets.get(name) else {
-                continue;
-            };
-            for v in &rec.versions {
-                if let SecretValue::Inline(b) = &v.value {
-                    out.push((name.clone(), v.version_id.clone(), b.clone()));
-                }
-            }
-        }
-        out
+        self.secrets
+            .keys()
+            .filter_map(|name| st.secrets.get(name))
+            .flat_map(SecretRecord::inline_values)
+            .collect()
     }
 
     /// Puts every touched entry of `st` back as it was.
@@ -1102,6 +1115,65 @@ impl Undo {
                     st.keys.remove(&id);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn record(len: u32) -> SecretRecord {
+        SecretRecord {
+            name: "s".into(),
+            secret_type: "Generic".into(),
+            description: String::new(),
+            encryption_key_id: "k".into(),
+            creation_ms: 0,
+            update_ms: 0,
+            planned_delete_ms: None,
+            tags: BTreeMap::new(),
+            extended_config: None,
+            rotation_interval_secs: None,
+            last_rotation_ms: None,
+            rotation_retry_ms: None,
+            rotation_failures: 0,
+            versions: alloc::vec![SecretVersionRecord {
+                version_id: "v1".into(),
+                creation_ms: 0,
+                stages: Vec::new(),
+                data_type: 0,
+                wrapped_key: Vec::new(),
+                nonce: [0; 12],
+                value: SecretValue::Stored { offset: 8, len },
+            }],
+        }
+    }
+
+    fn round_trip(len: u32) -> Result<SecretRecord> {
+        let mut w = Writer::secret();
+        encode_secret(&mut w, &record(len), 2, &BTreeMap::new());
+        decode_secret(&mut Reader::new(&w.buf), 2)
+    }
+
+    /// A span names at most 1 MiB: a store cannot make a reader allocate gigabytes
+    /// (the length reaches `read_value` as an allocation size).
+    #[test]
+    fn values_file_spans_are_bounded() {
+        assert_eq!(
+            round_trip(30_736).unwrap().versions[0].value,
+            SecretValue::Stored {
+                offset: 8,
+                len: 30_736
+            }
+        );
+        assert!(round_trip(1 << 20).is_ok());
+        for bad in [0, 15, (1 << 20) + 1, u32::MAX] {
+            assert_eq!(
+                round_trip(bad).unwrap_err().code(),
+                "Rejected.StoreCorrupted"
+            );
         }
     }
 }

@@ -1534,7 +1534,7 @@ impl Kms {
                     let gone = tx
                         .remove_secret(&name)
                         .ok_or_else(|| Error::ResourceNotFound(alloc::format!("secret {name}")))?;
-                    inline = has_inline_value(&gone);
+                    inline = gone.has_inline();
                     return Ok(None);
                 }
                 let s = tx
@@ -1888,7 +1888,7 @@ impl Kms {
                     .collect();
                 let mut inline = false;
                 for n in &expired {
-                    inline |= tx.remove_secret(n).is_some_and(|r| has_inline_value(&r));
+                    inline |= tx.remove_secret(n).is_some_and(|r| r.has_inline());
                 }
                 Ok(inline)
             })
@@ -2264,13 +2264,4 @@ impl Kms {
         )
         .map(|r| r.tags)
     }
-}
-
-/// Whether any version's value is inside the store's records: removing such a secret
-/// rewrites the store so the value leaves the file (values in a values file are
-/// zeroed there instead, docs/FORMAT.md §Values file).
-fn has_inline_value(rec: &SecretRecord) -> bool {
-    rec.versions
-        .iter()
-        .any(|v| matches!(v.value, SecretValue::Inline(_)))
 }

@@ -354,8 +354,7 @@ impl FileStorage {
         let f = match existing {
             Some(f) => {
                 let len = f.metadata().map_err(|e| io("reading", &path, &e))?.len();
-                let mut head = [0u8; 8];
-                if len < 8 || read_at(&f, &mut head, 0).is_err() || &head != VALUES_MAGIC {
+                if !has_values_header(&f, len) {
                     return Err(Error::StoreCorrupted(
                         "the values file beside the store has no values-file header",
                     ));
@@ -520,6 +519,12 @@ impl FileStorage {
     }
 }
 
+/// Whether the values file `f` (of `len` bytes) starts with the values-file header.
+fn has_values_header(f: &File, len: u64) -> bool {
+    let mut head = [0u8; 8];
+    len >= 8 && read_at(f, &mut head, 0).is_ok() && &head == VALUES_MAGIC
+}
+
 /// What [`check_values_file`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValuesFileCheck {
@@ -561,8 +566,7 @@ pub fn check_values_file(store: &Path, spans: &[(u64, u32)]) -> Result<ValuesFil
         Err(e) => return Err(io("opening", &path, &e)),
     };
     out.bytes = f.metadata().map_err(|e| io("reading", &path, &e))?.len();
-    let mut head = [0u8; 8];
-    if out.bytes < 8 || read_at(&f, &mut head, 0).is_err() || &head != VALUES_MAGIC {
+    if !has_values_header(&f, out.bytes) {
         return Err(Error::StoreCorrupted(
             "the values file beside the store has no values-file header",
         ));
