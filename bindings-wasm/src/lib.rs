@@ -345,6 +345,102 @@ impl strongroom::HttpClient for JsHttp {
     }
 }
 
+std::thread_local! {
+    /// `setPlatformGcm`'s two functions (one JS realm per wasm instance).
+    static JS_GCM: core::cell::RefCell<Option<(Function, Function)>> =
+        const { core::cell::RefCell::new(None) };
+}
+
+/// The host's AES-256-GCM for the core's long inputs (strongroom::PlatformGcm):
+/// npm/src/node.ts installs node:crypto's. `seal(key, iv, aad, plaintext)` returns
+/// ciphertext ‖ tag; `open(key, iv, aad, ciphertext, tag)` returns the plaintext, or
+/// null when the tag does not verify. A throw declines the call (the wasm AES-GCM does
+/// it). The key and plaintext copies handed over are wiped here once the call returns.
+struct JsGcm;
+
+static JS_GCM_HOST: JsGcm = JsGcm;
+
+impl JsGcm {
+    fn call(
+        which: fn(&(Function, Function)) -> &Function,
+        args: &[&Uint8Array],
+    ) -> Option<JsValue> {
+        JS_GCM.with(|g| {
+            let g = g.borrow();
+            let f = which(g.as_ref()?);
+            let a = Array::new();
+            for x in args {
+                a.push(x);
+            }
+            f.apply(&JsValue::NULL, &a).ok()
+        })
+    }
+}
+
+impl strongroom::PlatformGcm for JsGcm {
+    fn seal(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Option<[u8; 16]> {
+        let (k, pt) = (bytes(key), bytes(buf));
+        let r = Self::call(|g| &g.0, &[&k, &bytes(nonce), &bytes(aad), &pt]);
+        k.fill(0, 0, k.length());
+        pt.fill(0, 0, pt.length());
+        let out = r?.dyn_into::<Uint8Array>().ok()?;
+        let n = u32::try_from(buf.len()).ok()?;
+        if out.length() != n.checked_add(16)? {
+            return None;
+        }
+        out.subarray(0, n).copy_to(buf);
+        let mut tag = [0u8; 16];
+        out.subarray(n, n + 16).copy_to(&mut tag);
+        Some(tag)
+    }
+
+    fn open(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Option<bool> {
+        let k = bytes(key);
+        let r = Self::call(
+            |g| &g.1,
+            &[&k, &bytes(nonce), &bytes(aad), &bytes(buf), &bytes(tag)],
+        );
+        k.fill(0, 0, k.length());
+        let r = r?;
+        if r.is_null() {
+            return Some(false);
+        }
+        let out = r.dyn_into::<Uint8Array>().ok()?;
+        if usize::try_from(out.length()).ok()? != buf.len() {
+            out.fill(0, 0, out.length());
+            return None;
+        }
+        out.copy_to(buf);
+        out.fill(0, 0, out.length());
+        Some(true)
+    }
+}
+
+/// Installs the host's AES-256-GCM (see JsGcm) for this process's core: store records,
+/// secret values and frames of at least `strongroom::PLATFORM_GCM_MIN` bytes. Returns
+/// whether these functions are the ones in use (the first installation stays).
+#[wasm_bindgen(js_name = setPlatformGcm)]
+pub fn set_platform_gcm(seal: Function, open: Function) -> bool {
+    let first = strongroom::set_platform_gcm(&JS_GCM_HOST);
+    if first {
+        JS_GCM.with(|g| *g.borrow_mut() = Some((seal, open)));
+    }
+    first
+}
+
 /// RSA and P-256 private-key operations on the JS side's WebCrypto (npm/src/api.ts):
 /// `decrypt(fingerprint, spec, pkcs8, algorithm, ciphertext)` and
 /// `sign(fingerprint, spec, pkcs8, algorithm, message)`, each `Promise<Uint8Array |

@@ -41,6 +41,7 @@ mod sync;
 pub mod time;
 pub mod vocab;
 
+pub use aead::{PLATFORM_GCM_MIN, PlatformGcm, set_platform_gcm};
 pub use api::{Action, CallHook, CallRecord, Caller, Family, Request, Resource, Response, Target};
 pub use asym::{EncryptionAlgorithm, SignInput, SigningAlgorithm, WrappingAlgorithm};
 pub use backend::http::{HttpClient, HttpRequest, HttpResponse};

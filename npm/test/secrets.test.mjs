@@ -294,3 +294,40 @@ test('a file store keeps secret values in its values file; the shared vector ope
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("node:crypto's AES-256-GCM does the core's long inputs: installed at load; values of every size round trip; a flipped bit is caught", async () => {
+  const { createRequire } = await import('node:module');
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const wasm = createRequire(import.meta.url)('../dist/wasm-node/strongroom_wasm.js');
+  const refuse = () => {
+    throw new Error('not this one');
+  };
+  assert.equal(wasm.setPlatformGcm(refuse, refuse), false, 'node.mjs installed its own when it loaded');
+  const dir = mkdtempSync(join(tmpdir(), 'sr-node-gcm-'));
+  try {
+    const path = join(dir, 'store.srs');
+    let kms = await Kms.open({ path, passphrase: 'pw' });
+    const sizes = [1, 1023, 1024, 1025, 4096, 30000];
+    const value = (n) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff);
+    for (const n of sizes) await kms.createSecret({ secretName: `s${n}`, secretData: value(n) });
+    await kms.compactStore();
+    await kms.close();
+    kms = await Kms.open({ path, passphrase: 'pw' });
+    for (const n of sizes) {
+      const got = (await kms.getSecretValue({ secretName: `s${n}` })).secretData;
+      assert.deepEqual(Buffer.from(got), Buffer.from(value(n)), `${n} bytes`);
+    }
+    await kms.close();
+    // One bit of the 4096-byte value flipped in the values file: refused, not served.
+    const values = readFileSync(`${path}.values`);
+    const at = 8 + sizes.slice(0, 4).reduce((a, n) => a + n + 16, 0) + 100;
+    values[at] ^= 1;
+    writeFileSync(`${path}.values`, values);
+    kms = await Kms.open({ path, passphrase: 'pw' });
+    assert.equal(await code(kms.getSecretValue({ secretName: 's4096' })), 'Rejected.StoreCorrupted');
+    assert.equal((await kms.getSecretValue({ secretName: 's30000' })).secretData.length, 30000);
+    await kms.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

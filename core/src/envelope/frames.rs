@@ -102,6 +102,9 @@ struct Gcm {
     k: aws_lc_rs::aead::LessSafeKey,
     #[cfg(not(feature = "aws-lc"))]
     k: aes_gcm::Aes256Gcm,
+    /// The key again, for the host's AES-256-GCM ([`crate::aead::PlatformGcm`]) when
+    /// one is installed (long inputs only).
+    raw: Zeroizing<[u8; 32]>,
 }
 
 impl Gcm {
@@ -113,11 +116,19 @@ impl Gcm {
         #[cfg(not(feature = "aws-lc"))]
         let k = <aes_gcm::Aes256Gcm as aes_gcm::aead::KeyInit>::new_from_slice(key)
             .map_err(|_| Error::BackendProtocol("message key length"))?;
-        Ok(Gcm { k })
+        let mut raw = Zeroizing::new([0u8; 32]);
+        raw.copy_from_slice(
+            key.get(..32)
+                .ok_or(Error::BackendProtocol("message key length"))?,
+        );
+        Ok(Gcm { k, raw })
     }
 
     /// Encrypts `buf` in place; returns the tag.
     fn seal(&self, n: [u8; 12], aad: &[u8], buf: &mut [u8]) -> Result<[u8; TAG_LEN]> {
+        if let Some(tag) = crate::aead::platform_seal(&*self.raw, &n, aad, buf) {
+            return Ok(tag);
+        }
         #[cfg(feature = "aws-lc")]
         let t = self
             .k
@@ -142,6 +153,9 @@ impl Gcm {
 
     /// Decrypts `buf` in place if `tag` verifies; on failure `buf` is zeroed.
     fn open(&self, n: [u8; 12], aad: &[u8], buf: &mut [u8], tag: [u8; TAG_LEN]) -> bool {
+        if let Some(ok) = crate::aead::platform_open(&*self.raw, &n, aad, buf, &tag) {
+            return ok;
+        }
         #[cfg(feature = "aws-lc")]
         let ok = self
             .k
