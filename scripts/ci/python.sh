@@ -4,8 +4,9 @@
 #   zig (PyPI `ziglang`) by maturin, each checked by `auditwheel show`;
 # - the sdist, built into a wheel from source by pip (a clean venv, no repo paths);
 # - the x86_64 wheel installed into a fresh venv, where pytest runs against the
-#   installed package (checked), then stubtest (the .pyi against the installed module)
-#   and `mypy --strict` on examples/python, and the pdoc reference.
+#   installed package (checked), then stubtest (the .pyi against the installed module),
+#   `mypy --strict` on the installed package and on examples/python, and the pdoc
+#   reference.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -36,6 +37,7 @@ python3 -m venv "$venv"
 # from the venv's site-packages.
 (cd bindings-python && STRONGROOM_TEST_INSTALLED=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests)
 (cd "$(dirname "$venv")" && "$venv/bin/python" -m mypy.stubtest strongroom)
+(cd "$(dirname "$venv")" && "$venv/bin/python" -m mypy --strict -p strongroom)
 "$venv/bin/python" -m mypy --strict examples/python
 # The API reference (pdoc, build/docs/python) from the installed package; any warning
 # fails it (tests/test_docs.py checks that every public callable has a docstring).

@@ -400,13 +400,13 @@ def _envelope_info(d: Dict[str, Any]) -> Dict[str, Any]:
     return {**d, "signer": EnvelopeSigner(**s) if s is not None else None}
 
 
-def _key_ids(v: object) -> list:
+def _key_ids(v: object) -> List[str]:
     if isinstance(v, str) or not isinstance(v, Sequence):
         raise InvalidParameterError("InvalidParameter.KeyIds", "key_ids must be a list of KeyIds or aliases")
     return [str(k) for k in v]
 
 
-def _ctx(c: Context) -> Optional[dict]:
+def _ctx(c: Context) -> Optional[Dict[str, str]]:
     if c is None:
         return None
     if not isinstance(c, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in c.items()):
@@ -562,7 +562,7 @@ def _page(name: str, v: Optional[int]) -> Optional[int]:
     return v
 
 
-def _secret_tags(tags: Optional[Mapping[str, str]]) -> list:
+def _secret_tags(tags: Optional[Mapping[str, str]]) -> List[Dict[str, str]]:
     if not isinstance(tags, Mapping):
         raise InvalidParameterError("InvalidParameter.Tags", "invalid Tags: must be a mapping of str to str")
     return [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
@@ -1081,7 +1081,7 @@ class Kms:
             _key_or_secret(key_id)
         self.call("UntagResource", SecretName=secret_name, KeyId=key_id, TagKeys=_str_list("TagKeys", tag_keys))
 
-    def list_resource_tags(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None) -> list:
+    def list_resource_tags(self, *, key_id: Optional[str] = None, secret_name: Optional[str] = None) -> List[Tag]:
         """ListResourceTags of a key (``key_id``) or a secret (``secret_name``).
 
         Example: ``tags = kms.list_resource_tags(secret_name="db/password")``
@@ -1410,7 +1410,7 @@ class Kms:
                 pairs = [(str(k), [str(v) for v in vs]) for k, vs in filters.items()]
             else:
                 try:
-                    pairs = [(str(f["Key"]), [str(v) for v in f.get("Values", [])]) for f in filters]  # type: ignore[union-attr, attr-defined]
+                    pairs = [(str(f["Key"]), [str(v) for v in f.get("Values", [])]) for f in filters]  # type: ignore[attr-defined]
                 except (KeyError, TypeError, AttributeError) as e:
                     raise InvalidParameterError(
                         "InvalidParameter.Filters", f'filters are {{"Key": ..., "Values": [...]}} pairs: {e}'

@@ -532,7 +532,7 @@ class SecretCache:
 
     def _fetch_value(self, secret_name: str, before: Optional[_Entry]) -> SecretValue:
         try:
-            v = self._kms.get_secret_value(secret_name=secret_name, version_stage=self._stage)
+            v: SecretValue = self._kms.get_secret_value(secret_name=secret_name, version_stage=self._stage)
             if self._disk is not None:
                 try:
                     self._disk.save(v)
