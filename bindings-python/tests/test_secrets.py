@@ -317,6 +317,15 @@ def test_a_file_store_keeps_values_in_its_values_file_and_the_vector_opens(tmp_p
         assert kms.get_secret_value(secret_name="big", version_id="v1").secret_data == "x" * 20000
         kms.delete_secret(secret_name="big", force_delete_without_recovery=True)
     assert set((tmp_path / "store.values").read_bytes()[8:]) == {0}
+    # Dead bytes only: compact_store rewrites the values file as generation 1 (empty
+    # of values) and removes the old one.
+    with Kms.open(str(path), passphrase="pw") as kms:
+        kms.create_secret(secret_name="kept", secret_data="k" * 3000)
+        kms.compact_store()
+        assert not (tmp_path / "store.values").exists()
+        assert (tmp_path / "store.values.1").stat().st_size == 8 + 3016
+    with Kms.open(str(path), passphrase="pw") as kms:
+        assert kms.get_secret_value(secret_name="kept").secret_data == "k" * 3000
 
     # tests/vectors/secrets_values_v1.json as files: the Node and Rust file stores
     # open the same bytes.

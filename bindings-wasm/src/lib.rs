@@ -161,14 +161,23 @@ struct JsStorage {
     save: Function,
     append: Option<Function>,
     sync: Option<Function>,
-    /// The values file's `{ append, sync, read, erase }` (Node's file store).
-    values: Option<[Function; 4]>,
+    /// The values files' `{ append, sync, read, erase, setGeneration, rewrite,
+    /// length }` (Node's file store; docs/FORMAT.md §Values file).
+    values: Option<[Function; 7]>,
 }
 
-/// The facade's values-file functions, when it gave all four.
-fn values_fns(v: &JsValue) -> Option<[Function; 4]> {
+/// The facade's values-file functions, when it gave all seven.
+fn values_fns(v: &JsValue) -> Option<[Function; 7]> {
     let f = |k: &str| Reflect::get(v, &k.into()).ok()?.dyn_into::<Function>().ok();
-    Some([f("append")?, f("sync")?, f("read")?, f("erase")?])
+    Some([
+        f("append")?,
+        f("sync")?,
+        f("read")?,
+        f("erase")?,
+        f("setGeneration")?,
+        f("rewrite")?,
+        f("length")?,
+    ])
 }
 
 /// A JS storage error as a store error: ENOSPC / EDQUOT / EFBIG are `StoreFull`;
@@ -247,22 +256,82 @@ impl Storage for JsStorage {
             }
         })
     }
-    fn read_value(&self, offset: u64, len: u32) -> BoxFuture<'_, strongroom::Result<Vec<u8>>> {
+    fn read_value(
+        &self,
+        generation: u32,
+        offset: u64,
+        len: u32,
+    ) -> BoxFuture<'_, strongroom::Result<Vec<u8>>> {
         Box::pin(async move {
-            let [_, _, f, _] = self.values.as_ref().ok_or(Error::Unsupported(
+            let [_, _, f, ..] = self.values.as_ref().ok_or(Error::Unsupported(
                 "this storage cannot read a values file (move stores with exportImage or a backup)",
             ))?;
-            let v = call_js_value(f, &Array::of2(&(offset as f64).into(), &len.into())).await?;
+            let args = Array::of3(&generation.into(), &(offset as f64).into(), &len.into());
+            let v = call_js_value(f, &args).await?;
             Ok(Uint8Array::new(&v).to_vec())
         })
     }
-    fn erase_value(&self, offset: u64, len: u32) -> BoxFuture<'_, strongroom::Result<()>> {
+    fn erase_value(
+        &self,
+        generation: u32,
+        offset: u64,
+        len: u32,
+    ) -> BoxFuture<'_, strongroom::Result<()>> {
         Box::pin(async move {
-            let [.., f] = self
+            let [_, _, _, f, ..] = self
                 .values
                 .as_ref()
                 .ok_or(Error::Unsupported("no values file"))?;
-            call_js(f, &Array::of2(&(offset as f64).into(), &len.into())).await
+            let args = Array::of3(&generation.into(), &(offset as f64).into(), &len.into());
+            call_js(f, &args).await
+        })
+    }
+    fn set_values_generation(&self, generation: u32) -> BoxFuture<'_, strongroom::Result<()>> {
+        Box::pin(async move {
+            match &self.values {
+                Some([_, _, _, _, f, ..]) => call_js(f, &Array::of1(&generation.into())).await,
+                None => Ok(()),
+            }
+        })
+    }
+    fn rewrite_values<'a>(
+        &'a self,
+        generation: u32,
+        spans: &'a [(u64, u32)],
+    ) -> BoxFuture<'a, strongroom::Result<Vec<u64>>> {
+        Box::pin(async move {
+            let [_, _, _, _, _, f, _] = self
+                .values
+                .as_ref()
+                .ok_or(Error::Unsupported("no values file"))?;
+            // Spans as [offset, length, offset, length, …] (numbers: offsets stay far
+            // below 2^53).
+            let flat = Array::new();
+            for &(o, l) in spans {
+                flat.push(&(o as f64).into());
+                flat.push(&l.into());
+            }
+            let r = call_js_value(f, &Array::of2(&generation.into(), &flat)).await?;
+            let r = r
+                .dyn_into::<Array>()
+                .map_err(|_| Error::Internal("values-file rewrite offsets"))?;
+            r.iter()
+                .map(|v| v.as_f64().map(|n| n as u64))
+                .collect::<Option<Vec<u64>>>()
+                .ok_or(Error::Internal("values-file rewrite offsets"))
+        })
+    }
+    fn values_len(&self) -> BoxFuture<'_, strongroom::Result<u64>> {
+        Box::pin(async move {
+            match &self.values {
+                Some([.., f]) => {
+                    let n = call_js_value(f, &Array::new()).await?;
+                    n.as_f64()
+                        .map(|n| n as u64)
+                        .ok_or(Error::Internal("values file length"))
+                }
+                None => Ok(0),
+            }
         })
     }
 }
@@ -961,8 +1030,8 @@ impl NativeKms {
 
     /// Opens a store from its image (or creates one when `image` is undefined);
     /// `save` (and `append` + `sync`), when given, persist every change (JsStorage);
-    /// `values` (`{ append, sync, read, erase }`), when given, keeps secret values in
-    /// the store's values file.
+    /// `values` (`{ append, sync, read, erase, setGeneration, rewrite, length }`), when
+    /// given, keeps secret values in the store's values files.
     /// With `backup`, the store must not exist yet: the backup, opened with
     /// `backup_passphrase`, becomes it (RestoreBackup).
     #[allow(clippy::too_many_arguments)]

@@ -1340,10 +1340,10 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
                 )));
             }
         };
-        let (i, keys, spans) =
+        let (i, keys, values_generation, spans) =
             strongroom::storage::inspect_values(&bytes, &RootSecret::passphrase(&passphrase()?))?;
         // The values file must hold every value the store names.
-        let v = strongroom::storage::check_values_file(&cli.store, &spans)?;
+        let v = strongroom::storage::check_values_file(&cli.store, values_generation, &spans)?;
         print(
             json_mode,
             &json!({
@@ -1355,6 +1355,7 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
                 "WouldDropBytes": i.torn_bytes,
                 "ValuesFile": {
                     "Path": v.path.display().to_string(),
+                    "Generation": values_generation,
                     "Bytes": v.bytes,
                     "Values": v.values,
                     "LiveBytes": v.live_bytes,

@@ -596,4 +596,39 @@ fn store_check_covers_the_values_file() {
     std::fs::write(&values, &whole).unwrap();
     json(&sr(&store, &["--json", "store", "check"], None));
     assert_eq!(ok(&sr(&store, &["secret", "get", "a"], None)), "second");
+    // A secret that goes leaves dead bytes; `store compact` rewrites the values file
+    // as the next generation (store.values.1) and `store check` holds that one.
+    json(&sr(
+        &store,
+        &["--json", "secret", "create", "b", "--value-file", "-"],
+        Some(b"to be deleted"),
+    ));
+    json(&sr(
+        &store,
+        &["--json", "secret", "delete", "b", "--force"],
+        None,
+    ));
+    assert_eq!(
+        std::fs::metadata(&values).unwrap().len(),
+        8 + 11 + 16 + 6 + 16 + 13 + 16
+    );
+    sr(&store, &["store", "compact"], None);
+    assert!(!values.exists());
+    let c = json(&sr(&store, &["--json", "store", "check"], None));
+    assert_eq!(c["ValuesFile"]["Generation"], 1, "{c}");
+    assert_eq!(c["ValuesFile"]["Bytes"], 8 + 11 + 16 + 6 + 16, "{c}");
+    assert!(
+        c["ValuesFile"]["Path"]
+            .as_str()
+            .unwrap()
+            .ends_with("store.values.1")
+    );
+    assert_eq!(
+        ok(&sr(
+            &store,
+            &["secret", "get", "a", "--version-id", "v1"],
+            None
+        )),
+        "first value"
+    );
 }

@@ -16,7 +16,7 @@ use crate::backend::software::SoftwareBackend;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
-use crate::state::{SecretValue, State, Txn};
+use crate::state::{SecretValue, Span, State, Txn};
 use crate::storage::journal::{self, KIND_DELTA, Opened, Sealer, Tail};
 use crate::storage::{KdfParams, MemoryStorage, Storage, StoreInfo};
 use crate::sync::AsyncMutex;
@@ -279,6 +279,12 @@ impl Kms {
             remote: None,
             public_keys: crate::asym::PublicKeyCache::default(),
         };
+        if kms.storage.supports_values() {
+            // The state names its values file's generation: every other one beside
+            // the store is what a compaction left (docs/FORMAT.md §Values file).
+            let generation = kms.state.lock().values_generation;
+            kms.storage.set_values_generation(generation).await?;
+        }
         if fresh || legacy {
             let _w = kms.writer.lock().await;
             if legacy {
@@ -380,16 +386,19 @@ impl Kms {
         // Values the values file keeps go into the image: it opens on its own. An
         // image is one sealed record, so they must fit in one (1 GiB).
         let spans = self.state.lock().spans();
-        let inline: u64 = spans.iter().map(|s| u64::from(s.1)).sum();
+        let inline: u64 = spans.iter().map(|s| u64::from(s.len)).sum();
         if inline >= u64::from(journal::MAX_RECORD_LEN) {
             return Err(Error::QuotaExceeded(
                 "an image or backup holds its secret values inline, in one record of at most 1 GiB, and this store's values are larger: copy the store file with its values file (<store>.values) instead",
             ));
         }
         let mut values = alloc::collections::BTreeMap::new();
-        for (offset, len) in spans {
-            let bytes = self.storage.read_value(offset, len).await?;
-            values.insert(offset, Arc::<[u8]>::from(bytes));
+        for s in spans {
+            let bytes = self
+                .storage
+                .read_value(s.generation, s.offset, s.len)
+                .await?;
+            values.insert(s.offset, Arc::<[u8]>::from(bytes));
         }
         let state = self.state.lock().encode_inlined(&values);
         drop(values);
@@ -593,7 +602,77 @@ impl Kms {
         self.local_only("a connected Kms has no store of its own to compact")?;
         let _w = self.writer.lock().await;
         self.check_poisoned()?;
-        self.move_values_out().await
+        self.move_values_out().await?;
+        self.compact_values().await
+    }
+
+    /// Rewrites the values file without the bytes no version uses — zeroed values of
+    /// versions that are gone, values a crash left unnamed — when it holds any: the
+    /// live values are copied to the next generation's file (durably), a snapshot
+    /// naming that file and the new spans is written, and then the old file is
+    /// removed. A crash anywhere leaves a store that opens with every value: the
+    /// snapshot names one generation, and opening removes the other file
+    /// (docs/FORMAT.md §Values file). Reads under way keep working: a span names its
+    /// generation. The writer lock must be held; writers wait for the copy.
+    async fn compact_values(&self) -> Result<()> {
+        if !self.storage.supports_values() {
+            return Ok(());
+        }
+        let (generation, spans) = {
+            let st = self.state.lock();
+            (st.values_generation, st.spans())
+        };
+        let live: u64 = spans.iter().map(|s| u64::from(s.len)).sum();
+        let bytes = self.storage.values_len().await?;
+        if bytes <= crate::storage::VALUES_MAGIC.len() as u64 + live {
+            return Ok(());
+        }
+        let next = generation
+            .checked_add(1)
+            .ok_or(Error::Internal("values-file generation"))?;
+        let from: Vec<(u64, u32)> = spans.iter().map(|s| (s.offset, s.len)).collect();
+        let offsets = self.storage.rewrite_values(next, &from).await?;
+        if offsets.len() != spans.len() {
+            let _ = self.storage.set_values_generation(generation).await;
+            return Err(Error::Internal("values-file rewrite"));
+        }
+        // The writer lock is held, so the state's spans are as listed above, in the
+        // same order: the i-th stored value moves to offsets[i] (or back to spans[i]).
+        let relink = |forward: bool| {
+            let mut st = self.state.lock();
+            let mut i = 0;
+            for rec in st.secrets.values_mut() {
+                for v in &mut rec.versions {
+                    if let SecretValue::Stored(s) = &mut v.value {
+                        match (forward, offsets.get(i), spans.get(i)) {
+                            (true, Some(&offset), _) => {
+                                *s = Span {
+                                    generation: next,
+                                    offset,
+                                    len: s.len,
+                                };
+                            }
+                            (false, _, Some(old)) => *s = *old,
+                            _ => {}
+                        }
+                        i += 1;
+                    }
+                }
+            }
+            st.values_generation = if forward { next } else { generation };
+        };
+        relink(true);
+        if let Err(e) = self.compact().await {
+            relink(false);
+            // Removes the new file unless the storage cannot tell which snapshot it
+            // kept (then it refuses everything until reopened, and the open keeps the
+            // file the snapshot names).
+            let _ = self.storage.set_values_generation(generation).await;
+            return Err(e);
+        }
+        // A file that cannot be removed now is removed when the store is next opened.
+        let _ = self.storage.set_values_generation(next).await;
+        Ok(())
     }
 
     /// Moves every secret value still inside the store's records (a store written
@@ -616,9 +695,9 @@ impl Kms {
         let placed = self.place_values(&moving).await?;
         let set = |stored: bool| {
             let mut st = self.state.lock();
-            for ((name, version_id, bytes), &(offset, len)) in moving.iter().zip(&placed) {
+            for ((name, version_id, bytes), span) in moving.iter().zip(&placed) {
                 let value = if stored {
-                    SecretValue::Stored { offset, len }
+                    SecretValue::Stored(*span)
                 } else {
                     SecretValue::Inline(bytes.clone())
                 };
@@ -861,14 +940,7 @@ impl Kms {
         let delta = {
             let mut st = self.state.lock();
             for ((name, version_id, _), span) in moving.iter().zip(&placed) {
-                st.set_value(
-                    name,
-                    version_id,
-                    SecretValue::Stored {
-                        offset: span.0,
-                        len: span.1,
-                    },
-                );
+                st.set_value(name, version_id, SecretValue::Stored(*span));
             }
             undo.delta(&st)
         };
@@ -937,17 +1009,23 @@ impl Kms {
     pub(crate) async fn place_values(
         &self,
         values: &[(String, String, Arc<[u8]>)],
-    ) -> Result<Vec<(u64, u32)>> {
+    ) -> Result<Vec<Span>> {
         let mut placed = Vec::with_capacity(values.len());
         if values.is_empty() {
             return Ok(placed);
         }
+        // The writer lock is held: the state's generation is the storage's current.
+        let generation = self.state.lock().values_generation;
         let mut run = async || -> Result<()> {
             for (_, _, bytes) in values {
                 let len = u32::try_from(bytes.len())
                     .map_err(|_| Error::Internal("secret value larger than 4 GiB"))?;
-                let at = self.storage.append_value(bytes).await?;
-                placed.push((at, len));
+                let offset = self.storage.append_value(bytes).await?;
+                placed.push(Span {
+                    generation,
+                    offset,
+                    len,
+                });
             }
             self.storage.sync_values().await
         };
@@ -963,10 +1041,13 @@ impl Kms {
     /// Overwrites values-file spans no version uses with zeros. Best effort: the
     /// change that let go of them is durable already, and a span left behind is
     /// unreadable without the data key its record took along (it goes at the
-    /// store's next values-file compaction).
-    pub(crate) async fn erase_values(&self, spans: &[(u64, u32)]) {
-        for &(offset, len) in spans {
-            let _ = self.storage.erase_value(offset, len).await;
+    /// store's next values-file compaction, [`Kms::compact_store`]).
+    pub(crate) async fn erase_values(&self, spans: &[Span]) {
+        for s in spans {
+            let _ = self
+                .storage
+                .erase_value(s.generation, s.offset, s.len)
+                .await;
         }
     }
 
@@ -1129,10 +1210,11 @@ mod tests {
             data_type: 0,
             wrapped_key: Vec::new(),
             nonce: [0; 12],
-            value: SecretValue::Stored {
+            value: SecretValue::Stored(crate::state::Span {
+                generation: 0,
                 offset,
                 len: 1 << 29,
-            },
+            }),
         };
         kms.state.lock().secrets.insert(
             "big".into(),

@@ -109,6 +109,10 @@ pub(crate) struct State {
     pub(crate) secrets: BTreeMap<String, SecretRecord>,
     /// Principals and policies (None until the owner creates the first).
     pub(crate) iam: Option<alloc::boxed::Box<crate::access::Iam>>,
+    /// Which values file is the store's (docs/FORMAT.md §Values file): 0 is
+    /// `<store>.values`, n ≥ 1 `<store>.values.<n>`; a values-file compaction moves
+    /// the live values to the next generation's file.
+    pub(crate) values_generation: u32,
 }
 
 /// One version of a secret: its value sealed under a fresh 32-byte data key, which is
@@ -136,20 +140,27 @@ pub(crate) enum SecretValue {
     /// images, backups, browsers); shared, so that copies of the record (undo
     /// images, reads) do not copy the value.
     Inline(alloc::sync::Arc<[u8]>),
-    /// `len` bytes at `offset` of the store's values file.
-    Stored {
-        /// Byte offset in the values file.
-        offset: u64,
-        /// Length (ciphertext ‖ tag).
-        len: u32,
-    },
+    /// A span of the store's values file.
+    Stored(Span),
+}
+
+/// `len` bytes at `offset` of the values file of `generation` (the state's
+/// `values_generation` when the span was read from it or placed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Span {
+    /// The values file's generation.
+    pub(crate) generation: u32,
+    /// Byte offset in the values file.
+    pub(crate) offset: u64,
+    /// Length (ciphertext ‖ tag).
+    pub(crate) len: u32,
 }
 
 impl SecretValue {
     /// The span of the values file, if the value is there.
-    pub(crate) fn span(&self) -> Option<(u64, u32)> {
+    pub(crate) fn span(&self) -> Option<Span> {
         match self {
-            SecretValue::Stored { offset, len } => Some((*offset, *len)),
+            SecretValue::Stored(s) => Some(*s),
             SecretValue::Inline(_) => None,
         }
     }
@@ -157,7 +168,7 @@ impl SecretValue {
 
 impl SecretRecord {
     /// The values-file spans its versions use.
-    pub(crate) fn spans(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+    pub(crate) fn spans(&self) -> impl Iterator<Item = Span> + '_ {
         self.versions.iter().filter_map(|v| v.value.span())
     }
     /// Whether any version's value is in the values file (then the record is written
@@ -172,7 +183,7 @@ impl SecretRecord {
     ) -> impl Iterator<Item = (String, String, alloc::sync::Arc<[u8]>)> + '_ {
         self.versions.iter().filter_map(|v| match &v.value {
             SecretValue::Inline(b) => Some((self.name.clone(), v.version_id.clone(), b.clone())),
-            SecretValue::Stored { .. } => None,
+            SecretValue::Stored(_) => None,
         })
     }
     /// Whether any value is inside the record (removing the secret then rewrites the
@@ -244,7 +255,7 @@ impl State {
     }
 
     /// Every values-file span the state uses.
-    pub(crate) fn spans(&self) -> Vec<(u64, u32)> {
+    pub(crate) fn spans(&self) -> Vec<Span> {
         self.secrets
             .values()
             .flat_map(SecretRecord::spans)
@@ -290,24 +301,39 @@ impl State {
             .min()
     }
 
+    /// The store's snapshot of the state: version 5 when a value is in the values
+    /// file or the values file is past generation 0.
     pub(crate) fn encode(&self) -> SecretBytes {
-        self.encode_inlined(&BTreeMap::new())
+        self.encode_with(&BTreeMap::new(), false)
     }
 
     /// The state's binary form with the values-file spans found in `values` (by
     /// offset) written inline: what an image or a backup holds, which must open
-    /// without the values file. Spans not in `values` are written as they are.
+    /// without the values file (and starts its own at generation 0).
     pub(crate) fn encode_inlined(
         &self,
         values: &BTreeMap<u64, alloc::sync::Arc<[u8]>>,
+    ) -> SecretBytes {
+        self.encode_with(values, true)
+    }
+
+    fn encode_with(
+        &self,
+        values: &BTreeMap<u64, alloc::sync::Arc<[u8]>>,
+        image: bool,
     ) -> SecretBytes {
         let mut w = Writer::secret();
         let stored = self
             .secrets
             .values()
             .flat_map(SecretRecord::spans)
-            .any(|(o, _)| !values.contains_key(&o));
-        let version = if stored {
+            .any(|s| !values.contains_key(&s.offset));
+        let generation = if image && !stored {
+            0
+        } else {
+            self.values_generation
+        };
+        let version = if stored || generation != 0 {
             STATE_VERSION_VALUES
         } else if self.iam.is_some() {
             STATE_VERSION_IAM
@@ -317,6 +343,9 @@ impl State {
             STATE_VERSION_SECRETS
         };
         w.u8(version);
+        if version == STATE_VERSION_VALUES {
+            w.u32(generation);
+        }
         w.u32(u32::try_from(self.order.len()).unwrap_or(u32::MAX));
         for id in &self.order {
             let Some(k) = self.keys.get(id) else { continue };
@@ -360,8 +389,11 @@ impl State {
             Some(v) => return Err(Error::UnsupportedStoreVersion(v)),
             None => return Err(bad("empty state")),
         };
-        let n = r.u32().ok_or(bad("truncated state"))?;
         let mut st = State::default();
+        if version == STATE_VERSION_VALUES {
+            st.values_generation = r.u32().ok_or(bad("truncated state"))?;
+        }
+        let n = r.u32().ok_or(bad("truncated state"))?;
         for _ in 0..n {
             let rec = decode_key(&mut r, version)?;
             let key_id = rec.key_id.clone();
@@ -384,7 +416,7 @@ impl State {
                 1
             };
             for _ in 0..ns {
-                let rec = decode_secret(&mut r, layout)?;
+                let rec = decode_secret(&mut r, layout, st.values_generation)?;
                 if st.secrets.insert(rec.name.clone(), rec).is_some() {
                     return Err(bad("duplicate secret name"));
                 }
@@ -451,7 +483,8 @@ impl State {
                     }
                 }
                 Some(op @ (OP_PUT_SECRET | OP_PUT_SECRET_V2)) => {
-                    let rec = decode_secret(&mut r, if op == OP_PUT_SECRET { 1 } else { 2 })?;
+                    let layout = if op == OP_PUT_SECRET { 1 } else { 2 };
+                    let rec = decode_secret(&mut r, layout, self.values_generation)?;
                     self.secrets.insert(rec.name.clone(), rec);
                 }
                 Some(OP_DELETE_SECRET) => {
@@ -534,7 +567,7 @@ fn encode_secret(
         w.raw(&v.nonce);
         let inline = match &v.value {
             SecretValue::Inline(b) => Some(&**b),
-            SecretValue::Stored { offset, .. } => values.get(offset).map(|b| &**b),
+            SecretValue::Stored(s) => values.get(&s.offset).map(|b| &**b),
         };
         match (layout, inline, &v.value) {
             (1, Some(b), _) => w.bytes32(b),
@@ -542,10 +575,10 @@ fn encode_secret(
                 w.u8(0);
                 w.bytes32(b);
             }
-            (_, None, SecretValue::Stored { offset, len }) => {
+            (_, None, SecretValue::Stored(s)) => {
                 w.u8(1);
-                w.u64(*offset);
-                w.u32(*len);
+                w.u64(s.offset);
+                w.u32(s.len);
             }
             // Unreachable: a value is inline unless it is stored.
             (_, None, SecretValue::Inline(_)) => w.bytes32(&[]),
@@ -553,7 +586,8 @@ fn encode_secret(
     }
 }
 
-fn decode_secret(r: &mut Reader<'_>, layout: u8) -> Result<SecretRecord> {
+/// `generation`: the values file the record's spans are in (the state's).
+fn decode_secret(r: &mut Reader<'_>, layout: u8, generation: u32) -> Result<SecretRecord> {
     let t = || bad("truncated secret record");
     let opt = |v: u64| (v != 0).then_some(v);
     let name = r.str16().ok_or_else(t)?;
@@ -614,7 +648,11 @@ fn decode_secret(r: &mut Reader<'_>, layout: u8) -> Result<SecretRecord> {
                 {
                     return Err(bad("bad values-file span"));
                 }
-                SecretValue::Stored { offset, len }
+                SecretValue::Stored(Span {
+                    generation,
+                    offset,
+                    len,
+                })
             }
             _ => return Err(bad("unknown secret value location")),
         };
@@ -1042,11 +1080,11 @@ impl Undo {
 
     /// Values-file spans the mutation let go of: a touched secret used them before
     /// and uses them no more (a trimmed, deleted or purged version).
-    pub(crate) fn released_spans(&self, st: &State) -> Vec<(u64, u32)> {
+    pub(crate) fn released_spans(&self, st: &State) -> Vec<Span> {
         let mut out = Vec::new();
         for (name, before) in &self.secrets {
             let Some(before) = before else { continue };
-            let now: Vec<(u64, u32)> = st
+            let now: Vec<Span> = st
                 .secrets
                 .get(name)
                 .map(|r| r.spans().collect())
@@ -1146,7 +1184,11 @@ mod tests {
                 data_type: 0,
                 wrapped_key: Vec::new(),
                 nonce: [0; 12],
-                value: SecretValue::Stored { offset: 8, len },
+                value: SecretValue::Stored(Span {
+                    generation: 0,
+                    offset: 8,
+                    len,
+                }),
             }],
         }
     }
@@ -1154,7 +1196,7 @@ mod tests {
     fn round_trip(len: u32) -> Result<SecretRecord> {
         let mut w = Writer::secret();
         encode_secret(&mut w, &record(len), 2, &BTreeMap::new());
-        decode_secret(&mut Reader::new(&w.buf), 2)
+        decode_secret(&mut Reader::new(&w.buf), 2, 0)
     }
 
     /// A span names at most 1 MiB: a store cannot make a reader allocate gigabytes
@@ -1163,10 +1205,11 @@ mod tests {
     fn values_file_spans_are_bounded() {
         assert_eq!(
             round_trip(30_736).unwrap().versions[0].value,
-            SecretValue::Stored {
+            SecretValue::Stored(Span {
+                generation: 0,
                 offset: 8,
                 len: 30_736
-            }
+            })
         );
         assert!(round_trip(1 << 20).is_ok());
         for bad in [0, 15, (1 << 20) + 1, u32::MAX] {

@@ -64,6 +64,27 @@ fn torture_writer() {
     writeln!(out.lock(), "ACK key {last}").unwrap();
     let mut secret = String::new();
     for i in 0u64.. {
+        // In every fifth trial a values-file compaction (dead bytes from a deleted
+        // secret) early on, so kills land in its copy, its snapshot and its removal
+        // of the old file.
+        if i == 3 && std::env::var_os("STRONGROOM_TORTURE_COMPACT").is_some_and(|v| v == "1") {
+            let junk = format!("junk{}-{i}", std::process::id());
+            block_on(kms.create_secret(strongroom::CreateSecretRequest {
+                secret_name: junk.clone(),
+                version_id: "v1".into(),
+                secret_data: strongroom::SecretBytes::from_slice(torture_value(i).as_bytes()),
+                ..Default::default()
+            }))
+            .unwrap();
+            block_on(kms.delete_secret(strongroom::DeleteSecretRequest {
+                secret_name: junk,
+                force_delete_without_recovery: true,
+                ..Default::default()
+            }))
+            .unwrap();
+            block_on(kms.compact_store()).unwrap();
+            writeln!(out.lock(), "ACK compacted").unwrap();
+        }
         let line = match i % 7 {
             4 => {
                 secret = format!("s{}-{i}", std::process::id());
@@ -147,7 +168,7 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
     let path = dir.join("store.srs");
     let exe = std::env::current_exe().unwrap();
     let started = Instant::now();
-    let (mut acked, mut torn, mut max_gen) = (0usize, 0u32, 0u64);
+    let (mut acked, mut torn, mut max_gen, mut compactions) = (0usize, 0u32, 0u64, 0u32);
     let mut keys_expected: Vec<String> = Vec::new();
     let mut aliases_expected: BTreeMap<String, String> = BTreeMap::new();
     let mut tags_expected: Vec<(String, String)> = Vec::new();
@@ -161,6 +182,10 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
                 "--test-threads=1",
             ])
             .env(CHILD, &path)
+            .env(
+                "STRONGROOM_TORTURE_COMPACT",
+                if trial % 5 == 2 { "1" } else { "" },
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -209,6 +234,7 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
                     Some(parts[3].to_string()),
                 )),
                 "rotated" => new_secrets.push((parts[1].to_string(), parts[2].to_string(), None)),
+                "compacted" => compactions += 1,
                 _ => panic!("{l}"),
             }
         }
@@ -234,6 +260,27 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
                 e.code()
             ),
         };
+        // One values file beside the store: opening removed what a compaction the kill
+        // interrupted left behind.
+        let values_files = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                let base = path.file_name().unwrap().to_string_lossy().into_owned();
+                n.strip_prefix(&base)
+                    .and_then(|r| r.strip_prefix(".values"))
+                    .is_some_and(|r| {
+                        r.is_empty()
+                            || r.strip_prefix('.')
+                                .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
+                    })
+            })
+            .count();
+        assert!(
+            values_files <= 1,
+            "trial {trial}: {values_files} values files"
+        );
         let info = kms.store_info().unwrap();
         torn += u32::from(info.torn_bytes > 0);
         max_gen = max_gen.max(info.generation);
@@ -345,7 +392,7 @@ fn kill_9_never_loses_an_acknowledged_mutation() {
     }
     println!(
         "torture: {trials} SIGKILL trials in {:.1} s, {acked} acknowledged mutations all present, \
-         {torn} opens found a torn tail, store compacted {max_gen} times, {} keys, {} secret versions",
+         {torn} opens found a torn tail, store compacted {max_gen} times ({compactions} values-file compactions acknowledged), {} keys, {} secret versions",
         started.elapsed().as_secs_f64(),
         keys_expected.len(),
         secrets_expected.len()

@@ -346,13 +346,18 @@ async function openPath(p: string) {
       await flushing;
     }
   };
-  // The values file (`<store>.values`, docs/FORMAT.md §Values file): secret values
-  // kept apart from the records, so opening reads none of them. Opened on first use;
-  // made (0600, with its header, durably) by the first value written.
-  const valuesFile = `${file}.values`;
+  // The values file (`<store>.values`, then `<store>.values.<n>` after n values-file
+  // compactions; docs/FORMAT.md §Values file): secret values kept apart from the
+  // records, so opening reads none of them. The current generation's file is opened
+  // on first use and made (0600, with its header, durably) by the first value written.
+  const valuesPath = (g: number) => (g === 0 ? `${file}.values` : `${file}.values.${g}`);
+  let vGen = 0;
+  let valuesFile = valuesPath(0);
   let vh: fs.FileHandle | undefined;
   let vEnd = 0;
   let vDirty = false;
+  // The file a compaction just replaced: reads already under way may still use it.
+  let vPrev: { gen: number; h: fs.FileHandle } | undefined;
   const corrupted = (message: string) => ({ code: 'Rejected.StoreCorrupted', message: `${valuesFile}: ${message}` });
   // Concurrent first reads share one open (no handle left behind).
   let vOpening: Promise<fs.FileHandle | undefined> | undefined;
@@ -400,6 +405,26 @@ async function openPath(p: string) {
     vh = h;
     return h;
   };
+  const readFully = async (h: fs.FileHandle, where: string, offset: number, len: number): Promise<Uint8Array> => {
+    const buf = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const { bytesRead } = await h.read(buf, done, len - done, offset + done).catch((e) => {
+        throw storeError('reading', where, e);
+      });
+      if (bytesRead === 0) throw { code: 'Rejected.StoreCorrupted', message: `${where}: the values file is shorter than the store says` };
+      done += bytesRead;
+    }
+    return buf;
+  };
+  const base = path.basename(file);
+  /** The generation `name` is a values file of for this store, or undefined. */
+  const generationOf = (name: string): number | undefined => {
+    if (!name.startsWith(`${base}.values`)) return undefined;
+    const rest = name.slice(base.length + '.values'.length);
+    if (rest === '') return 0;
+    return /^\.[1-9][0-9]{0,9}$/.test(rest) ? Number(rest.slice(1)) : undefined;
+  };
   const values = {
     append: async (value: Uint8Array): Promise<number> => {
       usable();
@@ -430,23 +455,29 @@ async function openPath(p: string) {
       }
       vDirty = false;
     },
-    read: async (offset: number, len: number): Promise<Uint8Array> => {
+    read: async (gen: number, offset: number, len: number): Promise<Uint8Array> => {
       if (closed) throw { message: `${file}: this Kms was closed` };
-      const h = await openValues(false);
-      if (!h) throw corrupted('the store names values in its values file, which is missing');
-      const buf = new Uint8Array(len);
-      let done = 0;
-      while (done < len) {
-        const { bytesRead } = await h.read(buf, done, len - done, offset + done).catch((e) => {
-          throw storeError('reading', valuesFile, e);
-        });
-        if (bytesRead === 0) throw corrupted('the values file is shorter than the store says');
-        done += bytesRead;
+      if (gen === vGen) {
+        const h = await openValues(false);
+        if (!h) throw corrupted('the store names values in its values file, which is missing');
+        return readFully(h, valuesFile, offset, len);
       }
-      return buf;
+      if (vPrev?.gen === gen) return readFully(vPrev.h, valuesPath(gen), offset, len);
+      // Neither current nor just replaced: a reader that looked its span up before
+      // two compactions.
+      const where = valuesPath(gen);
+      const h = await fs.open(where, 'r').catch((e) => {
+        throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? corrupted('the store names values in a values file that is missing') : storeError('opening', where, e);
+      });
+      try {
+        return await readFully(h, where, offset, len);
+      } finally {
+        await h.close().catch(() => undefined);
+      }
     },
-    erase: async (offset: number, len: number): Promise<void> => {
+    erase: async (gen: number, offset: number, len: number): Promise<void> => {
       usable();
+      if (gen !== vGen) return; // that file is on its way out whole
       const h = await openValues(false);
       const end = Math.min(offset + len, vEnd);
       if (!h || offset < VALUES_MAGIC.length || end <= offset) return;
@@ -457,6 +488,72 @@ async function openPath(p: string) {
         throw storeError('erasing in', valuesFile, e);
       }
     },
+    // Makes generation `gen` current and removes every other generation's values file
+    // (what a compaction replaced, or what a crash left when it interrupted one).
+    setGeneration: async (gen: number): Promise<void> => {
+      usable();
+      if (gen !== vGen) {
+        await vOpening?.catch(() => undefined);
+        const old = vPrev;
+        vPrev = vh ? { gen: vGen, h: vh } : undefined;
+        await old?.h.close().catch(() => undefined);
+        vh = undefined;
+        vGen = gen;
+        valuesFile = valuesPath(gen);
+        vEnd = 0;
+        vDirty = false;
+      }
+      let first: unknown;
+      for (const name of await fs.readdir(dir).catch((e) => { throw storeError('listing', dir, e); })) {
+        const g = generationOf(name);
+        if (g === undefined || g === gen) continue;
+        await fs.unlink(path.join(dir, name)).catch((e) => {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') first ??= storeError('removing', path.join(dir, name), e);
+        });
+      }
+      if (first) throw first;
+    },
+    // Writes generation `gen`'s file with the bytes of the spans [offset, length, …]
+    // of the current one, back to back, durably; answers their new offsets.
+    rewrite: async (gen: number, spans: number[]): Promise<number[]> => {
+      usable();
+      if (gen === vGen) throw { message: `${valuesFile}: a values file cannot be rewritten onto itself` };
+      const src = await openValues(false);
+      const where = valuesPath(gen);
+      let h: fs.FileHandle | undefined;
+      try {
+        if ((await fs.lstat(where).catch(() => undefined))?.isSymbolicLink()) throw new Error('is a symbolic link');
+        await fs.unlink(where).catch((e) => {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        });
+        h = await fs.open(where, 'wx+', 0o600);
+        await h.write(VALUES_MAGIC, 0, VALUES_MAGIC.length, 0);
+        let at = VALUES_MAGIC.length;
+        const offsets: number[] = [];
+        for (let i = 0; i + 1 < spans.length; i += 2) {
+          if (!src) throw corrupted('the store names values in its values file, which is missing');
+          const bytes = await readFully(src, valuesFile, spans[i], spans[i + 1]);
+          let done = 0;
+          while (done < bytes.length) {
+            const { bytesWritten } = await h.write(bytes, done, bytes.length - done, at + done);
+            done += bytesWritten;
+          }
+          offsets.push(at);
+          at += bytes.length;
+        }
+        await h.sync();
+        await h.close();
+        h = undefined;
+        await syncDir(dir);
+        return offsets;
+      } catch (e) {
+        await h?.close().catch(() => undefined);
+        await fs.unlink(where).catch(() => undefined);
+        if ((e as { code?: string })?.code === 'Rejected.StoreCorrupted') throw e;
+        throw storeError('writing', where, e);
+      }
+    },
+    length: async (): Promise<number> => ((await openValues(false)) ? vEnd : 0),
   };
   const close = async () => {
     if (closed) return;
@@ -466,6 +563,8 @@ async function openPath(p: string) {
     fh = undefined;
     await vh?.close().catch(() => undefined);
     vh = undefined;
+    await vPrev?.h.close().catch(() => undefined);
+    vPrev = undefined;
     release();
     // Never written (a failed open or restore): remove the directories this open made.
     await forget();

@@ -992,42 +992,62 @@ impl Kms {
                 encryption_context: secret_context(name, &v.version_id)?,
             })
             .await?;
-        let stored: Vec<u8>;
-        let sealed: &[u8] = match &v.value {
-            SecretValue::Inline(b) => b,
-            SecretValue::Stored { offset, len } => {
-                stored = self.storage.read_value(*offset, *len).await?;
-                &stored
+        let aad = value_aad(name, &v.version_id, v.data_type);
+        let mut span = match &v.value {
+            SecretValue::Inline(b) => {
+                return crate::envelope::frames::open_256(dk.plaintext.expose(), v.nonce, &aad, b)?
+                    .ok_or(Error::InvalidCiphertext);
             }
+            SecretValue::Stored(s) => *s,
         };
-        let opened = crate::envelope::frames::open_256(
-            dk.plaintext.expose(),
-            v.nonce,
-            &value_aad(name, &v.version_id, v.data_type),
-            sealed,
-        )?;
-        match (opened, v.value.span()) {
-            (Some(value), _) => Ok(value),
-            (None, None) => Err(Error::InvalidCiphertext),
-            // A span that does not open: either a change that let go of this version
-            // erased it after the caller read the record (then the version is gone,
-            // as if the change came first), or the values file is damaged.
-            (None, Some(span)) => {
-                let still = self
-                    .state
-                    .lock()
-                    .secrets
-                    .get(name)
-                    .is_some_and(|r| r.spans().any(|s| s == span));
-                if still {
-                    Err(Error::StoreCorrupted(
+        // A span that does not read or open is looked up again: a values-file
+        // compaction may have moved the value since the caller read the record (then
+        // it is read where it is now, once), or a change that let go of this version
+        // may have erased it (then the version is gone, as if the change came first);
+        // otherwise the values file is damaged.
+        let mut moved_once = false;
+        loop {
+            let read = self
+                .storage
+                .read_value(span.generation, span.offset, span.len)
+                .await;
+            let opened = match &read {
+                Ok(sealed) => {
+                    crate::envelope::frames::open_256(dk.plaintext.expose(), v.nonce, &aad, sealed)?
+                }
+                Err(_) => None,
+            };
+            if let Some(value) = opened {
+                return Ok(value);
+            }
+            let now = self
+                .state
+                .lock()
+                .secrets
+                .get(name)
+                .and_then(|r| r.versions.iter().find(|x| x.version_id == v.version_id))
+                .filter(|x| x.wrapped_key == v.wrapped_key)
+                .map(|x| x.value.span());
+            match now {
+                Some(Some(s)) if s != span && !moved_once => {
+                    moved_once = true;
+                    span = s;
+                }
+                Some(Some(s)) if s == span => {
+                    return Err(read.err().unwrap_or(Error::StoreCorrupted(
                         "a secret value in the values file does not authenticate",
-                    ))
-                } else {
-                    Err(Error::ResourceNotFound(alloc::format!(
+                    )));
+                }
+                Some(_) => {
+                    return Err(Error::StoreCorrupted(
+                        "a secret value in the values file does not authenticate",
+                    ));
+                }
+                None => {
+                    return Err(Error::ResourceNotFound(alloc::format!(
                         "secret {name} version {} (deleted meanwhile)",
                         v.version_id
-                    )))
+                    )));
                 }
             }
         }

@@ -37,16 +37,47 @@ pub struct FileStorage {
     /// A flush failed: appended bytes may be lost, so nothing more is accepted.
     poisoned: AtomicBool,
     syncs: AtomicU64,
-    /// The values file (`path` + `.values`), opened on first use.
+    /// The values file (`path` + `.values`, or `.values.<n>` past generation 0),
+    /// opened on first use.
     values: Mutex<Values>,
 }
 
-/// The values file's handle, its length, and whether appends await a flush.
+/// The current values file's generation, handle, length, and whether appends await a
+/// flush; and the file a compaction just replaced, still open for reads under way.
 #[derive(Debug, Default)]
 struct Values {
+    generation: u32,
     file: Option<alloc::sync::Arc<File>>,
     end: u64,
     dirty: bool,
+    previous: Option<(u32, alloc::sync::Arc<File>)>,
+}
+
+/// The values file of `generation` beside the store at `store` (docs/FORMAT.md
+/// §Values file): `<store>.values`, then `<store>.values.<n>`.
+#[must_use]
+pub fn values_path(store: &Path, generation: u32) -> PathBuf {
+    if generation == 0 {
+        suffixed(store, ".values")
+    } else {
+        suffixed(store, &alloc::format!(".values.{generation}"))
+    }
+}
+
+/// The generation a file named `name` is the values file of, for the store file
+/// named `base` (`None`: not one of its values files).
+fn values_generation_of(base: &std::ffi::OsStr, name: &std::ffi::OsStr) -> Option<u32> {
+    let (base, name) = (base.to_str()?, name.to_str()?);
+    let rest = name.strip_prefix(base)?.strip_prefix(".values")?;
+    if rest.is_empty() {
+        return Some(0);
+    }
+    let n = rest.strip_prefix('.')?;
+    // Canonical decimal only (no sign, no leading zero), so one name per generation.
+    if n.is_empty() || n.starts_with('0') || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok().filter(|g| *g != 0)
 }
 
 /// Gives the blocks of an erased span back to the file system (Linux: fallocate
@@ -334,18 +365,13 @@ impl FileStorage {
         }
     }
 
-    /// The values file's path.
-    fn values_path(&self) -> PathBuf {
-        suffixed(&self.path, ".values")
-    }
-
-    /// The values file, opened (and made, with its header, when `create`) if it is
-    /// not yet; `None` when it does not exist and `create` is false.
+    /// The current values file, opened (and made, with its header, when `create`) if
+    /// it is not yet; `None` when it does not exist and `create` is false.
     fn values_file(&self, v: &mut Values, create: bool) -> Result<Option<alloc::sync::Arc<File>>> {
         if let Some(f) = &v.file {
             return Ok(Some(f.clone()));
         }
-        let path = self.values_path();
+        let path = values_path(&self.path, v.generation);
         let existing = match OpenOptions::new().read(true).write(true).open(&path) {
             Ok(f) => Some(f),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
@@ -404,7 +430,11 @@ impl FileStorage {
         if let Err(e) = write_at(&f, value, at) {
             // Keep nothing of a partial write.
             let _ = f.set_len(at);
-            return Err(io("appending to", &self.values_path(), &e));
+            return Err(io(
+                "appending to",
+                &values_path(&self.path, v.generation),
+                &e,
+            ));
         }
         v.end = at + value.len() as u64;
         v.dirty = true;
@@ -423,19 +453,32 @@ impl FileStorage {
         if let Err(e) = f.sync_data() {
             // As for the store: after a failed flush nothing unflushed is trusted.
             self.poisoned.store(true, Ordering::Release);
-            return Err(io("flushing", &self.values_path(), &e));
+            return Err(io("flushing", &values_path(&self.path, v.generation), &e));
         }
         v.dirty = false;
         Ok(())
     }
 
-    fn read_value_now(&self, offset: u64, len: u32) -> Result<Vec<u8>> {
+    fn read_value_now(&self, generation: u32, offset: u64, len: u32) -> Result<Vec<u8>> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::StoreClosed);
         }
+        let path = values_path(&self.path, generation);
         let f = {
             let mut v = self.lock_values();
-            self.values_file(&mut v, false)?
+            if generation == v.generation {
+                self.values_file(&mut v, false)?
+            } else if let Some((_, f)) = v.previous.as_ref().filter(|(g, _)| *g == generation) {
+                Some(f.clone())
+            } else {
+                // Neither current nor just replaced: only a reader that looked its
+                // span up before two compactions gets here.
+                match File::open(&path) {
+                    Ok(f) => Some(alloc::sync::Arc::new(f)),
+                    Err(e) if e.kind() == ErrorKind::NotFound => None,
+                    Err(e) => return Err(io("opening", &path, &e)),
+                }
+            }
         };
         let Some(f) = f else {
             return Err(Error::StoreCorrupted(
@@ -448,13 +491,16 @@ impl FileStorage {
             Err(e) if e.kind() == ErrorKind::UnexpectedEof => Err(Error::StoreCorrupted(
                 "the values file is shorter than the store says",
             )),
-            Err(e) => Err(io("reading", &self.values_path(), &e)),
+            Err(e) => Err(io("reading", &path, &e)),
         }
     }
 
-    fn erase_value_now(&self, offset: u64, len: u32) -> Result<()> {
+    fn erase_value_now(&self, generation: u32, offset: u64, len: u32) -> Result<()> {
         self.check_poisoned()?;
         let v = &mut *self.lock_values();
+        if generation != v.generation {
+            return Ok(());
+        }
         let Some(f) = self.values_file(v, false)? else {
             return Ok(());
         };
@@ -463,10 +509,113 @@ impl FileStorage {
             return Ok(());
         }
         let zeros = alloc::vec![0u8; usize::try_from(end - offset).unwrap_or(0)];
-        let path = self.values_path();
+        let path = values_path(&self.path, v.generation);
         write_at(&f, &zeros, offset).map_err(|e| io("erasing in", &path, &e))?;
         punch_hole(&f, offset, end - offset);
         f.sync_data().map_err(|e| io("flushing", &path, &e))
+    }
+
+    fn set_values_generation_now(&self, generation: u32) -> Result<()> {
+        self.check_poisoned()?;
+        {
+            let mut v = self.lock_values();
+            if v.generation != generation {
+                let old = v.generation;
+                v.previous = v.file.take().map(|f| (old, f));
+                v.generation = generation;
+                v.end = 0;
+                v.dirty = false;
+            }
+        }
+        // Every other generation's values file goes: what a compaction replaced, or
+        // left behind when a crash interrupted it (before its snapshot: the new file;
+        // after: the old one).
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let Some(base) = self.path.file_name() else {
+            return Ok(());
+        };
+        let entries = fs::read_dir(&dir).map_err(|e| io("listing", &dir, &e))?;
+        let mut first_err = None;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if values_generation_of(base, &name).is_some_and(|g| g != generation) {
+                let p = dir.join(&name);
+                if let Err(e) = fs::remove_file(&p)
+                    && e.kind() != ErrorKind::NotFound
+                {
+                    first_err.get_or_insert_with(|| io("removing", &p, &e));
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn rewrite_values_now(&self, generation: u32, spans: &[(u64, u32)]) -> Result<Vec<u64>> {
+        self.check_poisoned()?;
+        let from = {
+            let mut v = self.lock_values();
+            if v.generation == generation {
+                return Err(Error::Internal(
+                    "a values file cannot be rewritten onto itself",
+                ));
+            }
+            self.values_file(&mut v, false)?
+        };
+        let path = values_path(&self.path, generation);
+        let write = || -> std::io::Result<Vec<u64>> {
+            refuse_link(&path)?;
+            // A file of this generation can only be a leftover no store names.
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            let f = private_options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, &f);
+            std::io::Write::write_all(&mut out, VALUES_MAGIC)?;
+            let mut at = VALUES_MAGIC.len() as u64;
+            let mut offsets = Vec::with_capacity(spans.len());
+            let mut buf = Vec::new();
+            for &(offset, len) in spans {
+                let src = from.as_deref().ok_or_else(|| {
+                    std::io::Error::new(ErrorKind::UnexpectedEof, "the values file is missing")
+                })?;
+                buf.resize(len as usize, 0);
+                read_at(src, &mut buf, offset)?;
+                std::io::Write::write_all(&mut out, &buf)?;
+                offsets.push(at);
+                at += u64::from(len);
+            }
+            std::io::Write::flush(&mut out)?;
+            drop(out);
+            f.sync_all()?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(offsets)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&path);
+            if e.kind() == ErrorKind::UnexpectedEof {
+                Error::StoreCorrupted("the values file is shorter than the store says")
+            } else {
+                io("writing", &path, &e)
+            }
+        })
+    }
+
+    fn values_len_now(&self) -> Result<u64> {
+        let mut v = self.lock_values();
+        Ok(match self.values_file(&mut v, false)? {
+            Some(_) => v.end,
+            None => 0,
+        })
     }
 
     fn sync_now(&self) -> Result<()> {
@@ -528,7 +677,8 @@ fn has_values_header(f: &File, len: u64) -> bool {
 /// What [`check_values_file`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValuesFileCheck {
-    /// The values file's path (`<store>.values`).
+    /// The values file's path (`<store>.values`, or `<store>.values.<n>` past
+    /// generation 0).
     pub path: PathBuf,
     /// Its length in bytes (0 when there is none).
     pub bytes: u64,
@@ -539,7 +689,7 @@ pub struct ValuesFileCheck {
     pub live_bytes: u64,
 }
 
-/// Holds the values file beside the store at `store` against the spans the store
+/// Holds the values file of `generation` beside the store at `store` against the spans the store
 /// names (from [`crate::storage::inspect_values`]): the file is there, starts with the
 /// values-file header and holds every span. It reads nothing else of the file (a
 /// value's bytes are checked when it is opened, with its data key).
@@ -547,8 +697,12 @@ pub struct ValuesFileCheck {
 /// # Errors
 /// `Rejected.StoreCorrupted` naming what is wrong (missing, no header, shorter than a
 /// span); `Rejected.StoreIo` when it cannot be read.
-pub fn check_values_file(store: &Path, spans: &[(u64, u32)]) -> Result<ValuesFileCheck> {
-    let path = suffixed(store, ".values");
+pub fn check_values_file(
+    store: &Path,
+    generation: u32,
+    spans: &[(u64, u32)],
+) -> Result<ValuesFileCheck> {
+    let path = values_path(store, generation);
     let mut out = ValuesFileCheck {
         path: path.clone(),
         bytes: 0,
@@ -698,7 +852,11 @@ impl Storage for FileStorage {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .file = None;
-        self.lock_values().file = None;
+        {
+            let mut v = self.lock_values();
+            v.file = None;
+            v.previous = None;
+        }
         self.release();
         Box::pin(async { Ok(()) })
     }
@@ -748,13 +906,32 @@ impl Storage for FileStorage {
         Box::pin(async move { r })
     }
 
-    fn read_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<Vec<u8>>> {
-        let r = self.read_value_now(offset, len);
+    fn read_value(&self, generation: u32, offset: u64, len: u32) -> BoxFuture<'_, Result<Vec<u8>>> {
+        let r = self.read_value_now(generation, offset, len);
         Box::pin(async move { r })
     }
 
-    fn erase_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<()>> {
-        let r = self.erase_value_now(offset, len);
+    fn erase_value(&self, generation: u32, offset: u64, len: u32) -> BoxFuture<'_, Result<()>> {
+        let r = self.erase_value_now(generation, offset, len);
+        Box::pin(async move { r })
+    }
+
+    fn set_values_generation(&self, generation: u32) -> BoxFuture<'_, Result<()>> {
+        let r = self.set_values_generation_now(generation);
+        Box::pin(async move { r })
+    }
+
+    fn rewrite_values<'a>(
+        &'a self,
+        generation: u32,
+        spans: &'a [(u64, u32)],
+    ) -> BoxFuture<'a, Result<Vec<u64>>> {
+        let r = self.rewrite_values_now(generation, spans);
+        Box::pin(async move { r })
+    }
+
+    fn values_len(&self) -> BoxFuture<'_, Result<u64>> {
+        let r = self.values_len_now();
         Box::pin(async move { r })
     }
 }

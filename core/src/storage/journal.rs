@@ -479,15 +479,19 @@ pub fn inspect(bytes: &[u8], root: &RootSecret) -> Result<(StoreInfo, usize, usi
 /// A values-file span: byte offset and length (docs/FORMAT.md §Values file).
 pub type Span = (u64, u32);
 
-/// [`inspect`], with the values-file spans the state names (offset, length): what
-/// `strongroom store check` holds the values file against (docs/FORMAT.md §Values
-/// file).
+/// [`inspect`], with the generation of the store's values file and the spans the
+/// state names in it (offset, length): what `strongroom store check` holds the
+/// values file against (docs/FORMAT.md §Values file).
 ///
 /// # Errors
 /// As [`inspect`].
-pub fn inspect_values(bytes: &[u8], root: &RootSecret) -> Result<(StoreInfo, usize, Vec<Span>)> {
+pub fn inspect_values(
+    bytes: &[u8],
+    root: &RootSecret,
+) -> Result<(StoreInfo, usize, u32, Vec<Span>)> {
     let o = open(bytes, root)?;
-    Ok((o.info, o.state.keys.len(), o.state.spans()))
+    let spans = o.state.spans().iter().map(|s| (s.offset, s.len)).collect();
+    Ok((o.info, o.state.keys.len(), o.state.values_generation, spans))
 }
 
 /// For the fuzzer's seeds: the plaintext of every record of a version-2 store (the

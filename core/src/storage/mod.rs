@@ -29,7 +29,7 @@ pub mod secret_cache_file;
 #[cfg(feature = "std")]
 pub use audit_file::FileAuditSink;
 #[cfg(feature = "std")]
-pub use file::{FileStorage, ValuesFileCheck, check_values_file, create_private};
+pub use file::{FileStorage, ValuesFileCheck, check_values_file, create_private, values_path};
 pub use image::{KdfParams, MAX_ARGON2_KIB, RootSecret};
 pub use journal::{
     Span, StoreInfo, fuzz_seed_plaintexts, inspect, inspect_values, replay_plaintexts,
@@ -120,15 +120,17 @@ pub trait Storage: MaybeSendSync {
         Box::pin(async { Ok(()) })
     }
 
-    /// Reads the `len` bytes at `offset` of the values file.
+    /// Reads the `len` bytes at `offset` of the values file of `generation` (the
+    /// current one, or one a compaction has just replaced, which calls already under
+    /// way may still read).
     ///
     /// # Errors
     /// `Rejected.StoreCorrupted` when the values file is missing or shorter than the
     /// span; `Rejected.StoreIo` when reading fails; `Rejected.Unsupported` when this
     /// storage keeps no values file (a store that names one opened elsewhere: move
     /// it with `exportImage` or a backup, which carry the values inline).
-    fn read_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<Vec<u8>>> {
-        let _ = (offset, len);
+    fn read_value(&self, generation: u32, offset: u64, len: u32) -> BoxFuture<'_, Result<Vec<u8>>> {
+        let _ = (generation, offset, len);
         Box::pin(async {
             Err(crate::Error::Unsupported(
                 "this storage cannot read a values file (move stores with exportImage or a backup)",
@@ -137,17 +139,65 @@ pub trait Storage: MaybeSendSync {
     }
 
     /// Overwrites the span with zeros, durably: the value of a version that is gone
-    /// leaves the file.
+    /// leaves the file. A span of another generation than the current one is left
+    /// alone (its file is on its way out whole).
     ///
     /// # Errors
     /// `Rejected.StoreIo`; `Rejected.Unsupported` as for [`Storage::read_value`].
-    fn erase_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<()>> {
-        let _ = (offset, len);
+    fn erase_value(&self, generation: u32, offset: u64, len: u32) -> BoxFuture<'_, Result<()>> {
+        let _ = (generation, offset, len);
         Box::pin(async {
             Err(crate::Error::Unsupported(
                 "this storage keeps no values file",
             ))
         })
+    }
+
+    /// Makes the values file of `generation` the current one — where values are
+    /// appended — and removes the values files of every other generation: those a
+    /// values-file compaction leaves behind, or that a crash left when it interrupted
+    /// one before or after its snapshot (docs/FORMAT.md §Values file). Called when the
+    /// store is opened (with the state's generation) and once a compaction's snapshot
+    /// is durable. A file removed here stays readable to calls already under way
+    /// where the platform allows.
+    ///
+    /// # Errors
+    /// `Rejected.StoreIo` when a file cannot be removed (it is tried again at the next
+    /// open); the generation is current even then.
+    fn set_values_generation(&self, generation: u32) -> BoxFuture<'_, Result<()>> {
+        let _ = generation;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Writes the values file of `generation` (not the current one) holding the bytes
+    /// of `spans` of the current values file back to back, in the order given, and
+    /// makes it durable; answers each span's offset in the new file. The current file
+    /// is not changed. After `Err` the new file is gone.
+    ///
+    /// # Errors
+    /// `Rejected.StoreIo` / `Rejected.StoreFull` when writing fails;
+    /// `Rejected.StoreCorrupted` when a span is not in the current file;
+    /// `Rejected.Unsupported` as for [`Storage::read_value`].
+    fn rewrite_values<'a>(
+        &'a self,
+        generation: u32,
+        spans: &'a [(u64, u32)],
+    ) -> BoxFuture<'a, Result<Vec<u64>>> {
+        let _ = (generation, spans);
+        Box::pin(async {
+            Err(crate::Error::Unsupported(
+                "this storage keeps no values file",
+            ))
+        })
+    }
+
+    /// The current values file's length in bytes, header included (0 when there is
+    /// none yet).
+    ///
+    /// # Errors
+    /// `Rejected.StoreIo`.
+    fn values_len(&self) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async { Ok(0) })
     }
 
     /// Makes every append made so far durable. Callers that sync at the same time may
@@ -165,8 +215,33 @@ pub trait Storage: MaybeSendSync {
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     image: spin::Mutex<Option<Vec<u8>>>,
-    /// A values file in memory ([`MemoryStorage::with_values_file`]).
-    values: Option<spin::Mutex<Vec<u8>>>,
+    /// Values files in memory ([`MemoryStorage::with_values_file`]).
+    values: Option<spin::Mutex<MemoryValues>>,
+}
+
+/// The in-memory values files: the current one (generation, bytes) and others a
+/// compaction wrote or replaced.
+#[derive(Debug)]
+struct MemoryValues {
+    current: u32,
+    file: Vec<u8>,
+    others: Vec<(u32, Vec<u8>)>,
+}
+
+impl Default for MemoryValues {
+    fn default() -> Self {
+        MemoryValues {
+            current: 0,
+            file: VALUES_MAGIC.to_vec(),
+            others: Vec::new(),
+        }
+    }
+}
+
+impl MemoryValues {
+    fn current(&mut self) -> &mut Vec<u8> {
+        &mut self.file
+    }
 }
 
 impl MemoryStorage {
@@ -191,7 +266,7 @@ impl MemoryStorage {
     pub fn with_values_file() -> Self {
         MemoryStorage {
             image: spin::Mutex::new(None),
-            values: Some(spin::Mutex::new(VALUES_MAGIC.to_vec())),
+            values: Some(spin::Mutex::new(MemoryValues::default())),
         }
     }
     /// The image currently held.
@@ -199,12 +274,13 @@ impl MemoryStorage {
     pub fn image(&self) -> Option<Vec<u8>> {
         self.image.lock().clone()
     }
-    /// The in-memory values file (empty without [`MemoryStorage::with_values_file`]).
+    /// The current in-memory values file (empty without
+    /// [`MemoryStorage::with_values_file`]).
     #[must_use]
     pub fn values_file(&self) -> Vec<u8> {
         self.values
             .as_ref()
-            .map(|v| v.lock().clone())
+            .map(|v| v.lock().current().clone())
             .unwrap_or_default()
     }
 }
@@ -241,8 +317,9 @@ impl Storage for MemoryStorage {
         let r = match &self.values {
             Some(v) => {
                 let mut v = v.lock();
-                let at = v.len() as u64;
-                v.extend_from_slice(value);
+                let f = v.current();
+                let at = f.len() as u64;
+                f.extend_from_slice(value);
                 Ok(at)
             }
             None => Err(crate::Error::Unsupported(
@@ -251,13 +328,22 @@ impl Storage for MemoryStorage {
         };
         Box::pin(async move { r })
     }
-    fn read_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<Vec<u8>>> {
+    fn read_value(&self, generation: u32, offset: u64, len: u32) -> BoxFuture<'_, Result<Vec<u8>>> {
         let r = match &self.values {
             Some(v) => {
                 let v = v.lock();
+                let empty = Vec::new();
+                let f = if generation == v.current {
+                    &v.file
+                } else {
+                    v.others
+                        .iter()
+                        .find(|f| f.0 == generation)
+                        .map_or(&empty, |f| &f.1)
+                };
                 usize::try_from(offset)
                     .ok()
-                    .and_then(|o| v.get(o..o.checked_add(len as usize)?))
+                    .and_then(|o| f.get(o..o.checked_add(len as usize)?))
                     .map(<[u8]>::to_vec)
                     .ok_or(crate::Error::StoreCorrupted(
                         "the values file is shorter than the store says",
@@ -269,15 +355,83 @@ impl Storage for MemoryStorage {
         };
         Box::pin(async move { r })
     }
-    fn erase_value(&self, offset: u64, len: u32) -> BoxFuture<'_, Result<()>> {
+    fn erase_value(&self, generation: u32, offset: u64, len: u32) -> BoxFuture<'_, Result<()>> {
         if let Some(v) = &self.values {
             let mut v = v.lock();
-            let o = usize::try_from(offset).unwrap_or(usize::MAX);
-            let end = o.saturating_add(len as usize).min(v.len());
-            if let Some(span) = v.get_mut(o.min(end)..end) {
-                span.fill(0);
+            if generation == v.current {
+                let f = v.current();
+                let o = usize::try_from(offset).unwrap_or(usize::MAX);
+                let end = o.saturating_add(len as usize).min(f.len());
+                if let Some(span) = f.get_mut(o.min(end)..end) {
+                    span.fill(0);
+                }
             }
         }
         Box::pin(async { Ok(()) })
+    }
+    fn set_values_generation(&self, generation: u32) -> BoxFuture<'_, Result<()>> {
+        if let Some(v) = &self.values {
+            let mut v = v.lock();
+            if v.current != generation {
+                let next = v
+                    .others
+                    .iter_mut()
+                    .find(|f| f.0 == generation)
+                    .map(|f| core::mem::take(&mut f.1))
+                    .unwrap_or_else(|| VALUES_MAGIC.to_vec());
+                v.file = next;
+                v.current = generation;
+            }
+            v.others.clear();
+        }
+        Box::pin(async { Ok(()) })
+    }
+    fn rewrite_values<'a>(
+        &'a self,
+        generation: u32,
+        spans: &'a [(u64, u32)],
+    ) -> BoxFuture<'a, Result<Vec<u64>>> {
+        let r = match &self.values {
+            Some(v) => {
+                let mut v = v.lock();
+                let mut out = VALUES_MAGIC.to_vec();
+                let mut at = Vec::with_capacity(spans.len());
+                let from = v.current().clone();
+                let mut r = Ok(());
+                for &(o, l) in spans {
+                    match usize::try_from(o)
+                        .ok()
+                        .and_then(|o| from.get(o..o.checked_add(l as usize)?))
+                    {
+                        Some(b) => {
+                            at.push(out.len() as u64);
+                            out.extend_from_slice(b);
+                        }
+                        None => {
+                            r = Err(crate::Error::StoreCorrupted(
+                                "the values file is shorter than the store says",
+                            ));
+                            break;
+                        }
+                    }
+                }
+                r.map(|()| {
+                    v.others.retain(|f| f.0 != generation);
+                    v.others.push((generation, out));
+                    at
+                })
+            }
+            None => Err(crate::Error::Unsupported(
+                "this storage keeps no values file",
+            )),
+        };
+        Box::pin(async move { r })
+    }
+    fn values_len(&self) -> BoxFuture<'_, Result<u64>> {
+        let n = self
+            .values
+            .as_ref()
+            .map_or(0, |v| v.lock().current().len() as u64);
+        Box::pin(async move { Ok(n) })
     }
 }
