@@ -2,7 +2,8 @@
 # Cross-runtime round trips in one run (signed envelopes included): Python → Node, Chromium and the CLI (a store
 # image, a blob, an envelope), Node → Python, CLI → Python (envelopes through the same
 # file store), a backup Python → Node (restored into a file store) → CLI, and the file
-# store's audit trail written by Python and the CLI in turn, verified by the CLI. Needs the Python wheel, npm/dist and the CLI built by the earlier steps.
+# store's audit trail written by Python and the CLI in turn, verified by the CLI; a
+# values file compacted by Node, then by the CLI, read by both. Needs the Python wheel, npm/dist and the CLI built by the earlier steps.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=build/xrt
@@ -35,6 +36,17 @@ export STRONGROOM_PASSPHRASE=xrt-pass
     "$out/from-python.json.envelope" "$out/cli-restored-decrypted"
   cmp "$out/cli-restored-decrypted" "$out/from-python.json.envelope-plaintext" \
     && echo "ok - the CLI restored Node's backup (of Python's backup) and decrypted Python's envelope with it"
+  # Values-file compaction: Node to generation 1, the CLI reads and compacts to 2,
+  # Node reads back (one set of file names and rules in both file stores).
+  node tests/crossruntime/values_compaction.mjs make "$out/vc-store"
+  [ "$("$cli" --store "$out/vc-store" secret get vc/a)" = "second from node" ] \
+    && echo "ok - the CLI read a value from the values file Node compacted" \
+    || { echo "not ok - the CLI read a value from the values file Node compacted"; exit 1; }
+  printf 'from the cli' | "$cli" --store "$out/vc-store" secret create vc/cli --value-file - > /dev/null
+  printf 'temporary' | "$cli" --store "$out/vc-store" secret create vc/tmp --value-file - > /dev/null
+  "$cli" --store "$out/vc-store" secret delete vc/tmp --force > /dev/null
+  "$cli" --store "$out/vc-store" store compact > /dev/null
+  node tests/crossruntime/values_compaction.mjs check "$out/vc-store"
   # The store's one audit trail, written in turn by Python and the CLI, verifies with
   # only the audit key's public key and ends with a final digest.
   "$cli" --store "$out/store" audit public-key > "$out/audit.pem"
