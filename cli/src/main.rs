@@ -1359,6 +1359,7 @@ fn run(cli: Cli, store_given: bool) -> Result<ExitCode, Error> {
                     "Bytes": v.bytes,
                     "Values": v.values,
                     "LiveBytes": v.live_bytes,
+                    "DeadBytes": v.bytes.saturating_sub(8 + v.live_bytes),
                 },
                 "Message": if i.torn_bytes > 0 {
                     format!("opening drops a torn final record of {} bytes (a write a crash cut short, never acknowledged); `store repair` rewrites the store without it", i.torn_bytes)

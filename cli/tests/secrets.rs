@@ -612,10 +612,13 @@ fn store_check_covers_the_values_file() {
         std::fs::metadata(&values).unwrap().len(),
         8 + 11 + 16 + 6 + 16 + 13 + 16
     );
+    let c = json(&sr(&store, &["--json", "store", "check"], None));
+    assert_eq!(c["ValuesFile"]["DeadBytes"], 13 + 16, "{c}");
     sr(&store, &["store", "compact"], None);
     assert!(!values.exists());
     let c = json(&sr(&store, &["--json", "store", "check"], None));
     assert_eq!(c["ValuesFile"]["Generation"], 1, "{c}");
+    assert_eq!(c["ValuesFile"]["DeadBytes"], 0, "{c}");
     assert_eq!(c["ValuesFile"]["Bytes"], 8 + 11 + 16 + 6 + 16, "{c}");
     assert!(
         c["ValuesFile"]["Path"]

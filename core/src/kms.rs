@@ -603,7 +603,41 @@ impl Kms {
         let _w = self.writer.lock().await;
         self.check_poisoned()?;
         self.move_values_out().await?;
-        self.compact_values().await
+        self.compact_values().await.map(|_| ())
+    }
+
+    /// A mutation's compaction (the writer lock held): the values file's too when it is
+    /// due, whose snapshot then carries the change; else, or if that fails, the
+    /// store's alone.
+    async fn compact_for_commit(&self) -> Result<()> {
+        if self.values_compaction_due().await && self.compact_values().await.unwrap_or(false) {
+            return Ok(());
+        }
+        self.compact().await
+    }
+
+    /// Whether a mutation that compacts the store anyway should compact the values
+    /// file too: its dead bytes are at least its live ones and at least 64 times the
+    /// journal's compaction threshold (64 MiB by default), so the copy's cost stays
+    /// proportional to the space it gives back.
+    async fn values_compaction_due(&self) -> bool {
+        if !self.storage.supports_values() {
+            return false;
+        }
+        let live: u64 = self
+            .state
+            .lock()
+            .secrets
+            .values()
+            .flat_map(crate::state::SecretRecord::spans)
+            .map(|s| u64::from(s.len))
+            .sum();
+        let min = self.journal.lock().compact_min_bytes.saturating_mul(64);
+        let Ok(bytes) = self.storage.values_len().await else {
+            return false;
+        };
+        let dead = bytes.saturating_sub(crate::storage::VALUES_MAGIC.len() as u64 + live);
+        dead > 0 && dead >= live && dead >= min
     }
 
     /// Rewrites the values file without the bytes no version uses — zeroed values of
@@ -614,9 +648,11 @@ impl Kms {
     /// snapshot names one generation, and opening removes the other file
     /// (docs/FORMAT.md §Values file). Reads under way keep working: a span names its
     /// generation. The writer lock must be held; writers wait for the copy.
-    async fn compact_values(&self) -> Result<()> {
+    ///
+    /// Answers whether it compacted (and so wrote a snapshot).
+    async fn compact_values(&self) -> Result<bool> {
         if !self.storage.supports_values() {
-            return Ok(());
+            return Ok(false);
         }
         let (generation, spans) = {
             let st = self.state.lock();
@@ -625,7 +661,7 @@ impl Kms {
         let live: u64 = spans.iter().map(|s| u64::from(s.len)).sum();
         let bytes = self.storage.values_len().await?;
         if bytes <= crate::storage::VALUES_MAGIC.len() as u64 + live {
-            return Ok(());
+            return Ok(false);
         }
         let next = generation
             .checked_add(1)
@@ -672,7 +708,7 @@ impl Kms {
         }
         // A file that cannot be removed now is removed when the store is next opened.
         let _ = self.storage.set_values_generation(next).await;
-        Ok(())
+        Ok(true)
     }
 
     /// Moves every secret value still inside the store's records (a store written
@@ -954,7 +990,7 @@ impl Kms {
         };
         if !append {
             drop(delta);
-            if let Err(e) = self.compact().await {
+            if let Err(e) = Box::pin(self.compact_for_commit()).await {
                 rollback(undo);
                 self.erase_values(&placed).await;
                 return Err(e);

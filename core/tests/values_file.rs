@@ -802,3 +802,46 @@ fn a_read_across_a_values_compaction_finds_the_value_where_it_moved() {
     let r = block_on(read).unwrap();
     assert_eq!(r.secret_data.expose(), keep.as_bytes());
 }
+
+/// A mutation that compacts the store anyway also compacts the values file once its
+/// dead bytes reach its live ones and 64 times the journal's threshold: nobody has to
+/// run `store compact` for the space of deleted values to come back.
+#[test]
+fn the_values_file_is_compacted_with_the_store_once_dead_bytes_dominate() {
+    let dir = tempdir("auto-compact");
+    let path = dir.join("store.srs");
+    let clock = Arc::new(ManualClock::new(T0));
+    let kms = open(&path, &clock);
+    // Journal compaction from 1 KiB; values-file compaction from 64 KiB dead.
+    kms.set_compact_min_bytes(1024);
+    let keep = value("keep", 2000);
+    create(&kms, "keep", &keep);
+    // 30 KB of dead bytes: below the threshold, nothing moves however often the
+    // journal compacts.
+    create(&kms, "a", &value("a", 30_000));
+    delete(&kms, "a");
+    for i in 0..20 {
+        put(&kms, "keep", &format!("w{i}"), &value("w", 100)).unwrap();
+    }
+    assert!(values_path(&path).exists());
+    assert!(!values_gen_path(&path, 1).exists());
+    // 90 KB dead, more than what is live: the next journal compaction takes the
+    // values file along.
+    for n in ["b", "c"] {
+        create(&kms, n, &value(n, 30_000));
+        delete(&kms, n);
+    }
+    for i in 20..40 {
+        put(&kms, "keep", &format!("w{i}"), &value("w", 100)).unwrap();
+    }
+    assert!(
+        !values_path(&path).exists(),
+        "compacted to the next generation"
+    );
+    let live = file_len(&values_gen_path(&path, 1));
+    assert!(live < 10_000, "{live} bytes: only what versions still use");
+    assert_eq!(get(&kms, "keep", Some("w39")).unwrap(), value("w", 100));
+    drop(kms);
+    let kms = open(&path, &clock);
+    assert_eq!(get(&kms, "keep", Some("w39")).unwrap(), value("w", 100));
+}
