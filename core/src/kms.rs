@@ -282,8 +282,11 @@ impl Kms {
         if kms.storage.supports_values() {
             // The state names its values file's generation: every other one beside
             // the store is what a compaction left (docs/FORMAT.md §Values file).
+            // A leftover that cannot be removed now (a directory that cannot be
+            // listed, a file that will not go) does not stop the store opening: it is
+            // tried again at the next open and names nothing the state uses.
             let generation = kms.state.lock().values_generation;
-            kms.storage.set_values_generation(generation).await?;
+            let _ = kms.storage.set_values_generation(generation).await;
         }
         if fresh || legacy {
             let _w = kms.writer.lock().await;

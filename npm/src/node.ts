@@ -491,7 +491,8 @@ async function openPath(p: string) {
     // Makes generation `gen` current and removes every other generation's values file
     // (what a compaction replaced, or what a crash left when it interrupted one).
     setGeneration: async (gen: number): Promise<void> => {
-      usable();
+      // The switch always happens (appends go where the state says); removals need a
+      // usable store.
       if (gen !== vGen) {
         await vOpening?.catch(() => undefined);
         const old = vPrev;
@@ -503,6 +504,7 @@ async function openPath(p: string) {
         vEnd = 0;
         vDirty = false;
       }
+      usable();
       let first: unknown;
       for (const name of await fs.readdir(dir).catch((e) => { throw storeError('listing', dir, e); })) {
         const g = generationOf(name);

@@ -516,7 +516,8 @@ impl FileStorage {
     }
 
     fn set_values_generation_now(&self, generation: u32) -> Result<()> {
-        self.check_poisoned()?;
+        // The switch comes first and always happens: appends must go to the file the
+        // state names even when removing the others fails below.
         {
             let mut v = self.lock_values();
             if v.generation != generation {
@@ -527,6 +528,7 @@ impl FileStorage {
                 v.dirty = false;
             }
         }
+        self.check_poisoned()?;
         // Every other generation's values file goes: what a compaction replaced, or
         // left behind when a crash interrupted it (before its snapshot: the new file;
         // after: the old one).
