@@ -730,7 +730,15 @@ fn deletion_window_restore_and_force() {
     // Values inside the store's records: the store is rewritten without them. Values
     // in a values file are zeroed there instead (checked below).
     let values_file = std::env::var_os("SR_TEST_VALUES_FILE").is_some();
-    if !values_file {
+    if values_file {
+        // "s" was written first ("value" + a 16-byte tag after the 8-byte header):
+        // zeroed; "t" after it: still there.
+        let values = storage.values_file();
+        let sealed = "value".len() + 16;
+        assert_eq!(values.len(), 8 + 2 * sealed);
+        assert!(values[8..8 + sealed].iter().all(|b| *b == 0));
+        assert!(values[8 + sealed..].iter().any(|b| *b != 0));
+    } else {
         assert_eq!(kms.store_info().unwrap().journal_records, 0);
     }
     // Force: gone now, no recovery.
