@@ -16,7 +16,7 @@ use crate::backend::software::SoftwareBackend;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
-use crate::state::{SecretValue, Span, State, Txn};
+use crate::state::{SecretValue, State, Txn, ValueSpan};
 use crate::storage::journal::{self, KIND_DELTA, Opened, Sealer, Tail};
 use crate::storage::{KdfParams, MemoryStorage, Storage, StoreInfo};
 use crate::sync::AsyncMutex;
@@ -392,7 +392,7 @@ impl Kms {
         let inline: u64 = spans.iter().map(|s| u64::from(s.len)).sum();
         if inline >= u64::from(journal::MAX_RECORD_LEN) {
             return Err(Error::QuotaExceeded(
-                "an image or backup holds its secret values inline, in one record of at most 1 GiB, and this store's values are larger: copy the store file with its values file (<store>.values) instead",
+                "an image or backup holds its secret values inline, in one record of at most 1 GiB, and this store's values are larger: copy the store file with its values file (the one `strongroom store check` names) instead",
             ));
         }
         let mut values = alloc::collections::BTreeMap::new();
@@ -627,20 +627,19 @@ impl Kms {
         if !self.storage.supports_values() {
             return false;
         }
-        let live: u64 = self
-            .state
-            .lock()
-            .secrets
-            .values()
-            .flat_map(crate::state::SecretRecord::spans)
-            .map(|s| u64::from(s.len))
-            .sum();
+        let live = self.state.lock().values_live_bytes();
         let min = self.journal.lock().compact_min_bytes.saturating_mul(64);
-        let Ok(bytes) = self.storage.values_len().await else {
+        let Ok(dead) = self.values_dead_bytes(live).await else {
             return false;
         };
-        let dead = bytes.saturating_sub(crate::storage::VALUES_MAGIC.len() as u64 + live);
         dead > 0 && dead >= live && dead >= min
+    }
+
+    /// The values file's bytes no version uses, given the `live` ones: zeroed values,
+    /// values a crash left unnamed.
+    async fn values_dead_bytes(&self, live: u64) -> Result<u64> {
+        let bytes = self.storage.values_len().await?;
+        Ok(bytes.saturating_sub(crate::storage::VALUES_MAGIC.len() as u64 + live))
     }
 
     /// Rewrites the values file without the bytes no version uses — zeroed values of
@@ -661,9 +660,8 @@ impl Kms {
             let st = self.state.lock();
             (st.values_generation, st.spans())
         };
-        let live: u64 = spans.iter().map(|s| u64::from(s.len)).sum();
-        let bytes = self.storage.values_len().await?;
-        if bytes <= crate::storage::VALUES_MAGIC.len() as u64 + live {
+        let live = spans.iter().map(|s| u64::from(s.len)).sum();
+        if self.values_dead_bytes(live).await? == 0 {
             return Ok(false);
         }
         let next = generation
@@ -685,7 +683,7 @@ impl Kms {
                     if let SecretValue::Stored(s) = &mut v.value {
                         match (forward, offsets.get(i), spans.get(i)) {
                             (true, Some(&offset), _) => {
-                                *s = Span {
+                                *s = ValueSpan {
                                     generation: next,
                                     offset,
                                     len: s.len,
@@ -1048,7 +1046,7 @@ impl Kms {
     pub(crate) async fn place_values(
         &self,
         values: &[(String, String, Arc<[u8]>)],
-    ) -> Result<Vec<Span>> {
+    ) -> Result<Vec<ValueSpan>> {
         let mut placed = Vec::with_capacity(values.len());
         if values.is_empty() {
             return Ok(placed);
@@ -1060,7 +1058,7 @@ impl Kms {
                 let len = u32::try_from(bytes.len())
                     .map_err(|_| Error::Internal("secret value larger than 4 GiB"))?;
                 let offset = self.storage.append_value(bytes).await?;
-                placed.push(Span {
+                placed.push(ValueSpan {
                     generation,
                     offset,
                     len,
@@ -1081,7 +1079,7 @@ impl Kms {
     /// change that let go of them is durable already, and a span left behind is
     /// unreadable without the data key its record took along (it goes at the
     /// store's next values-file compaction, [`Kms::compact_store`]).
-    pub(crate) async fn erase_values(&self, spans: &[Span]) {
+    pub(crate) async fn erase_values(&self, spans: &[ValueSpan]) {
         for s in spans {
             let _ = self
                 .storage
@@ -1249,7 +1247,7 @@ mod tests {
             data_type: 0,
             wrapped_key: Vec::new(),
             nonce: [0; 12],
-            value: SecretValue::Stored(crate::state::Span {
+            value: SecretValue::Stored(crate::state::ValueSpan {
                 generation: 0,
                 offset,
                 len: 1 << 29,

@@ -141,13 +141,13 @@ pub(crate) enum SecretValue {
     /// images, reads) do not copy the value.
     Inline(alloc::sync::Arc<[u8]>),
     /// A span of the store's values file.
-    Stored(Span),
+    Stored(ValueSpan),
 }
 
 /// `len` bytes at `offset` of the values file of `generation` (the state's
 /// `values_generation` when the span was read from it or placed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Span {
+pub(crate) struct ValueSpan {
     /// The values file's generation.
     pub(crate) generation: u32,
     /// Byte offset in the values file.
@@ -158,7 +158,7 @@ pub(crate) struct Span {
 
 impl SecretValue {
     /// The span of the values file, if the value is there.
-    pub(crate) fn span(&self) -> Option<Span> {
+    pub(crate) fn span(&self) -> Option<ValueSpan> {
         match self {
             SecretValue::Stored(s) => Some(*s),
             SecretValue::Inline(_) => None,
@@ -168,7 +168,7 @@ impl SecretValue {
 
 impl SecretRecord {
     /// The values-file spans its versions use.
-    pub(crate) fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+    pub(crate) fn spans(&self) -> impl Iterator<Item = ValueSpan> + '_ {
         self.versions.iter().filter_map(|v| v.value.span())
     }
     /// Whether any version's value is in the values file (then the record is written
@@ -254,8 +254,17 @@ impl State {
         }
     }
 
+    /// The bytes of the values file that versions use.
+    pub(crate) fn values_live_bytes(&self) -> u64 {
+        self.secrets
+            .values()
+            .flat_map(SecretRecord::spans)
+            .map(|s| u64::from(s.len))
+            .sum()
+    }
+
     /// Every values-file span the state uses.
-    pub(crate) fn spans(&self) -> Vec<Span> {
+    pub(crate) fn spans(&self) -> Vec<ValueSpan> {
         self.secrets
             .values()
             .flat_map(SecretRecord::spans)
@@ -648,7 +657,7 @@ fn decode_secret(r: &mut Reader<'_>, layout: u8, generation: u32) -> Result<Secr
                 {
                     return Err(bad("bad values-file span"));
                 }
-                SecretValue::Stored(Span {
+                SecretValue::Stored(ValueSpan {
                     generation,
                     offset,
                     len,
@@ -1080,11 +1089,11 @@ impl Undo {
 
     /// Values-file spans the mutation let go of: a touched secret used them before
     /// and uses them no more (a trimmed, deleted or purged version).
-    pub(crate) fn released_spans(&self, st: &State) -> Vec<Span> {
+    pub(crate) fn released_spans(&self, st: &State) -> Vec<ValueSpan> {
         let mut out = Vec::new();
         for (name, before) in &self.secrets {
             let Some(before) = before else { continue };
-            let now: Vec<Span> = st
+            let now: Vec<ValueSpan> = st
                 .secrets
                 .get(name)
                 .map(|r| r.spans().collect())
@@ -1184,7 +1193,7 @@ mod tests {
                 data_type: 0,
                 wrapped_key: Vec::new(),
                 nonce: [0; 12],
-                value: SecretValue::Stored(Span {
+                value: SecretValue::Stored(ValueSpan {
                     generation: 0,
                     offset: 8,
                     len,
@@ -1205,7 +1214,7 @@ mod tests {
     fn values_file_spans_are_bounded() {
         assert_eq!(
             round_trip(30_736).unwrap().versions[0].value,
-            SecretValue::Stored(Span {
+            SecretValue::Stored(ValueSpan {
                 generation: 0,
                 offset: 8,
                 len: 30_736

@@ -238,12 +238,6 @@ impl Default for MemoryValues {
     }
 }
 
-impl MemoryValues {
-    fn current(&mut self) -> &mut Vec<u8> {
-        &mut self.file
-    }
-}
-
 impl MemoryStorage {
     /// Empty: opening a Kms on it creates a new store.
     #[must_use]
@@ -280,7 +274,7 @@ impl MemoryStorage {
     pub fn values_file(&self) -> Vec<u8> {
         self.values
             .as_ref()
-            .map(|v| v.lock().current().clone())
+            .map(|v| v.lock().file.clone())
             .unwrap_or_default()
     }
 }
@@ -317,9 +311,8 @@ impl Storage for MemoryStorage {
         let r = match &self.values {
             Some(v) => {
                 let mut v = v.lock();
-                let f = v.current();
-                let at = f.len() as u64;
-                f.extend_from_slice(value);
+                let at = v.file.len() as u64;
+                v.file.extend_from_slice(value);
                 Ok(at)
             }
             None => Err(crate::Error::Unsupported(
@@ -359,7 +352,7 @@ impl Storage for MemoryStorage {
         if let Some(v) = &self.values {
             let mut v = v.lock();
             if generation == v.current {
-                let f = v.current();
+                let f = &mut v.file;
                 let o = usize::try_from(offset).unwrap_or(usize::MAX);
                 let end = o.saturating_add(len as usize).min(f.len());
                 if let Some(span) = f.get_mut(o.min(end)..end) {
@@ -396,7 +389,7 @@ impl Storage for MemoryStorage {
                 let mut v = v.lock();
                 let mut out = VALUES_MAGIC.to_vec();
                 let mut at = Vec::with_capacity(spans.len());
-                let from = v.current().clone();
+                let from = &v.file;
                 let mut r = Ok(());
                 for &(o, l) in spans {
                     match usize::try_from(o)
@@ -431,7 +424,7 @@ impl Storage for MemoryStorage {
         let n = self
             .values
             .as_ref()
-            .map_or(0, |v| v.lock().current().len() as u64);
+            .map_or(0, |v| v.lock().file.len() as u64);
         Box::pin(async move { Ok(n) })
     }
 }
