@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ROOT="$PWD"
+# One build per run: incremental-compilation caches would only take disk (several GB).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+# Everything the tests put in the temporary directory (stores, SoftHSM2 tokens, PyKMIP
+# servers, pytest's and Chromium's directories) goes into one directory of this run,
+# removed when the run ends, whatever its outcome.
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/sr-test.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 steps=(setup rust wasm python npm crossruntime gateway fuzz)
 # Every step's output is kept, and at the end searched for the secret values the
 # secret tests use (they all contain SRLEAK): no value may reach any output.

@@ -7,6 +7,7 @@ as `app`. The CLI is the one the Rust step built (SR, default target/debug/stron
 """
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -37,6 +38,7 @@ class Gateway:
         if not os.path.exists(SR):
             raise RuntimeError(f"{SR} is missing: build the CLI first (cargo build -p strongroom-cli)")
         d = tempfile.mkdtemp(prefix="sr-connect-")
+        self.dir = d
         self.store = os.path.join(d, "store")
         _sr(self.store, "store", "init")
         _sr(self.store, "ram", "create-user", "app")
@@ -95,6 +97,8 @@ class Gateway:
         err = self.proc.stderr.read()
         self.proc.stdout.close()
         self.proc.stderr.close()
+        # The store, its access keys and the gateway's CA go with the gateway.
+        shutil.rmtree(self.dir, ignore_errors=True)
         return rc, err
 
 
