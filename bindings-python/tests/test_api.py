@@ -200,6 +200,9 @@ def test_results_are_derived_from_the_wire_and_drop_no_field(monkeypatch):
     assert kms.export_data_key(ciphertext_blob=dk.ciphertext_blob, public_key_blob=pk.public_key_der).exported_data_key
     ge = kms.generate_and_export_data_key(key_id=key_id, public_key_blob=pk.public_key_der)
     assert ge.ciphertext_blob and ge.exported_data_key
+    pair = kms.generate_data_key_pair(key_id=key_id, key_pair_spec="EC_P256")
+    assert pair.private_key_plaintext and pair.public_key and pair.private_key_ciphertext_blob
+    kms.generate_data_key_pair_without_plaintext(key_id=key_id, key_pair_spec="EC_P256", key_format="DER")
     ext = kms.create_key(origin="EXTERNAL").key_id
     p = kms.get_parameters_for_import(key_id=ext)
     assert isinstance(p.public_key, bytes) and p.import_token and p.token_expire_time
@@ -210,4 +213,5 @@ def test_results_are_derived_from_the_wire_and_drop_no_field(monkeypatch):
         "KeyMetadata", "ListAliasesResult", "AliasEntry", "Tag", "KeyVersion", "ListKeyVersionsResult",
         "ReEncryptResult", "ListKeysResult", "KeyListEntry", "PublicKeyResult", "EncryptResult",
         "DecryptResult", "ExportDataKeyResult", "GenerateAndExportDataKeyResult", "ImportParameters",
+        "DataKeyPairResult", "DataKeyPairWithoutPlaintextResult",
     }

@@ -174,3 +174,56 @@ def test_verify_signature_with_an_exported_public_key():
     with pytest.raises(InvalidParameterError) as ei:
         strongroom.verify_signature(public_key=pem, key_spec="EC_P256", algorithm="ECDSA_SHA_256", digest=b"short", signature=sig)
     assert ei.value.code == "InvalidParameter.Digest"
+
+
+@pytest.mark.parametrize("spec,fmt", [("RSA_2048", None), ("RSA_3072", "DER"), ("EC_P256", "PEM"), ("EC_P256K", "DER")])
+def test_data_key_pairs_load_and_work_in_cryptography(kms, spec, fmt):
+    key_id = kms.create_key().key_id
+    ctx = {"purpose": "outside"}
+    p = kms.generate_data_key_pair(key_id=key_id, key_pair_spec=spec, key_format=fmt, encryption_context=ctx)
+    assert p.key_id == key_id and p.key_pair_spec == spec and p.key_version_id
+    der = fmt == "DER"
+    load_private = serialization.load_der_private_key if der else serialization.load_pem_private_key
+    load_public = serialization.load_der_public_key if der else serialization.load_pem_public_key
+    if not der:
+        assert p.private_key_plaintext.startswith(b"-----BEGIN PRIVATE KEY-----\n")
+        assert p.public_key.startswith(b"-----BEGIN PUBLIC KEY-----\n")
+    priv = load_private(p.private_key_plaintext, None)
+    pub = load_public(p.public_key)
+    if spec.startswith("RSA"):
+        assert isinstance(priv, rsa.RSAPrivateKey) and priv.key_size == int(spec[4:])
+        sig = priv.sign(MSG, pss(), hashes.SHA256())
+        pub.verify(sig, MSG, pss(), hashes.SHA256())
+    else:
+        assert isinstance(priv, ec.EllipticCurvePrivateKey)
+        assert priv.curve.name == {"EC_P256": "secp256r1", "EC_P256K": "secp256k1"}[spec]
+        pub.verify(priv.sign(MSG, ec.ECDSA(hashes.SHA256())), MSG, ec.ECDSA(hashes.SHA256()))
+    assert pub.public_numbers() == priv.public_key().public_numbers()
+    # The private key's ciphertext is a ciphertext blob: Decrypt with the context opens it.
+    opened = kms.decrypt(ciphertext_blob=p.private_key_ciphertext_blob, encryption_context=ctx)
+    assert opened.plaintext == p.private_key_plaintext
+    with pytest.raises(InvalidCiphertextError):
+        kms.decrypt(ciphertext_blob=p.private_key_ciphertext_blob)
+    assert "<redacted>" in repr(p) and "PRIVATE" not in repr(p)
+    w = kms.generate_data_key_pair_without_plaintext(key_id=key_id, key_pair_spec=spec, key_format=fmt)
+    assert not hasattr(w, "private_key_plaintext") and w.public_key != p.public_key
+    back = load_private(kms.decrypt(ciphertext_blob=w.private_key_ciphertext_blob).plaintext, None)
+    assert back.public_key().public_numbers() == load_public(w.public_key).public_numbers()
+
+
+def test_data_key_pair_errors(kms):
+    key_id = kms.create_key().key_id
+
+    def code(**kw):
+        with pytest.raises(StrongroomError) as e:
+            kms.generate_data_key_pair(**kw)
+        return e.value.code
+
+    assert code(key_id=key_id, key_pair_spec="Aliyun_AES_256") == "InvalidParameter.KeyPairSpec"
+    assert code(key_id=key_id, key_pair_spec="EC_SM2") == "InvalidParameter.KeyPairSpec"
+    assert code(key_id=key_id, key_pair_spec="EC_P256", key_format="JWK") == "InvalidParameter.KeyFormat"
+    signer = kms.create_key(key_spec="EC_P256", key_usage="SIGN/VERIFY").key_id
+    assert code(key_id=signer, key_pair_spec="EC_P256") == "InvalidParameter.KeySpec"
+    kms.disable_key(key_id=key_id)
+    assert code(key_id=key_id, key_pair_spec="EC_P256") == "Forbidden.KeyDisabled"
+    assert code(key_id="no-such-key", key_pair_spec="EC_P256") == "Forbidden.KeyNotFound"

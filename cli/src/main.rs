@@ -511,6 +511,32 @@ enum DataKeyCmd {
         #[arg(long = "plaintext-out")]
         plaintext_out: Option<PathBuf>,
     },
+    /// GenerateDataKeyPair: a new RSA or EC key pair for use outside the KMS. The
+    /// private key (PKCS#8) goes only to --private-key-out (a 0600 file, or - for
+    /// stdout; the rest then goes to stderr); without it, this is
+    /// GenerateDataKeyPairWithoutPlaintext. Prints the private key's ciphertext blob
+    /// (keep it: `key decrypt` opens it) and the public key (base64 of its bytes, or
+    /// written to --public-key-out).
+    #[command(name = "generate-pair")]
+    GeneratePair {
+        /// KeyId or ARN of the symmetric CMK that encrypts the private key.
+        #[arg(long = "key")]
+        key_id: String,
+        /// RSA_2048, RSA_3072, RSA_4096, EC_P256 or EC_P256K.
+        #[arg(long = "key-pair-spec")]
+        key_pair_spec: String,
+        /// PEM (the default) or DER, for both keys.
+        #[arg(long = "key-format")]
+        key_format: Option<String>,
+        #[command(flatten)]
+        context: ContextArgs,
+        /// Where to write the private key: a file (0600), or - for stdout.
+        #[arg(long = "private-key-out")]
+        private_key_out: Option<PathBuf>,
+        /// Where to write the public key (SubjectPublicKeyInfo).
+        #[arg(long = "public-key-out")]
+        public_key_out: Option<PathBuf>,
+    },
     /// ExportDataKey: a CiphertextBlob's data key re-wrapped under an RSA public key
     /// (PEM or DER file); prints ExportedDataKey (base64).
     Export {
@@ -1804,6 +1830,72 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
                 json!({"KeyId": kid, "KeyVersionId": ver, "CiphertextBlob": B64.encode(blob)});
             if to_stdout {
                 // stdout carries the data key: the rest goes to stderr.
+                print_result(&meta, true);
+            } else {
+                print(json_mode, &meta);
+            }
+        }
+        Cmd::DataKey(DataKeyCmd::GeneratePair {
+            key_id,
+            key_pair_spec,
+            key_format,
+            context,
+            private_key_out,
+            public_key_out,
+        }) => {
+            let req = strongroom::GenerateDataKeyPairRequest {
+                key_id,
+                key_pair_spec: Some(key_pair_spec.parse().map_err(|_| Error::InvalidParameter {
+                    name: "KeyPairSpec",
+                    reason: format!(
+                        "{key_pair_spec:?} is not one of RSA_2048, RSA_3072, RSA_4096, EC_P256, EC_P256K"
+                    ),
+                })?),
+                key_format: key_format
+                    .map(|f| f.parse::<strongroom::KeyFormat>())
+                    .transpose()?,
+                encryption_context: parse_context(&context.context)?,
+            };
+            let to_stdout = private_key_out.as_deref() == Some(Path::new("-"));
+            let r = match &private_key_out {
+                Some(path) => {
+                    let r = pollster::block_on(kms.generate_data_key_pair(req))?;
+                    // `-` is stdout, asked for explicitly; anything else a 0600 file.
+                    write_plaintext(
+                        &path.display().to_string(),
+                        r.private_key_plaintext.expose(),
+                    )?;
+                    strongroom::GenerateDataKeyPairWithoutPlaintextResponse {
+                        key_id: r.key_id,
+                        key_version_id: r.key_version_id,
+                        key_pair_spec: r.key_pair_spec,
+                        private_key_ciphertext_blob: r.private_key_ciphertext_blob,
+                        public_key: r.public_key,
+                    }
+                }
+                None => pollster::block_on(kms.generate_data_key_pair_without_plaintext(req))?,
+            };
+            let mut meta = serde_json::Map::new();
+            meta.insert("KeyId".into(), json!(r.key_id));
+            meta.insert("KeyVersionId".into(), json!(r.key_version_id));
+            meta.insert("KeyPairSpec".into(), json!(r.key_pair_spec.as_str()));
+            meta.insert(
+                "PrivateKeyCiphertextBlob".into(),
+                json!(B64.encode(&r.private_key_ciphertext_blob)),
+            );
+            match &public_key_out {
+                Some(path) => {
+                    std::fs::write(path, &r.public_key)
+                        .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))?;
+                    meta.insert("PublicKeyFile".into(), json!(path.display().to_string()));
+                }
+                None => {
+                    meta.insert("PublicKey".into(), json!(B64.encode(&r.public_key)));
+                }
+            }
+            let meta = Value::Object(meta);
+            if to_stdout {
+                // stdout carries the private key: the rest goes to stderr.
                 print_result(&meta, true);
             } else {
                 print(json_mode, &meta);

@@ -446,6 +446,103 @@ fn data_key_plaintext_only_to_a_file() {
 }
 
 #[test]
+fn data_key_pair_private_key_only_to_a_0600_file_and_decrypt_opens_its_blob() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let id = json(&sr(&store, "pw", &["--json", "key", "create"]))["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let v = json(&sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "data-key",
+            "generate-pair",
+            "--key",
+            &id,
+            "--key-pair-spec",
+            "EC_P256",
+            "--context",
+            "app=signer",
+            "--private-key-out",
+            &p("key.pem"),
+            "--public-key-out",
+            &p("pub.pem"),
+        ],
+    ));
+    assert_eq!(v["KeyPairSpec"], "EC_P256");
+    assert!(v.get("PrivateKeyPlaintext").is_none() && v.get("PublicKey").is_none());
+    let key = std::fs::read(p("key.pem")).unwrap();
+    assert!(key.starts_with(b"-----BEGIN PRIVATE KEY-----\n"));
+    let mode = std::fs::metadata(p("key.pem"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    // OpenSSL derives the same public key from the private key.
+    let derived = Command::new("openssl")
+        .args(["pkey", "-in", &p("key.pem"), "-pubout"])
+        .output()
+        .unwrap();
+    assert!(derived.status.success());
+    assert_eq!(derived.stdout, std::fs::read(p("pub.pem")).unwrap());
+    // `key decrypt` opens the blob (with the context) to the same private key.
+    std::fs::write(p("blob"), v["PrivateKeyCiphertextBlob"].as_str().unwrap()).unwrap();
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "key",
+            "decrypt",
+            "--context",
+            "app=signer",
+            &p("blob"),
+            &p("opened.pem"),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(p("opened.pem")).unwrap(), key);
+    // Without --private-key-out: no private key anywhere, the public key in the JSON.
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "--json",
+            "data-key",
+            "generate-pair",
+            "--key",
+            &id,
+            "--key-pair-spec",
+            "RSA_2048",
+            "--key-format",
+            "DER",
+        ],
+    );
+    let w = json(&o);
+    assert!(w.get("PrivateKeyPlaintext").is_none() && w["PublicKey"].as_str().is_some());
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("PRIVATE"));
+    // A bad spec is InvalidParameter.KeyPairSpec.
+    let o = sr(
+        &store,
+        "pw",
+        &[
+            "data-key",
+            "generate-pair",
+            "--key",
+            &id,
+            "--key-pair-spec",
+            "Aliyun_AES_256",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("InvalidParameter.KeyPairSpec"));
+}
+
+#[test]
 fn lab_verifies_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_strongroom"))

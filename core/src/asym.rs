@@ -207,6 +207,38 @@ pub fn spki_pem(der: &[u8]) -> String {
     out
 }
 
+/// PKCS#8 DER → PEM (`PRIVATE KEY`), built in buffers sized up front (no growth
+/// leaves an unwiped copy) and wiped when dropped.
+///
+/// # Errors
+/// `InternalFailure` if the encoder refuses its own length (it does not).
+pub fn pkcs8_pem(der: &[u8]) -> Result<SecretBytes> {
+    use base64ct::{Base64, Encoding};
+    const BEGIN: &[u8] = b"-----BEGIN PRIVATE KEY-----\n";
+    const END: &[u8] = b"-----END PRIVATE KEY-----\n";
+    let mut b64 = SecretBytes::zeroed(Base64::encoded_len(der));
+    Base64::encode(der, b64.expose_mut())
+        .map_err(|_| Error::Internal("PEM encoding of a private key"))?;
+    let body = b64.expose();
+    let lines = body.len().div_ceil(64);
+    let mut pem = SecretBytes::zeroed(BEGIN.len() + body.len() + lines + END.len());
+    let mut at = 0;
+    let out = pem.expose_mut();
+    let mut put = |bytes: &[u8]| {
+        if let Some(dst) = out.get_mut(at..at + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        at += bytes.len();
+    };
+    put(BEGIN);
+    for chunk in body.chunks(64) {
+        put(chunk);
+        put(b"\n");
+    }
+    put(END);
+    Ok(pem)
+}
+
 /// PEM (`PUBLIC KEY`) → SubjectPublicKeyInfo DER.
 ///
 /// # Errors

@@ -22,7 +22,9 @@ use crate::storage::{KdfParams, MemoryStorage, Storage, StoreInfo};
 use crate::sync::AsyncMutex;
 
 pub use crate::storage::image::RootSecret;
-pub use crate::vocab::{DataKeySpec, KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel};
+pub use crate::vocab::{
+    DataKeySpec, KeyFormat, KeySpec, KeyState, KeyUsage, Origin, ProtectionLevel,
+};
 
 /// How to open a [`Kms`].
 pub struct KmsOptions {

@@ -1,5 +1,5 @@
 //! The vocabulary at the bottom of the core: Alibaba's named values (KeySpec,
-//! KeyUsage, KeyState, Origin, ProtectionLevel, the data-key KeySpec) and SHA-256.
+//! KeyUsage, KeyState, Origin, ProtectionLevel, the data-key KeySpec, KeyFormat) and SHA-256.
 //! Imports nothing from the KMS logic, so formats, backends and state can use it.
 
 use alloc::vec::Vec;
@@ -90,6 +90,17 @@ named_enum!(
         Aes256 = (1, "AES_256"),
         /// 16 bytes.
         Aes128 = (2, "AES_128"),
+    }
+);
+
+named_enum!(
+    /// How GenerateDataKeyPair encodes the keys it answers with (`KeyFormat`).
+    KeyFormat {
+        /// PEM text (the default): `PRIVATE KEY` (PKCS#8) and `PUBLIC KEY`
+        /// (SubjectPublicKeyInfo).
+        Pem = (1, "PEM"),
+        /// DER: PKCS#8 v1 and SubjectPublicKeyInfo.
+        Der = (2, "DER"),
     }
 );
 

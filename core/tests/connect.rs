@@ -349,6 +349,23 @@ fn every_action_survives_the_wire_both_ways() {
         json!({"KeyId": key, "NumberOfBytes": 48}),
     );
     ok(&c, "GenerateDataKeyWithoutPlaintext", json!({"KeyId": key}));
+    let pair = ok(
+        &c,
+        "GenerateDataKeyPair",
+        json!({"KeyId": key, "KeyPairSpec": "EC_P256", "EncryptionContext": ctx}),
+    );
+    assert_eq!(s(&pair, &["KeyPairSpec"]), "EC_P256");
+    let private = ok(
+        &c,
+        "Decrypt",
+        json!({"CiphertextBlob": pair["PrivateKeyCiphertextBlob"], "EncryptionContext": ctx}),
+    );
+    assert_eq!(private["Plaintext"], pair["PrivateKeyPlaintext"]);
+    ok(
+        &c,
+        "GenerateDataKeyPairWithoutPlaintext",
+        json!({"KeyId": key, "KeyPairSpec": "EC_P256K", "KeyFormat": "DER"}),
+    );
     ok(
         &c,
         "GetRandomPassword",

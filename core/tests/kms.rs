@@ -18,8 +18,8 @@ use pollster::block_on;
 use strongroom::storage::MemoryStorage;
 use strongroom::{
     BoxFuture, CreateKeyRequest, DataKeySpec, DecryptRequest, EncryptRequest, EncryptionContext,
-    Error, GenerateDataKeyRequest, KeySpec, KeyState, KeyUsage, ListKeysRequest, ProtectionLevel,
-    Storage,
+    Error, GenerateDataKeyPairRequest, GenerateDataKeyRequest, KeyFormat, KeySpec, KeyState,
+    KeyUsage, ListKeysRequest, ProtectionLevel, Storage,
 };
 
 fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
@@ -41,6 +41,7 @@ both_backends!(
     encrypt_decrypt_round_trip,
     decrypt_rejects_wrong_context_and_tampering,
     data_keys,
+    data_key_pairs,
     bad_input_codes,
     reopen_keeps_keys,
     all_aes_specs,
@@ -228,6 +229,36 @@ fn data_keys(b: Backend) {
         .unwrap_err();
         assert_eq!(e.code(), "InvalidParameter.NumberOfBytes");
     }
+}
+
+/// A key pair drawn in the process, its private key under a CMK of every backend.
+fn data_key_pairs(b: Backend) {
+    let (kms, _) = memory(b);
+    let k = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    let p = block_on(kms.generate_data_key_pair(GenerateDataKeyPairRequest {
+        key_id: k.key_id.clone(),
+        key_pair_spec: Some(KeySpec::EcP256),
+        key_format: Some(KeyFormat::Der),
+        encryption_context: ctx(&[("pair", "x")]),
+    }))
+    .unwrap();
+    assert_eq!(p.key_id, k.key_id);
+    let spki = strongroom::asym::KeyCache::default()
+        .public_key(KeySpec::EcP256, p.private_key_plaintext.expose())
+        .unwrap();
+    assert_eq!(spki, p.public_key);
+    let d = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: p.private_key_ciphertext_blob.clone(),
+        encryption_context: ctx(&[("pair", "x")]),
+    }))
+    .unwrap();
+    assert_eq!(d.plaintext, p.private_key_plaintext);
+    let e = block_on(kms.decrypt(DecryptRequest {
+        ciphertext_blob: p.private_key_ciphertext_blob,
+        ..Default::default()
+    }))
+    .unwrap_err();
+    assert_eq!(e.code(), "InvalidCiphertext");
 }
 
 fn bad_input_codes(b: Backend) {

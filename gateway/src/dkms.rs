@@ -10,8 +10,10 @@
 //! GenerateDataKey (an `Aad` becomes the EncryptionContext `{"strongroom:aad":
 //! base64(Aad)}`), AsymmetricSign / AsymmetricVerify / GetPublicKey (no KeyVersionId:
 //! the key's primary version), GetSecretValue, GenerateRandom and Hash (actions of the
-//! table too, so they are authorised and audited like the rest); Hmac and the data key
-//! pair actions are refused (`Rejected.Unsupported`).
+//! table too, so they are authorised and audited like the rest), and the four data
+//! key pair APIs as GenerateDataKeyPair / GenerateDataKeyPairWithoutPlaintext (the
+//! Advance ones answer the KeyVersionId too); Hmac is refused (`Rejected.Unsupported`:
+//! strongroom has no HMAC keys).
 
 use base64::Engine as _;
 use prost::Message;
@@ -281,6 +283,118 @@ pub struct AdvanceGenerateDataKeyResponse {
 
 #[derive(Clone, PartialEq, Message)]
 #[allow(missing_docs)]
+pub struct GenerateDataKeyPairRequest {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(string, tag = "2")]
+    pub algorithm: String,
+    #[prost(string, tag = "3")]
+    pub key_pair_spec: String,
+    #[prost(string, tag = "4")]
+    pub key_format: String,
+    #[prost(bytes = "vec", tag = "5")]
+    pub aad: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct GenerateDataKeyPairResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub iv: Vec<u8>,
+    #[prost(string, tag = "3")]
+    pub key_pair_spec: String,
+    #[prost(bytes = "vec", tag = "4")]
+    pub private_key_plaintext: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub private_key_ciphertext_blob: Vec<u8>,
+    #[prost(bytes = "vec", tag = "6")]
+    pub public_key: Vec<u8>,
+    #[prost(string, tag = "7")]
+    pub request_id: String,
+    #[prost(string, tag = "8")]
+    pub algorithm: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct GenerateDataKeyPairWithoutPlaintextResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub iv: Vec<u8>,
+    #[prost(string, tag = "3")]
+    pub key_pair_spec: String,
+    #[prost(bytes = "vec", tag = "4")]
+    pub private_key_ciphertext_blob: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub public_key: Vec<u8>,
+    #[prost(string, tag = "6")]
+    pub request_id: String,
+    #[prost(string, tag = "7")]
+    pub algorithm: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct AdvanceGenerateDataKeyPairRequest {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(string, tag = "2")]
+    pub key_pair_spec: String,
+    #[prost(string, tag = "3")]
+    pub key_format: String,
+    #[prost(bytes = "vec", tag = "4")]
+    pub aad: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct AdvanceGenerateDataKeyPairResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub iv: Vec<u8>,
+    #[prost(string, tag = "3")]
+    pub key_pair_spec: String,
+    #[prost(bytes = "vec", tag = "4")]
+    pub private_key_plaintext: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub private_key_ciphertext_blob: Vec<u8>,
+    #[prost(bytes = "vec", tag = "6")]
+    pub public_key: Vec<u8>,
+    #[prost(string, tag = "7")]
+    pub request_id: String,
+    #[prost(string, tag = "8")]
+    pub algorithm: String,
+    #[prost(string, tag = "9")]
+    pub key_version_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
+pub struct AdvanceGenerateDataKeyPairWithoutPlaintextResponse {
+    #[prost(string, tag = "1")]
+    pub key_id: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub iv: Vec<u8>,
+    #[prost(string, tag = "3")]
+    pub key_pair_spec: String,
+    #[prost(bytes = "vec", tag = "4")]
+    pub private_key_ciphertext_blob: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub public_key: Vec<u8>,
+    #[prost(string, tag = "6")]
+    pub request_id: String,
+    #[prost(string, tag = "7")]
+    pub algorithm: String,
+    #[prost(string, tag = "8")]
+    pub key_version_id: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+#[allow(missing_docs)]
 pub struct GetPublicKeyRequest {
     #[prost(string, tag = "1")]
     pub key_id: String,
@@ -412,6 +526,10 @@ pub fn api_action(api: &str) -> Option<strongroom::Action> {
         "Encrypt" | "AdvanceEncrypt" => A::Encrypt,
         "Decrypt" | "AdvanceDecrypt" => A::Decrypt,
         "GenerateDataKey" | "AdvanceGenerateDataKey" => A::GenerateDataKey,
+        "GenerateDataKeyPair" | "AdvanceGenerateDataKeyPair" => A::GenerateDataKeyPair,
+        "GenerateDataKeyPairWithoutPlaintext" | "AdvanceGenerateDataKeyPairWithoutPlaintext" => {
+            A::GenerateDataKeyPairWithoutPlaintext
+        }
         "Sign" => A::AsymmetricSign,
         "Verify" => A::AsymmetricVerify,
         "GetPublicKey" => A::GetPublicKey,
@@ -553,11 +671,29 @@ fn digest_of(digest: Vec<u8>, message: Vec<u8>, message_type: &str) -> Vec<u8> {
     }
 }
 
+/// The OpenAPI action a data key pair API is: with or without the plaintext.
+fn pair_action(api: &str) -> strongroom::Action {
+    if api.ends_with("WithoutPlaintext") {
+        strongroom::Action::GenerateDataKeyPairWithoutPlaintext
+    } else {
+        strongroom::Action::GenerateDataKeyPair
+    }
+}
+
+fn pair_params(key_id: &str, spec: &str, format: &str, aad: &[u8]) -> Map<String, Value> {
+    params(&[
+        ("KeyId", nonempty(key_id)),
+        ("KeyPairSpec", nonempty(spec)),
+        ("KeyFormat", nonempty(format)),
+        ("EncryptionContext", context(aad)),
+    ])
+}
+
 /// Reads a request body for `api` into a plan.
 ///
 /// # Errors
 /// `InvalidAction.NotFound` for an API this server does not know; `Rejected.Unsupported`
-/// for Hmac and the data key pairs; `InvalidParameter.*` for bodies that do not parse.
+/// for Hmac; `InvalidParameter.*` for bodies that do not parse.
 pub fn plan(api: &str, body: &[u8]) -> Result<Plan, Fault> {
     use strongroom::Action as A;
     let call = |action, params| {
@@ -678,13 +814,23 @@ pub fn plan(api: &str, body: &[u8]) -> Result<Plan, Fault> {
                 ]),
             )
         }
-        "Hmac"
-        | "GenerateDataKeyPair"
-        | "GenerateDataKeyPairWithoutPlaintext"
-        | "AdvanceGenerateDataKeyPair"
-        | "AdvanceGenerateDataKeyPairWithoutPlaintext" => Err(Fault::new(
+        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+            let r = GenerateDataKeyPairRequest::decode(body).map_err(|_| bad_body(api))?;
+            call(
+                pair_action(api),
+                pair_params(&r.key_id, &r.key_pair_spec, &r.key_format, &r.aad),
+            )
+        }
+        "AdvanceGenerateDataKeyPair" | "AdvanceGenerateDataKeyPairWithoutPlaintext" => {
+            let r = AdvanceGenerateDataKeyPairRequest::decode(body).map_err(|_| bad_body(api))?;
+            call(
+                pair_action(api),
+                pair_params(&r.key_id, &r.key_pair_spec, &r.key_format, &r.aad),
+            )
+        }
+        "Hmac" => Err(Fault::new(
             "Rejected.Unsupported",
-            format!("{api} is not served: strongroom has no HMAC keys or data key pairs"),
+            "Hmac is not served: strongroom has no HMAC keys".to_string(),
         )),
         other => Err(Fault::new(
             "InvalidAction.NotFound",
@@ -801,6 +947,52 @@ pub fn shape(api: &str, answer: &Value, request_id: &str) -> Vec<u8> {
             request_id: id,
         }
         .encode_to_vec(),
+        "GenerateDataKeyPair" => GenerateDataKeyPairResponse {
+            key_id: s(answer, "KeyId"),
+            iv: Vec::new(),
+            key_pair_spec: s(answer, "KeyPairSpec"),
+            private_key_plaintext: bytes(answer, "PrivateKeyPlaintext"),
+            private_key_ciphertext_blob: bytes(answer, "PrivateKeyCiphertextBlob"),
+            public_key: bytes(answer, "PublicKey"),
+            request_id: id,
+            algorithm: "AES_GCM".into(),
+        }
+        .encode_to_vec(),
+        "AdvanceGenerateDataKeyPair" => AdvanceGenerateDataKeyPairResponse {
+            key_id: s(answer, "KeyId"),
+            iv: Vec::new(),
+            key_pair_spec: s(answer, "KeyPairSpec"),
+            private_key_plaintext: bytes(answer, "PrivateKeyPlaintext"),
+            private_key_ciphertext_blob: bytes(answer, "PrivateKeyCiphertextBlob"),
+            public_key: bytes(answer, "PublicKey"),
+            request_id: id,
+            algorithm: "AES_GCM".into(),
+            key_version_id: s(answer, "KeyVersionId"),
+        }
+        .encode_to_vec(),
+        "GenerateDataKeyPairWithoutPlaintext" => GenerateDataKeyPairWithoutPlaintextResponse {
+            key_id: s(answer, "KeyId"),
+            iv: Vec::new(),
+            key_pair_spec: s(answer, "KeyPairSpec"),
+            private_key_ciphertext_blob: bytes(answer, "PrivateKeyCiphertextBlob"),
+            public_key: bytes(answer, "PublicKey"),
+            request_id: id,
+            algorithm: "AES_GCM".into(),
+        }
+        .encode_to_vec(),
+        "AdvanceGenerateDataKeyPairWithoutPlaintext" => {
+            AdvanceGenerateDataKeyPairWithoutPlaintextResponse {
+                key_id: s(answer, "KeyId"),
+                iv: Vec::new(),
+                key_pair_spec: s(answer, "KeyPairSpec"),
+                private_key_ciphertext_blob: bytes(answer, "PrivateKeyCiphertextBlob"),
+                public_key: bytes(answer, "PublicKey"),
+                request_id: id,
+                algorithm: "AES_GCM".into(),
+                key_version_id: s(answer, "KeyVersionId"),
+            }
+            .encode_to_vec()
+        }
         "GetSecretValue" => GetSecretValueResponse {
             secret_name: s(answer, "SecretName"),
             secret_type: s(answer, "SecretType"),

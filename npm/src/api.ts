@@ -77,6 +77,16 @@ function str(name: string, v: unknown, required = false): string | undefined {
   throw invalid(name, 'must be a string');
 }
 
+/** GenerateDataKeyPair(WithoutPlaintext)'s parameters. */
+function pairParams(opts: GenerateDataKeyPairOptions): Record<string, unknown> {
+  return {
+    KeyId: str('KeyId', opts?.keyId, true),
+    KeyPairSpec: str('KeyPairSpec', opts.keyPairSpec, true),
+    KeyFormat: str('KeyFormat', opts.keyFormat),
+    EncryptionContext: ctx(opts.encryptionContext),
+  };
+}
+
 function ctx(v: unknown): EncryptionContext | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string'))
@@ -237,6 +247,23 @@ export interface GenerateDataKeyOptions {
   numberOfBytes?: number;
   encryptionContext?: EncryptionContext;
 }
+/** GenerateDataKeyPair: the pair's spec, the format of both keys (PEM text, the default, or DER). */
+export interface GenerateDataKeyPairOptions {
+  keyId: string;
+  keyPairSpec: AsymmetricKeySpec;
+  keyFormat?: 'PEM' | 'DER';
+  encryptionContext?: EncryptionContext;
+}
+/** A data key pair without its plaintext private key: the private key (PKCS#8) as a ciphertext blob under the CMK, the public key (SubjectPublicKeyInfo); PEM text bytes or DER. */
+export interface DataKeyPairWithoutPlaintextResult {
+  keyId: string;
+  keyVersionId: string;
+  keyPairSpec: AsymmetricKeySpec;
+  privateKeyCiphertextBlob: Uint8Array;
+  publicKey: Uint8Array;
+}
+/** A data key pair with its private key (PKCS#8; logged as `[redacted]`). */
+export interface DataKeyPairResult extends DataKeyPairWithoutPlaintextResult { privateKeyPlaintext: Uint8Array }
 export interface OpenOptions {
   /** A store file (Node only). */
   path?: string;
@@ -1430,6 +1457,27 @@ export class Kms {
         false,
       ),
     );
+  }
+
+  /** GenerateDataKeyPair: a fresh RSA or EC key pair for use outside the KMS — the private
+   * key, the same private key encrypted under the symmetric CMK (Decrypt, with the same
+   * encryptionContext, opens it) and the public key; PEM text bytes (the default) or DER.
+   * The result logs its private key as `[redacted]`.
+   * @example const { privateKeyPlaintext, publicKey } = await kms.generateDataKeyPair({ keyId, keyPairSpec: 'EC_P256' });
+   */
+  generateDataKeyPair(opts: GenerateDataKeyPairOptions): Promise<DataKeyPairResult> {
+    return this.#act<DataKeyPairResult>('GenerateDataKeyPair', () => pairParams(opts), [
+      'PrivateKeyPlaintext',
+      'PrivateKeyCiphertextBlob',
+      'PublicKey',
+    ]).then((r) => secrets.redactValue(r, 'privateKeyPlaintext'));
+  }
+
+  /** GenerateDataKeyPairWithoutPlaintext: as generateDataKeyPair, without the plaintext private key.
+   * @example const { privateKeyCiphertextBlob, publicKey } = await kms.generateDataKeyPairWithoutPlaintext({ keyId, keyPairSpec: 'RSA_2048', keyFormat: 'DER' });
+   */
+  generateDataKeyPairWithoutPlaintext(opts: GenerateDataKeyPairOptions): Promise<DataKeyPairWithoutPlaintextResult> {
+    return this.#act('GenerateDataKeyPairWithoutPlaintext', () => pairParams(opts), ['PrivateKeyCiphertextBlob', 'PublicKey']);
   }
 
   /** GetPublicKey: the SubjectPublicKeyInfo of an asymmetric key version, PEM and DER.

@@ -202,10 +202,64 @@ test('results conform to the published TypeScript declarations (derived from the
   const dk = await kms.generateDataKey({ keyId });
   conforms('ExportDataKeyResult', await kms.exportDataKey({ ciphertextBlob: dk.ciphertextBlob, publicKeyBlob: pk.publicKeyDer }));
   conforms('GenerateAndExportDataKeyResult', await kms.generateAndExportDataKey({ keyId, publicKeyBlob: pk.publicKeyDer }));
+  conforms('DataKeyPairResult', await kms.generateDataKeyPair({ keyId, keyPairSpec: 'EC_P256' }));
+  conforms('DataKeyPairWithoutPlaintextResult', await kms.generateDataKeyPairWithoutPlaintext({ keyId, keyPairSpec: 'EC_P256', keyFormat: 'DER' }));
   const { keyId: ext } = await kms.createKey({ origin: 'EXTERNAL' });
   const params = conforms('ImportParameters', await kms.getParametersForImport({ keyId: ext }));
   assert.ok(params.importToken && params.tokenExpireTime);
   assert.ok(checked.size >= 15, [...checked].join(','));
   // runDue: what is due (nothing here) without an action; resolves to nothing.
   assert.equal(await kms.runDue(), undefined);
+});
+
+test('generateDataKeyPair: a key pair for use outside the KMS, its private key under the CMK', async () => {
+  const { createPrivateKey, createPublicKey, sign, verify } = await import('node:crypto');
+  const { inspect } = await import('node:util');
+  const kms = await Kms.memory();
+  const { keyId } = await kms.createKey();
+  const seen = [];
+  kms.onCall((r) => seen.push(`${r.action}:${r.code}`));
+  const encryptionContext = { purpose: 'signing' };
+  const msg = enc.encode('signed outside the KMS');
+  for (const [spec, format] of [['EC_P256', 'PEM'], ['EC_P256K', 'DER'], ['RSA_2048', undefined]]) {
+    const p = await kms.generateDataKeyPair({ keyId, keyPairSpec: spec, keyFormat: format, encryptionContext });
+    assert.equal(p.keyId, keyId);
+    assert.equal(p.keyPairSpec, spec);
+    const der = format === 'DER';
+    if (!der) {
+      assert.match(new TextDecoder().decode(p.privateKeyPlaintext), /^-----BEGIN PRIVATE KEY-----\n/);
+      assert.match(new TextDecoder().decode(p.publicKey), /^-----BEGIN PUBLIC KEY-----\n/);
+    }
+    const priv = createPrivateKey(der ? { key: Buffer.from(p.privateKeyPlaintext), format: 'der', type: 'pkcs8' } : Buffer.from(p.privateKeyPlaintext));
+    const pub = createPublicKey(der ? { key: Buffer.from(p.publicKey), format: 'der', type: 'spki' } : Buffer.from(p.publicKey));
+    assert.equal(priv.asymmetricKeyType, spec.startsWith('RSA') ? 'rsa' : 'ec');
+    assert.ok(verify('sha256', msg, pub, sign('sha256', msg, priv)), `${spec}: the public key is the private key's`);
+    // The private key's ciphertext is a ciphertext blob: Decrypt with the context opens it.
+    const back = await kms.decrypt({ ciphertextBlob: p.privateKeyCiphertextBlob, encryptionContext });
+    assert.deepEqual(back.plaintext, p.privateKeyPlaintext);
+    assert.equal(await code(kms.decrypt({ ciphertextBlob: p.privateKeyCiphertextBlob })), 'InvalidCiphertext');
+    // Never shown: inspect and JSON show no private key bytes.
+    assert.equal(JSON.parse(JSON.stringify(p)).privateKeyPlaintext, '[redacted]');
+    assert.match(inspect(p), /privateKeyPlaintext: '\[redacted\]'/);
+  }
+  const w = await kms.generateDataKeyPairWithoutPlaintext({ keyId, keyPairSpec: 'EC_P256', keyFormat: 'DER' });
+  assert.equal(w.privateKeyPlaintext, undefined);
+  const opened = await kms.decrypt({ ciphertextBlob: w.privateKeyCiphertextBlob });
+  const pub = createPublicKey({ key: Buffer.from(w.publicKey), format: 'der', type: 'spki' });
+  const priv = createPrivateKey({ key: Buffer.from(opened.plaintext), format: 'der', type: 'pkcs8' });
+  assert.ok(verify('sha256', msg, pub, sign('sha256', msg, priv)));
+  // Two calls, two different pairs.
+  const again = await kms.generateDataKeyPairWithoutPlaintext({ keyId, keyPairSpec: 'EC_P256', keyFormat: 'DER' });
+  assert.notDeepEqual(again.publicKey, w.publicKey);
+  // Bad input and an unusable CMK: stable codes, nothing drawn.
+  assert.equal(await code(kms.generateDataKeyPair({ keyId })), 'InvalidParameter.KeyPairSpec');
+  assert.equal(await code(kms.generateDataKeyPair({ keyId, keyPairSpec: 'Aliyun_AES_256' })), 'InvalidParameter.KeyPairSpec');
+  assert.equal(await code(kms.generateDataKeyPair({ keyId, keyPairSpec: 'EC_SM2' })), 'InvalidParameter.KeyPairSpec');
+  assert.equal(await code(kms.generateDataKeyPair({ keyId, keyPairSpec: 'EC_P256', keyFormat: 'JWK' })), 'InvalidParameter.KeyFormat');
+  const { keyId: signer } = await kms.createKey({ keySpec: 'EC_P256', keyUsage: 'SIGN/VERIFY' });
+  assert.equal(await code(kms.generateDataKeyPair({ keyId: signer, keyPairSpec: 'EC_P256' })), 'InvalidParameter.KeySpec');
+  await kms.disableKey({ keyId });
+  assert.equal(await code(kms.generateDataKeyPair({ keyId, keyPairSpec: 'EC_P256' })), 'Forbidden.KeyDisabled');
+  assert.ok(seen.includes('GenerateDataKeyPair:null') && seen.includes('GenerateDataKeyPairWithoutPlaintext:null'), seen.join());
+  assert.ok(seen.includes('GenerateDataKeyPair:Forbidden.KeyDisabled'), seen.join());
 });

@@ -11,8 +11,8 @@ SR_TEST_VALUES_FILE=1 cargo test -q --workspace --exclude strongroom-python --ex
 # `aws-lc` feature that the CLI turns on).
 cargo test -q -p strongroom --test envelope --test envelope_vectors --test wycheproof_aead
 # RSA / ECDSA on the pure-Rust path the wasm build uses (RustCrypto rsa, p256, k256):
-# the same asymmetric, Wycheproof and BYOK tests as on AWS-LC.
-cargo test -q -p strongroom --no-default-features --features std,getrandom,rustcrypto-asym --test asymmetric --test byok
+# the same asymmetric, Wycheproof, BYOK and data key pair tests as on AWS-LC.
+cargo test -q -p strongroom --no-default-features --features std,getrandom,rustcrypto-asym --test asymmetric --test byok --test data_key_pair
 # The action model's serde form (feature `serde`): round trips through `Kms::call`.
 cargo test -q -p strongroom --features serde,aws-lc,wire --test serde_model
 cargo clippy -q --workspace --no-deps -- -D warnings

@@ -95,6 +95,46 @@ def test_sign_verify_public_key(dkms):
         assert pem.startswith("-----BEGIN PUBLIC KEY-----")
 
 
+def test_data_key_pairs(dkms):
+    """The SDK's four data key pair calls: the pair works in pyca/cryptography, the
+    private key's ciphertext opens with the SDK's Decrypt and the same Aad."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    c, key = dkms["client"]("app"), dkms["aes"]
+    p = c.generate_data_key_pair(m.GenerateDataKeyPairRequest(key_id=key, key_pair_spec="EC_P256", key_format="PEM",
+                                                              aad=b"pair"))
+    assert p.key_id == key and p.key_pair_spec == "EC_P256" and p.request_id
+    priv = serialization.load_pem_private_key(p.private_key_plaintext, None)
+    pub = serialization.load_pem_public_key(p.public_key)
+    pub.verify(priv.sign(b"outside", ec.ECDSA(hashes.SHA256())), b"outside", ec.ECDSA(hashes.SHA256()))
+    d = c.decrypt(m.DecryptRequest(key_id=key, ciphertext_blob=p.private_key_ciphertext_blob, iv=p.iv, aad=b"pair"))
+    assert d.plaintext == p.private_key_plaintext
+    assert code_of(lambda: c.decrypt(m.DecryptRequest(key_id=key, ciphertext_blob=p.private_key_ciphertext_blob,
+                                                      iv=p.iv))) == "InvalidCiphertext"
+    w = c.generate_data_key_pair_without_plaintext(m.GenerateDataKeyPairWithoutPlaintextRequest(
+        key_id=key, key_pair_spec="RSA_2048", key_format="DER"))
+    assert not getattr(w, "private_key_plaintext", None) and w.key_pair_spec == "RSA_2048"
+    opened = c.decrypt(m.DecryptRequest(key_id=key, ciphertext_blob=w.private_key_ciphertext_blob, iv=w.iv)).plaintext
+    rsa_priv = serialization.load_der_private_key(opened, None)
+    assert rsa_priv.key_size == 2048
+    assert rsa_priv.public_key().public_numbers() == serialization.load_der_public_key(w.public_key).public_numbers()
+    a = c.advance_generate_data_key_pair(m.AdvanceGenerateDataKeyPairRequest(key_id=key, key_pair_spec="EC_P256K",
+                                                                            key_format="DER"))
+    assert a.key_version_id and serialization.load_der_private_key(a.private_key_plaintext, None).curve.name == "secp256k1"
+    aw = c.advance_generate_data_key_pair_without_plaintext(m.AdvanceGenerateDataKeyPairWithoutPlaintextRequest(
+        key_id=key, key_pair_spec="EC_P256"))
+    assert aw.key_version_id == a.key_version_id and aw.public_key.startswith(b"-----BEGIN PUBLIC KEY-----\n")
+    # Policy: the read-only user may not; a spec the KMS does not make is a parameter error.
+    reader = dkms["client"]("reader")
+    assert code_of(lambda: reader.generate_data_key_pair(m.GenerateDataKeyPairRequest(
+        key_id=key, key_pair_spec="EC_P256"))) == "Forbidden.NoPermission"
+    assert code_of(lambda: c.generate_data_key_pair(m.GenerateDataKeyPairRequest(
+        key_id=key, key_pair_spec="EC_SM2"))) == "InvalidParameter.KeyPairSpec"
+    assert code_of(lambda: c.generate_data_key_pair(m.GenerateDataKeyPairRequest(
+        key_id=dkms["ec"], key_pair_spec="EC_P256"))) == "InvalidParameter.KeySpec"
+
+
 def test_secrets_and_random(dkms):
     c = dkms["client"]("app")
     v = c.get_secret_value(m.GetSecretValueRequest(secret_name="dkms/db"))

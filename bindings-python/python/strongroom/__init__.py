@@ -80,6 +80,8 @@ __all__ = [
     "DecryptResult",
     "DataKeyResult",
     "DataKeyWithoutPlaintextResult",
+    "DataKeyPairResult",
+    "DataKeyPairWithoutPlaintextResult",
     "PublicKeyResult",
     "SignResult",
     "VerifyResult",
@@ -201,6 +203,12 @@ def _from_wire(cls: Type[_T], obj: Mapping[str, Any]) -> _T:
         if name not in args:
             args[name] = None
     return cls(**args)
+
+
+def _pair_params(key_id: str, key_pair_spec: str, key_format: Optional[str], encryption_context: "Context") -> Dict[str, Any]:
+    """GenerateDataKeyPair(WithoutPlaintext)'s wire parameters."""
+    return {"KeyId": key_id, "KeyPairSpec": key_pair_spec, "KeyFormat": key_format,
+            "EncryptionContext": _ctx(encryption_context)}
 
 
 def _pem_der(pem: str) -> bytes:
@@ -361,6 +369,40 @@ class DataKeyWithoutPlaintextResult:
     key_id: str
     key_version_id: str
     ciphertext_blob: bytes
+
+
+@dataclass(frozen=True)
+class DataKeyPairWithoutPlaintextResult:
+    """GenerateDataKeyPairWithoutPlaintext's answer: the private key (PKCS#8) as a
+    ciphertext blob under the CMK, and the public key (SubjectPublicKeyInfo), as PEM
+    text bytes or DER."""
+
+    key_id: str
+    key_version_id: str
+    key_pair_spec: str
+    private_key_ciphertext_blob: bytes
+    public_key: bytes
+
+
+@dataclass(frozen=True)
+class DataKeyPairResult:
+    """GenerateDataKeyPair's answer: as :class:`DataKeyPairWithoutPlaintextResult`, with
+    the private key itself (never shown by ``repr``)."""
+
+    key_id: str
+    key_version_id: str
+    key_pair_spec: str
+    private_key_plaintext: bytes
+    private_key_ciphertext_blob: bytes
+    public_key: bytes
+
+    def __repr__(self) -> str:  # never print the private key
+        return (
+            f"DataKeyPairResult(key_id={self.key_id!r}, key_version_id={self.key_version_id!r}, "
+            f"key_pair_spec={self.key_pair_spec!r}, private_key_plaintext=<redacted>, "
+            f"private_key_ciphertext_blob=<{len(self.private_key_ciphertext_blob)} bytes>, "
+            f"public_key=<{len(self.public_key)} bytes>)"
+        )
 
 
 @dataclass(frozen=True)
@@ -1620,6 +1662,41 @@ class Kms:
         return DataKeyWithoutPlaintextResult(
             **self._native.generate_data_key(key_id, key_spec, number_of_bytes, _ctx(encryption_context), False)
         )
+
+    def generate_data_key_pair(
+        self,
+        *,
+        key_id: str,
+        key_pair_spec: str,
+        key_format: Optional[str] = None,
+        encryption_context: Context = None,
+    ) -> DataKeyPairResult:
+        """GenerateDataKeyPair: a fresh RSA or EC key pair (``key_pair_spec`` RSA_2048,
+        RSA_3072, RSA_4096, EC_P256 or EC_P256K) for use outside the KMS: the private key,
+        the same private key encrypted under the symmetric CMK (``decrypt`` with the same
+        ``encryption_context`` opens it) and the public key, as PEM text bytes (the
+        default) or DER (``key_format="DER"``).
+
+        Example: ``pair = kms.generate_data_key_pair(key_id=key_id, key_pair_spec="EC_P256")``
+        """
+        return _from_wire(DataKeyPairResult, self.call("GenerateDataKeyPair", **_pair_params(
+            key_id, key_pair_spec, key_format, encryption_context)))
+
+    def generate_data_key_pair_without_plaintext(
+        self,
+        *,
+        key_id: str,
+        key_pair_spec: str,
+        key_format: Optional[str] = None,
+        encryption_context: Context = None,
+    ) -> DataKeyPairWithoutPlaintextResult:
+        """GenerateDataKeyPairWithoutPlaintext: as :meth:`generate_data_key_pair`, without
+        the plaintext private key.
+
+        Example: ``blob = kms.generate_data_key_pair_without_plaintext(key_id=key_id, key_pair_spec="RSA_2048").private_key_ciphertext_blob``
+        """
+        return _from_wire(DataKeyPairWithoutPlaintextResult, self.call(
+            "GenerateDataKeyPairWithoutPlaintext", **_pair_params(key_id, key_pair_spec, key_format, encryption_context)))
 
     # Envelope messages: data of any size, for one or more CMKs (docs/FORMAT.md).
 

@@ -230,6 +230,12 @@ impl Request {
             Request::GenerateDataKey(r) | Request::GenerateDataKeyWithoutPlaintext(r) => {
                 data_key(&mut p, r);
             }
+            Request::GenerateDataKeyPair(r) | Request::GenerateDataKeyPairWithoutPlaintext(r) => {
+                p.s("KeyId", &r.key_id);
+                p.o("KeyPairSpec", r.key_pair_spec.map(|v| v.as_str()));
+                p.o("KeyFormat", r.key_format.map(|v| v.as_str()));
+                p.ctx("EncryptionContext", &r.encryption_context);
+            }
             Request::ExportDataKey(r) => {
                 p.bytes("CiphertextBlob", &r.ciphertext_blob);
                 p.ctx("EncryptionContext", &r.encryption_context);
@@ -821,6 +827,29 @@ impl Response {
                     key_version_id,
                     ciphertext_blob: a.bytes("CiphertextBlob")?,
                 })
+            }
+            Request::GenerateDataKeyPair(_) => {
+                let (key_id, key_version_id) = dk(a)?;
+                Response::GenerateDataKeyPair(crate::GenerateDataKeyPairResponse {
+                    key_id,
+                    key_version_id,
+                    key_pair_spec: a.parsed("KeyPairSpec")?,
+                    private_key_plaintext: a.secret("PrivateKeyPlaintext")?,
+                    private_key_ciphertext_blob: a.bytes("PrivateKeyCiphertextBlob")?,
+                    public_key: a.bytes("PublicKey")?,
+                })
+            }
+            Request::GenerateDataKeyPairWithoutPlaintext(_) => {
+                let (key_id, key_version_id) = dk(a)?;
+                Response::GenerateDataKeyPairWithoutPlaintext(
+                    crate::GenerateDataKeyPairWithoutPlaintextResponse {
+                        key_id,
+                        key_version_id,
+                        key_pair_spec: a.parsed("KeyPairSpec")?,
+                        private_key_ciphertext_blob: a.bytes("PrivateKeyCiphertextBlob")?,
+                        public_key: a.bytes("PublicKey")?,
+                    },
+                )
             }
             Request::ExportDataKey(_) => {
                 let (key_id, key_version_id) = dk(a)?;

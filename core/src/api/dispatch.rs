@@ -349,6 +349,9 @@ impl Kms {
             Request::GenerateDataKey(r) | Request::GenerateDataKeyWithoutPlaintext(r) => {
                 key(&mut r.key_id)
             }
+            Request::GenerateDataKeyPair(r) | Request::GenerateDataKeyPairWithoutPlaintext(r) => {
+                key(&mut r.key_id)
+            }
             Request::ExportDataKey(r) => cx
                 .admit_key(&st, &blob_key(&r.ciphertext_blob)?)
                 .map(|_| ()),
@@ -585,6 +588,15 @@ impl Kms {
             Request::GenerateDataKeyWithoutPlaintext(r) => {
                 arm!(Response::GenerateDataKeyWithoutPlaintext(
                     self.generate_data_key_without_plaintext_impl(r).await?,
+                ))
+            }
+            Request::GenerateDataKeyPair(r) => arm!(Response::GenerateDataKeyPair(
+                self.generate_data_key_pair_impl(r).await?
+            )),
+            Request::GenerateDataKeyPairWithoutPlaintext(r) => {
+                arm!(Response::GenerateDataKeyPairWithoutPlaintext(
+                    self.generate_data_key_pair_without_plaintext_impl(r)
+                        .await?,
                 ))
             }
             Request::ExportDataKey(r) => {
@@ -852,6 +864,9 @@ fn validate(req: &Request) -> Result<()> {
             Kms::data_key_len(r).map(|_| ())
         }
         Request::GenerateAndExportDataKey(r) => Kms::data_key_len(&r.data_key).map(|_| ()),
+        Request::GenerateDataKeyPair(r) | Request::GenerateDataKeyPairWithoutPlaintext(r) => {
+            crate::service::crypto::check_key_pair_spec(r.key_pair_spec).map(|_| ())
+        }
         Request::ScheduleKeyDeletion(r) => {
             crate::service::keys::check_pending_window(r.pending_window_in_days)
         }

@@ -20,6 +20,9 @@ impl Request {
             Request::GenerateDataKey(r) | Request::GenerateDataKeyWithoutPlaintext(r) => {
                 Some(&r.encryption_context)
             }
+            Request::GenerateDataKeyPair(r) | Request::GenerateDataKeyPairWithoutPlaintext(r) => {
+                Some(&r.encryption_context)
+            }
             Request::GenerateAndExportDataKey(r) => Some(&r.data_key.encryption_context),
             Request::ExportDataKey(r) => Some(&r.encryption_context),
             Request::EncryptEnvelope(r) => Some(&r.encryption_context),
@@ -108,6 +111,15 @@ impl Request {
                 }
                 if let Some(n) = r.number_of_bytes {
                     put("NumberOfBytes", &n.to_string());
+                }
+            }
+            Request::GenerateDataKeyPair(r) | Request::GenerateDataKeyPairWithoutPlaintext(r) => {
+                put("KeyId", &r.key_id);
+                if let Some(s) = r.key_pair_spec {
+                    put("KeyPairSpec", s.as_str());
+                }
+                if let Some(f) = r.key_format {
+                    put("KeyFormat", f.as_str());
                 }
             }
             Request::GenerateAndExportDataKey(r) => put("KeyId", &r.data_key.key_id),

@@ -326,6 +326,10 @@ model! {
     GenerateDataKey(GenerateDataKeyRequest) -> GenerateDataKeyResponse => GenerateDataKey,
     /// GenerateDataKeyWithoutPlaintext.
     GenerateDataKeyWithoutPlaintext(GenerateDataKeyRequest) -> GenerateDataKeyWithoutPlaintextResponse => GenerateDataKeyWithoutPlaintext,
+    /// GenerateDataKeyPair.
+    GenerateDataKeyPair(GenerateDataKeyPairRequest) -> GenerateDataKeyPairResponse => GenerateDataKeyPair,
+    /// GenerateDataKeyPairWithoutPlaintext.
+    GenerateDataKeyPairWithoutPlaintext(GenerateDataKeyPairRequest) -> GenerateDataKeyPairWithoutPlaintextResponse => GenerateDataKeyPairWithoutPlaintext,
     /// ExportDataKey.
     ExportDataKey(ExportDataKeyRequest) -> ExportDataKeyResponse => ExportDataKey,
     /// GenerateAndExportDataKey.

@@ -202,6 +202,11 @@ action_table! {
     GenerateDataKey = ("GenerateDataKey", Crypto, false, KeyId, ["Plaintext"]),
     /// GenerateDataKeyWithoutPlaintext.
     GenerateDataKeyWithoutPlaintext = ("GenerateDataKeyWithoutPlaintext", Crypto, false, KeyId, []),
+    /// GenerateDataKeyPair: a key pair for use outside the KMS, its private key
+    /// encrypted under the CMK.
+    GenerateDataKeyPair = ("GenerateDataKeyPair", Crypto, false, KeyId, ["PrivateKeyPlaintext"]),
+    /// GenerateDataKeyPairWithoutPlaintext.
+    GenerateDataKeyPairWithoutPlaintext = ("GenerateDataKeyPairWithoutPlaintext", Crypto, false, KeyId, []),
     /// ExportDataKey.
     ExportDataKey = ("ExportDataKey", Crypto, false, Blob, []),
     /// GenerateAndExportDataKey.

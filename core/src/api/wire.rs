@@ -298,6 +298,20 @@ fn export_to(p: &mut Params<'_>) -> Result<(Vec<u8>, WrappingAlgorithm, crate::v
     ))
 }
 
+fn data_key_pair(p: &mut Params<'_>) -> Result<GenerateDataKeyPairRequest> {
+    Ok(GenerateDataKeyPairRequest {
+        key_id: p.str("KeyId")?,
+        key_pair_spec: Some(p.str("KeyPairSpec")?.parse().map_err(|_| {
+            param(
+                "KeyPairSpec",
+                "one of RSA_2048, RSA_3072, RSA_4096, EC_P256, EC_P256K",
+            )
+        })?),
+        key_format: p.parsed("KeyFormat")?,
+        encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
+    })
+}
+
 fn data_key(p: &mut Params<'_>) -> Result<GenerateDataKeyRequest> {
     Ok(GenerateDataKeyRequest {
         key_id: p.str("KeyId")?,
@@ -486,6 +500,10 @@ impl Request {
             Action::GenerateDataKey => Request::GenerateDataKey(data_key(&mut p)?),
             Action::GenerateDataKeyWithoutPlaintext => {
                 Request::GenerateDataKeyWithoutPlaintext(data_key(&mut p)?)
+            }
+            Action::GenerateDataKeyPair => Request::GenerateDataKeyPair(data_key_pair(&mut p)?),
+            Action::GenerateDataKeyPairWithoutPlaintext => {
+                Request::GenerateDataKeyPairWithoutPlaintext(data_key_pair(&mut p)?)
             }
             Action::ExportDataKey => {
                 let ciphertext_blob = p.bytes("CiphertextBlob")?;
@@ -1171,6 +1189,21 @@ impl Response {
                 "KeyId": r.key_id,
                 "KeyVersionId": r.key_version_id,
                 "CiphertextBlob": Base64::encode_string(&r.ciphertext_blob),
+            }),
+            Response::GenerateDataKeyPair(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "KeyPairSpec": r.key_pair_spec.as_str(),
+                "PrivateKeyPlaintext": b64(r.private_key_plaintext.expose()),
+                "PrivateKeyCiphertextBlob": b64(&r.private_key_ciphertext_blob),
+                "PublicKey": b64(&r.public_key),
+            }),
+            Response::GenerateDataKeyPairWithoutPlaintext(r) => json!({
+                "KeyId": r.key_id,
+                "KeyVersionId": r.key_version_id,
+                "KeyPairSpec": r.key_pair_spec.as_str(),
+                "PrivateKeyCiphertextBlob": b64(&r.private_key_ciphertext_blob),
+                "PublicKey": b64(&r.public_key),
             }),
             Response::ExportDataKey(r) => json!({
                 "KeyId": r.key_id,

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::kms::*;
 use crate::secret::SecretBytes;
 use crate::state::KeyRecord;
-use crate::vocab::{DataKeySpec, KeyState, KeyUsage, ProtectionLevel};
+use crate::vocab::{DataKeySpec, KeyFormat, KeySpec, KeyState, KeyUsage, ProtectionLevel};
 
 /// Largest plaintext Encrypt accepts (6 KiB, as Alibaba KMS).
 pub const MAX_ENCRYPT_PLAINTEXT: usize = 6144;
@@ -157,6 +157,75 @@ pub struct GenerateDataKeyWithoutPlaintextResponse {
     pub key_version_id: String,
     /// CiphertextBlob.
     pub ciphertext_blob: Vec<u8>,
+}
+
+/// GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext: a fresh asymmetric
+/// key pair for use outside the KMS, its private key encrypted under a symmetric CMK.
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct GenerateDataKeyPairRequest {
+    /// KeyId (or alias, ARN) of the symmetric CMK that encrypts the private key.
+    pub key_id: String,
+    /// KeyPairSpec (required): `RSA_2048`, `RSA_3072`, `RSA_4096`, `EC_P256` or
+    /// `EC_P256K`.
+    pub key_pair_spec: Option<KeySpec>,
+    /// KeyFormat of both keys: PEM (the default) or DER.
+    pub key_format: Option<KeyFormat>,
+    /// EncryptionContext of the private key's ciphertext (Decrypt needs it again).
+    pub encryption_context: EncryptionContext,
+}
+
+/// GenerateDataKeyPair's answer. `Debug` never shows the private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct GenerateDataKeyPairResponse {
+    /// KeyId of the CMK.
+    pub key_id: String,
+    /// KeyVersionId (the CMK's primary version, which encrypted the private key).
+    pub key_version_id: String,
+    /// KeyPairSpec.
+    pub key_pair_spec: KeySpec,
+    /// The private key (PKCS#8, in the KeyFormat asked for). Use it, then drop it (it
+    /// is zeroized).
+    pub private_key_plaintext: SecretBytes,
+    /// The same private key as a ciphertext blob under the CMK: Decrypt, with the
+    /// EncryptionContext, gives back `private_key_plaintext`. Keep this.
+    pub private_key_ciphertext_blob: Vec<u8>,
+    /// The public key (SubjectPublicKeyInfo, in the KeyFormat asked for).
+    pub public_key: Vec<u8>,
+}
+
+/// GenerateDataKeyPairWithoutPlaintext's answer: the pair without the plaintext
+/// private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct GenerateDataKeyPairWithoutPlaintextResponse {
+    /// KeyId of the CMK.
+    pub key_id: String,
+    /// KeyVersionId.
+    pub key_version_id: String,
+    /// KeyPairSpec.
+    pub key_pair_spec: KeySpec,
+    /// The private key as a ciphertext blob under the CMK (Decrypt opens it).
+    pub private_key_ciphertext_blob: Vec<u8>,
+    /// The public key (SubjectPublicKeyInfo, in the KeyFormat asked for).
+    pub public_key: Vec<u8>,
+}
+
+/// GenerateDataKeyPair's KeyPairSpec: required, and an asymmetric spec.
+pub(crate) fn check_key_pair_spec(spec: Option<KeySpec>) -> Result<KeySpec> {
+    const SPECS: &str = "RSA_2048, RSA_3072, RSA_4096, EC_P256 or EC_P256K";
+    match spec {
+        None => Err(Error::param(
+            "KeyPairSpec",
+            alloc::format!("required: {SPECS}"),
+        )),
+        Some(s) if s.symmetric_key_len().is_some() => Err(Error::param(
+            "KeyPairSpec",
+            alloc::format!("{s} is not a key pair: {SPECS}"),
+        )),
+        Some(s) => Ok(s),
+    }
 }
 
 /// GenerateRandom's Length: 1 to 1024 bytes (the instance API's bounds).
@@ -638,6 +707,98 @@ impl Kms {
             key_id: r.key_id,
             key_version_id: r.key_version_id,
             ciphertext_blob: r.ciphertext_blob,
+        })
+    }
+
+    /// GenerateDataKeyPair: a fresh RSA or EC key pair for signing or encryption
+    /// outside the KMS — the private key in plaintext and encrypted under the CMK's
+    /// primary version (a ciphertext blob Decrypt opens), and the public key.
+    ///
+    /// The pair is drawn in this process (AWS-LC natively, RustCrypto in wasm: RSA
+    /// key generation takes a while there), whatever backend holds the CMK.
+    ///
+    /// # Errors
+    /// `InvalidParameter.KeyPairSpec` (missing, or a symmetric spec),
+    /// `InvalidParameter.KeyFormat`; as [`Kms::encrypt`] for the CMK;
+    /// `Rejected.Unsupported` in a build with no RSA / EC implementation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let pair = kms.generate_data_key_pair(GenerateDataKeyPairRequest { key_id: key_id.clone(), key_pair_spec: Some(KeySpec::EcP256), ..Default::default() }).await?;
+    /// assert!(pair.public_key.starts_with(b"-----BEGIN PUBLIC KEY-----"));
+    /// # });
+    /// ```
+    pub async fn generate_data_key_pair(
+        &self,
+        req: GenerateDataKeyPairRequest,
+    ) -> Result<GenerateDataKeyPairResponse> {
+        crate::api::as_owner!(self, GenerateDataKeyPair, req)
+    }
+
+    pub(crate) async fn generate_data_key_pair_impl(
+        &self,
+        req: GenerateDataKeyPairRequest,
+    ) -> Result<GenerateDataKeyPairResponse> {
+        let spec = check_key_pair_spec(req.key_pair_spec)?;
+        // The CMK first: a disabled, missing or asymmetric key fails before a key pair
+        // (an RSA one takes time) is drawn.
+        self.check_encrypt_usable(&req.key_id)?;
+        let pkcs8 = crate::asym::generate(spec)?;
+        let spki = crate::asym::KeyCache::default().public_key(spec, pkcs8.expose())?;
+        let (private_key, public_key) = match req.key_format.unwrap_or(KeyFormat::Pem) {
+            KeyFormat::Der => (pkcs8, spki),
+            KeyFormat::Pem => (
+                crate::asym::pkcs8_pem(pkcs8.expose())?,
+                crate::asym::spki_pem(&spki).into_bytes(),
+            ),
+        };
+        let sealed = self
+            .seal_blob(&req.key_id, private_key.expose(), &req.encryption_context)
+            .await?;
+        Ok(GenerateDataKeyPairResponse {
+            key_id: sealed.key_id,
+            key_version_id: sealed.key_version_id,
+            key_pair_spec: spec,
+            private_key_plaintext: private_key,
+            private_key_ciphertext_blob: sealed.ciphertext_blob,
+            public_key,
+        })
+    }
+
+    /// GenerateDataKeyPairWithoutPlaintext: as [`Kms::generate_data_key_pair`],
+    /// without the plaintext private key (whoever later needs it Decrypts the blob).
+    ///
+    /// # Errors
+    /// As [`Kms::generate_data_key_pair`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let pair = kms.generate_data_key_pair_without_plaintext(GenerateDataKeyPairRequest { key_id: key_id.clone(), key_pair_spec: Some(KeySpec::EcP256), key_format: Some(KeyFormat::Der), ..Default::default() }).await?;
+    /// let keep = pair.private_key_ciphertext_blob;
+    /// # });
+    /// ```
+    pub async fn generate_data_key_pair_without_plaintext(
+        &self,
+        req: GenerateDataKeyPairRequest,
+    ) -> Result<GenerateDataKeyPairWithoutPlaintextResponse> {
+        crate::api::as_owner!(self, GenerateDataKeyPairWithoutPlaintext, req)
+    }
+
+    pub(crate) async fn generate_data_key_pair_without_plaintext_impl(
+        &self,
+        req: GenerateDataKeyPairRequest,
+    ) -> Result<GenerateDataKeyPairWithoutPlaintextResponse> {
+        let r = self.generate_data_key_pair_impl(req).await?;
+        Ok(GenerateDataKeyPairWithoutPlaintextResponse {
+            key_id: r.key_id,
+            key_version_id: r.key_version_id,
+            key_pair_spec: r.key_pair_spec,
+            private_key_ciphertext_blob: r.private_key_ciphertext_blob,
+            public_key: r.public_key,
         })
     }
 }
