@@ -125,6 +125,33 @@ def test_round_trip_multi_recipient_and_info(kms):
     assert kms.decrypt_envelope(ciphertext=m).key_id == b
 
 
+def test_re_encrypt_envelope_moves_a_message_without_touching_its_frames(kms):
+    a = kms.create_key().key_id
+    b = kms.create_key().key_id
+    data = bytes(range(256)) * 40
+    m = kms.encrypt_envelope(key_ids=[a], plaintext=data, encryption_context={"app": "py"}, frame_length=1000)
+    before = kms.decrypt_envelope(ciphertext=m, encryption_context={"app": "py"})
+    v2 = kms.create_key_version(key_id=a).key_version_id
+    r = kms.re_encrypt_envelope(ciphertext=m, encryption_context={"app": "py"})
+    assert r.key_ids == [a] and r.source_key_version_id == before.key_version_id
+    assert r.ciphertext[:len(r.header)] == r.header and r.ciphertext[len(r.header):] == m[r.replaced_length:]
+    after = kms.decrypt_envelope(ciphertext=r.ciphertext, encryption_context={"app": "py"})
+    assert after.plaintext == data and after.key_version_id == v2 and after.message_id == before.message_id
+    # Only the header is needed; to another key, the old one can go.
+    o = kms.re_encrypt_envelope(ciphertext=m[:r.replaced_length], destination_key_ids=[b])
+    assert o.key_ids == [b] and o.ciphertext == o.header
+    moved = o.header + m[o.replaced_length:]
+    kms.disable_key(key_id=a)
+    assert kms.decrypt_envelope(ciphertext=moved).key_id == b
+    for kw, c in [(dict(ciphertext=m[:30]), "InvalidCiphertext.Truncated"),
+                  (dict(ciphertext=moved, encryption_context={"app": "other"}), "InvalidCiphertext.ContextMismatch"),
+                  (dict(ciphertext=moved, destination_key_ids="k"), "InvalidParameter.KeyIds"),
+                  (dict(ciphertext="text"), "InvalidParameter.Ciphertext")]:
+        with pytest.raises(strongroom.StrongroomError) as e:
+            kms.re_encrypt_envelope(**kw)
+        assert e.value.code == c, kw
+
+
 def test_errors_are_typed_with_codes(kms):
     k = kms.create_key().key_id
     m = kms.encrypt_envelope(key_ids=[k], plaintext=b"x" * 100, encryption_context={"a": "1"}, frame_length=16)

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use strongroom::{EncryptEnvelopeRequest, Error, Kms};
 
-use crate::{EnvelopeDecryptArgs, EnvelopeEncryptArgs, parse_context};
+use crate::{EnvelopeDecryptArgs, EnvelopeEncryptArgs, EnvelopeReEncryptArgs, parse_context};
 
 fn open_input(path: &str) -> Result<(Box<dyn Read>, Option<u64>), Error> {
     if path == "-" {
@@ -208,6 +208,59 @@ pub(crate) fn decrypt(kms: &Kms, a: EnvelopeDecryptArgs, json_mode: bool) -> Res
         Err(e) => {
             sink.abandon();
             Err(e)
+        }
+    }
+}
+
+/// `strongroom re-encrypt`: the header read, wrapped again by the KMS, written, and the
+/// frames copied behind it (never decrypted).
+pub(crate) fn re_encrypt(
+    kms: &Kms,
+    a: EnvelopeReEncryptArgs,
+    json_mode: bool,
+) -> Result<(), Error> {
+    refuse_same(&a.input, &a.output)?;
+    let expected = if a.context.context.is_empty() {
+        None
+    } else {
+        Some(parse_context(&a.context.context)?)
+    };
+    let (mut src, _) = open_input(&a.input)?;
+    let (header, rest) = strongroom::envelope::io::read_header(&mut src)?;
+    let r = pollster::block_on(
+        kms.re_encrypt_envelope(strongroom::ReEncryptEnvelopeRequest {
+            message_header: header.to_bytes(),
+            destination_key_ids: a.key_ids,
+            encryption_context: expected,
+        }),
+    )?;
+    let mut sink = Sink::open(&a.output)?;
+    let copied = (|| -> std::io::Result<u64> {
+        let w = sink.writer();
+        w.write_all(&r.header)?;
+        w.write_all(&rest)?;
+        std::io::copy(&mut src, w)
+    })();
+    match copied {
+        Ok(n) => {
+            sink.commit()?;
+            if json_mode {
+                let bytes = r.header.len() as u64 + rest.len() as u64 + n;
+                crate::print_result(
+                    &json!({
+                        "SourceKeyId": r.source_key_id,
+                        "SourceKeyVersionId": r.source_key_version_id,
+                        "KeyIds": r.key_ids,
+                        "Bytes": bytes,
+                    }),
+                    a.output == "-",
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            sink.abandon();
+            Err(Error::Io(format!("copying the message's frames: {e}")))
         }
     }
 }

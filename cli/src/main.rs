@@ -74,6 +74,13 @@ enum Cmd {
     /// Writes plaintext only from authenticated frames; on failure a file OUT is not
     /// left behind.
     Decrypt(EnvelopeDecryptArgs),
+    /// Move an envelope message to its keys' current versions (after a rotation) or,
+    /// with --key, to other keys, without decrypting it: only the header's wrapped data
+    /// key changes, the frames are copied as they are (streamed). A file OUT is written
+    /// beside itself and renamed into place on success. Signed messages are refused
+    /// (their signature covers the header).
+    #[command(name = "re-encrypt")]
+    ReEncrypt(EnvelopeReEncryptArgs),
     /// The envelope-encryption lab of the Alibaba KMS tutorial, end to end, in a fresh store.
     Lab(lab::LabArgs),
     /// The store itself: its journal, passphrase, store key and backups.
@@ -638,6 +645,23 @@ struct EnvelopeEncryptArgs {
     #[arg(long = "sign-key")]
     sign_key: Option<String>,
     /// Input file, or - for stdin.
+    input: String,
+    /// Output file, or - for stdout.
+    #[arg(default_value = "-")]
+    output: String,
+}
+
+#[derive(Args, Debug)]
+struct EnvelopeReEncryptArgs {
+    /// A CMK (KeyId, alias or ARN) to wrap the data key under instead of the
+    /// message's recipients; repeat for several (at most 16). Without any, each
+    /// recipient key of this store again, under its current primary version.
+    #[arg(long = "key")]
+    key_ids: Vec<String>,
+    /// The EncryptionContext the message must carry (key=value, repeatable).
+    #[command(flatten)]
+    context: ContextArgs,
+    /// Input file (the message), or - for stdin.
     input: String,
     /// Output file, or - for stdout.
     #[arg(default_value = "-")]
@@ -2072,6 +2096,7 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
         }
         Cmd::Encrypt(a) => envelope::encrypt(kms, a, json_mode)?,
         Cmd::Decrypt(a) => envelope::decrypt(kms, a, json_mode)?,
+        Cmd::ReEncrypt(a) => envelope::re_encrypt(kms, a, json_mode)?,
         Cmd::Store(cmd) => store_cmd(kms, cmd, json_mode)?,
         Cmd::RandomPassword(a) => {
             let p = kms.get_random_password(&strongroom::GetRandomPasswordRequest {

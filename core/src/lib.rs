@@ -50,7 +50,8 @@ pub use context::EncryptionContext;
 pub use env::{Clock, Entropy, Env};
 pub use envelope::{
     ContextCheck, DataKeyCacheConfig, DecryptEnvelopeRequest, DecryptEnvelopeResponse,
-    EncryptEnvelopeRequest, EnvelopeInfo, EnvelopeSigner,
+    EncryptEnvelopeRequest, EnvelopeInfo, EnvelopeSigner, ReEncryptEnvelopeRequest,
+    ReEncryptEnvelopeResponse,
 };
 pub use error::{EnvelopeFailure, Error, RemoteError, Result};
 pub use kms::*;

@@ -657,6 +657,30 @@ fn every_action_survives_the_wire_both_ways() {
     ok(&c, "DescribeAuditConfig", json!({}));
     ok(&c, "CreateUser", json!({"UserName": "tmp"}));
     ok(&c, "DeleteUser", json!({"UserName": "tmp"}));
+    // ReEncryptEnvelope: the client sends the header alone; the frames stay here.
+    let m = block_on(c.encrypt_envelope(strongroom::EncryptEnvelopeRequest {
+        key_ids: vec![key.clone()],
+        plaintext: b"over the wire".to_vec(),
+        ..Default::default()
+    }))
+    .unwrap();
+    let r = block_on(c.re_encrypt_envelope(strongroom::ReEncryptEnvelopeRequest {
+        message_header: m.clone(),
+        destination_key_ids: vec![key2.clone()],
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(r.key_ids, [key2.clone()]);
+    let moved = [&r.header[..], &m[r.replaced_length as usize..]].concat();
+    let d = block_on(c.decrypt_envelope(strongroom::DecryptEnvelopeRequest {
+        ciphertext: moved,
+        ..Default::default()
+    }))
+    .unwrap();
+    assert_eq!(
+        (d.plaintext.as_slice(), d.info.key_id.as_str()),
+        (&b"over the wire"[..], key2.as_str())
+    );
     // Lifecycle last.
     ok(&c, "DeleteAlias", json!({"AliasName": "alias/app"}));
     ok(

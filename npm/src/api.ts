@@ -264,6 +264,17 @@ export interface DataKeyPairWithoutPlaintextResult {
 }
 /** A data key pair with its private key (PKCS#8; logged as `[redacted]`). */
 export interface DataKeyPairResult extends DataKeyPairWithoutPlaintextResult { privateKeyPlaintext: Uint8Array }
+/** ReEncryptEnvelope's answer: the whole new message, and its parts. */
+export interface ReEncryptEnvelopeResult {
+  /** The new message: `header` followed by the old message from byte `replacedLength` on. */
+  ciphertext: Uint8Array;
+  header: Uint8Array;
+  replacedLength: number;
+  sourceKeyId: string;
+  sourceKeyVersionId: string;
+  /** The new header's recipients, in order. */
+  keyIds: string[];
+}
 export interface OpenOptions {
   /** A store file (Node only). */
   path?: string;
@@ -1297,6 +1308,34 @@ export class Kms {
       const b = began(await this.#n.beginEnvelope(keyIdList(opts.keyIds), opts.encryptionContext, frameLength, pt.length, signingKey(opts.signingKeyId)));
       const w = new FrameWriter(await frameCipher(b.messageKey, _cipher), b.frameLength, this.#signedWriting(b.header));
       return w.sealAll(b.header, pt);
+    });
+  }
+
+  /** ReEncryptEnvelope: a message moved — after a rotation, to its keys' current
+   * versions; with `destinationKeyIds`, to other keys — without decrypting it. Only the
+   * header changes (its data key wrapped again); the frames are copied as they are, and
+   * only the header is sent to the KMS. Signed messages are refused (their signature
+   * covers the header).
+   * @example const { ciphertext } = await kms.reEncryptEnvelope({ ciphertext: message });
+   */
+  reEncryptEnvelope(opts: {
+    ciphertext: Uint8Array;
+    destinationKeyIds?: string[];
+    encryptionContext?: EncryptionContext;
+  }): Promise<ReEncryptEnvelopeResult> {
+    return call(async () => {
+      const ct = bytes('Ciphertext', opts?.ciphertext);
+      const n = parseEnvelopeHeader(ct)?.headerLength ?? ct.length;
+      const ids = opts.destinationKeyIds === undefined ? undefined : keyIdList(opts.destinationKeyIds);
+      const r = fromWire<Omit<ReEncryptEnvelopeResult, 'ciphertext'>>(
+        await this.call('ReEncryptEnvelope', {
+          Header: ct.subarray(0, n),
+          DestinationKeyIds: ids && ids.length > 0 ? ids : undefined,
+          EncryptionContext: ctx(opts.encryptionContext),
+        }),
+        ['Header'],
+      );
+      return { ...r, ciphertext: concat([r.header, ct.subarray(r.replacedLength)]) };
     });
   }
 

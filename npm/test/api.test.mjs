@@ -202,6 +202,8 @@ test('results conform to the published TypeScript declarations (derived from the
   const dk = await kms.generateDataKey({ keyId });
   conforms('ExportDataKeyResult', await kms.exportDataKey({ ciphertextBlob: dk.ciphertextBlob, publicKeyBlob: pk.publicKeyDer }));
   conforms('GenerateAndExportDataKeyResult', await kms.generateAndExportDataKey({ keyId, publicKeyBlob: pk.publicKeyDer }));
+  const msg = await kms.encryptEnvelope({ keyIds: [keyId], plaintext: enc.encode('drift') });
+  conforms('ReEncryptEnvelopeResult', await kms.reEncryptEnvelope({ ciphertext: msg }));
   conforms('DataKeyPairResult', await kms.generateDataKeyPair({ keyId, keyPairSpec: 'EC_P256' }));
   conforms('DataKeyPairWithoutPlaintextResult', await kms.generateDataKeyPairWithoutPlaintext({ keyId, keyPairSpec: 'EC_P256', keyFormat: 'DER' }));
   const { keyId: ext } = await kms.createKey({ origin: 'EXTERNAL' });
@@ -262,4 +264,36 @@ test('generateDataKeyPair: a key pair for use outside the KMS, its private key u
   assert.equal(await code(kms.generateDataKeyPair({ keyId, keyPairSpec: 'EC_P256' })), 'Forbidden.KeyDisabled');
   assert.ok(seen.includes('GenerateDataKeyPair:null') && seen.includes('GenerateDataKeyPairWithoutPlaintext:null'), seen.join());
   assert.ok(seen.includes('GenerateDataKeyPair:Forbidden.KeyDisabled'), seen.join());
+});
+
+test('reEncryptEnvelope: a message moved to a new key version or to other keys, its frames untouched', async () => {
+  const kms = await Kms.memory();
+  const { keyId } = await kms.createKey();
+  const { keyId: other } = await kms.createKey();
+  const plaintext = new Uint8Array(5000).map((_, i) => i % 251);
+  const encryptionContext = { app: 'reports' };
+  const ciphertext = await kms.encryptEnvelope({ keyIds: [keyId], plaintext, encryptionContext, frameLength: 1024 });
+  const before = await kms.decryptEnvelope({ ciphertext, encryptionContext });
+  const { keyVersionId: v2 } = await kms.createKeyVersion({ keyId });
+  const seen = [];
+  kms.onCall((r) => seen.push(r.action));
+  const r = await kms.reEncryptEnvelope({ ciphertext, encryptionContext });
+  assert.deepEqual(seen, ['ReEncryptEnvelope']);
+  assert.deepEqual(r.keyIds, [keyId]);
+  assert.equal(r.sourceKeyVersionId, before.keyVersionId);
+  assert.deepEqual(r.ciphertext.subarray(0, r.header.length), r.header);
+  assert.deepEqual(r.ciphertext.subarray(r.header.length), ciphertext.subarray(r.replacedLength));
+  const after = await kms.decryptEnvelope({ ciphertext: r.ciphertext, encryptionContext });
+  assert.deepEqual(after.plaintext, plaintext);
+  assert.equal(after.keyVersionId, v2);
+  assert.deepEqual(after.messageId, before.messageId);
+  // To another key: the old one can go.
+  const o = await kms.reEncryptEnvelope({ ciphertext, destinationKeyIds: [other] });
+  await kms.disableKey({ keyId });
+  assert.equal((await kms.decryptEnvelope({ ciphertext: o.ciphertext })).keyId, other);
+  assert.equal(await code(kms.decryptEnvelope({ ciphertext })), 'Forbidden.KeyDisabled');
+  // Stable codes.
+  assert.equal(await code(kms.reEncryptEnvelope({ ciphertext: ciphertext.subarray(0, 20) })), 'InvalidCiphertext.Truncated');
+  assert.equal(await code(kms.reEncryptEnvelope({ ciphertext: o.ciphertext, encryptionContext: { app: 'other' } })), 'InvalidCiphertext.ContextMismatch');
+  assert.equal(await code(kms.reEncryptEnvelope({ ciphertext: o.ciphertext, destinationKeyIds: 'k' })), 'InvalidParameter.KeyIds');
 });

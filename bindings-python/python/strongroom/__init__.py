@@ -81,6 +81,7 @@ __all__ = [
     "DataKeyResult",
     "DataKeyWithoutPlaintextResult",
     "DataKeyPairResult",
+    "ReEncryptEnvelopeResult",
     "DataKeyPairWithoutPlaintextResult",
     "PublicKeyResult",
     "SignResult",
@@ -403,6 +404,20 @@ class DataKeyPairResult:
             f"private_key_ciphertext_blob=<{len(self.private_key_ciphertext_blob)} bytes>, "
             f"public_key=<{len(self.public_key)} bytes>)"
         )
+
+
+@dataclass(frozen=True)
+class ReEncryptEnvelopeResult:
+    """ReEncryptEnvelope's answer: the new header, which replaces the first
+    ``replaced_length`` bytes of the message, and the whole new message
+    (``ciphertext``)."""
+
+    header: bytes
+    replaced_length: int
+    source_key_id: str
+    source_key_version_id: str
+    key_ids: List[str]
+    ciphertext: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -1719,6 +1734,33 @@ class Kms:
         return self._native.encrypt_envelope(
             _key_ids(key_ids), _bytes("Plaintext", plaintext), _ctx(encryption_context), frame_length, signing_key_id
         )
+
+    def re_encrypt_envelope(
+        self,
+        *,
+        ciphertext: bytes,
+        destination_key_ids: Optional[Sequence[str]] = None,
+        encryption_context: Context = None,
+    ) -> ReEncryptEnvelopeResult:
+        """ReEncryptEnvelope: a message moved — after a rotation, to its keys' current
+        versions; with ``destination_key_ids``, to other keys — without decrypting it.
+        Only the header changes (its data key wrapped again); the frames are kept as
+        they are. ``ciphertext`` is the message, or any start of it that holds the
+        header; the result's ``ciphertext`` is the new message (``header`` followed by
+        what was given after ``replaced_length``). Signed messages are refused
+        (``Rejected.Unsupported``: their signature covers the header).
+
+        Example: ``moved = kms.re_encrypt_envelope(ciphertext=message).ciphertext``
+        """
+        if destination_key_ids is not None and (
+                isinstance(destination_key_ids, str) or not all(isinstance(k, str) for k in destination_key_ids)):
+            raise InvalidParameterError("InvalidParameter.KeyIds", "destination_key_ids must be a list of KeyIds or aliases")
+        data = _bytes("Ciphertext", ciphertext)
+        r = _from_wire(ReEncryptEnvelopeResult, self.call(
+            "ReEncryptEnvelope", Header=data,
+            DestinationKeyIds=list(destination_key_ids) if destination_key_ids else None,
+            EncryptionContext=_ctx(encryption_context)))
+        return dataclasses.replace(r, ciphertext=r.header + bytes(data[r.replaced_length:]))
 
     def decrypt_envelope(
         self,

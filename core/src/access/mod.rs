@@ -191,7 +191,7 @@ pub const SYSTEM_POLICIES: &[(&str, &str, &str)] = &[
     (
         "StrongroomKeyUser",
         "Cryptographic use of keys only: encrypt, decrypt, data keys, envelopes, sign, verify. No management.",
-        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt","kms:GenerateDataKey","kms:GenerateDataKeyWithoutPlaintext","kms:GenerateDataKeyPair","kms:GenerateDataKeyPairWithoutPlaintext","kms:ExportDataKey","kms:GenerateAndExportDataKey","kms:GetPublicKey","kms:AsymmetricSign","kms:AsymmetricVerify","kms:AsymmetricEncrypt","kms:AsymmetricDecrypt","kms:EncryptEnvelope","kms:DecryptEnvelope","kms:DescribeKey"],"Resource":"*"}]}"#,
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt","kms:GenerateDataKey","kms:GenerateDataKeyWithoutPlaintext","kms:GenerateDataKeyPair","kms:GenerateDataKeyPairWithoutPlaintext","kms:ExportDataKey","kms:GenerateAndExportDataKey","kms:GetPublicKey","kms:AsymmetricSign","kms:AsymmetricVerify","kms:AsymmetricEncrypt","kms:AsymmetricDecrypt","kms:EncryptEnvelope","kms:DecryptEnvelope","kms:ReEncryptEnvelope","kms:DescribeKey"],"Resource":"*"}]}"#,
     ),
     (
         "StrongroomSecretsReader",

@@ -287,6 +287,17 @@ impl Request {
                 p.s("Algorithm", r.algorithm.as_str());
                 p.bytes("CiphertextBlob", &r.ciphertext_blob);
             }
+            Request::ReEncryptEnvelope(r) => {
+                // Only the header crosses: the frames stay with the caller.
+                let (_, n) = crate::envelope::parse_whole_header(&r.message_header)?;
+                p.bytes("Header", r.message_header.get(..n).unwrap_or_default());
+                if !r.destination_key_ids.is_empty() {
+                    p.json("DestinationKeyIds", &json!(r.destination_key_ids));
+                }
+                if let Some(c) = &r.encryption_context {
+                    p.ctx("EncryptionContext", c);
+                }
+            }
             Request::AsymmetricSignMessage(_)
             | Request::EncryptEnvelope(_)
             | Request::DecryptEnvelope(_)
@@ -919,6 +930,21 @@ impl Response {
                     key_id,
                     key_version_id,
                     plaintext: a.secret("Plaintext")?,
+                })
+            }
+            Request::ReEncryptEnvelope(_) => {
+                Response::ReEncryptEnvelope(crate::envelope::ReEncryptEnvelopeResponse {
+                    header: a.bytes("Header")?,
+                    replaced_length: a.u32("ReplacedLength")?,
+                    source_key_id: a.s("SourceKeyId")?,
+                    source_key_version_id: a.s("SourceKeyVersionId")?,
+                    key_ids: match a.get("KeyIds") {
+                        Some(Value::Array(items)) => items
+                            .iter()
+                            .map(|v| v.as_str().map(String::from).ok_or_else(|| bad("KeyIds")))
+                            .collect::<Result<_>>()?,
+                        _ => return Err(bad("KeyIds")),
+                    },
                 })
             }
             Request::EncryptEnvelope(_) => Response::EncryptEnvelope(EncryptEnvelopeResponse {

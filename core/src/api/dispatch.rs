@@ -432,6 +432,9 @@ impl Kms {
             // Each stanza's key is admitted where the stanzas are tried
             // (`Kms::open_envelope_key_in`): a key the caller may not use is skipped.
             Request::DecryptEnvelope(_) | Request::OpenEnvelope(_) => Ok(()),
+            // The stanzas' keys as for DecryptEnvelope (and, re-wrapping under the same
+            // keys, where each is wrapped under again); named destinations here.
+            Request::ReEncryptEnvelope(r) => admit_recipients(&st, cx, &mut r.destination_key_ids),
         }
     }
 
@@ -652,6 +655,9 @@ impl Kms {
             Request::BeginEnvelope(r) => {
                 arm!(Response::BeginEnvelope(self.envelope_begin_impl(r).await?))
             }
+            Request::ReEncryptEnvelope(r) => arm!(Response::ReEncryptEnvelope(
+                self.re_encrypt_envelope_in(cx, r).await?
+            )),
             Request::OpenEnvelope(r) => arm!(let (message_key, info) = self
                     .open_envelope_key_in(
                         cx,
@@ -883,6 +889,9 @@ fn validate(req: &Request) -> Result<()> {
         Request::UpdateSecretVersionStage(r) => crate::service::secrets::validate_stage_update(r),
         Request::EncryptEnvelope(r) => check_recipients(&r.key_ids, r.frame_length),
         Request::BeginEnvelope(r) => check_recipients(&r.key_ids, r.frame_length),
+        Request::ReEncryptEnvelope(r) if !r.destination_key_ids.is_empty() => {
+            check_recipients(&r.destination_key_ids, None)
+        }
         _ => Ok(()),
     }
 }

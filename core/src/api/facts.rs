@@ -28,6 +28,7 @@ impl Request {
             Request::EncryptEnvelope(r) => Some(&r.encryption_context),
             Request::BeginEnvelope(r) => Some(&r.encryption_context),
             Request::DecryptEnvelope(r) => r.encryption_context.as_ref(),
+            Request::ReEncryptEnvelope(r) => r.encryption_context.as_ref(),
             _ => None,
         }
         .filter(|c| !c.is_empty())
@@ -146,6 +147,9 @@ impl Request {
             }
             Request::EncryptEnvelope(r) => put("KeyIds", &r.key_ids.join(",")),
             Request::BeginEnvelope(r) => put("KeyIds", &r.key_ids.join(",")),
+            Request::ReEncryptEnvelope(r) if !r.destination_key_ids.is_empty() => {
+                put("DestinationKeyIds", &r.destination_key_ids.join(","));
+            }
             Request::CreateSecret(r) => {
                 put("SecretName", &r.secret_name);
                 put("VersionId", &r.version_id);

@@ -33,7 +33,7 @@ pub use table::{Action, Family, Target};
 use crate::backend::MaybeSendSync;
 use crate::envelope::{
     DecryptEnvelopeRequest, DecryptEnvelopeResponse, EncryptEnvelopeRequest, EnvelopeInfo,
-    EnvelopeStart,
+    EnvelopeStart, ReEncryptEnvelopeRequest, ReEncryptEnvelopeResponse,
 };
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
@@ -352,6 +352,8 @@ model! {
     EncryptEnvelope(EncryptEnvelopeRequest) -> EncryptEnvelopeResponse => EncryptEnvelope,
     /// DecryptEnvelope, one-shot.
     DecryptEnvelope(DecryptEnvelopeRequest) -> DecryptEnvelopeResponse => DecryptEnvelope,
+    /// ReEncryptEnvelope: a message's header with its data key wrapped again.
+    ReEncryptEnvelope(ReEncryptEnvelopeRequest) -> ReEncryptEnvelopeResponse => ReEncryptEnvelope,
     /// EncryptEnvelope's KMS part (header and message key) for streams and platform frames.
     /// In-process only: it holds a message key, so serde skips it.
     #[cfg_attr(feature = "serde", serde(skip))]

@@ -232,6 +232,11 @@ action_table! {
     EncryptEnvelope = ("EncryptEnvelope", Envelope, false, KeyIds, ["Plaintext"]),
     /// DecryptEnvelope (also the opening of a streamed or platform-framed message).
     DecryptEnvelope = ("DecryptEnvelope", Envelope, false, EnvelopeHeader, ["Plaintext"]),
+    /// ReEncryptEnvelope: a message's data key wrapped again in a new header (under
+    /// the recipients' current primary versions, or under `DestinationKeyIds`), its
+    /// frames untouched. Authorised on the stanza's key it opens, as DecryptEnvelope,
+    /// and on every key it wraps under.
+    ReEncryptEnvelope = ("ReEncryptEnvelope", Envelope, false, EnvelopeHeader, []),
     /// CreateSecret.
     CreateSecret = ("CreateSecret", Secrets, true, SecretName, ["SecretData"]),
     /// GetSecretValue.

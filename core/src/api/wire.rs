@@ -18,7 +18,9 @@ use serde_json::{Map, Value, json};
 use super::*;
 use crate::asym::{EncryptionAlgorithm, WrappingAlgorithm};
 use crate::context::EncryptionContext;
-use crate::envelope::{DecryptEnvelopeRequest, EncryptEnvelopeRequest, EnvelopeInfo};
+use crate::envelope::{
+    DecryptEnvelopeRequest, EncryptEnvelopeRequest, EnvelopeInfo, ReEncryptEnvelopeRequest,
+};
 use crate::vocab::DataKeySpec;
 
 /// Reads one action's parameters, refusing names the action does not take.
@@ -573,6 +575,11 @@ impl Request {
                 encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
                 frame_length: p.opt_u32("FrameLength")?,
                 signing_key_id: p.opt_str("SigningKeyId")?,
+            }),
+            Action::ReEncryptEnvelope => Request::ReEncryptEnvelope(ReEncryptEnvelopeRequest {
+                message_header: p.bytes("Header")?,
+                destination_key_ids: p.string_list("DestinationKeyIds")?.unwrap_or_default(),
+                encryption_context: p.context("EncryptionContext")?,
             }),
             Action::DecryptEnvelope => Request::DecryptEnvelope(DecryptEnvelopeRequest {
                 ciphertext: p.bytes("Ciphertext")?,
@@ -1247,6 +1254,13 @@ impl Response {
             Response::EncryptEnvelope(r) => {
                 json!({"Ciphertext": Base64::encode_string(&r.ciphertext)})
             }
+            Response::ReEncryptEnvelope(r) => json!({
+                "Header": b64(&r.header),
+                "ReplacedLength": r.replaced_length,
+                "SourceKeyId": r.source_key_id,
+                "SourceKeyVersionId": r.source_key_version_id,
+                "KeyIds": r.key_ids,
+            }),
             Response::DecryptEnvelope(r) => {
                 let mut o = envelope_info(&r.info);
                 o.insert("Plaintext".into(), b64(&r.plaintext));

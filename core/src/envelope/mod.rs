@@ -68,6 +68,42 @@ pub struct DecryptEnvelopeRequest {
     pub required_signer: Option<String>,
 }
 
+/// ReEncryptEnvelope: a message's data key wrapped again — under each recipient key's
+/// current primary version, or under other keys — in a new header; the frames are not
+/// touched, nor decrypted.
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReEncryptEnvelopeRequest {
+    /// The message, or any start of it that holds its whole header (what follows the
+    /// header is not read).
+    pub message_header: Vec<u8>,
+    /// The keys (KeyId, alias or ARN; 1 ..= [`MAX_RECIPIENTS`]) to wrap the data key
+    /// under, replacing every recipient. Empty: every recipient key of this store
+    /// again, under its current primary version (recipients this store does not hold
+    /// are kept as they are).
+    pub destination_key_ids: Vec<String>,
+    /// When given, the message's EncryptionContext must equal it exactly
+    /// (`InvalidCiphertext.ContextMismatch` otherwise).
+    pub encryption_context: Option<EncryptionContext>,
+}
+
+/// ReEncryptEnvelope's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReEncryptEnvelopeResponse {
+    /// The new header. The new message is this followed by the old message from byte
+    /// `replaced_length` on.
+    pub header: Vec<u8>,
+    /// The length of the old header (the bytes `header` replaces).
+    pub replaced_length: u32,
+    /// The key whose recipient stanza was opened.
+    pub source_key_id: String,
+    /// That key's version.
+    pub source_key_version_id: String,
+    /// The recipients of the new header, in order (KeyIds).
+    pub key_ids: Vec<String>,
+}
+
 /// What a reader demands of a message's EncryptionContext, checked once the header is
 /// parsed and before any key is used or any plaintext released. From an
 /// `Option<&EncryptionContext>` it is the exact-match check.

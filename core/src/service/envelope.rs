@@ -356,6 +356,29 @@ impl Kms {
         check.check(ctx)?;
         // The signer is checked on the header, before any data key is unwrapped.
         let signer = self.reader_signer(header, check.required_signer).await?;
+        let (dk, key_id, key_version_id) = self.unwrap_data_key_in(cx, header).await?;
+        Ok((
+            verify_header(dk.expose(), header)?,
+            EnvelopeInfo {
+                key_id,
+                key_version_id,
+                encryption_context: ctx.clone(),
+                message_id: header.message_id,
+                signer,
+            },
+        ))
+    }
+
+    /// The data key of a header from the first stanza this store can open for the
+    /// call `cx` (with its key and version): each stanza's key is resolved and
+    /// admitted in turn; a key the caller may not use counts as that stanza's failure,
+    /// and the next stanza is tried. The header is not yet authenticated.
+    async fn unwrap_data_key_in(
+        &self,
+        cx: &crate::api::dispatch::Cx<'_>,
+        header: &EnvelopeHeader,
+    ) -> Result<(SecretBytes, String, String)> {
+        let ctx = &header.encryption_context;
         cx.set_context(ctx);
         let mut first_failure: Option<Error> = None;
         for s in &header.stanzas {
@@ -376,18 +399,7 @@ impl Kms {
                 continue;
             }
             match self.unwrap_stanza(&s.body, ctx).await {
-                Ok((dk, key_id, key_version_id)) => {
-                    return Ok((
-                        verify_header(dk.expose(), header)?,
-                        EnvelopeInfo {
-                            key_id,
-                            key_version_id,
-                            encryption_context: ctx.clone(),
-                            message_id: header.message_id,
-                            signer,
-                        },
-                    ));
-                }
+                Ok(opened) => return Ok(opened),
                 Err(e) => {
                     if first_failure.is_none() {
                         // Every failure to open a message is in the InvalidCiphertext
@@ -403,6 +415,115 @@ impl Kms {
             }
         }
         Err(first_failure.unwrap_or(fail(EnvelopeFailure::NoRecipient)))
+    }
+
+    /// ReEncryptEnvelope: the message's data key, unwrapped with the first recipient
+    /// stanza this store (and caller) can open, wrapped again — under the destination
+    /// keys' current primary versions, or, with none given, under each recipient key
+    /// of this store again (stanzas for keys elsewhere kept) — in a new header with
+    /// the same message id, context, frame length and commitment. The frames are not
+    /// read: the new message is the new header followed by the old one's bytes after
+    /// `replaced_length`. After a rotation this moves messages to the new key version;
+    /// with other keys, it moves them off a key to be retired.
+    ///
+    /// # Errors
+    /// As [`Kms::decrypt_envelope`] for the header (`InvalidCiphertext.Truncated` when
+    /// `message_header` ends inside it); `Rejected.Unsupported` for a signed message
+    /// (suite 0x0002: its signature covers the header; decrypt and encrypt it again);
+    /// `InvalidParameter.KeyIds` (more than 16, or a key twice); as [`Kms::encrypt`]
+    /// for each destination key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// # let message = kms.encrypt_envelope(EncryptEnvelopeRequest { key_ids: vec![key_id.clone()], plaintext: b"any size".to_vec(), ..Default::default() }).await?;
+    /// kms.create_key_version(&key_id).await?;
+    /// let r = kms.re_encrypt_envelope(ReEncryptEnvelopeRequest { message_header: message.clone(), ..Default::default() }).await?;
+    /// let moved = [&r.header[..], &message[r.replaced_length as usize..]].concat();
+    /// # });
+    /// ```
+    pub async fn re_encrypt_envelope(
+        &self,
+        req: ReEncryptEnvelopeRequest,
+    ) -> Result<ReEncryptEnvelopeResponse> {
+        crate::api::as_owner!(self, ReEncryptEnvelope, req)
+    }
+
+    pub(crate) async fn re_encrypt_envelope_in(
+        &self,
+        cx: &crate::api::dispatch::Cx<'_>,
+        req: ReEncryptEnvelopeRequest,
+    ) -> Result<ReEncryptEnvelopeResponse> {
+        let (header, old_len) = parse_whole_header(&req.message_header)?;
+        if header.signer.is_some() {
+            return Err(Error::Unsupported(
+                "a signed message's signature covers its header, so its recipients cannot change: decrypt it and encrypt it again",
+            ));
+        }
+        let ctx = &header.encryption_context;
+        ContextCheck::from(req.encryption_context.as_ref()).check(ctx)?;
+        let (dk, source_key_id, source_key_version_id) =
+            self.unwrap_data_key_in(cx, &header).await?;
+        // Only an authentic header is wrapped again.
+        verify_header(dk.expose(), &header)?;
+        let mut stanzas = Vec::new();
+        let mut key_ids = Vec::new();
+        if req.destination_key_ids.is_empty() {
+            for s in &header.stanzas {
+                match s.key() {
+                    Some((key_id, _)) if self.holds_key(&key_id) => {
+                        {
+                            let st = self.state.lock();
+                            cx.admit_key(&st, &key_id)?;
+                        }
+                        let r = self.seal_blob(&key_id, dk.expose(), ctx).await?;
+                        key_ids.push(r.key_id);
+                        stanzas.push(Stanza {
+                            kind: STANZA_KMS_BLOB,
+                            body: r.ciphertext_blob,
+                        });
+                    }
+                    other => {
+                        if let Some((key_id, _)) = other {
+                            key_ids.push(key_id);
+                        }
+                        stanzas.push(s.clone());
+                    }
+                }
+            }
+        } else {
+            // The dispatch resolved and admitted each destination (`KeyIds`).
+            for id in &req.destination_key_ids {
+                if key_ids.contains(id) {
+                    return Err(Error::param("KeyIds", "a key appears twice"));
+                }
+                let r = self.seal_blob(id, dk.expose(), ctx).await?;
+                key_ids.push(r.key_id);
+                stanzas.push(Stanza {
+                    kind: STANZA_KMS_BLOB,
+                    body: r.ciphertext_blob,
+                });
+            }
+        }
+        // The same message id, context, frame length — so the same message key and
+        // commitment, and the frames stay valid —, the new stanzas, a new header tag.
+        let rebuilt = build_header(
+            dk.expose(),
+            &header.message_id,
+            &stanzas,
+            ctx,
+            header.frame_length,
+            None,
+        )?;
+        Ok(ReEncryptEnvelopeResponse {
+            header: rebuilt.header,
+            replaced_length: u32::try_from(old_len)
+                .map_err(|_| fail(EnvelopeFailure::Malformed("a header over 4 GiB")))?,
+            source_key_id,
+            source_key_version_id,
+            key_ids,
+        })
     }
 
     async fn unwrap_stanza(
