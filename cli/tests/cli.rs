@@ -2195,6 +2195,31 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
     assert_eq!(unb64(&g["Plaintext"]).len(), 16);
     let g2 = ok("GenerateDataKeyWithoutPlaintext", &["--KeyId", &id]);
     assert!(g2.get("Plaintext").is_none());
+    let pair = ok(
+        "GenerateDataKeyPair",
+        &[
+            "--KeyId",
+            &id,
+            "--KeyPairSpec",
+            "EC_P256",
+            "--KeyFormat",
+            "DER",
+        ],
+    );
+    assert_eq!(pair["KeyPairSpec"], "EC_P256");
+    let opened_pair = ok(
+        "Decrypt",
+        &[
+            "--CiphertextBlob",
+            pair["PrivateKeyCiphertextBlob"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(opened_pair["Plaintext"], pair["PrivateKeyPlaintext"]);
+    let pair2 = ok(
+        "GenerateDataKeyPairWithoutPlaintext",
+        &["--KeyId", &id, "--KeyPairSpec", "EC_P256K"],
+    );
+    assert!(pair2.get("PrivateKeyPlaintext").is_none());
     let pw = ok(
         "GetRandomPassword",
         &["--Length", "20", "--ExcludePunctuation", "true"],
@@ -2223,6 +2248,22 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
     );
     assert_eq!(unb64(&opened["Plaintext"]), vec![9; 5000]);
     assert_eq!(opened["EncryptionContext"]["app"], "wire");
+    let moved = ok(
+        "ReEncryptEnvelope",
+        &[
+            "--Header",
+            env["Ciphertext"].as_str().unwrap(),
+            "--DestinationKeyIds",
+            &format!(r#"["{other}"]"#),
+        ],
+    );
+    assert_eq!(moved["KeyIds"], serde_json::json!([other]));
+    let message = unb64(&env["Ciphertext"]);
+    let n = moved["ReplacedLength"].as_u64().unwrap() as usize;
+    let new_message = [unb64(&moved["Header"]), message[n..].to_vec()].concat();
+    let reopened = ok("DecryptEnvelope", &["--Ciphertext", &b64(&new_message)]);
+    assert_eq!(reopened["KeyId"], other.as_str());
+    assert_eq!(unb64(&reopened["Plaintext"]), vec![9; 5000]);
 
     let rsa = ok(
         "CreateKey",
