@@ -250,6 +250,10 @@ enum StoreCmd {
     /// journal outgrows the snapshot), moving any secret values still inside the
     /// store (a store from before values files) to `<store>.values`.
     Compact,
+    /// Opens every secret value through its CMK (VerifyStore) — what `store check`,
+    /// which has no CMK, cannot — and lists each version that does not open, with its
+    /// code. Exit status 1 when any does not. Prints no value.
+    Verify,
     /// Seals the store under a new passphrase (STRONGROOM_NEW_PASSPHRASE, or a
     /// prompt); the old one stops opening it.
     ChangePassphrase,
@@ -1217,7 +1221,7 @@ pub(crate) fn other_secret(var: &str, what: &str) -> Result<Passphrase, Error> {
 
 fn store_cmd(kms: &Kms, cmd: StoreCmd, json_mode: bool) -> Result<(), Error> {
     match cmd {
-        StoreCmd::Info | StoreCmd::Check | StoreCmd::Init => {}
+        StoreCmd::Info | StoreCmd::Check | StoreCmd::Init | StoreCmd::Verify => {}
         StoreCmd::Repair => {
             let torn = kms.store_info()?.torn_bytes;
             if torn > 0 {
@@ -2097,6 +2101,30 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
         Cmd::Encrypt(a) => envelope::encrypt(kms, a, json_mode)?,
         Cmd::Decrypt(a) => envelope::decrypt(kms, a, json_mode)?,
         Cmd::ReEncrypt(a) => envelope::re_encrypt(kms, a, json_mode)?,
+        Cmd::Store(StoreCmd::Verify) => {
+            let p = progress::Activity::start("verifying", json_mode);
+            let r = pollster::block_on(kms.verify_store())?;
+            p.finish();
+            let problems: Vec<Value> = r
+                .problems
+                .iter()
+                .map(|p| {
+                    json!({"SecretName": p.secret_name, "VersionId": p.version_id, "Code": p.code, "Message": p.message})
+                })
+                .collect();
+            print(
+                json_mode,
+                &json!({
+                    "Keys": r.keys,
+                    "SecretVersions": r.secret_versions,
+                    "ValuesOpened": r.values_opened,
+                    "Problems": problems,
+                }),
+            );
+            if !r.problems.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Cmd::Store(cmd) => store_cmd(kms, cmd, json_mode)?,
         Cmd::RandomPassword(a) => {
             let p = kms.get_random_password(&strongroom::GetRandomPasswordRequest {
@@ -2136,7 +2164,8 @@ pub(crate) fn write_secret_file(path: &Path, data: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Exit statuses: 0 success; 1 a signature that does not verify (`key verify`); 2 a
+/// Exit statuses: 0 success; 1 a signature that does not verify (`key verify`) or a
+/// secret version that does not open (`store verify`); 2 a
 /// KMS error (its code on stderr); 64 a usage error (bad flags or arguments).
 const EXIT_USAGE: u8 = 64;
 

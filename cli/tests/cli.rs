@@ -2715,6 +2715,9 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
     assert!(unb64(&backup["Backup"]).len() > 100);
     ok("RekeyStore", &[]);
     ok("CompactStore", &[]);
+    let verified = ok("VerifyStore", &[]);
+    assert_eq!(verified["Problems"]["Problem"], serde_json::json!([]));
+    assert_eq!(verified["ValuesOpened"], verified["SecretVersions"]);
     // Resealed under the passphrase the rest of this test uses (a fresh salt).
     ok("ChangePassphrase", &["--NewPassphrase", "pw"]);
     assert_eq!(

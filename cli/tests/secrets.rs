@@ -592,9 +592,34 @@ fn store_check_covers_the_values_file() {
     let o = sr(&store, &["--json", "store", "check"], None);
     assert_eq!(err_code(&o), "Rejected.StoreCorrupted");
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing"));
+    // A flipped bit that `store check` (no CMK) cannot see: `store verify` opens every
+    // value and names the version, exit status 1, no value printed.
+    let mut flipped = whole.clone();
+    flipped[8 + 3] ^= 1;
+    std::fs::write(&values, &flipped).unwrap();
+    json(&sr(&store, &["--json", "store", "check"], None));
+    let o = sr(&store, &["--json", "store", "verify"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["SecretVersions"].as_u64(), v["ValuesOpened"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(v["Problems"][0]["SecretName"], "a");
+    assert_eq!(v["Problems"][0]["VersionId"], "v1");
+    assert_eq!(v["Problems"][0]["Code"], "Rejected.StoreCorrupted");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("first value"));
     // Back: whole again, and the values read.
     std::fs::write(&values, &whole).unwrap();
     json(&sr(&store, &["--json", "store", "check"], None));
+    let v = json(&sr(&store, &["--json", "store", "verify"], None));
+    assert_eq!(
+        (
+            v["ValuesOpened"].as_u64(),
+            v["Problems"].as_array().map(Vec::len)
+        ),
+        (Some(2), Some(0))
+    );
     assert_eq!(ok(&sr(&store, &["secret", "get", "a"], None)), "second");
     // A secret that goes leaves dead bytes; `store compact` rewrites the values file
     // as the next generation (store.values.1) and `store check` holds that one.

@@ -602,6 +602,29 @@ impl Kms {
         crate::api::as_owner!(self, CompactStore, crate::api::CompactStoreRequest {}).map(|_| ())
     }
 
+    /// VerifyStore: opens every secret value of the store through its CMK — read from
+    /// the values file or the record, its data key unwrapped, its AES-GCM tag checked —
+    /// and lists the versions that do not open. `store check` cannot do this (it has no
+    /// CMK); key material needs no such pass: it is authenticated when the store opens.
+    /// Plaintexts are wiped as soon as they verify.
+    ///
+    /// # Errors
+    /// `Forbidden.NoPermission` for a caller other than the store's owner;
+    /// `Rejected.Unsupported` on a connected Kms. A value that does not open is not an
+    /// error: it is in `problems`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # strongroom::doc_example!(kms, key_id, {
+    /// let report = kms.verify_store().await?;
+    /// assert!(report.problems.is_empty());
+    /// # });
+    /// ```
+    pub async fn verify_store(&self) -> Result<crate::api::VerifyStoreResponse> {
+        crate::api::as_owner!(self, VerifyStore, crate::api::VerifyStoreRequest {})
+    }
+
     /// CompactStore's service code.
     pub(crate) async fn compact_store_impl(&self) -> Result<()> {
         self.local_only("a connected Kms has no store of its own to compact")?;

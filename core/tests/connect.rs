@@ -704,6 +704,7 @@ fn every_action_survives_the_wire_both_ways() {
         ),
         ("RekeyStore", json!({})),
         ("CompactStore", json!({})),
+        ("VerifyStore", json!({})),
     ] {
         assert_eq!(
             call(&c, action, params).unwrap_err(),

@@ -845,3 +845,71 @@ fn the_values_file_is_compacted_with_the_store_once_dead_bytes_dominate() {
     let kms = open(&path, &clock);
     assert_eq!(get(&kms, "keep", Some("w39")).unwrap(), value("w", 100));
 }
+
+/// VerifyStore opens every value through its CMK: a damaged value, a missing tail and
+/// a CMK that may not decrypt are each named, with their code; the rest opens; nothing
+/// is changed. What `store check` cannot see (it has no CMK), this does.
+#[test]
+fn verify_store_names_every_version_that_does_not_open() {
+    let dir = tempdir("verify");
+    let path = dir.join("store.srs");
+    let clock = Arc::new(ManualClock::new(T0));
+    let (v1, v2, v3) = (value("one", 3000), value("two", 5000), value("three", 700));
+    let own = {
+        let kms = open(&path, &clock);
+        create(&kms, "db", &v1);
+        put(&kms, "db", "v2", &v2).unwrap();
+        let k = block_on(kms.create_key(Default::default())).unwrap().key_id;
+        block_on(kms.create_secret(CreateSecretRequest {
+            secret_name: "api".into(),
+            version_id: "v1".into(),
+            secret_data: SecretBytes::from_slice(v3.as_bytes()),
+            encryption_key_id: Some(k.clone()),
+            ..Default::default()
+        }))
+        .unwrap();
+        let r = block_on(kms.verify_store()).unwrap();
+        assert_eq!((r.secret_versions, r.values_opened), (3, 3));
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert!(r.keys >= 1);
+        k
+    };
+    // One bit of db/v1's value flipped (the first value in the file).
+    let mut bytes = std::fs::read(values_path(&path)).unwrap();
+    bytes[8 + 10] ^= 1;
+    std::fs::write(values_path(&path), &bytes).unwrap();
+    let kms = open(&path, &clock);
+    block_on(kms.disable_key(&own)).unwrap();
+    let r = block_on(kms.verify_store()).unwrap();
+    assert_eq!((r.secret_versions, r.values_opened), (3, 1));
+    let mut found: Vec<(String, String, &str)> = r
+        .problems
+        .iter()
+        .map(|p| (p.secret_name.clone(), p.version_id.clone(), p.code))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("api".to_string(), "v1".to_string(), "Forbidden.KeyDisabled"),
+            (
+                "db".to_string(),
+                "v1".to_string(),
+                "Rejected.StoreCorrupted"
+            ),
+        ]
+    );
+    // No message holds a value.
+    for p in &r.problems {
+        assert!(
+            !p.message.contains("one:") && !p.message.contains("three"),
+            "{}",
+            p.message
+        );
+    }
+    // Nothing changed: the good version still reads, the file is as it was.
+    assert_eq!(get(&kms, "db", Some("v2")).unwrap(), v2);
+    assert_eq!(std::fs::read(values_path(&path)).unwrap(), bytes);
+    drop(kms);
+    let _ = std::fs::remove_dir_all(&dir);
+}

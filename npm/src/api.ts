@@ -275,6 +275,10 @@ export interface ReEncryptEnvelopeResult {
   /** The new header's recipients, in order. */
   keyIds: string[];
 }
+/** A secret version whose value did not open (VerifyStore). */
+export interface StoreProblem { secretName: string; versionId: string; code: string; message: string }
+/** VerifyStore's answer. */
+export interface VerifyStoreResult { keys: number; secretVersions: number; valuesOpened: number; problems: StoreProblem[] }
 export interface OpenOptions {
   /** A store file (Node only). */
   path?: string;
@@ -872,6 +876,14 @@ export class Kms {
    */
   compactStore(): Promise<void> {
     return call(() => this.#n.compactStore());
+  }
+
+  /** VerifyStore: opens every secret value through its CMK (its tag checked, the
+   * plaintext dropped at once) and lists each version that does not open, with its code.
+   * @example const { problems } = await kms.verifyStore();
+   */
+  verifyStore(): Promise<VerifyStoreResult> {
+    return this.#act('VerifyStore', () => ({}));
   }
 
   /** Carries out what is due now on the store's clock — scheduled deletions, expiries,

@@ -202,6 +202,7 @@ test('results conform to the published TypeScript declarations (derived from the
   const dk = await kms.generateDataKey({ keyId });
   conforms('ExportDataKeyResult', await kms.exportDataKey({ ciphertextBlob: dk.ciphertextBlob, publicKeyBlob: pk.publicKeyDer }));
   conforms('GenerateAndExportDataKeyResult', await kms.generateAndExportDataKey({ keyId, publicKeyBlob: pk.publicKeyDer }));
+  assert.deepEqual(conforms('VerifyStoreResult', await kms.verifyStore()).problems, []);
   const msg = await kms.encryptEnvelope({ keyIds: [keyId], plaintext: enc.encode('drift') });
   conforms('ReEncryptEnvelopeResult', await kms.reEncryptEnvelope({ ciphertext: msg }));
   conforms('DataKeyPairResult', await kms.generateDataKeyPair({ keyId, keyPairSpec: 'EC_P256' }));

@@ -326,6 +326,14 @@ test("node:crypto's AES-256-GCM does the core's long inputs: installed at load; 
     kms = await Kms.open({ path, passphrase: 'pw' });
     assert.equal(await code(kms.getSecretValue({ secretName: 's4096' })), 'Rejected.StoreCorrupted');
     assert.equal((await kms.getSecretValue({ secretName: 's30000' })).secretData.length, 30000);
+    // VerifyStore names it (and only it) without being asked for that secret.
+    const report = await kms.verifyStore();
+    assert.equal(report.secretVersions, sizes.length);
+    assert.equal(report.valuesOpened, sizes.length - 1);
+    assert.deepEqual(
+      report.problems.map((p) => [p.secretName, p.versionId, p.code]),
+      [['s4096', 'v1', 'Rejected.StoreCorrupted']],
+    );
     await kms.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -82,6 +82,8 @@ __all__ = [
     "DataKeyWithoutPlaintextResult",
     "DataKeyPairResult",
     "ReEncryptEnvelopeResult",
+    "StoreProblem",
+    "VerifyStoreResult",
     "DataKeyPairWithoutPlaintextResult",
     "PublicKeyResult",
     "SignResult",
@@ -404,6 +406,26 @@ class DataKeyPairResult:
             f"private_key_ciphertext_blob=<{len(self.private_key_ciphertext_blob)} bytes>, "
             f"public_key=<{len(self.public_key)} bytes>)"
         )
+
+
+@dataclass(frozen=True)
+class StoreProblem:
+    """A secret version whose value did not open (VerifyStore)."""
+
+    secret_name: str
+    version_id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class VerifyStoreResult:
+    """VerifyStore's answer."""
+
+    keys: int
+    secret_versions: int
+    values_opened: int
+    problems: List[StoreProblem]
 
 
 @dataclass(frozen=True)
@@ -1059,6 +1081,15 @@ class Kms:
         Example: ``kms.compact_store()``
         """
         self._native.compact_store()
+
+    def verify_store(self) -> VerifyStoreResult:
+        """VerifyStore: opens every secret value through its CMK (its tag checked, the
+        plaintext dropped at once) and lists each version that does not open, with its
+        code — what ``strongroom store check`` (no CMK) cannot.
+
+        Example: ``assert not kms.verify_store().problems``
+        """
+        return _from_wire(VerifyStoreResult, self.call("VerifyStore"))
 
     def run_due(self) -> None:
         """Carries out what is due now on the store's clock — scheduled deletions,

@@ -121,7 +121,8 @@ impl Request {
             | Request::CreateBackup(_)
             | Request::ChangePassphrase(_)
             | Request::RekeyStore(_)
-            | Request::CompactStore(_) => return Err(store_not_sent()),
+            | Request::CompactStore(_)
+            | Request::VerifyStore(_) => return Err(store_not_sent()),
             Request::CreateKey(r) => {
                 p.o("KeySpec", r.key_spec.map(|v| v.as_str()));
                 p.o("KeyUsage", r.key_usage.map(|v| v.as_str()));
@@ -1087,7 +1088,8 @@ impl Response {
             | Request::CreateBackup(_)
             | Request::ChangePassphrase(_)
             | Request::RekeyStore(_)
-            | Request::CompactStore(_) => return Err(store_not_sent()),
+            | Request::CompactStore(_)
+            | Request::VerifyStore(_) => return Err(store_not_sent()),
             Request::GenerateRandom(_) => Response::GenerateRandom(GenerateRandomResponse {
                 random: SecretBytes::from_slice(&a.bytes("Random")?),
             }),

@@ -297,7 +297,8 @@ impl Kms {
             | Request::CreateBackup(_)
             | Request::ChangePassphrase(_)
             | Request::RekeyStore(_)
-            | Request::CompactStore(_) => cx.allow(&st, Resource::Instance),
+            | Request::CompactStore(_)
+            | Request::VerifyStore(_) => cx.allow(&st, Resource::Instance),
             Request::DescribeKey(r) => key(&mut r.key_id),
             Request::UpdateKeyDescription(r) => key(&mut r.key_id),
             Request::EnableKey(r) => key(&mut r.key_id),
@@ -732,6 +733,9 @@ impl Kms {
                 Response::RekeyStore(super::Done)),
             Request::CompactStore(_) => arm!(self.compact_store_impl().await?;
                 Response::CompactStore(super::Done)),
+            Request::VerifyStore(_) => {
+                arm!(Response::VerifyStore(self.verify_store_impl().await?))
+            }
             Request::CreateUser(r) => arm!(Response::CreateUser(self.create_user_impl(r).await?)),
             Request::GetUser(r) => arm!(Response::GetUser(self.get_user_impl(&r)?)),
             Request::ListUsers(_) => arm!(Response::ListUsers(self.list_users_impl()?)),

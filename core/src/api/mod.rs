@@ -408,6 +408,8 @@ model! {
     RekeyStore(RekeyStoreRequest) -> Done => RekeyStore,
     /// CompactStore.
     CompactStore(CompactStoreRequest) -> Done => CompactStore,
+    /// VerifyStore.
+    VerifyStore(VerifyStoreRequest) -> VerifyStoreResponse => VerifyStore,
     /// CreateUser.
     CreateUser(CreateUserRequest) -> User => CreateUser,
     /// GetUser.

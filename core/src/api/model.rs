@@ -355,6 +355,45 @@ pub struct RekeyStoreRequest {}
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CompactStoreRequest {}
 
+/// VerifyStore (takes no parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct VerifyStoreRequest {}
+
+/// VerifyStore's answer: what was opened, and every version that did not open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct VerifyStoreResponse {
+    /// Keys in the store (their material authenticated when the store opened).
+    pub keys: u64,
+    /// Secret versions in the store, deleted secrets in their recovery window included.
+    pub secret_versions: u64,
+    /// Secret values that opened: read, their data key unwrapped by the CMK, their
+    /// AES-GCM tag verified (the plaintexts are wiped at once).
+    pub values_opened: u64,
+    /// The versions that did not open, with why.
+    pub problems: Vec<StoreProblem>,
+}
+
+/// A secret version whose value did not open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct StoreProblem {
+    /// SecretName.
+    pub secret_name: String,
+    /// VersionId.
+    pub version_id: String,
+    /// The error's stable code (`Rejected.StoreCorrupted` for a value that does not
+    /// authenticate, `Forbidden.KeyDisabled` for a CMK that may not decrypt now, …).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::one")
+    )]
+    pub code: crate::vocab::StaticStr,
+    /// The error's message (never a secret value).
+    pub message: String,
+}
+
 /// ExportImage's and CreateBackup's answer: the sealed image (on the wire: `Image` /
 /// `Backup`, base64).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -274,6 +274,9 @@ action_table! {
     RekeyStore = ("RekeyStore", Store, true, Instance, []),
     /// CompactStore: the journal rewritten into one snapshot.
     CompactStore = ("CompactStore", Store, true, Instance, []),
+    /// VerifyStore: every secret value opened through its CMK (what `store check`,
+    /// which has no CMK, cannot do); the problems listed.
+    VerifyStore = ("VerifyStore", Store, false, Instance, []),
     /// CreateUser.
     CreateUser = ("CreateUser", Ram, true, UserName, []),
     /// GetUser.

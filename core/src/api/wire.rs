@@ -719,6 +719,7 @@ impl Request {
             }),
             Action::RekeyStore => Request::RekeyStore(RekeyStoreRequest {}),
             Action::CompactStore => Request::CompactStore(CompactStoreRequest {}),
+            Action::VerifyStore => Request::VerifyStore(VerifyStoreRequest {}),
             Action::CreateUser => Request::CreateUser(CreateUserRequest {
                 user_name: p.str("UserName")?,
                 display_name: p.opt_str("DisplayName")?,
@@ -1314,6 +1315,26 @@ impl Response {
             }
             Response::ExportImage(i) => json!({"Image": b64(&i.bytes)}),
             Response::CreateBackup(i) => json!({"Backup": b64(&i.bytes)}),
+            Response::VerifyStore(r) => {
+                let problems: Vec<Value> = r
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        json!({
+                            "SecretName": p.secret_name,
+                            "VersionId": p.version_id,
+                            "Code": p.code,
+                            "Message": p.message,
+                        })
+                    })
+                    .collect();
+                json!({
+                    "Keys": r.keys,
+                    "SecretVersions": r.secret_versions,
+                    "ValuesOpened": r.values_opened,
+                    "Problems": {"Problem": problems},
+                })
+            }
             Response::ChangePassphrase(_) | Response::RekeyStore(_) | Response::CompactStore(_) => {
                 json!({})
             }

@@ -985,6 +985,38 @@ impl Kms {
 
     /// Opens one version's value (the CMK's errors surface as they are: a disabled
     /// key is `Forbidden.KeyDisabled`, a deleted one `Forbidden.KeyNotFound`).
+    /// VerifyStore's service code: every secret version's value opened as
+    /// GetSecretValue opens it (the plaintext wiped at once); the failures listed.
+    pub(crate) async fn verify_store_impl(&self) -> Result<crate::api::VerifyStoreResponse> {
+        self.local_only("a connected Kms has no store of its own to verify")?;
+        let (keys, versions) = {
+            let st = self.state.lock();
+            let versions: Vec<(String, SecretVersionRecord)> = st
+                .secrets
+                .values()
+                .flat_map(|r| r.versions.iter().map(|v| (r.name.clone(), v.clone())))
+                .collect();
+            (st.keys.len() as u64, versions)
+        };
+        let mut out = crate::api::VerifyStoreResponse {
+            keys,
+            secret_versions: versions.len() as u64,
+            ..Default::default()
+        };
+        for (name, v) in versions {
+            match self.open_secret_value(&name, &v).await {
+                Ok(_value) => out.values_opened += 1,
+                Err(e) => out.problems.push(crate::api::StoreProblem {
+                    secret_name: name,
+                    version_id: v.version_id,
+                    code: e.code(),
+                    message: alloc::format!("{e}"),
+                }),
+            }
+        }
+        Ok(out)
+    }
+
     async fn open_secret_value(&self, name: &str, v: &SecretVersionRecord) -> Result<SecretBytes> {
         let dk = self
             .decrypt_impl(DecryptRequest {
