@@ -1006,6 +1006,10 @@ impl Kms {
         for (name, v) in versions {
             match self.open_secret_value(&name, &v).await {
                 Ok(_value) => out.values_opened += 1,
+                // Deleted (or trimmed) since the pass began: nothing to verify.
+                Err(Error::ResourceNotFound(_)) => {
+                    out.secret_versions = out.secret_versions.saturating_sub(1);
+                }
                 Err(e) => out.problems.push(crate::api::StoreProblem {
                     secret_name: name,
                     version_id: v.version_id,
