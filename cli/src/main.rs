@@ -1873,12 +1873,7 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
         }) => {
             let req = strongroom::GenerateDataKeyPairRequest {
                 key_id,
-                key_pair_spec: Some(key_pair_spec.parse().map_err(|_| Error::InvalidParameter {
-                    name: "KeyPairSpec",
-                    reason: format!(
-                        "{key_pair_spec:?} is not one of RSA_2048, RSA_3072, RSA_4096, EC_P256, EC_P256K"
-                    ),
-                })?),
+                key_pair_spec: Some(strongroom::parse_key_pair_spec(&key_pair_spec)?),
                 key_format: key_format
                     .map(|f| f.parse::<strongroom::KeyFormat>())
                     .transpose()?,

@@ -2257,7 +2257,7 @@ fn the_kms_verb_serves_every_action_in_alibaba_json() {
             &format!(r#"["{other}"]"#),
         ],
     );
-    assert_eq!(moved["KeyIds"], serde_json::json!([other]));
+    assert_eq!(moved["KeyIds"]["KeyId"], serde_json::json!([other]));
     let message = unb64(&env["Ciphertext"]);
     let n = moved["ReplacedLength"].as_u64().unwrap() as usize;
     let new_message = [unb64(&moved["Header"]), message[n..].to_vec()].concat();

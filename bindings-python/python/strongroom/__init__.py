@@ -1783,13 +1783,11 @@ class Kms:
 
         Example: ``moved = kms.re_encrypt_envelope(ciphertext=message).ciphertext``
         """
-        if destination_key_ids is not None and (
-                isinstance(destination_key_ids, str) or not all(isinstance(k, str) for k in destination_key_ids)):
-            raise InvalidParameterError("InvalidParameter.KeyIds", "destination_key_ids must be a list of KeyIds or aliases")
+        destinations = _key_ids(destination_key_ids) if destination_key_ids is not None else []
         data = _bytes("Ciphertext", ciphertext)
         r = _from_wire(ReEncryptEnvelopeResult, self.call(
             "ReEncryptEnvelope", Header=data,
-            DestinationKeyIds=list(destination_key_ids) if destination_key_ids else None,
+            DestinationKeyIds=destinations or None,
             EncryptionContext=_ctx(encryption_context)))
         return dataclasses.replace(r, ciphertext=r.header + bytes(data[r.replaced_length:]))
 

@@ -939,13 +939,7 @@ impl Response {
                     replaced_length: a.u32("ReplacedLength")?,
                     source_key_id: a.s("SourceKeyId")?,
                     source_key_version_id: a.s("SourceKeyVersionId")?,
-                    key_ids: match a.get("KeyIds") {
-                        Some(Value::Array(items)) => items
-                            .iter()
-                            .map(|v| v.as_str().map(String::from).ok_or_else(|| bad("KeyIds")))
-                            .collect::<Result<_>>()?,
-                        _ => return Err(bad("KeyIds")),
-                    },
+                    key_ids: a.strings("KeyIds", "KeyId")?,
                 })
             }
             Request::EncryptEnvelope(_) => Response::EncryptEnvelope(EncryptEnvelopeResponse {

@@ -303,12 +303,9 @@ fn export_to(p: &mut Params<'_>) -> Result<(Vec<u8>, WrappingAlgorithm, crate::v
 fn data_key_pair(p: &mut Params<'_>) -> Result<GenerateDataKeyPairRequest> {
     Ok(GenerateDataKeyPairRequest {
         key_id: p.str("KeyId")?,
-        key_pair_spec: Some(p.str("KeyPairSpec")?.parse().map_err(|_| {
-            param(
-                "KeyPairSpec",
-                "one of RSA_2048, RSA_3072, RSA_4096, EC_P256, EC_P256K",
-            )
-        })?),
+        key_pair_spec: Some(crate::service::crypto::parse_key_pair_spec(
+            &p.str("KeyPairSpec")?,
+        )?),
         key_format: p.parsed("KeyFormat")?,
         encryption_context: p.context("EncryptionContext")?.unwrap_or_default(),
     })
@@ -1260,7 +1257,7 @@ impl Response {
                 "ReplacedLength": r.replaced_length,
                 "SourceKeyId": r.source_key_id,
                 "SourceKeyVersionId": r.source_key_version_id,
-                "KeyIds": r.key_ids,
+                "KeyIds": {"KeyId": r.key_ids},
             }),
             Response::DecryptEnvelope(r) => {
                 let mut o = envelope_info(&r.info);

@@ -212,9 +212,34 @@ pub struct GenerateDataKeyPairWithoutPlaintextResponse {
     pub public_key: Vec<u8>,
 }
 
+/// The KeyPairSpecs GenerateDataKeyPair makes.
+const KEY_PAIR_SPECS: &str = "RSA_2048, RSA_3072, RSA_4096, EC_P256 or EC_P256K";
+
+/// A KeyPairSpec parameter (the wire's, the CLI's): one of the asymmetric specs.
+///
+/// # Errors
+/// `InvalidParameter.KeyPairSpec` for any other text.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(strongroom::parse_key_pair_spec("EC_P256")?, strongroom::KeySpec::EcP256);
+/// assert!(strongroom::parse_key_pair_spec("Aliyun_AES_256").is_err());
+/// # Ok::<(), strongroom::Error>(())
+/// ```
+pub fn parse_key_pair_spec(s: &str) -> Result<KeySpec> {
+    let spec = s.parse::<KeySpec>().map_err(|_| {
+        Error::param(
+            "KeyPairSpec",
+            alloc::format!("{s:?} is not one of {KEY_PAIR_SPECS}"),
+        )
+    })?;
+    check_key_pair_spec(Some(spec))
+}
+
 /// GenerateDataKeyPair's KeyPairSpec: required, and an asymmetric spec.
 pub(crate) fn check_key_pair_spec(spec: Option<KeySpec>) -> Result<KeySpec> {
-    const SPECS: &str = "RSA_2048, RSA_3072, RSA_4096, EC_P256 or EC_P256K";
+    const SPECS: &str = KEY_PAIR_SPECS;
     match spec {
         None => Err(Error::param(
             "KeyPairSpec",
