@@ -1,6 +1,7 @@
 // Node side: Encrypt (64 B) and GenerateDataKey through the npm package (wasm core),
 // against node:crypto aes-256-gcm doing the equivalent work in the same run; envelope
-// bulk against node:crypto one-shot; asymmetric sign / verify / OAEP decrypt (the
+// bulk against node:crypto one-shot, ReEncryptEnvelope against decrypting and
+// encrypting again; asymmetric sign / verify / OAEP decrypt (the
 // wasm core's pure-Rust RSA / ECDSA) against WebCrypto (secp256k1, which WebCrypto
 // lacks, against node:crypto). JSON lines.
 import { createCipheriv, createDecipheriv, randomBytes, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, createHash, webcrypto } from 'node:crypto';
@@ -89,6 +90,11 @@ for (const [label, size, blocks, block] of [['1MiB', 1 << 20, 41, 16], ['64MiB',
   report(`EnvelopeEncrypt-${label}`, e1, 'node:crypto aes-256-gcm one-shot', e2);
   const [d1, d2] = await blockMedians(() => kms.decryptEnvelope({ ciphertext: ct, encryptionContext: ctx }), open, blocks, block);
   report(`EnvelopeDecrypt-${label}`, d1, 'node:crypto aes-256-gcm one-shot', d2);
+  // ReEncryptEnvelope (a new header, the frames copied) against what it saves a caller
+  // from: decrypting the message and encrypting it again.
+  const again = async () => kms.encryptEnvelope({ keyIds: [key.keyId], plaintext: (await kms.decryptEnvelope({ ciphertext: ct })).plaintext, encryptionContext: ctx });
+  const [r1, r2] = await blockMedians(() => kms.reEncryptEnvelope({ ciphertext: ct }), again, blocks, block);
+  report(`ReEncryptEnvelope-${label}`, r1, 'decryptEnvelope + encryptEnvelope', r2);
 }
 
 // Asymmetric: the same operation through the package and through WebCrypto / node:crypto.
