@@ -12,12 +12,19 @@ const root = join(here, '..');
 const dist = join(here, 'dist');
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
 
-run('cargo', ['build', '-q', '-p', 'strongroom-wasm', '--target', 'wasm32-unknown-unknown', '--profile', 'wasm-release']);
-const wasmFile = join(root, 'target/wasm32-unknown-unknown/wasm-release/strongroom_wasm.wasm');
+// Two builds of the same wasm crate: Node's for speed (profile wasm-release, opt-level 3:
+// it is read from disk, and its small calls are the benchmarked hot paths), the
+// browsers' for size (profile wasm-web, opt-level "z": it is downloaded, and a page's
+// bulk work — envelope frames — runs on WebCrypto, not in the wasm). docs/ARCHITECTURE.md.
+const builds = { nodejs: 'wasm-release', web: 'wasm-web' };
+for (const profile of Object.values(builds)) {
+  run('cargo', ['build', '-q', '-p', 'strongroom-wasm', '--target', 'wasm32-unknown-unknown', '--profile', profile]);
+}
 
 rmSync(dist, { recursive: true, force: true });
 for (const [target, dir] of [['nodejs', 'wasm-node'], ['web', 'wasm-web']]) {
   const out = join(dist, dir);
+  const wasmFile = join(root, `target/wasm32-unknown-unknown/${builds[target]}/strongroom_wasm.wasm`);
   run('wasm-bindgen', ['--target', target, '--out-dir', out, '--remove-name-section', '--remove-producers-section', wasmFile]);
   writeFileSync(join(out, 'package.json'), JSON.stringify({ type: target === 'nodejs' ? 'commonjs' : 'module' }) + '\n');
 }
@@ -60,5 +67,5 @@ for (const f of readdirSync(join(dist, 'types')).filter((f) => f.endsWith('.d.ts
   const text = readFileSync(join(dist, 'types', f), 'utf8').replace(/from '(\.\/[^']+)\.js'/g, "from '$1.cjs'");
   writeFileSync(join(dist, 'types', f.replace(/\.d\.ts$/, '.d.cts')), text);
 }
-const sz = statSync(join(dist, 'wasm-web/strongroom_wasm_bg.wasm')).size;
-console.log(`built npm/dist (wasm ${Math.round(sz / 1024)} KiB)`);
+const kib = (dir) => Math.round(statSync(join(dist, dir, 'strongroom_wasm_bg.wasm')).size / 1024);
+console.log(`built npm/dist (wasm: Node ${kib('wasm-node')} KiB, browsers ${kib('wasm-web')} KiB)`);

@@ -22,7 +22,8 @@ rm -rf "$base/wheels"
 (cd "$base/bindings-python" && "$maturin" build --release -q -o "$base/wheels")
 [ -x "$base/venv/bin/python" ] || python3 -m venv "$base/venv"
 "$base/venv/bin/pip" install -q --force-reinstall "$base"/wheels/strongroom-*.whl
-echo "wasm gzip bytes: before $(gzip -9c "$base"/npm/dist/wasm-node/*.wasm | wc -c), after $(gzip -9c npm/dist/wasm-node/*.wasm | wc -c)"
+echo "wasm gzip bytes (Node build): before $(gzip -9c "$base"/npm/dist/wasm-node/*.wasm | wc -c), after $(gzip -9c npm/dist/wasm-node/*.wasm | wc -c)"
+echo "wasm gzip bytes (browser build): before $(gzip -9c "$base"/npm/dist/wasm-web/*.wasm | wc -c), after $(gzip -9c npm/dist/wasm-web/*.wasm | wc -c)"
 BASE_DIST="$base/npm/dist" node bench/compare.mjs
 BASE_PYTHON="$base/venv/bin/python" .venv/bin/python bench/compare.py
 for i in 1 2 3 4 5; do
