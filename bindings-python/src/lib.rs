@@ -1272,7 +1272,16 @@ fn vector_open_envelope<'py>(
     Ok(PyBytes::new(py, &pt))
 }
 
-/// The native module.
+/// The length of the envelope header at the start of `message`, or `None` when
+/// `message` ends inside it (what `re_encrypt_envelope` sends: the header, not the
+/// frames). Errors as the core's header parser.
+#[pyfunction]
+fn envelope_header_length(message: &[u8]) -> PyResult<Option<usize>> {
+    Ok(strongroom::envelope::parse_header(message)
+        .map_err(to_pyerr)?
+        .map(|(_, n)| n))
+}
+
 /// Verifies a signature over a SHA-256 digest or a message with a public key from
 /// anywhere (SubjectPublicKeyInfo, PEM or DER): no KMS key involved. A wrong signature
 /// is `False`.
@@ -1351,7 +1360,8 @@ fn secret_cache_file_name(secret_name: &str, stage: &str) -> String {
 mod _native {
     #[pymodule_export]
     use super::{
-        BackendServer, Kms, secret_cache_file_name, secret_cache_open, secret_cache_seal,
-        vector_open_envelope, vector_seal, vector_seal_envelope, verify_audit, verify_signature,
+        BackendServer, Kms, envelope_header_length, secret_cache_file_name, secret_cache_open,
+        secret_cache_seal, vector_open_envelope, vector_seal, vector_seal_envelope, verify_audit,
+        verify_signature,
     };
 }

@@ -1,7 +1,7 @@
 from typing import Union, Any, Callable, Dict, Optional, Tuple, final
 
 
-__all__ = ['BackendServer', 'Kms', 'secret_cache_file_name', 'secret_cache_open', 'secret_cache_seal', 'vector_open_envelope', 'vector_seal', 'vector_seal_envelope', 'verify_audit', 'verify_signature']
+__all__ = ['BackendServer', 'Kms', 'envelope_header_length', 'secret_cache_file_name', 'secret_cache_open', 'secret_cache_seal', 'vector_open_envelope', 'vector_seal', 'vector_seal_envelope', 'verify_audit', 'verify_signature']
 
 @final
 class Kms:
@@ -57,6 +57,7 @@ class BackendServer:
 def vector_seal(material: bytes, nonce: bytes, key_id: str, key_version_id: str, plaintext: bytes, encryption_context: Optional[dict[str, str]] = None) -> bytes: ...
 def vector_seal_envelope(data_key: bytes, message_id: bytes, stanzas: list[tuple[int, bytes]], encryption_context: Optional[dict[str, str]], frame_length: int, plaintext: bytes) -> bytes: ...
 def vector_open_envelope(data_key: bytes, message: bytes) -> bytes: ...
+def envelope_header_length(message: bytes) -> Optional[int]: ...
 
 def verify_signature(public_key: bytes, key_spec: str, algorithm: str, signature: bytes, digest: Optional[bytes] = None, message: Optional[bytes] = None) -> bool: ...
 
