@@ -200,7 +200,9 @@ def test_results_are_derived_from_the_wire_and_drop_no_field(monkeypatch):
     assert kms.export_data_key(ciphertext_blob=dk.ciphertext_blob, public_key_blob=pk.public_key_der).exported_data_key
     ge = kms.generate_and_export_data_key(key_id=key_id, public_key_blob=pk.public_key_der)
     assert ge.ciphertext_blob and ge.exported_data_key
-    assert kms.verify_store().problems == []
+    vs = kms.verify_store()
+    assert vs.problems == [] and vs.key_problems == []
+    assert vs.key_versions == vs.key_versions_verified >= 2
     moved = kms.re_encrypt_envelope(ciphertext=kms.encrypt_envelope(key_ids=[key_id], plaintext=b"drift"))
     assert moved.key_ids == [key_id] and moved.source_key_id == key_id
     pair = kms.generate_data_key_pair(key_id=key_id, key_pair_spec="EC_P256")

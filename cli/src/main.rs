@@ -251,8 +251,10 @@ enum StoreCmd {
     /// store (a store from before values files) to `<store>.values`.
     Compact,
     /// Opens every secret value through its CMK (VerifyStore) — what `store check`,
-    /// which has no CMK, cannot — and lists each version that does not open, with its
-    /// code. Exit status 1 when any does not. Prints no value.
+    /// which has no CMK, cannot — and probes every key version in the backend holding
+    /// it (an HSM, a transit engine, a KMIP server that lost an object or cannot be
+    /// reached), listing each version that does not open or answer, with its code.
+    /// Exit status 1 when any does not. Prints no value.
     Verify,
     /// Seals the store under a new passphrase (STRONGROOM_NEW_PASSPHRASE, or a
     /// prompt); the old one stops opening it.
@@ -2107,6 +2109,13 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
                     json!({"SecretName": p.secret_name, "VersionId": p.version_id, "Code": p.code, "Message": p.message})
                 })
                 .collect();
+            let key_problems: Vec<Value> = r
+                .key_problems
+                .iter()
+                .map(|p| {
+                    json!({"KeyId": p.key_id, "KeyVersionId": p.key_version_id, "Code": p.code, "Message": p.message})
+                })
+                .collect();
             print(
                 json_mode,
                 &json!({
@@ -2114,9 +2123,12 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
                     "SecretVersions": r.secret_versions,
                     "ValuesOpened": r.values_opened,
                     "Problems": problems,
+                    "KeyVersions": r.key_versions,
+                    "KeyVersionsVerified": r.key_versions_verified,
+                    "KeyProblems": key_problems,
                 }),
             );
-            if !r.problems.is_empty() {
+            if !r.problems.is_empty() || !r.key_problems.is_empty() {
                 return Ok(ExitCode::from(1));
             }
         }

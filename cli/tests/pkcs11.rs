@@ -137,6 +137,52 @@ fn keys_in_a_token_across_processes() {
         err.contains("Rejected.BackendUnavailable") && err.contains("PKCS#11 token"),
         "{err}"
     );
+    // `store verify` probes the key's version in the token.
+    let v = json(&sr(d, pin, &["--json", "store", "verify"]));
+    assert_eq!(
+        (v["KeyVersions"].as_u64(), v["KeyVersionsVerified"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["KeyProblems"], serde_json::json!([]));
+    // The object deleted from the token behind the store's back (SoftHSM2 keeps each
+    // object in a file of the token's directory): named, exit status 1, before any
+    // caller needs the key.
+    let mut removed = 0;
+    for token in std::fs::read_dir(d.join("tokens")).unwrap() {
+        for f in std::fs::read_dir(token.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".object") && name != "token.object" {
+                std::fs::remove_file(&p).unwrap();
+                removed += 1;
+            }
+        }
+    }
+    assert!(removed >= 1);
+    let o = sr(d, pin, &["--json", "store", "verify"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["KeyVersions"].as_u64(), v["KeyVersionsVerified"].as_u64()),
+        (Some(1), Some(0)),
+        "{v}"
+    );
+    assert_eq!(v["KeyProblems"][0]["KeyId"], id);
+    assert_eq!(v["KeyProblems"][0]["KeyVersionId"], k["PrimaryKeyVersion"]);
+    assert_eq!(v["KeyProblems"][0]["Code"], "Forbidden.KeyNotFound", "{v}");
+    assert!(
+        v["KeyProblems"][0]["Message"]
+            .as_str()
+            .unwrap()
+            .contains("gone from token \"cli-test\""),
+        "{v}"
+    );
 }
 
 /// The p11-kit RPC server in front of the token: what a remote HSM looks like.

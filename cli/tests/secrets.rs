@@ -620,6 +620,10 @@ fn store_check_covers_the_values_file() {
         ),
         (Some(2), Some(0))
     );
+    // Every key version was probed too (the secrets' CMK here), and answered.
+    assert!(v["KeyVersions"].as_u64().unwrap() >= 1, "{v}");
+    assert_eq!(v["KeyVersions"], v["KeyVersionsVerified"]);
+    assert_eq!(v["KeyProblems"], serde_json::json!([]));
     assert_eq!(ok(&sr(&store, &["secret", "get", "a"], None)), "second");
     // A secret that goes leaves dead bytes; `store compact` rewrites the values file
     // as the next generation (store.values.1) and `store check` holds that one.

@@ -45,6 +45,7 @@ both_backends!(
     bad_input_codes,
     reopen_keeps_keys,
     all_aes_specs,
+    verify_store_probes_every_key_version,
 );
 
 fn create_describe_list(b: Backend) {
@@ -259,6 +260,49 @@ fn data_key_pairs(b: Backend) {
     }))
     .unwrap_err();
     assert_eq!(e.code(), "InvalidCiphertext");
+}
+
+/// VerifyStore probes each key version in the backend that holds it: every one
+/// round-trips here (symmetric versions, and the asymmetric specs the backend makes).
+fn verify_store_probes_every_key_version(b: Backend) {
+    let (kms, _) = memory(b);
+    let aes = block_on(kms.create_key(CreateKeyRequest::default())).unwrap();
+    block_on(kms.create_key_version(&aes.key_id)).unwrap();
+    let mut expected = 2;
+    for (spec, usage) in [
+        (KeySpec::EcP256, KeyUsage::SignVerify),
+        (KeySpec::Rsa2048, KeyUsage::SignVerify),
+        (KeySpec::Rsa2048, KeyUsage::EncryptDecrypt),
+    ] {
+        match block_on(kms.create_key(CreateKeyRequest {
+            key_spec: Some(spec),
+            key_usage: Some(usage),
+            ..Default::default()
+        })) {
+            Ok(_) => expected += 1,
+            // A backend without asymmetric keys (or this spec) says so at CreateKey.
+            Err(e) => assert!(
+                e.code().starts_with("Rejected.Unsupported")
+                    || e.code() == "InvalidParameter.KeySpec",
+                "{b:?} {spec:?}: {}",
+                e.code()
+            ),
+        }
+    }
+    // A key waiting for its material has nothing to probe (where BYOK exists).
+    if let Err(e) = block_on(kms.create_key(CreateKeyRequest {
+        origin: Some(strongroom::Origin::External),
+        ..Default::default()
+    })) {
+        assert_eq!(e.code(), "Rejected.Unsupported", "{b:?}");
+    }
+    let r = block_on(kms.verify_store()).unwrap();
+    assert_eq!(r.key_problems, vec![], "{b:?}");
+    assert_eq!(
+        (r.key_versions, r.key_versions_verified),
+        (expected, expected),
+        "{b:?}"
+    );
 }
 
 fn bad_input_codes(b: Backend) {

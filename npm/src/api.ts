@@ -277,8 +277,16 @@ export interface ReEncryptEnvelopeResult {
 }
 /** A secret version whose value did not open (VerifyStore). */
 export interface StoreProblem { secretName: string; versionId: string; code: string; message: string }
-/** VerifyStore's answer. */
-export interface VerifyStoreResult { keys: number; secretVersions: number; valuesOpened: number; problems: StoreProblem[] }
+/** A key version whose material did not answer VerifyStore's probe (an object a
+ * PKCS#11 token no longer holds: `Forbidden.KeyNotFound`; a backend that cannot be
+ * reached: `Rejected.BackendUnavailable`; an answer that does not round-trip:
+ * `Rejected.BackendProtocol`). */
+export interface KeyProblem { keyId: string; keyVersionId: string; code: string; message: string }
+/** VerifyStore's answer: secret values opened, key versions probed in their backend. */
+export interface VerifyStoreResult {
+  keys: number; secretVersions: number; valuesOpened: number; problems: StoreProblem[];
+  keyVersions: number; keyVersionsVerified: number; keyProblems: KeyProblem[];
+}
 export interface OpenOptions {
   /** A store file (Node only). */
   path?: string;
@@ -879,8 +887,10 @@ export class Kms {
   }
 
   /** VerifyStore: opens every secret value through its CMK (its tag checked, the
-   * plaintext dropped at once) and lists each version that does not open, with its code.
-   * @example const { problems } = await kms.verifyStore();
+   * plaintext dropped at once) and lists each version that does not open, with its code;
+   * then probes every key version in the backend that holds it (encrypt and decrypt,
+   * or sign and verify) and lists each that does not answer (`keyProblems`).
+   * @example const { problems, keyProblems } = await kms.verifyStore();
    */
   verifyStore(): Promise<VerifyStoreResult> {
     return this.#act('VerifyStore', () => ({}));

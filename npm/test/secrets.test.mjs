@@ -334,6 +334,10 @@ test("node:crypto's AES-256-GCM does the core's long inputs: installed at load; 
       report.problems.map((p) => [p.secretName, p.versionId, p.code]),
       [['s4096', 'v1', 'Rejected.StoreCorrupted']],
     );
+    // The keys' versions are probed too; the CMK answered.
+    assert.ok(report.keyVersions >= 1);
+    assert.equal(report.keyVersionsVerified, report.keyVersions);
+    assert.deepEqual(report.keyProblems, []);
     await kms.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

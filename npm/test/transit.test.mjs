@@ -31,12 +31,21 @@ test('keys made and used in the engine; a store reopened with it', async () => {
   await kms.close();
   const again = await Kms.open({ path, passphrase: 'pw', transit });
   assert.equal((await again.decryptEnvelope({ ciphertext: msg })).plaintext.length, 70_000);
+  // VerifyStore probes both keys in the engine (AES: encrypt + decrypt; RSA: sign + verify).
+  const healthy = await again.verifyStore();
+  assert.deepEqual([healthy.keyVersions, healthy.keyVersionsVerified, healthy.keyProblems], [2, 2, []]);
   await again.close();
   const refused = await Kms.open({ path, passphrase: 'pw', transit: { ...transit, token: 'wrong' } });
   await assert.rejects(refused.decryptEnvelope({ ciphertext: msg }), (x) => x instanceof BackendError && /permission denied/.test(x.message));
   await refused.close();
   const gone = await Kms.open({ path, passphrase: 'pw', transit: { ...transit, address: 'http://127.0.0.1:9' } });
   await assert.rejects(gone.decryptEnvelope({ ciphertext: msg }), BackendError);
+  // An engine that is not there: every key version named, not an error of the call.
+  const dead = await gone.verifyStore();
+  assert.equal(dead.keyVersions, 2);
+  assert.equal(dead.keyVersionsVerified, 0);
+  assert.deepEqual(dead.keyProblems.map((p) => p.keyId).sort(), [k, rsa].sort());
+  assert.ok(dead.keyProblems.every((p) => p.code === 'Rejected.BackendUnavailable'), JSON.stringify(dead.keyProblems));
   await gone.close();
   const plain = await Kms.open({ path, passphrase: 'pw' });
   await assert.rejects(plain.decryptEnvelope({ ciphertext: msg }), (x) => x instanceof BackendError && /transit/.test(x.message));

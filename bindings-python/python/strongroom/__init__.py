@@ -83,6 +83,7 @@ __all__ = [
     "DataKeyPairResult",
     "ReEncryptEnvelopeResult",
     "StoreProblem",
+    "KeyProblem",
     "VerifyStoreResult",
     "DataKeyPairWithoutPlaintextResult",
     "PublicKeyResult",
@@ -419,13 +420,30 @@ class StoreProblem:
 
 
 @dataclass(frozen=True)
+class KeyProblem:
+    """A key version whose material did not answer VerifyStore's probe (an object a
+    PKCS#11 token no longer holds: ``Forbidden.KeyNotFound``; a backend that cannot be
+    reached: ``Rejected.BackendUnavailable``; an answer that does not round-trip:
+    ``Rejected.BackendProtocol``)."""
+
+    key_id: str
+    key_version_id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
 class VerifyStoreResult:
-    """VerifyStore's answer."""
+    """VerifyStore's answer: secret values opened, key versions probed in their
+    backend."""
 
     keys: int
     secret_versions: int
     values_opened: int
     problems: List[StoreProblem]
+    key_versions: int
+    key_versions_verified: int
+    key_problems: List[KeyProblem]
 
 
 @dataclass(frozen=True)
@@ -1085,9 +1103,11 @@ class Kms:
     def verify_store(self) -> VerifyStoreResult:
         """VerifyStore: opens every secret value through its CMK (its tag checked, the
         plaintext dropped at once) and lists each version that does not open, with its
-        code — what ``strongroom store check`` (no CMK) cannot.
+        code — what ``strongroom store check`` (no CMK) cannot; then probes every key
+        version in the backend that holds it (encrypt and decrypt, or sign and verify)
+        and lists each that does not answer (``key_problems``).
 
-        Example: ``assert not kms.verify_store().problems``
+        Example: ``assert not kms.verify_store().key_problems``
         """
         return _from_wire(VerifyStoreResult, self.call("VerifyStore"))
 

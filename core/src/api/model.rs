@@ -373,6 +373,37 @@ pub struct VerifyStoreResponse {
     pub values_opened: u64,
     /// The versions that did not open, with why.
     pub problems: Vec<StoreProblem>,
+    /// Key versions probed in the backend that holds their material (every version of
+    /// every key but those waiting for imported material): in-process, in a PKCS#11
+    /// token, a transit engine, a KMIP server or a remote strongroom alike.
+    pub key_versions: u64,
+    /// Key versions whose probe round-tripped: a symmetric version encrypted and
+    /// decrypted a probe; an asymmetric one signed a probe digest its public key
+    /// verifies, or decrypted what its public key encrypted.
+    pub key_versions_verified: u64,
+    /// The key versions whose probe failed, with why (a token or server that lost the
+    /// object, or cannot be reached).
+    pub key_problems: Vec<KeyProblem>,
+}
+
+/// A key version whose material did not answer a probe (VerifyStore).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct KeyProblem {
+    /// KeyId.
+    pub key_id: String,
+    /// KeyVersionId.
+    pub key_version_id: String,
+    /// The error's stable code (`Forbidden.KeyNotFound` for an object a PKCS#11 token no
+    /// longer holds, `Rejected.BackendUnavailable` for a backend that cannot be reached,
+    /// `Rejected.BackendProtocol` for an answer that does not round-trip, …).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::api::serde_static::one")
+    )]
+    pub code: crate::vocab::StaticStr,
+    /// The error's message (never key material).
+    pub message: String,
 }
 
 /// A secret version whose value did not open.

@@ -1325,11 +1325,26 @@ impl Response {
                         })
                     })
                     .collect();
+                let key_problems: Vec<Value> = r
+                    .key_problems
+                    .iter()
+                    .map(|p| {
+                        json!({
+                            "KeyId": p.key_id,
+                            "KeyVersionId": p.key_version_id,
+                            "Code": p.code,
+                            "Message": p.message,
+                        })
+                    })
+                    .collect();
                 json!({
                     "Keys": r.keys,
                     "SecretVersions": r.secret_versions,
                     "ValuesOpened": r.values_opened,
                     "Problems": {"Problem": problems},
+                    "KeyVersions": r.key_versions,
+                    "KeyVersionsVerified": r.key_versions_verified,
+                    "KeyProblems": {"KeyProblem": key_problems},
                 })
             }
             Response::ChangePassphrase(_) | Response::RekeyStore(_) | Response::CompactStore(_) => {

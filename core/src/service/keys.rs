@@ -1258,3 +1258,128 @@ impl Kms {
         })
     }
 }
+
+/// What VerifyStore encrypts, signs or decrypts to probe a key version: nothing of the
+/// caller's, never kept.
+const PROBE: &[u8] = b"strongroom VerifyStore probe";
+
+impl Kms {
+    /// VerifyStore's key half: every version of every key with material (not those
+    /// waiting for an import) probed in the backend that holds it. Returns how many
+    /// versions were probed, how many round-tripped, and the failures; a key version
+    /// deleted while the pass runs is neither counted nor a problem.
+    pub(crate) async fn probe_key_versions(&self) -> (u64, u64, Vec<crate::api::KeyProblem>) {
+        let versions: Vec<(
+            String,
+            String,
+            KeySpec,
+            KeyUsage,
+            ProtectionLevel,
+            KeyHandle,
+        )> = {
+            let st = self.state.lock();
+            st.keys
+                .values()
+                .filter(|k| k.state != KeyState::PendingImport)
+                .flat_map(|k| {
+                    k.versions.iter().map(move |v| {
+                        (
+                            k.key_id.clone(),
+                            v.version_id.clone(),
+                            k.spec,
+                            k.usage,
+                            k.protection,
+                            v.handle.clone(),
+                        )
+                    })
+                })
+                .collect()
+        };
+        let (mut probed, mut verified, mut problems) = (0u64, 0u64, Vec::new());
+        for (key_id, version_id, spec, usage, level, handle) in versions {
+            match self.probe_key_version(spec, usage, level, &handle).await {
+                Ok(()) => {
+                    probed += 1;
+                    verified += 1;
+                }
+                Err(e) => {
+                    let still_there = self.state.lock().keys.get(&key_id).is_some_and(|k| {
+                        k.state != KeyState::PendingImport
+                            && k.versions.iter().any(|v| v.version_id == version_id)
+                    });
+                    if still_there {
+                        probed += 1;
+                        problems.push(crate::api::KeyProblem {
+                            key_id,
+                            key_version_id: version_id,
+                            code: e.code(),
+                            message: alloc::format!("{e}"),
+                        });
+                    }
+                }
+            }
+        }
+        (probed, verified, problems)
+    }
+
+    /// One key version's probe: a symmetric version encrypts and decrypts [`PROBE`]; an
+    /// asymmetric one gives its public key, then signs the probe's SHA-256 digest (which
+    /// the public key must verify) or decrypts what the public key encrypted.
+    async fn probe_key_version(
+        &self,
+        spec: KeySpec,
+        usage: KeyUsage,
+        level: ProtectionLevel,
+        handle: &KeyHandle,
+    ) -> Result<()> {
+        let backend = self.key_backend(level);
+        let wrong =
+            || Error::BackendProtocol("the key backend's answer to a probe did not round-trip");
+        if spec.symmetric_key_len().is_some() {
+            let sealed = backend.encrypt(handle, PROBE, PROBE).await?;
+            let back = backend
+                .decrypt(handle, &sealed.nonce, &sealed.ciphertext, PROBE)
+                .await?;
+            return if back.expose() == PROBE {
+                Ok(())
+            } else {
+                Err(wrong())
+            };
+        }
+        let public = backend.public_key(handle, spec).await?;
+        match usage {
+            KeyUsage::SignVerify => {
+                let alg = if spec.is_rsa() {
+                    crate::asym::SigningAlgorithm::RsaPssSha256
+                } else {
+                    crate::asym::SigningAlgorithm::EcdsaSha256
+                };
+                let digest = crate::vocab::sha256(PROBE);
+                let sig = backend.sign(handle, spec, alg, &digest).await?;
+                if crate::asym::verify(spec, &public, alg, &digest, &sig)? {
+                    Ok(())
+                } else {
+                    Err(wrong())
+                }
+            }
+            KeyUsage::EncryptDecrypt => {
+                // OAEP with SHA-256, or with SHA-1 where the backend has only that
+                // (SoftHSM2's token): what the key can decrypt at all is the question.
+                let mut last = Error::BackendProtocol("no OAEP hash to probe with");
+                for alg in [
+                    crate::asym::EncryptionAlgorithm::RsaesOaepSha256,
+                    crate::asym::EncryptionAlgorithm::RsaesOaepSha1,
+                ] {
+                    let ct = crate::asym::encrypt(&public, alg, PROBE)?;
+                    match backend.asymmetric_decrypt(handle, spec, alg, &ct).await {
+                        Ok(back) if back.expose() == PROBE => return Ok(()),
+                        Ok(_) => return Err(wrong()),
+                        Err(e @ Error::Unsupported(_)) => last = e,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(last)
+            }
+        }
+    }
+}

@@ -986,7 +986,8 @@ impl Kms {
     /// Opens one version's value (the CMK's errors surface as they are: a disabled
     /// key is `Forbidden.KeyDisabled`, a deleted one `Forbidden.KeyNotFound`).
     /// VerifyStore's service code: every secret version's value opened as
-    /// GetSecretValue opens it (the plaintext wiped at once); the failures listed.
+    /// GetSecretValue opens it (the plaintext wiped at once), then every key version
+    /// probed in its backend (`Kms::probe_key_versions`); the failures listed.
     pub(crate) async fn verify_store_impl(&self) -> Result<crate::api::VerifyStoreResponse> {
         self.local_only("a connected Kms has no store of its own to verify")?;
         let (keys, versions) = {
@@ -1018,6 +1019,11 @@ impl Kms {
                 }),
             }
         }
+        (
+            out.key_versions,
+            out.key_versions_verified,
+            out.key_problems,
+        ) = self.probe_key_versions().await;
         Ok(out)
     }
 
