@@ -45,7 +45,21 @@ for (const [format, ext] of [['esm', 'mjs'], ['cjs', 'cjs']]) {
 await esbuild.build({ ...common, plugins: [sharedErrors('esm')], entryPoints: [join(here, 'src/node.ts')], platform: 'node', format: 'esm', outfile: join(dist, 'node.mjs') });
 await esbuild.build({ ...common, plugins: [sharedErrors('cjs')], entryPoints: [join(here, 'src/node.ts')], platform: 'node', format: 'cjs', outfile: join(dist, 'node.cjs') });
 await esbuild.build({ ...common, plugins: [sharedErrors('esm')], entryPoints: [join(here, 'src/browser.ts')], platform: 'browser', format: 'esm', outfile: join(dist, 'browser.mjs') });
-// strongroom/inline: the same, with the wasm inside (gzip -9, base64).
+// strongroom/inline: the same, with the wasm inside (gzip -9, base64). Its glue is a copy
+// of the web glue without the default `new URL('strongroom_wasm_bg.wasm',
+// import.meta.url)`: bundlers (Vite, webpack) emit every such URL as an asset, and an
+// inline page would ship the whole .wasm a second time, never fetched.
+const webGlue = readFileSync(join(dist, 'wasm-web/strongroom_wasm.js'), 'utf8');
+const wasmUrl = "new URL('strongroom_wasm_bg.wasm', import.meta.url)";
+if (webGlue.split(wasmUrl).length !== 2) throw new Error(`build.mjs: the web glue no longer holds ${wasmUrl} once`);
+writeFileSync(join(dist, 'wasm-web/strongroom_wasm_inline.js'),
+  webGlue.replace(wasmUrl, "(() => { throw new Error('strongroom/inline carries its wasm: nothing to fetch'); })()"));
+const inlineGlue = {
+  name: 'inline-glue',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/wasm-web\/strongroom_wasm\.js$/ }, () => ({ path: './wasm-web/strongroom_wasm_inline.js', external: true }));
+  },
+};
 const packed = gzipSync(readFileSync(join(dist, 'wasm-web/strongroom_wasm_bg.wasm')), { level: 9 }).toString('base64');
 const inlineWasm = {
   name: 'inline-wasm',
@@ -54,7 +68,7 @@ const inlineWasm = {
     b.onLoad({ filter: /.*/, namespace: 'inline-wasm' }, () => ({ contents: `export default ${JSON.stringify(packed)};`, loader: 'js' }));
   },
 };
-await esbuild.build({ ...common, plugins: [sharedErrors('esm'), inlineWasm], entryPoints: [join(here, 'src/inline.ts')], platform: 'browser', format: 'esm', outfile: join(dist, 'inline.mjs') });
+await esbuild.build({ ...common, plugins: [sharedErrors('esm'), inlineGlue, inlineWasm], entryPoints: [join(here, 'src/inline.ts')], platform: 'browser', format: 'esm', outfile: join(dist, 'inline.mjs') });
 // strongroom/decrypt: no wasm, WebCrypto only (browsers, Node >= 20, workers).
 await esbuild.build({ ...common, plugins: [sharedErrors('esm')], entryPoints: [join(here, 'src/decrypt.ts')], platform: 'neutral', format: 'esm', outfile: join(dist, 'decrypt.mjs') });
 await esbuild.build({ ...common, plugins: [sharedErrors('cjs')], entryPoints: [join(here, 'src/decrypt.ts')], platform: 'neutral', format: 'cjs', outfile: join(dist, 'decrypt.cjs') });

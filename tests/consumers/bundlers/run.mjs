@@ -58,6 +58,12 @@ for (const [name, build] of Object.entries(builders)) {
       failed++;
       note += ` — not ok: the decrypt-only bundle must hold no wasm and be ≤ ${budget.decrypt_entry_gzip_bytes} B gzipped`;
     }
+    // strongroom/inline carries its wasm in the JS: no .wasm file beside it (the web
+    // glue's default URL would make Vite and webpack emit one, never fetched).
+    if (app === 'inline' && wasm.length) {
+      failed++;
+      note += ' — not ok: the inline bundle must emit no .wasm file';
+    }
     console.log(note);
     pages.push(`${name}-${app}`);
   }
