@@ -37,6 +37,8 @@ struct Flaky {
     mode: Mutex<Mode>,
     made: Mutex<Vec<KeyHandle>>,
     lost: Mutex<Vec<KeyHandle>>,
+    /// Run (once) when a lost handle is asked for: what else happens meanwhile.
+    on_lost: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl Flaky {
@@ -47,6 +49,10 @@ impl Flaky {
             ));
         }
         if self.lost.lock().unwrap().contains(handle) {
+            let hook = self.on_lost.lock().unwrap().take();
+            if let Some(f) = hook {
+                f();
+            }
             return Err(strongroom::Error::BackendUnavailable(
                 "CKR_OBJECT_HANDLE_INVALID".into(),
             ));
@@ -140,12 +146,16 @@ impl KeyBackend for Flaky {
 }
 
 fn open() -> (Kms, Arc<Flaky>) {
-    let env = common::env();
+    open_with(common::env())
+}
+
+fn open_with(env: strongroom::Env) -> (Kms, Arc<Flaky>) {
     let flaky = Arc::new(Flaky {
         inner: SoftwareBackend::new(env.clone()),
         mode: Mutex::new(Mode::Healthy),
         made: Mutex::new(Vec::new()),
         lost: Mutex::new(Vec::new()),
+        on_lost: Mutex::new(None),
     });
     let kms = block_on(Kms::open(KmsOptions {
         env,
@@ -258,4 +268,38 @@ fn an_answer_that_does_not_round_trip_is_a_protocol_problem() {
     assert_eq!(r.key_problems.len(), 1);
     assert_eq!(r.key_problems[0].key_id, a.key_id);
     assert_eq!(r.key_problems[0].code, "Rejected.BackendProtocol");
+}
+
+#[test]
+fn a_key_deleted_while_the_pass_runs_is_not_a_problem() {
+    let clock = common::clock();
+    let env = strongroom::Env::new(Arc::new(strongroom::env::OsEntropy), clock.clone());
+    let (kms, flaky) = open_with(env);
+    let kms = Arc::new(kms);
+    let keep = block_on(kms.create_key(hsm(KeySpec::Aes256, KeyUsage::EncryptDecrypt))).unwrap();
+    let going = block_on(kms.create_key(hsm(KeySpec::Aes256, KeyUsage::EncryptDecrypt))).unwrap();
+    // The pass reaches `going`'s version after its deletion went through: the token
+    // no longer has it, and neither does the store.
+    let lost = flaky.made.lock().unwrap()[1].clone();
+    flaky.lost.lock().unwrap().push(lost);
+    let (k, id) = (kms.clone(), going.key_id.clone());
+    *flaky.on_lost.lock().unwrap() = Some(Box::new(move || {
+        block_on(k.schedule_key_deletion(&id, 7)).unwrap();
+        clock.advance(8 * 24 * 3600 * 1000);
+        block_on(k.run_due()).unwrap();
+    }));
+    let r = block_on(kms.verify_store()).unwrap();
+    assert!(
+        flaky.on_lost.lock().unwrap().is_none(),
+        "the deletion ran inside the pass"
+    );
+    assert_eq!(
+        block_on(kms.describe_key(&going.key_id))
+            .unwrap_err()
+            .code(),
+        "Forbidden.KeyNotFound"
+    );
+    assert_eq!((r.key_versions, r.key_versions_verified), (1, 1));
+    assert!(r.key_problems.is_empty(), "{:?}", r.key_problems);
+    assert!(block_on(kms.describe_key(&keep.key_id)).is_ok());
 }
