@@ -85,6 +85,16 @@ pub(crate) struct ServeArgs {
         default_value_t = 60
     )]
     pub(crate) sweep_interval_s: u64,
+    /// Every N seconds (and once at start), run VerifyStore in the background: every
+    /// secret value opened, every key version probed in its backend (an HSM that lost
+    /// an object or cannot be reached); results in the strongroom_verify_* metrics and
+    /// a warn line per problem. 0 (the default): never.
+    #[arg(
+        long = "verify-interval-s",
+        env = "STRONGROOM_SERVE_VERIFY_INTERVAL_S",
+        default_value_t = 0
+    )]
+    pub(crate) verify_interval_s: u64,
     #[arg(long, env = "STRONGROOM_SERVE_THREADS")]
     threads: Option<usize>,
     /// Log format on stderr: json or text.
@@ -251,6 +261,9 @@ pub(crate) fn run(
             );
         }
         tracing::info!(%addr, scheme, "listening");
+        if args.verify_interval_s > 0 {
+            bound.start_verifier(std::time::Duration::from_secs(args.verify_interval_s));
+        }
         if args.sweep_interval_s > 0 {
             // What is due runs on the clock, not only when a request comes: an idle
             // server still rotates and deletes on time. Off the workers (a rotate

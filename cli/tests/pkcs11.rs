@@ -183,6 +183,76 @@ fn keys_in_a_token_across_processes() {
             .contains("gone from token \"cli-test\""),
         "{v}"
     );
+    // A gateway on this store with `--verify-interval-s`: its first pass at start finds
+    // the same, in /metrics and as a warn line naming the key version.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--verify-interval-s",
+            "3600",
+        ])
+        .env("STRONGROOM_PASSPHRASE", "pw")
+        .env("STRONGROOM_STORE", d.join("store"))
+        .env("SOFTHSM2_CONF", d.join("softhsm2.conf"))
+        .env("STRONGROOM_PKCS11_MODULE", MODULE)
+        .env("STRONGROOM_PKCS11_TOKEN", "cli-test")
+        .env("STRONGROOM_PKCS11_PIN", "4321")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line.trim().rsplit("//").next().unwrap().to_string();
+    let metrics = || {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            c,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        c.read_to_string(&mut text).unwrap();
+        text
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let t = metrics();
+        if !t.contains("strongroom_verify_last_run_timestamp_seconds 0\n") {
+            break t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no verify pass in 30 s: {t}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    server.kill().unwrap();
+    let out = server.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("strongroom_verify_key_versions 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("strongroom_verify_key_problems 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("strongroom_verify_value_problems 0\n"),
+        "{text}"
+    );
+    assert!(
+        log.contains("did not answer") && log.contains(id) && log.contains("Forbidden.KeyNotFound"),
+        "{log}"
+    );
 }
 
 /// The p11-kit RPC server in front of the token: what a remote HSM looks like.

@@ -1,5 +1,6 @@
 //! Prometheus metrics (prometheus-client): requests by action and code, latency by
-//! action, backend errors, requests in flight, audit backlog, remembered nonces.
+//! action, backend errors, requests in flight, audit backlog, remembered nonces, and
+//! the last VerifyStore pass of the periodic verifier.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -30,6 +31,12 @@ pub struct Metrics {
     pub in_flight: Gauge,
     audit_backlog: Gauge,
     nonces: Gauge,
+    verify_key_versions: Gauge,
+    verify_key_problems: Gauge,
+    verify_secret_versions: Gauge,
+    verify_value_problems: Gauge,
+    verify_last_run: Gauge,
+    verify_failures: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -55,6 +62,42 @@ impl Metrics {
         let in_flight = Gauge::default();
         let audit_backlog = Gauge::default();
         let nonces = Gauge::default();
+        let verify_key_versions = Gauge::default();
+        let verify_key_problems = Gauge::default();
+        let verify_secret_versions = Gauge::default();
+        let verify_value_problems = Gauge::default();
+        let verify_last_run = Gauge::default();
+        let verify_failures = Counter::default();
+        registry.register(
+            "verify_key_versions",
+            "Key versions the last VerifyStore pass probed in their backend",
+            verify_key_versions.clone(),
+        );
+        registry.register(
+            "verify_key_problems",
+            "Key versions whose backend did not answer the last VerifyStore pass's probe",
+            verify_key_problems.clone(),
+        );
+        registry.register(
+            "verify_secret_versions",
+            "Secret versions the last VerifyStore pass opened or tried to",
+            verify_secret_versions.clone(),
+        );
+        registry.register(
+            "verify_value_problems",
+            "Secret values that did not open in the last VerifyStore pass",
+            verify_value_problems.clone(),
+        );
+        registry.register(
+            "verify_last_run_timestamp_seconds",
+            "When the last VerifyStore pass ended (Unix seconds; 0: none yet)",
+            verify_last_run.clone(),
+        );
+        registry.register(
+            "verify_failures",
+            "VerifyStore passes that failed as a whole (the store refused the call)",
+            verify_failures.clone(),
+        );
         registry.register(
             "requests",
             "Requests answered, by action and code (Success for answers without error)",
@@ -93,7 +136,29 @@ impl Metrics {
             in_flight,
             audit_backlog,
             nonces,
+            verify_key_versions,
+            verify_key_problems,
+            verify_secret_versions,
+            verify_value_problems,
+            verify_last_run,
+            verify_failures,
         }
+    }
+
+    /// Sets the gauges of a finished VerifyStore pass, ended at `now_s`.
+    pub fn record_verify(&self, r: &strongroom::api::VerifyStoreResponse, now_s: u64) {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let len = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        self.verify_key_versions.set(n(r.key_versions));
+        self.verify_key_problems.set(len(r.key_problems.len()));
+        self.verify_secret_versions.set(n(r.secret_versions));
+        self.verify_value_problems.set(len(r.problems.len()));
+        self.verify_last_run.set(n(now_s));
+    }
+
+    /// Counts a VerifyStore pass that failed as a whole.
+    pub fn record_verify_failure(&self) {
+        self.verify_failures.inc();
     }
 
     /// Counts one answered request.

@@ -261,6 +261,55 @@ impl Bound {
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
+
+    /// Runs VerifyStore now and then every `every`, in the background, as the store's
+    /// owner: every secret value opened, every key version probed in its backend (a
+    /// token that lost an object, a key service that cannot be reached). Each pass sets
+    /// the `strongroom_verify_*` metrics and logs each problem at warn (KeyId /
+    /// KeyVersionId or SecretName / VersionId, and the code; never a value). Passes run
+    /// off the worker threads, one at a time. Call it inside the server's runtime.
+    pub fn start_verifier(&self, every: Duration) {
+        let gateway = self.gateway.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let kms = gateway.kms.clone();
+                let pass =
+                    tokio::task::spawn_blocking(move || pollster::block_on(kms.verify_store()));
+                let now_s = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                match pass.await {
+                    Ok(Ok(r)) => {
+                        gateway.metrics.record_verify(&r, now_s);
+                        for p in &r.key_problems {
+                            tracing::warn!(key_id = %p.key_id, key_version_id = %p.key_version_id, code = p.code, error = %p.message, "verify: a key version did not answer its backend's probe");
+                        }
+                        for p in &r.problems {
+                            tracing::warn!(secret_name = %p.secret_name, version_id = %p.version_id, code = p.code, error = %p.message, "verify: a secret value did not open");
+                        }
+                        tracing::info!(
+                            key_versions = r.key_versions,
+                            key_problems = r.key_problems.len(),
+                            secret_versions = r.secret_versions,
+                            value_problems = r.problems.len(),
+                            "verify: pass done"
+                        );
+                    }
+                    Ok(Err(e)) => {
+                        gateway.metrics.record_verify_failure();
+                        tracing::warn!(code = e.code(), error = %e, "verify: the pass failed");
+                    }
+                    Err(e) => {
+                        gateway.metrics.record_verify_failure();
+                        tracing::warn!(error = %e, "verify: the pass's task failed");
+                    }
+                }
+            }
+        });
+    }
 }
 
 impl Gateway {
