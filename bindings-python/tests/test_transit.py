@@ -63,6 +63,9 @@ def test_keys_live_in_the_engine(engine, tmp_path):
     # Reopened: the same keys, in the same engine.
     again = Kms.open(path, passphrase="pw", transit=engine)
     assert again.decrypt_envelope(ciphertext=msg).plaintext == b"x" * 100_000
+    # VerifyStore probes both keys in the engine.
+    healthy = again.verify_store()
+    assert (healthy.key_versions, healthy.key_versions_verified, healthy.key_problems) == (2, 2, [])
     again.close()
     # Without the engine, the key's use says where it is.
     plain = Kms.open(path, passphrase="pw")
@@ -79,6 +82,12 @@ def test_keys_live_in_the_engine(engine, tmp_path):
     gone = Kms.open(path, passphrase="pw", transit={**engine, "address": "http://127.0.0.1:9"})
     with pytest.raises(BackendError):
         gone.decrypt(ciphertext_blob=blob, encryption_context={"a": "b"})
+    # An engine that is not there: VerifyStore lists every key version, typed.
+    dead = gone.verify_store()
+    assert (dead.key_versions, dead.key_versions_verified) == (2, 0)
+    assert sorted(p.key_id for p in dead.key_problems) == sorted([k, ec])
+    assert all(isinstance(p, strongroom.KeyProblem) and p.code == "Rejected.BackendUnavailable"
+               for p in dead.key_problems)
     gone.close()
 
 
