@@ -10,10 +10,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 
-use common::{Backend, memory, open_with};
+use common::{Backend, memory, open_with, openssl_ok as openssl};
 use pollster::block_on;
 use strongroom::asym::{self, EncryptionAlgorithm as E, SigningAlgorithm as S};
 use strongroom::{
@@ -435,16 +434,6 @@ fn versions_and_persistence() {
     assert!(verify(&kms, &id, Some(&v1), S::EcdsaSha256, &d, &sig1));
     let sig2 = sign(&kms, &id, S::EcdsaSha256, &d).unwrap();
     assert!(verify(&kms, &id, Some(&v2), S::EcdsaSha256, &d, &sig2));
-}
-
-/// Runs `openssl` with `args`; true on exit status 0. Panics if openssl is missing.
-fn openssl<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> bool {
-    Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl on PATH")
-        .status
-        .success()
 }
 
 #[test]

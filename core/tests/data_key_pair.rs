@@ -13,10 +13,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::{Backend, memory};
+use common::{Backend, memory, openssl};
 use pollster::block_on;
 use strongroom::api::{Action, CallHook, CallRecord, Caller, Request, Resource};
 use strongroom::{
@@ -26,17 +25,6 @@ use strongroom::{
 
 fn ctx() -> EncryptionContext {
     EncryptionContext::from_pairs([("purpose", "outside")]).unwrap()
-}
-
-fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl on PATH");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
 }
 
 #[test]

@@ -241,3 +241,21 @@ pub fn bao() -> &'static Bao {
         Bao { address: url, token }
     })
 }
+
+/// Runs the `openssl` command line with `args`: whether it exited 0, and its stdout
+/// followed by its stderr. Panics if openssl is missing.
+pub fn openssl<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl on PATH");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// As [`openssl`], only whether it exited 0.
+pub fn openssl_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> bool {
+    openssl(args).0
+}
