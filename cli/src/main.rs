@@ -2102,33 +2102,23 @@ fn run_open(kms: &Kms, cli: Cli, json_mode: bool) -> Result<ExitCode, Error> {
             let p = progress::Activity::start("verifying", json_mode);
             let r = pollster::block_on(kms.verify_store())?;
             p.finish();
-            let problems: Vec<Value> = r
-                .problems
-                .iter()
-                .map(|p| {
-                    json!({"SecretName": p.secret_name, "VersionId": p.version_id, "Code": p.code, "Message": p.message})
-                })
-                .collect();
-            let key_problems: Vec<Value> = r
-                .key_problems
-                .iter()
-                .map(|p| {
-                    json!({"KeyId": p.key_id, "KeyVersionId": p.key_version_id, "Code": p.code, "Message": p.message})
-                })
-                .collect();
-            print(
-                json_mode,
-                &json!({
-                    "Keys": r.keys,
-                    "SecretVersions": r.secret_versions,
-                    "ValuesOpened": r.values_opened,
-                    "Problems": problems,
-                    "KeyVersions": r.key_versions,
-                    "KeyVersionsVerified": r.key_versions_verified,
-                    "KeyProblems": key_problems,
-                }),
-            );
-            if !r.problems.is_empty() || !r.key_problems.is_empty() {
+            let failed = !r.problems.is_empty() || !r.key_problems.is_empty();
+            // VerifyStore's wire form (the one mapping of its fields), with the two
+            // problem lists flat as `key list` prints its keys and without a RequestId.
+            let mut v = strongroom::api::Response::VerifyStore(r).to_wire("")?;
+            if let Some(o) = v.as_object_mut() {
+                o.remove("RequestId");
+                for (list, item) in [("Problems", "Problem"), ("KeyProblems", "KeyProblem")] {
+                    let items = o
+                        .get_mut(list)
+                        .and_then(|w| w.get_mut(item))
+                        .map(Value::take)
+                        .unwrap_or_else(|| json!([]));
+                    o.insert(list.into(), items);
+                }
+            }
+            print(json_mode, &v);
+            if failed {
                 return Ok(ExitCode::from(1));
             }
         }
