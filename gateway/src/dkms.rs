@@ -22,8 +22,25 @@ use sha2::Digest as _;
 
 use crate::fault::Fault;
 
+/// Debug for the messages that carry a plaintext, a private key or a secret value
+/// (prost's derived Debug would print them): the other fields as they are, those as
+/// their length.
+macro_rules! redacted_debug {
+    ($t:ident { $($f:ident),* } secret { $($s:ident),* }) => {
+        impl core::fmt::Debug for $t {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($t))
+                    $(.field(stringify!($f), &self.$f))*
+                    $(.field(stringify!($s), &format_args!("<{} bytes>", self.$s.len())))*
+                    .finish()
+            }
+        }
+    };
+}
+
 // The SDK's api.proto, field for field (prost messages).
 #[derive(Clone, PartialEq, Message)]
+#[prost(skip_debug)]
 #[allow(missing_docs)]
 pub struct EncryptRequest {
     #[prost(string, tag = "1")]
@@ -75,6 +92,7 @@ pub struct DecryptRequest {
 }
 
 #[derive(Clone, PartialEq, Message)]
+#[prost(skip_debug)]
 #[allow(missing_docs)]
 pub struct DecryptResponse {
     #[prost(string, tag = "1")]
@@ -109,6 +127,7 @@ pub struct AdvanceEncryptResponse {
 }
 
 #[derive(Clone, PartialEq, Message)]
+#[prost(skip_debug)]
 #[allow(missing_docs)]
 pub struct AdvanceDecryptResponse {
     #[prost(string, tag = "1")]
@@ -235,6 +254,7 @@ pub struct GenerateDataKeyRequest {
 }
 
 #[derive(Clone, PartialEq, Message)]
+#[prost(skip_debug)]
 #[allow(missing_docs)]
 pub struct GenerateDataKeyResponse {
     #[prost(string, tag = "1")]
@@ -263,6 +283,7 @@ pub struct AdvanceGenerateDataKeyRequest {
 }
 
 #[derive(Clone, PartialEq, Message)]
+#[prost(skip_debug)]
 #[allow(missing_docs)]
 pub struct AdvanceGenerateDataKeyResponse {
     #[prost(string, tag = "1")]
@@ -297,6 +318,7 @@ pub struct GenerateDataKeyPairRequest {
 }
 
 #[derive(Clone, PartialEq, Message)]
+#[prost(skip_debug)]
 #[allow(missing_docs)]
 pub struct GenerateDataKeyPairResponse {
     #[prost(string, tag = "1")]
@@ -350,6 +372,7 @@ pub struct AdvanceGenerateDataKeyPairRequest {
 }
 
 #[derive(Clone, PartialEq, Message)]
+#[prost(skip_debug)]
 #[allow(missing_docs)]
 pub struct AdvanceGenerateDataKeyPairResponse {
     #[prost(string, tag = "1")]
@@ -425,6 +448,7 @@ pub struct GetSecretValueRequest {
 }
 
 #[derive(Clone, PartialEq, Message)]
+#[prost(skip_debug)]
 #[allow(missing_docs)]
 pub struct GetSecretValueResponse {
     #[prost(string, tag = "1")]
@@ -454,6 +478,15 @@ pub struct GetSecretValueResponse {
     #[prost(string, tag = "13")]
     pub rotation_interval: String,
 }
+
+redacted_debug!(EncryptRequest { key_id, algorithm, aad, iv, padding_mode } secret { plaintext });
+redacted_debug!(DecryptResponse { key_id, request_id, algorithm, padding_mode } secret { plaintext });
+redacted_debug!(AdvanceDecryptResponse { key_id, request_id, algorithm, padding_mode, key_version_id } secret { plaintext });
+redacted_debug!(GenerateDataKeyResponse { key_id, iv, ciphertext_blob, request_id, algorithm } secret { plaintext });
+redacted_debug!(AdvanceGenerateDataKeyResponse { key_id, iv, ciphertext_blob, request_id, algorithm, key_version_id } secret { plaintext });
+redacted_debug!(GenerateDataKeyPairResponse { key_id, iv, key_pair_spec, private_key_ciphertext_blob, public_key, request_id, algorithm } secret { private_key_plaintext });
+redacted_debug!(AdvanceGenerateDataKeyPairResponse { key_id, iv, key_pair_spec, private_key_ciphertext_blob, public_key, request_id, algorithm, key_version_id } secret { private_key_plaintext });
+redacted_debug!(GetSecretValueResponse { secret_name, secret_type, secret_data_type, version_stages, version_id, create_time, request_id, last_rotation_date, next_rotation_date, extended_config, automatic_rotation, rotation_interval } secret { secret_data });
 
 #[derive(Clone, PartialEq, Message)]
 #[allow(missing_docs)]
@@ -1040,6 +1073,30 @@ pub fn error_body(f: &Fault, request_id: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn messages_with_secrets_print_their_length_not_their_bytes() {
+        let dk = super::GenerateDataKeyPairResponse {
+            key_id: "k".into(),
+            private_key_plaintext: b"SRLEAK-private-key".to_vec(),
+            ..Default::default()
+        };
+        let sv = super::GetSecretValueResponse {
+            secret_name: "db".into(),
+            secret_data: "SRLEAK-secret".into(),
+            ..Default::default()
+        };
+        let d = super::DecryptResponse {
+            plaintext: b"SRLEAK-plain".to_vec(),
+            ..Default::default()
+        };
+        for text in [format!("{dk:?}"), format!("{sv:?}"), format!("{d:?}")] {
+            assert!(!text.contains("SRLEAK"), "{text}");
+            assert!(!text.contains("83, 82, 76"), "{text}");
+        }
+        assert!(format!("{dk:?}").contains("private_key_plaintext: <18 bytes>"));
+        assert!(format!("{sv:?}").contains("secret_name: \"db\""));
+    }
+
     use super::*;
 
     /// Hash and GenerateRandom are planned as the table's actions (so the dispatch
